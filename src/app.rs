@@ -1,0 +1,332 @@
+//! The edge of the program: turns CLI options into a run, writes the reports and decides the
+//! exit code. Errors are printed here, once, as one line each.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::checks::RunContext;
+use crate::cli::{
+    Cli, ColorChoice, Command, GlobalArgs, ListArgs, OutputFormat, RunArgs, ValidateArgs,
+};
+use crate::config::{self, ConfigError, Plan};
+use crate::engine;
+use crate::exit_code::ExitCode;
+use crate::redact::Redactor;
+use crate::report::{self, text};
+use crate::result::{Interruption, Summary};
+
+/// Run the command line and return the exit code.
+pub fn execute(cli: Cli) -> ExitCode {
+    init_tracing(&cli.global);
+    match cli.command {
+        Some(Command::Validate(a)) => validate(&a),
+        Some(Command::List(a)) => list(&a),
+        Some(Command::Run(a)) => run(&a, &cli.global),
+        None => run(&cli.run, &cli.global),
+    }
+}
+
+fn init_tracing(g: &GlobalArgs) {
+    let level = if g.quiet {
+        "error"
+    } else {
+        match g.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("infracheck={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+fn eprint_line(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    for line in e.to_string().lines() {
+        eprint_line(&format!("error: {}", report::one_line(line)));
+    }
+    ExitCode::Usage
+}
+
+fn validate(a: &ValidateArgs) -> ExitCode {
+    let path = a.config.display().to_string();
+    match config::load(&path, a.env.as_deref(), &process_env) {
+        Ok(plans) => {
+            let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{path}: OK ({} environment{}, {checks} checks)",
+                plans.len(),
+                if plans.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::Ok
+        }
+        Err(e) => config_error(&e),
+    }
+}
+
+fn list(a: &ListArgs) -> ExitCode {
+    let path = a.config.display().to_string();
+    let plans = match config::load(&path, Some(&a.env), &process_env) {
+        Ok(p) => p,
+        Err(e) => return config_error(&e),
+    };
+    let mut out = std::io::stdout().lock();
+    for plan in &plans {
+        let redactor = Redactor::new(&plan.secrets);
+        for c in &plan.checks {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}",
+                report::one_line(&c.name),
+                c.kind(),
+                report::one_line(&redactor.text(&c.target))
+            );
+        }
+    }
+    ExitCode::Ok
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
+    let Some(env) = a.env.as_deref() else {
+        eprint_line("error: --env is required (the environment to check)");
+        return ExitCode::Usage;
+    };
+    let path = a.config.display().to_string();
+    let plan = match config::load(&path, Some(env), &process_env) {
+        Ok(mut plans) => match plans.pop() {
+            Some(p) => p,
+            None => {
+                eprint_line(&format!("error: {path}: environment `{env}` has no checks"));
+                return ExitCode::Usage;
+            }
+        },
+        Err(e) => return config_error(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    let summary = match runtime.block_on(run_plan(plan, a, g.quiet)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Do not wait for checks that were abandoned at the deadline or on a signal.
+    runtime.shutdown_background();
+    finish(&summary, a, g)
+}
+
+async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitCode> {
+    let concurrency = a
+        .concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .unwrap_or(plan.concurrency);
+    let ctx = match RunContext::new(&plan.checks) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprint_line(&format!("error: {e}"));
+            return Err(ExitCode::Internal);
+        }
+    };
+    let redactor = Redactor::new(&plan.secrets);
+    let total = plan.checks.len();
+    tracing::info!(
+        environment = %plan.environment,
+        checks = total,
+        concurrency,
+        "starting run"
+    );
+    let progress = progress_bar(total, quiet);
+    let started_at = time::OffsetDateTime::now_utc();
+    let start = Instant::now();
+    let deadline = a.deadline;
+    let stop = async move {
+        let deadline_fut = async {
+            match deadline {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = deadline_fut => Interruption::Deadline,
+            why = wait_for_signal() => {
+                // A second signal exits at once (CI's "cancel" escalation).
+                tokio::spawn(async move {
+                    let again = wait_for_signal().await;
+                    eprint_line("infracheck: second signal, exiting immediately");
+                    std::process::exit(i32::from(interruption_code(again) as u8));
+                });
+                why
+            }
+        }
+    };
+    let checks = Arc::new(plan.checks);
+    let (results, interrupted) = engine::run(
+        checks,
+        ctx,
+        concurrency,
+        &redactor,
+        stop,
+        |r| {
+            if let Some(p) = &progress {
+                p.inc(1);
+                p.set_message(report::one_line(&r.name));
+            }
+            tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), "check finished");
+        },
+    )
+    .await;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    Ok(Summary {
+        environment: plan.environment,
+        config_path: a.config.display().to_string(),
+        started_at,
+        duration: start.elapsed(),
+        results,
+        fail_on_warn: a.fail_on_warn,
+        interrupted,
+    })
+}
+
+fn progress_bar(total: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
+    let interactive = std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && std::env::var_os("GITHUB_ACTIONS").is_none();
+    if quiet || !interactive || total < 2 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(u64::try_from(total).unwrap_or(u64::MAX)),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed}] {bar:30} {pos}/{len} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Interruption {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => Interruption::Sigterm,
+            _ = int.recv() => Interruption::Sigint,
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Interruption {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => Interruption::Sigint,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+fn interruption_code(i: Interruption) -> ExitCode {
+    match i {
+        Interruption::Sigint => ExitCode::Interrupted,
+        Interruption::Sigterm => ExitCode::Terminated,
+        Interruption::Deadline => ExitCode::ChecksFailed,
+    }
+}
+
+/// Write the reports and decide the exit code.
+fn finish(summary: &Summary, a: &RunArgs, g: &GlobalArgs) -> ExitCode {
+    let mut report_failed = false;
+    {
+        let mut out = std::io::stdout().lock();
+        let written = match a.output.unwrap_or(OutputFormat::Text) {
+            OutputFormat::Text => text::write(
+                summary,
+                text::Style {
+                    color: use_color(g.color),
+                },
+                &mut out,
+            ),
+            OutputFormat::Json => match report::json::render(summary) {
+                Ok(bytes) => out.write_all(&bytes),
+                Err(e) => Err(std::io::Error::other(e)),
+            },
+        };
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprint_line(&format!("error: cannot write the report to stdout: {e}"));
+                report_failed = true;
+            }
+        }
+    }
+    if let Some(path) = &a.json {
+        let result = report::json::render(summary)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| report::write_atomic(Path::new(path), &bytes));
+        if let Err(e) = result {
+            eprint_line(&format!(
+                "error: cannot write JSON report {}: {e}",
+                path.display()
+            ));
+            report_failed = true;
+        }
+    }
+    exit_code_for(summary, report_failed)
+}
+
+/// The exit code from the results alone, plus whether a report could not be written.
+pub fn exit_code_for(summary: &Summary, report_failed: bool) -> ExitCode {
+    if let Some(i) = summary.interrupted
+        && i != Interruption::Deadline
+    {
+        return interruption_code(i);
+    }
+    if !summary.passed() {
+        return ExitCode::ChecksFailed;
+    }
+    if report_failed {
+        return ExitCode::ReportWrite;
+    }
+    ExitCode::Ok
+}

@@ -1,0 +1,129 @@
+//! Check kinds. Each kind lives in one file with its spec (parsed from YAML), its `target`
+//! description and its `run`; this module holds the [`CheckSpec`] enum and the one
+//! exhaustive dispatch. Adding a kind = one file, one variant, one arm in each match.
+
+pub mod http;
+pub mod tls_util;
+
+use std::time::Duration;
+
+use crate::config::fields::Ctx;
+use crate::config::yaml::MapReader;
+use crate::result::{Location, Outcome};
+
+/// A check as the engine runs it: identity, shared options and the kind's spec.
+#[derive(Debug, Clone)]
+pub struct CheckDef {
+    /// Unique within the environment.
+    pub name: String,
+    /// What the check targets, with secrets removed (for `list` and reports).
+    pub target: String,
+    /// Timeout of one attempt, covering the whole check.
+    pub timeout: Duration,
+    /// Extra attempts after a FAIL.
+    pub retries: u32,
+    /// Delay before the first retry; doubles on each further retry.
+    pub retry_delay: Duration,
+    /// Where the check is defined.
+    pub location: Location,
+    /// The kind-specific part.
+    pub spec: CheckSpec,
+}
+
+impl CheckDef {
+    /// The kind name (`http`, `tcp`, …).
+    pub fn kind(&self) -> &'static str {
+        self.spec.kind()
+    }
+}
+
+/// Options shared by every kind, after defaults are applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Slower than this is WARN.
+    pub warn_latency: Option<Duration>,
+    /// Slower than this is FAIL.
+    pub fail_latency: Option<Duration>,
+}
+
+/// The kind-specific part of a check.
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    /// An HTTP(S) request.
+    Http(Box<http::HttpSpec>),
+}
+
+/// A kind's YAML list key (`http_checks`) and its kind name (`http`).
+pub const KINDS: &[(&str, &str)] = &[("http_checks", "http")];
+
+impl CheckSpec {
+    /// The kind name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckSpec::Http(_) => "http",
+        }
+    }
+
+    /// Parse the kind-specific keys of one check; the reader's remaining keys are unknown.
+    pub fn parse(
+        kind: &str,
+        reader: &mut MapReader<'_>,
+        ctx: &mut Ctx<'_>,
+        thresholds: Thresholds,
+    ) -> Option<(CheckSpec, String)> {
+        match kind {
+            "http" => {
+                http::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Http(Box::new(s)), t))
+            }
+            _ => None,
+        }
+    }
+
+    /// The keys each kind accepts (for typo suggestions).
+    pub fn known_keys(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "http" => http::KEYS,
+            _ => &[],
+        }
+    }
+}
+
+/// Shared per-run state the checks use (connection pools, resolvers).
+pub struct RunContext {
+    /// HTTP clients, one per distinct TLS/redirect setting.
+    pub http: http::Clients,
+}
+
+impl RunContext {
+    /// Build the shared state for a plan's checks.
+    pub fn new(checks: &[CheckDef]) -> Result<Self, String> {
+        Ok(RunContext {
+            http: http::Clients::build(checks)?,
+        })
+    }
+}
+
+/// Run one attempt of a check. Never panics on bad data; a failed check is an [`Outcome`].
+pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+    match &check.spec {
+        CheckSpec::Http(spec) => http::run(spec, ctx, phase).await,
+    }
+}
+
+/// What a running check is doing, so a timeout can say where it stopped.
+#[derive(Debug, Default)]
+pub struct Phase(std::sync::Mutex<&'static str>);
+
+impl Phase {
+    /// Record the current phase.
+    pub fn set(&self, p: &'static str) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = p;
+        }
+    }
+
+    /// The last recorded phase.
+    pub fn get(&self) -> &'static str {
+        self.0.lock().map(|g| *g).unwrap_or("")
+    }
+}

@@ -1,0 +1,207 @@
+//! rustls plumbing shared by every kind that speaks TLS: one crypto provider (aws-lc-rs), the
+//! system roots loaded once, `ca_file` loading, the opt-out verifier behind `insecure: true`,
+//! certificate parsing and mapping of rustls errors to reason codes.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::result::Reason;
+
+/// The one crypto provider of the process.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static P: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
+
+/// The system's trusted roots, loaded once.
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// Read every certificate of a PEM file.
+pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
+    let mut reader = std::io::BufReader::new(data.as_slice());
+    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut reader).collect();
+    let certs = certs.map_err(|e| format!("ca_file {path} is not valid PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file {path} contains no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+/// A root store: the system roots plus `ca_file`, or only `ca_file` when `only_ca` is set.
+pub fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    let _ = store.add_parsable_certificates(system_roots().iter().cloned());
+    if let Some(path) = ca_file {
+        for cert in read_pem_certs(path)? {
+            store
+                .add(cert)
+                .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
+        }
+    }
+    Ok(store)
+}
+
+/// A client config for the given trust settings. `versions` limits the protocol versions.
+pub fn client_config(
+    ca_file: Option<&str>,
+    insecure: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<rustls::ClientConfig, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(root_store(ca_file)?)
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+/// Accepts any certificate but still checks handshake signatures (`insecure: true`).
+#[derive(Debug)]
+pub struct AcceptAnyCert;
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The reason code for a rustls error.
+pub fn reason_for(err: &rustls::Error) -> Reason {
+    match err {
+        rustls::Error::InvalidCertificate(ce) => match ce {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Reason::TlsExpired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Reason::TlsNotYetValid
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Reason::TlsNameMismatch
+            }
+            CertificateError::UnknownIssuer => Reason::TlsUntrusted,
+            _ => Reason::TlsInvalid,
+        },
+        _ => Reason::TlsHandshake,
+    }
+}
+
+/// Facts about one certificate.
+#[derive(Debug, Clone)]
+pub struct CertFacts {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// notBefore, RFC 3339.
+    pub not_before: time::OffsetDateTime,
+    /// notAfter, RFC 3339.
+    pub not_after: time::OffsetDateTime,
+    /// DNS and IP subject alternative names.
+    pub sans: Vec<String>,
+}
+
+impl CertFacts {
+    /// Whole days from `now` until notAfter (negative once expired).
+    pub fn days_left(&self, now: time::OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_days()
+    }
+}
+
+/// Parse a DER certificate; `None` if it is not a valid X.509 certificate.
+pub fn cert_facts(der: &[u8]) -> Option<CertFacts> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let validity = cert.validity();
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for name in &ext.value.general_names {
+            match name {
+                x509_parser::extensions::GeneralName::DNSName(d) => sans.push((*d).to_owned()),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                    let text = match ip.len() {
+                        4 => <[u8; 4]>::try_from(*ip)
+                            .map(|b| std::net::IpAddr::from(b).to_string())
+                            .ok(),
+                        16 => <[u8; 16]>::try_from(*ip)
+                            .map(|b| std::net::IpAddr::from(b).to_string())
+                            .ok(),
+                        _ => None,
+                    };
+                    if let Some(t) = text {
+                        sans.push(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(CertFacts {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_before: validity.not_before.to_datetime(),
+        not_after: validity.not_after.to_datetime(),
+        sans,
+    })
+}
+
+/// RFC 3339 text for a timestamp (empty if it cannot be formatted).
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,128 @@
+//! Command-line interface (clap types only; no I/O).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Audit the health of an environment from one YAML file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "infracheck",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `infracheck --env prod` is `infracheck run --env prod`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Logging and colour.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checks of one environment (the default).
+    Run(RunArgs),
+    /// Validate the config without touching the network (exit 0 or 2).
+    Validate(ValidateArgs),
+    /// Print the checks that would run, one per line: name, kind, target.
+    List(ListArgs),
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Format of the report on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines.
+    Text,
+    /// The JSON document.
+    Json,
+}
+
+/// `run` options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Environment to check.
+    #[arg(short, long)]
+    pub env: Option<String>,
+    /// Config file.
+    #[arg(short, long, default_value = "infracheck.yaml")]
+    pub config: PathBuf,
+    /// Report format on stdout.
+    #[arg(long, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Treat WARN as failure for the exit code.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+    /// Maximum checks in flight (overrides `max_workers`/`concurrency`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: Option<u32>,
+    /// Stop the whole run after this long (e.g. `90s`, `5m`); unfinished checks FAIL with
+    /// `timeout.deadline`.
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub deadline: Option<std::time::Duration>,
+    /// Write the JSON document to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+/// `validate` options.
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    /// Config file.
+    #[arg(short, long, default_value = "infracheck.yaml")]
+    pub config: PathBuf,
+    /// Validate only this environment.
+    #[arg(short, long)]
+    pub env: Option<String>,
+}
+
+/// `list` options.
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// Config file.
+    #[arg(short, long, default_value = "infracheck.yaml")]
+    pub config: PathBuf,
+    /// Environment whose checks to list.
+    #[arg(short, long)]
+    pub env: String,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    match crate::config::fields::parse_duration(s) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "invalid duration `{s}` (use e.g. `90s`, `5m`, `1h`, or seconds)"
+        )),
+    }
+}

@@ -1,0 +1,309 @@
+//! Typed reads of YAML values with `${…}` interpolation; every bad value becomes a
+//! [`Problem`](super::error::Problem) at its location and the read returns `None`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::interpolate::Interpolator;
+use super::yaml::{MapReader, Node, Problems, Value};
+
+/// Everything a check parser needs: the problem list, the interpolator and the secrets found.
+pub struct Ctx<'a> {
+    /// Problems found so far.
+    pub problems: &'a mut Problems,
+    /// Variable substitution for this environment.
+    pub interp: &'a Interpolator<'a>,
+    /// Secret values discovered while reading (redacted from every output).
+    pub secrets: &'a mut Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// A string value (scalars are turned into their text), interpolated.
+    pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        self.string_tracked(node, path).map(|(s, _)| s)
+    }
+
+    /// Like [`Ctx::string`], also returning the process-environment values substituted into it.
+    pub fn string_tracked(&mut self, node: &Node, path: &str) -> Option<(String, Vec<String>)> {
+        let raw = match &node.value {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                self.problems.at(
+                    node,
+                    path,
+                    format!("expected a string, found {}", other.type_name()),
+                );
+                return None;
+            }
+        };
+        match self.interp.apply(&raw) {
+            Ok(done) => {
+                self.secrets.extend(done.secrets);
+                Some((done.text, done.env_values))
+            }
+            Err(e) => {
+                self.problems.at(node, path, e);
+                None
+            }
+        }
+    }
+
+    /// A non-empty string.
+    pub fn non_empty(&mut self, node: &Node, path: &str) -> Option<String> {
+        let s = self.string(node, path)?;
+        if s.trim().is_empty() {
+            self.problems.at(node, path, "must not be empty");
+            return None;
+        }
+        Some(s)
+    }
+
+    /// An unsigned integer (a YAML integer or an interpolated string of digits).
+    pub fn uint(&mut self, node: &Node, path: &str, max: u64) -> Option<u64> {
+        let n = match &node.value {
+            Value::Int(i) => u64::try_from(*i).ok(),
+            Value::Str(_) => {
+                let s = self.string(node, path)?;
+                s.trim().parse::<u64>().ok()
+            }
+            _ => None,
+        };
+        match n {
+            Some(n) if n <= max => Some(n),
+            Some(n) => {
+                self.problems
+                    .at(node, path, format!("{n} is too large (maximum {max})"));
+                None
+            }
+            None => {
+                self.problems.at(
+                    node,
+                    path,
+                    format!(
+                        "expected a non-negative integer, found {}",
+                        describe(&node.value)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A boolean.
+    pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str(_) => match self.string(node, path)?.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                other => {
+                    self.problems.at(
+                        node,
+                        path,
+                        format!("expected true or false, found `{other}`"),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.problems.at(
+                    node,
+                    path,
+                    format!("expected true or false, found {}", other.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration: a bare number is seconds (as in the original design); strings take a unit
+    /// (`500ms`, `10s`, `2m`, `1h`).
+    pub fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let parsed = match &node.value {
+            Value::Int(i) if *i >= 0 => u64::try_from(*i).ok().map(Duration::from_secs),
+            Value::Float(f) if *f >= 0.0 && f.is_finite() && *f < 1e9 => {
+                Some(Duration::from_secs_f64(*f))
+            }
+            Value::Str(_) => {
+                let s = self.string(node, path)?;
+                parse_duration(&s)
+            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.problems.at(
+                node,
+                path,
+                format!(
+                    "invalid duration {} (use seconds like `10`, or `500ms`, `10s`, `2m`, `1h`)",
+                    describe(&node.value)
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// A list of strings; a single string is accepted as a one-element list.
+    pub fn string_list(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+        match &node.value {
+            Value::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match self.string(item, &format!("{path}[{i}]")) {
+                        Some(s) => out.push(s),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(out)
+            }
+            Value::Map(_) | Value::Null => {
+                self.problems.at(
+                    node,
+                    path,
+                    format!(
+                        "expected a list of strings, found {}",
+                        node.value.type_name()
+                    ),
+                );
+                None
+            }
+            _ => self.string(node, path).map(|s| vec![s]),
+        }
+    }
+
+    /// A mapping of string to string, in file order. Values are returned with the
+    /// process-environment values substituted into them.
+    pub fn string_map(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Option<Vec<(String, String, Vec<String>)>> {
+        let mut reader = MapReader::new(node, path, self.problems)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (k, v) in reader.take_rest() {
+            match self.string_tracked(v, &super::yaml::join(path, &k.name)) {
+                Some((s, env)) => out.push((k.name.clone(), s, env)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Record a problem.
+    pub fn problem(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.problems.at(node, path, message);
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("`{s}`"),
+        Value::Int(i) => format!("`{i}`"),
+        Value::Float(f) => format!("`{f}`"),
+        other => other.type_name().to_owned(),
+    }
+}
+
+/// Parse `10`, `1.5`, `500ms`, `10s`, `2m`, `1h` (also combined: `1m30s`).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite() && secs < 1e9)
+            .then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_end == 0 {
+            return None;
+        }
+        let (num, tail) = rest.split_at(num_end);
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let value: f64 = num.parse().ok()?;
+        let secs = match unit.trim() {
+            "ms" => value / 1000.0,
+            "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            _ => return None,
+        };
+        if !(secs.is_finite() && secs < 1e9) {
+            return None;
+        }
+        total += Duration::from_secs_f64(secs);
+        rest = tail;
+    }
+    Some(total)
+}
+
+/// Render a duration the way users write it (`500ms`, `10s`, `2m`).
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms >= 60_000 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// A `BTreeMap` of the environment's vars, read from a `vars:` mapping.
+pub fn read_vars(
+    node: &Node,
+    path: &str,
+    interp: &Interpolator<'_>,
+    problems: &mut Problems,
+    secrets: &mut Vec<String>,
+    into: &mut BTreeMap<String, String>,
+) {
+    let Some(mut reader) = MapReader::new(node, path, problems) else {
+        return;
+    };
+    for (k, v) in reader.take_rest() {
+        let p = super::yaml::join(path, &k.name);
+        let mut ctx = Ctx {
+            problems,
+            interp,
+            secrets,
+        };
+        if let Some(s) = ctx.string(v, &p) {
+            into.insert(k.name.clone(), s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10 s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("ten"), None);
+        assert_eq!(parse_duration("10x"), None);
+        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+}

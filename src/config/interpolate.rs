@@ -1,0 +1,178 @@
+//! `${VAR}`, `${VAR:-default}` and `${vars.name}` substitution in string values.
+//! `$${` writes a literal `${`.
+
+use std::collections::BTreeMap;
+
+/// Where interpolated values come from, and what was used (so secrets can be redacted).
+pub struct Interpolator<'a> {
+    /// Looks a process environment variable up.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The environment's `vars`.
+    pub vars: &'a BTreeMap<String, String>,
+    /// Variable names declared secret in the config's `secrets:` list.
+    pub declared_secrets: &'a [String],
+}
+
+/// The result of interpolating one string.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Interpolated {
+    /// The final text.
+    pub text: String,
+    /// Values substituted from variables that count as secrets.
+    pub secrets: Vec<String>,
+    /// Values substituted from any process environment variable.
+    pub env_values: Vec<String>,
+}
+
+/// Names that make a variable's value a secret even without `secrets:`.
+const SECRET_HINTS: &[&str] = &[
+    "PASS",
+    "PWD",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "AUTH",
+    "CREDENTIAL",
+    "COOKIE",
+    "SESSION",
+];
+
+/// Whether a variable name looks like it holds a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_HINTS.iter().any(|h| upper.contains(h))
+}
+
+impl Interpolator<'_> {
+    /// Substitute every reference in `input`. The error names the first unresolvable reference.
+    pub fn apply(&self, input: &str) -> Result<Interpolated, String> {
+        let mut out = Interpolated::default();
+        if !input.contains('$') {
+            out.text = input.to_owned();
+            return Ok(out);
+        }
+        let mut rest = input;
+        while let Some(pos) = rest.find('$') {
+            let (before, after) = rest.split_at(pos);
+            out.text.push_str(before);
+            if let Some(tail) = after.strip_prefix("$${") {
+                out.text.push_str("${");
+                rest = tail;
+            } else if let Some(tail) = after.strip_prefix("${") {
+                let end = tail
+                    .find('}')
+                    .ok_or_else(|| format!("unterminated `${{` in `{input}`"))?;
+                let (expr, tail) = tail.split_at(end);
+                rest = tail.get(1..).unwrap_or("");
+                self.resolve(expr, &mut out)?;
+            } else {
+                out.text.push('$');
+                rest = after.get(1..).unwrap_or("");
+            }
+        }
+        out.text.push_str(rest);
+        Ok(out)
+    }
+
+    fn resolve(&self, expr: &str, out: &mut Interpolated) -> Result<(), String> {
+        let (name, default) = match expr.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (expr, None),
+        };
+        if name.is_empty() {
+            return Err("empty variable reference `${}`".to_owned());
+        }
+        if let Some(var) = name.strip_prefix("vars.") {
+            let value = match (self.vars.get(var), default) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => d.to_owned(),
+                (None, None) => {
+                    return Err(format!(
+                        "`${{vars.{var}}}` is not defined in this environment's `vars`"
+                    ));
+                }
+            };
+            out.text.push_str(&value);
+            return Ok(());
+        }
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("invalid variable name `{name}`"));
+        }
+        match ((self.env)(name), default) {
+            (Some(v), _) => {
+                if looks_secret(name) || self.declared_secrets.iter().any(|s| s == name) {
+                    out.secrets.push(v.clone());
+                }
+                out.env_values.push(v.clone());
+                out.text.push_str(&v);
+            }
+            (None, Some(d)) => out.text.push_str(d),
+            (None, None) => {
+                return Err(format!(
+                    "environment variable `{name}` is not set and has no default (use `${{{name}:-default}}`)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl Fn(&Interpolator<'_>)) {
+        let env = |k: &str| match k {
+            "HOST" => Some("h.example".to_owned()),
+            "API_TOKEN" => Some("s3cr3t".to_owned()),
+            _ => None,
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert("port".to_owned(), "8443".to_owned());
+        let declared = vec![];
+        let i = Interpolator {
+            env: &env,
+            vars: &vars,
+            declared_secrets: &declared,
+        };
+        f(&i);
+    }
+
+    #[test]
+    fn substitutes_env_vars_defaults_and_vars() {
+        with(|i| {
+            let r = i
+                .apply("https://${HOST}:${vars.port}/${MISSING:-x}")
+                .unwrap();
+            assert_eq!(r.text, "https://h.example:8443/x");
+            assert!(r.secrets.is_empty());
+        });
+    }
+
+    #[test]
+    fn secret_names_are_collected() {
+        with(|i| {
+            let r = i.apply("Bearer ${API_TOKEN}").unwrap();
+            assert_eq!(r.text, "Bearer s3cr3t");
+            assert_eq!(r.secrets, vec!["s3cr3t".to_owned()]);
+        });
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        with(|i| {
+            let e = i.apply("${NOPE}").unwrap_err();
+            assert!(e.contains("`NOPE`"), "{e}");
+            let e = i.apply("${vars.nope}").unwrap_err();
+            assert!(e.contains("vars.nope"), "{e}");
+            assert!(i.apply("${HOST").is_err());
+        });
+    }
+
+    #[test]
+    fn dollar_escapes() {
+        with(|i| {
+            assert_eq!(i.apply("a$${HOST}$b").unwrap().text, "a${HOST}$b");
+        });
+    }
+}

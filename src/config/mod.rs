@@ -1,0 +1,540 @@
+//! The configuration file: parse the YAML with positions, validate every key, interpolate
+//! `${…}`, apply defaults and produce one [`Plan`] per environment that cannot be invalid.
+//!
+//! Layout of `infracheck.yaml`:
+//! ```yaml
+//! max_workers: 10            # or `concurrency:`
+//! defaults: {timeout: 10s, retries: 0, retry_delay: 1s, warn_latency: 2s, fail_latency: 5s}
+//! secrets: [API_TOKEN]       # env vars whose values are never printed
+//! vars: {domain: example.com}
+//! checks:                    # written once, run in every environment (or `environments:`)
+//!   http_checks: [...]
+//! environments:
+//!   prod:
+//!     vars: {host: api.example.com}
+//!     defaults: {...}
+//!     http_checks: [...]
+//! ```
+
+pub mod error;
+pub mod fields;
+pub mod interpolate;
+pub mod yaml;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use crate::checks::{CheckDef, CheckSpec, KINDS, Thresholds};
+use crate::result::Location;
+pub use error::{ConfigError, Problem};
+use fields::Ctx;
+use interpolate::Interpolator;
+use yaml::{MapReader, Node, Problems, Value};
+
+/// Default per-check timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default concurrency when the config sets none.
+pub const DEFAULT_CONCURRENCY: usize = 50;
+/// Default HTTP latency warning threshold (as in the original design).
+pub const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
+
+const TOP_KEYS: &[&str] = &[
+    "max_workers",
+    "concurrency",
+    "defaults",
+    "secrets",
+    "vars",
+    "checks",
+    "environments",
+];
+const DEFAULT_KEYS: &[&str] = &[
+    "timeout",
+    "retries",
+    "retry_delay",
+    "warn_latency",
+    "fail_latency",
+    "concurrency",
+];
+const COMMON_CHECK_KEYS: &[&str] = &[
+    "name",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "warn_latency",
+    "fail_latency",
+    "environments",
+];
+
+/// The checks of one environment, defaults applied, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The environment's name.
+    pub environment: String,
+    /// Maximum checks in flight.
+    pub concurrency: usize,
+    /// Checks in config order (shared checks first, then the environment's own).
+    pub checks: Vec<CheckDef>,
+    /// Secret values to redact from every output.
+    pub secrets: Vec<String>,
+}
+
+/// Defaults that apply to checks, layered top-level → environment → check.
+#[derive(Debug, Clone, Copy, Default)]
+struct Defaults {
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+    warn_latency: Option<Duration>,
+    fail_latency: Option<Duration>,
+    concurrency: Option<usize>,
+}
+
+impl Defaults {
+    fn overlay(self, top: Defaults) -> Defaults {
+        Defaults {
+            timeout: top.timeout.or(self.timeout),
+            retries: top.retries.or(self.retries),
+            retry_delay: top.retry_delay.or(self.retry_delay),
+            warn_latency: top.warn_latency.or(self.warn_latency),
+            fail_latency: top.fail_latency.or(self.fail_latency),
+            concurrency: top.concurrency.or(self.concurrency),
+        }
+    }
+}
+
+/// Read and validate a config file. With `only_env`, only that environment is validated and
+/// returned; otherwise every environment is.
+pub fn load(
+    path: &str,
+    only_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Plan>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_str(path, &text, only_env, env)
+}
+
+/// [`load`] from text already in memory; `file` is used in messages and locations.
+pub fn load_str(
+    file: &str,
+    text: &str,
+    only_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Plan>, ConfigError> {
+    let root = yaml::parse(file, text)?;
+    let mut problems = Problems::default();
+    let plans = build(file, &root, only_env, env, &mut problems)?;
+    if problems.list.is_empty() {
+        return Ok(plans);
+    }
+    let mut seen = HashSet::new();
+    let mut list: Vec<Problem> = problems
+        .list
+        .into_iter()
+        .filter(|p| seen.insert((p.line, p.column, p.message.clone())))
+        .collect();
+    list.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    Err(ConfigError::Invalid {
+        file: file.to_owned(),
+        problems: list,
+    })
+}
+
+fn build(
+    file: &str,
+    root: &Node,
+    only_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Result<Vec<Plan>, ConfigError> {
+    let Some(mut top) = MapReader::new(root, "", problems) else {
+        return Ok(Vec::new());
+    };
+    let no_vars = BTreeMap::new();
+    let mut declared_secrets: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = Vec::new();
+
+    if let Some((node, path)) = top.take("secrets") {
+        let plain = Interpolator {
+            env: &|_| None,
+            vars: &no_vars,
+            declared_secrets: &[],
+        };
+        let mut ctx = Ctx {
+            problems,
+            interp: &plain,
+            secrets: &mut secrets,
+        };
+        if let Some(list) = ctx.string_list(node, &path) {
+            declared_secrets = list;
+        }
+    }
+    let base_interp = Interpolator {
+        env,
+        vars: &no_vars,
+        declared_secrets: &declared_secrets,
+    };
+
+    // Concurrency: `max_workers` (original design) or `concurrency`, not both.
+    let mut top_defaults = Defaults::default();
+    for key in ["max_workers", "concurrency"] {
+        if let Some((node, path)) = top.take(key) {
+            let mut ctx = Ctx {
+                problems,
+                interp: &base_interp,
+                secrets: &mut secrets,
+            };
+            if top_defaults.concurrency.is_some() {
+                ctx.problem(
+                    node,
+                    &path,
+                    "set either `max_workers` or `concurrency`, not both",
+                );
+            } else if let Some(n) = positive(&mut ctx, node, &path) {
+                top_defaults.concurrency = Some(n);
+            }
+        }
+    }
+    if let Some((node, path)) = top.take("defaults") {
+        let mut ctx = Ctx {
+            problems,
+            interp: &base_interp,
+            secrets: &mut secrets,
+        };
+        let d = read_defaults(node, &path, &mut ctx);
+        if top_defaults.concurrency.is_some() && d.concurrency.is_some() {
+            ctx.problem(
+                node,
+                &path,
+                "concurrency is set both at the top level and in `defaults`",
+            );
+        }
+        top_defaults = top_defaults.overlay(d);
+    }
+    let mut top_vars = BTreeMap::new();
+    if let Some((node, path)) = top.take("vars") {
+        fields::read_vars(
+            node,
+            &path,
+            &base_interp,
+            problems,
+            &mut secrets,
+            &mut top_vars,
+        );
+    }
+    let shared = top.take("checks");
+    let envs = top.take("environments");
+    top.finish(TOP_KEYS, problems);
+
+    let Some((envs_node, envs_path)) = envs else {
+        problems.at(
+            root,
+            "",
+            "missing `environments` (a mapping of environment names to their checks)",
+        );
+        return Ok(Vec::new());
+    };
+    let Some(mut envs_reader) = MapReader::new(envs_node, &envs_path, problems) else {
+        return Ok(Vec::new());
+    };
+    let env_entries = envs_reader.take_rest();
+    if env_entries.is_empty() {
+        problems.at(envs_node, &envs_path, "no environments defined");
+    }
+    if let Some(wanted) = only_env
+        && !env_entries.iter().any(|(k, _)| k.name == wanted)
+    {
+        return Err(ConfigError::UnknownEnvironment {
+            file: file.to_owned(),
+            name: wanted.to_owned(),
+            known: env_entries.iter().map(|(k, _)| k.name.clone()).collect(),
+        });
+    }
+    let env_names: Vec<&str> = env_entries.iter().map(|(k, _)| k.name.as_str()).collect();
+
+    let mut plans = Vec::new();
+    for (key, env_node) in &env_entries {
+        if only_env.is_some_and(|w| w != key.name) {
+            continue;
+        }
+        let env_path = yaml::join(&envs_path, &key.name);
+        let Some(mut reader) = MapReader::new(env_node, &env_path, problems) else {
+            continue;
+        };
+        let mut env_secrets = secrets.clone();
+        let mut vars = top_vars.clone();
+        if let Some((node, path)) = reader.take("vars") {
+            fields::read_vars(
+                node,
+                &path,
+                &base_interp,
+                problems,
+                &mut env_secrets,
+                &mut vars,
+            );
+        }
+        let interp = Interpolator {
+            env,
+            vars: &vars,
+            declared_secrets: &declared_secrets,
+        };
+        let mut ctx = Ctx {
+            problems,
+            interp: &interp,
+            secrets: &mut env_secrets,
+        };
+        let mut defaults = top_defaults;
+        if let Some((node, path)) = reader.take("defaults") {
+            defaults = defaults.overlay(read_defaults(node, &path, &mut ctx));
+        }
+        for k in ["concurrency", "max_workers"] {
+            if let Some((node, path)) = reader.take(k)
+                && let Some(n) = positive(&mut ctx, node, &path)
+            {
+                defaults.concurrency = Some(n);
+            }
+        }
+
+        let mut checks = Vec::new();
+        if let Some((shared_node, shared_path)) = &shared {
+            if let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
+            {
+                read_kind_lists(
+                    file,
+                    &mut shared_reader,
+                    &mut ctx,
+                    defaults,
+                    Some((&key.name, &env_names)),
+                    &mut checks,
+                );
+                let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+                shared_reader.finish(&kinds, ctx.problems);
+            }
+        }
+        read_kind_lists(file, &mut reader, &mut ctx, defaults, None, &mut checks);
+        let mut known: Vec<&str> = vec!["vars", "defaults", "concurrency", "max_workers"];
+        known.extend(KINDS.iter().map(|(k, _)| *k));
+        reader.finish(&known, ctx.problems);
+
+        check_unique_names(&checks, ctx.problems);
+        env_secrets.retain(|s| !s.is_empty());
+        env_secrets.sort();
+        env_secrets.dedup();
+        plans.push(Plan {
+            environment: key.name.clone(),
+            concurrency: defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+            checks,
+            secrets: env_secrets,
+        });
+    }
+    Ok(plans)
+}
+
+fn positive(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<usize> {
+    let n = ctx.uint(node, path, 100_000)?;
+    if n == 0 {
+        ctx.problem(node, path, "must be at least 1");
+        return None;
+    }
+    usize::try_from(n).ok()
+}
+
+fn read_defaults(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Defaults {
+    let mut d = Defaults::default();
+    let Some(mut r) = MapReader::new(node, path, ctx.problems) else {
+        return d;
+    };
+    if let Some((n, p)) = r.take("timeout") {
+        d.timeout = positive_duration(ctx, n, &p);
+    }
+    if let Some((n, p)) = r.take("retries") {
+        d.retries = ctx.uint(n, &p, 100).and_then(|v| u32::try_from(v).ok());
+    }
+    if let Some((n, p)) = r.take("retry_delay") {
+        d.retry_delay = ctx.duration(n, &p);
+    }
+    if let Some((n, p)) = r.take("warn_latency") {
+        d.warn_latency = ctx.duration(n, &p);
+    }
+    if let Some((n, p)) = r.take("fail_latency") {
+        d.fail_latency = ctx.duration(n, &p);
+    }
+    if let Some((n, p)) = r.take("concurrency") {
+        d.concurrency = positive(ctx, n, &p);
+    }
+    r.finish(DEFAULT_KEYS, ctx.problems);
+    d
+}
+
+fn positive_duration(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<Duration> {
+    let d = ctx.duration(node, path)?;
+    if d.is_zero() {
+        ctx.problem(node, path, "must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+/// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
+/// block: (current environment, all environment names) for the `environments:` filter.
+fn read_kind_lists(
+    file: &str,
+    reader: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+    out: &mut Vec<CheckDef>,
+) {
+    for (list_key, kind) in KINDS {
+        let Some((list_node, list_path)) = reader.take(list_key) else {
+            continue;
+        };
+        let items = match &list_node.value {
+            Value::Seq(items) => items,
+            Value::Null => continue,
+            other => {
+                ctx.problem(
+                    list_node,
+                    &list_path,
+                    format!("expected a list of checks, found {}", other.type_name()),
+                );
+                continue;
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{list_path}[{i}]");
+            if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared) {
+                out.push(check);
+            }
+        }
+    }
+}
+
+fn read_check(
+    file: &str,
+    kind: &str,
+    node: &Node,
+    path: &str,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+) -> Option<CheckDef> {
+    let mut r = MapReader::new(node, path, ctx.problems)?;
+    let (line, column) = match &node.value {
+        Value::Map(entries) => entries
+            .first()
+            .map_or((node.line, node.column), |(k, _)| (k.line, k.column)),
+        _ => (node.line, node.column),
+    };
+
+    // The `environments:` filter of a shared check decides whether it belongs here at all.
+    if let Some((n, p)) = r.take("environments") {
+        match shared {
+            Some((current, all)) => {
+                let list = ctx.string_list(n, &p)?;
+                for e in &list {
+                    if !all.contains(&e.as_str()) {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!("unknown environment `{e}` (known: {})", all.join(", ")),
+                        );
+                    }
+                }
+                if !list.iter().any(|e| e == current) {
+                    return None;
+                }
+            }
+            None => ctx.problem(
+                n,
+                &p,
+                "`environments` is only allowed on checks in the top-level `checks:` block",
+            ),
+        }
+    }
+
+    let name = match r.take("name") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => {
+            ctx.problem(node, path, "missing required key `name`");
+            None
+        }
+    };
+    let mut timeout = defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if let Some((n, p)) = r.take("timeout")
+        && let Some(d) = positive_duration(ctx, n, &p)
+    {
+        timeout = d;
+    }
+    let mut retries = defaults.retries.unwrap_or(0);
+    if let Some((n, p)) = r.take("retries")
+        && let Some(v) = ctx.uint(n, &p, 100).and_then(|v| u32::try_from(v).ok())
+    {
+        retries = v;
+    }
+    let mut retry_delay = defaults.retry_delay.unwrap_or(Duration::from_secs(1));
+    if let Some((n, p)) = r.take("retry_delay")
+        && let Some(d) = ctx.duration(n, &p)
+    {
+        retry_delay = d;
+    }
+    let mut thresholds = Thresholds {
+        warn_latency: defaults.warn_latency,
+        fail_latency: defaults.fail_latency,
+    };
+    if let Some((n, p)) = r.take("warn_latency") {
+        thresholds.warn_latency = ctx.duration(n, &p);
+    }
+    if let Some((n, p)) = r.take("fail_latency") {
+        thresholds.fail_latency = ctx.duration(n, &p);
+    }
+    if let (Some(w), Some(f)) = (thresholds.warn_latency, thresholds.fail_latency)
+        && w > f
+    {
+        ctx.problem(
+            node,
+            path,
+            "`warn_latency` must not be greater than `fail_latency`",
+        );
+    }
+
+    let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
+    let mut known: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
+    known.extend(CheckSpec::known_keys(kind));
+    r.finish(&known, ctx.problems);
+    let (spec, target) = spec?;
+    Some(CheckDef {
+        name: name?,
+        target,
+        timeout,
+        retries,
+        retry_delay,
+        location: Location {
+            file: file.to_owned(),
+            line,
+            column,
+        },
+        spec,
+    })
+}
+
+fn check_unique_names(checks: &[CheckDef], problems: &mut Problems) {
+    let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
+    for c in checks {
+        if let Some(prev) = first.get(c.name.as_str()) {
+            problems.list.push(Problem {
+                line: c.location.line,
+                column: c.location.column,
+                path: String::new(),
+                message: format!(
+                    "duplicate check name `{}` (first defined at line {})",
+                    c.name, prev.line
+                ),
+            });
+        } else {
+            first.insert(&c.name, &c.location);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! infracheck: audit the health of an environment from one YAML file and report in every
+//! format a CI system reads.
+//!
+//! The pipeline: [`config`] (YAML → validated [`config::Plan`]) → [`engine`] (bounded
+//! concurrency, timeouts, retries, deadline) → [`checks`] (one module per kind) →
+//! [`redact`] → [`report`] → an [`exit_code::ExitCode`].
+
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod exit_code;
+pub mod redact;
+pub mod report;
+pub mod result;

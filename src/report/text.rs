@@ -1,0 +1,91 @@
+//! The human report on stdout: one line per check, FAIL and WARN standing out, a summary line.
+
+use std::io::{self, Write};
+
+use super::one_line;
+use crate::result::{Status, Summary};
+
+/// Whether to use ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Colour on.
+    pub color: bool,
+}
+
+fn paint(style: Style, status: Status, text: &str) -> String {
+    if !style.color {
+        return text.to_owned();
+    }
+    let code = match status {
+        Status::Pass => "32",
+        Status::Warn => "33;1",
+        Status::Fail => "31;1",
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
+}
+
+/// Write the text report.
+pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let counts = summary.counts();
+    let name_width = summary
+        .results
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    writeln!(
+        out,
+        "infracheck {} · environment {} · {} checks",
+        env!("CARGO_PKG_VERSION"),
+        one_line(&summary.environment),
+        counts.total
+    )?;
+    for r in &summary.results {
+        let label = paint(style, r.status, &format!("{:<4}", r.status.as_str()));
+        let mut message = one_line(&r.message);
+        if let Some(reason) = r.reason {
+            message.push_str(&format!(" [{reason}]"));
+        }
+        if r.attempts > 1 {
+            if r.flaky {
+                message.push_str(&format!(" (flaky: passed on attempt {})", r.attempts));
+            } else {
+                message.push_str(&format!(" ({} attempts)", r.attempts));
+            }
+        }
+        writeln!(
+            out,
+            "  {label}  {:<name_width$}  {:<5} {:>7}  {}",
+            one_line(&r.name),
+            r.kind,
+            format!("{}ms", r.duration.as_millis()),
+            message,
+        )?;
+    }
+    let verdict = match summary.verdict() {
+        "passed" => paint(style, Status::Pass, "PASSED"),
+        "warned" => paint(style, Status::Warn, "PASSED with warnings"),
+        _ => paint(style, Status::Fail, "FAILED"),
+    };
+    let mut line = format!(
+        "{} passed, {} warned, {} failed, {} total in {:.2}s: {}",
+        counts.pass,
+        counts.warn,
+        counts.fail,
+        counts.total,
+        summary.duration.as_secs_f64(),
+        verdict
+    );
+    if summary.fail_on_warn && counts.warn > 0 {
+        line.push_str(" (--fail-on-warn)");
+    }
+    if let Some(i) = summary.interrupted {
+        line.push_str(match i {
+            crate::result::Interruption::Deadline => " (deadline reached)",
+            crate::result::Interruption::Sigint => " (interrupted)",
+            crate::result::Interruption::Sigterm => " (terminated)",
+        });
+    }
+    writeln!(out, "{line}")
+}

@@ -1,0 +1,392 @@
+//! What a check produced: [`Status`], stable [`Reason`] codes, [`CheckResult`] and the run
+//! [`Summary`]. Every reporter reads these types and nothing else.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Everything the check asserts held.
+    Pass,
+    /// The check ran and something is worth a look (slow, certificate expiring, body text missing).
+    Warn,
+    /// The check failed, or could not run at all.
+    Fail,
+}
+
+impl Status {
+    /// The upper-case label used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        }
+    }
+}
+
+/// Where a check is defined in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Location {
+    /// The config file path as given on the command line.
+    pub file: String,
+    /// 1-based line of the check's first key.
+    pub line: usize,
+    /// 1-based column of the check's first key.
+    pub column: usize,
+}
+
+macro_rules! reasons {
+    ($( $variant:ident => $code:literal, $class:ident, $short:literal, $full:literal ; )*) => {
+        /// A stable, documented code for why a check did not pass.
+        ///
+        /// Codes are part of the public contract (JSON `reason`, JUnit `type`, SARIF rule ids):
+        /// never rename one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Reason { $( #[doc = $short] $variant, )* }
+
+        impl Reason {
+            /// Every reason, in documentation order.
+            pub const ALL: &'static [Reason] = &[ $( Reason::$variant, )* ];
+
+            /// The stable dotted code, e.g. `http.status`.
+            pub fn code(self) -> &'static str {
+                match self { $( Reason::$variant => $code, )* }
+            }
+
+            /// Whether the check could not run (JUnit `<error>`) rather than ran and found a
+            /// problem (JUnit `<failure>`).
+            pub fn class(self) -> ReasonClass {
+                match self { $( Reason::$variant => ReasonClass::$class, )* }
+            }
+
+            /// One line describing the problem, for SARIF rules and the README.
+            pub fn short_description(self) -> &'static str {
+                match self { $( Reason::$variant => $short, )* }
+            }
+
+            /// A longer explanation with what to look at.
+            pub fn full_description(self) -> &'static str {
+                match self { $( Reason::$variant => $full, )* }
+            }
+        }
+    };
+}
+
+/// Whether a reason means "the check ran and its expectation failed" or "the check could not run".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonClass {
+    /// The check ran and an expectation did not hold.
+    Failure,
+    /// The check could not run (network, timeout, internal error…).
+    Error,
+}
+
+reasons! {
+    HttpStatus => "http.status", Failure, "HTTP endpoint returned an unexpected status",
+        "The HTTP response status was not one of the statuses the check expects (`expected_status`).";
+    HttpBody => "http.body", Failure, "HTTP response body did not match",
+        "The response body did not contain the expected text, contained forbidden text, or did not match `body_regex`.";
+    HttpJson => "http.json", Failure, "JSON assertion on the HTTP response failed",
+        "A `json` assertion did not hold: the path is missing, the body is not JSON, or the value differs.";
+    HttpHeader => "http.header", Failure, "HTTP response header assertion failed",
+        "A `response_headers` assertion did not hold: the header is missing or its value differs.";
+    HttpLatency => "http.latency", Failure, "HTTP endpoint answered slowly",
+        "The response took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    HttpRedirect => "http.redirect", Failure, "HTTP redirects exceeded the limit",
+        "The endpoint redirected more often than `max_redirects` allows, or in a loop.";
+    HttpProtocol => "http.protocol", Error, "The peer did not speak valid HTTP",
+        "The connection was made but the peer's answer was not a valid HTTP response.";
+    HttpBodyRead => "http.body_read", Error, "Reading the HTTP response body failed",
+        "The connection broke while the response body was being read.";
+    Timeout => "timeout", Error, "The check did not finish within its timeout",
+        "The check's `timeout` covers the whole check (connect, TLS, request, body); it expired.";
+    TimeoutDeadline => "timeout.deadline", Error, "The run's global deadline passed before the check finished",
+        "`--deadline` expired while this check was queued or running.";
+    Cancelled => "cancelled", Error, "The run was interrupted before the check finished",
+        "infracheck received SIGINT or SIGTERM while this check was queued or running.";
+    ConnectRefused => "connect.refused", Error, "Connection refused",
+        "Nothing listens on the target port, or a firewall rejected the connection.";
+    ConnectReset => "connect.reset", Error, "Connection reset by the peer",
+        "The peer closed or reset the connection before answering.";
+    ConnectError => "connect.error", Error, "The connection could not be established",
+        "A network error other than refused/reset prevented the connection.";
+    DnsResolve => "dns.resolve", Error, "The target host name could not be resolved",
+        "Name resolution of the check's host failed.";
+    TlsHandshake => "tls.handshake", Error, "The TLS handshake failed",
+        "The TLS handshake failed for a reason other than certificate validation.";
+    TlsExpired => "tls.expired", Failure, "The TLS certificate has expired",
+        "A certificate in the served chain is past its notAfter date.";
+    TlsNotYetValid => "tls.not_yet_valid", Failure, "The TLS certificate is not yet valid",
+        "A certificate in the served chain has a notBefore date in the future.";
+    TlsNameMismatch => "tls.name_mismatch", Failure, "The TLS certificate does not match the host name",
+        "The leaf certificate's SANs do not cover the name the check verifies (`server_name` or host).";
+    TlsSelfSigned => "tls.self_signed", Failure, "The TLS certificate is self-signed",
+        "The server presented a self-signed certificate that is not a trusted root.";
+    TlsUntrusted => "tls.untrusted", Failure, "The TLS certificate chain is not trusted",
+        "The chain does not lead to a trusted root (system roots or `ca_file`).";
+    TlsExpiring => "tls.expiring", Failure, "The TLS certificate expires soon",
+        "The certificate expires within `warn_days` (WARN) or `fail_days` (FAIL).";
+    TlsVersion => "tls.version", Failure, "The negotiated TLS version is too old",
+        "The server negotiated a protocol version below `min_version`.";
+    TlsInvalid => "tls.invalid", Failure, "The TLS certificate is invalid",
+        "The certificate was rejected for a reason other than expiry, name or trust (bad encoding, usage, revocation…).";
+    TcpRefused => "tcp.refused", Error, "TCP connection refused",
+        "Nothing listens on the target port, or a firewall rejected the connection.";
+    TcpExpect => "tcp.expect", Failure, "The TCP banner did not match",
+        "The bytes read from the connection did not contain `expect`.";
+    DnsMismatch => "dns.mismatch", Failure, "DNS answer differs from the expected records",
+        "The resolver's answer does not match `expected` (exact set, or `match: contains`).";
+    DnsRcode => "dns.rcode", Failure, "DNS response code differs from the expected one",
+        "The resolver answered with a response code (NXDOMAIN, SERVFAIL, REFUSED…) other than `expect_rcode`.";
+    DnsNxdomain => "dns.nxdomain", Failure, "The DNS name does not exist",
+        "The resolver answered NXDOMAIN for a name the check expects to exist.";
+    DnsTtl => "dns.ttl", Failure, "DNS TTL outside the configured bounds",
+        "The answer's TTL is below `min_ttl` or above `max_ttl`.";
+    DnsPropagation => "dns.propagation", Failure, "Resolvers disagree about the DNS answer",
+        "Not every resolver returns the expected answer: the change has not propagated (below `min_agree` is FAIL).";
+    DnsTimeout => "dns.timeout", Error, "The DNS resolver did not answer",
+        "The resolver did not answer within the check's timeout.";
+    Internal => "internal", Error, "infracheck hit an internal error running the check",
+        "The check panicked or failed unexpectedly inside infracheck; please report it.";
+}
+
+impl Reason {
+    /// The SARIF rule id: the code with `/` after the family, e.g. `http/status`.
+    pub fn rule_id(self) -> String {
+        self.code().replacen('.', "/", 1)
+    }
+
+    /// Look a reason up by its code.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.code() == code)
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What one attempt of a check found, before the engine adds timing and identity.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The verdict.
+    pub status: Status,
+    /// Why, when not PASS.
+    pub reason: Option<Reason>,
+    /// One human line.
+    pub message: String,
+    /// Facts the check observed (status code, address, certificate expiry…).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+impl Outcome {
+    /// A passing outcome.
+    pub fn pass(message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Pass,
+            reason: None,
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A warning with its reason.
+    pub fn warn(reason: Reason, message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Warn,
+            reason: Some(reason),
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A failure with its reason.
+    pub fn fail(reason: Reason, message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Fail,
+            reason: Some(reason),
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Add one metadata entry.
+    pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Merge metadata gathered before the verdict was known.
+    pub fn with_metadata(mut self, metadata: BTreeMap<String, serde_json::Value>) -> Self {
+        for (k, v) in metadata {
+            self.metadata.entry(k).or_insert(v);
+        }
+        self
+    }
+}
+
+/// One failed attempt that was retried (JUnit flaky runs / reruns).
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAttempt {
+    /// Why the attempt failed.
+    pub reason: Reason,
+    /// Its message.
+    pub message: String,
+    /// How long it took.
+    #[serde(rename = "duration_ms", serialize_with = "serialize_ms")]
+    pub duration: Duration,
+}
+
+/// The result of one check, as every reporter sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// The check's unique name within its environment.
+    pub name: String,
+    /// The check kind (`http`, `tcp`, …).
+    pub kind: &'static str,
+    /// What the check targets (URL with password removed, `host:port`, …).
+    pub target: String,
+    /// The verdict.
+    pub status: Status,
+    /// Why, when not PASS.
+    pub reason: Option<Reason>,
+    /// One line for a human.
+    pub message: String,
+    /// Wall time of all attempts, including retry delays.
+    #[serde(rename = "duration_ms", serialize_with = "serialize_ms")]
+    pub duration: Duration,
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// Passed only after a failed attempt.
+    pub flaky: bool,
+    /// Earlier attempts that failed before the final one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<FailedAttempt>,
+    /// Facts the check observed.
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Where the check is defined.
+    pub location: Location,
+}
+
+fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Counts of a run, by status.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Checks that passed.
+    pub pass: usize,
+    /// Checks that warned.
+    pub warn: usize,
+    /// Checks that failed.
+    pub fail: usize,
+    /// All checks.
+    pub total: usize,
+}
+
+/// Why the run stopped early, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interruption {
+    /// `--deadline` passed.
+    Deadline,
+    /// SIGINT.
+    Sigint,
+    /// SIGTERM.
+    Sigterm,
+}
+
+/// The whole run: what every file reporter receives.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The environment that ran.
+    pub environment: String,
+    /// The config file path as given.
+    pub config_path: String,
+    /// When the run started.
+    pub started_at: time::OffsetDateTime,
+    /// Wall time of the run.
+    pub duration: Duration,
+    /// Results in config order.
+    pub results: Vec<CheckResult>,
+    /// Whether WARN fails the run.
+    pub fail_on_warn: bool,
+    /// Set when the run was cut short.
+    pub interrupted: Option<Interruption>,
+}
+
+impl Summary {
+    /// Counts by status.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            total: self.results.len(),
+            ..Counts::default()
+        };
+        for r in &self.results {
+            match r.status {
+                Status::Pass => c.pass += 1,
+                Status::Warn => c.warn += 1,
+                Status::Fail => c.fail += 1,
+            }
+        }
+        c
+    }
+
+    /// Whether the run as a whole passed (the basis of exit code 0).
+    pub fn passed(&self) -> bool {
+        let c = self.counts();
+        c.fail == 0 && !(self.fail_on_warn && c.warn > 0) && self.interrupted.is_none()
+    }
+
+    /// `passed`, `warned` or `failed`: the one-word verdict used by GitHub outputs.
+    pub fn verdict(&self) -> &'static str {
+        let c = self.counts();
+        if !self.passed() {
+            "failed"
+        } else if c.warn > 0 {
+            "warned"
+        } else {
+            "passed"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_and_rule_ids_are_unique() {
+        let mut codes: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        codes.sort_unstable();
+        let before = codes.len();
+        codes.dedup();
+        assert_eq!(before, codes.len());
+        let mut ids: Vec<_> = Reason::ALL.iter().map(|r| r.rule_id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(before, ids.len());
+    }
+
+    #[test]
+    fn rule_id_replaces_first_dot_only() {
+        assert_eq!(Reason::HttpStatus.rule_id(), "http/status");
+        assert_eq!(Reason::TimeoutDeadline.rule_id(), "timeout/deadline");
+        assert_eq!(Reason::Timeout.rule_id(), "timeout");
+        assert_eq!(Reason::from_code("tls.expired"), Some(Reason::TlsExpired));
+    }
+}

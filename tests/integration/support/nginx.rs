@@ -1,0 +1,78 @@
+//! A real nginx (Debian package) on an ephemeral loopback port, with a config written per test.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use super::{ChildGuard, free_port, require_bin, wait_for_port};
+
+/// A running nginx; stopped by PID when dropped.
+pub struct Nginx {
+    pub port: u16,
+    _guard: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Start nginx with `locations` (the inside of a `server {}` block, after `listen`).
+    pub fn start(locations: &str) -> Nginx {
+        let nginx = require_bin("nginx", &["/usr/sbin/nginx"], "nginx");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let d = dir.path().display();
+        let echo = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
+        let load_echo = if std::path::Path::new(echo).is_file() {
+            format!("load_module {echo};")
+        } else {
+            String::new()
+        };
+        let conf = format!(
+            r#"{load_echo}
+user root;
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    default_type text/plain;
+    server {{
+        listen 127.0.0.1:{port};
+        {locations}
+    }}
+}}
+"#
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx");
+        let guard = ChildGuard {
+            child,
+            name: "nginx",
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        wait_for_port(addr, "nginx");
+        Nginx {
+            port,
+            _guard: guard,
+            _dir: dir,
+        }
+    }
+}
