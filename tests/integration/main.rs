@@ -1,6 +1,15 @@
 //! The one integration-test binary: drives the built `infracheck` binary against real servers
 //! started on loopback by `support`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod support;
 
 mod cli_basics;
