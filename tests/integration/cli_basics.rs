@@ -149,7 +149,7 @@ fn json_document_has_the_documented_fields() {
     let bad = &doc["results"][1];
     assert_eq!(bad["status"], "FAIL");
     assert_eq!(bad["reason"], "http.json");
-    assert_eq!(bad["location"]["line"], 12);
+    assert_eq!(bad["location"]["line"], 10);
 }
 
 #[test]
