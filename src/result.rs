@@ -151,6 +151,12 @@ reasons! {
         "Not every resolver returns the expected answer: the change has not propagated (below `min_agree` is FAIL).";
     DnsTimeout => "dns.timeout", Error, "The DNS resolver did not answer",
         "The resolver did not answer within the check's timeout.";
+    TcpLatency => "tcp.latency", Failure, "TCP connection or banner exchange was slow",
+        "Connecting (plus `send`/`expect`) took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    TlsLatency => "tls.latency", Failure, "TLS connection and handshake were slow",
+        "Connecting and the TLS handshake took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    DnsLatency => "dns.latency", Failure, "DNS resolver answered slowly",
+        "The slowest resolver took longer than `warn_latency` (WARN) or `fail_latency` (FAIL) to answer.";
     Internal => "internal", Error, "infracheck hit an internal error running the check",
         "The check panicked or failed unexpectedly inside infracheck; please report it.";
 }

@@ -539,7 +539,9 @@ impl Clients {
     pub fn build(checks: &[CheckDef]) -> Result<Self, String> {
         let mut by_key = HashMap::new();
         for c in checks {
-            let CheckSpec::Http(spec) = &c.spec;
+            let CheckSpec::Http(spec) = &c.spec else {
+                continue;
+            };
             if by_key.contains_key(&spec.client) {
                 continue;
             }

@@ -2,7 +2,10 @@
 //! description and its `run`; this module holds the [`CheckSpec`] enum and the one
 //! exhaustive dispatch. Adding a kind = one file, one variant, one arm in each match.
 
+pub mod dns;
 pub mod http;
+pub mod tcp;
+pub mod tls;
 pub mod tls_util;
 
 use std::time::Duration;
@@ -51,16 +54,30 @@ pub struct Thresholds {
 pub enum CheckSpec {
     /// An HTTP(S) request.
     Http(Box<http::HttpSpec>),
+    /// A TCP connection, optionally with a banner exchange.
+    Tcp(Box<tcp::TcpSpec>),
+    /// A TLS handshake and certificate inspection.
+    Tls(Box<tls::TlsSpec>),
+    /// A DNS query against one or more resolvers.
+    Dns(Box<dns::DnsSpec>),
 }
 
 /// A kind's YAML list key (`http_checks`) and its kind name (`http`).
-pub const KINDS: &[(&str, &str)] = &[("http_checks", "http")];
+pub const KINDS: &[(&str, &str)] = &[
+    ("http_checks", "http"),
+    ("tcp_checks", "tcp"),
+    ("tls_checks", "tls"),
+    ("dns_checks", "dns"),
+];
 
 impl CheckSpec {
     /// The kind name.
     pub fn kind(&self) -> &'static str {
         match self {
             CheckSpec::Http(_) => "http",
+            CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::Tls(_) => "tls",
+            CheckSpec::Dns(_) => "dns",
         }
     }
 
@@ -75,6 +92,15 @@ impl CheckSpec {
             "http" => {
                 http::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Http(Box::new(s)), t))
             }
+            "tcp" => {
+                tcp::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Tcp(Box::new(s)), t))
+            }
+            "tls" => {
+                tls::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Tls(Box::new(s)), t))
+            }
+            "dns" => {
+                dns::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Dns(Box::new(s)), t))
+            }
             _ => None,
         }
     }
@@ -83,6 +109,9 @@ impl CheckSpec {
     pub fn known_keys(kind: &str) -> &'static [&'static str] {
         match kind {
             "http" => http::KEYS,
+            "tcp" => tcp::KEYS,
+            "tls" => tls::KEYS,
+            "dns" => dns::KEYS,
             _ => &[],
         }
     }
@@ -92,6 +121,8 @@ impl CheckSpec {
 pub struct RunContext {
     /// HTTP clients, one per distinct TLS/redirect setting.
     pub http: http::Clients,
+    /// The system resolver's name servers, read once when a DNS check has no `resolvers`.
+    pub dns_system: dns::SystemResolvers,
 }
 
 impl RunContext {
@@ -99,6 +130,7 @@ impl RunContext {
     pub fn new(checks: &[CheckDef]) -> Result<Self, String> {
         Ok(RunContext {
             http: http::Clients::build(checks)?,
+            dns_system: dns::SystemResolvers::load(checks),
         })
     }
 }
@@ -107,6 +139,9 @@ impl RunContext {
 pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     match &check.spec {
         CheckSpec::Http(spec) => http::run(spec, ctx, phase).await,
+        CheckSpec::Tcp(spec) => tcp::run(spec, check.timeout, phase).await,
+        CheckSpec::Tls(spec) => tls::run(spec, phase).await,
+        CheckSpec::Dns(spec) => dns::run(spec, ctx, check.timeout, phase).await,
     }
 }
 

@@ -155,6 +155,8 @@ pub struct CertFacts {
     pub not_after: time::OffsetDateTime,
     /// DNS and IP subject alternative names.
     pub sans: Vec<String>,
+    /// Issuer and subject are the same name (a self-signed certificate or a root).
+    pub self_issued: bool,
 }
 
 impl CertFacts {
@@ -197,6 +199,7 @@ pub fn cert_facts(der: &[u8]) -> Option<CertFacts> {
         not_before: validity.not_before.to_datetime(),
         not_after: validity.not_after.to_datetime(),
         sans,
+        self_issued: cert.issuer().as_raw() == cert.subject().as_raw(),
     })
 }
 

@@ -1,0 +1,393 @@
+//! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
+//! Also the connect helper the TLS check shares (resolution and refusal map to the same codes).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Phase, Thresholds};
+use crate::config::fields::{Ctx, format_duration};
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a TCP check accepts besides the common ones.
+pub const KEYS: &[&str] = &["host", "port", "send", "expect", "max_bytes"];
+
+/// Default cap on the bytes read while waiting for `expect`.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
+/// Once the peer has sent something, this much silence ends the banner read.
+pub const BANNER_IDLE: Duration = Duration::from_secs(1);
+const EXCERPT_CHARS: usize = 300;
+
+/// A validated TCP check.
+#[derive(Debug, Clone)]
+pub struct TcpSpec {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Bytes written after connecting.
+    pub send: Option<String>,
+    /// Text the bytes read must contain.
+    pub expect: Option<String>,
+    /// Cap on the bytes read while waiting for `expect`.
+    pub max_bytes: usize,
+    /// Latency thresholds (connect plus banner exchange).
+    pub thresholds: Thresholds,
+}
+
+/// Parse the TCP keys of a check; returns the spec and its `host:port` target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(TcpSpec, String)> {
+    let host = host(r, ctx);
+    let port = port(r, ctx, None);
+    let send = r.take("send").and_then(|(n, p)| ctx.string(n, &p));
+    let expect = match r.take("expect") {
+        Some((n, p)) => Some(ctx.non_empty(n, &p)?),
+        None => None,
+    };
+    let max_bytes = match r.take("max_bytes") {
+        Some((n, p)) => ctx
+            .uint(n, &p, 16 * 1024 * 1024)
+            .and_then(|v| usize::try_from(v).ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(DEFAULT_MAX_BYTES),
+        None => DEFAULT_MAX_BYTES,
+    };
+    let (host, port) = (host?, port?);
+    let target = host_port(&host, port);
+    Some((
+        TcpSpec {
+            host,
+            port,
+            send,
+            expect,
+            max_bytes,
+            thresholds,
+        },
+        target,
+    ))
+}
+
+/// Read the required `host` key (an IPv6 literal may be written with or without brackets).
+pub fn host(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<String> {
+    match r.take("host") {
+        Some((n, p)) => {
+            let h = ctx.non_empty(n, &p)?;
+            let h = h.trim();
+            let h = h
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(h);
+            if h.contains(|c: char| c.is_whitespace() || c == '/')
+                || (h.contains(':') && h.parse::<std::net::Ipv6Addr>().is_err())
+            {
+                ctx.problem(
+                    n,
+                    &p,
+                    format!("invalid host `{h}` (a host name or an IP address, without a port)"),
+                );
+                return None;
+            }
+            Some(h.to_owned())
+        }
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `host`");
+            None
+        }
+    }
+}
+
+/// Read `port` (1-65535); required when `default` is `None`.
+pub fn port(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, default: Option<u16>) -> Option<u16> {
+    match r.take("port") {
+        Some((n, p)) => {
+            let v = ctx.uint(n, &p, 65_535)?;
+            match u16::try_from(v) {
+                Ok(port) if port > 0 => Some(port),
+                _ => {
+                    ctx.problem(n, &p, "port must be between 1 and 65535");
+                    None
+                }
+            }
+        }
+        None => {
+            if default.is_none() {
+                ctx.problem(r.node, &r.path, "missing required key `port`");
+            }
+            default
+        }
+    }
+}
+
+/// `host:port`, with brackets around an IPv6 literal.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Resolve `host` and connect to the first address that accepts. A failure is the finished
+/// outcome (`dns.resolve`, `tcp.refused`, `connect.error`).
+pub async fn connect(
+    host: &str,
+    port: u16,
+    phase: &Phase,
+) -> Result<(TcpStream, SocketAddr), Outcome> {
+    phase.set("resolving the host");
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return Err(Outcome::fail(
+                Reason::DnsResolve,
+                format!("cannot resolve `{host}`: {e}"),
+            ));
+        }
+    };
+    if addrs.is_empty() {
+        return Err(Outcome::fail(
+            Reason::DnsResolve,
+            format!("`{host}` resolved to no address"),
+        ));
+    }
+    phase.set("connecting");
+    let mut last: Option<(SocketAddr, std::io::Error)> = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok((s, *addr));
+            }
+            Err(e) => last = Some((*addr, e)),
+        }
+    }
+    let Some((addr, e)) = last else {
+        return Err(Outcome::fail(Reason::Internal, "no address was tried"));
+    };
+    let reason = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => Reason::TcpRefused,
+        _ => Reason::ConnectError,
+    };
+    Err(
+        Outcome::fail(reason, format!("connect to {addr} failed: {e}"))
+            .with_meta("remote_addr", addr.to_string()),
+    )
+}
+
+/// Run one attempt.
+pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
+    let start = Instant::now();
+    let (mut stream, addr) = match connect(&spec.host, spec.port, phase).await {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let connect_ms = millis(start.elapsed());
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("remote_addr".to_owned(), serde_json::json!(addr.to_string()));
+    meta.insert("connect_ms".to_owned(), serde_json::json!(connect_ms));
+
+    if let Some(send) = &spec.send {
+        phase.set("sending `send`");
+        if let Err(e) = stream.write_all(send.as_bytes()).await {
+            return Outcome::fail(Reason::ConnectReset, format!("sending failed: {e}"))
+                .with_metadata(meta);
+        }
+    }
+    if let Some(expect) = &spec.expect {
+        phase.set("waiting for the expected banner");
+        // Stop reading a little before the engine's timeout so a partial, wrong banner is
+        // reported as `tcp.expect` with what arrived rather than as a bare timeout.
+        let budget = timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)));
+        let read = read_until(&mut stream, expect.as_bytes(), spec.max_bytes, start + budget).await;
+        let text = String::from_utf8_lossy(&read.bytes);
+        let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+        meta.insert("bytes_read".to_owned(), serde_json::json!(read.bytes.len()));
+        meta.insert("banner".to_owned(), serde_json::json!(excerpt));
+        if !read.found {
+            let how = match read.end {
+                ReadEnd::Eof => "the peer closed the connection".to_owned(),
+                ReadEnd::Cap => format!("read the {}-byte limit", spec.max_bytes),
+                ReadEnd::Idle => format!(
+                    "the peer went silent for {}",
+                    format_duration(BANNER_IDLE)
+                ),
+                ReadEnd::Deadline if read.bytes.is_empty() => {
+                    return Outcome::fail(
+                        Reason::Timeout,
+                        format!(
+                            "no bytes received within {} while waiting for `{expect}`",
+                            format_duration(budget)
+                        ),
+                    )
+                    .with_metadata(meta);
+                }
+                ReadEnd::Deadline => "the timeout neared".to_owned(),
+                ReadEnd::Error(e) => format!("reading failed ({e})"),
+                ReadEnd::Found => String::new(),
+            };
+            let got = if excerpt.is_empty() {
+                "nothing".to_owned()
+            } else {
+                format!("`{}`", excerpt.escape_debug())
+            };
+            return Outcome::fail(
+                Reason::TcpExpect,
+                format!("expected `{expect}`, got {got} ({how})"),
+            )
+            .with_metadata(meta);
+        }
+    }
+    let elapsed = start.elapsed();
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    let _ = stream.shutdown().await;
+    let what = if spec.expect.is_some() {
+        format!("connected to {addr}, banner matched")
+    } else {
+        format!("connected to {addr}")
+    };
+    latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what).with_metadata(meta)
+}
+
+/// PASS with `pass_message`, or WARN/FAIL with `reason` when `elapsed` crosses a threshold.
+pub fn latency_verdict(
+    thresholds: Thresholds,
+    elapsed: Duration,
+    reason: Reason,
+    pass_message: String,
+) -> Outcome {
+    let ms = elapsed.as_millis();
+    if let Some(f) = thresholds.fail_latency
+        && elapsed > f
+    {
+        return Outcome::fail(
+            reason,
+            format!("slow: {ms} ms > fail_latency {}", format_duration(f)),
+        );
+    }
+    if let Some(w) = thresholds.warn_latency
+        && elapsed > w
+    {
+        return Outcome::warn(
+            reason,
+            format!("slow: {ms} ms > warn_latency {}", format_duration(w)),
+        );
+    }
+    Outcome {
+        status: Status::Pass,
+        reason: None,
+        message: format!("{pass_message} in {ms} ms"),
+        metadata: std::collections::BTreeMap::new(),
+    }
+}
+
+/// Milliseconds as a JSON-friendly integer.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug)]
+enum ReadEnd {
+    Found,
+    Eof,
+    Cap,
+    Idle,
+    Deadline,
+    Error(std::io::Error),
+}
+
+struct Read {
+    bytes: Vec<u8>,
+    found: bool,
+    end: ReadEnd,
+}
+
+async fn read_until(stream: &mut TcpStream, want: &[u8], cap: usize, deadline: Instant) -> Read {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if contains(&bytes, want) {
+            return Read {
+                bytes,
+                found: true,
+                end: ReadEnd::Found,
+            };
+        }
+        if bytes.len() >= cap {
+            bytes.truncate(cap);
+            let found = contains(&bytes, want);
+            return Read {
+                bytes,
+                found,
+                end: ReadEnd::Cap,
+            };
+        }
+        let now = Instant::now();
+        let remaining = deadline.saturating_duration_since(now);
+        let (wait, on_expiry) = if bytes.is_empty() || remaining <= BANNER_IDLE {
+            (remaining, ReadEnd::Deadline)
+        } else {
+            (BANNER_IDLE, ReadEnd::Idle)
+        };
+        let room = cap.saturating_sub(bytes.len()).min(buf.len());
+        let Some(slot) = buf.get_mut(..room) else {
+            return Read {
+                bytes,
+                found: false,
+                end: ReadEnd::Cap,
+            };
+        };
+        match tokio::time::timeout(wait, stream.read(slot)).await {
+            Err(_) => {
+                return Read {
+                    bytes,
+                    found: false,
+                    end: on_expiry,
+                };
+            }
+            Ok(Ok(0)) => {
+                return Read {
+                    bytes,
+                    found: false,
+                    end: ReadEnd::Eof,
+                };
+            }
+            Ok(Ok(n)) => bytes.extend_from_slice(slot.get(..n).unwrap_or(&[])),
+            Ok(Err(e)) => {
+                return Read {
+                    bytes,
+                    found: false,
+                    end: ReadEnd::Error(e),
+                };
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_brackets_ipv6() {
+        assert_eq!(host_port("::1", 22), "[::1]:22");
+        assert_eq!(host_port("db.internal", 5432), "db.internal:5432");
+    }
+
+    #[test]
+    fn contains_finds_subslices() {
+        assert!(contains(b"SSH-2.0-OpenSSH", b"SSH-2.0"));
+        assert!(!contains(b"220 smtp", b"SSH"));
+        assert!(contains(b"", b""));
+    }
+}

@@ -1,0 +1,593 @@
+//! `tls_checks`: connect, handshake with SNI, verify the chain (system roots or `ca_file`) and
+//! the name, then report the certificate facts — also when verification failed, so an expired
+//! certificate's dates still reach the report.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use tokio::io::AsyncWriteExt;
+
+use super::tls_util::{self, CertFacts};
+use super::{Phase, Thresholds, tcp};
+use crate::config::fields::Ctx;
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a TLS check accepts besides the common ones.
+pub const KEYS: &[&str] = &[
+    "host",
+    "port",
+    "server_name",
+    "warn_days",
+    "fail_days",
+    "ca_file",
+    "min_version",
+];
+
+/// Default port.
+pub const DEFAULT_PORT: u16 = 443;
+/// Default WARN threshold in days left.
+pub const DEFAULT_WARN_DAYS: i64 = 30;
+/// Default FAIL threshold in days left.
+pub const DEFAULT_FAIL_DAYS: i64 = 7;
+
+/// A TLS protocol version, ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.0 (never negotiated: rustls speaks 1.2 and 1.3 only).
+    V1_0,
+    /// TLS 1.1 (never negotiated).
+    V1_1,
+    /// TLS 1.2.
+    V1_2,
+    /// TLS 1.3.
+    V1_3,
+}
+
+impl TlsVersion {
+    fn parse(s: &str) -> Option<TlsVersion> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s
+            .strip_prefix("tlsv")
+            .or_else(|| s.strip_prefix("tls"))
+            .unwrap_or(&s)
+            .trim();
+        match s {
+            "1.0" | "1" => Some(TlsVersion::V1_0),
+            "1.1" => Some(TlsVersion::V1_1),
+            "1.2" => Some(TlsVersion::V1_2),
+            "1.3" => Some(TlsVersion::V1_3),
+            _ => None,
+        }
+    }
+
+    fn from_rustls(v: rustls::ProtocolVersion) -> Option<TlsVersion> {
+        match v {
+            rustls::ProtocolVersion::TLSv1_0 => Some(TlsVersion::V1_0),
+            rustls::ProtocolVersion::TLSv1_1 => Some(TlsVersion::V1_1),
+            rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::V1_2),
+            rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::V1_3),
+            _ => None,
+        }
+    }
+
+    /// `TLS 1.3`.
+    pub fn label(self) -> &'static str {
+        match self {
+            TlsVersion::V1_0 => "TLS 1.0",
+            TlsVersion::V1_1 => "TLS 1.1",
+            TlsVersion::V1_2 => "TLS 1.2",
+            TlsVersion::V1_3 => "TLS 1.3",
+        }
+    }
+}
+
+/// A validated TLS check.
+#[derive(Debug, Clone)]
+pub struct TlsSpec {
+    /// Host name or IP address to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// SNI and the name verified against the certificate.
+    pub server_name: String,
+    /// Fewer days left than this is WARN.
+    pub warn_days: i64,
+    /// Fewer days left than this is FAIL.
+    pub fail_days: i64,
+    /// A private CA trusted in addition to the system roots.
+    pub ca_file: Option<String>,
+    /// The lowest acceptable negotiated version.
+    pub min_version: Option<TlsVersion>,
+    /// Latency thresholds (connect plus handshake).
+    pub thresholds: Thresholds,
+}
+
+/// Parse the TLS keys of a check; returns the spec and its target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(TlsSpec, String)> {
+    let host = tcp::host(r, ctx);
+    let port = tcp::port(r, ctx, Some(DEFAULT_PORT));
+    let server_name = match r.take("server_name") {
+        Some((n, p)) => {
+            let s = ctx.non_empty(n, &p)?.trim().to_owned();
+            if ServerName::try_from(s.clone()).is_err() {
+                ctx.problem(n, &p, format!("invalid server name `{s}`"));
+                None
+            } else {
+                Some(s)
+            }
+        }
+        None => None,
+    };
+    let warn_days = days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
+    let fail_days = days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
+    if fail_days > warn_days {
+        ctx.problem(
+            r.node,
+            &r.path,
+            format!("`fail_days` ({fail_days}) must not be greater than `warn_days` ({warn_days})"),
+        );
+    }
+    let ca_file = match r.take("ca_file") {
+        Some((n, p)) => {
+            let path = ctx.non_empty(n, &p)?;
+            if let Err(e) = tls_util::read_pem_certs(&path) {
+                ctx.problem(n, &p, e);
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let min_version = match r.take("min_version") {
+        Some((n, p)) => {
+            let s = ctx.string(n, &p)?;
+            match TlsVersion::parse(&s) {
+                Some(v) => Some(v),
+                None => {
+                    ctx.problem(
+                        n,
+                        &p,
+                        format!("unsupported min_version `{s}` (use \"1.0\", \"1.1\", \"1.2\" or \"1.3\")"),
+                    );
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let (host, port) = (host?, port?);
+    let server_name = match server_name {
+        Some(s) => s,
+        None => {
+            if ServerName::try_from(host.clone()).is_err() {
+                ctx.problem(
+                    r.node,
+                    &r.path,
+                    format!("host `{host}` is not a valid TLS server name; set `server_name`"),
+                );
+                return None;
+            }
+            host.clone()
+        }
+    };
+    let mut target = tcp::host_port(&host, port);
+    if server_name != host {
+        target.push_str(&format!(" (server_name {server_name})"));
+    }
+    Some((
+        TlsSpec {
+            host,
+            port,
+            server_name,
+            warn_days,
+            fail_days,
+            ca_file,
+            min_version,
+            thresholds,
+        },
+        target,
+    ))
+}
+
+fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
+    let (n, p) = r.take(key)?;
+    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
+}
+
+/// Delegates to the WebPKI verifier and records the presented chain and the verdict, so the
+/// facts of a rejected certificate can still be reported.
+#[derive(Debug)]
+struct CapturingVerifier {
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+    error: Mutex<Option<rustls::Error>>,
+}
+
+impl CapturingVerifier {
+    fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.chain.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn error(&self) -> Option<rustls::Error> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+impl ServerCertVerifier for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut c) = self.chain.lock() {
+            *c = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|d| d.clone().into_owned())
+                .collect();
+        }
+        let verdict = match &self.inner {
+            Some(v) => v.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        if let Err(e) = &verdict
+            && let Ok(mut slot) = self.error.lock()
+        {
+            *slot = Some(e.clone());
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &tls_util::provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &tls_util::provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        tls_util::provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Run one attempt.
+pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
+    let start = Instant::now();
+    let roots = match tls_util::root_store(spec.ca_file.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(Reason::Internal, e),
+    };
+    let inner = if roots.is_empty() {
+        None
+    } else {
+        match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), tls_util::provider())
+            .build()
+        {
+            Ok(v) => Some(v),
+            Err(e) => return Outcome::fail(Reason::Internal, format!("TLS setup failed: {e}")),
+        }
+    };
+    let verifier = Arc::new(CapturingVerifier {
+        inner,
+        chain: Mutex::new(Vec::new()),
+        error: Mutex::new(None),
+    });
+    let config = match rustls::ClientConfig::builder_with_provider(tls_util::provider())
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+    {
+        Ok(b) => b
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth(),
+        Err(e) => return Outcome::fail(Reason::Internal, format!("TLS setup failed: {e}")),
+    };
+    let Ok(name) = ServerName::try_from(spec.server_name.clone()) else {
+        return Outcome::fail(
+            Reason::Internal,
+            format!("invalid server name `{}`", spec.server_name),
+        );
+    };
+
+    let (stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
+        Ok(s) => s,
+        Err(o) => return o.with_meta("server_name", spec.server_name.clone()),
+    };
+    let mut meta = BTreeMap::new();
+    meta.insert("remote_addr".to_owned(), serde_json::json!(addr.to_string()));
+    meta.insert(
+        "server_name".to_owned(),
+        serde_json::json!(spec.server_name),
+    );
+    phase.set("TLS handshake");
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let result = connector.connect(name, stream).await;
+    let elapsed = start.elapsed();
+    let now = time::OffsetDateTime::now_utc();
+    let chain: Vec<CertFacts> = verifier
+        .chain()
+        .iter()
+        .filter_map(|d| tls_util::cert_facts(d))
+        .collect();
+    cert_meta(&chain, now, &mut meta);
+
+    let mut tls = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let err = verifier.error().or_else(|| {
+                e.get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .cloned()
+            });
+            return handshake_failure(spec, err.as_ref(), &e, &chain, now).with_metadata(meta);
+        }
+    };
+    let (_, conn) = tls.get_ref();
+    let version = conn.protocol_version().and_then(TlsVersion::from_rustls);
+    if let Some(v) = version {
+        meta.insert("protocol".to_owned(), serde_json::json!(v.label()));
+    }
+    if let Some(cs) = conn.negotiated_cipher_suite() {
+        meta.insert(
+            "cipher_suite".to_owned(),
+            serde_json::json!(format!("{:?}", cs.suite())),
+        );
+    }
+    meta.insert(
+        "handshake_ms".to_owned(),
+        serde_json::json!(tcp::millis(elapsed)),
+    );
+    let _ = tls.shutdown().await;
+
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    if let (Some(min), Some(got)) = (spec.min_version, version)
+        && got < min
+    {
+        problems.push((
+            Status::Fail,
+            Reason::TlsVersion,
+            format!(
+                "negotiated {}, below min_version {}",
+                got.label(),
+                min.label()
+            ),
+        ));
+    }
+    if let Some((idx, c)) = earliest(&chain) {
+        let left = c.days_left(now);
+        let which = if idx == 0 {
+            "certificate".to_owned()
+        } else {
+            format!("chain certificate `{}`", c.subject)
+        };
+        let date = tls_util::rfc3339(c.not_after);
+        if left < spec.fail_days {
+            problems.push((
+                Status::Fail,
+                Reason::TlsExpiring,
+                format!(
+                    "{which} expires in {left} days on {date} (fail_days {})",
+                    spec.fail_days
+                ),
+            ));
+        } else if left < spec.warn_days {
+            problems.push((
+                Status::Warn,
+                Reason::TlsExpiring,
+                format!(
+                    "{which} expires in {left} days on {date} (warn_days {})",
+                    spec.warn_days
+                ),
+            ));
+        }
+    } else {
+        problems.push((
+            Status::Fail,
+            Reason::TlsInvalid,
+            "the server's certificate could not be parsed".to_owned(),
+        ));
+    }
+    let latency = tcp::latency_verdict(
+        spec.thresholds,
+        elapsed,
+        Reason::TlsLatency,
+        String::new(),
+    );
+    if latency.status != Status::Pass {
+        problems.push((latency.status, Reason::TlsLatency, latency.message));
+    }
+
+    let worst = problems.iter().map(|(s, _, _)| *s).max();
+    let outcome = match worst {
+        None => {
+            let days = chain
+                .first()
+                .map(|c| format!(", {} days left", c.days_left(now)))
+                .unwrap_or_default();
+            let proto = version.map(|v| format!(" over {}", v.label())).unwrap_or_default();
+            Outcome::pass(format!(
+                "certificate valid for {}{days}{proto}",
+                spec.server_name
+            ))
+        }
+        Some(worst) => {
+            let mut reason = None;
+            let mut msgs = Vec::new();
+            for (s, r, m) in problems {
+                if s == worst {
+                    reason.get_or_insert(r);
+                    msgs.push(m);
+                }
+            }
+            let reason = reason.unwrap_or(Reason::Internal);
+            let message = msgs.join("; ");
+            if worst == Status::Fail {
+                Outcome::fail(reason, message)
+            } else {
+                Outcome::warn(reason, message)
+            }
+        }
+    };
+    outcome.with_metadata(meta)
+}
+
+/// The chain certificate expiring first, with its position (0 = leaf).
+fn earliest(chain: &[CertFacts]) -> Option<(usize, &CertFacts)> {
+    chain.iter().enumerate().min_by_key(|(_, c)| c.not_after)
+}
+
+fn cert_meta(
+    chain: &[CertFacts],
+    now: time::OffsetDateTime,
+    meta: &mut BTreeMap<String, serde_json::Value>,
+) {
+    let Some(leaf) = chain.first() else {
+        return;
+    };
+    meta.insert("days_left".to_owned(), serde_json::json!(leaf.days_left(now)));
+    meta.insert(
+        "not_before".to_owned(),
+        serde_json::json!(tls_util::rfc3339(leaf.not_before)),
+    );
+    meta.insert(
+        "not_after".to_owned(),
+        serde_json::json!(tls_util::rfc3339(leaf.not_after)),
+    );
+    meta.insert("subject".to_owned(), serde_json::json!(leaf.subject));
+    meta.insert("issuer".to_owned(), serde_json::json!(leaf.issuer));
+    meta.insert("sans".to_owned(), serde_json::json!(leaf.sans));
+    meta.insert("chain_length".to_owned(), serde_json::json!(chain.len()));
+    if let Some((_, c)) = earliest(chain) {
+        meta.insert(
+            "chain_earliest_not_after".to_owned(),
+            serde_json::json!(tls_util::rfc3339(c.not_after)),
+        );
+        meta.insert(
+            "chain_min_days_left".to_owned(),
+            serde_json::json!(c.days_left(now)),
+        );
+        meta.insert(
+            "chain_earliest_subject".to_owned(),
+            serde_json::json!(c.subject),
+        );
+    }
+}
+
+/// The outcome of a failed handshake: certificate problems get their own reason.
+fn handshake_failure(
+    spec: &TlsSpec,
+    err: Option<&rustls::Error>,
+    io: &std::io::Error,
+    chain: &[CertFacts],
+    now: time::OffsetDateTime,
+) -> Outcome {
+    let Some(err) = err else {
+        let msg = match io.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                "the peer closed the connection during the TLS handshake".to_owned()
+            }
+            _ => format!("TLS handshake failed: {io}"),
+        };
+        return Outcome::fail(Reason::TlsHandshake, msg);
+    };
+    let leaf = chain.first();
+    let mut reason = tls_util::reason_for(err);
+    if matches!(
+        err,
+        rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13
+                | rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+        ) | rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+    ) {
+        reason = Reason::TlsVersion;
+    }
+    if matches!(reason, Reason::TlsUntrusted | Reason::TlsInvalid)
+        && leaf.is_some_and(|l| l.self_issued)
+    {
+        reason = Reason::TlsSelfSigned;
+    }
+    let message = match (reason, leaf) {
+        (Reason::TlsExpired, _) => match chain.iter().filter(|c| c.not_after < now).min_by_key(|c| c.not_after) {
+            Some(c) => format!(
+                "certificate `{}` expired on {} ({} days ago)",
+                c.subject,
+                tls_util::rfc3339(c.not_after),
+                -c.days_left(now)
+            ),
+            None => format!("certificate expired: {err}"),
+        },
+        (Reason::TlsNotYetValid, _) => match chain.iter().find(|c| c.not_before > now) {
+            Some(c) => format!(
+                "certificate `{}` is not valid before {}",
+                c.subject,
+                tls_util::rfc3339(c.not_before)
+            ),
+            None => format!("certificate not yet valid: {err}"),
+        },
+        (Reason::TlsNameMismatch, Some(l)) => format!(
+            "certificate is valid for [{}], not for `{}`",
+            l.sans.join(", "),
+            spec.server_name
+        ),
+        (Reason::TlsSelfSigned, Some(l)) => {
+            format!("self-signed certificate `{}` is not trusted", l.subject)
+        }
+        (Reason::TlsUntrusted, Some(l)) => {
+            let trust = if spec.ca_file.is_some() {
+                "the system roots or ca_file"
+            } else {
+                "the system roots (set `ca_file` for a private CA)"
+            };
+            format!(
+                "certificate issuer `{}` is not trusted by {trust}",
+                l.issuer
+            )
+        }
+        (Reason::TlsVersion, _) => format!(
+            "the server does not offer TLS 1.2 or 1.3 ({err})"
+        ),
+        _ => format!("TLS handshake failed: {err}"),
+    };
+    Outcome::fail(reason, message)
+}
