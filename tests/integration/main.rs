@@ -16,3 +16,4 @@ mod cli_basics;
 mod config_errors;
 mod http_faults;
 mod http_nginx;
+mod tcp;

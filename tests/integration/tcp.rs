@@ -1,0 +1,102 @@
+//! `tcp_checks` against loopback listeners: open, refused, banner match, send/expect round
+//! trip, banner mismatch and a peer that accepts but never speaks.
+
+use std::time::{Duration, Instant};
+
+use crate::support::tcp_server::{Mode, TcpServer};
+use crate::support::{Workspace, code, free_port, stderr, stdout};
+
+pub fn results(ws: &Workspace) -> (i32, Vec<serde_json::Value>) {
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--output", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&out), stderr(&out)));
+    (
+        code(&out),
+        doc["results"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+pub fn by(rs: &[serde_json::Value], name: &str) -> serde_json::Value {
+    rs.iter()
+        .find(|r| r["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no result {name} in {rs:?}"))
+}
+
+#[test]
+fn open_refused_banner_and_round_trip() {
+    let ssh = TcpServer::start(Mode::Banner("SSH-2.0-OpenSSH_9.2\r\n"));
+    let smtp = TcpServer::start(Mode::Banner("220 mail.example.test ESMTP\r\n"));
+    let pong = TcpServer::start(Mode::Pong);
+    let closed = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tcp_checks:
+      - {{name: open, host: 127.0.0.1, port: {ssh}}}
+      - {{name: refused, host: 127.0.0.1, port: {closed}}}
+      - {{name: banner, host: 127.0.0.1, port: {ssh}, expect: "SSH-2.0"}}
+      - {{name: round-trip, host: 127.0.0.1, port: {pong}, send: "PING\r\n", expect: "+PONG"}}
+      - {{name: mismatch, host: 127.0.0.1, port: {smtp}, expect: "SSH-", timeout: 5s}}
+"#,
+            ssh = ssh.addr.port(),
+            smtp = smtp.addr.port(),
+            pong = pong.addr.port(),
+        ),
+    );
+    let (c, rs) = results(&ws);
+    assert_eq!(c, 1);
+    for ok in ["open", "banner", "round-trip"] {
+        assert_eq!(by(&rs, ok)["status"], "PASS", "{}", by(&rs, ok));
+    }
+    let open = by(&rs, "open");
+    assert_eq!(open["target"], format!("127.0.0.1:{}", ssh.addr.port()));
+    assert_eq!(open["metadata"]["remote_addr"], ssh.addr.to_string());
+    assert!(by(&rs, "banner")["metadata"]["banner"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("SSH-2.0-OpenSSH"));
+
+    let refused = by(&rs, "refused");
+    assert_eq!(refused["status"], "FAIL");
+    assert_eq!(refused["reason"], "tcp.refused", "{refused}");
+
+    let mismatch = by(&rs, "mismatch");
+    assert_eq!(mismatch["status"], "FAIL");
+    assert_eq!(mismatch["reason"], "tcp.expect", "{mismatch}");
+    let msg = mismatch["message"].as_str().unwrap_or("");
+    assert!(msg.contains("220 mail.example.test"), "{msg}");
+    assert!(msg.contains("SSH-"), "{msg}");
+    // The peer went quiet after its banner: the check does not wait out the whole timeout.
+    assert!(mismatch["duration_ms"].as_u64().unwrap_or(u64::MAX) < 5000, "{mismatch}");
+}
+
+#[test]
+fn silent_peer_times_out_within_the_timeout() {
+    let silent = TcpServer::start(Mode::Silent);
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tcp_checks:
+      - {{name: silent, host: 127.0.0.1, port: {p}, expect: "SSH-", timeout: 2s}}
+      - {{name: connect-only, host: 127.0.0.1, port: {p}, timeout: 2s}}
+"#,
+            p = silent.addr.port()
+        ),
+    );
+    let started = Instant::now();
+    let (c, rs) = results(&ws);
+    assert!(started.elapsed() < Duration::from_secs(2) + Duration::from_secs(8));
+    assert_eq!(c, 1);
+    let r = by(&rs, "silent");
+    assert_eq!(r["status"], "FAIL");
+    assert_eq!(r["reason"], "timeout", "{r}");
+    assert!(r["duration_ms"].as_u64().unwrap_or(u64::MAX) <= 2000 + 1000, "{r}");
+    assert_eq!(by(&rs, "connect-only")["status"], "PASS");
+}
