@@ -2,7 +2,7 @@
 //! exit code. Errors are printed here, once, as one line each.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use crate::config::{self, ConfigError, Plan};
 use crate::engine;
 use crate::exit_code::ExitCode;
 use crate::redact::Redactor;
-use crate::report::{self, text};
+use crate::report::{self, Output, RepoPaths, text};
 use crate::result::{Interruption, Summary};
 
 /// Run the command line and return the exit code.
@@ -277,42 +277,79 @@ fn interruption_code(i: Interruption) -> ExitCode {
 
 /// Write the reports and decide the exit code.
 fn finish(summary: &Summary, a: &RunArgs, g: &GlobalArgs) -> ExitCode {
-    let mut report_failed = false;
-    {
+    let outputs = report_outputs(a, use_color(g.color), &process_env);
+    let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
+    let failures = {
         let mut out = std::io::stdout().lock();
-        let written = match a.output.unwrap_or(OutputFormat::Text) {
-            OutputFormat::Text => text::write(
-                summary,
-                text::Style {
-                    color: use_color(g.color),
-                },
-                &mut out,
-            ),
-            OutputFormat::Json => match report::json::render(summary) {
-                Ok(bytes) => out.write_all(&bytes),
-                Err(e) => Err(std::io::Error::other(e)),
+        let mut err = std::io::stderr().lock();
+        report::emit(summary, &paths, &outputs, &mut out, &mut err)
+    };
+    for f in &failures {
+        eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
+    }
+    exit_code_for(summary, !failures.is_empty())
+}
+
+/// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.
+fn github_mode(a: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    if a.github {
+        true
+    } else if a.no_github {
+        false
+    } else {
+        env("GITHUB_ACTIONS").as_deref() == Some("true")
+    }
+}
+
+/// Every output the options ask for, in the order they are written: the stdout report, the
+/// report files, then (GitHub mode) the step summary, the annotations on stderr (so a JSON
+/// document on stdout stays parseable) and `$GITHUB_OUTPUT`, which names the files written.
+fn report_outputs(a: &RunArgs, color: bool, env: &dyn Fn(&str) -> Option<String>) -> Vec<Output> {
+    use report::{Destination, codequality, github, json, junit, markdown, sarif};
+    let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
+        OutputFormat::Text => Output::new(
+            text::Text {
+                style: text::Style { color },
             },
-        };
-        if let Err(e) = written.and_then(|()| out.flush()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprint_line(&format!("error: cannot write the report to stdout: {e}"));
-                report_failed = true;
-            }
+            Destination::Stdout,
+        ),
+        OutputFormat::Json => Output::new(json::Json, Destination::Stdout),
+    }];
+    let file = |name: &'static str, path: &PathBuf| Destination::File {
+        name,
+        path: path.clone(),
+    };
+    if let Some(p) = &a.json {
+        outputs.push(Output::new(json::Json, file("json", p)));
+    }
+    if let Some(p) = &a.junit {
+        outputs.push(Output::new(junit::Junit, file("junit", p)));
+    }
+    if let Some(p) = &a.sarif {
+        outputs.push(Output::new(sarif::Sarif, file("sarif", p)));
+    }
+    if let Some(p) = &a.markdown {
+        outputs.push(Output::new(markdown::Markdown, file("markdown", p)));
+    }
+    if let Some(p) = &a.codequality {
+        outputs.push(Output::new(
+            codequality::CodeQuality,
+            file("codequality", p),
+        ));
+    }
+    if github_mode(a, env) {
+        let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        match path_var("GITHUB_STEP_SUMMARY") {
+            Some(p) => outputs.push(Output::new(markdown::Markdown, Destination::Append(p))),
+            None => tracing::info!("GITHUB_STEP_SUMMARY is not set: no step summary"),
+        }
+        outputs.push(Output::new(github::Annotations, Destination::Stderr));
+        match path_var("GITHUB_OUTPUT") {
+            Some(p) => outputs.push(Output::new(github::Outputs, Destination::Append(p))),
+            None => tracing::info!("GITHUB_OUTPUT is not set: no step outputs"),
         }
     }
-    if let Some(path) = &a.json {
-        let result = report::json::render(summary)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| report::write_atomic(Path::new(path), &bytes));
-        if let Err(e) = result {
-            eprint_line(&format!(
-                "error: cannot write JSON report {}: {e}",
-                path.display()
-            ));
-            report_failed = true;
-        }
-    }
-    exit_code_for(summary, report_failed)
+    outputs
 }
 
 /// The exit code from the results alone, plus whether a report could not be written.

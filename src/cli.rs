@@ -94,6 +94,25 @@ pub struct RunArgs {
     /// Write the JSON document to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a SARIF 2.1.0 report (GitHub code scanning) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+    /// Write the markdown step-summary report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Write a GitLab Code Quality report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub codequality: Option<PathBuf>,
+    /// GitHub Actions mode (step summary, annotations, outputs); default: on when
+    /// `GITHUB_ACTIONS=true`.
+    #[arg(long, overrides_with = "no_github")]
+    pub github: bool,
+    /// Turn GitHub Actions mode off even when `GITHUB_ACTIONS=true`.
+    #[arg(long, overrides_with = "github")]
+    pub no_github: bool,
 }
 
 /// `validate` options.

@@ -52,5 +52,35 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, serde_json::Error> {
     };
     let mut out = serde_json::to_vec_pretty(&doc)?;
     out.push(b'\n');
-    Ok(out)
+    Ok(super::json_without_legacy_commands(out))
+}
+
+/// The JSON document as a [`Reporter`](super::Reporter).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+impl super::Reporter for Json {
+    fn describe(&self) -> &'static str {
+        "JSON report"
+    }
+
+    fn render(&self, cx: &super::Context<'_>) -> Result<Vec<u8>, super::RenderError> {
+        Ok(render(cx.summary)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_commands_are_escaped_losslessly() {
+        let mut s = crate::report::fixture::summary();
+        s.results[0].message = "x ##[error]y ###[z".to_owned();
+        let bytes = render(&s).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("##["), "{text}");
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["results"][0]["message"], "x ##[error]y ###[z");
+    }
 }

@@ -89,3 +89,22 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     }
     writeln!(out, "{line}")
 }
+
+/// The text report as a [`Reporter`](super::Reporter).
+#[derive(Debug, Clone, Copy)]
+pub struct Text {
+    /// Colour or not.
+    pub style: Style,
+}
+
+impl super::Reporter for Text {
+    fn describe(&self) -> &'static str {
+        "text report"
+    }
+
+    fn render(&self, cx: &super::Context<'_>) -> Result<Vec<u8>, super::RenderError> {
+        let mut out = Vec::new();
+        write(cx.summary, self.style, &mut out)?;
+        Ok(out)
+    }
+}

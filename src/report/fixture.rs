@@ -1,0 +1,140 @@
+//! One fixed run summary that every reporter's snapshot test renders: every status, both
+//! failure classes, a rerun, a flaky pass, a body excerpt and text that needs escaping.
+//! Durations and the timestamp are fixed so snapshots are stable.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::result::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a table of fixture rows reads best flat"
+)]
+fn result(
+    name: &str,
+    kind: &'static str,
+    target: &str,
+    status: Status,
+    reason: Option<Reason>,
+    message: &str,
+    ms: u64,
+    line: usize,
+) -> CheckResult {
+    CheckResult {
+        name: name.to_owned(),
+        kind,
+        target: target.to_owned(),
+        status,
+        reason,
+        message: message.to_owned(),
+        duration: Duration::from_millis(ms),
+        attempts: 1,
+        flaky: false,
+        failed_attempts: Vec::new(),
+        metadata: BTreeMap::new(),
+        location: Location {
+            file: "infracheck.yaml".to_owned(),
+            line,
+            column: 9,
+        },
+    }
+}
+
+/// The fixture run: environment `prod`, six checks.
+pub(crate) fn summary() -> Summary {
+    let mut flaky = result(
+        "homepage",
+        "http",
+        "https://example.com/",
+        Status::Pass,
+        None,
+        "200 OK in 120 ms",
+        1300,
+        5,
+    );
+    flaky.attempts = 2;
+    flaky.flaky = true;
+    flaky.failed_attempts = vec![FailedAttempt {
+        reason: Reason::Timeout,
+        message: "timed out after 1s waiting for the response headers".to_owned(),
+        duration: Duration::from_millis(1000),
+    }];
+
+    let mut api = result(
+        "api-ready",
+        "http",
+        "https://api.example.com/ready",
+        Status::Fail,
+        Some(Reason::HttpStatus),
+        "expected status 200, got 503",
+        300,
+        12,
+    );
+    api.attempts = 2;
+    api.failed_attempts = vec![FailedAttempt {
+        reason: Reason::HttpStatus,
+        message: "expected status 200, got 502".to_owned(),
+        duration: Duration::from_millis(100),
+    }];
+    api.metadata
+        .insert("status_code".to_owned(), serde_json::json!(503));
+    api.metadata.insert(
+        "body_excerpt".to_owned(),
+        serde_json::json!("maintenance <b>&</b> | `tick`\n##[error]forged"),
+    );
+
+    let db = result(
+        "db-port",
+        "tcp",
+        "db.internal:5432",
+        Status::Fail,
+        Some(Reason::ConnectRefused),
+        "connection refused",
+        2,
+        18,
+    );
+
+    let login = result(
+        "login",
+        "http",
+        "https://example.com/login",
+        Status::Warn,
+        Some(Reason::HttpBody),
+        "body does not contain \"Sign in\"",
+        80,
+        22,
+    );
+
+    let search = result(
+        "search | v2",
+        "http",
+        "https://example.com/search?q=<x>",
+        Status::Warn,
+        Some(Reason::HttpLatency),
+        "slow: 2100 ms > warn_latency 2000 ms <script>alert(1)</script>",
+        2100,
+        26,
+    );
+
+    let cert = result(
+        "cert",
+        "tls",
+        "example.com:443",
+        Status::Pass,
+        None,
+        "certificate valid for 80 days",
+        45,
+        30,
+    );
+
+    Summary {
+        environment: "prod".to_owned(),
+        config_path: "infracheck.yaml".to_owned(),
+        started_at: time::macros::datetime!(2026-01-01 10:00:00 UTC),
+        duration: Duration::from_millis(2345),
+        results: vec![flaky, api, db, login, search, cert],
+        fail_on_warn: false,
+        interrupted: None,
+    }
+}

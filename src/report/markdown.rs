@@ -1,0 +1,312 @@
+//! The step-summary report (`--markdown PATH`, and `$GITHUB_STEP_SUMMARY` in GitHub mode):
+//! GitHub-flavoured markdown with a heading, a one-line verdict, a table with failures first and
+//! the details of every FAIL and WARN folded in `<details>` (`shared/CI-FORMATS.md` §2).
+//!
+//! Untrusted text (names, messages, targets, response bodies) is escaped for markdown *and*
+//! HTML, so it can neither break the table nor inject raw HTML. The document always stays under
+//! [`LIMIT`] bytes (GitHub drops a step summary over 1 MiB): rows and details that do not fit
+//! are left out with a visible note.
+
+use std::fmt::Write as _;
+
+use super::{Context, RenderError, Reporter, body_excerpt, truncate_chars};
+use crate::result::{CheckResult, Reason, Status, Summary};
+
+/// The largest document rendered, with room to spare under GitHub's 1 MiB.
+pub const LIMIT: usize = 1_000_000;
+/// Room kept for the closing lines and the truncation note.
+const RESERVE: usize = 4096;
+/// Longest message shown in a table cell, in characters.
+const CELL_MAX: usize = 300;
+/// Longest message shown in the details, in characters.
+const DETAIL_MAX: usize = 4000;
+
+/// The markdown reporter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Markdown;
+
+impl Reporter for Markdown {
+    fn describe(&self) -> &'static str {
+        "markdown report"
+    }
+
+    fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError> {
+        Ok(render(cx.summary, LIMIT).into_bytes())
+    }
+}
+
+/// Escape text for HTML (element content and quoted attributes).
+pub(crate) fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Keeps the legacy `##[` workflow command out of the file.
+            '#' => out.push_str("&#35;"),
+            '\r' => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escape text for one line of markdown (a table cell or list item): HTML-escaped, markdown
+/// punctuation backslash-escaped, `|` escaped for tables, line breaks shown as `<br>`.
+pub(crate) fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '`' => out.push_str("&#96;"),
+            '@' => out.push_str("&#64;"),
+            '\n' => out.push_str("<br>"),
+            '\r' => {}
+            '\t' => out.push(' '),
+            '\\' | '|' | '*' | '_' | '[' | ']' | '~' | '#' | '!' | '$' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+    }
+}
+
+fn seconds(d: std::time::Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+/// Failures first, then warnings, then passes; config order within each.
+fn ordered(summary: &Summary) -> Vec<&CheckResult> {
+    let mut rows: Vec<&CheckResult> = summary.results.iter().collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.status));
+    rows
+}
+
+fn row(r: &CheckResult) -> String {
+    let mut message = md(&truncate_chars(&r.message, CELL_MAX));
+    if let Some(reason) = r.reason {
+        let _ = write!(message, " (`{}`)", reason.code());
+    }
+    if r.flaky {
+        let _ = write!(message, " — flaky: passed on attempt {}", r.attempts);
+    } else if r.attempts > 1 {
+        let _ = write!(message, " — {} attempts", r.attempts);
+    }
+    format!(
+        "| {} {} | {} | {} | {} | {} |\n",
+        icon(r.status),
+        r.status.as_str(),
+        md(&r.name),
+        md(r.kind),
+        seconds(r.duration),
+        message
+    )
+}
+
+fn details(r: &CheckResult) -> String {
+    let mut s = String::new();
+    let reason = r.reason.unwrap_or(Reason::Internal);
+    let _ = writeln!(
+        s,
+        "<details><summary>{} {} <b>{}</b> — {}</summary>\n",
+        icon(r.status),
+        r.status.as_str(),
+        html(&super::one_line(&r.name)),
+        html(reason.code())
+    );
+    let _ = writeln!(s, "- **kind:** {}", md(r.kind));
+    let _ = writeln!(s, "- **target:** {}", md(&r.target));
+    let _ = writeln!(
+        s,
+        "- **defined at:** {}:{}",
+        md(&r.location.file),
+        r.location.line
+    );
+    let _ = writeln!(
+        s,
+        "- **reason:** `{}` — {}",
+        reason.code(),
+        md(reason.short_description())
+    );
+    let _ = writeln!(
+        s,
+        "- **duration:** {} ({} attempt{})",
+        seconds(r.duration),
+        r.attempts,
+        if r.attempts == 1 { "" } else { "s" }
+    );
+    for a in &r.failed_attempts {
+        let _ = writeln!(
+            s,
+            "- **earlier attempt:** `{}` — {} ({})",
+            a.reason.code(),
+            md(&truncate_chars(&a.message, CELL_MAX)),
+            seconds(a.duration)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n<pre>{}</pre>",
+        html(&truncate_chars(&r.message, DETAIL_MAX))
+    );
+    if let Some(excerpt) = body_excerpt(r) {
+        let _ = writeln!(
+            s,
+            "\nResponse body (excerpt):\n\n<pre>{}</pre>",
+            html(&truncate_chars(excerpt, DETAIL_MAX))
+        );
+    }
+    s.push_str("\n</details>\n\n");
+    s
+}
+
+/// Render the document, never longer than `limit` bytes.
+pub fn render(summary: &Summary, limit: usize) -> String {
+    let c = summary.counts();
+    let budget = limit.saturating_sub(RESERVE);
+    let mut s = String::new();
+    let verdict = match summary.verdict() {
+        "passed" => "✅ **PASSED**",
+        "warned" => "⚠️ **PASSED with warnings**",
+        _ => "❌ **FAILED**",
+    };
+    let _ = writeln!(s, "## infracheck · {}\n", md(&summary.environment));
+    let _ = write!(
+        s,
+        "{verdict}: {} passed, {} warned, {} failed, {} total in {} · config {}",
+        c.pass,
+        c.warn,
+        c.fail,
+        c.total,
+        seconds(summary.duration),
+        md(&summary.config_path)
+    );
+    if summary.fail_on_warn && c.warn > 0 {
+        s.push_str(" (`--fail-on-warn`)");
+    }
+    if let Some(i) = summary.interrupted {
+        s.push_str(match i {
+            crate::result::Interruption::Deadline => " · deadline reached",
+            crate::result::Interruption::Sigint => " · interrupted",
+            crate::result::Interruption::Sigterm => " · terminated",
+        });
+    }
+    s.push_str("\n\n");
+    let rows = ordered(summary);
+    let mut omitted_rows = 0usize;
+    if !rows.is_empty() {
+        s.push_str("| Status | Check | Kind | Duration | Message |\n|---|---|---|---|---|\n");
+        for r in &rows {
+            let line = row(r);
+            if s.len() + line.len() > budget {
+                omitted_rows += 1;
+            } else {
+                s.push_str(&line);
+            }
+        }
+        s.push('\n');
+    }
+    let mut omitted_details = 0usize;
+    for r in rows.iter().filter(|r| r.status != Status::Pass) {
+        let block = details(r);
+        if omitted_rows > 0 || s.len() + block.len() > budget {
+            omitted_details += 1;
+        } else {
+            s.push_str(&block);
+        }
+    }
+    if omitted_rows + omitted_details > 0 {
+        let _ = writeln!(
+            s,
+            "> [!WARNING]\n> Truncated to stay under GitHub's 1 MiB step-summary limit: {omitted_rows} table rows and {omitted_details} details are not shown. The JUnit, JSON and SARIF reports have every result.\n"
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn snapshot() {
+        insta::assert_snapshot!(render(&fixture::summary(), LIMIT));
+    }
+
+    #[test]
+    fn failures_first_and_no_raw_html() {
+        let doc = render(&fixture::summary(), LIMIT);
+        let fail = doc.find("| ❌ FAIL | api-ready").unwrap();
+        let warn = doc.find("| ⚠️ WARN | login").unwrap();
+        let pass = doc.find("| ✅ PASS | homepage").unwrap();
+        assert!(fail < warn && warn < pass, "{doc}");
+        assert!(
+            !doc.contains("<script>") && !doc.contains("<b>&</b>"),
+            "{doc}"
+        );
+        assert!(!doc.contains("##["), "{doc}");
+        // The name with a pipe stays in its cell: every table row has exactly six unescaped `|`.
+        for line in doc.lines().filter(|l| l.starts_with("| ")) {
+            let bars = line.replace("\\|", "").matches('|').count();
+            assert_eq!(bars, 6, "{line}");
+        }
+    }
+
+    #[test]
+    fn escapes_markdown_and_html() {
+        let e = md("a|b<i>`x`</i>\n[l](javascript:x) @team *b* &amp;");
+        assert!(!e.contains("<i>") && !e.contains('`') && !e.contains('\n'));
+        assert_eq!(e.matches('<').count(), 1, "only our own <br>: {e}");
+        assert!(e.contains("a\\|b") && e.contains("\\[l\\]") && e.contains("&amp;amp;"));
+        assert_eq!(html("</details><script>"), "&lt;/details&gt;&lt;script&gt;");
+    }
+
+    #[test]
+    fn always_under_the_limit_with_a_visible_note() {
+        let mut s = fixture::summary();
+        let template = s.results[1].clone();
+        s.results = (0..5000)
+            .map(|i| {
+                let mut r = template.clone();
+                r.name = format!("check-{i}");
+                r.message = "x".repeat(2000);
+                r
+            })
+            .collect();
+        let doc = render(&s, LIMIT);
+        assert!(
+            doc.len() < LIMIT && doc.len() < 1024 * 1024,
+            "{}",
+            doc.len()
+        );
+        assert!(doc.contains("Truncated to stay under"), "no note");
+        assert!(doc.contains("| ❌ FAIL | check-0 |"));
+        // A small budget still yields a well-formed document.
+        let small = render(&s, 10_000);
+        assert!(small.len() < 10_000);
+        assert_eq!(
+            small.matches("<details>").count(),
+            small.matches("</details>").count()
+        );
+    }
+}
