@@ -17,3 +17,4 @@ mod config_errors;
 mod http_faults;
 mod http_nginx;
 mod tcp;
+mod tls;

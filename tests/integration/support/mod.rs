@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod nginx;
+pub mod tls_server;
 pub mod tcp_server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
