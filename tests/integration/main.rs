@@ -14,6 +14,7 @@ mod support;
 
 mod cli_basics;
 mod config_errors;
+mod dns;
 mod http_faults;
 mod http_nginx;
 mod tcp;

@@ -3,10 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod dns_server;
 pub mod faults;
 pub mod nginx;
-pub mod tls_server;
 pub mod tcp_server;
+pub mod tls_server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
