@@ -883,6 +883,17 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
         }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
+            // io::Error::source() skips the wrapped error itself: look inside (it may be
+            // an io::Error wrapping an io::Error wrapping the rustls error).
+            let mut inner = io.get_ref();
+            for _ in 0..4 {
+                let Some(e) = inner else { break };
+                if let Some(t) = e.downcast_ref::<rustls::Error>() {
+                    tls_reason.get_or_insert(tls_util::reason_for(t));
+                    break;
+                }
+                inner = e.downcast_ref::<std::io::Error>().and_then(|i| i.get_ref());
+            }
         }
         if let Some(t) = s.downcast_ref::<rustls::Error>() {
             tls_reason.get_or_insert(tls_util::reason_for(t));
@@ -905,6 +916,8 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
         Reason::DnsResolve
     } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
         Reason::ConnectRefused
+    } else if let Some(r) = tls_reason_from_text(&lower) {
+        r
     } else if hyper_parse {
         Reason::HttpProtocol
     } else if matches!(
@@ -927,6 +940,33 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
         Reason::ConnectError
     };
     (reason, joined)
+}
+
+/// rustls errors that reach us only as text (wrapped by the connector in a way that hides the
+/// typed error) are still classified by their stable messages.
+fn tls_reason_from_text(lower: &str) -> Option<Reason> {
+    if lower.contains("invalid peer certificate") {
+        Some(if lower.contains("expired") {
+            Reason::TlsExpired
+        } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+            Reason::TlsNotYetValid
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            Reason::TlsNameMismatch
+        } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            Reason::TlsUntrusted
+        } else {
+            Reason::TlsInvalid
+        })
+    } else if lower.contains("tls handshake")
+        || lower.contains("received corrupt message")
+        || lower.contains("received fatal alert")
+        || lower.contains("peer is incompatible")
+        || lower.contains("peer misbehaved")
+    {
+        Some(Reason::TlsHandshake)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,27 @@ pub enum Fault {
 pub struct FaultServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    requests: Arc<(Mutex<usize>, Condvar)>,
 }
 
 impl FaultServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Block until at least `n` requests have been read (bounded by 30 s); returns the count.
+    pub fn wait_for_requests(&self, n: usize) -> usize {
+        let (lock, cv) = &*self.requests;
+        let mut count = lock.lock().expect("lock");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while *count < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            count = cv.wait_timeout(count, left).expect("wait").0;
+        }
+        *count
     }
 
     pub fn start(fault: Fault) -> FaultServer {
@@ -45,6 +61,8 @@ impl FaultServer {
         listener.set_nonblocking(true).expect("nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let requests = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let requests2 = Arc::clone(&requests);
         thread::spawn(move || {
             // Bounded: at most 10 minutes of life, then the thread ends on its own.
             let end = Instant::now() + Duration::from_secs(600);
@@ -52,13 +70,18 @@ impl FaultServer {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let stop3 = Arc::clone(&stop2);
-                        thread::spawn(move || serve(stream, fault, &stop3));
+                        let req3 = Arc::clone(&requests2);
+                        thread::spawn(move || serve(stream, fault, &stop3, &req3));
                     }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        FaultServer { addr, stop }
+        FaultServer {
+            addr,
+            stop,
+            requests,
+        }
     }
 }
 
@@ -82,8 +105,30 @@ fn read_request(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-fn serve(mut stream: TcpStream, fault: Fault, stop: &AtomicBool) {
+fn serve(
+    mut stream: TcpStream,
+    fault: Fault,
+    stop: &AtomicBool,
+    requests: &(Mutex<usize>, Condvar),
+) {
+    // These two act before reading anything, like a non-HTTP service or a dead backend.
+    match fault {
+        Fault::NotHttp => {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\nthis is not http\r\n\r\n");
+            return;
+        }
+        Fault::CloseImmediately => return,
+        _ => {}
+    }
     let req = read_request(&mut stream);
+    {
+        let (lock, cv) = requests;
+        if let Ok(mut n) = lock.lock() {
+            *n += 1;
+        }
+        cv.notify_all();
+    }
     let path = req
         .lines()
         .next()
@@ -143,10 +188,7 @@ fn serve(mut stream: TcpStream, fault: Fault, stop: &AtomicBool) {
                 sent += chunk.len();
             }
         }
-        Fault::NotHttp => {
-            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\nthis is not http\r\n\r\n");
-        }
-        Fault::CloseImmediately => {}
+        Fault::NotHttp | Fault::CloseImmediately => {}
     }
 }
 
