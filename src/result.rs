@@ -157,6 +157,48 @@ reasons! {
         "Connecting and the TLS handshake took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     DnsLatency => "dns.latency", Failure, "DNS resolver answered slowly",
         "The slowest resolver took longer than `warn_latency` (WARN) or `fail_latency` (FAIL) to answer.";
+    CommandSpawn => "command.spawn", Error, "The command could not be started",
+        "The program was not found, is not executable, or `cwd` does not exist.";
+    CommandExit => "command.exit", Failure, "The command exited with an unexpected code",
+        "The exit code was not one of `expect_exit` (default 0), or the command was killed by a signal.";
+    CommandOutput => "command.output", Failure, "The command's output did not match",
+        "stdout or stderr did not contain `stdout_contains`/`stderr_contains`, contained `stdout_not_contains`, or did not match `stdout_regex`/`stderr_regex`.";
+    CommandLatency => "command.latency", Failure, "The command ran slowly",
+        "The command took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    DbConnect => "db.connect", Error, "The database server could not be reached",
+        "The TCP connection or the TLS negotiation with the database server failed (refused, unreachable, TLS required or refused).";
+    DbAuth => "db.auth", Failure, "The database rejected the credentials",
+        "Authentication failed: wrong user or password, or the user may not connect to this database from this host.";
+    DbQuery => "db.query", Failure, "The database query failed",
+        "The server returned an error for `query` (syntax, missing table, permission).";
+    DbExpect => "db.expect", Failure, "The query result did not meet the expectation",
+        "The number of rows differs from `expect_rows`, or the first column of the first row differs from `expect_value`.";
+    DbLatency => "db.latency", Failure, "The database answered slowly",
+        "Connecting and running the query took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    RedisConnect => "redis.connect", Error, "The Redis server could not be reached",
+        "The TCP connection or TLS handshake with Redis failed, or the server closed the connection.";
+    RedisAuth => "redis.auth", Failure, "Redis rejected the credentials",
+        "AUTH failed (wrong password or user), or the server requires a password that the URL does not give.";
+    RedisError => "redis.error", Failure, "Redis answered a command with an error",
+        "PING, ROLE or EXISTS returned an error reply (for example LOADING or MASTERDOWN).";
+    RedisRole => "redis.role", Failure, "The Redis server has an unexpected replication role",
+        "The server's ROLE is not the configured `role` (master or replica).";
+    RedisKey => "redis.key", Failure, "An expected Redis key does not exist",
+        "A key listed in `keys_exist` is missing from the selected database.";
+    RedisLatency => "redis.latency", Failure, "Redis answered slowly",
+        "The check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    K8sUnreachable => "k8s.unreachable", Error, "The Kubernetes API server could not be reached",
+        "The API server did not answer (connection refused, DNS, TLS), or no kubeconfig / in-cluster configuration was found.";
+    K8sForbidden => "k8s.forbidden", Failure, "The Kubernetes API denied the request",
+        "The API answered 401 or 403: the credentials of the kubeconfig context may not read this resource.";
+    K8sNotFound => "k8s.not_found", Failure, "The Kubernetes object does not exist",
+        "The API answered 404 for the deployment, statefulset, daemonset or namespace.";
+    K8sApi => "k8s.api", Error, "The Kubernetes API returned an unexpected error",
+        "The API answered with an error status other than 401/403/404, or a body infracheck could not read.";
+    K8sNotReady => "k8s.not_ready", Failure, "Kubernetes workload or nodes are not ready",
+        "Fewer replicas/pods/nodes are ready or available than required (`min_ready`, or all desired).";
+    K8sRestarts => "k8s.restarts", Failure, "Pods restarted more often than allowed",
+        "A selected pod's container restart count is over `max_restarts` (WARN).";
     Internal => "internal", Error, "infracheck hit an internal error running the check",
         "The check panicked or failed unexpectedly inside infracheck; please report it.";
 }

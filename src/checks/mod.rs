@@ -2,11 +2,20 @@
 //! description and its `run`; this module holds the [`CheckSpec`] enum and the one
 //! exhaustive dispatch. Adding a kind = one file, one variant, one arm in each match.
 
+pub mod command;
 pub mod dns;
 pub mod http;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod redis;
 pub mod tcp;
 pub mod tls;
 pub mod tls_util;
+pub mod util;
 
 use std::time::Duration;
 
@@ -54,6 +63,19 @@ pub struct Thresholds {
 pub enum CheckSpec {
     /// An HTTP(S) request.
     Http(Box<http::HttpSpec>),
+    /// A program run with arguments.
+    Command(Box<command::CommandSpec>),
+    /// A Redis PING with role and key assertions.
+    Redis(Box<redis::RedisSpec>),
+    /// A PostgreSQL connection and query.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::PostgresSpec>),
+    /// A MySQL/MariaDB connection and query.
+    #[cfg(feature = "mysql")]
+    Mysql(Box<mysql::MysqlSpec>),
+    /// Kubernetes workload, pod or node readiness.
+    #[cfg(feature = "kubernetes")]
+    Kubernetes(Box<kubernetes::KubernetesSpec>),
     /// A TCP connection, optionally with a banner exchange.
     Tcp(Box<tcp::TcpSpec>),
     /// A TLS handshake and certificate inspection.
@@ -65,6 +87,14 @@ pub enum CheckSpec {
 /// A kind's YAML list key (`http_checks`) and its kind name (`http`).
 pub const KINDS: &[(&str, &str)] = &[
     ("http_checks", "http"),
+    ("command_checks", "command"),
+    ("redis_checks", "redis"),
+    #[cfg(feature = "postgres")]
+    ("postgres_checks", "postgres"),
+    #[cfg(feature = "mysql")]
+    ("mysql_checks", "mysql"),
+    #[cfg(feature = "kubernetes")]
+    ("kubernetes_checks", "kubernetes"),
     ("tcp_checks", "tcp"),
     ("tls_checks", "tls"),
     ("dns_checks", "dns"),
@@ -75,6 +105,14 @@ impl CheckSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             CheckSpec::Http(_) => "http",
+            CheckSpec::Command(_) => "command",
+            CheckSpec::Redis(_) => "redis",
+            #[cfg(feature = "postgres")]
+            CheckSpec::Postgres(_) => "postgres",
+            #[cfg(feature = "mysql")]
+            CheckSpec::Mysql(_) => "mysql",
+            #[cfg(feature = "kubernetes")]
+            CheckSpec::Kubernetes(_) => "kubernetes",
             CheckSpec::Tcp(_) => "tcp",
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
@@ -101,6 +139,19 @@ impl CheckSpec {
             "dns" => {
                 dns::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Dns(Box::new(s)), t))
             }
+            "command" => command::parse(reader, ctx, thresholds)
+                .map(|(s, t)| (CheckSpec::Command(Box::new(s)), t)),
+            "redis" => redis::parse(reader, ctx, thresholds)
+                .map(|(s, t)| (CheckSpec::Redis(Box::new(s)), t)),
+            #[cfg(feature = "postgres")]
+            "postgres" => postgres::parse(reader, ctx, thresholds)
+                .map(|(s, t)| (CheckSpec::Postgres(Box::new(s)), t)),
+            #[cfg(feature = "mysql")]
+            "mysql" => mysql::parse(reader, ctx, thresholds)
+                .map(|(s, t)| (CheckSpec::Mysql(Box::new(s)), t)),
+            #[cfg(feature = "kubernetes")]
+            "kubernetes" => kubernetes::parse(reader, ctx, thresholds)
+                .map(|(s, t)| (CheckSpec::Kubernetes(Box::new(s)), t)),
             _ => None,
         }
     }
@@ -109,6 +160,14 @@ impl CheckSpec {
     pub fn known_keys(kind: &str) -> &'static [&'static str] {
         match kind {
             "http" => http::KEYS,
+            "command" => command::KEYS,
+            "redis" => redis::KEYS,
+            #[cfg(feature = "postgres")]
+            "postgres" => postgres::KEYS,
+            #[cfg(feature = "mysql")]
+            "mysql" => mysql::KEYS,
+            #[cfg(feature = "kubernetes")]
+            "kubernetes" => kubernetes::KEYS,
             "tcp" => tcp::KEYS,
             "tls" => tls::KEYS,
             "dns" => dns::KEYS,
@@ -123,6 +182,9 @@ pub struct RunContext {
     pub http: http::Clients,
     /// The system resolver's name servers, read once when a DNS check has no `resolvers`.
     pub dns_system: dns::SystemResolvers,
+    /// Kubernetes clients, one per kubeconfig context, built on first use.
+    #[cfg(feature = "kubernetes")]
+    pub kube: kubernetes::Clients,
 }
 
 impl RunContext {
@@ -131,6 +193,8 @@ impl RunContext {
         Ok(RunContext {
             http: http::Clients::build(checks)?,
             dns_system: dns::SystemResolvers::load(checks),
+            #[cfg(feature = "kubernetes")]
+            kube: kubernetes::Clients::default(),
         })
     }
 }
@@ -139,6 +203,14 @@ impl RunContext {
 pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     match &check.spec {
         CheckSpec::Http(spec) => http::run(spec, ctx, phase).await,
+        CheckSpec::Command(spec) => command::run(spec, phase).await,
+        CheckSpec::Redis(spec) => redis::run(spec, phase).await,
+        #[cfg(feature = "postgres")]
+        CheckSpec::Postgres(spec) => postgres::run(spec, phase).await,
+        #[cfg(feature = "mysql")]
+        CheckSpec::Mysql(spec) => mysql::run(spec, phase).await,
+        #[cfg(feature = "kubernetes")]
+        CheckSpec::Kubernetes(spec) => kubernetes::run(spec, &ctx.kube, phase).await,
         CheckSpec::Tcp(spec) => tcp::run(spec, check.timeout, phase).await,
         CheckSpec::Tls(spec) => tls::run(spec, phase).await,
         CheckSpec::Dns(spec) => dns::run(spec, ctx, check.timeout, phase).await,

@@ -13,9 +13,17 @@
 mod support;
 
 mod cli_basics;
+mod command;
 mod config_errors;
 mod dns;
 mod http_faults;
 mod http_nginx;
+#[cfg(feature = "kubernetes")]
+mod kubernetes;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod redis;
 mod tcp;
 mod tls;

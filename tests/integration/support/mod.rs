@@ -5,7 +5,13 @@
 
 pub mod dns_server;
 pub mod faults;
+#[cfg(feature = "kubernetes")]
+pub mod kubeapi;
+pub mod mariadb;
 pub mod nginx;
+pub mod platform;
+pub mod postgres;
+pub mod redis;
 pub mod tcp_server;
 pub mod tls_server;
 

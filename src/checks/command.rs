@@ -1,0 +1,485 @@
+//! `command_checks`: run a program (no shell unless `shell: true`), then assert on its exit
+//! code and output. The child runs in its own process group, which is killed when the check
+//! ends early (timeout, deadline, signal); captured output is capped and escaped.
+
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::util::{escape, excerpt, millis, verdict};
+use super::{Phase, Thresholds};
+use crate::config::fields::Ctx;
+use crate::config::yaml::{MapReader, Node, Value};
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a command check accepts besides the common ones.
+pub const KEYS: &[&str] = &[
+    "command",
+    "shell",
+    "expect_exit",
+    "stdout_contains",
+    "stdout_not_contains",
+    "stdout_regex",
+    "stderr_contains",
+    "stderr_regex",
+    "env",
+    "cwd",
+    "max_output_bytes",
+];
+
+/// Default cap on each captured stream.
+pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
+/// Characters of each stream shown in metadata.
+const EXCERPT_CHARS: usize = 500;
+
+/// Environment variable names whose values are treated as secrets.
+const SENSITIVE_ENV_HINTS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+];
+
+/// A validated command check.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Program and arguments (`["sh", "-c", text]` with `shell: true`).
+    pub argv: Vec<String>,
+    /// Accepted exit codes.
+    pub expect_exit: Vec<i32>,
+    /// Texts stdout must contain.
+    pub stdout_contains: Vec<String>,
+    /// Texts stdout must not contain.
+    pub stdout_not_contains: Vec<String>,
+    /// A regex stdout must match.
+    pub stdout_regex: Option<regex::Regex>,
+    /// Texts stderr must contain.
+    pub stderr_contains: Vec<String>,
+    /// A regex stderr must match.
+    pub stderr_regex: Option<regex::Regex>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Cap on each captured stream.
+    pub max_output: usize,
+    /// Latency thresholds (only applied when set).
+    pub thresholds: Thresholds,
+}
+
+/// Parse the command keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(CommandSpec, String)> {
+    let shell = match r.take("shell") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
+    let argv = match r.take("command") {
+        Some((n, p)) => parse_command(n, &p, ctx, shell),
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `command`");
+            None
+        }
+    };
+    let expect_exit = match r.take("expect_exit") {
+        Some((n, p)) => parse_exit_codes(n, &p, ctx),
+        None => Some(vec![0]),
+    };
+    let stdout_contains = opt_list(r, ctx, "stdout_contains");
+    let stdout_not_contains = opt_list(r, ctx, "stdout_not_contains");
+    let stdout_regex = opt_regex(r, ctx, "stdout_regex");
+    let stderr_contains = opt_list(r, ctx, "stderr_contains");
+    let stderr_regex = opt_regex(r, ctx, "stderr_regex");
+    let mut env = Vec::new();
+    if let Some((n, p)) = r.take("env")
+        && let Some(map) = ctx.string_map(n, &p)
+    {
+        for (name, value, _) in map {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                ctx.problem(n, &p, format!("invalid environment variable name `{name}`"));
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            if SENSITIVE_ENV_HINTS.iter().any(|h| lower.contains(h)) {
+                ctx.secrets.push(value.clone());
+            }
+            env.push((name, value));
+        }
+    }
+    let cwd = match r.take("cwd") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => None,
+    };
+    let max_output = match r.take("max_output_bytes") {
+        Some((n, p)) => ctx
+            .uint(n, &p, 64 * 1024 * 1024)
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(DEFAULT_MAX_OUTPUT),
+        None => DEFAULT_MAX_OUTPUT,
+    };
+    let argv = argv?;
+    let target = if shell {
+        argv.last().cloned().unwrap_or_default()
+    } else {
+        argv.iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some((
+        CommandSpec {
+            argv,
+            expect_exit: expect_exit?,
+            stdout_contains,
+            stdout_not_contains,
+            stdout_regex,
+            stderr_contains,
+            stderr_regex,
+            env,
+            cwd,
+            max_output,
+            thresholds,
+        },
+        escape(&target, 300),
+    ))
+}
+
+fn parse_command(node: &Node, path: &str, ctx: &mut Ctx<'_>, shell: bool) -> Option<Vec<String>> {
+    if shell {
+        let text = match &node.value {
+            Value::Seq(_) => {
+                ctx.problem(
+                    node,
+                    path,
+                    "with `shell: true`, `command` is one string run by `sh -c`",
+                );
+                return None;
+            }
+            _ => ctx.non_empty(node, path)?,
+        };
+        return Some(vec!["sh".to_owned(), "-c".to_owned(), text]);
+    }
+    match &node.value {
+        Value::Seq(_) => {
+            let list = ctx.string_list(node, path)?;
+            match list.first() {
+                None => {
+                    ctx.problem(node, path, "must name a program");
+                    None
+                }
+                Some(p) if p.is_empty() => {
+                    ctx.problem(node, path, "the program name must not be empty");
+                    None
+                }
+                Some(_) => Some(list),
+            }
+        }
+        _ => {
+            let text = ctx.non_empty(node, path)?;
+            if text.chars().any(char::is_whitespace) {
+                ctx.problem(
+                    node,
+                    path,
+                    "a command with arguments is a list ([program, arg, …]); to run it through a shell set `shell: true`",
+                );
+                return None;
+            }
+            Some(vec![text])
+        }
+    }
+}
+
+fn parse_exit_codes(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Vec<i32>> {
+    let items: Vec<(&Node, String)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n, format!("{path}[{i}]")))
+            .collect(),
+        _ => vec![(node, path.to_owned())],
+    };
+    if items.is_empty() {
+        ctx.problem(node, path, "must list at least one exit code");
+        return None;
+    }
+    let mut out = Vec::new();
+    for (n, p) in items {
+        let v = ctx.uint(n, &p, 255)?;
+        out.push(i32::try_from(v).ok()?);
+    }
+    Some(out)
+}
+
+fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> {
+    match r.take(key) {
+        Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+fn opt_regex(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<regex::Regex> {
+    let (n, p) = r.take(key)?;
+    let s = ctx.string(n, &p)?;
+    match regex::Regex::new(&s) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            let text = e.to_string();
+            let last = text
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_owned();
+            ctx.problem(n, &p, format!("invalid regex: {last}"));
+            None
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Kills the child's whole process group when the check ends, however it ends.
+struct GroupKiller(Option<i32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            // The group may already be gone; nothing useful can be done about an error here.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Read a stream to its end, keeping at most `cap` bytes (the rest is drained so the child
+/// never blocks on a full pipe). Returns the kept bytes, the total size and an I/O error text.
+async fn capture(
+    stream: Option<impl AsyncRead + Unpin>,
+    cap: usize,
+) -> (Vec<u8>, usize, Option<String>) {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    let Some(mut s) = stream else {
+        return (kept, total, None);
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) => return (kept, total, None),
+            Ok(n) => {
+                total = total.saturating_add(n);
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(buf.get(..n.min(room)).unwrap_or(&[]));
+            }
+            Err(e) => return (kept, total, Some(e.to_string())),
+        }
+    }
+}
+
+/// Run one attempt.
+pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Outcome::fail(Reason::Internal, "empty command");
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    phase.set("starting the command");
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let what = match e.kind() {
+                std::io::ErrorKind::NotFound => match &spec.cwd {
+                    Some(dir) if !std::path::Path::new(dir).is_dir() => {
+                        format!("working directory `{}` does not exist", escape(dir, 200))
+                    }
+                    _ => format!("program `{}` not found", escape(program, 200)),
+                },
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("permission denied running `{}`", escape(program, 200))
+                }
+                _ => format!("cannot start `{}`: {e}", escape(program, 200)),
+            };
+            return Outcome::fail(Reason::CommandSpawn, what);
+        }
+    };
+    let killer = GroupKiller(child.id().and_then(|id| i32::try_from(id).ok()));
+    phase.set("waiting for the command to exit");
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (status, (out, out_total, _), (err, err_total, _)) = tokio::join!(
+        child.wait(),
+        capture(stdout, spec.max_output),
+        capture(stderr, spec.max_output)
+    );
+    let elapsed = start.elapsed();
+    // The main process has exited; anything it left running in its group goes too.
+    drop(killer);
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::fail(
+                Reason::CommandSpawn,
+                format!("waiting for the command failed: {e}"),
+            );
+        }
+    };
+
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    meta.insert("stdout_bytes".to_owned(), serde_json::json!(out_total));
+    meta.insert("stderr_bytes".to_owned(), serde_json::json!(err_total));
+    if out_total > out.len() || err_total > err.len() {
+        meta.insert("output_truncated".to_owned(), serde_json::json!(true));
+    }
+    meta.insert(
+        "stdout_excerpt".to_owned(),
+        serde_json::json!(excerpt(&out, EXCERPT_CHARS)),
+    );
+    meta.insert(
+        "stderr_excerpt".to_owned(),
+        serde_json::json!(excerpt(&err, EXCERPT_CHARS)),
+    );
+    let code = status.code();
+    if let Some(c) = code {
+        meta.insert("exit_code".to_owned(), serde_json::json!(c));
+    }
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    if let Some(s) = signal {
+        meta.insert("signal".to_owned(), serde_json::json!(s));
+    }
+
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let want = spec
+        .expect_exit
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    match code {
+        Some(c) if spec.expect_exit.contains(&c) => {}
+        Some(c) => {
+            let mut m = format!("exit code {c}, expected {want}");
+            let tail = last_line(&err).or_else(|| last_line(&out));
+            if let Some(t) = tail {
+                m.push_str(&format!(" (last output: {t})"));
+            }
+            problems.push((Status::Fail, Reason::CommandExit, m));
+        }
+        None => problems.push((
+            Status::Fail,
+            Reason::CommandExit,
+            format!(
+                "killed by signal {}, expected exit code {want}",
+                signal.map_or_else(|| "?".to_owned(), |s| s.to_string())
+            ),
+        )),
+    }
+    let out_text = String::from_utf8_lossy(&out);
+    let err_text = String::from_utf8_lossy(&err);
+    for want in &spec.stdout_contains {
+        if !out_text.contains(want.as_str()) {
+            problems.push((
+                Status::Fail,
+                Reason::CommandOutput,
+                format!("stdout does not contain `{}`", escape(want, 200)),
+            ));
+        }
+    }
+    for bad in &spec.stdout_not_contains {
+        if out_text.contains(bad.as_str()) {
+            problems.push((
+                Status::Fail,
+                Reason::CommandOutput,
+                format!("stdout contains forbidden `{}`", escape(bad, 200)),
+            ));
+        }
+    }
+    if let Some(re) = &spec.stdout_regex
+        && !re.is_match(&out_text)
+    {
+        problems.push((
+            Status::Fail,
+            Reason::CommandOutput,
+            format!("stdout does not match regex `{}`", escape(re.as_str(), 200)),
+        ));
+    }
+    for want in &spec.stderr_contains {
+        if !err_text.contains(want.as_str()) {
+            problems.push((
+                Status::Fail,
+                Reason::CommandOutput,
+                format!("stderr does not contain `{}`", escape(want, 200)),
+            ));
+        }
+    }
+    if let Some(re) = &spec.stderr_regex
+        && !re.is_match(&err_text)
+    {
+        problems.push((
+            Status::Fail,
+            Reason::CommandOutput,
+            format!("stderr does not match regex `{}`", escape(re.as_str(), 200)),
+        ));
+    }
+    if let Some(p) = super::util::latency_problem(elapsed, spec.thresholds, Reason::CommandLatency)
+    {
+        problems.push(p);
+    }
+    let ok = format!(
+        "exit code {} in {} ms",
+        code.unwrap_or_default(),
+        elapsed.as_millis()
+    );
+    verdict(problems, ok).with_metadata(meta)
+}
+
+/// The last non-empty line of some output, escaped and cut short.
+fn last_line(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| escape(l.trim(), 200))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("--strict"), "--strict");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,542 @@
+//! `kubernetes_checks`: workload readiness (deployment, statefulset, daemonset), pods by label
+//! selector (all Ready, restarts under a threshold) and node readiness, through the `kube`
+//! client. Configuration comes from `$KUBECONFIG`, `~/.kube/config` or the in-cluster service
+//! account; one client per `context` is built on first use and shared by the run.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams};
+
+use super::Phase;
+use super::util::{escape, millis, verdict};
+use crate::config::fields::Ctx;
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a Kubernetes check accepts besides the common ones.
+pub const KEYS: &[&str] = &[
+    "deployment",
+    "statefulset",
+    "daemonset",
+    "pods",
+    "nodes",
+    "namespace",
+    "context",
+    "min_ready",
+];
+const POD_KEYS: &[&str] = &["selector", "min_ready", "max_restarts"];
+const NODE_KEYS: &[&str] = &["selector", "min_ready"];
+/// How many not-ready names a message lists.
+const MAX_NAMES: usize = 10;
+
+/// What a Kubernetes check looks at.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A Deployment by name.
+    Deployment(String),
+    /// A StatefulSet by name.
+    StatefulSet(String),
+    /// A DaemonSet by name.
+    DaemonSet(String),
+    /// Pods by label selector.
+    Pods {
+        /// Label selector (`app=worker,tier!=canary`).
+        selector: String,
+        /// Restarts above this (for any pod) is WARN.
+        max_restarts: Option<u64>,
+    },
+    /// Nodes, optionally by label selector.
+    Nodes {
+        /// Label selector.
+        selector: Option<String>,
+    },
+}
+
+/// A validated Kubernetes check.
+#[derive(Debug, Clone)]
+pub struct KubernetesSpec {
+    /// The object(s) checked.
+    pub target: Target,
+    /// Namespace (default: the context's namespace, else `default`).
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current context, or in-cluster).
+    pub context: Option<String>,
+    /// Minimum ready replicas/pods/nodes; without it, all desired must be ready.
+    pub min_ready: Option<u64>,
+}
+
+/// Parse the Kubernetes keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    _thresholds: super::Thresholds,
+) -> Option<(KubernetesSpec, String)> {
+    let namespace = match r.take("namespace") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => None,
+    };
+    let context = match r.take("context") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => None,
+    };
+    let mut min_ready = match r.take("min_ready") {
+        Some((n, p)) => ctx.uint(n, &p, 1_000_000),
+        None => None,
+    };
+    let mut targets: Vec<Target> = Vec::new();
+    let mut ok = true;
+    for key in ["deployment", "statefulset", "daemonset"] {
+        if let Some((n, p)) = r.take(key) {
+            match ctx.non_empty(n, &p) {
+                Some(name) => targets.push(match key {
+                    "deployment" => Target::Deployment(name),
+                    "statefulset" => Target::StatefulSet(name),
+                    _ => Target::DaemonSet(name),
+                }),
+                None => ok = false,
+            }
+        }
+    }
+    if let Some((n, p)) = r.take("pods") {
+        match MapReader::new(n, &p, ctx.problems) {
+            Some(mut sub) => {
+                let selector = match sub.take("selector") {
+                    Some((sn, sp)) => ctx.non_empty(sn, &sp),
+                    None => {
+                        ctx.problem(n, &p, "missing required key `selector`");
+                        None
+                    }
+                };
+                if let Some((mn, mp)) = sub.take("min_ready") {
+                    min_ready = ctx.uint(mn, &mp, 1_000_000);
+                }
+                let max_restarts = match sub.take("max_restarts") {
+                    Some((mn, mp)) => ctx.uint(mn, &mp, u64::from(u32::MAX)),
+                    None => None,
+                };
+                sub.finish(POD_KEYS, ctx.problems);
+                match selector {
+                    Some(selector) => targets.push(Target::Pods {
+                        selector,
+                        max_restarts,
+                    }),
+                    None => ok = false,
+                }
+            }
+            None => ok = false,
+        }
+    }
+    if let Some((n, p)) = r.take("nodes") {
+        match MapReader::new(n, &p, ctx.problems) {
+            Some(mut sub) => {
+                let selector = match sub.take("selector") {
+                    Some((sn, sp)) => ctx.non_empty(sn, &sp),
+                    None => None,
+                };
+                if let Some((mn, mp)) = sub.take("min_ready") {
+                    min_ready = ctx.uint(mn, &mp, 1_000_000);
+                }
+                sub.finish(NODE_KEYS, ctx.problems);
+                targets.push(Target::Nodes { selector });
+            }
+            None => ok = false,
+        }
+    }
+    if targets.len() > 1 {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "set only one of `deployment`, `statefulset`, `daemonset`, `pods`, `nodes`",
+        );
+        return None;
+    }
+    let Some(target) = targets.pop() else {
+        if ok {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "missing what to check: one of `deployment`, `statefulset`, `daemonset`, `pods`, `nodes`",
+            );
+        }
+        return None;
+    };
+    if !ok {
+        return None;
+    }
+    let ns = namespace.as_deref().unwrap_or("<current>");
+    let mut printable = match &target {
+        Target::Deployment(n) => format!("deployment/{n} in {ns}"),
+        Target::StatefulSet(n) => format!("statefulset/{n} in {ns}"),
+        Target::DaemonSet(n) => format!("daemonset/{n} in {ns}"),
+        Target::Pods { selector, .. } => format!("pods {selector} in {ns}"),
+        Target::Nodes { selector: Some(s) } => format!("nodes {s}"),
+        Target::Nodes { selector: None } => "nodes".to_owned(),
+    };
+    if let Some(c) = &context {
+        printable.push_str(&format!(" (context {c})"));
+    }
+    Some((
+        KubernetesSpec {
+            target,
+            namespace,
+            context,
+            min_ready,
+        },
+        printable,
+    ))
+}
+
+/// One client per kubeconfig context, built on first use (reading the kubeconfig does not
+/// touch the network; `validate` never builds one).
+#[derive(Default)]
+pub struct Clients {
+    by_context: tokio::sync::Mutex<BTreeMap<Option<String>, kube::Client>>,
+}
+
+impl Clients {
+    async fn get(&self, context: Option<&String>) -> Result<kube::Client, Outcome> {
+        let key = context.cloned();
+        let mut map = self.by_context.lock().await;
+        if let Some(c) = map.get(&key) {
+            return Ok(c.clone());
+        }
+        let config = match &key {
+            Some(name) => {
+                let opts = kube::config::KubeConfigOptions {
+                    context: Some(name.clone()),
+                    ..Default::default()
+                };
+                kube::Config::from_kubeconfig(&opts).await.map_err(|e| {
+                    Outcome::fail(
+                        Reason::K8sUnreachable,
+                        format!("cannot load kubeconfig context `{name}`: {e}"),
+                    )
+                })?
+            }
+            None => kube::Config::infer().await.map_err(|e| {
+                Outcome::fail(
+                    Reason::K8sUnreachable,
+                    format!(
+                        "no Kubernetes configuration found (set KUBECONFIG, create ~/.kube/config or run in a pod): {e}"
+                    ),
+                )
+            })?,
+        };
+        let client = kube::Client::try_from(config).map_err(|e| {
+            Outcome::fail(
+                Reason::K8sUnreachable,
+                format!("cannot build the Kubernetes client: {e}"),
+            )
+        })?;
+        map.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+fn api_error(e: &kube::Error, what: &str) -> Outcome {
+    match e {
+        kube::Error::Api(status) => {
+            let reason = match status.code {
+                401 | 403 => Reason::K8sForbidden,
+                404 => Reason::K8sNotFound,
+                _ => Reason::K8sApi,
+            };
+            let msg = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            Outcome::fail(
+                reason,
+                format!("{what}: {} ({})", escape(&msg, 300), status.code),
+            )
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                let t = s.to_string();
+                if !text.contains(&t) {
+                    text.push_str(": ");
+                    text.push_str(&t);
+                }
+                source = s.source();
+            }
+            Outcome::fail(
+                Reason::K8sUnreachable,
+                format!("{what}: API server unreachable: {}", escape(&text, 300)),
+            )
+        }
+        other => Outcome::fail(
+            Reason::K8sApi,
+            format!("{what}: {}", escape(&other.to_string(), 300)),
+        ),
+    }
+}
+
+fn count(v: Option<i32>) -> u64 {
+    v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
+}
+
+/// A workload's readiness: `available` must reach `min_ready`, or `desired` without it.
+fn workload(
+    kind: &str,
+    name: &str,
+    desired: u64,
+    ready: u64,
+    available: u64,
+    min_ready: Option<u64>,
+) -> Outcome {
+    let need = min_ready.unwrap_or(desired);
+    let mut meta = BTreeMap::new();
+    meta.insert("desired".to_owned(), serde_json::json!(desired));
+    meta.insert("ready".to_owned(), serde_json::json!(ready));
+    meta.insert("available".to_owned(), serde_json::json!(available));
+    let summary = format!("{kind} {name}: {available}/{desired} available, {ready} ready");
+    let outcome = if available >= need {
+        Outcome::pass(summary)
+    } else if min_ready.is_some() {
+        Outcome::fail(Reason::K8sNotReady, format!("{summary} (min_ready {need})"))
+    } else {
+        Outcome::fail(Reason::K8sNotReady, summary)
+    };
+    outcome.with_metadata(meta)
+}
+
+fn condition_true(conditions: Option<&Vec<k8s_openapi::api::core::v1::PodCondition>>) -> bool {
+    conditions.is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Run one attempt.
+pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Outcome {
+    let start = std::time::Instant::now();
+    phase.set("loading the Kubernetes configuration");
+    let client = match clients.get(spec.context.as_ref()).await {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let ns = spec
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    phase.set("waiting for the Kubernetes API");
+    let outcome = match &spec.target {
+        Target::Deployment(name) => {
+            let api: Api<Deployment> = Api::namespaced(client, &ns);
+            match api.get(name).await {
+                Err(e) => api_error(&e, &format!("deployment {ns}/{name}")),
+                Ok(d) => {
+                    let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
+                    let st = d.status.unwrap_or_default();
+                    workload(
+                        "deployment",
+                        name,
+                        desired,
+                        count(st.ready_replicas),
+                        count(st.available_replicas),
+                        spec.min_ready,
+                    )
+                }
+            }
+        }
+        Target::StatefulSet(name) => {
+            let api: Api<StatefulSet> = Api::namespaced(client, &ns);
+            match api.get(name).await {
+                Err(e) => api_error(&e, &format!("statefulset {ns}/{name}")),
+                Ok(d) => {
+                    let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
+                    let st = d.status.unwrap_or_default();
+                    workload(
+                        "statefulset",
+                        name,
+                        desired,
+                        count(st.ready_replicas),
+                        count(st.available_replicas.or(st.ready_replicas)),
+                        spec.min_ready,
+                    )
+                }
+            }
+        }
+        Target::DaemonSet(name) => {
+            let api: Api<DaemonSet> = Api::namespaced(client, &ns);
+            match api.get(name).await {
+                Err(e) => api_error(&e, &format!("daemonset {ns}/{name}")),
+                Ok(d) => {
+                    let st = d.status.unwrap_or_default();
+                    workload(
+                        "daemonset",
+                        name,
+                        count(Some(st.desired_number_scheduled)),
+                        count(Some(st.number_ready)),
+                        count(st.number_available),
+                        spec.min_ready,
+                    )
+                }
+            }
+        }
+        Target::Pods {
+            selector,
+            max_restarts,
+        } => {
+            let api: Api<Pod> = Api::namespaced(client, &ns);
+            match api.list(&ListParams::default().labels(selector)).await {
+                Err(e) => api_error(&e, &format!("pods {selector} in {ns}")),
+                Ok(list) => pods(&list.items, selector, &ns, spec.min_ready, *max_restarts),
+            }
+        }
+        Target::Nodes { selector } => {
+            let api: Api<Node> = Api::all(client);
+            let mut lp = ListParams::default();
+            if let Some(s) = selector {
+                lp = lp.labels(s);
+            }
+            match api.list(&lp).await {
+                Err(e) => api_error(&e, "nodes"),
+                Ok(list) => nodes(&list.items, spec.min_ready),
+            }
+        }
+    };
+    outcome
+        .with_meta("namespace", ns)
+        .with_meta("latency_ms", millis(start.elapsed()))
+}
+
+fn pods(
+    items: &[Pod],
+    selector: &str,
+    ns: &str,
+    min_ready: Option<u64>,
+    max_restarts: Option<u64>,
+) -> Outcome {
+    let mut ready = 0u64;
+    let mut not_ready: Vec<String> = Vec::new();
+    let mut worst_restarts = 0u64;
+    let mut restarting: Vec<String> = Vec::new();
+    for p in items {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let status = p.status.as_ref();
+        if condition_true(status.and_then(|s| s.conditions.as_ref())) {
+            ready += 1;
+        } else {
+            let phase = status
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "Unknown".to_owned());
+            not_ready.push(format!("{} ({})", escape(&name, 100), escape(&phase, 30)));
+        }
+        let restarts: u64 = status
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|cs| cs.iter().map(|c| count(Some(c.restart_count))).sum())
+            .unwrap_or(0);
+        worst_restarts = worst_restarts.max(restarts);
+        if let Some(limit) = max_restarts
+            && restarts > limit
+        {
+            restarting.push(format!("{} ({restarts})", escape(&name, 100)));
+        }
+    }
+    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
+    let mut meta = BTreeMap::new();
+    meta.insert("pods".to_owned(), serde_json::json!(total));
+    meta.insert("ready_pods".to_owned(), serde_json::json!(ready));
+    meta.insert(
+        "max_restarts_seen".to_owned(),
+        serde_json::json!(worst_restarts),
+    );
+    if !not_ready.is_empty() {
+        meta.insert(
+            "not_ready".to_owned(),
+            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
+        );
+    }
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    if total == 0 {
+        problems.push((
+            Status::Fail,
+            Reason::K8sNotReady,
+            format!("no pods match `{}` in {ns}", escape(selector, 200)),
+        ));
+    } else {
+        let need = min_ready.unwrap_or(total);
+        if ready < need {
+            let names: Vec<&String> = not_ready.iter().take(MAX_NAMES).collect();
+            let list = names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let req = match min_ready {
+                Some(m) => format!(" (min_ready {m})"),
+                None => String::new(),
+            };
+            problems.push((
+                Status::Fail,
+                Reason::K8sNotReady,
+                format!("{ready}/{total} pods ready{req}; not ready: {list}"),
+            ));
+        }
+    }
+    if let Some(limit) = max_restarts
+        && !restarting.is_empty()
+    {
+        let list: Vec<&str> = restarting
+            .iter()
+            .take(MAX_NAMES)
+            .map(String::as_str)
+            .collect();
+        problems.push((
+            Status::Warn,
+            Reason::K8sRestarts,
+            format!("restarts over max_restarts {limit}: {}", list.join(", ")),
+        ));
+    }
+    verdict(problems, format!("{ready}/{total} pods ready")).with_metadata(meta)
+}
+
+fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
+    let mut ready = 0u64;
+    let mut not_ready = Vec::new();
+    for n in items {
+        let ok = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if ok {
+            ready += 1;
+        } else {
+            not_ready.push(escape(&n.metadata.name.clone().unwrap_or_default(), 100));
+        }
+    }
+    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
+    let mut meta = BTreeMap::new();
+    meta.insert("nodes".to_owned(), serde_json::json!(total));
+    meta.insert("ready_nodes".to_owned(), serde_json::json!(ready));
+    if !not_ready.is_empty() {
+        meta.insert(
+            "not_ready".to_owned(),
+            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
+        );
+    }
+    let need = min_ready.unwrap_or(total).max(1);
+    let summary = format!("{ready}/{total} nodes ready");
+    let outcome = if ready >= need {
+        Outcome::pass(summary)
+    } else {
+        let names: Vec<&str> = not_ready
+            .iter()
+            .take(MAX_NAMES)
+            .map(String::as_str)
+            .collect();
+        let mut m = summary;
+        if let Some(min) = min_ready {
+            m.push_str(&format!(" (min_ready {min})"));
+        }
+        if !names.is_empty() {
+            m.push_str(&format!("; not ready: {}", names.join(", ")));
+        }
+        Outcome::fail(Reason::K8sNotReady, m)
+    };
+    outcome.with_metadata(meta)
+}

@@ -1,0 +1,190 @@
+//! `postgres_checks`: connect with tokio-postgres (TLS through rustls when `tls` asks for it),
+//! read the server version, run the optional `query` with the simple-query protocol (every
+//! value arrives as text) and compare it with `expect_rows` / `expect_value`.
+
+use std::time::Instant;
+
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
+
+use super::util::{
+    DbCommon, TlsMode, db_expectations, db_result_meta, escape, latency_problem, millis, parse_db,
+    verdict,
+};
+use super::{Phase, Thresholds, tls_util};
+use crate::config::fields::Ctx;
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a PostgreSQL check accepts besides the common ones.
+pub const KEYS: &[&str] = super::util::DB_KEYS;
+
+/// A validated PostgreSQL check.
+#[derive(Debug, Clone)]
+pub struct PostgresSpec {
+    /// The shared database options.
+    pub db: DbCommon,
+}
+
+/// Parse the PostgreSQL keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(PostgresSpec, String)> {
+    let (db, target) = parse_db(
+        r,
+        ctx,
+        thresholds,
+        &["postgres", "postgresql"],
+        &[
+            ("prefer", TlsMode::Prefer),
+            ("disable", TlsMode::Disable),
+            ("require", TlsMode::Require),
+        ],
+    )?;
+    Some((PostgresSpec { db }, target))
+}
+
+/// Map a driver error to a reason and a message (the driver never prints the password, and
+/// the redactor removes it anyway).
+fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        let reason = if code.code().starts_with("28") {
+            Reason::DbAuth
+        } else if *code == SqlState::INVALID_CATALOG_NAME
+            || *code == SqlState::TOO_MANY_CONNECTIONS
+            || *code == SqlState::CANNOT_CONNECT_NOW
+            || during == "connect"
+        {
+            Reason::DbConnect
+        } else {
+            Reason::DbQuery
+        };
+        return Outcome::fail(
+            reason,
+            format!(
+                "{during} failed: {} {} ({})",
+                db.severity(),
+                escape(db.message(), 300),
+                code.code()
+            ),
+        );
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    let reason = if during == "connect" {
+        Reason::DbConnect
+    } else {
+        Reason::DbQuery
+    };
+    Outcome::fail(reason, format!("{during} failed: {}", escape(&text, 300)))
+}
+
+fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Option<String>>> {
+    let mut rows = Vec::new();
+    for m in messages {
+        if let SimpleQueryMessage::Row(row) = m {
+            rows.push(cells(&row));
+        }
+    }
+    rows
+}
+
+fn cells(row: &SimpleQueryRow) -> Vec<Option<String>> {
+    (0..row.len())
+        .map(|i| row.try_get(i).ok().flatten().map(str::to_owned))
+        .collect()
+}
+
+/// Run one attempt.
+pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
+    let db = &spec.db;
+    let mut config: tokio_postgres::Config = match db.url.as_str().parse() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::fail(
+                Reason::DbConnect,
+                format!("invalid connection URL: {}", escape(&e.to_string(), 200)),
+            );
+        }
+    };
+    config.ssl_mode(match db.tls {
+        TlsMode::Disable => SslMode::Disable,
+        TlsMode::Prefer => SslMode::Prefer,
+        TlsMode::Require => SslMode::Require,
+    });
+    if config.get_application_name().is_none() {
+        config.application_name("infracheck");
+    }
+    let tls =
+        match tls_util::client_config(db.ca_file.as_deref(), db.insecure, rustls::DEFAULT_VERSIONS)
+        {
+            Ok(c) => tokio_postgres_rustls::MakeRustlsConnect::new(c),
+            Err(e) => return Outcome::fail(Reason::DbConnect, e),
+        };
+    let start = Instant::now();
+    phase.set("connecting");
+    let (client, connection) = match config.connect(tls).await {
+        Ok(c) => c,
+        Err(e) => return classify(&e, "connect"),
+    };
+    let conn_task = tokio::spawn(connection);
+    // Dropping the client closes the connection; the task then ends by itself.
+    let _abort = AbortOnDrop(conn_task);
+    let connect_time = start.elapsed();
+
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert(
+        "connect_ms".to_owned(),
+        serde_json::json!(millis(connect_time)),
+    );
+    phase.set("reading the server version");
+    if let Ok(msgs) = client.simple_query("SHOW server_version").await
+        && let Some(Some(v)) = rows_of(msgs).first().and_then(|r| r.first())
+    {
+        meta.insert(
+            "server_version".to_owned(),
+            serde_json::json!(escape(v, 80)),
+        );
+    }
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    if let Some(q) = &db.query {
+        phase.set("running the query");
+        let rows = match client.simple_query(q).await {
+            Ok(m) => rows_of(m),
+            Err(e) => return classify(&e, "query").with_metadata(meta),
+        };
+        db_result_meta(&rows, &mut meta);
+        db_expectations(db, &rows, &mut problems);
+    }
+    let elapsed = start.elapsed();
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    if let Some(p) = latency_problem(elapsed, db.thresholds, Reason::DbLatency) {
+        problems.push(p);
+    }
+    let ok = match &db.query {
+        Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
+        None => format!("connected in {} ms", elapsed.as_millis()),
+    };
+    verdict(problems, ok).with_metadata(meta)
+}
+
+/// Ends the connection task when the check ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,551 @@
+//! `redis_checks`: connect (`redis://` or `rediss://` for TLS), AUTH, SELECT, PING, then the
+//! optional replication `role` and `keys_exist`. A minimal RESP2 client over tokio (and
+//! tokio-rustls for TLS): five commands do not justify a driver's compile cost, and every
+//! reply is bounded so a hostile server cannot make the check allocate without limit.
+
+use std::time::Instant;
+
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
+};
+
+use super::util::{escape, millis, printable_url, secret_url, verdict};
+use super::{Phase, Thresholds, tls_util};
+use crate::config::fields::Ctx;
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a Redis check accepts besides the common ones.
+pub const KEYS: &[&str] = &["url", "role", "keys_exist", "insecure", "ca_file"];
+
+const MAX_BULK: usize = 1024 * 1024;
+const MAX_ITEMS: usize = 4096;
+const MAX_DEPTH: usize = 4;
+const MAX_LINE: usize = 64 * 1024;
+
+/// The replication role a server must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A primary (`ROLE` answers `master`).
+    Master,
+    /// A replica (`ROLE` answers `slave`).
+    Replica,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Replica => "replica",
+        }
+    }
+}
+
+/// A validated Redis check.
+#[derive(Debug, Clone)]
+pub struct RedisSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port (6379 by default).
+    pub port: u16,
+    /// TLS (`rediss://`).
+    pub tls: bool,
+    /// ACL user name, if any.
+    pub username: Option<String>,
+    /// Password, if any (a secret: redacted from every output).
+    pub password: Option<String>,
+    /// Database index from the URL path.
+    pub db: Option<u32>,
+    /// Required role.
+    pub role: Option<Role>,
+    /// Keys that must exist.
+    pub keys_exist: Vec<String>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Extra CA file.
+    pub ca_file: Option<String>,
+    /// Latency thresholds.
+    pub thresholds: Thresholds,
+}
+
+/// Parse the Redis keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(RedisSpec, String)> {
+    let url = match r.take("url") {
+        Some((n, p)) => secret_url(ctx, n, &p, &["redis", "rediss"]).and_then(|(u, t)| {
+            if u.host_str().is_none_or(str::is_empty) {
+                ctx.problem(n, &p, "the URL has no host");
+                return None;
+            }
+            let db = match u.path().trim_matches('/') {
+                "" => Some(None),
+                d => match d.parse::<u32>() {
+                    Ok(v) => Some(Some(v)),
+                    Err(_) => {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!("the URL path must be a database number, found `/{d}`"),
+                        );
+                        None
+                    }
+                },
+            }?;
+            Some((u, t, db))
+        }),
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `url`");
+            None
+        }
+    };
+    let role = match r.take("role") {
+        Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
+            "master" | "primary" => Some(Role::Master),
+            "replica" | "slave" => Some(Role::Replica),
+            other => {
+                ctx.problem(
+                    n,
+                    &p,
+                    format!("expected `master` or `replica`, found `{other}`"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let keys_exist = match r.take("keys_exist") {
+        Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let insecure = match r.take("insecure") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
+    let ca_file = match r.take("ca_file") {
+        Some((n, p)) => {
+            let path = ctx.non_empty(n, &p)?;
+            if let Err(e) = tls_util::read_pem_certs(&path) {
+                ctx.problem(n, &p, e);
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let (url, target, db) = url?;
+    let username = Some(super::util::percent_decode(url.username())).filter(|u| !u.is_empty());
+    let password = url.password().map(super::util::percent_decode);
+    Some((
+        RedisSpec {
+            host: url
+                .host_str()
+                .unwrap_or_default()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: url.port().unwrap_or(6379),
+            tls: url.scheme() == "rediss",
+            username,
+            password,
+            db,
+            role,
+            keys_exist,
+            insecure,
+            ca_file,
+            thresholds,
+        },
+        if target.is_empty() {
+            printable_url(&url)
+        } else {
+            target
+        },
+    ))
+}
+
+/// One RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reply {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    fn text(&self) -> Option<String> {
+        match self {
+            Reply::Simple(s) => Some(s.clone()),
+            Reply::Bulk(Some(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            Reply::Int(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a RESP exchange failed.
+#[derive(Debug)]
+enum ConnError {
+    Io(std::io::Error),
+    Protocol(String),
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                f.write_str("the server closed the connection")
+            }
+            ConnError::Io(e) => write!(f, "{e}"),
+            ConnError::Protocol(m) => write!(f, "not a Redis server? {m}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for ConnError {
+    fn from(e: std::io::Error) -> Self {
+        ConnError::Io(e)
+    }
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+struct Conn {
+    io: tokio::io::BufStream<Box<dyn Stream>>,
+}
+
+impl Conn {
+    async fn command(&mut self, args: &[&[u8]]) -> Result<Reply, ConnError> {
+        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            buf.extend_from_slice(a);
+            buf.extend_from_slice(b"\r\n");
+        }
+        self.io.write_all(&buf).await?;
+        self.io.flush().await?;
+        read_reply(&mut self.io, 0).await
+    }
+}
+
+async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<String, ConnError> {
+    let mut line = Vec::new();
+    let n = (&mut *r)
+        .take(u64::try_from(MAX_LINE).unwrap_or(u64::MAX))
+        .read_until(b'\n', &mut line)
+        .await?;
+    if n == 0 {
+        return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    if !line.ends_with(b"\r\n") {
+        return Err(ConnError::Protocol(format!(
+            "unterminated reply line `{}`",
+            super::util::excerpt(&line, 80)
+        )));
+    }
+    line.truncate(line.len().saturating_sub(2));
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
+    r: &'a mut R,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, ConnError>> + Send + 'a>> {
+    Box::pin(async move {
+        let line = read_line(r).await?;
+        let mut chars = line.chars();
+        let kind = chars.next();
+        let rest = chars.as_str();
+        let bad = |what: &str| ConnError::Protocol(format!("{what} `{}`", escape(&line, 80)));
+        match kind {
+            Some('+') => Ok(Reply::Simple(rest.to_owned())),
+            Some('-') => Ok(Reply::Error(rest.to_owned())),
+            Some(':') => rest
+                .parse()
+                .map(Reply::Int)
+                .map_err(|_| bad("invalid integer reply")),
+            Some('$') => {
+                let len: i64 = rest.parse().map_err(|_| bad("invalid bulk length"))?;
+                if len < 0 {
+                    return Ok(Reply::Bulk(None));
+                }
+                let len = usize::try_from(len).map_err(|_| bad("invalid bulk length"))?;
+                if len > MAX_BULK {
+                    return Err(bad("bulk reply too large"));
+                }
+                let mut data = vec![0u8; len + 2];
+                r.read_exact(&mut data).await?;
+                data.truncate(len);
+                Ok(Reply::Bulk(Some(data)))
+            }
+            Some('*') => {
+                let len: i64 = rest.parse().map_err(|_| bad("invalid array length"))?;
+                if len < 0 {
+                    return Ok(Reply::Array(None));
+                }
+                let len = usize::try_from(len).map_err(|_| bad("invalid array length"))?;
+                if len > MAX_ITEMS || depth >= MAX_DEPTH {
+                    return Err(bad("array reply too large or too deep"));
+                }
+                let mut items = Vec::with_capacity(len);
+                for _ in 0..len {
+                    items.push(read_reply(r, depth + 1).await?);
+                }
+                Ok(Reply::Array(Some(items)))
+            }
+            _ => Err(bad("unexpected reply")),
+        }
+    })
+}
+
+async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
+    phase.set("connecting");
+    let tcp = tokio::net::TcpStream::connect((spec.host.as_str(), spec.port))
+        .await
+        .map_err(|e| {
+            let what = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                _ => e.to_string(),
+            };
+            Outcome::fail(
+                Reason::RedisConnect,
+                format!("cannot connect to {}:{}: {what}", spec.host, spec.port),
+            )
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = if spec.tls {
+        phase.set("TLS handshake");
+        let config = tls_util::client_config(
+            spec.ca_file.as_deref(),
+            spec.insecure,
+            rustls::DEFAULT_VERSIONS,
+        )
+        .map_err(|e| Outcome::fail(Reason::RedisConnect, e))?;
+        let name = rustls::pki_types::ServerName::try_from(spec.host.clone()).map_err(|e| {
+            Outcome::fail(
+                Reason::RedisConnect,
+                format!("invalid TLS server name: {e}"),
+            )
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tls = connector.connect(name, tcp).await.map_err(|e| {
+            let reason = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .map_or(Reason::TlsHandshake, tls_util::reason_for);
+            Outcome::fail(reason, format!("TLS handshake failed: {e}"))
+        })?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    Ok(Conn {
+        io: tokio::io::BufStream::new(stream),
+    })
+}
+
+fn io_fail(e: &ConnError, during: &str) -> Outcome {
+    Outcome::fail(Reason::RedisConnect, format!("{during}: {e}"))
+}
+
+fn is_auth_error(msg: &str) -> bool {
+    let upper = msg.to_ascii_uppercase();
+    upper.starts_with("NOAUTH")
+        || upper.starts_with("WRONGPASS")
+        || upper.contains("INVALID PASSWORD")
+        || upper.contains("INVALID USERNAME-PASSWORD")
+        || (upper.contains("AUTH") && upper.contains("WITHOUT ANY PASSWORD CONFIGURED"))
+}
+
+fn reply_error(msg: &str, during: &str) -> Outcome {
+    let reason = if is_auth_error(msg) {
+        Reason::RedisAuth
+    } else {
+        Reason::RedisError
+    };
+    Outcome::fail(reason, format!("{during}: {}", escape(msg, 300)))
+}
+
+/// Run one attempt.
+pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
+    let start = Instant::now();
+    let mut conn = match connect(spec, phase).await {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    if let Some(pw) = &spec.password {
+        phase.set("authenticating");
+        let reply = match &spec.username {
+            Some(u) => conn.command(&[b"AUTH", u.as_bytes(), pw.as_bytes()]).await,
+            None => conn.command(&[b"AUTH", pw.as_bytes()]).await,
+        };
+        match reply {
+            Ok(Reply::Error(m)) => return reply_error(&m, "AUTH failed"),
+            Ok(_) => {}
+            Err(e) => return io_fail(&e, "AUTH failed"),
+        }
+    }
+    if let Some(db) = spec.db {
+        phase.set("selecting the database");
+        match conn.command(&[b"SELECT", db.to_string().as_bytes()]).await {
+            Ok(Reply::Error(m)) => return reply_error(&m, &format!("SELECT {db} failed")),
+            Ok(_) => {}
+            Err(e) => return io_fail(&e, "SELECT failed"),
+        }
+    }
+    phase.set("waiting for PING");
+    match conn.command(&[b"PING"]).await {
+        Ok(Reply::Simple(s)) if s == "PONG" => {}
+        Ok(Reply::Error(m)) => return reply_error(&m, "PING failed"),
+        Ok(other) => {
+            return Outcome::fail(
+                Reason::RedisError,
+                format!("PING answered {other:?}, expected PONG"),
+            );
+        }
+        Err(e) => return io_fail(&e, "PING failed"),
+    }
+
+    let mut meta = std::collections::BTreeMap::new();
+    phase.set("reading INFO server");
+    if let Ok(Reply::Bulk(Some(info))) = conn.command(&[b"INFO", b"server"]).await {
+        let text = String::from_utf8_lossy(&info);
+        if let Some(v) = text.lines().find_map(|l| l.strip_prefix("redis_version:")) {
+            meta.insert(
+                "server_version".to_owned(),
+                serde_json::json!(escape(v.trim(), 40)),
+            );
+        }
+    }
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    phase.set("waiting for ROLE");
+    match conn.command(&[b"ROLE"]).await {
+        Ok(Reply::Array(Some(items))) => {
+            let role = items.first().and_then(Reply::text).unwrap_or_default();
+            let actual = match role.as_str() {
+                "master" => Some(Role::Master),
+                "slave" | "replica" => Some(Role::Replica),
+                _ => None,
+            };
+            meta.insert(
+                "role".to_owned(),
+                serde_json::json!(
+                    actual.map_or_else(|| escape(&role, 40), |r| r.as_str().to_owned())
+                ),
+            );
+            match actual {
+                Some(Role::Master) => {
+                    if let Some(Reply::Array(Some(replicas))) = items.get(2) {
+                        meta.insert(
+                            "connected_replicas".to_owned(),
+                            serde_json::json!(replicas.len()),
+                        );
+                    }
+                }
+                Some(Role::Replica) => {
+                    if let Some(state) = items.get(3).and_then(Reply::text) {
+                        meta.insert(
+                            "master_link_state".to_owned(),
+                            serde_json::json!(escape(&state, 40)),
+                        );
+                    }
+                }
+                None => {}
+            }
+            if let Some(want) = spec.role
+                && actual != Some(want)
+            {
+                problems.push((
+                    Status::Fail,
+                    Reason::RedisRole,
+                    format!(
+                        "role is {}, expected {}",
+                        actual.map_or_else(|| escape(&role, 40), |r| r.as_str().to_owned()),
+                        want.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(Reply::Error(m)) if spec.role.is_some() => {
+            return reply_error(&m, "ROLE failed");
+        }
+        Ok(_) | Err(ConnError::Protocol(_)) if spec.role.is_none() => {}
+        Ok(other) => {
+            return Outcome::fail(
+                Reason::RedisError,
+                format!("ROLE answered {other:?}, expected an array"),
+            );
+        }
+        Err(e) => return io_fail(&e, "ROLE failed"),
+    }
+    for key in &spec.keys_exist {
+        phase.set("checking keys");
+        match conn.command(&[b"EXISTS", key.as_bytes()]).await {
+            Ok(Reply::Int(1..)) => {}
+            Ok(Reply::Int(_)) => problems.push((
+                Status::Fail,
+                Reason::RedisKey,
+                format!("key `{}` does not exist", escape(key, 200)),
+            )),
+            Ok(Reply::Error(m)) => return reply_error(&m, "EXISTS failed"),
+            Ok(other) => {
+                return Outcome::fail(
+                    Reason::RedisError,
+                    format!("EXISTS answered {other:?}, expected an integer"),
+                );
+            }
+            Err(e) => return io_fail(&e, "EXISTS failed"),
+        }
+    }
+    let elapsed = start.elapsed();
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    if let Some(p) = super::util::latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {
+        problems.push(p);
+    }
+    let _ = conn.command(&[b"QUIT"]).await;
+    verdict(problems, format!("PONG in {} ms", elapsed.as_millis())).with_metadata(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parse(bytes: &[u8]) -> Result<Reply, ConnError> {
+        let mut r = tokio::io::BufReader::new(bytes);
+        read_reply(&mut r, 0).await
+    }
+
+    #[tokio::test]
+    async fn resp_replies() {
+        assert_eq!(
+            parse(b"+PONG\r\n").await.unwrap(),
+            Reply::Simple("PONG".into())
+        );
+        assert_eq!(parse(b":3\r\n").await.unwrap(), Reply::Int(3));
+        assert_eq!(parse(b"$-1\r\n").await.unwrap(), Reply::Bulk(None));
+        assert_eq!(
+            parse(b"*2\r\n$6\r\nmaster\r\n:0\r\n").await.unwrap(),
+            Reply::Array(Some(vec![
+                Reply::Bulk(Some(b"master".to_vec())),
+                Reply::Int(0)
+            ]))
+        );
+        assert!(parse(b"$99999999999\r\n").await.is_err());
+        assert!(parse(b"HTTP/1.1 400\r\n").await.is_err());
+        assert!(
+            parse(b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn auth_errors() {
+        assert!(is_auth_error("WRONGPASS invalid username-password pair"));
+        assert!(is_auth_error("NOAUTH Authentication required."));
+        assert!(!is_auth_error("LOADING Redis is loading the dataset"));
+    }
+}

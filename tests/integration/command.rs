@@ -1,0 +1,165 @@
+//! `command_checks` end to end: exit codes, output assertions, shell opt-in, env/cwd, capped
+//! and escaped output, secrets, and the process group killed on timeout.
+
+use crate::support::Workspace;
+use crate::support::platform::{run_json, validate};
+
+#[test]
+fn exit_codes_output_shell_env_and_cwd() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path().join("sub")).unwrap();
+    let run = run_json(
+        &ws,
+        r#"environments:
+  t:
+    command_checks:
+      - {name: ok, command: ["sh", "-c", "echo migrations are up to date"], expect_exit: 0, stdout_contains: "up to date"}
+      - {name: exit-3-expected, command: ["sh", "-c", "exit 3"], expect_exit: [0, 3]}
+      - {name: exit-wrong, command: ["sh", "-c", "echo boom >&2; exit 2"]}
+      - {name: stdout-missing, command: ["echo", "pending migrations"], stdout_contains: "up to date"}
+      - {name: stdout-regex, command: ["echo", "version 1.2.3"], stdout_regex: 'version \d+\.\d+'}
+      - {name: stdout-forbidden, command: ["echo", "ERROR here"], stdout_not_contains: ERROR}
+      - {name: stderr, command: ["sh", "-c", "echo warn-line >&2"], stderr_contains: warn-line}
+      - {name: shell, command: "echo a b c | wc -w", shell: true, stdout_regex: '^\s*3\s*$'}
+      - {name: no-shell-by-default, command: ["echo", "$HOME | x"], stdout_contains: "$HOME | x"}
+      - {name: env-and-cwd, command: ["sh", "-c", "echo $GREETING; pwd"], env: {GREETING: hello-env}, cwd: sub, stdout_regex: '(?s)hello-env.*/sub'}
+      - {name: missing-program, command: ["/nonexistent/infracheck-test-program"]}
+      - {name: missing-cwd, command: ["true"], cwd: /nonexistent/dir}
+      - {name: slow-warn, command: ["true"], warn_latency: 0ms}
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    for ok in [
+        "ok",
+        "exit-3-expected",
+        "stdout-regex",
+        "stderr",
+        "shell",
+        "no-shell-by-default",
+        "env-and-cwd",
+    ] {
+        run.expect(ok, "PASS", None);
+    }
+    let r = run.expect("ok", "PASS", None);
+    assert_eq!(r["metadata"]["exit_code"], 0);
+    assert_eq!(r["kind"], "command");
+    let r = run.expect("exit-wrong", "FAIL", Some("command.exit"));
+    let msg = r["message"].as_str().unwrap();
+    assert!(msg.contains("exit code 2, expected 0"), "{msg}");
+    assert!(msg.contains("boom"), "{msg}");
+    assert_eq!(r["metadata"]["stderr_excerpt"], "boom\\n");
+    run.expect("stdout-missing", "FAIL", Some("command.output"));
+    run.expect("stdout-forbidden", "FAIL", Some("command.output"));
+    let r = run.expect("missing-program", "FAIL", Some("command.spawn"));
+    assert!(r["message"].as_str().unwrap().contains("not found"), "{r}");
+    let r = run.expect("missing-cwd", "FAIL", Some("command.spawn"));
+    assert!(
+        r["message"].as_str().unwrap().contains("/nonexistent/dir"),
+        "{r}"
+    );
+    run.expect("slow-warn", "WARN", Some("command.latency"));
+}
+
+#[test]
+fn output_is_capped_and_escaped_and_secrets_are_masked() {
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        r#"secrets: [DEPLOY_TOKEN]
+environments:
+  t:
+    command_checks:
+      - name: noisy
+        command: ["sh", "-c", "printf '\\033[31mred\\033[0m\\n'; yes line | head -c 200000; exit 1"]
+        max_output_bytes: 1000
+      - name: leaky
+        command: ["sh", "-c", "echo token=$DEPLOY_TOKEN; echo pw=$DB_PASSWORD; exit 4"]
+        env: {DB_PASSWORD: env-sentinel-0001, DEPLOY_TOKEN: "${DEPLOY_TOKEN}"}
+"#,
+        &[("DEPLOY_TOKEN", "declared-sentinel-0002")],
+    );
+    assert_eq!(run.code, 1);
+    let r = run.expect("noisy", "FAIL", Some("command.exit"));
+    let m = &r["metadata"];
+    assert_eq!(m["stdout_bytes"], 200_013, "{r}");
+    assert_eq!(m["output_truncated"], true);
+    let ex = m["stdout_excerpt"].as_str().unwrap();
+    assert!(ex.starts_with("\\u{1b}[31mred"), "{ex}");
+    assert!(!ex.contains('\u{1b}'));
+    assert!(ex.chars().count() <= 501, "{}", ex.len());
+    run.expect("leaky", "FAIL", Some("command.exit"));
+    assert!(!run.raw.contains("env-sentinel-0001"), "{}", run.raw);
+    assert!(!run.raw.contains("declared-sentinel-0002"), "{}", run.raw);
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let ws = Workspace::new();
+    let pidfile = ws.path().join("grandchild.pid");
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    command_checks:
+      - name: hangs
+        command: ["sh", "-c", "sleep 300 & echo $! > {}; wait"]
+        timeout: 1s
+"#,
+            pidfile.display()
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("hangs", "FAIL", Some("timeout"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for the command to exit"),
+        "{r}"
+    );
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let pid = pid.trim();
+    // The background `sleep` was in the check's process group: it must be gone (or a zombie
+    // waiting for its new parent to reap it), not still sleeping.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let alive = state
+        .rsplit_once(')')
+        .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        .unwrap_or(false);
+    assert!(!alive, "grandchild {pid} survived the timeout: {state}");
+}
+
+#[test]
+fn invalid_command_configs_are_rejected() {
+    let ws = Workspace::new();
+    let (code, out) = validate(
+        &ws,
+        r#"environments:
+  t:
+    command_checks:
+      - {name: a, command: "./bin/check --strict"}
+      - {name: b, command: []}
+      - {name: c, command: ["x"], expect_exit: 300}
+      - {name: d, command: ["x"], stdout_regex: "("}
+      - {name: e, command: ["a", "b"], shell: true}
+      - {name: f, command: ["x"], stdout_contain: typo}
+      - {name: g}
+"#,
+        &[],
+    );
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "set `shell: true`",
+        "must name a program",
+        "300 is too large",
+        "invalid regex",
+        "one string run by `sh -c`",
+        "stdout_contain",
+        "missing required key `command`",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}

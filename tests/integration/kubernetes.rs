@@ -1,0 +1,199 @@
+//! `kubernetes_checks` driving the real `kube` client against the in-process API stand-in:
+//! deployments, statefulsets, daemonsets, pods by selector, nodes, and 403/404/unreachable.
+
+use crate::support::kubeapi::{
+    KubeApi, Routes, daemonset, deployment, list, node, pod, statefulset, status,
+};
+use crate::support::platform::{run_json, validate};
+use crate::support::{Workspace, free_port};
+
+fn routes() -> Routes {
+    let mut r = Routes::new();
+    let apps = "/apis/apps/v1/namespaces/prod";
+    r.insert(
+        format!("{apps}/deployments/api"),
+        (200, deployment("api", 3, 3)),
+    );
+    r.insert(
+        format!("{apps}/deployments/degraded"),
+        (200, deployment("degraded", 3, 1)),
+    );
+    r.insert(
+        format!("{apps}/deployments/missing"),
+        (
+            404,
+            status(404, "NotFound", "deployments.apps \"missing\" not found"),
+        ),
+    );
+    r.insert(
+        "/apis/apps/v1/namespaces/locked/deployments/api".to_owned(),
+        (
+            403,
+            status(
+                403,
+                "Forbidden",
+                "deployments.apps \"api\" is forbidden: User \"ci\" cannot get resource \"deployments\"",
+            ),
+        ),
+    );
+    r.insert(
+        format!("{apps}/statefulsets/db"),
+        (200, statefulset("db", 2, 2)),
+    );
+    r.insert(
+        format!("{apps}/daemonsets/agent"),
+        (200, daemonset("agent", 4, 3)),
+    );
+    r.insert(
+        "/api/v1/namespaces/prod/pods?labelSelector=app=worker".to_owned(),
+        (
+            200,
+            list(
+                "PodList",
+                vec![
+                    pod("worker-a", true, 0),
+                    pod("worker-b", true, 7),
+                    pod("worker-c", true, 1),
+                ],
+            ),
+        ),
+    );
+    r.insert(
+        "/api/v1/namespaces/prod/pods?labelSelector=app=broken".to_owned(),
+        (
+            200,
+            list(
+                "PodList",
+                vec![pod("broken-a", true, 0), pod("broken-b", false, 0)],
+            ),
+        ),
+    );
+    r.insert(
+        "/api/v1/namespaces/prod/pods?labelSelector=app=none".to_owned(),
+        (
+            200,
+            list::<k8s_openapi::api::core::v1::Pod>("PodList", vec![]),
+        ),
+    );
+    r.insert(
+        "/api/v1/nodes".to_owned(),
+        (
+            200,
+            list(
+                "NodeList",
+                vec![node("n1", true), node("n2", true), node("n3", false)],
+            ),
+        ),
+    );
+    r
+}
+
+#[test]
+fn workloads_pods_nodes_and_api_errors() {
+    let api = KubeApi::start(routes());
+    let ws = Workspace::new();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(free_port()));
+    let run = run_json(
+        &ws,
+        r#"environments:
+  t:
+    kubernetes_checks:
+      - {name: api, deployment: api, namespace: prod, context: prod-cluster}
+      - {name: api-current-context, deployment: api}
+      - {name: degraded, deployment: degraded, namespace: prod}
+      - {name: degraded-min, deployment: degraded, namespace: prod, min_ready: 1}
+      - {name: missing, deployment: missing, namespace: prod}
+      - {name: forbidden, deployment: api, namespace: locked}
+      - {name: db, statefulset: db, namespace: prod}
+      - {name: agent, daemonset: agent, namespace: prod}
+      - {name: workers, pods: {selector: "app=worker", min_ready: 3, max_restarts: 5}, namespace: prod}
+      - {name: workers-lenient, pods: {selector: "app=worker", max_restarts: 10}, namespace: prod}
+      - {name: broken, pods: {selector: "app=broken"}, namespace: prod}
+      - {name: no-pods, pods: {selector: "app=none"}, namespace: prod}
+      - {name: nodes, nodes: {min_ready: 3}}
+      - {name: nodes-two, nodes: {min_ready: 2}}
+      - {name: unreachable, deployment: api, context: dead}
+      - {name: no-such-context, deployment: api, context: nope}
+"#,
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("api", "PASS", None);
+    assert_eq!(r["kind"], "kubernetes");
+    assert_eq!(r["metadata"]["available"], 3);
+    run.expect("api-current-context", "PASS", None);
+    let r = run.expect("degraded", "FAIL", Some("k8s.not_ready"));
+    assert!(
+        r["message"].as_str().unwrap().contains("1/3 available"),
+        "{r}"
+    );
+    run.expect("degraded-min", "PASS", None);
+    run.expect("missing", "FAIL", Some("k8s.not_found"));
+    let r = run.expect("forbidden", "FAIL", Some("k8s.forbidden"));
+    assert!(r["message"].as_str().unwrap().contains("forbidden"), "{r}");
+    run.expect("db", "PASS", None);
+    run.expect("agent", "FAIL", Some("k8s.not_ready"));
+    let r = run.expect("workers", "WARN", Some("k8s.restarts"));
+    assert!(
+        r["message"].as_str().unwrap().contains("worker-b (7)"),
+        "{r}"
+    );
+    assert_eq!(r["metadata"]["ready_pods"], 3);
+    run.expect("workers-lenient", "PASS", None);
+    let r = run.expect("broken", "FAIL", Some("k8s.not_ready"));
+    assert!(r["message"].as_str().unwrap().contains("broken-b"), "{r}");
+    run.expect("no-pods", "FAIL", Some("k8s.not_ready"));
+    let r = run.expect("nodes", "FAIL", Some("k8s.not_ready"));
+    assert!(r["message"].as_str().unwrap().contains("n3"), "{r}");
+    run.expect("nodes-two", "PASS", None);
+    run.expect("unreachable", "FAIL", Some("k8s.unreachable"));
+    run.expect("no-such-context", "FAIL", Some("k8s.unreachable"));
+    assert!(!run.raw.contains("k8s-token-sentinel-0011"));
+    let seen = api.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|p| p == "/apis/apps/v1/namespaces/prod/deployments/api"),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn no_kubeconfig_is_a_failure() {
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        "environments:\n  t:\n    kubernetes_checks:\n      - {name: api, deployment: api}\n",
+        &[
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
+            ("HOME", ws.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    run.expect("api", "FAIL", Some("k8s.unreachable"));
+}
+
+#[test]
+fn rejects_bad_kubernetes_config() {
+    let ws = Workspace::new();
+    let (code, out) = validate(
+        &ws,
+        r#"environments:
+  t:
+    kubernetes_checks:
+      - {name: a, deployment: api, pods: {selector: x}}
+      - {name: b, namespace: prod}
+      - {name: c, pods: {min_ready: 1}}
+      - {name: d, nodes: {min_redy: 1}}
+"#,
+        &[],
+    );
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "set only one of",
+        "missing what to check",
+        "missing required key `selector`",
+        "min_redy",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}

@@ -1,0 +1,62 @@
+//! `mysql_checks` against a real MariaDB: healthy, wrong password, server down, failing
+//! query, unmet expectations; the password never appears in any output.
+
+use crate::support::mariadb::MariaDb;
+use crate::support::platform::run_json;
+use crate::support::{Workspace, free_port};
+
+const PW: &str = "my-app-sentinel-0009";
+
+#[test]
+fn connect_query_expectations_and_failures() {
+    let db = MariaDb::start(
+        PW,
+        "CREATE TABLE t (id INT, name VARCHAR(20)); INSERT INTO t VALUES (1, 'a'), (2, NULL), (3, 'c');",
+    );
+    let dead = free_port();
+    let ws = Workspace::new();
+    let p = db.port;
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    mysql_checks:
+      - {{name: legacy-db, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", query: "select count(*) from t", expect_value: "3"}}
+      - {{name: rows, url: "mariadb://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", query: "select * from t", expect_rows: 3}}
+      - {{name: connect-only, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app"}}
+      - {{name: wrong-password, url: "mysql://app:wrong-sentinel-0010@127.0.0.1:{p}/app"}}
+      - {{name: down, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{dead}/app"}}
+      - {{name: bad-query, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", query: "select * from missing_table"}}
+      - {{name: rows-unmet, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", query: "select * from t", expect_rows: 1}}
+      - {{name: value-unmet, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", query: "select name from t where id = 2", expect_value: "b"}}
+"#
+        ),
+        &[("MYSQL_PWD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("legacy-db", "PASS", None);
+    assert_eq!(r["kind"], "mysql");
+    assert!(
+        r["metadata"]["server_version"]
+            .as_str()
+            .is_some_and(|v| v.contains("MariaDB")),
+        "{r}"
+    );
+    assert_eq!(r["target"], format!("mysql://app:***@127.0.0.1:{p}/app"));
+    run.expect("rows", "PASS", None);
+    run.expect("connect-only", "PASS", None);
+    let r = run.expect("wrong-password", "FAIL", Some("db.auth"));
+    assert!(r["message"].as_str().unwrap().contains("1045"), "{r}");
+    run.expect("down", "FAIL", Some("db.connect"));
+    let r = run.expect("bad-query", "FAIL", Some("db.query"));
+    assert!(
+        r["message"].as_str().unwrap().contains("missing_table"),
+        "{r}"
+    );
+    run.expect("rows-unmet", "FAIL", Some("db.expect"));
+    let r = run.expect("value-unmet", "FAIL", Some("db.expect"));
+    assert!(r["message"].as_str().unwrap().contains("`NULL`"), "{r}");
+    assert!(!run.raw.contains(PW), "{}", run.raw);
+    assert!(!run.raw.contains("wrong-sentinel-0010"), "{}", run.raw);
+}

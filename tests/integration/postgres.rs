@@ -1,0 +1,107 @@
+//! `postgres_checks` against a real PostgreSQL: healthy, wrong password, server down, failing
+//! query, unmet expectations; the password never appears in any output.
+
+use crate::support::platform::{run_json, validate};
+use crate::support::postgres::Postgres;
+use crate::support::{Workspace, free_port};
+
+const PW: &str = "pg-app-sentinel-0007";
+
+#[test]
+fn connect_query_expectations_and_failures() {
+    let pg = Postgres::start(
+        PW,
+        "CREATE TABLE jobs (id int, state text); INSERT INTO jobs VALUES (1, 'done'), (2, 'done');",
+    );
+    let dead = free_port();
+    let ws = Workspace::new();
+    let p = pg.port;
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    postgres_checks:
+      - {{name: orders-db, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select 1", expect_rows: 1}}
+      - {{name: value, url: "postgresql://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select count(*) from jobs where state = 'done'", expect_value: "2"}}
+      - {{name: connect-only, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", tls: disable}}
+      - {{name: wrong-password, url: "postgres://app:wrong-sentinel-0008@127.0.0.1:{p}/app"}}
+      - {{name: down, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{dead}/app"}}
+      - {{name: bad-query, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select * from missing_table"}}
+      - {{name: rows-unmet, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select * from jobs", expect_rows: 3}}
+      - {{name: value-unmet, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select state from jobs order by id", expect_value: "pending"}}
+      - {{name: tls-required, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", tls: require}}
+      - {{name: slow, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", warn_latency: 0ms}}
+"#
+        ),
+        &[("PGPASSWORD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("orders-db", "PASS", None);
+    assert_eq!(r["kind"], "postgres");
+    assert_eq!(r["metadata"]["rows"], 1);
+    assert!(
+        r["metadata"]["server_version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{r}"
+    );
+    assert_eq!(r["target"], format!("postgres://app:***@127.0.0.1:{p}/app"));
+    let r = run.expect("value", "PASS", None);
+    assert_eq!(r["metadata"]["first_value"], "2");
+    run.expect("connect-only", "PASS", None);
+    let r = run.expect("wrong-password", "FAIL", Some("db.auth"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("password authentication failed"),
+        "{r}"
+    );
+    run.expect("down", "FAIL", Some("db.connect"));
+    let r = run.expect("bad-query", "FAIL", Some("db.query"));
+    assert!(
+        r["message"].as_str().unwrap().contains("missing_table"),
+        "{r}"
+    );
+    let r = run.expect("rows-unmet", "FAIL", Some("db.expect"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("returned 2 rows, expected 3")
+    );
+    let r = run.expect("value-unmet", "FAIL", Some("db.expect"));
+    assert!(r["message"].as_str().unwrap().contains("`done`"), "{r}");
+    // The test server has no TLS: `tls: require` must fail, not silently fall back.
+    run.expect("tls-required", "FAIL", Some("db.connect"));
+    run.expect("slow", "WARN", Some("db.latency"));
+    assert!(!run.raw.contains(PW), "{}", run.raw);
+    assert!(!run.raw.contains("wrong-sentinel-0008"), "{}", run.raw);
+}
+
+#[test]
+fn rejects_bad_postgres_config() {
+    let ws = Workspace::new();
+    let (code, out) = validate(
+        &ws,
+        r#"environments:
+  t:
+    postgres_checks:
+      - {name: a, url: "mysql://u:p@h/db"}
+      - {name: b, url: "postgres://h/db", expect_rows: 1}
+      - {name: c, url: "postgres://h/db", tls: maybe}
+      - {name: d, url: "postgres://h/db", query: "select 1", expect_row: 1}
+"#,
+        &[],
+    );
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "unsupported URL scheme `mysql`",
+        "need a `query`",
+        "found `maybe`",
+        "expect_row",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}

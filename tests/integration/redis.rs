@@ -1,0 +1,90 @@
+//! `redis_checks` against real redis-server processes: PING, role, keys, AUTH and a dead port.
+
+use crate::support::platform::{run_json, validate};
+use crate::support::redis::Redis;
+use crate::support::{Workspace, free_port};
+
+#[test]
+fn ping_role_keys_and_failures() {
+    let master = Redis::start(&[]);
+    master.cli(&["SET", "feature:flags", "on"]);
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let secured = Redis::start(&["--requirepass", "redis-sentinel-pw-0003"]);
+    let dead = free_port();
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    redis_checks:
+      - {{name: cache, url: "redis://127.0.0.1:{m}", role: master, keys_exist: ["feature:flags"]}}
+      - {{name: replica, url: "redis://127.0.0.1:{r}/0", role: replica}}
+      - {{name: wrong-role, url: "redis://127.0.0.1:{r}", role: master}}
+      - {{name: missing-key, url: "redis://127.0.0.1:{m}/0", keys_exist: [nope]}}
+      - {{name: auth-ok, url: "redis://:redis-sentinel-pw-0003@127.0.0.1:{s}"}}
+      - {{name: auth-wrong, url: "redis://:wrong-sentinel-0004@127.0.0.1:{s}"}}
+      - {{name: auth-missing, url: "redis://127.0.0.1:{s}"}}
+      - {{name: down, url: "redis://127.0.0.1:{dead}"}}
+      - {{name: not-redis-db, url: "redis://127.0.0.1:{m}/99"}}
+"#,
+            m = master.port,
+            r = replica.port,
+            s = secured.port,
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("cache", "PASS", None);
+    assert_eq!(r["kind"], "redis");
+    assert_eq!(r["metadata"]["role"], "master");
+    assert!(r["metadata"]["server_version"].is_string(), "{r}");
+    let r = run.expect("replica", "PASS", None);
+    assert_eq!(r["metadata"]["role"], "replica");
+    let r = run.expect("wrong-role", "FAIL", Some("redis.role"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("role is replica, expected master")
+    );
+    run.expect("missing-key", "FAIL", Some("redis.key"));
+    run.expect("auth-ok", "PASS", None);
+    let r = run.expect("auth-wrong", "FAIL", Some("redis.auth"));
+    assert_eq!(
+        r["target"],
+        format!("redis://:***@127.0.0.1:{}", secured.port)
+    );
+    run.expect("auth-missing", "FAIL", Some("redis.auth"));
+    run.expect("down", "FAIL", Some("redis.connect"));
+    run.expect("not-redis-db", "FAIL", Some("redis.error"));
+    assert!(!run.raw.contains("redis-sentinel-pw-0003"), "{}", run.raw);
+    assert!(!run.raw.contains("wrong-sentinel-0004"), "{}", run.raw);
+}
+
+#[test]
+fn rejects_bad_redis_config() {
+    let ws = Workspace::new();
+    let (code, out) = validate(
+        &ws,
+        r#"environments:
+  t:
+    redis_checks:
+      - {name: a, url: "http://127.0.0.1:6379"}
+      - {name: b, url: "redis://127.0.0.1:6379", role: leader}
+      - {name: c, url: "redis://:pw-in-bad-url-0005@127.0.0.1:6379/x"}
+      - {name: d}
+"#,
+        &[],
+    );
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "unsupported URL scheme `http`",
+        "expected `master` or `replica`",
+        "must be a database number",
+        "missing required key `url`",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+    assert!(!out.contains("pw-in-bad-url-0005"), "{out}");
+}

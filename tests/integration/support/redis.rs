@@ -1,0 +1,55 @@
+//! A real redis-server (Debian package `redis-server`) on an ephemeral loopback port, no
+//! persistence, optionally password-protected or replicating another one.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use super::{ChildGuard, free_port, require_bin, wait_for_port};
+
+/// A running redis-server; stopped by PID when dropped.
+pub struct Redis {
+    pub port: u16,
+    _guard: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Start a server; `extra` are more `--option value` arguments.
+    pub fn start(extra: &[&str]) -> Redis {
+        let bin = require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start redis-server");
+        let guard = ChildGuard {
+            child,
+            name: "redis-server",
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        wait_for_port(addr, "redis-server");
+        Redis {
+            port,
+            _guard: guard,
+            _dir: dir,
+        }
+    }
+
+    /// Run redis-cli against this server (for test setup).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let cli = require_bin("redis-cli", &["/usr/bin/redis-cli"], "redis-tools");
+        let out = Command::new(cli)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
