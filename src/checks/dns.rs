@@ -124,10 +124,7 @@ pub fn parse(
                 ctx.problem(
                     n,
                     &p,
-                    format!(
-                        "unsupported query_type `{s}` ({})",
-                        QUERY_TYPES.join(", ")
-                    ),
+                    format!("unsupported query_type `{s}` ({})", QUERY_TYPES.join(", ")),
                 );
                 None
             }
@@ -154,6 +151,7 @@ pub fn parse(
     if let Some((n, p)) = r.take("resolvers")
         && let Some(list) = ctx.string_list(n, &p)
     {
+        let given = list.len();
         for s in list {
             match parse_resolver(&s) {
                 Some(a) => {
@@ -168,8 +166,12 @@ pub fn parse(
                 ),
             }
         }
-        if resolvers.is_empty() {
-            ctx.problem(n, &p, "must list at least one resolver (omit it for the system resolver)");
+        if given == 0 {
+            ctx.problem(
+                n,
+                &p,
+                "must list at least one resolver (omit it for the system resolver)",
+            );
         }
     }
     let expect_rcode = match r.take("expect_rcode") {
@@ -195,11 +197,17 @@ pub fn parse(
     if let (Some(lo), Some(hi)) = (min_ttl, max_ttl)
         && lo > hi
     {
-        ctx.problem(r.node, &r.path, "`min_ttl` must not be greater than `max_ttl`");
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`min_ttl` must not be greater than `max_ttl`",
+        );
     }
     let min_agree = match r.take("min_agree") {
         Some((n, p)) => {
-            let v = ctx.uint(n, &p, 1000).and_then(|v| usize::try_from(v).ok())?;
+            let v = ctx
+                .uint(n, &p, 1000)
+                .and_then(|v| usize::try_from(v).ok())?;
             if v == 0 {
                 ctx.problem(n, &p, "min_agree must be at least 1");
             } else if !resolvers.is_empty() && v > resolvers.len() {
@@ -355,8 +363,11 @@ fn normalize_expected(rtype: RecordType, v: &str) -> Result<String, String> {
             norm_name(name)
         }
         RecordType::MX => {
-            let pref: u16 = num(parts.next(), "the preference")?;
-            let host = parts.next().ok_or("expected `<preference> <host>`")?;
+            let pref: u16 = num(parts.next(), "the preference")
+                .map_err(|_| "expected `<preference> <host>`, e.g. `10 mail.example.com`")?;
+            let host = parts
+                .next()
+                .ok_or("expected `<preference> <host>`, e.g. `10 mail.example.com`")?;
             format!("{pref} {}", norm_name(host))
         }
         RecordType::SRV => {
@@ -375,7 +386,12 @@ fn normalize_expected(rtype: RecordType, v: &str) -> Result<String, String> {
             for what in ["serial", "refresh", "retry", "expire", "minimum"] {
                 nums.push(num::<u32>(parts.next(), what)?.to_string());
             }
-            format!("{} {} {}", norm_name(mname), norm_name(rname), nums.join(" "))
+            format!(
+                "{} {} {}",
+                norm_name(mname),
+                norm_name(rname),
+                nums.join(" ")
+            )
         }
         RecordType::CAA => {
             let flags: u8 = num(parts.next(), "the flags")?;
@@ -456,10 +472,10 @@ fn render(data: &RData) -> Option<String> {
 
 /// The upper-case mnemonic of a response code.
 pub fn rcode_name(rc: ResponseCode) -> String {
-    RCODES
-        .iter()
-        .find(|(_, c)| *c == rc)
-        .map_or_else(|| format!("RCODE{}", u16::from(rc)), |(n, _)| (*n).to_owned())
+    RCODES.iter().find(|(_, c)| *c == rc).map_or_else(
+        || format!("RCODE{}", u16::from(rc)),
+        |(n, _)| (*n).to_owned(),
+    )
 }
 
 /// The system resolver's name servers, read once per run when some DNS check needs them.
@@ -626,12 +642,19 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
             spec.thresholds,
             slowest,
             Reason::DnsLatency,
-            format!("{} {} = {what} from {from}", display_name(&spec.query_name), spec.query_type),
+            format!(
+                "{} {} = {what} from {from}",
+                display_name(&spec.query_name),
+                spec.query_type
+            ),
         )
     } else if total == 1 {
         match verdicts.into_iter().next() {
             Some(Err((reason, msg))) => {
-                let r = resolvers.first().map(ToString::to_string).unwrap_or_default();
+                let r = resolvers
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 Outcome::fail(reason, format!("{r} {msg}{expected_note}"))
             }
             _ => Outcome::fail(Reason::Internal, "no resolver verdict"),
@@ -693,20 +716,25 @@ fn judge(spec: &DnsSpec, result: &Result<Answer, QueryError>) -> Verdict {
             return Err((Reason::ConnectError, format!("could not be queried ({e})")));
         }
         Err(QueryError::Malformed(m)) => {
-            return Err((Reason::ConnectError, format!("sent an invalid DNS message ({m})")));
+            return Err((
+                Reason::ConnectError,
+                format!("sent an invalid DNS message ({m})"),
+            ));
         }
     };
     let want = spec.expect_rcode.unwrap_or(ResponseCode::NoError);
     if a.rcode != want {
         let got = rcode_name(a.rcode);
-        return Err(if want == ResponseCode::NoError && a.rcode == ResponseCode::NXDomain {
-            (Reason::DnsNxdomain, "answered NXDOMAIN".to_owned())
-        } else {
-            (
-                Reason::DnsRcode,
-                format!("answered {got} (expected {})", rcode_name(want)),
-            )
-        });
+        return Err(
+            if want == ResponseCode::NoError && a.rcode == ResponseCode::NXDomain {
+                (Reason::DnsNxdomain, "answered NXDOMAIN".to_owned())
+            } else {
+                (
+                    Reason::DnsRcode,
+                    format!("answered {got} (expected {})", rcode_name(want)),
+                )
+            },
+        );
     }
     if want != ResponseCode::NoError {
         return Ok(());
@@ -791,11 +819,18 @@ fn metadata(
     meta.insert("resolvers".to_owned(), serde_json::Value::Object(per));
     meta.insert(
         "query".to_owned(),
-        serde_json::json!(format!("{} {}", display_name(&spec.query_name), spec.query_type)),
+        serde_json::json!(format!(
+            "{} {}",
+            display_name(&spec.query_name),
+            spec.query_type
+        )),
     );
     let agree = verdicts.iter().filter(|v| v.is_ok()).count();
     meta.insert("agree".to_owned(), serde_json::json!(agree));
-    meta.insert("resolver_count".to_owned(), serde_json::json!(resolvers.len()));
+    meta.insert(
+        "resolver_count".to_owned(),
+        serde_json::json!(resolvers.len()),
+    );
     if let Some(a) = agreed {
         meta.insert("rcode".to_owned(), serde_json::json!(rcode_name(a.rcode)));
         meta.insert(
@@ -951,7 +986,10 @@ mod tests {
     #[test]
     fn resolvers_parse_with_and_without_port() {
         assert_eq!(parse_resolver("10.0.0.2"), "10.0.0.2:53".parse().ok());
-        assert_eq!(parse_resolver("10.0.0.2:5353"), "10.0.0.2:5353".parse().ok());
+        assert_eq!(
+            parse_resolver("10.0.0.2:5353"),
+            "10.0.0.2:5353".parse().ok()
+        );
         assert_eq!(parse_resolver("[::1]:5353"), "[::1]:5353".parse().ok());
         assert_eq!(parse_resolver("::1"), "[::1]:53".parse().ok());
         assert_eq!(parse_resolver("dns.google"), None);

@@ -190,7 +190,10 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
     };
     let connect_ms = millis(start.elapsed());
     let mut meta = std::collections::BTreeMap::new();
-    meta.insert("remote_addr".to_owned(), serde_json::json!(addr.to_string()));
+    meta.insert(
+        "remote_addr".to_owned(),
+        serde_json::json!(addr.to_string()),
+    );
     meta.insert("connect_ms".to_owned(), serde_json::json!(connect_ms));
 
     if let Some(send) = &spec.send {
@@ -205,7 +208,13 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
         // Stop reading a little before the engine's timeout so a partial, wrong banner is
         // reported as `tcp.expect` with what arrived rather than as a bare timeout.
         let budget = timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)));
-        let read = read_until(&mut stream, expect.as_bytes(), spec.max_bytes, start + budget).await;
+        let read = read_until(
+            &mut stream,
+            expect.as_bytes(),
+            spec.max_bytes,
+            start + budget,
+        )
+        .await;
         let text = String::from_utf8_lossy(&read.bytes);
         let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
         meta.insert("bytes_read".to_owned(), serde_json::json!(read.bytes.len()));
@@ -214,10 +223,9 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
             let how = match read.end {
                 ReadEnd::Eof => "the peer closed the connection".to_owned(),
                 ReadEnd::Cap => format!("read the {}-byte limit", spec.max_bytes),
-                ReadEnd::Idle => format!(
-                    "the peer went silent for {}",
-                    format_duration(BANNER_IDLE)
-                ),
+                ReadEnd::Idle => {
+                    format!("the peer went silent for {}", format_duration(BANNER_IDLE))
+                }
                 ReadEnd::Deadline if read.bytes.is_empty() => {
                     return Outcome::fail(
                         Reason::Timeout,

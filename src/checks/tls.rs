@@ -238,13 +238,9 @@ impl ServerCertVerifier for CapturingVerifier {
                 .collect();
         }
         let verdict = match &self.inner {
-            Some(v) => v.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
             None => Err(rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer,
             )),
@@ -335,7 +331,10 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
         Err(o) => return o.with_meta("server_name", spec.server_name.clone()),
     };
     let mut meta = BTreeMap::new();
-    meta.insert("remote_addr".to_owned(), serde_json::json!(addr.to_string()));
+    meta.insert(
+        "remote_addr".to_owned(),
+        serde_json::json!(addr.to_string()),
+    );
     meta.insert(
         "server_name".to_owned(),
         serde_json::json!(spec.server_name),
@@ -428,12 +427,7 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
             "the server's certificate could not be parsed".to_owned(),
         ));
     }
-    let latency = tcp::latency_verdict(
-        spec.thresholds,
-        elapsed,
-        Reason::TlsLatency,
-        String::new(),
-    );
+    let latency = tcp::latency_verdict(spec.thresholds, elapsed, Reason::TlsLatency, String::new());
     if latency.status != Status::Pass {
         problems.push((latency.status, Reason::TlsLatency, latency.message));
     }
@@ -445,7 +439,9 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
                 .first()
                 .map(|c| format!(", {} days left", c.days_left(now)))
                 .unwrap_or_default();
-            let proto = version.map(|v| format!(" over {}", v.label())).unwrap_or_default();
+            let proto = version
+                .map(|v| format!(" over {}", v.label()))
+                .unwrap_or_default();
             Outcome::pass(format!(
                 "certificate valid for {}{days}{proto}",
                 spec.server_name
@@ -485,7 +481,10 @@ fn cert_meta(
     let Some(leaf) = chain.first() else {
         return;
     };
-    meta.insert("days_left".to_owned(), serde_json::json!(leaf.days_left(now)));
+    meta.insert(
+        "days_left".to_owned(),
+        serde_json::json!(leaf.days_left(now)),
+    );
     meta.insert(
         "not_before".to_owned(),
         serde_json::json!(tls_util::rfc3339(leaf.not_before)),
@@ -548,7 +547,11 @@ fn handshake_failure(
         reason = Reason::TlsSelfSigned;
     }
     let message = match (reason, leaf) {
-        (Reason::TlsExpired, _) => match chain.iter().filter(|c| c.not_after < now).min_by_key(|c| c.not_after) {
+        (Reason::TlsExpired, _) => match chain
+            .iter()
+            .filter(|c| c.not_after < now)
+            .min_by_key(|c| c.not_after)
+        {
             Some(c) => format!(
                 "certificate `{}` expired on {} ({} days ago)",
                 c.subject,
@@ -584,9 +587,7 @@ fn handshake_failure(
                 l.issuer
             )
         }
-        (Reason::TlsVersion, _) => format!(
-            "the server does not offer TLS 1.2 or 1.3 ({err})"
-        ),
+        (Reason::TlsVersion, _) => format!("the server does not offer TLS 1.2 or 1.3 ({err})"),
         _ => format!("TLS handshake failed: {err}"),
     };
     Outcome::fail(reason, message)

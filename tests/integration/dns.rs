@@ -28,7 +28,10 @@ same IN A 10.0.0.5
     );
     // More than 512 bytes of TXT: the UDP answer is truncated and the check retries over TCP.
     for i in 0..12 {
-        records.push_str(&format!("big IN TXT \"record {i:02} {}\"\n", "x".repeat(90)));
+        records.push_str(&format!(
+            "big IN TXT \"record {i:02} {}\"\n",
+            "x".repeat(90)
+        ));
     }
     Bind::start(ZONE, &records)
 }
@@ -93,10 +96,16 @@ fn record_types_rcodes_ttl_and_tcp_fallback() {
         assert_eq!(by(&rs, ok)["status"], "PASS", "{}", by(&rs, ok));
     }
     let a = by(&rs, "a");
-    assert_eq!(a["metadata"]["answer"], serde_json::json!(["10.0.0.1", "10.0.0.2"]));
+    assert_eq!(
+        a["metadata"]["answer"],
+        serde_json::json!(["10.0.0.1", "10.0.0.2"])
+    );
     assert_eq!(a["metadata"]["ttl"], 300);
     assert_eq!(a["metadata"]["rcode"], "NOERROR");
-    assert_eq!(a["metadata"]["resolvers"][r.to_string()]["transport"], "udp");
+    assert_eq!(
+        a["metadata"]["resolvers"][r.to_string()]["transport"],
+        "udp"
+    );
     assert_eq!(
         by(&rs, "big-txt")["metadata"]["resolvers"][r.to_string()]["transport"],
         "tcp"
@@ -115,7 +124,10 @@ fn record_types_rcodes_ttl_and_tcp_fallback() {
         x["message"].as_str().unwrap_or("").to_owned()
     };
     let m = fail("a-mismatch", "dns.mismatch");
-    assert!(m.contains("10.0.0.2") && m.contains("expected [10.0.0.1]"), "{m}");
+    assert!(
+        m.contains("10.0.0.2") && m.contains("expected [10.0.0.1]"),
+        "{m}"
+    );
     let m = fail("nxdomain", "dns.nxdomain");
     assert!(m.contains("NXDOMAIN"), "{m}");
     fail("exists-but-should-not", "dns.rcode");
@@ -181,9 +193,15 @@ fn propagation_across_disagreeing_resolvers_and_quorum() {
     let msg = p["message"].as_str().unwrap_or("");
     assert!(msg.contains(&format!("{o} answered [10.0.0.6]")), "{msg}");
     assert!(msg.contains("2/3"), "{msg}");
-    assert!(!msg.contains(&a.to_string()), "agreeing resolvers are not named: {msg}");
+    assert!(
+        !msg.contains(&a.to_string()),
+        "agreeing resolvers are not named: {msg}"
+    );
     let per = &p["metadata"]["resolvers"];
-    assert_eq!(per[o.to_string()]["answer"], serde_json::json!(["10.0.0.6"]));
+    assert_eq!(
+        per[o.to_string()]["answer"],
+        serde_json::json!(["10.0.0.6"])
+    );
     assert_eq!(per[o.to_string()]["agrees"], false);
     assert_eq!(per[f.to_string()]["agrees"], true);
 
@@ -196,15 +214,30 @@ fn propagation_across_disagreeing_resolvers_and_quorum() {
     let n = by(&rs, "no-expected");
     assert_eq!(n["status"], "FAIL", "{n}");
     assert_eq!(n["reason"], "dns.propagation", "{n}");
-    assert!(n["message"].as_str().unwrap_or("").contains("10.0.0.6"), "{n}");
+    assert!(
+        n["message"].as_str().unwrap_or("").contains("10.0.0.6"),
+        "{n}"
+    );
 
     let sq = by(&rs, "silent-quorum");
     assert_eq!(sq["status"], "WARN", "{sq}");
-    assert!(sq["message"].as_str().unwrap_or("").contains(&format!("{s} did not answer")), "{sq}");
-    assert_eq!(sq["metadata"]["resolvers"][s.to_string()]["error"], "timeout");
+    assert!(
+        sq["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("{s} did not answer")),
+        "{sq}"
+    );
+    assert_eq!(
+        sq["metadata"]["resolvers"][s.to_string()]["error"],
+        "timeout"
+    );
 
     let si = by(&rs, "silent");
     assert_eq!(si["status"], "FAIL", "{si}");
     assert_eq!(si["reason"], "dns.timeout", "{si}");
-    assert!(si["duration_ms"].as_u64().unwrap_or(u64::MAX) <= 3000, "{si}");
+    assert!(
+        si["duration_ms"].as_u64().unwrap_or(u64::MAX) <= 3000,
+        "{si}"
+    );
 }

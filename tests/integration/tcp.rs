@@ -55,10 +55,12 @@ fn open_refused_banner_and_round_trip() {
     let open = by(&rs, "open");
     assert_eq!(open["target"], format!("127.0.0.1:{}", ssh.addr.port()));
     assert_eq!(open["metadata"]["remote_addr"], ssh.addr.to_string());
-    assert!(by(&rs, "banner")["metadata"]["banner"]
-        .as_str()
-        .unwrap_or("")
-        .starts_with("SSH-2.0-OpenSSH"));
+    assert!(
+        by(&rs, "banner")["metadata"]["banner"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("SSH-2.0-OpenSSH")
+    );
 
     let refused = by(&rs, "refused");
     assert_eq!(refused["status"], "FAIL");
@@ -71,7 +73,10 @@ fn open_refused_banner_and_round_trip() {
     assert!(msg.contains("220 mail.example.test"), "{msg}");
     assert!(msg.contains("SSH-"), "{msg}");
     // The peer went quiet after its banner: the check does not wait out the whole timeout.
-    assert!(mismatch["duration_ms"].as_u64().unwrap_or(u64::MAX) < 5000, "{mismatch}");
+    assert!(
+        mismatch["duration_ms"].as_u64().unwrap_or(u64::MAX) < 5000,
+        "{mismatch}"
+    );
 }
 
 #[test]
@@ -97,6 +102,9 @@ fn silent_peer_times_out_within_the_timeout() {
     let r = by(&rs, "silent");
     assert_eq!(r["status"], "FAIL");
     assert_eq!(r["reason"], "timeout", "{r}");
-    assert!(r["duration_ms"].as_u64().unwrap_or(u64::MAX) <= 2000 + 1000, "{r}");
+    assert!(
+        r["duration_ms"].as_u64().unwrap_or(u64::MAX) <= 2000 + 1000,
+        "{r}"
+    );
     assert_eq!(by(&rs, "connect-only")["status"], "PASS");
 }

@@ -3,8 +3,8 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::support::tls_server::{Pki, Signer, TlsServer};
 use crate::support::Workspace;
+use crate::support::tls_server::{Pki, Signer, TlsServer};
 use crate::tcp::{by, results};
 
 #[test]
@@ -98,16 +98,34 @@ fn certificate_validity_expiry_and_trust() {
     let m = &v["metadata"];
     let days = m["days_left"].as_i64().unwrap_or(-1);
     assert!((89..=90).contains(&days), "{m}");
-    assert!(m["issuer"].as_str().unwrap_or("").contains("infracheck test CA"), "{m}");
+    assert!(
+        m["issuer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("infracheck test CA"),
+        "{m}"
+    );
     assert!(m["subject"].as_str().unwrap_or("").contains("valid"), "{m}");
-    assert_eq!(m["sans"], serde_json::json!(["app.test", "127.0.0.1"]), "{m}");
+    assert_eq!(
+        m["sans"],
+        serde_json::json!(["app.test", "127.0.0.1"]),
+        "{m}"
+    );
     assert_eq!(m["protocol"], "TLS 1.3", "{m}");
     assert_eq!(m["chain_length"], 2, "{m}");
-    assert!(m["not_after"].as_str().is_some_and(|s| !s.is_empty()), "{m}");
+    assert!(
+        m["not_after"].as_str().is_some_and(|s| !s.is_empty()),
+        "{m}"
+    );
     // The served CA lives ten years: the leaf is still the earliest expiry of the chain.
     assert_eq!(m["chain_min_days_left"], m["days_left"], "{m}");
     assert!(m["chain_earliest_not_after"].is_string(), "{m}");
-    assert_eq!(by(&rs, "valid-ip")["status"], "PASS", "{}", by(&rs, "valid-ip"));
+    assert_eq!(
+        by(&rs, "valid-ip")["status"],
+        "PASS",
+        "{}",
+        by(&rs, "valid-ip")
+    );
 
     let expect = |name: &str, status: &str, reason: &str| {
         let r = by(&rs, name);
@@ -116,7 +134,10 @@ fn certificate_validity_expiry_and_trust() {
         r
     };
     let r = expect("no-ca-file", "FAIL", "tls.untrusted");
-    assert!(r["message"].as_str().unwrap_or("").contains("ca_file"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap_or("").contains("ca_file"),
+        "{r}"
+    );
     let r = expect("warn", "WARN", "tls.expiring");
     assert_eq!(r["metadata"]["days_left"], 20, "{r}");
     let r = expect("fail", "FAIL", "tls.expiring");
@@ -127,17 +148,38 @@ fn certificate_validity_expiry_and_trust() {
     let r = expect("expired", "FAIL", "tls.expired");
     let m = &r["metadata"];
     assert!(m["days_left"].as_i64().unwrap_or(0) <= -10, "{m}");
-    assert!(m["not_after"].as_str().is_some_and(|s| !s.is_empty()), "{m}");
-    assert!(m["issuer"].as_str().unwrap_or("").contains("infracheck test CA"), "{m}");
-    assert!(r["message"].as_str().unwrap_or("").contains("days ago"), "{r}");
+    assert!(
+        m["not_after"].as_str().is_some_and(|s| !s.is_empty()),
+        "{m}"
+    );
+    assert!(
+        m["issuer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("infracheck test CA"),
+        "{m}"
+    );
+    assert!(
+        r["message"].as_str().unwrap_or("").contains("days ago"),
+        "{r}"
+    );
 
     expect("future", "FAIL", "tls.not_yet_valid");
     let r = expect("wrong-name", "FAIL", "tls.name_mismatch");
-    assert!(r["message"].as_str().unwrap_or("").contains("other.test"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap_or("").contains("other.test"),
+        "{r}"
+    );
     assert_eq!(r["metadata"]["sans"], serde_json::json!(["other.test"]));
     expect("self-signed", "FAIL", "tls.self_signed");
     let r = expect("other-ca", "FAIL", "tls.untrusted");
-    assert!(r["metadata"]["issuer"].as_str().unwrap_or("").contains("some other CA"), "{r}");
+    assert!(
+        r["metadata"]["issuer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("some other CA"),
+        "{r}"
+    );
 }
 
 #[test]

@@ -135,7 +135,10 @@ impl Dnsmasq {
             .arg("--bind-interfaces")
             .arg("--no-resolv")
             .arg("--no-hosts")
-            .arg(format!("--pid-file={}", dir.path().join("dnsmasq.pid").display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("dnsmasq.pid").display()
+            ))
             .arg(format!("--txt-record=ready.{zone},ready"))
             .args(records);
         if running_as_root() {

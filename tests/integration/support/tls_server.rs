@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use time::{Duration, OffsetDateTime};
 
 use super::{ChildGuard, free_port, require_bin, wait_for_port};
@@ -78,10 +76,9 @@ impl Pki {
         signer: Signer,
     ) -> (PathBuf, PathBuf) {
         let key = KeyPair::generate().expect("key");
-        let mut p = CertificateParams::new(
-            names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
-        )
-        .expect("leaf params");
+        let mut p =
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .expect("leaf params");
         p.distinguished_name.push(DnType::CommonName, name);
         p.not_before = not_before;
         p.not_after = not_after;
