@@ -135,7 +135,7 @@ pub fn load_str(
         .into_iter()
         .filter(|p| seen.insert((p.line, p.column, p.message.clone())))
         .collect();
-    list.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    list.sort_by_key(|p| (p.line, p.column));
     Err(ConfigError::Invalid {
         file: file.to_owned(),
         problems: list,
@@ -298,20 +298,19 @@ fn build(
         }
 
         let mut checks = Vec::new();
-        if let Some((shared_node, shared_path)) = &shared {
-            if let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
-            {
-                read_kind_lists(
-                    file,
-                    &mut shared_reader,
-                    &mut ctx,
-                    defaults,
-                    Some((&key.name, &env_names)),
-                    &mut checks,
-                );
-                let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
-                shared_reader.finish(&kinds, ctx.problems);
-            }
+        if let Some((shared_node, shared_path)) = &shared
+            && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
+        {
+            read_kind_lists(
+                file,
+                &mut shared_reader,
+                &mut ctx,
+                defaults,
+                Some((&key.name, &env_names)),
+                &mut checks,
+            );
+            let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+            shared_reader.finish(&kinds, ctx.problems);
         }
         read_kind_lists(file, &mut reader, &mut ctx, defaults, None, &mut checks);
         let mut known: Vec<&str> = vec!["vars", "defaults", "concurrency", "max_workers"];
