@@ -47,6 +47,10 @@ pub(crate) fn html(s: &str) -> String {
             '\'' => out.push_str("&#39;"),
             // Keeps the legacy `##[` workflow command out of the file.
             '#' => out.push_str("&#35;"),
+            // A `|` line inside `<pre>` is no table row, but no reader should have to know.
+            '|' => out.push_str("&#124;"),
+            // No line of the file starts with a workflow command, even if a CI log prints it.
+            ':' => out.push_str("&#58;"),
             '\r' => {}
             '\n' | '\t' => out.push(c),
             c if c.is_control() => out.push('\u{fffd}'),
@@ -279,6 +283,10 @@ mod tests {
         assert_eq!(e.matches('<').count(), 1, "only our own <br>: {e}");
         assert!(e.contains("a\\|b") && e.contains("\\[l\\]") && e.contains("&amp;amp;"));
         assert_eq!(html("</details><script>"), "&lt;/details&gt;&lt;script&gt;");
+        assert_eq!(
+            html("::add-mask::x ##[a] |"),
+            "&#58;&#58;add-mask&#58;&#58;x &#35;&#35;[a] &#124;"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod config_errors;
 mod dns;
 mod http_faults;
 mod http_nginx;
+mod reports;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 #[cfg(feature = "mysql")]
