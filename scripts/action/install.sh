@@ -149,7 +149,7 @@ else
   work="$(mktemp -d "$temp/infracheck-download.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   echo "downloading $url"
-  if ! curl "${proto[@]}" -fsSL --retry 5 --retry-connrefused -o "$work/$asset" "$url"; then
+  if ! curl "${proto[@]}" -fsSL --retry 5 -o "$work/$asset" "$url"; then
     die "download failed: $url"
   fi
 

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod ci_files;
 mod cli_basics;
 mod command;
 mod config_errors;
