@@ -114,7 +114,8 @@ fn annotations(cx: &Context<'_>) -> String {
 }
 
 /// `$GITHUB_OUTPUT` values: `passed`, `warned`, `failed`, `total`, `status`, and
-/// `<format>_path` for each report written earlier in the run.
+/// `report_<format>` (`report_junit`, `report_sarif`…) for each report file written earlier in
+/// the run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Outputs;
 
@@ -168,7 +169,7 @@ fn outputs(cx: &Context<'_>, token: &mut dyn FnMut() -> String) -> String {
         // A path may contain a newline: always the delimiter form.
         multiline(
             &mut out,
-            &format!("{}_path", w.name),
+            &format!("report_{}", w.name),
             &w.path.to_string_lossy(),
             token,
         );
@@ -275,7 +276,7 @@ mod tests {
         assert_eq!(
             out,
             "passed=2\nwarned=2\nfailed=2\ntotal=6\nstatus=failed\n\
-             junit_path<<ghadelimiter_1\nodd\nghadelimiter_0\nname.xml\nghadelimiter_1\n"
+             report_junit<<ghadelimiter_1\nodd\nghadelimiter_0\nname.xml\nghadelimiter_1\n"
         );
         assert_ne!(random_token(), random_token());
     }

@@ -193,7 +193,7 @@ fn every_format_from_one_run_in_github_mode() {
     let xml = read(&junit);
     assert!(xml.contains(r#"<testsuite name="ci" tests="4""#), "{xml}");
     assert!(
-        xml.contains(&format!(r#"<testcase name="down" classname="http" time="#))
+        xml.contains(r#"<testcase name="down" classname="http" time="#)
             && xml.contains(&format!(r#"file="ops/infracheck.yaml" line="{down_line}""#)),
         "{xml}"
     );
@@ -275,11 +275,11 @@ fn every_format_from_one_run_in_github_mode() {
         ("failed", "2"),
         ("total", "4"),
         ("status", "failed"),
-        ("json_path", "report.json"),
-        ("junit_path", "junit.xml"),
-        ("sarif_path", "infracheck.sarif"),
-        ("markdown_path", "summary.md"),
-        ("codequality_path", "codequality.json"),
+        ("report_json", "report.json"),
+        ("report_junit", "junit.xml"),
+        ("report_sarif", "infracheck.sarif"),
+        ("report_markdown", "summary.md"),
+        ("report_codequality", "codequality.json"),
     ];
     let expect: BTreeMap<String, String> = expect
         .iter()
@@ -478,11 +478,11 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
             "failed",
             "total",
             "status",
-            "json_path",
-            "junit_path",
-            "sarif_path",
-            "markdown_path",
-            "codequality_path"
+            "report_json",
+            "report_junit",
+            "report_sarif",
+            "report_markdown",
+            "report_codequality"
         ]
         .contains(&k.as_str())),
         "{o:?}"
