@@ -74,6 +74,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn snapshot() {
+        let bytes = render(&crate::report::fixture::summary()).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        // The version changes with every release: redacted.
+        insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
+
+    #[test]
     fn legacy_commands_are_escaped_losslessly() {
         let mut s = crate::report::fixture::summary();
         s.results[0].message = "x ##[error]y ###[z".to_owned();

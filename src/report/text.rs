@@ -108,3 +108,23 @@ impl super::Reporter for Text {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot() {
+        let mut out = Vec::new();
+        write(
+            &crate::report::fixture::summary(),
+            Style { color: false },
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // No line can be read as a workflow command.
+        assert!(text.lines().all(|l| !l.trim_start().starts_with("::")));
+        insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
+}
