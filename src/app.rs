@@ -340,7 +340,13 @@ fn report_outputs(a: &RunArgs, color: bool, env: &dyn Fn(&str) -> Option<String>
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         match path_var("GITHUB_STEP_SUMMARY") {
-            Some(p) => outputs.push(Output::new(markdown::Markdown, Destination::Append(p))),
+            Some(p) => {
+                let existing = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                outputs.push(Output::new(
+                    markdown::StepSummary::after(existing),
+                    Destination::Append(p),
+                ));
+            }
             None => tracing::info!("GITHUB_STEP_SUMMARY is not set: no step summary"),
         }
         outputs.push(Output::new(github::Annotations, Destination::Stderr));

@@ -21,7 +21,7 @@ const CELL_MAX: usize = 300;
 /// Longest message shown in the details, in characters.
 const DETAIL_MAX: usize = 4000;
 
-/// The markdown reporter.
+/// The markdown reporter (`--markdown PATH`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Markdown;
 
@@ -32,6 +32,36 @@ impl Reporter for Markdown {
 
     fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError> {
         Ok(render(cx.summary, LIMIT).into_bytes())
+    }
+}
+
+/// The smallest budget, even when an earlier command of the step filled its summary.
+const MIN_LIMIT: usize = 16 * 1024;
+
+/// The same markdown for `$GITHUB_STEP_SUMMARY`, whose 1 MiB limit is per step: content that
+/// earlier commands of the step appended counts against it.
+#[derive(Debug, Clone, Copy)]
+pub struct StepSummary {
+    limit: usize,
+}
+
+impl StepSummary {
+    /// For a step summary that already holds `existing` bytes.
+    pub fn after(existing: u64) -> Self {
+        let existing = usize::try_from(existing).unwrap_or(usize::MAX);
+        StepSummary {
+            limit: LIMIT.saturating_sub(existing).max(MIN_LIMIT),
+        }
+    }
+}
+
+impl Reporter for StepSummary {
+    fn describe(&self) -> &'static str {
+        "step summary"
+    }
+
+    fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError> {
+        Ok(render(cx.summary, self.limit).into_bytes())
     }
 }
 
@@ -309,6 +339,9 @@ mod tests {
         );
         assert!(doc.contains("Truncated to stay under"), "no note");
         assert!(doc.contains("| ❌ FAIL | check-0 |"));
+        // Earlier content of the step counts against the limit.
+        assert_eq!(StepSummary::after(400_000).limit, LIMIT - 400_000);
+        assert_eq!(StepSummary::after(u64::MAX).limit, MIN_LIMIT);
         // A small budget still yields a well-formed document.
         let small = render(&s, 10_000);
         assert!(small.len() < 10_000);
