@@ -132,7 +132,7 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         },
         Err(e) => return config_error(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
