@@ -199,6 +199,18 @@ reasons! {
         "Fewer replicas/pods/nodes are ready or available than required (`min_ready`, or all desired).";
     K8sRestarts => "k8s.restarts", Failure, "Pods restarted more often than allowed",
         "A selected pod's container restart count is over `max_restarts` (WARN).";
+    AwsCredentials => "aws.credentials", Error, "No usable AWS credentials",
+        "The credential chain (environment, profile, SSO, web identity, container, IMDS) found no credentials, or AWS rejected them as invalid or expired; also used when no region is set. The message says what to set.";
+    AwsAccessDenied => "aws.access_denied", Failure, "AWS denied the request",
+        "The credentials are valid but may not perform the call (AccessDenied, UnauthorizedOperation, HTTP 403).";
+    AwsNotFound => "aws.not_found", Failure, "The AWS resource does not exist",
+        "The S3 bucket or an EC2 instance id was not found (NoSuchBucket, HTTP 404, InvalidInstanceID.NotFound).";
+    AwsExpect => "aws.expect", Failure, "The AWS resource did not meet the expectation",
+        "The caller account differs from `account`, the ARN lacks `arn_contains`, or fewer EC2 instances run than `min_running`.";
+    AwsApi => "aws.api", Error, "The AWS API returned an unexpected error",
+        "An error other than credentials, access or not-found (throttling, a bucket in another region, an unreadable answer).";
+    AwsUnreachable => "aws.unreachable", Error, "The AWS endpoint could not be reached",
+        "Connecting to the AWS (or `endpoint_url`) endpoint failed or timed out inside the SDK.";
     Internal => "internal", Error, "infracheck hit an internal error running the check",
         "The check panicked or failed unexpectedly inside infracheck; please report it.";
 }

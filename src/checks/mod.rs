@@ -2,6 +2,8 @@
 //! description and its `run`; this module holds the [`CheckSpec`] enum and the one
 //! exhaustive dispatch. Adding a kind = one file, one variant, one arm in each match.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod command;
 pub mod dns;
 pub mod http;
@@ -76,6 +78,9 @@ pub enum CheckSpec {
     /// Kubernetes workload, pod or node readiness.
     #[cfg(feature = "kubernetes")]
     Kubernetes(Box<kubernetes::KubernetesSpec>),
+    /// An AWS API call: STS identity, S3 bucket, EC2 instances.
+    #[cfg(feature = "aws")]
+    Aws(Box<aws::AwsSpec>),
     /// A TCP connection, optionally with a banner exchange.
     Tcp(Box<tcp::TcpSpec>),
     /// A TLS handshake and certificate inspection.
@@ -95,6 +100,8 @@ pub const KINDS: &[(&str, &str)] = &[
     ("mysql_checks", "mysql"),
     #[cfg(feature = "kubernetes")]
     ("kubernetes_checks", "kubernetes"),
+    #[cfg(feature = "aws")]
+    ("aws_checks", "aws"),
     ("tcp_checks", "tcp"),
     ("tls_checks", "tls"),
     ("dns_checks", "dns"),
@@ -113,6 +120,8 @@ impl CheckSpec {
             CheckSpec::Mysql(_) => "mysql",
             #[cfg(feature = "kubernetes")]
             CheckSpec::Kubernetes(_) => "kubernetes",
+            #[cfg(feature = "aws")]
+            CheckSpec::Aws(_) => "aws",
             CheckSpec::Tcp(_) => "tcp",
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
@@ -152,6 +161,10 @@ impl CheckSpec {
             #[cfg(feature = "kubernetes")]
             "kubernetes" => kubernetes::parse(reader, ctx, thresholds)
                 .map(|(s, t)| (CheckSpec::Kubernetes(Box::new(s)), t)),
+            #[cfg(feature = "aws")]
+            "aws" => {
+                aws::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Aws(Box::new(s)), t))
+            }
             _ => None,
         }
     }
@@ -168,6 +181,8 @@ impl CheckSpec {
             "mysql" => mysql::KEYS,
             #[cfg(feature = "kubernetes")]
             "kubernetes" => kubernetes::KEYS,
+            #[cfg(feature = "aws")]
+            "aws" => aws::KEYS,
             "tcp" => tcp::KEYS,
             "tls" => tls::KEYS,
             "dns" => dns::KEYS,
@@ -185,6 +200,9 @@ pub struct RunContext {
     /// Kubernetes clients, one per kubeconfig context, built on first use.
     #[cfg(feature = "kubernetes")]
     pub kube: kubernetes::Clients,
+    /// AWS SDK configurations, one per region/profile/endpoint/role, built on first use.
+    #[cfg(feature = "aws")]
+    pub aws: aws::Clients,
 }
 
 impl RunContext {
@@ -195,6 +213,8 @@ impl RunContext {
             dns_system: dns::SystemResolvers::load(checks),
             #[cfg(feature = "kubernetes")]
             kube: kubernetes::Clients::default(),
+            #[cfg(feature = "aws")]
+            aws: aws::Clients::default(),
         })
     }
 }
@@ -211,6 +231,8 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
         CheckSpec::Mysql(spec) => mysql::run(spec, phase).await,
         #[cfg(feature = "kubernetes")]
         CheckSpec::Kubernetes(spec) => kubernetes::run(spec, &ctx.kube, phase).await,
+        #[cfg(feature = "aws")]
+        CheckSpec::Aws(spec) => aws::run(spec, &ctx.aws, phase).await,
         CheckSpec::Tcp(spec) => tcp::run(spec, check.timeout, phase).await,
         CheckSpec::Tls(spec) => tls::run(spec, phase).await,
         CheckSpec::Dns(spec) => dns::run(spec, ctx, check.timeout, phase).await,

@@ -12,6 +12,8 @@
 
 mod support;
 
+#[cfg(feature = "aws")]
+mod aws;
 mod ci_files;
 mod cli_basics;
 mod command;

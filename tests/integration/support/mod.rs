@@ -8,6 +8,8 @@ pub mod faults;
 #[cfg(feature = "kubernetes")]
 pub mod kubeapi;
 pub mod mariadb;
+#[cfg(feature = "aws")]
+pub mod moto;
 pub mod nginx;
 pub mod platform;
 pub mod postgres;

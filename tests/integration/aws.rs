@@ -1,0 +1,221 @@
+//! `aws_checks` against the moto AWS emulator on loopback: STS identity, S3 buckets, EC2
+//! running counts, an assumed role, no credentials (never green) and a dead endpoint. Every
+//! run strips the caller's `AWS_*` variables and disables IMDS (support/moto.rs).
+
+use crate::support::moto::{Moto, fake_env, run_aws, run_json_aws};
+use crate::support::platform::validate;
+use crate::support::{Workspace, code, free_port, stderr, stdout};
+
+/// A secret access key that must appear in no output.
+const SENTINEL: &str = "aws-sentinel-secret-0042";
+
+#[test]
+fn sts_s3_and_ec2_against_moto() {
+    let moto = Moto::start();
+    moto.create_bucket("infracheck-artifacts");
+    let web = moto.run_instances("web", 3);
+    let db = moto.run_instances("db", 1);
+    moto.stop_instances(&web[2..]);
+    let url = moto.url();
+    let ws = Workspace::new();
+    let run = run_json_aws(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    aws_checks:
+      - {{name: identity, sts_identity: {{account: "123456789012"}}, endpoint_url: "{url}"}}
+      - {{name: identity-arn, sts_identity: {{arn_contains: "user/moto"}}, endpoint_url: "{url}"}}
+      - {{name: wrong-account, sts_identity: {{account: "999999999999"}}, endpoint_url: "{url}"}}
+      - {{name: assumed, sts_identity: {{arn_contains: "assumed-role/ci-reader"}}, role_arn: "arn:aws:iam::123456789012:role/ci-reader", endpoint_url: "{url}"}}
+      - {{name: artifacts, s3_bucket: infracheck-artifacts, region: eu-west-1, endpoint_url: "{url}"}}
+      - {{name: missing-bucket, s3_bucket: no-such-bucket-here, endpoint_url: "{url}"}}
+      - {{name: leak, s3_bucket: {SENTINEL}, endpoint_url: "{url}"}}
+      - {{name: web-fleet, ec2_instances: {{tag: {{Name: web}}, min_running: 2}}, region: eu-west-1, endpoint_url: "{url}"}}
+      - {{name: web-fleet-3, ec2_instances: {{tag: {{Name: web}}, min_running: 3}}, region: eu-west-1, endpoint_url: "{url}"}}
+      - {{name: db-by-id, ec2_instances: {{instance_ids: ["{db0}"]}}, endpoint_url: "{url}"}}
+      - {{name: unknown-id, ec2_instances: {{instance_ids: ["i-0123456789abcdef0"]}}, endpoint_url: "{url}"}}
+      - {{name: other-region, ec2_instances: {{tag: {{Name: web}}}}, region: us-east-1, endpoint_url: "{url}"}}
+"#,
+            db0 = db[0],
+        ),
+        &fake_env(SENTINEL),
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+
+    let r = run.expect("identity", "PASS", None);
+    assert_eq!(r["kind"], "aws");
+    assert_eq!(r["metadata"]["account"], "123456789012");
+    assert_eq!(r["metadata"]["region"], "eu-west-1");
+    assert!(
+        r["metadata"]["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:"),
+        "{r}"
+    );
+    run.expect("identity-arn", "PASS", None);
+    let r = run.expect("wrong-account", "FAIL", Some("aws.expect"));
+    let msg = r["message"].as_str().unwrap();
+    assert!(
+        msg.contains("account 123456789012, expected 999999999999"),
+        "{msg}"
+    );
+    let r = run.expect("assumed", "PASS", None);
+    assert!(
+        r["metadata"]["arn"]
+            .as_str()
+            .unwrap()
+            .contains("assumed-role/ci-reader/infracheck"),
+        "{r}"
+    );
+
+    let r = run.expect("artifacts", "PASS", None);
+    assert_eq!(r["metadata"]["bucket"], "infracheck-artifacts");
+    assert_eq!(r["metadata"]["bucket_region"], "eu-west-1");
+    assert_eq!(
+        r["target"],
+        format!("s3://infracheck-artifacts in eu-west-1 via {url}/")
+    );
+    let r = run.expect("missing-bucket", "FAIL", Some("aws.not_found"));
+    assert_eq!(r["metadata"]["http_status"], 404);
+    let r = run.expect("leak", "FAIL", Some("aws.not_found"));
+    assert!(r["message"].as_str().unwrap().contains("***"), "{r}");
+
+    let r = run.expect("web-fleet", "PASS", None);
+    assert_eq!(r["metadata"]["running"], 2);
+    assert_eq!(r["metadata"]["instances"], 3);
+    assert_eq!(r["metadata"]["states"]["running"], 2);
+    assert_eq!(r["metadata"]["states"]["stopped"], 1);
+    let r = run.expect("web-fleet-3", "FAIL", Some("aws.expect"));
+    let msg = r["message"].as_str().unwrap();
+    assert!(msg.contains("2/3 instances running"), "{msg}");
+    assert!(msg.contains("min_running 3"), "{msg}");
+    assert!(msg.contains(&format!("{} (stopped)", web[2])), "{msg}");
+    let r = run.expect("db-by-id", "PASS", None);
+    assert_eq!(r["metadata"]["running"], 1);
+    run.expect("unknown-id", "FAIL", Some("aws.not_found"));
+    let r = run.expect("other-region", "FAIL", Some("aws.expect"));
+    assert_eq!(r["metadata"]["instances"], 0);
+
+    assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
+}
+
+#[test]
+fn no_credentials_is_never_green() {
+    let moto = Moto::start();
+    moto.create_bucket("infracheck-artifacts");
+    let url = moto.url();
+    let ws = Workspace::new();
+    let config = format!(
+        r#"environments:
+  t:
+    aws_checks:
+      - {{name: identity, sts_identity: {{}}, endpoint_url: "{url}"}}
+      - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{url}"}}
+      - {{name: fleet, ec2_instances: {{tag: {{Name: web}}, min_running: 0}}, endpoint_url: "{url}"}}
+      - {{name: ghost-profile, sts_identity: {{}}, profile: ghost, endpoint_url: "{url}"}}
+"#
+    );
+    // Region only: no key, no profile, config files that do not exist, IMDS disabled.
+    let run = run_json_aws(&ws, &config, &[("AWS_REGION", "eu-west-1")]);
+    assert_eq!(run.code, 1, "{}", run.raw);
+    for name in ["identity", "artifacts", "fleet", "ghost-profile"] {
+        let r = run.expect(name, "FAIL", Some("aws.credentials"));
+        let msg = r["message"].as_str().unwrap();
+        assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
+    }
+
+    // The default text output and exit code say the same.
+    let out = run_aws(
+        ws.path(),
+        &["-c", "c.yaml", "--env", "t"],
+        &[("AWS_REGION", "eu-west-1")],
+    );
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("aws.credentials"), "{}", stdout(&out));
+
+    // No region anywhere is a FAIL too, with what to set.
+    let run = run_json_aws(&ws, &config, &fake_env("testing")[..2]);
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("identity", "FAIL", Some("aws.credentials"));
+    assert!(r["message"].as_str().unwrap().contains("AWS_REGION"), "{r}");
+}
+
+#[test]
+fn dead_endpoint_is_unreachable() {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let ws = Workspace::new();
+    let run = run_json_aws(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    aws_checks:
+      - {{name: identity, sts_identity: {{}}, endpoint_url: "{dead}", timeout: 30s}}
+      - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{dead}", timeout: 30s}}
+      - {{name: fleet, ec2_instances: {{tag: {{Name: web}}}}, endpoint_url: "{dead}", timeout: 30s}}
+"#
+        ),
+        &fake_env(SENTINEL),
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    for name in ["identity", "artifacts", "fleet"] {
+        let r = run.expect(name, "FAIL", Some("aws.unreachable"));
+        assert!(
+            r["message"].as_str().unwrap().contains("unreachable"),
+            "{r}"
+        );
+    }
+    assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
+}
+
+#[test]
+fn validate_never_touches_aws_and_rejects_bad_config() {
+    // A valid config validates with no credentials, no region and no endpoint at all.
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        r#"environments:
+  t:
+    aws_checks:
+      - {name: identity, sts_identity: {account: "123456789012"}}
+      - {name: artifacts, s3_bucket: my-artifacts, region: eu-west-1}
+      - {name: web-fleet, ec2_instances: {tag: {Name: web}, min_running: 2}, region: eu-west-1}
+"#,
+    );
+    let out = run_aws(ws.path(), &["validate", "-c", "c.yaml"], &[]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    let (code, out) = validate(
+        &ws,
+        r#"environments:
+  t:
+    aws_checks:
+      - {name: two, sts_identity: {}, s3_bucket: b-b-b}
+      - {name: none, region: eu-west-1}
+      - {name: region, sts_identity: {}, region: europe}
+      - {name: account, sts_identity: {account: 1234}}
+      - {name: bucket, s3_bucket: "s3://b/key"}
+      - {name: ec2, ec2_instances: {min_running: 2}}
+      - {name: ids, ec2_instances: {instance_ids: [web-1]}}
+      - {name: endpoint, sts_identity: {}, endpoint_url: "ftp://x"}
+      - {name: typo, sts_identity: {acount: "123456789012"}}
+"#,
+        &[],
+    );
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`",
+        "missing what to check",
+        "invalid AWS region `europe`",
+        "invalid AWS account id `1234`",
+        "invalid S3 bucket name `s3://b/key`",
+        "select instances with `tag` and/or `instance_ids`",
+        "invalid instance id `web-1`",
+        "unsupported endpoint URL",
+        "unknown key `acount`",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}
