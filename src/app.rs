@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crate::checks::RunContext;
 use crate::cli::{
-    Cli, ColorChoice, Command, GlobalArgs, ListArgs, OutputFormat, RunArgs, ValidateArgs,
+    Cli, ColorChoice, Command, GlobalArgs, ListArgs, MergeArgs, OutputFormat, ReportArgs, RunArgs,
+    ValidateArgs,
 };
 use crate::config::{self, ConfigError, Plan};
 use crate::engine;
@@ -16,6 +17,7 @@ use crate::exit_code::ExitCode;
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
 use crate::result::{Interruption, Summary};
+use crate::{merge, shard};
 
 /// Run the command line and return the exit code.
 pub fn execute(cli: Cli) -> ExitCode {
@@ -24,6 +26,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Validate(a)) => validate(&a),
         Some(Command::List(a)) => list(&a),
         Some(Command::Run(a)) => run(&a, &cli.global),
+        Some(Command::Merge(a)) => merge(&a, &cli.global),
         None => run(&cli.run, &cli.global),
     }
 }
@@ -90,9 +93,10 @@ fn list(a: &ListArgs) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     let mut out = std::io::stdout().lock();
-    for plan in &plans {
+    for plan in plans {
         let redactor = Redactor::new(&plan.secrets);
-        for c in &plan.checks {
+        let (checks, _) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+        for c in &checks {
             let _ = writeln!(
                 out,
                 "{}\t{}\t{}",
@@ -148,7 +152,18 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     };
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
-    finish(&summary, a, g)
+    finish(&summary, &a.report, g)
+}
+
+/// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
+fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
+    match merge::load(&a.documents, a.report.fail_on_warn) {
+        Ok(summary) => finish(&summary, &a.report, g),
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&format!("{e:#}"))));
+            ExitCode::Usage
+        }
+    }
 }
 
 async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitCode> {
@@ -156,7 +171,8 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         .concurrency
         .and_then(|c| usize::try_from(c).ok())
         .unwrap_or(plan.concurrency);
-    let ctx = match RunContext::new(&plan.checks) {
+    let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+    let ctx = match RunContext::new(&checks) {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprint_line(&format!("error: {e}"));
@@ -164,11 +180,12 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         }
     };
     let redactor = Redactor::new(&plan.secrets);
-    let total = plan.checks.len();
+    let total = checks.len();
     tracing::info!(
         environment = %plan.environment,
         checks = total,
         concurrency,
+        shard = a.shard.map(|s| s.to_string()),
         "starting run"
     );
     let progress = progress_bar(total, quiet);
@@ -195,7 +212,7 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
             }
         }
     };
-    let checks = Arc::new(plan.checks);
+    let checks = Arc::new(checks);
     let (results, interrupted) = engine::run(
         checks,
         ctx,
@@ -220,8 +237,9 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         started_at,
         duration: start.elapsed(),
         results,
-        fail_on_warn: a.fail_on_warn,
+        fail_on_warn: a.report.fail_on_warn,
         interrupted,
+        shard,
     })
 }
 
@@ -275,8 +293,8 @@ fn interruption_code(i: Interruption) -> ExitCode {
     }
 }
 
-/// Write the reports and decide the exit code.
-fn finish(summary: &Summary, a: &RunArgs, g: &GlobalArgs) -> ExitCode {
+/// Write the reports and decide the exit code (shared by `run` and `merge`).
+fn finish(summary: &Summary, a: &ReportArgs, g: &GlobalArgs) -> ExitCode {
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
     let failures = {
@@ -291,7 +309,7 @@ fn finish(summary: &Summary, a: &RunArgs, g: &GlobalArgs) -> ExitCode {
 }
 
 /// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.
-fn github_mode(a: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> bool {
+fn github_mode(a: &ReportArgs, env: &dyn Fn(&str) -> Option<String>) -> bool {
     if a.github {
         true
     } else if a.no_github {
@@ -304,7 +322,11 @@ fn github_mode(a: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> bool {
 /// Every output the options ask for, in the order they are written: the stdout report, the
 /// report files, then (GitHub mode) the step summary, the annotations on stderr (so a JSON
 /// document on stdout stays parseable) and `$GITHUB_OUTPUT`, which names the files written.
-fn report_outputs(a: &RunArgs, color: bool, env: &dyn Fn(&str) -> Option<String>) -> Vec<Output> {
+fn report_outputs(
+    a: &ReportArgs,
+    color: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Output> {
     use report::{Destination, codequality, github, json, junit, markdown, sarif};
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::shard::Shard;
+
 /// Audit the health of an environment from one YAML file.
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +35,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the checks that would run, one per line: name, kind, target.
     List(ListArgs),
+    /// Combine the JSON documents of sharded runs into the reports one run would write.
+    Merge(MergeArgs),
 }
 
 /// Options shared by every subcommand.
@@ -78,12 +82,6 @@ pub struct RunArgs {
     /// Config file.
     #[arg(short, long, default_value = "infracheck.yaml")]
     pub config: PathBuf,
-    /// Report format on stdout.
-    #[arg(long, value_enum)]
-    pub output: Option<OutputFormat>,
-    /// Treat WARN as failure for the exit code.
-    #[arg(long)]
-    pub fail_on_warn: bool,
     /// Maximum checks in flight (overrides `max_workers`/`concurrency`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: Option<u32>,
@@ -91,6 +89,23 @@ pub struct RunArgs {
     /// `timeout.deadline`.
     #[arg(long, value_parser = parse_duration_arg)]
     pub deadline: Option<std::time::Duration>,
+    /// Run only shard K of N (e.g. `2/4`): a stable subset chosen by a hash of the check name.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
+    pub shard: Option<Shard>,
+    /// Reports and exit-code options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// The reports to write and how WARN counts, shared by `run` and `merge`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportArgs {
+    /// Report format on stdout.
+    #[arg(long, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Treat WARN as failure for the exit code.
+    #[arg(long)]
+    pub fail_on_warn: bool,
     /// Write the JSON document to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -135,6 +150,24 @@ pub struct ListArgs {
     /// Environment whose checks to list.
     #[arg(short, long)]
     pub env: String,
+    /// List only the checks of shard K of N (e.g. `2/4`), as `run --shard` would run them.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
+    pub shard: Option<Shard>,
+}
+
+/// `merge` options.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// JSON documents written by `run --json` (one per shard, any order).
+    #[arg(required = true, value_name = "JSON")]
+    pub documents: Vec<PathBuf>,
+    /// Reports and exit-code options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+fn parse_shard_arg(s: &str) -> Result<Shard, String> {
+    s.parse()
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exit_code;
+pub mod merge;
 pub mod redact;
 pub mod report;
 pub mod result;
+pub mod shard;

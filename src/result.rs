@@ -387,6 +387,8 @@ pub struct Summary {
     pub fail_on_warn: bool,
     /// Set when the run was cut short.
     pub interrupted: Option<Interruption>,
+    /// Set when the run covered one shard of the checks (`--shard K/N`).
+    pub shard: Option<crate::shard::ShardRun>,
 }
 
 impl Summary {

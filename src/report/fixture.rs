@@ -136,5 +136,6 @@ pub(crate) fn summary() -> Summary {
         results: vec![flaky, api, db, login, search, cert],
         fail_on_warn: false,
         interrupted: None,
+        shard: None,
     }
 }

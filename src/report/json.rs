@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::result::{CheckResult, Counts, Interruption, Summary};
+use crate::shard::ShardRun;
 
 /// Version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -25,6 +26,7 @@ struct Document<'a> {
     status: &'static str,
     fail_on_warn: bool,
     interrupted: Option<Interruption>,
+    shard: Option<&'a ShardRun>,
     summary: Counts,
     results: &'a [CheckResult],
 }
@@ -47,6 +49,7 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, serde_json::Error> {
         status: summary.verdict(),
         fail_on_warn: summary.fail_on_warn,
         interrupted: summary.interrupted,
+        shard: summary.shard.as_ref(),
         summary: summary.counts(),
         results: &summary.results,
     };

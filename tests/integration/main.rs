@@ -22,6 +22,7 @@ mod dns;
 mod http_faults;
 mod http_nginx;
 mod reports;
+mod scale;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 #[cfg(feature = "mysql")]

@@ -279,6 +279,7 @@ mod reports {
                 results,
                 fail_on_warn: false,
                 interrupted: None,
+                shard: None,
             };
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };

@@ -1,0 +1,546 @@
+//! `infracheck merge`: read the JSON documents of a sharded run (`run --shard K/N --json …`)
+//! back into one [`Summary`], so the same reporters write the same reports — with the same exit
+//! code — as a single run of the whole environment would.
+//!
+//! The documents are user input: a corrupt, truncated or hostile file is an error naming the
+//! file, never a panic. Documents that do not fit together (another environment or config, a
+//! shard given twice or missing, a check in two shards) are refused rather than merged into a
+//! report that silently lacks checks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::checks::KINDS;
+use crate::report::json::SCHEMA_VERSION;
+use crate::result::{CheckResult, FailedAttempt, Interruption, Location, Reason, Status, Summary};
+
+/// Why the documents cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// One document is unreadable, invalid, or does not fit with the others.
+    #[error("{path}: {message}")]
+    Document {
+        /// The document's path as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The documents together do not make a whole run.
+    #[error("{0}")]
+    Set(String),
+}
+
+fn doc_error(path: &Path, message: impl Into<String>) -> MergeError {
+    MergeError::Document {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Only the version, read first so a newer document is refused as newer, not as malformed.
+#[derive(Deserialize)]
+struct Probe {
+    schema_version: Option<u64>,
+}
+
+/// The parts of the JSON document (`report::json`) that a merge needs. Unknown keys are
+/// ignored: later releases may add fields without changing `schema_version`.
+#[derive(Deserialize)]
+struct RawDocument {
+    environment: String,
+    config: String,
+    started_at: String,
+    duration_ms: u64,
+    fail_on_warn: bool,
+    interrupted: Option<String>,
+    #[serde(default)]
+    shard: Option<RawShard>,
+    results: Vec<RawResult>,
+}
+
+#[derive(Deserialize)]
+struct RawShard {
+    index: u32,
+    count: u32,
+    total_checks: usize,
+    positions: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+struct RawResult {
+    name: String,
+    kind: String,
+    target: String,
+    status: String,
+    reason: Option<String>,
+    message: String,
+    duration_ms: u64,
+    attempts: u32,
+    flaky: bool,
+    #[serde(default)]
+    failed_attempts: Vec<RawAttempt>,
+    #[serde(default)]
+    metadata: BTreeMap<String, serde_json::Value>,
+    location: RawLocation,
+}
+
+#[derive(Deserialize)]
+struct RawAttempt {
+    reason: String,
+    message: String,
+    duration_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct RawLocation {
+    file: String,
+    line: usize,
+    column: usize,
+}
+
+/// One document, checked and converted.
+struct Document {
+    path: PathBuf,
+    environment: String,
+    config: String,
+    started_at: OffsetDateTime,
+    duration: Duration,
+    fail_on_warn: bool,
+    interrupted: Option<Interruption>,
+    shard: Option<RawShard>,
+    results: Vec<CheckResult>,
+}
+
+/// Read and combine `paths` into the summary of one run. `fail_on_warn` (the merge's own
+/// `--fail-on-warn`) adds to the documents' setting: any shard run with it makes WARN fail.
+pub fn load(paths: &[PathBuf], fail_on_warn: bool) -> Result<Summary, MergeError> {
+    let docs = paths
+        .iter()
+        .map(|p| read_document(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    combine(docs, fail_on_warn)
+}
+
+fn read_document(path: &Path) -> Result<Document, MergeError> {
+    let bytes = std::fs::read(path).map_err(|e| doc_error(path, format!("cannot read: {e}")))?;
+    let probe: Probe = serde_json::from_slice(&bytes)
+        .map_err(|e| doc_error(path, format!("not a valid JSON document: {e}")))?;
+    let version = probe.schema_version.ok_or_else(|| {
+        doc_error(
+            path,
+            "not an infracheck JSON document (no `schema_version`)",
+        )
+    })?;
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(doc_error(
+            path,
+            format!(
+                "schema_version {version} is newer than this infracheck reads ({SCHEMA_VERSION}); merge with the infracheck version that wrote it"
+            ),
+        ));
+    }
+    if version == 0 {
+        return Err(doc_error(path, "unsupported schema_version 0"));
+    }
+    let raw: RawDocument = serde_json::from_slice(&bytes)
+        .map_err(|e| doc_error(path, format!("not an infracheck JSON document: {e}")))?;
+    let started_at = OffsetDateTime::parse(&raw.started_at, &Rfc3339).map_err(|e| {
+        doc_error(
+            path,
+            format!("invalid `started_at` `{}`: {e}", raw.started_at),
+        )
+    })?;
+    let interrupted = match raw.interrupted.as_deref() {
+        None => None,
+        Some("deadline") => Some(Interruption::Deadline),
+        Some("sigint") => Some(Interruption::Sigint),
+        Some("sigterm") => Some(Interruption::Sigterm),
+        Some(other) => return Err(doc_error(path, format!("unknown `interrupted` `{other}`"))),
+    };
+    let results = raw
+        .results
+        .into_iter()
+        .map(convert_result)
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|m| doc_error(path, m))?;
+    if let Some(s) = &raw.shard {
+        if s.count == 0 || s.index == 0 || s.index > s.count {
+            return Err(doc_error(
+                path,
+                format!("invalid shard {}/{}", s.index, s.count),
+            ));
+        }
+        if s.positions.len() != results.len() {
+            return Err(doc_error(
+                path,
+                format!(
+                    "shard {}/{} lists {} positions for {} results",
+                    s.index,
+                    s.count,
+                    s.positions.len(),
+                    results.len()
+                ),
+            ));
+        }
+        if let Some(p) = s.positions.iter().find(|p| **p >= s.total_checks) {
+            return Err(doc_error(
+                path,
+                format!(
+                    "shard position {p} is outside the run's {} checks",
+                    s.total_checks
+                ),
+            ));
+        }
+    }
+    Ok(Document {
+        path: path.to_path_buf(),
+        environment: raw.environment,
+        config: raw.config,
+        started_at,
+        duration: Duration::from_millis(raw.duration_ms),
+        fail_on_warn: raw.fail_on_warn,
+        interrupted,
+        shard: raw.shard,
+        results,
+    })
+}
+
+fn convert_result(r: RawResult) -> Result<CheckResult, String> {
+    let kind = KINDS
+        .iter()
+        .map(|(_, k)| *k)
+        .find(|k| *k == r.kind)
+        .ok_or_else(|| format!("check `{}`: unknown kind `{}`", r.name, r.kind))?;
+    let status = match r.status.as_str() {
+        "PASS" => Status::Pass,
+        "WARN" => Status::Warn,
+        "FAIL" => Status::Fail,
+        other => return Err(format!("check `{}`: unknown status `{other}`", r.name)),
+    };
+    let reason = r
+        .reason
+        .as_deref()
+        .map(|c| parse_reason(&r.name, c))
+        .transpose()?;
+    if (status == Status::Pass) != reason.is_none() {
+        return Err(format!(
+            "check `{}`: a {} result {} a `reason`",
+            r.name,
+            status.as_str(),
+            if reason.is_some() { "has" } else { "lacks" }
+        ));
+    }
+    let failed_attempts = r
+        .failed_attempts
+        .into_iter()
+        .map(|a| {
+            Ok(FailedAttempt {
+                reason: parse_reason(&r.name, &a.reason)?,
+                message: a.message,
+                duration: Duration::from_millis(a.duration_ms),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(CheckResult {
+        name: r.name,
+        kind,
+        target: r.target,
+        status,
+        reason,
+        message: r.message,
+        duration: Duration::from_millis(r.duration_ms),
+        attempts: r.attempts,
+        flaky: r.flaky,
+        failed_attempts,
+        metadata: r.metadata,
+        location: Location {
+            file: r.location.file,
+            line: r.location.line,
+            column: r.location.column,
+        },
+    })
+}
+
+fn parse_reason(check: &str, code: &str) -> Result<Reason, String> {
+    Reason::from_code(code).ok_or_else(|| format!("check `{check}`: unknown reason `{code}`"))
+}
+
+fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeError> {
+    let Some(first) = docs.first() else {
+        return Err(MergeError::Set("no JSON documents to merge".to_owned()));
+    };
+    let first_path = first.path.display().to_string();
+    let environment = first.environment.clone();
+    let config = first.config.clone();
+    let first_shard = first.shard.as_ref().map(|s| (s.count, s.total_checks));
+
+    // Every document must be a shard of the same run.
+    let mut seen_shards: BTreeMap<u32, String> = BTreeMap::new();
+    for d in &docs {
+        if d.environment != environment {
+            return Err(doc_error(
+                &d.path,
+                format!(
+                    "environment `{}` differs from `{environment}` in {first_path}",
+                    d.environment
+                ),
+            ));
+        }
+        if d.config != config {
+            return Err(doc_error(
+                &d.path,
+                format!(
+                    "config `{}` differs from `{config}` in {first_path}",
+                    d.config
+                ),
+            ));
+        }
+        match (&d.shard, first_shard) {
+            (None, _) if docs.len() > 1 => {
+                return Err(doc_error(
+                    &d.path,
+                    "is a whole run (`shard` is null): only the documents of `run --shard K/N` can be merged together",
+                ));
+            }
+            (None, _) => {}
+            (Some(s), Some((count, total))) => {
+                if s.count != count || s.total_checks != total {
+                    return Err(doc_error(
+                        &d.path,
+                        format!(
+                            "shard {}/{} of {} checks does not fit shard count {count} of {total} checks in {first_path} (different configs or --shard counts)",
+                            s.index, s.count, s.total_checks
+                        ),
+                    ));
+                }
+                if let Some(other) = seen_shards.insert(s.index, d.path.display().to_string()) {
+                    return Err(doc_error(
+                        &d.path,
+                        format!("shard {}/{} is also {other}", s.index, s.count),
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(doc_error(
+                    &d.path,
+                    format!("is a shard but {first_path} is a whole run (`shard` is null)"),
+                ));
+            }
+        }
+    }
+    if let Some((count, _)) = first_shard {
+        let missing: Vec<String> = (1..=count)
+            .filter(|i| !seen_shards.contains_key(i))
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(MergeError::Set(format!(
+                "missing shard{} {} of {count}: give the JSON document of every shard",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            )));
+        }
+    }
+
+    let started_at = docs
+        .iter()
+        .map(|d| d.started_at)
+        .min()
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let ended_at = docs
+        .iter()
+        .map(|d| {
+            d.started_at.saturating_add(
+                time::Duration::try_from(d.duration).unwrap_or(time::Duration::ZERO),
+            )
+        })
+        .max()
+        .unwrap_or(started_at);
+    let duration = Duration::try_from(ended_at - started_at).unwrap_or_default();
+    let interrupted = docs
+        .iter()
+        .filter_map(|d| d.interrupted)
+        .max_by_key(|i| match i {
+            Interruption::Deadline => 0,
+            Interruption::Sigint => 1,
+            Interruption::Sigterm => 2,
+        });
+    let fail_on_warn = fail_on_warn || docs.iter().any(|d| d.fail_on_warn);
+
+    // Back into config order, refusing a check that two shards ran.
+    let mut owner: HashMap<String, PathBuf> = HashMap::new();
+    let mut positioned: Vec<(usize, CheckResult)> = Vec::new();
+    let mut taken: BTreeSet<usize> = BTreeSet::new();
+    for d in docs {
+        let positions: Vec<usize> = match &d.shard {
+            Some(s) => s.positions.clone(),
+            None => (0..d.results.len()).collect(),
+        };
+        for (pos, r) in positions.into_iter().zip(d.results) {
+            if let Some(other) = owner.get(&r.name) {
+                return Err(doc_error(
+                    &d.path,
+                    format!(
+                        "check `{}` is also in {} (a check must run in exactly one shard)",
+                        r.name,
+                        other.display()
+                    ),
+                ));
+            }
+            if !taken.insert(pos) {
+                return Err(doc_error(
+                    &d.path,
+                    format!(
+                        "check `{}` is at config position {pos}, which another document also uses (different configs?)",
+                        r.name
+                    ),
+                ));
+            }
+            owner.insert(r.name.clone(), d.path.clone());
+            positioned.push((pos, r));
+        }
+    }
+    if let Some((_, total)) = first_shard
+        && positioned.len() != total
+    {
+        return Err(MergeError::Set(format!(
+            "the documents hold {} of the run's {total} checks (different configs?)",
+            positioned.len()
+        )));
+    }
+    positioned.sort_by_key(|(pos, _)| *pos);
+    Ok(Summary {
+        environment,
+        config_path: config,
+        started_at,
+        duration,
+        results: positioned.into_iter().map(|(_, r)| r).collect(),
+        fail_on_warn,
+        interrupted,
+        shard: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn doc(env: &str, shard: &str, results: &str) -> String {
+        format!(
+            r#"{{"schema_version":1,"environment":"{env}","config":"c.yaml","started_at":"2026-01-01T10:00:00Z","duration_ms":5,"fail_on_warn":false,"interrupted":null,"shard":{shard},"results":[{results}]}}"#
+        )
+    }
+
+    fn result(name: &str, status: &str, reason: &str) -> String {
+        format!(
+            r#"{{"name":"{name}","kind":"http","target":"t","status":"{status}","reason":{reason},"message":"m","duration_ms":1,"attempts":1,"flaky":false,"metadata":{{}},"location":{{"file":"c.yaml","line":1,"column":1}}}}"#
+        )
+    }
+
+    #[test]
+    fn merges_in_config_order_and_refuses_bad_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.json",
+            &doc(
+                "prod",
+                r#"{"index":1,"count":2,"total_checks":3,"positions":[2]}"#,
+                &result("z", "FAIL", r#""http.status""#),
+            ),
+        );
+        let b = write(
+            dir.path(),
+            "b.json",
+            &doc(
+                "prod",
+                r#"{"index":2,"count":2,"total_checks":3,"positions":[0,1]}"#,
+                &format!(
+                    "{},{}",
+                    result("x", "PASS", "null"),
+                    result("y", "WARN", r#""http.latency""#)
+                ),
+            ),
+        );
+        let s = load(&[a.clone(), b.clone()], false).unwrap();
+        let names: Vec<&str> = s.results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["x", "y", "z"]);
+        assert!(!s.passed());
+
+        let err = load(std::slice::from_ref(&a), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing shard 2 of 2"), "{err}");
+        let err = load(&[a.clone(), a.clone()], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shard 1/2 is also"), "{err}");
+        let other = write(
+            dir.path(),
+            "other.json",
+            &doc(
+                "stage",
+                r#"{"index":2,"count":2,"total_checks":3,"positions":[0]}"#,
+                &result("x", "PASS", "null"),
+            ),
+        );
+        let err = load(&[a.clone(), other], false).unwrap_err().to_string();
+        assert!(err.contains("other.json: environment `stage`"), "{err}");
+    }
+
+    #[test]
+    fn hostile_documents_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("trunc.json", "{\"schema_version\":1,".to_owned()),
+            ("newer.json", doc("p", "null", "").replace(":1,", ":2,")),
+            ("deep.json", "[".repeat(100_000)),
+            (
+                "kind.json",
+                doc("p", "null", &result("x", "PASS", "null")).replace("http", "gopher"),
+            ),
+            (
+                "reason.json",
+                doc("p", "null", &result("x", "FAIL", r#""nope""#)),
+            ),
+            (
+                "noreason.json",
+                doc("p", "null", &result("x", "FAIL", "null")),
+            ),
+            (
+                "shard.json",
+                doc(
+                    "p",
+                    r#"{"index":3,"count":2,"total_checks":1,"positions":[]}"#,
+                    "",
+                ),
+            ),
+            (
+                "pos.json",
+                doc(
+                    "p",
+                    r#"{"index":1,"count":1,"total_checks":1,"positions":[7]}"#,
+                    &result("x", "PASS", "null"),
+                ),
+            ),
+            ("array.json", "[]".to_owned()),
+        ];
+        for (name, text) in cases {
+            let p = write(dir.path(), name, &text);
+            let err = load(&[p], false).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(!err.contains('\n'), "{name}: {err}");
+        }
+    }
+}
