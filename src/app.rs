@@ -171,6 +171,10 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         .concurrency
         .and_then(|c| usize::try_from(c).ok())
         .unwrap_or(plan.concurrency);
+    let per_host = a
+        .per_host_concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .unwrap_or(plan.per_host_concurrency);
     let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
     let ctx = match RunContext::new(&checks) {
         Ok(c) => Arc::new(c),
@@ -185,6 +189,7 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         environment = %plan.environment,
         checks = total,
         concurrency,
+        per_host,
         shard = a.shard.map(|s| s.to_string()),
         "starting run"
     );
@@ -217,6 +222,7 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         checks,
         ctx,
         concurrency,
+        per_host,
         &redactor,
         stop,
         |r| {

@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Maximum checks in flight (overrides `max_workers`/`concurrency`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: Option<u32>,
+    /// Maximum checks in flight against one host (overrides `per_host_concurrency`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub per_host_concurrency: Option<u32>,
     /// Stop the whole run after this long (e.g. `90s`, `5m`); unfinished checks FAIL with
     /// `timeout.deadline`.
     #[arg(long, value_parser = parse_duration_arg)]

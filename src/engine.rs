@@ -1,12 +1,18 @@
-//! Runs a plan: bounded concurrency, a timeout around every attempt, retries with exponential
-//! backoff, a global stop (deadline or signal) and panic isolation. Results come back in config
-//! order and already redacted.
+//! Runs a plan: bounded concurrency (globally and per target host), a timeout around every
+//! attempt, retries with exponential backoff, a global stop (deadline or signal) and panic
+//! isolation. Results come back in config order and already redacted.
+//!
+//! Scheduling: one loop owns every slot. A check starts when a global slot is free *and* its
+//! host (see [`CheckDef::host_key`]) has a free slot; a check whose host is saturated waits in
+//! that host's queue without holding a global slot, so checks of other hosts keep running. A
+//! finished check hands its host slot to the next queued check of the same host, in config
+//! order. No task ever waits for a slot while holding another, so nothing can deadlock.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
@@ -17,29 +23,52 @@ use crate::result::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, S
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
-/// Run every check of `checks` with at most `concurrency` in flight. `stop` resolves when the
-/// run must end early (deadline or signal); unfinished checks then FAIL with `timeout.deadline`
-/// or `cancelled`. `on_result` sees each result as it completes (for progress display).
+/// Run every check of `checks` with at most `concurrency` in flight, and at most `per_host` in
+/// flight against any one host. `stop` resolves when the run must end early (deadline or
+/// signal); unfinished checks then FAIL with `timeout.deadline` or `cancelled`. `on_result` sees
+/// each result as it completes (for progress display).
 pub async fn run(
     checks: Arc<Vec<CheckDef>>,
     ctx: Arc<RunContext>,
     concurrency: usize,
+    per_host: usize,
     redactor: &Redactor,
     stop: impl Future<Output = Interruption>,
     mut on_result: impl FnMut(&CheckResult),
 ) -> (Vec<CheckResult>, Option<Interruption>) {
     let n = checks.len();
-    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
+    let concurrency = concurrency.max(1);
+    let mut hosts = HostSlots::new(&checks, per_host);
+    let mut in_flight = 0usize;
     let mut set: JoinSet<(usize, CheckResult)> = JoinSet::new();
-    let mut task_index = std::collections::HashMap::new();
+    let mut task_index = HashMap::new();
     let mut started: Vec<Option<Instant>> = vec![None; n];
     let mut results: Vec<Option<CheckResult>> = vec![None; n];
-    let mut next = 0usize;
     let mut interrupted = None;
     tokio::pin!(stop);
 
     loop {
-        if next >= n && set.is_empty() {
+        // Start everything that may start now.
+        while in_flight < concurrency {
+            let Some(idx) = hosts.next_runnable() else {
+                break;
+            };
+            in_flight += 1;
+            if let Some(s) = started.get_mut(idx) {
+                *s = Some(Instant::now());
+            }
+            let checks = Arc::clone(&checks);
+            let ctx = Arc::clone(&ctx);
+            let handle = set.spawn(async move {
+                let result = match checks.get(idx) {
+                    Some(check) => run_with_retries(check, &ctx).await,
+                    None => unreachable_result(),
+                };
+                (idx, result)
+            });
+            task_index.insert(handle.id(), idx);
+        }
+        if set.is_empty() {
             break;
         }
         tokio::select! {
@@ -48,11 +77,14 @@ pub async fn run(
                 interrupted = Some(why);
                 break;
             }
-            joined = set.join_next_with_id(), if !set.is_empty() => {
+            joined = set.join_next_with_id() => {
                 let (idx, mut result) = match joined {
-                    Some(Ok((_, (idx, result)))) => (idx, result),
+                    Some(Ok((id, (idx, result)))) => {
+                        task_index.remove(&id);
+                        (idx, result)
+                    }
                     Some(Err(err)) => {
-                        let Some(idx) = task_index.get(&err.id()).copied() else { continue };
+                        let Some(idx) = task_index.remove(&err.id()) else { continue };
                         let Some(check) = checks.get(idx) else { continue };
                         let why = if err.is_panic() {
                             panic_text(err.into_panic())
@@ -65,30 +97,13 @@ pub async fn run(
                     }
                     None => continue,
                 };
+                in_flight = in_flight.saturating_sub(1);
+                hosts.finished(idx);
                 redactor.redact(&mut result);
                 on_result(&result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
                 }
-            }
-            permit = sem.clone().acquire_owned(), if next < n => {
-                let Ok(permit) = permit else { break };
-                let idx = next;
-                next += 1;
-                if let Some(s) = started.get_mut(idx) {
-                    *s = Some(Instant::now());
-                }
-                let checks = Arc::clone(&checks);
-                let ctx = Arc::clone(&ctx);
-                let handle = set.spawn(async move {
-                    let _permit = permit;
-                    let result = match checks.get(idx) {
-                        Some(check) => run_with_retries(check, &ctx).await,
-                        None => unreachable_result(),
-                    };
-                    (idx, result)
-                });
-                task_index.insert(handle.id(), idx);
             }
         }
     }
@@ -127,6 +142,79 @@ pub async fn run(
         }
     }
     (results.into_iter().flatten().collect(), interrupted)
+}
+
+/// Which checks may start, honouring the per-host limit. Checks come out in config order,
+/// except that a check whose host is saturated is passed over (and queued for its host) so
+/// that the checks behind it still start.
+struct HostSlots {
+    /// Each check's host, as an index into `in_flight`/`queued`; `None` = not host-limited.
+    host_of: Vec<Option<usize>>,
+    /// Checks in flight per host.
+    in_flight: Vec<usize>,
+    /// Checks passed over because their host was saturated, per host, in config order.
+    queued: Vec<VecDeque<usize>>,
+    /// Checks whose host slot is already taken, ready for a global slot (config order).
+    ready: VecDeque<usize>,
+    /// The next check not yet looked at.
+    next: usize,
+    per_host: usize,
+}
+
+impl HostSlots {
+    fn new(checks: &[CheckDef], per_host: usize) -> Self {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let host_of = checks
+            .iter()
+            .map(|c| {
+                let key = c.host_key()?;
+                let next_id = ids.len();
+                Some(*ids.entry(key).or_insert(next_id))
+            })
+            .collect();
+        HostSlots {
+            host_of,
+            in_flight: vec![0; ids.len()],
+            queued: vec![VecDeque::new(); ids.len()],
+            ready: VecDeque::new(),
+            next: 0,
+            per_host: per_host.max(1),
+        }
+    }
+
+    /// The next check that may start now (its host slot, if any, is taken for it).
+    fn next_runnable(&mut self) -> Option<usize> {
+        if let Some(idx) = self.ready.pop_front() {
+            return Some(idx);
+        }
+        while let Some(host) = self.host_of.get(self.next).copied() {
+            let idx = self.next;
+            self.next += 1;
+            let Some(h) = host else { return Some(idx) };
+            match (self.in_flight.get_mut(h), self.queued.get_mut(h)) {
+                (Some(n), _) if *n < self.per_host => {
+                    *n += 1;
+                    return Some(idx);
+                }
+                (Some(_), Some(q)) => q.push_back(idx),
+                _ => return Some(idx),
+            }
+        }
+        None
+    }
+
+    /// `idx` finished: its host slot goes to the host's next queued check, if any.
+    fn finished(&mut self, idx: usize) {
+        let Some(Some(h)) = self.host_of.get(idx).copied() else {
+            return;
+        };
+        if let Some(next) = self.queued.get_mut(h).and_then(VecDeque::pop_front) {
+            // The slot passes straight on: the host's count does not change.
+            self.ready.push_back(next);
+        } else if let Some(n) = self.in_flight.get_mut(h) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 fn unreachable_result() -> CheckResult {

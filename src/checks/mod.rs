@@ -49,6 +49,19 @@ impl CheckDef {
     pub fn kind(&self) -> &'static str {
         self.spec.kind()
     }
+
+    /// The host the check connects to, for `per_host_concurrency`; see [`CheckSpec::host_key`].
+    pub fn host_key(&self) -> Option<String> {
+        self.spec.host_key()
+    }
+}
+
+/// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and
+/// `api.example.com` share one limit.
+fn host_key(host: &str, port: u16) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    tcp::host_port(host, port)
 }
 
 /// Options shared by every kind, after defaults are applied.
@@ -125,6 +138,42 @@ impl CheckSpec {
             CheckSpec::Tcp(_) => "tcp",
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
+        }
+    }
+
+    /// The `host:port` the check connects to, shared by every check that targets it: the key of
+    /// the per-host concurrency limit. `None` for kinds that are not host-limited: `command`
+    /// (runs locally), `kubernetes` and `aws` (API clients with their own rate handling), and
+    /// `dns` with several or the system's resolvers (one small query per resolver); a `dns`
+    /// check with one resolver is limited on that resolver.
+    pub fn host_key(&self) -> Option<String> {
+        match self {
+            CheckSpec::Http(s) => {
+                let host = s.url.host_str()?;
+                Some(host_key(host, s.url.port_or_known_default()?))
+            }
+            CheckSpec::Tcp(s) => Some(host_key(&s.host, s.port)),
+            CheckSpec::Tls(s) => Some(host_key(&s.host, s.port)),
+            CheckSpec::Redis(s) => Some(host_key(&s.host, s.port)),
+            #[cfg(feature = "postgres")]
+            CheckSpec::Postgres(s) => Some(host_key(
+                s.db.url.host_str()?,
+                s.db.url.port().unwrap_or(5432),
+            )),
+            #[cfg(feature = "mysql")]
+            CheckSpec::Mysql(s) => Some(host_key(
+                s.db.url.host_str()?,
+                s.db.url.port().unwrap_or(3306),
+            )),
+            CheckSpec::Dns(s) => match s.resolvers.as_slice() {
+                [one] => Some(one.to_string()),
+                _ => None,
+            },
+            CheckSpec::Command(_) => None,
+            #[cfg(feature = "kubernetes")]
+            CheckSpec::Kubernetes(_) => None,
+            #[cfg(feature = "aws")]
+            CheckSpec::Aws(_) => None,
         }
     }
 

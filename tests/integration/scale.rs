@@ -335,3 +335,148 @@ fn merge_refuses_documents_that_do_not_belong_together() {
     refuse(&["t1.json"], "shard 2", "missing");
     refuse(&["t1.json", "nowhere.json"], "nowhere.json", "cannot read");
 }
+
+/// Two loopback HTTP servers (two hosts) sharing one gate. Requests to `a` are held until `a`
+/// is saturated (`limit` in flight) *and* a request to `b` is in flight at that moment, or
+/// until every `a` request has arrived, or a bounded wait passes; requests to `b` are held
+/// until `a` is saturated. So a run that respects the limit without starving other hosts
+/// reaches exactly `limit` on `a` and overlaps `b` with it; no sleeps synchronise anything.
+struct Gate {
+    state: std::sync::Mutex<GateState>,
+    cv: std::sync::Condvar,
+    limit: usize,
+    total_a: usize,
+}
+
+#[derive(Default)]
+struct GateState {
+    a_now: usize,
+    a_max: usize,
+    a_arrived: usize,
+    b_served: usize,
+    overlap: bool,
+}
+
+/// Upper bound on any wait: a broken scheduler fails the test instead of hanging it.
+const GATE_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Gate {
+    fn a(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.a_now += 1;
+        s.a_arrived += 1;
+        s.a_max = s.a_max.max(s.a_now);
+        self.cv.notify_all();
+        let (mut s, _) = self
+            .cv
+            .wait_timeout_while(s, GATE_BOUND, |s| !s.overlap && s.a_arrived < self.total_a)
+            .unwrap();
+        s.a_now -= 1;
+        self.cv.notify_all();
+    }
+
+    fn b(&self) {
+        let s = self.state.lock().unwrap();
+        let (mut s, _) = self
+            .cv
+            .wait_timeout_while(s, GATE_BOUND, |s| s.a_now < self.limit && !s.overlap)
+            .unwrap();
+        if s.a_now >= self.limit {
+            s.overlap = true;
+        }
+        s.b_served += 1;
+        self.cv.notify_all();
+    }
+}
+
+/// Serve `GET` on a fresh loopback port; each request runs `hold` before its `200`.
+fn gated_server(gate: std::sync::Arc<Gate>, hold: fn(&Gate)) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let gate = std::sync::Arc::clone(&gate);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                hold(&gate);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    port
+}
+
+/// Run `a_checks` checks on host `a` then 4 on host `b`, with `extra` arguments, and return
+/// the gate's observations.
+fn per_host_run(config_limit: usize, extra: &[&str], limit: usize) -> GateState {
+    let a_checks = 12;
+    let gate = std::sync::Arc::new(Gate {
+        state: Default::default(),
+        cv: Default::default(),
+        limit,
+        total_a: a_checks,
+    });
+    let a = gated_server(std::sync::Arc::clone(&gate), Gate::a);
+    let b = gated_server(std::sync::Arc::clone(&gate), Gate::b);
+    let mut yaml = format!(
+        "concurrency: 8\ndefaults: {{timeout: 60s}}\nenvironments:\n  t:\n    per_host_concurrency: {config_limit}\n    http_checks:\n"
+    );
+    for i in 0..a_checks {
+        yaml.push_str(&format!(
+            "      - {{name: a-{i}, url: \"http://127.0.0.1:{a}/{i}\"}}\n"
+        ));
+    }
+    for i in 0..4 {
+        yaml.push_str(&format!(
+            "      - {{name: b-{i}, url: \"http://127.0.0.1:{b}/{i}\"}}\n"
+        ));
+    }
+    let ws = Workspace::new();
+    ws.write("c.yaml", &yaml);
+    let mut args = vec!["run", "-c", "c.yaml", "--env", "t"];
+    args.extend(extra);
+    let out = run(&ws, &args);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let s = gate.state.lock().unwrap();
+    GateState {
+        a_now: s.a_now,
+        a_max: s.a_max,
+        a_arrived: s.a_arrived,
+        b_served: s.b_served,
+        overlap: s.overlap,
+    }
+}
+
+#[test]
+fn per_host_limit_holds_while_other_hosts_keep_running() {
+    let s = per_host_run(3, &[], 3);
+    assert_eq!(s.a_arrived, 12);
+    assert_eq!(s.b_served, 4);
+    assert_eq!(
+        s.a_max, 3,
+        "at most per_host_concurrency in flight on one host"
+    );
+    assert!(
+        s.overlap,
+        "host b's checks must run while host a is saturated (no global slots held by queued checks)"
+    );
+}
+
+#[test]
+fn per_host_concurrency_flag_overrides_the_config() {
+    let s = per_host_run(3, &["--per-host-concurrency", "2"], 2);
+    assert_eq!(s.a_arrived, 12);
+    assert_eq!(s.a_max, 2);
+    assert!(s.overlap);
+}
