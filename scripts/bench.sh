@@ -14,8 +14,9 @@ for p in nginx libnginx-mod-http-echo time; do
 done
 if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 
-cargo build --release --quiet --bin infracheck
-bin="$CARGO_TARGET_DIR/release/infracheck"
+# BENCH_BIN=path skips the build (to measure an existing binary).
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release --quiet --bin infracheck; fi
+bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/infracheck}"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
@@ -71,7 +72,7 @@ for n in "${sizes[@]}"; do
       esac
       gen "$n" "$url" "$work/b.yaml"
       before=$(nginx_cpu)
-      /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$bin" -c "$work/b.yaml" --env bench --concurrency "$c" --output json >"$work/out.json" || true
+      /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$bin" -c "$work/b.yaml" --env bench --concurrency "$c" --per-host-concurrency "$c" --output json >"$work/out.json" || true
       after=$(nginx_cpu)
       read -r wall user sys rss < "$work/t"
       fails=$(python3 -c "import json;print(json.load(open('$work/out.json'))['summary']['fail'])")

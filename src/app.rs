@@ -27,6 +27,8 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::List(a)) => list(&a),
         Some(Command::Run(a)) => run(&a, &cli.global),
         Some(Command::Merge(a)) => merge(&a, &cli.global),
+        Some(Command::Completions { shell }) => completions(shell),
+        Some(Command::Man) => man_page(),
         None => run(&cli.run, &cli.global),
     }
 }
@@ -50,6 +52,38 @@ fn init_tracing(g: &GlobalArgs) {
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .try_init();
+}
+
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Render into memory: clap_complete panics on a failed write (e.g. a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "infracheck", &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write the completion script: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
+    }
+}
+
+fn man_page() -> ExitCode {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    let written = clap_mangen::Man::new(cmd).render(&mut page).and_then(|()| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&page).and_then(|()| out.flush())
+    });
+    match written {
+        Ok(()) => ExitCode::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
+        Err(e) => {
+            eprint_line(&format!("error: cannot write the man page: {e}"));
+            ExitCode::Internal
+        }
+    }
 }
 
 fn eprint_line(msg: &str) {

@@ -6,11 +6,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::shard::Shard;
 
+/// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("INFRACHECK_COMMIT"),
+    ")"
+);
+
 /// Audit the health of an environment from one YAML file.
 #[derive(Debug, Parser)]
 #[command(
     name = "infracheck",
-    version,
+    version = VERSION,
     about,
     args_conflicts_with_subcommands = true
 )]
@@ -37,6 +45,14 @@ pub enum Command {
     List(ListArgs),
     /// Combine the JSON documents of sharded runs into the reports one run would write.
     Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `infracheck man > infracheck.1`.
+    Man,
 }
 
 /// Options shared by every subcommand.

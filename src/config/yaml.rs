@@ -191,18 +191,17 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
         let column = span.start.col() + 1;
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let value =
-                    match Scalar::parse_from_cow_and_metadata(text, style, tag.as_ref()) {
-                        Some(Scalar::Null) => Value::Null,
-                        Some(Scalar::Boolean(b)) => Value::Bool(b),
-                        Some(Scalar::Integer(i)) => Value::Int(i),
-                        Some(Scalar::FloatingPoint(f)) => Value::Float(f.into_inner()),
-                        Some(Scalar::String(s)) => Value::Str(s.into_owned()),
-                        None => {
-                            self.problem(line, column, "invalid value for its YAML tag");
-                            Value::Null
-                        }
-                    };
+                let value = match Scalar::parse_from_cow_and_metadata(text, style, tag.as_ref()) {
+                    Some(Scalar::Null) => Value::Null,
+                    Some(Scalar::Boolean(b)) => Value::Bool(b),
+                    Some(Scalar::Integer(i)) => Value::Int(i),
+                    Some(Scalar::FloatingPoint(f)) => Value::Float(f.into_inner()),
+                    Some(Scalar::String(s)) => Value::Str(s.into_owned()),
+                    None => {
+                        self.problem(line, column, "invalid value for its YAML tag");
+                        Value::Null
+                    }
+                };
                 self.push(
                     Node {
                         value,

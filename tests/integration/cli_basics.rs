@@ -212,3 +212,35 @@ fn usage_errors_exit_2() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--env is required"));
 }
+
+#[test]
+fn version_completions_and_man_page() {
+    let ws = Workspace::new();
+    let out = ws.run(&["--version"], &[]);
+    assert_eq!(code(&out), 0);
+    let v = stdout(&out);
+    assert!(
+        v.starts_with("infracheck 0.") && v.contains("(commit "),
+        "{v}"
+    );
+    for (shell, marker) in [
+        ("bash", "_infracheck()"),
+        ("zsh", "#compdef infracheck"),
+        ("fish", "complete -c infracheck"),
+    ] {
+        let out = ws.run(&["completions", shell], &[]);
+        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("fail-on-warn"),
+            "{shell} completes run flags"
+        );
+    }
+    assert_eq!(code(&ws.run(&["completions", "tcsh"], &[])), 2);
+    let out = ws.run(&["man"], &[]);
+    assert_eq!(code(&out), 0);
+    let page = stdout(&out);
+    assert!(page.contains(".TH infracheck 1"), "{page}");
+    assert!(page.contains("validate"), "subcommands listed");
+}

@@ -29,7 +29,11 @@ fn signalled_run(signal: &str) -> (Option<i32>, serde_json::Value) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn infracheck");
-    assert_eq!(hang.wait_for_requests(1), 1, "the hanging check never started");
+    assert_eq!(
+        hang.wait_for_requests(1),
+        1,
+        "the hanging check never started"
+    );
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
@@ -40,7 +44,10 @@ fn signalled_run(signal: &str) -> (Option<i32>, serde_json::Value) {
         if let Some(s) = child.try_wait().expect("try_wait") {
             break s.code();
         }
-        assert!(Instant::now() < deadline, "infracheck did not exit after {signal}");
+        assert!(
+            Instant::now() < deadline,
+            "infracheck did not exit after {signal}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let report = std::fs::read(ws.path().join("r.json")).expect("report written after a signal");
@@ -58,9 +65,19 @@ fn sigterm_cancels_running_checks_and_still_writes_reports() {
     assert_eq!(r[0]["status"], "PASS", "completed work is kept");
     assert_eq!(r[1]["status"], "FAIL");
     assert_eq!(r[1]["reason"], "cancelled");
-    assert!(r[1]["message"].as_str().unwrap_or("").contains("before the check finished"));
+    assert!(
+        r[1]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("before the check finished")
+    );
     assert_eq!(r[2]["reason"], "cancelled");
-    assert!(r[2]["message"].as_str().unwrap_or("").contains("before the check started"));
+    assert!(
+        r[2]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("before the check started")
+    );
 }
 
 #[test]
@@ -79,13 +96,43 @@ fn never_green_by_accident() {
     let banner = FaultServer::start(Fault::NotHttp);
     let refused = crate::support::free_port();
     let cases: &[(&str, String, &[&str], &str)] = &[
-        ("refused", format!("http://127.0.0.1:{refused}/"), &[], "connect.refused"),
-        ("unresolvable", "http://no-such-host.invalid/".to_owned(), &[], "dns.resolve"),
-        ("closed-without-answer", closed.url("/"), &[], "connect.reset"),
+        (
+            "refused",
+            format!("http://127.0.0.1:{refused}/"),
+            &[],
+            "connect.refused",
+        ),
+        (
+            "unresolvable",
+            "http://no-such-host.invalid/".to_owned(),
+            &[],
+            "dns.resolve",
+        ),
+        (
+            "closed-without-answer",
+            closed.url("/"),
+            &[],
+            "connect.reset",
+        ),
         ("timeout", hang.url("/"), &[], "timeout"),
-        ("deadline", hang.url("/"), &["--deadline", "1s"], "timeout.deadline"),
-        ("tls-to-plain-port", format!("https://{}/", banner.addr), &[], "tls.handshake"),
-        ("tls-peer-closes", format!("https://{}/", closed.addr), &[], "tls.handshake"),
+        (
+            "deadline",
+            hang.url("/"),
+            &["--deadline", "1s"],
+            "timeout.deadline",
+        ),
+        (
+            "tls-to-plain-port",
+            format!("https://{}/", banner.addr),
+            &[],
+            "tls.handshake",
+        ),
+        (
+            "tls-peer-closes",
+            format!("https://{}/", closed.addr),
+            &[],
+            "tls.handshake",
+        ),
     ];
     for (name, url, extra, reason) in cases {
         let ws = Workspace::new();
@@ -162,7 +209,10 @@ environments:
             outputs.push(std::fs::read_to_string(entry.path()).unwrap_or_default());
         }
     }
-    assert!(outputs.iter().any(|o| o.contains("***")), "nothing was masked at all?");
+    assert!(
+        outputs.iter().any(|o| o.contains("***")),
+        "nothing was masked at all?"
+    );
     for o in &outputs {
         assert!(!o.contains(SENTINEL), "secret leaked:\n{o}");
     }
