@@ -20,7 +20,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use quick_xml::events::Event;
 
-use super::util::{escape, millis, printable_url};
+use super::util::{escape, millis, percent_decode, printable_url};
 use super::{Phase, tls_util};
 use crate::config::fields::Ctx;
 use crate::config::yaml::MapReader;
@@ -137,6 +137,11 @@ pub fn parse(
         Some((n, p)) => match ctx.non_empty(n, &p) {
             Some(s) => match url::Url::parse(&s) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    // A password in the endpoint (a proxy's) may echo in error messages.
+                    if let Some(pw) = u.password() {
+                        ctx.secrets.push(pw.to_owned());
+                        ctx.secrets.push(percent_decode(pw));
+                    }
                     Some(s)
                 }
                 Ok(u) => {
@@ -548,9 +553,19 @@ async fn resolve(key: &ClientKey, phase: &Phase) -> Result<Resolved, Outcome> {
             (_, Some(_)) => "assuming the role failed",
             _ => "no usable AWS credentials",
         };
+        let text = chain(&e);
+        // A provider that calls an endpoint (AssumeRole, SSO) and cannot reach it: the
+        // credentials may be fine, the network is not.
+        if text.contains("dispatch failure: io error") || text.contains("dispatch failure: timeout")
+        {
+            return Outcome::fail(
+                Reason::AwsUnreachable,
+                format!("{what}: AWS endpoint unreachable ({text})"),
+            );
+        }
         Outcome::fail(
             Reason::AwsCredentials,
-            format!("{what} ({}): {CREDENTIALS_HINT}", chain(&e)),
+            format!("{what} ({text}): {CREDENTIALS_HINT}"),
         )
     })?;
     // The SDK clients sign with exactly these credentials: one resolution (one AssumeRole) per
@@ -800,8 +815,9 @@ async fn s3_bucket(config: &SdkConfig, bucket: &str) -> Outcome {
                     ),
                 ),
                 400 => (
-                    Reason::AwsCredentials,
-                    "bad request (often expired or malformed credentials)".to_owned(),
+                    Reason::AwsApi,
+                    "bad request (expired or malformed credentials, or a region mismatch; set `region`)"
+                        .to_owned(),
                 ),
                 _ => {
                     let err = se.err();

@@ -99,6 +99,27 @@ fn sts_s3_and_ec2_against_moto() {
     assert_eq!(r["metadata"]["instances"], 0);
 
     assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
+
+    // AWS_ENDPOINT_URL (read by aws-config) reaches every call without `endpoint_url`.
+    let mut env = fake_env(SENTINEL);
+    env.push(("AWS_ENDPOINT_URL", &url));
+    let run = run_json_aws(
+        &ws,
+        r#"environments:
+  t:
+    aws_checks:
+      - {name: identity, sts_identity: {account: "123456789012"}}
+      - {name: artifacts, s3_bucket: infracheck-artifacts}
+      - {name: web-fleet, ec2_instances: {tag: {Name: web}, min_running: 2}}
+"#,
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.raw);
+    run.expect("artifacts", "PASS", None);
+    assert_eq!(
+        run.expect("web-fleet", "PASS", None)["metadata"]["running"],
+        2
+    );
 }
 
 #[test]
@@ -115,12 +136,13 @@ fn no_credentials_is_never_green() {
       - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{url}"}}
       - {{name: fleet, ec2_instances: {{tag: {{Name: web}}, min_running: 0}}, endpoint_url: "{url}"}}
       - {{name: ghost-profile, sts_identity: {{}}, profile: ghost, endpoint_url: "{url}"}}
+      - {{name: role, sts_identity: {{}}, role_arn: "arn:aws:iam::123456789012:role/ci", endpoint_url: "{url}"}}
 "#
     );
     // Region only: no key, no profile, config files that do not exist, IMDS disabled.
     let run = run_json_aws(&ws, &config, &[("AWS_REGION", "eu-west-1")]);
     assert_eq!(run.code, 1, "{}", run.raw);
-    for name in ["identity", "artifacts", "fleet", "ghost-profile"] {
+    for name in ["identity", "artifacts", "fleet", "ghost-profile", "role"] {
         let r = run.expect(name, "FAIL", Some("aws.credentials"));
         let msg = r["message"].as_str().unwrap();
         assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
@@ -155,12 +177,13 @@ fn dead_endpoint_is_unreachable() {
       - {{name: identity, sts_identity: {{}}, endpoint_url: "{dead}", timeout: 30s}}
       - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{dead}", timeout: 30s}}
       - {{name: fleet, ec2_instances: {{tag: {{Name: web}}}}, endpoint_url: "{dead}", timeout: 30s}}
+      - {{name: role, sts_identity: {{}}, role_arn: "arn:aws:iam::123456789012:role/ci", endpoint_url: "{dead}", timeout: 30s}}
 "#
         ),
         &fake_env(SENTINEL),
     );
     assert_eq!(run.code, 1, "{}", run.raw);
-    for name in ["identity", "artifacts", "fleet"] {
+    for name in ["identity", "artifacts", "fleet", "role"] {
         let r = run.expect(name, "FAIL", Some("aws.unreachable"));
         assert!(
             r["message"].as_str().unwrap().contains("unreachable"),

@@ -80,7 +80,13 @@ impl Moto {
              sts = boto3.client('sts', **kw)\n{body}\n",
             url = self.url()
         );
-        let out = Command::new("python3")
+        let mut cmd = Command::new("python3");
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&k);
+            }
+        }
+        let out = cmd
             .args(["-c", &script])
             .env("AWS_ACCESS_KEY_ID", KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", "testing")
