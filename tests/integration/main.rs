@@ -19,16 +19,18 @@ mod cli_basics;
 mod command;
 mod config_errors;
 mod dns;
+mod hardening;
 mod http_faults;
 mod http_nginx;
-mod reports;
-mod scale;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod properties;
 mod redis;
+mod reports;
+mod scale;
 mod tcp;
 mod tls;
