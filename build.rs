@@ -11,14 +11,8 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     // A build script talks to cargo through stdout.
-    #[expect(
-        clippy::print_stdout,
-        reason = "cargo reads build-script directives from stdout"
-    )]
-    {
-        println!("cargo:rustc-env=INFRACHECK_COMMIT={commit}");
-        println!("cargo:rerun-if-changed=.git/HEAD");
-        println!("cargo:rerun-if-changed=.git/refs/heads");
-        println!("cargo:rerun-if-env-changed=INFRACHECK_COMMIT");
-    }
+    println!("cargo:rustc-env=INFRACHECK_COMMIT={commit}");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
+    println!("cargo:rerun-if-env-changed=INFRACHECK_COMMIT");
 }

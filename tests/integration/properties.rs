@@ -195,7 +195,7 @@ mod reports {
         let reason = match status {
             Status::Pass => None,
             Status::Warn => Some(Reason::HttpLatency),
-            Status::Fail => Some(if i % 2 == 0 {
+            Status::Fail => Some(if i.is_multiple_of(2) {
                 Reason::HttpStatus
             } else {
                 Reason::Timeout
