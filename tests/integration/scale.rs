@@ -224,7 +224,7 @@ fn shards(ws: &Workspace, count: usize) -> BTreeMap<String, usize> {
     for k in 1..=count {
         let shard = format!("{k}/{count}");
         let out = run(
-            &ws,
+            ws,
             &["list", "-c", "c.yaml", "--env", "t", "--shard", &shard],
         );
         assert_eq!(code(&out), 0, "{}", stderr(&out));
