@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         results,
         fail_on_warn: false,
         interrupted: None,
+        shard: None,
     };
     let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
     let cx = Context { summary: &summary, paths: &paths, written: &[] };
