@@ -1,9 +1,10 @@
-//! `aws_checks`: STS caller identity, S3 bucket reachability and EC2 running-instance counts.
+//! `aws_checks`: STS caller identity, S3 bucket reachability, EC2 running-instance counts and
+//! RDS instance availability.
 //!
 //! Credentials and region come from the official `aws-config` chain (environment, profile,
 //! SSO, web identity, ECS, IMDS), built on first use per (`region`, `profile`,
 //! `endpoint_url`, `role_arn`) and shared by the run, so `validate` never touches AWS. STS and
-//! S3 use the SDK crates; EC2 is one signed `DescribeInstances` Query API call through reqwest,
+//! S3 use the SDK crates; EC2 and RDS are signed Query API calls through reqwest,
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
 //! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
 
@@ -31,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "sts_identity",
     "s3_bucket",
     "ec2_instances",
+    "rds_instance",
     "region",
     "profile",
     "endpoint_url",
@@ -46,6 +48,8 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 const MAX_PAGES: usize = 50;
 /// Environment credentials at least this long are redacted from every output.
 const MIN_SECRET_LEN: usize = 12;
+/// The RDS Query API version `DescribeDBInstances` is called with.
+const RDS_API_VERSION: &str = "2014-10-31";
 /// The EC2 Query API version `DescribeInstances` is called with.
 const EC2_API_VERSION: &str = "2016-11-15";
 
@@ -61,6 +65,8 @@ pub enum Target {
     },
     /// `s3:HeadBucket`: the bucket exists and these credentials may reach it.
     S3Bucket(String),
+    /// `rds:DescribeDBInstances` by identifier: the instance is `available`.
+    RdsInstance(String),
     /// `ec2:DescribeInstances` by tags and/or ids: at least `min_running` are running.
     Ec2Instances {
         /// Tag filters (`tag:Key` = value; EC2 wildcards `*` and `?` work).
@@ -214,6 +220,22 @@ pub fn parse(
             None => ok = false,
         }
     }
+    if let Some((n, p)) = r.take("rds_instance") {
+        match ctx.non_empty(n, &p) {
+            Some(id) if valid_rds_id(&id) => targets.push(Target::RdsInstance(id)),
+            Some(id) => {
+                ctx.problem(
+                    n,
+                    &p,
+                    format!(
+                        "invalid DB instance identifier `{id}` (1-63 letters, digits or `-`, starting with a letter)"
+                    ),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
     if let Some((n, p)) = r.take("ec2_instances") {
         match parse_ec2(n, &p, ctx) {
             Some(t) => targets.push(t),
@@ -224,7 +246,7 @@ pub fn parse(
         ctx.problem(
             r.node,
             &r.path,
-            "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`",
+            "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`",
         );
         return None;
     }
@@ -233,7 +255,7 @@ pub fn parse(
             ctx.problem(
                 r.node,
                 &r.path,
-                "missing what to check: one of `sts_identity`, `s3_bucket`, `ec2_instances`",
+                "missing what to check: one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`",
             );
         }
         return None;
@@ -247,6 +269,7 @@ pub fn parse(
             None => "sts identity".to_owned(),
         },
         Target::S3Bucket(b) => format!("s3://{b}"),
+        Target::RdsInstance(id) => format!("rds instance {id}"),
         Target::Ec2Instances {
             tags, instance_ids, ..
         } => {
@@ -435,6 +458,12 @@ fn valid_bucket(s: &str) -> bool {
     (3..=255).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+fn valid_rds_id(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 fn valid_instance_id(s: &str) -> bool {
@@ -719,13 +748,26 @@ pub async fn run(spec: &AwsSpec, clients: &Clients, phase: &Phase) -> Outcome {
                 Ok(h) => h,
                 Err(o) => return o,
             };
-            let call = Ec2Call {
+            let call = QueryCall {
                 http: &http,
                 config: &config,
                 region: &region,
                 creds: &creds,
             };
             ec2_instances(&call, tags, instance_ids, *min_running).await
+        }
+        Target::RdsInstance(id) => {
+            let http = match clients.http().await {
+                Ok(h) => h,
+                Err(o) => return o,
+            };
+            let call = QueryCall {
+                http: &http,
+                config: &config,
+                region: &region,
+                creds: &creds,
+            };
+            rds_instance(&call, id).await
         }
     };
     outcome
@@ -839,27 +881,27 @@ async fn s3_bucket(config: &SdkConfig, bucket: &str) -> Outcome {
     }
 }
 
-/// What one EC2 Query API call needs.
-struct Ec2Call<'a> {
+/// What one Query API call (EC2, RDS) needs.
+struct QueryCall<'a> {
     http: &'a reqwest::Client,
     config: &'a SdkConfig,
     region: &'a str,
     creds: &'a Credentials,
 }
 
-/// The EC2 endpoint: the configured override, else the regional public endpoint.
-fn ec2_endpoint(config: &SdkConfig, region: &str) -> Result<url::Url, Outcome> {
+/// A Query API endpoint: the configured override, else the regional public endpoint.
+fn query_endpoint(config: &SdkConfig, region: &str, prefix: &str) -> Result<url::Url, Outcome> {
     let text = match config.endpoint_url() {
         Some(u) => u.to_owned(),
-        None if region.starts_with("cn-") => format!("https://ec2.{region}.amazonaws.com.cn/"),
-        None => format!("https://ec2.{region}.amazonaws.com/"),
+        None if region.starts_with("cn-") => format!("https://{prefix}.{region}.amazonaws.com.cn/"),
+        None => format!("https://{prefix}.{region}.amazonaws.com/"),
     };
     match url::Url::parse(&text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
         _ => Err(Outcome::fail(
             Reason::AwsApi,
             format!(
-                "invalid EC2 endpoint URL `{}` (check AWS_ENDPOINT_URL)",
+                "invalid {prefix} endpoint URL `{}` (check AWS_ENDPOINT_URL)",
                 escape(&text, 200)
             ),
         )),
@@ -893,9 +935,11 @@ fn describe_form(
     form.finish()
 }
 
-/// POST one signed Query API request; returns the HTTP status and the body.
-async fn ec2_post(
-    call: &Ec2Call<'_>,
+/// POST one signed Query API request (EC2, RDS); returns the HTTP status and the body.
+async fn query_post(
+    call: &QueryCall<'_>,
+    service: &str,
+    what: &str,
     url: &url::Url,
     body: String,
 ) -> Result<(u16, String), Outcome> {
@@ -904,7 +948,7 @@ async fn ec2_post(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(call.region)
-        .name("ec2")
+        .name(service)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
@@ -939,10 +983,7 @@ async fn ec2_post(
     let mut resp = req.body(body).send().await.map_err(|e| {
         Outcome::fail(
             Reason::AwsUnreachable,
-            format!(
-                "ec2:DescribeInstances: AWS endpoint unreachable: {}",
-                chain(&e)
-            ),
+            format!("{what}: AWS endpoint unreachable: {}", chain(&e)),
         )
     })?;
     let status = resp.status().as_u16();
@@ -953,7 +994,7 @@ async fn ec2_post(
                 if bytes.len().saturating_add(chunk.len()) > MAX_BODY {
                     return Err(Outcome::fail(
                         Reason::AwsApi,
-                        format!("ec2:DescribeInstances: response larger than {MAX_BODY} bytes"),
+                        format!("{what}: response larger than {MAX_BODY} bytes"),
                     ));
                 }
                 bytes.extend_from_slice(&chunk);
@@ -962,10 +1003,7 @@ async fn ec2_post(
             Err(e) => {
                 return Err(Outcome::fail(
                     Reason::AwsUnreachable,
-                    format!(
-                        "ec2:DescribeInstances: reading the response failed: {}",
-                        chain(&e)
-                    ),
+                    format!("{what}: reading the response failed: {}", chain(&e)),
                 ));
             }
         }
@@ -974,12 +1012,12 @@ async fn ec2_post(
 }
 
 async fn ec2_instances(
-    call: &Ec2Call<'_>,
+    call: &QueryCall<'_>,
     tags: &[(String, String)],
     instance_ids: &[String],
     min_running: u64,
 ) -> Outcome {
-    let url = match ec2_endpoint(call.config, call.region) {
+    let url = match query_endpoint(call.config, call.region, "ec2") {
         Ok(u) => u,
         Err(o) => return o,
     };
@@ -988,19 +1026,12 @@ async fn ec2_instances(
     let mut next_token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let body = describe_form(tags, instance_ids, next_token.as_deref());
-        let (status, text) = match ec2_post(call, &url, body).await {
+        let (status, text) = match query_post(call, "ec2", what, &url, body).await {
             Ok(r) => r,
             Err(o) => return o,
         };
         if status != 200 {
-            let (code, message) = parse_ec2_error(&text).unwrap_or_default();
-            let code = (!code.is_empty()).then_some(code.as_str());
-            let message = (!message.is_empty()).then_some(message.as_str());
-            return Outcome::fail(
-                service_reason(code, status),
-                service_message(what, code, message, status),
-            )
-            .with_meta("http_status", status);
+            return query_error(what, status, &text);
         }
         let page = match parse_describe(&text) {
             Ok(p) => p,
@@ -1026,6 +1057,135 @@ async fn ec2_instances(
         );
     }
     ec2_verdict(&instances, instance_ids, min_running)
+}
+
+/// A Query API error answer (`<Error><Code>…`) as an outcome.
+fn query_error(what: &str, status: u16, body: &str) -> Outcome {
+    let (code, message) = parse_query_error(body).unwrap_or_default();
+    let code = (!code.is_empty()).then_some(code.as_str());
+    let message = (!message.is_empty()).then_some(message.as_str());
+    Outcome::fail(
+        service_reason(code, status),
+        service_message(what, code, message, status),
+    )
+    .with_meta("http_status", status)
+}
+
+/// RDS statuses in which the instance still serves (maintenance in progress): WARN.
+const RDS_SERVING: &[&str] = &[
+    "backing-up",
+    "modifying",
+    "maintenance",
+    "upgrading",
+    "storage-optimization",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "renaming",
+    "resetting-master-credentials",
+];
+
+async fn rds_instance(call: &QueryCall<'_>, id: &str) -> Outcome {
+    let url = match query_endpoint(call.config, call.region, "rds") {
+        Ok(u) => u,
+        Err(o) => return o,
+    };
+    let what = format!("rds:DescribeDBInstances {id}");
+    // Built before the await: the serializer is not `Send`.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "DescribeDBInstances")
+        .append_pair("Version", RDS_API_VERSION)
+        .append_pair("DBInstanceIdentifier", id)
+        .finish();
+    let (status, text) = match query_post(call, "rds", &what, &url, body).await {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    if status != 200 {
+        return query_error(&what, status, &text);
+    }
+    let db = match parse_rds(&text) {
+        Ok(Some(db)) => db,
+        Ok(None) => {
+            return Outcome::fail(Reason::AwsNotFound, format!("{what}: no such DB instance"));
+        }
+        Err(e) => {
+            return Outcome::fail(
+                Reason::AwsApi,
+                format!("{what}: unreadable response: {}", escape(&e, 200)),
+            );
+        }
+    };
+    rds_verdict(id, &db)
+}
+
+fn rds_verdict(id: &str, db: &BTreeMap<String, String>) -> Outcome {
+    let status = db
+        .get("DBInstanceStatus")
+        .map(String::as_str)
+        .unwrap_or("unknown");
+    let mut meta = BTreeMap::new();
+    for (leaf, key) in [
+        ("DBInstanceStatus", "db_status"),
+        ("Engine", "engine"),
+        ("EngineVersion", "engine_version"),
+        ("DBInstanceClass", "instance_class"),
+        ("MultiAZ", "multi_az"),
+        ("AvailabilityZone", "availability_zone"),
+    ] {
+        if let Some(v) = db.get(leaf) {
+            meta.insert(key.to_owned(), serde_json::json!(escape(v, 100)));
+        }
+    }
+    let shown = escape(status, 60);
+    let engine = db
+        .get("Engine")
+        .map(|e| format!(" ({})", escape(e, 40)))
+        .unwrap_or_default();
+    let outcome = if status == "available" {
+        Outcome::pass(format!("DB instance {id}{engine} is available"))
+    } else if RDS_SERVING.contains(&status) {
+        Outcome::warn(
+            Reason::AwsExpect,
+            format!("DB instance {id}{engine} is `{shown}` (serving, maintenance in progress)"),
+        )
+    } else {
+        Outcome::fail(
+            Reason::AwsExpect,
+            format!("DB instance {id}{engine} is `{shown}`, not available"),
+        )
+    };
+    outcome.with_metadata(meta)
+}
+
+/// The fields of the first `DBInstance` of a `DescribeDBInstancesResponse`, or `None`.
+fn parse_rds(xml: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    let mut count = 0usize;
+    let mut root_seen = false;
+    walk_xml(xml, |path, text| match path {
+        [root] => root_seen = root == "DescribeDBInstancesResponse",
+        [_, result, list, db, leaf]
+            if result == "DescribeDBInstancesResult"
+                && list == "DBInstances"
+                && db == "DBInstance"
+                && count == 0 =>
+        {
+            fields.insert(leaf.clone(), text.to_owned());
+        }
+        [_, result, list, db]
+            if result == "DescribeDBInstancesResult"
+                && list == "DBInstances"
+                && db == "DBInstance" =>
+        {
+            count += 1;
+        }
+        _ => {}
+    })?;
+    if !root_seen {
+        return Err("not a DescribeDBInstancesResponse".to_owned());
+    }
+    Ok((count > 0).then_some(fields))
 }
 
 fn ec2_verdict(instances: &[Instance], instance_ids: &[String], min_running: u64) -> Outcome {
@@ -1195,7 +1355,7 @@ fn parse_describe(xml: &str) -> Result<Page, String> {
 }
 
 /// The first `<Error><Code>` and `<Message>` of an EC2 error response.
-fn parse_ec2_error(xml: &str) -> Option<(String, String)> {
+fn parse_query_error(xml: &str) -> Option<(String, String)> {
     let mut code: Option<String> = None;
     let mut message: Option<String> = None;
     walk_xml(xml, |path, text| {
@@ -1313,13 +1473,13 @@ mod tests {
     fn parses_errors() {
         let xml = r#"<?xml version="1.0"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized &lt;x&gt;</Message></Error></Errors><RequestID>1</RequestID></Response>"#;
         assert_eq!(
-            parse_ec2_error(xml),
+            parse_query_error(xml),
             Some((
                 "UnauthorizedOperation".into(),
                 "You are not authorized <x>".into()
             ))
         );
-        assert_eq!(parse_ec2_error("not xml <"), None);
+        assert_eq!(parse_query_error("not xml <"), None);
         assert_eq!(
             service_reason(Some("UnauthorizedOperation"), 403),
             Reason::AwsAccessDenied
@@ -1333,6 +1493,27 @@ mod tests {
             Reason::AwsNotFound
         );
         assert_eq!(service_reason(None, 500), Reason::AwsApi);
+    }
+
+    #[test]
+    fn parses_rds() {
+        let xml = r#"<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <DescribeDBInstancesResult><DBInstances><DBInstance>
+    <DBInstanceIdentifier>orders</DBInstanceIdentifier><DBInstanceStatus>stopped</DBInstanceStatus>
+    <Engine>postgres</Engine><MultiAZ>false</MultiAZ>
+    <VpcSecurityGroups><VpcSecurityGroupMembership><Status>active</Status></VpcSecurityGroupMembership></VpcSecurityGroups>
+  </DBInstance></DBInstances></DescribeDBInstancesResult>
+</DescribeDBInstancesResponse>"#;
+        let db = parse_rds(xml).unwrap().unwrap();
+        assert_eq!(db["DBInstanceStatus"], "stopped");
+        let o = rds_verdict("orders", &db);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert_eq!(o.metadata["engine"], "postgres");
+        let empty = "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances/></DescribeDBInstancesResult></DescribeDBInstancesResponse>";
+        assert_eq!(parse_rds(empty).unwrap(), None);
+        assert!(valid_rds_id("orders-db-1"));
+        assert!(!valid_rds_id("1orders"));
+        assert!(!valid_rds_id("orders_db"));
     }
 
     #[test]

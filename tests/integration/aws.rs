@@ -16,6 +16,8 @@ fn sts_s3_and_ec2_against_moto() {
     let web = moto.run_instances("web", 3);
     let db = moto.run_instances("db", 1);
     moto.stop_instances(&web[2..]);
+    moto.create_db("orders", false);
+    moto.create_db("legacy", true);
     let url = moto.url();
     let ws = Workspace::new();
     let run = run_json_aws(
@@ -36,6 +38,9 @@ fn sts_s3_and_ec2_against_moto() {
       - {{name: db-by-id, ec2_instances: {{instance_ids: ["{db0}"]}}, endpoint_url: "{url}"}}
       - {{name: unknown-id, ec2_instances: {{instance_ids: ["i-0123456789abcdef0"]}}, endpoint_url: "{url}"}}
       - {{name: other-region, ec2_instances: {{tag: {{Name: web}}}}, region: us-east-1, endpoint_url: "{url}"}}
+      - {{name: orders-db, rds_instance: orders, endpoint_url: "{url}"}}
+      - {{name: legacy-db, rds_instance: legacy, endpoint_url: "{url}"}}
+      - {{name: missing-db, rds_instance: nope, endpoint_url: "{url}"}}
 "#,
             db0 = db[0],
         ),
@@ -97,6 +102,16 @@ fn sts_s3_and_ec2_against_moto() {
     run.expect("unknown-id", "FAIL", Some("aws.not_found"));
     let r = run.expect("other-region", "FAIL", Some("aws.expect"));
     assert_eq!(r["metadata"]["instances"], 0);
+
+    let r = run.expect("orders-db", "PASS", None);
+    assert_eq!(r["metadata"]["db_status"], "available");
+    assert_eq!(r["metadata"]["engine"], "postgres");
+    let r = run.expect("legacy-db", "FAIL", Some("aws.expect"));
+    assert!(
+        r["message"].as_str().unwrap().contains("is `stopped`"),
+        "{r}"
+    );
+    run.expect("missing-db", "FAIL", Some("aws.not_found"));
 
     assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
 
@@ -178,12 +193,13 @@ fn dead_endpoint_is_unreachable() {
       - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{dead}", timeout: 30s}}
       - {{name: fleet, ec2_instances: {{tag: {{Name: web}}}}, endpoint_url: "{dead}", timeout: 30s}}
       - {{name: role, sts_identity: {{}}, role_arn: "arn:aws:iam::123456789012:role/ci", endpoint_url: "{dead}", timeout: 30s}}
+      - {{name: db, rds_instance: orders, endpoint_url: "{dead}", timeout: 30s}}
 "#
         ),
         &fake_env(SENTINEL),
     );
     assert_eq!(run.code, 1, "{}", run.raw);
-    for name in ["identity", "artifacts", "fleet", "role"] {
+    for name in ["identity", "artifacts", "fleet", "role", "db"] {
         let r = run.expect(name, "FAIL", Some("aws.unreachable"));
         assert!(
             r["message"].as_str().unwrap().contains("unreachable"),
@@ -224,6 +240,7 @@ fn validate_never_touches_aws_and_rejects_bad_config() {
       - {name: ids, ec2_instances: {instance_ids: [web-1]}}
       - {name: endpoint, sts_identity: {}, endpoint_url: "ftp://x"}
       - {name: typo, sts_identity: {acount: "123456789012"}}
+      - {name: db, rds_instance: orders_db}
 "#,
         &[],
     );
@@ -238,6 +255,7 @@ fn validate_never_touches_aws_and_rejects_bad_config() {
         "invalid instance id `web-1`",
         "unsupported endpoint URL",
         "unknown key `acount`",
+        "invalid DB instance identifier `orders_db`",
     ] {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }

@@ -123,6 +123,22 @@ impl Moto {
         serde_json::from_str(out.trim()).expect("instance ids")
     }
 
+    /// Create a PostgreSQL DB instance (available at once in moto); `stopped` stops it.
+    pub fn create_db(&self, id: &str, stopped: bool) {
+        let mut script = format!(
+            "rds = boto3.client('rds', **kw)\n\
+             rds.create_db_instance(DBInstanceIdentifier={id:?}, Engine='postgres', \
+             DBInstanceClass='db.t3.micro', AllocatedStorage=20, MasterUsername='app', \
+             MasterUserPassword='moto-password-1')"
+        );
+        if stopped {
+            script.push_str(&format!(
+                "\nrds.stop_db_instance(DBInstanceIdentifier={id:?})"
+            ));
+        }
+        self.python(&script);
+    }
+
     /// Stop instances.
     pub fn stop_instances(&self, ids: &[String]) {
         self.python(&format!(
