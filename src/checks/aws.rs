@@ -1,10 +1,10 @@
-//! `aws_checks`: STS caller identity, S3 bucket reachability, EC2 running-instance counts and
-//! RDS instance availability.
+//! `aws_checks`: STS caller identity, S3 bucket reachability, EC2 running-instance counts, RDS
+//! instance availability and ELBv2 target health.
 //!
 //! Credentials and region come from the official `aws-config` chain (environment, profile,
 //! SSO, web identity, ECS, IMDS), built on first use per (`region`, `profile`,
 //! `endpoint_url`, `role_arn`) and shared by the run, so `validate` never touches AWS. STS and
-//! S3 use the SDK crates; EC2 and RDS are signed Query API calls through reqwest,
+//! S3 use the SDK crates; EC2, RDS and ELBv2 are signed Query API calls through reqwest,
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
 //! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
 
@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "s3_bucket",
     "ec2_instances",
     "rds_instance",
+    "elb_target_group",
     "region",
     "profile",
     "endpoint_url",
@@ -40,6 +41,7 @@ pub const KEYS: &[&str] = &[
 ];
 const STS_KEYS: &[&str] = &["account", "arn_contains"];
 const EC2_KEYS: &[&str] = &["tag", "instance_ids", "min_running"];
+const ELB_KEYS: &[&str] = &["arn", "min_healthy"];
 /// How many instance ids a message or metadata lists.
 const MAX_NAMES: usize = 10;
 /// Largest EC2 response read (bytes); a bigger one is an `aws.api` failure, not an allocation.
@@ -50,6 +52,8 @@ const MAX_PAGES: usize = 50;
 const MIN_SECRET_LEN: usize = 12;
 /// The RDS Query API version `DescribeDBInstances` is called with.
 const RDS_API_VERSION: &str = "2014-10-31";
+/// The ELBv2 Query API version `DescribeTargetHealth` is called with.
+const ELB_API_VERSION: &str = "2015-12-01";
 /// The EC2 Query API version `DescribeInstances` is called with.
 const EC2_API_VERSION: &str = "2016-11-15";
 
@@ -67,6 +71,13 @@ pub enum Target {
     S3Bucket(String),
     /// `rds:DescribeDBInstances` by identifier: the instance is `available`.
     RdsInstance(String),
+    /// `elasticloadbalancing:DescribeTargetHealth`: enough registered targets are healthy.
+    ElbTargetGroup {
+        /// The target group ARN.
+        arn: String,
+        /// Healthy targets required (default: every registered target).
+        min_healthy: Option<u64>,
+    },
     /// `ec2:DescribeInstances` by tags and/or ids: at least `min_running` are running.
     Ec2Instances {
         /// Tag filters (`tag:Key` = value; EC2 wildcards `*` and `?` work).
@@ -236,6 +247,12 @@ pub fn parse(
             None => ok = false,
         }
     }
+    if let Some((n, p)) = r.take("elb_target_group") {
+        match parse_elb(n, &p, ctx) {
+            Some(t) => targets.push(t),
+            None => ok = false,
+        }
+    }
     if let Some((n, p)) = r.take("ec2_instances") {
         match parse_ec2(n, &p, ctx) {
             Some(t) => targets.push(t),
@@ -246,7 +263,7 @@ pub fn parse(
         ctx.problem(
             r.node,
             &r.path,
-            "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`",
+            "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`, `elb_target_group`",
         );
         return None;
     }
@@ -255,7 +272,7 @@ pub fn parse(
             ctx.problem(
                 r.node,
                 &r.path,
-                "missing what to check: one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`",
+                "missing what to check: one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`, `elb_target_group`",
             );
         }
         return None;
@@ -270,6 +287,7 @@ pub fn parse(
         },
         Target::S3Bucket(b) => format!("s3://{b}"),
         Target::RdsInstance(id) => format!("rds instance {id}"),
+        Target::ElbTargetGroup { arn, .. } => format!("target group {arn}"),
         Target::Ec2Instances {
             tags, instance_ids, ..
         } => {
@@ -361,6 +379,50 @@ fn parse_sts(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) ->
         account,
         arn_contains,
     })
+}
+
+fn parse_elb(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
+    let valid = |arn: &str| arn.starts_with("arn:") && arn.contains(":targetgroup/");
+    let bad_arn = "invalid target group ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)";
+    // A bare ARN is accepted for `{arn: …}`.
+    if !matches!(node.value, crate::config::yaml::Value::Map(_)) {
+        let arn = ctx.non_empty(node, path)?;
+        if !valid(&arn) {
+            ctx.problem(node, path, format!("{bad_arn}: `{arn}`"));
+            return None;
+        }
+        return Some(Target::ElbTargetGroup {
+            arn,
+            min_healthy: None,
+        });
+    }
+    let mut sub = MapReader::new(node, path, ctx.problems)?;
+    let mut ok = true;
+    let arn = match sub.take("arn") {
+        Some((n, p)) => match ctx.non_empty(n, &p) {
+            Some(a) if valid(&a) => Some(a),
+            Some(a) => {
+                ctx.problem(n, &p, format!("{bad_arn}: `{a}`"));
+                None
+            }
+            None => None,
+        },
+        None => {
+            ctx.problem(node, path, "missing required key `arn`");
+            None
+        }
+    };
+    let min_healthy = match sub.take("min_healthy") {
+        Some((n, p)) => {
+            let m = ctx.uint(n, &p, 100_000);
+            ok &= m.is_some();
+            m
+        }
+        None => None,
+    };
+    sub.finish(ELB_KEYS, ctx.problems);
+    let arn = arn?;
+    ok.then_some(Target::ElbTargetGroup { arn, min_healthy })
 }
 
 fn parse_ec2(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
@@ -756,6 +818,19 @@ pub async fn run(spec: &AwsSpec, clients: &Clients, phase: &Phase) -> Outcome {
             };
             ec2_instances(&call, tags, instance_ids, *min_running).await
         }
+        Target::ElbTargetGroup { arn, min_healthy } => {
+            let http = match clients.http().await {
+                Ok(h) => h,
+                Err(o) => return o,
+            };
+            let call = QueryCall {
+                http: &http,
+                config: &config,
+                region: &region,
+                creds: &creds,
+            };
+            target_health(&call, arn, *min_healthy).await
+        }
         Target::RdsInstance(id) => {
             let http = match clients.http().await {
                 Ok(h) => h,
@@ -881,7 +956,7 @@ async fn s3_bucket(config: &SdkConfig, bucket: &str) -> Outcome {
     }
 }
 
-/// What one Query API call (EC2, RDS) needs.
+/// What one Query API call (EC2, RDS, ELBv2) needs.
 struct QueryCall<'a> {
     http: &'a reqwest::Client,
     config: &'a SdkConfig,
@@ -935,7 +1010,7 @@ fn describe_form(
     form.finish()
 }
 
-/// POST one signed Query API request (EC2, RDS); returns the HTTP status and the body.
+/// POST one signed Query API request (EC2, RDS, ELBv2); returns the HTTP status and the body.
 async fn query_post(
     call: &QueryCall<'_>,
     service: &str,
@@ -1186,6 +1261,130 @@ fn parse_rds(xml: &str) -> Result<Option<BTreeMap<String, String>>, String> {
         return Err("not a DescribeDBInstancesResponse".to_owned());
     }
     Ok((count > 0).then_some(fields))
+}
+
+/// One registered target and its health.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct TargetHealth {
+    id: String,
+    port: String,
+    state: String,
+    reason: String,
+}
+
+async fn target_health(call: &QueryCall<'_>, arn: &str, min_healthy: Option<u64>) -> Outcome {
+    let url = match query_endpoint(call.config, call.region, "elasticloadbalancing") {
+        Ok(u) => u,
+        Err(o) => return o,
+    };
+    let what = "elasticloadbalancing:DescribeTargetHealth";
+    // Built before the await: the serializer is not `Send`.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "DescribeTargetHealth")
+        .append_pair("Version", ELB_API_VERSION)
+        .append_pair("TargetGroupArn", arn)
+        .finish();
+    let (status, text) = match query_post(call, "elasticloadbalancing", what, &url, body).await {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    if status != 200 {
+        return query_error(what, status, &text);
+    }
+    match parse_target_health(&text) {
+        Ok(targets) => target_verdict(&targets, min_healthy),
+        Err(e) => Outcome::fail(
+            Reason::AwsApi,
+            format!("{what}: unreadable response: {}", escape(&e, 200)),
+        ),
+    }
+}
+
+fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>) -> Outcome {
+    let mut states: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unhealthy: Vec<String> = Vec::new();
+    for t in targets {
+        *states.entry(t.state.clone()).or_insert(0) += 1;
+        if t.state != "healthy" {
+            let mut line = escape(&t.id, 80);
+            if !t.port.is_empty() {
+                line.push(':');
+                line.push_str(&escape(&t.port, 6));
+            }
+            line.push_str(&format!(" ({}", escape(&t.state, 30)));
+            if !t.reason.is_empty() {
+                line.push_str(&format!(": {}", escape(&t.reason, 60)));
+            }
+            line.push(')');
+            unhealthy.push(line);
+        }
+    }
+    let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+    let healthy = states.get("healthy").copied().unwrap_or(0);
+    let need = min_healthy.unwrap_or(total).max(1);
+    let mut meta = BTreeMap::new();
+    meta.insert("targets".to_owned(), serde_json::json!(total));
+    meta.insert("healthy".to_owned(), serde_json::json!(healthy));
+    meta.insert("states".to_owned(), serde_json::json!(states));
+    if !unhealthy.is_empty() {
+        meta.insert(
+            "unhealthy".to_owned(),
+            serde_json::json!(unhealthy.iter().take(MAX_NAMES).collect::<Vec<_>>()),
+        );
+    }
+    let summary = format!("{healthy}/{total} targets healthy");
+    let outcome = if total == 0 {
+        Outcome::fail(
+            Reason::AwsExpect,
+            "no targets registered in the target group",
+        )
+    } else if healthy < need {
+        let mut m = summary;
+        if let Some(min) = min_healthy {
+            m.push_str(&format!(" (min_healthy {min})"));
+        }
+        let list: Vec<&str> = unhealthy
+            .iter()
+            .take(MAX_NAMES)
+            .map(String::as_str)
+            .collect();
+        if !list.is_empty() {
+            m.push_str(&format!("; not healthy: {}", list.join(", ")));
+        }
+        Outcome::fail(Reason::AwsExpect, m)
+    } else {
+        Outcome::pass(summary)
+    };
+    outcome.with_metadata(meta)
+}
+
+/// Parse a `DescribeTargetHealthResponse`.
+fn parse_target_health(xml: &str) -> Result<Vec<TargetHealth>, String> {
+    let mut out = Vec::new();
+    let mut current = TargetHealth::default();
+    let mut root_seen = false;
+    walk_xml(xml, |path, text| match path {
+        [root] => root_seen = root == "DescribeTargetHealthResponse",
+        [_, _, list, member, group, leaf]
+            if list == "TargetHealthDescriptions" && member == "member" =>
+        {
+            match (group.as_str(), leaf.as_str()) {
+                ("Target", "Id") => current.id = text.to_owned(),
+                ("Target", "Port") => current.port = text.to_owned(),
+                ("TargetHealth", "State") => current.state = text.to_owned(),
+                ("TargetHealth", "Reason") => current.reason = text.to_owned(),
+                _ => {}
+            }
+        }
+        [_, _, list, member] if list == "TargetHealthDescriptions" && member == "member" => {
+            out.push(std::mem::take(&mut current));
+        }
+        _ => {}
+    })?;
+    if !root_seen {
+        return Err("not a DescribeTargetHealthResponse".to_owned());
+    }
+    Ok(out)
 }
 
 fn ec2_verdict(instances: &[Instance], instance_ids: &[String], min_running: u64) -> Outcome {
@@ -1514,6 +1713,31 @@ mod tests {
         assert!(valid_rds_id("orders-db-1"));
         assert!(!valid_rds_id("1orders"));
         assert!(!valid_rds_id("orders_db"));
+    }
+
+    #[test]
+    fn parses_target_health() {
+        let xml = r#"<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+  <DescribeTargetHealthResult><TargetHealthDescriptions>
+    <member><Target><Id>i-1</Id><Port>80</Port></Target><TargetHealth><State>healthy</State></TargetHealth></member>
+    <member><Target><Id>i-2</Id><Port>80</Port></Target><HealthCheckPort>80</HealthCheckPort>
+      <TargetHealth><State>unhealthy</State><Reason>Target.Timeout</Reason></TargetHealth></member>
+  </TargetHealthDescriptions></DescribeTargetHealthResult>
+</DescribeTargetHealthResponse>"#;
+        let t = parse_target_health(xml).unwrap();
+        assert_eq!(t.len(), 2);
+        let o = target_verdict(&t, None);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert!(
+            o.message.contains("i-2:80 (unhealthy: Target.Timeout)"),
+            "{}",
+            o.message
+        );
+        assert_eq!(
+            target_verdict(&t, Some(1)).status,
+            crate::result::Status::Pass
+        );
+        assert_eq!(target_verdict(&[], Some(0)).reason, Some(Reason::AwsExpect));
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn sts_s3_and_ec2_against_moto() {
     moto.create_bucket("infracheck-artifacts");
     let web = moto.run_instances("web", 3);
     let db = moto.run_instances("db", 1);
+    let tg = moto.create_target_group("web", &web);
     moto.stop_instances(&web[2..]);
     moto.create_db("orders", false);
     moto.create_db("legacy", true);
@@ -41,6 +42,9 @@ fn sts_s3_and_ec2_against_moto() {
       - {{name: orders-db, rds_instance: orders, endpoint_url: "{url}"}}
       - {{name: legacy-db, rds_instance: legacy, endpoint_url: "{url}"}}
       - {{name: missing-db, rds_instance: nope, endpoint_url: "{url}"}}
+      - {{name: tg-all, elb_target_group: "{tg}", endpoint_url: "{url}"}}
+      - {{name: tg-min2, elb_target_group: {{arn: "{tg}", min_healthy: 2}}, endpoint_url: "{url}"}}
+      - {{name: tg-missing, elb_target_group: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/nope/0123456789abcdef", endpoint_url: "{url}"}}
 "#,
             db0 = db[0],
         ),
@@ -112,6 +116,14 @@ fn sts_s3_and_ec2_against_moto() {
         "{r}"
     );
     run.expect("missing-db", "FAIL", Some("aws.not_found"));
+    let r = run.expect("tg-all", "FAIL", Some("aws.expect"));
+    let msg = r["message"].as_str().unwrap();
+    assert!(msg.contains("2/3 targets healthy"), "{msg}");
+    assert!(msg.contains(&format!("{}:80 (unused", web[2])), "{msg}");
+    let r = run.expect("tg-min2", "PASS", None);
+    assert_eq!(r["metadata"]["healthy"], 2);
+    assert_eq!(r["metadata"]["states"]["healthy"], 2);
+    run.expect("tg-missing", "FAIL", Some("aws.not_found"));
 
     assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
 
@@ -194,12 +206,13 @@ fn dead_endpoint_is_unreachable() {
       - {{name: fleet, ec2_instances: {{tag: {{Name: web}}}}, endpoint_url: "{dead}", timeout: 30s}}
       - {{name: role, sts_identity: {{}}, role_arn: "arn:aws:iam::123456789012:role/ci", endpoint_url: "{dead}", timeout: 30s}}
       - {{name: db, rds_instance: orders, endpoint_url: "{dead}", timeout: 30s}}
+      - {{name: tg, elb_target_group: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef", endpoint_url: "{dead}", timeout: 30s}}
 "#
         ),
         &fake_env(SENTINEL),
     );
     assert_eq!(run.code, 1, "{}", run.raw);
-    for name in ["identity", "artifacts", "fleet", "role", "db"] {
+    for name in ["identity", "artifacts", "fleet", "role", "db", "tg"] {
         let r = run.expect(name, "FAIL", Some("aws.unreachable"));
         assert!(
             r["message"].as_str().unwrap().contains("unreachable"),
@@ -241,6 +254,8 @@ fn validate_never_touches_aws_and_rejects_bad_config() {
       - {name: endpoint, sts_identity: {}, endpoint_url: "ftp://x"}
       - {name: typo, sts_identity: {acount: "123456789012"}}
       - {name: db, rds_instance: orders_db}
+      - {name: tg, elb_target_group: {min_healthy: 1}}
+      - {name: tg-arn, elb_target_group: "arn:aws:s3:::bucket"}
 "#,
         &[],
     );
@@ -256,6 +271,8 @@ fn validate_never_touches_aws_and_rejects_bad_config() {
         "unsupported endpoint URL",
         "unknown key `acount`",
         "invalid DB instance identifier `orders_db`",
+        "missing required key `arn`",
+        "invalid target group ARN",
     ] {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }

@@ -139,6 +139,20 @@ impl Moto {
         self.python(&script);
     }
 
+    /// Create an HTTP target group (in a new VPC) with `instance_ids` registered; returns its ARN.
+    pub fn create_target_group(&self, name: &str, instance_ids: &[String]) -> String {
+        let out = self.python(&format!(
+            "elb = boto3.client('elbv2', **kw)\n\
+             vpc = ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']\n\
+             tg = elb.create_target_group(Name={name:?}, Protocol='HTTP', Port=80, VpcId=vpc)\
+             ['TargetGroups'][0]['TargetGroupArn']\n\
+             elb.register_targets(TargetGroupArn=tg, Targets=[{{'Id': i}} for i in {ids}])\n\
+             print(tg)",
+            ids = serde_json::to_string(instance_ids).expect("json")
+        ));
+        out.trim().to_owned()
+    }
+
     /// Stop instances.
     pub fn stop_instances(&self, ids: &[String]) {
         self.python(&format!(
