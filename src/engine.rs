@@ -306,3 +306,48 @@ fn finish(
         location: check.location.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::TEST_PANIC_NAME;
+
+    #[tokio::test]
+    async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        // Nothing listens on `port` once the listener above is dropped.
+        let yaml = format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: {TEST_PANIC_NAME}, url: \"http://127.0.0.1:{port}/\"}}\n      - {{name: after, url: \"http://127.0.0.1:{port}/\"}}\n"
+        );
+        let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
+            .unwrap()
+            .pop()
+            .unwrap();
+        let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
+        let (results, interrupted) = run(
+            Arc::new(plan.checks),
+            ctx,
+            4,
+            4,
+            &Redactor::default(),
+            std::future::pending(),
+            |_| {},
+        )
+        .await;
+        assert!(interrupted.is_none());
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].name, TEST_PANIC_NAME);
+        assert_eq!(results[0].status, Status::Fail);
+        assert_eq!(results[0].reason, Some(Reason::Internal));
+        assert!(
+            results[0].message.contains("injected test panic"),
+            "{}",
+            results[0].message
+        );
+        assert_eq!(results[1].status, Status::Fail);
+        assert_eq!(results[1].reason, Some(Reason::ConnectRefused));
+    }
+}

@@ -268,8 +268,18 @@ impl RunContext {
     }
 }
 
+/// In unit tests, a check with this name panics inside `run`.
+#[cfg(test)]
+pub(crate) const TEST_PANIC_NAME: &str = "__test_panic__";
+
 /// Run one attempt of a check. Never panics on bad data; a failed check is an [`Outcome`].
 pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+    // Unit tests of the engine need a check that panics, to prove panic isolation.
+    #[cfg(test)]
+    #[allow(clippy::panic, reason = "exercises the engine's panic isolation")]
+    if check.name == TEST_PANIC_NAME {
+        panic!("injected test panic");
+    }
     match &check.spec {
         CheckSpec::Http(spec) => http::run(spec, ctx, phase).await,
         CheckSpec::Command(spec) => command::run(spec, phase).await,
