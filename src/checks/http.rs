@@ -316,9 +316,15 @@ pub fn parse(
     let target = redacted_url(&url);
     if let Some(pw) = url.password() {
         ctx.secrets.push(pw.to_owned());
-        if let Ok(decoded) = urlencoding_decode(pw) {
-            ctx.secrets.push(decoded);
-        }
+        let decoded = urlencoding_decode(pw).unwrap_or_else(|()| pw.to_owned());
+        // The credentials travel as `Authorization: Basic base64(user:password)`; a server
+        // that echoes its request headers must not reveal them in that form either.
+        let user = urlencoding_decode(url.username()).unwrap_or_default();
+        ctx.secrets.push(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{user}:{decoded}"),
+        ));
+        ctx.secrets.push(decoded);
     }
     let thresholds = Thresholds {
         warn_latency: thresholds.warn_latency.or(Some(DEFAULT_WARN_LATENCY)),

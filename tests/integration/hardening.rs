@@ -183,6 +183,16 @@ environments:
         on_body_mismatch: fail
       - name: refused
         url: "http://u:${{DB_PASSWORD}}@127.0.0.1:{refused}/"
+    redis_checks:
+      - {{name: cache, url: "redis://:${{DB_PASSWORD}}@127.0.0.1:{refused}/0"}}
+    postgres_checks:
+      - {{name: pg, url: "postgres://app:${{DB_PASSWORD}}@127.0.0.1:{refused}/app", tls: disable}}
+    mysql_checks:
+      - {{name: my, url: "mysql://app:${{DB_PASSWORD}}@127.0.0.1:{refused}/app"}}
+    command_checks:
+      - {{name: cmd, command: ["sh", "-c", "echo $TOKEN_ECHO; exit 3"], env: {{TOKEN_ECHO: "${{API_TOKEN}}"}}}}
+    aws_checks:
+      - {{name: identity, sts_identity: {{}}, region: eu-west-1, endpoint_url: "http://127.0.0.1:{refused}"}}
 "#,
             b = ng.base(),
             port = ng.port,
@@ -193,10 +203,36 @@ environments:
         ("API_TOKEN", SENTINEL),
         ("PLAIN_NAME", SENTINEL),
         ("DB_PASSWORD", SENTINEL),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", SENTINEL),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        ),
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", "summary.md"),
+        ("GITHUB_OUTPUT", "outputs.txt"),
     ];
     let mut outputs = Vec::new();
     for args in [
-        vec!["-c", "c.yaml", "--env", "t", "-vv", "--json", "r.json"],
+        vec![
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "-vv",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--sarif",
+            "r.sarif",
+            "--markdown",
+            "r.md",
+            "--codequality",
+            "r.cq.json",
+        ],
         vec!["-c", "c.yaml", "--env", "t", "-vvv", "--output", "json"],
         vec!["list", "-c", "c.yaml", "--env", "t"],
     ] {
@@ -212,6 +248,28 @@ environments:
     assert!(
         outputs.iter().any(|o| o.contains("***")),
         "nothing was masked at all?"
+    );
+    // Every report was written (and every check kind really ran and failed).
+    for f in [
+        "r.json",
+        "r.xml",
+        "r.sarif",
+        "r.md",
+        "r.cq.json",
+        "summary.md",
+        "outputs.txt",
+    ] {
+        assert!(ws.path().join(f).is_file(), "{f} not written");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("r.json")).expect("r.json"))
+            .expect("json");
+    assert_eq!(doc["summary"]["total"], 9, "{doc}");
+    // Nor in encoded form: the URL credentials as the Basic auth header carries them.
+    let basic = "c3ZjOlNlTnRJbkVsLTdmM2E5Yw=="; // base64("svc:SeNtInEl-7f3a9c")
+    assert!(
+        outputs.iter().all(|o| !o.contains(basic)),
+        "Basic credentials leaked"
     );
     for o in &outputs {
         assert!(!o.contains(SENTINEL), "secret leaked:\n{o}");
