@@ -447,6 +447,22 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_line_breaks_gives_one_line_per_problem() {
+        // Found by the `config` fuzz target: a quoted key holding CR/LF made multi-line errors.
+        let err = crate::config::load_str(
+            "t.yaml",
+            "\"a\\r\\n::error::x\": 1\nenvironments: {p: {}}\n",
+            None,
+            &|_| None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("t.yaml:1:1: "), "{err}");
+        assert!(err.contains("\\r\\n::error::x"), "{err}");
+    }
+
+    #[test]
     fn suggests_typo_fix() {
         assert_eq!(
             closest("expected_staus", &["expected_status", "url"]),
