@@ -30,6 +30,11 @@ if ((${#need_apt[@]})); then
 fi
 python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 
+# Supply chain: licences, bans (no OpenSSL, one crypto provider) and sources, offline.
+# (Advisories need the advisory database from the network: they run in GitHub CI.)
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+cargo deny --offline check bans licenses sources
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --no-fail-fast
