@@ -124,12 +124,24 @@ fn timeout_kills_the_whole_process_group() {
     let pid = pid.trim();
     // The background `sleep` was in the check's process group: it must be gone (or a zombie
     // waiting for its new parent to reap it), not still sleeping.
-    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let alive = state
-        .rsplit_once(')')
-        .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        .unwrap_or(false);
-    assert!(!alive, "grandchild {pid} survived the timeout: {state}");
+    // SIGKILL was sent to the group before infracheck exited; the kernel may need a moment to
+    // finish tearing the process down, so wait (bounded) for it to disappear or become a zombie.
+    let alive = |state: &str| {
+        state
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    while alive(&state) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    }
+    assert!(
+        !alive(&state),
+        "grandchild {pid} survived the timeout: {state}"
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub enum Fault {
     HugeBody,
     /// Answer with a non-HTTP banner.
     NotHttp,
-    /// Accept and close immediately without a byte.
+    /// Read the first bytes the client sends, then close without a byte.
     CloseImmediately,
 }
 
@@ -116,9 +116,29 @@ fn serve(
         Fault::NotHttp => {
             let _ = stream.set_nonblocking(false);
             let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\nthis is not http\r\n\r\n");
+            // Keep the socket open and drain what the client sends until it hangs up, so its
+            // request never meets a closed socket (which would be a reset, not a protocol
+            // error). Bounded by the read timeout and a byte cap.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut sink = [0u8; 4096];
+            let mut total = 0usize;
+            while total < 1 << 20 {
+                match stream.read(&mut sink) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
             return;
         }
-        Fault::CloseImmediately => return,
+        Fault::CloseImmediately => {
+            // Wait for the client's first bytes (request or TLS ClientHello), then close
+            // without a word: a clean EOF, never a reset caused by writing to a closed socket.
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut first = [0u8; 4096];
+            let _ = stream.read(&mut first);
+            return;
+        }
         _ => {}
     }
     let req = read_request(&mut stream);
