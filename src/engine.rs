@@ -437,6 +437,65 @@ mod tests {
     use super::*;
     use crate::checks::TEST_PANIC_NAME;
 
+    fn chain() -> Vec<CheckDef> {
+        let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
+        crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+            .unwrap()
+            .pop()
+            .unwrap()
+            .checks
+    }
+
+    #[test]
+    fn dependents_wait_and_are_released_in_order() {
+        let checks = chain();
+        let mut slots = HostSlots::new(&checks, 10);
+        // Only `a` (index 1) may start; `c` is passed over although it comes first.
+        assert_eq!(slots.next_runnable(), Some(1));
+        assert_eq!(slots.next_runnable(), None);
+        assert!(slots.finished(1, true).is_empty());
+        assert_eq!(slots.next_runnable(), Some(2));
+        assert_eq!(slots.next_runnable(), Some(3));
+        assert_eq!(slots.next_runnable(), None);
+        assert!(slots.finished(2, true).is_empty());
+        assert_eq!(slots.next_runnable(), Some(0));
+        assert_eq!(slots.next_runnable(), None);
+    }
+
+    #[test]
+    fn a_failed_dependency_blocks_its_dependents_transitively_once() {
+        let checks = chain();
+        let mut slots = HostSlots::new(&checks, 10);
+        assert_eq!(slots.next_runnable(), Some(1));
+        let blocked = slots.finished(1, false);
+        assert_eq!(
+            blocked,
+            [
+                Blocked {
+                    check: 2,
+                    by: 1,
+                    root: 1
+                },
+                Blocked {
+                    check: 3,
+                    by: 1,
+                    root: 1
+                },
+                Blocked {
+                    check: 0,
+                    by: 2,
+                    root: 1
+                },
+            ]
+        );
+        assert_eq!(slots.next_runnable(), None);
+        let skipped = blocked_result(&checks[0], &checks, &blocked[2]);
+        assert_eq!(skipped.status, Status::Skip);
+        assert_eq!(skipped.reason, Some(Reason::Blocked));
+        assert_eq!(skipped.message, "blocked by b (root cause: a)");
+        assert_eq!(skipped.attempts, 0);
+    }
+
     #[tokio::test]
     async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
