@@ -7,6 +7,12 @@
 //! that host's queue without holding a global slot, so checks of other hosts keep running. A
 //! finished check hands its host slot to the next queued check of the same host, in config
 //! order. No task ever waits for a slot while holding another, so nothing can deadlock.
+//!
+//! Dependencies (`depends_on`): a check waits, holding no slot, until every check it depends on
+//! has finished. If one of them finished with PASS or WARN it counts as passed; anything else
+//! (FAIL, or SKIP itself) means the dependent is never started and is reported as SKIP with
+//! reason `blocked`, transitively. A dependency that is not among the checks of this run (under
+//! `--shard`, a check of another shard) is ignored: the dependent runs as if it had none.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -98,11 +104,21 @@ pub async fn run(
                     None => continue,
                 };
                 in_flight = in_flight.saturating_sub(1);
-                hosts.finished(idx);
+                let passed = matches!(result.status, Status::Pass | Status::Warn);
+                let blocked = hosts.finished(idx, passed);
                 redactor.redact(&mut result);
                 on_result(&result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
+                }
+                for b in blocked {
+                    let Some(check) = checks.get(b.check) else { continue };
+                    let mut skipped = blocked_result(check, &checks, &b);
+                    redactor.redact(&mut skipped);
+                    on_result(&skipped);
+                    if let Some(slot) = results.get_mut(b.check) {
+                        *slot = Some(skipped);
+                    }
                 }
             }
         }
@@ -144,9 +160,39 @@ pub async fn run(
     (results.into_iter().flatten().collect(), interrupted)
 }
 
-/// Which checks may start, honouring the per-host limit. Checks come out in config order,
-/// except that a check whose host is saturated is passed over (and queued for its host) so
-/// that the checks behind it still start.
+/// A check that will not run because a dependency did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Blocked {
+    /// The check that is skipped.
+    check: usize,
+    /// Its dependency that did not pass.
+    by: usize,
+    /// The check that failed first along the chain (equal to `by` for a direct dependency).
+    root: usize,
+}
+
+fn blocked_result(check: &CheckDef, checks: &[CheckDef], b: &Blocked) -> CheckResult {
+    let name = |i: usize| checks.get(i).map_or("?", |c| c.name.as_str());
+    let message = if b.by == b.root {
+        format!("blocked by {}", name(b.by))
+    } else {
+        format!("blocked by {} (root cause: {})", name(b.by), name(b.root))
+    };
+    let outcome = Outcome {
+        status: Status::Skip,
+        reason: Some(Reason::Blocked),
+        message,
+        metadata: Default::default(),
+    }
+    .with_meta("blocked_by", name(b.by))
+    .with_meta("root_cause", name(b.root));
+    finish(check, outcome, Duration::ZERO, 0, Vec::new())
+}
+
+/// Which checks may start, honouring dependencies and the per-host limit. Checks come out in
+/// config order, except that a check whose host is saturated is passed over (and queued for its
+/// host) so that the checks behind it still start, and a check waiting for its dependencies is
+/// passed over until the last of them finishes.
 struct HostSlots {
     /// Each check's host, as an index into `in_flight`/`queued`; `None` = not host-limited.
     host_of: Vec<Option<usize>>,
@@ -159,6 +205,14 @@ struct HostSlots {
     /// The next check not yet looked at.
     next: usize,
     per_host: usize,
+    /// Per check: how many of its dependencies have not finished yet.
+    waiting_on: Vec<usize>,
+    /// Per check: the checks that depend on it.
+    dependents: Vec<Vec<usize>>,
+    /// Checks whose dependencies all passed after they were passed over, in release order.
+    released: VecDeque<usize>,
+    /// Checks that will not run (a dependency did not pass).
+    skipped: Vec<bool>,
 }
 
 impl HostSlots {
@@ -172,6 +226,31 @@ impl HostSlots {
                 Some(*ids.entry(key).or_insert(next_id))
             })
             .collect();
+        let index: HashMap<&str, usize> = checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
+        let mut waiting_on = vec![0; checks.len()];
+        let mut dependents = vec![Vec::new(); checks.len()];
+        for (i, c) in checks.iter().enumerate() {
+            let mut deps: Vec<usize> = c
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d.name.as_str()).copied())
+                .filter(|&j| j != i)
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            if let Some(w) = waiting_on.get_mut(i) {
+                *w = deps.len();
+            }
+            for j in deps {
+                if let Some(d) = dependents.get_mut(j) {
+                    d.push(i);
+                }
+            }
+        }
         HostSlots {
             host_of,
             in_flight: vec![0; ids.len()],
@@ -179,6 +258,10 @@ impl HostSlots {
             ready: VecDeque::new(),
             next: 0,
             per_host: per_host.max(1),
+            waiting_on,
+            dependents,
+            released: VecDeque::new(),
+            skipped: vec![false; checks.len()],
         }
     }
 
@@ -187,9 +270,23 @@ impl HostSlots {
         if let Some(idx) = self.ready.pop_front() {
             return Some(idx);
         }
-        while let Some(host) = self.host_of.get(self.next).copied() {
-            let idx = self.next;
-            self.next += 1;
+        loop {
+            let idx = if let Some(idx) = self.released.pop_front() {
+                idx
+            } else if self.next < self.host_of.len() {
+                let idx = self.next;
+                self.next += 1;
+                // Passed over for now: `finished` releases it when its dependencies are done.
+                if self.waiting_on.get(idx).is_some_and(|w| *w > 0)
+                    || self.skipped.get(idx).copied().unwrap_or(false)
+                {
+                    continue;
+                }
+                idx
+            } else {
+                return None;
+            };
+            let host = self.host_of.get(idx).copied()?;
             let Some(h) = host else { return Some(idx) };
             match (self.in_flight.get_mut(h), self.queued.get_mut(h)) {
                 (Some(n), _) if *n < self.per_host => {
@@ -200,20 +297,48 @@ impl HostSlots {
                 _ => return Some(idx),
             }
         }
-        None
     }
 
-    /// `idx` finished: its host slot goes to the host's next queued check, if any.
-    fn finished(&mut self, idx: usize) {
-        let Some(Some(h)) = self.host_of.get(idx).copied() else {
-            return;
-        };
-        if let Some(next) = self.queued.get_mut(h).and_then(VecDeque::pop_front) {
-            // The slot passes straight on: the host's count does not change.
-            self.ready.push_back(next);
-        } else if let Some(n) = self.in_flight.get_mut(h) {
-            *n = n.saturating_sub(1);
+    /// `idx` finished (`passed`: PASS or WARN): its host slot goes to the host's next queued
+    /// check, if any, and its dependents are released (passed) or blocked (not passed). Returns
+    /// every check that is now blocked, transitively, each exactly once.
+    fn finished(&mut self, idx: usize, passed: bool) -> Vec<Blocked> {
+        if let Some(Some(h)) = self.host_of.get(idx).copied() {
+            if let Some(next) = self.queued.get_mut(h).and_then(VecDeque::pop_front) {
+                // The slot passes straight on: the host's count does not change.
+                self.ready.push_back(next);
+            } else if let Some(n) = self.in_flight.get_mut(h) {
+                *n = n.saturating_sub(1);
+            }
         }
+        let dependents = self.dependents.get(idx).cloned().unwrap_or_default();
+        if passed {
+            for d in dependents {
+                let Some(w) = self.waiting_on.get_mut(d) else {
+                    continue;
+                };
+                *w = w.saturating_sub(1);
+                // Released only once it was passed over; before that, the scan finds it.
+                if *w == 0 && d < self.next && !self.skipped.get(d).copied().unwrap_or(true) {
+                    self.released.push_back(d);
+                }
+            }
+            return Vec::new();
+        }
+        let mut blocked = Vec::new();
+        let mut work: VecDeque<(usize, usize, usize)> =
+            dependents.into_iter().map(|d| (d, idx, idx)).collect();
+        while let Some((check, by, root)) = work.pop_front() {
+            match self.skipped.get_mut(check) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
+            blocked.push(Blocked { check, by, root });
+            if let Some(next) = self.dependents.get(check) {
+                work.extend(next.iter().map(|&d| (d, check, root)));
+            }
+        }
+        blocked
     }
 }
 
@@ -311,6 +436,65 @@ fn finish(
 mod tests {
     use super::*;
     use crate::checks::TEST_PANIC_NAME;
+
+    fn chain() -> Vec<CheckDef> {
+        let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
+        crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+            .unwrap()
+            .pop()
+            .unwrap()
+            .checks
+    }
+
+    #[test]
+    fn dependents_wait_and_are_released_in_order() {
+        let checks = chain();
+        let mut slots = HostSlots::new(&checks, 10);
+        // Only `a` (index 1) may start; `c` is passed over although it comes first.
+        assert_eq!(slots.next_runnable(), Some(1));
+        assert_eq!(slots.next_runnable(), None);
+        assert!(slots.finished(1, true).is_empty());
+        assert_eq!(slots.next_runnable(), Some(2));
+        assert_eq!(slots.next_runnable(), Some(3));
+        assert_eq!(slots.next_runnable(), None);
+        assert!(slots.finished(2, true).is_empty());
+        assert_eq!(slots.next_runnable(), Some(0));
+        assert_eq!(slots.next_runnable(), None);
+    }
+
+    #[test]
+    fn a_failed_dependency_blocks_its_dependents_transitively_once() {
+        let checks = chain();
+        let mut slots = HostSlots::new(&checks, 10);
+        assert_eq!(slots.next_runnable(), Some(1));
+        let blocked = slots.finished(1, false);
+        assert_eq!(
+            blocked,
+            [
+                Blocked {
+                    check: 2,
+                    by: 1,
+                    root: 1
+                },
+                Blocked {
+                    check: 3,
+                    by: 1,
+                    root: 1
+                },
+                Blocked {
+                    check: 0,
+                    by: 2,
+                    root: 1
+                },
+            ]
+        );
+        assert_eq!(slots.next_runnable(), None);
+        let skipped = blocked_result(&checks[0], &checks, &blocked[2]);
+        assert_eq!(skipped.status, Status::Skip);
+        assert_eq!(skipped.reason, Some(Reason::Blocked));
+        assert_eq!(skipped.message, "blocked by b (root cause: a)");
+        assert_eq!(skipped.attempts, 0);
+    }
 
     #[tokio::test]
     async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {

@@ -16,3 +16,4 @@ pub mod redact;
 pub mod report;
 pub mod result;
 pub mod shard;
+pub mod waiver;

@@ -214,12 +214,15 @@ fn convert_result(r: RawResult) -> Result<CheckResult, String> {
     let kind = KINDS
         .iter()
         .map(|(_, k)| *k)
+        .chain([crate::result::WAIVER_KIND])
         .find(|k| *k == r.kind)
         .ok_or_else(|| format!("check `{}`: unknown kind `{}`", r.name, r.kind))?;
     let status = match r.status.as_str() {
         "PASS" => Status::Pass,
         "WARN" => Status::Warn,
         "FAIL" => Status::Fail,
+        "SKIP" => Status::Skip,
+        "WAIVED" => Status::Waived,
         other => return Err(format!("check `{}`: unknown status `{other}`", r.name)),
     };
     let reason = r

@@ -16,6 +16,11 @@ pub enum Status {
     Warn,
     /// The check failed, or could not run at all.
     Fail,
+    /// The check was not run because a check it depends on (`depends_on`) did not pass.
+    /// Never counts as passed.
+    Skip,
+    /// The check failed, but an unexpired waiver (`waivers:`) accepts the failure for now.
+    Waived,
 }
 
 impl Status {
@@ -25,9 +30,26 @@ impl Status {
             Status::Pass => "PASS",
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+            Status::Waived => "WAIVED",
+        }
+    }
+
+    /// How much a status needs attention, for "worst first" orderings: FAIL, SKIP, WARN,
+    /// WAIVED, PASS.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Fail => 4,
+            Status::Skip => 3,
+            Status::Warn => 2,
+            Status::Waived => 1,
+            Status::Pass => 0,
         }
     }
 }
+
+/// The `kind` of the synthetic result that reports a stale waiver (`waiver:<pattern>`).
+pub const WAIVER_KIND: &str = "waiver";
 
 /// Where a check is defined in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -211,6 +233,10 @@ reasons! {
         "An error other than credentials, access or not-found (throttling, a bucket in another region, an unreadable answer).";
     AwsUnreachable => "aws.unreachable", Error, "The AWS endpoint could not be reached",
         "Connecting to the AWS (or `endpoint_url`) endpoint failed or timed out inside the SDK.";
+    Blocked => "blocked", Error, "The check was not run because a check it depends on did not pass",
+        "A check named in `depends_on` (directly or through another dependency) failed or was itself blocked, so this check was skipped (SKIP). Fix the blocking check named in the message.";
+    WaiverStale => "waiver.stale", Failure, "A waiver matches no check",
+        "An entry of `waivers:` matches no check of the environment (WARN): the exception is stale and can be removed, or its `check` pattern has a typo.";
     Internal => "internal", Error, "infracheck hit an internal error running the check",
         "The check panicked or failed unexpectedly inside infracheck; please report it.";
 }
@@ -354,6 +380,10 @@ pub struct Counts {
     pub warn: usize,
     /// Checks that failed.
     pub fail: usize,
+    /// Checks not run because a dependency did not pass.
+    pub skip: usize,
+    /// Failures accepted by an unexpired waiver.
+    pub waived: usize,
     /// All checks.
     pub total: usize,
 }
@@ -403,15 +433,23 @@ impl Summary {
                 Status::Pass => c.pass += 1,
                 Status::Warn => c.warn += 1,
                 Status::Fail => c.fail += 1,
+                Status::Skip => c.skip += 1,
+                Status::Waived => c.waived += 1,
             }
         }
         c
     }
 
     /// Whether the run as a whole passed (the basis of exit code 0).
+    ///
+    /// WAIVED does not fail the run; SKIP does, like the FAIL that caused it: a check that did
+    /// not run proved nothing.
     pub fn passed(&self) -> bool {
         let c = self.counts();
-        c.fail == 0 && !(self.fail_on_warn && c.warn > 0) && self.interrupted.is_none()
+        c.fail == 0
+            && c.skip == 0
+            && !(self.fail_on_warn && c.warn > 0)
+            && self.interrupted.is_none()
     }
 
     /// `passed`, `warned` or `failed`: the one-word verdict used by GitHub outputs.
@@ -419,7 +457,7 @@ impl Summary {
         let c = self.counts();
         if !self.passed() {
             "failed"
-        } else if c.warn > 0 {
+        } else if c.warn > 0 || c.waived > 0 {
             "warned"
         } else {
             "passed"

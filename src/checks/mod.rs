@@ -40,8 +40,21 @@ pub struct CheckDef {
     pub retry_delay: Duration,
     /// Where the check is defined.
     pub location: Location,
+    /// Checks that must finish with PASS or WARN before this one runs (`depends_on`).
+    pub depends_on: Vec<Dependency>,
     /// The kind-specific part.
     pub spec: CheckSpec,
+}
+
+/// One entry of a check's `depends_on` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The name of the check depended on.
+    pub name: String,
+    /// Where the entry is written, for config errors.
+    pub location: Location,
+    /// The entry's key path, for config errors.
+    pub path: String,
 }
 
 impl CheckDef {

@@ -78,7 +78,11 @@ pub fn millis(d: Duration) -> u64 {
 /// Fold collected problems into one outcome: the worst status wins, its messages are joined
 /// and its first reason is reported. No problems is PASS with `ok_message`.
 pub fn verdict(problems: Vec<(Status, Reason, String)>, ok_message: String) -> Outcome {
-    let Some(worst) = problems.iter().map(|(s, _, _)| *s).max() else {
+    let Some(worst) = problems
+        .iter()
+        .map(|(s, _, _)| *s)
+        .max_by_key(|s| s.severity())
+    else {
         return Outcome::pass(ok_message);
     };
     let mut first = None;
@@ -91,7 +95,8 @@ pub fn verdict(problems: Vec<(Status, Reason, String)>, ok_message: String) -> O
     }
     let reason = first.unwrap_or(Reason::Internal);
     match worst {
-        Status::Fail => Outcome::fail(reason, msgs.join("; ")),
+        // Checks produce PASS, WARN and FAIL only; SKIP and WAIVED are decided by the run.
+        Status::Fail | Status::Skip | Status::Waived => Outcome::fail(reason, msgs.join("; ")),
         Status::Warn => Outcome::warn(reason, msgs.join("; ")),
         Status::Pass => Outcome::pass(ok_message),
     }

@@ -25,8 +25,9 @@ pub mod yaml;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use crate::checks::{CheckDef, CheckSpec, KINDS, Thresholds};
+use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds};
 use crate::result::Location;
+use crate::waiver::Waiver;
 pub use error::{ConfigError, Problem};
 use fields::Ctx;
 use interpolate::Interpolator;
@@ -52,6 +53,7 @@ const TOP_KEYS: &[&str] = &[
     "vars",
     "checks",
     "environments",
+    "waivers",
 ];
 const DEFAULT_KEYS: &[&str] = &[
     "timeout",
@@ -70,6 +72,7 @@ const COMMON_CHECK_KEYS: &[&str] = &[
     "warn_latency",
     "fail_latency",
     "environments",
+    "depends_on",
 ];
 
 /// The checks of one environment, defaults applied, ready to run.
@@ -85,6 +88,8 @@ pub struct Plan {
     pub checks: Vec<CheckDef>,
     /// Secret values to redact from every output.
     pub secrets: Vec<String>,
+    /// The top-level `waivers:`, in config order.
+    pub waivers: Vec<Waiver>,
 }
 
 /// Defaults that apply to checks, layered top-level → environment → check.
@@ -250,6 +255,15 @@ fn build(
             &mut top_vars,
         );
     }
+    let mut waivers = Vec::new();
+    if let Some((node, path)) = top.take("waivers") {
+        let mut ctx = Ctx {
+            problems,
+            interp: &base_interp,
+            secrets: &mut secrets,
+        };
+        waivers = crate::waiver::read(file, node, &path, &mut ctx);
+    }
     let shared = top.take("checks");
     let envs = top.take("environments");
     top.finish(TOP_KEYS, problems);
@@ -355,6 +369,7 @@ fn build(
         reader.finish(&known, ctx.problems);
 
         check_unique_names(&checks, ctx.problems);
+        check_dependencies(&checks, ctx.problems);
         env_secrets.retain(|s| !s.is_empty());
         env_secrets.sort();
         env_secrets.dedup();
@@ -366,6 +381,7 @@ fn build(
                 .unwrap_or(DEFAULT_PER_HOST_CONCURRENCY),
             checks,
             secrets: env_secrets,
+            waivers: waivers.clone(),
         });
     }
     Ok(plans)
@@ -542,6 +558,11 @@ fn read_check(
         );
     }
 
+    let mut depends_on = Vec::new();
+    if let Some((n, p)) = r.take("depends_on") {
+        depends_on = read_depends_on(file, n, &p, ctx);
+    }
+
     let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
     let mut known: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
     known.extend(CheckSpec::known_keys(kind));
@@ -558,8 +579,141 @@ fn read_check(
             line,
             column,
         },
+        depends_on,
         spec,
     })
+}
+
+/// `depends_on: [names]` (a single name is accepted too), each entry with its position.
+fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
+    let items: Vec<(&Node, String)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item, format!("{path}[{i}]")))
+            .collect(),
+        Value::Map(_) | Value::Null => {
+            ctx.problem(
+                node,
+                path,
+                format!(
+                    "expected a list of check names, found {}",
+                    node.value.type_name()
+                ),
+            );
+            return Vec::new();
+        }
+        _ => vec![(node, path.to_owned())],
+    };
+    items
+        .into_iter()
+        .filter_map(|(item, item_path)| {
+            let name = ctx.non_empty(item, &item_path)?;
+            Some(Dependency {
+                name,
+                location: Location {
+                    file: file.to_owned(),
+                    line: item.line,
+                    column: item.column,
+                },
+                path: item_path,
+            })
+        })
+        .collect()
+}
+
+/// Every `depends_on` entry names a check of the same environment, and the dependencies form
+/// no cycle (a check depending on itself included).
+fn check_dependencies(checks: &[CheckDef], problems: &mut Problems) {
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in checks.iter().enumerate() {
+        index.entry(c.name.as_str()).or_insert(i);
+    }
+    let problem = |problems: &mut Problems, d: &Dependency, message: String| {
+        problems.list.push(Problem {
+            line: d.location.line,
+            column: d.location.column,
+            path: d.path.clone(),
+            message,
+        });
+    };
+    // Resolved edges: check -> (dependency index, entry).
+    let mut edges: Vec<Vec<(usize, &Dependency)>> = vec![Vec::new(); checks.len()];
+    for (i, c) in checks.iter().enumerate() {
+        for d in &c.depends_on {
+            match index.get(d.name.as_str()) {
+                None => problem(
+                    problems,
+                    d,
+                    format!(
+                        "`{}` depends on unknown check `{}` (no check of this environment has that name)",
+                        c.name, d.name
+                    ),
+                ),
+                Some(&j) if j == i => problem(
+                    problems,
+                    d,
+                    format!("dependency cycle: `{}` depends on itself", c.name),
+                ),
+                Some(&j) => {
+                    if let Some(e) = edges.get_mut(i) {
+                        e.push((j, d));
+                    }
+                }
+            }
+        }
+    }
+    // Iterative depth-first search in config order; a back edge closes a cycle.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; checks.len()];
+    let name = |i: usize| checks.get(i).map_or("?", |c| c.name.as_str());
+    for root in 0..checks.len() {
+        if mark.get(root) != Some(&Mark::New) {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        if let Some(m) = mark.get_mut(root) {
+            *m = Mark::Open;
+        }
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            let Some(&(dep, entry)) = edges.get(node).and_then(|e| e.get(*next)) else {
+                if let Some(m) = mark.get_mut(node) {
+                    *m = Mark::Done;
+                }
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            match mark.get(dep).copied() {
+                Some(Mark::New) => {
+                    if let Some(m) = mark.get_mut(dep) {
+                        *m = Mark::Open;
+                    }
+                    stack.push((dep, 0));
+                }
+                Some(Mark::Open) => {
+                    let start = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack
+                        .iter()
+                        .skip(start)
+                        .map(|(n, _)| format!("`{}`", name(*n)))
+                        .collect();
+                    cycle.push(format!("`{}`", name(dep)));
+                    problem(
+                        problems,
+                        entry,
+                        format!("dependency cycle: {}", cycle.join(" -> ")),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn check_unique_names(checks: &[CheckDef], problems: &mut Problems) {

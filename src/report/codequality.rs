@@ -72,7 +72,8 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
     let mut seen = std::collections::BTreeSet::new();
     s.results
         .iter()
-        .filter(|r| r.status != Status::Pass)
+        // Root causes only: a SKIP is explained by the FAIL that blocked it.
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip))
         .map(|r| {
             let reason = r.reason.unwrap_or(Reason::Internal);
             let mut fp = fingerprint(&s.environment, &r.name, reason.code());
@@ -88,10 +89,10 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
                 description: format!("{} [{}]: {}", r.name, reason.code(), r.message),
                 check_name: reason.code(),
                 fingerprint: fp,
-                severity: if r.status == Status::Fail {
-                    "major"
-                } else {
-                    "minor"
+                severity: match r.status {
+                    Status::Fail => "major",
+                    Status::Waived => "info",
+                    _ => "minor",
                 },
                 location: Location {
                     path: cx.paths.relative(&r.location.file),
@@ -131,19 +132,20 @@ mod tests {
     fn severities_and_unique_stable_fingerprints() {
         let doc: serde_json::Value = serde_json::from_str(&render_fixture()).unwrap();
         let issues = doc.as_array().unwrap();
-        assert_eq!(issues.len(), 4);
+        // The SKIP is left out (its root cause is reported); the WAIVED failure is `info`.
+        assert_eq!(issues.len(), 5);
         let sev: Vec<&str> = issues
             .iter()
             .map(|i| i["severity"].as_str().unwrap())
             .collect();
-        assert_eq!(sev, ["major", "major", "minor", "minor"]);
+        assert_eq!(sev, ["major", "major", "minor", "minor", "info"]);
         let mut fps: Vec<&str> = issues
             .iter()
             .map(|i| i["fingerprint"].as_str().unwrap())
             .collect();
         fps.sort_unstable();
         fps.dedup();
-        assert_eq!(fps.len(), 4);
+        assert_eq!(fps.len(), 5);
         assert_eq!(issues[0]["location"]["path"], "infracheck.yaml");
         assert_eq!(issues[0]["location"]["lines"]["begin"], 12);
         // Pinned: a fingerprint must never change between versions.

@@ -41,7 +41,7 @@ fn result(
     }
 }
 
-/// The fixture run: environment `prod`, six checks.
+/// The fixture run: environment `prod`, eight checks (every status).
 pub(crate) fn summary() -> Summary {
     let mut flaky = result(
         "homepage",
@@ -128,12 +128,35 @@ pub(crate) fn summary() -> Summary {
         30,
     );
 
+    let mut orders = result(
+        "orders",
+        "http",
+        "https://example.com/orders",
+        Status::Skip,
+        Some(Reason::Blocked),
+        "blocked by db-port",
+        0,
+        34,
+    );
+    orders.attempts = 0;
+
+    let payments = result(
+        "payments-api",
+        "http",
+        "https://pay.example.com/",
+        Status::Waived,
+        Some(Reason::HttpStatus),
+        "expected status 200, got 503; waived until 2026-12-31: vendor outage, ticket 42 (sre)",
+        90,
+        38,
+    );
+
     Summary {
         environment: "prod".to_owned(),
         config_path: "infracheck.yaml".to_owned(),
         started_at: time::macros::datetime!(2026-01-01 10:00:00 UTC),
         duration: Duration::from_millis(2345),
-        results: vec![flaky, api, db, login, search, cert],
+        results: vec![flaky, api, db, login, search, cert, orders, payments],
         fail_on_warn: false,
         interrupted: None,
         shard: None,

@@ -76,6 +76,7 @@ fn annotations(cx: &Context<'_>) -> String {
     let s = cx.summary;
     let mut out = String::new();
     let mut more = [0usize; 2];
+    // Only root causes: a SKIP (blocked by another check) gets no annotation of its own.
     for (i, (status, command)) in [(Status::Fail, "error"), (Status::Warn, "warning")]
         .into_iter()
         .enumerate()
@@ -88,12 +89,22 @@ fn annotations(cx: &Context<'_>) -> String {
             *m = matching.len().saturating_sub(MAX_PER_LEVEL);
         }
     }
+    // Waived failures stay visible as notices; one notice is left for the run summary.
+    for r in s
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Waived)
+        .take(MAX_PER_LEVEL.saturating_sub(1))
+    {
+        out.push_str(&annotation(cx, "notice", r));
+    }
     let c = s.counts();
     let mut notice = format!(
-        "{} passed, {} warned, {} failed, {} total: {}.",
+        "{} passed, {} warned, {} failed,{} {} total: {}.",
         c.pass,
         c.warn,
         c.fail,
+        super::text::extra_counts(c),
         c.total,
         s.verdict()
     );
@@ -113,7 +124,7 @@ fn annotations(cx: &Context<'_>) -> String {
     out
 }
 
-/// `$GITHUB_OUTPUT` values: `passed`, `warned`, `failed`, `total`, `status`, and
+/// `$GITHUB_OUTPUT` values: `passed`, `warned`, `failed`, `skipped`, `waived`, `total`, `status`, and
 /// `report_<format>` (`report_junit`, `report_sarif`…) for each report file written earlier in
 /// the run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -158,10 +169,12 @@ fn outputs(cx: &Context<'_>, token: &mut dyn FnMut() -> String) -> String {
     let s = cx.summary;
     let c = s.counts();
     let mut out = format!(
-        "passed={}\nwarned={}\nfailed={}\ntotal={}\nstatus={}\n",
+        "passed={}\nwarned={}\nfailed={}\nskipped={}\nwaived={}\ntotal={}\nstatus={}\n",
         c.pass,
         c.warn,
         c.fail,
+        c.skip,
+        c.waived,
         c.total,
         s.verdict()
     );
@@ -275,7 +288,7 @@ mod tests {
         let out = outputs(&cx, &mut || tokens.next().unwrap_or_default());
         assert_eq!(
             out,
-            "passed=2\nwarned=2\nfailed=2\ntotal=6\nstatus=failed\n\
+            "passed=2\nwarned=2\nfailed=2\nskipped=1\nwaived=1\ntotal=8\nstatus=failed\n\
              report_junit<<ghadelimiter_1\nodd\nghadelimiter_0\nname.xml\nghadelimiter_1\n"
         );
         assert_ne!(random_token(), random_token());

@@ -6,7 +6,9 @@
 //! `<failure>` or `<error>` by [`ReasonClass`], with the message both as attribute and as body
 //! text (GitLab reads only the body) and the reason code as `type`. A WARN passes with the
 //! warning in `system-out`, or is a `<failure>` under `--fail-on-warn`. Earlier failed attempts
-//! become flaky runs (passed in the end) or reruns (failed in the end).
+//! become flaky runs (passed in the end) or reruns (failed in the end). A SKIP (not run, a
+//! dependency did not pass) is `<skipped>`; a WAIVED failure passes with the failure and the
+//! waiver in `system-out`.
 
 use std::fmt::Write as _;
 
@@ -91,8 +93,16 @@ fn description(r: &CheckResult) -> String {
 }
 
 fn status(r: &CheckResult, fail_on_warn: bool) -> TestCaseStatus {
+    if r.status == Status::Skip {
+        // `<skipped message="blocked by …">` with the explanation in the body (GitLab).
+        let mut st = TestCaseStatus::skipped();
+        st.set_message(xml(&r.message))
+            .set_type(r.reason.map_or("unknown", Reason::code))
+            .set_description(xml(&description(r)));
+        return st;
+    }
     let failed = match r.status {
-        Status::Pass => false,
+        Status::Pass | Status::Waived | Status::Skip => false,
         Status::Warn => fail_on_warn,
         Status::Fail => true,
     };
@@ -124,6 +134,11 @@ fn test_case(r: &CheckResult, fail_on_warn: bool) -> TestCase {
             let _ = writeln!(out, "response body (excerpt):\n{excerpt}");
         }
         tc.set_system_out(xml(&out));
+    }
+    if r.status == Status::Waived {
+        // A waived failure passes, with the failure and the waiver in `system-out`.
+        let code = r.reason.map_or("unknown", Reason::code);
+        tc.set_system_out(xml(&format!("WAIVED [{code}]: {}\n", r.message)));
     }
     tc.extra
         .insert(XmlString::new("file"), xml(&r.location.file));

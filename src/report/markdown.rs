@@ -121,6 +121,8 @@ fn icon(status: Status) -> &'static str {
         Status::Pass => "✅",
         Status::Warn => "⚠️",
         Status::Fail => "❌",
+        Status::Skip => "⏭️",
+        Status::Waived => "🛡️",
     }
 }
 
@@ -128,10 +130,10 @@ fn seconds(d: std::time::Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
-/// Failures first, then warnings, then passes; config order within each.
+/// Failures first, then skipped, warnings, waived and passes; config order within each.
 fn ordered(summary: &Summary) -> Vec<&CheckResult> {
     let mut rows: Vec<&CheckResult> = summary.results.iter().collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.status));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.status.severity()));
     rows
 }
 
@@ -226,10 +228,11 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     let _ = writeln!(s, "## infracheck · {}\n", md(&summary.environment));
     let _ = write!(
         s,
-        "{verdict}: {} passed, {} warned, {} failed, {} total in {} · config {}",
+        "{verdict}: {} passed, {} warned, {} failed,{} {} total in {} · config {}",
         c.pass,
         c.warn,
         c.fail,
+        super::text::extra_counts(c),
         c.total,
         seconds(summary.duration),
         md(&summary.config_path)

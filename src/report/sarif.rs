@@ -173,7 +173,8 @@ fn log(cx: &Context<'_>) -> Log {
     let reported: Vec<_> = summary
         .results
         .iter()
-        .filter(|r| r.status != Status::Pass)
+        // Root causes only: a SKIP is explained by the FAIL that blocked it.
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip))
         .collect();
     let used: Vec<Reason> = Reason::ALL
         .iter()
@@ -196,10 +197,11 @@ fn log(cx: &Context<'_>) -> Log {
             SarifResult {
                 rule_id: reason.rule_id(),
                 rule_index: used.iter().position(|u| *u == reason).unwrap_or(0),
-                level: if r.status == Status::Fail {
-                    "error"
-                } else {
-                    "warning"
+                level: match r.status {
+                    Status::Fail => "error",
+                    // A waived failure stays visible without raising an alert.
+                    Status::Waived => "note",
+                    _ => "warning",
                 },
                 message: Text { text: message },
                 locations: vec![LocationWrapper {
@@ -296,12 +298,13 @@ mod tests {
         let run = &doc["runs"][0];
         assert_eq!(run["automationDetails"]["id"], "infracheck/prod/");
         let results = run["results"].as_array().unwrap();
-        assert_eq!(results.len(), 4);
+        // No result for the SKIP (its root cause is reported); the WAIVED failure is a note.
+        assert_eq!(results.len(), 5);
         let levels: Vec<&str> = results
             .iter()
             .map(|r| r["level"].as_str().unwrap())
             .collect();
-        assert_eq!(levels, ["error", "error", "warning", "warning"]);
+        assert_eq!(levels, ["error", "error", "warning", "warning", "note"]);
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         for r in results {
             let loc = &r["locations"][0]["physicalLocation"];

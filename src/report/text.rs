@@ -19,7 +19,8 @@ fn paint(style: Style, status: Status, text: &str) -> String {
     let code = match status {
         Status::Pass => "32",
         Status::Warn => "33;1",
-        Status::Fail => "31;1",
+        Status::Fail | Status::Skip => "31;1",
+        Status::Waived => "36",
     };
     format!("\u{1b}[{code}m{text}\u{1b}[0m")
 }
@@ -69,10 +70,11 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         _ => paint(style, Status::Fail, "FAILED"),
     };
     let mut line = format!(
-        "{} passed, {} warned, {} failed, {} total in {:.2}s: {}",
+        "{} passed, {} warned, {} failed,{} {} total in {:.2}s: {}",
         counts.pass,
         counts.warn,
         counts.fail,
+        extra_counts(counts),
         counts.total,
         summary.duration.as_secs_f64(),
         verdict
@@ -88,6 +90,18 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         });
     }
     writeln!(out, "{line}")
+}
+
+/// ` N skipped, N waived,` when there are any (the line stays as before otherwise).
+pub(crate) fn extra_counts(c: crate::result::Counts) -> String {
+    let mut s = String::new();
+    if c.skip > 0 {
+        s.push_str(&format!(" {} skipped,", c.skip));
+    }
+    if c.waived > 0 {
+        s.push_str(&format!(" {} waived,", c.waived));
+    }
+    s
 }
 
 /// The text report as a [`Reporter`](super::Reporter).

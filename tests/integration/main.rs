@@ -18,6 +18,7 @@ mod ci_files;
 mod cli_basics;
 mod command;
 mod config_errors;
+mod deps_waivers;
 mod dns;
 mod hardening;
 mod http_faults;

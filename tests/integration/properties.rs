@@ -195,11 +195,12 @@ mod reports {
         let reason = match status {
             Status::Pass => None,
             Status::Warn => Some(Reason::HttpLatency),
-            Status::Fail => Some(if i.is_multiple_of(2) {
+            Status::Fail | Status::Waived => Some(if i.is_multiple_of(2) {
                 Reason::HttpStatus
             } else {
                 Reason::Timeout
             }),
+            Status::Skip => Some(Reason::Blocked),
         };
         let mut metadata = BTreeMap::new();
         metadata.insert(
@@ -261,13 +262,13 @@ mod reports {
         #[test]
         fn every_format_stays_well_formed_and_unforgeable(
             env in hostile(),
-            rows in prop::collection::vec((hostile(), hostile(), hostile(), 0u8..3), 1..5),
+            rows in prop::collection::vec((hostile(), hostile(), hostile(), 0u8..5), 1..5),
         ) {
             let results: Vec<CheckResult> = rows
                 .into_iter()
                 .enumerate()
                 .map(|(i, (name, message, excerpt, s))| {
-                    let status = [Status::Pass, Status::Warn, Status::Fail][usize::from(s)];
+                    let status = [Status::Pass, Status::Warn, Status::Fail, Status::Skip, Status::Waived][usize::from(s)];
                     result(i, format!("{name}-{i}"), message, excerpt, status)
                 })
                 .collect();

@@ -10,7 +10,7 @@ use crate::support::{Workspace, code, free_port, nginx::Nginx, stderr, stdout};
 #[path = "support/hostile.rs"]
 mod hostile;
 #[path = "support/validate.rs"]
-mod validate;
+pub(crate) mod validate;
 
 use hostile::HostileServer;
 
@@ -273,6 +273,8 @@ fn every_format_from_one_run_in_github_mode() {
         ("passed", "1"),
         ("warned", "1"),
         ("failed", "2"),
+        ("skipped", "0"),
+        ("waived", "0"),
         ("total", "4"),
         ("status", "failed"),
         ("report_json", "report.json"),
@@ -476,6 +478,8 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
             "passed",
             "warned",
             "failed",
+            "skipped",
+            "waived",
             "total",
             "status",
             "report_json",
