@@ -367,7 +367,7 @@ fn report_outputs(
     color: bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
-    use report::{Destination, codequality, github, json, junit, markdown, sarif};
+    use report::{Destination, codequality, github, json, junit, markdown, prometheus, sarif};
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(
             text::Text {
@@ -398,6 +398,9 @@ fn report_outputs(
             codequality::CodeQuality,
             file("codequality", p),
         ));
+    }
+    if let Some(p) = &a.prometheus {
+        outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

@@ -24,6 +24,7 @@ mod http_faults;
 mod http_nginx;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
+mod metrics;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
