@@ -29,6 +29,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Merge(a)) => merge(&a, &cli.global),
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man_page(),
+        Some(Command::Schema) => schema(),
         None => run(&cli.run, &cli.global),
     }
 }
@@ -83,6 +84,26 @@ fn man_page() -> ExitCode {
             eprint_line(&format!("error: cannot write the man page: {e}"));
             ExitCode::Internal
         }
+    }
+}
+
+/// `infracheck schema`: the config's JSON Schema on stdout.
+fn schema() -> ExitCode {
+    let mut text = match serde_json::to_string_pretty(&config::schema::json_schema()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write the schema: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
     }
 }
 

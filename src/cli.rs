@@ -53,6 +53,9 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: `infracheck man > infracheck.1`.
     Man,
+    /// Print the JSON Schema of the config file to stdout (for editors):
+    /// `infracheck schema > infracheck.schema.json`.
+    Schema,
 }
 
 /// Options shared by every subcommand.

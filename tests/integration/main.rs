@@ -33,5 +33,6 @@ mod properties;
 mod redis;
 mod reports;
 mod scale;
+mod schema;
 mod tcp;
 mod tls;
