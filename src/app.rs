@@ -29,6 +29,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Merge(a)) => merge(&a, &cli.global),
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man_page(),
+        Some(Command::Schema) => schema(),
         None => run(&cli.run, &cli.global),
     }
 }
@@ -83,6 +84,26 @@ fn man_page() -> ExitCode {
             eprint_line(&format!("error: cannot write the man page: {e}"));
             ExitCode::Internal
         }
+    }
+}
+
+/// `infracheck schema`: the config's JSON Schema on stdout.
+fn schema() -> ExitCode {
+    let mut text = match serde_json::to_string_pretty(&config::schema::json_schema()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write the schema: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
     }
 }
 
@@ -383,7 +404,7 @@ fn report_outputs(
     color: bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
-    use report::{Destination, codequality, github, json, junit, markdown, sarif};
+    use report::{Destination, codequality, github, json, junit, markdown, prometheus, sarif};
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(
             text::Text {
@@ -414,6 +435,9 @@ fn report_outputs(
             codequality::CodeQuality,
             file("codequality", p),
         ));
+    }
+    if let Some(p) = &a.prometheus {
+        outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

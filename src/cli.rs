@@ -53,6 +53,9 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: `infracheck man > infracheck.1`.
     Man,
+    /// Print the JSON Schema of the config file to stdout (for editors):
+    /// `infracheck schema > infracheck.schema.json`.
+    Schema,
 }
 
 /// Options shared by every subcommand.
@@ -140,6 +143,10 @@ pub struct ReportArgs {
     /// Write a GitLab Code Quality report to this file.
     #[arg(long, value_name = "PATH")]
     pub codequality: Option<PathBuf>,
+    /// Write Prometheus metrics (text exposition format, for node exporter's textfile
+    /// collector) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub prometheus: Option<PathBuf>,
     /// GitHub Actions mode (step summary, annotations, outputs); default: on when
     /// `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "no_github")]

@@ -17,7 +17,7 @@ use crate::result::{CheckResult, Location, Reason, Status, WAIVER_KIND};
 /// The environment variable that overrides today's date (`YYYY-MM-DD`), for tests.
 pub const TODAY_VAR: &str = "INFRACHECK_TODAY";
 
-const KEYS: &[&str] = &["check", "reason", "owner", "expires"];
+pub(crate) const KEYS: &[&str] = &["check", "reason", "owner", "expires"];
 
 /// One validated waiver.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
 //! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -39,9 +40,66 @@ pub const KEYS: &[&str] = &[
     "endpoint_url",
     "role_arn",
 ];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    opt(
+        "sts_identity",
+        T::FlagOrObject(STS_FIELDS),
+        "The credentials are valid (`true`, or expectations on the identity).",
+    ),
+    opt(
+        "s3_bucket",
+        T::String,
+        "A bucket that must exist and be reachable.",
+    ),
+    opt(
+        "ec2_instances",
+        T::Object(EC2_FIELDS),
+        "EC2 instances that must be running.",
+    ),
+    opt(
+        "rds_instance",
+        T::String,
+        "A DB instance identifier that must be available.",
+    ),
+    opt(
+        "elb_target_group",
+        T::TextOrObject(ELB_FIELDS),
+        "A target group (ARN, or `{arn, min_healthy}`) whose targets must be healthy.",
+    ),
+    opt("region", T::String, "AWS region."),
+    opt("profile", T::String, "Shared-config profile."),
+    opt(
+        "endpoint_url",
+        T::String,
+        "Custom endpoint URL (e.g. a local emulator).",
+    ),
+    opt("role_arn", T::String, "Role to assume."),
+];
 const STS_KEYS: &[&str] = &["account", "arn_contains"];
 const EC2_KEYS: &[&str] = &["tag", "instance_ids", "min_running"];
 const ELB_KEYS: &[&str] = &["arn", "min_healthy"];
+/// Schema fields of [`STS_KEYS`] (tested to match).
+const STS_FIELDS: &[Field] = &[
+    opt("account", T::String, "Expected account id."),
+    opt(
+        "arn_contains",
+        T::String,
+        "Text the caller ARN must contain.",
+    ),
+];
+/// Schema fields of [`EC2_KEYS`] (tested to match).
+const EC2_FIELDS: &[Field] = &[
+    opt("tag", T::StringMap, "Tags the instances must have."),
+    opt("instance_ids", T::StringList, "Instance ids."),
+    opt("min_running", T::Integer, "Minimum running instances."),
+];
+/// Schema fields of [`ELB_KEYS`] (tested to match).
+const ELB_FIELDS: &[Field] = &[
+    req("arn", T::String, "Target group ARN."),
+    opt("min_healthy", T::Integer, "Minimum healthy targets."),
+];
 /// How many instance ids a message or metadata lists.
 const MAX_NAMES: usize = 10;
 /// Largest EC2 response read (bytes); a bigger one is an `aws.api` failure, not an allocation.
@@ -1575,6 +1633,14 @@ fn parse_query_error(xml: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_schema_fields_match_their_keys() {
+        let keys = |f: &[Field]| f.iter().map(|f| f.key).collect::<Vec<_>>();
+        assert_eq!(keys(STS_FIELDS), STS_KEYS);
+        assert_eq!(keys(EC2_FIELDS), EC2_KEYS);
+        assert_eq!(keys(ELB_FIELDS), ELB_KEYS);
+    }
 
     #[test]
     fn regions() {

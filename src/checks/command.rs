@@ -2,6 +2,7 @@
 //! code and output. The child runs in its own process group, which is killed when the check
 //! ends early (timeout, deadline, signal); captured output is capped and escaped.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -25,6 +26,45 @@ pub const KEYS: &[&str] = &[
     "env",
     "cwd",
     "max_output_bytes",
+];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req(
+        "command",
+        T::StringList,
+        "Program and arguments (a list), or one string split like a shell would; with `shell: true` one string run by `sh -c`.",
+    ),
+    opt("shell", T::Bool, "Run `command` with `sh -c`."),
+    opt(
+        "expect_exit",
+        T::ScalarList,
+        "Accepted exit code(s) (default 0).",
+    ),
+    opt(
+        "stdout_contains",
+        T::StringList,
+        "Text(s) stdout must contain.",
+    ),
+    opt(
+        "stdout_not_contains",
+        T::StringList,
+        "Text(s) stdout must not contain.",
+    ),
+    opt("stdout_regex", T::String, "A regex stdout must match."),
+    opt(
+        "stderr_contains",
+        T::StringList,
+        "Text(s) stderr must contain.",
+    ),
+    opt("stderr_regex", T::String, "A regex stderr must match."),
+    opt(
+        "env",
+        T::StringMap,
+        "Environment variables for the program.",
+    ),
+    opt("cwd", T::String, "Working directory."),
+    opt("max_output_bytes", T::Integer, "Cap on the output read."),
 ];
 
 /// Default cap on each captured stream.

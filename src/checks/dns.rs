@@ -3,6 +3,7 @@
 //! bounds, and the answers compared across resolvers (propagation, with a `min_agree` quorum).
 //! Queries are built and parsed with hickory-proto; nothing goes through the system `dig`.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -28,6 +29,55 @@ pub const KEYS: &[&str] = &[
     "max_ttl",
     "min_agree",
     "recursion_desired",
+];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req("query_name", T::String, "The name to resolve."),
+    opt(
+        "query_type",
+        T::Choice(QUERY_TYPES),
+        "Record type (default A).",
+    ),
+    opt("expected", T::StringList, "Expected record value(s)."),
+    opt(
+        "match",
+        T::Choice(&["exact", "contains"]),
+        "Whether the answer must equal `expected` or contain it.",
+    ),
+    opt(
+        "resolvers",
+        T::StringList,
+        "Name servers to ask (default: the system's).",
+    ),
+    opt(
+        "expect_rcode",
+        T::Choice(&[
+            "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+            "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+        ]),
+        "Expected response code (default NOERROR).",
+    ),
+    opt(
+        "min_ttl",
+        T::Integer,
+        "Minimum TTL of the answer, in seconds.",
+    ),
+    opt(
+        "max_ttl",
+        T::Integer,
+        "Maximum TTL of the answer, in seconds.",
+    ),
+    opt(
+        "min_agree",
+        T::Integer,
+        "How many resolvers must give a passing answer.",
+    ),
+    opt(
+        "recursion_desired",
+        T::Bool,
+        "Set the RD flag (default true).",
+    ),
 ];
 
 /// The record types a check may query.

@@ -1,6 +1,7 @@
 //! `http_checks`: one request, then assertions on status, headers, body, JSON and latency.
 //! One shared client (and connection pool) per distinct TLS/redirect setting.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::{Duration, Instant};
@@ -35,6 +36,91 @@ pub const KEYS: &[&str] = &[
     "max_body_bytes",
     "warn_days",
     "fail_days",
+];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req("url", T::String, "The URL to request (http or https)."),
+    opt(
+        "method",
+        T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+        "HTTP method (default GET).",
+    ),
+    opt("headers", T::StringMap, "Request headers."),
+    opt("body", T::String, "Request body."),
+    opt(
+        "expected_status",
+        T::ScalarList,
+        "Accepted status codes or classes like `2xx` (default 200).",
+    ),
+    opt(
+        "body_contains",
+        T::StringList,
+        "Text(s) the response body must contain.",
+    ),
+    opt(
+        "body_not_contains",
+        T::StringList,
+        "Text(s) the response body must not contain.",
+    ),
+    opt(
+        "body_regex",
+        T::String,
+        "A regex the response body must match.",
+    ),
+    opt(
+        "on_body_mismatch",
+        T::Choice(&["warn", "fail"]),
+        "Status of a body text mismatch (default warn).",
+    ),
+    opt(
+        "json",
+        T::ObjectList(&[
+            req(
+                "path",
+                T::String,
+                "JSON path (`a.b[0].c`) into the response body.",
+            ),
+            opt(
+                "equals",
+                T::Any,
+                "The value expected at the path (omit: the path must exist).",
+            ),
+        ]),
+        "Assertions on the JSON response body.",
+    ),
+    opt(
+        "response_headers",
+        T::StringMap,
+        "Response headers and the values they must have.",
+    ),
+    opt(
+        "follow_redirects",
+        T::Bool,
+        "Follow redirects (default true).",
+    ),
+    opt("max_redirects", T::Integer, "Maximum redirects followed."),
+    opt("insecure", T::Bool, "Skip TLS certificate verification."),
+    opt(
+        "ca_file",
+        T::String,
+        "PEM file of a private CA trusted in addition to the system roots.",
+    ),
+    opt(
+        "max_body_bytes",
+        T::Integer,
+        "Cap on the response body read.",
+    ),
+    opt(
+        "warn_days",
+        T::Integer,
+        "WARN when the certificate expires within this many days.",
+    ),
+    opt(
+        "fail_days",
+        T::Integer,
+        "FAIL when the certificate expires within this many days.",
+    ),
 ];
 
 /// Default cap on the response body read.

@@ -3,6 +3,7 @@
 //! client. Configuration comes from `$KUBECONFIG`, `~/.kube/config` or the in-cluster service
 //! account; one client per `context` is built on first use and shared by the run.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -26,8 +27,67 @@ pub const KEYS: &[&str] = &[
     "context",
     "min_ready",
 ];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    opt(
+        "deployment",
+        T::String,
+        "Deployment whose replicas must be ready.",
+    ),
+    opt(
+        "statefulset",
+        T::String,
+        "StatefulSet whose replicas must be ready.",
+    ),
+    opt(
+        "daemonset",
+        T::String,
+        "DaemonSet whose pods must be ready.",
+    ),
+    opt(
+        "pods",
+        T::Object(POD_FIELDS),
+        "Pods selected by label that must be ready.",
+    ),
+    opt(
+        "nodes",
+        T::Object(NODE_FIELDS),
+        "Nodes (optionally selected by label) that must be ready.",
+    ),
+    opt(
+        "namespace",
+        T::String,
+        "Namespace (default: the context's).",
+    ),
+    opt(
+        "context",
+        T::String,
+        "kubeconfig context (default: the current one).",
+    ),
+    opt(
+        "min_ready",
+        T::Integer,
+        "Minimum ready replicas, pods or nodes.",
+    ),
+];
 const POD_KEYS: &[&str] = &["selector", "min_ready", "max_restarts"];
 const NODE_KEYS: &[&str] = &["selector", "min_ready"];
+/// Schema fields of [`POD_KEYS`] (tested to match).
+const POD_FIELDS: &[Field] = &[
+    req("selector", T::String, "Label selector."),
+    opt("min_ready", T::Integer, "Minimum ready pods."),
+    opt("max_restarts", T::Integer, "Maximum container restarts."),
+];
+/// Schema fields of [`NODE_KEYS`] (tested to match).
+const NODE_FIELDS: &[Field] = &[
+    opt(
+        "selector",
+        T::String,
+        "Label selector (default: every node).",
+    ),
+    opt("min_ready", T::Integer, "Minimum ready nodes."),
+];
 /// How many not-ready names a message lists.
 const MAX_NAMES: usize = 10;
 
@@ -539,4 +599,16 @@ fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
         Outcome::fail(Reason::K8sNotReady, m)
     };
     outcome.with_metadata(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_schema_fields_match_their_keys() {
+        let keys = |f: &[Field]| f.iter().map(|f| f.key).collect::<Vec<_>>();
+        assert_eq!(keys(POD_FIELDS), POD_KEYS);
+        assert_eq!(keys(NODE_FIELDS), NODE_KEYS);
+    }
 }

@@ -2,6 +2,7 @@
 //! `tls: require`), read the server version, run the optional `query` with the text protocol
 //! and compare it with `expect_rows` / `expect_value`.
 
+use crate::config::schema::Field;
 use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
@@ -17,6 +18,10 @@ use crate::result::{Outcome, Reason, Status};
 
 /// Keys a MySQL check accepts besides the common ones.
 pub const KEYS: &[&str] = super::util::DB_KEYS;
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] =
+    super::util::db_fields!(&["disable", "require"], "`mysql://` or `mariadb://` URL.");
 
 /// Server error codes that mean "these credentials may not connect".
 const AUTH_CODES: &[u16] = &[

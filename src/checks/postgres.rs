@@ -2,6 +2,7 @@
 //! read the server version, run the optional `query` with the simple-query protocol (every
 //! value arrives as text) and compare it with `expect_rows` / `expect_value`.
 
+use crate::config::schema::Field;
 use std::time::Instant;
 
 use tokio_postgres::config::SslMode;
@@ -19,6 +20,12 @@ use crate::result::{Outcome, Reason, Status};
 
 /// Keys a PostgreSQL check accepts besides the common ones.
 pub const KEYS: &[&str] = super::util::DB_KEYS;
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = super::util::db_fields!(
+    &["prefer", "disable", "require"],
+    "`postgres://` or `postgresql://` URL."
+);
 
 /// A validated PostgreSQL check.
 #[derive(Debug, Clone)]

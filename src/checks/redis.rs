@@ -3,6 +3,7 @@
 //! tokio-rustls for TLS): five commands do not justify a driver's compile cost, and every
 //! reply is bounded so a hostile server cannot make the check allocate without limit.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::time::Instant;
 
 use tokio::io::{
@@ -17,6 +18,23 @@ use crate::result::{Outcome, Reason, Status};
 
 /// Keys a Redis check accepts besides the common ones.
 pub const KEYS: &[&str] = &["url", "role", "keys_exist", "insecure", "ca_file"];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req("url", T::String, "`redis://` or `rediss://` URL."),
+    opt(
+        "role",
+        T::Choice(&["master", "primary", "replica", "slave"]),
+        "Expected replication role.",
+    ),
+    opt("keys_exist", T::StringList, "Keys that must exist."),
+    opt("insecure", T::Bool, "Skip TLS certificate verification."),
+    opt(
+        "ca_file",
+        T::String,
+        "PEM file of a private CA trusted in addition to the system roots.",
+    ),
+];
 
 const MAX_BULK: usize = 1024 * 1024;
 const MAX_ITEMS: usize = 4096;

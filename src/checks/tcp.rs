@@ -1,6 +1,7 @@
 //! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
 //! Also the connect helper the TLS check shares (resolution and refusal map to the same codes).
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,19 @@ use crate::result::{Outcome, Reason, Status};
 
 /// Keys a TCP check accepts besides the common ones.
 pub const KEYS: &[&str] = &["host", "port", "send", "expect", "max_bytes"];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req("host", T::String, "Host name or IP address."),
+    req("port", T::Integer, "TCP port (1-65535)."),
+    opt("send", T::String, "Text sent after connecting."),
+    opt("expect", T::String, "Text the peer's answer must contain."),
+    opt(
+        "max_bytes",
+        T::Integer,
+        "Cap on the bytes read while waiting for `expect`.",
+    ),
+];
 
 /// Default cap on the bytes read while waiting for `expect`.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;

@@ -2,6 +2,7 @@
 //! the name, then report the certificate facts — also when verification failed, so an expired
 //! certificate's dates still reach the report.
 
+use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,6 +28,37 @@ pub const KEYS: &[&str] = &[
     "fail_days",
     "ca_file",
     "min_version",
+];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req("host", T::String, "Host name or IP address."),
+    opt("port", T::Integer, "TCP port (default 443)."),
+    opt(
+        "server_name",
+        T::String,
+        "SNI and the name verified against the certificate (default: host).",
+    ),
+    opt(
+        "warn_days",
+        T::Integer,
+        "WARN when the certificate expires within this many days.",
+    ),
+    opt(
+        "fail_days",
+        T::Integer,
+        "FAIL when the certificate expires within this many days.",
+    ),
+    opt(
+        "ca_file",
+        T::String,
+        "PEM file of a private CA trusted in addition to the system roots.",
+    ),
+    opt(
+        "min_version",
+        T::Choice(&["1.0", "1.1", "1.2", "1.3"]),
+        "Lowest acceptable negotiated TLS version.",
+    ),
 ];
 
 /// Default port.

@@ -228,6 +228,47 @@ pub const DB_KEYS: &[&str] = &[
     "ca_file",
 ];
 
+/// The schema fields of [`DB_KEYS`], with the kind's `tls` modes and URL description.
+macro_rules! db_fields {
+    ($tls:expr, $url:expr) => {
+        &[
+            $crate::config::schema::req("url", $crate::config::schema::FieldType::String, $url),
+            $crate::config::schema::opt(
+                "query",
+                $crate::config::schema::FieldType::String,
+                "A query to run (default: none, connect only).",
+            ),
+            $crate::config::schema::opt(
+                "expect_rows",
+                $crate::config::schema::FieldType::Integer,
+                "Number of rows the query must return.",
+            ),
+            $crate::config::schema::opt(
+                "expect_value",
+                $crate::config::schema::FieldType::String,
+                "Value the first column of the first row must have.",
+            ),
+            $crate::config::schema::opt(
+                "tls",
+                $crate::config::schema::FieldType::Choice($tls),
+                "TLS mode.",
+            ),
+            $crate::config::schema::opt(
+                "insecure",
+                $crate::config::schema::FieldType::Bool,
+                "Skip TLS certificate verification.",
+            ),
+            $crate::config::schema::opt(
+                "ca_file",
+                $crate::config::schema::FieldType::String,
+                "PEM file of a private CA trusted in addition to the system roots.",
+            ),
+        ]
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use db_fields;
+
 /// The parsed shared part of a database check.
 #[derive(Debug, Clone)]
 pub struct DbCommon {

@@ -20,6 +20,7 @@
 pub mod error;
 pub mod fields;
 pub mod interpolate;
+pub mod schema;
 pub mod yaml;
 
 use std::collections::{BTreeMap, HashSet};
@@ -62,6 +63,14 @@ const DEFAULT_KEYS: &[&str] = &[
     "warn_latency",
     "fail_latency",
     "concurrency",
+    "per_host_concurrency",
+];
+/// The keys of an environment besides its `<kind>_checks` lists.
+const ENVIRONMENT_KEYS: &[&str] = &[
+    "vars",
+    "defaults",
+    "concurrency",
+    "max_workers",
     "per_host_concurrency",
 ];
 const COMMON_CHECK_KEYS: &[&str] = &[
@@ -358,13 +367,7 @@ fn build(
             shared_reader.finish(&kinds, ctx.problems);
         }
         read_kind_lists(file, &mut reader, &mut ctx, defaults, None, &mut checks);
-        let mut known: Vec<&str> = vec![
-            "vars",
-            "defaults",
-            "concurrency",
-            "max_workers",
-            "per_host_concurrency",
-        ];
+        let mut known: Vec<&str> = ENVIRONMENT_KEYS.to_vec();
         known.extend(KINDS.iter().map(|(k, _)| *k));
         reader.finish(&known, ctx.problems);
 

@@ -12,6 +12,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod prometheus;
 pub mod sarif;
 pub mod text;
 

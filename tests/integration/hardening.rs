@@ -232,6 +232,8 @@ environments:
             "r.md",
             "--codequality",
             "r.cq.json",
+            "--prometheus",
+            "r.prom",
         ],
         vec!["-c", "c.yaml", "--env", "t", "-vvv", "--output", "json"],
         vec!["list", "-c", "c.yaml", "--env", "t"],
@@ -256,6 +258,7 @@ environments:
         "r.sarif",
         "r.md",
         "r.cq.json",
+        "r.prom",
         "summary.md",
         "outputs.txt",
     ] {

@@ -25,6 +25,7 @@ mod http_faults;
 mod http_nginx;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
+mod metrics;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
@@ -33,5 +34,6 @@ mod properties;
 mod redis;
 mod reports;
 mod scale;
+mod schema;
 mod tcp;
 mod tls;

@@ -239,7 +239,56 @@ mod reports {
             ("markdown", Box::new(report::markdown::Markdown)),
             ("codequality", Box::new(report::codequality::CodeQuality)),
             ("annotations", Box::new(report::github::Annotations)),
+            ("prometheus", Box::new(report::prometheus::Prometheus)),
         ]
+    }
+
+    /// One line of the Prometheus text format: a comment, or `name{label="value",…} number`
+    /// where label values hold only the escapes `\\`, `\"` and `\n`.
+    fn check_prometheus_line(line: &str) -> Result<(), String> {
+        if line.starts_with("# HELP infracheck_") || line.starts_with("# TYPE infracheck_") {
+            return Ok(());
+        }
+        let (name, rest) = line.split_once('{').ok_or(format!("no labels: {line:?}"))?;
+        if !name.starts_with("infracheck_")
+            || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            return Err(format!("bad metric name: {line:?}"));
+        }
+        let mut chars = rest.chars();
+        loop {
+            let label: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            if label.is_empty() || !label.chars().all(|c| c.is_ascii_lowercase()) {
+                return Err(format!("bad label name {label:?}: {line:?}"));
+            }
+            if chars.next() != Some('"') {
+                return Err(format!("unquoted value: {line:?}"));
+            }
+            loop {
+                match chars.next() {
+                    Some('\\') => match chars.next() {
+                        Some('\\' | '"' | 'n') => {}
+                        other => return Err(format!("bad escape {other:?}: {line:?}")),
+                    },
+                    Some('"') => break,
+                    Some(_) => {}
+                    None => return Err(format!("unterminated value: {line:?}")),
+                }
+            }
+            match chars.next() {
+                Some(',') => {}
+                Some('}') => break,
+                other => return Err(format!("unexpected {other:?}: {line:?}")),
+            }
+        }
+        let value: String = chars.collect();
+        let value = value
+            .strip_prefix(' ')
+            .ok_or(format!("no value: {line:?}"))?;
+        value
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|e| format!("{e}: {line:?}"))
     }
 
     fn check_xml(bytes: &[u8]) -> Result<(), String> {
@@ -296,6 +345,12 @@ mod reports {
                     }
                     "markdown" => {
                         prop_assert!(!text.contains("<script"), "markdown lets HTML through");
+                    }
+                    "prometheus" => {
+                        for line in text.lines() {
+                            let checked = check_prometheus_line(line);
+                            prop_assert!(checked.is_ok(), "prometheus: {:?}", checked);
+                        }
                     }
                     _ => {}
                 }
