@@ -317,27 +317,18 @@ pub fn parse(
             None => ok = false,
         }
     }
-    if targets.len() > 1 {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "set only one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`, `elb_target_group`",
-        );
-        return None;
-    }
-    let Some(target) = targets.pop() else {
-        if ok {
-            ctx.problem(
-                r.node,
-                &r.path,
-                "missing what to check: one of `sts_identity`, `s3_bucket`, `ec2_instances`, `rds_instance`, `elb_target_group`",
-            );
-        }
-        return None;
-    };
-    if !ok {
-        return None;
-    }
+    let target = ctx.exactly_one(
+        r,
+        targets,
+        ok,
+        &[
+            "sts_identity",
+            "s3_bucket",
+            "ec2_instances",
+            "rds_instance",
+            "elb_target_group",
+        ],
+    )?;
     let mut printable = match &target {
         Target::StsIdentity { account, .. } => match account {
             Some(a) => format!("sts identity (account {a})"),

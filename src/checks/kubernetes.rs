@@ -204,27 +204,12 @@ pub fn parse(
             None => ok = false,
         }
     }
-    if targets.len() > 1 {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "set only one of `deployment`, `statefulset`, `daemonset`, `pods`, `nodes`",
-        );
-        return None;
-    }
-    let Some(target) = targets.pop() else {
-        if ok {
-            ctx.problem(
-                r.node,
-                &r.path,
-                "missing what to check: one of `deployment`, `statefulset`, `daemonset`, `pods`, `nodes`",
-            );
-        }
-        return None;
-    };
-    if !ok {
-        return None;
-    }
+    let target = ctx.exactly_one(
+        r,
+        targets,
+        ok,
+        &["deployment", "statefulset", "daemonset", "pods", "nodes"],
+    )?;
     let ns = namespace.as_deref().unwrap_or("<current>");
     let mut printable = match &target {
         Target::Deployment(n) => format!("deployment/{n} in {ns}"),

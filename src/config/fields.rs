@@ -194,6 +194,41 @@ impl Ctx<'_> {
         ok.then_some(out)
     }
 
+    /// For kinds that check exactly one of several targets (`deployment` or `pods` or …): the
+    /// single target found, or a problem on the check naming the `choices`. `ok` is false when
+    /// a target key was present but invalid (its problem is already recorded).
+    pub fn exactly_one<T>(
+        &mut self,
+        r: &MapReader<'_>,
+        mut targets: Vec<T>,
+        ok: bool,
+        choices: &[&str],
+    ) -> Option<T> {
+        let names: Vec<String> = choices.iter().map(|c| format!("`{c}`")).collect();
+        if targets.len() > 1 {
+            self.problem(
+                r.node,
+                &r.path,
+                format!("set only one of {}", names.join(", ")),
+            );
+            return None;
+        }
+        match targets.pop() {
+            Some(t) if ok => Some(t),
+            Some(_) => None,
+            None => {
+                if ok {
+                    self.problem(
+                        r.node,
+                        &r.path,
+                        format!("missing what to check: one of {}", names.join(", ")),
+                    );
+                }
+                None
+            }
+        }
+    }
+
     /// Record a problem.
     pub fn problem(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.problems.at(node, path, message);
