@@ -37,6 +37,9 @@ python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 # Supply chain: licences, bans (no OpenSSL, one crypto provider) and sources, offline.
 # (Advisories need the advisory database from the network: they run in GitHub CI.)
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+# `--offline` reads the local registry cache: on a fresh machine it is empty until the
+# dependencies are fetched.
+cargo fetch --locked
 cargo deny --offline check bans licenses sources
 
 cargo fmt --all -- --check
