@@ -1,12 +1,14 @@
 //! The edge of the program: turns CLI options into a run, writes the reports and decides the
 //! exit code. Errors are printed here, once, as one line each.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::checks::RunContext;
+use crate::baseline::{self, Baseline};
+use crate::checks::{CheckDef, RunContext};
 use crate::cli::{
     Cli, ColorChoice, Command, GlobalArgs, ListArgs, MergeArgs, OutputFormat, ReportArgs, RunArgs,
     ValidateArgs,
@@ -16,7 +18,8 @@ use crate::engine;
 use crate::exit_code::ExitCode;
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
-use crate::result::{Interruption, Summary};
+use crate::gate::{self, CheckGate, GateSummary};
+use crate::result::{CheckResult, Interruption, Reason, Summary};
 use crate::{merge, shard};
 
 /// Run the command line and return the exit code.
@@ -191,6 +194,11 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         },
         Err(e) => return config_error(&e),
     };
+    // A bad baseline is refused before any check runs.
+    let baseline = match load_baseline(&a.report, &plan.environment) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -207,13 +215,30 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     };
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
-    finish(&summary, &a.report, g)
+    finish(summary, &a.report, g, baseline.as_ref())
+}
+
+/// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
+fn load_baseline(a: &ReportArgs, environment: &str) -> Result<Option<Baseline>, ExitCode> {
+    let Some(path) = &a.baseline else {
+        return Ok(None);
+    };
+    match Baseline::load(path).and_then(|b| b.check_environment(environment).map(|()| b)) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            Err(ExitCode::Usage)
+        }
+    }
 }
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     match merge::load(&a.documents, a.report.fail_on_warn) {
-        Ok(summary) => finish(&summary, &a.report, g),
+        Ok(summary) => match load_baseline(&a.report, &summary.environment) {
+            Ok(baseline) => finish(summary, &a.report, g, baseline.as_ref()),
+            Err(code) => code,
+        },
         Err(e) => {
             eprint_line(&format!("error: {}", report::one_line(&format!("{e:#}"))));
             ExitCode::Usage
@@ -280,27 +305,159 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
             }
         }
     };
-    let checks = Arc::new(checks);
-    let (results, interrupted) = engine::run(
-        checks,
-        ctx,
-        concurrency,
-        per_host,
-        &redactor,
-        stop,
-        |r| {
-            if let Some(p) = &progress {
-                p.inc(1);
-                p.set_message(report::one_line(&r.name));
+    // One stop for the whole run, however many rounds the deploy gate runs.
+    let stop = futures::FutureExt::shared(Box::pin(stop));
+    let gate_interval = a
+        .until_healthy
+        .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL));
+    let healthy = |r: &CheckResult| {
+        gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today)
+    };
+
+    let all = Arc::new(checks);
+    let index: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut finals: Vec<Option<CheckResult>> = vec![None; all.len()];
+    let mut records: Vec<CheckGate> = vec![
+        CheckGate {
+            rounds: 0,
+            healthy_round: None,
+            healthy_after: None,
+            healthy_at: None,
+        };
+        all.len()
+    ];
+    let mut pending: Vec<usize> = (0..all.len()).collect();
+    let mut round = 0u32;
+    let mut interrupted = None;
+    loop {
+        round += 1;
+        let subset: Arc<Vec<CheckDef>> = if round == 1 {
+            Arc::clone(&all)
+        } else {
+            Arc::new(pending.iter().filter_map(|&i| all.get(i).cloned()).collect())
+        };
+        if let Some(p) = &progress {
+            p.set_length(u64::try_from(subset.len()).unwrap_or(u64::MAX));
+            p.set_position(0);
+        }
+        // When each result came in, for the gate's "healthy after".
+        let mut arrivals: HashMap<String, (std::time::Duration, time::OffsetDateTime)> =
+            HashMap::new();
+        let (results, why) = engine::run(
+            subset,
+            Arc::clone(&ctx),
+            concurrency,
+            per_host,
+            &redactor,
+            stop.clone(),
+            |r| {
+                if let Some(p) = &progress {
+                    p.inc(1);
+                    p.set_message(report::one_line(&r.name));
+                }
+                if gate_interval.is_some() {
+                    arrivals.insert(
+                        r.name.clone(),
+                        (start.elapsed(), time::OffsetDateTime::now_utc()),
+                    );
+                }
+                tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
+            },
+        )
+        .await;
+        for r in results {
+            let Some(&i) = index.get(r.name.as_str()) else {
+                continue;
+            };
+            let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
+                continue;
+            };
+            let cut_short = matches!(r.reason, Some(Reason::TimeoutDeadline | Reason::Cancelled));
+            if round > 1 && why.is_some() && cut_short {
+                // A rerun cut short by the deadline proves nothing new: keep the real failure
+                // of the round before.
+                if slot.is_some() {
+                    continue;
+                }
             }
-            tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), "check finished");
-        },
-    )
-    .await;
+            record.rounds += 1;
+            if healthy(&r) && why.is_none_or(|_| !cut_short) {
+                record.healthy_round = Some(round);
+                if let Some((after, at)) = arrivals.get(&r.name) {
+                    record.healthy_after = Some(*after);
+                    record.healthy_at = at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok();
+                }
+            }
+            *slot = Some(r);
+        }
+        if why.is_some() {
+            interrupted = why;
+            break;
+        }
+        let Some(interval) = gate_interval else {
+            break;
+        };
+        pending.retain(|&i| finals.get(i).and_then(Option::as_ref).is_none_or(|r| !healthy(r)));
+        if pending.is_empty() {
+            break;
+        }
+        if !quiet {
+            let names: Vec<String> = pending
+                .iter()
+                .take(5)
+                .filter_map(|&i| all.get(i))
+                .map(|c| report::one_line(&redactor.text(&c.name)))
+                .collect();
+            let more = pending.len().saturating_sub(names.len());
+            eprint_line(&format!(
+                "infracheck: round {round}: {} of {} checks not healthy yet ({}{}); next round in {}",
+                pending.len(),
+                all.len(),
+                names.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+                crate::config::fields::format_duration(interval)
+            ));
+        }
+        tokio::select! {
+            biased;
+            why = stop.clone() => {
+                interrupted = Some(why);
+                break;
+            }
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    let mut results = results;
+    let mut results: Vec<CheckResult> = finals.into_iter().flatten().collect();
+    let gate = gate_interval.map(|interval| {
+        let healthy_run = interrupted.is_none() && pending.is_empty();
+        GateSummary {
+            interval,
+            deadline: a.deadline.unwrap_or_default(),
+            rounds: round,
+            healthy: healthy_run,
+            healthy_after: if healthy_run {
+                records.iter().filter_map(|g| g.healthy_after).max()
+            } else {
+                None
+            },
+        }
+    });
+    if gate.is_some() {
+        for r in &mut results {
+            if let Some(&i) = index.get(r.name.as_str()) {
+                r.gate = records.get(i).cloned();
+            }
+        }
+    }
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
     crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
@@ -317,6 +474,9 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         fail_on_warn: a.report.fail_on_warn,
         interrupted,
         shard,
+        fail_on: a.report.fail_on,
+        baseline: None,
+        gate,
     })
 }
 
@@ -370,8 +530,26 @@ fn interruption_code(i: Interruption) -> ExitCode {
     }
 }
 
-/// Write the reports and decide the exit code (shared by `run` and `merge`).
-fn finish(summary: &Summary, a: &ReportArgs, g: &GlobalArgs) -> ExitCode {
+/// Compare with the baseline, write the reports and decide the exit code (shared by `run` and
+/// `merge`).
+fn finish(
+    mut summary: Summary,
+    a: &ReportArgs,
+    g: &GlobalArgs,
+    baseline: Option<&Baseline>,
+) -> ExitCode {
+    summary.fail_on = a.fail_on;
+    if let Some(b) = baseline {
+        let defaults = baseline::Options::default();
+        let options = baseline::Options {
+            latency_factor: a.latency_factor.unwrap_or(defaults.latency_factor),
+            latency_min_increase: a
+                .latency_min_increase
+                .unwrap_or(defaults.latency_min_increase),
+        };
+        baseline::apply(&mut summary, b, options);
+    }
+    let summary = &summary;
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
     let failures = {

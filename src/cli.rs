@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::baseline::FailOn;
 use crate::shard::Shard;
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
@@ -111,6 +112,13 @@ pub struct RunArgs {
     /// `timeout.deadline`.
     #[arg(long, value_parser = parse_duration_arg)]
     pub deadline: Option<std::time::Duration>,
+    /// Deploy gate: rerun the checks that are not healthy every `--interval` until all pass
+    /// or `--deadline` (required) passes; exit 0 only if everything was healthy in time.
+    #[arg(long, requires = "deadline")]
+    pub until_healthy: bool,
+    /// With `--until-healthy`: the wait between the end of one round and the next (default 5s).
+    #[arg(long, requires = "until_healthy", value_parser = parse_duration_arg)]
+    pub interval: Option<std::time::Duration>,
     /// Run only shard K of N (e.g. `2/4`): a stable subset chosen by a hash of the check name.
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<Shard>,
@@ -128,6 +136,22 @@ pub struct ReportArgs {
     /// Treat WARN as failure for the exit code.
     #[arg(long)]
     pub fail_on_warn: bool,
+    /// Compare with the JSON document of an earlier run of the same environment: every report
+    /// marks each result NEW, STILL failing, RECOVERED or unchanged, flags latency regressions
+    /// and shows certificate countdowns.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// Which failures fail the run: `any` (default) or `new` (only NEW failures since
+    /// `--baseline`, which it requires).
+    #[arg(long, value_enum, default_value_t = FailOn::Any, requires_if("new", "baseline"))]
+    pub fail_on: FailOn,
+    /// With `--baseline`: a check this many times slower than in the baseline is a latency
+    /// regression (default 2).
+    #[arg(long, value_name = "FACTOR", requires = "baseline", value_parser = parse_factor_arg)]
+    pub latency_factor: Option<f64>,
+    /// With `--baseline`: …and slower by at least this much (default 100ms).
+    #[arg(long, value_name = "DURATION", requires = "baseline", value_parser = parse_any_duration_arg)]
+    pub latency_min_increase: Option<std::time::Duration>,
     /// Write the JSON document to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -194,6 +218,20 @@ pub struct MergeArgs {
 
 fn parse_shard_arg(s: &str) -> Result<Shard, String> {
     s.parse()
+}
+
+fn parse_factor_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 1.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "invalid factor `{s}` (a number above 1, e.g. `1.5` or `2`)"
+        )),
+    }
+}
+
+fn parse_any_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::fields::parse_duration(s)
+        .ok_or_else(|| format!("invalid duration `{s}` (use e.g. `100ms`, `1s`, or seconds)"))
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {

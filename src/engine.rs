@@ -356,6 +356,8 @@ fn unreachable_result() -> CheckResult {
         failed_attempts: Vec::new(),
         metadata: Default::default(),
         location: Default::default(),
+        baseline: None,
+        gate: None,
     }
 }
 
@@ -429,6 +431,8 @@ fn finish(
         failed_attempts,
         metadata: outcome.metadata,
         location: check.location.clone(),
+        baseline: None,
+        gate: None,
     }
 }
 

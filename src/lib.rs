@@ -6,11 +6,13 @@
 //! [`redact`] → [`report`] → an [`exit_code::ExitCode`].
 
 pub mod app;
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exit_code;
+pub mod gate;
 pub mod merge;
 pub mod redact;
 pub mod report;

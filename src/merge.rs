@@ -60,6 +60,8 @@ struct RawDocument {
     interrupted: Option<String>,
     #[serde(default)]
     shard: Option<RawShard>,
+    #[serde(default)]
+    gate: Option<crate::gate::GateSummary>,
     results: Vec<RawResult>,
 }
 
@@ -87,6 +89,8 @@ struct RawResult {
     #[serde(default)]
     metadata: BTreeMap<String, serde_json::Value>,
     location: RawLocation,
+    #[serde(default)]
+    gate: Option<crate::gate::CheckGate>,
 }
 
 #[derive(Deserialize)]
@@ -104,16 +108,17 @@ struct RawLocation {
 }
 
 /// One document, checked and converted.
-struct Document {
+pub(crate) struct Document {
     path: PathBuf,
-    environment: String,
+    pub(crate) environment: String,
     config: String,
-    started_at: OffsetDateTime,
+    pub(crate) started_at: OffsetDateTime,
     duration: Duration,
     fail_on_warn: bool,
     interrupted: Option<Interruption>,
     shard: Option<RawShard>,
-    results: Vec<CheckResult>,
+    gate: Option<crate::gate::GateSummary>,
+    pub(crate) results: Vec<CheckResult>,
 }
 
 /// Read and combine `paths` into the summary of one run. `fail_on_warn` (the merge's own
@@ -126,7 +131,8 @@ pub fn load(paths: &[PathBuf], fail_on_warn: bool) -> Result<Summary, MergeError
     combine(docs, fail_on_warn)
 }
 
-fn read_document(path: &Path) -> Result<Document, MergeError> {
+/// Read one JSON document (also the `--baseline`); every problem names the file.
+pub(crate) fn read_document(path: &Path) -> Result<Document, MergeError> {
     let bytes = std::fs::read(path).map_err(|e| doc_error(path, format!("cannot read: {e}")))?;
     let probe: Probe = serde_json::from_slice(&bytes)
         .map_err(|e| doc_error(path, format!("not a valid JSON document: {e}")))?;
@@ -206,6 +212,7 @@ fn read_document(path: &Path) -> Result<Document, MergeError> {
         fail_on_warn: raw.fail_on_warn,
         interrupted,
         shard: raw.shard,
+        gate: raw.gate,
         results,
     })
 }
@@ -266,6 +273,8 @@ fn convert_result(r: RawResult) -> Result<CheckResult, String> {
             line: r.location.line,
             column: r.location.column,
         },
+        baseline: None,
+        gate: r.gate,
     })
 }
 
@@ -374,6 +383,7 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
             Interruption::Sigterm => 2,
         });
     let fail_on_warn = fail_on_warn || docs.iter().any(|d| d.fail_on_warn);
+    let gate = merged_gate(&docs);
 
     // Back into config order, refusing a check that two shards ran.
     let mut owner: HashMap<String, PathBuf> = HashMap::new();
@@ -426,6 +436,33 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
         fail_on_warn,
         interrupted,
         shard: None,
+        fail_on: Default::default(),
+        baseline: None,
+        gate,
+    })
+}
+
+/// The deploy gate of the whole run: healthy only if every shard's gate was; as many rounds
+/// as the longest shard ran.
+fn merged_gate(docs: &[Document]) -> Option<crate::gate::GateSummary> {
+    let first = docs.iter().find_map(|d| d.gate.as_ref())?;
+    let healthy = docs.iter().all(|d| d.gate.as_ref().is_some_and(|g| g.healthy));
+    Some(crate::gate::GateSummary {
+        interval: first.interval,
+        deadline: first.deadline,
+        rounds: docs
+            .iter()
+            .filter_map(|d| d.gate.as_ref().map(|g| g.rounds))
+            .max()
+            .unwrap_or(0),
+        healthy,
+        healthy_after: if healthy {
+            docs.iter()
+                .filter_map(|d| d.gate.as_ref().and_then(|g| g.healthy_after))
+                .max()
+        } else {
+            None
+        },
     })
 }
 

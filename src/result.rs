@@ -365,6 +365,12 @@ pub struct CheckResult {
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Where the check is defined.
     pub location: Location,
+    /// What changed since the `--baseline` run, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::ResultChange>,
+    /// The deploy gate's record of the check (`--until-healthy`), when on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::CheckGate>,
 }
 
 fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -419,6 +425,12 @@ pub struct Summary {
     pub interrupted: Option<Interruption>,
     /// Set when the run covered one shard of the checks (`--shard K/N`).
     pub shard: Option<crate::shard::ShardRun>,
+    /// Which failures fail the run (`--fail-on`).
+    pub fail_on: crate::baseline::FailOn,
+    /// The comparison with `--baseline`, when given.
+    pub baseline: Option<crate::baseline::BaselineSummary>,
+    /// The deploy gate (`--until-healthy`), when on.
+    pub gate: Option<crate::gate::GateSummary>,
 }
 
 impl Summary {
@@ -444,12 +456,32 @@ impl Summary {
     ///
     /// WAIVED does not fail the run; SKIP does, like the FAIL that caused it: a check that did
     /// not run proved nothing.
+    ///
+    /// Under `--fail-on new` only the failing results that the baseline comparison marked NEW
+    /// count; an interrupted run (deadline, signal) never passes.
     pub fn passed(&self) -> bool {
-        let c = self.counts();
-        c.fail == 0
-            && c.skip == 0
-            && !(self.fail_on_warn && c.warn > 0)
-            && self.interrupted.is_none()
+        if self.interrupted.is_some() {
+            return false;
+        }
+        let only_new = self.fail_on == crate::baseline::FailOn::New && self.baseline.is_some();
+        !self.results.iter().any(|r| {
+            self.breaks_run(r)
+                && (!only_new
+                    || r
+                        .baseline
+                        .as_ref()
+                        .is_none_or(|b| b.change == crate::baseline::Change::New))
+        })
+    }
+
+    /// Whether `r` fails the run under the default policy: FAIL, SKIP, or WARN with
+    /// `--fail-on-warn`.
+    pub fn breaks_run(&self, r: &CheckResult) -> bool {
+        match r.status {
+            Status::Fail | Status::Skip => true,
+            Status::Warn => self.fail_on_warn,
+            Status::Pass | Status::Waived => false,
+        }
     }
 
     /// `passed`, `warned` or `failed`: the one-word verdict used by GitHub outputs.
@@ -457,7 +489,8 @@ impl Summary {
         let c = self.counts();
         if !self.passed() {
             "failed"
-        } else if c.warn > 0 || c.waived > 0 {
+        } else if c.warn > 0 || c.waived > 0 || c.fail > 0 || c.skip > 0 {
+            // Known failures under `--fail-on new` pass the run, but not silently.
             "warned"
         } else {
             "passed"

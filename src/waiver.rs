@@ -229,6 +229,8 @@ pub fn apply(
             failed_attempts: Vec::new(),
             metadata: Default::default(),
             location: w.location.clone(),
+            baseline: None,
+            gate: None,
         });
     }
 }
@@ -258,6 +260,8 @@ mod tests {
             failed_attempts: Vec::new(),
             metadata: Default::default(),
             location: Location::default(),
+            baseline: None,
+            gate: None,
         }
     }
 

@@ -32,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
             failed_attempts: Vec::new(),
             metadata,
             location: Location { file: "infracheck.yaml".to_owned(), line: i + 1, column: 1 },
+            baseline: None,
+            gate: None,
         });
     }
     let summary = Summary {
@@ -43,6 +45,9 @@ fuzz_target!(|data: &[u8]| {
         fail_on_warn: false,
         interrupted: None,
         shard: None,
+        fail_on: Default::default(),
+        baseline: None,
+        gate: None,
     };
     let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
     let cx = Context { summary: &summary, paths: &paths, written: &[] };

@@ -86,7 +86,15 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
             }
             Issue {
                 ty: "issue",
-                description: format!("{} [{}]: {}", r.name, reason.code(), r.message),
+                description: match r.baseline.as_ref().map(|c| c.change) {
+                    Some(crate::baseline::Change::New) => format!(
+                        "{} [{}] (new since baseline): {}",
+                        r.name,
+                        reason.code(),
+                        r.message
+                    ),
+                    _ => format!("{} [{}]: {}", r.name, reason.code(), r.message),
+                },
                 check_name: reason.code(),
                 fingerprint: fp,
                 severity: match r.status {

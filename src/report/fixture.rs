@@ -38,6 +38,8 @@ fn result(
             line,
             column: 9,
         },
+        baseline: None,
+        gate: None,
     }
 }
 
@@ -160,5 +162,8 @@ pub(crate) fn summary() -> Summary {
         fail_on_warn: false,
         interrupted: None,
         shard: None,
+        fail_on: Default::default(),
+        baseline: None,
+        gate: None,
     }
 }

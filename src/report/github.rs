@@ -56,7 +56,12 @@ impl Reporter for Annotations {
 
 fn annotation(cx: &Context<'_>, command: &str, r: &CheckResult) -> String {
     let reason = r.reason.unwrap_or(Reason::Internal);
-    let title = format!("{} [{}]", r.name, reason.code());
+    let mut title = format!("{} [{}]", r.name, reason.code());
+    match r.baseline.as_ref().map(|c| c.change) {
+        Some(crate::baseline::Change::New) => title.push_str(" NEW since baseline"),
+        Some(crate::baseline::Change::Still) => title.push_str(" still failing since baseline"),
+        _ => {}
+    }
     let message = format!(
         "{} (target: {})",
         truncate_chars(&r.message, MESSAGE_MAX),
@@ -81,7 +86,14 @@ fn annotations(cx: &Context<'_>) -> String {
         .into_iter()
         .enumerate()
     {
-        let matching: Vec<&CheckResult> = s.results.iter().filter(|r| r.status == status).collect();
+        let mut matching: Vec<&CheckResult> =
+            s.results.iter().filter(|r| r.status == status).collect();
+        // With a baseline, NEW failures come first: they are what the annotations are for.
+        matching.sort_by_key(|r| {
+            r.baseline
+                .as_ref()
+                .is_none_or(|c| c.change != crate::baseline::Change::New)
+        });
         for r in matching.iter().take(MAX_PER_LEVEL) {
             out.push_str(&annotation(cx, command, r));
         }
@@ -108,6 +120,16 @@ fn annotations(cx: &Context<'_>) -> String {
         c.total,
         s.verdict()
     );
+    if let Some(b) = &s.baseline {
+        let _ = write!(
+            notice,
+            " Since baseline: {}.",
+            crate::baseline::counts_line(b)
+        );
+    }
+    if let Some(g) = &s.gate {
+        let _ = write!(notice, " {}.", crate::gate::summary_line(g));
+    }
     let [more_fail, more_warn] = more;
     if more_fail + more_warn > 0 {
         let _ = write!(
@@ -178,6 +200,16 @@ fn outputs(cx: &Context<'_>, token: &mut dyn FnMut() -> String) -> String {
         c.total,
         s.verdict()
     );
+    if let Some(b) = &s.baseline {
+        let _ = write!(
+            out,
+            "new_failures={}\nstill_failing={}\nrecovered={}\nlatency_regressions={}\n",
+            b.new, b.still, b.recovered, b.latency_regressions
+        );
+    }
+    if let Some(g) = &s.gate {
+        let _ = write!(out, "healthy={}\ngate_rounds={}\n", g.healthy, g.rounds);
+    }
     for w in cx.written {
         // A path may contain a newline: always the delimiter form.
         multiline(

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::baseline::{BaselineSummary, FailOn};
+use crate::gate::GateSummary;
 use crate::result::{CheckResult, Counts, Interruption, Summary};
 use crate::shard::ShardRun;
 
@@ -27,6 +29,9 @@ struct Document<'a> {
     fail_on_warn: bool,
     interrupted: Option<Interruption>,
     shard: Option<&'a ShardRun>,
+    fail_on: FailOn,
+    baseline: Option<&'a BaselineSummary>,
+    gate: Option<&'a GateSummary>,
     summary: Counts,
     results: &'a [CheckResult],
 }
@@ -50,6 +55,9 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, serde_json::Error> {
         fail_on_warn: summary.fail_on_warn,
         interrupted: summary.interrupted,
         shard: summary.shard.as_ref(),
+        fail_on: summary.fail_on,
+        baseline: summary.baseline.as_ref(),
+        gate: summary.gate.as_ref(),
         summary: summary.counts(),
         results: &summary.results,
     };

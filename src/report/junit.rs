@@ -86,8 +86,24 @@ fn description(r: &CheckResult) -> String {
     if r.attempts > 1 {
         let _ = writeln!(s, "attempts: {}", r.attempts);
     }
+    s.push_str(&extra_notes(r));
     if let Some(excerpt) = body_excerpt(r) {
         let _ = writeln!(s, "response body (excerpt):\n{excerpt}");
+    }
+    s
+}
+
+/// `since baseline: …` and `deploy gate: …` lines, when those are on.
+fn extra_notes(r: &CheckResult) -> String {
+    let mut s = String::new();
+    if let Some(c) = &r.baseline {
+        let note = crate::baseline::result_note(c, r.duration);
+        if !note.is_empty() {
+            let _ = writeln!(s, "since baseline: {note}");
+        }
+    }
+    if let Some(g) = &r.gate {
+        let _ = writeln!(s, "deploy gate: {}", crate::gate::result_note(g));
     }
     s
 }
@@ -127,18 +143,24 @@ fn status(r: &CheckResult, fail_on_warn: bool) -> TestCaseStatus {
 fn test_case(r: &CheckResult, fail_on_warn: bool) -> TestCase {
     let mut tc = TestCase::new(xml(&r.name), status(r, fail_on_warn));
     tc.set_classname(r.kind).set_time(r.duration);
+    let mut out = String::new();
     if r.status == Status::Warn && !fail_on_warn {
         let code = r.reason.map_or("unknown", Reason::code);
-        let mut out = format!("WARN [{code}]: {}\n", r.message);
+        let _ = writeln!(out, "WARN [{code}]: {}", r.message);
         if let Some(excerpt) = body_excerpt(r) {
             let _ = writeln!(out, "response body (excerpt):\n{excerpt}");
         }
-        tc.set_system_out(xml(&out));
     }
     if r.status == Status::Waived {
         // A waived failure passes, with the failure and the waiver in `system-out`.
         let code = r.reason.map_or("unknown", Reason::code);
-        tc.set_system_out(xml(&format!("WAIVED [{code}]: {}\n", r.message)));
+        let _ = writeln!(out, "WAIVED [{code}]: {}", r.message);
+    }
+    // The schema allows no properties on a test case: the baseline and gate notes go to
+    // `system-out` (and into the failure text, see `description`).
+    out.push_str(&extra_notes(r));
+    if !out.is_empty() {
+        tc.set_system_out(xml(&out));
     }
     tc.extra
         .insert(XmlString::new("file"), xml(&r.location.file));
@@ -159,6 +181,31 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, RenderError> {
     suite.add_property(Property::new("environment", xml(&summary.environment)));
     suite.add_property(Property::new("config", xml(&summary.config_path)));
     suite.add_property(Property::new("status", summary.verdict()));
+    suite.add_property(Property::new("fail_on", summary.fail_on.as_str()));
+    if let Some(b) = &summary.baseline {
+        suite.add_property(Property::new("baseline", xml(&b.path)));
+        suite.add_property(Property::new("baseline.started_at", xml(&b.started_at)));
+        for (name, n) in [
+            ("baseline.new", b.new),
+            ("baseline.still", b.still),
+            ("baseline.recovered", b.recovered),
+            ("baseline.unchanged", b.unchanged),
+            ("baseline.latency_regressions", b.latency_regressions),
+            ("baseline.removed", b.removed.len()),
+        ] {
+            suite.add_property(Property::new(name, n.to_string()));
+        }
+    }
+    if let Some(g) = &summary.gate {
+        suite.add_property(Property::new("gate.healthy", g.healthy.to_string()));
+        suite.add_property(Property::new("gate.rounds", g.rounds.to_string()));
+        if let Some(after) = g.healthy_after {
+            suite.add_property(Property::new(
+                "gate.healthy_after_ms",
+                after.as_millis().to_string(),
+            ));
+        }
+    }
     suite.add_test_cases(
         summary
             .results

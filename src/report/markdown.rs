@@ -147,6 +147,9 @@ fn row(r: &CheckResult) -> String {
     } else if r.attempts > 1 {
         let _ = write!(message, " — {} attempts", r.attempts);
     }
+    if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
+        let _ = write!(message, " — {}", md(&crate::gate::result_note(g)));
+    }
     format!(
         "| {} {} | {} | {} | {} | {} |\n",
         icon(r.status),
@@ -190,6 +193,15 @@ fn details(r: &CheckResult) -> String {
         r.attempts,
         if r.attempts == 1 { "" } else { "s" }
     );
+    if let Some(c) = &r.baseline {
+        let note = crate::baseline::result_note(c, r.duration);
+        if !note.is_empty() {
+            let _ = writeln!(s, "- **since baseline:** {}", md(&note));
+        }
+    }
+    if let Some(g) = &r.gate {
+        let _ = writeln!(s, "- **deploy gate:** {}", md(&crate::gate::result_note(g)));
+    }
     for a in &r.failed_attempts {
         let _ = writeln!(
             s,
@@ -215,6 +227,116 @@ fn details(r: &CheckResult) -> String {
     s
 }
 
+/// Most rows in the "changes since baseline" and certificate tables.
+const CHANGE_ROWS_MAX: usize = 100;
+
+fn status_cell(status: Option<Status>) -> String {
+    match status {
+        Some(st) => format!("{} {}", icon(st), st.as_str()),
+        None => "— (not in baseline)".to_owned(),
+    }
+}
+
+/// The section the document starts with under `--baseline`: what changed since that run.
+fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> String {
+    use crate::baseline::Change;
+    let mut s = String::from("### Changes since baseline\n\n");
+    let _ = writeln!(
+        s,
+        "Compared with the run of {} ({}): {}.\n",
+        md(&b.started_at),
+        md(&b.path),
+        md(&crate::baseline::counts_line(b))
+    );
+    let changed = |want: Change| {
+        summary
+            .results
+            .iter()
+            .filter(move |r| r.baseline.as_ref().is_some_and(|c| c.change == want))
+    };
+    let slower = summary.results.iter().filter(|r| {
+        r.baseline
+            .as_ref()
+            .is_some_and(|c| c.change == Change::Unchanged && c.latency_regression)
+    });
+    let rows: Vec<(&str, &CheckResult)> = changed(Change::New)
+        .map(|r| ("🆕 NEW", r))
+        .chain(changed(Change::Recovered).map(|r| ("💚 RECOVERED", r)))
+        .chain(changed(Change::Still).map(|r| ("🔁 STILL", r)))
+        .chain(slower.map(|r| ("🐢 slower", r)))
+        .collect();
+    if rows.is_empty() {
+        s.push_str("Nothing changed: no new failures, no recoveries, no latency regressions.\n\n");
+    } else {
+        s.push_str("| Change | Check | Now | Before | Details |\n|---|---|---|---|---|\n");
+        for (label, r) in rows.iter().take(CHANGE_ROWS_MAX) {
+            let Some(c) = &r.baseline else { continue };
+            let before = match c.previous_duration {
+                Some(d) => format!(
+                    "{} {}",
+                    status_cell(c.previous_status),
+                    seconds(d)
+                ),
+                None => status_cell(c.previous_status),
+            };
+            let details = if c.change == Change::Unchanged {
+                md(&crate::baseline::result_note(c, r.duration))
+            } else {
+                md(&truncate_chars(&r.message, CELL_MAX))
+            };
+            let _ = writeln!(
+                s,
+                "| {label} | {} | {} {} | {before} | {details} |",
+                md(&r.name),
+                status_cell(Some(r.status)),
+                seconds(r.duration),
+            );
+        }
+        if rows.len() > CHANGE_ROWS_MAX {
+            let _ = writeln!(
+                s,
+                "\n{} more changes are not listed here; the JSON report has every result.",
+                rows.len() - CHANGE_ROWS_MAX
+            );
+        }
+        s.push('\n');
+    }
+    if !b.removed.is_empty() {
+        let shown: Vec<String> = b.removed.iter().take(CHANGE_ROWS_MAX).map(|n| md(n)).collect();
+        let _ = writeln!(
+            s,
+            "Removed since baseline ({}): {}\n",
+            b.removed.len(),
+            shown.join(", ")
+        );
+    }
+    let mut certs: Vec<(&CheckResult, &crate::baseline::CertCountdown)> = summary
+        .results
+        .iter()
+        .filter_map(|r| Some((r, r.baseline.as_ref()?.certificate.as_ref()?)))
+        .collect();
+    if !certs.is_empty() {
+        certs.sort_by_key(|(_, c)| c.days_left);
+        s.push_str("**Certificate countdown**\n\n| Check | Days left | In the baseline | Expires |\n|---|---|---|---|\n");
+        for (r, c) in certs.iter().take(CHANGE_ROWS_MAX) {
+            let before = match c.previous_days_left {
+                Some(p) if c.renewed => format!("{p} (renewed since)"),
+                Some(p) => p.to_string(),
+                None => "—".to_owned(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {before} | {} |",
+                md(&r.name),
+                c.days_left,
+                md(&c.not_after)
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// Render the document, never longer than `limit` bytes.
 pub fn render(summary: &Summary, limit: usize) -> String {
     let c = summary.counts();
@@ -226,6 +348,9 @@ pub fn render(summary: &Summary, limit: usize) -> String {
         _ => "❌ **FAILED**",
     };
     let _ = writeln!(s, "## infracheck · {}\n", md(&summary.environment));
+    if let Some(b) = &summary.baseline {
+        s.push_str(&baseline_section(summary, b));
+    }
     let _ = write!(
         s,
         "{verdict}: {} passed, {} warned, {} failed,{} {} total in {} · config {}",
@@ -240,6 +365,13 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     if summary.fail_on_warn && c.warn > 0 {
         s.push_str(" (`--fail-on-warn`)");
     }
+    if let Some(known) = super::text::known_failures(summary) {
+        let _ = write!(
+            s,
+            " (`--fail-on new`: {known} known failure{} since the baseline)",
+            if known == 1 { "" } else { "s" }
+        );
+    }
     if let Some(i) = summary.interrupted {
         s.push_str(match i {
             crate::result::Interruption::Deadline => " · deadline reached",
@@ -248,6 +380,10 @@ pub fn render(summary: &Summary, limit: usize) -> String {
         });
     }
     s.push_str("\n\n");
+    if let Some(g) = &summary.gate {
+        let icon = if g.healthy { "✅" } else { "❌" };
+        let _ = writeln!(s, "{icon} {}\n", md(&crate::gate::summary_line(g)));
+    }
     let rows = ordered(summary);
     let mut omitted_rows = 0usize;
     if !rows.is_empty() {

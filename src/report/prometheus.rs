@@ -229,7 +229,124 @@ pub fn render(s: &Summary) -> String {
             status_label(*st)
         );
     }
+
+    if s.baseline.is_some() {
+        baseline_families(&mut out, s);
+    }
+    if let Some(g) = &s.gate {
+        gate_families(&mut out, s, g);
+    }
     out
+}
+
+/// The change labels, in the order they are written.
+const CHANGES: &[crate::baseline::Change] = &[
+    crate::baseline::Change::New,
+    crate::baseline::Change::Still,
+    crate::baseline::Change::Recovered,
+    crate::baseline::Change::Unchanged,
+];
+
+fn change_label(c: crate::baseline::Change) -> String {
+    c.label().to_ascii_lowercase()
+}
+
+/// `--baseline`: one-hot change per check, latency regressions, counts by change.
+fn baseline_families(out: &mut String, s: &Summary) {
+    let env = escape_label(&s.environment);
+    family(
+        out,
+        "infracheck_check_baseline_change",
+        "Change since the --baseline run: 1 for the check's change (new, still, recovered, unchanged), 0 for the others.",
+    );
+    for r in &s.results {
+        let Some(c) = &r.baseline else { continue };
+        let labels = check_labels(&s.environment, r);
+        for ch in CHANGES {
+            let _ = writeln!(
+                out,
+                "infracheck_check_baseline_change{{{labels},change=\"{}\"}} {}",
+                change_label(*ch),
+                u8::from(c.change == *ch)
+            );
+        }
+    }
+    family(
+        out,
+        "infracheck_check_latency_regression",
+        "1 when the check became slower than the --latency-factor times its baseline duration.",
+    );
+    for r in &s.results {
+        let Some(c) = &r.baseline else { continue };
+        let _ = writeln!(
+            out,
+            "infracheck_check_latency_regression{{{}}} {}",
+            check_labels(&s.environment, r),
+            u8::from(c.latency_regression)
+        );
+    }
+    family(
+        out,
+        "infracheck_baseline_changes",
+        "Checks of the run by change since the --baseline run.",
+    );
+    for ch in CHANGES {
+        let n = s
+            .results
+            .iter()
+            .filter(|r| r.baseline.as_ref().is_some_and(|c| c.change == *ch))
+            .count();
+        let _ = writeln!(
+            out,
+            "infracheck_baseline_changes{{environment=\"{env}\",change=\"{}\"}} {n}",
+            change_label(*ch)
+        );
+    }
+}
+
+/// `--until-healthy`: when each check turned healthy, rounds, and the gate's verdict.
+fn gate_families(out: &mut String, s: &Summary, g: &crate::gate::GateSummary) {
+    let env = escape_label(&s.environment);
+    let healthy: Vec<(&CheckResult, std::time::Duration)> = s
+        .results
+        .iter()
+        .filter_map(|r| Some((r, r.gate.as_ref()?.healthy_after?)))
+        .collect();
+    if !healthy.is_empty() {
+        family(
+            out,
+            "infracheck_check_healthy_after_seconds",
+            "Deploy gate: time from the start of the run until the check turned healthy.",
+        );
+        for (r, after) in healthy {
+            let _ = writeln!(
+                out,
+                "infracheck_check_healthy_after_seconds{{{}}} {}",
+                check_labels(&s.environment, r),
+                seconds(after)
+            );
+        }
+    }
+    family(
+        out,
+        "infracheck_gate_rounds",
+        "Deploy gate: rounds run (--until-healthy).",
+    );
+    let _ = writeln!(
+        out,
+        "infracheck_gate_rounds{{environment=\"{env}\"}} {}",
+        g.rounds
+    );
+    family(
+        out,
+        "infracheck_gate_healthy",
+        "Deploy gate: 1 when every check was healthy before the deadline.",
+    );
+    let _ = writeln!(
+        out,
+        "infracheck_gate_healthy{{environment=\"{env}\"}} {}",
+        u8::from(g.healthy)
+    );
 }
 
 #[cfg(test)]

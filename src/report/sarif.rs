@@ -94,6 +94,9 @@ struct SarifResult {
     level: &'static str,
     message: Text,
     locations: Vec<LocationWrapper>,
+    /// SARIF §3.27.24: `new`, `unchanged` or `updated` relative to the `--baseline` run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<&'static str>,
     properties: Properties,
 }
 
@@ -129,6 +132,12 @@ struct Properties {
     kind: &'static str,
     target: String,
     reason: &'static str,
+    /// `new`, `still`… (`--baseline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<crate::baseline::Change>,
+    /// A latency regression since the baseline.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    latency_regression: bool,
 }
 
 /// Percent-encode a relative path for a URI reference, keeping `/` and unreserved characters.
@@ -164,6 +173,17 @@ fn rule(reason: Reason) -> Rule {
             text: truncate_chars(&help, HELP_MAX),
         },
         default_configuration: Configuration { level: "error" },
+    }
+}
+
+/// The SARIF baseline state of a reported (non-passing) result: `new` when the check passed
+/// in the baseline or is not in it, `unchanged` when it had the same status, `updated` when it
+/// was reported with another status (FAIL → WARN…).
+fn baseline_state(now: Status, c: &crate::baseline::ResultChange) -> &'static str {
+    match c.previous_status {
+        None | Some(Status::Pass | Status::Skip) => "new",
+        Some(before) if before == now => "unchanged",
+        Some(_) => "updated",
     }
 }
 
@@ -215,12 +235,15 @@ fn log(cx: &Context<'_>) -> Log {
                         },
                     },
                 }],
+                baseline_state: r.baseline.as_ref().map(|c| baseline_state(r.status, c)),
                 properties: Properties {
                     environment: summary.environment.clone(),
                     check: r.name.clone(),
                     kind: r.kind,
                     target: r.target.clone(),
                     reason: reason.code(),
+                    change: r.baseline.as_ref().map(|c| c.change),
+                    latency_regression: r.baseline.as_ref().is_some_and(|c| c.latency_regression),
                 },
             }
         })

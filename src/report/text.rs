@@ -42,8 +42,42 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         one_line(&summary.environment),
         counts.total
     )?;
+    if let Some(b) = &summary.baseline {
+        writeln!(
+            out,
+            "changes since baseline ({}, run of {}): {}",
+            one_line(&b.path),
+            one_line(&b.started_at),
+            crate::baseline::counts_line(b)
+        )?;
+        if !b.removed.is_empty() {
+            let shown: Vec<String> = b.removed.iter().take(10).map(|n| one_line(n)).collect();
+            let more = b.removed.len().saturating_sub(shown.len());
+            writeln!(
+                out,
+                "removed since baseline: {}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
+    // WAIVED is wider than the other labels: the column fits the widest one present.
+    let label_width = summary
+        .results
+        .iter()
+        .map(|r| r.status.as_str().len())
+        .max()
+        .unwrap_or(4);
     for r in &summary.results {
-        let label = paint(style, r.status, &format!("{:<4}", r.status.as_str()));
+        let label = paint(
+            style,
+            r.status,
+            &format!("{:<label_width$}", r.status.as_str()),
+        );
         let mut message = one_line(&r.message);
         if let Some(reason) = r.reason {
             message.push_str(&format!(" [{reason}]"));
@@ -55,6 +89,15 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
                 message.push_str(&format!(" ({} attempts)", r.attempts));
             }
         }
+        if let Some(c) = &r.baseline {
+            let note = crate::baseline::result_note(c, r.duration);
+            if !note.is_empty() {
+                message.push_str(&format!(" — {}", one_line(&note)));
+            }
+        }
+        if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
+            message.push_str(&format!(" — {}", crate::gate::result_note(g)));
+        }
         writeln!(
             out,
             "  {label}  {:<name_width$}  {:<5} {:>7}  {}",
@@ -63,6 +106,9 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
             format!("{}ms", r.duration.as_millis()),
             message,
         )?;
+    }
+    if let Some(g) = &summary.gate {
+        writeln!(out, "{}", crate::gate::summary_line(g))?;
     }
     let verdict = match summary.verdict() {
         "passed" => paint(style, Status::Pass, "PASSED"),
@@ -82,6 +128,12 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     if summary.fail_on_warn && counts.warn > 0 {
         line.push_str(" (--fail-on-warn)");
     }
+    if let Some(known) = known_failures(summary) {
+        line.push_str(&format!(
+            " (--fail-on new: {known} known failure{} since the baseline)",
+            if known == 1 { "" } else { "s" }
+        ));
+    }
     if let Some(i) = summary.interrupted {
         line.push_str(match i {
             crate::result::Interruption::Deadline => " (deadline reached)",
@@ -90,6 +142,25 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         });
     }
     writeln!(out, "{line}")
+}
+
+/// Under `--fail-on new` with a baseline, the number of failing results that do not fail the
+/// run because they were failing in the baseline already.
+pub(crate) fn known_failures(summary: &Summary) -> Option<usize> {
+    if summary.fail_on != crate::baseline::FailOn::New || summary.baseline.is_none() {
+        return None;
+    }
+    let known = summary
+        .results
+        .iter()
+        .filter(|r| {
+            summary.breaks_run(r)
+                && r.baseline
+                    .as_ref()
+                    .is_some_and(|b| b.change != crate::baseline::Change::New)
+        })
+        .count();
+    (known > 0).then_some(known)
 }
 
 /// ` N skipped, N waived,` when there are any (the line stays as before otherwise).

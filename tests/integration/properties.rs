@@ -228,6 +228,8 @@ mod reports {
                 line: i + 1,
                 column: 1,
             },
+            baseline: None,
+            gate: None,
         }
     }
 
@@ -330,6 +332,9 @@ mod reports {
                 fail_on_warn: false,
                 interrupted: None,
                 shard: None,
+                fail_on: Default::default(),
+                baseline: None,
+                gate: None,
             };
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };

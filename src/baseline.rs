@@ -1,0 +1,586 @@
+//! Baseline comparison (`--baseline previous.json`): what changed since an earlier run of the
+//! same environment.
+//!
+//! Each result is classified by whether it is *failing* now and was failing in the baseline:
+//! NEW (failing now, not before — also a failing check the baseline does not have), STILL
+//! (failing in both), RECOVERED (failing before, not now) or unchanged. Failing means the run
+//! does not count the result as passed: FAIL, SKIP, WAIVED (a failure accepted for now is still
+//! a failure), and WARN under `--fail-on-warn`.
+//!
+//! On top of that, a check that passed in both runs and became slower than `factor` times its
+//! baseline duration (and by at least `min_increase`, so a 1 ms → 3 ms blip is no regression)
+//! is a latency regression, and every certificate a check saw gets a countdown: the days left
+//! now and in the baseline, and whether it was renewed in between.
+//!
+//! `--fail-on new` makes only NEW failures fail the run (see
+//! [`Summary::passed`](crate::result::Summary::passed)); the default stays "any FAIL".
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::merge::{self, MergeError};
+use crate::result::{CheckResult, Status, Summary};
+
+/// Which failures fail the run (`--fail-on`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Any FAIL or SKIP (and WARN under `--fail-on-warn`): the default.
+    #[default]
+    Any,
+    /// Only NEW failures: those that passed in the `--baseline` run (or are not in it).
+    New,
+}
+
+impl FailOn {
+    /// The flag value, `any` or `new`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Any => "any",
+            FailOn::New => "new",
+        }
+    }
+}
+
+/// How a result changed since the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Failing now; passing in the baseline, or not in it.
+    New,
+    /// Failing now and in the baseline.
+    Still,
+    /// Passing now, failing in the baseline.
+    Recovered,
+    /// Passing now and in the baseline (or not in it).
+    Unchanged,
+}
+
+impl Change {
+    /// The label used in the reports: `NEW`, `STILL`, `RECOVERED`, `unchanged`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Change::New => "NEW",
+            Change::Still => "STILL",
+            Change::Recovered => "RECOVERED",
+            Change::Unchanged => "unchanged",
+        }
+    }
+
+    /// Words for a sentence: `new failure`, `still failing`…
+    pub fn describe(self) -> &'static str {
+        match self {
+            Change::New => "new failure",
+            Change::Still => "still failing",
+            Change::Recovered => "recovered",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A certificate's countdown: days left now and in the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertCountdown {
+    /// Whole days from this run's start to the certificate's notAfter (negative: expired).
+    pub days_left: i64,
+    /// The certificate's notAfter (RFC 3339).
+    pub not_after: String,
+    /// Days left at the baseline run's start, when the baseline saw a certificate.
+    pub previous_days_left: Option<i64>,
+    /// The baseline's notAfter.
+    pub previous_not_after: Option<String>,
+    /// A later notAfter than in the baseline: the certificate was renewed.
+    pub renewed: bool,
+}
+
+/// The comparison of one result with the baseline (JSON `results[].baseline`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultChange {
+    /// NEW, STILL, RECOVERED or unchanged.
+    pub change: Change,
+    /// The status in the baseline; `null` when the baseline does not have the check.
+    pub previous_status: Option<Status>,
+    /// The duration in the baseline.
+    #[serde(rename = "previous_duration_ms", serialize_with = "serialize_opt_ms")]
+    pub previous_duration: Option<Duration>,
+    /// Now / before, when both ran (rounded to two decimals).
+    pub latency_ratio: Option<f64>,
+    /// Slower than `factor` × the baseline and by at least the minimum increase.
+    pub latency_regression: bool,
+    /// The certificate countdown, when the check saw a certificate.
+    pub certificate: Option<CertCountdown>,
+}
+
+/// The run-level comparison (JSON `baseline`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineSummary {
+    /// The baseline document's path as given.
+    pub path: String,
+    /// When the baseline run started (RFC 3339).
+    pub started_at: String,
+    /// Failing now, not before.
+    pub new: usize,
+    /// Failing now and before.
+    pub still: usize,
+    /// Passing now, failing before.
+    pub recovered: usize,
+    /// Neither.
+    pub unchanged: usize,
+    /// Checks of this run that the baseline does not have.
+    pub not_in_baseline: usize,
+    /// Checks of the baseline that this run does not have (empty for a `--shard` run, which
+    /// sees only part of the checks).
+    pub removed: Vec<String>,
+    /// Results flagged as latency regressions.
+    pub latency_regressions: usize,
+    /// The `--latency-factor`.
+    pub latency_factor: f64,
+    /// The `--latency-min-increase`.
+    #[serde(rename = "latency_min_increase_ms", serialize_with = "serialize_ms")]
+    pub latency_min_increase: Duration,
+}
+
+fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn serialize_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_ms(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// How latency regressions are judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Slower than this many times the baseline duration (> 1).
+    pub latency_factor: f64,
+    /// …and slower by at least this much.
+    pub latency_min_increase: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            latency_factor: DEFAULT_LATENCY_FACTOR,
+            latency_min_increase: DEFAULT_LATENCY_MIN_INCREASE,
+        }
+    }
+}
+
+/// `--latency-factor` default.
+pub const DEFAULT_LATENCY_FACTOR: f64 = 2.0;
+/// `--latency-min-increase` default.
+pub const DEFAULT_LATENCY_MIN_INCREASE: Duration = Duration::from_millis(100);
+
+/// A loaded baseline document.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    path: String,
+    environment: String,
+    started_at: OffsetDateTime,
+    results: Vec<CheckResult>,
+}
+
+/// Why a baseline cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// Unreadable, not an infracheck JSON document, or from a newer version.
+    #[error("baseline {0}")]
+    Document(#[from] MergeError),
+    /// A document of another environment.
+    #[error(
+        "baseline {path}: environment `{found}` differs from this run's `{expected}` (a baseline must come from an earlier run of the same environment)"
+    )]
+    Environment {
+        /// The path as given.
+        path: String,
+        /// The document's environment.
+        found: String,
+        /// This run's.
+        expected: String,
+    },
+}
+
+impl Baseline {
+    /// Read a JSON document written by `run --json` (or `--output json`). The document is
+    /// untrusted input: every problem is an error naming the file.
+    pub fn load(path: &Path) -> Result<Self, BaselineError> {
+        let doc = merge::read_document(path)?;
+        Ok(Baseline {
+            path: path.display().to_string(),
+            environment: doc.environment,
+            started_at: doc.started_at,
+            results: doc.results,
+        })
+    }
+
+    /// Refuse a baseline of another environment.
+    pub fn check_environment(&self, environment: &str) -> Result<(), BaselineError> {
+        if self.environment == environment {
+            Ok(())
+        } else {
+            Err(BaselineError::Environment {
+                path: self.path.clone(),
+                found: self.environment.clone(),
+                expected: environment.to_owned(),
+            })
+        }
+    }
+}
+
+/// Whether the run counts `status` as not passed.
+fn failing(status: Status, fail_on_warn: bool) -> bool {
+    match status {
+        Status::Fail | Status::Skip | Status::Waived => true,
+        Status::Warn => fail_on_warn,
+        Status::Pass => false,
+    }
+}
+
+/// The notAfter of the certificate a check saw (tls checks, https checks).
+fn not_after(r: &CheckResult) -> Option<OffsetDateTime> {
+    ["not_after", "tls_not_after"].iter().find_map(|k| {
+        let s = r.metadata.get(*k)?.as_str()?;
+        OffsetDateTime::parse(s, &Rfc3339).ok()
+    })
+}
+
+fn days_between(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
+    (to - from).whole_days()
+}
+
+fn countdown(
+    now: &CheckResult,
+    now_start: OffsetDateTime,
+    before: Option<&CheckResult>,
+    before_start: OffsetDateTime,
+) -> Option<CertCountdown> {
+    let current = not_after(now)?;
+    let previous = before.and_then(not_after);
+    Some(CertCountdown {
+        days_left: days_between(now_start, current),
+        not_after: current.format(&Rfc3339).unwrap_or_default(),
+        previous_days_left: previous.map(|p| days_between(before_start, p)),
+        previous_not_after: previous.and_then(|p| p.format(&Rfc3339).ok()),
+        renewed: previous.is_some_and(|p| current > p),
+    })
+}
+
+fn ratio(now: Duration, before: Duration) -> Option<f64> {
+    let before = before.as_secs_f64();
+    if before <= 0.0 {
+        return None;
+    }
+    Some((now.as_secs_f64() / before * 100.0).round() / 100.0)
+}
+
+/// Compare the results of `summary` with `baseline`: sets every result's `baseline` and the
+/// summary's.
+pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
+    let fail_on_warn = summary.fail_on_warn;
+    let previous: HashMap<&str, &CheckResult> = baseline
+        .results
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
+    let mut totals = BaselineSummary {
+        path: baseline.path.clone(),
+        started_at: baseline.started_at.format(&Rfc3339).unwrap_or_default(),
+        new: 0,
+        still: 0,
+        recovered: 0,
+        unchanged: 0,
+        not_in_baseline: 0,
+        removed: Vec::new(),
+        latency_regressions: 0,
+        latency_factor: options.latency_factor,
+        latency_min_increase: options.latency_min_increase,
+    };
+    for r in &mut summary.results {
+        let before = previous.get(r.name.as_str()).copied();
+        let now_failing = failing(r.status, fail_on_warn);
+        let was_failing = before.is_some_and(|b| failing(b.status, fail_on_warn));
+        let change = match (now_failing, was_failing) {
+            (true, false) => Change::New,
+            (true, true) => Change::Still,
+            (false, true) => Change::Recovered,
+            (false, false) => Change::Unchanged,
+        };
+        let ran_well = |s: Status| matches!(s, Status::Pass | Status::Warn);
+        let comparable = before.filter(|b| {
+            ran_well(r.status) && ran_well(b.status) && r.attempts > 0 && b.attempts > 0
+        });
+        let latency_ratio = comparable.and_then(|b| ratio(r.duration, b.duration));
+        let latency_regression = comparable.is_some_and(|b| {
+            r.duration.as_secs_f64() > b.duration.as_secs_f64() * options.latency_factor
+                && r.duration.saturating_sub(b.duration) >= options.latency_min_increase
+        });
+        match change {
+            Change::New => totals.new += 1,
+            Change::Still => totals.still += 1,
+            Change::Recovered => totals.recovered += 1,
+            Change::Unchanged => totals.unchanged += 1,
+        }
+        if before.is_none() {
+            totals.not_in_baseline += 1;
+        }
+        if latency_regression {
+            totals.latency_regressions += 1;
+        }
+        r.baseline = Some(ResultChange {
+            change,
+            previous_status: before.map(|b| b.status),
+            previous_duration: before.map(|b| b.duration),
+            latency_ratio,
+            latency_regression,
+            certificate: countdown(r, summary.started_at, before, baseline.started_at),
+        });
+    }
+    if summary.shard.is_none() {
+        let current: HashSet<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
+        totals.removed = baseline
+            .results
+            .iter()
+            .filter(|b| !current.contains(b.name.as_str()))
+            .map(|b| b.name.clone())
+            .collect();
+    }
+    summary.baseline = Some(totals);
+}
+
+/// One line for a text or notice: `1 new failure, 2 still failing, 1 recovered, 3 unchanged,
+/// 1 slower`.
+pub fn counts_line(b: &BaselineSummary) -> String {
+    let mut s = format!(
+        "{} new failure{}, {} still failing, {} recovered, {} unchanged",
+        b.new,
+        if b.new == 1 { "" } else { "s" },
+        b.still,
+        b.recovered,
+        b.unchanged
+    );
+    if b.latency_regressions > 0 {
+        s.push_str(&format!(", {} slower", b.latency_regressions));
+    }
+    if !b.removed.is_empty() {
+        s.push_str(&format!(", {} removed", b.removed.len()));
+    }
+    s
+}
+
+/// What a report shows next to a result: `NEW (was PASS)`, `slower 100ms → 900ms (×9)`,
+/// `certificate 12 days left (was 40)`. Empty when nothing is worth saying.
+pub fn result_note(c: &ResultChange, now: Duration) -> String {
+    let mut parts = Vec::new();
+    match c.change {
+        Change::New => parts.push(match c.previous_status {
+            Some(s) => format!("NEW (was {})", s.as_str()),
+            None => "NEW (not in baseline)".to_owned(),
+        }),
+        Change::Still => parts.push(match c.previous_status {
+            Some(s) => format!("STILL failing (was {})", s.as_str()),
+            None => "STILL failing".to_owned(),
+        }),
+        Change::Recovered => parts.push(match c.previous_status {
+            Some(s) => format!("RECOVERED (was {})", s.as_str()),
+            None => "RECOVERED".to_owned(),
+        }),
+        Change::Unchanged => {}
+    }
+    if c.latency_regression
+        && let Some(before) = c.previous_duration
+    {
+        let mut s = format!(
+            "slower: {}ms → {}ms",
+            before.as_millis(),
+            now.as_millis()
+        );
+        if let Some(r) = c.latency_ratio {
+            s.push_str(&format!(" (×{r})"));
+        }
+        parts.push(s);
+    }
+    if let Some(cert) = &c.certificate {
+        parts.push(cert_note(cert));
+    }
+    parts.join("; ")
+}
+
+/// `certificate: 12 days left (was 40)`, `certificate renewed: 89 days left (was 3)`.
+pub fn cert_note(c: &CertCountdown) -> String {
+    let head = if c.renewed {
+        "certificate renewed"
+    } else {
+        "certificate"
+    };
+    let mut s = if c.days_left < 0 {
+        format!("{head}: expired {} days ago", -c.days_left)
+    } else {
+        format!("{head}: {} days left", c.days_left)
+    };
+    if let Some(p) = c.previous_days_left {
+        s.push_str(&format!(" (was {p})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn baseline_of(results: Vec<CheckResult>) -> Baseline {
+        Baseline {
+            path: "prev.json".to_owned(),
+            environment: "prod".to_owned(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            results,
+        }
+    }
+
+    fn with(name: &str, status: Status, ms: u64) -> CheckResult {
+        let mut r = fixture::summary().results[0].clone();
+        r.name = name.to_owned();
+        r.status = status;
+        r.reason = (status != Status::Pass).then_some(crate::result::Reason::HttpStatus);
+        r.duration = Duration::from_millis(ms);
+        r.attempts = 1;
+        r.metadata.clear();
+        r
+    }
+
+    #[test]
+    fn classifies_new_still_recovered_unchanged() {
+        let mut s = fixture::summary();
+        s.results = vec![
+            with("a", Status::Fail, 10),
+            with("b", Status::Fail, 10),
+            with("c", Status::Pass, 10),
+            with("d", Status::Pass, 10),
+            with("e", Status::Fail, 10),
+            with("f", Status::Waived, 10),
+        ];
+        let b = baseline_of(vec![
+            with("a", Status::Pass, 10),
+            with("b", Status::Fail, 10),
+            with("c", Status::Skip, 10),
+            with("d", Status::Pass, 10),
+            with("f", Status::Fail, 10),
+            with("gone", Status::Pass, 10),
+        ]);
+        apply(&mut s, &b, Options::default());
+        let changes: Vec<Change> = s
+            .results
+            .iter()
+            .map(|r| r.baseline.as_ref().unwrap().change)
+            .collect();
+        use Change::*;
+        assert_eq!(changes, [New, Still, Recovered, Unchanged, New, Still]);
+        let t = s.baseline.as_ref().unwrap();
+        assert_eq!((t.new, t.still, t.recovered, t.unchanged), (2, 2, 1, 1));
+        assert_eq!(t.not_in_baseline, 1);
+        assert_eq!(t.removed, ["gone"]);
+        assert_eq!(
+            s.results[4].baseline.as_ref().unwrap().previous_status,
+            None
+        );
+    }
+
+    #[test]
+    fn fail_on_new_fails_only_for_new_failures() {
+        let mut s = fixture::summary();
+        s.results = vec![with("a", Status::Fail, 10), with("b", Status::Pass, 10)];
+        s.fail_on = FailOn::New;
+        let b = baseline_of(vec![with("a", Status::Fail, 10), with("b", Status::Pass, 10)]);
+        apply(&mut s, &b, Options::default());
+        assert!(s.passed(), "a STILL failure does not fail --fail-on new");
+        assert_eq!(s.verdict(), "warned");
+        s.results[1] = with("b", Status::Fail, 10);
+        apply(&mut s, &b, Options::default());
+        assert!(!s.passed(), "a NEW failure does");
+        s.fail_on = FailOn::Any;
+        s.results[1] = with("b", Status::Pass, 10);
+        apply(&mut s, &b, Options::default());
+        assert!(!s.passed(), "the default fails on any FAIL");
+    }
+
+    #[test]
+    fn latency_regression_needs_factor_and_minimum_increase() {
+        let mut s = fixture::summary();
+        s.results = vec![
+            with("slow", Status::Pass, 900),
+            with("blip", Status::Pass, 3),
+            with("same", Status::Pass, 150),
+            with("failing", Status::Fail, 5000),
+        ];
+        let b = baseline_of(vec![
+            with("slow", Status::Pass, 100),
+            with("blip", Status::Pass, 1),
+            with("same", Status::Pass, 100),
+            with("failing", Status::Pass, 10),
+        ]);
+        apply(&mut s, &b, Options::default());
+        let flags: Vec<bool> = s
+            .results
+            .iter()
+            .map(|r| r.baseline.as_ref().unwrap().latency_regression)
+            .collect();
+        assert_eq!(flags, [true, false, false, false]);
+        let slow = s.results[0].baseline.as_ref().unwrap();
+        assert_eq!(slow.latency_ratio, Some(9.0));
+        assert_eq!(
+            result_note(slow, s.results[0].duration),
+            "slower: 100ms → 900ms (×9)"
+        );
+        assert_eq!(s.baseline.as_ref().unwrap().latency_regressions, 1);
+    }
+
+    #[test]
+    fn certificate_countdown_and_renewal() {
+        let mut s = fixture::summary();
+        s.started_at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(100);
+        let mut now = with("tls", Status::Pass, 10);
+        now.metadata.insert(
+            "not_after".to_owned(),
+            serde_json::json!("1970-07-19T00:00:00Z"),
+        );
+        s.results = vec![now];
+        let mut before = with("tls", Status::Pass, 10);
+        before.metadata.insert(
+            "not_after".to_owned(),
+            serde_json::json!("1970-01-11T00:00:00Z"),
+        );
+        apply(&mut s, &baseline_of(vec![before]), Options::default());
+        let cert = s.results[0]
+            .baseline
+            .as_ref()
+            .unwrap()
+            .certificate
+            .clone()
+            .unwrap();
+        assert_eq!(cert.days_left, 100);
+        assert_eq!(cert.previous_days_left, Some(10));
+        assert!(cert.renewed);
+        assert_eq!(
+            cert_note(&cert),
+            "certificate renewed: 100 days left (was 10)"
+        );
+    }
+
+    #[test]
+    fn another_environment_is_refused() {
+        let b = baseline_of(Vec::new());
+        let err = b.check_environment("stage").unwrap_err().to_string();
+        assert!(
+            err.contains("prev.json") && err.contains("`prod`") && err.contains("`stage`"),
+            "{err}"
+        );
+    }
+}
