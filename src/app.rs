@@ -16,9 +16,9 @@ use crate::cli::{
 use crate::config::{self, ConfigError, Plan};
 use crate::engine;
 use crate::exit_code::ExitCode;
+use crate::gate::{self, CheckGate, GateSummary};
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
-use crate::gate::{self, CheckGate, GateSummary};
 use crate::result::{CheckResult, Interruption, Reason, Summary};
 use crate::{merge, shard};
 
@@ -310,9 +310,7 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
     let gate_interval = a
         .until_healthy
         .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL));
-    let healthy = |r: &CheckResult| {
-        gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today)
-    };
+    let healthy = |r: &CheckResult| gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today);
 
     let all = Arc::new(checks);
     let index: HashMap<&str, usize> = all
@@ -338,7 +336,12 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         let subset: Arc<Vec<CheckDef>> = if round == 1 {
             Arc::clone(&all)
         } else {
-            Arc::new(pending.iter().filter_map(|&i| all.get(i).cloned()).collect())
+            Arc::new(
+                pending
+                    .iter()
+                    .filter_map(|&i| all.get(i).cloned())
+                    .collect(),
+            )
         };
         if let Some(p) = &progress {
             p.set_length(u64::try_from(subset.len()).unwrap_or(u64::MAX));
@@ -403,7 +406,12 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         let Some(interval) = gate_interval else {
             break;
         };
-        pending.retain(|&i| finals.get(i).and_then(Option::as_ref).is_none_or(|r| !healthy(r)));
+        pending.retain(|&i| {
+            finals
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_none_or(|r| !healthy(r))
+        });
         if pending.is_empty() {
             break;
         }
@@ -420,7 +428,11 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
                 pending.len(),
                 all.len(),
                 names.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() },
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
                 crate::config::fields::format_duration(interval)
             ));
         }

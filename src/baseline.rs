@@ -397,11 +397,7 @@ pub fn result_note(c: &ResultChange, now: Duration) -> String {
     if c.latency_regression
         && let Some(before) = c.previous_duration
     {
-        let mut s = format!(
-            "slower: {}ms → {}ms",
-            before.as_millis(),
-            now.as_millis()
-        );
+        let mut s = format!("slower: {}ms → {}ms", before.as_millis(), now.as_millis());
         if let Some(r) = c.latency_ratio {
             s.push_str(&format!(" (×{r})"));
         }
@@ -498,7 +494,10 @@ mod tests {
         let mut s = fixture::summary();
         s.results = vec![with("a", Status::Fail, 10), with("b", Status::Pass, 10)];
         s.fail_on = FailOn::New;
-        let b = baseline_of(vec![with("a", Status::Fail, 10), with("b", Status::Pass, 10)]);
+        let b = baseline_of(vec![
+            with("a", Status::Fail, 10),
+            with("b", Status::Pass, 10),
+        ]);
         apply(&mut s, &b, Options::default());
         assert!(s.passed(), "a STILL failure does not fail --fail-on new");
         assert_eq!(s.verdict(), "warned");
@@ -549,7 +548,7 @@ mod tests {
         let mut now = with("tls", Status::Pass, 10);
         now.metadata.insert(
             "not_after".to_owned(),
-            serde_json::json!("1970-07-19T00:00:00Z"),
+            serde_json::json!("1970-07-20T00:00:00Z"),
         );
         s.results = vec![now];
         let mut before = with("tls", Status::Pass, 10);

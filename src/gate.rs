@@ -106,10 +106,9 @@ pub fn healthy(r: &CheckResult, fail_on_warn: bool, waivers: &[Waiver], today: t
 /// `healthy after 12.3s (round 4)` or `not healthy before the deadline (12 rounds)`.
 pub fn result_note(g: &CheckGate) -> String {
     match (g.healthy_round, g.healthy_after) {
-        (Some(round), Some(after)) => format!(
-            "healthy after {:.1}s (round {round})",
-            after.as_secs_f64()
-        ),
+        (Some(round), Some(after)) => {
+            format!("healthy after {:.1}s (round {round})", after.as_secs_f64())
+        }
         (Some(round), None) => format!("healthy in round {round}"),
         _ => format!(
             "not healthy before the deadline ({} round{})",

@@ -446,7 +446,9 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
 /// as the longest shard ran.
 fn merged_gate(docs: &[Document]) -> Option<crate::gate::GateSummary> {
     let first = docs.iter().find_map(|d| d.gate.as_ref())?;
-    let healthy = docs.iter().all(|d| d.gate.as_ref().is_some_and(|g| g.healthy));
+    let healthy = docs
+        .iter()
+        .all(|d| d.gate.as_ref().is_some_and(|g| g.healthy));
     Some(crate::gate::GateSummary {
         interval: first.interval,
         deadline: first.deadline,

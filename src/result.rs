@@ -467,8 +467,7 @@ impl Summary {
         !self.results.iter().any(|r| {
             self.breaks_run(r)
                 && (!only_new
-                    || r
-                        .baseline
+                    || r.baseline
                         .as_ref()
                         .is_none_or(|b| b.change == crate::baseline::Change::New))
         })

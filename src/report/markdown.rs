@@ -272,11 +272,7 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
         for (label, r) in rows.iter().take(CHANGE_ROWS_MAX) {
             let Some(c) = &r.baseline else { continue };
             let before = match c.previous_duration {
-                Some(d) => format!(
-                    "{} {}",
-                    status_cell(c.previous_status),
-                    seconds(d)
-                ),
+                Some(d) => format!("{} {}", status_cell(c.previous_status), seconds(d)),
                 None => status_cell(c.previous_status),
             };
             let details = if c.change == Change::Unchanged {
@@ -302,7 +298,12 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
         s.push('\n');
     }
     if !b.removed.is_empty() {
-        let shown: Vec<String> = b.removed.iter().take(CHANGE_ROWS_MAX).map(|n| md(n)).collect();
+        let shown: Vec<String> = b
+            .removed
+            .iter()
+            .take(CHANGE_ROWS_MAX)
+            .map(|n| md(n))
+            .collect();
         let _ = writeln!(
             s,
             "Removed since baseline ({}): {}\n",

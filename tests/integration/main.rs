@@ -14,6 +14,7 @@ mod support;
 
 #[cfg(feature = "aws")]
 mod aws;
+mod baseline_gate;
 mod ci_files;
 mod cli_basics;
 mod command;

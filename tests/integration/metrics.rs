@@ -25,7 +25,7 @@ for family in text_string_to_metric_families(text):
 print(json.dumps(samples))
 "#;
 
-fn parse(file: &Path) -> Vec<(String, serde_json::Value, f64)> {
+pub(crate) fn parse(file: &Path) -> Vec<(String, serde_json::Value, f64)> {
     let out = Command::new("python3")
         .arg("-c")
         .arg(PARSE)
@@ -44,7 +44,7 @@ fn parse(file: &Path) -> Vec<(String, serde_json::Value, f64)> {
     doc
 }
 
-fn value(
+pub(crate) fn value(
     samples: &[(String, serde_json::Value, f64)],
     name: &str,
     labels: &[(&str, &str)],
