@@ -230,6 +230,15 @@ fn details(r: &CheckResult) -> String {
 /// Most rows in the "changes since baseline" and certificate tables.
 const CHANGE_ROWS_MAX: usize = 100;
 
+/// `301ms` under ten seconds, `12.34s` above: the changes table compares fast checks too.
+fn short(d: std::time::Duration) -> String {
+    if d < std::time::Duration::from_secs(10) {
+        format!("{}ms", d.as_millis())
+    } else {
+        seconds(d)
+    }
+}
+
 fn status_cell(status: Option<Status>) -> String {
     match status {
         Some(st) => format!("{} {}", icon(st), st.as_str()),
@@ -285,7 +294,7 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
                 "| {label} | {} | {} {} | {before} | {details} |",
                 md(&r.name),
                 status_cell(Some(r.status)),
-                seconds(r.duration),
+                short(r.duration),
             );
         }
         if rows.len() > CHANGE_ROWS_MAX {

@@ -242,6 +242,13 @@ mod reports {
             ("codequality", Box::new(report::codequality::CodeQuality)),
             ("annotations", Box::new(report::github::Annotations)),
             ("prometheus", Box::new(report::prometheus::Prometheus)),
+            (
+                "text",
+                Box::new(report::text::Text {
+                    style: report::text::Style { color: false },
+                }),
+            ),
+            ("outputs", Box::new(report::github::Outputs)),
         ]
     }
 
@@ -314,15 +321,63 @@ mod reports {
         fn every_format_stays_well_formed_and_unforgeable(
             env in hostile(),
             rows in prop::collection::vec((hostile(), hostile(), hostile(), 0u8..5), 1..5),
+            compared in prop::option::of((hostile(), hostile())),
         ) {
+            use infracheck::baseline::{BaselineSummary, Change, ResultChange, CertCountdown};
+            use infracheck::gate::{CheckGate, GateSummary};
+            let gated = compared.is_some();
             let results: Vec<CheckResult> = rows
                 .into_iter()
                 .enumerate()
                 .map(|(i, (name, message, excerpt, s))| {
                     let status = [Status::Pass, Status::Warn, Status::Fail, Status::Skip, Status::Waived][usize::from(s)];
-                    result(i, format!("{name}-{i}"), message, excerpt, status)
+                    let mut r = result(i, format!("{name}-{i}"), message, excerpt.clone(), status);
+                    if gated {
+                        // Baseline and gate fields hold text from an earlier document: hostile too.
+                        r.baseline = Some(ResultChange {
+                            change: [Change::New, Change::Still, Change::Recovered, Change::Unchanged][i % 4],
+                            previous_status: Some(Status::Pass),
+                            previous_duration: Some(Duration::from_millis(1)),
+                            latency_ratio: Some(40.0),
+                            latency_regression: true,
+                            certificate: Some(CertCountdown {
+                                days_left: 3,
+                                not_after: excerpt.clone(),
+                                previous_days_left: Some(30),
+                                previous_not_after: Some(excerpt),
+                                renewed: false,
+                            }),
+                        });
+                        r.gate = Some(CheckGate {
+                            rounds: 3,
+                            healthy_round: Some(2),
+                            healthy_after: Some(Duration::from_millis(1500)),
+                            healthy_at: None,
+                        });
+                    }
+                    r
                 })
                 .collect();
+            let baseline = compared.map(|(path, removed)| BaselineSummary {
+                path,
+                started_at: "1970-01-01T00:00:00Z".to_owned(),
+                new: 1,
+                still: 1,
+                recovered: 1,
+                unchanged: 1,
+                not_in_baseline: 0,
+                removed: vec![removed],
+                latency_regressions: 1,
+                latency_factor: 2.0,
+                latency_min_increase: Duration::from_millis(100),
+            });
+            let gate = gated.then(|| GateSummary {
+                interval: Duration::from_secs(5),
+                deadline: Duration::from_secs(300),
+                rounds: 3,
+                healthy: true,
+                healthy_after: Some(Duration::from_millis(1500)),
+            });
             let summary = Summary {
                 environment: env,
                 config_path: "infracheck.yaml".to_owned(),
@@ -333,8 +388,8 @@ mod reports {
                 interrupted: None,
                 shard: None,
                 fail_on: Default::default(),
-                baseline: None,
-                gate: None,
+                baseline,
+                gate,
             };
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };
@@ -350,6 +405,15 @@ mod reports {
                     }
                     "markdown" => {
                         prop_assert!(!text.contains("<script"), "markdown lets HTML through");
+                        prop_assert!(!text.contains("##["), "markdown: legacy command");
+                    }
+                    "text" => {
+                        // One line per result plus the header and summary lines: nothing a
+                        // hostile name, message or baseline path adds can start a new line.
+                        for line in text.lines() {
+                            prop_assert!(!line.trim_start().starts_with("::"), "text: command line {line:?}");
+                            prop_assert!(!line.contains("##["), "text: legacy command {line:?}");
+                        }
                     }
                     "prometheus" => {
                         for line in text.lines() {
