@@ -10,22 +10,9 @@ use std::process::{Command, Stdio};
 use crate::metrics;
 use crate::reports::validate;
 use crate::support::tls_server::{Pki, TlsServer};
-use crate::support::{Workspace, bin, code, free_port, nginx::Nginx, stderr, stdout};
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn result<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["results"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
-        .unwrap_or_else(|| panic!("no result `{name}` in {doc}"))
-}
+use crate::support::{
+    Workspace, bin, code, free_port, json, nginx::Nginx, read, result, stderr, stdout,
+};
 
 /// nginx serving `root` as static files, logging every request to `root/../access.log`, plus
 /// `/still`, which always answers 503.

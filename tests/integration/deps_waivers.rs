@@ -2,11 +2,11 @@
 //! end to end, against a real nginx, an in-process server that counts requests and a closed
 //! loopback port.
 
-use std::path::Path;
-
 use crate::reports::validate;
 use crate::support::faults::{Fault, FaultServer};
-use crate::support::{Workspace, code, free_port, nginx::Nginx, stderr, stdout};
+use crate::support::{
+    Workspace, code, free_port, json, nginx::Nginx, read, result, stderr, stdout,
+};
 
 fn nginx() -> Nginx {
     Nginx::start(
@@ -15,21 +15,6 @@ fn nginx() -> Nginx {
         location = /down { return 503 'vendor down'; }
         "#,
     )
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn result<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["results"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
-        .unwrap_or_else(|| panic!("no result `{name}` in {doc}"))
 }
 
 #[test]

@@ -62,6 +62,24 @@ pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// A report file's text; panics naming the file.
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A JSON report file, parsed; panics naming the file.
+pub fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The result called `name` in a JSON document.
+pub fn result<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["results"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no result `{name}` in {doc}"))
+}
+
 /// A temp dir holding a config file.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
