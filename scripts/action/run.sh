@@ -7,7 +7,8 @@
 # report_markdown. The exit code is infracheck's.
 #
 # Environment: INFRACHECK_BIN (default: infracheck on PATH), INPUT_ENV (required),
-#   INPUT_CONFIG, INPUT_FAIL_ON_WARN (true/false), INPUT_JUNIT, INPUT_SARIF, INPUT_JSON,
+#   INPUT_CONFIG, INPUT_FAIL_ON_WARN (true/false), INPUT_BASELINE (a JSON document; empty = no
+#   comparison), INPUT_FAIL_ON (any/new), INPUT_JUNIT, INPUT_SARIF, INPUT_JSON,
 #   INPUT_MARKDOWN (empty = that report is not written), INPUT_ARGS (extra arguments: one per
 #   line when any line break is present, otherwise split on whitespace; never evaluated by a
 #   shell), GITHUB_OUTPUT.
@@ -30,6 +31,21 @@ case "${INPUT_FAIL_ON_WARN:-false}" in
   true | True | TRUE) argv+=(--fail-on-warn) ;;
   false | False | FALSE | "") ;;
   *) die "fail-on-warn must be true or false, not '${INPUT_FAIL_ON_WARN}'" ;;
+esac
+baseline="${INPUT_BASELINE:-}"
+if [ -n "$baseline" ]; then
+  case "$baseline" in
+    *$'\n'* | *$'\r'*) die "the baseline path contains a line break" ;;
+  esac
+  argv+=(--baseline "$baseline")
+fi
+case "${INPUT_FAIL_ON:-any}" in
+  any | "") ;;
+  new)
+    [ -n "$baseline" ] || die "fail-on: new needs the baseline input (the JSON report of an earlier run)"
+    argv+=(--fail-on new)
+    ;;
+  *) die "fail-on must be any or new, not '${INPUT_FAIL_ON}'" ;;
 esac
 
 report() {

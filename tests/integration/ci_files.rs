@@ -1351,6 +1351,26 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
     assert!(args.starts_with("run\n--env\nstaging\n--config\ninfracheck.yaml\n--github\n"));
     assert!(!job.dir.path().join("pwned").exists());
 
+    // A baseline and `fail-on: new` become `--baseline PATH --fail-on new`.
+    let out = run_script(
+        &job,
+        &fake,
+        &args_file,
+        &[
+            ("INPUT_ENV", "prod"),
+            ("INPUT_BASELINE", "previous/infracheck.json"),
+            ("INPUT_FAIL_ON", "new"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(
+        args.starts_with(
+            "run\n--env\nprod\n--config\ninfracheck.yaml\n--github\n--baseline\nprevious/infracheck.json\n--fail-on\nnew\n"
+        ),
+        "{args}"
+    );
+
     // Bad inputs are usage errors.
     for (k, v, msg) in [
         ("INPUT_ENV", "", "the `env` input is required"),
@@ -1358,6 +1378,17 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
             "INPUT_FAIL_ON_WARN",
             "yes",
             "fail-on-warn must be true or false",
+        ),
+        ("INPUT_FAIL_ON", "sometimes", "fail-on must be any or new"),
+        (
+            "INPUT_FAIL_ON",
+            "new",
+            "fail-on: new needs the baseline input",
+        ),
+        (
+            "INPUT_BASELINE",
+            "a\nb.json",
+            "the baseline path contains a line break",
         ),
     ] {
         let mut envs = vec![("INPUT_ENV", "prod")];
@@ -1528,4 +1559,35 @@ fn the_action_installs_and_runs_the_real_binary_end_to_end() {
         "a WARN becomes an annotation at its line:\n{}",
         text(&out)
     );
+
+    // The next run compares with this one's JSON report: nothing is new.
+    let mut cmd = Command::new("bash");
+    cmd.arg(rel.action().join("scripts/action/run.sh"))
+        .current_dir(job.dir.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .env("INFRACHECK_BIN", &installed)
+        .env("INPUT_ENV", "ci")
+        .env("INPUT_CONFIG", "infracheck.yaml")
+        .env("INPUT_JSON", "results/again.json")
+        .env("INPUT_BASELINE", "results/infracheck.json")
+        .env("INPUT_FAIL_ON", "new")
+        .env("GITHUB_STEP_SUMMARY", job.dir.path().join("summary"));
+    job.env(&mut cmd);
+    let out = run_cmd(&mut cmd, "run.sh");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (k, v) in [
+        ("new_failures", "0"),
+        ("still_failing", "0"),
+        ("recovered", "0"),
+    ] {
+        assert_eq!(
+            job.output(k).as_deref(),
+            Some(v),
+            "{k}\n{}",
+            job.output_file()
+        );
+    }
+    let summary = std::fs::read_to_string(job.dir.path().join("summary")).unwrap();
+    assert!(summary.contains("### Changes since baseline"), "{summary}");
 }
