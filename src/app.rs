@@ -209,13 +209,16 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
             return ExitCode::Internal;
         }
     };
-    let summary = match runtime.block_on(run_plan(plan, a, g.quiet)) {
+    // Text that comes from the baseline document (names of removed checks) is redacted with
+    // this run's secrets too: a value may have become secret since that run.
+    let redactor = Redactor::new(&plan.secrets);
+    let summary = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref())) {
         Ok(s) => s,
         Err(code) => return code,
     };
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
-    finish(summary, &a.report, g, baseline.as_ref())
+    finish(summary, &a.report, g, baseline.as_ref(), &redactor)
 }
 
 /// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
@@ -236,7 +239,13 @@ fn load_baseline(a: &ReportArgs, environment: &str) -> Result<Option<Baseline>, 
 fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     match merge::load(&a.documents, a.report.fail_on_warn) {
         Ok(summary) => match load_baseline(&a.report, &summary.environment) {
-            Ok(baseline) => finish(summary, &a.report, g, baseline.as_ref()),
+            Ok(baseline) => finish(
+                summary,
+                &a.report,
+                g,
+                baseline.as_ref(),
+                &Redactor::default(),
+            ),
             Err(code) => code,
         },
         Err(e) => {
@@ -246,7 +255,12 @@ fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     }
 }
 
-async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitCode> {
+async fn run_plan(
+    plan: Plan,
+    a: &RunArgs,
+    quiet: bool,
+    baseline: Option<&Baseline>,
+) -> Result<Summary, ExitCode> {
     let concurrency = a
         .concurrency
         .and_then(|c| usize::try_from(c).ok())
@@ -310,7 +324,16 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
     let gate_interval = a
         .until_healthy
         .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL));
-    let healthy = |r: &CheckResult| gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today);
+    // Under `--fail-on new`, a failure the baseline already had (it will be STILL) does not
+    // hold the gate up: it does not fail the run either.
+    let known_failures = match (a.report.fail_on, baseline) {
+        (crate::baseline::FailOn::New, Some(b)) => b.known_failures(a.report.fail_on_warn),
+        _ => std::collections::HashSet::new(),
+    };
+    let healthy = |r: &CheckResult| {
+        gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today)
+            || known_failures.contains(&r.name)
+    };
 
     let all = Arc::new(checks);
     let index: HashMap<&str, usize> = all
@@ -333,11 +356,17 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
     let mut interrupted = None;
     loop {
         round += 1;
+        // Positions in `all` of the checks this round runs, in config order.
+        let members: Vec<usize> = if round == 1 {
+            pending.clone()
+        } else {
+            with_unpassed_dependencies(&pending, &all, &index, &finals)
+        };
         let subset: Arc<Vec<CheckDef>> = if round == 1 {
             Arc::clone(&all)
         } else {
             Arc::new(
-                pending
+                members
                     .iter()
                     .filter_map(|&i| all.get(i).cloned())
                     .collect(),
@@ -347,8 +376,8 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
             p.set_length(u64::try_from(subset.len()).unwrap_or(u64::MAX));
             p.set_position(0);
         }
-        // When each result came in, for the gate's "healthy after".
-        let mut arrivals: HashMap<String, (std::time::Duration, time::OffsetDateTime)> =
+        // When each result came in (by position in `all`), for the gate's "healthy after".
+        let mut arrivals: HashMap<usize, (std::time::Duration, time::OffsetDateTime)> =
             HashMap::new();
         let (results, why) = engine::run(
             subset,
@@ -357,40 +386,35 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
             per_host,
             &redactor,
             stop.clone(),
-            |r| {
+            |k, r| {
                 if let Some(p) = &progress {
                     p.inc(1);
                     p.set_message(report::one_line(&r.name));
                 }
-                if gate_interval.is_some() {
-                    arrivals.insert(
-                        r.name.clone(),
-                        (start.elapsed(), time::OffsetDateTime::now_utc()),
-                    );
+                if gate_interval.is_some()
+                    && let Some(&i) = members.get(k)
+                {
+                    arrivals.insert(i, (start.elapsed(), time::OffsetDateTime::now_utc()));
                 }
                 tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
             },
         )
         .await;
-        for r in results {
-            let Some(&i) = index.get(r.name.as_str()) else {
-                continue;
-            };
+        // One result per member, by position (names may be redacted: never match on them).
+        for (&i, r) in members.iter().zip(results) {
             let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
                 continue;
             };
             let cut_short = matches!(r.reason, Some(Reason::TimeoutDeadline | Reason::Cancelled));
-            if round > 1 && why.is_some() && cut_short {
+            if round > 1 && why.is_some() && cut_short && slot.is_some() {
                 // A rerun cut short by the deadline proves nothing new: keep the real failure
                 // of the round before.
-                if slot.is_some() {
-                    continue;
-                }
+                continue;
             }
             record.rounds += 1;
-            if healthy(&r) && why.is_none_or(|_| !cut_short) {
+            if healthy(&r) && !(why.is_some() && cut_short) {
                 record.healthy_round = Some(round);
-                if let Some((after, at)) = arrivals.get(&r.name) {
+                if let Some((after, at)) = arrivals.get(&i) {
                     record.healthy_after = Some(*after);
                     record.healthy_at = at
                         .format(&time::format_description::well_known::Rfc3339)
@@ -423,7 +447,7 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
                 .map(|c| report::one_line(&redactor.text(&c.name)))
                 .collect();
             let more = pending.len().saturating_sub(names.len());
-            eprint_line(&format!(
+            let line = format!(
                 "infracheck: round {round}: {} of {} checks not healthy yet ({}{}); next round in {}",
                 pending.len(),
                 all.len(),
@@ -434,7 +458,12 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
                     String::new()
                 },
                 crate::config::fields::format_duration(interval)
-            ));
+            );
+            match &progress {
+                // A line printed under a live progress bar would garble it.
+                Some(p) => p.suspend(|| eprint_line(&line)),
+                None => eprint_line(&line),
+            }
         }
         tokio::select! {
             biased;
@@ -448,7 +477,6 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    let mut results: Vec<CheckResult> = finals.into_iter().flatten().collect();
     let gate = gate_interval.map(|interval| {
         let healthy_run = interrupted.is_none() && pending.is_empty();
         GateSummary {
@@ -463,13 +491,17 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
             },
         }
     });
-    if gate.is_some() {
-        for r in &mut results {
-            if let Some(&i) = index.get(r.name.as_str()) {
-                r.gate = records.get(i).cloned();
+    let mut results: Vec<CheckResult> = finals
+        .into_iter()
+        .zip(records)
+        .filter_map(|(r, g)| {
+            let mut r = r?;
+            if gate.is_some() {
+                r.gate = Some(g);
             }
-        }
-    }
+            Some(r)
+        })
+        .collect();
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
     crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
@@ -490,6 +522,40 @@ async fn run_plan(plan: Plan, a: &RunArgs, quiet: bool) -> Result<Summary, ExitC
         baseline: None,
         gate,
     })
+}
+
+/// The checks a later gate round runs: the pending ones plus, transitively, each dependency of
+/// theirs whose last result did not pass (a waived or skipped dependency must still block its
+/// dependents, as in a single run; a passed one is left out and counts as satisfied). Config
+/// order.
+fn with_unpassed_dependencies(
+    pending: &[usize],
+    all: &[CheckDef],
+    index: &HashMap<&str, usize>,
+    finals: &[Option<CheckResult>],
+) -> Vec<usize> {
+    let passed = |j: usize| {
+        finals.get(j).and_then(Option::as_ref).is_some_and(|r| {
+            matches!(
+                r.status,
+                crate::result::Status::Pass | crate::result::Status::Warn
+            )
+        })
+    };
+    let mut members: std::collections::BTreeSet<usize> = pending.iter().copied().collect();
+    let mut stack: Vec<usize> = pending.to_vec();
+    while let Some(i) = stack.pop() {
+        let Some(check) = all.get(i) else { continue };
+        for d in &check.depends_on {
+            if let Some(&j) = index.get(d.name.as_str())
+                && !passed(j)
+                && members.insert(j)
+            {
+                stack.push(j);
+            }
+        }
+    }
+    members.into_iter().collect()
 }
 
 fn progress_bar(total: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
@@ -549,6 +615,7 @@ fn finish(
     a: &ReportArgs,
     g: &GlobalArgs,
     baseline: Option<&Baseline>,
+    redactor: &Redactor,
 ) -> ExitCode {
     summary.fail_on = a.fail_on;
     if let Some(b) = baseline {
@@ -560,6 +627,12 @@ fn finish(
                 .unwrap_or(defaults.latency_min_increase),
         };
         baseline::apply(&mut summary, b, options);
+        if let Some(totals) = &mut summary.baseline {
+            for name in &mut totals.removed {
+                *name = redactor.text(name);
+            }
+            totals.path = redactor.text(&totals.path);
+        }
     }
     let summary = &summary;
     let outputs = report_outputs(a, use_color(g.color), &process_env);

@@ -4,8 +4,9 @@
 //! Each result is classified by whether it is *failing* now and was failing in the baseline:
 //! NEW (failing now, not before — also a failing check the baseline does not have), STILL
 //! (failing in both), RECOVERED (failing before, not now) or unchanged. Failing means the run
-//! does not count the result as passed: FAIL, SKIP, WAIVED (a failure accepted for now is still
-//! a failure), and WARN under `--fail-on-warn`.
+//! does not count the result as passed: FAIL, SKIP and WARN under `--fail-on-warn`; a WAIVED
+//! result is a failure too, but one that does not fail the run (see [`classify`]). A baseline
+//! result cut short by that run's deadline or a signal counts as absent.
 //!
 //! On top of that, a check that passed in both runs and became slower than `factor` times its
 //! baseline duration (and by at least `min_increase`, so a 1 ms → 3 ms blip is no regression)
@@ -221,6 +222,27 @@ impl Baseline {
         })
     }
 
+    /// The names of the checks whose baseline result fails the run: under `--fail-on new`, a
+    /// failure of one of them now is STILL, not NEW (the deploy gate does not wait for it).
+    pub fn known_failures(&self, fail_on_warn: bool) -> HashSet<String> {
+        self.results
+            .iter()
+            .filter(|r| !cut_short(r) && breaks(r.status, fail_on_warn))
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    /// A baseline built in memory (unit tests of the reporters).
+    #[cfg(test)]
+    pub(crate) fn for_tests(environment: &str, results: Vec<CheckResult>) -> Self {
+        Baseline {
+            path: "prev.json".to_owned(),
+            environment: environment.to_owned(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            results,
+        }
+    }
+
     /// Refuse a baseline of another environment.
     pub fn check_environment(&self, environment: &str) -> Result<(), BaselineError> {
         if self.environment == environment {
@@ -235,12 +257,48 @@ impl Baseline {
     }
 }
 
-/// Whether the run counts `status` as not passed.
-fn failing(status: Status, fail_on_warn: bool) -> bool {
+/// Whether `status` fails the run (the default policy): FAIL, SKIP, WARN under
+/// `--fail-on-warn`.
+fn breaks(status: Status, fail_on_warn: bool) -> bool {
     match status {
-        Status::Fail | Status::Skip | Status::Waived => true,
+        Status::Fail | Status::Skip => true,
         Status::Warn => fail_on_warn,
-        Status::Pass => false,
+        Status::Pass | Status::Waived => false,
+    }
+}
+
+/// A baseline result that says nothing about the check: it was cut short by the baseline run's
+/// deadline or a signal. Such a check counts as not in the baseline.
+fn cut_short(r: &CheckResult) -> bool {
+    matches!(
+        r.reason,
+        Some(crate::result::Reason::TimeoutDeadline | crate::result::Reason::Cancelled)
+    )
+}
+
+/// How a result changed. A result that fails the run is NEW unless it failed the baseline run
+/// too (a WAIVED baseline result did not: when the waiver expires the failure is NEW, and
+/// `--fail-on new` fails on it). A WAIVED result is STILL after a failure (waived or not) and
+/// NEW after a pass. A passing result RECOVERED from a failure or a waived failure.
+fn classify(now: Status, before: Option<Status>, fail_on_warn: bool) -> Change {
+    let before_breaks = before.is_some_and(|b| breaks(b, fail_on_warn));
+    let before_bad = before_breaks || before == Some(Status::Waived);
+    if breaks(now, fail_on_warn) {
+        if before_breaks {
+            Change::Still
+        } else {
+            Change::New
+        }
+    } else if now == Status::Waived {
+        if before_bad {
+            Change::Still
+        } else {
+            Change::New
+        }
+    } else if before_bad {
+        Change::Recovered
+    } else {
+        Change::Unchanged
     }
 }
 
@@ -288,6 +346,7 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     let previous: HashMap<&str, &CheckResult> = baseline
         .results
         .iter()
+        .filter(|r| !cut_short(r))
         .map(|r| (r.name.as_str(), r))
         .collect();
     let mut totals = BaselineSummary {
@@ -305,14 +364,7 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     };
     for r in &mut summary.results {
         let before = previous.get(r.name.as_str()).copied();
-        let now_failing = failing(r.status, fail_on_warn);
-        let was_failing = before.is_some_and(|b| failing(b.status, fail_on_warn));
-        let change = match (now_failing, was_failing) {
-            (true, false) => Change::New,
-            (true, true) => Change::Still,
-            (false, true) => Change::Recovered,
-            (false, false) => Change::Unchanged,
-        };
+        let change = classify(r.status, before.map(|b| b.status), fail_on_warn);
         let ran_well = |s: Status| matches!(s, Status::Pass | Status::Warn);
         let comparable = before.filter(|b| {
             ran_well(r.status) && ran_well(b.status) && r.attempts > 0 && b.attempts > 0
@@ -433,12 +485,7 @@ mod tests {
     use crate::report::fixture;
 
     fn baseline_of(results: Vec<CheckResult>) -> Baseline {
-        Baseline {
-            path: "prev.json".to_owned(),
-            environment: "prod".to_owned(),
-            started_at: OffsetDateTime::UNIX_EPOCH,
-            results,
-        }
+        Baseline::for_tests("prod", results)
     }
 
     fn with(name: &str, status: Status, ms: u64) -> CheckResult {
@@ -487,6 +534,31 @@ mod tests {
             s.results[4].baseline.as_ref().unwrap().previous_status,
             None
         );
+    }
+
+    #[test]
+    fn waivers_and_cut_short_baselines() {
+        use Status::*;
+        // An expired waiver: WAIVED before, FAIL now is a NEW failure.
+        assert_eq!(classify(Fail, Some(Waived), false), Change::New);
+        assert_eq!(classify(Waived, Some(Fail), false), Change::Still);
+        assert_eq!(classify(Waived, Some(Pass), false), Change::New);
+        assert_eq!(classify(Pass, Some(Waived), false), Change::Recovered);
+        assert_eq!(classify(Warn, Some(Pass), true), Change::New);
+        assert_eq!(classify(Warn, Some(Pass), false), Change::Unchanged);
+        // A baseline result cut short by its deadline tells nothing: the failure now is NEW.
+        let mut s = fixture::summary();
+        s.results = vec![with("a", Fail, 10)];
+        let mut cut = with("a", Fail, 10);
+        cut.reason = Some(crate::result::Reason::TimeoutDeadline);
+        let b = baseline_of(vec![cut]);
+        assert!(b.known_failures(false).is_empty());
+        apply(&mut s, &b, Options::default());
+        let c = s.results[0].baseline.as_ref().unwrap();
+        assert_eq!((c.change, c.previous_status), (Change::New, None));
+        let b = baseline_of(vec![with("a", Fail, 10), with("b", Warn, 10)]);
+        assert_eq!(b.known_failures(false).len(), 1);
+        assert_eq!(b.known_failures(true).len(), 2);
     }
 
     #[test]

@@ -32,7 +32,8 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// Run every check of `checks` with at most `concurrency` in flight, and at most `per_host` in
 /// flight against any one host. `stop` resolves when the run must end early (deadline or
 /// signal); unfinished checks then FAIL with `timeout.deadline` or `cancelled`. `on_result` sees
-/// each result as it completes (for progress display).
+/// each result as it completes, with the check's index in `checks` (for progress display and
+/// the deploy gate's timing). The results come back one per check, in the order of `checks`.
 pub async fn run(
     checks: Arc<Vec<CheckDef>>,
     ctx: Arc<RunContext>,
@@ -40,7 +41,7 @@ pub async fn run(
     per_host: usize,
     redactor: &Redactor,
     stop: impl Future<Output = Interruption>,
-    mut on_result: impl FnMut(&CheckResult),
+    mut on_result: impl FnMut(usize, &CheckResult),
 ) -> (Vec<CheckResult>, Option<Interruption>) {
     let n = checks.len();
     let concurrency = concurrency.max(1);
@@ -107,7 +108,7 @@ pub async fn run(
                 let passed = matches!(result.status, Status::Pass | Status::Warn);
                 let blocked = hosts.finished(idx, passed);
                 redactor.redact(&mut result);
-                on_result(&result);
+                on_result(idx, &result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
                 }
@@ -115,7 +116,7 @@ pub async fn run(
                     let Some(check) = checks.get(b.check) else { continue };
                     let mut skipped = blocked_result(check, &checks, &b);
                     redactor.redact(&mut skipped);
-                    on_result(&skipped);
+                    on_result(b.check, &skipped);
                     if let Some(slot) = results.get_mut(b.check) {
                         *slot = Some(skipped);
                     }
@@ -157,7 +158,29 @@ pub async fn run(
             *slot = Some(result);
         }
     }
-    (results.into_iter().flatten().collect(), interrupted)
+    // One result per check, by position: a slot left empty would be an engine bug, reported
+    // as a FAIL rather than dropped (a missing result must never look like a green run).
+    let results = results
+        .into_iter()
+        .zip(checks.iter())
+        .map(|(slot, check)| {
+            slot.unwrap_or_else(|| {
+                let mut r = finish(
+                    check,
+                    Outcome::fail(
+                        Reason::Internal,
+                        "internal error: the check produced no result",
+                    ),
+                    Duration::ZERO,
+                    0,
+                    Vec::new(),
+                );
+                redactor.redact(&mut r);
+                r
+            })
+        })
+        .collect();
+    (results, interrupted)
 }
 
 /// A check that will not run because a dependency did not pass.
@@ -522,7 +545,7 @@ mod tests {
             4,
             &Redactor::default(),
             std::future::pending(),
-            |_| {},
+            |_, _| {},
         )
         .await;
         assert!(interrupted.is_none());

@@ -383,6 +383,27 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
             Interruption::Sigterm => 2,
         });
     let fail_on_warn = fail_on_warn || docs.iter().any(|d| d.fail_on_warn);
+    if let Some(d) = docs
+        .iter()
+        .find(|d| d.gate.is_some() != first.gate.is_some())
+    {
+        return Err(doc_error(
+            &d.path,
+            format!(
+                "{} --until-healthy but {first_path} {}: every shard of a run must use the same deploy gate",
+                if d.gate.is_some() {
+                    "ran with"
+                } else {
+                    "ran without"
+                },
+                if first.gate.is_some() {
+                    "did"
+                } else {
+                    "did not"
+                }
+            ),
+        ));
+    }
     let gate = merged_gate(&docs);
 
     // Back into config order, refusing a check that two shards ran.

@@ -458,9 +458,13 @@ impl Summary {
     /// not run proved nothing.
     ///
     /// Under `--fail-on new` only the failing results that the baseline comparison marked NEW
-    /// count; an interrupted run (deadline, signal) never passes.
+    /// count; an interrupted run (deadline, signal) and an unhealthy deploy gate never pass.
     pub fn passed(&self) -> bool {
         if self.interrupted.is_some() {
+            return false;
+        }
+        // A deploy gate that was not healthy in time fails, whatever the last results say.
+        if self.gate.as_ref().is_some_and(|g| !g.healthy) {
             return false;
         }
         let only_new = self.fail_on == crate::baseline::FailOn::New && self.baseline.is_some();

@@ -229,6 +229,8 @@ fn details(r: &CheckResult) -> String {
 
 /// Most rows in the "changes since baseline" and certificate tables.
 const CHANGE_ROWS_MAX: usize = 100;
+/// Longest check name (or baseline path) shown in the changes section, in characters.
+const NAME_MAX: usize = 200;
 
 /// `301ms` under ten seconds, `12.34s` above: the changes table compares fast checks too.
 fn short(d: std::time::Duration) -> String {
@@ -247,14 +249,21 @@ fn status_cell(status: Option<Status>) -> String {
 }
 
 /// The section the document starts with under `--baseline`: what changed since that run.
-fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> String {
+fn baseline_section(
+    summary: &Summary,
+    b: &crate::baseline::BaselineSummary,
+    budget: usize,
+) -> String {
     use crate::baseline::Change;
+    // Names and text from the baseline document are untrusted: each is cut short, and each line
+    // is added only while the section fits its budget, so the results table always follows.
+    let name = |n: &str| md(&truncate_chars(n, NAME_MAX));
     let mut s = String::from("### Changes since baseline\n\n");
     let _ = writeln!(
         s,
         "Compared with the run of {} ({}): {}.\n",
-        md(&b.started_at),
-        md(&b.path),
+        md(&truncate_chars(&b.started_at, NAME_MAX)),
+        name(&b.path),
         md(&crate::baseline::counts_line(b))
     );
     let changed = |want: Change| {
@@ -274,14 +283,15 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
         .chain(changed(Change::Still).map(|r| ("🔁 STILL", r)))
         .chain(slower.map(|r| ("🐢 slower", r)))
         .collect();
+    let mut left_out = 0usize;
     if rows.is_empty() {
         s.push_str("Nothing changed: no new failures, no recoveries, no latency regressions.\n\n");
     } else {
         s.push_str("| Change | Check | Now | Before | Details |\n|---|---|---|---|---|\n");
-        for (label, r) in rows.iter().take(CHANGE_ROWS_MAX) {
+        for (i, (label, r)) in rows.iter().enumerate() {
             let Some(c) = &r.baseline else { continue };
             let before = match c.previous_duration {
-                Some(d) => format!("{} {}", status_cell(c.previous_status), seconds(d)),
+                Some(d) => format!("{} {}", status_cell(c.previous_status), short(d)),
                 None => status_cell(c.previous_status),
             };
             let details = if c.change == Change::Unchanged {
@@ -289,36 +299,39 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
             } else {
                 md(&truncate_chars(&r.message, CELL_MAX))
             };
-            let _ = writeln!(
-                s,
-                "| {label} | {} | {} {} | {before} | {details} |",
-                md(&r.name),
+            let line = format!(
+                "| {label} | {} | {} {} | {before} | {details} |\n",
+                name(&r.name),
                 status_cell(Some(r.status)),
                 short(r.duration),
             );
-        }
-        if rows.len() > CHANGE_ROWS_MAX {
-            let _ = writeln!(
-                s,
-                "\n{} more changes are not listed here; the JSON report has every result.",
-                rows.len() - CHANGE_ROWS_MAX
-            );
+            if i >= CHANGE_ROWS_MAX || s.len() + line.len() > budget {
+                left_out += 1;
+            } else {
+                s.push_str(&line);
+            }
         }
         s.push('\n');
     }
     if !b.removed.is_empty() {
-        let shown: Vec<String> = b
-            .removed
-            .iter()
-            .take(CHANGE_ROWS_MAX)
-            .map(|n| md(n))
-            .collect();
-        let _ = writeln!(
-            s,
-            "Removed since baseline ({}): {}\n",
-            b.removed.len(),
-            shown.join(", ")
-        );
+        let mut line = format!("Removed since baseline ({}): ", b.removed.len());
+        let mut shown = 0usize;
+        for n in &b.removed {
+            let item = name(n);
+            if shown >= CHANGE_ROWS_MAX || s.len() + line.len() + item.len() + 2 > budget {
+                break;
+            }
+            if shown > 0 {
+                line.push_str(", ");
+            }
+            line.push_str(&item);
+            shown += 1;
+        }
+        if shown < b.removed.len() {
+            let _ = write!(line, " and {} more", b.removed.len() - shown);
+        }
+        s.push_str(&line);
+        s.push_str("\n\n");
     }
     let mut certs: Vec<(&CheckResult, &crate::baseline::CertCountdown)> = summary
         .results
@@ -328,21 +341,31 @@ fn baseline_section(summary: &Summary, b: &crate::baseline::BaselineSummary) -> 
     if !certs.is_empty() {
         certs.sort_by_key(|(_, c)| c.days_left);
         s.push_str("**Certificate countdown**\n\n| Check | Days left | In the baseline | Expires |\n|---|---|---|---|\n");
-        for (r, c) in certs.iter().take(CHANGE_ROWS_MAX) {
+        for (i, (r, c)) in certs.iter().enumerate() {
             let before = match c.previous_days_left {
                 Some(p) if c.renewed => format!("{p} (renewed since)"),
                 Some(p) => p.to_string(),
                 None => "—".to_owned(),
             };
-            let _ = writeln!(
-                s,
-                "| {} | {} | {before} | {} |",
-                md(&r.name),
+            let line = format!(
+                "| {} | {} | {before} | {} |\n",
+                name(&r.name),
                 c.days_left,
-                md(&c.not_after)
+                md(&truncate_chars(&c.not_after, NAME_MAX))
             );
+            if i >= CHANGE_ROWS_MAX || s.len() + line.len() > budget {
+                left_out += 1;
+            } else {
+                s.push_str(&line);
+            }
         }
         s.push('\n');
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            s,
+            "{left_out} more rows of changes and certificates are not listed here; the JSON report has every result.\n"
+        );
     }
     s
 }
@@ -359,7 +382,8 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     };
     let _ = writeln!(s, "## infracheck · {}\n", md(&summary.environment));
     if let Some(b) = &summary.baseline {
-        s.push_str(&baseline_section(summary, b));
+        // At most a quarter of the budget: the results table and details come after it.
+        s.push_str(&baseline_section(summary, b, budget / 4));
     }
     let _ = write!(
         s,
@@ -452,6 +476,39 @@ mod tests {
         for line in doc.lines().filter(|l| l.starts_with("| ")) {
             let bars = line.replace("\\|", "").matches('|').count();
             assert_eq!(bars, 6, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_huge_hostile_baseline_stays_within_the_budget() {
+        let mut s = fixture::summary();
+        let b = crate::baseline::Baseline::for_tests(
+            "prod",
+            (0..3000)
+                .map(|i| {
+                    let mut r = s.results[0].clone();
+                    r.name = format!("{}-{i}", "<b>x</b>|".repeat(500));
+                    r
+                })
+                .chain(s.results.iter().cloned().map(|mut r| {
+                    r.status = crate::result::Status::Pass;
+                    r.reason = None;
+                    r
+                }))
+                .collect(),
+        );
+        crate::baseline::apply(&mut s, &b, crate::baseline::Options::default());
+        assert_eq!(s.baseline.as_ref().unwrap().removed.len(), 3000);
+        for limit in [LIMIT, MIN_LIMIT] {
+            let doc = render(&s, limit);
+            assert!(doc.len() < limit, "{limit}: {}", doc.len());
+            assert!(doc.starts_with("## infracheck · prod\n\n### Changes since baseline\n"));
+            assert!(
+                doc.contains("| Status | Check |"),
+                "the results table follows"
+            );
+            assert!(doc.contains(" more"), "a visible note");
+            assert!(!doc.contains("<b>x</b>"), "escaped");
         }
     }
 

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use crate::metrics;
 use crate::reports::validate;
+use crate::support::faults::{Fault, FaultServer};
 use crate::support::tls_server::{Pki, TlsServer};
 use crate::support::{
     Workspace, bin, code, free_port, json, nginx::Nginx, read, result, stderr, stdout,
@@ -679,4 +680,96 @@ fn merge_carries_the_gate_and_compares_with_a_baseline() {
     assert_eq!(doc["baseline"]["new"], 0);
     assert_eq!(result(&doc, "four")["baseline"]["change"], "still");
     assert_eq!(result(&doc, "one")["gate"]["healthy_round"], 1);
+}
+
+#[test]
+fn deploy_gate_keeps_a_check_blocked_by_a_waived_dependency_skipped() {
+    // If `api` ever ran, it would reach this server and be counted.
+    let counter = FaultServer::start(Fault::Hang);
+    let closed = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"waivers:
+  - {{check: db, reason: "migration, ticket 9", expires: 2026-12-31}}
+environments:
+  t:
+    tcp_checks:
+      - {{name: db, host: 127.0.0.1, port: {closed}}}
+    http_checks:
+      - {{name: api, url: "{u}", timeout: 2s, depends_on: [db]}}
+"#,
+            u = counter.url("/")
+        ),
+    );
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--until-healthy",
+            "--deadline",
+            "1s",
+            "--interval",
+            "100ms",
+            "--json",
+            "gate.json",
+        ],
+        &[("INFRACHECK_TODAY", "2026-12-01")],
+    );
+    // `db` is waived (healthy for the gate), but `api` stays blocked by it, as in a single run:
+    // never run, SKIP, and the gate is not healthy.
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let doc = json(&ws.path().join("gate.json"));
+    assert_eq!(result(&doc, "db")["status"], "WAIVED");
+    assert_eq!(result(&doc, "api")["status"], "SKIP");
+    assert_eq!(result(&doc, "api")["reason"], "blocked");
+    assert_eq!(doc["gate"]["healthy"], false);
+    assert_eq!(
+        counter.wait_for_requests(0),
+        0,
+        "the blocked check never ran"
+    );
+}
+
+#[test]
+fn merge_refuses_shards_with_and_without_the_gate() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "environments:\n  t:\n    command_checks:\n      - {name: one, command: [\"true\"]}\n      - {name: two, command: [\"true\"]}\n      - {name: three, command: [\"true\"]}\n",
+    );
+    let a = ws.run(
+        &[
+            "-c", "c.yaml", "--env", "t", "--shard", "1/2", "--json", "a.json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&a), 0, "{}", stderr(&a));
+    let b = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--shard",
+            "2/2",
+            "--until-healthy",
+            "--deadline",
+            "30s",
+            "--json",
+            "b.json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&b), 0, "{}", stderr(&b));
+    let out = ws.run(&["merge", "a.json", "b.json"], &[]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("b.json: ran with --until-healthy but a.json did not"),
+        "{}",
+        stderr(&out)
+    );
 }
