@@ -773,3 +773,42 @@ fn merge_refuses_shards_with_and_without_the_gate() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_check_whose_name_holds_a_secret_is_still_reported_and_gated() {
+    let closed = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    tcp_checks:\n      - {{name: \"db ${{DB_TOKEN}}\", host: 127.0.0.1, port: {closed}}}\n    command_checks:\n      - {{name: fine, command: [\"true\"]}}\n"
+        ),
+    );
+    for gated in [false, true] {
+        let mut args = vec!["-c", "c.yaml", "--env", "t", "--json", "r.json"];
+        if gated {
+            args.extend([
+                "--until-healthy",
+                "--deadline",
+                "500ms",
+                "--interval",
+                "100ms",
+            ]);
+        }
+        let out = ws.run(&args, &[("DB_TOKEN", "s3cr3t-sentinel")]);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        // The redacted name must not make the failing result disappear (a green run).
+        assert_eq!(code(&out), 1, "gated={gated}: {all}");
+        assert!(!all.contains("s3cr3t-sentinel"), "{all}");
+        let doc = json(&ws.path().join("r.json"));
+        assert_eq!(doc["summary"]["total"], 2, "gated={gated}: {doc}");
+        assert_eq!(result(&doc, "db ***")["status"], "FAIL");
+        if gated {
+            assert_eq!(
+                result(&doc, "db ***")["gate"]["healthy_round"],
+                serde_json::Value::Null
+            );
+            assert_eq!(result(&doc, "fine")["gate"]["healthy_round"], 1);
+        }
+    }
+}
