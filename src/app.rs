@@ -330,10 +330,9 @@ async fn run_plan(
         (crate::baseline::FailOn::New, Some(b)) => b.known_failures(a.report.fail_on_warn),
         _ => std::collections::HashSet::new(),
     };
-    let healthy = |r: &CheckResult| {
-        gate::healthy(r, a.report.fail_on_warn, &plan.waivers, today)
-            || known_failures.contains(&r.name)
-    };
+    let healthy = |r: &CheckResult| gate::healthy(r, a.report.fail_on_warn);
+    let accepted =
+        |r: &CheckResult| gate::waived(r, &plan.waivers, today) || known_failures.contains(&r.name);
 
     let all = Arc::new(checks);
     let index: HashMap<&str, usize> = all
@@ -348,6 +347,7 @@ async fn run_plan(
             healthy_round: None,
             healthy_after: None,
             healthy_at: None,
+            accepted: false,
         };
         all.len()
     ];
@@ -412,6 +412,7 @@ async fn run_plan(
                 continue;
             }
             record.rounds += 1;
+            record.accepted = !healthy(&r) && accepted(&r);
             if healthy(&r) && !(why.is_some() && cut_short) {
                 record.healthy_round = Some(round);
                 if let Some((after, at)) = arrivals.get(&i) {
@@ -434,7 +435,7 @@ async fn run_plan(
             finals
                 .get(i)
                 .and_then(Option::as_ref)
-                .is_none_or(|r| !healthy(r))
+                .is_none_or(|r| !healthy(r) && !accepted(r))
         });
         if pending.is_empty() {
             break;

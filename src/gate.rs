@@ -3,9 +3,10 @@
 //! deadline passes. The report records, per check, the round and the moment it turned healthy;
 //! the run passes only if everything was healthy before the deadline.
 //!
-//! Healthy means the result does not fail the run: PASS, WARN (not under `--fail-on-warn`), or
-//! a failure an unexpired waiver accepts (it will be reported WAIVED; the gate does not wait
-//! for a failure the team already accepted).
+//! Healthy means PASS, or WARN (not under `--fail-on-warn`). The gate also stops rerunning a
+//! failure that is *accepted*: one an unexpired waiver covers (it will be reported WAIVED), or,
+//! under `--fail-on new`, one the baseline already had (STILL): neither fails the run, so the
+//! gate does not wait for them; their record says `accepted`.
 
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct CheckGate {
     /// When the healthy result came in (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_at: Option<String>,
+    /// Not healthy, but the gate did not wait for it: a failure an active waiver accepts, or
+    /// (under `--fail-on new`) one the baseline already had.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
 }
 
 /// The gate's run-level record (JSON `gate`).
@@ -91,16 +96,22 @@ mod opt_ms {
 /// `--interval` default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Whether the gate may stop rerunning `r`: it passed, warned (without `--fail-on-warn`), was
-/// already waived, or failed in a way an active waiver accepts.
-pub fn healthy(r: &CheckResult, fail_on_warn: bool, waivers: &[Waiver], today: time::Date) -> bool {
+/// Whether `r` is healthy: it passed, or warned without `--fail-on-warn`.
+pub fn healthy(r: &CheckResult, fail_on_warn: bool) -> bool {
     match r.status {
-        Status::Pass | Status::Waived => true,
+        Status::Pass => true,
         Status::Warn => !fail_on_warn,
-        Status::Fail | Status::Skip => waivers
-            .iter()
-            .any(|w| w.active(today) && w.matches(&r.name)),
+        Status::Fail | Status::Skip | Status::Waived => false,
     }
+}
+
+/// Whether an unhealthy `r` is a failure the gate does not wait for: already waived, or one
+/// that an active waiver will accept.
+pub fn waived(r: &CheckResult, waivers: &[Waiver], today: time::Date) -> bool {
+    r.status == Status::Waived
+        || waivers
+            .iter()
+            .any(|w| w.active(today) && w.matches(&r.name))
 }
 
 /// `healthy after 12.3s (round 4)` or `not healthy before the deadline (12 rounds)`.
@@ -110,6 +121,7 @@ pub fn result_note(g: &CheckGate) -> String {
             format!("healthy after {:.1}s (round {round})", after.as_secs_f64())
         }
         (Some(round), None) => format!("healthy in round {round}"),
+        (None, _) if g.accepted => "failure accepted, not waited for".to_owned(),
         _ => format!(
             "not healthy before the deadline ({} round{})",
             g.rounds,
@@ -149,6 +161,7 @@ mod tests {
             healthy_round: Some(4),
             healthy_after: Some(Duration::from_millis(12_340)),
             healthy_at: None,
+            accepted: false,
         };
         assert_eq!(result_note(&g), "healthy after 12.3s (round 4)");
         let never = CheckGate {
@@ -156,6 +169,7 @@ mod tests {
             healthy_round: None,
             healthy_after: None,
             healthy_at: None,
+            accepted: false,
         };
         assert_eq!(
             result_note(&never),
@@ -179,15 +193,23 @@ mod tests {
     }
 
     #[test]
-    fn waived_and_accepted_failures_are_healthy() {
+    fn healthy_and_waived() {
         let mut r = crate::report::fixture::summary().results[0].clone();
         let today = time::macros::date!(2026 - 12 - 01);
         r.status = Status::Fail;
-        assert!(!healthy(&r, false, &[], today));
+        assert!(!healthy(&r, false) && !waived(&r, &[], today));
         r.status = Status::Warn;
-        assert!(healthy(&r, false, &[], today));
-        assert!(!healthy(&r, true, &[], today));
+        assert!(healthy(&r, false));
+        assert!(!healthy(&r, true));
         r.status = Status::Waived;
-        assert!(healthy(&r, true, &[], today));
+        assert!(!healthy(&r, false) && waived(&r, &[], today));
+        let accepted = CheckGate {
+            rounds: 1,
+            healthy_round: None,
+            healthy_after: None,
+            healthy_at: None,
+            accepted: true,
+        };
+        assert_eq!(result_note(&accepted), "failure accepted, not waited for");
     }
 }

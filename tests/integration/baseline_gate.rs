@@ -621,6 +621,7 @@ environments:
     assert_eq!(doc["gate"]["rounds"], 1, "{}", doc["gate"]);
     assert_eq!(doc["gate"]["healthy"], true);
     assert_eq!(result(&doc, "vendor-api")["status"], "WAIVED");
+    assert_eq!(result(&doc, "vendor-api")["gate"]["accepted"], true);
     assert!(stderr(&out).is_empty(), "no round report: {}", stderr(&out));
 }
 
@@ -811,4 +812,53 @@ fn a_check_whose_name_holds_a_secret_is_still_reported_and_gated() {
             assert_eq!(result(&doc, "fine")["gate"]["healthy_round"], 1);
         }
     }
+}
+
+#[test]
+fn deploy_gate_with_fail_on_new_does_not_wait_for_known_failures() {
+    let closed = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    tcp_checks:\n      - {{name: legacy, host: 127.0.0.1, port: {closed}}}\n    command_checks:\n      - {{name: fine, command: [\"true\"]}}\n"
+        ),
+    );
+    let base = ws.run(&["-c", "c.yaml", "--env", "t", "--json", "base.json"], &[]);
+    assert_eq!(code(&base), 1, "{}", stderr(&base));
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--baseline",
+            "base.json",
+            "--fail-on",
+            "new",
+            "--until-healthy",
+            "--deadline",
+            "60s",
+            "--json",
+            "gate.json",
+        ],
+        &[],
+    );
+    // `legacy` failed in the baseline too: the gate is healthy after one round.
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let doc = json(&ws.path().join("gate.json"));
+    assert_eq!(doc["gate"]["rounds"], 1, "{}", doc["gate"]);
+    assert_eq!(doc["gate"]["healthy"], true);
+    assert_eq!(result(&doc, "legacy")["status"], "FAIL");
+    assert_eq!(result(&doc, "legacy")["baseline"]["change"], "still");
+    assert_eq!(result(&doc, "legacy")["gate"]["accepted"], true);
+    assert_eq!(
+        result(&doc, "legacy")["gate"]["healthy_round"],
+        serde_json::Value::Null
+    );
+    assert!(
+        stdout(&out).contains("— failure accepted, not waited for"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -353,6 +353,7 @@ mod reports {
                             healthy_round: Some(2),
                             healthy_after: Some(Duration::from_millis(1500)),
                             healthy_at: None,
+                            accepted: false,
                         });
                     }
                     r
