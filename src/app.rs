@@ -183,6 +183,10 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         eprint_line("error: --env is required (the environment to check)");
         return ExitCode::Usage;
     };
+    if let Err(msg) = distinct_report_paths(&a.report) {
+        eprint_line(&format!("error: {}", report::one_line(&msg)));
+        return ExitCode::Usage;
+    }
     let path = a.config.display().to_string();
     let plan = match config::load(&path, Some(env), &process_env) {
         Ok(mut plans) => match plans.pop() {
@@ -221,6 +225,33 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     finish(summary, &a.report, g, baseline.as_ref(), &redactor)
 }
 
+/// Two report options naming the same file would silently overwrite each other: refused before
+/// anything runs. (`--baseline` may name the `--json` file: it is read before the run and the
+/// new document replaces it afterwards, which rolls the baseline forward.)
+fn distinct_report_paths(a: &ReportArgs) -> Result<(), String> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, path) in [
+        ("--json", &a.json),
+        ("--junit", &a.junit),
+        ("--sarif", &a.sarif),
+        ("--markdown", &a.markdown),
+        ("--codequality", &a.codequality),
+        ("--prometheus", &a.prometheus),
+    ] {
+        let Some(path) = path else { continue };
+        let key = report::normalize(&cwd.join(path));
+        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+            return Err(format!(
+                "{other} and {flag} both write {}: give each report its own file",
+                path.display()
+            ));
+        }
+        seen.push((flag, key));
+    }
+    Ok(())
+}
+
 /// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
 fn load_baseline(a: &ReportArgs, environment: &str) -> Result<Option<Baseline>, ExitCode> {
     let Some(path) = &a.baseline else {
@@ -237,6 +268,10 @@ fn load_baseline(a: &ReportArgs, environment: &str) -> Result<Option<Baseline>, 
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
+    if let Err(msg) = distinct_report_paths(&a.report) {
+        eprint_line(&format!("error: {}", report::one_line(&msg)));
+        return ExitCode::Usage;
+    }
     match merge::load(&a.documents, a.report.fail_on_warn) {
         Ok(summary) => match load_baseline(&a.report, &summary.environment) {
             Ok(baseline) => finish(

@@ -186,7 +186,7 @@ impl RepoPaths {
 }
 
 /// Remove `.` and resolve `..` lexically.
-fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

@@ -244,3 +244,52 @@ fn version_completions_and_man_page() {
     assert!(page.contains(".TH infracheck 1"), "{page}");
     assert!(page.contains("validate"), "subcommands listed");
 }
+
+#[test]
+fn two_reports_on_one_path_are_refused_before_any_check_runs() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "environments:\n  t:\n    command_checks:\n      - {name: marker, command: [\"touch\", \"ran\"]}\n",
+    );
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--json",
+            "out/r.xml",
+            "--junit",
+            "./out/../out/r.xml",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: --json and --junit both write ./out/../out/r.xml: give each report its own file\n"
+    );
+    assert!(!ws.path().join("ran").exists(), "no check ran");
+    // The baseline may be the JSON file it rolls forward into.
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--json", "last.json"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--baseline",
+            "last.json",
+            "--json",
+            "last.json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("last.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["baseline"]["unchanged"], 1, "{doc}");
+}
