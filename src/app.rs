@@ -360,14 +360,21 @@ async fn run_plan(
         .until_healthy
         .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL));
     // Under `--fail-on new`, a failure the baseline already had (it will be STILL) does not
-    // hold the gate up: it does not fail the run either.
-    let known_failures = match (a.report.fail_on, baseline) {
-        (crate::baseline::FailOn::New, Some(b)) => b.known_failures(a.report.fail_on_warn),
-        _ => std::collections::HashSet::new(),
+    // hold the gate up: it does not fail the run either. Names as the results report them.
+    let reported_names: Vec<String> = checks.iter().map(|c| redactor.text(&c.name)).collect();
+    let known = match (a.report.fail_on, baseline) {
+        (crate::baseline::FailOn::New, Some(b)) => {
+            Some(b.lookup(reported_names.iter().map(String::as_str)))
+        }
+        _ => None,
     };
     let healthy = |r: &CheckResult| gate::healthy(r, a.report.fail_on_warn);
-    let accepted =
-        |r: &CheckResult| gate::waived(r, &plan.waivers, today) || known_failures.contains(&r.name);
+    let accepted = |r: &CheckResult| {
+        gate::waived(r, &plan.waivers, today)
+            || known
+                .as_ref()
+                .is_some_and(|k| k.known_failure(r, a.report.fail_on_warn))
+    };
 
     let all = Arc::new(checks);
     let index: HashMap<&str, usize> = all
@@ -390,7 +397,7 @@ async fn run_plan(
     let mut round = 0u32;
     let mut interrupted = None;
     loop {
-        round += 1;
+        round = round.saturating_add(1);
         // Positions in `all` of the checks this round runs, in config order.
         let members: Vec<usize> = if round == 1 {
             pending.clone()
@@ -446,7 +453,7 @@ async fn run_plan(
                 // of the round before.
                 continue;
             }
-            record.rounds += 1;
+            record.rounds = record.rounds.saturating_add(1);
             record.accepted = !healthy(&r) && accepted(&r);
             if healthy(&r) && !(why.is_some() && cut_short) {
                 record.healthy_round = Some(round);

@@ -222,14 +222,31 @@ impl Baseline {
         })
     }
 
-    /// The names of the checks whose baseline result fails the run: under `--fail-on new`, a
-    /// failure of one of them now is STILL, not NEW (the deploy gate does not wait for it).
-    pub fn known_failures(&self, fail_on_warn: bool) -> HashSet<String> {
-        self.results
+    /// The baseline results a current result can be compared with, by name: not those cut
+    /// short by the baseline run's deadline or a signal, and not a name that the baseline or
+    /// `current` (this run's names, as reported) holds more than once — an ambiguous match
+    /// (two checks whose names redact alike, a hostile document) counts as absent, so a
+    /// failure of such a check is NEW, never silently STILL.
+    pub fn lookup<'c>(&self, current: impl IntoIterator<Item = &'c str>) -> Lookup<'_> {
+        let mut now: HashMap<&str, usize> = HashMap::new();
+        for n in current {
+            *now.entry(n).or_default() += 1;
+        }
+        let mut before: HashMap<&str, usize> = HashMap::new();
+        for r in &self.results {
+            *before.entry(r.name.as_str()).or_default() += 1;
+        }
+        let previous = self
+            .results
             .iter()
-            .filter(|r| !cut_short(r) && breaks(r.status, fail_on_warn))
-            .map(|r| r.name.clone())
-            .collect()
+            .filter(|r| {
+                !cut_short(r)
+                    && before.get(r.name.as_str()) == Some(&1)
+                    && now.get(r.name.as_str()).is_none_or(|n| *n == 1)
+            })
+            .map(|r| (r.name.as_str(), r))
+            .collect();
+        Lookup { previous }
     }
 
     /// A baseline built in memory (unit tests of the reporters).
@@ -257,6 +274,27 @@ impl Baseline {
     }
 }
 
+/// Baseline results by name, for comparison (see [`Baseline::lookup`]).
+#[derive(Debug)]
+pub struct Lookup<'a> {
+    previous: HashMap<&'a str, &'a CheckResult>,
+}
+
+impl Lookup<'_> {
+    /// The baseline result for the check called `name`, when there is exactly one usable.
+    pub fn get(&self, name: &str) -> Option<&CheckResult> {
+        self.previous.get(name).copied()
+    }
+
+    /// Whether `r` is a failure the baseline already had (STILL): under `--fail-on new` it does
+    /// not fail the run, and the deploy gate does not wait for it.
+    pub fn known_failure(&self, r: &CheckResult, fail_on_warn: bool) -> bool {
+        breaks(r.status, fail_on_warn)
+            && classify(r.status, self.get(&r.name).map(|b| b.status), fail_on_warn)
+                == Change::Still
+    }
+}
+
 /// Whether `status` fails the run (the default policy): FAIL, SKIP, WARN under
 /// `--fail-on-warn`.
 fn breaks(status: Status, fail_on_warn: bool) -> bool {
@@ -278,11 +316,19 @@ fn cut_short(r: &CheckResult) -> bool {
 
 /// How a result changed. A result that fails the run is NEW unless it failed the baseline run
 /// too (a WAIVED baseline result did not: when the waiver expires the failure is NEW, and
-/// `--fail-on new` fails on it). A WAIVED result is STILL after a failure (waived or not) and
+/// `--fail-on new` fails on it; a SKIP did only for a check that is still SKIP). A WAIVED result is STILL after a failure (waived or not) and
 /// NEW after a pass. A passing result RECOVERED from a failure or a waived failure.
 fn classify(now: Status, before: Option<Status>, fail_on_warn: bool) -> Change {
-    let before_breaks = before.is_some_and(|b| breaks(b, fail_on_warn));
-    let before_bad = before_breaks || before == Some(Status::Waived);
+    // A SKIP in the baseline proved nothing about the check: only a check still blocked now is
+    // STILL; one that runs and fails now is NEW.
+    let before_breaks = match before {
+        Some(Status::Skip) => now == Status::Skip,
+        Some(b) => breaks(b, fail_on_warn),
+        None => false,
+    };
+    // For a result that does not fail the run now, anything but a pass before counts.
+    let before_bad = before
+        .is_some_and(|b| breaks(b, fail_on_warn) || matches!(b, Status::Skip | Status::Waived));
     if breaks(now, fail_on_warn) {
         if before_breaks {
             Change::Still
@@ -343,12 +389,7 @@ fn ratio(now: Duration, before: Duration) -> Option<f64> {
 /// summary's.
 pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     let fail_on_warn = summary.fail_on_warn;
-    let previous: HashMap<&str, &CheckResult> = baseline
-        .results
-        .iter()
-        .filter(|r| !cut_short(r))
-        .map(|r| (r.name.as_str(), r))
-        .collect();
+    let previous = baseline.lookup(summary.results.iter().map(|r| r.name.as_str()));
     let mut totals = BaselineSummary {
         path: baseline.path.clone(),
         started_at: baseline.started_at.format(&Rfc3339).unwrap_or_default(),
@@ -363,7 +404,7 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
         latency_min_increase: options.latency_min_increase,
     };
     for r in &mut summary.results {
-        let before = previous.get(r.name.as_str()).copied();
+        let before = previous.get(&r.name);
         let change = classify(r.status, before.map(|b| b.status), fail_on_warn);
         let ran_well = |s: Status| matches!(s, Status::Pass | Status::Warn);
         let comparable = before.filter(|b| {
@@ -397,10 +438,11 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     }
     if summary.shard.is_none() {
         let current: HashSet<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
+        let mut listed: HashSet<&str> = HashSet::new();
         totals.removed = baseline
             .results
             .iter()
-            .filter(|b| !current.contains(b.name.as_str()))
+            .filter(|b| !current.contains(b.name.as_str()) && listed.insert(b.name.as_str()))
             .map(|b| b.name.clone())
             .collect();
     }
@@ -552,13 +594,55 @@ mod tests {
         let mut cut = with("a", Fail, 10);
         cut.reason = Some(crate::result::Reason::TimeoutDeadline);
         let b = baseline_of(vec![cut]);
-        assert!(b.known_failures(false).is_empty());
+        assert!(!b.lookup(["a"]).known_failure(&with("a", Fail, 1), false));
         apply(&mut s, &b, Options::default());
         let c = s.results[0].baseline.as_ref().unwrap();
         assert_eq!((c.change, c.previous_status), (Change::New, None));
         let b = baseline_of(vec![with("a", Fail, 10), with("b", Warn, 10)]);
-        assert_eq!(b.known_failures(false).len(), 1);
-        assert_eq!(b.known_failures(true).len(), 2);
+        let l = b.lookup(["a", "b"]);
+        assert!(l.known_failure(&with("a", Fail, 1), false));
+        assert!(
+            !l.known_failure(&with("b", Warn, 1), false),
+            "a WARN is no failure"
+        );
+        assert!(l.known_failure(&with("b", Warn, 1), true));
+        // A SKIP proved nothing: failing now is NEW, still blocked is STILL.
+        assert_eq!(classify(Fail, Some(Skip), false), Change::New);
+        assert_eq!(classify(Skip, Some(Skip), false), Change::Still);
+        assert_eq!(classify(Skip, Some(Fail), false), Change::Still);
+    }
+
+    #[test]
+    fn ambiguous_names_count_as_absent() {
+        use Status::*;
+        // The baseline holds `x` twice (hostile, or two names that redact alike).
+        let b = baseline_of(vec![
+            with("x", Fail, 10),
+            with("x", Pass, 10),
+            with("y", Fail, 10),
+            with("gone", Pass, 10),
+            with("gone", Pass, 10),
+        ]);
+        let mut s = fixture::summary();
+        s.results = vec![
+            with("x", Fail, 10),
+            with("y", Fail, 10),
+            with("y", Fail, 10),
+        ];
+        s.fail_on = FailOn::New;
+        apply(&mut s, &b, Options::default());
+        let changes: Vec<Change> = s
+            .results
+            .iter()
+            .map(|r| r.baseline.as_ref().unwrap().change)
+            .collect();
+        assert_eq!(changes, [Change::New, Change::New, Change::New]);
+        assert!(!s.passed(), "an ambiguous match never hides a failure");
+        assert_eq!(
+            s.baseline.as_ref().unwrap().removed,
+            ["gone"],
+            "listed once"
+        );
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub struct RunArgs {
     #[arg(long, requires = "deadline")]
     pub until_healthy: bool,
     /// With `--until-healthy`: the wait between the end of one round and the next (default 5s).
-    #[arg(long, requires = "until_healthy", value_parser = parse_duration_arg)]
+    #[arg(long, requires = "until_healthy", value_parser = parse_interval_arg)]
     pub interval: Option<std::time::Duration>,
     /// Run only shard K of N (e.g. `2/4`): a stable subset chosen by a hash of the check name.
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
@@ -218,6 +218,19 @@ pub struct MergeArgs {
 
 fn parse_shard_arg(s: &str) -> Result<Shard, String> {
     s.parse()
+}
+
+/// The shortest `--interval`: a deploy gate must not spin against a fast-failing target.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn parse_interval_arg(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration_arg(s)?;
+    if d < MIN_INTERVAL {
+        return Err(format!(
+            "interval `{s}` is shorter than the minimum of 10ms"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_factor_arg(s: &str) -> Result<f64, String> {

@@ -108,10 +108,14 @@ pub fn healthy(r: &CheckResult, fail_on_warn: bool) -> bool {
 /// Whether an unhealthy `r` is a failure the gate does not wait for: already waived, or one
 /// that an active waiver will accept.
 pub fn waived(r: &CheckResult, waivers: &[Waiver], today: time::Date) -> bool {
-    r.status == Status::Waived
-        || waivers
+    match r.status {
+        Status::Waived => true,
+        // Waivers turn FAIL and SKIP into WAIVED, nothing else (a WARN stays a WARN).
+        Status::Fail | Status::Skip => waivers
             .iter()
-            .any(|w| w.active(today) && w.matches(&r.name))
+            .any(|w| w.active(today) && w.matches(&r.name)),
+        Status::Pass | Status::Warn => false,
+    }
 }
 
 /// `healthy after 12.3s (round 4)` or `not healthy before the deadline (12 rounds)`.

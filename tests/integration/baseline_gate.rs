@@ -394,6 +394,10 @@ fn unusable_baselines_are_refused_before_any_check_runs() {
         (vec!["--until-healthy"], "--deadline"),
         (vec!["--interval", "1s"], "--until-healthy"),
         (
+            vec!["--until-healthy", "--deadline", "1m", "--interval", "1ms"],
+            "shorter than the minimum of 10ms",
+        ),
+        (
             vec!["--baseline", "t.json", "--latency-factor", "0.5"],
             "invalid factor",
         ),
