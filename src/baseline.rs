@@ -48,17 +48,21 @@ impl FailOn {
     }
 }
 
-/// How a result changed since the baseline.
+/// How a result changed since the baseline. Serialised as its report label (`NEW`, `STILL`,
+/// `RECOVERED`, `unchanged`), the same word every report shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Change {
     /// Failing now; passing in the baseline, or not in it.
+    #[serde(rename = "NEW")]
     New,
     /// Failing now and in the baseline.
+    #[serde(rename = "STILL")]
     Still,
     /// Passing now, failing in the baseline.
+    #[serde(rename = "RECOVERED")]
     Recovered,
     /// Passing now and in the baseline (or not in it).
+    #[serde(rename = "unchanged")]
     Unchanged,
 }
 

@@ -180,9 +180,9 @@ fn baseline_marks_changes_in_every_report_and_fail_on_new_gates_only_new_failure
     // JSON: per result and for the run.
     let doc = json(&ws.path().join("now.json"));
     let change = |name: &str| result(&doc, name)["baseline"]["change"].clone();
-    assert_eq!(change("goes-down"), "new");
-    assert_eq!(change("still-down"), "still");
-    assert_eq!(change("comes-up"), "recovered");
+    assert_eq!(change("goes-down"), "NEW");
+    assert_eq!(change("still-down"), "STILL");
+    assert_eq!(change("comes-up"), "RECOVERED");
     assert_eq!(change("stays-up"), "unchanged");
     assert_eq!(
         result(&doc, "goes-down")["baseline"]["previous_status"],
@@ -254,6 +254,11 @@ fn baseline_marks_changes_in_every_report_and_fail_on_new_gates_only_new_failure
             .unwrap_or_else(|| panic!("no SARIF result for {check}: {sarif}"))
     };
     assert_eq!(state("goes-down"), "new");
+    let change_prop = sarif["runs"][0]["results"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["properties"]["check"] == "goes-down"))
+        .map(|r| r["properties"]["change"].clone());
+    assert_eq!(change_prop, Some(serde_json::json!("NEW")));
     assert_eq!(state("still-down"), "unchanged");
 
     // Code Quality names the new failure.
@@ -683,7 +688,7 @@ fn merge_carries_the_gate_and_compares_with_a_baseline() {
     assert_eq!(doc["gate"]["healthy"], false, "{}", doc["gate"]);
     assert_eq!(doc["baseline"]["still"], 1);
     assert_eq!(doc["baseline"]["new"], 0);
-    assert_eq!(result(&doc, "four")["baseline"]["change"], "still");
+    assert_eq!(result(&doc, "four")["baseline"]["change"], "STILL");
     assert_eq!(result(&doc, "one")["gate"]["healthy_round"], 1);
 }
 
@@ -854,7 +859,7 @@ fn deploy_gate_with_fail_on_new_does_not_wait_for_known_failures() {
     assert_eq!(doc["gate"]["rounds"], 1, "{}", doc["gate"]);
     assert_eq!(doc["gate"]["healthy"], true);
     assert_eq!(result(&doc, "legacy")["status"], "FAIL");
-    assert_eq!(result(&doc, "legacy")["baseline"]["change"], "still");
+    assert_eq!(result(&doc, "legacy")["baseline"]["change"], "STILL");
     assert_eq!(result(&doc, "legacy")["gate"]["accepted"], true);
     assert_eq!(
         result(&doc, "legacy")["gate"]["healthy_round"],
