@@ -871,3 +871,65 @@ fn deploy_gate_with_fail_on_new_does_not_wait_for_known_failures() {
         stdout(&out)
     );
 }
+
+#[test]
+fn certificate_renewal_shows_in_the_countdown() {
+    let pki = Pki::new();
+    let ca = pki.ca_file();
+    let ws = Workspace::new();
+    let config = |port: u16| {
+        format!(
+            "environments:\n  t:\n    tls_checks:\n      - {{name: cert, host: 127.0.0.1, port: {port}, server_name: app.test, ca_file: \"{}\", warn_days: 14}}\n",
+            ca.display()
+        )
+    };
+    // Before: the certificate had 10 days left (a WARN).
+    let (cert, key) = pki.leaf_days("old", 10);
+    let old = TlsServer::start(&cert, &key, None, &[]);
+    ws.write("c.yaml", &config(old.port));
+    let first = ws.run(
+        &["-c", "c.yaml", "--env", "t", "--json", "before.json"],
+        &[],
+    );
+    assert_eq!(code(&first), 0, "{}{}", stdout(&first), stderr(&first));
+    drop(old);
+    // Now: renewed, 90 days left.
+    let (cert, key) = pki.leaf_days("new", 90);
+    let renewed = TlsServer::start(&cert, &key, None, &[]);
+    ws.write("c.yaml", &config(renewed.port));
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--baseline",
+            "before.json",
+            "--json",
+            "now.json",
+            "--markdown",
+            "now.md",
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    assert!(
+        text.contains("certificate renewed: 90 days left (was 10)"),
+        "{text}"
+    );
+    let doc = json(&ws.path().join("now.json"));
+    let c = &result(&doc, "cert")["baseline"]["certificate"];
+    assert_eq!(
+        (&c["days_left"], &c["previous_days_left"], &c["renewed"]),
+        (
+            &serde_json::json!(90),
+            &serde_json::json!(10),
+            &serde_json::json!(true)
+        ),
+        "{c}"
+    );
+    assert_eq!(result(&doc, "cert")["baseline"]["previous_status"], "WARN");
+    let md = read(&ws.path().join("now.md"));
+    assert!(md.contains("| cert | 90 | 10 (renewed since) |"), "{md}");
+}
