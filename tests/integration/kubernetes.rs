@@ -197,3 +197,84 @@ fn rejects_bad_kubernetes_config() {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }
 }
+
+/// The deploy gate's main use: wait for a rollout. The real `kube` client polls the API
+/// stand-in; the deployment becomes available after infracheck's first round.
+#[test]
+fn deploy_gate_waits_for_a_rollout_to_finish() {
+    use std::io::{BufRead, BufReader, Read};
+    let path = "/apis/apps/v1/namespaces/prod/deployments/web";
+    let mut r = Routes::new();
+    r.insert(path.to_owned(), (200, deployment("web", 3, 1)));
+    let api = KubeApi::start(r);
+    let ws = Workspace::new();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(free_port()));
+    ws.write(
+        "c.yaml",
+        "environments:\n  t:\n    kubernetes_checks:\n      - {name: web, deployment: web, namespace: prod}\n",
+    );
+    let mut child = std::process::Command::new(crate::support::bin())
+        .current_dir(ws.path())
+        .args([
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--until-healthy",
+            "--deadline",
+            "60s",
+            "--interval",
+            "50ms",
+            "--json",
+            "gate.json",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start infracheck");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).expect("read stderr");
+        assert!(
+            n > 0,
+            "infracheck ended before its first round report: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with("infracheck: round 1: ") {
+            break;
+        }
+    }
+    // The rollout finishes.
+    api.set(path, (200, deployment("web", 3, 3)));
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).expect("read stderr");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("gate.json")).unwrap())
+            .unwrap();
+    let web = &doc["results"][0];
+    assert_eq!(web["status"], "PASS", "{web}");
+    let round = web["gate"]["healthy_round"]
+        .as_u64()
+        .expect("healthy_round");
+    assert!(round >= 2, "{web}");
+    assert_eq!(doc["gate"]["healthy"], true);
+    let requests = api
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.starts_with(path))
+        .count();
+    assert_eq!(
+        requests,
+        usize::try_from(round).unwrap(),
+        "one GET per round"
+    );
+}

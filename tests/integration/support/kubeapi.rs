@@ -28,6 +28,8 @@ pub struct KubeApi {
     thread: Option<JoinHandle<()>>,
     /// Every request path seen (for asserting the client used the real paths).
     pub seen: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The routes, changeable while the server runs (a rollout finishing).
+    routes: Arc<std::sync::Mutex<Routes>>,
 }
 
 impl KubeApi {
@@ -36,14 +38,15 @@ impl KubeApi {
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stop2, seen2) = (stop.clone(), seen.clone());
+        let routes = Arc::new(std::sync::Mutex::new(routes));
+        let (stop2, seen2, routes2) = (stop.clone(), seen.clone(), routes.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(s) = stream {
-                    serve(s, &routes, &seen2);
+                    serve(s, &routes2, &seen2);
                 }
             }
         });
@@ -52,7 +55,16 @@ impl KubeApi {
             stop,
             thread: Some(thread),
             seen,
+            routes,
         }
+    }
+
+    /// Answer `path` with `response` from now on.
+    pub fn set(&self, path: &str, response: (u16, serde_json::Value)) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), response);
     }
 
     /// A kubeconfig with context `prod-cluster` (namespace prod, the current one) and
@@ -91,7 +103,11 @@ impl Drop for KubeApi {
     }
 }
 
-fn serve(stream: TcpStream, routes: &Routes, seen: &std::sync::Mutex<Vec<String>>) {
+fn serve(
+    stream: TcpStream,
+    routes: &std::sync::Mutex<Routes>,
+    seen: &std::sync::Mutex<Vec<String>>,
+) {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -113,6 +129,8 @@ fn serve(stream: TcpStream, routes: &Routes, seen: &std::sync::Mutex<Vec<String>
     seen.lock().unwrap().push(path.clone());
     let path = route_key(&path);
     let (code, json) = routes
+        .lock()
+        .unwrap()
         .get(&path)
         .cloned()
         .unwrap_or_else(|| (404, status(404, "NotFound", &format!("no route {path}"))));
