@@ -225,6 +225,36 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     finish(summary, &a.report, g, baseline.as_ref(), &redactor)
 }
 
+/// `merge --config`: the waivers of the config that match no check of the merged environment,
+/// as the WARN results a whole run would have reported (each shard alone cannot tell).
+fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<(), ExitCode> {
+    let Some(config) = &a.config else {
+        return Ok(());
+    };
+    let path = config.display().to_string();
+    let plan = match config::load(&path, Some(&summary.environment), &process_env) {
+        Ok(mut plans) => plans.pop(),
+        Err(e) => return Err(config_error(&e)),
+    };
+    let Some(plan) = plan else {
+        eprint_line(&format!(
+            "error: {path}: environment `{}` has no checks",
+            report::one_line(&summary.environment)
+        ));
+        return Err(ExitCode::Usage);
+    };
+    let names: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+    let redactor = Redactor::new(&plan.secrets);
+    for mut r in crate::waiver::stale(&plan.waivers, &names) {
+        redactor.redact(&mut r);
+        // A whole-run document already reports its stale waivers.
+        if !summary.results.iter().any(|x| x.name == r.name) {
+            summary.results.push(r);
+        }
+    }
+    Ok(())
+}
+
 /// Two report options naming the same file would silently overwrite each other: refused before
 /// anything runs. (`--baseline` may name the `--json` file: it is read before the run and the
 /// new document replaces it afterwards, which rolls the baseline forward.)
@@ -273,7 +303,9 @@ fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
         return ExitCode::Usage;
     }
     match merge::load(&a.documents, a.report.fail_on_warn) {
-        Ok(summary) => match load_baseline(&a.report, &summary.environment) {
+        Ok(mut summary) => match stale_waivers(a, &mut summary)
+            .and_then(|()| load_baseline(&a.report, &summary.environment))
+        {
             Ok(baseline) => finish(
                 summary,
                 &a.report,

@@ -211,6 +211,10 @@ pub struct MergeArgs {
     /// JSON documents written by `run --json` (one per shard, any order).
     #[arg(required = true, value_name = "JSON")]
     pub documents: Vec<PathBuf>,
+    /// The config the shards ran: reports its waivers that match no check of the environment
+    /// (a shard alone cannot tell).
+    #[arg(short, long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Reports and exit-code options.
     #[command(flatten)]
     pub report: ReportArgs,

@@ -204,14 +204,18 @@ pub fn apply(
                 .insert("waiver_expired".to_owned(), serde_json::json!(w.pattern));
         }
     }
-    if !report_stale {
-        return;
+    if report_stale {
+        results.extend(stale(waivers, all_names));
     }
-    for w in waivers {
-        if all_names.iter().any(|n| w.matches(n)) {
-            continue;
-        }
-        results.push(CheckResult {
+}
+
+/// A WARN result `waiver:<pattern>` at the waiver's line for each waiver that matches none of
+/// `all_names` (every check of the environment).
+pub fn stale(waivers: &[Waiver], all_names: &[&str]) -> Vec<CheckResult> {
+    waivers
+        .iter()
+        .filter(|w| !all_names.iter().any(|n| w.matches(n)))
+        .map(|w| CheckResult {
             name: format!("waiver:{}", w.pattern),
             kind: WAIVER_KIND,
             target: w.pattern.clone(),
@@ -231,8 +235,8 @@ pub fn apply(
             location: w.location.clone(),
             baseline: None,
             gate: None,
-        });
-    }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -305,3 +305,74 @@ fn bad_today_override_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn merge_with_the_config_reports_stale_waivers_of_a_sharded_run() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "waivers:\n  - {check: retired-*, reason: \"decommissioned, ticket 5\", expires: 2026-12-31}\nenvironments:\n  t:\n    command_checks:\n      - {name: one, command: [\"true\"]}\n      - {name: two, command: [\"true\"]}\n      - {name: three, command: [\"true\"]}\n",
+    );
+    let today = [("INFRACHECK_TODAY", "2026-12-01")];
+    for k in ["1/2", "2/2"] {
+        let name = format!("shard-{}.json", &k[..1]);
+        let out = ws.run(
+            &["-c", "c.yaml", "--env", "t", "--shard", k, "--json", &name],
+            &today,
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let doc = json(&ws.path().join(&name));
+        assert!(
+            doc["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["kind"] != "waiver"),
+            "a shard alone reports no stale waiver: {doc}"
+        );
+    }
+    // Without the config, merge cannot tell; with it, the stale waiver is a WARN at its line.
+    let out = ws.run(&["merge", "shard-1.json", "shard-2.json"], &today);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("waiver:retired-*"),
+        "{}",
+        stdout(&out)
+    );
+    let out = ws.run(
+        &[
+            "merge",
+            "shard-1.json",
+            "shard-2.json",
+            "--config",
+            "c.yaml",
+            "--json",
+            "merged.json",
+            "--fail-on-warn",
+        ],
+        &today,
+    );
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let doc = json(&ws.path().join("merged.json"));
+    let stale = result(&doc, "waiver:retired-*");
+    assert_eq!(stale["status"], "WARN");
+    assert_eq!(stale["reason"], "waiver.stale");
+    assert_eq!(stale["location"]["line"], 2);
+    assert_eq!(doc["summary"]["total"], 4);
+    // A config without the merged environment is a usage error.
+    ws.write(
+        "other.yaml",
+        "environments:\n  x:\n    command_checks:\n      - {name: one, command: [\"true\"]}\n",
+    );
+    let out = ws.run(
+        &[
+            "merge",
+            "shard-1.json",
+            "shard-2.json",
+            "--config",
+            "other.yaml",
+        ],
+        &today,
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
