@@ -1,25 +1,23 @@
 //! The edge of the program: turns CLI options into a run, writes the reports and decides the
 //! exit code. Errors are printed here, once, as one line each.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::baseline::{self, Baseline};
-use crate::checks::{CheckDef, RunContext};
+use crate::checks::RunContext;
 use crate::cli::{
     Cli, ColorChoice, Command, GlobalArgs, ListArgs, MergeArgs, OutputFormat, ReportArgs, RunArgs,
     ValidateArgs,
 };
 use crate::config::{self, ConfigError, Plan};
-use crate::engine;
 use crate::exit_code::ExitCode;
-use crate::gate::{self, CheckGate, GateSummary};
+use crate::gate;
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
-use crate::result::{CheckResult, Interruption, Reason, Summary};
+use crate::result::{CheckResult, Interruption, Summary};
 use crate::{merge, shard};
 
 /// Run the command line and return the exit code.
@@ -388,12 +386,14 @@ async fn run_plan(
     };
     // One stop for the whole run, however many rounds the deploy gate runs.
     let stop = futures::FutureExt::shared(Box::pin(stop));
-    let gate_interval = a
-        .until_healthy
-        .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL));
     // Under `--fail-on new`, a failure the baseline already had (it will be STILL) does not
     // hold the gate up: it does not fail the run either. Names as the results report them.
-    let reported_names: Vec<String> = checks.iter().map(|c| redactor.text(&c.name)).collect();
+    let reported_names: Vec<String> = match (a.report.fail_on, baseline) {
+        (crate::baseline::FailOn::New, Some(_)) => {
+            checks.iter().map(|c| redactor.text(&c.name)).collect()
+        }
+        _ => Vec::new(),
+    };
     let known = match (a.report.fail_on, baseline) {
         (crate::baseline::FailOn::New, Some(b)) => {
             Some(b.lookup(reported_names.iter().map(String::as_str)))
@@ -407,176 +407,35 @@ async fn run_plan(
                 .as_ref()
                 .is_some_and(|k| k.known_failure(r, a.report.fail_on_warn))
     };
-
-    let all = Arc::new(checks);
-    let index: HashMap<&str, usize> = all
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
-    let mut finals: Vec<Option<CheckResult>> = vec![None; all.len()];
-    let mut records: Vec<CheckGate> = vec![
-        CheckGate {
-            rounds: 0,
-            healthy_round: None,
-            healthy_after: None,
-            healthy_at: None,
-            accepted: false,
-        };
-        all.len()
-    ];
-    let mut pending: Vec<usize> = (0..all.len()).collect();
-    let mut round = 0u32;
-    let mut interrupted = None;
-    loop {
-        round = round.saturating_add(1);
-        // Positions in `all` of the checks this round runs, in config order.
-        let members: Vec<usize> = if round == 1 {
-            pending.clone()
-        } else {
-            with_unpassed_dependencies(&pending, &all, &index, &finals)
-        };
-        let subset: Arc<Vec<CheckDef>> = if round == 1 {
-            Arc::clone(&all)
-        } else {
-            Arc::new(
-                members
-                    .iter()
-                    .filter_map(|&i| all.get(i).cloned())
-                    .collect(),
-            )
-        };
-        if let Some(p) = &progress {
-            p.set_length(u64::try_from(subset.len()).unwrap_or(u64::MAX));
-            p.set_position(0);
-        }
-        // When each result came in (by position in `all`), for the gate's "healthy after".
-        let mut arrivals: HashMap<usize, (std::time::Duration, time::OffsetDateTime)> =
-            HashMap::new();
-        let (results, why) = engine::run(
-            subset,
-            Arc::clone(&ctx),
+    let mut shown = Shown {
+        bar: progress.as_ref(),
+        quiet,
+    };
+    let outcome = gate::run_rounds(
+        gate::Rounds {
+            checks: Arc::new(checks),
+            ctx,
             concurrency,
             per_host,
-            &redactor,
-            stop.clone(),
-            |k, r| {
-                if let Some(p) = &progress {
-                    p.inc(1);
-                    p.set_message(report::one_line(&r.name));
-                }
-                if gate_interval.is_some()
-                    && let Some(&i) = members.get(k)
-                {
-                    arrivals.insert(i, (start.elapsed(), time::OffsetDateTime::now_utc()));
-                }
-                tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
-            },
-        )
-        .await;
-        // One result per member, by position (names may be redacted: never match on them).
-        for (&i, r) in members.iter().zip(results) {
-            let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
-                continue;
-            };
-            let cut_short = matches!(r.reason, Some(Reason::TimeoutDeadline | Reason::Cancelled));
-            if round > 1 && why.is_some() && cut_short && slot.is_some() {
-                // A rerun cut short by the deadline proves nothing new: keep the real failure
-                // of the round before.
-                continue;
-            }
-            record.rounds = record.rounds.saturating_add(1);
-            record.accepted = !healthy(&r) && accepted(&r);
-            if healthy(&r) && !(why.is_some() && cut_short) {
-                record.healthy_round = Some(round);
-                if let Some((after, at)) = arrivals.get(&i) {
-                    record.healthy_after = Some(*after);
-                    record.healthy_at = at
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .ok();
-                }
-            }
-            *slot = Some(r);
-        }
-        if why.is_some() {
-            interrupted = why;
-            break;
-        }
-        let Some(interval) = gate_interval else {
-            break;
-        };
-        pending.retain(|&i| {
-            finals
-                .get(i)
-                .and_then(Option::as_ref)
-                .is_none_or(|r| !healthy(r) && !accepted(r))
-        });
-        if pending.is_empty() {
-            break;
-        }
-        if !quiet {
-            let names: Vec<String> = pending
-                .iter()
-                .take(5)
-                .filter_map(|&i| all.get(i))
-                .map(|c| report::one_line(&redactor.text(&c.name)))
-                .collect();
-            let more = pending.len().saturating_sub(names.len());
-            let line = format!(
-                "infracheck: round {round}: {} of {} checks not healthy yet ({}{}); next round in {}",
-                pending.len(),
-                all.len(),
-                names.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                },
-                crate::config::fields::format_duration(interval)
-            );
-            match &progress {
-                // A line printed under a live progress bar would garble it.
-                Some(p) => p.suspend(|| eprint_line(&line)),
-                None => eprint_line(&line),
-            }
-        }
-        tokio::select! {
-            biased;
-            why = stop.clone() => {
-                interrupted = Some(why);
-                break;
-            }
-            () = tokio::time::sleep(interval) => {}
-        }
-    }
+            redactor: &redactor,
+            interval: a
+                .until_healthy
+                .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
+            deadline: a.deadline.unwrap_or_default(),
+            start,
+        },
+        gate::Policy {
+            healthy: &healthy,
+            accepted: &accepted,
+        },
+        stop,
+        &mut shown,
+    )
+    .await;
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    let gate = gate_interval.map(|interval| {
-        let healthy_run = interrupted.is_none() && pending.is_empty();
-        GateSummary {
-            interval,
-            deadline: a.deadline.unwrap_or_default(),
-            rounds: round,
-            healthy: healthy_run,
-            healthy_after: if healthy_run {
-                records.iter().filter_map(|g| g.healthy_after).max()
-            } else {
-                None
-            },
-        }
-    });
-    let mut results: Vec<CheckResult> = finals
-        .into_iter()
-        .zip(records)
-        .filter_map(|(r, g)| {
-            let mut r = r?;
-            if gate.is_some() {
-                r.gate = Some(g);
-            }
-            Some(r)
-        })
-        .collect();
+    let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
     crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
@@ -599,38 +458,38 @@ async fn run_plan(
     })
 }
 
-/// The checks a later gate round runs: the pending ones plus, transitively, each dependency of
-/// theirs whose last result did not pass (a waived or skipped dependency must still block its
-/// dependents, as in a single run; a passed one is left out and counts as satisfied). Config
-/// order.
-fn with_unpassed_dependencies(
-    pending: &[usize],
-    all: &[CheckDef],
-    index: &HashMap<&str, usize>,
-    finals: &[Option<CheckResult>],
-) -> Vec<usize> {
-    let passed = |j: usize| {
-        finals.get(j).and_then(Option::as_ref).is_some_and(|r| {
-            matches!(
-                r.status,
-                crate::result::Status::Pass | crate::result::Status::Warn
-            )
-        })
-    };
-    let mut members: std::collections::BTreeSet<usize> = pending.iter().copied().collect();
-    let mut stack: Vec<usize> = pending.to_vec();
-    while let Some(i) = stack.pop() {
-        let Some(check) = all.get(i) else { continue };
-        for d in &check.depends_on {
-            if let Some(&j) = index.get(d.name.as_str())
-                && !passed(j)
-                && members.insert(j)
-            {
-                stack.push(j);
-            }
+/// The progress bar and the gate's lines on stderr.
+struct Shown<'a> {
+    bar: Option<&'a indicatif::ProgressBar>,
+    quiet: bool,
+}
+
+impl gate::Progress for Shown<'_> {
+    fn round(&mut self, checks: usize) {
+        if let Some(p) = self.bar {
+            p.set_length(u64::try_from(checks).unwrap_or(u64::MAX));
+            p.set_position(0);
         }
     }
-    members.into_iter().collect()
+
+    fn result(&mut self, round: u32, r: &CheckResult) {
+        if let Some(p) = self.bar {
+            p.inc(1);
+            p.set_message(report::one_line(&r.name));
+        }
+        tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
+    }
+
+    fn waiting(&mut self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.bar {
+            // A line printed under a live progress bar would garble it.
+            Some(p) => p.suspend(|| eprint_line(line)),
+            None => eprint_line(line),
+        }
+    }
 }
 
 fn progress_bar(total: usize, quiet: bool) -> Option<indicatif::ProgressBar> {

@@ -111,7 +111,10 @@ pub struct ResultChange {
     /// The status in the baseline; `null` when the baseline does not have the check.
     pub previous_status: Option<Status>,
     /// The duration in the baseline.
-    #[serde(rename = "previous_duration_ms", serialize_with = "serialize_opt_ms")]
+    #[serde(
+        rename = "previous_duration_ms",
+        serialize_with = "crate::result::opt_ms::serialize"
+    )]
     pub previous_duration: Option<Duration>,
     /// Now / before, when both ran (rounded to two decimals).
     pub latency_ratio: Option<f64>,
@@ -146,19 +149,11 @@ pub struct BaselineSummary {
     /// The `--latency-factor`.
     pub latency_factor: f64,
     /// The `--latency-min-increase`.
-    #[serde(rename = "latency_min_increase_ms", serialize_with = "serialize_ms")]
+    #[serde(
+        rename = "latency_min_increase_ms",
+        serialize_with = "crate::result::ms::serialize"
+    )]
     pub latency_min_increase: Duration,
-}
-
-fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn serialize_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => serialize_ms(d, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// How latency regressions are judged.
@@ -244,7 +239,7 @@ impl Baseline {
             .results
             .iter()
             .filter(|r| {
-                !cut_short(r)
+                !r.cut_short()
                     && before.get(r.name.as_str()) == Some(&1)
                     && now.get(r.name.as_str()).is_none_or(|n| *n == 1)
             })
@@ -293,29 +288,10 @@ impl Lookup<'_> {
     /// Whether `r` is a failure the baseline already had (STILL): under `--fail-on new` it does
     /// not fail the run, and the deploy gate does not wait for it.
     pub fn known_failure(&self, r: &CheckResult, fail_on_warn: bool) -> bool {
-        breaks(r.status, fail_on_warn)
+        r.status.breaks_run(fail_on_warn)
             && classify(r.status, self.get(&r.name).map(|b| b.status), fail_on_warn)
                 == Change::Still
     }
-}
-
-/// Whether `status` fails the run (the default policy): FAIL, SKIP, WARN under
-/// `--fail-on-warn`.
-fn breaks(status: Status, fail_on_warn: bool) -> bool {
-    match status {
-        Status::Fail | Status::Skip => true,
-        Status::Warn => fail_on_warn,
-        Status::Pass | Status::Waived => false,
-    }
-}
-
-/// A baseline result that says nothing about the check: it was cut short by the baseline run's
-/// deadline or a signal. Such a check counts as not in the baseline.
-fn cut_short(r: &CheckResult) -> bool {
-    matches!(
-        r.reason,
-        Some(crate::result::Reason::TimeoutDeadline | crate::result::Reason::Cancelled)
-    )
 }
 
 /// How a result changed. A result that fails the run is NEW unless it failed the baseline run
@@ -327,13 +303,13 @@ fn classify(now: Status, before: Option<Status>, fail_on_warn: bool) -> Change {
     // STILL; one that runs and fails now is NEW.
     let before_breaks = match before {
         Some(Status::Skip) => now == Status::Skip,
-        Some(b) => breaks(b, fail_on_warn),
+        Some(b) => b.breaks_run(fail_on_warn),
         None => false,
     };
     // For a result that does not fail the run now, anything but a pass before counts.
     let before_bad = before
-        .is_some_and(|b| breaks(b, fail_on_warn) || matches!(b, Status::Skip | Status::Waived));
-    if breaks(now, fail_on_warn) {
+        .is_some_and(|b| b.breaks_run(fail_on_warn) || matches!(b, Status::Skip | Status::Waived));
+    if now.breaks_run(fail_on_warn) {
         if before_breaks {
             Change::Still
         } else {
@@ -352,14 +328,6 @@ fn classify(now: Status, before: Option<Status>, fail_on_warn: bool) -> Change {
     }
 }
 
-/// The notAfter of the certificate a check saw (tls checks, https checks).
-fn not_after(r: &CheckResult) -> Option<OffsetDateTime> {
-    ["not_after", "tls_not_after"].iter().find_map(|k| {
-        let s = r.metadata.get(*k)?.as_str()?;
-        OffsetDateTime::parse(s, &Rfc3339).ok()
-    })
-}
-
 fn days_between(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
     (to - from).whole_days()
 }
@@ -370,8 +338,8 @@ fn countdown(
     before: Option<&CheckResult>,
     before_start: OffsetDateTime,
 ) -> Option<CertCountdown> {
-    let current = not_after(now)?;
-    let previous = before.and_then(not_after);
+    let current = now.certificate_not_after()?;
+    let previous = before.and_then(CheckResult::certificate_not_after);
     Some(CertCountdown {
         days_left: days_between(now_start, current),
         not_after: current.format(&Rfc3339).unwrap_or_default(),

@@ -1,4 +1,5 @@
-//! The deploy gate (`--until-healthy --deadline 5m --interval 5s`): run every check, then rerun
+//! The rounds of a run ([`run_rounds`]: one, or under the deploy gate as many as it takes) and
+//! the deploy gate (`--until-healthy --deadline 5m --interval 5s`): run every check, then rerun
 //! only the checks that are not healthy, every `interval`, until all are healthy or the
 //! deadline passes. The report records, per check, the round and the moment it turned healthy;
 //! the run passes only if everything was healthy before the deadline.
@@ -8,11 +9,17 @@
 //! under `--fail-on new`, one the baseline already had (STILL): neither fails the run, so the
 //! gate does not wait for them; their record says `accepted`.
 
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::{CheckResult, Status};
+use crate::checks::{CheckDef, RunContext};
+use crate::engine;
+use crate::redact::Redactor;
+use crate::result::{CheckResult, Interruption, Status};
 use crate::waiver::Waiver;
 
 /// The gate's record of one check (JSON `results[].gate`).
@@ -25,7 +32,7 @@ pub struct CheckGate {
     /// Time from the start of the run until the healthy result came in.
     #[serde(
         rename = "healthy_after_ms",
-        with = "opt_ms",
+        with = "crate::result::opt_ms",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -43,10 +50,10 @@ pub struct CheckGate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateSummary {
     /// `--interval`: the wait between the end of a round and the next.
-    #[serde(rename = "interval_ms", with = "ms")]
+    #[serde(rename = "interval_ms", with = "crate::result::ms")]
     pub interval: Duration,
     /// `--deadline`.
-    #[serde(rename = "deadline_ms", with = "ms")]
+    #[serde(rename = "deadline_ms", with = "crate::result::ms")]
     pub deadline: Duration,
     /// Rounds run.
     pub rounds: u32,
@@ -55,42 +62,11 @@ pub struct GateSummary {
     /// When the last check turned healthy, from the start of the run (only when `healthy`).
     #[serde(
         rename = "healthy_after_ms",
-        with = "opt_ms",
+        with = "crate::result::opt_ms",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub healthy_after: Option<Duration>,
-}
-
-mod ms {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let ms: u64 = serde::Deserialize::deserialize(d)?;
-        Ok(Duration::from_millis(ms))
-    }
-}
-
-mod opt_ms {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::ms::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let ms: Option<u64> = serde::Deserialize::deserialize(d)?;
-        Ok(ms.map(Duration::from_millis))
-    }
 }
 
 /// `--interval` default.
@@ -152,6 +128,271 @@ pub fn summary_line(g: &GateSummary) -> String {
             if g.rounds == 1 { "" } else { "s" }
         ),
     }
+}
+
+/// What one run of [`run_rounds`] needs: the checks and the engine's settings.
+pub struct Rounds<'a> {
+    /// Every check of the run, in config order.
+    pub checks: Arc<Vec<CheckDef>>,
+    /// Shared clients.
+    pub ctx: Arc<RunContext>,
+    /// Global limit of checks in flight.
+    pub concurrency: usize,
+    /// Limit per target host.
+    pub per_host: usize,
+    /// Redacts every result.
+    pub redactor: &'a Redactor,
+    /// `--interval` under `--until-healthy`; `None`: a single round (no gate).
+    pub interval: Option<Duration>,
+    /// `--deadline`, recorded in the gate's summary.
+    pub deadline: Duration,
+    /// When the run started ("healthy after" counts from here).
+    pub start: Instant,
+}
+
+/// How the gate judges a result: healthy (stop rerunning, record when), or an accepted failure
+/// (stop rerunning, record `accepted`).
+pub struct Policy<'a> {
+    /// PASS, or WARN without `--fail-on-warn` (see [`healthy`]).
+    pub healthy: &'a dyn Fn(&CheckResult) -> bool,
+    /// Waived, or a known failure under `--fail-on new`.
+    pub accepted: &'a dyn Fn(&CheckResult) -> bool,
+}
+
+/// Progress callbacks of [`run_rounds`] (a progress bar, logs).
+pub trait Progress {
+    /// A round of `checks` checks starts.
+    fn round(&mut self, checks: usize);
+    /// A result came in.
+    fn result(&mut self, round: u32, r: &CheckResult);
+    /// The gate waits before the next round: one line for stderr.
+    fn waiting(&mut self, line: &str);
+}
+
+/// What [`run_rounds`] produced.
+pub struct Outcome {
+    /// The last result of each check, in config order.
+    pub results: Vec<CheckResult>,
+    /// Set when the deadline or a signal ended the run.
+    pub interrupted: Option<Interruption>,
+    /// The gate's record, under `--until-healthy`.
+    pub gate: Option<GateSummary>,
+}
+
+/// Run every check once; under `--until-healthy` (`interval` set), rerun the checks that are
+/// neither healthy nor accepted (with any dependency of theirs that did not pass) every
+/// `interval`, until none is left or `stop` (deadline, signal) resolves.
+pub async fn run_rounds<S>(
+    rounds: Rounds<'_>,
+    policy: Policy<'_>,
+    stop: S,
+    progress: &mut dyn Progress,
+) -> Outcome
+where
+    S: Future<Output = Interruption> + Clone,
+{
+    let all = rounds.checks;
+    let index: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut finals: Vec<Option<CheckResult>> = vec![None; all.len()];
+    let mut records: Vec<CheckGate> = vec![
+        CheckGate {
+            rounds: 0,
+            healthy_round: None,
+            healthy_after: None,
+            healthy_at: None,
+            accepted: false,
+        };
+        all.len()
+    ];
+    let mut pending: Vec<usize> = (0..all.len()).collect();
+    let mut round = 0u32;
+    let mut interrupted = None;
+    loop {
+        round = round.saturating_add(1);
+        // Positions in `all` of the checks this round runs, in config order.
+        let (members, subset): (Vec<usize>, Arc<Vec<CheckDef>>) = if round == 1 {
+            (pending.clone(), Arc::clone(&all))
+        } else {
+            let members = with_unpassed_dependencies(&pending, &all, &index, &finals);
+            let subset = members
+                .iter()
+                .filter_map(|&i| all.get(i).cloned())
+                .collect();
+            (members, Arc::new(subset))
+        };
+        progress.round(subset.len());
+        // When each result came in (by position in `all`), for "healthy after".
+        let mut arrivals: HashMap<usize, (Duration, time::OffsetDateTime)> = HashMap::new();
+        let (results, why) = engine::run(
+            subset,
+            Arc::clone(&rounds.ctx),
+            rounds.concurrency,
+            rounds.per_host,
+            rounds.redactor,
+            stop.clone(),
+            |k, r| {
+                progress.result(round, r);
+                if rounds.interval.is_some()
+                    && let Some(&i) = members.get(k)
+                {
+                    let now = (rounds.start.elapsed(), time::OffsetDateTime::now_utc());
+                    arrivals.insert(i, now);
+                }
+            },
+        )
+        .await;
+        // One result per member, by position (names may be redacted: never match on them).
+        for (&i, r) in members.iter().zip(results) {
+            let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
+                continue;
+            };
+            let cut_short = why.is_some() && r.cut_short();
+            if round > 1 && cut_short && slot.is_some() {
+                // A rerun cut short by the deadline proves nothing new: keep the real failure
+                // of the round before.
+                continue;
+            }
+            let healthy = (policy.healthy)(&r);
+            record.rounds = record.rounds.saturating_add(1);
+            record.accepted = !healthy && (policy.accepted)(&r);
+            if healthy && !cut_short {
+                record.healthy_round = Some(round);
+                if let Some((after, at)) = arrivals.get(&i) {
+                    record.healthy_after = Some(*after);
+                    record.healthy_at = at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok();
+                }
+            }
+            *slot = Some(r);
+        }
+        if why.is_some() {
+            interrupted = why;
+            break;
+        }
+        let Some(interval) = rounds.interval else {
+            break;
+        };
+        pending.retain(|&i| {
+            finals
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_none_or(|r| !(policy.healthy)(r) && !(policy.accepted)(r))
+        });
+        if pending.is_empty() {
+            break;
+        }
+        progress.waiting(&waiting_line(
+            round,
+            &pending,
+            &all,
+            rounds.redactor,
+            interval,
+        ));
+        tokio::select! {
+            biased;
+            why = stop.clone() => {
+                interrupted = Some(why);
+                break;
+            }
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+    let gate = rounds.interval.map(|interval| {
+        let healthy = interrupted.is_none() && pending.is_empty();
+        GateSummary {
+            interval,
+            deadline: rounds.deadline,
+            rounds: round,
+            healthy,
+            healthy_after: if healthy {
+                records.iter().filter_map(|g| g.healthy_after).max()
+            } else {
+                None
+            },
+        }
+    });
+    let results = finals
+        .into_iter()
+        .zip(records)
+        .filter_map(|(r, g)| {
+            let mut r = r?;
+            if gate.is_some() {
+                r.gate = Some(g);
+            }
+            Some(r)
+        })
+        .collect();
+    Outcome {
+        results,
+        interrupted,
+        gate,
+    }
+}
+
+/// `infracheck: round 3: 2 of 40 checks not healthy yet (api, worker); next round in 5s`.
+fn waiting_line(
+    round: u32,
+    pending: &[usize],
+    all: &[CheckDef],
+    redactor: &Redactor,
+    interval: Duration,
+) -> String {
+    let names: Vec<String> = pending
+        .iter()
+        .take(5)
+        .filter_map(|&i| all.get(i))
+        .map(|c| crate::report::one_line(&redactor.text(&c.name)))
+        .collect();
+    let more = pending.len().saturating_sub(names.len());
+    format!(
+        "infracheck: round {round}: {} of {} checks not healthy yet ({}{}); next round in {}",
+        pending.len(),
+        all.len(),
+        names.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        crate::config::fields::format_duration(interval)
+    )
+}
+
+/// The checks a later round runs: the pending ones plus, transitively, each dependency of
+/// theirs whose last result did not pass (a waived or skipped dependency must still block its
+/// dependents, as in a single run; a passed one is left out and counts as satisfied). Config
+/// order.
+fn with_unpassed_dependencies(
+    pending: &[usize],
+    all: &[CheckDef],
+    index: &HashMap<&str, usize>,
+    finals: &[Option<CheckResult>],
+) -> Vec<usize> {
+    let passed = |j: usize| {
+        finals
+            .get(j)
+            .and_then(Option::as_ref)
+            .is_some_and(|r| matches!(r.status, Status::Pass | Status::Warn))
+    };
+    let mut members: BTreeSet<usize> = pending.iter().copied().collect();
+    let mut stack: Vec<usize> = pending.to_vec();
+    while let Some(i) = stack.pop() {
+        let Some(check) = all.get(i) else { continue };
+        for d in &check.depends_on {
+            if let Some(&j) = index.get(d.name.as_str())
+                && !passed(j)
+                && members.insert(j)
+            {
+                stack.push(j);
+            }
+        }
+    }
+    members.into_iter().collect()
 }
 
 #[cfg(test)]

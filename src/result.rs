@@ -35,6 +35,16 @@ impl Status {
         }
     }
 
+    /// Whether the status fails the run under the default policy: FAIL, SKIP, or WARN with
+    /// `--fail-on-warn` (WAIVED never does).
+    pub fn breaks_run(self, fail_on_warn: bool) -> bool {
+        match self {
+            Status::Fail | Status::Skip => true,
+            Status::Warn => fail_on_warn,
+            Status::Pass | Status::Waived => false,
+        }
+    }
+
     /// How much a status needs attention, for "worst first" orderings: FAIL, SKIP, WARN,
     /// WAIVED, PASS.
     pub fn severity(self) -> u8 {
@@ -332,7 +342,7 @@ pub struct FailedAttempt {
     /// Its message.
     pub message: String,
     /// How long it took.
-    #[serde(rename = "duration_ms", serialize_with = "serialize_ms")]
+    #[serde(rename = "duration_ms", with = "ms")]
     pub duration: Duration,
 }
 
@@ -352,7 +362,7 @@ pub struct CheckResult {
     /// One line for a human.
     pub message: String,
     /// Wall time of all attempts, including retry delays.
-    #[serde(rename = "duration_ms", serialize_with = "serialize_ms")]
+    #[serde(rename = "duration_ms", with = "ms")]
     pub duration: Duration,
     /// Attempts made (1 without retries).
     pub attempts: u32,
@@ -373,8 +383,57 @@ pub struct CheckResult {
     pub gate: Option<crate::gate::CheckGate>,
 }
 
-fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+impl CheckResult {
+    /// The result of a check that the run's deadline or a signal cut short: it says nothing
+    /// about the check's health.
+    pub fn cut_short(&self) -> bool {
+        matches!(
+            self.reason,
+            Some(Reason::TimeoutDeadline | Reason::Cancelled)
+        )
+    }
+
+    /// The leaf certificate's notAfter, when the check saw a certificate (`not_after` of tls
+    /// checks, `tls_not_after` of https checks).
+    pub fn certificate_not_after(&self) -> Option<time::OffsetDateTime> {
+        ["not_after", "tls_not_after"].iter().find_map(|k| {
+            let s = self.metadata.get(*k)?.as_str()?;
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        })
+    }
+}
+
+/// Durations as whole milliseconds in JSON (`#[serde(with = "crate::result::ms")]`).
+pub(crate) mod ms {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms: u64 = serde::Deserialize::deserialize(d)?;
+        Ok(Duration::from_millis(ms))
+    }
+}
+
+/// Optional durations as whole milliseconds or `null`.
+pub(crate) mod opt_ms {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::ms::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let ms: Option<u64> = serde::Deserialize::deserialize(d)?;
+        Ok(ms.map(Duration::from_millis))
+    }
 }
 
 /// Counts of a run, by status.
@@ -467,24 +526,37 @@ impl Summary {
         if self.gate.as_ref().is_some_and(|g| !g.healthy) {
             return false;
         }
-        let only_new = self.fail_on == crate::baseline::FailOn::New && self.baseline.is_some();
-        !self.results.iter().any(|r| {
-            self.breaks_run(r)
-                && (!only_new
-                    || r.baseline
-                        .as_ref()
-                        .is_none_or(|b| b.change == crate::baseline::Change::New))
-        })
+        !self
+            .results
+            .iter()
+            .any(|r| self.breaks_run(r) && !self.known_failure(r))
     }
 
     /// Whether `r` fails the run under the default policy: FAIL, SKIP, or WARN with
     /// `--fail-on-warn`.
     pub fn breaks_run(&self, r: &CheckResult) -> bool {
-        match r.status {
-            Status::Fail | Status::Skip => true,
-            Status::Warn => self.fail_on_warn,
-            Status::Pass | Status::Waived => false,
-        }
+        r.status.breaks_run(self.fail_on_warn)
+    }
+
+    /// Under `--fail-on new` with a baseline: a result the baseline comparison did not mark
+    /// NEW, which therefore does not fail the run.
+    fn known_failure(&self, r: &CheckResult) -> bool {
+        self.fail_on == crate::baseline::FailOn::New
+            && self.baseline.is_some()
+            && r.baseline
+                .as_ref()
+                .is_some_and(|b| b.change != crate::baseline::Change::New)
+    }
+
+    /// Under `--fail-on new`, how many failing results do not fail the run because the
+    /// baseline had them already (`None` when there are none, or no such policy).
+    pub fn known_failures(&self) -> Option<usize> {
+        let n = self
+            .results
+            .iter()
+            .filter(|r| self.breaks_run(r) && self.known_failure(r))
+            .count();
+        (n > 0).then_some(n)
     }
 
     /// `passed`, `warned` or `failed`: the one-word verdict used by GitHub outputs.

@@ -399,7 +399,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     if summary.fail_on_warn && c.warn > 0 {
         s.push_str(" (`--fail-on-warn`)");
     }
-    if let Some(known) = super::text::known_failures(summary) {
+    if let Some(known) = summary.known_failures() {
         let _ = write!(
             s,
             " (`--fail-on new`: {known} known failure{} since the baseline)",

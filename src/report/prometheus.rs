@@ -59,10 +59,6 @@ const fn status_index(s: Status) -> usize {
     }
 }
 
-/// Metadata keys holding the leaf certificate's notAfter (RFC 3339): `https` checks, then
-/// `tls` checks.
-const NOT_AFTER_KEYS: &[&str] = &["tls_not_after", "not_after"];
-
 /// A label value escaped as the exposition format requires: backslash, double quote and line
 /// feed become `\\`, `\"` and `\n`.
 pub(crate) fn escape_label(s: &str) -> String {
@@ -105,12 +101,8 @@ fn check_labels(env: &str, r: &CheckResult) -> String {
 
 /// The leaf certificate's notAfter as a Unix time, when the check saw a certificate.
 fn cert_expiry(r: &CheckResult) -> Option<i64> {
-    NOT_AFTER_KEYS.iter().find_map(|k| {
-        let s = r.metadata.get(*k)?.as_str()?;
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .ok()
-            .map(time::OffsetDateTime::unix_timestamp)
-    })
+    r.certificate_not_after()
+        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 /// Render the run as a textfile-collector file.

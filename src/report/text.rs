@@ -128,7 +128,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     if summary.fail_on_warn && counts.warn > 0 {
         line.push_str(" (--fail-on-warn)");
     }
-    if let Some(known) = known_failures(summary) {
+    if let Some(known) = summary.known_failures() {
         line.push_str(&format!(
             " (--fail-on new: {known} known failure{} since the baseline)",
             if known == 1 { "" } else { "s" }
@@ -142,25 +142,6 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         });
     }
     writeln!(out, "{line}")
-}
-
-/// Under `--fail-on new` with a baseline, the number of failing results that do not fail the
-/// run because they were failing in the baseline already.
-pub(crate) fn known_failures(summary: &Summary) -> Option<usize> {
-    if summary.fail_on != crate::baseline::FailOn::New || summary.baseline.is_none() {
-        return None;
-    }
-    let known = summary
-        .results
-        .iter()
-        .filter(|r| {
-            summary.breaks_run(r)
-                && r.baseline
-                    .as_ref()
-                    .is_some_and(|b| b.change != crate::baseline::Change::New)
-        })
-        .count();
-    (known > 0).then_some(known)
 }
 
 /// ` N skipped, N waived,` when there are any (the line stays as before otherwise).

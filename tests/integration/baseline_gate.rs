@@ -3,16 +3,15 @@
 //! an `openssl s_server` for the certificate countdown, and every report format validated as
 //! the rest of the suite does.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::metrics;
 use crate::reports::validate;
 use crate::support::faults::{Fault, FaultServer};
 use crate::support::tls_server::{Pki, TlsServer};
 use crate::support::{
-    Workspace, bin, code, free_port, json, nginx::Nginx, read, result, stderr, stdout,
+    Workspace, code, free_port, json, nginx::Nginx, read, result, run_gate_acting_after_round_one,
+    stderr, stdout,
 };
 
 /// nginx serving `root` as static files, logging every request to `root/../access.log`, plus
@@ -429,9 +428,10 @@ fn deploy_gate_reruns_only_unhealthy_checks_until_healthy() {
             r = site.url("/ready")
         ),
     );
-    let mut child = Command::new(bin())
-        .current_dir(ws.path())
-        .args([
+    // The first round is over when infracheck says what it waits for: deploy the page then.
+    let (exit, text, err) = run_gate_acting_after_round_one(
+        ws.path(),
+        &[
             "-c",
             "c.yaml",
             "--env",
@@ -449,45 +449,15 @@ fn deploy_gate_reruns_only_unhealthy_checks_until_healthy() {
             "gate.md",
             "--prometheus",
             "gate.prom",
-        ])
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start infracheck");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    // The first round is over when infracheck says what it waits for: deploy the page then.
-    let mut line = String::new();
-    let mut seen = String::new();
-    loop {
-        line.clear();
-        let n = err.read_line(&mut line).expect("read stderr");
-        assert!(
-            n > 0,
-            "infracheck ended before its first round report: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with("infracheck: round 1: ") {
-            break;
-        }
-    }
-    assert!(
-        seen.contains("round 1: 1 of 2 checks not healthy yet (web); next round in 50ms"),
-        "{seen}"
+        ],
+        &[],
+        || site.file("ready", true),
     );
-    site.file("ready", true);
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).expect("read stderr");
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut text)
-        .expect("read stdout");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{text}{seen}{rest}");
+    assert_eq!(exit, 0, "{text}{err}");
+    assert!(
+        err.contains("round 1: 1 of 2 checks not healthy yet (web); next round in 50ms"),
+        "{err}"
+    );
     assert!(text.contains("deploy gate: healthy after "), "{text}");
 
     let doc = json(&ws.path().join("gate.json"));

@@ -1507,21 +1507,29 @@ fn the_action_installs_and_runs_the_real_binary_end_to_end() {
             .replace("127.0.0.1:8765", &format!("127.0.0.1:{}", server.port)),
     )
     .unwrap();
-    let mut cmd = Command::new("bash");
-    cmd.arg(rel.action().join("scripts/action/run.sh"))
-        .current_dir(job.dir.path())
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .env("INFRACHECK_BIN", &installed)
-        .env("INPUT_ENV", "ci")
-        .env("INPUT_CONFIG", "infracheck.yaml")
-        .env("INPUT_JUNIT", "results/junit.xml")
-        .env("INPUT_SARIF", "results/infracheck.sarif")
-        .env("INPUT_JSON", "results/infracheck.json")
-        .env("INPUT_MARKDOWN", "results/summary.md")
-        .env("GITHUB_STEP_SUMMARY", job.dir.path().join("summary"));
-    job.env(&mut cmd);
-    let out = run_cmd(&mut cmd, "run.sh");
+    // run.sh with the installed binary, as the action's run step calls it, plus `inputs`.
+    let run_action = |inputs: &[(&str, &str)]| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(rel.action().join("scripts/action/run.sh"))
+            .current_dir(job.dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .env("NO_COLOR", "1")
+            .env("INFRACHECK_BIN", &installed)
+            .env("INPUT_ENV", "ci")
+            .env("INPUT_CONFIG", "infracheck.yaml")
+            .env("GITHUB_STEP_SUMMARY", job.dir.path().join("summary"));
+        for (k, v) in inputs {
+            cmd.env(k, v);
+        }
+        job.env(&mut cmd);
+        run_cmd(&mut cmd, "run.sh")
+    };
+    let out = run_action(&[
+        ("INPUT_JUNIT", "results/junit.xml"),
+        ("INPUT_SARIF", "results/infracheck.sarif"),
+        ("INPUT_JSON", "results/infracheck.json"),
+        ("INPUT_MARKDOWN", "results/summary.md"),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for (k, v) in [
         ("passed", "2"),
@@ -1561,20 +1569,11 @@ fn the_action_installs_and_runs_the_real_binary_end_to_end() {
     );
 
     // The next run compares with this one's JSON report: nothing is new.
-    let mut cmd = Command::new("bash");
-    cmd.arg(rel.action().join("scripts/action/run.sh"))
-        .current_dir(job.dir.path())
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .env("INFRACHECK_BIN", &installed)
-        .env("INPUT_ENV", "ci")
-        .env("INPUT_CONFIG", "infracheck.yaml")
-        .env("INPUT_JSON", "results/again.json")
-        .env("INPUT_BASELINE", "results/infracheck.json")
-        .env("INPUT_FAIL_ON", "new")
-        .env("GITHUB_STEP_SUMMARY", job.dir.path().join("summary"));
-    job.env(&mut cmd);
-    let out = run_cmd(&mut cmd, "run.sh");
+    let out = run_action(&[
+        ("INPUT_JSON", "results/again.json"),
+        ("INPUT_BASELINE", "results/infracheck.json"),
+        ("INPUT_FAIL_ON", "new"),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for (k, v) in [
         ("new_failures", "0"),

@@ -202,7 +202,6 @@ fn rejects_bad_kubernetes_config() {
 /// stand-in; the deployment becomes available after infracheck's first round.
 #[test]
 fn deploy_gate_waits_for_a_rollout_to_finish() {
-    use std::io::{BufRead, BufReader, Read};
     let path = "/apis/apps/v1/namespaces/prod/deployments/web";
     let mut r = Routes::new();
     r.insert(path.to_owned(), (200, deployment("web", 3, 1)));
@@ -213,9 +212,10 @@ fn deploy_gate_waits_for_a_rollout_to_finish() {
         "c.yaml",
         "environments:\n  t:\n    kubernetes_checks:\n      - {name: web, deployment: web, namespace: prod}\n",
     );
-    let mut child = std::process::Command::new(crate::support::bin())
-        .current_dir(ws.path())
-        .args([
+    // The rollout finishes once infracheck has reported its first round.
+    let (code, _, err) = crate::support::run_gate_acting_after_round_one(
+        ws.path(),
+        &[
             "-c",
             "c.yaml",
             "--env",
@@ -227,34 +227,11 @@ fn deploy_gate_waits_for_a_rollout_to_finish() {
             "50ms",
             "--json",
             "gate.json",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start infracheck");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = err.read_line(&mut line).expect("read stderr");
-        assert!(
-            n > 0,
-            "infracheck ended before its first round report: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with("infracheck: round 1: ") {
-            break;
-        }
-    }
-    // The rollout finishes.
-    api.set(path, (200, deployment("web", 3, 3)));
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).expect("read stderr");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+        ],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+        || api.set(path, (200, deployment("web", 3, 3))),
+    );
+    assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path().join("gate.json")).unwrap())
             .unwrap();

@@ -163,3 +163,52 @@ impl Drop for ChildGuard {
         let _ = self.child.wait();
     }
 }
+
+/// Run infracheck in `dir` with `args` (a deploy-gate run) and `envs`; call `act` once it has
+/// reported its first round on stderr (the synchronisation point: no sleeps), then wait for it.
+/// Returns the exit code, stdout, and all of stderr.
+pub fn run_gate_acting_after_round_one(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    act: impl FnOnce(),
+) -> (i32, String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start infracheck");
+    let mut stdout_pipe = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout_pipe.read_to_string(&mut text);
+        text
+    });
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).expect("read stderr");
+        assert!(
+            n > 0,
+            "infracheck ended before its first round report: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with("infracheck: round 1: ") {
+            break;
+        }
+    }
+    act();
+    err.read_to_string(&mut seen).expect("read stderr");
+    let status = child.wait().expect("wait for infracheck");
+    let out = reader.join().expect("stdout reader");
+    (status.code().unwrap_or(-1), out, seen)
+}
