@@ -76,16 +76,6 @@ impl Change {
             Change::Unchanged => "unchanged",
         }
     }
-
-    /// Words for a sentence: `new failure`, `still failing`…
-    pub fn describe(self) -> &'static str {
-        match self {
-            Change::New => "new failure",
-            Change::Still => "still failing",
-            Change::Recovered => "recovered",
-            Change::Unchanged => "unchanged",
-        }
-    }
 }
 
 /// A certificate's countdown: days left now and in the baseline.
