@@ -1,6 +1,7 @@
 //! The edge of the program: turns CLI options into a run, writes the reports and decides the
 //! exit code. Errors are printed here, once, as one line each.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man_page(),
         Some(Command::Schema) => schema(),
+        Some(Command::Init(a)) => init(&a),
         None => run(&cli.run, &cli.global),
     }
 }
@@ -85,6 +87,54 @@ fn man_page() -> ExitCode {
             eprint_line(&format!("error: cannot write the man page: {e}"));
             ExitCode::Internal
         }
+    }
+}
+
+/// `infracheck init`: the starter config and schema, then the CI snippet on stdout.
+fn init(a: &crate::cli::InitArgs) -> ExitCode {
+    let schema = match serde_json::to_string_pretty(&config::schema::json_schema()) {
+        Ok(t) => t + "\n",
+        Err(e) => {
+            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    let written = match crate::init::write_starter(&a.config, &schema) {
+        Ok(w) => w,
+        Err(e @ crate::init::InitError::Exists(_)) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::ReportWrite;
+        }
+    };
+    for p in &written {
+        eprint_line(&format!(
+            "wrote {}",
+            report::one_line(&p.display().to_string())
+        ));
+    }
+    let config = report::one_line(&a.config.display().to_string());
+    let text = match a.ci {
+        Some(ci) => format!(
+            "# Save as {} (edit `env`, `config` and OWNER):\n{}",
+            ci.file(),
+            ci.snippet()
+        ),
+        None => format!(
+            "next: edit {config}, then `infracheck validate --config {config}` and `infracheck --env prod --config {config}`;\n\
+             `infracheck init --ci github|gitlab|jenkins` prints a pipeline snippet\n"
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write to stdout: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
     }
 }
 
@@ -197,7 +247,7 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     // A bad baseline is refused before any check runs.
-    let baseline = match load_baseline(&a.report, &plan.environment) {
+    let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -281,10 +331,27 @@ fn distinct_report_paths(a: &ReportArgs) -> Result<(), String> {
 }
 
 /// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
-fn load_baseline(a: &ReportArgs, environment: &str) -> Result<Option<Baseline>, ExitCode> {
+/// A path where nothing exists yet is a first run (the first job of a cache-restore pattern):
+/// an empty baseline, so every failure counts as NEW, and a notice saying so.
+fn load_baseline(
+    a: &ReportArgs,
+    environment: &str,
+    quiet: bool,
+) -> Result<Option<Baseline>, ExitCode> {
     let Some(path) = &a.baseline else {
         return Ok(None);
     };
+    if let Err(e) = std::fs::symlink_metadata(path)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        if !quiet {
+            eprint_line(&format!(
+                "notice: baseline {} does not exist yet: a first run, every failure counts as new",
+                report::one_line(&path.display().to_string())
+            ));
+        }
+        return Ok(Some(Baseline::first_run(path, environment)));
+    }
     match Baseline::load(path).and_then(|b| b.check_environment(environment).map(|()| b)) {
         Ok(b) => Ok(Some(b)),
         Err(e) => {
@@ -302,7 +369,7 @@ fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     }
     match merge::load(&a.documents, a.report.fail_on_warn) {
         Ok(mut summary) => match stale_waivers(a, &mut summary)
-            .and_then(|()| load_baseline(&a.report, &summary.environment))
+            .and_then(|()| load_baseline(&a.report, &summary.environment, g.quiet))
         {
             Ok(baseline) => finish(
                 summary,
@@ -407,8 +474,20 @@ async fn run_plan(
                 .as_ref()
                 .is_some_and(|k| k.known_failure(r, a.report.fail_on_warn))
     };
+    // Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
+    // long run is never silent; in GitHub mode inside a collapsed group.
+    let live = (progress.is_none() && !quiet && !std::io::stderr().is_terminal()).then(|| {
+        // `INFRACHECK_HEARTBEAT_MS` shortens the heartbeat for tests (as INFRACHECK_TODAY
+        // fixes the date).
+        let every = process_env("INFRACHECK_HEARTBEAT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
+        Live::start(total, github_mode(&a.report, &process_env), every)
+    });
     let mut shown = Shown {
         bar: progress.as_ref(),
+        live: live.as_ref(),
         quiet,
     };
     let outcome = gate::run_rounds(
@@ -434,6 +513,9 @@ async fn run_plan(
     .await;
     if let Some(p) = progress {
         p.finish_and_clear();
+    }
+    if let Some(l) = live {
+        l.finish();
     }
     let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
@@ -461,7 +543,131 @@ async fn run_plan(
 /// The progress bar and the gate's lines on stderr.
 struct Shown<'a> {
     bar: Option<&'a indicatif::ProgressBar>,
+    live: Option<&'a Live>,
     quiet: bool,
+}
+
+/// How often the live progress prints a heartbeat while checks are in flight.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Live progress lines on stderr for logs (no terminal): one line per finished check as it
+/// finishes and a heartbeat (`1,240/5,000 done, 3 failed, 12 s`) every [`HEARTBEAT_EVERY`].
+/// Results arrive redacted from the engine; every line is one escaped line that never starts
+/// with a workflow command.
+struct Live {
+    counts: Arc<LiveCounts>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    github: bool,
+}
+
+#[derive(Default)]
+struct LiveCounts {
+    done: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+impl Live {
+    fn start(total: usize, github: bool, every: std::time::Duration) -> Live {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counts = Arc::new(LiveCounts::default());
+        counts.total.store(total, Relaxed);
+        if github {
+            eprint_line("::group::infracheck: checks as they finish");
+        }
+        let c = Arc::clone(&counts);
+        let start = Instant::now();
+        let heartbeat = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                eprint_line(&heartbeat_line(
+                    c.done.load(Relaxed),
+                    c.total.load(Relaxed),
+                    c.failed.load(Relaxed),
+                    start.elapsed(),
+                ));
+            }
+        });
+        Live {
+            counts,
+            heartbeat,
+            github,
+        }
+    }
+
+    fn round(&self, checks: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counts.total.store(checks, Relaxed);
+        self.counts.done.store(0, Relaxed);
+        self.counts.failed.store(0, Relaxed);
+    }
+
+    fn result(&self, r: &CheckResult) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counts.done.fetch_add(1, Relaxed);
+        if r.status.breaks_run(false) {
+            self.counts.failed.fetch_add(1, Relaxed);
+        }
+        eprint_line(&check_line(r));
+    }
+
+    fn finish(self) {
+        self.heartbeat.abort();
+        if self.github {
+            eprint_line("::endgroup::");
+        }
+    }
+}
+
+/// `FAIL api-health 2,003 ms connect.refused: connection refused`: one finished check.
+fn check_line(r: &CheckResult) -> String {
+    let mut line = format!(
+        "{} {} {} ms",
+        r.status.as_str(),
+        report::one_line(&r.name),
+        thousands(usize::try_from(r.duration.as_millis()).unwrap_or(usize::MAX))
+    );
+    if let Some(reason) = r.reason
+        && r.status != crate::result::Status::Pass
+    {
+        let _ = write!(line, " {}", reason.code());
+        let message = report::one_line(&r.message);
+        if !message.is_empty() {
+            let short: String = message.chars().take(120).collect();
+            let _ = write!(line, ": {short}");
+        }
+    }
+    line
+}
+
+/// `1,240/5,000 done, 3 failed, 12 s`.
+fn heartbeat_line(
+    done: usize,
+    total: usize,
+    failed: usize,
+    elapsed: std::time::Duration,
+) -> String {
+    format!(
+        "{}/{} done, {} failed, {} s",
+        thousands(done),
+        thousands(total),
+        thousands(failed),
+        elapsed.as_secs()
+    )
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl gate::Progress for Shown<'_> {
@@ -470,12 +676,18 @@ impl gate::Progress for Shown<'_> {
             p.set_length(u64::try_from(checks).unwrap_or(u64::MAX));
             p.set_position(0);
         }
+        if let Some(l) = self.live {
+            l.round(checks);
+        }
     }
 
     fn result(&mut self, round: u32, r: &CheckResult) {
         if let Some(p) = self.bar {
             p.inc(1);
             p.set_message(report::one_line(&r.name));
+        }
+        if let Some(l) = self.live {
+            l.result(r);
         }
         tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
     }
@@ -671,4 +883,21 @@ pub fn exit_code_for(summary: &Summary, report_failed: bool) -> ExitCode {
         return ExitCode::ReportWrite;
     }
     ExitCode::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_and_heartbeat() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_240), "1,240");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(
+            heartbeat_line(1_240, 5_000, 3, std::time::Duration::from_millis(12_400)),
+            "1,240/5,000 done, 3 failed, 12 s"
+        );
+    }
 }

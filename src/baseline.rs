@@ -238,6 +238,17 @@ impl Baseline {
         Lookup { previous }
     }
 
+    /// The baseline of a first run: `path` does not exist yet, so nothing is known and every
+    /// failure is NEW.
+    pub fn first_run(path: &Path, environment: &str) -> Self {
+        Baseline {
+            path: path.display().to_string(),
+            environment: environment.to_owned(),
+            started_at: OffsetDateTime::now_utc(),
+            results: Vec::new(),
+        }
+    }
+
     /// A baseline built in memory (unit tests of the reporters).
     #[cfg(test)]
     pub(crate) fn for_tests(environment: &str, results: Vec<CheckResult>) -> Self {

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::baseline::FailOn;
 use crate::shard::Shard;
@@ -17,12 +18,7 @@ pub const VERSION: &str = concat!(
 
 /// Audit the health of an environment from one YAML file.
 #[derive(Debug, Parser)]
-#[command(
-    name = "infracheck",
-    version = VERSION,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "infracheck", version = VERSION, about)]
 pub struct Cli {
     /// What to do (default: run).
     #[command(subcommand)]
@@ -33,6 +29,62 @@ pub struct Cli {
     /// Logging and colour.
     #[command(flatten)]
     pub global: GlobalArgs,
+}
+
+/// Ids of [`GlobalArgs`]: accepted before or after any subcommand.
+const GLOBAL_IDS: [&str; 3] = ["verbose", "quiet", "color"];
+
+impl Cli {
+    /// Parse a command line. Global options (`-v`, `-q`, `--color`) may stand before or after
+    /// the subcommand, and so may `--config` for the subcommands that read a config; any other
+    /// `run` option before a subcommand is a usage error naming it.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cmd = Cli::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let Some(sub) = &mut cli.command else {
+            return Ok(cli);
+        };
+        let sub_name = matches.subcommand_name().unwrap_or("run").to_owned();
+        let sub_matches = matches.subcommand().map(|(_, m)| m);
+        let given = |m: &ArgMatches, id: &str| {
+            m.try_contains_id(id).unwrap_or(false)
+                && m.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        let mut misplaced = Vec::new();
+        let ids: Vec<String> = cmd
+            .get_arguments()
+            .map(|a| a.get_id().as_str().to_owned())
+            .collect();
+        for id in ids {
+            if GLOBAL_IDS.contains(&id.as_str()) || !given(&matches, &id) {
+                continue;
+            }
+            let own = sub_matches.is_some_and(|m| given(m, &id));
+            match (id.as_str(), &mut *sub) {
+                ("config", Command::Validate(a)) if !own => a.config.clone_from(&cli.run.config),
+                ("config", Command::List(a)) if !own => a.config.clone_from(&cli.run.config),
+                ("config", Command::Run(a)) if !own => a.config.clone_from(&cli.run.config),
+                ("config", Command::Init(a)) if !own => a.config.clone_from(&cli.run.config),
+                ("config", Command::Merge(a)) if !own => a.config = Some(cli.run.config.clone()),
+                _ => misplaced.push(format!("--{}", id.replace('_', "-"))),
+            }
+        }
+        if !misplaced.is_empty() {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{} must come after `{sub_name}` (only -v, -q, --color and --config may stand before a subcommand)",
+                    misplaced.join(", ")
+                ),
+            ));
+        }
+        Ok(cli)
+    }
 }
 
 /// Subcommands.
@@ -54,6 +106,8 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: `infracheck man > infracheck.1`.
     Man,
+    /// Write a starter config (and its JSON Schema) and print the pipeline snippet for a CI.
+    Init(InitArgs),
     /// Print the JSON Schema of the config file to stdout (for editors):
     /// `infracheck schema > infracheck.schema.json`.
     Schema,
@@ -203,6 +257,17 @@ pub struct ListArgs {
     /// List only the checks of shard K of N (e.g. `2/4`), as `run --shard` would run them.
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<Shard>,
+}
+
+/// `init` options.
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Where to write the starter config; an existing file is never overwritten.
+    #[arg(short, long, default_value = "infracheck.yaml")]
+    pub config: PathBuf,
+    /// Print the pipeline snippet for this CI.
+    #[arg(long, value_enum)]
+    pub ci: Option<crate::init::Ci>,
 }
 
 /// `merge` options.

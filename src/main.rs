@@ -1,8 +1,10 @@
 //! The `infracheck` binary: parse the command line, run, map the outcome to an exit code.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = infracheck::cli::Cli::parse();
+    let cli = match infracheck::cli::Cli::try_parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        // clap prints the message (or --help/--version) and exits 2 on usage errors, 0 otherwise.
+        Err(e) => e.exit(),
+    };
     infracheck::app::execute(cli).into()
 }

@@ -5,8 +5,16 @@
 # A copy of the same version already installed and verified in this job is reused.
 #
 # Environment (the action passes its inputs through `env:`, never `${{ }}` in `run:`):
-#   INFRACHECK_VERSION      release to install, `1.2.3` or `v1.2.3`; empty = checksums/LATEST
+#   INFRACHECK_VERSION      release to install: `1.2.3` or `v1.2.3`; `latest` = the newest
+#                           published release; empty = the release this action ref declares
+#                           (the ref's own version when it is a release tag, else checksums/LATEST)
+#   INFRACHECK_ACTION_REF   the ref the action was used at (`github.action_ref`): when it is an
+#                           exact release tag (`v1.2.3`), only that release is installed
 #   INFRACHECK_REPOSITORY   owner/repo whose releases to download (default: this action's repo)
+#   INFRACHECK_BASE_URL     server in GitHub's layout to download from
+#                           (`<url>/<owner>/<repo>/releases/...`): a mirror or GitHub Enterprise
+#                           Server; empty = INFRACHECK_SERVER_URL (`github.server_url`), else
+#                           https://github.com. https only (http on loopback, for tests)
 #   INFRACHECK_RELEASE_BASE_URL  testing only: download from `<url>/v<version>/<asset>` instead
 #                           of the GitHub release; https, file:// or http on loopback
 #   RUNNER_OS, RUNNER_ARCH, RUNNER_TEMP, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_ACTION_PATH
@@ -56,17 +64,101 @@ fi
 action_path="$(to_unix "$action_path")"
 checksums_dir="$action_path/checksums"
 
-# --- version ---------------------------------------------------------------------------
-version="${INFRACHECK_VERSION:-}"
-if [ -z "$version" ]; then
-  if [ ! -f "$checksums_dir/LATEST" ]; then
-    die "this action ref has no release yet (no checksums/LATEST): set the \`version\` input to a release listed in checksums/"
+# --- where releases come from -------------------------------------------------------------
+# Only https, or plain http on loopback (the tests' file server).
+proto_for() {
+  case "$1" in
+    https://*) proto=(--proto '=https' --tlsv1.2) ;;
+    file://*) proto=(--proto '=file') ;;
+    http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost)
+      proto=(--proto '=http') ;;
+    *) die "$2 must be https://, file:// or http on loopback: $1" ;;
+  esac
+}
+
+# Sets `repo`: the owner/name whose releases to download.
+resolve_repo() {
+  local rest owner
+  repo="${INFRACHECK_REPOSITORY:-}"
+  if [ -z "$repo" ]; then
+    # A remote action is checked out at .../_actions/<owner>/<repo>/<ref>.
+    case "$action_path" in
+      */_actions/*/*/*)
+        rest="${action_path#*/_actions/}"
+        owner="${rest%%/*}"
+        rest="${rest#*/}"
+        repo="$owner/${rest%%/*}"
+        ;;
+    esac
   fi
-  version="$(tr -d ' \r\n' <"$checksums_dir/LATEST")"
+  repo="${repo:-${GITHUB_REPOSITORY:-}}"
+  if ! [[ "$repo" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]]; then
+    die "cannot tell which repository to download infracheck from: set INFRACHECK_REPOSITORY"
+  fi
+}
+
+server="${INFRACHECK_BASE_URL:-}"
+server_what="the base-url input"
+if [ -z "$server" ]; then
+  server="${INFRACHECK_SERVER_URL:-https://github.com}"
+  server_what="github.server_url"
 fi
+server="${server%/}"
+
+# --- version ---------------------------------------------------------------------------
+semver='^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'
+# The release an exact release-tag ref (`v1.2.3`) declares; empty for a branch, `v1` or a SHA.
+pinned=""
+ref="${INFRACHECK_ACTION_REF:-}"
+if [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+  pinned="${ref#v}"
+fi
+latest_committed=""
+if [ -f "$checksums_dir/LATEST" ]; then
+  latest_committed="$(tr -d ' \r\n' <"$checksums_dir/LATEST")"
+fi
+
+version="${INFRACHECK_VERSION:-}"
 version="${version#v}"
-if ! [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
-  die "invalid version '$version': expected a release number such as 1.2.3"
+from_release_sums=false
+if [ "$version" = latest ]; then
+  proto_for "$server" "$server_what"
+  resolve_repo
+  # GitHub (and GHES, and mirrors in its layout) answer /releases/latest with a redirect to
+  # /releases/tag/v<newest>.
+  if ! effective="$(curl "${proto[@]}" -fsSL --retry 3 -o /dev/null -w '%{url_effective}' "$server/$repo/releases/latest")"; then
+    die "cannot resolve version latest: $server/$repo/releases/latest did not answer"
+  fi
+  version="${effective##*/tag/}"
+  version="${version#v}"
+  if ! [[ "$version" =~ $semver ]]; then
+    die "cannot resolve version latest: $server/$repo/releases/latest led to '$effective', not a release tag"
+  fi
+  echo "version latest is infracheck v$version"
+  [ -f "$checksums_dir/v${version}.sha256" ] || from_release_sums=true
+elif [ -z "$version" ]; then
+  if [ -n "$pinned" ]; then
+    version="$pinned"
+  elif [ -n "$latest_committed" ]; then
+    version="$latest_committed"
+  else
+    die "this action ref has no release yet (no checksums/LATEST): set the \`version\` input to a release listed in checksums/, or \`latest\`"
+  fi
+fi
+if ! [[ "$version" =~ $semver ]]; then
+  die "invalid version '$version': expected a release number such as 1.2.3, or latest"
+fi
+# A ref pinned to a release tag installs that release and no other. The release workflow
+# commits a release's checksums before it tags that commit, so the tag carries them; a tag made
+# the other way round (checksums/LATEST still naming the previous release) must not silently
+# run the previous release.
+if [ -n "$pinned" ]; then
+  if [ "$version" != "$pinned" ]; then
+    die "the action is pinned to $ref but infracheck v$version was asked for: pin the action to v$version, or leave the version input empty"
+  fi
+  if [ ! -f "$checksums_dir/v${pinned}.sha256" ]; then
+    die "the action ref $ref does not carry its own release's checksums (no checksums/v${pinned}.sha256; checksums/LATEST says '${latest_committed}'): this tag was made before its release was recorded, so it would install another release; use a tag made by the release workflow"
+  fi
 fi
 
 # --- platform -> release target --------------------------------------------------------
@@ -86,10 +178,35 @@ esac
 name="infracheck-v${version}-${target}"
 asset="${name}.${ext}"
 
-# --- the committed checksum -------------------------------------------------------------
-sums="$checksums_dir/v${version}.sha256"
-if [ ! -f "$sums" ]; then
-  die "no committed checksums for infracheck v${version} in this action (checksums/v${version}.sha256): use a release listed in checksums/, or an action ref made after that release"
+# --- download location ---------------------------------------------------------------
+base="${INFRACHECK_RELEASE_BASE_URL:-}"
+if [ -n "$base" ]; then
+  base="${base%/}"
+  proto_for "$base" INFRACHECK_RELEASE_BASE_URL
+  release_url="$base/v${version}"
+else
+  proto_for "$server" "$server_what"
+  resolve_repo
+  release_url="$server/$repo/releases/download/v${version}"
+fi
+
+# --- the expected checksum ----------------------------------------------------------------
+temp="$(to_unix "$RUNNER_TEMP")"
+work="$(mktemp -d "$temp/infracheck-download.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+if [ "$from_release_sums" = true ]; then
+  sums="$work/SHA256SUMS"
+  if ! curl "${proto[@]}" -fsSL --retry 5 -o "$sums" "$release_url/SHA256SUMS"; then
+    die "download failed: $release_url/SHA256SUMS"
+  fi
+  echo "::notice title=infracheck install::v${version} is newer than the checksums committed in this action ref; verifying against the release's own SHA256SUMS"
+  sums_what="the release's SHA256SUMS"
+else
+  sums="$checksums_dir/v${version}.sha256"
+  if [ ! -f "$sums" ]; then
+    die "no committed checksums for infracheck v${version} in this action (checksums/v${version}.sha256): use a release listed in checksums/, \`latest\`, or an action ref made after that release"
+  fi
+  sums_what="checksums/v${version}.sha256"
 fi
 expected=""
 while read -r sum file || [ -n "$sum" ]; do
@@ -100,11 +217,10 @@ while read -r sum file || [ -n "$sum" ]; do
   fi
 done <"$sums"
 if ! [[ "$expected" =~ ^[0-9a-f]{64}$ ]]; then
-  die "checksums/v${version}.sha256 has no valid SHA-256 for $asset"
+  die "$sums_what has no valid SHA-256 for $asset"
 fi
 
 # --- reuse ------------------------------------------------------------------------------
-temp="$(to_unix "$RUNNER_TEMP")"
 install_dir="$temp/infracheck/v${version}/${target}"
 bin="$install_dir/$exe"
 marker="$install_dir/.infracheck-sha256"
@@ -113,41 +229,7 @@ if [ -x "$bin" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$expected" ]; th
   cache_hit=true
   echo "infracheck v${version} already installed in $install_dir (verified $expected); reusing it"
 else
-  # --- download ---------------------------------------------------------------------------
-  base="${INFRACHECK_RELEASE_BASE_URL:-}"
-  if [ -n "$base" ]; then
-    base="${base%/}"
-    url="$base/v${version}/${asset}"
-    case "$base" in
-      https://*) proto=(--proto '=https' --tlsv1.2) ;;
-      file://*) proto=(--proto '=file') ;;
-      http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost)
-        proto=(--proto '=http') ;;
-      *) die "INFRACHECK_RELEASE_BASE_URL must be https://, file:// or http on loopback: $base" ;;
-    esac
-  else
-    repo="${INFRACHECK_REPOSITORY:-}"
-    if [ -z "$repo" ]; then
-      # A remote action is checked out at .../_actions/<owner>/<repo>/<ref>.
-      case "$action_path" in
-        */_actions/*/*/*)
-          rest="${action_path#*/_actions/}"
-          owner="${rest%%/*}"
-          rest="${rest#*/}"
-          repo="$owner/${rest%%/*}"
-          ;;
-      esac
-    fi
-    repo="${repo:-${GITHUB_REPOSITORY:-}}"
-    if ! [[ "$repo" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]]; then
-      die "cannot tell which repository to download infracheck from: set INFRACHECK_REPOSITORY"
-    fi
-    url="https://github.com/${repo}/releases/download/v${version}/${asset}"
-    proto=(--proto '=https' --tlsv1.2)
-  fi
-
-  work="$(mktemp -d "$temp/infracheck-download.XXXXXX")"
-  trap 'rm -rf "$work"' EXIT
+  url="$release_url/${asset}"
   echo "downloading $url"
   if ! curl "${proto[@]}" -fsSL --retry 5 -o "$work/$asset" "$url"; then
     die "download failed: $url"
@@ -155,7 +237,7 @@ else
 
   actual="$(sha256_of "$work/$asset")"
   if [ "$actual" != "$expected" ]; then
-    die "checksum mismatch for $asset: expected $expected (committed in checksums/v${version}.sha256), got $actual; refusing to run it"
+    die "checksum mismatch for $asset: expected $expected ($sums_what), got $actual; refusing to run it"
   fi
   echo "verified $asset: sha256 $actual"
 

@@ -148,8 +148,9 @@ pub fn load_str(
     only_env: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Plan>, ConfigError> {
-    let root = yaml::parse(file, text)?;
+    let mut root = yaml::parse(file, text)?;
     let mut problems = Problems::default();
+    yaml::apply_merge_keys(&mut root, "", &mut problems);
     let plans = build(file, &root, only_env, env, &mut problems)?;
     if problems.list.is_empty() {
         return Ok(plans);
@@ -288,7 +289,9 @@ fn build(
     let Some(mut envs_reader) = MapReader::new(envs_node, &envs_path, problems) else {
         return Ok(Vec::new());
     };
-    let env_entries = envs_reader.take_rest();
+    let mut env_entries = envs_reader.take_rest();
+    // `x-…` under `environments:` holds anchors, not an environment.
+    env_entries.retain(|(k, _)| !yaml::is_extension_key(&k.name));
     if env_entries.is_empty() {
         problems.at(envs_node, &envs_path, "no environments defined");
     }
@@ -352,6 +355,7 @@ fn build(
         }
 
         let mut checks = Vec::new();
+        let mut headers = Vec::new();
         if let Some((shared_node, shared_path)) = &shared
             && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
         {
@@ -362,17 +366,26 @@ fn build(
                 defaults,
                 Some((&key.name, &env_names)),
                 &mut checks,
+                &mut headers,
             );
             let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
             shared_reader.finish(&kinds, ctx.problems);
         }
-        read_kind_lists(file, &mut reader, &mut ctx, defaults, None, &mut checks);
+        read_kind_lists(
+            file,
+            &mut reader,
+            &mut ctx,
+            defaults,
+            None,
+            &mut checks,
+            &mut headers,
+        );
         let mut known: Vec<&str> = ENVIRONMENT_KEYS.to_vec();
         known.extend(KINDS.iter().map(|(k, _)| *k));
         reader.finish(&known, ctx.problems);
 
-        check_unique_names(&checks, ctx.problems);
-        check_dependencies(&checks, ctx.problems);
+        check_unique_names(&headers, ctx.problems);
+        check_dependencies(&headers, ctx.problems);
         env_secrets.retain(|s| !s.is_empty());
         env_secrets.sort();
         env_secrets.dedup();
@@ -447,6 +460,28 @@ fn read_kind_lists(
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
     out: &mut Vec<CheckDef>,
+    headers: &mut Vec<CheckHeader>,
+) {
+    let (first, first_header) = (out.len(), headers.len());
+    read_kind_lists_in_key_order(file, reader, ctx, defaults, shared, out, headers);
+    // Config file order, not kind order: the lists of a mapping may come in any order and a
+    // reader expects the report to follow the file (a stable sort keeps ties as read).
+    if let Some(mine) = out.get_mut(first..) {
+        mine.sort_by_key(|c| (c.location.line, c.location.column));
+    }
+    if let Some(mine) = headers.get_mut(first_header..) {
+        mine.sort_by_key(|c| (c.location.line, c.location.column));
+    }
+}
+
+fn read_kind_lists_in_key_order(
+    file: &str,
+    reader: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+    out: &mut Vec<CheckDef>,
+    headers: &mut Vec<CheckHeader>,
 ) {
     for (list_key, kind) in KINDS {
         let Some((list_node, list_path)) = reader.take(list_key) else {
@@ -466,13 +501,18 @@ fn read_kind_lists(
         };
         for (i, item) in items.iter().enumerate() {
             let path = format!("{list_path}[{i}]");
-            if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared) {
+            if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared, headers)
+            {
                 out.push(check);
             }
         }
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one reader step: the check's node, where it sits, and the run's context"
+)]
 fn read_check(
     file: &str,
     kind: &str,
@@ -481,6 +521,7 @@ fn read_check(
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
+    headers: &mut Vec<CheckHeader>,
 ) -> Option<CheckDef> {
     let mut r = MapReader::new(node, path, ctx.problems)?;
     let (line, column) = match &node.value {
@@ -566,6 +607,17 @@ fn read_check(
         depends_on = read_depends_on(file, n, &p, ctx);
     }
 
+    if let Some(name) = &name {
+        headers.push(CheckHeader {
+            name: name.clone(),
+            location: Location {
+                file: file.to_owned(),
+                line,
+                column,
+            },
+            depends_on: depends_on.clone(),
+        });
+    }
     let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
     let mut known: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
     known.extend(CheckSpec::known_keys(kind));
@@ -627,7 +679,7 @@ fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Ve
 
 /// Every `depends_on` entry names a check of the same environment, and the dependencies form
 /// no cycle (a check depending on itself included).
-fn check_dependencies(checks: &[CheckDef], problems: &mut Problems) {
+fn check_dependencies(checks: &[CheckHeader], problems: &mut Problems) {
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, c) in checks.iter().enumerate() {
         index.entry(c.name.as_str()).or_insert(i);
@@ -645,14 +697,20 @@ fn check_dependencies(checks: &[CheckDef], problems: &mut Problems) {
     for (i, c) in checks.iter().enumerate() {
         for d in &c.depends_on {
             match index.get(d.name.as_str()) {
-                None => problem(
-                    problems,
-                    d,
-                    format!(
-                        "`{}` depends on unknown check `{}` (no check of this environment has that name)",
-                        c.name, d.name
-                    ),
-                ),
+                None => {
+                    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+                    let hint = yaml::closest(&d.name, &names)
+                        .map(|best| format!(" (did you mean `{best}`?)"))
+                        .unwrap_or_default();
+                    problem(
+                        problems,
+                        d,
+                        format!(
+                            "`{}` depends on unknown check `{}` (no check of this environment has that name){hint}",
+                            c.name, d.name
+                        ),
+                    );
+                }
                 Some(&j) if j == i => problem(
                     problems,
                     d,
@@ -719,7 +777,17 @@ fn check_dependencies(checks: &[CheckDef], problems: &mut Problems) {
     }
 }
 
-fn check_unique_names(checks: &[CheckDef], problems: &mut Problems) {
+/// What the cross-check rules (unique names, `depends_on`) need of a check. Gathered for every
+/// check that has a name, also when the rest of it is invalid, so one `validate` reports every
+/// problem at once.
+#[derive(Debug, Clone)]
+struct CheckHeader {
+    name: String,
+    location: Location,
+    depends_on: Vec<Dependency>,
+}
+
+fn check_unique_names(checks: &[CheckHeader], problems: &mut Problems) {
     let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
     for c in checks {
         if let Some(prev) = first.get(c.name.as_str()) {

@@ -319,6 +319,82 @@ impl Problems {
     }
 }
 
+/// Whether `name` is an extension key (`x-common:`), ignored wherever keys are checked.
+pub fn is_extension_key(name: &str) -> bool {
+    name.starts_with("x-")
+}
+
+/// The YAML 1.1 merge key.
+const MERGE_KEY: &str = "<<";
+
+/// Resolve YAML 1.1 merge keys (`<<: *a`, `<<: [*a, *b]`) in place, everywhere in the tree:
+/// the merged mappings' keys are added where the mapping does not set them itself, earlier
+/// mappings of a list winning over later ones (<https://yaml.org/type/merge.html>). A merge
+/// value that is not a mapping or a list of mappings is a problem at its position.
+pub fn apply_merge_keys(node: &mut Node, path: &str, problems: &mut Problems) {
+    match &mut node.value {
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                apply_merge_keys(item, &format!("{path}[{i}]"), problems);
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                if k.name != MERGE_KEY {
+                    let p = join(path, &k.name);
+                    apply_merge_keys(v, &p, problems);
+                }
+            }
+            if !entries.iter().any(|(k, _)| k.name == MERGE_KEY) {
+                return;
+            }
+            let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(entries)
+                .into_iter()
+                .partition(|(k, _)| k.name == MERGE_KEY);
+            for (key, value) in merges {
+                let p = join(path, MERGE_KEY);
+                let sources: Vec<Node> = match value.value {
+                    Value::Map(_) => vec![value],
+                    Value::Seq(items) => items,
+                    other => {
+                        problems.at_key(
+                            &key,
+                            &p,
+                            format!(
+                                "a merge key `<<` takes a mapping or a list of mappings, found {}",
+                                other.type_name()
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                for mut source in sources {
+                    // Merged mappings may hold merge keys of their own.
+                    apply_merge_keys(&mut source, &p, problems);
+                    let Value::Map(add) = source.value else {
+                        problems.at(
+                            &source,
+                            &p,
+                            format!(
+                                "a merge key `<<` takes a mapping or a list of mappings, found {}",
+                                source.value.type_name()
+                            ),
+                        );
+                        continue;
+                    };
+                    for (k, v) in add {
+                        if !own.iter().any(|(o, _)| o.name == k.name) {
+                            own.push((k, v));
+                        }
+                    }
+                }
+            }
+            *entries = own;
+        }
+        _ => {}
+    }
+}
+
 /// Reads the keys of one mapping; whatever is not taken is reported as unknown by
 /// [`MapReader::finish`].
 pub struct MapReader<'a> {
@@ -386,10 +462,12 @@ impl<'a> MapReader<'a> {
         out
     }
 
-    /// Report every key that was not taken as unknown, suggesting the closest known key.
+    /// Report every key that was not taken as unknown, suggesting the closest known key. Keys
+    /// starting with `x-` are extension keys (Compose's convention for holding anchors) and
+    /// are ignored.
     pub fn finish(self, known: &[&str], problems: &mut Problems) {
         for ((k, _), taken) in self.entries.iter().zip(self.taken) {
-            if !taken {
+            if !taken && !is_extension_key(&k.name) {
                 let mut message = format!("unknown key `{}`", k.name);
                 if let Some(best) = closest(&k.name, known) {
                     message.push_str(&format!(" (did you mean `{best}`?)"));
@@ -401,7 +479,7 @@ impl<'a> MapReader<'a> {
 }
 
 /// The known key closest to `name` by edit distance, if it is close enough to be a typo.
-fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (levenshtein(name, k), *k))

@@ -118,13 +118,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Append `bytes` to `path` in one write (GitHub's step summary and output files belong to the
-/// whole step: earlier content must survive).
+/// whole step: earlier content must survive). What we add starts on a fresh line: when the
+/// earlier content does not end with a newline, one is written first (else our first line
+/// would be glued to the previous step's last one).
 pub fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)?;
-    f.write_all(bytes)?;
+    let mut fresh_line = true;
+    if f.metadata()?.len() > 0 && f.seek(SeekFrom::End(-1)).is_ok() {
+        let mut last = [0u8; 1];
+        if f.read_exact(&mut last).is_ok() {
+            fresh_line = last[0] == b'\n';
+        }
+    }
+    let mut all = Vec::with_capacity(bytes.len() + 1);
+    if !fresh_line {
+        all.push(b'\n');
+    }
+    all.extend_from_slice(bytes);
+    f.write_all(&all)?;
     f.flush()
 }
 
@@ -369,6 +385,25 @@ pub fn emit(
 
 #[cfg(test)]
 pub(crate) mod fixture;
+
+#[cfg(test)]
+mod append_tests {
+    #[test]
+    fn appended_text_starts_on_a_fresh_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("summary.md");
+        std::fs::write(&p, "previous step, no newline").unwrap();
+        super::append(&p, b"## infracheck\n").unwrap();
+        super::append(&p, b"more\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "previous step, no newline\n## infracheck\nmore\n"
+        );
+        let fresh = dir.path().join("new.md");
+        super::append(&fresh, b"x\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "x\n");
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -37,10 +37,10 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         .min(40);
     writeln!(
         out,
-        "infracheck {} · environment {} · {} checks",
+        "infracheck {} · environment {} · {}",
         env!("CARGO_PKG_VERSION"),
         one_line(&summary.environment),
-        counts.total
+        plural(counts.total, "check", "checks")
     )?;
     if let Some(b) = &summary.baseline {
         writeln!(
@@ -72,7 +72,20 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         .map(|r| r.status.as_str().len())
         .max()
         .unwrap_or(4);
-    for r in &summary.results {
+    // Every column fits its widest value (`command`, `kubernetes`, a 12-second duration).
+    let kind_width = summary
+        .results
+        .iter()
+        .map(|r| r.kind.len())
+        .max()
+        .unwrap_or(4);
+    let millis: Vec<String> = summary
+        .results
+        .iter()
+        .map(|r| format!("{}ms", r.duration.as_millis()))
+        .collect();
+    let ms_width = millis.iter().map(String::len).max().unwrap_or(0);
+    for (r, ms) in summary.results.iter().zip(&millis) {
         let label = paint(
             style,
             r.status,
@@ -100,10 +113,10 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         }
         writeln!(
             out,
-            "  {label}  {:<name_width$}  {:<5} {:>7}  {}",
+            "  {label}  {:<name_width$}  {:<kind_width$}  {:>ms_width$}  {}",
             one_line(&r.name),
             r.kind,
-            format!("{}ms", r.duration.as_millis()),
+            ms,
             message,
         )?;
     }
@@ -142,6 +155,11 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         });
     }
     writeln!(out, "{line}")
+}
+
+/// `1 check`, `2 checks`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// ` N skipped, N waived,` when there are any (the line stays as before otherwise).

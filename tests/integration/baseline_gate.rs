@@ -370,9 +370,11 @@ fn unusable_baselines_are_refused_before_any_check_runs() {
     newer["schema_version"] = serde_json::json!(99);
     ws.write("newer.json", &newer.to_string());
     ws.write("garbage.json", "{\"schema_version\": 1, \"results\": [");
+    // Something that exists but cannot be read as a file (a missing file is a first run).
+    std::fs::create_dir(ws.path().join("dir.json")).unwrap();
     let before = requests(&site.log, "/a");
     for (file, expect) in [
-        ("missing.json", "cannot read"),
+        ("dir.json", "cannot read"),
         ("garbage.json", "not a valid JSON document"),
         (
             "stage.json",
@@ -412,6 +414,63 @@ fn unusable_baselines_are_refused_before_any_check_runs() {
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_baseline_that_does_not_exist_yet_is_a_first_run() {
+    let site = Site::new();
+    site.file("a", true);
+    let ws = &site.ws;
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: a, url: \"{}\"}}\n      - {{name: gone, url: \"{}\"}}\n",
+            site.url("/a"),
+            site.url("/gone")
+        ),
+    );
+    // The cache-restore pattern: the first job finds no baseline; it rolls into --json.
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--baseline",
+            "last.json",
+            "--fail-on",
+            "new",
+            "--json",
+            "last.json",
+        ],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "the failure is new: {err}");
+    assert!(
+        err.contains("notice: baseline last.json does not exist yet: a first run, every failure counts as new"),
+        "{err}"
+    );
+    let doc = json(&ws.path().join("last.json"));
+    assert_eq!(doc["baseline"]["new"], 1, "{doc}");
+    assert_eq!(result(&doc, "gone")["baseline"]["change"], "NEW");
+    // The second job has one: the same failure is known, and `-q` keeps stderr quiet.
+    let again = ws.run(
+        &[
+            "-q",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--baseline",
+            "last.json",
+            "--fail-on",
+            "new",
+        ],
+        &[],
+    );
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert!(!stderr(&again).contains("first run"));
 }
 
 #[test]

@@ -302,12 +302,17 @@ fn collect_runs(y: &Yaml<'static>, out: &mut Vec<String>) {
 fn release_builds_every_target_and_moves_the_major_tag() {
     let wf = parse_yaml(&read(".github/workflows/release.yml"), "release.yml");
     let on = req(&wf, "on", "release.yml");
-    let tags = req(req(on, "push", "on"), "tags", "on.push");
+    // Started by hand with the version: the tag is made by the workflow itself, on the commit
+    // that carries the release's checksums, never before it.
+    let dispatch = req(on, "workflow_dispatch", "on");
+    req(
+        req(dispatch, "inputs", "workflow_dispatch"),
+        "version",
+        "inputs",
+    );
     assert!(
-        tags.as_sequence()
-            .unwrap()
-            .iter()
-            .any(|t| t.as_str() == Some("v[0-9]+.[0-9]+.[0-9]+"))
+        get(on, "push").is_none(),
+        "a pushed tag must not start a release"
     );
     let include = req(
         req(
@@ -331,18 +336,27 @@ fn release_builds_every_target_and_moves_the_major_tag() {
     let expected: BTreeSet<&str> = TARGETS.iter().map(|(_, _, t)| *t).collect();
     assert_eq!(targets, expected);
     let text = read(".github/workflows/release.yml");
+    // The order is the contract: draft, checksums committed, that commit tagged, major tag
+    // moved, then published.
+    let mut at = 0;
     for needle in [
         "scripts/action/package.sh",
         "scripts/release/checksums.sh",
-        "SHA256SUMS",
-        "gh release create",
+        "gh release create \"$TAG\"",
+        "--draft",
         "git add checksums/",
+        "git commit -m",
+        "git tag -a \"$TAG\"",
+        "git push --atomic origin",
         "git push -f origin \"refs/tags/$major\"",
+        "gh release edit \"$TAG\" --draft=false",
     ] {
+        let found = text[at..].find(needle).map(|i| i + at);
         assert!(
-            text.contains(needle),
-            "release.yml should contain `{needle}`"
+            found.is_some(),
+            "release.yml should contain `{needle}` after the steps before it"
         );
+        at = found.unwrap_or(at);
     }
 }
 
@@ -482,6 +496,117 @@ fn action_yml_keeps_its_contract() {
             "input {name} is not passed to a step through env:"
         );
     }
+}
+
+/// The keys a `$GITHUB_OUTPUT` file holds (`k=v` lines and `k<<DELIM` blocks).
+fn output_keys(text: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((k, delim)) = line.split_once("<<") {
+            keys.insert(k.to_owned());
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+            }
+        } else if let Some((k, _)) = line.split_once('=') {
+            keys.insert(k.to_owned());
+        }
+    }
+    keys
+}
+
+#[test]
+fn action_yml_exposes_every_output_infracheck_writes() {
+    // The real binary, with every feature that adds outputs on: a baseline, the deploy gate
+    // and every report file. A held listener makes the one check pass.
+    let ws = crate::support::Workspace::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    ws.write(
+        "infracheck.yaml",
+        &format!("environments:\n  t:\n    tcp_checks:\n      - {{name: up, host: 127.0.0.1, port: {port}}}\n"),
+    );
+    let first = ws.run(&["run", "--env", "t", "--json", "base.json"], &[]);
+    assert_eq!(
+        crate::support::code(&first),
+        0,
+        "{}",
+        crate::support::stderr(&first)
+    );
+    let out_file = ws.write("github_output", "");
+    let summary = ws.write("step_summary", "");
+    let o = ws.run(
+        &[
+            "run",
+            "--env",
+            "t",
+            "--github",
+            "--baseline",
+            "base.json",
+            "--until-healthy",
+            "--deadline",
+            "30s",
+            "--interval",
+            "10ms",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--sarif",
+            "r.sarif",
+            "--markdown",
+            "r.md",
+            "--codequality",
+            "cq.json",
+            "--prometheus",
+            "r.prom",
+        ],
+        &[
+            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        crate::support::code(&o),
+        0,
+        "{}",
+        crate::support::stderr(&o)
+    );
+    drop(listener);
+    let written = output_keys(&crate::support::read(&out_file));
+    for must in [
+        "status",
+        "latency_regressions",
+        "healthy",
+        "gate_rounds",
+        "report_prometheus",
+    ] {
+        assert!(written.contains(must), "{must} not written: {written:?}");
+    }
+
+    // What action.yml's outputs read from the run step.
+    let a = parse_yaml(&read("action.yml"), "action.yml");
+    let outputs = req(&a, "outputs", "action.yml");
+    let exposed: BTreeSet<String> = keys(outputs)
+        .iter()
+        .filter_map(|name| {
+            let value = str_of(req(req(outputs, name, "outputs"), "value", name), name);
+            value
+                .strip_prefix("${{ steps.run.outputs.")
+                .and_then(|v| v.strip_suffix(" }}"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let missing: Vec<&String> = written.difference(&exposed).collect();
+    assert!(missing.is_empty(), "action.yml does not expose {missing:?}");
+    // …and nothing it exposes from the run step is invented.
+    let invented: Vec<&String> = exposed.difference(&written).collect();
+    assert!(
+        invented.is_empty(),
+        "action.yml exposes keys never written: {invented:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,6 +958,20 @@ fn serve(mut stream: TcpStream, dir: &Path, reqs: &Mutex<Vec<String>>) {
         .to_owned();
     reqs.lock().unwrap().push(path.clone());
     let file = dir.join(path.trim_start_matches('/'));
+    // `<path>.redirect` beside the tree answers `<path>` with a 302 to the URL it holds (as
+    // GitHub answers /releases/latest).
+    let redirect = dir.join(format!("{}.redirect", path.trim_start_matches('/')));
+    if !path.contains("..")
+        && let Ok(location) = std::fs::read_to_string(&redirect)
+    {
+        let resp = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            location.trim()
+        );
+        let _ = stream.write_all(resp.as_bytes());
+        let _ = stream.flush();
+        return;
+    }
     let resp = match (path.contains(".."), std::fs::read(&file)) {
         (false, Ok(body)) if file.is_file() => {
             let mut r = format!(
@@ -1247,6 +1386,198 @@ fn install_downloads_from_the_action_repository_over_https_only() {
     let script = read("scripts/action/install.sh");
     assert!(script.contains("--proto '=https' --tlsv1.2"));
     assert!(script.contains("-fsSL --retry 5"));
+}
+
+/// The release of `rel` in GitHub's layout under `<root>/acme/infracheck/releases/`: assets
+/// and SHA256SUMS under `download/v<version>/`, and `latest` redirecting to `tag/v<version>`.
+fn github_layout(rel: &FakeRelease, root: &Path) -> FileServer {
+    let releases = root.join("acme/infracheck/releases");
+    let download = releases.join(format!("download/v{}", rel.version));
+    copy_dir(
+        &rel.dir.path().join(format!("releases/v{}", rel.version)),
+        &download,
+    );
+    std::fs::copy(rel.checksums(), download.join("SHA256SUMS")).unwrap();
+    std::fs::create_dir_all(releases.join("tag")).unwrap();
+    std::fs::write(
+        releases.join(format!("tag/v{}", rel.version)),
+        "release page",
+    )
+    .unwrap();
+    std::fs::write(
+        releases.join("latest.redirect"),
+        format!("/acme/infracheck/releases/tag/v{}", rel.version),
+    )
+    .unwrap();
+    FileServer::start(root)
+}
+
+#[test]
+fn install_at_a_release_tag_installs_exactly_that_release() {
+    let bins = tempfile::tempdir().unwrap();
+    let rel = FakeRelease::new("9.8.7", &fake_binary(bins.path(), "9.8.7"));
+    std::fs::write(rel.action().join("checksums/LATEST"), "9.8.7\n").unwrap();
+    // A tag made by the release workflow carries its own checksums.
+    let job = Job::new();
+    let out = install(
+        &rel,
+        &job,
+        "Linux",
+        "X64",
+        &[
+            ("INFRACHECK_VERSION", ""),
+            ("INFRACHECK_ACTION_REF", "v9.8.7"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(job.output("version").as_deref(), Some("9.8.7"));
+
+    // A simulated tag checkout of the old flow: the tag v9.8.8 was made before its checksums
+    // were committed, so the checkout still declares 9.8.7. Refused, and nothing is fetched.
+    let before = rel.server.requests().len();
+    let job = Job::new();
+    let out = install(
+        &rel,
+        &job,
+        "Linux",
+        "X64",
+        &[
+            ("INFRACHECK_VERSION", ""),
+            ("INFRACHECK_ACTION_REF", "v9.8.8"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("the action ref v9.8.8 does not carry its own release's checksums"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(rel.server.requests().len(), before, "nothing is downloaded");
+    assert_eq!(job.output("version"), None);
+
+    // An explicit version that differs from the pinned tag is refused too.
+    let job = Job::new();
+    let out = install(
+        &rel,
+        &job,
+        "Linux",
+        "X64",
+        &[
+            ("INFRACHECK_VERSION", "9.8.7"),
+            ("INFRACHECK_ACTION_REF", "v9.9.0"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("the action is pinned to v9.9.0 but infracheck v9.8.7 was asked for"),
+        "{}",
+        text(&out)
+    );
+    // A branch, a major tag or a SHA is not a pin: the committed LATEST decides.
+    for reference in ["main", "v9", "0123456789abcdef0123456789abcdef01234567"] {
+        let job = Job::new();
+        let out = install(
+            &rel,
+            &job,
+            "Linux",
+            "X64",
+            &[
+                ("INFRACHECK_VERSION", ""),
+                ("INFRACHECK_ACTION_REF", reference),
+            ],
+        );
+        assert!(out.status.success(), "{reference}: {}", text(&out));
+        assert_eq!(job.output("version").as_deref(), Some("9.8.7"));
+    }
+}
+
+#[test]
+fn install_resolves_latest_and_downloads_from_base_url() {
+    let bins = tempfile::tempdir().unwrap();
+    let rel = FakeRelease::new("9.8.7", &fake_binary(bins.path(), "9.8.7"));
+    let site = tempfile::tempdir().unwrap();
+    let server = github_layout(&rel, site.path());
+    let via_base_url = |version: &str, job: &Job| {
+        install(
+            &rel,
+            job,
+            "Linux",
+            "X64",
+            &[
+                ("INFRACHECK_VERSION", version),
+                ("INFRACHECK_RELEASE_BASE_URL", ""),
+                ("INFRACHECK_BASE_URL", &server.base()),
+                ("INFRACHECK_REPOSITORY", "acme/infracheck"),
+            ],
+        )
+    };
+    // An exact version: GitHub's download path under the base URL, verified against the
+    // committed checksums.
+    let job = Job::new();
+    let out = via_base_url("9.8.7", &job);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        server.requests().contains(
+            &"/acme/infracheck/releases/download/v9.8.7/infracheck-v9.8.7-x86_64-unknown-linux-musl.tar.gz"
+                .to_owned()
+        ),
+        "{:?}",
+        server.requests()
+    );
+
+    // `latest` follows /releases/latest to the newest tag; this ref has committed checksums
+    // for it, so they are used (the release's SHA256SUMS is not even fetched).
+    let job = Job::new();
+    let out = via_base_url("latest", &job);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(job.output("version").as_deref(), Some("9.8.7"));
+    assert!(text(&out).contains("version latest is infracheck v9.8.7"));
+    assert!(!server.requests().iter().any(|r| r.ends_with("/SHA256SUMS")));
+
+    // A release newer than this ref's checksums: verified against the release's SHA256SUMS,
+    // with a notice saying so; a tampered asset is still refused.
+    std::fs::remove_file(rel.checksums()).unwrap();
+    let job = Job::new();
+    let out = via_base_url("latest", &job);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("verifying against the release's own SHA256SUMS"),
+        "{}",
+        text(&out)
+    );
+    let asset = site.path().join(
+        "acme/infracheck/releases/download/v9.8.7/infracheck-v9.8.7-x86_64-unknown-linux-musl.tar.gz",
+    );
+    std::fs::write(&asset, b"tampered").unwrap();
+    let job = Job::new();
+    let out = via_base_url("latest", &job);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("checksum mismatch") && text(&out).contains("the release's SHA256SUMS"),
+        "{}",
+        text(&out)
+    );
+
+    // Plain http off loopback is refused before anything is fetched.
+    let job = Job::new();
+    let out = install(
+        &rel,
+        &job,
+        "Linux",
+        "X64",
+        &[
+            ("INFRACHECK_VERSION", "latest"),
+            ("INFRACHECK_RELEASE_BASE_URL", ""),
+            ("INFRACHECK_BASE_URL", "http://192.0.2.1"),
+            ("INFRACHECK_REPOSITORY", "acme/infracheck"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("the base-url input must be https://, file:// or http on loopback"),
+        "{}",
+        text(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ mod aws;
 mod baseline_gate;
 mod ci_files;
 mod cli_basics;
+mod cli_options;
 mod command;
 mod config_errors;
+mod config_merge;
 mod deps_waivers;
 mod dns;
 mod hardening;
@@ -31,6 +33,7 @@ mod metrics;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod progress;
 mod properties;
 mod redis;
 mod reports;
