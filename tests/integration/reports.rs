@@ -36,6 +36,10 @@ fn assert_no_forged_commands(text: &str, what: &str) {
         if !t.starts_with("::") {
             continue;
         }
+        // infracheck's own live-progress group, exactly as it writes it.
+        if t == "::group::infracheck: checks as they finish" || t == "::endgroup::" {
+            continue;
+        }
         let (command, rest) = t[2..]
             .split_once(' ')
             .unwrap_or_else(|| panic!("{what}: forged command {line:?}"));
