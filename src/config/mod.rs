@@ -351,6 +351,7 @@ fn build(
             defaults.per_host_concurrency = Some(n);
         }
 
+        let problems_before = ctx.problems.list.len();
         let mut checks = Vec::new();
         if let Some((shared_node, shared_path)) = &shared
             && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
@@ -371,6 +372,16 @@ fn build(
         known.extend(KINDS.iter().map(|(k, _)| *k));
         reader.finish(&known, ctx.problems);
 
+        // A run of nothing would pass: an environment without checks is a mistake (a typo in
+        // a list key is reported above, so this is said only when nothing else was wrong).
+        if checks.is_empty() && ctx.problems.list.len() == problems_before {
+            ctx.problems.list.push(Problem {
+                line: key.line,
+                column: key.column,
+                path: String::new(),
+                message: no_checks(&key.name),
+            });
+        }
         check_unique_names(&checks, ctx.problems);
         check_dependencies(&checks, ctx.problems);
         env_secrets.retain(|s| !s.is_empty());
@@ -388,6 +399,11 @@ fn build(
         });
     }
     Ok(plans)
+}
+
+/// The message for an environment that selects no checks (also used by `run` and `merge`).
+pub fn no_checks(environment: &str) -> String {
+    format!("environment {environment} has no checks")
 }
 
 fn positive(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<usize> {
