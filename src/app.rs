@@ -231,7 +231,7 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         eprint_line("error: --env is required (the environment to check)");
         return ExitCode::Usage;
     };
-    if let Err(msg) = distinct_report_paths(&a.report) {
+    if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env) {
         eprint_line(&format!("error: {}", report::one_line(&msg)));
         return ExitCode::Usage;
     }
@@ -240,7 +240,10 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         Ok(mut plans) => match plans.pop() {
             Some(p) => p,
             None => {
-                eprint_line(&format!("error: {path}: environment `{env}` has no checks"));
+                eprint_line(&format!(
+                    "error: {path}: {}",
+                    report::one_line(&config::no_checks(env))
+                ));
                 return ExitCode::Usage;
             }
         },
@@ -286,8 +289,8 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<(), ExitCode> {
     };
     let Some(plan) = plan else {
         eprint_line(&format!(
-            "error: {path}: environment `{}` has no checks",
-            report::one_line(&summary.environment)
+            "error: {path}: {}",
+            report::one_line(&config::no_checks(&summary.environment))
         ));
         return Err(ExitCode::Usage);
     };
@@ -303,11 +306,30 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// Two report options naming the same file would silently overwrite each other: refused before
-/// anything runs. (`--baseline` may name the `--json` file: it is read before the run and the
-/// new document replaces it afterwards, which rolls the baseline forward.)
-fn distinct_report_paths(a: &ReportArgs) -> Result<(), String> {
+/// A report file must not land on a file something else owns: two report options naming one
+/// file would overwrite each other, and a report over the config, the `--baseline` or GitHub's
+/// `$GITHUB_OUTPUT` / `$GITHUB_STEP_SUMMARY` would destroy an input. Refused before anything
+/// runs, naming both uses. (`--baseline` may name the `--json` file: it is read before the run
+/// and the new document replaces it afterwards, which rolls the baseline forward.)
+fn distinct_report_paths(
+    a: &ReportArgs,
+    config: Option<&std::path::Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let github = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (github_output, step_summary) = (github("GITHUB_OUTPUT"), github("GITHUB_STEP_SUMMARY"));
+    let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+    for (what, path) in [
+        ("the config file", config),
+        ("--baseline", a.baseline.as_deref()),
+        ("$GITHUB_OUTPUT", github_output.as_deref()),
+        ("$GITHUB_STEP_SUMMARY", step_summary.as_deref()),
+    ] {
+        if let Some(path) = path {
+            inputs.push((what, report::resolve(&cwd, path)));
+        }
+    }
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for (flag, path) in [
         ("--json", &a.json),
@@ -317,11 +339,24 @@ fn distinct_report_paths(a: &ReportArgs) -> Result<(), String> {
         ("--codequality", &a.codequality),
         ("--prometheus", &a.prometheus),
     ] {
-        let Some(path) = path else { continue };
-        let key = report::normalize(&cwd.join(path));
+        // `-` is stdout, which several reports may share.
+        let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        let key = report::resolve(&cwd, path);
         if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
             return Err(format!(
                 "{other} and {flag} both write {}: give each report its own file",
+                path.display()
+            ));
+        }
+        if let Some((what, _)) = inputs
+            .iter()
+            .filter(|(what, _)| !(flag == "--json" && *what == "--baseline"))
+            .find(|(_, k)| *k == key)
+        {
+            return Err(format!(
+                "{flag} and {what} both name {}: the report would replace it; give the report its own file",
                 path.display()
             ));
         }
@@ -363,7 +398,7 @@ fn load_baseline(
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
-    if let Err(msg) = distinct_report_paths(&a.report) {
+    if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env) {
         eprint_line(&format!("error: {}", report::one_line(&msg)));
         return ExitCode::Usage;
     }
@@ -410,6 +445,19 @@ async fn run_plan(
     };
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+    if let Some(s) = &shard
+        && checks.is_empty()
+        && !quiet
+    {
+        // Fine for one shard (the others hold the checks); `merge` refuses a run of nothing.
+        eprint_line(&format!(
+            "notice: shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
+            s.index,
+            s.count,
+            report::one_line(&plan.environment),
+            s.total_checks
+        ));
+    }
     let ctx = match RunContext::new(&checks) {
         Ok(c) => Arc::new(c),
         Err(e) => {

@@ -359,6 +359,14 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
         }
     }
 
+    // Shards may be empty one by one, but a merged run of nothing would pass.
+    if docs.iter().all(|d| d.results.is_empty()) {
+        return Err(MergeError::Set(format!(
+            "{} (the merged documents hold no results)",
+            crate::config::no_checks(&environment)
+        )));
+    }
+
     let started_at = docs
         .iter()
         .map(|d| d.started_at)

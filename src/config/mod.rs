@@ -354,6 +354,7 @@ fn build(
             defaults.per_host_concurrency = Some(n);
         }
 
+        let problems_before = ctx.problems.list.len();
         let mut checks = Vec::new();
         let mut headers = Vec::new();
         if let Some((shared_node, shared_path)) = &shared
@@ -384,6 +385,16 @@ fn build(
         known.extend(KINDS.iter().map(|(k, _)| *k));
         reader.finish(&known, ctx.problems);
 
+        // A run of nothing would pass: an environment without checks is a mistake (a typo in
+        // a list key is reported above, so this is said only when nothing else was wrong).
+        if checks.is_empty() && ctx.problems.list.len() == problems_before {
+            ctx.problems.list.push(Problem {
+                line: key.line,
+                column: key.column,
+                path: String::new(),
+                message: no_checks(&key.name),
+            });
+        }
         check_unique_names(&headers, ctx.problems);
         check_dependencies(&headers, ctx.problems);
         env_secrets.retain(|s| !s.is_empty());
@@ -401,6 +412,11 @@ fn build(
         });
     }
     Ok(plans)
+}
+
+/// The message for an environment that selects no checks (also used by `run` and `merge`).
+pub fn no_checks(environment: &str) -> String {
+    format!("environment {environment} has no checks")
 }
 
 fn positive(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<usize> {

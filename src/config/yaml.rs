@@ -62,22 +62,39 @@ impl Value {
     }
 }
 
+/// Deepest nesting of sequences and mappings a config may have (block and flow style alike,
+/// aliases included). Real configs stay below 10; the limit keeps every walk over the tree
+/// far from the stack's end.
+pub const MAX_DEPTH: usize = 256;
+/// The alias expansion budget is the larger of this many nodes and
+/// [`EXPANSION_FACTOR`] times the document's own node count (a "billion laughs" file of a few
+/// hundred bytes would otherwise expand to gigabytes).
+pub const MIN_EXPANSION: usize = 1_000_000;
+/// See [`MIN_EXPANSION`].
+pub const EXPANSION_FACTOR: usize = 100;
+
 /// Parse a YAML document into a [`Node`] tree. An empty file is an empty mapping.
 ///
 /// The tree is built straight from the parser's events (no intermediate YAML tree), which
 /// keeps `validate` fast and small on configs with tens of thousands of checks. Anchors and
 /// aliases are resolved; duplicate keys are reported.
+///
+/// A first pass over the events builds nothing: it refuses a second document, nesting deeper
+/// than [`MAX_DEPTH`] and aliases that expand beyond the budget (see [`MIN_EXPANSION`]), each
+/// with its position, so the tree that is then built is bounded in depth and size. Events are
+/// pulled one by one (the parser's own `load` recurses once per nesting level).
 pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
+    let measured = measure(file, text, None)?;
+    let budget = MIN_EXPANSION.max(measured.own.saturating_mul(EXPANSION_FACTOR));
+    if measured.total > budget {
+        // Again, now that the budget is known, to find the alias that crosses it.
+        measure(file, text, Some(budget))?;
+    }
     let mut builder = Builder::default();
-    let mut parser = saphyr_parser::Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| ConfigError::Syntax {
-            file: file.to_owned(),
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_owned(),
-        })?;
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (ev, span) = event.map_err(|e| syntax(file, &e))?;
+        saphyr_parser::SpannedEventReceiver::on_event(&mut builder, ev, span);
+    }
     let root = builder.root.unwrap_or(Node {
         value: Value::Map(Vec::new()),
         line: 1,
@@ -91,6 +108,155 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
             problems: builder.problems,
         })
     }
+}
+
+fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
+    // The scanner counts flow levels in a byte: the 256th `[` or `{` is refused there.
+    if e.info() == "recursion limit exceeded" {
+        return ConfigError::Invalid {
+            file: file.to_owned(),
+            problems: vec![Problem {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                path: String::new(),
+                message: "nesting too deep: more than 255 levels of flow collections ([…] or {…})"
+                    .to_owned(),
+            }],
+        };
+    }
+    ConfigError::Syntax {
+        file: file.to_owned(),
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message: e.info().to_owned(),
+    }
+}
+
+/// One problem at a position, as a config error.
+fn refuse(file: &str, span: saphyr_parser::Span, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        problems: vec![Problem {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            path: String::new(),
+            message,
+        }],
+    }
+}
+
+/// What the first pass found: the document's own nodes (an alias counts once) and the nodes
+/// of the tree once every alias is expanded.
+struct Measured {
+    own: usize,
+    total: usize,
+}
+
+/// The size of a finished node: its nodes after expansion and its height (0 for a scalar, 1
+/// for a collection of scalars).
+#[derive(Clone, Copy)]
+struct Size {
+    nodes: usize,
+    height: usize,
+}
+
+/// The first pass: counts only, no tree. With `budget`, the alias whose expansion crosses it
+/// is refused.
+fn measure(file: &str, text: &str, budget: Option<usize>) -> Result<Measured, ConfigError> {
+    use saphyr_parser::Event;
+    // Open collections: (their size so far, their anchor).
+    let mut stack: Vec<(Size, usize)> = Vec::new();
+    let mut anchors: std::collections::HashMap<usize, Size> = std::collections::HashMap::new();
+    let mut documents = 0usize;
+    let mut measured = Measured { own: 0, total: 0 };
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (ev, span) = event.map_err(|e| syntax(file, &e))?;
+        let finished = match ev {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(refuse(
+                        file,
+                        span,
+                        "a second YAML document starts here: a config file holds one document (remove the `---` and what follows, or merge it into the first)".to_owned(),
+                    ));
+                }
+                None
+            }
+            Event::Scalar(.., anchor, _) => {
+                measured.own = measured.own.saturating_add(1);
+                measured.total = measured.total.saturating_add(1);
+                Some((
+                    Size {
+                        nodes: 1,
+                        height: 0,
+                    },
+                    anchor,
+                ))
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                measured.own = measured.own.saturating_add(1);
+                measured.total = measured.total.saturating_add(1);
+                stack.push((
+                    Size {
+                        nodes: 1,
+                        height: 1,
+                    },
+                    anchor,
+                ));
+                if stack.len() > MAX_DEPTH {
+                    return Err(refuse(
+                        file,
+                        span,
+                        format!("nesting too deep: more than {MAX_DEPTH} levels"),
+                    ));
+                }
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => stack.pop(),
+            Event::Alias(id) => {
+                measured.own = measured.own.saturating_add(1);
+                // An unknown anchor is reported by the builder.
+                let size = anchors.get(&id).copied().unwrap_or(Size {
+                    nodes: 1,
+                    height: 0,
+                });
+                if stack.len().saturating_add(size.height) > MAX_DEPTH {
+                    return Err(refuse(
+                        file,
+                        span,
+                        format!(
+                            "nesting too deep: more than {MAX_DEPTH} levels (through this alias)"
+                        ),
+                    ));
+                }
+                measured.total = measured.total.saturating_add(size.nodes);
+                if let Some(budget) = budget
+                    && measured.total > budget
+                {
+                    return Err(refuse(
+                        file,
+                        span,
+                        format!(
+                            "aliases expand to more than {budget} nodes (the limit is the larger of {MIN_EXPANSION} and {EXPANSION_FACTOR} times the document's own nodes)"
+                        ),
+                    ));
+                }
+                Some((size, 0))
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => None,
+        };
+        if let Some((size, anchor)) = finished {
+            if anchor > 0 {
+                anchors.insert(anchor, size);
+            }
+            if let Some((parent, _)) = stack.last_mut() {
+                parent.nodes = parent.nodes.saturating_add(size.nodes);
+                parent.height = parent.height.max(size.height.saturating_add(1));
+            }
+        }
+    }
+    Ok(measured)
 }
 
 enum Frame {
@@ -529,7 +695,7 @@ mod tests {
         // Found by the `config` fuzz target: a quoted key holding CR/LF made multi-line errors.
         let err = crate::config::load_str(
             "t.yaml",
-            "\"a\\r\\n::error::x\": 1\nenvironments: {p: {}}\n",
+            "\"a\\r\\n::error::x\": 1\nenvironments: {p: {command_checks: [{name: x, command: [\"true\"]}]}}\n",
             None,
             &|_| None,
         )
@@ -547,6 +713,80 @@ mod tests {
             Some("expected_status")
         );
         assert_eq!(closest("zzz", &["expected_status"]), None);
+    }
+
+    /// Eight levels of ten aliases each: 10^8 nodes once expanded, from a few hundred bytes.
+    pub(crate) fn billion_laughs() -> String {
+        let mut s = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..=8 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let err = parse("t.yaml", &billion_laughs()).unwrap_err().to_string();
+        // Level 5 (111,111 nodes per alias) crosses the 1,000,000 budget at its 8th alias.
+        assert!(
+            err.starts_with("t.yaml:6:45: aliases expand to more than 1000000 nodes"),
+            "{err}"
+        );
+        // Aliases within the budget are still expanded.
+        let root = parse("t.yaml", "a: &x [1, 2]\nb: [*x, *x]\n").unwrap();
+        let Value::Map(entries) = &root.value else {
+            unreachable!()
+        };
+        let Value::Seq(b) = &entries[1].1.value else {
+            unreachable!()
+        };
+        assert!(matches!(&b[1].value, Value::Seq(x) if x.len() == 2));
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded_in_block_and_flow_style() {
+        let block = "- ".repeat(20_000) + "x\n";
+        let err = parse("t.yaml", &block).unwrap_err().to_string();
+        assert_eq!(err, "t.yaml:1:513: nesting too deep: more than 256 levels");
+        // 256 levels are fine.
+        let ok = "- ".repeat(256) + "x\n";
+        assert!(parse("t.yaml", &ok).is_ok());
+        let flow = "[".repeat(20_000) + &"]".repeat(20_000);
+        let err = parse("t.yaml", &flow).unwrap_err().to_string();
+        assert!(
+            err.starts_with("t.yaml:1:256: nesting too deep: more than 255 levels of flow"),
+            "{err}"
+        );
+        // Flow inside block: the total counts.
+        let mixed = "- ".repeat(200) + &"[".repeat(100) + &"]".repeat(100);
+        let err = parse("t.yaml", &mixed).unwrap_err().to_string();
+        assert_eq!(err, "t.yaml:1:457: nesting too deep: more than 256 levels");
+        // Aliases cannot stack nesting past the limit either.
+        let mut chain = format!("a0: &a0 {}{}\n", "[".repeat(200), "]".repeat(200));
+        for i in 1..=60 {
+            chain.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        let err = parse("t.yaml", &chain).unwrap_err().to_string();
+        assert!(
+            err.contains("nesting too deep: more than 256 levels (through this alias)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_second_document_is_refused_at_its_line() {
+        let err = parse("t.yaml", "a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.yaml:2:1: a second YAML document"),
+            "{err}"
+        );
+        // An explicit start and end of the one document are fine.
+        assert!(parse("t.yaml", "---\na: 1\n...\n").is_ok());
     }
 
     #[test]

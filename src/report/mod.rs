@@ -93,43 +93,181 @@ pub(crate) fn body_excerpt(r: &CheckResult) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory, then a rename, so a
-/// reader never sees half a report.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+/// Why a report could not be written: each variant says which step failed on which path (the
+/// path as the user gave it).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A missing parent directory could not be created.
+    #[error("cannot create {}/: {source}", dir.display())]
+    CreateDir {
+        /// The directory that could not be created.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report (or its temporary file) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The report's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The path is a directory.
+    #[error("cannot write {}: it is a directory", path.display())]
+    Directory {
+        /// The report's path.
+        path: PathBuf,
+    },
+    /// The finished temporary file could not be renamed over the report.
+    #[error("cannot replace {}: {source}", path.display())]
+    Replace {
+        /// The report's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Write a report file without ever destroying what is at `path`:
+///
+/// - nothing or a regular file there: missing parent directories are created, then the bytes
+///   go to a temporary file created exclusively under an unpredictable name in the same
+///   directory and renamed over `path`, so a reader never sees half a report and a symlink
+///   planted at a guessable name is never followed;
+/// - a symlink to a regular file: the file it points to is replaced the same way (the link
+///   stays);
+/// - anything else (a FIFO, a character device such as `/dev/null` or `/dev/full`, a symlink to
+///   one such as `/dev/stdout`): opened and written in place, never replaced.
+pub fn write_report(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let write_error = |source| WriteError::Write {
+        path: path.to_path_buf(),
+        source,
     };
-    let file_name = path
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_parents(path)?;
+            write_atomic(path, path, bytes)
+        }
+        Err(e) => Err(write_error(e)),
+        Ok(m) if m.is_file() => write_atomic(path, path, bytes),
+        Ok(m) if m.is_dir() => Err(WriteError::Directory {
+            path: path.to_path_buf(),
+        }),
+        Ok(_) => match std::fs::metadata(path) {
+            Ok(target) if target.is_dir() => Err(WriteError::Directory {
+                path: path.to_path_buf(),
+            }),
+            Ok(target) if target.is_file() => {
+                let real = std::fs::canonicalize(path).map_err(write_error)?;
+                write_atomic(path, &real, bytes)
+            }
+            // A device, a FIFO, a socket, or a symlink to one (or a dangling symlink, which
+            // the shell's `>` would follow too).
+            _ => {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(write_error)?;
+                f.write_all(bytes)
+                    .and_then(|()| f.flush())
+                    .map_err(write_error)
+            }
+        },
+    }
+}
+
+/// Create the missing parent directories of `path`, one by one so that an error names the
+/// directory that could not be created.
+fn create_parents(path: &Path) -> Result<(), WriteError> {
+    let mut missing = Vec::new();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+        dir = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(source) => {
+                return Err(WriteError::CreateDir {
+                    dir: d.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write `bytes` to a fresh temporary file next to `real` and rename it over `real`; errors
+/// name `shown` (the path as given).
+fn write_atomic(shown: &Path, real: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let write_error = |source| WriteError::Write {
+        path: shown.to_path_buf(),
+        source,
+    };
+    let dir = match real.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = real
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".to_owned());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A replaced report keeps its mode; a new one gets the usual 0666 minus the umask
+        // (a temporary file alone would be 0600).
+        let mode = std::fs::metadata(real)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o666);
+        builder.permissions(std::fs::Permissions::from_mode(mode));
     }
-    result
+    // Exclusive create under a random name: nothing planted in the directory is followed.
+    let mut tmp = builder.tempfile_in(dir).map_err(write_error)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(write_error)?;
+    // On failure the temporary file is removed when `PersistError` is dropped.
+    tmp.persist(real).map_err(|e| WriteError::Replace {
+        path: shown.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
 }
 
 /// Append `bytes` to `path` in one write (GitHub's step summary and output files belong to the
 /// whole step: earlier content must survive). What we add starts on a fresh line: when the
 /// earlier content does not end with a newline, one is written first (else our first line
 /// would be glued to the previous step's last one).
-pub fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn append(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     use std::io::{Read, Seek, SeekFrom};
+    let write_error = |source| WriteError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .read(true)
         .append(true)
-        .open(path)?;
+        .open(path)
+        .map_err(write_error)?;
     let mut fresh_line = true;
-    if f.metadata()?.len() > 0 && f.seek(SeekFrom::End(-1)).is_ok() {
+    if f.metadata().map_err(write_error)?.len() > 0 && f.seek(SeekFrom::End(-1)).is_ok() {
         let mut last = [0u8; 1];
         if f.read_exact(&mut last).is_ok() {
             fresh_line = last[0] == b'\n';
@@ -140,8 +278,9 @@ pub fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         all.push(b'\n');
     }
     all.extend_from_slice(bytes);
-    f.write_all(&all)?;
-    f.flush()
+    f.write_all(&all)
+        .and_then(|()| f.flush())
+        .map_err(write_error)
 }
 
 /// Maps the config path of a check to the repository-relative, forward-slash path that SARIF,
@@ -199,6 +338,20 @@ impl RepoPaths {
             }
         }
     }
+}
+
+/// `path` (relative to `cwd`) with symlinks, `.` and `..` resolved, for telling whether two
+/// paths name one file. The file (or its directories) may not exist yet: the longest existing
+/// ancestor is resolved and the rest appended.
+pub(crate) fn resolve(cwd: &Path, path: &Path) -> PathBuf {
+    let absolute = cwd.join(path);
+    for ancestor in absolute.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(ancestor) {
+            let rest = absolute.strip_prefix(ancestor).unwrap_or(Path::new(""));
+            return normalize(&real.join(rest));
+        }
+    }
+    normalize(&absolute)
 }
 
 /// Remove `.` and resolve `..` lexically.
@@ -321,9 +474,21 @@ impl Output {
     }
 }
 
-/// A report that could not be written.
+/// Why one output failed: rendering it, or writing it.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the {what} to {destination}: {source}")]
+pub enum OutputError {
+    /// The report could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The rendered report could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// A report that could not be produced: `JUnit report: cannot create out/: …`, or
+/// `cannot produce the JSON report for stdout: cannot serialise JSON: …`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_failure(what, destination, source))]
 pub struct ReportFailure {
     /// The report's description.
     pub what: &'static str,
@@ -331,7 +496,15 @@ pub struct ReportFailure {
     pub destination: String,
     /// Why.
     #[source]
-    pub source: RenderError,
+    pub source: OutputError,
+}
+
+fn describe_failure(what: &str, destination: &str, source: &OutputError) -> String {
+    match source {
+        // A write error names its path itself.
+        OutputError::Write(e) => format!("{what}: {e}"),
+        OutputError::Render(e) => format!("cannot produce the {what} for {destination}: {e}"),
+    }
 }
 
 /// Render and write every output in order. A failure never stops the outputs after it; every
@@ -351,22 +524,38 @@ pub fn emit(
             paths,
             written: &written,
         };
-        let result = output.reporter.render(&cx).and_then(|bytes| {
-            let io = match &output.destination {
-                Destination::Stdout => match stdout.write_all(&bytes).and_then(|()| stdout.flush())
+        let result = output
+            .reporter
+            .render(&cx)
+            .map_err(OutputError::from)
+            .and_then(|bytes| {
+                let stream = |w: &mut dyn Write, name: &str| match w
+                    .write_all(&bytes)
+                    .and_then(|()| w.flush())
                 {
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                    other => other,
-                },
-                Destination::Stderr => stderr.write_all(&bytes).and_then(|()| stderr.flush()),
-                Destination::File { path, .. } => write_atomic(path, &bytes),
-                Destination::Append(path) => append(path, &bytes),
-            };
-            io.map_err(RenderError::from)
-        });
+                    other => other.map_err(|source| WriteError::Write {
+                        path: PathBuf::from(name),
+                        source,
+                    }),
+                };
+                match &output.destination {
+                    Destination::Stdout => stream(stdout, "stdout"),
+                    // `-` as a report path is stdout too.
+                    Destination::File { path, .. } if path.as_os_str() == "-" => {
+                        stream(stdout, "stdout")
+                    }
+                    Destination::Stderr => stream(stderr, "stderr"),
+                    Destination::File { path, .. } => write_report(path, &bytes),
+                    Destination::Append(path) => append(path, &bytes),
+                }
+                .map_err(OutputError::from)
+            });
         match result {
             Ok(()) => {
-                if let Destination::File { name, path } = &output.destination {
+                if let Destination::File { name, path } = &output.destination
+                    && path.as_os_str() != "-"
+                {
                     written.push(Written {
                         name,
                         path: path.clone(),
@@ -442,7 +631,9 @@ mod tests {
     fn one_failed_output_does_not_stop_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let ok = dir.path().join("ok.txt");
-        let bad = dir.path().join("missing-dir/bad.txt");
+        // A regular file where the report's directory should be.
+        std::fs::write(dir.path().join("blocker"), "").unwrap();
+        let bad = dir.path().join("blocker/bad.txt");
         let s = fixture::summary();
         let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
         let outputs = vec![
@@ -467,7 +658,7 @@ mod tests {
         assert_eq!(failures.len(), 1);
         let msg = failures[0].to_string();
         assert!(
-            msg.contains("fixed report") && msg.contains("bad.txt"),
+            msg.starts_with("fixed report: cannot write ") && msg.contains("bad.txt"),
             "{msg}"
         );
         assert_eq!(std::fs::read_to_string(&ok).unwrap(), "b after []\n");

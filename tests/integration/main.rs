@@ -41,3 +41,5 @@ mod scale;
 mod schema;
 mod tcp;
 mod tls;
+mod trust_config;
+mod trust_files;

@@ -325,19 +325,22 @@ fn a_report_that_cannot_be_written_exits_3_and_the_others_are_written() {
         "--env",
         "t",
         "--junit",
-        "no-such-dir/junit.xml",
+        "blocker/junit.xml",
         "--sarif",
         "r.sarif",
         "--codequality",
         "cq.json",
     ];
+    // A regular file where the report's directory should be: the directory cannot be made.
+    ws.write("blocker", "");
     let out = ws.run(&args, &[]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("error: cannot write the JUnit report to no-such-dir/junit.xml"),
+        err.contains("error: JUnit report: cannot write blocker/junit.xml: "),
         "{err}"
     );
+    assert!(!err.contains("cannot render"), "{err}");
     assert!(stdout(&out).contains("PASS  up"));
     validate::sarif(&ws.path().join("r.sarif"));
     assert!(validate::codequality(&ws.path().join("cq.json")).is_empty());
