@@ -196,6 +196,15 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         },
         Err(e) => return config_error(&e),
     };
+    if !g.quiet {
+        for name in &plan.short_secrets {
+            eprint_line(&format!(
+                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
+                report::one_line(name),
+                crate::redact::MIN_SECRET_CHARS
+            ));
+        }
+    }
     // A bad baseline is refused before any check runs.
     let baseline = match load_baseline(&a.report, &plan.environment) {
         Ok(b) => b,

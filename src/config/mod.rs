@@ -23,6 +23,7 @@ pub mod interpolate;
 pub mod schema;
 pub mod yaml;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use crate::result::Location;
 use crate::waiver::Waiver;
 pub use error::{ConfigError, Problem};
 use fields::Ctx;
-use interpolate::Interpolator;
+use interpolate::{EnvUse, Interpolator};
 use yaml::{MapReader, Node, Problems, Value};
 
 /// Default per-check timeout.
@@ -97,6 +98,9 @@ pub struct Plan {
     pub checks: Vec<CheckDef>,
     /// Secret values to redact from every output.
     pub secrets: Vec<String>,
+    /// Variables holding a secret too short to mask ([`crate::redact::MIN_SECRET_CHARS`]):
+    /// the run warns about them by name.
+    pub short_secrets: Vec<String>,
     /// The top-level `waivers:`, in config order.
     pub waivers: Vec<Waiver>,
 }
@@ -150,14 +154,20 @@ pub fn load_str(
 ) -> Result<Vec<Plan>, ConfigError> {
     let root = yaml::parse(file, text)?;
     let mut problems = Problems::default();
-    let plans = build(file, &root, only_env, env, &mut problems)?;
+    let used = RefCell::new(Vec::new());
+    let plans = build(file, &root, only_env, env, &mut problems, &used)?;
     if problems.list.is_empty() {
         return Ok(plans);
     }
+    let used = used.into_inner();
     let mut seen = HashSet::new();
     let mut list: Vec<Problem> = problems
         .list
         .into_iter()
+        .map(|mut p| {
+            p.message = hide_env_values(&p.message, &used);
+            p
+        })
         .filter(|p| seen.insert((p.line, p.column, p.message.clone())))
         .collect();
     list.sort_by_key(|p| (p.line, p.column));
@@ -167,12 +177,42 @@ pub fn load_str(
     })
 }
 
+/// A config problem never echoes a value that came from the process environment: each one
+/// (in any letter case) is shown as the `${NAME}` reference it came from. A value too short to
+/// search for safely is replaced only where it is a whole `quoted` value.
+fn hide_env_values(message: &str, used: &[EnvUse]) -> String {
+    let mut uses: Vec<&EnvUse> = used.iter().filter(|u| !u.value.is_empty()).collect();
+    uses.sort_by(|a, b| b.value.len().cmp(&a.value.len()).then(a.name.cmp(&b.name)));
+    uses.dedup_by(|a, b| a.value == b.value);
+    let mut out = message.to_owned();
+    for u in uses {
+        let reference = format!("${{{}}}", u.name);
+        let long = u.value.chars().count() >= crate::redact::MIN_SECRET_CHARS;
+        let pattern = if long {
+            format!("(?i){}", regex::escape(&u.value))
+        } else {
+            format!("(?i)`{}`", regex::escape(&u.value))
+        };
+        let Ok(re) = regex::Regex::new(&pattern) else {
+            continue;
+        };
+        let with = if long {
+            reference
+        } else {
+            format!("`{reference}`")
+        };
+        out = re.replace_all(&out, regex::NoExpand(&with)).into_owned();
+    }
+    out
+}
+
 fn build(
     file: &str,
     root: &Node,
     only_env: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
     problems: &mut Problems,
+    used: &RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
     let Some(mut top) = MapReader::new(root, "", problems) else {
         return Ok(Vec::new());
@@ -180,12 +220,24 @@ fn build(
     let no_vars = BTreeMap::new();
     let mut declared_secrets: Vec<String> = Vec::new();
     let mut secrets: Vec<String> = Vec::new();
+    // Well-known credentials are secrets whenever they are set, used by the config or not.
+    for name in interpolate::WELL_KNOWN_SECRETS {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            secrets.push(value.clone());
+            used.borrow_mut().push(EnvUse {
+                name: (*name).to_owned(),
+                value,
+                secret: true,
+            });
+        }
+    }
 
     if let Some((node, path)) = top.take("secrets") {
         let plain = Interpolator {
             env: &|_| None,
             vars: &no_vars,
             declared_secrets: &[],
+            used,
         };
         let mut ctx = Ctx {
             problems,
@@ -200,6 +252,7 @@ fn build(
         env,
         vars: &no_vars,
         declared_secrets: &declared_secrets,
+        used,
     };
 
     // Concurrency: `max_workers` (original design) or `concurrency`, not both.
@@ -328,6 +381,7 @@ fn build(
             env,
             vars: &vars,
             declared_secrets: &declared_secrets,
+            used,
         };
         let mut ctx = Ctx {
             problems,
@@ -384,10 +438,27 @@ fn build(
                 .unwrap_or(DEFAULT_PER_HOST_CONCURRENCY),
             checks,
             secrets: env_secrets,
+            short_secrets: short_secret_names(&used.borrow()),
             waivers: waivers.clone(),
         });
     }
     Ok(plans)
+}
+
+/// Names of the secret variables whose values are too short to be masked.
+fn short_secret_names(used: &[EnvUse]) -> Vec<String> {
+    let mut names: Vec<String> = used
+        .iter()
+        .filter(|u| {
+            u.secret
+                && !u.value.is_empty()
+                && u.value.chars().count() < crate::redact::MIN_SECRET_CHARS
+        })
+        .map(|u| u.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn positive(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<usize> {

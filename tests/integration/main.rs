@@ -38,3 +38,4 @@ mod scale;
 mod schema;
 mod tcp;
 mod tls;
+mod trust_secrets;
