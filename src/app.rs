@@ -156,7 +156,7 @@ fn list(a: &ListArgs) -> ExitCode {
             let _ = writeln!(
                 out,
                 "{}\t{}\t{}",
-                report::one_line(&c.name),
+                report::one_line(&redactor.text(&c.name)),
                 c.kind(),
                 report::one_line(&redactor.text(&c.target))
             );
