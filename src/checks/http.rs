@@ -1162,6 +1162,21 @@ mod tests {
     }
 
     #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("http://a.test/x"),
+            &u("http://a.test:80/y?z")
+        ));
+        assert!(!same_origin(&u("http://a.test/"), &u("https://a.test/")));
+        assert!(!same_origin(&u("http://a.test/"), &u("http://b.test/")));
+        assert!(!same_origin(
+            &u("http://a.test/"),
+            &u("http://a.test:8080/")
+        ));
+    }
+
+    #[test]
     fn password_is_masked_in_target() {
         let u = url::Url::parse("https://user:hunter2@example.com/x").unwrap();
         assert_eq!(redacted_url(&u), "https://user:***@example.com/x");

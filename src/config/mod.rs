@@ -808,3 +808,56 @@ fn check_unique_names(checks: &[CheckDef], problems: &mut Problems) {
         }
     }
 }
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    fn uses(list: &[(&str, &str, bool)]) -> Vec<EnvUse> {
+        list.iter()
+            .map(|(n, v, s)| EnvUse {
+                name: (*n).to_owned(),
+                value: (*v).to_owned(),
+                secret: *s,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn config_errors_show_the_reference_in_any_case() {
+        let used = uses(&[("REDIS_PW", "S3nt1nel_RedisPW", true), ("M", "ab", false)]);
+        assert_eq!(
+            hide_env_values("found `s3nt1nel_redispw`, also S3NT1NEL_REDISPW", &used),
+            "found `${REDIS_PW}`, also ${REDIS_PW}"
+        );
+        // A short value is replaced only where it is the whole quoted value.
+        assert_eq!(
+            hide_env_values("unsupported method `AB` (a tab)", &used),
+            "unsupported method `${M}` (a tab)"
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_named_once() {
+        let used = uses(&[
+            ("AUTH_RETRIES", "2", true),
+            ("AUTH_RETRIES", "2", true),
+            ("PORT", "80", false),
+            ("API_TOKEN", "long-enough", true),
+        ]);
+        assert_eq!(short_secret_names(&used), vec!["AUTH_RETRIES".to_owned()]);
+    }
+
+    #[test]
+    fn well_known_credentials_are_secrets_without_being_used() {
+        let env = |k: &str| (k == "GITHUB_TOKEN").then(|| "ghp-token-value".to_owned());
+        let plans = load_str(
+            "c.yaml",
+            "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 1}\n",
+            None,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(plans[0].secrets, vec!["ghp-token-value".to_owned()]);
+    }
+}
