@@ -206,7 +206,7 @@ fn list(a: &ListArgs) -> ExitCode {
             let _ = writeln!(
                 out,
                 "{}\t{}\t{}",
-                report::one_line(&c.name),
+                report::one_line(&redactor.text(&c.name)),
                 c.kind(),
                 report::one_line(&redactor.text(&c.target))
             );
@@ -249,6 +249,15 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         },
         Err(e) => return config_error(&e),
     };
+    if !g.quiet {
+        for name in &plan.short_secrets {
+            eprint_line(&format!(
+                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
+                report::one_line(name),
+                crate::redact::MIN_SECRET_CHARS
+            ));
+        }
+    }
     // A bad baseline is refused before any check runs.
     let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
         Ok(b) => b,

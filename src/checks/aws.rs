@@ -106,8 +106,6 @@ const MAX_NAMES: usize = 10;
 const MAX_BODY: usize = 32 * 1024 * 1024;
 /// Most `DescribeInstances` pages followed (1000 instances each).
 const MAX_PAGES: usize = 50;
-/// Environment credentials at least this long are redacted from every output.
-const MIN_SECRET_LEN: usize = 12;
 /// The RDS Query API version `DescribeDBInstances` is called with.
 const RDS_API_VERSION: &str = "2014-10-31";
 /// The ELBv2 Query API version `DescribeTargetHealth` is called with.
@@ -175,16 +173,8 @@ pub fn parse(
     ctx: &mut Ctx<'_>,
     _thresholds: super::Thresholds,
 ) -> Option<(AwsSpec, String)> {
-    // Credentials read from the environment are redacted from every output, whatever prints them.
-    // Real keys are 40 characters and tokens longer; a short placeholder (`testing`) is not
-    // worth garbling every report over.
-    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-        if let Some(v) = (ctx.interp.env)(var)
-            && v.len() >= MIN_SECRET_LEN
-        {
-            ctx.secrets.push(v);
-        }
-    }
+    // The credentials the SDK reads from the environment are secrets for every run
+    // (`config::interpolate::WELL_KNOWN_SECRETS`), whatever prints them.
     let mut ok = true;
     let region = match r.take("region") {
         Some((n, p)) => match ctx.non_empty(n, &p) {
@@ -1625,6 +1615,12 @@ fn parse_query_error(xml: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    /// Text as a report shows it: the deferred cuts carried out.
+    fn shown(v: impl std::fmt::Display) -> String {
+        let text = v.to_string();
+        crate::redact::Redactor::default().text(text.trim_matches('"'))
+    }
+
     #[test]
     fn nested_schema_fields_match_their_keys() {
         let keys = |f: &[Field]| f.iter().map(|f| f.key).collect::<Vec<_>>();
@@ -1764,7 +1760,7 @@ mod tests {
         assert_eq!(db["DBInstanceStatus"], "stopped");
         let o = rds_verdict("orders", &db);
         assert_eq!(o.reason, Some(Reason::AwsExpect));
-        assert_eq!(o.metadata["engine"], "postgres");
+        assert_eq!(shown(&o.metadata["engine"]), "postgres");
         let empty = "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances/></DescribeDBInstancesResult></DescribeDBInstancesResponse>";
         assert_eq!(parse_rds(empty).unwrap(), None);
         assert!(valid_rds_id("orders-db-1"));
@@ -1786,7 +1782,7 @@ mod tests {
         let o = target_verdict(&t, None);
         assert_eq!(o.reason, Some(Reason::AwsExpect));
         assert!(
-            o.message.contains("i-2:80 (unhealthy: Target.Timeout)"),
+            shown(&o.message).contains("i-2:80 (unhealthy: Target.Timeout)"),
             "{}",
             o.message
         );
@@ -1817,7 +1813,7 @@ mod tests {
         let o = ec2_verdict(&list, &[], 3);
         assert_eq!(o.reason, Some(Reason::AwsExpect));
         assert!(
-            o.message.contains("not running: i-3 (stopped)"),
+            shown(&o.message).contains("not running: i-3 (stopped)"),
             "{}",
             o.message
         );

@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::util::{escape, excerpt, millis, verdict};
+use super::util::{escape, escape_controls, millis, verdict};
 use super::{Phase, Thresholds};
 use crate::config::fields::Ctx;
 use crate::config::yaml::{MapReader, Node, Value};
+use crate::redact::cut_later;
 use crate::result::{Outcome, Reason, Status};
 
 /// Keys a command check accepts besides the common ones.
@@ -401,14 +402,17 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
     if out_total > out.len() || err_total > err.len() {
         meta.insert("output_truncated".to_owned(), serde_json::json!(true));
     }
-    meta.insert(
-        "stdout_excerpt".to_owned(),
-        serde_json::json!(excerpt(&out, EXCERPT_CHARS)),
-    );
-    meta.insert(
-        "stderr_excerpt".to_owned(),
-        serde_json::json!(excerpt(&err, EXCERPT_CHARS)),
-    );
+    // Cut by the redactor, after the secrets in the whole captured output are masked.
+    for (key, bytes, total) in [
+        ("stdout_excerpt", &out, out_total),
+        ("stderr_excerpt", &err, err_total),
+    ] {
+        let text = escape_controls(&String::from_utf8_lossy(bytes));
+        meta.insert(
+            key.to_owned(),
+            serde_json::json!(cut_later(&text, EXCERPT_CHARS, total > bytes.len())),
+        );
+    }
     let code = status.code();
     if let Some(c) = code {
         meta.insert("exit_code".to_owned(), serde_json::json!(c));

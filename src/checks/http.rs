@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "response_headers",
     "follow_redirects",
     "max_redirects",
+    "forward_headers_on_redirect",
     "insecure",
     "ca_file",
     "max_body_bytes",
@@ -100,6 +101,11 @@ pub const FIELDS: &[Field] = &[
         "Follow redirects (default true).",
     ),
     opt("max_redirects", T::Integer, "Maximum redirects followed."),
+    opt(
+        "forward_headers_on_redirect",
+        T::Bool,
+        "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
+    ),
     opt("insecure", T::Bool, "Skip TLS certificate verification."),
     opt(
         "ca_file",
@@ -189,12 +195,12 @@ pub struct JsonAssert {
     pub equals: Option<serde_json::Value>,
 }
 
-/// Which client (pool) a check uses.
+/// Which client (pool) a check uses. Redirects are followed by [`run`] itself, hop by hop, so
+/// the configured headers can be dropped when a redirect leaves the origin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientKey {
     insecure: bool,
     ca_file: Option<String>,
-    max_redirects: Option<usize>,
 }
 
 /// A validated HTTP check.
@@ -226,6 +232,10 @@ pub struct HttpSpec {
     pub thresholds: Thresholds,
     /// The client to use.
     pub client: ClientKey,
+    /// Redirects followed at most (`None`: redirects are not followed).
+    pub max_redirects: Option<usize>,
+    /// Keep the configured headers when a redirect leaves the origin (scheme, host, port).
+    pub forward_headers_on_redirect: bool,
     /// Body read cap.
     pub max_body: usize,
     /// Certificate days-left thresholds (https only, when set).
@@ -365,6 +375,10 @@ pub fn parse(
             .unwrap_or(DEFAULT_MAX_REDIRECTS),
         None => DEFAULT_MAX_REDIRECTS,
     };
+    let forward_headers_on_redirect = match r.take("forward_headers_on_redirect") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
     let insecure = match r.take("insecure") {
         Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
         None => false,
@@ -430,11 +444,9 @@ pub fn parse(
             json,
             response_headers,
             thresholds,
-            client: ClientKey {
-                insecure,
-                ca_file,
-                max_redirects: follow.then_some(max_redirects),
-            },
+            client: ClientKey { insecure, ca_file },
+            max_redirects: follow.then_some(max_redirects),
+            forward_headers_on_redirect,
             max_body,
             warn_days,
             fail_days,
@@ -650,14 +662,13 @@ fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
         rustls::DEFAULT_VERSIONS,
     )?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let policy = match key.max_redirects {
-        Some(n) => redirect::Policy::limited(n),
-        None => redirect::Policy::none(),
-    };
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .tls_info(true)
-        .redirect(policy)
+        // `send` follows redirects itself; no `Referer` ever tells the next server where the
+        // check came from.
+        .redirect(redirect::Policy::none())
+        .referer(false)
         .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
@@ -673,17 +684,11 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             "no HTTP client was prepared for this check",
         );
     };
-    let mut req = client
-        .request(spec.method.clone(), spec.url.clone())
-        .headers(spec.headers.clone());
-    if let Some(body) = &spec.body {
-        req = req.body(body.clone());
-    }
     let start = Instant::now();
     phase.set("waiting for the response headers");
-    let resp = match req.send().await {
+    let resp = match send(client, spec).await {
         Ok(r) => r,
-        Err(e) => return request_error(&e),
+        Err(outcome) => return outcome,
     };
     let status = resp.status();
     let mut meta = std::collections::BTreeMap::new();
@@ -909,7 +914,8 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             }
             let reason = first.unwrap_or(Reason::Internal);
             let message = msgs.join("; ");
-            let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+            // Cut by the redactor, after the secrets in the whole body are masked.
+            let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, truncated);
             meta.insert("body_excerpt".to_owned(), serde_json::json!(excerpt));
             if worst == Status::Fail {
                 Outcome::fail(reason, message)
@@ -945,6 +951,76 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((body, false))
+}
+
+/// Whether two URLs share an origin (scheme, host and port).
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Send the request and follow redirects (301, 302, 303, 307, 308) up to `max_redirects`.
+/// A hop to another origin drops every configured header (they hold API keys and tokens meant
+/// for the configured server), unless `forward_headers_on_redirect` is set; once dropped they
+/// are not sent again, even if a later hop comes back. 303, and 301/302 after a POST, continue
+/// as a GET without a body, as browsers do.
+async fn send(client: &reqwest::Client, spec: &HttpSpec) -> Result<reqwest::Response, Outcome> {
+    use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+    let mut url = spec.url.clone();
+    let mut method = spec.method.clone();
+    let mut body = spec.body.clone();
+    let mut headers = spec.headers.clone();
+    let mut hops = 0usize;
+    loop {
+        let mut req = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone());
+        if let Some(b) = &body {
+            req = req.body(b.clone());
+        }
+        let resp = req.send().await.map_err(|e| request_error(&e))?;
+        let Some(max) = spec.max_redirects else {
+            return Ok(resp);
+        };
+        let status = resp.status().as_u16();
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(resp);
+        }
+        // No usable `Location`: the redirect itself is the answer the assertions judge.
+        let Some(next) = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| url.join(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+        else {
+            return Ok(resp);
+        };
+        if hops >= max {
+            return Err(Outcome::fail(
+                Reason::HttpRedirect,
+                format!("error following redirect: too many redirects (max_redirects {max})"),
+            ));
+        }
+        hops += 1;
+        let to_get = match status {
+            303 => method != Method::HEAD,
+            301 | 302 => method == Method::POST,
+            _ => false,
+        };
+        if to_get {
+            method = Method::GET;
+            body = None;
+            for h in [CONTENT_TYPE, CONTENT_LENGTH, CONTENT_ENCODING] {
+                headers.remove(h);
+            }
+        }
+        if !spec.forward_headers_on_redirect && !same_origin(&url, &next) {
+            headers.clear();
+        }
+        url = next;
+    }
 }
 
 fn request_error(e: &reqwest::Error) -> Outcome {
@@ -1083,6 +1159,21 @@ mod tests {
         assert_eq!(to_pointer("/a/0").as_deref(), Some("/a/0"));
         assert_eq!(to_pointer("a..b"), None);
         assert_eq!(to_pointer("a[x]"), None);
+    }
+
+    #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("http://a.test/x"),
+            &u("http://a.test:80/y?z")
+        ));
+        assert!(!same_origin(&u("http://a.test/"), &u("https://a.test/")));
+        assert!(!same_origin(&u("http://a.test/"), &u("http://b.test/")));
+        assert!(!same_origin(
+            &u("http://a.test/"),
+            &u("http://a.test:8080/")
+        ));
     }
 
     #[test]

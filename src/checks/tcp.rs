@@ -230,7 +230,9 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
         )
         .await;
         let text = String::from_utf8_lossy(&read.bytes);
-        let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+        let read_cap = matches!(read.end, ReadEnd::Cap);
+        // Cut by the redactor, after the secrets in the whole text read are masked.
+        let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, read_cap);
         meta.insert("bytes_read".to_owned(), serde_json::json!(read.bytes.len()));
         meta.insert("banner".to_owned(), serde_json::json!(excerpt));
         if !read.found {
@@ -254,10 +256,14 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
                 ReadEnd::Error(e) => format!("reading failed ({e})"),
                 ReadEnd::Found => String::new(),
             };
-            let got = if excerpt.is_empty() {
+            let got = if text.is_empty() {
                 "nothing".to_owned()
             } else {
-                format!("`{}`", excerpt.escape_debug())
+                let shown = text.escape_debug().to_string();
+                format!(
+                    "`{}`",
+                    crate::redact::cut_later(&shown, EXCERPT_CHARS, read_cap)
+                )
             };
             return Outcome::fail(
                 Reason::TcpExpect,

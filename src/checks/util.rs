@@ -8,7 +8,9 @@ use crate::config::fields::{Ctx, format_duration};
 use crate::result::{Outcome, Reason, Status};
 
 /// Text from a server or a child process, made safe for one report line: decoded lossily,
-/// control characters escaped (`\n`, `\u{1b}`), cut to `max_chars` with `…` when longer.
+/// control characters escaped (`\n`, `\u{1b}`), cut to `max_chars` with `…` when longer. The
+/// cut is carried out by the redactor, after it has masked the secrets
+/// ([`crate::redact::cut_later`]).
 pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     escape(&text, max_chars)
@@ -16,21 +18,18 @@ pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
 
 /// [`excerpt`] for text already decoded.
 pub fn escape(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0usize;
+    crate::redact::cut_later(&escape_controls(text), max_chars, false)
+}
+
+/// Control characters as visible escapes (`\n`, `\u{1b}`), nothing cut.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let piece: String = if c.is_control() {
-            c.escape_default().collect()
+        if c.is_control() {
+            out.extend(c.escape_default());
         } else {
-            c.to_string()
-        };
-        let len = piece.chars().count();
-        if count + len > max_chars {
-            out.push('…');
-            break;
+            out.push(c);
         }
-        count += len;
-        out.push_str(&piece);
     }
     out
 }
@@ -193,9 +192,10 @@ mod tests {
 
     #[test]
     fn escapes_control_characters_and_caps() {
-        assert_eq!(escape("a\nb\u{1b}[31m", 100), "a\\nb\\u{1b}[31m");
-        assert_eq!(escape("a\nb", 2), "a…");
-        assert_eq!(escape("abcdef", 3), "abc…");
+        let done = |s: String| crate::redact::Redactor::default().text(&s);
+        assert_eq!(done(escape("a\nb\u{1b}[31m", 100)), "a\\nb\\u{1b}[31m");
+        assert_eq!(done(escape("a\nb", 2)), "a\\…");
+        assert_eq!(done(escape("abcdef", 3)), "abc…");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `${VAR}`, `${VAR:-default}` and `${vars.name}` substitution in string values.
 //! `$${` writes a literal `${`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// Where interpolated values come from, and what was used (so secrets can be redacted).
@@ -11,7 +12,37 @@ pub struct Interpolator<'a> {
     pub vars: &'a BTreeMap<String, String>,
     /// Variable names declared secret in the config's `secrets:` list.
     pub declared_secrets: &'a [String],
+    /// Every process environment variable substituted so far (shared by the interpolators of
+    /// one load): config errors show `${NAME}` instead of its value, and a short secret is
+    /// named in a warning.
+    pub used: &'a RefCell<Vec<EnvUse>>,
 }
+
+/// One process environment variable substituted into the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvUse {
+    /// The variable's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+    /// Whether the value counts as a secret.
+    pub secret: bool,
+}
+
+/// Variables whose values are secrets whenever they are set, whether or not the config uses
+/// them: a command check, a server or an SDK error may print them.
+pub const WELL_KNOWN_SECRETS: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "GITHUB_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "CI_JOB_TOKEN",
+    "PGPASSWORD",
+    "MYSQL_PWD",
+    "REDIS_PASSWORD",
+    "VAULT_TOKEN",
+];
 
 /// The result of interpolating one string.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -100,9 +131,17 @@ impl Interpolator<'_> {
         }
         match ((self.env)(name), default) {
             (Some(v), _) => {
-                if looks_secret(name) || self.declared_secrets.iter().any(|s| s == name) {
+                let secret = looks_secret(name)
+                    || WELL_KNOWN_SECRETS.contains(&name)
+                    || self.declared_secrets.iter().any(|s| s == name);
+                if secret {
                     out.secrets.push(v.clone());
                 }
+                self.used.borrow_mut().push(EnvUse {
+                    name: name.to_owned(),
+                    value: v.clone(),
+                    secret,
+                });
                 out.env_values.push(v.clone());
                 out.text.push_str(&v);
             }
@@ -130,10 +169,12 @@ mod tests {
         let mut vars = BTreeMap::new();
         vars.insert("port".to_owned(), "8443".to_owned());
         let declared = vec![];
+        let used = RefCell::new(Vec::new());
         let i = Interpolator {
             env: &env,
             vars: &vars,
             declared_secrets: &declared,
+            used: &used,
         };
         f(&i);
     }
@@ -155,6 +196,10 @@ mod tests {
             let r = i.apply("Bearer ${API_TOKEN}").unwrap();
             assert_eq!(r.text, "Bearer s3cr3t");
             assert_eq!(r.secrets, vec!["s3cr3t".to_owned()]);
+            assert_eq!(
+                i.used.borrow().last().map(|u| (u.name.as_str(), u.secret)),
+                Some(("API_TOKEN", true))
+            );
         });
     }
 

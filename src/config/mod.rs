@@ -23,6 +23,7 @@ pub mod interpolate;
 pub mod schema;
 pub mod yaml;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use crate::result::Location;
 use crate::waiver::Waiver;
 pub use error::{ConfigError, Problem};
 use fields::Ctx;
-use interpolate::Interpolator;
+use interpolate::{EnvUse, Interpolator};
 use yaml::{MapReader, Node, Problems, Value};
 
 /// Default per-check timeout.
@@ -97,6 +98,9 @@ pub struct Plan {
     pub checks: Vec<CheckDef>,
     /// Secret values to redact from every output.
     pub secrets: Vec<String>,
+    /// Variables holding a secret too short to mask ([`crate::redact::MIN_SECRET_CHARS`]):
+    /// the run warns about them by name.
+    pub short_secrets: Vec<String>,
     /// The top-level `waivers:`, in config order.
     pub waivers: Vec<Waiver>,
 }
@@ -151,14 +155,20 @@ pub fn load_str(
     let mut root = yaml::parse(file, text)?;
     let mut problems = Problems::default();
     yaml::apply_merge_keys(&mut root, "", &mut problems);
-    let plans = build(file, &root, only_env, env, &mut problems)?;
+    let used = RefCell::new(Vec::new());
+    let plans = build(file, &root, only_env, env, &mut problems, &used)?;
     if problems.list.is_empty() {
         return Ok(plans);
     }
+    let used = used.into_inner();
     let mut seen = HashSet::new();
     let mut list: Vec<Problem> = problems
         .list
         .into_iter()
+        .map(|mut p| {
+            p.message = hide_env_values(&p.message, &used);
+            p
+        })
         .filter(|p| seen.insert((p.line, p.column, p.message.clone())))
         .collect();
     list.sort_by_key(|p| (p.line, p.column));
@@ -168,12 +178,42 @@ pub fn load_str(
     })
 }
 
+/// A config problem never echoes a value that came from the process environment: each one
+/// (in any letter case) is shown as the `${NAME}` reference it came from. A value too short to
+/// search for safely is replaced only where it is a whole `quoted` value.
+fn hide_env_values(message: &str, used: &[EnvUse]) -> String {
+    let mut uses: Vec<&EnvUse> = used.iter().filter(|u| !u.value.is_empty()).collect();
+    uses.sort_by(|a, b| b.value.len().cmp(&a.value.len()).then(a.name.cmp(&b.name)));
+    uses.dedup_by(|a, b| a.value == b.value);
+    let mut out = message.to_owned();
+    for u in uses {
+        let reference = format!("${{{}}}", u.name);
+        let long = u.value.chars().count() >= crate::redact::MIN_SECRET_CHARS;
+        let pattern = if long {
+            format!("(?i){}", regex::escape(&u.value))
+        } else {
+            format!("(?i)`{}`", regex::escape(&u.value))
+        };
+        let Ok(re) = regex::Regex::new(&pattern) else {
+            continue;
+        };
+        let with = if long {
+            reference
+        } else {
+            format!("`{reference}`")
+        };
+        out = re.replace_all(&out, regex::NoExpand(&with)).into_owned();
+    }
+    out
+}
+
 fn build(
     file: &str,
     root: &Node,
     only_env: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
     problems: &mut Problems,
+    used: &RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
     let Some(mut top) = MapReader::new(root, "", problems) else {
         return Ok(Vec::new());
@@ -181,12 +221,24 @@ fn build(
     let no_vars = BTreeMap::new();
     let mut declared_secrets: Vec<String> = Vec::new();
     let mut secrets: Vec<String> = Vec::new();
+    // Well-known credentials are secrets whenever they are set, used by the config or not.
+    for name in interpolate::WELL_KNOWN_SECRETS {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            secrets.push(value.clone());
+            used.borrow_mut().push(EnvUse {
+                name: (*name).to_owned(),
+                value,
+                secret: true,
+            });
+        }
+    }
 
     if let Some((node, path)) = top.take("secrets") {
         let plain = Interpolator {
             env: &|_| None,
             vars: &no_vars,
             declared_secrets: &[],
+            used,
         };
         let mut ctx = Ctx {
             problems,
@@ -201,6 +253,7 @@ fn build(
         env,
         vars: &no_vars,
         declared_secrets: &declared_secrets,
+        used,
     };
 
     // Concurrency: `max_workers` (original design) or `concurrency`, not both.
@@ -331,6 +384,7 @@ fn build(
             env,
             vars: &vars,
             declared_secrets: &declared_secrets,
+            used,
         };
         let mut ctx = Ctx {
             problems,
@@ -408,6 +462,7 @@ fn build(
                 .unwrap_or(DEFAULT_PER_HOST_CONCURRENCY),
             checks,
             secrets: env_secrets,
+            short_secrets: short_secret_names(&used.borrow()),
             waivers: waivers.clone(),
         });
     }
@@ -417,6 +472,22 @@ fn build(
 /// The message for an environment that selects no checks (also used by `run` and `merge`).
 pub fn no_checks(environment: &str) -> String {
     format!("environment {environment} has no checks")
+}
+
+/// Names of the secret variables whose values are too short to be masked.
+fn short_secret_names(used: &[EnvUse]) -> Vec<String> {
+    let mut names: Vec<String> = used
+        .iter()
+        .filter(|u| {
+            u.secret
+                && !u.value.is_empty()
+                && u.value.chars().count() < crate::redact::MIN_SECRET_CHARS
+        })
+        .map(|u| u.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn positive(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<usize> {
@@ -819,5 +890,58 @@ fn check_unique_names(checks: &[CheckHeader], problems: &mut Problems) {
         } else {
             first.insert(&c.name, &c.location);
         }
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    fn uses(list: &[(&str, &str, bool)]) -> Vec<EnvUse> {
+        list.iter()
+            .map(|(n, v, s)| EnvUse {
+                name: (*n).to_owned(),
+                value: (*v).to_owned(),
+                secret: *s,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn config_errors_show_the_reference_in_any_case() {
+        let used = uses(&[("REDIS_PW", "S3nt1nel_RedisPW", true), ("M", "ab", false)]);
+        assert_eq!(
+            hide_env_values("found `s3nt1nel_redispw`, also S3NT1NEL_REDISPW", &used),
+            "found `${REDIS_PW}`, also ${REDIS_PW}"
+        );
+        // A short value is replaced only where it is the whole quoted value.
+        assert_eq!(
+            hide_env_values("unsupported method `AB` (a tab)", &used),
+            "unsupported method `${M}` (a tab)"
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_named_once() {
+        let used = uses(&[
+            ("AUTH_RETRIES", "2", true),
+            ("AUTH_RETRIES", "2", true),
+            ("PORT", "80", false),
+            ("API_TOKEN", "long-enough", true),
+        ]);
+        assert_eq!(short_secret_names(&used), vec!["AUTH_RETRIES".to_owned()]);
+    }
+
+    #[test]
+    fn well_known_credentials_are_secrets_without_being_used() {
+        let env = |k: &str| (k == "GITHUB_TOKEN").then(|| "ghp-token-value".to_owned());
+        let plans = load_str(
+            "c.yaml",
+            "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 1}\n",
+            None,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(plans[0].secrets, vec!["ghp-token-value".to_owned()]);
     }
 }

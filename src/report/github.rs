@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
-use super::{Context, RenderError, Reporter, break_legacy_commands, truncate_chars};
+use super::{Context, RenderError, Reporter, neutralise_commands, truncate_chars};
 use crate::result::{CheckResult, Reason, Status};
 
 /// GitHub turns at most 10 errors and 10 warnings per step into annotations.
@@ -21,7 +21,7 @@ const MESSAGE_MAX: usize = 3500;
 
 /// Escape workflow-command data (the text after `::`).
 pub fn escape_data(s: &str) -> String {
-    break_legacy_commands(
+    neutralise_commands(
         s.replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A"),
@@ -30,7 +30,7 @@ pub fn escape_data(s: &str) -> String {
 
 /// Escape a workflow-command property value (`file=`, `title=`…).
 pub fn escape_property(s: &str) -> String {
-    break_legacy_commands(
+    neutralise_commands(
         s.replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A")

@@ -17,7 +17,7 @@ use quick_junit::{
     XmlString,
 };
 
-use super::{Context, RenderError, Reporter, body_excerpt, break_legacy_commands};
+use super::{Context, RenderError, Reporter, body_excerpt, neutralise_commands};
 use crate::result::{CheckResult, FailedAttempt, Reason, ReasonClass, Status, Summary};
 
 /// The JUnit reporter.
@@ -36,14 +36,15 @@ impl Reporter for Junit {
 
 /// Text safe for XML 1.0: quick-junit strips ANSI escapes and C0 controls; this also drops the
 /// non-characters U+FFFE/U+FFFF, which are not XML characters either.
-/// The legacy `##[` workflow command is broken up too, in case a CI log prints the file.
+/// Workflow commands (`::` at a line start, `##[`) are neutralised too, in case a CI log prints
+/// the file.
 fn xml(s: &str) -> XmlString {
     let s = if s.contains(['\u{fffe}', '\u{ffff}']) {
         s.replace(['\u{fffe}', '\u{ffff}'], "")
     } else {
         s.to_owned()
     };
-    XmlString::new(break_legacy_commands(s))
+    XmlString::new(neutralise_commands(s))
 }
 
 fn timestamp(t: time::OffsetDateTime) -> Option<chrono::DateTime<chrono::FixedOffset>> {

@@ -38,7 +38,7 @@ pub fn one_line(s: &str) -> String {
             c => out.push(c),
         }
     }
-    break_legacy_commands(out)
+    neutralise_commands(out)
 }
 
 /// Unicode line and paragraph separators: some log viewers break lines on them.
@@ -46,14 +46,34 @@ fn is_line_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
 }
 
-/// Break up the legacy `##[command]` form, which the GitHub runner honours anywhere in a line,
-/// with an invisible word joiner.
-pub(crate) fn break_legacy_commands(s: String) -> String {
-    if s.contains("##[") {
-        s.replace("##[", "#\u{2060}#[")
-    } else {
-        s
+/// Neutralise GitHub workflow commands in untrusted text, for every format a CI log may print:
+/// `::` that starts a line (after optional whitespace, as the runner trims it) and the legacy
+/// `##[command]` form, which the runner honours anywhere in a line, each get an invisible word
+/// joiner between their first two characters. The text reads the same; no runner acts on it.
+pub(crate) fn neutralise_commands(s: String) -> String {
+    const JOINER: char = '\u{2060}';
+    if !s.contains("::") && !s.contains("##[") {
+        return s;
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut line_start = true;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\n' | '\r' => line_start = true,
+            ':' if line_start && chars.peek() == Some(&':') => {
+                out.push(JOINER);
+                line_start = false;
+            }
+            c if c.is_whitespace() => {}
+            _ => line_start = false,
+        }
+    }
+    if out.contains("##[") {
+        out = out.replace("##[", "#\u{2060}#[");
+    }
+    out
 }
 
 /// `##[` can only occur inside JSON strings (every key is infracheck's own): writing it as
@@ -599,9 +619,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn workflow_commands_are_neutralised_at_every_line_start() {
+        let s = neutralise_commands(
+            "::error::a\n  ::warning::b\r\t::x\nok ::mid\nx ##[error]y\n#:::\n".to_owned(),
+        );
+        for line in s.split(['\n', '\r']) {
+            assert!(!line.trim_start().starts_with("::"), "{line:?}");
+            assert!(!line.contains("##["), "{line:?}");
+        }
+        assert!(s.contains("ok ::mid"), "mid-line `::` is kept: {s}");
+        assert_eq!(
+            s.replace('\u{2060}', ""),
+            "::error::a\n  ::warning::b\r\t::x\nok ::mid\nx ##[error]y\n#:::\n"
+        );
+    }
+
+    #[test]
     fn one_line_neutralises_lines_and_commands() {
         let s = one_line("a\n::error::x\r##[warning]y\u{1b}[31m\u{2028}z");
         assert!(!s.contains('\n') && !s.contains('\r') && !s.contains('\u{1b}'));
+        assert!(!one_line(" ::error::x").trim_start().starts_with("::"));
         assert!(!s.contains("##[") && !s.contains('\u{2028}'));
     }
 

@@ -71,7 +71,8 @@ pub(crate) fn escape_label(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    // A CI log may print the file: no label carries a workflow command.
+    super::neutralise_commands(out)
 }
 
 fn status_label(s: Status) -> String {

@@ -43,3 +43,4 @@ mod tcp;
 mod tls;
 mod trust_config;
 mod trust_files;
+mod trust_secrets;

@@ -128,7 +128,8 @@ proptest! {
     #[test]
     fn interpolation_never_panics(s in "[$\\{\\}:\\-a-zA-Z_.]{0,60}") {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), "v".to_owned())]);
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[] };
+        let used = std::cell::RefCell::new(Vec::new());
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
         if let Ok(done) = i.apply(&s) {
             // Without any `$`, interpolation is the identity.
             if !s.contains('$') {
