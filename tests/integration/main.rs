@@ -23,6 +23,7 @@ mod baseline_gate;
 mod ci_files;
 mod cli_basics;
 mod command;
+mod concurrency;
 mod config_errors;
 mod deps_waivers;
 mod dns;
