@@ -444,7 +444,7 @@ async fn run_plan(
     let per_host = a
         .per_host_concurrency
         .and_then(|c| usize::try_from(c).ok())
-        .unwrap_or(plan.per_host_concurrency);
+        .or(plan.per_host_concurrency);
     let today = match crate::waiver::today(&process_env) {
         Ok(d) => d,
         Err(e) => {
@@ -573,6 +573,17 @@ async fn run_plan(
     }
     if let Some(l) = live {
         l.finish();
+    }
+    if let Some(held) = &outcome.held_back
+        && !quiet
+    {
+        // Once per run, on stderr (never in a report): the per-host limit, not `concurrency`,
+        // set the pace, and the user chose that limit.
+        eprint_line(&format!(
+            "notice: per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
+            held.limit,
+            report::one_line(&redactor.text(&held.host)),
+        ));
     }
     let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();

@@ -2,11 +2,14 @@
 //! attempt, retries with exponential backoff, a global stop (deadline or signal) and panic
 //! isolation. Results come back in config order and already redacted.
 //!
-//! Scheduling: one loop owns every slot. A check starts when a global slot is free *and* its
-//! host (see [`CheckDef::host_key`]) has a free slot; a check whose host is saturated waits in
-//! that host's queue without holding a global slot, so checks of other hosts keep running. A
+//! Scheduling: one loop owns every slot. A check starts when a global slot is free *and*, when
+//! a per-host limit is set (it is opt-in: none by default), its host (see
+//! [`CheckDef::host_key`]) has a free slot; a check whose host is saturated waits in that
+//! host's queue without holding a global slot, so checks of other hosts keep running. A
 //! finished check hands its host slot to the next queued check of the same host, in config
-//! order. No task ever waits for a slot while holding another, so nothing can deadlock.
+//! order. No task ever waits for a slot while holding another, so nothing can deadlock. When a
+//! check has to wait for its host while a global slot is free, the run reports it once
+//! ([`HeldBack`]) so the caller can say that the per-host limit, not `concurrency`, set the pace.
 //!
 //! Dependencies (`depends_on`): a check waits, holding no slot, until every check it depends on
 //! has finished. If one of them finished with PASS or WARN it counts as passed; anything else
@@ -29,20 +32,41 @@ use crate::result::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, S
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
-/// Run every check of `checks` with at most `concurrency` in flight, and at most `per_host` in
-/// flight against any one host. `stop` resolves when the run must end early (deadline or
-/// signal); unfinished checks then FAIL with `timeout.deadline` or `cancelled`. `on_result` sees
-/// each result as it completes, with the check's index in `checks` (for progress display and
-/// the deploy gate's timing). The results come back one per check, in the order of `checks`.
+/// The first time a per-host limit held a check back while a global slot was free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    /// The host (`host:port`) whose limit was reached.
+    pub host: String,
+    /// The per-host limit in force.
+    pub limit: usize,
+}
+
+/// What [`run`] produced.
+#[derive(Debug)]
+pub struct Finished {
+    /// One result per check, in the order of the checks.
+    pub results: Vec<CheckResult>,
+    /// Set when the deadline or a signal ended the run.
+    pub interrupted: Option<Interruption>,
+    /// Set when the per-host limit, not the global one, kept a check waiting.
+    pub held_back: Option<HeldBack>,
+}
+
+/// Run every check of `checks` with at most `concurrency` in flight, and, when `per_host` is
+/// set, at most that many in flight against any one host. `stop` resolves when the run must end
+/// early (deadline or signal); unfinished checks then FAIL with `timeout.deadline` or
+/// `cancelled`. `on_result` sees each result as it completes, with the check's index in `checks`
+/// (for progress display and the deploy gate's timing). The results come back one per check, in
+/// the order of `checks`.
 pub async fn run(
     checks: Arc<Vec<CheckDef>>,
     ctx: Arc<RunContext>,
     concurrency: usize,
-    per_host: usize,
+    per_host: Option<usize>,
     redactor: &Redactor,
     stop: impl Future<Output = Interruption>,
     mut on_result: impl FnMut(usize, &CheckResult),
-) -> (Vec<CheckResult>, Option<Interruption>) {
+) -> Finished {
     let n = checks.len();
     let concurrency = concurrency.max(1);
     let mut hosts = HostSlots::new(&checks, per_host);
@@ -180,7 +204,11 @@ pub async fn run(
             })
         })
         .collect();
-    (results, interrupted)
+    Finished {
+        results,
+        interrupted,
+        held_back: hosts.held_back(),
+    }
 }
 
 /// A check that will not run because a dependency did not pass.
@@ -217,8 +245,13 @@ fn blocked_result(check: &CheckDef, checks: &[CheckDef], b: &Blocked) -> CheckRe
 /// host) so that the checks behind it still start, and a check waiting for its dependencies is
 /// passed over until the last of them finishes.
 struct HostSlots {
-    /// Each check's host, as an index into `in_flight`/`queued`; `None` = not host-limited.
+    /// Each check's host, as an index into `in_flight`/`queued`; `None` = not host-limited
+    /// (every check when no per-host limit is set).
     host_of: Vec<Option<usize>>,
+    /// The host keys, by index.
+    host_names: Vec<String>,
+    /// The first host that held a check back (see [`HeldBack`]).
+    first_held: Option<usize>,
     /// Checks in flight per host.
     in_flight: Vec<usize>,
     /// Checks passed over because their host was saturated, per host, in config order.
@@ -239,14 +272,19 @@ struct HostSlots {
 }
 
 impl HostSlots {
-    fn new(checks: &[CheckDef], per_host: usize) -> Self {
+    /// Slots for `checks`; `per_host` `None` means no per-host limit.
+    fn new(checks: &[CheckDef], per_host: Option<usize>) -> Self {
         let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut host_names = Vec::new();
         let host_of = checks
             .iter()
             .map(|c| {
-                let key = c.host_key()?;
+                let key = per_host.and_then(|_| c.host_key())?;
                 let next_id = ids.len();
-                Some(*ids.entry(key).or_insert(next_id))
+                Some(*ids.entry(key).or_insert_with_key(|k| {
+                    host_names.push(k.clone());
+                    next_id
+                }))
             })
             .collect();
         let index: HashMap<&str, usize> = checks
@@ -276,11 +314,13 @@ impl HostSlots {
         }
         HostSlots {
             host_of,
+            host_names,
+            first_held: None,
             in_flight: vec![0; ids.len()],
             queued: vec![VecDeque::new(); ids.len()],
             ready: VecDeque::new(),
             next: 0,
-            per_host: per_host.max(1),
+            per_host: per_host.unwrap_or(usize::MAX).max(1),
             waiting_on,
             dependents,
             released: VecDeque::new(),
@@ -288,7 +328,8 @@ impl HostSlots {
         }
     }
 
-    /// The next check that may start now (its host slot, if any, is taken for it).
+    /// The next check that may start now (its host slot, if any, is taken for it). Only asked
+    /// while a global slot is free: a check queued here is held back by its host's limit alone.
     fn next_runnable(&mut self) -> Option<usize> {
         if let Some(idx) = self.ready.pop_front() {
             return Some(idx);
@@ -316,10 +357,22 @@ impl HostSlots {
                     *n += 1;
                     return Some(idx);
                 }
-                (Some(_), Some(q)) => q.push_back(idx),
+                (Some(_), Some(q)) => {
+                    q.push_back(idx);
+                    self.first_held.get_or_insert(h);
+                }
                 _ => return Some(idx),
             }
         }
+    }
+
+    /// The first host whose limit held a check back while a global slot was free.
+    fn held_back(&self) -> Option<HeldBack> {
+        let h = self.first_held?;
+        Some(HeldBack {
+            host: self.host_names.get(h)?.clone(),
+            limit: self.per_host,
+        })
     }
 
     /// `idx` finished (`passed`: PASS or WARN): its host slot goes to the host's next queued
@@ -476,7 +529,7 @@ mod tests {
     #[test]
     fn dependents_wait_and_are_released_in_order() {
         let checks = chain();
-        let mut slots = HostSlots::new(&checks, 10);
+        let mut slots = HostSlots::new(&checks, Some(10));
         // Only `a` (index 1) may start; `c` is passed over although it comes first.
         assert_eq!(slots.next_runnable(), Some(1));
         assert_eq!(slots.next_runnable(), None);
@@ -492,7 +545,7 @@ mod tests {
     #[test]
     fn a_failed_dependency_blocks_its_dependents_transitively_once() {
         let checks = chain();
-        let mut slots = HostSlots::new(&checks, 10);
+        let mut slots = HostSlots::new(&checks, Some(10));
         assert_eq!(slots.next_runnable(), Some(1));
         let blocked = slots.finished(1, false);
         assert_eq!(
@@ -523,6 +576,49 @@ mod tests {
         assert_eq!(skipped.attempts, 0);
     }
 
+    fn one_host(n: usize) -> Vec<CheckDef> {
+        let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "      - {{name: c{i}, host: API.example.com., port: 443}}\n"
+            ));
+        }
+        crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
+            .unwrap()
+            .pop()
+            .unwrap()
+            .checks
+    }
+
+    #[test]
+    fn without_a_per_host_limit_every_check_of_one_host_may_start() {
+        let checks = one_host(30);
+        let mut slots = HostSlots::new(&checks, None);
+        for i in 0..30 {
+            assert_eq!(slots.next_runnable(), Some(i));
+        }
+        assert_eq!(slots.next_runnable(), None);
+        assert_eq!(slots.held_back(), None);
+    }
+
+    #[test]
+    fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
+        let checks = one_host(4);
+        let mut slots = HostSlots::new(&checks, Some(2));
+        assert_eq!(slots.next_runnable(), Some(0));
+        assert_eq!(slots.next_runnable(), Some(1));
+        assert_eq!(slots.held_back(), None, "nothing waited yet");
+        assert_eq!(slots.next_runnable(), None);
+        let held = HeldBack {
+            host: "api.example.com:443".to_owned(),
+            limit: 2,
+        };
+        assert_eq!(slots.held_back(), Some(held.clone()));
+        assert!(slots.finished(0, true).is_empty());
+        assert_eq!(slots.next_runnable(), Some(2));
+        assert_eq!(slots.held_back(), Some(held));
+    }
+
     #[tokio::test]
     async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -538,17 +634,25 @@ mod tests {
             .pop()
             .unwrap();
         let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
-        let (results, interrupted) = run(
+        let Finished {
+            results,
+            interrupted,
+            held_back,
+        } = run(
             Arc::new(plan.checks),
             ctx,
             4,
-            4,
+            Some(4),
             &Redactor::default(),
             std::future::pending(),
             |_, _| {},
         )
         .await;
         assert!(interrupted.is_none());
+        assert!(
+            held_back.is_none(),
+            "two checks never wait for a limit of 4"
+        );
         assert_eq!(results.len(), 2);
         assert_eq!(results[0].name, TEST_PANIC_NAME);
         assert_eq!(results[0].status, Status::Fail);

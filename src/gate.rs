@@ -138,8 +138,8 @@ pub struct Rounds<'a> {
     pub ctx: Arc<RunContext>,
     /// Global limit of checks in flight.
     pub concurrency: usize,
-    /// Limit per target host.
-    pub per_host: usize,
+    /// Limit per target host; `None`: no per-host limit.
+    pub per_host: Option<usize>,
     /// Redacts every result.
     pub redactor: &'a Redactor,
     /// `--interval` under `--until-healthy`; `None`: a single round (no gate).
@@ -177,6 +177,9 @@ pub struct Outcome {
     pub interrupted: Option<Interruption>,
     /// The gate's record, under `--until-healthy`.
     pub gate: Option<GateSummary>,
+    /// The first time, in any round, that the per-host limit held a check back while a global
+    /// slot was free.
+    pub held_back: Option<engine::HeldBack>,
 }
 
 /// Run every check once; under `--until-healthy` (`interval` set), rerun the checks that are
@@ -211,6 +214,7 @@ where
     let mut pending: Vec<usize> = (0..all.len()).collect();
     let mut round = 0u32;
     let mut interrupted = None;
+    let mut held_back = None;
     loop {
         round = round.saturating_add(1);
         // Positions in `all` of the checks this round runs, in config order.
@@ -227,7 +231,11 @@ where
         progress.round(subset.len());
         // When each result came in (by position in `all`), for "healthy after".
         let mut arrivals: HashMap<usize, (Duration, time::OffsetDateTime)> = HashMap::new();
-        let (results, why) = engine::run(
+        let engine::Finished {
+            results,
+            interrupted: why,
+            held_back: held,
+        } = engine::run(
             subset,
             Arc::clone(&rounds.ctx),
             rounds.concurrency,
@@ -245,6 +253,7 @@ where
             },
         )
         .await;
+        held_back = held_back.or(held);
         // One result per member, by position (names may be redacted: never match on them).
         for (&i, r) in members.iter().zip(results) {
             let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
@@ -331,6 +340,7 @@ where
         results,
         interrupted,
         gate,
+        held_back,
     }
 }
 

@@ -1,9 +1,13 @@
 //! `command_checks`: run a program (no shell unless `shell: true`), then assert on its exit
-//! code and output. The child runs in its own process group, which is killed when the check
-//! ends early (timeout, deadline, signal); captured output is capped and escaped.
+//! code and output. The check finishes when the program does: output still in the pipes is read
+//! for a short grace period ([`EXIT_GRACE`]), so a background child that keeps them open cannot
+//! hold the verdict back. Whatever the program started ends with the check, however the check
+//! ends (verdict, timeout, deadline, signal): on Unix the program runs in its own process group,
+//! which is killed; on Windows it is assigned to a Job Object that kills its whole tree when
+//! closed. Captured output is capped and escaped.
 
 use crate::config::schema::{Field, FieldType as T, opt, req};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -72,6 +76,10 @@ pub const FIELDS: &[Field] = &[
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
 /// Characters of each stream shown in metadata.
 const EXCERPT_CHARS: usize = 500;
+/// How long output is still read once the program has exited. What it wrote is already in the
+/// pipes and takes microseconds to read; a background child that inherited them may hold them
+/// open for ever, so the check stops reading after this and ends with the program.
+const EXIT_GRACE: Duration = Duration::from_millis(250);
 
 /// Environment variable names whose values are treated as secrets.
 const SENSITIVE_ENV_HINTS: &[&str] = &[
@@ -295,42 +303,113 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// Kills the child's whole process group when the check ends, however it ends.
-struct GroupKiller(Option<i32>);
+#[cfg(unix)]
+mod tree {
+    //! The program's process group: created at spawn, killed when the check ends.
 
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            // The group may already be gone; nothing useful can be done about an error here.
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+    /// Kills the program's whole process group when dropped, however the check ends.
+    pub(super) struct TreeKiller(Option<nix::unistd::Pid>);
+
+    /// Start the program in a new process group of its own (its id is the program's pid).
+    pub(super) fn prepare(cmd: &mut tokio::process::Command) {
+        cmd.process_group(0);
+    }
+
+    impl TreeKiller {
+        pub(super) fn attach(child: &tokio::process::Child) -> Self {
+            let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+            TreeKiller(pgid.map(nix::unistd::Pid::from_raw))
+        }
+    }
+
+    impl Drop for TreeKiller {
+        fn drop(&mut self) {
+            if let Some(pgid) = self.0 {
+                // The group may already be gone; nothing useful can be done about an error here.
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            }
         }
     }
 }
 
+#[cfg(windows)]
+mod tree {
+    //! The program's Job Object: assigned right after spawn, closed (killing every process in
+    //! it, children included) when the check ends.
+
+    /// Holds the Job Object; dropping it closes the last handle, and kill-on-job-close ends
+    /// every process of the job.
+    pub(super) struct TreeKiller(
+        #[expect(dead_code, reason = "held for its Drop: closing the job ends the tree")]
+        Option<win32job::Job>,
+    );
+
+    /// Nothing to set before spawning: the job is assigned once the process exists.
+    pub(super) fn prepare(_cmd: &mut tokio::process::Command) {}
+
+    impl TreeKiller {
+        pub(super) fn attach(child: &tokio::process::Child) -> Self {
+            let Some(handle) = child.raw_handle() else {
+                return TreeKiller(None);
+            };
+            let mut info = win32job::ExtendedLimitInfo::new();
+            info.limit_kill_on_job_close();
+            let job = win32job::Job::create_with_limit_info(&info)
+                .and_then(|job| job.assign_process(handle as isize).map(|()| job));
+            match job {
+                Ok(job) => TreeKiller(Some(job)),
+                Err(e) => {
+                    // The program itself still ends with the check (kill on drop); only what
+                    // it starts could outlive it.
+                    tracing::warn!("cannot put the command in a job object: {e}");
+                    TreeKiller(None)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+mod tree {
+    //! No process-tree control on this platform: the program itself is killed on drop.
+
+    pub(super) struct TreeKiller;
+
+    pub(super) fn prepare(_cmd: &mut tokio::process::Command) {}
+
+    impl TreeKiller {
+        pub(super) fn attach(_child: &tokio::process::Child) -> Self {
+            TreeKiller
+        }
+    }
+}
+
+/// What was read from one output stream.
+#[derive(Debug, Default)]
+struct Captured {
+    /// The first bytes, at most the cap.
+    kept: Vec<u8>,
+    /// Every byte read, kept or not.
+    total: usize,
+}
+
 /// Read a stream to its end, keeping at most `cap` bytes (the rest is drained so the child
-/// never blocks on a full pipe). Returns the kept bytes, the total size and an I/O error text.
-async fn capture(
-    stream: Option<impl AsyncRead + Unpin>,
-    cap: usize,
-) -> (Vec<u8>, usize, Option<String>) {
-    let mut kept = Vec::new();
-    let mut total = 0usize;
+/// never blocks on a full pipe). Writes into `into` as it goes, so what was read is there even
+/// when the read is abandoned. A read error ends the stream like its end would.
+async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: &mut Captured) {
     let Some(mut s) = stream else {
-        return (kept, total, None);
+        return;
     };
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match s.read(&mut buf).await {
-            Ok(0) => return (kept, total, None),
+            Ok(0) | Err(_) => return,
             Ok(n) => {
-                total = total.saturating_add(n);
-                let room = cap.saturating_sub(kept.len());
-                kept.extend_from_slice(buf.get(..n.min(room)).unwrap_or(&[]));
+                into.total = into.total.saturating_add(n);
+                let room = cap.saturating_sub(into.kept.len());
+                into.kept
+                    .extend_from_slice(buf.get(..n.min(room)).unwrap_or(&[]));
             }
-            Err(e) => return (kept, total, Some(e.to_string())),
         }
     }
 }
@@ -345,8 +424,8 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
+        .kill_on_drop(true);
+    tree::prepare(&mut cmd);
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
@@ -373,17 +452,41 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             return Outcome::fail(Reason::CommandSpawn, what);
         }
     };
-    let killer = GroupKiller(child.id().and_then(|id| i32::try_from(id).ok()));
+    let killer = tree::TreeKiller::attach(&child);
     phase.set("waiting for the command to exit");
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let (status, (out, out_total, _), (err, err_total, _)) = tokio::join!(
-        child.wait(),
-        capture(stdout, spec.max_output),
-        capture(stderr, spec.max_output)
-    );
-    let elapsed = start.elapsed();
-    // The main process has exited; anything it left running in its group goes too.
+    let mut out = Captured::default();
+    let mut err = Captured::default();
+    let mut held_open = false;
+    let (status, elapsed) = {
+        let reads = async {
+            tokio::join!(
+                capture(stdout, spec.max_output, &mut out),
+                capture(stderr, spec.max_output, &mut err)
+            )
+        };
+        tokio::pin!(reads);
+        let wait = child.wait();
+        tokio::pin!(wait);
+        let mut read_all = false;
+        let status = tokio::select! {
+            s = &mut wait => s,
+            _ = &mut reads => {
+                read_all = true;
+                wait.as_mut().await
+            }
+        };
+        let elapsed = start.elapsed();
+        if !read_all {
+            // The program has exited but its pipes are still open: the rest of its output is
+            // read now, unless something it left running holds them open.
+            phase.set("reading the command's output after it exited");
+            held_open = tokio::time::timeout(EXIT_GRACE, &mut reads).await.is_err();
+        }
+        (status, elapsed)
+    };
+    // The program has exited; anything it left running goes too.
     drop(killer);
     let status = match status {
         Ok(s) => s,
@@ -394,6 +497,8 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             );
         }
     };
+    let (out, out_total) = (out.kept, out.total);
+    let (err, err_total) = (err.kept, err.total);
 
     let mut meta = std::collections::BTreeMap::new();
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
@@ -401,6 +506,10 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
     meta.insert("stderr_bytes".to_owned(), serde_json::json!(err_total));
     if out_total > out.len() || err_total > err.len() {
         meta.insert("output_truncated".to_owned(), serde_json::json!(true));
+    }
+    if held_open {
+        // A background child kept the pipes open: its later output was not read.
+        meta.insert("output_held_open".to_owned(), serde_json::json!(true));
     }
     // Cut by the redactor, after the secrets in the whole captured output are masked.
     for (key, bytes, total) in [
@@ -417,7 +526,10 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
     if let Some(c) = code {
         meta.insert("exit_code".to_owned(), serde_json::json!(c));
     }
+    #[cfg(unix)]
     let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
     if let Some(s) = signal {
         meta.insert("signal".to_owned(), serde_json::json!(s));
     }

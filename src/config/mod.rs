@@ -4,7 +4,7 @@
 //! Layout of `infracheck.yaml`:
 //! ```yaml
 //! max_workers: 10            # or `concurrency:`
-//! per_host_concurrency: 20   # at most this many checks in flight against one host
+//! per_host_concurrency: 20   # opt-in: at most this many checks in flight against one host
 //! defaults: {timeout: 10s, retries: 0, retry_delay: 1s, warn_latency: 2s, fail_latency: 5s}
 //! secrets: [API_TOKEN]       # env vars whose values are never printed
 //! vars: {domain: example.com}
@@ -39,10 +39,6 @@ use yaml::{MapReader, Node, Problems, Value};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default concurrency when the config sets none.
 pub const DEFAULT_CONCURRENCY: usize = 50;
-/// Default limit of checks in flight against one host (see the README: a browser opens 6
-/// connections per host, a load test hundreds; 20 keeps a 1,000-check audit of one host at a
-/// load any production service absorbs while still running 20 times faster than one by one).
-pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 20;
 /// Default HTTP latency warning threshold (as in the original design).
 pub const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
 
@@ -92,8 +88,9 @@ pub struct Plan {
     pub environment: String,
     /// Maximum checks in flight.
     pub concurrency: usize,
-    /// Maximum checks in flight against one host.
-    pub per_host_concurrency: usize,
+    /// Maximum checks in flight against one host; `None` (the default): no per-host limit,
+    /// `concurrency` alone bounds the checks in flight.
+    pub per_host_concurrency: Option<usize>,
     /// Checks in config order (shared checks first, then the environment's own).
     pub checks: Vec<CheckDef>,
     /// Secret values to redact from every output.
@@ -457,9 +454,7 @@ fn build(
         plans.push(Plan {
             environment: key.name.clone(),
             concurrency: defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-            per_host_concurrency: defaults
-                .per_host_concurrency
-                .unwrap_or(DEFAULT_PER_HOST_CONCURRENCY),
+            per_host_concurrency: defaults.per_host_concurrency,
             checks,
             secrets: env_secrets,
             short_secrets: short_secret_names(&used.borrow()),

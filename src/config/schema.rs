@@ -250,7 +250,7 @@ pub(crate) const DEFAULT_FIELDS: &[Field] = &[
     opt(
         "per_host_concurrency",
         FieldType::Integer,
-        "Maximum checks in flight against one host (default 20).",
+        "Maximum checks in flight against one host (default: no limit).",
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! `command_checks` end to end: exit codes, output assertions, shell opt-in, env/cwd, capped
-//! and escaped output, secrets, and the process group killed on timeout.
+//! and escaped output, secrets, the process group killed on timeout, and a check that ends when
+//! its command exits although a background child holds the output pipes.
 
 use crate::support::Workspace;
 use crate::support::platform::{run_json, validate};
@@ -142,6 +143,101 @@ fn timeout_kills_the_whole_process_group() {
         !alive(&state),
         "grandchild {pid} survived the timeout: {state}"
     );
+}
+
+/// A marker unique to this test process and `tag`, used as `sleep`'s argument
+/// (`sleep 300.<digits>` still sleeps about 300 s) so the process can be found in /proc.
+fn sleep_marker(tag: u32) -> String {
+    format!("300.{}{tag:03}", std::process::id())
+}
+
+/// Pids of live (not zombie) `sleep <marker>` processes.
+fn live_sleeps(marker: &str) -> Vec<String> {
+    let want = format!("sleep\0{marker}\0");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if !cmdline.ends_with(want.as_bytes()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
+        if !zombie {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// SIGKILL went to the group before infracheck exited; the kernel may need a moment to finish
+/// tearing the process down, so wait (bounded) for it to be gone.
+fn assert_no_sleep_left(marker: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut left = live_sleeps(marker);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        left = live_sleeps(marker);
+    }
+    assert!(
+        left.is_empty(),
+        "`sleep {marker}` outlived the check: {left:?}"
+    );
+}
+
+#[test]
+fn a_check_ends_when_its_command_does_and_takes_background_children_with_it() {
+    let ws = Workspace::new();
+    let held = sleep_marker(1);
+    let late = sleep_marker(2);
+    // `held`: the background sleep inherits stdout and would keep the pipe open for 300 s.
+    // `late-writer`: 100,000 bytes and a last line written just before exiting, while a
+    // background sleep holds the pipe: all of it is still read.
+    // `after-exit`: a background child that prints once its parent has exited (and been
+    // reaped), then ends: what it prints is captured too.
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    command_checks:
+      - name: held
+        command: "sleep {held} & echo started"
+        shell: true
+        stdout_contains: started
+        timeout: 30s
+      - name: late-writer
+        command: "sleep {late} & yes x | head -c 100000; echo END-OF-OUTPUT"
+        shell: true
+        stdout_contains: END-OF-OUTPUT
+        max_output_bytes: 200000
+        timeout: 30s
+      - name: after-exit
+        command: "p=$$; (i=0; while kill -0 $p 2>/dev/null && [ $i -lt 1000000 ]; do i=$((i+1)); done; echo printed-after-exit) & echo parent-done"
+        shell: true
+        stdout_contains: [parent-done, printed-after-exit]
+        timeout: 30s
+"#
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.raw);
+    let r = run.expect("held", "PASS", None);
+    assert_eq!(r["metadata"]["exit_code"], 0, "{r}");
+    assert_eq!(r["metadata"]["output_held_open"], true, "{r}");
+    let r = run.expect("late-writer", "PASS", None);
+    assert_eq!(r["metadata"]["stdout_bytes"], 100_000 + 14, "{r}");
+    let r = run.expect("after-exit", "PASS", None);
+    assert!(r["metadata"]["output_held_open"].is_null(), "{r}");
+    assert_no_sleep_left(&held);
+    assert_no_sleep_left(&late);
 }
 
 #[test]
