@@ -247,7 +247,7 @@ fn workflows_pin_actions_to_commit_shas_and_read_only_permissions() {
     );
 }
 
-/// Scripts never see `${{ }}`: inputs and contexts reach them through `env:` (CI-FORMATS §3).
+/// Scripts never see `${{ }}`: inputs and contexts reach them through `env:` (GitHub's security hardening guide for Actions).
 #[test]
 fn no_expression_is_interpolated_inside_a_run_block() {
     let mut sources: Vec<(String, String)> = workflow_files()
