@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, Yaml, YamlEmitter};
 
-use crate::support::bin;
+use crate::support::{bin, infracheck_command};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -663,7 +663,7 @@ fn documented_flags() -> BTreeSet<String> {
 #[test]
 fn documented_command_lines_use_flags_the_binary_accepts() {
     let out = run_cmd(
-        Command::new(bin()).args(["run", "--help"]),
+        infracheck_command(&root()).args(["run", "--help"]),
         "infracheck run --help",
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -699,7 +699,7 @@ fn documented_command_lines_use_flags_the_binary_accepts() {
 #[test]
 fn action_fixture_config_is_valid() {
     let out = run_cmd(
-        Command::new(bin())
+        infracheck_command(&root())
             .args(["validate", "--config"])
             .arg(root().join("tests/fixtures/action/infracheck.yaml")),
         "infracheck validate",
