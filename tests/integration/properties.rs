@@ -572,12 +572,15 @@ mod reports {
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
-    /// `(testcase name, child element names with their `type` attribute)` of a JUnit document.
-    fn junit_cases(bytes: &[u8]) -> Vec<(String, Vec<(String, Option<String>)>)> {
+    /// A JUnit testcase: its name and its child elements with their `type` attribute.
+    type JunitCase = (String, Vec<(String, Option<String>)>);
+
+    /// The testcases of a JUnit document.
+    fn junit_cases(bytes: &[u8]) -> Vec<JunitCase> {
         use quick_xml::events::Event;
         let mut reader = quick_xml::Reader::from_reader(bytes);
         let mut buf = Vec::new();
-        let mut cases: Vec<(String, Vec<(String, Option<String>)>)> = Vec::new();
+        let mut cases: Vec<JunitCase> = Vec::new();
         let mut in_case = false;
         for _ in 0..100_000 {
             let event = reader.read_event_into(&mut buf).expect("junit parses");
