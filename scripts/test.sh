@@ -54,7 +54,7 @@ cargo check --locked --manifest-path fuzz/Cargo.toml --bins
 # The servers the tests start. Every process the suite starts carries this marker in its
 # environment (the test binary's environment is inherited by the servers it spawns), so a
 # leftover is ours even when other suites run on the same machine.
-SERVERS='^(nginx|redis-server|postgres|mariadbd|mysqld|dnsmasq|named|unbound|openssl|python3?(\.[0-9]+)?)$'
+SERVERS='^(nginx|redis-server|postgres|mariadbd|mysqld|dnsmasq|named|unbound|openssl|python3?([.][0-9]+)?)$'
 RUN_MARK="infracheck-test-run-$$-$(date +%s%N)"
 export INFRACHECK_TEST_RUN="$RUN_MARK"
 servers_now() {
