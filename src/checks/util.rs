@@ -229,6 +229,7 @@ pub const DB_KEYS: &[&str] = &[
 ];
 
 /// The schema fields of [`DB_KEYS`], with the kind's `tls` modes and URL description.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! db_fields {
     ($tls:expr, $url:expr) => {
         &[

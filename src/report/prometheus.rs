@@ -5,8 +5,9 @@
 //!
 //! Every metric is a gauge (the file describes one run, not a counter that grows). Per check,
 //! labelled `environment`, `check` and `kind`:
-//! - `infracheck_check_status{status="pass|warn|fail"}`: 1 for the status the check ended
-//!   with, 0 for the others (one-hot, so `== 1` selects a status and `sum by (status)` counts);
+//! - `infracheck_check_status{status="pass|warn|fail|skip|waived"}`: 1 for the status the
+//!   check ended with, 0 for the others (one-hot, so `== 1` selects a status and
+//!   `sum by (status)` counts);
 //! - `infracheck_check_duration_seconds`, `infracheck_check_attempts`;
 //! - `infracheck_check_certificate_expiry_timestamp_seconds`: the leaf certificate's notAfter
 //!   as a Unix time, for `tls` checks and `https` checks that reached a certificate.

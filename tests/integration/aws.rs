@@ -4,7 +4,7 @@
 
 use crate::support::moto::{Moto, fake_env, run_aws, run_json_aws};
 use crate::support::platform::validate;
-use crate::support::{Workspace, code, free_port, stderr, stdout};
+use crate::support::{Workspace, code, stderr, stdout};
 
 /// A secret access key that must appear in no output.
 const SENTINEL: &str = "aws-sentinel-secret-0042";
@@ -193,7 +193,8 @@ fn no_credentials_is_never_green() {
 
 #[test]
 fn dead_endpoint_is_unreachable() {
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead_held = crate::support::closed_port();
+    let dead = format!("http://127.0.0.1:{}", dead_held.port);
     let ws = Workspace::new();
     let run = run_json_aws(
         &ws,

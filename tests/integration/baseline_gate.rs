@@ -10,8 +10,8 @@ use crate::reports::validate;
 use crate::support::faults::{Fault, FaultServer};
 use crate::support::tls_server::{Pki, TlsServer};
 use crate::support::{
-    Workspace, code, free_port, json, nginx::Nginx, read, result, run_gate_acting_after_round_one,
-    stderr, stdout,
+    Workspace, code, json, nginx::Nginx, read, result, run_gate_acting_after_round_one, stderr,
+    stdout,
 };
 
 /// nginx serving `root` as static files, logging every request to `root/../access.log`, plus
@@ -114,12 +114,13 @@ fn baseline_marks_changes_in_every_report_and_fail_on_new_gates_only_new_failure
         &[],
     );
     assert_eq!(code(&first), 1, "{}{}", stdout(&first), stderr(&first));
-    // The baseline run was fast for `slow`: an earlier, quicker version of the service.
+    // The baseline run was fast for `slow` (an earlier, quicker version of the service: 1 ms,
+    // where `sleep 0.3` cannot take less than 300 ms) and took a minute for every other check,
+    // so however slow this machine is, exactly one check is slower than the baseline.
     let mut doc = json(&ws.path().join("before.json"));
     for r in doc["results"].as_array_mut().expect("results") {
-        if r["name"] == "slow" {
-            r["duration_ms"] = serde_json::json!(1);
-        }
+        let ms = if r["name"] == "slow" { 1 } else { 60_000 };
+        r["duration_ms"] = serde_json::json!(ms);
     }
     ws.write("before.json", &doc.to_string());
 
@@ -533,10 +534,13 @@ fn deploy_gate_reruns_only_unhealthy_checks_until_healthy() {
     assert_eq!(web["healthy_round"], serde_json::json!(rounds), "{web}");
     assert_eq!(web["rounds"], serde_json::json!(rounds), "{web}");
     assert!(web["healthy_at"].as_str().is_some_and(|s| s.ends_with('Z')));
-    assert!(
-        web["healthy_after_ms"].as_u64() >= stat["healthy_after_ms"].as_u64(),
-        "{web} {stat}"
-    );
+    let web_after = web["healthy_after_ms"]
+        .as_u64()
+        .expect("web healthy_after_ms");
+    let stat_after = stat["healthy_after_ms"]
+        .as_u64()
+        .expect("static healthy_after_ms");
+    assert!(web_after >= stat_after, "{web} {stat}");
     assert_eq!(result(&doc, "web")["status"], "PASS");
     assert_eq!(doc["interrupted"], serde_json::Value::Null);
 
@@ -574,7 +578,8 @@ fn deploy_gate_reruns_only_unhealthy_checks_until_healthy() {
 
 #[test]
 fn deploy_gate_fails_when_the_deadline_passes_and_keeps_the_real_failure() {
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",
@@ -624,7 +629,8 @@ fn deploy_gate_fails_when_the_deadline_passes_and_keeps_the_real_failure() {
 
 #[test]
 fn deploy_gate_does_not_wait_for_a_waived_failure() {
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",
@@ -669,7 +675,8 @@ environments:
 
 #[test]
 fn merge_carries_the_gate_and_compares_with_a_baseline() {
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",
@@ -729,7 +736,8 @@ fn merge_carries_the_gate_and_compares_with_a_baseline() {
 fn deploy_gate_keeps_a_check_blocked_by_a_waived_dependency_skipped() {
     // If `api` ever ran, it would reach this server and be counted.
     let counter = FaultServer::start(Fault::Hang);
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",
@@ -819,7 +827,8 @@ fn merge_refuses_shards_with_and_without_the_gate() {
 
 #[test]
 fn a_check_whose_name_holds_a_secret_is_still_reported_and_gated() {
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",
@@ -858,7 +867,8 @@ fn a_check_whose_name_holds_a_secret_is_still_reported_and_gated() {
 
 #[test]
 fn deploy_gate_with_fail_on_new_does_not_wait_for_known_failures() {
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     ws.write(
         "c.yaml",

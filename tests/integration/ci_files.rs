@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, Yaml, YamlEmitter};
 
-use crate::support::bin;
+use crate::support::{bin, infracheck_command};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -247,7 +247,7 @@ fn workflows_pin_actions_to_commit_shas_and_read_only_permissions() {
     );
 }
 
-/// Scripts never see `${{ }}`: inputs and contexts reach them through `env:` (CI-FORMATS §3).
+/// Scripts never see `${{ }}`: inputs and contexts reach them through `env:` (GitHub's security hardening guide for Actions).
 #[test]
 fn no_expression_is_interpolated_inside_a_run_block() {
     let mut sources: Vec<(String, String)> = workflow_files()
@@ -788,7 +788,7 @@ fn documented_flags() -> BTreeSet<String> {
 #[test]
 fn documented_command_lines_use_flags_the_binary_accepts() {
     let out = run_cmd(
-        Command::new(bin()).args(["run", "--help"]),
+        infracheck_command(&root()).args(["run", "--help"]),
         "infracheck run --help",
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -824,7 +824,7 @@ fn documented_command_lines_use_flags_the_binary_accepts() {
 #[test]
 fn action_fixture_config_is_valid() {
     let out = run_cmd(
-        Command::new(bin())
+        infracheck_command(&root())
             .args(["validate", "--config"])
             .arg(root().join("tests/fixtures/action/infracheck.yaml")),
         "infracheck validate",

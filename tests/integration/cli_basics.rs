@@ -205,8 +205,21 @@ fn usage_errors_exit_2() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(code(&ws.run(&["--bogus-flag"], &[])), 2);
-    assert_eq!(code(&ws.run(&["--env", "x", "--deadline", "soon"], &[])), 2);
+    // No config exists here either: each error must be the flag's own, not the missing file.
+    let out = ws.run(&["--bogus-flag"], &[]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("unexpected argument '--bogus-flag'") && !err.contains("cannot read config"),
+        "{err}"
+    );
+    let out = ws.run(&["--env", "x", "--deadline", "soon"], &[]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("'soon'") && err.contains("--deadline") && !err.contains("cannot read config"),
+        "{err}"
+    );
     ws.write("infracheck.yaml", "environments: {prod: {}}\n");
     let out = ws.run(&[], &[]);
     assert_eq!(code(&out), 2);

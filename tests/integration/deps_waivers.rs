@@ -4,9 +4,7 @@
 
 use crate::reports::validate;
 use crate::support::faults::{Fault, FaultServer};
-use crate::support::{
-    Workspace, code, free_port, json, nginx::Nginx, read, result, stderr, stdout,
-};
+use crate::support::{Workspace, code, json, nginx::Nginx, read, result, stderr, stdout};
 
 fn nginx() -> Nginx {
     Nginx::start(
@@ -22,7 +20,8 @@ fn failed_dependency_skips_its_dependents_without_running_them() {
     let ng = nginx();
     // If a dependent ran, it would reach this server and be counted.
     let counter = FaultServer::start(Fault::Hang);
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ws = Workspace::new();
     let config = format!(
         r#"environments:

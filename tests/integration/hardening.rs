@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::faults::{Fault, FaultServer};
-use crate::support::{Workspace, bin, code, nginx::Nginx, stderr, stdout};
+use crate::support::{Workspace, code, infracheck_command, nginx::Nginx, stderr, stdout};
 
 /// Start a run whose second check hangs, wait until the hanging request reached the server
 /// (so the first check has finished), send `signal`, and return (exit code, JSON report).
@@ -21,10 +21,8 @@ fn signalled_run(signal: &str) -> (Option<i32>, serde_json::Value) {
             ng.base()
         ),
     );
-    let mut child = Command::new(bin())
-        .current_dir(ws.path())
+    let mut child = infracheck_command(ws.path())
         .args(["-c", "c.yaml", "--env", "t", "--json", "r.json"])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -94,7 +92,8 @@ fn never_green_by_accident() {
     let hang = FaultServer::start(Fault::Hang);
     let closed = FaultServer::start(Fault::CloseImmediately);
     let banner = FaultServer::start(Fault::NotHttp);
-    let refused = crate::support::free_port();
+    let refused_held = crate::support::closed_port();
+    let refused = refused_held.port;
     let cases: &[(&str, String, &[&str], &str)] = &[
         (
             "refused",
@@ -164,6 +163,7 @@ fn sentinel_secret_never_appears_in_any_output() {
            location = /fail { return 500 'auth=$http_authorization'; }"#,
     );
     let ws = Workspace::new();
+    let refused = crate::support::closed_port();
     ws.write(
         "c.yaml",
         &format!(
@@ -196,7 +196,7 @@ environments:
 "#,
             b = ng.base(),
             port = ng.port,
-            refused = crate::support::free_port(),
+            refused = refused.port,
         ),
     );
     let envs = [

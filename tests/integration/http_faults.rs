@@ -2,7 +2,7 @@
 //! reason within its timeout plus a margin, and the 200 MB body must not be read whole.
 
 use crate::support::faults::{Fault, FaultServer};
-use crate::support::{Workspace, code, stderr, stdout};
+use crate::support::{Workspace, code, infracheck_command_via, require_bin, stderr, stdout};
 
 /// Run one check against `url` and return its JSON result.
 fn run_one(extra: &str, url: &str) -> (i32, serde_json::Value) {
@@ -101,35 +101,37 @@ fn huge_body_default_cap_keeps_memory_bounded() {
         "c.yaml",
         &format!("environments:\n  t:\n    http_checks:\n      - {{name: big, url: \"{}\", timeout: 20s}}\n", s.url("/")),
     );
-    // Peak RSS via /usr/bin/time when present, else via the JSON only.
-    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--output", "json"], &[]);
+    // The peak RSS of infracheck itself, measured by GNU time around exactly that process.
+    let time = require_bin("time", &["/usr/bin/time"], "time");
+    let rss_file = ws.path().join("rss.txt");
+    let mut cmd = infracheck_command_via(
+        ws.path(),
+        &[
+            time.as_os_str(),
+            "-f".as_ref(),
+            "%M".as_ref(),
+            "-o".as_ref(),
+            rss_file.as_os_str(),
+        ],
+    );
+    let out = cmd
+        .args(["-c", "c.yaml", "--env", "t", "--output", "json"])
+        .output()
+        .expect("run infracheck under /usr/bin/time");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(doc["results"][0]["metadata"]["body_bytes"], 1024 * 1024);
-    let rss = peak_rss_kib(&ws);
+    let rss_text = std::fs::read_to_string(&rss_file).expect("GNU time output");
+    let rss: u64 = rss_text
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("GNU time wrote {rss_text:?}: {e}"));
+    // A binary that ran at all has a resident set; 0 would mean time measured nothing.
+    assert!(rss > 1024, "peak RSS {rss} KiB is not a measurement");
     assert!(
         rss < 100 * 1024,
         "peak RSS {rss} KiB while a 200 MB body was offered"
     );
-}
-
-/// Peak RSS of a run, read from getrusage of the children of this process.
-fn peak_rss_kib(ws: &Workspace) -> i64 {
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "{} -c c.yaml --env t --output json >/dev/null; grep VmHWM /proc/self/status >/dev/null; \
-             python3 -c 'import resource; print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' ",
-            crate::support::bin()
-        ))
-        .current_dir(ws.path())
-        .output()
-        .expect("bash");
-    // bash's own children include infracheck and python; python is small (~10 MB).
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(i64::MAX)
 }
 
 #[test]
@@ -142,7 +144,8 @@ fn non_http_speaker_is_a_protocol_error() {
 
 #[test]
 fn refused_and_unresolvable() {
-    let port = crate::support::free_port();
+    let port_held = crate::support::closed_port();
+    let port = port_held.port;
     let (c, r) = run_one("", &format!("http://127.0.0.1:{port}/"));
     assert_eq!(c, 1);
     assert_fail(&r, "connect.refused");
@@ -154,7 +157,8 @@ fn refused_and_unresolvable() {
 
 #[test]
 fn retries_are_counted() {
-    let port = crate::support::free_port();
+    let port_held = crate::support::closed_port();
+    let port = port_held.port;
     let (c, r) = run_one(
         ", retries: 2, retry_delay: 10ms",
         &format!("http://127.0.0.1:{port}/"),

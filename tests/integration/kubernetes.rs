@@ -1,11 +1,11 @@
 //! `kubernetes_checks` driving the real `kube` client against the in-process API stand-in:
 //! deployments, statefulsets, daemonsets, pods by selector, nodes, and 403/404/unreachable.
 
+use crate::support::Workspace;
 use crate::support::kubeapi::{
     KubeApi, Routes, daemonset, deployment, list, node, pod, statefulset, status,
 };
 use crate::support::platform::{run_json, validate};
-use crate::support::{Workspace, free_port};
 
 fn routes() -> Routes {
     let mut r = Routes::new();
@@ -92,7 +92,8 @@ fn routes() -> Routes {
 fn workloads_pods_nodes_and_api_errors() {
     let api = KubeApi::start(routes());
     let ws = Workspace::new();
-    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(free_port()));
+    let dead = crate::support::closed_port();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(dead.port));
     let run = run_json(
         &ws,
         r#"environments:
@@ -207,7 +208,8 @@ fn deploy_gate_waits_for_a_rollout_to_finish() {
     r.insert(path.to_owned(), (200, deployment("web", 3, 1)));
     let api = KubeApi::start(r);
     let ws = Workspace::new();
-    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(free_port()));
+    let dead = crate::support::closed_port();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(dead.port));
     ws.write(
         "c.yaml",
         "environments:\n  t:\n    kubernetes_checks:\n      - {name: web, deployment: web, namespace: prod}\n",

@@ -8,7 +8,7 @@ use std::process::Command;
 use time::{Duration, OffsetDateTime};
 
 use crate::support::tls_server::{Pki, Signer, TlsServer};
-use crate::support::{Workspace, code, free_port, stderr, stdout};
+use crate::support::{Workspace, code, stderr, stdout};
 
 /// Parse a textfile with `prometheus_client.parser` and return every sample as
 /// `[name, labels, value]`.
@@ -71,7 +71,8 @@ fn metrics_parse_with_escaping_and_certificate_expiry() {
         Signer::Ca,
     );
     let server = TlsServer::start(&c, &k, None, &[]);
-    let closed = free_port();
+    let closed_held = crate::support::closed_port();
+    let closed = closed_held.port;
     let ca = pki.ca_file();
     let ws = Workspace::new();
     ws.write(

@@ -1,9 +1,9 @@
 //! `mysql_checks` against a real MariaDB: healthy, wrong password, server down, failing
 //! query, unmet expectations; the password never appears in any output.
 
+use crate::support::Workspace;
 use crate::support::mariadb::MariaDb;
 use crate::support::platform::run_json;
-use crate::support::{Workspace, free_port};
 
 const PW: &str = "my-app-sentinel-0009";
 
@@ -13,7 +13,8 @@ fn connect_query_expectations_and_failures() {
         PW,
         "CREATE TABLE t (id INT, name VARCHAR(20)); INSERT INTO t VALUES (1, 'a'), (2, NULL), (3, 'c');",
     );
-    let dead = free_port();
+    let dead_held = crate::support::closed_port();
+    let dead = dead_held.port;
     let ws = Workspace::new();
     let p = db.port;
     let run = run_json(

@@ -1,9 +1,9 @@
 //! `postgres_checks` against a real PostgreSQL: healthy, wrong password, server down, failing
 //! query, unmet expectations; the password never appears in any output.
 
+use crate::support::Workspace;
 use crate::support::platform::{run_json, validate};
 use crate::support::postgres::Postgres;
-use crate::support::{Workspace, free_port};
 
 const PW: &str = "pg-app-sentinel-0007";
 
@@ -13,7 +13,8 @@ fn connect_query_expectations_and_failures() {
         PW,
         "CREATE TABLE jobs (id int, state text); INSERT INTO jobs VALUES (1, 'done'), (2, 'done');",
     );
-    let dead = free_port();
+    let dead_held = crate::support::closed_port();
+    let dead = dead_held.port;
     let ws = Workspace::new();
     let p = pg.port;
     let run = run_json(

@@ -103,26 +103,75 @@ fn env(name: &str) -> Option<String> {
     (name == "HOME").then(|| "/root".to_owned())
 }
 
+/// Every line of a config error starts `file:LINE:COLUMN: ` with a line inside the document
+/// (or just past its end) and a column of at least 1.
+fn located(file: &str, doc: &str, error: &str) -> Result<(), String> {
+    if error.is_empty() {
+        return Err("empty error".to_owned());
+    }
+    let last_line = doc.lines().count() + 1;
+    for line in error.lines() {
+        let rest = line
+            .strip_prefix(file)
+            .and_then(|r| r.strip_prefix(':'))
+            .ok_or(format!("error line without `{file}:`: {line:?}"))?;
+        let mut parts = rest.splitn(3, ':');
+        let (l, c, tail) = (parts.next(), parts.next(), parts.next());
+        let number = |s: Option<&str>| s.and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+        let (l, c) = (number(l), number(c));
+        if l == 0 || l > last_line || c == 0 || !tail.is_some_and(|t| t.starts_with(' ')) {
+            return Err(format!("error line without `{file}:L:C: `: {line:?}"));
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
 
     #[test]
     fn config_never_panics_on_structured_input(doc in yamlish()) {
-        match config::load_str("p.yaml", &doc, None, &env) {
-            Ok(_) => {}
-            Err(e) => {
-                let text = e.to_string();
-                prop_assert!(!text.is_empty());
-                for line in text.lines() {
-                    prop_assert!(line.starts_with("p.yaml"), "error without location: {line}");
-                }
-            }
+        if let Err(e) = config::load_str("p.yaml", &doc, None, &env) {
+            let checked = located("p.yaml", &doc, &e.to_string());
+            prop_assert!(checked.is_ok(), "{:?}\n--- config ---\n{}", checked, doc);
         }
     }
 
     #[test]
     fn config_never_panics_on_arbitrary_text(doc in "\\PC{0,400}") {
         let _ = config::load_str("p.yaml", &doc, Some("prod"), &env);
+        if let Err(e) = config::load_str("p.yaml", &doc, None, &env) {
+            let checked = located("p.yaml", &doc, &e.to_string());
+            prop_assert!(checked.is_ok(), "{:?}\n--- config ---\n{}", checked, doc);
+        }
+    }
+
+    /// `$${` is the escape of `${`: escaping any text and interpolating it gives the text back,
+    /// and nothing was read from a variable.
+    #[test]
+    fn escaped_text_interpolates_back_to_itself(s in "([$\\{\\}:\\-]|\\PC){0,60}") {
+        let vars = std::collections::BTreeMap::from([("h".to_owned(), "v".to_owned())]);
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[] };
+        let escaped = s.replace("${", "$${");
+        let done = i.apply(&escaped);
+        prop_assert!(done.is_ok(), "{:?} -> {:?}", escaped, done);
+        let done = done.unwrap_or_default();
+        prop_assert_eq!(&done.text, &s);
+        prop_assert!(done.secrets.is_empty() && done.env_values.is_empty());
+    }
+
+    /// A variable's value is substituted verbatim, once, and never interpolated again.
+    #[test]
+    fn values_are_substituted_verbatim(
+        before in "[a-z /:]{0,10}",
+        value in "([$\\{\\}]|\\PC){0,30}",
+        after in "[a-z /:]{0,10}",
+    ) {
+        let vars = std::collections::BTreeMap::from([("h".to_owned(), value.clone())]);
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[] };
+        let done = i.apply(&format!("{before}${{vars.h}}{after}"));
+        prop_assert!(done.is_ok(), "{:?}", done);
+        prop_assert_eq!(done.unwrap_or_default().text, format!("{before}{value}{after}"));
     }
 
     #[test]
@@ -301,6 +350,28 @@ mod reports {
             .map_err(|e| format!("{e}: {line:?}"))
     }
 
+    /// Every `<details>` is closed, no `</details>` closes what was not opened.
+    fn details_balanced(markdown: &str) -> Result<(), String> {
+        let mut depth = 0usize;
+        let mut rest = markdown;
+        while let Some(at) = rest.find("details>") {
+            let before = rest.get(..at).unwrap_or("");
+            if before.ends_with("</") {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or("`</details>` without `<details>`")?;
+            } else if before.ends_with('<') {
+                depth += 1;
+            }
+            rest = rest.get(at + "details>".len()..).unwrap_or("");
+        }
+        if depth == 0 {
+            Ok(())
+        } else {
+            Err(format!("{depth} `<details>` left open"))
+        }
+    }
+
     fn check_xml(bytes: &[u8]) -> Result<(), String> {
         let mut reader = quick_xml::Reader::from_reader(bytes);
         let mut buf = Vec::new();
@@ -408,6 +479,8 @@ mod reports {
                     "markdown" => {
                         prop_assert!(!text.contains("<script"), "markdown lets HTML through");
                         prop_assert!(!text.contains("##["), "markdown: legacy command");
+                        let balanced = details_balanced(&text);
+                        prop_assert!(balanced.is_ok(), "markdown: {:?}", balanced);
                     }
                     "text" => {
                         // One line per result plus the header and summary lines: nothing a
@@ -439,6 +512,290 @@ mod reports {
                     }
                 }
             }
+        }
+    }
+
+    /// A summary of `rows` (name, status index) with plain messages, for the round trips.
+    fn summary_of(rows: &[(String, Status)], message: &dyn Fn(usize) -> String) -> Summary {
+        let results = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (name, status))| result(i, name.clone(), message(i), message(i), *status))
+            .collect();
+        Summary {
+            environment: "prod".to_owned(),
+            config_path: "infracheck.yaml".to_owned(),
+            started_at: time::OffsetDateTime::UNIX_EPOCH,
+            duration: Duration::from_millis(40),
+            results,
+            fail_on_warn: false,
+            interrupted: None,
+            shard: None,
+            fail_on: Default::default(),
+            baseline: None,
+            gate: None,
+        }
+    }
+
+    const STATUSES: [Status; 5] = [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::Skip,
+        Status::Waived,
+    ];
+
+    /// Check names: printable text with the characters formats escape, each made unique by a
+    /// `~c<i>~` suffix no generated text contains.
+    fn named_rows() -> impl Strategy<Value = Vec<(String, Status)>> {
+        prop::collection::vec(("[a-zA-Z0-9 <>&|*_.:/'-]{1,12}", 0usize..5), 1..6).prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (n, s))| (format!("{n}~c{i}~"), STATUSES[s]))
+                .collect()
+        })
+    }
+
+    fn render(name: &str, summary: &Summary, written: &[report::Written]) -> Vec<u8> {
+        let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
+        let cx = Context {
+            summary,
+            paths: &paths,
+            written,
+        };
+        let reporter = reporters()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| r)
+            .unwrap_or_else(|| panic!("no reporter {name}"));
+        reporter
+            .render(&cx)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// A JUnit testcase: its name and its child elements with their `type` attribute.
+    type JunitCase = (String, Vec<(String, Option<String>)>);
+
+    /// The testcases of a JUnit document.
+    fn junit_cases(bytes: &[u8]) -> Vec<JunitCase> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_reader(bytes);
+        let mut buf = Vec::new();
+        let mut cases: Vec<JunitCase> = Vec::new();
+        let mut in_case = false;
+        for _ in 0..100_000 {
+            let event = reader.read_event_into(&mut buf).expect("junit parses");
+            match event {
+                Event::Eof => break,
+                Event::Start(ref e) | Event::Empty(ref e) => {
+                    let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                    let attr = |key: &str| {
+                        e.attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == key.as_bytes())
+                            .map(|a| {
+                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .expect("attribute")
+                                    .into_owned()
+                            })
+                    };
+                    if tag == "testcase" {
+                        cases.push((attr("name").unwrap_or_default(), Vec::new()));
+                        in_case = matches!(event, Event::Start(_));
+                    } else if in_case && let Some(case) = cases.last_mut() {
+                        case.1.push((tag, attr("type")));
+                    }
+                }
+                Event::End(ref e) if e.name().as_ref() == b"testcase" => in_case = false,
+                _ => {}
+            }
+            buf.clear();
+        }
+        cases
+    }
+
+    /// The outputs in a `$GITHUB_OUTPUT` file, parsed as the runner does: `key=value` lines and
+    /// `key<<DELIMITER` … `DELIMITER` blocks.
+    fn parse_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        let mut lines = text.split('\n');
+        while let Some(line) = lines.next() {
+            if line.is_empty() {
+                continue;
+            }
+            if let Some((key, delimiter)) = line.split_once("<<") {
+                let mut value = Vec::new();
+                loop {
+                    match lines.next() {
+                        Some(l) if l == delimiter => break,
+                        Some(l) => value.push(l),
+                        None => return Err(format!("`{key}`: no closing {delimiter:?}")),
+                    }
+                }
+                out.push((key.to_owned(), value.join("\n")));
+            } else if let Some((key, value)) = line.split_once('=') {
+                out.push((key.to_owned(), value.to_owned()));
+            } else {
+                return Err(format!("not an output line: {line:?}"));
+            }
+        }
+        Ok(out)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+        /// Every check comes back out of every format with its name, status and reason, once:
+        /// all checks in JSON, JUnit and Prometheus; the FAIL and WARN ones (and only those)
+        /// as error/warning annotations, plus the WAIVED ones in SARIF and Code Quality.
+        #[test]
+        fn every_check_round_trips_through_every_format(rows in named_rows()) {
+            let summary = summary_of(&rows, &|i| format!("message {i}"));
+            let code = |r: &CheckResult| r.reason.map(|x| x.code().to_owned());
+            let loud = |s: Status| matches!(s, Status::Fail | Status::Warn);
+
+            let doc: serde_json::Value = serde_json::from_slice(&render("json", &summary, &[])).expect("json");
+            let cases = junit_cases(&render("junit", &summary, &[]));
+            let sarif: serde_json::Value = serde_json::from_slice(&render("sarif", &summary, &[])).expect("sarif");
+            let cq: serde_json::Value = serde_json::from_slice(&render("codequality", &summary, &[])).expect("cq");
+            let prom = String::from_utf8(render("prometheus", &summary, &[])).expect("utf-8");
+            let annotations = String::from_utf8(render("annotations", &summary, &[])).expect("utf-8");
+            let json_results = doc["results"].as_array().cloned().unwrap_or_default();
+            let sarif_results = sarif["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+            let issues = cq.as_array().cloned().unwrap_or_default();
+            prop_assert_eq!(json_results.len(), rows.len());
+            prop_assert_eq!(cases.len(), rows.len());
+
+            for r in &summary.results {
+                let name = r.name.as_str();
+                let status = serde_json::to_value(r.status).expect("status");
+                // JSON: the whole result.
+                let mine: Vec<_> = json_results.iter().filter(|j| j["name"] == name).collect();
+                prop_assert_eq!(mine.len(), 1, "json: {}", name);
+                prop_assert_eq!(&mine[0]["status"], &status, "json: {}", name);
+                prop_assert_eq!(mine[0]["reason"].as_str().map(str::to_owned), code(r), "json: {}", name);
+                // JUnit: one testcase; a FAIL carries a <failure> or <error> typed with the reason.
+                let mine: Vec<_> = cases.iter().filter(|c| c.0 == name).collect();
+                prop_assert_eq!(mine.len(), 1, "junit: {}", name);
+                // (A failure of the check's assertion, or an error reaching the target.)
+                let failure = mine[0].1.iter().find(|(tag, _)| tag == "failure" || tag == "error");
+                if r.status == Status::Fail {
+                    prop_assert_eq!(failure.and_then(|f| f.1.clone()), code(r), "junit: {}", name);
+                } else {
+                    prop_assert!(failure.is_none(), "junit: {} {:?} has a failure", name, r.status);
+                }
+                if r.status == Status::Skip {
+                    prop_assert!(mine[0].1.iter().any(|(tag, _)| tag == "skipped"), "junit: {}", name);
+                }
+                // Prometheus: exactly one status series is 1, the check's own status.
+                let label = format!("check=\"{name}\"");
+                let ones: Vec<&str> = prom
+                    .lines()
+                    .filter(|l| l.starts_with("infracheck_check_status{") && l.contains(&label) && l.ends_with(" 1"))
+                    .collect();
+                prop_assert_eq!(ones.len(), 1, "prometheus: {} {:?}", name, ones);
+                let want = format!("status=\"{}\"", status.as_str().unwrap_or("").to_lowercase());
+                prop_assert!(ones[0].contains(&want), "prometheus: {} {:?}", name, ones);
+                // SARIF, Code Quality, annotations: FAIL and WARN only, once each, with the reason.
+                let expected = usize::from(loud(r.status));
+                let prefix = format!("{name}: ");
+                let mine: Vec<_> = sarif_results
+                    .iter()
+                    .filter(|x| x["message"]["text"].as_str().is_some_and(|t| t.starts_with(&prefix)))
+                    .collect();
+                // SARIF and Code Quality also keep a waived failure.
+                let kept = usize::from(loud(r.status) || r.status == Status::Waived);
+                prop_assert_eq!(mine.len(), kept, "sarif: {}", name);
+                if let (Some(x), Some(c)) = (mine.first(), code(r)) {
+                    prop_assert_eq!(x["ruleId"].as_str().unwrap_or(""), c.replace('.', "/"), "sarif: {}", name);
+                }
+                let tagged = format!("{name} [{}]", code(r).unwrap_or_default());
+                let mine: Vec<_> = issues
+                    .iter()
+                    .filter(|x| x["description"].as_str().is_some_and(|t| t.starts_with(&tagged)))
+                    .collect();
+                prop_assert_eq!(mine.len(), kept, "codequality: {}", name);
+                // The title is a command property: escaped as actions/toolkit does.
+                let escaped = tagged
+                    .replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A")
+                    .replace(':', "%3A")
+                    .replace(',', "%2C");
+                let title = format!("title={escaped}::");
+                let level = if r.status == Status::Fail { "::error " } else { "::warning " };
+                let lines = annotations.lines().filter(|l| l.starts_with(level) && l.contains(&title)).count();
+                prop_assert_eq!(lines, expected, "annotations: {}", name);
+            }
+        }
+
+        /// A secret, once redacted, reaches no format: wherever it was in a result, in no
+        /// spelling a format could give it (escaped, upper-cased, percent-encoded).
+        #[test]
+        fn a_redacted_secret_reaches_no_format(
+            rows in prop::collection::vec((hostile(), hostile(), 0usize..5, 0usize..4), 1..5),
+        ) {
+            const SECRET: &str = "Sentinel-Secret-93f1";
+            let with_secret = |text: &str, at: usize| {
+                let cut = text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+                format!("{}{SECRET}{}", &text[..cut], &text[cut..])
+            };
+            let mut results: Vec<CheckResult> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (name, message, s, at))| {
+                    result(i, with_secret(name, *at), with_secret(message, *at), with_secret(message, 0), STATUSES[*s])
+                })
+                .collect();
+            let redactor = infracheck::redact::Redactor::new(&[SECRET.to_owned()]);
+            for r in &mut results {
+                r.target = format!("https://u:{SECRET}@example.test/");
+                redactor.redact(r);
+            }
+            let mut summary = summary_of(&[], &|_| String::new());
+            summary.results = results;
+            for (name, _) in reporters() {
+                let bytes = render(name, &summary, &[]);
+                let text = String::from_utf8_lossy(&bytes).to_lowercase();
+                for form in [SECRET.to_lowercase(), "sentinel%2dsecret".to_owned(), "secret-93f1".to_owned()] {
+                    prop_assert!(!text.contains(&form), "{}: {} in {}", name, form, text);
+                }
+            }
+        }
+
+        /// Hostile report paths (newlines, forged keys, delimiter look-alikes) cannot add or
+        /// change a GitHub output: parsed back, the outputs are exactly the counts and one
+        /// `report_<format>` per report, holding its path.
+        #[test]
+        fn github_outputs_parse_back_to_exactly_the_outputs(
+            rows in named_rows(),
+            junit in hostile(),
+            sarif in prop::collection::vec(prop_oneof![
+                Just("\nfailed=0\n".to_owned()),
+                Just("ghadelimiter_".to_owned()),
+                Just("\nstatus<<EOF\npassed\nEOF\n".to_owned()),
+                hostile(),
+            ], 0..4).prop_map(|v| v.concat()),
+        ) {
+            let summary = summary_of(&rows, &|i| format!("message {i}"));
+            let written = [
+                report::Written { name: "junit", path: PathBuf::from(&junit) },
+                report::Written { name: "sarif", path: PathBuf::from(&sarif) },
+            ];
+            let text = String::from_utf8(render("outputs", &summary, &written)).expect("utf-8");
+            let parsed = parse_outputs(&text);
+            prop_assert!(parsed.is_ok(), "{:?}\n{}", parsed, text);
+            let parsed = parsed.unwrap_or_default();
+            let keys: Vec<&str> = parsed.iter().map(|(k, _)| k.as_str()).collect();
+            prop_assert_eq!(
+                keys,
+                vec!["passed", "warned", "failed", "skipped", "waived", "total", "status", "report_junit", "report_sarif"]
+            );
+            let count = |s: Status| summary.results.iter().filter(|r| r.status == s).count().to_string();
+            prop_assert_eq!(&parsed[0].1, &count(Status::Pass));
+            prop_assert_eq!(&parsed[2].1, &count(Status::Fail));
+            prop_assert_eq!(&parsed[7].1, &junit);
+            prop_assert_eq!(&parsed[8].1, &sarif);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `redis_checks` against real redis-server processes: PING, role, keys, AUTH and a dead port.
 
+use crate::support::Workspace;
 use crate::support::platform::{run_json, validate};
 use crate::support::redis::Redis;
-use crate::support::{Workspace, free_port};
 
 #[test]
 fn ping_role_keys_and_failures() {
@@ -10,7 +10,8 @@ fn ping_role_keys_and_failures() {
     master.cli(&["SET", "feature:flags", "on"]);
     let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
     let secured = Redis::start(&["--requirepass", "redis-sentinel-pw-0003"]);
-    let dead = free_port();
+    let dead_held = crate::support::closed_port();
+    let dead = dead_held.port;
     let ws = Workspace::new();
     let run = run_json(
         &ws,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{Workspace, code, free_port, nginx::Nginx, stderr, stdout};
+use crate::support::{Workspace, code, nginx::Nginx, stderr, stdout};
 
 #[path = "support/hostile.rs"]
 mod hostile;
@@ -108,6 +108,7 @@ fn every_format_from_one_run_in_github_mode() {
         "#,
     );
     let ws = Workspace::new();
+    let closed = crate::support::closed_port();
     let config = format!(
         r#"environments:
   ci:
@@ -124,7 +125,7 @@ fn every_format_from_one_run_in_github_mode() {
         timeout: 5s
 "#,
         b = ng.base(),
-        port = free_port()
+        port = closed.port
     );
     ws.write("ops/infracheck.yaml", &config);
     let summary = ws.write("step-summary.md", "# Earlier step\n\nkept content\n");

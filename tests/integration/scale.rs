@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::{Workspace, code, free_port, nginx::Nginx, stderr, stdout};
+use crate::support::{Workspace, code, nginx::Nginx, stderr, stdout};
 
 fn server() -> Nginx {
     Nginx::start(
@@ -126,7 +126,8 @@ fn args<'a>(base: &[&'a str], more: &'a [String]) -> Vec<&'a str> {
 fn merge_of_four_shards_equals_a_single_run_in_every_format() {
     let ng = server();
     let ws = Workspace::new();
-    ws.write("c.yaml", &config(&ng.base(), ng.port, free_port()));
+    let closed = crate::support::closed_port();
+    ws.write("c.yaml", &config(&ng.base(), ng.port, closed.port));
 
     let single_reports = report_args("single");
     let single = run(

@@ -1,6 +1,8 @@
 //! Real DNS servers on loopback high ports: bind9 (`named -g`) serving a zone file and dnsmasq
 //! serving `--address`/`--txt-record` answers, plus an in-process UDP socket that never
-//! answers. Readiness is a real query, polled (bounded); servers stop by PID when dropped.
+//! answers. Readiness is a real query answered while the child itself holds the TCP listener,
+//! polled (bounded); a child that exits first (its port was taken) is restarted on a fresh
+//! port. Servers stop by process group when dropped.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::MetadataExt;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
 use hickory_resolver::proto::rr::{Name, RecordType};
 
-use super::{ChildGuard, free_port, require_bin};
+use super::{ChildGuard, PORT_TRIES, free_port, pid_listens_on, require_bin, spawn_guarded};
 
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -27,8 +29,9 @@ fn free_dns_port() -> u16 {
     panic!("no free UDP+TCP port on 127.0.0.1");
 }
 
-/// Poll `addr` with a real SOA query for `zone` until it answers (bounded to 20 s).
-fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) {
+/// Poll `addr` with a real SOA query for `zone` until it answers while the child holds the
+/// TCP listener on the port (bounded to 30 s). `false` when the child exited first.
+fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) -> bool {
     let name = Name::from_ascii(zone).expect("zone name");
     let mut msg = Message::new();
     msg.set_id(4242)
@@ -40,20 +43,39 @@ fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .expect("read timeout");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut buf = [0u8; 4096];
     while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.child.try_wait() {
-            panic!("{what} exited early with {status}");
+        if let Ok(Some(_)) = child.child.try_wait() {
+            return false;
         }
         let _ = sock.send_to(&query, addr);
         if let Ok((n, _)) = sock.recv_from(&mut buf)
             && Message::from_vec(&buf[..n]).is_ok_and(|m| m.id() == 4242)
+            && pid_listens_on(child.child.id(), addr.port())
         {
-            return;
+            return true;
         }
     }
-    panic!("{what} did not answer DNS queries on {addr} within 20s");
+    panic!("{what} did not answer DNS queries on {addr} within 30s");
+}
+
+/// Start a DNS server built by `make(port)` on a fresh UDP+TCP port, retrying on a new port
+/// (at most [`PORT_TRIES`] times) when it exits before answering.
+fn start_dns(
+    what: &'static str,
+    ready_name: &str,
+    mut make: impl FnMut(u16) -> Command,
+) -> (SocketAddr, ChildGuard) {
+    for _ in 0..PORT_TRIES {
+        let port = free_dns_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut guard = spawn_guarded(&mut make(port), what);
+        if wait_for_dns(addr, ready_name, what, &mut guard) {
+            return (addr, guard);
+        }
+    }
+    panic!("{what} exited before answering, {PORT_TRIES} times on fresh ports");
 }
 
 /// bind9 serving `zone` from `records` (zone-file lines after the SOA), authoritative only.
@@ -68,13 +90,14 @@ impl Bind {
         let named = require_bin("named", &["/usr/sbin/named"], "bind9");
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
-        let port = free_dns_port();
         let zone_file = format!(
             "$TTL 300\n@ IN SOA ns1.{zone}. hostmaster.{zone}. 2024010101 3600 600 86400 300\n@ IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\n{records}\n"
         );
         std::fs::write(dir.path().join("zone.db"), zone_file).expect("write zone");
-        let conf = format!(
-            r#"options {{
+        let conf_path = dir.path().join("named.conf");
+        let conf_for = |port: u16| {
+            format!(
+                r#"options {{
   directory "{d}";
   pid-file "{d}/named.pid";
   listen-on port {port} {{ 127.0.0.1; }};
@@ -87,26 +110,20 @@ impl Bind {
 controls {{ }};
 zone "{zone}" {{ type primary; file "{d}/zone.db"; }};
 "#
-        );
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, conf).expect("write named.conf");
-        let mut cmd = Command::new(named);
-        cmd.arg("-g").arg("-c").arg(&conf_path);
-        if running_as_root() {
-            cmd.arg("-u").arg("root");
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start named");
-        let mut guard = ChildGuard {
-            child,
-            name: "named",
+            )
         };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_dns(addr, zone, "named", &mut guard);
+        let (addr, guard) = start_dns("named", zone, |port| {
+            std::fs::write(&conf_path, conf_for(port)).expect("write named.conf");
+            let mut cmd = Command::new(&named);
+            cmd.arg("-g").arg("-c").arg(&conf_path);
+            if running_as_root() {
+                cmd.arg("-u").arg("root");
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
         Bind {
             addr,
             _guard: guard,
@@ -127,35 +144,29 @@ impl Dnsmasq {
     pub fn start(zone: &str, records: &[&str]) -> Dnsmasq {
         let dnsmasq = require_bin("dnsmasq", &["/usr/sbin/dnsmasq"], "dnsmasq-base");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_dns_port();
-        let mut cmd = Command::new(dnsmasq);
-        cmd.arg("--keep-in-foreground")
-            .arg(format!("--port={port}"))
-            .arg("--listen-address=127.0.0.1")
-            .arg("--bind-interfaces")
-            .arg("--no-resolv")
-            .arg("--no-hosts")
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("dnsmasq.pid").display()
-            ))
-            .arg(format!("--txt-record=ready.{zone},ready"))
-            .args(records);
-        if running_as_root() {
-            cmd.arg("--user=root");
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dnsmasq");
-        let mut guard = ChildGuard {
-            child,
-            name: "dnsmasq",
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_dns(addr, &format!("ready.{zone}"), "dnsmasq", &mut guard);
+        let ready = format!("ready.{zone}");
+        let (addr, guard) = start_dns("dnsmasq", &ready, |port| {
+            let mut cmd = Command::new(&dnsmasq);
+            cmd.arg("--keep-in-foreground")
+                .arg(format!("--port={port}"))
+                .arg("--listen-address=127.0.0.1")
+                .arg("--bind-interfaces")
+                .arg("--no-resolv")
+                .arg("--no-hosts")
+                .arg(format!(
+                    "--pid-file={}",
+                    dir.path().join("dnsmasq.pid").display()
+                ))
+                .arg(format!("--txt-record=ready.{zone},ready"))
+                .args(records);
+            if running_as_root() {
+                cmd.arg("--user=root");
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
         Dnsmasq {
             addr,
             _guard: guard,

@@ -2,20 +2,20 @@
 //! port. mariadbd refuses to run as root, so it is started with `--user=mysql` (it drops
 //! privileges itself, keeping its PID); users with passwords are created over its socket.
 
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use super::postgres::user_ids;
-use super::{free_port, require_bin, wait_for_port};
+use super::{ChildGuard, require_bin, spawn_listening};
 
-/// A running MariaDB; shut down by PID (SIGTERM, then SIGKILL) when dropped.
+/// A running MariaDB; shut down by PID (SIGTERM), then its process group is killed, when
+/// dropped.
 pub struct MariaDb {
     pub port: u16,
     socket: PathBuf,
-    child: Child,
+    guard: ChildGuard,
     _dir: tempfile::TempDir,
 }
 
@@ -52,37 +52,35 @@ impl MariaDb {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
         let socket = dir.path().join("mysqld.sock");
-        let child = Command::new(&server)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("mysqld.pid").display()
-            ))
-            .arg(format!("--port={port}"))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--user=mysql",
-                "--skip-name-resolve",
-                "--skip-log-bin",
-                "--innodb-buffer-pool-size=16M",
-                "--innodb-log-file-size=8M",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mariadbd");
+        let (port, guard) = spawn_listening("mariadbd", |port| {
+            let mut cmd = Command::new(&server);
+            cmd.arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--socket={}", socket.display()))
+                .arg(format!(
+                    "--pid-file={}",
+                    dir.path().join("mysqld.pid").display()
+                ))
+                .arg(format!("--port={port}"))
+                .args([
+                    "--bind-address=127.0.0.1",
+                    "--user=mysql",
+                    "--skip-name-resolve",
+                    "--skip-log-bin",
+                    "--innodb-buffer-pool-size=16M",
+                    "--innodb-log-file-size=8M",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
         let db = MariaDb {
             port,
             socket,
-            child,
+            guard,
             _dir: dir,
         };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "mariadbd");
         db.sql(&format!(
             "CREATE DATABASE app; CREATE USER 'app'@'%' IDENTIFIED BY '{app_password}'; \
              GRANT ALL ON app.* TO 'app'@'%'; FLUSH PRIVILEGES;"
@@ -112,17 +110,7 @@ impl MariaDb {
 
 impl Drop for MariaDb {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.guard
+            .stop_gracefully(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(15));
     }
 }

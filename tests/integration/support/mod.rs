@@ -1,5 +1,7 @@
-//! Test support: run the binary, start real servers on loopback with ephemeral ports, stop
-//! them by PID. A missing server binary fails the test (it never silently skips).
+//! Test support: run the binary in a hermetic environment ([`infracheck_command`]), start real
+//! servers on loopback on ports they really hold ([`spawn_listening`]), stop them and every
+//! process they forked by process group ([`ChildGuard`]). A missing server binary fails the
+//! test (it never silently skips).
 
 #![allow(dead_code)]
 
@@ -17,6 +19,7 @@ pub mod redis;
 pub mod tcp_server;
 pub mod tls_server;
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -27,17 +30,64 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_infracheck")
 }
 
-/// Run infracheck with `args` in `dir`, with a clean, loopback-only environment plus `envs`.
-pub fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("RUST_LOG")
+/// The private `HOME` of every infracheck run: an empty directory under cargo's per-target
+/// scratch space, so no user config (`~/.kube`, `~/.aws`, …) of the machine is ever read.
+fn private_home() -> PathBuf {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("infracheck-test-home");
+    std::fs::create_dir_all(&home)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
+    home
+}
+
+/// The variables an infracheck run inherits from the test process: nothing else. CI markers
+/// (`CI`, `GITHUB_*`, `GITLAB_*`, `CI_*`, `RUNNER_*`, `ACTIONS_*`), cluster and cloud
+/// credentials (`KUBERNETES_*`, `KUBECONFIG`, `AWS_*`), `RUST_LOG` and colour settings of the
+/// machine running the tests must not change what a test sees.
+const INHERITED: &[&str] = &["PATH", "TMPDIR"];
+
+/// The ONE builder of every infracheck `Command` in the tests: the environment is cleared
+/// (keeping only [`INHERITED`]), `HOME` is a private empty directory, colour is off and the
+/// EC2 metadata service is never asked. Tests add what they need with `.env(..)`.
+pub fn infracheck_command(dir: &Path) -> Command {
+    infracheck_command_via(dir, &[])
+}
+
+/// [`infracheck_command`] run through `wrapper` (a program and its arguments, such as
+/// `/usr/bin/time -f %M -o FILE`), which then execs infracheck in the same clean environment.
+/// An empty `wrapper` runs infracheck itself.
+pub fn infracheck_command_via(dir: &Path, wrapper: &[&std::ffi::OsStr]) -> Command {
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    };
+    cmd.current_dir(dir).env_clear();
+    for name in INHERITED {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.env("HOME", private_home())
         .env("NO_COLOR", "1")
         .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// The names [`infracheck_command`] keeps from the test process's environment.
+pub fn inherited_env_names() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| INHERITED.iter().any(|n| k == n))
+        .collect()
+}
+
+/// Run infracheck with `args` in `dir`, with a clean, loopback-only environment plus `envs`.
+pub fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = infracheck_command(dir);
+    cmd.args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -112,13 +162,45 @@ impl Workspace {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1. Nothing holds it: a server started on it
+/// must go through [`spawn_listening`] (which retries when the port was taken meanwhile), and
+/// a port that must refuse connections is a [`ClosedPort`].
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
     l.local_addr().expect("local addr").port()
 }
 
-/// Wait (bounded) until something accepts TCP connections on `addr`.
+/// A loopback port that refuses connections for as long as this value lives: a TCP socket
+/// bound to it but not listening, so no parallel test (or server) can take it.
+pub struct ClosedPort {
+    pub port: u16,
+    _sock: socket2::Socket,
+}
+
+impl ClosedPort {
+    /// `127.0.0.1:PORT`
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+/// Bind (without listening) an ephemeral loopback port; connecting to it is refused.
+pub fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("tcp socket");
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind ephemeral port");
+    let port = sock
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an inet address")
+        .port();
+    ClosedPort { port, _sock: sock }
+}
+
+/// Wait (bounded) until something accepts TCP connections on `addr`. Prefer
+/// [`spawn_listening`] for servers we start: it also checks that the listener is ours.
 pub fn wait_for_port(addr: SocketAddr, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -128,6 +210,122 @@ pub fn wait_for_port(addr: SocketAddr, what: &str) {
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("{what} did not start listening on {addr} within 20s");
+}
+
+/// The inodes of the sockets listening on TCP `127.0.0.1:port` (from `/proc/net/tcp`).
+fn listening_inodes(port: u16) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st … inode: LISTEN is state 0A.
+            match (cols.get(1), cols.get(3), cols.get(9)) {
+                (Some(l), Some(&"0A"), Some(inode)) if *l == local => Some((*inode).to_owned()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Whether process `pid` itself holds a socket listening on `127.0.0.1:port`: the listener a
+/// test talks to is the server it started, not another test's that took the port first.
+pub fn pid_listens_on(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let t = target.to_string_lossy();
+            inodes.iter().any(|i| t == format!("socket:[{i}]"))
+        })
+    })
+}
+
+/// How a started server came up.
+pub enum Started {
+    /// The child listens on the port.
+    Listening,
+    /// The child exited before listening (typically: the port was taken meanwhile).
+    Exited(String),
+}
+
+/// Wait (bounded, 30 s) until `child` itself listens on TCP `127.0.0.1:port` and accepts a
+/// connection there, or exits.
+pub fn wait_for_child_port(child: &mut Child, port: u16, what: &str) -> Started {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Started::Exited(format!("{what} exited with {status}"));
+        }
+        if pid_listens_on(child.id(), port)
+            && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        {
+            return Started::Listening;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{what} did not start listening on {addr} within 30s");
+}
+
+/// How many fresh ports a server gets before the test gives up.
+pub const PORT_TRIES: usize = 5;
+
+/// Start a server on a fresh port: `make(port)` builds its command. The child runs in its own
+/// process group (stopped as a whole by [`ChildGuard`]). When it exits before listening (its
+/// port was taken between [`free_port`] and its bind) it is started again on a new port, at
+/// most [`PORT_TRIES`] times. Returns the port the child really listens on.
+pub fn spawn_listening(
+    name: &'static str,
+    mut make: impl FnMut(u16) -> Command,
+) -> (u16, ChildGuard) {
+    let mut failures = Vec::new();
+    for _ in 0..PORT_TRIES {
+        let port = free_port();
+        let mut guard = spawn_guarded(&mut make(port), name);
+        match wait_for_child_port(&mut guard.child, port, name) {
+            Started::Listening => return (port, guard),
+            Started::Exited(why) => failures.push(format!("port {port}: {why}")),
+        }
+    }
+    panic!(
+        "{name} did not start in {PORT_TRIES} tries: {}",
+        failures.join("; ")
+    );
+}
+
+/// Spawn `cmd` as the leader of a new process group, guarded: dropping the guard kills the
+/// whole group (the server and every process it forked) and reaps the child.
+pub fn spawn_guarded(cmd: &mut Command, name: &'static str) -> ChildGuard {
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    ChildGuard { child, name }
+}
+
+/// SIGKILL the process group led by `pid` (a no-op when there is none).
+pub fn kill_group(pid: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// Send `signal` to the single process `pid`.
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
 }
 
 /// Find a server binary; panics with an install hint when it is missing, so CI fails loudly.
@@ -151,14 +349,32 @@ pub fn require_bin(name: &str, candidates: &[&str], package: &str) -> PathBuf {
     );
 }
 
-/// A child process killed (by PID) and reaped when dropped.
+/// A child process killed (by PID, with its process group when it leads one, see
+/// [`spawn_guarded`]) and reaped when dropped.
 pub struct ChildGuard {
     pub child: Child,
     pub name: &'static str,
 }
 
+impl ChildGuard {
+    /// Send `sig` to the child, then wait (bounded by `grace`) for it to exit. Returns whether
+    /// it did; the drop kills whatever is left either way.
+    pub fn stop_gracefully(&mut self, sig: nix::sys::signal::Signal, grace: Duration) -> bool {
+        signal(self.child.id(), sig);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        kill_group(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -174,12 +390,8 @@ pub fn run_gate_acting_after_round_one(
     act: impl FnOnce(),
 ) -> (i32, String, String) {
     use std::io::{BufRead, BufReader, Read};
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut cmd = infracheck_command(dir);
+    cmd.args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     for (k, v) in envs {

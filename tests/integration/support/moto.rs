@@ -3,12 +3,11 @@
 //! run goes through [`run_aws`], which strips the caller's `AWS_*` variables and points the
 //! shared config files at nothing, so no test can read real credentials or reach AWS.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use super::platform::Run;
-use super::{ChildGuard, Workspace, bin, code, free_port, stderr, stdout, wait_for_port};
+use super::{Workspace, code, infracheck_command, spawn_listening, stderr, stdout};
 
 /// Fake credentials moto accepts.
 pub const KEY_ID: &str = "testing";
@@ -32,15 +31,15 @@ fn require_moto() {
 /// A running moto server; stopped by PID when dropped.
 pub struct Moto {
     pub port: u16,
-    _guard: ChildGuard,
+    _guard: super::ChildGuard,
 }
 
 impl Moto {
     pub fn start() -> Moto {
         require_moto();
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([
+        let (port, guard) = spawn_listening("moto_server", |port| {
+            let mut cmd = Command::new("python3");
+            cmd.args([
                 "-m",
                 "moto.server",
                 "-H",
@@ -51,15 +50,9 @@ impl Moto {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto server");
-        let guard = ChildGuard {
-            child,
-            name: "moto_server",
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "moto_server");
+            .stderr(Stdio::null());
+            cmd
+        });
         Moto {
             port,
             _guard: guard,
@@ -165,22 +158,11 @@ impl Moto {
 /// Run infracheck in `dir` with no inherited `AWS_*` variable, IMDS disabled and the shared
 /// config/credentials files pointed at paths that do not exist, plus `envs`.
 pub fn run_aws(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("RUST_LOG");
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(&k);
-        }
-    }
+    // The hermetic builder already drops every inherited `AWS_*` and disables IMDS.
+    let mut cmd = infracheck_command(dir);
+    cmd.args(args);
     let missing = dir.join("no-such-aws-dir");
-    cmd.env("NO_COLOR", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", missing.join("config"))
+    cmd.env("AWS_CONFIG_FILE", missing.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", missing.join("credentials"));
     for (k, v) in envs {
         cmd.env(k, v);

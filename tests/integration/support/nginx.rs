@@ -1,9 +1,8 @@
 //! A real nginx (Debian package) on an ephemeral loopback port, with a config written per test.
 
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
-use super::{ChildGuard, free_port, require_bin, wait_for_port};
+use super::{ChildGuard, require_bin, spawn_listening};
 
 /// A running nginx; stopped by PID when dropped.
 pub struct Nginx {
@@ -21,7 +20,6 @@ impl Nginx {
     pub fn start(locations: &str) -> Nginx {
         let nginx = require_bin("nginx", &["/usr/sbin/nginx"], "nginx");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let d = dir.path().display();
         let echo = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
         let load_echo = if std::path::Path::new(echo).is_file() {
@@ -29,9 +27,13 @@ impl Nginx {
         } else {
             String::new()
         };
-        let conf = format!(
-            r#"{load_echo}
+        // `master_process off`: one process, the one we started, holds the socket and serves;
+        // nothing is forked that could outlive the test.
+        let conf_for = |port: u16| {
+            format!(
+                r#"{load_echo}
 user root;
+master_process off;
 worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
@@ -51,24 +53,20 @@ http {{
     }}
 }}
 "#
-        );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).expect("write nginx.conf");
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let guard = ChildGuard {
-            child,
-            name: "nginx",
+            )
         };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "nginx");
+        let conf_path = dir.path().join("nginx.conf");
+        let (port, guard) = spawn_listening("nginx", |port| {
+            std::fs::write(&conf_path, conf_for(port)).expect("write nginx.conf");
+            let mut cmd = Command::new(&nginx);
+            cmd.arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            cmd
+        });
         Nginx {
             port,
             _guard: guard,

@@ -1,24 +1,24 @@
 //! A real PostgreSQL (Debian package `postgresql`) in a temp dir on an ephemeral loopback
 //! port, with password (SCRAM) authentication. PostgreSQL refuses to run as root, so initdb
 //! and the server run as the `postgres` user (set on the process itself, so the PID we stop
-//! is the postmaster's).
+//! is the postmaster's, and its backends share its process group).
 
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, wait_for_port};
+use super::{ChildGuard, spawn_listening};
 
 /// Password of the `postgres` superuser in the test cluster.
 pub const SUPERUSER_PASSWORD: &str = "pg-super-sentinel-0006";
 
-/// A running PostgreSQL; shut down by PID (fast shutdown, then SIGKILL) when dropped.
+/// A running PostgreSQL; shut down by PID (fast shutdown), then its process group is killed,
+/// when dropped.
 pub struct Postgres {
     pub port: u16,
-    child: Child,
+    guard: ChildGuard,
     _dir: tempfile::TempDir,
 }
 
@@ -90,28 +90,26 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let child = Command::new(&postgres)
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .args(["-c", "fsync=off", "-c", "shared_buffers=16MB"])
-            .current_dir(dir.path())
-            .uid(uid)
-            .gid(gid)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start postgres");
+        let (port, guard) = spawn_listening("postgres", |port| {
+            let mut cmd = Command::new(&postgres);
+            cmd.arg("-D")
+                .arg(&data)
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+                .arg("-c")
+                .arg(format!("unix_socket_directories={}", dir.path().display()))
+                .args(["-c", "fsync=off", "-c", "shared_buffers=16MB"])
+                .current_dir(dir.path())
+                .uid(uid)
+                .gid(gid)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
         let pg = Postgres {
             port,
-            child,
+            guard,
             _dir: dir,
         };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "postgres");
         pg.psql(
             "postgres",
             SUPERUSER_PASSWORD,
@@ -164,18 +162,9 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // SIGINT is PostgreSQL's fast shutdown: backends end, shared memory is released.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGINT is PostgreSQL's fast shutdown: backends end, shared memory is released. The
+        // guard's drop then kills whatever is left of the process group.
+        self.guard
+            .stop_gracefully(nix::sys::signal::Signal::SIGINT, Duration::from_secs(10));
     }
 }

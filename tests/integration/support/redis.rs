@@ -1,10 +1,9 @@
 //! A real redis-server (Debian package `redis-server`) on an ephemeral loopback port, no
 //! persistence, optionally password-protected or replicating another one.
 
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
-use super::{ChildGuard, free_port, require_bin, wait_for_port};
+use super::{ChildGuard, require_bin, spawn_listening};
 
 /// A running redis-server; stopped by PID when dropped.
 pub struct Redis {
@@ -18,23 +17,17 @@ impl Redis {
     pub fn start(extra: &[&str]) -> Redis {
         let bin = require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start redis-server");
-        let guard = ChildGuard {
-            child,
-            name: "redis-server",
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "redis-server");
+        let (port, guard) = spawn_listening("redis-server", |port| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            cmd
+        });
         Redis {
             port,
             _guard: guard,

@@ -1,14 +1,13 @@
 //! Certificates generated at test time (rcgen) and served by a real `openssl s_server` on an
 //! ephemeral loopback port, stopped by PID when dropped.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use time::{Duration, OffsetDateTime};
 
-use super::{ChildGuard, free_port, require_bin, wait_for_port};
+use super::{ChildGuard, require_bin, spawn_listening};
 
 /// Who signs a leaf.
 #[derive(Clone, Copy, Debug)]
@@ -122,33 +121,26 @@ impl TlsServer {
     /// Serve `cert`/`key` (plus `chain`, when given); `extra` adds s_server flags (`-tls1_2`).
     pub fn start(cert: &Path, key: &Path, chain: Option<&Path>, extra: &[&str]) -> TlsServer {
         let openssl = require_bin("openssl", &["/usr/bin/openssl"], "openssl");
-        let port = free_port();
-        let mut cmd = Command::new(openssl);
-        cmd.arg("s_server")
-            .arg("-accept")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .arg("-www")
-            .arg("-quiet")
-            .args(extra);
-        if let Some(c) = chain {
-            cmd.arg("-cert_chain").arg(c);
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start openssl s_server");
-        let guard = ChildGuard {
-            child,
-            name: "openssl s_server",
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        wait_for_port(addr, "openssl s_server");
+        let (port, guard) = spawn_listening("openssl s_server", |port| {
+            let mut cmd = Command::new(&openssl);
+            cmd.arg("s_server")
+                .arg("-accept")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("-cert")
+                .arg(cert)
+                .arg("-key")
+                .arg(key)
+                .arg("-www")
+                .arg("-quiet")
+                .args(extra);
+            if let Some(c) = chain {
+                cmd.arg("-cert_chain").arg(c);
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
         TlsServer {
             port,
             _guard: guard,

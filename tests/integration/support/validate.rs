@@ -1,18 +1,19 @@
-//! Validate report files against the official schemas in `../shared/schemas` (beside the
-//! project in CI). A missing schema or validator fails the test: these checks never skip.
+//! Validate report files against the official schemas copied into `tests/schemas/` (sources
+//! and licences in `tests/schemas/README.md`). A missing validator fails the test: these checks
+//! never skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::require_bin;
 
-/// The shared schema directory.
+/// The schema directory, inside the repository.
 pub fn schemas() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas");
     assert!(
         dir.join("junit-10-extended.xsd").is_file()
             && dir.join("sarif-schema-2.1.0.json").is_file(),
-        "the schemas are required in {} (a CI checkout has shared/ beside the project)",
+        "the schemas are missing from {}",
         dir.display()
     );
     dir
@@ -66,7 +67,7 @@ pub fn sarif(file: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // GitHub's rules (CI-FORMATS.md §4): every result located, rules complete, no empty text.
+    // GitHub's SARIF ingestion rules (docs.github.com, "SARIF support for code scanning"): every result located, rules complete, no empty text.
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).expect("read sarif")).expect("json");
     for run in doc["runs"].as_array().expect("runs") {
