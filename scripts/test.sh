@@ -22,6 +22,10 @@ PIP_PACKAGES+=(pyyaml)
 PIP_PACKAGES+=('moto[server]')
 # shellcheck lints the GitHub Action's scripts (tests/integration/ci_files.rs).
 APT_PACKAGES+=(shellcheck)
+# Headless Chromium loads the --html report (scripts run, filters clicked, no network) and
+# html5lib parses it strictly (tests/integration/html.rs, tests/fixtures/html/).
+APT_PACKAGES+=(chromium)
+PIP_PACKAGES+=(html5lib websocket-client)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -381,6 +381,8 @@ fn unreachable_result() -> CheckResult {
         location: Default::default(),
         baseline: None,
         gate: None,
+        history: None,
+        limits: Default::default(),
     }
 }
 
@@ -456,6 +458,8 @@ fn finish(
         location: check.location.clone(),
         baseline: None,
         gate: None,
+        history: None,
+        limits: check.limits(),
     }
 }
 
