@@ -252,7 +252,7 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     };
     if a.shard.is_some() && a.report.history.is_some() {
         eprint_line(
-            "error: --history cannot be used with --shard: each shard sees only part of the checks; give --history to `infracheck merge`, which records the whole run once",
+            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
         );
         return ExitCode::Usage;
     }

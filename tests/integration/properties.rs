@@ -230,6 +230,8 @@ mod reports {
             },
             baseline: None,
             gate: None,
+            history: None,
+            limits: Default::default(),
         }
     }
 
@@ -249,6 +251,12 @@ mod reports {
                 }),
             ),
             ("outputs", Box::new(report::github::Outputs)),
+            (
+                "html",
+                Box::new(report::html::Html {
+                    commit: Some("<b>c</b>".to_owned()),
+                }),
+            ),
         ]
     }
 
@@ -391,6 +399,7 @@ mod reports {
                 fail_on: Default::default(),
                 baseline,
                 gate,
+                history: None,
             };
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };
@@ -403,6 +412,12 @@ mod reports {
                     }
                     "junit" => {
                         prop_assert!(check_xml(&bytes).is_ok(), "junit: {:?}", check_xml(&bytes));
+                    }
+                    "html" => {
+                        // Our own script block is the only one; untrusted text never opens a tag.
+                        prop_assert_eq!(text.matches("<script").count(), 1, "html lets a script through");
+                        prop_assert!(!text.contains("<b>c") && !text.contains("<img"), "html lets a tag through");
+                        prop_assert!(!text.contains("##["), "html: legacy command");
                     }
                     "markdown" => {
                         prop_assert!(!text.contains("<script"), "markdown lets HTML through");
