@@ -272,11 +272,10 @@ pub fn sparkline(values: &[u64]) -> String {
     values
         .iter()
         .map(|v| {
-            let level = if span == 0 {
-                0
-            } else {
-                usize::try_from(((v - min) * 4 + span / 2) / span).unwrap_or(4)
-            };
+            // All equal (span 0): the lowest glyph.
+            let level = ((v - min) * 4 + span / 2)
+                .checked_div(span)
+                .map_or(0, |l| usize::try_from(l).unwrap_or(4));
             GLYPHS.get(level.min(4)).copied().unwrap_or('▇')
         })
         .collect()

@@ -323,9 +323,9 @@ fn table(s: &mut String, summary: &Summary) {
             r.reason.map(|x| x.code()).unwrap_or(""),
             esc(&truncate_chars(&r.message, 300))
         );
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<tr class=\"more\"><td colspan=\"{columns}\"><details><summary>Details of {}</summary>\n",
+            "<tr class=\"more\"><td colspan=\"{columns}\"><details><summary>Details of {}</summary>",
             esc(&truncate_chars(&r.name, 120))
         );
         details(s, r);
@@ -661,7 +661,7 @@ fn pass_rate_strip(s: &mut String, h: &crate::result::HistorySummary) {
     for (i, run) in h.runs.iter().enumerate() {
         let total = u64::try_from(run.total).unwrap_or(0);
         let passed = u64::try_from(run.passed).unwrap_or(0);
-        let filled = if total == 0 { 0 } else { passed * ht / total };
+        let filled = (passed * ht).checked_div(total).unwrap_or(0);
         let c = if total > 0 && passed == total {
             "#1b6e2a"
         } else if total > 0 && passed * 5 >= total * 4 {
