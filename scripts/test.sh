@@ -25,6 +25,10 @@ APT_PACKAGES+=(shellcheck)
 # The Windows build is checked by cross-compiling (the C parts of aws-lc-sys need MinGW).
 APT_PACKAGES+=(gcc-mingw-w64-x86-64)
 WINDOWS_TARGET=x86_64-pc-windows-gnu
+# Headless Chromium loads the --html report (scripts run, filters clicked, no network) and
+# html5lib parses it strictly (tests/integration/html.rs, tests/fixtures/html/).
+APT_PACKAGES+=(chromium)
+PIP_PACKAGES+=(html5lib websocket-client)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -16,6 +16,7 @@ use crate::cli::{
 use crate::config::{self, ConfigError, Plan};
 use crate::exit_code::ExitCode;
 use crate::gate;
+use crate::history::History;
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
 use crate::result::{CheckResult, Interruption, Summary};
@@ -258,9 +259,19 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
             ));
         }
     }
-    // A bad baseline is refused before any check runs.
+    if a.shard.is_some() && a.report.history.is_some() {
+        eprint_line(
+            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
+        );
+        return ExitCode::Usage;
+    }
+    // A bad baseline or history file is refused before any check runs.
     let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
         Ok(b) => b,
+        Err(code) => return code,
+    };
+    let history = match load_history(&a.report, g.quiet) {
+        Ok(h) => h,
         Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -282,7 +293,7 @@ fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
     };
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
-    finish(summary, &a.report, g, baseline.as_ref(), &redactor)
+    finish(summary, &a.report, g, baseline.as_ref(), history, &redactor)
 }
 
 /// `merge --config`: the waivers of the config that match no check of the merged environment,
@@ -332,6 +343,7 @@ fn distinct_report_paths(
     for (what, path) in [
         ("the config file", config),
         ("--baseline", a.baseline.as_deref()),
+        ("--history", a.history.as_deref()),
         ("$GITHUB_OUTPUT", github_output.as_deref()),
         ("$GITHUB_STEP_SUMMARY", step_summary.as_deref()),
     ] {
@@ -347,6 +359,7 @@ fn distinct_report_paths(
         ("--markdown", &a.markdown),
         ("--codequality", &a.codequality),
         ("--prometheus", &a.prometheus),
+        ("--html", &a.html),
     ] {
         // `-` is stdout, which several reports may share.
         let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
@@ -405,6 +418,30 @@ fn load_baseline(
     }
 }
 
+/// The `--history` file (exit 2 when unusable). A path where nothing exists yet is a first
+/// run: an empty history, created after the run.
+fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History>, ExitCode> {
+    let Some(path) = &a.history else {
+        return Ok(None);
+    };
+    match History::load(path) {
+        Ok(Some(h)) => Ok(Some(h)),
+        Ok(None) => {
+            if !quiet {
+                eprint_line(&format!(
+                    "notice: history {} does not exist yet: a first run, it is created after the run",
+                    report::one_line(&path.display().to_string())
+                ));
+            }
+            Ok(Some(History::empty()))
+        }
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            Err(ExitCode::Usage)
+        }
+    }
+}
+
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env) {
@@ -414,12 +451,14 @@ fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     match merge::load(&a.documents, a.report.fail_on_warn) {
         Ok(mut summary) => match stale_waivers(a, &mut summary)
             .and_then(|()| load_baseline(&a.report, &summary.environment, g.quiet))
+            .and_then(|b| load_history(&a.report, g.quiet).map(|h| (b, h)))
         {
-            Ok(baseline) => finish(
+            Ok((baseline, history)) => finish(
                 summary,
                 &a.report,
                 g,
                 baseline.as_ref(),
+                history,
                 &Redactor::default(),
             ),
             Err(code) => code,
@@ -605,6 +644,7 @@ async fn run_plan(
         fail_on: a.report.fail_on,
         baseline: None,
         gate,
+        history: None,
     })
 }
 
@@ -829,6 +869,7 @@ fn finish(
     a: &ReportArgs,
     g: &GlobalArgs,
     baseline: Option<&Baseline>,
+    history: Option<History>,
     redactor: &Redactor,
 ) -> ExitCode {
     summary.fail_on = a.fail_on;
@@ -848,6 +889,19 @@ fn finish(
             totals.path = redactor.text(&totals.path);
         }
     }
+    let history = history.and_then(|mut h| {
+        let path = a.history.as_ref()?;
+        let keep = a
+            .history_keep
+            .and_then(|k| usize::try_from(k).ok())
+            .unwrap_or(crate::history::DEFAULT_KEEP);
+        h.record(
+            &mut summary,
+            &redactor.text(&path.display().to_string()),
+            keep,
+        );
+        Some((path, h))
+    });
     let summary = &summary;
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
@@ -859,7 +913,21 @@ fn finish(
     for f in &failures {
         eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
     }
-    exit_code_for(summary, !failures.is_empty())
+    // The history is written after the reports, through the same atomic writer.
+    let mut history_failed = false;
+    if let Some((path, h)) = history {
+        let written = h
+            .render()
+            .map_err(|e| format!("cannot serialise the history: {e}"))
+            .and_then(|bytes| {
+                report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))
+            });
+        if let Err(msg) = written {
+            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            history_failed = true;
+        }
+    }
+    exit_code_for(summary, !failures.is_empty() || history_failed)
 }
 
 /// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.
@@ -881,7 +949,9 @@ fn report_outputs(
     color: bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
-    use report::{Destination, codequality, github, json, junit, markdown, prometheus, sarif};
+    use report::{
+        Destination, codequality, github, html, json, junit, markdown, prometheus, sarif,
+    };
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(
             text::Text {
@@ -915,6 +985,13 @@ fn report_outputs(
     }
     if let Some(p) = &a.prometheus {
         outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
+    }
+    if let Some(p) = &a.html {
+        // The commit of the config, when the CI says which one it checked out.
+        let commit = ["GITHUB_SHA", "CI_COMMIT_SHA"]
+            .iter()
+            .find_map(|v| env(v).filter(|s| !s.trim().is_empty()));
+        outputs.push(Output::new(html::Html { commit }, file("html", p)));
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

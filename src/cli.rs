@@ -225,6 +225,17 @@ pub struct ReportArgs {
     /// collector) to this file.
     #[arg(long, value_name = "PATH")]
     pub prometheus: Option<PathBuf>,
+    /// Write a self-contained HTML report (no external resources; opens from disk) to this
+    /// file.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Keep a rolling history of the last runs in this JSON file (read before the run, written
+    /// after it; created when missing): trends in the text, markdown, HTML and JSON reports.
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
+    /// With `--history`: how many runs of the environment to keep (default 30).
+    #[arg(long, value_name = "N", requires = "history", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub history_keep: Option<u32>,
     /// GitHub Actions mode (step summary, annotations, outputs); default: on when
     /// `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "no_github")]

@@ -434,6 +434,8 @@ fn unreachable_result() -> CheckResult {
         location: Default::default(),
         baseline: None,
         gate: None,
+        history: None,
+        limits: Default::default(),
     }
 }
 
@@ -509,6 +511,8 @@ fn finish(
         location: check.location.clone(),
         baseline: None,
         gate: None,
+        history: None,
+        limits: check.limits(),
     }
 }
 

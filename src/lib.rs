@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod exit_code;
 pub mod gate;
+pub mod history;
 pub mod init;
 pub mod merge;
 pub mod redact;

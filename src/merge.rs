@@ -275,6 +275,8 @@ fn convert_result(r: RawResult) -> Result<CheckResult, String> {
         },
         baseline: None,
         gate: r.gate,
+        history: None,
+        limits: Default::default(),
     })
 }
 
@@ -468,6 +470,7 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
         fail_on: Default::default(),
         baseline: None,
         gate,
+        history: None,
     })
 }
 

@@ -381,6 +381,70 @@ pub struct CheckResult {
     /// The deploy gate's record of the check (`--until-healthy`), when on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::CheckGate>,
+    /// The check's record over the `--history` window, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<CheckHistory>,
+    /// The thresholds the check judged against (for the HTML report's pictures; not in the
+    /// JSON document, so a merged run has none).
+    #[serde(skip)]
+    pub limits: Limits,
+}
+
+/// The latency and certificate thresholds of a check, where its kind has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Slower than this is WARN.
+    pub warn_latency: Option<Duration>,
+    /// Slower than this is FAIL.
+    pub fail_latency: Option<Duration>,
+    /// A certificate with fewer days left is WARN.
+    pub warn_days: Option<i64>,
+    /// A certificate with fewer days left is FAIL.
+    pub fail_days: Option<i64>,
+}
+
+/// One check over the `--history` window (JSON `results[].history`): the runs of the same
+/// environment that had the check, this run included, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckHistory {
+    /// Runs in the window that had the check (1: a new check, no history yet).
+    pub runs: usize,
+    /// How many of them ended FAIL.
+    pub failures: usize,
+    /// Median latency over those runs (nearest rank), ms.
+    pub p50_ms: u64,
+    /// 95th percentile latency (nearest rank), ms.
+    pub p95_ms: u64,
+    /// Latency per run, oldest first (this run last).
+    #[serde(skip)]
+    pub latencies_ms: Vec<u64>,
+    /// Status per run, oldest first (this run last).
+    #[serde(skip)]
+    pub statuses: Vec<Status>,
+}
+
+/// The `--history` window of the whole run: read by the HTML pass-rate strip and the
+/// markdown "Trends" section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistorySummary {
+    /// The history file's path as given.
+    pub path: String,
+    /// The most runs kept per environment (`--history-keep`).
+    pub keep: usize,
+    /// Per run of this environment in the window, oldest first (this run last): when it
+    /// started (RFC 3339), its checks and how many of them passed.
+    pub runs: Vec<RunPoint>,
+}
+
+/// One run of the history window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunPoint {
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// Checks in the run.
+    pub total: usize,
+    /// Checks that ended PASS.
+    pub passed: usize,
 }
 
 impl CheckResult {
@@ -490,6 +554,8 @@ pub struct Summary {
     pub baseline: Option<crate::baseline::BaselineSummary>,
     /// The deploy gate (`--until-healthy`), when on.
     pub gate: Option<crate::gate::GateSummary>,
+    /// The `--history` window, when given.
+    pub history: Option<HistorySummary>,
 }
 
 impl Summary {

@@ -235,6 +235,8 @@ pub fn stale(waivers: &[Waiver], all_names: &[&str]) -> Vec<CheckResult> {
             location: w.location.clone(),
             baseline: None,
             gate: None,
+            history: None,
+            limits: Default::default(),
         })
         .collect()
 }
@@ -266,6 +268,8 @@ mod tests {
             location: Location::default(),
             baseline: None,
             gate: None,
+            history: None,
+            limits: Default::default(),
         }
     }
 

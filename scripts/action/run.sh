@@ -3,13 +3,14 @@
 # action's inputs, which arrive as environment variables (never `${{ }}` inside `run:`), and
 # run infracheck in GitHub mode. infracheck itself appends the step summary, prints the
 # annotations and writes passed/warned/failed/total/status to $GITHUB_OUTPUT; this script
-# adds the report paths it asked for as report_junit, report_sarif, report_json and
-# report_markdown. The exit code is infracheck's.
+# adds the report paths it asked for as report_junit, report_sarif, report_json,
+# report_markdown and report_html. The exit code is infracheck's.
 #
 # Environment: INFRACHECK_BIN (default: infracheck on PATH), INPUT_ENV (required),
 #   INPUT_CONFIG, INPUT_FAIL_ON_WARN (true/false), INPUT_BASELINE (a JSON document; empty = no
 #   comparison), INPUT_FAIL_ON (any/new), INPUT_JUNIT, INPUT_SARIF, INPUT_JSON,
-#   INPUT_MARKDOWN (empty = that report is not written), INPUT_ARGS (extra arguments: one per
+#   INPUT_MARKDOWN, INPUT_HTML (empty = that report is not written), INPUT_HISTORY (the
+#   run-history file; empty = none), INPUT_ARGS (extra arguments: one per
 #   line when any line break is present, otherwise split on whitespace; never evaluated by a
 #   shell), GITHUB_OUTPUT.
 set -euo pipefail
@@ -39,6 +40,13 @@ if [ -n "$baseline" ]; then
   esac
   argv+=(--baseline "$baseline")
 fi
+history="${INPUT_HISTORY:-}"
+if [ -n "$history" ]; then
+  case "$history" in
+    *$'\n'* | *$'\r'*) die "the history path contains a line break" ;;
+  esac
+  argv+=(--history "$history")
+fi
 case "${INPUT_FAIL_ON:-any}" in
   any | "") ;;
   new)
@@ -63,6 +71,7 @@ report --junit report_junit "${INPUT_JUNIT:-}"
 report --sarif report_sarif "${INPUT_SARIF:-}"
 report --json report_json "${INPUT_JSON:-}"
 report --markdown report_markdown "${INPUT_MARKDOWN:-}"
+report --html report_html "${INPUT_HTML:-}"
 
 extra="${INPUT_ARGS:-}"
 if [ -n "$extra" ]; then

@@ -67,6 +67,38 @@ impl CheckDef {
     pub fn host_key(&self) -> Option<String> {
         self.spec.host_key()
     }
+
+    /// The limits the check judges against, for the pictures of the HTML report.
+    pub fn limits(&self) -> crate::result::Limits {
+        let latency = |t: &Thresholds| (t.warn_latency, t.fail_latency);
+        let (warn_latency, fail_latency) = match &self.spec {
+            CheckSpec::Http(s) => latency(&s.thresholds),
+            CheckSpec::Command(s) => latency(&s.thresholds),
+            CheckSpec::Redis(s) => latency(&s.thresholds),
+            #[cfg(feature = "postgres")]
+            CheckSpec::Postgres(s) => latency(&s.db.thresholds),
+            #[cfg(feature = "mysql")]
+            CheckSpec::Mysql(s) => latency(&s.db.thresholds),
+            #[cfg(feature = "kubernetes")]
+            CheckSpec::Kubernetes(_) => (None, None),
+            #[cfg(feature = "aws")]
+            CheckSpec::Aws(_) => (None, None),
+            CheckSpec::Tcp(s) => latency(&s.thresholds),
+            CheckSpec::Tls(s) => latency(&s.thresholds),
+            CheckSpec::Dns(s) => latency(&s.thresholds),
+        };
+        let (warn_days, fail_days) = match &self.spec {
+            CheckSpec::Http(s) => (s.warn_days, s.fail_days),
+            CheckSpec::Tls(s) => (Some(s.warn_days), Some(s.fail_days)),
+            _ => (None, None),
+        };
+        crate::result::Limits {
+            warn_latency,
+            fail_latency,
+            warn_days,
+            fail_days,
+        }
+    }
 }
 
 /// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and

@@ -40,6 +40,8 @@ fn result(
         },
         baseline: None,
         gate: None,
+        history: None,
+        limits: Default::default(),
     }
 }
 
@@ -165,5 +167,40 @@ pub(crate) fn summary() -> Summary {
         fail_on: Default::default(),
         baseline: None,
         gate: None,
+        history: None,
     }
+}
+
+/// The fixture run recorded after nine earlier runs in a `--history` file: `homepage` grows
+/// slower and failed twice (newly flaky: it passes now), `api-ready` failed twice and fails
+/// now, `removed-check` left the config and the other checks are new.
+pub(crate) fn summary_with_history() -> Summary {
+    use crate::history::{History, Run, RunCheck};
+    let mut s = summary();
+    let mut h = History::empty();
+    for i in 0..9u64 {
+        let check = |name: &str, status: &str, ms: u64| RunCheck {
+            name: name.to_owned(),
+            status: status.to_owned(),
+            reason: None,
+            latency_ms: ms,
+        };
+        h.runs.push(Run {
+            started_at: format!("2024-05-0{}T06:00:00Z", i + 1),
+            environment: "prod".to_owned(),
+            checks: vec![
+                check(
+                    "homepage",
+                    if i == 2 || i == 5 { "FAIL" } else { "PASS" },
+                    100 + 50 * i,
+                ),
+                check("api-ready", if i % 4 == 1 { "FAIL" } else { "PASS" }, 40),
+                check("login", "PASS", 700),
+                check("search", "PASS", 300),
+                check("removed-check", "PASS", 5),
+            ],
+        });
+    }
+    h.record(&mut s, "infracheck-history.json", 10);
+    s
 }

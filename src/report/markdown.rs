@@ -370,6 +370,68 @@ fn baseline_section(
     s
 }
 
+/// Most rows of the "worst movers" table.
+const MOVERS_MAX: usize = 5;
+
+/// The "Trends" section under `--history`: the checks whose latency rose most above their
+/// window's p50, and the newly flaky checks (failed at least twice in the window, passing now).
+fn trends_section(summary: &Summary, h: &crate::result::HistorySummary, budget: usize) -> String {
+    let name = |n: &str| md(&truncate_chars(n, NAME_MAX));
+    let mut s = format!(
+        "### Trends\n\nOver the last {} run{} of this environment (history {}, keeping {}).\n\n",
+        h.runs.len(),
+        if h.runs.len() == 1 { "" } else { "s" },
+        name(&h.path),
+        h.keep
+    );
+    let movers = crate::history::worst_movers(summary, MOVERS_MAX);
+    if movers.is_empty() {
+        s.push_str("**Worst movers:** none (no check is slower than its window's p50).\n\n");
+    } else {
+        s.push_str("**Worst movers** (latency now vs the p50 of its earlier runs):\n\n| Check | Now | p50 before | Increase |\n|---|---|---|---|\n");
+        for m in movers {
+            let line = format!(
+                "| {} | {}ms | {}ms | +{}ms |\n",
+                name(m.name),
+                m.now_ms,
+                m.before_p50_ms,
+                m.now_ms - m.before_p50_ms
+            );
+            if s.len() + line.len() <= budget {
+                s.push_str(&line);
+            }
+        }
+        s.push('\n');
+    }
+    let flaky = crate::history::newly_flaky(summary);
+    if flaky.is_empty() {
+        s.push_str("**Newly flaky:** none.\n\n");
+    } else {
+        let mut line = format!(
+            "**Newly flaky** (failed at least twice in the window, passing now, {}): ",
+            flaky.len()
+        );
+        let mut shown = 0usize;
+        for n in &flaky {
+            let item = name(n);
+            if s.len() + line.len() + item.len() + 2 > budget {
+                break;
+            }
+            if shown > 0 {
+                line.push_str(", ");
+            }
+            line.push_str(&item);
+            shown += 1;
+        }
+        if shown < flaky.len() {
+            let _ = write!(line, " and {} more", flaky.len() - shown);
+        }
+        s.push_str(&line);
+        s.push_str("\n\n");
+    }
+    s
+}
+
 /// Render the document, never longer than `limit` bytes.
 pub fn render(summary: &Summary, limit: usize) -> String {
     let c = summary.counts();
@@ -414,6 +476,10 @@ pub fn render(summary: &Summary, limit: usize) -> String {
         });
     }
     s.push_str("\n\n");
+    if let Some(h) = &summary.history {
+        // At most an eighth of the budget: the results table and details come after it.
+        s.push_str(&trends_section(summary, h, budget / 8));
+    }
     if let Some(g) = &summary.gate {
         let icon = if g.healthy { "✅" } else { "❌" };
         let _ = writeln!(s, "{icon} {}\n", md(&crate::gate::summary_line(g)));
@@ -458,6 +524,24 @@ mod tests {
     #[test]
     fn snapshot() {
         insta::assert_snapshot!(render(&fixture::summary(), LIMIT));
+    }
+
+    #[test]
+    fn snapshot_with_history() {
+        let doc = render(&fixture::summary_with_history(), LIMIT);
+        let trends = doc.find("### Trends").unwrap();
+        assert!(trends < doc.find("| Status | Check |").unwrap());
+        assert!(
+            doc.contains("| homepage | 1300ms | 300ms | +1000ms |"),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(
+                "**Newly flaky** (failed at least twice in the window, passing now, 1): homepage"
+            ),
+            "{doc}"
+        );
+        insta::assert_snapshot!(doc);
     }
 
     #[test]

@@ -119,6 +119,15 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
             ms,
             message,
         )?;
+        if let Some(h) = &r.history {
+            // Under the name: `trend ▁▂▇ · p50 120ms · p95 900ms · 2 of last 30 failed`.
+            writeln!(
+                out,
+                "  {:label_width$}  trend {}",
+                "",
+                crate::history::trend_line(h)
+            )?;
+        }
     }
     if let Some(g) = &summary.gate {
         writeln!(out, "{}", crate::gate::summary_line(g))?;
@@ -209,6 +218,25 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         // No line can be read as a workflow command.
         assert!(text.lines().all(|l| !l.trim_start().starts_with("::")));
+        insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
+
+    #[test]
+    fn snapshot_with_history() {
+        let mut out = Vec::new();
+        write(
+            &crate::report::fixture::summary_with_history(),
+            Style { color: false },
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("trend ▁▁▁▂▂▂▂▂▂▇ · p50 300ms · p95 1300ms · 2 of last 10 failed"),
+            "{text}"
+        );
+        assert!(text.contains("3 of last 10 failed"), "{text}");
+        assert!(text.contains("trend new: no history yet"), "{text}");
         insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
     }
 }

@@ -562,6 +562,10 @@ fn action_yml_exposes_every_output_infracheck_writes() {
             "cq.json",
             "--prometheus",
             "r.prom",
+            "--html",
+            "r.html",
+            "--history",
+            "h.json",
         ],
         &[
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
@@ -582,6 +586,7 @@ fn action_yml_exposes_every_output_infracheck_writes() {
         "healthy",
         "gate_rounds",
         "report_prometheus",
+        "report_html",
     ] {
         assert!(written.contains(must), "{must} not written: {written:?}");
     }
@@ -1614,6 +1619,8 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
             ("INPUT_SARIF", "out/r.sarif"),
             ("INPUT_JSON", ""),
             ("INPUT_MARKDOWN", "out/summary.md"),
+            ("INPUT_HTML", "out/report.html"),
+            ("INPUT_HISTORY", "cache/history.json"),
             ("INPUT_ARGS", "--concurrency 5  --deadline 2m"),
         ],
     );
@@ -1629,12 +1636,16 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
             "ops/infracheck.yaml",
             "--github",
             "--fail-on-warn",
+            "--history",
+            "cache/history.json",
             "--junit",
             "out/junit.xml",
             "--sarif",
             "out/r.sarif",
             "--markdown",
             "out/summary.md",
+            "--html",
+            "out/report.html",
             "--concurrency",
             "5",
             "--deadline",
@@ -1655,6 +1666,10 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
     assert_eq!(
         job.output("report_markdown").as_deref(),
         Some("out/summary.md")
+    );
+    assert_eq!(
+        job.output("report_html").as_deref(),
+        Some("out/report.html")
     );
     assert_eq!(job.output("status").as_deref(), Some("passed"));
 

@@ -30,6 +30,8 @@ mod config_merge;
 mod deps_waivers;
 mod dns;
 mod hardening;
+mod history;
+mod html;
 mod http_faults;
 mod http_nginx;
 #[cfg(feature = "kubernetes")]

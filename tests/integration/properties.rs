@@ -151,7 +151,8 @@ proptest! {
     #[test]
     fn escaped_text_interpolates_back_to_itself(s in "([$\\{\\}:\\-]|\\PC){0,60}") {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), "v".to_owned())]);
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[] };
+        let used = std::cell::RefCell::new(Vec::new());
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
         let escaped = s.replace("${", "$${");
         let done = i.apply(&escaped);
         prop_assert!(done.is_ok(), "{:?} -> {:?}", escaped, done);
@@ -168,7 +169,8 @@ proptest! {
         after in "[a-z /:]{0,10}",
     ) {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), value.clone())]);
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[] };
+        let used = std::cell::RefCell::new(Vec::new());
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
         let done = i.apply(&format!("{before}${{vars.h}}{after}"));
         prop_assert!(done.is_ok(), "{:?}", done);
         prop_assert_eq!(done.unwrap_or_default().text, format!("{before}{value}{after}"));
@@ -280,6 +282,8 @@ mod reports {
             },
             baseline: None,
             gate: None,
+            history: None,
+            limits: Default::default(),
         }
     }
 
@@ -299,6 +303,12 @@ mod reports {
                 }),
             ),
             ("outputs", Box::new(report::github::Outputs)),
+            (
+                "html",
+                Box::new(report::html::Html {
+                    commit: Some("<b>c</b>".to_owned()),
+                }),
+            ),
         ]
     }
 
@@ -463,6 +473,7 @@ mod reports {
                 fail_on: Default::default(),
                 baseline,
                 gate,
+                history: None,
             };
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };
@@ -475,6 +486,12 @@ mod reports {
                     }
                     "junit" => {
                         prop_assert!(check_xml(&bytes).is_ok(), "junit: {:?}", check_xml(&bytes));
+                    }
+                    "html" => {
+                        // Our own script block is the only one; untrusted text never opens a tag.
+                        prop_assert_eq!(text.matches("<script").count(), 1, "html lets a script through");
+                        prop_assert!(!text.contains("<b>c") && !text.contains("<img"), "html lets a tag through");
+                        prop_assert!(!text.contains("##["), "html: legacy command");
                     }
                     "markdown" => {
                         prop_assert!(!text.contains("<script"), "markdown lets HTML through");
@@ -534,6 +551,7 @@ mod reports {
             fail_on: Default::default(),
             baseline: None,
             gate: None,
+            history: None,
         }
     }
 

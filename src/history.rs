@@ -1,0 +1,413 @@
+//! Run history (`--history PATH`): a rolling JSON file of the last runs of each environment,
+//! read before the run and written after it. It feeds the trend line of the text report, the
+//! "Trends" section of the markdown summary, the HTML sparklines and pass-rate strip, and the
+//! JSON `results[].history` fields.
+//!
+//! One file may hold several environments: each keeps its own last `keep` runs and only the
+//! runs of the environment that ran are used (a renamed environment starts a fresh window; the
+//! old name's runs stay in the file untouched). A check that left the config disappears from
+//! the file once the runs that had it leave the window; a new check has no history yet (a
+//! window of one run, this one).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+
+use crate::result::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
+
+/// Version of the history file's shape; a file with a higher one is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Runs kept per environment unless `--history-keep` says otherwise.
+pub const DEFAULT_KEEP: usize = 30;
+
+/// Why a history file cannot be used (exit 2 before any check runs).
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The file exists but cannot be read.
+    #[error("history {path}: cannot read: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a history file infracheck wrote.
+    #[error("history {path}: not a valid history file: {message}")]
+    Invalid {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Written by a newer infracheck.
+    #[error(
+        "history {path}: schema_version {found} is newer than this infracheck reads ({SCHEMA_VERSION}): upgrade infracheck or start a new file"
+    )]
+    Newer {
+        /// The path as given.
+        path: String,
+        /// The file's version.
+        found: u64,
+    },
+}
+
+/// The file: every kept run, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Runs of every environment, oldest first.
+    pub runs: Vec<Run>,
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// Its environment.
+    pub environment: String,
+    /// Its checks, in config order.
+    pub checks: Vec<RunCheck>,
+}
+
+/// One check of a recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCheck {
+    /// The check's name (as reported, secrets redacted).
+    pub name: String,
+    /// `PASS`, `WARN`, `FAIL`, `SKIP` or `WAIVED`.
+    pub status: String,
+    /// The reason code, when not PASS.
+    pub reason: Option<String>,
+    /// Its latency (the result's duration), ms.
+    pub latency_ms: u64,
+}
+
+fn parse_status(s: &str) -> Option<Status> {
+    Some(match s {
+        "PASS" => Status::Pass,
+        "WARN" => Status::Warn,
+        "FAIL" => Status::Fail,
+        "SKIP" => Status::Skip,
+        "WAIVED" => Status::Waived,
+        _ => return None,
+    })
+}
+
+impl History {
+    /// An empty history (a first run).
+    pub fn empty() -> Self {
+        History {
+            schema_version: SCHEMA_VERSION,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Read `path`. `Ok(None)`: nothing there yet (a first run; the file is created after it).
+    pub fn load(path: &Path) -> Result<Option<History>, HistoryError> {
+        let shown = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(HistoryError::Read {
+                    path: shown,
+                    source,
+                });
+            }
+        };
+        Self::parse(&shown, &bytes).map(Some)
+    }
+
+    /// Parse the bytes of the file `shown`.
+    pub fn parse(shown: &str, bytes: &[u8]) -> Result<History, HistoryError> {
+        let invalid = |message: String| HistoryError::Invalid {
+            path: shown.to_owned(),
+            message,
+        };
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| invalid(format!("not a valid JSON document ({e})")))?;
+        let version = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| invalid("no numeric `schema_version`".to_owned()))?;
+        if version > u64::from(SCHEMA_VERSION) {
+            return Err(HistoryError::Newer {
+                path: shown.to_owned(),
+                found: version,
+            });
+        }
+        let history: History = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        for run in &history.runs {
+            if let Some(c) = run
+                .checks
+                .iter()
+                .find(|c| parse_status(&c.status).is_none())
+            {
+                return Err(invalid(format!(
+                    "unknown status `{}`",
+                    crate::report::truncate_chars(&c.status, 40)
+                )));
+            }
+        }
+        Ok(history)
+    }
+
+    /// The file's bytes (pretty JSON, trailing newline).
+    pub fn render(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(crate::report::json_without_legacy_commands(out))
+    }
+
+    /// Add the run of `summary`, keep the last `keep` runs of its environment, and attach the
+    /// window to the summary and each of its results.
+    pub fn record(&mut self, summary: &mut Summary, path: &str, keep: usize) {
+        let keep = keep.max(1);
+        let environment = summary.environment.clone();
+        self.runs.push(Run {
+            started_at: summary.started_at.format(&Rfc3339).unwrap_or_default(),
+            environment: environment.clone(),
+            checks: summary
+                .results
+                .iter()
+                // Cut short by the deadline or a signal: says nothing about the check.
+                .filter(|r| !r.cut_short())
+                .map(|r| RunCheck {
+                    name: r.name.clone(),
+                    status: r.status.as_str().to_owned(),
+                    reason: r.reason.map(|x| x.code().to_owned()),
+                    latency_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect(),
+        });
+        let of_env = self
+            .runs
+            .iter()
+            .filter(|r| r.environment == environment)
+            .count();
+        let mut drop = of_env.saturating_sub(keep);
+        self.runs.retain(|r| {
+            if drop > 0 && r.environment == environment {
+                drop -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        let window: Vec<&Run> = self
+            .runs
+            .iter()
+            .filter(|r| r.environment == environment)
+            .collect();
+        for result in &mut summary.results {
+            let mut latencies = Vec::new();
+            let mut statuses = Vec::new();
+            for run in &window {
+                if let Some(c) = run.checks.iter().find(|c| c.name == result.name) {
+                    latencies.push(c.latency_ms);
+                    statuses.push(parse_status(&c.status).unwrap_or(Status::Fail));
+                }
+            }
+            if statuses.is_empty() {
+                continue;
+            }
+            result.history = Some(CheckHistory {
+                runs: statuses.len(),
+                failures: statuses.iter().filter(|s| **s == Status::Fail).count(),
+                p50_ms: percentile(&latencies, 50),
+                p95_ms: percentile(&latencies, 95),
+                latencies_ms: latencies,
+                statuses,
+            });
+        }
+        summary.history = Some(HistorySummary {
+            path: path.to_owned(),
+            keep,
+            runs: window
+                .iter()
+                .map(|r| RunPoint {
+                    started_at: r.started_at.clone(),
+                    total: r.checks.len(),
+                    passed: r.checks.iter().filter(|c| c.status == "PASS").count(),
+                })
+                .collect(),
+        });
+    }
+}
+
+/// The nearest-rank percentile `p` (1–100) of `values`; 0 when empty.
+pub fn percentile(values: &[u64], p: usize) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied().unwrap_or_default()
+}
+
+/// `▁▂▃▅▇`: the latency glyphs of the trend line, lowest to highest.
+pub const GLYPHS: [char; 5] = ['▁', '▂', '▃', '▅', '▇'];
+
+/// Most glyphs in a sparkline (the most recent runs).
+pub const SPARK_MAX: usize = 30;
+
+/// The latencies as glyphs, scaled between the window's minimum and maximum (all `▁` when
+/// they are equal). At most the last [`SPARK_MAX`] values.
+pub fn sparkline(values: &[u64]) -> String {
+    let values = values
+        .get(values.len().saturating_sub(SPARK_MAX)..)
+        .unwrap_or_default();
+    let (Some(min), Some(max)) = (values.iter().min(), values.iter().max()) else {
+        return String::new();
+    };
+    let span = max - min;
+    values
+        .iter()
+        .map(|v| {
+            // All equal (span 0): the lowest glyph.
+            let level = ((v - min) * 4 + span / 2)
+                .checked_div(span)
+                .map_or(0, |l| usize::try_from(l).unwrap_or(4));
+            GLYPHS.get(level.min(4)).copied().unwrap_or('▇')
+        })
+        .collect()
+}
+
+/// `▁▂▇ · p50 120ms · p95 900ms · 2 of last 3 failed`, or `new: no history yet`.
+pub fn trend_line(h: &CheckHistory) -> String {
+    if h.runs <= 1 {
+        return "new: no history yet".to_owned();
+    }
+    format!(
+        "{} · p50 {}ms · p95 {}ms · {} of last {} failed",
+        sparkline(&h.latencies_ms),
+        h.p50_ms,
+        h.p95_ms,
+        h.failures,
+        h.runs
+    )
+}
+
+/// A check whose latency now is above the p50 of its earlier runs in the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mover<'a> {
+    /// The check.
+    pub name: &'a str,
+    /// Its latency now, ms.
+    pub now_ms: u64,
+    /// The p50 of its earlier runs in the window, ms.
+    pub before_p50_ms: u64,
+}
+
+/// The checks whose latency now rose most above the p50 of their earlier runs in the window,
+/// largest increase first (ties: config order), at most `max`.
+pub fn worst_movers(summary: &Summary, max: usize) -> Vec<Mover<'_>> {
+    let mut movers: Vec<Mover<'_>> = summary
+        .results
+        .iter()
+        .filter_map(|r| {
+            let h = r.history.as_ref()?;
+            let (now, earlier) = h.latencies_ms.split_last()?;
+            if earlier.is_empty() {
+                return None;
+            }
+            let before = percentile(earlier, 50);
+            (*now > before).then_some(Mover {
+                name: &r.name,
+                now_ms: *now,
+                before_p50_ms: before,
+            })
+        })
+        .collect();
+    movers.sort_by_key(|m| std::cmp::Reverse(m.now_ms - m.before_p50_ms));
+    movers.truncate(max);
+    movers
+}
+
+/// Checks that failed at least twice in the window yet pass now, in config order.
+pub fn newly_flaky(summary: &Summary) -> Vec<&str> {
+    summary
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Pass && r.history.as_ref().is_some_and(|h| h.failures >= 2))
+        .map(|r| r.name.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn percentiles_and_glyphs() {
+        assert_eq!(percentile(&[], 50), 0);
+        assert_eq!(percentile(&[5], 95), 5);
+        let v: Vec<u64> = (1..=10).map(|i| i * 100).collect();
+        assert_eq!(percentile(&v, 50), 500);
+        assert_eq!(percentile(&v, 95), 1000);
+        assert_eq!(sparkline(&[10, 10, 10]), "▁▁▁");
+        assert_eq!(sparkline(&[0, 25, 50, 75, 100]), "▁▂▃▅▇");
+        assert_eq!(sparkline(&(0..100).collect::<Vec<_>>()).chars().count(), 30);
+    }
+
+    #[test]
+    fn keeps_the_last_runs_per_environment_and_attaches_the_window() {
+        let mut h = History::empty();
+        h.runs.push(Run {
+            started_at: "2024-01-01T00:00:00Z".to_owned(),
+            environment: "stage".to_owned(),
+            checks: Vec::new(),
+        });
+        for i in 0..5u64 {
+            let mut s = fixture::summary();
+            s.results.truncate(2);
+            s.results[0].duration = Duration::from_millis(100 * (i + 1));
+            s.results[1].status = if i % 2 == 0 {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            h.record(&mut s, "h.json", 3);
+            if i == 4 {
+                let a = s.results[0].history.as_ref().unwrap();
+                assert_eq!((a.runs, a.failures), (3, 0));
+                assert_eq!(a.latencies_ms, vec![300, 400, 500]);
+                assert_eq!((a.p50_ms, a.p95_ms), (400, 500));
+                let b = s.results[1].history.as_ref().unwrap();
+                assert_eq!((b.runs, b.failures), (3, 2));
+                assert_eq!(s.history.as_ref().unwrap().runs.len(), 3);
+                assert_eq!(worst_movers(&s, 5)[0].before_p50_ms, 300);
+            }
+        }
+        assert_eq!(h.runs.len(), 4, "3 of prod, the stage run kept");
+        assert_eq!(h.runs[0].environment, "stage");
+        let back = History::parse("h.json", &h.render().unwrap()).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        let e = History::parse("h.json", b"{").unwrap_err().to_string();
+        assert!(
+            e.starts_with("history h.json: not a valid history file"),
+            "{e}"
+        );
+        let e = History::parse("h.json", br#"{"schema_version": 7, "runs": []}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema_version 7 is newer"), "{e}");
+        let bad = br#"{"schema_version":1,"runs":[{"started_at":"x","environment":"p","checks":[{"name":"a","status":"MEH","reason":null,"latency_ms":1}]}]}"#;
+        assert!(History::parse("h.json", bad).is_err());
+    }
+}
