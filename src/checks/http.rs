@@ -222,7 +222,7 @@ pub struct HttpSpec {
     pub body_not_contains: Vec<String>,
     /// A regex the body must match.
     pub body_regex: Option<regex::Regex>,
-    /// Status for a body text mismatch (WARN by default, as in the original design).
+    /// Status for a body text mismatch (WARN by default, as in the first config format).
     pub on_body_mismatch: Status,
     /// JSON assertions.
     pub json: Vec<JsonAssert>,

@@ -119,7 +119,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// A duration: a bare number is seconds (as in the original design); strings take a unit
+    /// A duration: a bare number is seconds (as in the first config format); strings take a unit
     /// (`500ms`, `10s`, `2m`, `1h`).
     pub fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
         let parsed = match &node.value {

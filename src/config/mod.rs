@@ -39,7 +39,7 @@ use yaml::{MapReader, Node, Problems, Value};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default concurrency when the config sets none.
 pub const DEFAULT_CONCURRENCY: usize = 50;
-/// Default HTTP latency warning threshold (as in the original design).
+/// Default HTTP latency warning threshold (the first config format's default).
 pub const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
 
 const TOP_KEYS: &[&str] = &[
@@ -253,7 +253,7 @@ fn build(
         used,
     };
 
-    // Concurrency: `max_workers` (original design) or `concurrency`, not both.
+    // Concurrency: `max_workers` (the first config format) or `concurrency`, not both.
     let mut top_defaults = Defaults::default();
     for key in ["max_workers", "concurrency"] {
         if let Some((node, path)) = top.take(key) {

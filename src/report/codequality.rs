@@ -1,5 +1,5 @@
 //! GitLab Code Quality (`--codequality PATH`): a JSON array of issues for
-//! `artifacts:reports:codequality` (`shared/CI-FORMATS.md` §5). `major` for FAIL, `minor` for
+//! `artifacts:reports:codequality` (`docs/ci-formats.md` §5). `major` for FAIL, `minor` for
 //! WARN, nothing for PASS. Fingerprints are a stable hash of environment, check name and reason,
 //! so the merge-request widget tracks the same problem across pipelines.
 

@@ -1,5 +1,5 @@
 //! GitHub Actions mode: workflow-command annotations and `$GITHUB_OUTPUT` values
-//! (`shared/CI-FORMATS.md` §3; escaping as in actions/toolkit `packages/core/src/command.ts`).
+//! (`docs/ci-formats.md` §3; escaping as in actions/toolkit `packages/core/src/command.ts`).
 //! The step summary is the [`Markdown`](super::markdown::Markdown) reporter appended to
 //! `$GITHUB_STEP_SUMMARY`.
 //!

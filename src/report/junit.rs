@@ -1,5 +1,5 @@
 //! JUnit XML (`--junit PATH`), built with quick-junit in the Ant/Surefire shape that GitLab,
-//! Jenkins and GitHub test-report actions read (see `shared/CI-FORMATS.md` §1 and
+//! Jenkins and GitHub test-report actions read (see `docs/ci-formats.md` §1 and
 //! `junit-10-extended.xsd`).
 //!
 //! One `<testsuite>` per environment, one `<testcase>` per check (classname = kind). A FAIL is

@@ -1,6 +1,6 @@
 //! The step-summary report (`--markdown PATH`, and `$GITHUB_STEP_SUMMARY` in GitHub mode):
 //! GitHub-flavoured markdown with a heading, a one-line verdict, a table with failures first and
-//! the details of every FAIL and WARN folded in `<details>` (`shared/CI-FORMATS.md` §2).
+//! the details of every FAIL and WARN folded in `<details>` (`docs/ci-formats.md` §2).
 //!
 //! Untrusted text (names, messages, targets, response bodies) is escaped for markdown *and*
 //! HTML, so it can neither break the table nor inject raw HTML. The document always stays under

@@ -1,5 +1,5 @@
 //! SARIF 2.1.0 (`--sarif PATH`) for GitHub code scanning: a small serde model of the parts
-//! infracheck uses (OASIS SARIF 2.1.0; GitHub's ingestion rules in `shared/CI-FORMATS.md` §4).
+//! infracheck uses (OASIS SARIF 2.1.0; GitHub's ingestion rules in `docs/ci-formats.md` §4).
 //!
 //! One rule per reason code used, with a stable id ([`Reason::rule_id`]); one result per FAIL
 //! (`error`) and WARN (`warning`), none for PASS; every result is located at its check's line
