@@ -233,6 +233,7 @@ fn blocked_result(check: &CheckDef, checks: &[CheckDef], b: &Blocked) -> CheckRe
         status: Status::Skip,
         reason: Some(Reason::Blocked),
         message,
+        detail: None,
         metadata: Default::default(),
     }
     .with_meta("blocked_by", name(b.by))
@@ -426,6 +427,7 @@ fn unreachable_result() -> CheckResult {
         status: Status::Fail,
         reason: Some(Reason::Internal),
         message: "internal error: check index out of range".to_owned(),
+        detail: None,
         duration: Duration::ZERO,
         attempts: 0,
         flaky: false,
@@ -503,6 +505,7 @@ fn finish(
         status: outcome.status,
         reason: outcome.reason,
         message: outcome.message,
+        detail: outcome.detail,
         duration,
         attempts,
         flaky: outcome.status != Status::Fail && !failed_attempts.is_empty(),

@@ -81,6 +81,8 @@ struct RawResult {
     status: String,
     reason: Option<String>,
     message: String,
+    #[serde(default)]
+    detail: Option<String>,
     duration_ms: u64,
     attempts: u32,
     flaky: bool,
@@ -263,6 +265,7 @@ fn convert_result(r: RawResult) -> Result<CheckResult, String> {
         status,
         reason,
         message: r.message,
+        detail: r.detail,
         duration: Duration::from_millis(r.duration_ms),
         attempts: r.attempts,
         flaky: r.flaky,

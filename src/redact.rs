@@ -270,6 +270,9 @@ impl Redactor {
     pub fn redact(&self, r: &mut CheckResult) {
         r.name = self.text(&r.name);
         r.message = self.text(&r.message);
+        if let Some(d) = &mut r.detail {
+            *d = self.text(d);
+        }
         r.target = self.text(&r.target);
         for a in &mut r.failed_attempts {
             a.message = self.text(&a.message);

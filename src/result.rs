@@ -284,6 +284,8 @@ pub struct Outcome {
     pub reason: Option<Reason>,
     /// One human line.
     pub message: String,
+    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`.
+    pub detail: Option<String>,
     /// Facts the check observed (status code, address, certificate expiry…).
     pub metadata: BTreeMap<String, serde_json::Value>,
 }
@@ -295,6 +297,7 @@ impl Outcome {
             status: Status::Pass,
             reason: None,
             message: message.into(),
+            detail: None,
             metadata: BTreeMap::new(),
         }
     }
@@ -305,6 +308,7 @@ impl Outcome {
             status: Status::Warn,
             reason: Some(reason),
             message: message.into(),
+            detail: None,
             metadata: BTreeMap::new(),
         }
     }
@@ -315,8 +319,18 @@ impl Outcome {
             status: Status::Fail,
             reason: Some(reason),
             message: message.into(),
+            detail: None,
             metadata: BTreeMap::new(),
         }
+    }
+
+    /// Keep the full error chain behind the short message (JSON `detail`, `-v` logs).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        if detail != self.message {
+            self.detail = Some(detail);
+        }
+        self
     }
 
     /// Add one metadata entry.
@@ -361,6 +375,10 @@ pub struct CheckResult {
     pub reason: Option<Reason>,
     /// One line for a human.
     pub message: String,
+    /// The full error chain behind a short `message` (JSON `detail`; absent when the message
+    /// says it all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// Wall time of all attempts, including retry delays.
     #[serde(rename = "duration_ms", with = "ms")]
     pub duration: Duration,

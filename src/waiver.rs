@@ -227,6 +227,7 @@ pub fn stale(waivers: &[Waiver], all_names: &[&str]) -> Vec<CheckResult> {
                 format_date(w.expires),
                 w.describe()
             ),
+            detail: None,
             duration: std::time::Duration::ZERO,
             attempts: 0,
             flaky: false,
@@ -260,6 +261,7 @@ mod tests {
             status: Status::Fail,
             reason: Some(Reason::HttpStatus),
             message: "expected status 200, got 503".to_owned(),
+            detail: None,
             duration: std::time::Duration::ZERO,
             attempts: 1,
             flaky: false,

@@ -10,6 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, redirect};
 
 use super::tls_util;
+use super::util::short_message;
 use super::{CheckDef, CheckSpec, Phase, RunContext, Thresholds};
 use crate::config::DEFAULT_WARN_LATENCY;
 use crate::config::fields::{Ctx, format_duration};
@@ -739,7 +740,8 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             } else {
                 reason
             };
-            return Outcome::fail(reason, format!("reading body failed: {msg}"))
+            return Outcome::fail(reason, short_message(reason, &msg))
+                .with_detail(format!("reading body failed: {msg}"))
                 .with_metadata(meta);
         }
     };
@@ -1025,7 +1027,7 @@ async fn send(client: &reqwest::Client, spec: &HttpSpec) -> Result<reqwest::Resp
 
 fn request_error(e: &reqwest::Error) -> Outcome {
     let (reason, msg) = classify(e);
-    Outcome::fail(reason, msg)
+    Outcome::fail(reason, short_message(reason, &msg)).with_detail(msg)
 }
 
 /// Map a reqwest error to a reason and a one-line message without the URL.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::util::short_message;
 use super::{Phase, Thresholds};
 use crate::config::fields::{Ctx, format_duration};
 use crate::config::yaml::MapReader;
@@ -189,10 +190,9 @@ pub async fn connect(
         std::io::ErrorKind::ConnectionRefused => Reason::TcpRefused,
         _ => Reason::ConnectError,
     };
-    Err(
-        Outcome::fail(reason, format!("connect to {addr} failed: {e}"))
-            .with_meta("remote_addr", addr.to_string()),
-    )
+    Err(Outcome::fail(reason, short_message(reason, &e.to_string()))
+        .with_detail(format!("connect to {addr} failed: {e}"))
+        .with_meta("remote_addr", addr.to_string()))
 }
 
 /// Run one attempt.
@@ -311,6 +311,7 @@ pub fn latency_verdict(
         status: Status::Pass,
         reason: None,
         message: format!("{pass_message} in {ms} ms"),
+        detail: None,
         metadata: std::collections::BTreeMap::new(),
     }
 }

@@ -69,6 +69,38 @@ pub fn latency_problem(
     None
 }
 
+/// The short one-line message of a transport failure, for every report: `connection refused`,
+/// `TLS handshake failed: certificate expired`. The whole error chain (`chain`, its parts
+/// joined with `: `) goes to the JSON `detail` and the `-v` logs instead
+/// ([`Outcome::with_detail`](crate::result::Outcome::with_detail)).
+pub fn short_message(reason: Reason, chain: &str) -> String {
+    // The innermost cause is the last part of the chain, without an OS error number.
+    let inner = chain.rsplit(": ").next().unwrap_or(chain).trim();
+    let inner = match inner.find(" (os error") {
+        Some(i) => inner.get(..i).unwrap_or(inner),
+        None => inner,
+    };
+    let inner = inner.to_lowercase();
+    match reason {
+        Reason::ConnectRefused | Reason::TcpRefused => "connection refused".to_owned(),
+        Reason::ConnectReset => format!("connection reset: {inner}"),
+        Reason::DnsResolve => format!("cannot resolve the host name: {inner}"),
+        Reason::Timeout => "timed out".to_owned(),
+        Reason::TlsExpired => "TLS handshake failed: certificate expired".to_owned(),
+        Reason::TlsNotYetValid => "TLS handshake failed: certificate not yet valid".to_owned(),
+        Reason::TlsNameMismatch => {
+            "TLS handshake failed: certificate does not match the host name".to_owned()
+        }
+        Reason::TlsSelfSigned => "TLS handshake failed: self-signed certificate".to_owned(),
+        Reason::TlsUntrusted => "TLS handshake failed: certificate not trusted".to_owned(),
+        Reason::TlsInvalid => format!("TLS handshake failed: invalid certificate: {inner}"),
+        Reason::TlsHandshake => format!("TLS handshake failed: {inner}"),
+        Reason::HttpProtocol => format!("not a valid HTTP response: {inner}"),
+        Reason::HttpBodyRead => format!("reading the body failed: {inner}"),
+        _ => inner,
+    }
+}
+
 /// Milliseconds as a JSON-friendly integer.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

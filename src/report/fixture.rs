@@ -28,6 +28,7 @@ fn result(
         status,
         reason,
         message: message.to_owned(),
+        detail: None,
         duration: Duration::from_millis(ms),
         attempts: 1,
         flaky: false,

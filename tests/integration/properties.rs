@@ -266,6 +266,7 @@ mod reports {
             status,
             reason,
             message: message.clone(),
+            detail: None,
             duration: Duration::from_millis(12),
             attempts: 2,
             flaky: status == Status::Pass,
