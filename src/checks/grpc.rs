@@ -671,7 +671,7 @@ mod tests {
         let o = judge(&s, &Observed::Error(Code::Unimplemented, String::new()), ms);
         assert_eq!(reason(&o), Some("grpc.unimplemented"));
         assert_eq!(o.metadata["grpc_code"], "UNIMPLEMENTED");
-        assert!(o.metadata.get("status").is_none());
+        assert!(!o.metadata.contains_key("status"));
         let o = judge(
             &s,
             &Observed::Error(Code::Unauthenticated, "bad\ntoken".into()),
