@@ -390,7 +390,7 @@ async fn call(
         std::future::ready(io.map(TokioIo::new).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
-                "the connection to the server was lost",
+                "the server closed the connection",
             )
         }))
     });
@@ -398,7 +398,13 @@ async fn call(
     let channel = endpoint
         .connect_with_connector(connector)
         .await
-        .map_err(|e| transport_failure(&e, "HTTP/2 connection failed"))?;
+        .map_err(|e| {
+            transport_failure(
+                "HTTP/2 connection failed",
+                e.to_string(),
+                std::error::Error::source(&e),
+            )
+        })?;
     let mut client = HealthClient::new(channel);
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: spec.service.clone(),
@@ -411,7 +417,11 @@ async fn call(
             // A status tonic made from a broken connection carries the transport error as its
             // source; a status the server sent has none.
             if std::error::Error::source(&status).is_some() && status.code() != Code::Cancelled {
-                return Err(transport_failure(&status, "Health/Check failed"));
+                return Err(transport_failure(
+                    "Health/Check failed",
+                    status.message().to_owned(),
+                    std::error::Error::source(&status),
+                ));
             }
             Ok(Observed::Error(status.code(), status.message().to_owned()))
         }
@@ -419,11 +429,16 @@ async fn call(
 }
 
 /// A failure below gRPC (HTTP/2 or the socket): `connect.reset` when the peer closed or reset
-/// the connection, otherwise `connect.error`, with the error chain as the message.
-fn transport_failure(err: &(dyn std::error::Error + 'static), during: &str) -> Outcome {
-    let mut parts: Vec<String> = Vec::new();
+/// the connection, otherwise `connect.error`, with `head` and the error chain as the message.
+fn transport_failure(
+    during: &str,
+    head: String,
+    source: Option<&(dyn std::error::Error + 'static)>,
+) -> Outcome {
+    let mut parts: Vec<String> = vec![head];
+    parts.retain(|p| !p.is_empty());
     let mut reset = false;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut source = source;
     for _ in 0..8 {
         let Some(e) = source else { break };
         let text = e.to_string();

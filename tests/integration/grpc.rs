@@ -5,6 +5,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use crate::support::faults::{Fault, FaultServer};
 use crate::support::grpc_server::{HealthServer, Mode, Options};
 use crate::support::platform::{run_json, validate};
 use crate::support::tls_server::{Pki, Signer};
@@ -106,6 +107,36 @@ fn serving_statuses_unimplemented_refused_and_timeout() {
 
     let r = run.expect("slow-threshold", "WARN", Some("grpc.latency"));
     assert_eq!(r["metadata"]["status"], "SERVING");
+}
+
+/// A peer that reads the HTTP/2 preface and hangs up (a crashed backend, a wrong port): no real
+/// gRPC server does this on demand, so an in-process fault server does.
+#[test]
+fn peer_closing_the_connection_is_a_reset() {
+    let closer = FaultServer::start(Fault::CloseImmediately);
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    grpc_checks:
+      - {{name: closes, target: "{}", timeout: 5s}}
+"#,
+            closer.addr
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("closes", "FAIL", Some("connect.reset"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Health/Check failed: "),
+        "{r}"
+    );
+    assert_eq!(r["metadata"]["remote_addr"], closer.addr.to_string());
 }
 
 #[test]
