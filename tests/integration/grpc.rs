@@ -308,3 +308,39 @@ fn rejects_bad_grpc_config() {
     );
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn schema_knows_grpc_checks() {
+    let ws = Workspace::new();
+    let out = ws.run(&["schema"], &[]);
+    assert_eq!(code(&out), 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("schema is JSON");
+    let def = &schema["definitions"]["grpc_check"];
+    assert_eq!(def["required"], serde_json::json!(["name", "target"]));
+    assert_eq!(def["additionalProperties"], false);
+    for key in [
+        "target",
+        "service",
+        "tls",
+        "server_name",
+        "ca_file",
+        "insecure",
+        "headers",
+        "expected",
+        "timeout",
+        "retries",
+        "depends_on",
+        "warn_latency",
+        "fail_latency",
+    ] {
+        assert!(def["properties"][key].is_object(), "`{key}` in {def:#}");
+    }
+    assert_eq!(
+        def["properties"]["expected"]["anyOf"][0]["enum"],
+        serde_json::json!(["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"])
+    );
+    assert!(
+        schema["definitions"]["environment"]["properties"]["grpc_checks"].is_object(),
+        "{schema:#}"
+    );
+}
