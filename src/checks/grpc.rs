@@ -372,8 +372,12 @@ async fn call(
     stream: Box<dyn Stream>,
     phase: &Phase,
 ) -> Result<Observed, Outcome> {
-    let scheme = if spec.tls.is_some() { "https" } else { "http" };
-    let authority = tcp::host_port(&spec.host, spec.port);
+    // `:authority` names the server as TLS does (`server_name`), like gRPC's own clients with
+    // a name override; without TLS it is the target.
+    let (scheme, authority) = match &spec.tls {
+        Some(tls) => ("https", tcp::host_port(&tls.server_name, spec.port)),
+        None => ("http", tcp::host_port(&spec.host, spec.port)),
+    };
     let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{authority}"))
         .and_then(|e| e.user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION"))))
         .map_err(|e| {
@@ -416,7 +420,7 @@ async fn call(
         Err(status) => {
             // A status tonic made from a broken connection carries the transport error as its
             // source; a status the server sent has none.
-            if std::error::Error::source(&status).is_some() && status.code() != Code::Cancelled {
+            if std::error::Error::source(&status).is_some() {
                 return Err(transport_failure(
                     "Health/Check failed",
                     status.message().to_owned(),
