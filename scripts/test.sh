@@ -20,6 +20,9 @@ PIP_PACKAGES+=(prometheus_client)
 PIP_PACKAGES+=(pyyaml)
 # The AWS checks are tested against the moto emulator on loopback (boto3 comes with it).
 PIP_PACKAGES+=('moto[server]')
+# The gRPC checks are tested against gRPC's reference Python server and its health service
+# (tests/integration/grpc.rs, tests/fixtures/grpc/health_server.py).
+PIP_PACKAGES+=(grpcio grpcio-health-checking)
 # shellcheck lints the GitHub Action's scripts (tests/integration/ci_files.rs).
 APT_PACKAGES+=(shellcheck)
 # The Windows build is checked by cross-compiling (the C parts of aws-lc-sys need MinGW).

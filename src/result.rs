@@ -219,6 +219,20 @@ reasons! {
         "A key listed in `keys_exist` is missing from the selected database.";
     RedisLatency => "redis.latency", Failure, "Redis answered slowly",
         "The check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    GrpcNotServing => "grpc.not_serving", Failure, "The gRPC service is not serving",
+        "`grpc.health.v1.Health/Check` answered NOT_SERVING for the checked `service` (the whole server when `service` is empty).";
+    GrpcUnknownService => "grpc.unknown_service", Failure, "The gRPC server does not know the service",
+        "The health service answered SERVICE_UNKNOWN, or the gRPC status NOT_FOUND that servers return for a `service` they have no status for.";
+    GrpcUnknown => "grpc.unknown", Failure, "The gRPC service's health is UNKNOWN",
+        "The health service answered UNKNOWN (or a status value this version does not know): the server has not decided whether the service is healthy.";
+    GrpcStatus => "grpc.status", Failure, "The gRPC serving status is not the expected one",
+        "The health service answered SERVING where `expected` names another status (a negative check).";
+    GrpcUnimplemented => "grpc.unimplemented", Failure, "The gRPC server has no health service",
+        "The call answered the gRPC status UNIMPLEMENTED: the server does not register `grpc.health.v1.Health`.";
+    GrpcError => "grpc.error", Failure, "The gRPC health call failed with an error status",
+        "`Health/Check` answered a gRPC status other than OK, NOT_FOUND and UNIMPLEMENTED (UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE…); the message names it.";
+    GrpcLatency => "grpc.latency", Failure, "The gRPC health check answered slowly",
+        "Connecting and the health call took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     K8sUnreachable => "k8s.unreachable", Error, "The Kubernetes API server could not be reached",
         "The API server did not answer (connection refused, DNS, TLS), or no kubeconfig / in-cluster configuration was found.";
     K8sForbidden => "k8s.forbidden", Failure, "The Kubernetes API denied the request",

@@ -148,6 +148,45 @@ const SENSITIVE_HEADER_HINTS: &[&str] = &[
     "signature",
 ];
 
+/// Read a check's `headers` map (HTTP request headers, gRPC metadata). The value of every
+/// header whose name looks like a credential (`authorization`, `x-api-key`, `cookie`…) becomes
+/// a secret, and so does its part after the first space (the token of `Bearer <token>`); every
+/// value is marked sensitive. Invalid names and values are problems at the map.
+pub(crate) fn read_headers(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some((n, p)) = r.take("headers")
+        && let Some(map) = ctx.string_map(n, &p)
+    {
+        for (name, value, _) in map {
+            let lower = name.to_ascii_lowercase();
+            if SENSITIVE_HEADER_HINTS.iter().any(|h| lower.contains(h)) {
+                ctx.secrets.push(value.clone());
+                if let Some((_, token)) = value.split_once(' ') {
+                    ctx.secrets.push(token.to_owned());
+                }
+            }
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(hn), Ok(mut hv)) => {
+                    hv.set_sensitive(true);
+                    headers.append(hn, hv);
+                }
+                (Err(_), _) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
+                (_, Err(_)) => ctx.problem(
+                    n,
+                    &p,
+                    format!(
+                        "invalid value for header `{name}` (control characters are not allowed)"
+                    ),
+                ),
+            }
+        }
+    }
+    headers
+}
+
 /// One accepted status: an exact code or a class (`2xx`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusPattern {
@@ -277,37 +316,7 @@ pub fn parse(
         }
         None => Some(Method::GET),
     };
-    let mut headers = HeaderMap::new();
-    if let Some((n, p)) = r.take("headers")
-        && let Some(map) = ctx.string_map(n, &p)
-    {
-        for (name, value, _) in map {
-            let lower = name.to_ascii_lowercase();
-            if SENSITIVE_HEADER_HINTS.iter().any(|h| lower.contains(h)) {
-                ctx.secrets.push(value.clone());
-                if let Some((_, token)) = value.split_once(' ') {
-                    ctx.secrets.push(token.to_owned());
-                }
-            }
-            match (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                (Ok(hn), Ok(mut hv)) => {
-                    hv.set_sensitive(true);
-                    headers.append(hn, hv);
-                }
-                (Err(_), _) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
-                (_, Err(_)) => ctx.problem(
-                    n,
-                    &p,
-                    format!(
-                        "invalid value for header `{name}` (control characters are not allowed)"
-                    ),
-                ),
-            }
-        }
-    }
+    let headers = read_headers(r, ctx);
     let body = match r.take("body") {
         Some((n, p)) => ctx.string(n, &p),
         None => None,

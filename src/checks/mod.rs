@@ -6,6 +6,8 @@
 pub mod aws;
 pub mod command;
 pub mod dns;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -86,6 +88,8 @@ impl CheckDef {
             CheckSpec::Tcp(s) => latency(&s.thresholds),
             CheckSpec::Tls(s) => latency(&s.thresholds),
             CheckSpec::Dns(s) => latency(&s.thresholds),
+            #[cfg(feature = "grpc")]
+            CheckSpec::Grpc(s) => latency(&s.thresholds),
         };
         let (warn_days, fail_days) = match &self.spec {
             CheckSpec::Http(s) => (s.warn_days, s.fail_days),
@@ -139,6 +143,9 @@ pub enum CheckSpec {
     /// An AWS API call: STS identity, S3 bucket, EC2 instances.
     #[cfg(feature = "aws")]
     Aws(Box<aws::AwsSpec>),
+    /// A gRPC health check (`grpc.health.v1.Health/Check`).
+    #[cfg(feature = "grpc")]
+    Grpc(Box<grpc::GrpcSpec>),
     /// A TCP connection, optionally with a banner exchange.
     Tcp(Box<tcp::TcpSpec>),
     /// A TLS handshake and certificate inspection.
@@ -160,6 +167,8 @@ pub const KINDS: &[(&str, &str)] = &[
     ("kubernetes_checks", "kubernetes"),
     #[cfg(feature = "aws")]
     ("aws_checks", "aws"),
+    #[cfg(feature = "grpc")]
+    ("grpc_checks", "grpc"),
     ("tcp_checks", "tcp"),
     ("tls_checks", "tls"),
     ("dns_checks", "dns"),
@@ -180,6 +189,8 @@ impl CheckSpec {
             CheckSpec::Kubernetes(_) => "kubernetes",
             #[cfg(feature = "aws")]
             CheckSpec::Aws(_) => "aws",
+            #[cfg(feature = "grpc")]
+            CheckSpec::Grpc(_) => "grpc",
             CheckSpec::Tcp(_) => "tcp",
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
@@ -200,6 +211,8 @@ impl CheckSpec {
             CheckSpec::Tcp(s) => Some(host_key(&s.host, s.port)),
             CheckSpec::Tls(s) => Some(host_key(&s.host, s.port)),
             CheckSpec::Redis(s) => Some(host_key(&s.host, s.port)),
+            #[cfg(feature = "grpc")]
+            CheckSpec::Grpc(s) => Some(host_key(&s.host, s.port)),
             #[cfg(feature = "postgres")]
             CheckSpec::Postgres(s) => Some(host_key(
                 s.db.url.host_str()?,
@@ -259,6 +272,10 @@ impl CheckSpec {
             "aws" => {
                 aws::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Aws(Box::new(s)), t))
             }
+            #[cfg(feature = "grpc")]
+            "grpc" => {
+                grpc::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Grpc(Box::new(s)), t))
+            }
             _ => None,
         }
     }
@@ -277,6 +294,8 @@ impl CheckSpec {
             "kubernetes" => kubernetes::KEYS,
             #[cfg(feature = "aws")]
             "aws" => aws::KEYS,
+            #[cfg(feature = "grpc")]
+            "grpc" => grpc::KEYS,
             "tcp" => tcp::KEYS,
             "tls" => tls::KEYS,
             "dns" => dns::KEYS,
@@ -337,6 +356,8 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
         CheckSpec::Kubernetes(spec) => kubernetes::run(spec, &ctx.kube, phase).await,
         #[cfg(feature = "aws")]
         CheckSpec::Aws(spec) => aws::run(spec, &ctx.aws, phase).await,
+        #[cfg(feature = "grpc")]
+        CheckSpec::Grpc(spec) => grpc::run(spec, phase).await,
         CheckSpec::Tcp(spec) => tcp::run(spec, check.timeout, phase).await,
         CheckSpec::Tls(spec) => tls::run(spec, phase).await,
         CheckSpec::Dns(spec) => dns::run(spec, ctx, check.timeout, phase).await,

@@ -95,6 +95,8 @@ pub fn kind_fields(kind: &str) -> &'static [Field] {
         "kubernetes" => checks::kubernetes::FIELDS,
         #[cfg(feature = "aws")]
         "aws" => checks::aws::FIELDS,
+        #[cfg(feature = "grpc")]
+        "grpc" => checks::grpc::FIELDS,
         "tcp" => checks::tcp::FIELDS,
         "tls" => checks::tls::FIELDS,
         "dns" => checks::dns::FIELDS,

@@ -29,6 +29,8 @@ mod config_errors;
 mod config_merge;
 mod deps_waivers;
 mod dns;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod hardening;
 mod history;
 mod html;

@@ -7,6 +7,8 @@
 
 pub mod dns_server;
 pub mod faults;
+#[cfg(feature = "grpc")]
+pub mod grpc_server;
 #[cfg(feature = "kubernetes")]
 pub mod kubeapi;
 pub mod mariadb;

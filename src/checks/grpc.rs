@@ -1,0 +1,715 @@
+//! `grpc_checks`: the standard gRPC health check, `grpc.health.v1.Health/Check`
+//! (<https://github.com/grpc/grpc/blob/master/doc/health-checking.md>), through tonic's
+//! generated client. The TCP connection and the TLS handshake (rustls with the one aws-lc-rs
+//! provider, ALPN `h2`) are made here, so refused, unresolvable and certificate failures keep
+//! the reason codes every other kind uses; the ready stream is then handed to tonic's channel.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioIo;
+use reqwest::header::HeaderMap;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::Code;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+use super::util::{escape, latency_problem, millis, verdict};
+use super::{Phase, Thresholds, tcp, tls_util};
+use crate::config::fields::Ctx;
+use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::config::yaml::MapReader;
+use crate::result::{Outcome, Reason, Status};
+
+/// Keys a gRPC check accepts besides the common ones.
+pub const KEYS: &[&str] = &[
+    "target",
+    "service",
+    "tls",
+    "server_name",
+    "ca_file",
+    "insecure",
+    "headers",
+    "expected",
+];
+
+/// The serving statuses `expected` accepts.
+const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
+
+/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+pub const FIELDS: &[Field] = &[
+    req(
+        "target",
+        T::String,
+        "`host:port` of the gRPC server (`[::1]:50051` for IPv6).",
+    ),
+    opt(
+        "service",
+        T::String,
+        "Service name asked about (default empty: the whole server's health).",
+    ),
+    opt("tls", T::Bool, "Connect with TLS (default false)."),
+    opt(
+        "server_name",
+        T::String,
+        "With `tls`: SNI and the name verified against the certificate (default: the host).",
+    ),
+    opt(
+        "ca_file",
+        T::String,
+        "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
+    ),
+    opt(
+        "insecure",
+        T::Bool,
+        "With `tls`: skip certificate verification.",
+    ),
+    opt(
+        "headers",
+        T::StringMap,
+        "gRPC metadata sent with the call; values of auth-like names are secrets.",
+    ),
+    opt(
+        "expected",
+        T::Choice(STATUS_NAMES),
+        "Serving status that passes (default SERVING).",
+    ),
+];
+
+/// The TLS side of a gRPC check.
+#[derive(Debug, Clone)]
+pub struct GrpcTls {
+    /// SNI and the name verified against the certificate.
+    pub server_name: String,
+    /// A private CA trusted in addition to the system roots.
+    pub ca_file: Option<String>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+}
+
+/// A validated gRPC check.
+#[derive(Debug, Clone)]
+pub struct GrpcSpec {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The service asked about; empty is the whole server.
+    pub service: String,
+    /// TLS settings, when `tls: true`.
+    pub tls: Option<GrpcTls>,
+    /// Metadata sent with the call (values marked sensitive).
+    pub headers: HeaderMap,
+    /// The serving status that passes.
+    pub expected: ServingStatus,
+    /// Latency thresholds (connect, handshakes and the call).
+    pub thresholds: Thresholds,
+}
+
+/// Parse the gRPC keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(GrpcSpec, String)> {
+    let target = match r.take("target") {
+        Some((n, p)) => {
+            let s = ctx.non_empty(n, &p)?;
+            match parse_target(&s) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    ctx.problem(n, &p, e);
+                    None
+                }
+            }
+        }
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `target`");
+            None
+        }
+    };
+    let service = match r.take("service") {
+        Some((n, p)) => ctx.string(n, &p).unwrap_or_default(),
+        None => String::new(),
+    };
+    let tls = match r.take("tls") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
+    let server_name = match r.take("server_name") {
+        Some((n, p)) => {
+            let s = ctx.non_empty(n, &p)?.trim().to_owned();
+            if ServerName::try_from(s.clone()).is_err() {
+                ctx.problem(n, &p, format!("invalid server name `{s}`"));
+                None
+            } else {
+                Some(s)
+            }
+        }
+        None => None,
+    };
+    let ca_file = match r.take("ca_file") {
+        Some((n, p)) => {
+            let path = ctx.non_empty(n, &p)?;
+            if let Err(e) = tls_util::read_pem_certs(&path) {
+                ctx.problem(n, &p, e);
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let insecure = match r.take("insecure") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
+    let headers = super::http::read_headers(r, ctx);
+    for name in headers.keys() {
+        if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
+            ctx.problem(
+                r.node,
+                &r.path,
+                format!("`headers`: `{name}` is reserved by the gRPC protocol"),
+            );
+        }
+    }
+    let expected = match r.take("expected") {
+        Some((n, p)) => {
+            let s = ctx.string(n, &p)?;
+            match ServingStatus::from_str_name(&s.trim().to_ascii_uppercase()) {
+                Some(st) => st,
+                None => {
+                    ctx.problem(
+                        n,
+                        &p,
+                        format!(
+                            "unknown serving status `{s}` (expected {})",
+                            STATUS_NAMES.join(", ")
+                        ),
+                    );
+                    ServingStatus::Serving
+                }
+            }
+        }
+        None => ServingStatus::Serving,
+    };
+    if !tls && (server_name.is_some() || ca_file.is_some() || insecure) {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`server_name`, `ca_file` and `insecure` apply only with `tls: true`",
+        );
+    }
+    let (host, port) = target?;
+    let tls = if tls {
+        let server_name = match server_name {
+            Some(s) => s,
+            None => {
+                if ServerName::try_from(host.clone()).is_err() {
+                    ctx.problem(
+                        r.node,
+                        &r.path,
+                        format!("host `{host}` is not a valid TLS server name; set `server_name`"),
+                    );
+                    return None;
+                }
+                host.clone()
+            }
+        };
+        Some(GrpcTls {
+            server_name,
+            ca_file,
+            insecure,
+        })
+    } else {
+        None
+    };
+    let mut printable = tcp::host_port(&host, port);
+    if !service.is_empty() {
+        printable.push_str(&format!(" (service {})", escape(&service, 100)));
+    }
+    Some((
+        GrpcSpec {
+            host,
+            port,
+            service,
+            tls,
+            headers,
+            expected,
+            thresholds,
+        },
+        printable,
+    ))
+}
+
+/// Split `host:port` (`[v6]:port` for an IPv6 literal).
+fn parse_target(s: &str) -> Result<(String, u16), String> {
+    let s = s.trim();
+    if s.contains("://") {
+        return Err(format!(
+            "expected `host:port`, found the URL `{s}` (write it without the scheme)"
+        ));
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, port) = rest
+            .split_once("]:")
+            .ok_or_else(|| format!("expected `[address]:port`, found `{s}`"))?;
+        if h.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("invalid IPv6 address `{h}` in `{s}`"));
+        }
+        (h, port)
+    } else {
+        let (h, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("expected `host:port`, found `{s}` (the port is required)"))?;
+        if h.contains(':') {
+            return Err(format!(
+                "expected `host:port`, found `{s}` (write an IPv6 address in brackets: `[::1]:50051`)"
+            ));
+        }
+        (h, port)
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(format!("invalid host `{host}` in `{s}`"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok((host.to_owned(), p)),
+        _ => Err(format!(
+            "invalid port `{port}` in `{s}` (must be between 1 and 65535)"
+        )),
+    }
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
+/// What the health call answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Observed {
+    /// A response with this `ServingStatus` value (an unknown value stays a number).
+    Serving(i32),
+    /// A gRPC error status, with the server's message.
+    Error(Code, String),
+}
+
+/// Run one attempt.
+pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
+    let start = Instant::now();
+    let mut meta = BTreeMap::new();
+    let (tcp_stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
+        Ok(s) => s,
+        Err(mut o) => {
+            if o.reason == Some(Reason::TcpRefused) {
+                o.reason = Some(Reason::ConnectRefused);
+            }
+            return o;
+        }
+    };
+    meta.insert(
+        "remote_addr".to_owned(),
+        serde_json::json!(addr.to_string()),
+    );
+    let stream: Box<dyn Stream> = match &spec.tls {
+        Some(tls) => match handshake(tls, tcp_stream, phase).await {
+            Ok(s) => s,
+            Err(o) => return o.with_metadata(meta),
+        },
+        None => Box::new(tcp_stream),
+    };
+    let observed = match call(spec, stream, phase).await {
+        Ok(o) => o,
+        Err(o) => return o.with_metadata(meta),
+    };
+    let elapsed = start.elapsed();
+    judge(spec, &observed, elapsed).with_metadata(meta)
+}
+
+/// TLS over the connected stream, offering ALPN `h2`; failures get the `tls.*` reasons.
+async fn handshake(
+    tls: &GrpcTls,
+    tcp_stream: tokio::net::TcpStream,
+    phase: &Phase,
+) -> Result<Box<dyn Stream>, Outcome> {
+    phase.set("TLS handshake");
+    let mut config = tls_util::client_config(
+        tls.ca_file.as_deref(),
+        tls.insecure,
+        rustls::DEFAULT_VERSIONS,
+    )
+    .map_err(|e| Outcome::fail(Reason::Internal, e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
+        Outcome::fail(
+            Reason::Internal,
+            format!("invalid server name `{}`: {e}", tls.server_name),
+        )
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    match connector.connect(name, tcp_stream).await {
+        Ok(s) => Ok(Box::new(s)),
+        Err(e) => {
+            let rustls_err = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+            let reason = rustls_err.map_or(Reason::TlsHandshake, tls_util::reason_for);
+            let msg = match (reason, rustls_err) {
+                (Reason::TlsNameMismatch, _) => format!(
+                    "TLS handshake failed: the certificate is not valid for `{}` ({e})",
+                    tls.server_name
+                ),
+                (_, None) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    "the peer closed the connection during the TLS handshake".to_owned()
+                }
+                _ => format!("TLS handshake failed: {e}"),
+            };
+            Err(Outcome::fail(reason, msg))
+        }
+    }
+}
+
+/// HTTP/2 over `stream`, then `Health/Check`. A transport failure is the finished outcome.
+async fn call(
+    spec: &GrpcSpec,
+    stream: Box<dyn Stream>,
+    phase: &Phase,
+) -> Result<Observed, Outcome> {
+    // `:authority` names the server as TLS does (`server_name`), like gRPC's own clients with
+    // a name override; without TLS it is the target.
+    let (scheme, authority) = match &spec.tls {
+        Some(tls) => ("https", tcp::host_port(&tls.server_name, spec.port)),
+        None => ("http", tcp::host_port(&spec.host, spec.port)),
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{authority}"))
+        .and_then(|e| e.user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION"))))
+        .map_err(|e| {
+            Outcome::fail(
+                Reason::Internal,
+                format!("invalid gRPC endpoint `{authority}`: {e}"),
+            )
+        })?;
+    // The channel asks its connector for a stream; it gets the one made above, once. A
+    // reconnect (the server went away) finds the slot empty and fails the call.
+    let slot = Arc::new(Mutex::new(Some(stream)));
+    let connector = tower::service_fn(move |_: tonic::transport::Uri| {
+        let io = slot.lock().ok().and_then(|mut s| s.take());
+        std::future::ready(io.map(TokioIo::new).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the server closed the connection",
+            )
+        }))
+    });
+    phase.set("HTTP/2 handshake");
+    let channel = endpoint
+        .connect_with_connector(connector)
+        .await
+        .map_err(|e| {
+            transport_failure(
+                "HTTP/2 connection failed",
+                e.to_string(),
+                std::error::Error::source(&e),
+            )
+        })?;
+    let mut client = HealthClient::new(channel);
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: spec.service.clone(),
+    });
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(spec.headers.clone());
+    phase.set("waiting for Health/Check");
+    match client.check(request).await {
+        Ok(resp) => Ok(Observed::Serving(resp.into_inner().status)),
+        Err(status) => {
+            // A status tonic made from a broken connection carries the transport error as its
+            // source; a status the server sent has none.
+            if std::error::Error::source(&status).is_some() {
+                return Err(transport_failure(
+                    "Health/Check failed",
+                    status.message().to_owned(),
+                    std::error::Error::source(&status),
+                ));
+            }
+            Ok(Observed::Error(status.code(), status.message().to_owned()))
+        }
+    }
+}
+
+/// A failure below gRPC (HTTP/2 or the socket): `connect.reset` when the peer closed or reset
+/// the connection, otherwise `connect.error`, with `head` and the error chain as the message.
+fn transport_failure(
+    during: &str,
+    head: String,
+    source: Option<&(dyn std::error::Error + 'static)>,
+) -> Outcome {
+    let mut parts: Vec<String> = vec![head];
+    parts.retain(|p| !p.is_empty());
+    let mut reset = false;
+    let mut source = source;
+    for _ in 0..8 {
+        let Some(e) = source else { break };
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            reset |= matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            reset |= h.is_incomplete_message() || h.is_closed() || h.is_canceled();
+        }
+        source = e.source();
+    }
+    let reason = if reset {
+        Reason::ConnectReset
+    } else {
+        Reason::ConnectError
+    };
+    Outcome::fail(
+        reason,
+        format!("{during}: {}", escape(&parts.join(": "), 500)),
+    )
+}
+
+/// The canonical name of a gRPC status code (`NOT_FOUND`), as the gRPC docs spell it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The printable name of a `ServingStatus` value (`7` for one this version does not know).
+fn status_name(value: i32) -> String {
+    ServingStatus::try_from(value)
+        .map_or_else(|_| value.to_string(), |s| s.as_str_name().to_owned())
+}
+
+/// The verdict: what was observed against `expected`, plus the latency thresholds.
+fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> Outcome {
+    let what = if spec.service.is_empty() {
+        "the server".to_owned()
+    } else {
+        format!("service `{}`", escape(&spec.service, 100))
+    };
+    let want = spec.expected.as_str_name();
+    let mut meta = BTreeMap::new();
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    // NOT_FOUND is how `Check` says SERVICE_UNKNOWN (only `Watch` sends the enum value).
+    let status = match observed {
+        Observed::Serving(v) => Some(*v),
+        Observed::Error(Code::NotFound, _) => Some(ServingStatus::ServiceUnknown as i32),
+        Observed::Error(..) => None,
+    };
+    if let Observed::Error(code, _) = observed {
+        meta.insert("grpc_code".to_owned(), serde_json::json!(code_name(*code)));
+    }
+    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    match (status, observed) {
+        (Some(v), _) => {
+            let name = status_name(v);
+            meta.insert("status".to_owned(), serde_json::json!(name));
+            if v != spec.expected as i32 {
+                let reason = match ServingStatus::try_from(v) {
+                    Ok(ServingStatus::Serving) => Reason::GrpcStatus,
+                    Ok(ServingStatus::NotServing) => Reason::GrpcNotServing,
+                    Ok(ServingStatus::ServiceUnknown) => Reason::GrpcUnknownService,
+                    Ok(ServingStatus::Unknown) | Err(_) => Reason::GrpcUnknown,
+                };
+                let detail = if matches!(observed, Observed::Error(Code::NotFound, _)) {
+                    format!("{what} is unknown to the health service (NOT_FOUND)")
+                } else {
+                    format!("{what} is {name}")
+                };
+                problems.push((Status::Fail, reason, format!("{detail}, expected {want}")));
+            }
+        }
+        (None, Observed::Error(Code::Unimplemented, _)) => problems.push((
+            Status::Fail,
+            Reason::GrpcUnimplemented,
+            "the server has no health service: grpc.health.v1.Health/Check answered UNIMPLEMENTED"
+                .to_owned(),
+        )),
+        (None, Observed::Error(Code::DeadlineExceeded, m)) => problems.push((
+            Status::Fail,
+            Reason::Timeout,
+            format!(
+                "Health/Check answered DEADLINE_EXCEEDED{}",
+                server_message(m)
+            ),
+        )),
+        (None, Observed::Error(code, m)) => problems.push((
+            Status::Fail,
+            Reason::GrpcError,
+            format!(
+                "Health/Check answered {}{}",
+                code_name(*code),
+                server_message(m)
+            ),
+        )),
+        (None, Observed::Serving(_)) => {}
+    }
+    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::GrpcLatency) {
+        problems.push(p);
+    }
+    let ok = if spec.expected == ServingStatus::Serving {
+        format!("{what} is SERVING ({} ms)", elapsed.as_millis())
+    } else {
+        format!("{what} is {want}, as expected ({} ms)", elapsed.as_millis())
+    };
+    verdict(problems, ok).with_metadata(meta)
+}
+
+/// `: <message>` for a server's status message (untrusted: escaped and cut), or nothing.
+fn server_message(m: &str) -> String {
+    if m.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", escape(m.trim(), 300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(service: &str, expected: ServingStatus) -> GrpcSpec {
+        GrpcSpec {
+            host: "127.0.0.1".into(),
+            port: 50051,
+            service: service.into(),
+            tls: None,
+            headers: HeaderMap::new(),
+            expected,
+            thresholds: Thresholds {
+                warn_latency: Some(Duration::from_millis(500)),
+                fail_latency: None,
+            },
+        }
+    }
+
+    fn reason(o: &Outcome) -> Option<&'static str> {
+        o.reason.map(Reason::code)
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("127.0.0.1:50051"),
+            Ok(("127.0.0.1".into(), 50051))
+        );
+        assert_eq!(parse_target("[::1]:443"), Ok(("::1".into(), 443)));
+        assert_eq!(
+            parse_target(" api.example.com:8443 "),
+            Ok(("api.example.com".into(), 8443))
+        );
+        for bad in [
+            "api.example.com",
+            "::1:443",
+            "http://a:1",
+            "a:0",
+            "a:99999",
+            ":80",
+            "[zz]:1",
+            "a b:1",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serving_statuses_against_expected() {
+        let ms = Duration::from_millis(3);
+        let s = spec("svc", ServingStatus::Serving);
+        let ok = judge(&s, &Observed::Serving(1), ms);
+        assert_eq!(ok.status, Status::Pass);
+        assert_eq!(ok.metadata["status"], "SERVING");
+        assert!(
+            ok.message.contains("service `svc` is SERVING"),
+            "{}",
+            ok.message
+        );
+        let cases = [
+            (Observed::Serving(2), "grpc.not_serving", "NOT_SERVING"),
+            (Observed::Serving(0), "grpc.unknown", "UNKNOWN"),
+            (
+                Observed::Serving(3),
+                "grpc.unknown_service",
+                "SERVICE_UNKNOWN",
+            ),
+            (Observed::Serving(9), "grpc.unknown", "9"),
+            (
+                Observed::Error(Code::NotFound, "unknown service".into()),
+                "grpc.unknown_service",
+                "SERVICE_UNKNOWN",
+            ),
+        ];
+        for (obs, code, name) in cases {
+            let o = judge(&s, &obs, ms);
+            assert_eq!(o.status, Status::Fail, "{obs:?}");
+            assert_eq!(reason(&o), Some(code), "{obs:?}");
+            assert_eq!(o.metadata["status"], name, "{obs:?}");
+            assert!(o.message.ends_with("expected SERVING"), "{}", o.message);
+        }
+        let neg = spec("", ServingStatus::NotServing);
+        let o = judge(&neg, &Observed::Serving(2), ms);
+        assert_eq!(o.status, Status::Pass);
+        assert!(
+            o.message
+                .starts_with("the server is NOT_SERVING, as expected")
+        );
+        let o = judge(&neg, &Observed::Serving(1), ms);
+        assert_eq!(reason(&o), Some("grpc.status"));
+        let gone = spec("x", ServingStatus::ServiceUnknown);
+        let o = judge(&gone, &Observed::Error(Code::NotFound, String::new()), ms);
+        assert_eq!(o.status, Status::Pass, "{}", o.message);
+    }
+
+    #[test]
+    fn error_statuses_and_latency() {
+        let s = spec("", ServingStatus::Serving);
+        let ms = Duration::from_millis(3);
+        let o = judge(&s, &Observed::Error(Code::Unimplemented, String::new()), ms);
+        assert_eq!(reason(&o), Some("grpc.unimplemented"));
+        assert_eq!(o.metadata["grpc_code"], "UNIMPLEMENTED");
+        assert!(!o.metadata.contains_key("status"));
+        let o = judge(
+            &s,
+            &Observed::Error(Code::Unauthenticated, "bad\ntoken".into()),
+            ms,
+        );
+        assert_eq!(reason(&o), Some("grpc.error"));
+        assert_eq!(
+            o.message,
+            "Health/Check answered UNAUTHENTICATED: bad\\ntoken"
+        );
+        let o = judge(
+            &s,
+            &Observed::Error(Code::DeadlineExceeded, String::new()),
+            ms,
+        );
+        assert_eq!(reason(&o), Some("timeout"));
+        let o = judge(&s, &Observed::Serving(1), Duration::from_millis(900));
+        assert_eq!(o.status, Status::Warn);
+        assert_eq!(reason(&o), Some("grpc.latency"));
+        assert_eq!(o.metadata["latency_ms"], 900);
+    }
+}
