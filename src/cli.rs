@@ -225,6 +225,10 @@ pub struct ReportArgs {
     /// collector) to this file.
     #[arg(long, value_name = "PATH")]
     pub prometheus: Option<PathBuf>,
+    /// Write a TAP version 14 report (Test Anything Protocol, for `prove` and TAP consumers)
+    /// to this file.
+    #[arg(long, value_name = "PATH")]
+    pub tap: Option<PathBuf>,
     /// GitHub Actions mode (step summary, annotations, outputs); default: on when
     /// `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "no_github")]

@@ -562,6 +562,8 @@ fn action_yml_exposes_every_output_infracheck_writes() {
             "cq.json",
             "--prometheus",
             "r.prom",
+            "--tap",
+            "r.tap",
         ],
         &[
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
@@ -582,6 +584,7 @@ fn action_yml_exposes_every_output_infracheck_writes() {
         "healthy",
         "gate_rounds",
         "report_prometheus",
+        "report_tap",
     ] {
         assert!(written.contains(must), "{must} not written: {written:?}");
     }

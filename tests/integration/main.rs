@@ -39,6 +39,7 @@ mod redis;
 mod reports;
 mod scale;
 mod schema;
+mod tap;
 mod tcp;
 mod tls;
 mod trust_config;
