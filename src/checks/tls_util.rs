@@ -142,6 +142,21 @@ pub fn reason_for(err: &rustls::Error) -> Reason {
     }
 }
 
+/// The notBefore a rustls "not valid yet" error carries (the certificate itself is not
+/// available when verification refused it).
+pub fn not_before_of(err: &rustls::Error) -> Option<time::OffsetDateTime> {
+    match err {
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        }) => {
+            let secs = i64::try_from(not_before.as_secs()).ok()?;
+            time::OffsetDateTime::from_unix_timestamp(secs).ok()
+        }
+        _ => None,
+    }
+}
+
 /// Facts about one certificate.
 #[derive(Debug, Clone)]
 pub struct CertFacts {
