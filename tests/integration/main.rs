@@ -23,6 +23,7 @@ mod config_errors;
 mod config_merge;
 mod deps_waivers;
 mod dns;
+mod encrypted_dns;
 mod hardening;
 mod http_faults;
 mod http_nginx;

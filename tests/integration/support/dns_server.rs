@@ -17,7 +17,7 @@ fn running_as_root() -> bool {
 }
 
 /// A free port for both UDP and TCP on 127.0.0.1.
-fn free_dns_port() -> u16 {
+pub fn free_dns_port() -> u16 {
     for _ in 0..50 {
         let p = free_port();
         if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
@@ -28,7 +28,7 @@ fn free_dns_port() -> u16 {
 }
 
 /// Poll `addr` with a real SOA query for `zone` until it answers (bounded to 20 s).
-fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) {
+pub fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) {
     let name = Name::from_ascii(zone).expect("zone name");
     let mut msg = Message::new();
     msg.set_id(4242)

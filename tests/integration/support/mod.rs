@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod redis;
 pub mod tcp_server;
 pub mod tls_server;
+pub mod unbound;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
