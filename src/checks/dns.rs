@@ -118,6 +118,8 @@ const RCODES: &[(&str, ResponseCode)] = &[
 pub const DEFAULT_PORT: u16 = 53;
 /// Default DNS-over-TLS port (RFC 7858).
 pub const DEFAULT_TLS_PORT: u16 = 853;
+/// Addresses of a DoH host tried in turn when connecting fails.
+const MAX_DOH_ADDRESSES: usize = 4;
 /// A UDP query is sent again after this much silence.
 const RETRANSMIT: Duration = Duration::from_secs(1);
 const MAX_MESSAGE: usize = 65_535;
@@ -1201,21 +1203,31 @@ async fn encrypted_exchange(
             let port = url.port_or_known_default().unwrap_or(443);
             // An IPv6 literal comes bracketed from the URL.
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let addr = match bare.parse::<IpAddr>() {
-                Ok(ip) => SocketAddr::new(ip, port),
+            let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, port)],
                 Err(_) => tokio::net::lookup_host((bare, port))
                     .await
                     .map_err(|e| QueryError::Resolve(format!("host {bare} did not resolve ({e})")))?
-                    .next()
-                    .ok_or_else(|| QueryError::Resolve(format!("host {bare} has no address")))?,
+                    .take(MAX_DOH_ADDRESSES)
+                    .collect(),
             };
-            let connect =
-                hickory_resolver::proto::h2::HttpsClientStreamBuilder::with_client_config(
-                    tls,
-                    TokioRuntimeProvider::new(),
-                )
-                .build(addr, bare.to_owned(), url.path().to_owned());
-            Ok((exchange(connect, &query.message).await?, "https"))
+            // A name with several addresses (`localhost`: ::1 and 127.0.0.1) is tried address
+            // by address while connecting fails; any other error is the answer.
+            let mut last = QueryError::Resolve(format!("host {bare} has no address"));
+            for addr in addrs {
+                let connect =
+                    hickory_resolver::proto::h2::HttpsClientStreamBuilder::with_client_config(
+                        std::sync::Arc::clone(&tls),
+                        TokioRuntimeProvider::new(),
+                    )
+                    .build(addr, bare.to_owned(), url.path().to_owned());
+                match exchange(connect, &query.message).await {
+                    Ok(m) => return Ok((m, "https")),
+                    Err(e @ QueryError::Io(_)) => last = e,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(last)
         }
         Resolver::Plain(_) => Err(QueryError::Transport(
             "a plain resolver has no encrypted transport".to_owned(),
@@ -1446,6 +1458,26 @@ mod tests {
         assert!(normalize_expected(RecordType::MX, "mail.example.com").is_err());
         assert!(normalize_expected(RecordType::MX, "10 a b").is_err());
         assert_eq!(norm_name("."), ".");
+    }
+
+    #[test]
+    fn failures_name_the_resolver_and_its_transport() {
+        let dot = parse_resolver("tls://127.0.0.1:8853#dns.test").unwrap();
+        let QueryError::Tls(reason, msg) = tls_failure(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName,
+        )) else {
+            panic!("not a TLS failure");
+        };
+        assert_eq!(reason, Reason::TlsNameMismatch);
+        assert_eq!(
+            named(&dot, &msg),
+            "tls://127.0.0.1:8853#dns.test: TLS handshake failed: certificate name mismatch"
+        );
+        let plain = parse_resolver("10.0.0.2").unwrap();
+        assert_eq!(
+            named(&plain, "answered NXDOMAIN"),
+            "10.0.0.2:53 answered NXDOMAIN"
+        );
     }
 
     #[test]

@@ -11,13 +11,13 @@ use crate::support::tls_server::{Pki, Signer};
 use crate::support::unbound::Unbound;
 use crate::support::{Workspace, code, free_port, stderr, stdout};
 
-/// unbound answering `www.dns.test A 192.0.2.10` with a certificate for `dns.test` and
-/// 127.0.0.1 from the test CA.
+/// unbound answering `www.dns.test A 192.0.2.10` with a certificate for `dns.test`,
+/// `localhost` and 127.0.0.1 from the test CA.
 fn unbound(pki: &Pki) -> Unbound {
     let now = OffsetDateTime::now_utc();
     let (cert, key) = pki.leaf(
         "dns",
-        &["dns.test", "127.0.0.1"],
+        &["dns.test", "127.0.0.1", "localhost"],
         now - Duration::days(1),
         now + Duration::days(90),
         Signer::Ca,
@@ -56,6 +56,8 @@ fn dot_and_doh_answer_and_mix_with_plain_resolvers() {
     let ca = pki.ca_file();
     let dot = format!("tls://127.0.0.1:{}#dns.test", ub.tls_port);
     let doh = format!("https://127.0.0.1:{}/dns-query", ub.https_port);
+    // A host name: resolved, the certificate checked for the name.
+    let doh_name = format!("https://localhost:{}/dns-query", ub.https_port);
     let ws = Workspace::new();
     let config = format!(
         r#"environments:
@@ -63,6 +65,7 @@ fn dot_and_doh_answer_and_mix_with_plain_resolvers() {
     dns_checks:
       - {{name: dot, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{dot}"], ca_file: "{ca}"}}
       - {{name: doh, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{doh}"], ca_file: "{ca}"}}
+      - {{name: doh-by-name, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{doh_name}"], ca_file: "{ca}"}}
       - name: mixed
         query_name: www.dns.test
         resolvers: ["{plain}", "{ub_plain}", "{dot}", "{doh}"]
@@ -87,6 +90,12 @@ fn dot_and_doh_answer_and_mix_with_plain_resolvers() {
     assert_eq!(r["status"], "PASS", "{r}");
     assert_eq!(
         r["metadata"]["resolvers"][&doh]["transport"], "https",
+        "{r}"
+    );
+    let r = by(&rs, "doh-by-name");
+    assert_eq!(r["status"], "PASS", "{r}");
+    assert_eq!(
+        r["metadata"]["resolvers"][&doh_name]["transport"], "https",
         "{r}"
     );
     let r = by(&rs, "mixed");
