@@ -425,14 +425,6 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
             ),
         ));
     }
-    // Under `insecure: true` the handshake accepts a certificate whose validity has not begun.
-    if let Some((idx, c)) = chain.iter().enumerate().find(|(_, c)| c.not_before > now) {
-        problems.push((
-            Status::Fail,
-            Reason::TlsNotYetValid,
-            not_yet_valid_message(idx, c),
-        ));
-    }
     if let Some((idx, c)) = earliest(&chain) {
         let left = c.days_left(now);
         let which = if idx == 0 {
