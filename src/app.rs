@@ -360,6 +360,7 @@ fn distinct_report_paths(
         ("--codequality", &a.codequality),
         ("--prometheus", &a.prometheus),
         ("--html", &a.html),
+        ("--tap", &a.tap),
     ] {
         // `-` is stdout, which several reports may share.
         let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
@@ -950,7 +951,7 @@ fn report_outputs(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
     use report::{
-        Destination, codequality, github, html, json, junit, markdown, prometheus, sarif,
+        Destination, codequality, github, html, json, junit, markdown, prometheus, sarif, tap,
     };
     let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
         OutputFormat::Text => Output::new(
@@ -992,6 +993,9 @@ fn report_outputs(
             .iter()
             .find_map(|v| env(v).filter(|s| !s.trim().is_empty()));
         outputs.push(Output::new(html::Html { commit }, file("html", p)));
+    }
+    if let Some(p) = &a.tap {
+        outputs.push(Output::new(tap::Tap, file("tap", p)));
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

@@ -236,6 +236,10 @@ pub struct ReportArgs {
     /// With `--history`: how many runs of the environment to keep (default 30).
     #[arg(long, value_name = "N", requires = "history", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub history_keep: Option<u32>,
+    /// Write a TAP version 14 report (Test Anything Protocol, for `prove` and TAP consumers)
+    /// to this file.
+    #[arg(long, value_name = "PATH")]
+    pub tap: Option<PathBuf>,
     /// GitHub Actions mode (step summary, annotations, outputs); default: on when
     /// `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "no_github")]

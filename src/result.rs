@@ -492,7 +492,18 @@ impl CheckResult {
     /// The leaf certificate's notAfter, when the check saw a certificate (`not_after` of tls
     /// checks, `tls_not_after` of https checks).
     pub fn certificate_not_after(&self) -> Option<time::OffsetDateTime> {
-        ["not_after", "tls_not_after"].iter().find_map(|k| {
+        self.timestamp_meta(&["not_after", "tls_not_after"])
+    }
+
+    /// The leaf certificate's notBefore, when the check saw a certificate (`not_before` of tls
+    /// checks, `tls_not_before` of https checks).
+    pub fn certificate_not_before(&self) -> Option<time::OffsetDateTime> {
+        self.timestamp_meta(&["not_before", "tls_not_before"])
+    }
+
+    /// The first of `keys` whose metadata value is an RFC 3339 timestamp.
+    fn timestamp_meta(&self, keys: &[&str]) -> Option<time::OffsetDateTime> {
+        keys.iter().find_map(|k| {
             let s = self.metadata.get(*k)?.as_str()?;
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         })

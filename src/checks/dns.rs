@@ -1,7 +1,11 @@
-//! `dns_checks`: one query sent to every listed resolver (UDP, falling back to TCP when the
-//! answer is truncated), each answer judged against `expected`, `expect_rcode` and the TTL
-//! bounds, and the answers compared across resolvers (propagation, with a `min_agree` quorum).
-//! Queries are built and parsed with hickory-proto; nothing goes through the system `dig`.
+//! `dns_checks`: one query sent to every listed resolver, each answer judged against
+//! `expected`, `expect_rcode` and the TTL bounds, and the answers compared across resolvers
+//! (propagation, with a `min_agree` quorum). A resolver is plain DNS (UDP, falling back to TCP
+//! when the answer is truncated), DNS over TLS (`tls://IP[:853][#server-name]`, RFC 7858) or DNS
+//! over HTTPS (`https://host[:port]/dns-query`, RFC 8484), freely mixed in one check; the
+//! encrypted transports verify the resolver's certificate (`ca_file`, `insecure`) with the
+//! process's one rustls provider. Queries are built and parsed with hickory-proto, which also
+//! speaks DoT and DoH; nothing goes through the system `dig`.
 
 use crate::config::schema::{Field, FieldType as T, opt, req};
 use std::collections::BTreeSet;
@@ -12,7 +16,7 @@ use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query, ResponseC
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{CheckDef, CheckSpec, Phase, RunContext, Thresholds, tcp};
+use super::{CheckDef, CheckSpec, Phase, RunContext, Thresholds, tcp, tls_util};
 use crate::config::fields::{Ctx, format_duration};
 use crate::config::yaml::{MapReader, Node};
 use crate::result::{Outcome, Reason};
@@ -29,6 +33,8 @@ pub const KEYS: &[&str] = &[
     "max_ttl",
     "min_agree",
     "recursion_desired",
+    "ca_file",
+    "insecure",
 ];
 
 /// Type and description of every key in [`KEYS`] (the config schema; tested to match).
@@ -48,7 +54,7 @@ pub const FIELDS: &[Field] = &[
     opt(
         "resolvers",
         T::StringList,
-        "Name servers to ask (default: the system's).",
+        "Name servers to ask (default: the system's): `IP[:port]` (plain DNS), `tls://IP[:853][#server-name]` (DNS over TLS) or `https://host[:port]/dns-query` (DNS over HTTPS).",
     ),
     opt(
         "expect_rcode",
@@ -78,6 +84,16 @@ pub const FIELDS: &[Field] = &[
         T::Bool,
         "Set the RD flag (default true).",
     ),
+    opt(
+        "ca_file",
+        T::String,
+        "PEM file of extra CA certificates trusted for `tls://` and `https://` resolvers.",
+    ),
+    opt(
+        "insecure",
+        T::Bool,
+        "Skip certificate verification of `tls://` and `https://` resolvers.",
+    ),
 ];
 
 /// The record types a check may query.
@@ -100,6 +116,10 @@ const RCODES: &[(&str, ResponseCode)] = &[
 
 /// Default resolver port.
 pub const DEFAULT_PORT: u16 = 53;
+/// Default DNS-over-TLS port (RFC 7858).
+pub const DEFAULT_TLS_PORT: u16 = 853;
+/// Addresses of a DoH host tried in turn when connecting fails.
+const MAX_DOH_ADDRESSES: usize = 4;
 /// A UDP query is sent again after this much silence.
 const RETRANSMIT: Duration = Duration::from_secs(1);
 const MAX_MESSAGE: usize = 65_535;
@@ -125,7 +145,7 @@ pub struct DnsSpec {
     /// Exact set or subset.
     pub match_mode: MatchMode,
     /// Resolvers to ask; empty means the system resolver's name servers.
-    pub resolvers: Vec<SocketAddr>,
+    pub resolvers: Vec<Resolver>,
     /// The response code every resolver must return (NOERROR when unset).
     pub expect_rcode: Option<ResponseCode>,
     /// Every answer record's TTL must be at least this.
@@ -138,6 +158,52 @@ pub struct DnsSpec {
     pub recursion_desired: bool,
     /// Latency thresholds (on the slowest resolver).
     pub thresholds: Thresholds,
+    /// Extra trusted CAs for the encrypted resolvers.
+    pub ca_file: Option<String>,
+    /// Skip certificate verification of the encrypted resolvers.
+    pub insecure: bool,
+}
+
+/// One resolver of a DNS check, as written in `resolvers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolver {
+    /// Plain DNS: UDP, then TCP when the answer is truncated.
+    Plain(SocketAddr),
+    /// DNS over TLS (RFC 7858): `tls://IP[:853][#server-name]`. Without a server name the
+    /// certificate must be valid for the IP address.
+    Tls {
+        /// Where to connect.
+        addr: SocketAddr,
+        /// The name the certificate must be valid for (also sent as SNI).
+        server_name: Option<String>,
+    },
+    /// DNS over HTTPS (RFC 8484): `https://host[:port]/path`, the query POSTed as
+    /// `application/dns-message` over HTTP/2.
+    Https(url::Url),
+}
+
+impl Resolver {
+    /// Whether the resolver is reached over TLS (DoT or DoH).
+    pub fn encrypted(&self) -> bool {
+        !matches!(self, Resolver::Plain(_))
+    }
+}
+
+impl std::fmt::Display for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resolver::Plain(a) => write!(f, "{a}"),
+            Resolver::Tls {
+                addr,
+                server_name: Some(n),
+            } => write!(f, "tls://{addr}#{n}"),
+            Resolver::Tls {
+                addr,
+                server_name: None,
+            } => write!(f, "tls://{addr}"),
+            Resolver::Https(url) => f.write_str(url.as_str()),
+        }
+    }
 }
 
 /// Parse the DNS keys of a check; returns the spec and its target.
@@ -204,16 +270,12 @@ pub fn parse(
         let given = list.len();
         for s in list {
             match parse_resolver(&s) {
-                Some(a) => {
+                Ok(a) => {
                     if !resolvers.contains(&a) {
                         resolvers.push(a);
                     }
                 }
-                None => ctx.problem(
-                    n,
-                    &p,
-                    format!("invalid resolver `{s}` (an IP address with an optional port: `10.0.0.2`, `10.0.0.2:5353`, `[::1]:53`)"),
-                ),
+                Err(hint) => ctx.problem(n, &p, format!("invalid resolver `{s}` ({hint})")),
             }
         }
         if given == 0 {
@@ -278,6 +340,37 @@ pub fn parse(
         Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
         None => true,
     };
+    let encrypted = resolvers.iter().any(Resolver::encrypted);
+    let ca_file = match r.take("ca_file") {
+        Some((n, p)) => {
+            let path = ctx.non_empty(n, &p)?;
+            if !encrypted {
+                ctx.problem(
+                    n,
+                    &p,
+                    "`ca_file` applies to `tls://` and `https://` resolvers only, and none is listed",
+                );
+            } else if let Err(e) = tls_util::read_pem_certs(&path) {
+                ctx.problem(n, &p, e);
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let insecure = match r.take("insecure") {
+        Some((n, p)) => {
+            let v = ctx.boolean(n, &p).unwrap_or(false);
+            if v && !encrypted {
+                ctx.problem(
+                    n,
+                    &p,
+                    "`insecure` applies to `tls://` and `https://` resolvers only, and none is listed",
+                );
+            }
+            v
+        }
+        None => false,
+    };
 
     let query_type = query_type?;
     let expected = match expected_raw {
@@ -321,6 +414,8 @@ pub fn parse(
             min_agree,
             recursion_desired,
             thresholds,
+            ca_file,
+            insecure,
         },
         target,
     ))
@@ -332,8 +427,68 @@ fn ttl(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<u32> {
         .and_then(|v| u32::try_from(v).ok())
 }
 
-/// `ip` or `ip:port` (`[v6]:port` for IPv6 with a port).
-fn parse_resolver(s: &str) -> Option<SocketAddr> {
+const PLAIN_HINT: &str = "an IP address with an optional port: `10.0.0.2`, `10.0.0.2:5353`, `[::1]:53`; `tls://IP[:853][#server-name]` for DNS over TLS; `https://host[:port]/dns-query` for DNS over HTTPS";
+
+/// `ip` or `ip:port` (`[v6]:port` for IPv6 with a port), `tls://IP[:port][#server-name]` or
+/// `https://host[:port]/path`; the error is the hint for the message.
+fn parse_resolver(s: &str) -> Result<Resolver, String> {
+    let s = s.trim();
+    if let Some(rest) = strip_scheme(s, "tls://") {
+        let (addr, name) = match rest.split_once('#') {
+            Some((a, n)) => (a, Some(n)),
+            None => (rest, None),
+        };
+        let tls_hint = "`tls://` takes an IP address, an optional port (default 853) and an optional `#server-name` the certificate is valid for, e.g. `tls://9.9.9.9#dns.quad9.net`";
+        let addr = socket_addr(addr, DEFAULT_TLS_PORT).ok_or(tls_hint)?;
+        let server_name = match name {
+            None => None,
+            Some(n) => {
+                let n = n.trim().trim_end_matches('.');
+                let valid = !n.is_empty()
+                    && n.parse::<IpAddr>().is_err()
+                    && rustls::pki_types::ServerName::try_from(n).is_ok();
+                if !valid {
+                    return Err(format!("`#{n}` is not a valid server name; {tls_hint}"));
+                }
+                Some(n.to_ascii_lowercase())
+            }
+        };
+        return Ok(Resolver::Tls { addr, server_name });
+    }
+    if strip_scheme(s, "https://").is_some() {
+        let https_hint = "`https://` takes a host, an optional port and the query path, e.g. `https://dns.example/dns-query`";
+        let url = url::Url::parse(s).map_err(|e| format!("{e}; {https_hint}"))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("no host; {https_hint}"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("credentials are not supported; {https_hint}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "a query or fragment is not supported; {https_hint}"
+            ));
+        }
+        return Ok(Resolver::Https(url));
+    }
+    if let Some((scheme, _)) = s.split_once("://") {
+        return Err(format!("unsupported scheme `{scheme}://`; {PLAIN_HINT}"));
+    }
+    socket_addr(s, DEFAULT_PORT)
+        .map(Resolver::Plain)
+        .ok_or_else(|| PLAIN_HINT.to_owned())
+}
+
+/// `s` without `scheme` (compared case-insensitively).
+fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
+    let head = s.get(..scheme.len())?;
+    head.eq_ignore_ascii_case(scheme)
+        .then(|| s.get(scheme.len()..))
+        .flatten()
+}
+
+/// `ip`, `ip:port`, `[v6]` or `[v6]:port`.
+fn socket_addr(s: &str, default_port: u16) -> Option<SocketAddr> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Some(a);
@@ -344,7 +499,7 @@ fn parse_resolver(s: &str) -> Option<SocketAddr> {
         .unwrap_or(s);
     bare.parse::<IpAddr>()
         .ok()
-        .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
+        .map(|ip| SocketAddr::new(ip, default_port))
 }
 
 fn parse_expected(
@@ -571,7 +726,8 @@ struct Answer {
     rcode: ResponseCode,
     values: BTreeSet<String>,
     ttls: Vec<u32>,
-    over_tcp: bool,
+    /// `udp`, `tcp`, `tls` or `https`.
+    transport: &'static str,
     latency: Duration,
 }
 
@@ -580,6 +736,12 @@ enum QueryError {
     Timeout(Duration),
     Io(std::io::Error),
     Malformed(String),
+    /// The TLS handshake with an encrypted resolver failed (certificate or protocol).
+    Tls(Reason, String),
+    /// The host of a DoH resolver could not be resolved.
+    Resolve(String),
+    /// Any other failure of an encrypted transport.
+    Transport(String),
 }
 
 /// A resolver's verdict: `Ok` when its answer satisfies the check.
@@ -587,13 +749,24 @@ type Verdict = Result<(), (Reason, String)>;
 
 /// Run one attempt.
 pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Phase) -> Outcome {
-    let resolvers = if spec.resolvers.is_empty() {
+    let resolvers: Vec<Resolver> = if spec.resolvers.is_empty() {
         match ctx.dns_system.get() {
-            Ok(r) => r,
+            Ok(r) => r.into_iter().map(Resolver::Plain).collect(),
             Err(e) => return Outcome::fail(Reason::DnsResolve, e),
         }
     } else {
         spec.resolvers.clone()
+    };
+    // The trust settings are checked once, before any query (each encrypted resolver then
+    // gets its own config, whose verifier reports that connection's certificate problem).
+    if resolvers.iter().any(Resolver::encrypted)
+        && let Err(e) = tls_util::recording_client_config(spec.ca_file.as_deref(), spec.insecure)
+    {
+        return Outcome::fail(Reason::TlsInvalid, e);
+    }
+    let trust = Trust {
+        ca_file: spec.ca_file.as_deref(),
+        insecure: spec.insecure,
     };
     // Give up on silent resolvers a little before the engine's timeout, so the answers of the
     // others are still compared and the silent ones are named.
@@ -606,7 +779,7 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     let results = futures::future::join_all(
         resolvers
             .iter()
-            .map(|r| ask(*r, &query, spec.query_type, budget)),
+            .map(|r| ask(r, &query, spec.query_type, trust, budget)),
     )
     .await;
 
@@ -661,7 +834,7 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     let disagreeing: Vec<String> = resolvers
         .iter()
         .zip(&verdicts)
-        .filter_map(|(r, v)| v.as_ref().err().map(|(_, m)| format!("{r} {m}")))
+        .filter_map(|(r, v)| v.as_ref().err().map(|(_, m)| named(r, m)))
         .collect();
     let expected_note = match &spec.expected {
         Some(e) if !disagreeing.is_empty() => {
@@ -703,9 +876,9 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
             Some(Err((reason, msg))) => {
                 let r = resolvers
                     .first()
-                    .map(ToString::to_string)
+                    .map(|r| named(r, &msg))
                     .unwrap_or_default();
-                Outcome::fail(reason, format!("{r} {msg}{expected_note}"))
+                Outcome::fail(reason, format!("{r}{expected_note}"))
             }
             _ => Outcome::fail(Reason::Internal, "no resolver verdict"),
         }
@@ -742,6 +915,17 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     outcome.with_metadata(meta)
 }
 
+/// `10.0.0.2:53 answered NXDOMAIN`, or for a failure that is a sentence of its own
+/// `tls://127.0.0.1:853#dns.test: TLS handshake failed: certificate name mismatch`: the resolver
+/// (and so its transport) always comes first.
+fn named(resolver: &Resolver, message: &str) -> String {
+    if message.starts_with(|c: char| c.is_ascii_uppercase()) {
+        format!("{resolver}: {message}")
+    } else {
+        format!("{resolver} {message}")
+    }
+}
+
 fn list(values: &BTreeSet<String>) -> String {
     if values.is_empty() {
         return "no records".to_owned();
@@ -770,6 +954,11 @@ fn judge(spec: &DnsSpec, result: &Result<Answer, QueryError>) -> Verdict {
                 Reason::ConnectError,
                 format!("sent an invalid DNS message ({m})"),
             ));
+        }
+        Err(QueryError::Tls(reason, m)) => return Err((*reason, m.clone())),
+        Err(QueryError::Resolve(m)) => return Err((Reason::DnsResolve, m.clone())),
+        Err(QueryError::Transport(m)) => {
+            return Err((Reason::ConnectError, format!("could not be queried ({m})")));
         }
     };
     let want = spec.expect_rcode.unwrap_or(ResponseCode::NoError);
@@ -822,7 +1011,7 @@ fn judge(spec: &DnsSpec, result: &Result<Answer, QueryError>) -> Verdict {
 
 fn metadata(
     spec: &DnsSpec,
-    resolvers: &[SocketAddr],
+    resolvers: &[Resolver],
     results: &[Result<Answer, QueryError>],
     verdicts: &[Verdict],
 ) -> std::collections::BTreeMap<String, serde_json::Value> {
@@ -840,10 +1029,7 @@ fn metadata(
                 if let Some(t) = a.ttls.iter().min() {
                     m.insert("ttl".to_owned(), serde_json::json!(t));
                 }
-                m.insert(
-                    "transport".to_owned(),
-                    serde_json::json!(if a.over_tcp { "tcp" } else { "udp" }),
-                );
+                m.insert("transport".to_owned(), serde_json::json!(a.transport));
                 m.insert(
                     "latency_ms".to_owned(),
                     serde_json::json!(tcp::millis(a.latency)),
@@ -858,7 +1044,12 @@ fn metadata(
             Err(QueryError::Io(e)) => {
                 m.insert("error".to_owned(), serde_json::json!(e.to_string()));
             }
-            Err(QueryError::Malformed(e)) => {
+            Err(
+                QueryError::Malformed(e)
+                | QueryError::Tls(_, e)
+                | QueryError::Resolve(e)
+                | QueryError::Transport(e),
+            ) => {
                 m.insert("error".to_owned(), serde_json::json!(e));
             }
         }
@@ -897,6 +1088,7 @@ fn metadata(
 struct BuiltQuery {
     id: u16,
     bytes: Vec<u8>,
+    message: Message,
 }
 
 fn build_query(spec: &DnsSpec) -> Result<BuiltQuery, String> {
@@ -914,24 +1106,55 @@ fn build_query(spec: &DnsSpec) -> Result<BuiltQuery, String> {
     let bytes = msg
         .to_vec()
         .map_err(|e| format!("cannot encode the DNS query: {e}"))?;
-    Ok(BuiltQuery { id, bytes })
+    Ok(BuiltQuery {
+        id,
+        bytes,
+        message: msg,
+    })
 }
 
-/// Ask one resolver: UDP with retransmits until `budget`, then TCP if the answer is truncated.
+/// How the encrypted resolvers' certificates are verified.
+#[derive(Debug, Clone, Copy)]
+struct Trust<'a> {
+    ca_file: Option<&'a str>,
+    insecure: bool,
+}
+
+/// Ask one resolver within `budget`. Plain: UDP with retransmits, then TCP if the answer is
+/// truncated. DoT and DoH: one connection, one query, through hickory-proto.
 async fn ask(
-    server: SocketAddr,
+    resolver: &Resolver,
     query: &BuiltQuery,
     rtype: RecordType,
+    trust: Trust<'_>,
     budget: Duration,
 ) -> Result<Answer, QueryError> {
     let start = Instant::now();
     let deadline = start + budget;
-    let mut msg = udp_exchange(server, query, deadline, budget).await?;
-    let mut over_tcp = false;
-    if msg.truncated() {
-        msg = tcp_exchange(server, query, deadline, budget).await?;
-        over_tcp = true;
-    }
+    let (msg, transport) = match resolver {
+        Resolver::Plain(server) => {
+            let msg = udp_exchange(*server, query, deadline, budget).await?;
+            if msg.truncated() {
+                (tcp_exchange(*server, query, deadline, budget).await?, "tcp")
+            } else {
+                (msg, "udp")
+            }
+        }
+        encrypted => {
+            let (config, verifier) =
+                tls_util::recording_client_config(trust.ca_file, trust.insecure)
+                    .map_err(QueryError::Transport)?;
+            let work = encrypted_exchange(encrypted, query, std::sync::Arc::new(config), budget);
+            match tokio::time::timeout(budget, work).await {
+                Ok(Err(QueryError::Timeout(_))) | Err(_) => {
+                    return Err(QueryError::Timeout(budget));
+                }
+                // The verifier knows the certificate problem the transport reports as text.
+                Ok(Err(e)) => return Err(verifier.error().map_or(e, |t| tls_failure(&t))),
+                Ok(Ok(r)) => r,
+            }
+        }
+    };
     let mut values = BTreeSet::new();
     let mut ttls = Vec::new();
     for rec in msg.answers() {
@@ -947,9 +1170,139 @@ async fn ask(
         rcode: msg.response_code(),
         values,
         ttls,
-        over_tcp,
+        transport,
         latency: start.elapsed(),
     })
+}
+
+/// One query to a DoT or DoH resolver; returns the answer and the transport's name.
+async fn encrypted_exchange(
+    resolver: &Resolver,
+    query: &BuiltQuery,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    budget: Duration,
+) -> Result<(Message, &'static str), QueryError> {
+    use hickory_resolver::proto::runtime::TokioRuntimeProvider;
+    match resolver {
+        Resolver::Tls { addr, server_name } => {
+            // Without a name the certificate must be valid for the IP address.
+            let name = server_name.clone().unwrap_or_else(|| addr.ip().to_string());
+            let (connect, handle) = hickory_resolver::proto::rustls::tls_client_connect(
+                *addr,
+                name,
+                tls,
+                TokioRuntimeProvider::new(),
+            );
+            let mux = hickory_resolver::proto::xfer::DnsMultiplexer::with_timeout(
+                connect, handle, budget, None,
+            );
+            Ok((exchange(mux, &query.message).await?, "tls"))
+        }
+        Resolver::Https(url) => {
+            let host = url.host_str().unwrap_or_default();
+            let port = url.port_or_known_default().unwrap_or(443);
+            // An IPv6 literal comes bracketed from the URL.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, port)],
+                Err(_) => tokio::net::lookup_host((bare, port))
+                    .await
+                    .map_err(|e| QueryError::Resolve(format!("host {bare} did not resolve ({e})")))?
+                    .take(MAX_DOH_ADDRESSES)
+                    .collect(),
+            };
+            // A name with several addresses (`localhost`: ::1 and 127.0.0.1) is tried address
+            // by address while connecting fails; any other error is the answer.
+            let mut last = QueryError::Resolve(format!("host {bare} has no address"));
+            for addr in addrs {
+                let connect =
+                    hickory_resolver::proto::h2::HttpsClientStreamBuilder::with_client_config(
+                        std::sync::Arc::clone(&tls),
+                        TokioRuntimeProvider::new(),
+                    )
+                    .build(addr, bare.to_owned(), url.path().to_owned());
+                match exchange(connect, &query.message).await {
+                    Ok(m) => return Ok((m, "https")),
+                    Err(e @ QueryError::Io(_)) => last = e,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(last)
+        }
+        Resolver::Plain(_) => Err(QueryError::Transport(
+            "a plain resolver has no encrypted transport".to_owned(),
+        )),
+    }
+}
+
+/// Connect with `connect`, send `query` once and return the first response.
+async fn exchange<F, S>(connect: F, query: &Message) -> Result<Message, QueryError>
+where
+    F: std::future::Future<Output = Result<S, hickory_resolver::proto::ProtoError>>
+        + Send
+        + Unpin
+        + 'static,
+    S: hickory_resolver::proto::xfer::DnsRequestSender + Send + Unpin + 'static,
+{
+    use futures::StreamExt;
+    use hickory_resolver::proto::DnsHandle;
+    use hickory_resolver::proto::runtime::TokioTime;
+    use hickory_resolver::proto::xfer::{DnsExchange, DnsRequest, DnsRequestOptions};
+
+    let (client, background) = DnsExchange::connect::<F, S, TokioTime>(connect)
+        .await
+        .map_err(|e| proto_error(&e))?;
+    let background = tokio::spawn(background);
+    let mut options = DnsRequestOptions::default();
+    options.use_edns = false;
+    let mut responses = client.send(DnsRequest::new(query.clone(), options));
+    let first = responses.next().await;
+    background.abort();
+    match first {
+        Some(Ok(response)) => Ok(response.into_message()),
+        Some(Err(e)) => Err(proto_error(&e)),
+        None => Err(QueryError::Transport(
+            "the connection closed without an answer".to_owned(),
+        )),
+    }
+}
+
+/// Classify a hickory error of an encrypted transport: a TLS failure (with the certificate
+/// problem spelt out), a refused or failed connection, a timeout, or anything else.
+fn proto_error(e: &hickory_resolver::proto::ProtoError) -> QueryError {
+    use hickory_resolver::proto::ProtoErrorKind;
+    match e.kind() {
+        ProtoErrorKind::Io(io) => {
+            let mut inner = io.get_ref();
+            for _ in 0..4 {
+                let Some(err) = inner else { break };
+                if let Some(t) = err.downcast_ref::<rustls::Error>() {
+                    return tls_failure(t);
+                }
+                inner = err
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(|i| i.get_ref());
+            }
+            QueryError::Io(std::io::Error::new(io.kind(), io.to_string()))
+        }
+        ProtoErrorKind::Timeout => QueryError::Timeout(Duration::ZERO),
+        _ => QueryError::Transport(e.to_string()),
+    }
+}
+
+/// `TLS handshake failed: certificate name mismatch` and the matching `tls.*` reason.
+fn tls_failure(err: &rustls::Error) -> QueryError {
+    let reason = tls_util::reason_for(err);
+    let what = match reason {
+        Reason::TlsNameMismatch => "certificate name mismatch".to_owned(),
+        Reason::TlsUntrusted => {
+            "certificate not trusted (unknown issuer; set `ca_file` for a private CA)".to_owned()
+        }
+        Reason::TlsExpired => "certificate expired".to_owned(),
+        Reason::TlsNotYetValid => "certificate not yet valid".to_owned(),
+        _ => err.to_string(),
+    };
+    QueryError::Tls(reason, format!("TLS handshake failed: {what}"))
 }
 
 fn accept(buf: &[u8], id: u16) -> Result<Option<Message>, QueryError> {
@@ -1035,14 +1388,52 @@ mod tests {
 
     #[test]
     fn resolvers_parse_with_and_without_port() {
-        assert_eq!(parse_resolver("10.0.0.2"), "10.0.0.2:53".parse().ok());
+        let plain = |s: &str| parse_resolver(s).ok().map(|r| r.to_string());
+        assert_eq!(plain("10.0.0.2").as_deref(), Some("10.0.0.2:53"));
+        assert_eq!(plain("10.0.0.2:5353").as_deref(), Some("10.0.0.2:5353"));
+        assert_eq!(plain("[::1]:5353").as_deref(), Some("[::1]:5353"));
+        assert_eq!(plain("::1").as_deref(), Some("[::1]:53"));
+        assert!(parse_resolver("dns.google").is_err());
+    }
+
+    #[test]
+    fn encrypted_resolvers_parse() {
+        let shown = |s: &str| parse_resolver(s).map(|r| r.to_string());
         assert_eq!(
-            parse_resolver("10.0.0.2:5353"),
-            "10.0.0.2:5353".parse().ok()
+            shown("tls://127.0.0.1:8853#Dns.Test.").as_deref(),
+            Ok("tls://127.0.0.1:8853#dns.test")
         );
-        assert_eq!(parse_resolver("[::1]:5353"), "[::1]:5353".parse().ok());
-        assert_eq!(parse_resolver("::1"), "[::1]:53".parse().ok());
-        assert_eq!(parse_resolver("dns.google"), None);
+        assert_eq!(shown("TLS://9.9.9.9").as_deref(), Ok("tls://9.9.9.9:853"));
+        assert_eq!(
+            shown("tls://[2620:fe::fe]#dns.quad9.net").as_deref(),
+            Ok("tls://[2620:fe::fe]:853#dns.quad9.net")
+        );
+        assert_eq!(
+            shown("https://dns.example:8443/dns-query").as_deref(),
+            Ok("https://dns.example:8443/dns-query")
+        );
+        assert_eq!(
+            parse_resolver("https://127.0.0.1/dns-query").map(|r| r.encrypted()),
+            Ok(true)
+        );
+        for bad in [
+            "tls://dns.google",
+            "tls://127.0.0.1#",
+            "tls://127.0.0.1#bad name",
+            "tls://127.0.0.1:99999",
+            "https://",
+            "https://user:pw@dns.example/dns-query",
+            "https://dns.example/dns-query?dns=x",
+            "udp://127.0.0.1",
+            "quic://127.0.0.1",
+        ] {
+            assert!(parse_resolver(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_resolver("udp://1.1.1.1")
+                .unwrap_err()
+                .starts_with("unsupported scheme `udp://`")
+        );
     }
 
     #[test]
@@ -1067,6 +1458,26 @@ mod tests {
         assert!(normalize_expected(RecordType::MX, "mail.example.com").is_err());
         assert!(normalize_expected(RecordType::MX, "10 a b").is_err());
         assert_eq!(norm_name("."), ".");
+    }
+
+    #[test]
+    fn failures_name_the_resolver_and_its_transport() {
+        let dot = parse_resolver("tls://127.0.0.1:8853#dns.test").unwrap();
+        let QueryError::Tls(reason, msg) = tls_failure(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName,
+        )) else {
+            panic!("not a TLS failure");
+        };
+        assert_eq!(reason, Reason::TlsNameMismatch);
+        assert_eq!(
+            named(&dot, &msg),
+            "tls://127.0.0.1:8853#dns.test: TLS handshake failed: certificate name mismatch"
+        );
+        let plain = parse_resolver("10.0.0.2").unwrap();
+        assert_eq!(
+            named(&plain, "answered NXDOMAIN"),
+            "10.0.0.2:53 answered NXDOMAIN"
+        );
     }
 
     #[test]

@@ -733,6 +733,10 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             serde_json::json!(c.days_left(now)),
         );
         meta.insert(
+            "tls_not_before".to_owned(),
+            serde_json::json!(tls_util::rfc3339(c.not_before)),
+        );
+        meta.insert(
             "tls_not_after".to_owned(),
             serde_json::json!(tls_util::rfc3339(c.not_after)),
         );
@@ -882,6 +886,20 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
                 "slow: {} ms > warn_latency {}",
                 elapsed.as_millis(),
                 format_duration(w)
+            ),
+        ));
+    }
+    if let Some(c) = &cert
+        && c.not_before > now
+    {
+        // Reached only under `insecure: true`: verification refuses such a certificate.
+        problems.push((
+            Status::Fail,
+            Reason::TlsNotYetValid,
+            format!(
+                "certificate `{}` is not valid before {}",
+                c.subject,
+                tls_util::rfc3339(c.not_before)
             ),
         ));
     }
@@ -1036,7 +1054,40 @@ async fn send(client: &reqwest::Client, spec: &HttpSpec) -> Result<reqwest::Resp
 
 fn request_error(e: &reqwest::Error) -> Outcome {
     let (reason, msg) = classify(e);
+    // A certificate refused as not yet valid: its notBefore comes with the rustls error.
+    if let Some(not_before) = rustls_error(e).and_then(tls_util::not_before_of) {
+        let date = tls_util::rfc3339(not_before);
+        return Outcome::fail(
+            Reason::TlsNotYetValid,
+            format!("certificate is not valid before {date}"),
+        )
+        .with_detail(msg)
+        .with_meta("tls_not_before", date);
+    }
     Outcome::fail(reason, short_message(reason, &msg)).with_detail(msg)
+}
+
+/// The rustls error somewhere in a reqwest error's chain (also inside wrapped I/O errors).
+fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    for _ in 0..16 {
+        let s = source?;
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let mut inner = io.get_ref();
+            for _ in 0..4 {
+                let Some(e) = inner else { break };
+                if let Some(t) = e.downcast_ref::<rustls::Error>() {
+                    return Some(t);
+                }
+                inner = e.downcast_ref::<std::io::Error>().and_then(|i| i.get_ref());
+            }
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// Map a reqwest error to a reason and a one-line message without the URL.

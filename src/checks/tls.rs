@@ -500,6 +500,20 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     outcome.with_metadata(meta)
 }
 
+/// `certificate `CN=…` is not valid before …`: the message of `tls.not_yet_valid`.
+fn not_yet_valid_message(idx: usize, c: &CertFacts) -> String {
+    let which = if idx == 0 {
+        "certificate"
+    } else {
+        "chain certificate"
+    };
+    format!(
+        "{which} `{}` is not valid before {}",
+        c.subject,
+        tls_util::rfc3339(c.not_before)
+    )
+}
+
 /// The chain certificate expiring first, with its position (0 = leaf).
 fn earliest(chain: &[CertFacts]) -> Option<(usize, &CertFacts)> {
     chain.iter().enumerate().min_by_key(|(_, c)| c.not_after)
@@ -592,14 +606,12 @@ fn handshake_failure(
             ),
             None => format!("certificate expired: {err}"),
         },
-        (Reason::TlsNotYetValid, _) => match chain.iter().find(|c| c.not_before > now) {
-            Some(c) => format!(
-                "certificate `{}` is not valid before {}",
-                c.subject,
-                tls_util::rfc3339(c.not_before)
-            ),
-            None => format!("certificate not yet valid: {err}"),
-        },
+        (Reason::TlsNotYetValid, _) => {
+            match chain.iter().enumerate().find(|(_, c)| c.not_before > now) {
+                Some((idx, c)) => not_yet_valid_message(idx, c),
+                None => format!("certificate not yet valid: {err}"),
+            }
+        }
         (Reason::TlsNameMismatch, Some(l)) => format!(
             "certificate is valid for [{}], not for `{}`",
             l.sans.join(", "),

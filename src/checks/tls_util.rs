@@ -71,6 +71,105 @@ pub fn client_config(
     Ok(config)
 }
 
+/// A client config whose verifier keeps the certificate error it reported, for transports that
+/// hand the handshake error back only as text (hickory's DNS over TLS): the typed error still
+/// gives the reason code. One config (and verifier) per connection.
+pub fn recording_client_config(
+    ca_file: Option<&str>,
+    insecure: bool,
+) -> Result<(rustls::ClientConfig, Arc<RecordingVerifier>), String> {
+    let inner: Option<Arc<dyn ServerCertVerifier>> = if insecure {
+        Some(Arc::new(AcceptAnyCert))
+    } else {
+        let roots = root_store(ca_file)?;
+        if roots.is_empty() {
+            None
+        } else {
+            let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .build()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+            Some(v)
+        }
+    };
+    let verifier = Arc::new(RecordingVerifier {
+        inner,
+        error: std::sync::Mutex::new(None),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
+        .with_no_client_auth();
+    Ok((config, verifier))
+}
+
+/// Delegates to a verifier (none: no trusted roots at all, so every certificate has an unknown
+/// issuer) and keeps the error it returned.
+#[derive(Debug)]
+pub struct RecordingVerifier {
+    inner: Option<Arc<dyn ServerCertVerifier>>,
+    error: std::sync::Mutex<Option<rustls::Error>>,
+}
+
+impl RecordingVerifier {
+    /// The certificate error of the last verification, if it failed.
+    pub fn error(&self) -> Option<rustls::Error> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = match &self.inner {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        if let Err(e) = &verdict
+            && let Ok(mut slot) = self.error.lock()
+        {
+            *slot = Some(e.clone());
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        AcceptAnyCert.supported_verify_schemes()
+    }
+}
+
 /// Accepts any certificate but still checks handshake signatures (`insecure: true`).
 #[derive(Debug)]
 pub struct AcceptAnyCert;
@@ -139,6 +238,21 @@ pub fn reason_for(err: &rustls::Error) -> Reason {
             _ => Reason::TlsInvalid,
         },
         _ => Reason::TlsHandshake,
+    }
+}
+
+/// The notBefore a rustls "not valid yet" error carries (the certificate itself is not
+/// available when verification refused it).
+pub fn not_before_of(err: &rustls::Error) -> Option<time::OffsetDateTime> {
+    match err {
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        }) => {
+            let secs = i64::try_from(not_before.as_secs()).ok()?;
+            time::OffsetDateTime::from_unix_timestamp(secs).ok()
+        }
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod junit;
 pub mod markdown;
 pub mod prometheus;
 pub mod sarif;
+pub mod tap;
 pub mod text;
 
 use std::fmt;

@@ -10,7 +10,9 @@
 //!   `sum by (status)` counts);
 //! - `infracheck_check_duration_seconds`, `infracheck_check_attempts`;
 //! - `infracheck_check_certificate_expiry_timestamp_seconds`: the leaf certificate's notAfter
-//!   as a Unix time, for `tls` checks and `https` checks that reached a certificate.
+//!   as a Unix time, for `tls` checks and `https` checks that reached a certificate;
+//! - `infracheck_certificate_not_before_timestamp_seconds`: its notBefore, for the same checks
+//!   (and for an https check whose certificate was refused as not yet valid).
 //!
 //! Per run, labelled `environment`: `infracheck_run_timestamp_seconds` (start),
 //! `infracheck_run_duration_seconds`, `infracheck_run_success` (1 when the exit code is 0 as
@@ -107,6 +109,12 @@ fn cert_expiry(r: &CheckResult) -> Option<i64> {
         .map(time::OffsetDateTime::unix_timestamp)
 }
 
+/// The leaf certificate's notBefore as a Unix time, when the check saw a certificate.
+fn cert_not_before(r: &CheckResult) -> Option<i64> {
+    r.certificate_not_before()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// Render the run as a textfile-collector file.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -172,6 +180,26 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "infracheck_check_certificate_expiry_timestamp_seconds{{{}}} {t}",
+                check_labels(&s.environment, r)
+            );
+        }
+    }
+
+    let starts: Vec<(&CheckResult, i64)> = s
+        .results
+        .iter()
+        .filter_map(|r| cert_not_before(r).map(|t| (r, t)))
+        .collect();
+    if !starts.is_empty() {
+        family(
+            &mut out,
+            "infracheck_certificate_not_before_timestamp_seconds",
+            "The leaf TLS certificate's notBefore as a Unix time (tls and https checks).",
+        );
+        for (r, t) in starts {
+            let _ = writeln!(
+                out,
+                "infracheck_certificate_not_before_timestamp_seconds{{{}}} {t}",
                 check_labels(&s.environment, r)
             );
         }
@@ -357,11 +385,19 @@ mod tests {
                         "tls_not_after".to_owned(),
                         serde_json::json!("2026-03-01T12:00:00Z"),
                     );
+                    r.metadata.insert(
+                        "tls_not_before".to_owned(),
+                        serde_json::json!("2025-12-01T12:00:00Z"),
+                    );
                 }
                 "cert" => {
                     r.metadata.insert(
                         "not_after".to_owned(),
                         serde_json::json!("2026-03-22T00:00:00Z"),
+                    );
+                    r.metadata.insert(
+                        "not_before".to_owned(),
+                        serde_json::json!("2025-12-22T00:00:00Z"),
                     );
                 }
                 _ => {}

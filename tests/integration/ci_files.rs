@@ -566,6 +566,8 @@ fn action_yml_exposes_every_output_infracheck_writes() {
             "r.html",
             "--history",
             "h.json",
+            "--tap",
+            "r.tap",
         ],
         &[
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
@@ -587,6 +589,7 @@ fn action_yml_exposes_every_output_infracheck_writes() {
         "gate_rounds",
         "report_prometheus",
         "report_html",
+        "report_tap",
     ] {
         assert!(written.contains(must), "{must} not written: {written:?}");
     }

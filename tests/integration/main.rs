@@ -29,6 +29,7 @@ mod config_errors;
 mod config_merge;
 mod deps_waivers;
 mod dns;
+mod encrypted_dns;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod hardening;
@@ -49,6 +50,7 @@ mod redis;
 mod reports;
 mod scale;
 mod schema;
+mod tap;
 mod tcp;
 mod tls;
 mod trust_config;

@@ -297,6 +297,7 @@ mod reports {
             ("codequality", Box::new(report::codequality::CodeQuality)),
             ("annotations", Box::new(report::github::Annotations)),
             ("prometheus", Box::new(report::prometheus::Prometheus)),
+            ("tap", Box::new(report::tap::Tap)),
             (
                 "text",
                 Box::new(report::text::Text {
@@ -507,6 +508,23 @@ mod reports {
                             prop_assert!(!line.trim_start().starts_with("::"), "text: command line {line:?}");
                             prop_assert!(!line.contains("##["), "text: legacy command {line:?}");
                         }
+                    }
+                    "tap" => {
+                        // Every line is TAP's own: the version, the plan, a test point, a
+                        // diagnostics line or the closing comment; one test point per result.
+                        let mut points = 0;
+                        for line in text.split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{85}']) {
+                            prop_assert!(!line.trim_start().starts_with("::"), "tap: command line {line:?}");
+                            prop_assert!(!line.contains("##["), "tap: legacy command {line:?}");
+                            let known = line.is_empty() || line == "TAP version 14" || line.starts_with("1..")
+                                || line.starts_with("ok ") || line.starts_with("not ok ")
+                                || line.starts_with("  ") || line.starts_with("# infracheck ");
+                            prop_assert!(known, "tap: forged line {line:?}");
+                            if line.starts_with("ok ") || line.starts_with("not ok ") {
+                                points += 1;
+                            }
+                        }
+                        prop_assert_eq!(points, summary.results.len(), "tap: one test point per result");
                     }
                     "prometheus" => {
                         for line in text.lines() {

@@ -257,3 +257,139 @@ fn https_http_check_reports_days_left_and_thresholds() {
     assert_eq!(u["status"], "FAIL", "{u}");
     assert_eq!(u["reason"], "tls.untrusted", "{u}");
 }
+
+#[test]
+fn not_yet_valid_certificate_fails_tls_and_https_checks_with_not_before() {
+    let pki = Pki::new();
+    let now = OffsetDateTime::now_utc();
+    // Whole seconds, so the metadata and the metric compare exactly.
+    let not_before = OffsetDateTime::from_unix_timestamp(now.unix_timestamp() + 10 * 86_400)
+        .expect("not_before");
+    let (c, k) = pki.leaf(
+        "notyet",
+        &["app.test", "127.0.0.1"],
+        not_before,
+        now + Duration::days(100),
+        Signer::Ca,
+    );
+    let future = TlsServer::start(&c, &k, None, &[]);
+    let valid_from =
+        OffsetDateTime::from_unix_timestamp(now.unix_timestamp() - 5 * 86_400).expect("valid_from");
+    let (c, k) = pki.leaf(
+        "current",
+        &["app.test", "127.0.0.1"],
+        valid_from,
+        now + Duration::days(100),
+        Signer::Ca,
+    );
+    let current = TlsServer::start(&c, &k, None, &[]);
+    let ca = pki.ca_file();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tls_checks:
+      - {{name: tls-future, host: 127.0.0.1, port: {f}, server_name: app.test, ca_file: "{ca}"}}
+    http_checks:
+      - {{name: https-future, url: "https://127.0.0.1:{f}/", ca_file: "{ca}"}}
+      - {{name: https-future-insecure, url: "https://127.0.0.1:{f}/", insecure: true}}
+      - {{name: https-current, url: "https://127.0.0.1:{c}/", ca_file: "{ca}"}}
+"#,
+            f = future.port,
+            c = current.port,
+            ca = ca.display()
+        ),
+    );
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--output",
+            "json",
+            "--prometheus",
+            "m.prom",
+        ],
+        &[],
+    );
+    assert_eq!(
+        crate::support::code(&out),
+        1,
+        "{}",
+        crate::support::stderr(&out)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&out)).expect("JSON on stdout");
+    let rs = doc["results"].as_array().cloned().unwrap_or_default();
+    let date = not_before
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for (name, key) in [
+        ("tls-future", "not_before"),
+        ("https-future", "tls_not_before"),
+        ("https-future-insecure", "tls_not_before"),
+    ] {
+        let r = by(&rs, name);
+        assert_eq!(r["status"], "FAIL", "{r}");
+        assert_eq!(r["reason"], "tls.not_yet_valid", "{r}");
+        assert_eq!(r["metadata"][key], date, "{r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("is not valid before {date}")),
+            "{r}"
+        );
+    }
+    // With the certificate in hand (insecure), its notAfter is reported beside it.
+    let r = by(&rs, "https-future-insecure");
+    assert!(r["metadata"]["tls_not_after"].is_string(), "{r}");
+    let r = by(&rs, "https-current");
+    assert_eq!(r["status"], "PASS", "{r}");
+    assert_eq!(
+        r["metadata"]["tls_not_before"],
+        valid_from
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+        "{r}"
+    );
+
+    // The metric, same labels as the expiry metric.
+    let samples = crate::metrics::parse(&ws.path().join("m.prom"));
+    let metric = "infracheck_certificate_not_before_timestamp_seconds";
+    for name in ["tls-future", "https-future", "https-future-insecure"] {
+        let kind = if name.starts_with("tls") {
+            "tls"
+        } else {
+            "http"
+        };
+        assert_eq!(
+            crate::metrics::value(
+                &samples,
+                metric,
+                &[("environment", "t"), ("check", name), ("kind", kind)]
+            ),
+            Some(not_before.unix_timestamp() as f64),
+            "{name}: {samples:?}"
+        );
+    }
+    assert_eq!(
+        crate::metrics::value(&samples, metric, &[("check", "https-current")]),
+        Some(valid_from.unix_timestamp() as f64)
+    );
+    assert!(
+        crate::metrics::value(
+            &samples,
+            "infracheck_check_certificate_expiry_timestamp_seconds",
+            &[
+                ("environment", "t"),
+                ("check", "https-current"),
+                ("kind", "http")
+            ]
+        )
+        .is_some()
+    );
+}

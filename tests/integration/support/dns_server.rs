@@ -19,7 +19,7 @@ fn running_as_root() -> bool {
 }
 
 /// A free port for both UDP and TCP on 127.0.0.1.
-fn free_dns_port() -> u16 {
+pub fn free_dns_port() -> u16 {
     for _ in 0..50 {
         let p = free_port();
         if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
@@ -31,7 +31,7 @@ fn free_dns_port() -> u16 {
 
 /// Poll `addr` with a real SOA query for `zone` until it answers while the child holds the
 /// TCP listener on the port (bounded to 30 s). `false` when the child exited first.
-fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) -> bool {
+pub fn wait_for_dns(addr: SocketAddr, zone: &str, what: &str, child: &mut ChildGuard) -> bool {
     let name = Name::from_ascii(zone).expect("zone name");
     let mut msg = Message::new();
     msg.set_id(4242)

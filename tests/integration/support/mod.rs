@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod redis;
 pub mod tcp_server;
 pub mod tls_server;
+pub mod unbound;
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener, TcpStream};
