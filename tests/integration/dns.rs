@@ -277,10 +277,7 @@ impl RdRecorder {
                     continue;
                 };
                 let name = query.name().to_ascii().to_ascii_lowercase();
-                seen2
-                    .lock()
-                    .unwrap()
-                    .push((name, q.recursion_desired()));
+                seen2.lock().unwrap().push((name, q.recursion_desired()));
                 let mut answer = Message::new();
                 answer
                     .set_id(q.id())
@@ -342,6 +339,12 @@ fn recursion_desired_false_clears_the_rd_bit() {
     assert_eq!(by(&rs, "rd-on")["status"], "PASS");
     let off = srv.rd_of("rd-off.example.test.");
     let on = srv.rd_of("rd-on.example.test.");
-    assert!(!off.is_empty() && off.iter().all(|rd| !rd), "RD set: {off:?}");
-    assert!(!on.is_empty() && on.iter().all(|rd| *rd), "RD clear by default: {on:?}");
+    assert!(
+        !off.is_empty() && off.iter().all(|rd| !rd),
+        "RD set: {off:?}"
+    );
+    assert!(
+        !on.is_empty() && on.iter().all(|rd| *rd),
+        "RD clear by default: {on:?}"
+    );
 }

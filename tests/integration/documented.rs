@@ -186,16 +186,19 @@ fn variables_named_like_secrets_are_masked_in_every_report() {
     for (name, value) in vars {
         assert!(!all.contains(value), "`{name}` leaked: {all}");
         // Nor its first characters past a cut.
-        assert!(!all.contains(&value[..12]), "`{name}` leaked in part: {all}");
+        assert!(
+            !all.contains(&value[..12]),
+            "`{name}` leaked in part: {all}"
+        );
     }
     // A name that hints at nothing is printed: the masking is by name, not of everything.
     assert!(all.contains(plain.1), "{all}");
     let doc = json(&ws.path().join("r.json"));
     let r = result(&doc, "leak");
     assert!(
-        r["metadata"]["stdout_excerpt"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("*** *** *** *** *** *** *** *** *** value-of-greeting-10")),
+        r["metadata"]["stdout_excerpt"].as_str().is_some_and(
+            |s| s.starts_with("*** *** *** *** *** *** *** *** *** value-of-greeting-10")
+        ),
         "{r}"
     );
 }
@@ -221,14 +224,19 @@ environments:
     let envs = [("INFRACHECK_TODAY", "2030-01-15")];
     ws.write("c.yaml", &config("app"));
     let out = ws.run(
-        &["-c", "c.yaml", "--env", "t", "--json", "r.json", "--junit", "r.xml"],
+        &[
+            "-c", "c.yaml", "--env", "t", "--json", "r.json", "--junit", "r.xml",
+        ],
         &envs,
     );
     assert_eq!(code(&out), 1, "the root cause still fails the run");
     let doc = json(&ws.path().join("r.json"));
     let app = result(&doc, "app");
     assert_eq!(app["status"], "WAIVED", "{app}");
-    assert_eq!(app["reason"], "blocked", "keeps the reason of its SKIP: {app}");
+    assert_eq!(
+        app["reason"], "blocked",
+        "keeps the reason of its SKIP: {app}"
+    );
     let msg = app["message"].as_str().unwrap();
     assert!(msg.contains("blocked by root-db"), "{msg}");
     assert!(
@@ -258,7 +266,15 @@ environments:
 /// The names `list --shard K/2` prints for the config in `c.yaml`.
 fn shard_names(ws: &Workspace, k: usize) -> BTreeSet<String> {
     let out = ws.run(
-        &["list", "-c", "c.yaml", "--env", "t", "--shard", &format!("{k}/2")],
+        &[
+            "list",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--shard",
+            &format!("{k}/2"),
+        ],
         &[],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -304,7 +320,9 @@ fn a_dependency_in_another_shard_is_ignored() {
 
     // In shard 2 the dependency (shard 1) is ignored: the dependent runs and passes.
     let out = ws.run(
-        &["-c", "c.yaml", "--env", "t", "--shard", "2/2", "--json", "s2.json"],
+        &[
+            "-c", "c.yaml", "--env", "t", "--shard", "2/2", "--json", "s2.json",
+        ],
         &[],
     );
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));

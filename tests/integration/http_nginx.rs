@@ -197,8 +197,19 @@ fn a_cookie_header_value_is_masked_everywhere() {
     );
     let out = ws.run(
         &[
-            "-c", "c.yaml", "--env", "t", "-vv", "--json", "r.json", "--junit", "r.xml",
-            "--markdown", "r.md", "--sarif", "r.sarif",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "-vv",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--markdown",
+            "r.md",
+            "--sarif",
+            "r.sarif",
         ],
         &[],
     );

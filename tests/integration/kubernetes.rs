@@ -272,7 +272,10 @@ fn other_api_errors_and_a_node_selector() {
     // A 200 whose body is no Deployment.
     r.insert(
         format!("{apps}/deployments/garbled"),
-        (200, serde_json::json!({"kind": "Deployment", "spec": "not an object"})),
+        (
+            200,
+            serde_json::json!({"kind": "Deployment", "spec": "not an object"}),
+        ),
     );
     r.insert(
         "/api/v1/nodes?labelSelector=pool=gpu".to_owned(),

@@ -114,7 +114,8 @@ fn rediss_against_a_tls_redis_server() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf_days("redis", 90);
     let ca = pki.ca_file();
-    let bin = crate::support::require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
+    let bin =
+        crate::support::require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
     let dir = tempfile::tempdir().expect("tempdir");
     let (port, _guard) = crate::support::spawn_listening("redis-server (TLS)", |port| {
         let mut cmd = std::process::Command::new(&bin);
@@ -157,5 +158,8 @@ fn rediss_against_a_tls_redis_server() {
     run.expect("insecure", "PASS", None);
     run.expect("untrusted", "FAIL", Some("tls.untrusted"));
     let r = run.get("plain-to-tls");
-    assert_eq!(r["status"], "FAIL", "a plaintext client gets no answer: {r}");
+    assert_eq!(
+        r["status"], "FAIL",
+        "a plaintext client gets no answer: {r}"
+    );
 }
