@@ -278,3 +278,30 @@ fn validate_never_touches_aws_and_rejects_bad_config() {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn another_api_error_is_aws_api() {
+    // A real HTTP server as the endpoint, answering every call with an AWS query-protocol
+    // error that is neither about credentials, access nor a missing resource.
+    let ng = crate::support::nginx::Nginx::start(
+        r#"location / { default_type text/xml; return 400 '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>1 validation error detected: infracheck test</Message></Error><RequestId>r-1</RequestId></ErrorResponse>'; }"#,
+    );
+    let ws = Workspace::new();
+    let run = run_json_aws(
+        &ws,
+        &format!(
+            "environments:\n  t:\n    aws_checks:\n      - {{name: identity, sts_identity: {{}}, endpoint_url: \"{}\"}}\n",
+            ng.base()
+        ),
+        &fake_env(SENTINEL),
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("identity", "FAIL", Some("aws.api"));
+    assert_eq!(r["metadata"]["http_status"], 400, "{r}");
+    let msg = r["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("ValidationError") && msg.contains("1 validation error detected"),
+        "{msg}"
+    );
+    assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
+}

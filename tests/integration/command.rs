@@ -271,3 +271,31 @@ fn invalid_command_configs_are_rejected() {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn stderr_regex_matches_stderr_only() {
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        r#"environments:
+  t:
+    command_checks:
+      - {name: match, command: ["sh", "-c", "echo 'disk 93% used' >&2"], stderr_regex: 'disk 9\d% used'}
+      - {name: mismatch, command: ["sh", "-c", "echo 'disk 42% used' >&2"], stderr_regex: 'disk 9\d% used'}
+      - {name: only-on-stdout, command: ["sh", "-c", "echo 'disk 93% used'"], stderr_regex: 'disk 9\d% used'}
+      - {name: anchored-multiline, command: ["sh", "-c", "printf 'a\nready\n' >&2"], stderr_regex: '(?m)^ready$'}
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    run.expect("match", "PASS", None);
+    run.expect("anchored-multiline", "PASS", None);
+    let r = run.expect("mismatch", "FAIL", Some("command.output"));
+    assert!(
+        r["metadata"]["stderr_excerpt"]
+            .as_str()
+            .is_some_and(|s| s.contains("disk 42% used")),
+        "{r}"
+    );
+    run.expect("only-on-stdout", "FAIL", Some("command.output"));
+}

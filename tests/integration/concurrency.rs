@@ -39,11 +39,16 @@ struct PeakServer {
 
 impl PeakServer {
     fn start(release_at: usize) -> (Arc<PeakServer>, u16) {
+        Self::start_holding(release_at, HOLD_BOUND)
+    }
+
+    /// [`PeakServer::start`] holding requests for at most `hold` after the start.
+    fn start_holding(release_at: usize, hold: Duration) -> (Arc<PeakServer>, u16) {
         let server = Arc::new(PeakServer {
             counts: Mutex::default(),
             cv: Condvar::new(),
             release_at,
-            hold_until: Instant::now() + HOLD_BOUND,
+            hold_until: Instant::now() + hold,
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -189,4 +194,26 @@ fn the_per_host_flag_opts_in_and_a_cap_that_never_binds_says_nothing() {
     assert_eq!(code(&out), 0, "{}{err}", stdout(&out));
     assert_eq!(server.peak(), 2, "max_workers bounds the checks in flight");
     assert!(!err.contains("notice:"), "{err}");
+}
+
+#[test]
+fn the_concurrency_flag_overrides_max_workers() {
+    // `--concurrency 1` under `max_workers: 50`: the first request is held for a while, waiting
+    // for a second one to be in flight with it; one never comes. (The hold is the window in
+    // which a second request would be seen, not a synchronisation: the verdict is the peak.)
+    let (server, port) = PeakServer::start_holding(2, Duration::from_secs(2));
+    let ws = Workspace::new();
+    ws.write("c.yaml", &config("max_workers: 50\n", 6, port));
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--concurrency", "1"], &[]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(server.total(), 6);
+    assert_eq!(server.peak(), 1, "one check in flight at a time");
+
+    // `--concurrency 4` under `max_workers: 1`: the flag raises the bound too.
+    let (server, port) = PeakServer::start(4);
+    ws.write("c.yaml", &config("max_workers: 1\n", 8, port));
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--concurrency", "4"], &[]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(server.total(), 8);
+    assert_eq!(server.peak(), 4, "the flag's bound, not max_workers");
 }

@@ -241,3 +241,110 @@ fn propagation_across_disagreeing_resolvers_and_quorum() {
         "{si}"
     );
 }
+
+/// An in-process UDP DNS server that answers every `A` query with 192.0.2.1 and records, per
+/// query name, the RD (recursion desired) bit of each query. Stops when dropped (and after 60
+/// s at the latest).
+struct RdRecorder {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RdRecorder {
+    fn start() -> RdRecorder {
+        use hickory_resolver::proto::op::{Message, MessageType};
+        use hickory_resolver::proto::rr::{RData, Record, rdata::A};
+        use std::sync::atomic::Ordering;
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let addr = sock.local_addr().expect("addr");
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>> = std::sync::Arc::default();
+        let stop = std::sync::Arc::<std::sync::atomic::AtomicBool>::default();
+        let (seen2, stop2) = (std::sync::Arc::clone(&seen), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(60);
+            let mut buf = [0u8; 4096];
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < end {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(query) = q.queries().first().cloned() else {
+                    continue;
+                };
+                let name = query.name().to_ascii().to_ascii_lowercase();
+                seen2.lock().unwrap().push((name, q.recursion_desired()));
+                let mut answer = Message::new();
+                answer
+                    .set_id(q.id())
+                    .set_message_type(MessageType::Response)
+                    .set_op_code(q.op_code())
+                    .set_recursion_desired(q.recursion_desired())
+                    .set_authoritative(true)
+                    .add_query(query.clone())
+                    .add_answer(Record::from_rdata(
+                        query.name().clone(),
+                        60,
+                        RData::A(A::new(192, 0, 2, 1)),
+                    ));
+                if let Ok(bytes) = answer.to_vec() {
+                    let _ = sock.send_to(&bytes, peer);
+                }
+            }
+        });
+        RdRecorder { addr, seen, stop }
+    }
+
+    /// The RD bits of the queries for `name` (absolute, lower case).
+    fn rd_of(&self, name: &str) -> Vec<bool> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, rd)| *rd)
+            .collect()
+    }
+}
+
+impl Drop for RdRecorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn recursion_desired_false_clears_the_rd_bit() {
+    let srv = RdRecorder::start();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    dns_checks:
+      - {{name: rd-off, query_name: rd-off.example.test, resolvers: ["{a}"], recursion_desired: false, expected: [192.0.2.1]}}
+      - {{name: rd-on, query_name: rd-on.example.test, resolvers: ["{a}"], expected: [192.0.2.1]}}
+"#,
+            a = srv.addr
+        ),
+    );
+    let (c, rs) = results(&ws);
+    assert_eq!(c, 0, "{rs:#?}");
+    assert_eq!(by(&rs, "rd-off")["status"], "PASS");
+    assert_eq!(by(&rs, "rd-on")["status"], "PASS");
+    let off = srv.rd_of("rd-off.example.test.");
+    let on = srv.rd_of("rd-on.example.test.");
+    assert!(
+        !off.is_empty() && off.iter().all(|rd| !rd),
+        "RD set: {off:?}"
+    );
+    assert!(
+        !on.is_empty() && on.iter().all(|rd| *rd),
+        "RD clear by default: {on:?}"
+    );
+}

@@ -2,7 +2,9 @@
 //! reason within its timeout plus a margin, and the 200 MB body must not be read whole.
 
 use crate::support::faults::{Fault, FaultServer};
-use crate::support::{Workspace, code, infracheck_command_via, require_bin, stderr, stdout};
+use crate::support::{
+    Workspace, code, infracheck_command_via, require_bin, run_offline, stderr, stdout,
+};
 
 /// Run one check against `url` and return its JSON result.
 fn run_one(extra: &str, url: &str) -> (i32, serde_json::Value) {
@@ -143,15 +145,32 @@ fn non_http_speaker_is_a_protocol_error() {
 }
 
 #[test]
-fn refused_and_unresolvable() {
+fn refused_port() {
     let port_held = crate::support::closed_port();
     let port = port_held.port;
     let (c, r) = run_one("", &format!("http://127.0.0.1:{port}/"));
     assert_eq!(c, 1);
     assert_fail(&r, "connect.refused");
-    let (c, r) = run_one("", "http://no-such-host.invalid/");
-    assert_eq!(c, 1);
-    assert_eq!(r["status"], "FAIL");
+}
+
+/// The name is looked up with no network at all ([`run_offline`]), so the machine's resolver
+/// is never asked; the lookup fails at once, as an unresolvable name must.
+#[test]
+fn unresolvable_host_is_dns_resolve_without_asking_the_network() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "environments:\n  t:\n    http_checks:\n      - {name: probe, url: \"http://no-such-host.invalid/\", timeout: 5s}\n",
+    );
+    let out = run_offline(
+        ws.path(),
+        &["-c", "c.yaml", "--env", "t", "--output", "json"],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(code(&out), 1);
+    let r = &doc["results"][0];
+    assert_eq!(r["status"], "FAIL", "{r}");
     assert_eq!(r["reason"], "dns.resolve", "{r}");
 }
 

@@ -118,3 +118,110 @@ fn method_headers_and_secret_redaction() {
         "{r}"
     );
 }
+
+#[test]
+fn every_method_and_the_request_body_reach_the_server() {
+    // nginx's echo module answers with the method and the body it received; the method is
+    // also in a response header, for HEAD (no body).
+    let ng = Nginx::start(
+        r#"
+        location = /echo {
+            add_header X-Method $request_method always;
+            echo_read_request_body;
+            echo "$request_method [$request_body]";
+        }
+        "#,
+    );
+    let ws = Workspace::new();
+    let u = format!("{}/echo", ng.base());
+    let mut yaml = String::from("environments:\n  t:\n    http_checks:\n");
+    for m in ["GET", "HEAD", "DELETE", "OPTIONS"] {
+        yaml.push_str(&format!(
+            "      - {{name: m-{m}, url: \"{u}\", method: {m}, response_headers: {{X-Method: {m}}}}}\n"
+        ));
+    }
+    for m in ["POST", "PUT", "PATCH"] {
+        yaml.push_str(&format!(
+            "      - {{name: m-{m}, url: \"{u}\", method: {m}, body: 'payload-{m}', response_headers: {{X-Method: {m}}}, body_contains: \"{m} [payload-{m}]\", on_body_mismatch: fail}}\n"
+        ));
+    }
+    // The default method is GET, sent without a body.
+    yaml.push_str(&format!(
+        "      - {{name: default, url: \"{u}\", body_contains: \"GET []\", on_body_mismatch: fail}}\n"
+    ));
+    // Controls: a method the server did not see, a body it did not get.
+    yaml.push_str(&format!(
+        "      - {{name: wrong-method, url: \"{u}\", method: PUT, response_headers: {{X-Method: POST}}}}\n"
+    ));
+    yaml.push_str(&format!(
+        "      - {{name: wrong-body, url: \"{u}\", method: POST, body: other, body_contains: \"[payload]\", on_body_mismatch: fail}}\n"
+    ));
+    ws.write("c.yaml", &yaml);
+    let (c, rs) = results(&ws, &[]);
+    assert_eq!(c, 1, "{rs:#?}");
+    let by = |name: &str| {
+        rs.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {rs:#?}"))
+            .clone()
+    };
+    for m in ["GET", "HEAD", "DELETE", "OPTIONS", "POST", "PUT", "PATCH"] {
+        let r = by(&format!("m-{m}"));
+        assert_eq!(r["status"], "PASS", "{r}");
+    }
+    assert_eq!(by("default")["status"], "PASS", "{}", by("default"));
+    let r = by("wrong-method");
+    assert_eq!(r["status"], "FAIL", "{r}");
+    assert_eq!(r["reason"], "http.header", "{r}");
+    let r = by("wrong-body");
+    assert_eq!(r["status"], "FAIL", "{r}");
+    assert_eq!(r["reason"], "http.body", "{r}");
+    assert!(
+        r["metadata"]["body_excerpt"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("POST [other]")),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_cookie_header_value_is_masked_everywhere() {
+    let ng = Nginx::start(r#"location = /cookie { return 200 'got $http_cookie'; }"#);
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: c, url: \"{}/cookie\", headers: {{Cookie: \"sid=cookie-sentinel-77\"}}, body_contains: never, on_body_mismatch: fail}}\n",
+            ng.base()
+        ),
+    );
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "-vv",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--markdown",
+            "r.md",
+            "--sarif",
+            "r.sarif",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let mut all = format!("{}{}", stdout(&out), stderr(&out));
+    for f in ["r.json", "r.xml", "r.md", "r.sarif"] {
+        all.push_str(&crate::support::read(&ws.path().join(f)));
+    }
+    assert!(!all.contains("cookie-sentinel-77"), "{all}");
+    let doc = crate::support::json(&ws.path().join("r.json"));
+    let r = crate::support::result(&doc, "c");
+    assert_eq!(r["reason"], "http.body", "{r}");
+    // The whole header value is the secret: the echoed `sid=…` is masked as one.
+    assert_eq!(r["metadata"]["body_excerpt"], "got ***", "{r}");
+}

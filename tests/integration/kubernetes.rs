@@ -257,3 +257,83 @@ fn deploy_gate_waits_for_a_rollout_to_finish() {
         "one GET per round"
     );
 }
+
+#[test]
+fn other_api_errors_and_a_node_selector() {
+    let mut r = Routes::new();
+    let apps = "/apis/apps/v1/namespaces/prod";
+    r.insert(
+        format!("{apps}/deployments/erroring"),
+        (
+            500,
+            status(500, "InternalError", "etcdserver: request timed out"),
+        ),
+    );
+    // A 200 whose body is no Deployment.
+    r.insert(
+        format!("{apps}/deployments/garbled"),
+        (
+            200,
+            serde_json::json!({"kind": "Deployment", "spec": "not an object"}),
+        ),
+    );
+    r.insert(
+        "/api/v1/nodes?labelSelector=pool=gpu".to_owned(),
+        (
+            200,
+            list("NodeList", vec![node("gpu-1", true), node("gpu-2", false)]),
+        ),
+    );
+    r.insert(
+        "/api/v1/nodes?labelSelector=pool=web".to_owned(),
+        (
+            200,
+            list("NodeList", vec![node("web-1", true), node("web-2", true)]),
+        ),
+    );
+    // Every node (no selector): one not ready. A check that ignored its selector would see it.
+    r.insert(
+        "/api/v1/nodes".to_owned(),
+        (
+            200,
+            list("NodeList", vec![node("web-1", true), node("gpu-2", false)]),
+        ),
+    );
+    let api = KubeApi::start(r);
+    let dead = crate::support::closed_port();
+    let ws = Workspace::new();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(dead.port));
+    let run = run_json(
+        &ws,
+        r#"environments:
+  t:
+    kubernetes_checks:
+      - {name: erroring, deployment: erroring}
+      - {name: garbled, deployment: garbled}
+      - {name: gpu-pool, nodes: {selector: pool=gpu}}
+      - {name: web-pool, nodes: {selector: pool=web}}
+"#,
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let e = run.expect("erroring", "FAIL", Some("k8s.api"));
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("etcdserver: request timed out") && m.contains("500")),
+        "{e}"
+    );
+    run.expect("garbled", "FAIL", Some("k8s.api"));
+    let g = run.expect("gpu-pool", "FAIL", Some("k8s.not_ready"));
+    assert_eq!(g["metadata"]["nodes"], 2, "{g}");
+    assert_eq!(g["metadata"]["ready_nodes"], 1, "{g}");
+    assert!(g.to_string().contains("gpu-2"), "{g}");
+    let w = run.expect("web-pool", "PASS", None);
+    assert_eq!(w["metadata"]["ready_nodes"], 2, "{w}");
+    let seen = api.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|p| p.starts_with("/api/v1/nodes?") && p.contains("labelSelector=pool")),
+        "the selector is sent as labelSelector: {seen:?}"
+    );
+}

@@ -29,6 +29,7 @@ mod config_errors;
 mod config_merge;
 mod deps_waivers;
 mod dns;
+mod documented;
 mod encrypted_dns;
 #[cfg(feature = "grpc")]
 mod grpc;

@@ -106,3 +106,49 @@ fn rejects_bad_postgres_config() {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn tls_require_succeeds_against_a_server_with_a_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = crate::support::tls_server::Pki::new();
+    let (cert, key) = pki.leaf_days("pg", 90);
+    // PostgreSQL reads its key as the `postgres` user and refuses one others may read.
+    let (uid, gid) = crate::support::postgres::user_ids("postgres");
+    for f in [&cert, &key] {
+        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(pki.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let pg = Postgres::start_with(
+        PW,
+        "",
+        &[
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+        ],
+    );
+    let ca = pki.ca_file();
+    let ws = Workspace::new();
+    let p = pg.port;
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    postgres_checks:
+      - {{name: verified, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", tls: require, ca_file: "{ca}", query: "select ssl::text from pg_stat_ssl where pid = pg_backend_pid()", expect_value: "true"}}
+      - {{name: insecure, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", tls: require, insecure: true}}
+      - {{name: untrusted, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", tls: require}}
+"#,
+            ca = ca.display()
+        ),
+        &[("PGPASSWORD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    run.expect("verified", "PASS", None);
+    run.expect("insecure", "PASS", None);
+    run.expect("untrusted", "FAIL", Some("db.connect"));
+    assert!(!run.raw.contains(PW), "{}", run.raw);
+}

@@ -89,3 +89,77 @@ fn rejects_bad_redis_config() {
     }
     assert!(!out.contains("pw-in-bad-url-0005"), "{out}");
 }
+
+#[test]
+fn a_master_is_not_a_replica() {
+    let master = Redis::start(&[]);
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            "environments:\n  t:\n    redis_checks:\n      - {{name: primary, url: \"redis://127.0.0.1:{p}\", role: primary}}\n      - {{name: want-replica, url: \"redis://127.0.0.1:{p}\", role: replica}}\n",
+            p = master.port
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    run.expect("primary", "PASS", None);
+    let r = run.expect("want-replica", "FAIL", Some("redis.role"));
+    assert_eq!(r["metadata"]["role"], "master", "{r}");
+}
+
+#[test]
+fn rediss_against_a_tls_redis_server() {
+    use crate::support::tls_server::Pki;
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf_days("redis", 90);
+    let ca = pki.ca_file();
+    let bin =
+        crate::support::require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, _guard) = crate::support::spawn_listening("redis-server (TLS)", |port| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca)
+            .args(["--tls-auth-clients", "no"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        cmd
+    });
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    redis_checks:
+      - {{name: verified, url: "rediss://127.0.0.1:{port}", ca_file: "{ca}", role: master}}
+      - {{name: insecure, url: "rediss://127.0.0.1:{port}", insecure: true}}
+      - {{name: untrusted, url: "rediss://127.0.0.1:{port}"}}
+      - {{name: plain-to-tls, url: "redis://127.0.0.1:{port}", timeout: 3s}}
+"#,
+            ca = ca.display()
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("verified", "PASS", None);
+    assert_eq!(r["metadata"]["role"], "master", "{r}");
+    assert!(r["metadata"]["server_version"].is_string(), "{r}");
+    run.expect("insecure", "PASS", None);
+    run.expect("untrusted", "FAIL", Some("tls.untrusted"));
+    let r = run.get("plain-to-tls");
+    assert_eq!(
+        r["status"], "FAIL",
+        "a plaintext client gets no answer: {r}"
+    );
+}

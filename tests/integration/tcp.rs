@@ -104,3 +104,59 @@ fn silent_peer_times_out_within_the_timeout() {
     );
     assert_eq!(by(&rs, "connect-only")["status"], "PASS");
 }
+
+#[test]
+fn expect_beyond_max_bytes_fails_and_within_it_passes() {
+    // 100 bytes of filler, then the text expected.
+    const BANNER: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxREADY\r\n";
+    let srv = TcpServer::start(Mode::Banner(BANNER));
+    let p = srv.addr.port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tcp_checks:
+      - {{name: capped, host: 127.0.0.1, port: {p}, expect: READY, max_bytes: 50, timeout: 10s}}
+      - {{name: roomy, host: 127.0.0.1, port: {p}, expect: READY, max_bytes: 200, timeout: 10s}}
+"#
+        ),
+    );
+    let (c, rs) = results(&ws);
+    assert_eq!(c, 1, "{rs:#?}");
+    let r = by(&rs, "capped");
+    assert_eq!(r["status"], "FAIL", "{r}");
+    assert_eq!(r["reason"], "tcp.expect", "{r}");
+    let read = r["metadata"]["bytes_read"].as_u64().unwrap_or(u64::MAX);
+    assert!(read <= 50, "no more than max_bytes is read: {r}");
+    let r = by(&rs, "roomy");
+    assert_eq!(r["status"], "PASS", "{r}");
+}
+
+#[test]
+fn a_check_over_ipv6_loopback() {
+    let l = std::net::TcpListener::bind("[::1]:0").unwrap_or_else(|e| {
+        panic!("this test needs an IPv6 loopback (::1) on the machine; binding [::1]:0 failed: {e}")
+    });
+    let p = l.local_addr().expect("addr").port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tcp_checks:
+      - {{name: bare, host: "::1", port: {p}}}
+      - {{name: bracketed, host: "[::1]", port: {p}}}
+"#
+        ),
+    );
+    let (c, rs) = results(&ws);
+    assert_eq!(c, 0, "{rs:#?}");
+    for name in ["bare", "bracketed"] {
+        let r = by(&rs, name);
+        assert_eq!(r["status"], "PASS", "{r}");
+        assert_eq!(r["metadata"]["remote_addr"], format!("[::1]:{p}"), "{r}");
+    }
+}

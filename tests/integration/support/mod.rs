@@ -100,6 +100,24 @@ pub fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     }
 }
 
+/// Run infracheck in `dir` with `args` in a network namespace of its own (`unshare -n`: no
+/// interface but a loopback that is down), so a host name is looked up without the machine's
+/// resolver ever being asked and nothing leaves the test. Needs CAP_SYS_ADMIN (the tests run
+/// as root, as the database servers require); panics with that hint when unshare fails.
+pub fn run_offline(dir: &Path, args: &[&str]) -> Output {
+    let unshare = require_bin("unshare", &["/usr/bin/unshare"], "util-linux");
+    let out = infracheck_command_via(dir, &[unshare.as_os_str(), "-n".as_ref()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} under unshare: {e}", bin()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.starts_with("unshare:"),
+        "`unshare -n` failed (it needs CAP_SYS_ADMIN: run the tests as root): {err}"
+    );
+    out
+}
+
 /// stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -57,6 +57,11 @@ impl Postgres {
     /// initdb, start, and create the role `app` (password `app_password`) owning database
     /// `app`, then run `setup_sql` in `app` as `app`.
     pub fn start(app_password: &str, setup_sql: &str) -> Postgres {
+        Self::start_with(app_password, setup_sql, &[])
+    }
+
+    /// [`Postgres::start`] with more server settings, each passed as `-c NAME=VALUE`.
+    pub fn start_with(app_password: &str, setup_sql: &str, settings: &[String]) -> Postgres {
         let initdb = pg_bin("initdb");
         let postgres = pg_bin("postgres");
         let (uid, gid) = user_ids("postgres");
@@ -98,6 +103,7 @@ impl Postgres {
                 .arg("-c")
                 .arg(format!("unix_socket_directories={}", dir.path().display()))
                 .args(["-c", "fsync=off", "-c", "shared_buffers=16MB"])
+                .args(settings.iter().flat_map(|s| ["-c", s.as_str()]))
                 .current_dir(dir.path())
                 .uid(uid)
                 .gid(gid)
