@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
             status,
             reason: (status != Status::Pass).then_some(Reason::HttpStatus),
             message: next(),
+            detail: Some(next()),
             duration: Duration::from_millis(5),
             attempts: 1,
             flaky: false,
@@ -34,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
             location: Location { file: "infracheck.yaml".to_owned(), line: i + 1, column: 1 },
             baseline: None,
             gate: None,
+            history: None,
+            limits: Default::default(),
         });
     }
     let summary = Summary {
@@ -48,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         fail_on: Default::default(),
         baseline: None,
         gate: None,
+        history: None,
     };
     let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
     let cx = Context { summary: &summary, paths: &paths, written: &[] };
