@@ -799,6 +799,10 @@ impl gate::Progress for Shown<'_> {
             l.result(r);
         }
         tracing::debug!(check = %report::one_line(&r.name), status = r.status.as_str(), round, "check finished");
+        if let Some(detail) = &r.detail {
+            // The full error chain behind the short message (`-v`); redacted by the engine.
+            tracing::info!(check = %report::one_line(&r.name), detail = %report::one_line(detail), "error chain");
+        }
     }
 
     fn waiting(&mut self, line: &str) {

@@ -61,3 +61,48 @@ fn connect_query_expectations_and_failures() {
     assert!(!run.raw.contains(PW), "{}", run.raw);
     assert!(!run.raw.contains("wrong-sentinel-0010"), "{}", run.raw);
 }
+
+#[test]
+fn tls_require_succeeds_against_a_server_with_a_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = crate::support::tls_server::Pki::new();
+    let (cert, key) = pki.leaf_days("mariadb", 90);
+    // mariadbd runs as `mysql` and reads its certificate and key as that user.
+    let (uid, gid) = crate::support::postgres::user_ids("mysql");
+    for f in [&cert, &key] {
+        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(pki.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let db = MariaDb::start_with(
+        PW,
+        "",
+        &[
+            format!("--ssl-cert={}", cert.display()),
+            format!("--ssl-key={}", key.display()),
+        ],
+    );
+    let ca = pki.ca_file();
+    let ws = Workspace::new();
+    let p = db.port;
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    mysql_checks:
+      - {{name: verified, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require, ca_file: "{ca}", query: "select variable_value <> '' from information_schema.session_status where variable_name = 'Ssl_cipher'", expect_value: "1"}}
+      - {{name: insecure, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require, insecure: true}}
+      - {{name: untrusted, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require}}
+"#,
+            ca = ca.display()
+        ),
+        &[("MYSQL_PWD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    run.expect("verified", "PASS", None);
+    run.expect("insecure", "PASS", None);
+    run.expect("untrusted", "FAIL", Some("db.connect"));
+    assert!(!run.raw.contains(PW), "{}", run.raw);
+}

@@ -186,3 +186,46 @@ fn github_mode_keeps_the_check_lines_in_a_group() {
         .unwrap_or_else(|| panic!("{lines:#?}"));
     assert!(open < pass && pass < close && close < error, "{lines:#?}");
 }
+
+#[test]
+fn reports_carry_short_messages_and_the_json_the_whole_chain() {
+    let ws = Workspace::new();
+    let closed = crate::support::closed_port();
+    ws.write(
+        "infracheck.yaml",
+        &format!(
+            "environments:\n  t:\n    tcp_checks:\n      - {{name: db, host: 127.0.0.1, port: {p}}}\n    \
+             http_checks:\n      - {{name: web, url: \"http://127.0.0.1:{p}/\"}}\n",
+            p = closed.port
+        ),
+    );
+    let o = ws.run(&["--env", "t", "--json", "r.json", "--junit", "r.xml"], &[]);
+    assert_eq!(crate::support::code(&o), 1);
+    let doc = crate::support::json(&ws.path().join("r.json"));
+    for (name, reason, chain) in [
+        ("db", "tcp.refused", "connect to 127.0.0.1:"),
+        ("web", "connect.refused", "error sending request"),
+    ] {
+        let r = crate::support::result(&doc, name);
+        assert_eq!(r["reason"], reason, "{r}");
+        assert_eq!(r["message"], "connection refused", "{r}");
+        assert!(
+            r["detail"].as_str().is_some_and(|d| d.contains(chain)),
+            "the chain is kept in detail: {r}"
+        );
+    }
+    // The chain stays out of the human and CI reports.
+    let text = crate::support::stdout(&o);
+    let junit = crate::support::read(&ws.path().join("r.xml"));
+    for report in [&text, &junit] {
+        assert!(!report.contains("os error"), "{report}");
+        assert!(!report.contains("error sending request"), "{report}");
+    }
+    // `-v` logs it.
+    let v = ws.run(&["-v", "--env", "t"], &[]);
+    assert!(
+        crate::support::stderr(&v).contains("error sending request"),
+        "{}",
+        crate::support::stderr(&v)
+    );
+}

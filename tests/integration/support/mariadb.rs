@@ -23,6 +23,11 @@ impl MariaDb {
     /// Install a data dir, start the server and create user `app`@`%` (password
     /// `app_password`) owning database `app`; then run `setup_sql` in `app` as root.
     pub fn start(app_password: &str, setup_sql: &str) -> MariaDb {
+        Self::start_with(app_password, setup_sql, &[])
+    }
+
+    /// [`MariaDb::start`] with extra server options (`--ssl-cert=…`).
+    pub fn start_with(app_password: &str, setup_sql: &str, extra: &[String]) -> MariaDb {
         let install = require_bin(
             "mariadb-install-db",
             &["/usr/bin/mariadb-install-db"],
@@ -71,6 +76,7 @@ impl MariaDb {
                     "--innodb-buffer-pool-size=16M",
                     "--innodb-log-file-size=8M",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             cmd
