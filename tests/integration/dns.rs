@@ -348,3 +348,78 @@ fn recursion_desired_false_clears_the_rd_bit() {
         "RD clear by default: {on:?}"
     );
 }
+
+/// Without `resolvers`, a dns check asks the system resolver (`/etc/resolv.conf`). Made
+/// hermetic: infracheck runs in its own network and mount namespaces (`unshare -n -m`, root),
+/// where a private `/etc/resolv.conf` is bind-mounted over the real one and dnsmasq answers on
+/// that namespace's own 127.0.0.1:53. The host's resolver and file are never touched.
+#[test]
+fn the_system_resolver_is_used_without_resolvers() {
+    let ws = Workspace::new();
+    ws.write(
+        "resolv.conf",
+        "nameserver 127.0.0.1\noptions attempts:1 timeout:2\n",
+    );
+    ws.write(
+        "infracheck.yaml",
+        "environments:\n  t:\n    dns_checks:\n      \
+         - {name: sys, query_name: www.sys.test, expected: [192.0.2.77]}\n      \
+         - {name: sys-missing, query_name: nothing.sys.test, expect_rcode: NXDOMAIN}\n",
+    );
+    // dnsmasq daemonizes only once its sockets are bound: when it returns, it answers.
+    let script = r#"set -eu
+bin="$1"; shift
+ip link set lo up
+mount --bind "$PWD/resolv.conf" /etc/resolv.conf
+dnsmasq --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
+  --address=/www.sys.test/192.0.2.77 --address=/nothing.sys.test/ --user=root \
+  --pid-file="$PWD/dnsmasq.pid"
+stop() {
+  p=$(cat "$PWD/dnsmasq.pid")
+  kill "$p" 2>/dev/null || true
+  # Bounded: until the daemon is gone (or a zombie its reaper will collect).
+  for _ in $(seq 1 200); do
+    if [ ! -e "/proc/$p" ] || grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then
+      echo stopped >"$PWD/dnsmasq.state"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "still running: $p" >"$PWD/dnsmasq.state"
+}
+trap stop EXIT
+"$bin" "$@"
+"#;
+    let unshare = crate::support::require_bin("unshare", &["/usr/bin/unshare"], "util-linux");
+    let wrapper: Vec<&std::ffi::OsStr> = vec![
+        unshare.as_os_str(),
+        "-n".as_ref(),
+        "-m".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        script.as_ref(),
+        "sh".as_ref(),
+    ];
+    let out = crate::support::infracheck_command_via(ws.path(), &wrapper)
+        .args(["--env", "t", "--json", "r.json"])
+        .output()
+        .expect("run infracheck under unshare");
+    let err = crate::support::stderr(&out);
+    assert!(
+        !err.starts_with("unshare:"),
+        "`unshare -n -m` failed (it needs root): {err}"
+    );
+    assert_eq!(crate::support::code(&out), 0, "{err}");
+    let doc = crate::support::json(&ws.path().join("r.json"));
+    let r = crate::support::result(&doc, "sys");
+    assert_eq!(r["status"], "PASS", "{r}");
+    assert_eq!(
+        crate::support::result(&doc, "sys-missing")["status"],
+        "PASS"
+    );
+    // The dnsmasq of the namespace is gone with it.
+    assert_eq!(
+        crate::support::read(&ws.path().join("dnsmasq.state")).trim(),
+        "stopped"
+    );
+}
