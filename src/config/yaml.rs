@@ -755,6 +755,41 @@ fn levenshtein(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// A list of `own` scalars anchored `&a`, then `aliases` aliases to it, then `tail` more
+    /// scalars: the aliases cross the budget of the nodes seen so far, not necessarily the
+    /// whole document's.
+    fn aliased(own: usize, aliases: usize, tail: usize) -> String {
+        let mut doc = format!("a: &a [{}]\nb: [", vec!["x"; own].join(", "));
+        doc.push_str(&vec!["*a"; aliases].join(", "));
+        doc.push_str("]\nc: [");
+        doc.push_str(&vec!["y"; tail].join(", "));
+        doc.push_str("]\n");
+        doc
+    }
+
+    #[test]
+    fn the_one_pass_falls_back_to_the_exact_budget() {
+        // 1,000 x 1,100 nodes pass the 1,000,000 floor early; the 13,000 scalars after them
+        // raise the document's budget to 100 x its own nodes, which the aliases fit.
+        let root = parse("t.yaml", &aliased(1_000, 1_100, 13_000)).unwrap();
+        let Value::Map(entries) = &root.value else {
+            unreachable!()
+        };
+        let Value::Seq(b) = &entries[1].1.value else {
+            unreachable!()
+        };
+        assert_eq!(b.len(), 1_100);
+        // Without the tail the same aliases are over budget, and the refusal names them.
+        let err = parse("t.yaml", &aliased(1_000, 1_100, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("aliases expand to more than 1000000 nodes"), "{err}");
+        // Refusals found in the one pass are reported exactly as by the measuring pass.
+        let err = parse("t.yaml", "a: 1\n---\nb: 2\n").unwrap_err().to_string();
+        assert!(err.contains("a second YAML document starts here"), "{err}");
+        assert!(err.contains(":2:"), "{err}");
+    }
+
     #[test]
     fn positions_are_one_based() {
         let root = parse("t.yaml", "a: 1\nb:\n  c: x\n").unwrap();
