@@ -783,9 +783,14 @@ mod tests {
         let err = parse("t.yaml", &aliased(1_000, 1_100, 0))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("aliases expand to more than 1000000 nodes"), "{err}");
+        assert!(
+            err.contains("aliases expand to more than 1000000 nodes"),
+            "{err}"
+        );
         // Refusals found in the one pass are reported exactly as by the measuring pass.
-        let err = parse("t.yaml", "a: 1\n---\nb: 2\n").unwrap_err().to_string();
+        let err = parse("t.yaml", "a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a second YAML document starts here"), "{err}");
         assert!(err.contains(":2:"), "{err}");
     }
