@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Benchmark: wall time, CPU and peak RSS of infracheck for N HTTP checks against a loopback
 # nginx (Debian, with libnginx-mod-http-echo for a fixed delay), next to the latency bound
-# ceil(N / concurrency) x delay. Also `validate` of a 50,000-check config and start-up time.
-# Usage: scripts/bench.sh [N...]   (default: 1000 10000 50000). Prints a markdown table.
+# ceil(N / concurrency) x delay. Also `validate` of 10,000 / 50,000 / 100,000 checks and
+# start-up time.
+#
+# Usage: scripts/bench.sh [N...]   (default: 1000 10000 50000). Prints markdown tables.
+#   BENCH_BIN=path                 measure an existing binary (skips the build)
+#   BENCH_BINS="before=p1 after=p2" measure several binaries, paired: every measurement is
+#                                  repeated for each binary back to back, in the same session
+#   BENCH_HURL=path/to/hurl        add Hurl rows (same N, concurrency and endpoints)
+#   BENCH_REPEAT=k                 run each measurement k times, report the median (default 1)
+#   BENCH_CONCURRENCY="100 1000"   concurrencies
+#   BENCH_ENDPOINTS="keepalive no-keepalive delay-100ms"
+#   BENCH_VALIDATE="10000 50000 100000"  sizes for `validate` (empty: skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 50000)
-concurrencies=(${BENCH_CONCURRENCY:-100 1000})
 
 for p in nginx libnginx-mod-http-echo time; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="${missing:-} $p"
 done
 if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 
-# BENCH_BIN=path skips the build (to measure an existing binary).
-if [ -z "${BENCH_BIN:-}" ]; then cargo build --release --quiet --bin infracheck; fi
-bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/infracheck}"
+if [ -z "${BENCH_BIN:-}" ] && [ -z "${BENCH_BINS:-}" ]; then cargo build --release --quiet --bin infracheck; fi
+bins="${BENCH_BINS:-infracheck=${BENCH_BIN:-$CARGO_TARGET_DIR/release/infracheck}}"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
@@ -46,69 +54,129 @@ NGINX
 nginx -p "$work" -c "$work/nginx.conf"
 for _ in $(seq 1 100); do [ -s "$work/nginx.pid" ] && break; sleep 0.05; done
 worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
-nginx_cpu() { awk '{print $14+$15}' "/proc/$worker/stat"; }   # clock ticks
-tick=$(getconf CLK_TCK)
 
-gen() { # gen N URL FILE
-  python3 - "$1" "$2" "$3" <<'PY'
-import sys
-n, url, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-with open(path, "w") as f:
-    f.write("environments:\n  bench:\n    http_checks:\n")
-    for i in range(n):
-        f.write(f"      - {{name: c{i}, url: \"{url}\", timeout: 30s, warn_latency: 60s}}\n")
-PY
+# The driver: generates the configs (and Hurl files), runs every binary back to back for each
+# measurement, and prints the tables.
+python3 - "$work" "$worker" "$ka" "$noka" "$bins" "${BENCH_HURL:-}" "${BENCH_REPEAT:-1}" \
+  "${BENCH_CONCURRENCY:-100 1000}" "${BENCH_ENDPOINTS:-keepalive no-keepalive delay-100ms}" \
+  "${BENCH_VALIDATE-10000 50000 100000}" "${sizes[@]}" <<'PY'
+import json, math, os, statistics, subprocess, sys, time
+
+work, worker, ka, noka, bins, hurl, repeat, concs, endpoints, vsizes = sys.argv[1:11]
+sizes = [int(n) for n in sys.argv[11:]]
+bins = [tuple(b.split("=", 1)) for b in bins.split()]
+repeat = int(repeat)
+concs = [int(c) for c in concs.split()]
+endpoints = endpoints.split()
+vsizes = [int(n) for n in vsizes.split()]
+tick = os.sysconf("SC_CLK_TCK")
+urls = {
+    "keepalive": (f"http://127.0.0.1:{ka}/fast", 0.0),
+    "no-keepalive": (f"http://127.0.0.1:{noka}/fast", 0.0),
+    "delay-100ms": (f"http://127.0.0.1:{ka}/slow", 0.1),
 }
 
-echo "| N | concurrency | endpoint | wall s | bound s | wall/bound | CPU ms/check | peak RSS MB | nginx CPU s |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|"
-for n in "${sizes[@]}"; do
-  for c in "${concurrencies[@]}"; do
-    for ep in keepalive no-keepalive delay-100ms; do
-      case $ep in
-        keepalive) url="http://127.0.0.1:$ka/fast"; delay=0 ;;
-        no-keepalive) url="http://127.0.0.1:$noka/fast"; delay=0 ;;
-        delay-100ms) url="http://127.0.0.1:$ka/slow"; delay=0.1 ;;
-      esac
-      gen "$n" "$url" "$work/b.yaml"
-      before=$(nginx_cpu)
-      /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$bin" -c "$work/b.yaml" --env bench --concurrency "$c" --per-host-concurrency "$c" --output json >"$work/out.json" || true
-      after=$(nginx_cpu)
-      read -r wall user sys rss < "$work/t"
-      fails=$(python3 -c "import json;print(json.load(open('$work/out.json'))['summary']['fail'])")
-      python3 - "$n" "$c" "$ep" "$wall" "$user" "$sys" "$rss" "$delay" "$before" "$after" "$tick" "$fails" <<'PY'
-import sys, math
-n, c, ep, wall, user, sys_, rss, delay, b, a, tick, fails = sys.argv[1:]
-n, c = int(n), int(c)
-wall, user, sys_, rss, delay = float(wall), float(user), float(sys_), int(rss), float(delay)
-bound = math.ceil(n / c) * delay
-ratio = f"{wall / bound:.3f}" if bound else "-"
-cpu = (user + sys_) * 1000 / n
-ng = (float(a) - float(b)) / float(tick)
-note = "" if fails == "0" else f" ({fails} FAIL)"
-print(f"| {n} | {c} | {ep}{note} | {wall:.2f} | {bound:.1f} | {ratio} | {cpu:.4f} | {rss/1024:.1f} | {ng:.2f} |")
-PY
-    done
-  done
-done
+def nginx_cpu():
+    with open(f"/proc/{worker}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
 
-gen 50000 "http://127.0.0.1:$ka/fast" "$work/v.yaml"
-echo
-echo "validate, 50,000 checks (best of 5):"
-best=999
-for _ in 1 2 3 4 5; do
-  /usr/bin/time -f "%e" -o "$work/t" "$bin" validate -c "$work/v.yaml" >/dev/null
-  t=$(cat "$work/t"); best=$(python3 -c "print(min($best,$t))")
-done
-echo "  ${best}s"
-gen 1 "http://127.0.0.1:$ka/fast" "$work/one.yaml"
-echo "start-up (mean of 20): "
-python3 - "$bin" "$work/one.yaml" <<'PY'
-import subprocess, sys, time
-bin, one = sys.argv[1], sys.argv[2]
-for label, args in (("--version", [bin, "--version"]), ("1-check run", [bin, "-c", one, "--env", "bench"])):
-    t = time.perf_counter()
-    for _ in range(20):
-        subprocess.run(args, stdout=subprocess.DEVNULL, check=False)
-    print(f"  {label}: {(time.perf_counter() - t) / 20 * 1000:.1f} ms")
+def gen(n, url, path):
+    with open(path, "w") as f:
+        f.write("environments:\n  bench:\n    http_checks:\n")
+        for i in range(n):
+            f.write(f"      - {{name: c{i}, url: \"{url}\", timeout: 30s, warn_latency: 60s}}\n")
+
+def gen_hurl(n, c, url, folder):
+    # c files (one per parallel job), the n requests spread evenly over them.
+    os.makedirs(folder, exist_ok=True)
+    files = []
+    for j in range(min(c, n)):
+        count = n // c + (1 if j < n % c else 0)
+        path = os.path.join(folder, f"f{j}.hurl")
+        with open(path, "w") as f:
+            f.write(f"GET {url}\nHTTP 200\n\n" * count)
+        files.append(path)
+    return files
+
+def timed(args):
+    t = os.path.join(work, "t")
+    before = nginx_cpu()
+    with open(os.path.join(work, "out"), "wb") as out, open(os.path.join(work, "err"), "wb") as err:
+        code = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", t] + args,
+                              stdout=out, stderr=err).returncode
+    after = nginx_cpu()
+    wall, user, sys_, rss = open(t).read().split()[-4:]
+    return code, float(wall), float(user) + float(sys_), int(rss) / 1024, after - before
+
+def fails(label):
+    if label == "hurl":
+        return None
+    try:
+        return json.load(open(os.path.join(work, "out")))["summary"]["fail"]
+    except Exception:
+        return "?"
+
+print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | CPU ms/check | peak RSS MB | nginx CPU s |")
+print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+for n in sizes:
+    for c in concs:
+        for ep in endpoints:
+            url, delay = urls[ep]
+            cfg = os.path.join(work, "b.yaml")
+            gen(n, url, cfg)
+            runs = [(label, [path, "-c", cfg, "--env", "bench", "--concurrency", str(c),
+                             "--per-host-concurrency", str(c), "--output", "json"]) for label, path in bins]
+            if hurl:
+                folder = os.path.join(work, f"hurl-{n}-{c}-{ep}")
+                files = gen_hurl(n, c, url, folder)
+                runs.append(("hurl", [hurl, "--test", "--jobs", str(c), "--no-color"] + files))
+            samples = {label: [] for label, _ in runs}
+            notes = {label: "" for label, _ in runs}
+            for _ in range(repeat):
+                for label, args in runs:
+                    code, wall, cpu, rss, ng = timed(args)
+                    samples[label].append((wall, cpu, rss, ng))
+                    f = fails(label)
+                    if (label == "hurl" and code != 0) or (f not in (None, 0)):
+                        notes[label] = f" (FAIL: exit {code})" if label == "hurl" else f" ({f} FAIL)"
+            bound = math.ceil(n / c) * delay
+            for label, _ in runs:
+                s = samples[label]
+                wall = statistics.median(x[0] for x in s)
+                cpu = statistics.median(x[1] for x in s)
+                rss = statistics.median(x[2] for x in s)
+                ng = statistics.median(x[3] for x in s)
+                ratio = f"{wall / bound:.3f}" if bound else "-"
+                print(f"| {n} | {c} | {ep}{notes[label]} | {label} | {wall:.2f} | {bound:.1f} | {ratio} | "
+                      f"{cpu * 1000 / n:.4f} | {rss:.1f} | {ng:.2f} |", flush=True)
+
+if vsizes:
+    print()
+    print("validate (best of 5 wall; user+sys CPU and peak RSS of that run):")
+    print()
+    print("| checks | binary | wall s | CPU s | peak RSS MB |")
+    print("|---:|---|---:|---:|---:|")
+    for n in vsizes:
+        cfg = os.path.join(work, "v.yaml")
+        gen(n, urls["keepalive"][0], cfg)
+        for label, path in bins:
+            best = None
+            for _ in range(5):
+                code, wall, cpu, rss, _ = timed([path, "validate", "-c", cfg])
+                if best is None or wall < best[0]:
+                    best = (wall, cpu, rss)
+            print(f"| {n} | {label} | {best[0]:.3f} | {best[1]:.3f} | {best[2]:.1f} |", flush=True)
+
+print()
+print("start-up (mean of 20):")
+print()
+one = os.path.join(work, "one.yaml")
+gen(1, urls["keepalive"][0], one)
+for label, path in bins:
+    for what, args in (("--version", [path, "--version"]), ("1-check run", [path, "-c", one, "--env", "bench"])):
+        t = time.perf_counter()
+        for _ in range(20):
+            subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        print(f"- {label} {what}: {(time.perf_counter() - t) / 20 * 1000:.1f} ms")
 PY

@@ -253,7 +253,7 @@ impl Redactor {
 
     fn value(&self, v: &mut serde_json::Value) {
         match v {
-            serde_json::Value::String(s) => *s = self.text(s),
+            serde_json::Value::String(s) => self.field(s),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
             serde_json::Value::Object(map) => {
                 // Keys too: a check may key its facts by text it read.
@@ -266,16 +266,32 @@ impl Redactor {
         }
     }
 
+    /// Redact one text field in place. A text with no deferred cut and nothing to mask is left
+    /// as it is: no copy (the common case, run for every field of every result).
+    fn field(&self, s: &mut String) {
+        if !s.contains([CUT_OPEN, CUT_TEXT, CUT_CLOSE]) {
+            if self.is_empty() {
+                return;
+            }
+            if let Some(re) = &self.any
+                && !re.is_match(s)
+            {
+                return;
+            }
+        }
+        *s = self.text(s);
+    }
+
     /// Redact every text field of a result (and carry out its deferred cuts).
     pub fn redact(&self, r: &mut CheckResult) {
-        r.name = self.text(&r.name);
-        r.message = self.text(&r.message);
+        self.field(&mut r.name);
+        self.field(&mut r.message);
         if let Some(d) = &mut r.detail {
-            *d = self.text(d);
+            self.field(d);
         }
-        r.target = self.text(&r.target);
+        self.field(&mut r.target);
         for a in &mut r.failed_attempts {
-            a.message = self.text(&a.message);
+            self.field(&mut a.message);
         }
         for v in r.metadata.values_mut() {
             self.value(v);

@@ -344,23 +344,26 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     if check.name == TEST_PANIC_NAME {
         panic!("injected test panic");
     }
+    // The future of this `match` is as large as its largest arm (the SDK clients' futures run
+    // to kilobytes), and every in-flight check holds one, moved on each spawn. Each kind's
+    // future is boxed, so a check holds only its own kind's state.
     match &check.spec {
-        CheckSpec::Http(spec) => http::run(spec, ctx, phase).await,
-        CheckSpec::Command(spec) => command::run(spec, phase).await,
-        CheckSpec::Redis(spec) => redis::run(spec, phase).await,
+        CheckSpec::Http(spec) => Box::pin(http::run(spec, ctx, phase)).await,
+        CheckSpec::Command(spec) => Box::pin(command::run(spec, phase)).await,
+        CheckSpec::Redis(spec) => Box::pin(redis::run(spec, phase)).await,
         #[cfg(feature = "postgres")]
-        CheckSpec::Postgres(spec) => postgres::run(spec, phase).await,
+        CheckSpec::Postgres(spec) => Box::pin(postgres::run(spec, phase)).await,
         #[cfg(feature = "mysql")]
-        CheckSpec::Mysql(spec) => mysql::run(spec, phase).await,
+        CheckSpec::Mysql(spec) => Box::pin(mysql::run(spec, phase)).await,
         #[cfg(feature = "kubernetes")]
-        CheckSpec::Kubernetes(spec) => kubernetes::run(spec, &ctx.kube, phase).await,
+        CheckSpec::Kubernetes(spec) => Box::pin(kubernetes::run(spec, &ctx.kube, phase)).await,
         #[cfg(feature = "aws")]
-        CheckSpec::Aws(spec) => aws::run(spec, &ctx.aws, phase).await,
+        CheckSpec::Aws(spec) => Box::pin(aws::run(spec, &ctx.aws, phase)).await,
         #[cfg(feature = "grpc")]
-        CheckSpec::Grpc(spec) => grpc::run(spec, phase).await,
-        CheckSpec::Tcp(spec) => tcp::run(spec, check.timeout, phase).await,
-        CheckSpec::Tls(spec) => tls::run(spec, phase).await,
-        CheckSpec::Dns(spec) => dns::run(spec, ctx, check.timeout, phase).await,
+        CheckSpec::Grpc(spec) => Box::pin(grpc::run(spec, phase)).await,
+        CheckSpec::Tcp(spec) => Box::pin(tcp::run(spec, check.timeout, phase)).await,
+        CheckSpec::Tls(spec) => Box::pin(tls::run(spec, phase)).await,
+        CheckSpec::Dns(spec) => Box::pin(dns::run(spec, ctx, check.timeout, phase)).await,
     }
 }
 

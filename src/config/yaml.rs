@@ -79,11 +79,32 @@ pub const EXPANSION_FACTOR: usize = 100;
 /// keeps `validate` fast and small on configs with tens of thousands of checks. Anchors and
 /// aliases are resolved; duplicate keys are reported.
 ///
-/// A first pass over the events builds nothing: it refuses a second document, nesting deeper
-/// than [`MAX_DEPTH`] and aliases that expand beyond the budget (see [`MIN_EXPANSION`]), each
-/// with its position, so the tree that is then built is bounded in depth and size. Events are
+/// A second document, nesting deeper than [`MAX_DEPTH`] and aliases that expand beyond the
+/// budget (see [`MIN_EXPANSION`]) are refused, each with its position, so the tree is bounded
+/// in depth and size. The usual document is measured while it is built, in one pass that holds
+/// the aliases to the budget of the nodes seen so far; a document that crosses any limit is
+/// read again by a first pass that builds nothing and finds the exact problem. Events are
 /// pulled one by one (the parser's own `load` recurses once per nesting level).
 pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
+    // One pass that measures and builds at once, holding the aliases to the budget of the
+    // nodes seen so far (never more than the whole document's). At the first sign of trouble
+    // (a second document, nesting too deep, an alias over that budget) it stops and the two
+    // passes below decide, with the exact problem and position.
+    let mut meter = Meter::default();
+    let mut builder = Builder::default();
+    let mut fits = true;
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (ev, span) = event.map_err(|e| syntax(file, &e))?;
+        let so_far = MIN_EXPANSION.max(meter.measured.own.saturating_mul(EXPANSION_FACTOR));
+        if meter.on_event(file, &ev, span, Some(so_far)).is_err() {
+            fits = false;
+            break;
+        }
+        saphyr_parser::SpannedEventReceiver::on_event(&mut builder, ev, span);
+    }
+    if fits {
+        return builder.finish(file);
+    }
     let measured = measure(file, text, None)?;
     let budget = MIN_EXPANSION.max(measured.own.saturating_mul(EXPANSION_FACTOR));
     if measured.total > budget {
@@ -95,19 +116,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
         let (ev, span) = event.map_err(|e| syntax(file, &e))?;
         saphyr_parser::SpannedEventReceiver::on_event(&mut builder, ev, span);
     }
-    let root = builder.root.unwrap_or(Node {
-        value: Value::Map(Vec::new()),
-        line: 1,
-        column: 1,
-    });
-    if builder.problems.is_empty() {
-        Ok(root)
-    } else {
-        Err(ConfigError::Invalid {
-            file: file.to_owned(),
-            problems: builder.problems,
-        })
-    }
+    builder.finish(file)
 }
 
 fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
@@ -163,18 +172,49 @@ struct Size {
 /// The first pass: counts only, no tree. With `budget`, the alias whose expansion crosses it
 /// is refused.
 fn measure(file: &str, text: &str, budget: Option<usize>) -> Result<Measured, ConfigError> {
-    use saphyr_parser::Event;
-    // Open collections: (their size so far, their anchor).
-    let mut stack: Vec<(Size, usize)> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, Size> = std::collections::HashMap::new();
-    let mut documents = 0usize;
-    let mut measured = Measured { own: 0, total: 0 };
+    let mut meter = Meter::default();
     for event in saphyr_parser::Parser::new_from_str(text) {
         let (ev, span) = event.map_err(|e| syntax(file, &e))?;
+        meter.on_event(file, &ev, span, budget)?;
+    }
+    Ok(meter.measured)
+}
+
+/// Counts nodes, depth and alias expansion event by event, and refuses what the tree must not
+/// hold.
+struct Meter {
+    /// Open collections: (their size so far, their anchor).
+    stack: Vec<(Size, usize)>,
+    anchors: std::collections::HashMap<usize, Size>,
+    documents: usize,
+    measured: Measured,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter {
+            stack: Vec::new(),
+            anchors: std::collections::HashMap::new(),
+            documents: 0,
+            measured: Measured { own: 0, total: 0 },
+        }
+    }
+}
+
+impl Meter {
+    fn on_event(
+        &mut self,
+        file: &str,
+        ev: &saphyr_parser::Event<'_>,
+        span: saphyr_parser::Span,
+        budget: Option<usize>,
+    ) -> Result<(), ConfigError> {
+        use saphyr_parser::Event;
+        let measured = &mut self.measured;
         let finished = match ev {
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
+                self.documents += 1;
+                if self.documents > 1 {
                     return Err(refuse(
                         file,
                         span,
@@ -191,20 +231,20 @@ fn measure(file: &str, text: &str, budget: Option<usize>) -> Result<Measured, Co
                         nodes: 1,
                         height: 0,
                     },
-                    anchor,
+                    *anchor,
                 ))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 measured.own = measured.own.saturating_add(1);
                 measured.total = measured.total.saturating_add(1);
-                stack.push((
+                self.stack.push((
                     Size {
                         nodes: 1,
                         height: 1,
                     },
-                    anchor,
+                    *anchor,
                 ));
-                if stack.len() > MAX_DEPTH {
+                if self.stack.len() > MAX_DEPTH {
                     return Err(refuse(
                         file,
                         span,
@@ -213,15 +253,15 @@ fn measure(file: &str, text: &str, budget: Option<usize>) -> Result<Measured, Co
                 }
                 None
             }
-            Event::SequenceEnd | Event::MappingEnd => stack.pop(),
+            Event::SequenceEnd | Event::MappingEnd => self.stack.pop(),
             Event::Alias(id) => {
                 measured.own = measured.own.saturating_add(1);
                 // An unknown anchor is reported by the builder.
-                let size = anchors.get(&id).copied().unwrap_or(Size {
+                let size = self.anchors.get(id).copied().unwrap_or(Size {
                     nodes: 1,
                     height: 0,
                 });
-                if stack.len().saturating_add(size.height) > MAX_DEPTH {
+                if self.stack.len().saturating_add(size.height) > MAX_DEPTH {
                     return Err(refuse(
                         file,
                         span,
@@ -248,15 +288,15 @@ fn measure(file: &str, text: &str, budget: Option<usize>) -> Result<Measured, Co
         };
         if let Some((size, anchor)) = finished {
             if anchor > 0 {
-                anchors.insert(anchor, size);
+                self.anchors.insert(anchor, size);
             }
-            if let Some((parent, _)) = stack.last_mut() {
+            if let Some((parent, _)) = self.stack.last_mut() {
                 parent.nodes = parent.nodes.saturating_add(size.nodes);
                 parent.height = parent.height.max(size.height.saturating_add(1));
             }
         }
+        Ok(())
     }
-    Ok(measured)
 }
 
 enum Frame {
@@ -283,6 +323,23 @@ struct Builder {
 }
 
 impl Builder {
+    /// The tree (an empty file is an empty mapping), or every problem found while building.
+    fn finish(self, file: &str) -> Result<Node, ConfigError> {
+        let root = self.root.unwrap_or(Node {
+            value: Value::Map(Vec::new()),
+            line: 1,
+            column: 1,
+        });
+        if self.problems.is_empty() {
+            Ok(root)
+        } else {
+            Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                problems: self.problems,
+            })
+        }
+    }
+
     fn problem(&mut self, line: usize, column: usize, message: impl Into<String>) {
         self.problems.push(Problem {
             line,
@@ -498,17 +555,40 @@ const MERGE_KEY: &str = "<<";
 /// mappings of a list winning over later ones (<https://yaml.org/type/merge.html>). A merge
 /// value that is not a mapping or a list of mappings is a problem at its position.
 pub fn apply_merge_keys(node: &mut Node, path: &str, problems: &mut Problems) {
+    merge_keys(node, &LazyPath::Root(path), problems);
+}
+
+/// A dotted path written out only when a problem needs it: the walk over every node of a
+/// large config builds no string for the nodes that have none.
+enum LazyPath<'p> {
+    Root(&'p str),
+    Key(&'p LazyPath<'p>, &'p str),
+    Index(&'p LazyPath<'p>, usize),
+}
+
+impl LazyPath<'_> {
+    fn render(&self) -> String {
+        match self {
+            LazyPath::Root(p) => (*p).to_owned(),
+            LazyPath::Key(parent, key) => join(&parent.render(), key),
+            LazyPath::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
+fn merge_keys(node: &mut Node, path: &LazyPath<'_>, problems: &mut Problems) {
     match &mut node.value {
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                apply_merge_keys(item, &format!("{path}[{i}]"), problems);
+                if matches!(item.value, Value::Seq(_) | Value::Map(_)) {
+                    merge_keys(item, &LazyPath::Index(path, i), problems);
+                }
             }
         }
         Value::Map(entries) => {
             for (k, v) in entries.iter_mut() {
-                if k.name != MERGE_KEY {
-                    let p = join(path, &k.name);
-                    apply_merge_keys(v, &p, problems);
+                if k.name != MERGE_KEY && matches!(v.value, Value::Seq(_) | Value::Map(_)) {
+                    merge_keys(v, &LazyPath::Key(path, &k.name), problems);
                 }
             }
             if !entries.iter().any(|(k, _)| k.name == MERGE_KEY) {
@@ -517,15 +597,15 @@ pub fn apply_merge_keys(node: &mut Node, path: &str, problems: &mut Problems) {
             let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(entries)
                 .into_iter()
                 .partition(|(k, _)| k.name == MERGE_KEY);
+            let p = LazyPath::Key(path, MERGE_KEY);
             for (key, value) in merges {
-                let p = join(path, MERGE_KEY);
                 let sources: Vec<Node> = match value.value {
                     Value::Map(_) => vec![value],
                     Value::Seq(items) => items,
                     other => {
                         problems.at_key(
                             &key,
-                            &p,
+                            &p.render(),
                             format!(
                                 "a merge key `<<` takes a mapping or a list of mappings, found {}",
                                 other.type_name()
@@ -536,11 +616,11 @@ pub fn apply_merge_keys(node: &mut Node, path: &str, problems: &mut Problems) {
                 };
                 for mut source in sources {
                     // Merged mappings may hold merge keys of their own.
-                    apply_merge_keys(&mut source, &p, problems);
+                    merge_keys(&mut source, &p, problems);
                     let Value::Map(add) = source.value else {
                         problems.at(
                             &source,
-                            &p,
+                            &p.render(),
                             format!(
                                 "a merge key `<<` takes a mapping or a list of mappings, found {}",
                                 source.value.type_name()
@@ -674,6 +754,46 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A list of `own` scalars anchored `&a`, then `aliases` aliases to it, then `tail` more
+    /// scalars: the aliases cross the budget of the nodes seen so far, not necessarily the
+    /// whole document's.
+    fn aliased(own: usize, aliases: usize, tail: usize) -> String {
+        let mut doc = format!("a: &a [{}]\nb: [", vec!["x"; own].join(", "));
+        doc.push_str(&vec!["*a"; aliases].join(", "));
+        doc.push_str("]\nc: [");
+        doc.push_str(&vec!["y"; tail].join(", "));
+        doc.push_str("]\n");
+        doc
+    }
+
+    #[test]
+    fn the_one_pass_falls_back_to_the_exact_budget() {
+        // 1,000 x 1,100 nodes pass the 1,000,000 floor early; the 13,000 scalars after them
+        // raise the document's budget to 100 x its own nodes, which the aliases fit.
+        let root = parse("t.yaml", &aliased(1_000, 1_100, 13_000)).unwrap();
+        let Value::Map(entries) = &root.value else {
+            unreachable!()
+        };
+        let Value::Seq(b) = &entries[1].1.value else {
+            unreachable!()
+        };
+        assert_eq!(b.len(), 1_100);
+        // Without the tail the same aliases are over budget, and the refusal names them.
+        let err = parse("t.yaml", &aliased(1_000, 1_100, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("aliases expand to more than 1000000 nodes"),
+            "{err}"
+        );
+        // Refusals found in the one pass are reported exactly as by the measuring pass.
+        let err = parse("t.yaml", "a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a second YAML document starts here"), "{err}");
+        assert!(err.contains(":2:"), "{err}");
+    }
 
     #[test]
     fn positions_are_one_based() {
