@@ -36,6 +36,9 @@ WINDOWS_TARGET=x86_64-pc-windows-gnu
 # Headless Chromium loads the --html report (scripts run, filters clicked, no network) and
 # html5lib parses it strictly (tests/integration/html.rs, tests/fixtures/html/).
 APT_PACKAGES+=(chromium)
+# Hermetic name lookups run infracheck in its own network (and mount) namespace: `unshare`
+# (util-linux) and `ip` (iproute2) bring up its loopback (tests/integration/dns.rs).
+APT_PACKAGES+=(util-linux iproute2)
 PIP_PACKAGES+=(html5lib websocket-client)
 
 need_apt=()
