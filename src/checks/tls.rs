@@ -10,7 +10,7 @@ use std::time::Instant;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::AsyncWriteExt;
 
 use super::tls_util::{self, CertFacts};
@@ -235,13 +235,12 @@ fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
     ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
-/// Delegates to the WebPKI verifier and records the presented chain and the verdict, so the
-/// facts of a rejected certificate can still be reported.
+/// Records the presented chain, then verifies through [`tls_util::RecordingVerifier`] (which
+/// keeps the verdict), so the facts of a rejected certificate can still be reported.
 #[derive(Debug)]
 struct CapturingVerifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
+    verdict: tls_util::RecordingVerifier,
     chain: Mutex<Vec<CertificateDer<'static>>>,
-    error: Mutex<Option<rustls::Error>>,
 }
 
 impl CapturingVerifier {
@@ -250,7 +249,7 @@ impl CapturingVerifier {
     }
 
     fn error(&self) -> Option<rustls::Error> {
-        self.error.lock().ok().and_then(|e| e.clone())
+        self.verdict.error()
     }
 }
 
@@ -269,20 +268,8 @@ impl ServerCertVerifier for CapturingVerifier {
                 .map(|d| d.clone().into_owned())
                 .collect();
         }
-        let verdict = match &self.inner {
-            Some(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            None => Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
-        };
-        if let Err(e) = &verdict
-            && let Ok(mut slot) = self.error.lock()
-        {
-            *slot = Some(e.clone());
-        }
-        verdict
+        self.verdict
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -291,12 +278,7 @@ impl ServerCertVerifier for CapturingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &tls_util::provider().signature_verification_algorithms,
-        )
+        self.verdict.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -305,18 +287,11 @@ impl ServerCertVerifier for CapturingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &tls_util::provider().signature_verification_algorithms,
-        )
+        self.verdict.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        tls_util::provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.verdict.supported_verify_schemes()
     }
 }
 
@@ -338,9 +313,8 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
         }
     };
     let verifier = Arc::new(CapturingVerifier {
-        inner,
+        verdict: tls_util::RecordingVerifier::new(inner.map(|v| v as Arc<dyn ServerCertVerifier>)),
         chain: Mutex::new(Vec::new()),
-        error: Mutex::new(None),
     });
     let config = match rustls::ClientConfig::builder_with_provider(tls_util::provider())
         .with_protocol_versions(rustls::ALL_VERSIONS)

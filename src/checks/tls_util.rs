@@ -94,10 +94,7 @@ pub fn recording_client_config(
             Some(v)
         }
     };
-    let verifier = Arc::new(RecordingVerifier {
-        inner,
-        error: std::sync::Mutex::new(None),
-    });
+    let verifier = Arc::new(RecordingVerifier::new(inner));
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
         .map_err(|e| format!("TLS setup failed: {e}"))?
@@ -116,6 +113,14 @@ pub struct RecordingVerifier {
 }
 
 impl RecordingVerifier {
+    /// Record the verdicts of `inner` (`None`: no trusted roots, every issuer is unknown).
+    pub fn new(inner: Option<Arc<dyn ServerCertVerifier>>) -> Self {
+        RecordingVerifier {
+            inner,
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
     /// The certificate error of the last verification, if it failed.
     pub fn error(&self) -> Option<rustls::Error> {
         self.error.lock().ok().and_then(|e| e.clone())
