@@ -17,9 +17,9 @@ use crate::config::{self, ConfigError, Plan};
 use crate::exit_code::ExitCode;
 use crate::gate;
 use crate::history::History;
+use crate::model::{CheckResult, Interruption, Summary};
 use crate::redact::Redactor;
 use crate::report::{self, Output, RepoPaths, text};
-use crate::result::{CheckResult, Interruption, Summary};
 use crate::{merge, shard};
 
 /// Run the command line and return the exit code.
@@ -738,7 +738,7 @@ fn check_line(r: &CheckResult) -> String {
         thousands(usize::try_from(r.duration.as_millis()).unwrap_or(usize::MAX))
     );
     if let Some(reason) = r.reason
-        && r.status != crate::result::Status::Pass
+        && r.status != crate::model::Status::Pass
     {
         let _ = write!(line, " {}", reason.code());
         let message = report::one_line(&r.message);

@@ -14,7 +14,7 @@
 //! now and in the baseline, and whether it was renewed in between.
 //!
 //! `--fail-on new` makes only NEW failures fail the run (see
-//! [`Summary::passed`](crate::result::Summary::passed)); the default stays "any FAIL".
+//! [`Summary::passed`](crate::model::Summary::passed)); the default stays "any FAIL".
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::merge::{self, MergeError};
-use crate::result::{CheckResult, Status, Summary};
+use crate::model::{CheckResult, Status, Summary};
 
 /// Which failures fail the run (`--fail-on`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -103,7 +103,7 @@ pub struct ResultChange {
     /// The duration in the baseline.
     #[serde(
         rename = "previous_duration_ms",
-        serialize_with = "crate::result::opt_ms::serialize"
+        serialize_with = "crate::model::opt_ms::serialize"
     )]
     pub previous_duration: Option<Duration>,
     /// Now / before, when both ran (rounded to two decimals).
@@ -141,7 +141,7 @@ pub struct BaselineSummary {
     /// The `--latency-min-increase`.
     #[serde(
         rename = "latency_min_increase_ms",
-        serialize_with = "crate::result::ms::serialize"
+        serialize_with = "crate::model::ms::serialize"
     )]
     pub latency_min_increase: Duration,
 }
@@ -507,7 +507,7 @@ mod tests {
         let mut r = fixture::summary().results[0].clone();
         r.name = name.to_owned();
         r.status = status;
-        r.reason = (status != Status::Pass).then_some(crate::result::Reason::HttpStatus);
+        r.reason = (status != Status::Pass).then_some(crate::model::Reason::HttpStatus);
         r.duration = Duration::from_millis(ms);
         r.attempts = 1;
         r.metadata.clear();
@@ -565,7 +565,7 @@ mod tests {
         let mut s = fixture::summary();
         s.results = vec![with("a", Fail, 10)];
         let mut cut = with("a", Fail, 10);
-        cut.reason = Some(crate::result::Reason::TimeoutDeadline);
+        cut.reason = Some(crate::model::Reason::TimeoutDeadline);
         let b = baseline_of(vec![cut]);
         assert!(!b.lookup(["a"]).known_failure(&with("a", Fail, 1), false));
         apply(&mut s, &b, Options::default());

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
-use crate::config::fields::format_duration;
+use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
 use crate::redact::Redactor;
-use crate::result::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
+use crate::spec::fields::format_duration;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckDef, RunContext};
 use crate::engine;
+use crate::model::{CheckResult, Interruption, Status};
 use crate::redact::Redactor;
-use crate::result::{CheckResult, Interruption, Status};
 use crate::waiver::Waiver;
 
 /// The gate's record of one check (JSON `results[].gate`).
@@ -32,7 +32,7 @@ pub struct CheckGate {
     /// Time from the start of the run until the healthy result came in.
     #[serde(
         rename = "healthy_after_ms",
-        with = "crate::result::opt_ms",
+        with = "crate::model::opt_ms",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -50,10 +50,10 @@ pub struct CheckGate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateSummary {
     /// `--interval`: the wait between the end of a round and the next.
-    #[serde(rename = "interval_ms", with = "crate::result::ms")]
+    #[serde(rename = "interval_ms", with = "crate::model::ms")]
     pub interval: Duration,
     /// `--deadline`.
-    #[serde(rename = "deadline_ms", with = "crate::result::ms")]
+    #[serde(rename = "deadline_ms", with = "crate::model::ms")]
     pub deadline: Duration,
     /// Rounds run.
     pub rounds: u32,
@@ -62,7 +62,7 @@ pub struct GateSummary {
     /// When the last check turned healthy, from the start of the run (only when `healthy`).
     #[serde(
         rename = "healthy_after_ms",
-        with = "crate::result::opt_ms",
+        with = "crate::model::opt_ms",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -112,7 +112,7 @@ pub fn result_note(g: &CheckGate) -> String {
 
 /// The run-level line: `deploy gate: healthy after 12.3s (4 rounds, every 5s)`.
 pub fn summary_line(g: &GateSummary) -> String {
-    let every = crate::config::fields::format_duration(g.interval);
+    let every = crate::spec::fields::format_duration(g.interval);
     match (g.healthy, g.healthy_after) {
         (true, Some(after)) => format!(
             "deploy gate: healthy after {:.1}s ({} round{}, every {every})",
@@ -123,7 +123,7 @@ pub fn summary_line(g: &GateSummary) -> String {
         (true, None) => format!("deploy gate: healthy ({} rounds)", g.rounds),
         (false, _) => format!(
             "deploy gate: NOT healthy before the {} deadline ({} round{}, every {every})",
-            crate::config::fields::format_duration(g.deadline),
+            crate::spec::fields::format_duration(g.deadline),
             g.rounds,
             if g.rounds == 1 { "" } else { "s" }
         ),
@@ -356,7 +356,7 @@ fn waiting_line(
         .iter()
         .take(5)
         .filter_map(|&i| all.get(i))
-        .map(|c| crate::report::one_line(&redactor.text(&c.name)))
+        .map(|c| crate::text::one_line(&redactor.text(&c.name)))
         .collect();
     let more = pending.len().saturating_sub(names.len());
     format!(
@@ -369,7 +369,7 @@ fn waiting_line(
         } else {
             String::new()
         },
-        crate::config::fields::format_duration(interval)
+        crate::spec::fields::format_duration(interval)
     )
 }
 

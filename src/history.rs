@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
-use crate::result::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
+use crate::model::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
 
 /// Version of the history file's shape; a file with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checks::KINDS;
+use crate::model::{CheckResult, FailedAttempt, Interruption, Location, Reason, Status, Summary};
 use crate::report::json::SCHEMA_VERSION;
-use crate::result::{CheckResult, FailedAttempt, Interruption, Location, Reason, Status, Summary};
 
 /// Why the documents cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +223,7 @@ fn convert_result(r: RawResult) -> Result<CheckResult, String> {
     let kind = KINDS
         .iter()
         .map(|(_, k)| *k)
-        .chain([crate::result::WAIVER_KIND])
+        .chain([crate::model::WAIVER_KIND])
         .find(|k| *k == r.kind)
         .ok_or_else(|| format!("check `{}`: unknown kind `{}`", r.name, r.kind))?;
     let status = match r.status.as_str() {

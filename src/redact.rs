@@ -12,7 +12,7 @@
 
 use regex::{Regex, RegexBuilder};
 
-use crate::result::CheckResult;
+use crate::model::CheckResult;
 
 /// What replaces a secret in every output.
 pub const MASK: &str = "***";

@@ -10,9 +10,9 @@ use globset::{Glob, GlobMatcher};
 use time::Date;
 use time::macros::format_description;
 
-use crate::config::fields::Ctx;
-use crate::config::yaml::{MapReader, Node, Value};
-use crate::result::{CheckResult, Location, Reason, Status, WAIVER_KIND};
+use crate::model::{CheckResult, Location, Reason, Status, WAIVER_KIND};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::{MapReader, Node, Value};
 
 /// The environment variable that overrides today's date (`YYYY-MM-DD`), for tests.
 pub const TODAY_VAR: &str = "INFRACHECK_TODAY";

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use infracheck::report::{self, Context, RepoPaths, Reporter};
-use infracheck::result::{CheckResult, Location, Reason, Status, Summary};
+use infracheck::model::{CheckResult, Location, Reason, Status, Summary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
 //! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,9 +24,9 @@ use quick_xml::events::Event;
 
 use super::util::{escape, millis, percent_decode, printable_url};
 use super::{Phase, tls_util};
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason};
+use crate::model::{Outcome, Reason};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys an AWS check accepts besides the common ones.
 pub const KEYS: &[&str] = &[
@@ -378,10 +378,10 @@ fn take_non_empty(
     v
 }
 
-fn parse_sts(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
+fn parse_sts(node: &crate::spec::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
     // `sts_identity: {}` and `sts_identity: true` both mean "credentials are valid".
     match &node.value {
-        crate::config::yaml::Value::Null | crate::config::yaml::Value::Bool(true) => {
+        crate::spec::yaml::Value::Null | crate::spec::yaml::Value::Bool(true) => {
             return Some(Target::StsIdentity {
                 account: None,
                 arn_contains: None,
@@ -420,11 +420,11 @@ fn parse_sts(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) ->
     })
 }
 
-fn parse_elb(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
+fn parse_elb(node: &crate::spec::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
     let valid = |arn: &str| arn.starts_with("arn:") && arn.contains(":targetgroup/");
     let bad_arn = "invalid target group ARN (expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)";
     // A bare ARN is accepted for `{arn: …}`.
-    if !matches!(node.value, crate::config::yaml::Value::Map(_)) {
+    if !matches!(node.value, crate::spec::yaml::Value::Map(_)) {
         let arn = ctx.non_empty(node, path)?;
         if !valid(&arn) {
             ctx.problem(node, path, format!("{bad_arn}: `{arn}`"));
@@ -464,7 +464,7 @@ fn parse_elb(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) ->
     ok.then_some(Target::ElbTargetGroup { arn, min_healthy })
 }
 
-fn parse_ec2(node: &crate::config::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
+fn parse_ec2(node: &crate::spec::yaml::Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Target> {
     let mut sub = MapReader::new(node, path, ctx.problems)?;
     let mut ok = true;
     let mut tags = Vec::new();
@@ -1788,7 +1788,7 @@ mod tests {
         );
         assert_eq!(
             target_verdict(&t, Some(1)).status,
-            crate::result::Status::Pass
+            crate::model::Status::Pass
         );
         assert_eq!(target_verdict(&[], Some(0)).reason, Some(Reason::AwsExpect));
     }
@@ -1805,7 +1805,7 @@ mod tests {
             inst("i-3", "stopped"),
         ];
         let o = ec2_verdict(&list, &[], 2);
-        assert_eq!(o.status, crate::result::Status::Pass, "{}", o.message);
+        assert_eq!(o.status, crate::model::Status::Pass, "{}", o.message);
         assert_eq!(
             o.metadata["states"],
             serde_json::json!({"running": 2, "stopped": 1})

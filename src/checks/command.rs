@@ -6,17 +6,17 @@
 //! which is killed; on Windows it is assigned to a Job Object that kills its whole tree when
 //! closed. Captured output is capped and escaped.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::util::{escape, escape_controls, millis, verdict};
 use super::{Phase, Thresholds};
-use crate::config::fields::Ctx;
-use crate::config::yaml::{MapReader, Node, Value};
+use crate::model::{Outcome, Reason, Status};
 use crate::redact::cut_later;
-use crate::result::{Outcome, Reason, Status};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::{MapReader, Node, Value};
 
 /// Keys a command check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

@@ -7,7 +7,7 @@
 //! process's one rustls provider. Queries are built and parsed with hickory-proto, which also
 //! speaks DoT and DoH; nothing goes through the system `dig`.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -17,9 +17,9 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{CheckDef, CheckSpec, Phase, RunContext, Thresholds, tcp, tls_util};
-use crate::config::fields::{Ctx, format_duration};
-use crate::config::yaml::{MapReader, Node};
-use crate::result::{Outcome, Reason};
+use crate::model::{Outcome, Reason};
+use crate::spec::fields::{Ctx, format_duration};
+use crate::spec::yaml::{MapReader, Node};
 
 /// Keys a DNS check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

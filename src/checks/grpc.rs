@@ -18,10 +18,10 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 
 use super::util::{escape, latency_problem, millis, verdict};
 use super::{Phase, Thresholds, tcp, tls_util};
-use crate::config::fields::Ctx;
-use crate::config::schema::{Field, FieldType as T, opt, req};
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys a gRPC check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

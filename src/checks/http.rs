@@ -1,7 +1,7 @@
 //! `http_checks`: one request, then assertions on status, headers, body, JSON and latency.
 //! One shared client (and connection pool) per distinct TLS/redirect setting.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::{Duration, Instant};
@@ -13,9 +13,9 @@ use super::tls_util;
 use super::util::short_message;
 use super::{CheckDef, CheckSpec, Phase, RunContext, Thresholds};
 use crate::config::DEFAULT_WARN_LATENCY;
-use crate::config::fields::{Ctx, format_duration};
-use crate::config::yaml::{MapReader, Node, Value};
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::{Ctx, format_duration};
+use crate::spec::yaml::{MapReader, Node, Value};
 
 /// Keys an HTTP check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! client. Configuration comes from `$KUBECONFIG`, `~/.kube/config` or the in-cluster service
 //! account; one client per `context` is built on first use and shared by the run.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -12,9 +12,9 @@ use kube::api::{Api, ListParams};
 
 use super::Phase;
 use super::util::{escape, millis, verdict};
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys a Kubernetes check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

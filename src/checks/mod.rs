@@ -23,9 +23,9 @@ pub mod util;
 
 use std::time::Duration;
 
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Location, Outcome};
+use crate::model::{Location, Outcome};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// A check as the engine runs it: identity, shared options and the kind's spec.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl CheckDef {
     }
 
     /// The limits the check judges against, for the pictures of the HTML report.
-    pub fn limits(&self) -> crate::result::Limits {
+    pub fn limits(&self) -> crate::model::Limits {
         let latency = |t: &Thresholds| (t.warn_latency, t.fail_latency);
         let (warn_latency, fail_latency) = match &self.spec {
             CheckSpec::Http(s) => latency(&s.thresholds),
@@ -96,7 +96,7 @@ impl CheckDef {
             CheckSpec::Tls(s) => (Some(s.warn_days), Some(s.fail_days)),
             _ => (None, None),
         };
-        crate::result::Limits {
+        crate::model::Limits {
             warn_latency,
             fail_latency,
             warn_days,

@@ -2,7 +2,7 @@
 //! `tls: require`), read the server version, run the optional `query` with the text protocol
 //! and compare it with `expect_rows` / `expect_value`.
 
-use crate::config::schema::Field;
+use crate::spec::field::Field;
 use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
@@ -12,9 +12,9 @@ use super::util::{
     verdict,
 };
 use super::{Phase, Thresholds};
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys a MySQL check accepts besides the common ones.
 pub const KEYS: &[&str] = super::util::DB_KEYS;

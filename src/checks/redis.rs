@@ -3,7 +3,7 @@
 //! tokio-rustls for TLS): five commands do not justify a driver's compile cost, and every
 //! reply is bounded so a hostile server cannot make the check allocate without limit.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::time::Instant;
 
 use tokio::io::{
@@ -12,9 +12,9 @@ use tokio::io::{
 
 use super::util::{escape, millis, printable_url, secret_url, verdict};
 use super::{Phase, Thresholds, tls_util};
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys a Redis check accepts besides the common ones.
 pub const KEYS: &[&str] = &["url", "role", "keys_exist", "insecure", "ca_file"];

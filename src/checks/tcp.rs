@@ -1,7 +1,7 @@
 //! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
 //! Also the connect helper the TLS check shares (resolution and refusal map to the same codes).
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,9 +10,9 @@ use tokio::net::TcpStream;
 
 use super::util::short_message;
 use super::{Phase, Thresholds};
-use crate::config::fields::{Ctx, format_duration};
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::{Ctx, format_duration};
+use crate::spec::yaml::MapReader;
 
 /// Keys a TCP check accepts besides the common ones.
 pub const KEYS: &[&str] = &["host", "port", "send", "expect", "max_bytes"];

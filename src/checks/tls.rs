@@ -2,7 +2,7 @@
 //! the name, then report the certificate facts — also when verification failed, so an expired
 //! certificate's dates still reach the report.
 
-use crate::config::schema::{Field, FieldType as T, opt, req};
+use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -15,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::tls_util::{self, CertFacts};
 use super::{Phase, Thresholds, tcp};
-use crate::config::fields::Ctx;
-use crate::config::yaml::MapReader;
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::MapReader;
 
 /// Keys a TLS check accepts besides the common ones.
 pub const KEYS: &[&str] = &[

@@ -8,7 +8,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::result::Reason;
+use crate::model::Reason;
 
 /// The one crypto provider of the process.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

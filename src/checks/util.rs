@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::Thresholds;
-use crate::config::fields::{Ctx, format_duration};
-use crate::result::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason, Status};
+use crate::spec::fields::{Ctx, format_duration};
 
 /// Text from a server or a child process, made safe for one report line: decoded lossily,
 /// control characters escaped (`\n`, `\u{1b}`), cut to `max_chars` with `…` when longer. The
@@ -72,7 +72,7 @@ pub fn latency_problem(
 /// The short one-line message of a transport failure, for every report: `connection refused`,
 /// `TLS handshake failed: certificate expired`. The whole error chain (`chain`, its parts
 /// joined with `: `) goes to the JSON `detail` and the `-v` logs instead
-/// ([`Outcome::with_detail`](crate::result::Outcome::with_detail)).
+/// ([`Outcome::with_detail`](crate::model::Outcome::with_detail)).
 pub fn short_message(reason: Reason, chain: &str) -> String {
     // The innermost cause is the last part of the chain, without an OS error number.
     let inner = chain.rsplit(": ").next().unwrap_or(chain).trim();
@@ -137,7 +137,7 @@ pub fn verdict(problems: Vec<(Status, Reason, String)>, ok_message: String) -> O
 /// to the secrets and return it with its printable, password-free form.
 pub fn secret_url(
     ctx: &mut Ctx<'_>,
-    node: &crate::config::yaml::Node,
+    node: &crate::spec::yaml::Node,
     path: &str,
     schemes: &[&str],
 ) -> Option<(url::Url, String)> {
@@ -265,35 +265,35 @@ pub const DB_KEYS: &[&str] = &[
 macro_rules! db_fields {
     ($tls:expr, $url:expr) => {
         &[
-            $crate::config::schema::req("url", $crate::config::schema::FieldType::String, $url),
-            $crate::config::schema::opt(
+            $crate::spec::field::req("url", $crate::spec::field::FieldType::String, $url),
+            $crate::spec::field::opt(
                 "query",
-                $crate::config::schema::FieldType::String,
+                $crate::spec::field::FieldType::String,
                 "A query to run (default: none, connect only).",
             ),
-            $crate::config::schema::opt(
+            $crate::spec::field::opt(
                 "expect_rows",
-                $crate::config::schema::FieldType::Integer,
+                $crate::spec::field::FieldType::Integer,
                 "Number of rows the query must return.",
             ),
-            $crate::config::schema::opt(
+            $crate::spec::field::opt(
                 "expect_value",
-                $crate::config::schema::FieldType::String,
+                $crate::spec::field::FieldType::String,
                 "Value the first column of the first row must have.",
             ),
-            $crate::config::schema::opt(
+            $crate::spec::field::opt(
                 "tls",
-                $crate::config::schema::FieldType::Choice($tls),
+                $crate::spec::field::FieldType::Choice($tls),
                 "TLS mode.",
             ),
-            $crate::config::schema::opt(
+            $crate::spec::field::opt(
                 "insecure",
-                $crate::config::schema::FieldType::Bool,
+                $crate::spec::field::FieldType::Bool,
                 "Skip TLS certificate verification.",
             ),
-            $crate::config::schema::opt(
+            $crate::spec::field::opt(
                 "ca_file",
-                $crate::config::schema::FieldType::String,
+                $crate::spec::field::FieldType::String,
                 "PEM file of a private CA trusted in addition to the system roots.",
             ),
         ]
@@ -326,7 +326,7 @@ pub struct DbCommon {
 /// Parse the shared database keys; `tls_modes` lists the accepted `tls` values, the first is
 /// the default.
 pub fn parse_db(
-    r: &mut crate::config::yaml::MapReader<'_>,
+    r: &mut crate::spec::yaml::MapReader<'_>,
     ctx: &mut Ctx<'_>,
     thresholds: Thresholds,
     schemes: &[&str],

@@ -17,23 +17,19 @@
 //!     http_checks: [...]
 //! ```
 
-pub mod error;
-pub mod fields;
-pub mod interpolate;
 pub mod schema;
-pub mod yaml;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds};
-use crate::result::Location;
+use crate::model::Location;
+pub use crate::spec::error::{ConfigError, Problem};
+use crate::spec::fields::{self, Ctx};
+use crate::spec::interpolate::{self, EnvUse, Interpolator};
+use crate::spec::yaml::{self, MapReader, Node, Problems, Value};
 use crate::waiver::Waiver;
-pub use error::{ConfigError, Problem};
-use fields::Ctx;
-use interpolate::{EnvUse, Interpolator};
-use yaml::{MapReader, Node, Problems, Value};
 
 /// Default per-check timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -16,69 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::checks::KINDS;
 
-/// The shape of one config value.
-#[derive(Debug, Clone, Copy)]
-pub enum FieldType {
-    /// Text; numbers and booleans are read as their text.
-    String,
-    /// A non-negative integer (or a string that interpolates to one).
-    Integer,
-    /// `true`/`false` (or a string that interpolates to one).
-    Bool,
-    /// A duration: seconds as a number, or `500ms`, `10s`, `2m`, `1h`, `1m30s`.
-    Duration,
-    /// A string, or a list of strings.
-    StringList,
-    /// A scalar (status or exit code, `2xx`), or a list of them.
-    ScalarList,
-    /// A mapping of names to text.
-    StringMap,
-    /// One of these words, case-insensitive (or a string that interpolates to one).
-    Choice(&'static [&'static str]),
-    /// A mapping with exactly these keys.
-    Object(&'static [Field]),
-    /// `true`, empty, or a mapping with exactly these keys.
-    FlagOrObject(&'static [Field]),
-    /// Text, or a mapping with exactly these keys.
-    TextOrObject(&'static [Field]),
-    /// A list of mappings with exactly these keys.
-    ObjectList(&'static [Field]),
-    /// Any YAML value.
-    Any,
-}
-
-/// One config key: its name, shape, description and whether it is required.
-#[derive(Debug, Clone, Copy)]
-pub struct Field {
-    /// The YAML key.
-    pub key: &'static str,
-    /// Its shape.
-    pub ty: FieldType,
-    /// One line for editors' hover text.
-    pub description: &'static str,
-    /// Whether the validator reports the key as missing.
-    pub required: bool,
-}
-
-/// An optional key.
-pub const fn opt(key: &'static str, ty: FieldType, description: &'static str) -> Field {
-    Field {
-        key,
-        ty,
-        description,
-        required: false,
-    }
-}
-
-/// A required key.
-pub const fn req(key: &'static str, ty: FieldType, description: &'static str) -> Field {
-    Field {
-        key,
-        ty,
-        description,
-        required: true,
-    }
-}
+pub use crate::spec::field::{Field, FieldType, opt, req};
 
 /// The fields of a kind (`http`, `tcp`…): the same kinds as [`CheckSpec::known_keys`].
 pub fn kind_fields(kind: &str) -> &'static [Field] {

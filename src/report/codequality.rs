@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Context, RenderError, Reporter};
-use crate::result::{Reason, Status};
+use crate::model::{Reason, Status};
 
 /// The Code Quality reporter.
 #[derive(Debug, Clone, Copy, Default)]

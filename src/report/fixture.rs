@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::result::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
+use crate::model::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
 
 #[expect(
     clippy::too_many_arguments,

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 use super::{Context, RenderError, Reporter, neutralise_commands, truncate_chars};
-use crate::result::{CheckResult, Reason, Status};
+use crate::model::{CheckResult, Reason, Status};
 
 /// GitHub turns at most 10 errors and 10 warnings per step into annotations.
 pub const MAX_PER_LEVEL: usize = 10;

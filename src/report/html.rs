@@ -16,7 +16,7 @@ use sha2::Digest as _;
 
 use super::markdown::html as esc;
 use super::{Context, RenderError, Reporter, body_excerpt, truncate_chars};
-use crate::result::{CheckResult, Status, Summary};
+use crate::model::{CheckResult, Status, Summary};
 
 /// Longest message or excerpt shown in a details row, in characters.
 const DETAIL_MAX: usize = 8000;
@@ -229,9 +229,9 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
     }
     if let Some(i) = summary.interrupted {
         let why = match i {
-            crate::result::Interruption::Deadline => "deadline reached",
-            crate::result::Interruption::Sigint => "interrupted (SIGINT)",
-            crate::result::Interruption::Sigterm => "terminated (SIGTERM)",
+            crate::model::Interruption::Deadline => "deadline reached",
+            crate::model::Interruption::Sigint => "interrupted (SIGINT)",
+            crate::model::Interruption::Sigterm => "terminated (SIGTERM)",
         };
         fact(&mut s, "Stopped", why);
     }
@@ -587,7 +587,7 @@ fn certificate_timeline(s: &mut String, summary: &Summary) {
 }
 
 /// A check's latency over the history window, one dot per run coloured by its status.
-fn sparkline_svg(s: &mut String, h: &crate::result::CheckHistory) {
+fn sparkline_svg(s: &mut String, h: &crate::model::CheckHistory) {
     let values = h
         .latencies_ms
         .get(
@@ -639,7 +639,7 @@ fn sparkline_svg(s: &mut String, h: &crate::result::CheckHistory) {
 }
 
 /// One bar per run of the window: its share of passing checks.
-fn pass_rate_strip(s: &mut String, h: &crate::result::HistorySummary) {
+fn pass_rate_strip(s: &mut String, h: &crate::model::HistorySummary) {
     if h.runs.is_empty() {
         return;
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::baseline::{BaselineSummary, FailOn};
 use crate::gate::GateSummary;
-use crate::result::{CheckResult, Counts, Interruption, Summary};
+use crate::model::{CheckResult, Counts, Interruption, Summary};
 use crate::shard::ShardRun;
 
 /// Version of the JSON document's shape.

@@ -18,7 +18,7 @@ use quick_junit::{
 };
 
 use super::{Context, RenderError, Reporter, body_excerpt, neutralise_commands};
-use crate::result::{CheckResult, FailedAttempt, Reason, ReasonClass, Status, Summary};
+use crate::model::{CheckResult, FailedAttempt, Reason, ReasonClass, Status, Summary};
 
 /// The JUnit reporter.
 #[derive(Debug, Clone, Copy, Default)]

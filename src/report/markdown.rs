@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::{Context, RenderError, Reporter, body_excerpt, truncate_chars};
-use crate::result::{CheckResult, Reason, Status, Summary};
+use crate::model::{CheckResult, Reason, Status, Summary};
 
 /// The largest document rendered, with room to spare under GitHub's 1 MiB.
 pub const LIMIT: usize = 1_000_000;
@@ -375,7 +375,7 @@ const MOVERS_MAX: usize = 5;
 
 /// The "Trends" section under `--history`: the checks whose latency rose most above their
 /// window's p50, and the newly flaky checks (failed at least twice in the window, passing now).
-fn trends_section(summary: &Summary, h: &crate::result::HistorySummary, budget: usize) -> String {
+fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: usize) -> String {
     let name = |n: &str| md(&truncate_chars(n, NAME_MAX));
     let mut s = format!(
         "### Trends\n\nOver the last {} run{} of this environment (history {}, keeping {}).\n\n",
@@ -470,9 +470,9 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     }
     if let Some(i) = summary.interrupted {
         s.push_str(match i {
-            crate::result::Interruption::Deadline => " · deadline reached",
-            crate::result::Interruption::Sigint => " · interrupted",
-            crate::result::Interruption::Sigterm => " · terminated",
+            crate::model::Interruption::Deadline => " · deadline reached",
+            crate::model::Interruption::Sigint => " · interrupted",
+            crate::model::Interruption::Sigterm => " · terminated",
         });
     }
     s.push_str("\n\n");
@@ -575,7 +575,7 @@ mod tests {
                     r
                 })
                 .chain(s.results.iter().cloned().map(|mut r| {
-                    r.status = crate::result::Status::Pass;
+                    r.status = crate::model::Status::Pass;
                     r.reason = None;
                     r
                 }))

@@ -1,5 +1,5 @@
 //! Reporters: the text report on stdout and the file formats. Every reporter reads a
-//! [`Summary`](crate::result::Summary) (through a [`Context`]) and nothing else; the exit code
+//! [`Summary`](crate::model::Summary) (through a [`Context`]) and nothing else; the exit code
 //! never depends on which formats were chosen.
 //!
 //! The interface is one method, [`Reporter::render`], turning the run into bytes. Where the
@@ -22,61 +22,9 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::result::{CheckResult, Summary};
-
-/// Escape untrusted text for a one-line human report: control characters become visible
-/// escapes (so a body cannot add lines or move the cursor) and the legacy `##[` workflow
-/// command form is broken up.
-pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push(' '),
-            c if c.is_control() || is_line_break(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    neutralise_commands(out)
-}
-
-/// Unicode line and paragraph separators: some log viewers break lines on them.
-fn is_line_break(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
-}
-
-/// Neutralise GitHub workflow commands in untrusted text, for every format a CI log may print:
-/// `::` that starts a line (after optional whitespace, as the runner trims it) and the legacy
-/// `##[command]` form, which the runner honours anywhere in a line, each get an invisible word
-/// joiner between their first two characters. The text reads the same; no runner acts on it.
-pub(crate) fn neutralise_commands(s: String) -> String {
-    const JOINER: char = '\u{2060}';
-    if !s.contains("::") && !s.contains("##[") {
-        return s;
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut line_start = true;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        match c {
-            '\n' | '\r' => line_start = true,
-            ':' if line_start && chars.peek() == Some(&':') => {
-                out.push(JOINER);
-                line_start = false;
-            }
-            c if c.is_whitespace() => {}
-            _ => line_start = false,
-        }
-    }
-    if out.contains("##[") {
-        out = out.replace("##[", "#\u{2060}#[");
-    }
-    out
-}
+use crate::model::{CheckResult, Summary};
+pub(crate) use crate::text::neutralise_commands;
+pub use crate::text::one_line;
 
 /// `##[` can only occur inside JSON strings (every key is infracheck's own): writing it as
 /// `#\u0023[` parses to the same text but cannot be read as a legacy GitHub workflow command if

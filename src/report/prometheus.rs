@@ -24,7 +24,7 @@
 use std::fmt::Write as _;
 
 use super::{Context, RenderError, Reporter};
-use crate::result::{CheckResult, Status, Summary};
+use crate::model::{CheckResult, Status, Summary};
 
 /// The Prometheus reporter.
 #[derive(Debug, Clone, Copy, Default)]

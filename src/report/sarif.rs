@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::{Context, RenderError, Reporter, truncate_chars};
-use crate::result::{Reason, Status};
+use crate::model::{Reason, Status};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// GitHub's limit for `help.text`.

@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 
 use super::{Context, RenderError, Reporter, neutralise_commands, one_line};
-use crate::result::{CheckResult, Reason, Status, Summary};
+use crate::model::{CheckResult, Reason, Status, Summary};
 
 /// The TAP reporter.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::one_line;
-use crate::result::{Status, Summary};
+use crate::model::{Status, Summary};
 
 /// Whether to use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +158,9 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     }
     if let Some(i) = summary.interrupted {
         line.push_str(match i {
-            crate::result::Interruption::Deadline => " (deadline reached)",
-            crate::result::Interruption::Sigint => " (interrupted)",
-            crate::result::Interruption::Sigterm => " (terminated)",
+            crate::model::Interruption::Deadline => " (deadline reached)",
+            crate::model::Interruption::Sigint => " (interrupted)",
+            crate::model::Interruption::Sigterm => " (terminated)",
         });
     }
     writeln!(out, "{line}")
@@ -172,7 +172,7 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// ` N skipped, N waived,` when there are any (the line stays as before otherwise).
-pub(crate) fn extra_counts(c: crate::result::Counts) -> String {
+pub(crate) fn extra_counts(c: crate::model::Counts) -> String {
     let mut s = String::new();
     if c.skip > 0 {
         s.push_str(&format!(" {} skipped,", c.skip));

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use infracheck::config;
-use infracheck::config::interpolate::Interpolator;
+use infracheck::spec::interpolate::Interpolator;
 
 const KEYS: &[&str] = &[
     "max_workers",
@@ -197,8 +197,8 @@ mod reports {
 
     use proptest::prelude::*;
 
+    use infracheck::model::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
     use infracheck::report::{self, Context, RepoPaths, Reporter};
-    use infracheck::result::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
 
     /// Hostile fragments mixed with arbitrary text.
     fn hostile() -> impl Strategy<Value = String> {

@@ -510,7 +510,7 @@ impl CheckResult {
     }
 }
 
-/// Durations as whole milliseconds in JSON (`#[serde(with = "crate::result::ms")]`).
+/// Durations as whole milliseconds in JSON (`#[serde(with = "crate::model::ms")]`).
 pub(crate) mod ms {
     use std::time::Duration;
 

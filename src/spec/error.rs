@@ -65,7 +65,7 @@ fn render_problems(file: &str, problems: &[Problem]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("{}:{p}", crate::report::one_line(file)));
+        out.push_str(&format!("{}:{p}", crate::text::one_line(file)));
     }
     out
 }
@@ -73,11 +73,11 @@ fn render_problems(file: &str, problems: &[Problem]) -> String {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys and values come from the file: one problem is always one line.
-        let message = crate::report::one_line(&self.message);
+        let message = crate::text::one_line(&self.message);
         if self.path.is_empty() {
             write!(f, "{}:{}: {}", self.line, self.column, message)
         } else {
-            let path = crate::report::one_line(&self.path);
+            let path = crate::text::one_line(&self.path);
             write!(f, "{}:{}: {}: {}", self.line, self.column, path, message)
         }
     }
