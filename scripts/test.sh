@@ -28,7 +28,7 @@ PIP_PACKAGES+=('moto[server]')
 # The gRPC checks are tested against gRPC's reference Python server and its health service
 # (tests/integration/grpc.rs, tests/fixtures/grpc/health_server.py).
 PIP_PACKAGES+=(grpcio grpcio-health-checking)
-# shellcheck lints the GitHub Action's scripts (tests/integration/ci_files.rs).
+# shellcheck lints the GitHub Action's scripts (tests/integration/ci_action_scripts.rs).
 APT_PACKAGES+=(shellcheck)
 # The Windows build is checked by cross-compiling (the C parts of aws-lc-sys need MinGW).
 APT_PACKAGES+=(gcc-mingw-w64-x86-64)
