@@ -1,5 +1,5 @@
-//! Cross-cutting behaviours the README documents: exit code 4, `-q` and `--color`, the
-//! secret-name rules, a SKIP turned WAIVED, and `depends_on` across shards.
+//! Cross-cutting behaviours documented in README.md and docs/: exit code 4, `-q` and
+//! `--color`, the secret-name rules, a SKIP turned WAIVED, and `depends_on` across shards.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;

@@ -20,7 +20,11 @@ mod support;
 #[cfg(feature = "aws")]
 mod aws;
 mod baseline_gate;
-mod ci_files;
+mod ci_action_contract;
+mod ci_action_install;
+mod ci_action_scripts;
+mod ci_docs;
+mod ci_workflows;
 mod cli_basics;
 mod cli_options;
 mod command;
@@ -29,6 +33,7 @@ mod config_errors;
 mod config_merge;
 mod deps_waivers;
 mod dns;
+mod docs_links;
 mod documented;
 mod encrypted_dns;
 #[cfg(feature = "grpc")]

@@ -5,8 +5,10 @@
 
 #![allow(dead_code)]
 
+pub mod ci;
 pub mod dns_server;
 pub mod faults;
+pub mod file_server;
 #[cfg(feature = "grpc")]
 pub mod grpc_server;
 #[cfg(feature = "kubernetes")]
@@ -18,6 +20,7 @@ pub mod nginx;
 pub mod platform;
 pub mod postgres;
 pub mod redis;
+pub mod release;
 pub mod tcp_server;
 pub mod tls_server;
 pub mod unbound;
