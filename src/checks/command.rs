@@ -11,29 +11,15 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::util::{escape, escape_controls, millis, verdict};
+use super::common::{Problem, escape, escape_controls, latency_problem, millis, verdict};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason, Status};
 use crate::redact::cut_later;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node, Value};
 
-/// Keys a command check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "command",
-    "shell",
-    "expect_exit",
-    "stdout_contains",
-    "stdout_not_contains",
-    "stdout_regex",
-    "stderr_contains",
-    "stderr_regex",
-    "env",
-    "cwd",
-    "max_output_bytes",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req(
         "command",
@@ -534,7 +520,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         meta.insert("signal".to_owned(), serde_json::json!(s));
     }
 
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     let want = spec
         .expect_exit
         .iter()
@@ -607,8 +593,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             format!("stderr does not match regex `{}`", escape(re.as_str(), 200)),
         ));
     }
-    if let Some(p) = super::util::latency_problem(elapsed, spec.thresholds, Reason::CommandLatency)
-    {
+    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::CommandLatency) {
         problems.push(p);
     }
     let ok = format!(

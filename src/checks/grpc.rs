@@ -16,29 +16,18 @@ use tonic::Code;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
-use super::util::{escape, latency_problem, millis, verdict};
-use super::{Phase, Thresholds, tcp, tls_util};
+use super::common::{self, Problem, escape, latency_problem, millis, verdict};
+use super::{Phase, Thresholds, tcp};
 use crate::model::{Outcome, Reason, Status};
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a gRPC check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "target",
-    "service",
-    "tls",
-    "server_name",
-    "ca_file",
-    "insecure",
-    "headers",
-    "expected",
-];
-
 /// The serving statuses `expected` accepts.
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
 
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req(
         "target",
@@ -150,20 +139,8 @@ pub fn parse(
         }
         None => None,
     };
-    let ca_file = match r.take("ca_file") {
-        Some((n, p)) => {
-            let path = ctx.non_empty(n, &p)?;
-            if let Err(e) = tls_util::read_pem_certs(&path) {
-                ctx.problem(n, &p, e);
-            }
-            Some(path)
-        }
-        None => None,
-    };
-    let insecure = match r.take("insecure") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
+    let ca_file = common::trust::ca_file(r, ctx)?;
+    let insecure = common::trust::insecure(r, ctx);
     let headers = super::http::read_headers(r, ctx);
     for name in headers.keys() {
         if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
@@ -332,7 +309,7 @@ async fn handshake(
     phase: &Phase,
 ) -> Result<Box<dyn Stream>, Outcome> {
     phase.set("TLS handshake");
-    let mut config = tls_util::client_config(
+    let mut config = common::tls::client_config(
         tls.ca_file.as_deref(),
         tls.insecure,
         rustls::DEFAULT_VERSIONS,
@@ -349,8 +326,8 @@ async fn handshake(
     match connector.connect(name, tcp_stream).await {
         Ok(s) => Ok(Box::new(s)),
         Err(e) => {
-            let rustls_err = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-            let reason = rustls_err.map_or(Reason::TlsHandshake, tls_util::reason_for);
+            let rustls_err = common::tls::rustls_error_of(&e);
+            let reason = common::tls::handshake_reason(&e);
             let msg = match (reason, rustls_err) {
                 (Reason::TlsNameMismatch, _) => format!(
                     "TLS handshake failed: the certificate is not valid for `{}` ({e})",
@@ -522,7 +499,7 @@ fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> Outcome {
     if let Observed::Error(code, _) = observed {
         meta.insert("grpc_code".to_owned(), serde_json::json!(code_name(*code)));
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     match (status, observed) {
         (Some(v), _) => {
             let name = status_name(v);

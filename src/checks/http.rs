@@ -17,30 +17,8 @@ use crate::model::{Outcome, Reason, Status};
 use crate::spec::fields::{Ctx, format_duration};
 use crate::spec::yaml::{MapReader, Node, Value};
 
-/// Keys an HTTP check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "url",
-    "method",
-    "headers",
-    "body",
-    "expected_status",
-    "body_contains",
-    "body_not_contains",
-    "body_regex",
-    "on_body_mismatch",
-    "json",
-    "response_headers",
-    "follow_redirects",
-    "max_redirects",
-    "forward_headers_on_redirect",
-    "insecure",
-    "ca_file",
-    "max_body_bytes",
-    "warn_days",
-    "fail_days",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req("url", T::String, "The URL to request (http or https)."),
     opt(

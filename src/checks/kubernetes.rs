@@ -11,24 +11,13 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 
 use super::Phase;
-use super::util::{escape, millis, verdict};
+use super::common::{Problem, escape, millis, verdict};
 use crate::model::{Outcome, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a Kubernetes check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "deployment",
-    "statefulset",
-    "daemonset",
-    "pods",
-    "nodes",
-    "namespace",
-    "context",
-    "min_ready",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     opt(
         "deployment",
@@ -495,7 +484,7 @@ fn pods(
             serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
         );
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     if total == 0 {
         problems.push((
             Status::Fail,
