@@ -83,7 +83,7 @@ impl CheckDef {
             #[cfg(feature = "mysql")]
             CheckSpec::Mysql(s) => latency(&s.db.thresholds),
             #[cfg(feature = "kubernetes")]
-            CheckSpec::Kubernetes(_) => (None, None),
+            CheckSpec::Kubernetes(s) => latency(&s.thresholds),
             #[cfg(feature = "aws")]
             CheckSpec::Aws(_) => (None, None),
             CheckSpec::Tcp(s) => latency(&s.thresholds),

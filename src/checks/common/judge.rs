@@ -83,6 +83,29 @@ pub fn verdict(problems: Vec<Problem>, ok_message: String) -> Outcome {
     }
 }
 
+/// Add one more problem (a latency verdict, say) to a finished outcome, folded as
+/// [`verdict`] does: the outcome's own problem comes first; its detail and metadata stay.
+pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
+    let Some(extra) = extra else {
+        return outcome;
+    };
+    let Outcome {
+        status,
+        reason,
+        message,
+        detail,
+        metadata,
+    } = outcome;
+    let mut problems = Vec::new();
+    if status != Status::Pass {
+        problems.push((status, reason.unwrap_or(Reason::Internal), message.clone()));
+    }
+    problems.push(extra);
+    let mut folded = verdict(problems, message);
+    folded.detail = detail;
+    folded.with_metadata(metadata)
+}
+
 /// Milliseconds as a JSON-friendly integer.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -196,6 +219,26 @@ mod tests {
         assert_eq!(o.status, Status::Fail);
         assert_eq!(o.reason, Some(Reason::HttpStatus));
         assert_eq!(o.message, "a; b");
+    }
+
+    #[test]
+    fn an_added_problem_joins_the_fold() {
+        let slow = || Some((Status::Warn, Reason::HttpLatency, "slow".to_owned()));
+        let o = add_problem(Outcome::pass("3/3 ready").with_meta("n", 3), slow());
+        assert_eq!(
+            (o.status, o.reason),
+            (Status::Warn, Some(Reason::HttpLatency))
+        );
+        assert_eq!(o.message, "slow");
+        assert_eq!(o.metadata["n"], 3);
+        let o = add_problem(Outcome::warn(Reason::K8sRestarts, "restarts"), slow());
+        assert_eq!(
+            (o.reason, o.message.as_str()),
+            (Some(Reason::K8sRestarts), "restarts; slow")
+        );
+        let o = add_problem(Outcome::fail(Reason::K8sNotReady, "1/3"), slow());
+        assert_eq!((o.status, o.message.as_str()), (Status::Fail, "1/3"));
+        assert_eq!(add_problem(Outcome::pass("ok"), None).message, "ok");
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub mod trust;
 pub mod url;
 
 pub use judge::{
-    Problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline, verdict,
+    Problem, add_problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline,
+    verdict,
 };
 pub use text::{escape, escape_controls, excerpt, short_message};
 pub use url::{percent_decode, printable_url, secret_url};
