@@ -450,7 +450,7 @@ fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
         Some(c) if spec.expect_exit.contains(&c) => {}
         Some(c) => {
             let mut m = format!("exit code {c}, expected {want}");
-            let tail = last_line(&err).or_else(|| last_line(&out));
+            let tail = last_line(err).or_else(|| last_line(out));
             if let Some(t) = tail {
                 m.push_str(&format!(" (last output: {t})"));
             }
@@ -465,8 +465,8 @@ fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
             ),
         )),
     }
-    let out_text = String::from_utf8_lossy(&out);
-    let err_text = String::from_utf8_lossy(&err);
+    let out_text = String::from_utf8_lossy(out);
+    let err_text = String::from_utf8_lossy(err);
     for want in &spec.stdout_contains {
         if !out_text.contains(want.as_str()) {
             problems.push((

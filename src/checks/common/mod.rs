@@ -21,6 +21,10 @@ pub use text::{escape, escape_controls, excerpt, short_message};
 pub use url::{percent_decode, printable_url, secret_url};
 
 /// The keys of a `FIELDS` table, in order (see [`field_keys!`]).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "both indexes are bounded by the loop condition; `get` is not const"
+)]
 pub const fn keys_of<const N: usize>(fields: &[crate::spec::field::Field]) -> [&'static str; N] {
     let mut keys = [""; N];
     let mut i = 0;

@@ -13,11 +13,8 @@ pub fn insecure(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> bool {
 
 /// Read `ca_file`: a PEM file that must hold at least one certificate (a problem otherwise).
 /// `None` when the value is not a non-empty string: the caller stops parsing the check, as
-/// every kind always has.
-#[expect(
-    clippy::option_option,
-    reason = "outer: the value could not be read at all; inner: the key is absent"
-)]
+/// every kind always has (outer `None`: the value could not be read; inner: the key is
+/// absent).
 pub fn ca_file(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<Option<String>> {
     let Some((n, p)) = r.take("ca_file") else {
         return Some(None);
