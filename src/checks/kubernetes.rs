@@ -10,25 +10,14 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 
-use super::Phase;
-use super::util::{escape, millis, verdict};
+use super::common::{Problem, add_problem, escape, latency_problem, millis, verdict};
+use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a Kubernetes check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "deployment",
-    "statefulset",
-    "daemonset",
-    "pods",
-    "nodes",
-    "namespace",
-    "context",
-    "min_ready",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     opt(
         "deployment",
@@ -71,15 +60,13 @@ pub const FIELDS: &[Field] = &[
         "Minimum ready replicas, pods or nodes.",
     ),
 ];
-const POD_KEYS: &[&str] = &["selector", "min_ready", "max_restarts"];
-const NODE_KEYS: &[&str] = &["selector", "min_ready"];
-/// Schema fields of [`POD_KEYS`] (tested to match).
+/// The keys of `pods`.
 const POD_FIELDS: &[Field] = &[
     req("selector", T::String, "Label selector."),
     opt("min_ready", T::Integer, "Minimum ready pods."),
     opt("max_restarts", T::Integer, "Maximum container restarts."),
 ];
-/// Schema fields of [`NODE_KEYS`] (tested to match).
+/// The keys of `nodes`.
 const NODE_FIELDS: &[Field] = &[
     opt(
         "selector",
@@ -125,13 +112,15 @@ pub struct KubernetesSpec {
     pub context: Option<String>,
     /// Minimum ready replicas/pods/nodes; without it, all desired must be ready.
     pub min_ready: Option<u64>,
+    /// Latency thresholds (the configuration load and the API call).
+    pub thresholds: Thresholds,
 }
 
 /// Parse the Kubernetes keys of a check; returns the spec and its printable target.
 pub fn parse(
     r: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
-    _thresholds: super::Thresholds,
+    thresholds: Thresholds,
 ) -> Option<(KubernetesSpec, String)> {
     let namespace = match r.take("namespace") {
         Some((n, p)) => ctx.non_empty(n, &p),
@@ -176,7 +165,7 @@ pub fn parse(
                     Some((mn, mp)) => ctx.uint(mn, &mp, u64::from(u32::MAX)),
                     None => None,
                 };
-                sub.finish(POD_KEYS, ctx.problems);
+                sub.finish(super::common::field_keys!(POD_FIELDS), ctx.problems);
                 match selector {
                     Some(selector) => targets.push(Target::Pods {
                         selector,
@@ -198,7 +187,7 @@ pub fn parse(
                 if let Some((mn, mp)) = sub.take("min_ready") {
                     min_ready = ctx.uint(mn, &mp, 1_000_000);
                 }
-                sub.finish(NODE_KEYS, ctx.problems);
+                sub.finish(super::common::field_keys!(NODE_FIELDS), ctx.problems);
                 targets.push(Target::Nodes { selector });
             }
             None => ok = false,
@@ -228,6 +217,7 @@ pub fn parse(
             namespace,
             context,
             min_ready,
+            thresholds,
         },
         printable,
     ))
@@ -367,12 +357,14 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_owned());
     phase.set("waiting for the Kubernetes API");
-    let outcome = match &spec.target {
+    // `Err`: the API call itself failed; its outcome is final. `Ok`: the readiness verdict,
+    // then judged for latency too.
+    let judged: Result<Outcome, Outcome> = match &spec.target {
         Target::Deployment(name) => {
             let api: Api<Deployment> = Api::namespaced(client, &ns);
             match api.get(name).await {
-                Err(e) => api_error(&e, &format!("deployment {ns}/{name}")),
-                Ok(d) => {
+                Err(e) => Err(api_error(&e, &format!("deployment {ns}/{name}"))),
+                Ok(d) => Ok({
                     let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
                     let st = d.status.unwrap_or_default();
                     workload(
@@ -383,14 +375,14 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
                         count(st.available_replicas),
                         spec.min_ready,
                     )
-                }
+                }),
             }
         }
         Target::StatefulSet(name) => {
             let api: Api<StatefulSet> = Api::namespaced(client, &ns);
             match api.get(name).await {
-                Err(e) => api_error(&e, &format!("statefulset {ns}/{name}")),
-                Ok(d) => {
+                Err(e) => Err(api_error(&e, &format!("statefulset {ns}/{name}"))),
+                Ok(d) => Ok({
                     let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
                     let st = d.status.unwrap_or_default();
                     workload(
@@ -401,14 +393,14 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
                         count(st.available_replicas.or(st.ready_replicas)),
                         spec.min_ready,
                     )
-                }
+                }),
             }
         }
         Target::DaemonSet(name) => {
             let api: Api<DaemonSet> = Api::namespaced(client, &ns);
             match api.get(name).await {
-                Err(e) => api_error(&e, &format!("daemonset {ns}/{name}")),
-                Ok(d) => {
+                Err(e) => Err(api_error(&e, &format!("daemonset {ns}/{name}"))),
+                Ok(d) => Ok({
                     let st = d.status.unwrap_or_default();
                     workload(
                         "daemonset",
@@ -418,7 +410,7 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
                         count(st.number_available),
                         spec.min_ready,
                     )
-                }
+                }),
             }
         }
         Target::Pods {
@@ -427,8 +419,14 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
         } => {
             let api: Api<Pod> = Api::namespaced(client, &ns);
             match api.list(&ListParams::default().labels(selector)).await {
-                Err(e) => api_error(&e, &format!("pods {selector} in {ns}")),
-                Ok(list) => pods(&list.items, selector, &ns, spec.min_ready, *max_restarts),
+                Err(e) => Err(api_error(&e, &format!("pods {selector} in {ns}"))),
+                Ok(list) => Ok(pods(
+                    &list.items,
+                    selector,
+                    &ns,
+                    spec.min_ready,
+                    *max_restarts,
+                )),
             }
         }
         Target::Nodes { selector } => {
@@ -438,14 +436,22 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
                 lp = lp.labels(s);
             }
             match api.list(&lp).await {
-                Err(e) => api_error(&e, "nodes"),
-                Ok(list) => nodes(&list.items, spec.min_ready),
+                Err(e) => Err(api_error(&e, "nodes")),
+                Ok(list) => Ok(nodes(&list.items, spec.min_ready)),
             }
         }
     };
+    let elapsed = start.elapsed();
+    let outcome = match judged {
+        Ok(o) => add_problem(
+            o,
+            latency_problem(elapsed, spec.thresholds, Reason::HttpLatency),
+        ),
+        Err(o) => o,
+    };
     outcome
         .with_meta("namespace", ns)
-        .with_meta("latency_ms", millis(start.elapsed()))
+        .with_meta("latency_ms", millis(elapsed))
 }
 
 fn pods(
@@ -495,7 +501,7 @@ fn pods(
             serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
         );
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     if total == 0 {
         problems.push((
             Status::Fail,
@@ -584,16 +590,4 @@ fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
         Outcome::fail(Reason::K8sNotReady, m)
     };
     outcome.with_metadata(meta)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nested_schema_fields_match_their_keys() {
-        let keys = |f: &[Field]| f.iter().map(|f| f.key).collect::<Vec<_>>();
-        assert_eq!(keys(POD_FIELDS), POD_KEYS);
-        assert_eq!(keys(NODE_FIELDS), NODE_KEYS);
-    }
 }

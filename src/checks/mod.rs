@@ -5,6 +5,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod command;
+pub mod common;
 pub mod dns;
 #[cfg(feature = "grpc")]
 pub mod grpc;
@@ -82,7 +83,7 @@ impl CheckDef {
             #[cfg(feature = "mysql")]
             CheckSpec::Mysql(s) => latency(&s.db.thresholds),
             #[cfg(feature = "kubernetes")]
-            CheckSpec::Kubernetes(_) => (None, None),
+            CheckSpec::Kubernetes(s) => latency(&s.thresholds),
             #[cfg(feature = "aws")]
             CheckSpec::Aws(_) => (None, None),
             CheckSpec::Tcp(s) => latency(&s.thresholds),
@@ -283,21 +284,21 @@ impl CheckSpec {
     /// The keys each kind accepts (for typo suggestions).
     pub fn known_keys(kind: &str) -> &'static [&'static str] {
         match kind {
-            "http" => http::KEYS,
-            "command" => command::KEYS,
-            "redis" => redis::KEYS,
+            "http" => common::field_keys!(http::FIELDS),
+            "command" => common::field_keys!(command::FIELDS),
+            "redis" => common::field_keys!(redis::FIELDS),
             #[cfg(feature = "postgres")]
-            "postgres" => postgres::KEYS,
+            "postgres" => common::field_keys!(postgres::FIELDS),
             #[cfg(feature = "mysql")]
-            "mysql" => mysql::KEYS,
+            "mysql" => common::field_keys!(mysql::FIELDS),
             #[cfg(feature = "kubernetes")]
-            "kubernetes" => kubernetes::KEYS,
+            "kubernetes" => common::field_keys!(kubernetes::FIELDS),
             #[cfg(feature = "aws")]
             "aws" => aws::KEYS,
             #[cfg(feature = "grpc")]
-            "grpc" => grpc::KEYS,
-            "tcp" => tcp::KEYS,
-            "tls" => tls::KEYS,
+            "grpc" => common::field_keys!(grpc::FIELDS),
+            "tcp" => common::field_keys!(tcp::FIELDS),
+            "tls" => common::field_keys!(tls::FIELDS),
             "dns" => dns::KEYS,
             _ => &[],
         }

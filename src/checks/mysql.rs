@@ -7,21 +7,17 @@ use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
 
-use super::util::{
-    DbCommon, TlsMode, db_expectations, db_result_meta, escape, latency_problem, millis, parse_db,
-    verdict,
-};
+use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
+use super::common::{Problem, escape, latency_problem, millis, verdict};
 use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a MySQL check accepts besides the common ones.
-pub const KEYS: &[&str] = super::util::DB_KEYS;
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] =
-    super::util::db_fields!(&["disable", "require"], "`mysql://` or `mariadb://` URL.");
+    super::common::db::db_fields!(&["disable", "require"], "`mysql://` or `mariadb://` URL.");
 
 /// Server error codes that mean "these credentials may not connect".
 const AUTH_CODES: &[u16] = &[
@@ -153,7 +149,7 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
             serde_json::json!(escape(&v, 80)),
         );
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
         let rows: Vec<mysql_async::Row> = match conn.query(q.as_str()).await {

@@ -9,20 +9,16 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
-use super::util::{
-    DbCommon, TlsMode, db_expectations, db_result_meta, escape, latency_problem, millis, parse_db,
-    verdict,
-};
-use super::{Phase, Thresholds, tls_util};
-use crate::model::{Outcome, Reason, Status};
+use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
+use super::common::{self, Problem, escape, latency_problem, millis, verdict};
+use super::{Phase, Thresholds};
+use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a PostgreSQL check accepts besides the common ones.
-pub const KEYS: &[&str] = super::util::DB_KEYS;
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
-pub const FIELDS: &[Field] = super::util::db_fields!(
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
+pub const FIELDS: &[Field] = common::db::db_fields!(
     &["prefer", "disable", "require"],
     "`postgres://` or `postgresql://` URL."
 );
@@ -134,12 +130,14 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
     if config.get_application_name().is_none() {
         config.application_name("infracheck");
     }
-    let tls =
-        match tls_util::client_config(db.ca_file.as_deref(), db.insecure, rustls::DEFAULT_VERSIONS)
-        {
-            Ok(c) => tokio_postgres_rustls::MakeRustlsConnect::new(c),
-            Err(e) => return Outcome::fail(Reason::DbConnect, e),
-        };
+    let tls = match common::tls::client_config(
+        db.ca_file.as_deref(),
+        db.insecure,
+        rustls::DEFAULT_VERSIONS,
+    ) {
+        Ok(c) => tokio_postgres_rustls::MakeRustlsConnect::new(c),
+        Err(e) => return Outcome::fail(Reason::DbConnect, e),
+    };
     let start = Instant::now();
     phase.set("connecting");
     let (client, connection) = match config.connect(tls).await {
@@ -165,7 +163,7 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
             serde_json::json!(escape(v, 80)),
         );
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
         let rows = match client.simple_query(q).await {

@@ -10,16 +10,17 @@ use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
 };
 
-use super::util::{escape, millis, printable_url, secret_url, verdict};
-use super::{Phase, Thresholds, tls_util};
+use super::common::{
+    self, Problem, escape, excerpt, latency_problem, millis, percent_decode, printable_url,
+    secret_url, verdict,
+};
+use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a Redis check accepts besides the common ones.
-pub const KEYS: &[&str] = &["url", "role", "keys_exist", "insecure", "ca_file"];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req("url", T::String, "`redis://` or `rediss://` URL."),
     opt(
@@ -138,23 +139,11 @@ pub fn parse(
         Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
         None => Vec::new(),
     };
-    let insecure = match r.take("insecure") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
-    let ca_file = match r.take("ca_file") {
-        Some((n, p)) => {
-            let path = ctx.non_empty(n, &p)?;
-            if let Err(e) = tls_util::read_pem_certs(&path) {
-                ctx.problem(n, &p, e);
-            }
-            Some(path)
-        }
-        None => None,
-    };
+    let insecure = common::trust::insecure(r, ctx);
+    let ca_file = common::trust::ca_file(r, ctx)?;
     let (url, target, db) = url?;
-    let username = Some(super::util::percent_decode(url.username())).filter(|u| !u.is_empty());
-    let password = url.password().map(super::util::percent_decode);
+    let username = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
+    let password = url.password().map(percent_decode);
     Some((
         RedisSpec {
             host: url
@@ -261,7 +250,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<String, ConnErr
     if !line.ends_with(b"\r\n") {
         return Err(ConnError::Protocol(format!(
             "unterminated reply line `{}`",
-            super::util::excerpt(&line, 80)
+            excerpt(&line, 80)
         )));
     }
     line.truncate(line.len().saturating_sub(2));
@@ -336,7 +325,7 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Stream> = if spec.tls {
         phase.set("TLS handshake");
-        let config = tls_util::client_config(
+        let config = common::tls::client_config(
             spec.ca_file.as_deref(),
             spec.insecure,
             rustls::DEFAULT_VERSIONS,
@@ -350,10 +339,7 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
         })?;
         let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
         let tls = connector.connect(name, tcp).await.map_err(|e| {
-            let reason = e
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<rustls::Error>())
-                .map_or(Reason::TlsHandshake, tls_util::reason_for);
+            let reason = common::tls::handshake_reason(&e);
             Outcome::fail(reason, format!("TLS handshake failed: {e}"))
         })?;
         Box::new(tls)
@@ -438,7 +424,7 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
             );
         }
     }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     phase.set("waiting for ROLE");
     match conn.command(&[b"ROLE"]).await {
         Ok(Reply::Array(Some(items))) => {
@@ -520,7 +506,7 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
     }
     let elapsed = start.elapsed();
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    if let Some(p) = super::util::latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {
+    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {
         problems.push(p);
     }
     let _ = conn.command(&[b"QUIT"]).await;

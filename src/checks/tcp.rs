@@ -8,16 +8,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::util::short_message;
+use super::common::{short_message, soft_deadline};
 use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason};
 use crate::spec::fields::{Ctx, format_duration};
 use crate::spec::yaml::MapReader;
 
-/// Keys a TCP check accepts besides the common ones.
-pub const KEYS: &[&str] = &["host", "port", "send", "expect", "max_bytes"];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req("host", T::String, "Host name or IP address."),
     req("port", T::Integer, "TCP port (1-65535)."),
@@ -221,7 +219,7 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
         phase.set("waiting for the expected banner");
         // Stop reading a little before the engine's timeout so a partial, wrong banner is
         // reported as `tcp.expect` with what arrived rather than as a bare timeout.
-        let budget = timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)));
+        let budget = soft_deadline(timeout);
         let read = read_until(
             &mut stream,
             expect.as_bytes(),
@@ -283,43 +281,8 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
     latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what).with_metadata(meta)
 }
 
-/// PASS with `pass_message`, or WARN/FAIL with `reason` when `elapsed` crosses a threshold.
-pub fn latency_verdict(
-    thresholds: Thresholds,
-    elapsed: Duration,
-    reason: Reason,
-    pass_message: String,
-) -> Outcome {
-    let ms = elapsed.as_millis();
-    if let Some(f) = thresholds.fail_latency
-        && elapsed > f
-    {
-        return Outcome::fail(
-            reason,
-            format!("slow: {ms} ms > fail_latency {}", format_duration(f)),
-        );
-    }
-    if let Some(w) = thresholds.warn_latency
-        && elapsed > w
-    {
-        return Outcome::warn(
-            reason,
-            format!("slow: {ms} ms > warn_latency {}", format_duration(w)),
-        );
-    }
-    Outcome {
-        status: Status::Pass,
-        reason: None,
-        message: format!("{pass_message} in {ms} ms"),
-        detail: None,
-        metadata: std::collections::BTreeMap::new(),
-    }
-}
-
-/// Milliseconds as a JSON-friendly integer.
-pub fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+/// The latency judge and milliseconds, under the path the DNS kind still uses.
+pub use super::common::{latency_verdict, millis};
 
 #[derive(Debug)]
 enum ReadEnd {

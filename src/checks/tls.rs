@@ -5,32 +5,22 @@
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::AsyncWriteExt;
 
-use super::tls_util::{self, CertFacts};
+use super::common::cert::{CertFacts, cert_facts, rfc3339};
+use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
 use super::{Phase, Thresholds, tcp};
 use crate::model::{Outcome, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a TLS check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "host",
-    "port",
-    "server_name",
-    "warn_days",
-    "fail_days",
-    "ca_file",
-    "min_version",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req("host", T::String, "Host name or IP address."),
     opt("port", T::Integer, "TCP port (default 443)."),
@@ -169,16 +159,7 @@ pub fn parse(
             format!("`fail_days` ({fail_days}) must not be greater than `warn_days` ({warn_days})"),
         );
     }
-    let ca_file = match r.take("ca_file") {
-        Some((n, p)) => {
-            let path = ctx.non_empty(n, &p)?;
-            if let Err(e) = tls_util::read_pem_certs(&path) {
-                ctx.problem(n, &p, e);
-            }
-            Some(path)
-        }
-        None => None,
-    };
+    let ca_file = common::trust::ca_file(r, ctx)?;
     let min_version = match r.take("min_version") {
         Some((n, p)) => {
             let s = ctx.string(n, &p)?;
@@ -235,11 +216,11 @@ fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
     ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
-/// Records the presented chain, then verifies through [`tls_util::RecordingVerifier`] (which
+/// Records the presented chain, then verifies through [`common::tls::RecordingVerifier`] (which
 /// keeps the verdict), so the facts of a rejected certificate can still be reported.
 #[derive(Debug)]
 struct CapturingVerifier {
-    verdict: tls_util::RecordingVerifier,
+    verdict: common::tls::RecordingVerifier,
     chain: Mutex<Vec<CertificateDer<'static>>>,
 }
 
@@ -298,32 +279,17 @@ impl ServerCertVerifier for CapturingVerifier {
 /// Run one attempt.
 pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     let start = Instant::now();
-    let roots = match tls_util::root_store(spec.ca_file.as_deref()) {
-        Ok(r) => r,
+    let verdict = match common::tls::RecordingVerifier::for_trust(spec.ca_file.as_deref(), false) {
+        Ok(v) => v,
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
-    let inner = if roots.is_empty() {
-        None
-    } else {
-        match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), tls_util::provider())
-            .build()
-        {
-            Ok(v) => Some(v),
-            Err(e) => return Outcome::fail(Reason::Internal, format!("TLS setup failed: {e}")),
-        }
-    };
     let verifier = Arc::new(CapturingVerifier {
-        verdict: tls_util::RecordingVerifier::new(inner.map(|v| v as Arc<dyn ServerCertVerifier>)),
+        verdict,
         chain: Mutex::new(Vec::new()),
     });
-    let config = match rustls::ClientConfig::builder_with_provider(tls_util::provider())
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-    {
-        Ok(b) => b
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth(),
-        Err(e) => return Outcome::fail(Reason::Internal, format!("TLS setup failed: {e}")),
+    let config = match common::tls::config_with_verifier(verifier.clone(), rustls::ALL_VERSIONS) {
+        Ok(c) => c,
+        Err(e) => return Outcome::fail(Reason::Internal, e),
     };
     let Ok(name) = ServerName::try_from(spec.server_name.clone()) else {
         return Outcome::fail(
@@ -353,18 +319,16 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     let chain: Vec<CertFacts> = verifier
         .chain()
         .iter()
-        .filter_map(|d| tls_util::cert_facts(d))
+        .filter_map(|d| cert_facts(d))
         .collect();
     cert_meta(&chain, now, &mut meta);
 
     let mut tls = match result {
         Ok(s) => s,
         Err(e) => {
-            let err = verifier.error().or_else(|| {
-                e.get_ref()
-                    .and_then(|i| i.downcast_ref::<rustls::Error>())
-                    .cloned()
-            });
+            let err = verifier
+                .error()
+                .or_else(|| common::tls::rustls_error_of(&e).cloned());
             return handshake_failure(spec, err.as_ref(), &e, &chain, now).with_metadata(meta);
         }
     };
@@ -381,11 +345,23 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     }
     meta.insert(
         "handshake_ms".to_owned(),
-        serde_json::json!(tcp::millis(elapsed)),
+        serde_json::json!(millis(elapsed)),
     );
     let _ = tls.shutdown().await;
 
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    judge(spec, version, &chain, elapsed, now).with_metadata(meta)
+}
+
+/// The verdict on a completed handshake: the negotiated `version` against `min_version`, the
+/// chain certificate expiring first against the days thresholds, and the latency.
+fn judge(
+    spec: &TlsSpec,
+    version: Option<TlsVersion>,
+    chain: &[CertFacts],
+    elapsed: Duration,
+    now: time::OffsetDateTime,
+) -> Outcome {
+    let mut problems: Vec<Problem> = Vec::new();
     if let (Some(min), Some(got)) = (spec.min_version, version)
         && got < min
     {
@@ -399,33 +375,20 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
             ),
         ));
     }
-    if let Some((idx, c)) = earliest(&chain) {
-        let left = c.days_left(now);
+    if let Some((idx, c)) = earliest(chain) {
         let which = if idx == 0 {
             "certificate".to_owned()
         } else {
             format!("chain certificate `{}`", c.subject)
         };
-        let date = tls_util::rfc3339(c.not_after);
-        if left < spec.fail_days {
-            problems.push((
-                Status::Fail,
-                Reason::TlsExpiring,
-                format!(
-                    "{which} expires in {left} days on {date} (fail_days {})",
-                    spec.fail_days
-                ),
-            ));
-        } else if left < spec.warn_days {
-            problems.push((
-                Status::Warn,
-                Reason::TlsExpiring,
-                format!(
-                    "{which} expires in {left} days on {date} (warn_days {})",
-                    spec.warn_days
-                ),
-            ));
-        }
+        let date = format!(" on {}", rfc3339(c.not_after));
+        problems.extend(days_problem(
+            c.days_left(now),
+            Some(spec.warn_days),
+            Some(spec.fail_days),
+            &which,
+            &date,
+        ));
     } else {
         problems.push((
             Status::Fail,
@@ -433,45 +396,20 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
             "the server's certificate could not be parsed".to_owned(),
         ));
     }
-    let latency = tcp::latency_verdict(spec.thresholds, elapsed, Reason::TlsLatency, String::new());
-    if latency.status != Status::Pass {
-        problems.push((latency.status, Reason::TlsLatency, latency.message));
-    }
-
-    let worst = problems.iter().map(|(s, _, _)| *s).max();
-    let outcome = match worst {
-        None => {
-            let days = chain
-                .first()
-                .map(|c| format!(", {} days left", c.days_left(now)))
-                .unwrap_or_default();
-            let proto = version
-                .map(|v| format!(" over {}", v.label()))
-                .unwrap_or_default();
-            Outcome::pass(format!(
-                "certificate valid for {}{days}{proto}",
-                spec.server_name
-            ))
-        }
-        Some(worst) => {
-            let mut reason = None;
-            let mut msgs = Vec::new();
-            for (s, r, m) in problems {
-                if s == worst {
-                    reason.get_or_insert(r);
-                    msgs.push(m);
-                }
-            }
-            let reason = reason.unwrap_or(Reason::Internal);
-            let message = msgs.join("; ");
-            if worst == Status::Fail {
-                Outcome::fail(reason, message)
-            } else {
-                Outcome::warn(reason, message)
-            }
-        }
-    };
-    outcome.with_metadata(meta)
+    problems.extend(latency_problem(
+        elapsed,
+        spec.thresholds,
+        Reason::TlsLatency,
+    ));
+    let days = chain
+        .first()
+        .map(|c| format!(", {} days left", c.days_left(now)))
+        .unwrap_or_default();
+    let proto = version
+        .map(|v| format!(" over {}", v.label()))
+        .unwrap_or_default();
+    let ok = format!("certificate valid for {}{days}{proto}", spec.server_name);
+    verdict(problems, ok)
 }
 
 /// `certificate `CN=…` is not valid before …`: the message of `tls.not_yet_valid`.
@@ -484,7 +422,7 @@ fn not_yet_valid_message(idx: usize, c: &CertFacts) -> String {
     format!(
         "{which} `{}` is not valid before {}",
         c.subject,
-        tls_util::rfc3339(c.not_before)
+        rfc3339(c.not_before)
     )
 }
 
@@ -507,11 +445,11 @@ fn cert_meta(
     );
     meta.insert(
         "not_before".to_owned(),
-        serde_json::json!(tls_util::rfc3339(leaf.not_before)),
+        serde_json::json!(rfc3339(leaf.not_before)),
     );
     meta.insert(
         "not_after".to_owned(),
-        serde_json::json!(tls_util::rfc3339(leaf.not_after)),
+        serde_json::json!(rfc3339(leaf.not_after)),
     );
     meta.insert("subject".to_owned(), serde_json::json!(leaf.subject));
     meta.insert("issuer".to_owned(), serde_json::json!(leaf.issuer));
@@ -520,7 +458,7 @@ fn cert_meta(
     if let Some((_, c)) = earliest(chain) {
         meta.insert(
             "chain_earliest_not_after".to_owned(),
-            serde_json::json!(tls_util::rfc3339(c.not_after)),
+            serde_json::json!(rfc3339(c.not_after)),
         );
         meta.insert(
             "chain_min_days_left".to_owned(),
@@ -551,7 +489,7 @@ fn handshake_failure(
         return Outcome::fail(Reason::TlsHandshake, msg);
     };
     let leaf = chain.first();
-    let mut reason = tls_util::reason_for(err);
+    let mut reason = common::tls::reason_for(err);
     if matches!(
         err,
         rustls::Error::PeerIncompatible(
@@ -575,7 +513,7 @@ fn handshake_failure(
             Some(c) => format!(
                 "certificate `{}` expired on {} ({} days ago)",
                 c.subject,
-                tls_util::rfc3339(c.not_after),
+                rfc3339(c.not_after),
                 -c.days_left(now)
             ),
             None => format!("certificate expired: {err}"),

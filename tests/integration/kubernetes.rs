@@ -158,6 +158,48 @@ fn workloads_pods_nodes_and_api_errors() {
     );
 }
 
+/// `warn_latency` and `fail_latency` judge the API call as for every other kind; a zero
+/// threshold is crossed by any call, so no timing is assumed. A readiness failure stays the
+/// verdict, and an API error is not judged for latency.
+#[test]
+fn latency_thresholds_judge_the_api_call() {
+    let api = KubeApi::start(routes());
+    let ws = Workspace::new();
+    let dead = crate::support::closed_port();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(dead.port));
+    let run = run_json(
+        &ws,
+        r#"environments:
+  t:
+    kubernetes_checks:
+      - {name: slow, deployment: api, namespace: prod, warn_latency: 0ms}
+      - {name: too-slow, deployment: api, namespace: prod, fail_latency: 0ms}
+      - {name: relaxed, deployment: api, namespace: prod, warn_latency: 1h}
+      - {name: degraded, deployment: degraded, namespace: prod, warn_latency: 0ms}
+      - {name: missing, deployment: missing, namespace: prod, warn_latency: 0ms}
+"#,
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("slow", "WARN", Some("http.latency"));
+    let message = r["message"].as_str().unwrap();
+    assert!(message.contains("> warn_latency 0ms"), "{r}");
+    assert_eq!(r["metadata"]["available"], 3);
+    assert!(r["metadata"]["latency_ms"].is_u64(), "{r}");
+    let r = run.expect("too-slow", "FAIL", Some("http.latency"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("> fail_latency 0ms"),
+        "{r}"
+    );
+    run.expect("relaxed", "PASS", None);
+    run.expect("degraded", "FAIL", Some("k8s.not_ready"));
+    let r = run.expect("missing", "FAIL", Some("k8s.not_found"));
+    assert!(!r["message"].as_str().unwrap().contains("latency"), "{r}");
+}
+
 #[test]
 fn no_kubeconfig_is_a_failure() {
     let ws = Workspace::new();

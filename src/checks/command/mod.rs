@@ -9,31 +9,16 @@
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-
-use super::util::{escape, escape_controls, millis, verdict};
+use super::common::capped::{self, Capped};
+use super::common::{Problem, escape, escape_controls, latency_problem, millis, verdict};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason, Status};
 use crate::redact::cut_later;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node, Value};
 
-/// Keys a command check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "command",
-    "shell",
-    "expect_exit",
-    "stdout_contains",
-    "stdout_not_contains",
-    "stdout_regex",
-    "stderr_contains",
-    "stderr_regex",
-    "env",
-    "cwd",
-    "max_output_bytes",
-];
-
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req(
         "command",
@@ -303,116 +288,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-#[cfg(unix)]
-mod tree {
-    //! The program's process group: created at spawn, killed when the check ends.
-
-    /// Kills the program's whole process group when dropped, however the check ends.
-    pub(super) struct TreeKiller(Option<nix::unistd::Pid>);
-
-    /// Start the program in a new process group of its own (its id is the program's pid).
-    pub(super) fn prepare(cmd: &mut tokio::process::Command) {
-        cmd.process_group(0);
-    }
-
-    impl TreeKiller {
-        pub(super) fn attach(child: &tokio::process::Child) -> Self {
-            let pgid = child.id().and_then(|id| i32::try_from(id).ok());
-            TreeKiller(pgid.map(nix::unistd::Pid::from_raw))
-        }
-    }
-
-    impl Drop for TreeKiller {
-        fn drop(&mut self) {
-            if let Some(pgid) = self.0 {
-                // The group may already be gone; nothing useful can be done about an error here.
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
-}
-
-#[cfg(windows)]
-mod tree {
-    //! The program's Job Object: assigned right after spawn, closed (killing every process in
-    //! it, children included) when the check ends.
-
-    /// Holds the Job Object; dropping it closes the last handle, and kill-on-job-close ends
-    /// every process of the job.
-    pub(super) struct TreeKiller(
-        #[expect(dead_code, reason = "held for its Drop: closing the job ends the tree")]
-        Option<win32job::Job>,
-    );
-
-    /// Nothing to set before spawning: the job is assigned once the process exists.
-    pub(super) fn prepare(_cmd: &mut tokio::process::Command) {}
-
-    impl TreeKiller {
-        pub(super) fn attach(child: &tokio::process::Child) -> Self {
-            let Some(handle) = child.raw_handle() else {
-                return TreeKiller(None);
-            };
-            let mut info = win32job::ExtendedLimitInfo::new();
-            info.limit_kill_on_job_close();
-            let job = win32job::Job::create_with_limit_info(&info)
-                .and_then(|job| job.assign_process(handle as isize).map(|()| job));
-            match job {
-                Ok(job) => TreeKiller(Some(job)),
-                Err(e) => {
-                    // The program itself still ends with the check (kill on drop); only what
-                    // it starts could outlive it.
-                    tracing::warn!("cannot put the command in a job object: {e}");
-                    TreeKiller(None)
-                }
-            }
-        }
-    }
-}
-
-#[cfg(not(any(unix, windows)))]
-mod tree {
-    //! No process-tree control on this platform: the program itself is killed on drop.
-
-    pub(super) struct TreeKiller;
-
-    pub(super) fn prepare(_cmd: &mut tokio::process::Command) {}
-
-    impl TreeKiller {
-        pub(super) fn attach(_child: &tokio::process::Child) -> Self {
-            TreeKiller
-        }
-    }
-}
-
-/// What was read from one output stream.
-#[derive(Debug, Default)]
-struct Captured {
-    /// The first bytes, at most the cap.
-    kept: Vec<u8>,
-    /// Every byte read, kept or not.
-    total: usize,
-}
-
-/// Read a stream to its end, keeping at most `cap` bytes (the rest is drained so the child
-/// never blocks on a full pipe). Writes into `into` as it goes, so what was read is there even
-/// when the read is abandoned. A read error ends the stream like its end would.
-async fn capture(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: &mut Captured) {
-    let Some(mut s) = stream else {
-        return;
-    };
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                into.total = into.total.saturating_add(n);
-                let room = cap.saturating_sub(into.kept.len());
-                into.kept
-                    .extend_from_slice(buf.get(..n.min(room)).unwrap_or(&[]));
-            }
-        }
-    }
-}
+mod tree;
 
 /// Run one attempt.
 pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
@@ -456,14 +332,14 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
     phase.set("waiting for the command to exit");
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let mut out = Captured::default();
-    let mut err = Captured::default();
+    let mut out = Capped::new(spec.max_output);
+    let mut err = Capped::new(spec.max_output);
     let mut held_open = false;
     let (status, elapsed) = {
         let reads = async {
             tokio::join!(
-                capture(stdout, spec.max_output, &mut out),
-                capture(stderr, spec.max_output, &mut err)
+                capped::drain(stdout, &mut out),
+                capped::drain(stderr, &mut err)
             )
         };
         tokio::pin!(reads);
@@ -534,7 +410,36 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         meta.insert("signal".to_owned(), serde_json::json!(s));
     }
 
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
+    let ran = Ran {
+        code,
+        signal,
+        stdout: &out,
+        stderr: &err,
+        elapsed,
+    };
+    judge(spec, &ran).with_metadata(meta)
+}
+
+/// What one run of the program showed.
+#[derive(Debug)]
+struct Ran<'a> {
+    /// The exit code, unless a signal ended the program.
+    code: Option<i32>,
+    /// The signal that ended the program (Unix).
+    signal: Option<i32>,
+    /// The captured stdout (at most the cap).
+    stdout: &'a [u8],
+    /// The captured stderr (at most the cap).
+    stderr: &'a [u8],
+    /// From spawning to exit.
+    elapsed: Duration,
+}
+
+/// The verdict: the exit code against `expect_exit`, the output assertions and the latency.
+fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
+    let (code, signal, out, err, elapsed) =
+        (ran.code, ran.signal, ran.stdout, ran.stderr, ran.elapsed);
+    let mut problems: Vec<Problem> = Vec::new();
     let want = spec
         .expect_exit
         .iter()
@@ -545,7 +450,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         Some(c) if spec.expect_exit.contains(&c) => {}
         Some(c) => {
             let mut m = format!("exit code {c}, expected {want}");
-            let tail = last_line(&err).or_else(|| last_line(&out));
+            let tail = last_line(err).or_else(|| last_line(out));
             if let Some(t) = tail {
                 m.push_str(&format!(" (last output: {t})"));
             }
@@ -560,8 +465,8 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             ),
         )),
     }
-    let out_text = String::from_utf8_lossy(&out);
-    let err_text = String::from_utf8_lossy(&err);
+    let out_text = String::from_utf8_lossy(out);
+    let err_text = String::from_utf8_lossy(err);
     for want in &spec.stdout_contains {
         if !out_text.contains(want.as_str()) {
             problems.push((
@@ -607,8 +512,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             format!("stderr does not match regex `{}`", escape(re.as_str(), 200)),
         ));
     }
-    if let Some(p) = super::util::latency_problem(elapsed, spec.thresholds, Reason::CommandLatency)
-    {
+    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::CommandLatency) {
         problems.push(p);
     }
     let ok = format!(
@@ -616,7 +520,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         code.unwrap_or_default(),
         elapsed.as_millis()
     );
-    verdict(problems, ok).with_metadata(meta)
+    verdict(problems, ok)
 }
 
 /// The last non-empty line of some output, escaped and cut short.
@@ -631,6 +535,58 @@ fn last_line(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec() -> CommandSpec {
+        CommandSpec {
+            argv: vec!["true".into()],
+            expect_exit: vec![0],
+            stdout_contains: vec!["ready".into()],
+            stdout_not_contains: vec!["panic".into()],
+            stdout_regex: None,
+            stderr_contains: Vec::new(),
+            stderr_regex: None,
+            env: Vec::new(),
+            cwd: None,
+            max_output: DEFAULT_MAX_OUTPUT,
+            thresholds: Thresholds {
+                warn_latency: None,
+                fail_latency: Some(Duration::from_secs(1)),
+            },
+        }
+    }
+
+    fn ran<'a>(code: Option<i32>, stdout: &'a [u8], stderr: &'a [u8], ms: u64) -> Ran<'a> {
+        Ran {
+            code,
+            signal: code.is_none().then_some(9),
+            stdout,
+            stderr,
+            elapsed: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn exit_output_and_latency_are_judged() {
+        let s = spec();
+        let o = judge(&s, &ran(Some(0), b"ready\n", b"", 5));
+        assert_eq!(
+            (o.status, o.message.as_str()),
+            (Status::Pass, "exit code 0 in 5 ms")
+        );
+        let o = judge(&s, &ran(Some(2), b"ready", b"boom\nlast words\n", 5));
+        assert_eq!(o.reason, Some(Reason::CommandExit));
+        let shown = crate::redact::Redactor::default().text(&o.message);
+        assert_eq!(shown, "exit code 2, expected 0 (last output: last words)");
+        let o = judge(&s, &ran(None, b"ready", b"", 5));
+        assert_eq!(o.message, "killed by signal 9, expected exit code 0");
+        let o = judge(&s, &ran(Some(0), b"panic", b"", 5));
+        assert_eq!(o.reason, Some(Reason::CommandOutput));
+        let o = judge(&s, &ran(Some(0), b"ready", b"", 1_500));
+        assert_eq!(
+            (o.status, o.reason),
+            (Status::Fail, Some(Reason::CommandLatency))
+        );
+    }
 
     #[test]
     fn quoting() {

@@ -6,39 +6,30 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper_util::rt::TokioIo;
 use reqwest::header::HeaderMap;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tonic::Code;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
-use super::util::{escape, latency_problem, millis, verdict};
-use super::{Phase, Thresholds, tcp, tls_util};
-use crate::model::{Outcome, Reason, Status};
+mod judge;
+use judge::{Observed, judge};
+
+use super::common::{self, escape};
+use super::{Phase, Thresholds, tcp};
+use crate::model::{Outcome, Reason};
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
-/// Keys a gRPC check accepts besides the common ones.
-pub const KEYS: &[&str] = &[
-    "target",
-    "service",
-    "tls",
-    "server_name",
-    "ca_file",
-    "insecure",
-    "headers",
-    "expected",
-];
-
 /// The serving statuses `expected` accepts.
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
 
-/// Type and description of every key in [`KEYS`] (the config schema; tested to match).
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
     req(
         "target",
@@ -150,20 +141,8 @@ pub fn parse(
         }
         None => None,
     };
-    let ca_file = match r.take("ca_file") {
-        Some((n, p)) => {
-            let path = ctx.non_empty(n, &p)?;
-            if let Err(e) = tls_util::read_pem_certs(&path) {
-                ctx.problem(n, &p, e);
-            }
-            Some(path)
-        }
-        None => None,
-    };
-    let insecure = match r.take("insecure") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
+    let ca_file = common::trust::ca_file(r, ctx)?;
+    let insecure = common::trust::insecure(r, ctx);
     let headers = super::http::read_headers(r, ctx);
     for name in headers.keys() {
         if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
@@ -284,15 +263,6 @@ fn parse_target(s: &str) -> Result<(String, u16), String> {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
-/// What the health call answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Observed {
-    /// A response with this `ServingStatus` value (an unknown value stays a number).
-    Serving(i32),
-    /// A gRPC error status, with the server's message.
-    Error(Code, String),
-}
-
 /// Run one attempt.
 pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
     let start = Instant::now();
@@ -332,7 +302,7 @@ async fn handshake(
     phase: &Phase,
 ) -> Result<Box<dyn Stream>, Outcome> {
     phase.set("TLS handshake");
-    let mut config = tls_util::client_config(
+    let mut config = common::tls::client_config(
         tls.ca_file.as_deref(),
         tls.insecure,
         rustls::DEFAULT_VERSIONS,
@@ -349,8 +319,8 @@ async fn handshake(
     match connector.connect(name, tcp_stream).await {
         Ok(s) => Ok(Box::new(s)),
         Err(e) => {
-            let rustls_err = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-            let reason = rustls_err.map_or(Reason::TlsHandshake, tls_util::reason_for);
+            let rustls_err = common::tls::rustls_error_of(&e);
+            let reason = common::tls::handshake_reason(&e);
             let msg = match (reason, rustls_err) {
                 (Reason::TlsNameMismatch, _) => format!(
                     "TLS handshake failed: the certificate is not valid for `{}` ({e})",
@@ -474,141 +444,9 @@ fn transport_failure(
     )
 }
 
-/// The canonical name of a gRPC status code (`NOT_FOUND`), as the gRPC docs spell it.
-fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-/// The printable name of a `ServingStatus` value (`7` for one this version does not know).
-fn status_name(value: i32) -> String {
-    ServingStatus::try_from(value)
-        .map_or_else(|_| value.to_string(), |s| s.as_str_name().to_owned())
-}
-
-/// The verdict: what was observed against `expected`, plus the latency thresholds.
-fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> Outcome {
-    let what = if spec.service.is_empty() {
-        "the server".to_owned()
-    } else {
-        format!("service `{}`", escape(&spec.service, 100))
-    };
-    let want = spec.expected.as_str_name();
-    let mut meta = BTreeMap::new();
-    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    // NOT_FOUND is how `Check` says SERVICE_UNKNOWN (only `Watch` sends the enum value).
-    let status = match observed {
-        Observed::Serving(v) => Some(*v),
-        Observed::Error(Code::NotFound, _) => Some(ServingStatus::ServiceUnknown as i32),
-        Observed::Error(..) => None,
-    };
-    if let Observed::Error(code, _) = observed {
-        meta.insert("grpc_code".to_owned(), serde_json::json!(code_name(*code)));
-    }
-    let mut problems: Vec<(Status, Reason, String)> = Vec::new();
-    match (status, observed) {
-        (Some(v), _) => {
-            let name = status_name(v);
-            meta.insert("status".to_owned(), serde_json::json!(name));
-            if v != spec.expected as i32 {
-                let reason = match ServingStatus::try_from(v) {
-                    Ok(ServingStatus::Serving) => Reason::GrpcStatus,
-                    Ok(ServingStatus::NotServing) => Reason::GrpcNotServing,
-                    Ok(ServingStatus::ServiceUnknown) => Reason::GrpcUnknownService,
-                    Ok(ServingStatus::Unknown) | Err(_) => Reason::GrpcUnknown,
-                };
-                let detail = if matches!(observed, Observed::Error(Code::NotFound, _)) {
-                    format!("{what} is unknown to the health service (NOT_FOUND)")
-                } else {
-                    format!("{what} is {name}")
-                };
-                problems.push((Status::Fail, reason, format!("{detail}, expected {want}")));
-            }
-        }
-        (None, Observed::Error(Code::Unimplemented, _)) => problems.push((
-            Status::Fail,
-            Reason::GrpcUnimplemented,
-            "the server has no health service: grpc.health.v1.Health/Check answered UNIMPLEMENTED"
-                .to_owned(),
-        )),
-        (None, Observed::Error(Code::DeadlineExceeded, m)) => problems.push((
-            Status::Fail,
-            Reason::Timeout,
-            format!(
-                "Health/Check answered DEADLINE_EXCEEDED{}",
-                server_message(m)
-            ),
-        )),
-        (None, Observed::Error(code, m)) => problems.push((
-            Status::Fail,
-            Reason::GrpcError,
-            format!(
-                "Health/Check answered {}{}",
-                code_name(*code),
-                server_message(m)
-            ),
-        )),
-        (None, Observed::Serving(_)) => {}
-    }
-    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::GrpcLatency) {
-        problems.push(p);
-    }
-    let ok = if spec.expected == ServingStatus::Serving {
-        format!("{what} is SERVING ({} ms)", elapsed.as_millis())
-    } else {
-        format!("{what} is {want}, as expected ({} ms)", elapsed.as_millis())
-    };
-    verdict(problems, ok).with_metadata(meta)
-}
-
-/// `: <message>` for a server's status message (untrusted: escaped and cut), or nothing.
-fn server_message(m: &str) -> String {
-    if m.trim().is_empty() {
-        String::new()
-    } else {
-        format!(": {}", escape(m.trim(), 300))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(service: &str, expected: ServingStatus) -> GrpcSpec {
-        GrpcSpec {
-            host: "127.0.0.1".into(),
-            port: 50051,
-            service: service.into(),
-            tls: None,
-            headers: HeaderMap::new(),
-            expected,
-            thresholds: Thresholds {
-                warn_latency: Some(Duration::from_millis(500)),
-                fail_latency: None,
-            },
-        }
-    }
-
-    fn reason(o: &Outcome) -> Option<&'static str> {
-        o.reason.map(Reason::code)
-    }
 
     #[test]
     fn targets() {
@@ -633,89 +471,5 @@ mod tests {
         ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
-    }
-
-    /// A message as reports show it: the redactor carries out the cuts checks only mark.
-    fn shown(message: &str) -> String {
-        crate::redact::Redactor::default().text(message)
-    }
-
-    #[test]
-    fn serving_statuses_against_expected() {
-        let ms = Duration::from_millis(3);
-        let s = spec("svc", ServingStatus::Serving);
-        let ok = judge(&s, &Observed::Serving(1), ms);
-        assert_eq!(ok.status, Status::Pass);
-        assert_eq!(ok.metadata["status"], "SERVING");
-        assert!(
-            shown(&ok.message).contains("service `svc` is SERVING"),
-            "{}",
-            ok.message
-        );
-        let cases = [
-            (Observed::Serving(2), "grpc.not_serving", "NOT_SERVING"),
-            (Observed::Serving(0), "grpc.unknown", "UNKNOWN"),
-            (
-                Observed::Serving(3),
-                "grpc.unknown_service",
-                "SERVICE_UNKNOWN",
-            ),
-            (Observed::Serving(9), "grpc.unknown", "9"),
-            (
-                Observed::Error(Code::NotFound, "unknown service".into()),
-                "grpc.unknown_service",
-                "SERVICE_UNKNOWN",
-            ),
-        ];
-        for (obs, code, name) in cases {
-            let o = judge(&s, &obs, ms);
-            assert_eq!(o.status, Status::Fail, "{obs:?}");
-            assert_eq!(reason(&o), Some(code), "{obs:?}");
-            assert_eq!(o.metadata["status"], name, "{obs:?}");
-            assert!(
-                shown(&o.message).ends_with("expected SERVING"),
-                "{}",
-                o.message
-            );
-        }
-        let neg = spec("", ServingStatus::NotServing);
-        let o = judge(&neg, &Observed::Serving(2), ms);
-        assert_eq!(o.status, Status::Pass);
-        assert!(shown(&o.message).starts_with("the server is NOT_SERVING, as expected"));
-        let o = judge(&neg, &Observed::Serving(1), ms);
-        assert_eq!(reason(&o), Some("grpc.status"));
-        let gone = spec("x", ServingStatus::ServiceUnknown);
-        let o = judge(&gone, &Observed::Error(Code::NotFound, String::new()), ms);
-        assert_eq!(o.status, Status::Pass, "{}", o.message);
-    }
-
-    #[test]
-    fn error_statuses_and_latency() {
-        let s = spec("", ServingStatus::Serving);
-        let ms = Duration::from_millis(3);
-        let o = judge(&s, &Observed::Error(Code::Unimplemented, String::new()), ms);
-        assert_eq!(reason(&o), Some("grpc.unimplemented"));
-        assert_eq!(o.metadata["grpc_code"], "UNIMPLEMENTED");
-        assert!(!o.metadata.contains_key("status"));
-        let o = judge(
-            &s,
-            &Observed::Error(Code::Unauthenticated, "bad\ntoken".into()),
-            ms,
-        );
-        assert_eq!(reason(&o), Some("grpc.error"));
-        assert_eq!(
-            shown(&o.message),
-            "Health/Check answered UNAUTHENTICATED: bad\\ntoken"
-        );
-        let o = judge(
-            &s,
-            &Observed::Error(Code::DeadlineExceeded, String::new()),
-            ms,
-        );
-        assert_eq!(reason(&o), Some("timeout"));
-        let o = judge(&s, &Observed::Serving(1), Duration::from_millis(900));
-        assert_eq!(o.status, Status::Warn);
-        assert_eq!(reason(&o), Some("grpc.latency"));
-        assert_eq!(o.metadata["latency_ms"], 900);
     }
 }

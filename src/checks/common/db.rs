@@ -1,0 +1,215 @@
+//! The part of `postgres_checks` and `mysql_checks` they share: the connection URL, the query
+//! and its expectations, the TLS mode and its trust keys.
+
+use super::judge::Problem;
+use super::text::escape;
+use super::url::secret_url;
+use crate::checks::Thresholds;
+use crate::model::{Reason, Status};
+use crate::spec::fields::Ctx;
+
+/// How a database check uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP only.
+    Disable,
+    /// TLS when the server offers it, else plain (PostgreSQL only).
+    Prefer,
+    /// TLS or fail; the certificate is verified unless `insecure: true`.
+    Require,
+}
+
+/// The schema fields of the database keys, with the kind's `tls` modes and URL description.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! db_fields {
+    ($tls:expr, $url:expr) => {
+        &[
+            $crate::spec::field::req("url", $crate::spec::field::FieldType::String, $url),
+            $crate::spec::field::opt(
+                "query",
+                $crate::spec::field::FieldType::String,
+                "A query to run (default: none, connect only).",
+            ),
+            $crate::spec::field::opt(
+                "expect_rows",
+                $crate::spec::field::FieldType::Integer,
+                "Number of rows the query must return.",
+            ),
+            $crate::spec::field::opt(
+                "expect_value",
+                $crate::spec::field::FieldType::String,
+                "Value the first column of the first row must have.",
+            ),
+            $crate::spec::field::opt(
+                "tls",
+                $crate::spec::field::FieldType::Choice($tls),
+                "TLS mode.",
+            ),
+            $crate::spec::field::opt(
+                "insecure",
+                $crate::spec::field::FieldType::Bool,
+                "Skip TLS certificate verification.",
+            ),
+            $crate::spec::field::opt(
+                "ca_file",
+                $crate::spec::field::FieldType::String,
+                "PEM file of a private CA trusted in addition to the system roots.",
+            ),
+        ]
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use db_fields;
+
+/// The parsed shared part of a database check.
+#[derive(Debug, Clone)]
+pub struct DbCommon {
+    /// The connection URL (with its password: never print it, use the target).
+    pub url: url::Url,
+    /// The query to run, if any.
+    pub query: Option<String>,
+    /// Exact number of rows the query must return.
+    pub expect_rows: Option<u64>,
+    /// The text the first column of the first row must equal.
+    pub expect_value: Option<String>,
+    /// TLS use.
+    pub tls: TlsMode,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Extra CA file.
+    pub ca_file: Option<String>,
+    /// Latency thresholds (connect + query).
+    pub thresholds: Thresholds,
+}
+
+/// Parse the shared database keys; `tls_modes` lists the accepted `tls` values, the first is
+/// the default.
+pub fn parse_db(
+    r: &mut crate::spec::yaml::MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+    schemes: &[&str],
+    tls_modes: &[(&str, TlsMode)],
+) -> Option<(DbCommon, String)> {
+    let url = match r.take("url") {
+        Some((n, p)) => secret_url(ctx, n, &p, schemes).and_then(|(u, t)| {
+            if u.host_str().is_none_or(str::is_empty) {
+                ctx.problem(n, &p, "the URL has no host");
+                return None;
+            }
+            Some((u, t))
+        }),
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `url`");
+            None
+        }
+    };
+    let query = match r.take("query") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => None,
+    };
+    let expect_rows = match r.take("expect_rows") {
+        Some((n, p)) => ctx.uint(n, &p, u64::from(u32::MAX)),
+        None => None,
+    };
+    let expect_value = match r.take("expect_value") {
+        Some((n, p)) => ctx.string(n, &p),
+        None => None,
+    };
+    if query.is_none() && (expect_rows.is_some() || expect_value.is_some()) {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`expect_rows` and `expect_value` need a `query`",
+        );
+    }
+    let default_tls = tls_modes.first().map_or(TlsMode::Disable, |(_, m)| *m);
+    let tls = match r.take("tls") {
+        Some((n, p)) => {
+            let v = ctx.string(n, &p)?.to_ascii_lowercase();
+            match tls_modes.iter().find(|(name, _)| *name == v) {
+                Some((_, m)) => *m,
+                None => {
+                    let names: Vec<String> =
+                        tls_modes.iter().map(|(n, _)| format!("`{n}`")).collect();
+                    ctx.problem(n, &p, format!("expected {}, found `{v}`", names.join(", ")));
+                    default_tls
+                }
+            }
+        }
+        None => default_tls,
+    };
+    let insecure = super::trust::insecure(r, ctx);
+    let ca_file = super::trust::ca_file(r, ctx)?;
+    let (url, target) = url?;
+    Some((
+        DbCommon {
+            url,
+            query,
+            expect_rows,
+            expect_value,
+            tls,
+            insecure,
+            ca_file,
+            thresholds,
+        },
+        target,
+    ))
+}
+
+/// Check a query result (rows of text cells) against `expect_rows` / `expect_value`.
+pub fn db_expectations(
+    common: &DbCommon,
+    rows: &[Vec<Option<String>>],
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(want) = common.expect_rows
+        && u64::try_from(rows.len()).unwrap_or(u64::MAX) != want
+    {
+        problems.push((
+            Status::Fail,
+            Reason::DbExpect,
+            format!("query returned {} rows, expected {want}", rows.len()),
+        ));
+    }
+    if let Some(want) = &common.expect_value {
+        match rows.first().and_then(|r| r.first()) {
+            None => problems.push((
+                Status::Fail,
+                Reason::DbExpect,
+                format!("query returned no value, expected `{}`", escape(want, 100)),
+            )),
+            Some(got) => {
+                let got = got.as_deref().unwrap_or("NULL");
+                if got != want {
+                    problems.push((
+                        Status::Fail,
+                        Reason::DbExpect,
+                        format!(
+                            "query returned `{}`, expected `{}`",
+                            escape(got, 100),
+                            escape(want, 100)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Metadata about a query result: the row count and the first value (escaped, short).
+pub fn db_result_meta(
+    rows: &[Vec<Option<String>>],
+    meta: &mut std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    meta.insert("rows".to_owned(), serde_json::json!(rows.len()));
+    if let Some(v) = rows.first().and_then(|r| r.first()) {
+        meta.insert(
+            "first_value".to_owned(),
+            match v {
+                Some(s) => serde_json::json!(escape(s, 200)),
+                None => serde_json::Value::Null,
+            },
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! Helpers every kind shares, one copy each: the latency and days-left judges and the fold of
+//! problems into a verdict ([`judge`]), untrusted-text escaping and short transport messages
+//! ([`text`]), capped reads ([`capped`]), TLS client configs and the one verifier ([`tls`]),
+//! certificate facts ([`cert`]), the `insecure`/`ca_file` readers ([`trust`]), password-bearing
+//! URLs ([`url`]) and the database kinds' shared part ([`db`]).
+
+pub mod capped;
+pub mod cert;
+pub mod db;
+pub mod judge;
+pub mod text;
+pub mod tls;
+pub mod trust;
+pub mod url;
+
+pub use judge::{
+    Problem, add_problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline,
+    verdict,
+};
+pub use text::{escape, escape_controls, excerpt, short_message};
+pub use url::{percent_decode, printable_url, secret_url};
+
+/// The keys of a `FIELDS` table, in order (see [`field_keys!`]).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "both indexes are bounded by the loop condition; `get` is not const"
+)]
+pub const fn keys_of<const N: usize>(fields: &[crate::spec::field::Field]) -> [&'static str; N] {
+    let mut keys = [""; N];
+    let mut i = 0;
+    while i < N && i < fields.len() {
+        keys[i] = fields[i].key;
+        i += 1;
+    }
+    keys
+}
+
+/// The keys of a `FIELDS` table as a `&'static [&'static str]`, computed at compile time: a
+/// key is declared once, in its table.
+macro_rules! field_keys {
+    ($fields:expr) => {{
+        const KEYS: [&str; $fields.len()] = $crate::checks::common::keys_of($fields);
+        &KEYS
+    }};
+}
+pub(crate) use field_keys;

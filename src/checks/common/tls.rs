@@ -1,0 +1,293 @@
+//! rustls plumbing shared by every kind that speaks TLS: one crypto provider (aws-lc-rs), the
+//! system roots loaded once, `ca_file` loading, the one verifier (web PKI, or the opt-out behind
+//! `insecure: true`, wrapped so its verdict is kept) and mapping of rustls errors to reason
+//! codes.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::model::Reason;
+
+/// The one crypto provider of the process.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static P: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
+
+/// The system's trusted roots, loaded once.
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// Read every certificate of a PEM file.
+pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
+    let mut reader = std::io::BufReader::new(data.as_slice());
+    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut reader).collect();
+    let certs = certs.map_err(|e| format!("ca_file {path} is not valid PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file {path} contains no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+/// A root store: the system roots plus `ca_file`, or only `ca_file` when `only_ca` is set.
+pub fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    let _ = store.add_parsable_certificates(system_roots().iter().cloned());
+    if let Some(path) = ca_file {
+        for cert in read_pem_certs(path)? {
+            store
+                .add(cert)
+                .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
+        }
+    }
+    Ok(store)
+}
+
+/// A client config for the given trust settings. `versions` limits the protocol versions.
+pub fn client_config(
+    ca_file: Option<&str>,
+    insecure: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<rustls::ClientConfig, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(root_store(ca_file)?)
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+/// A client config whose verifier keeps the certificate error it reported, for transports that
+/// hand the handshake error back only as text (hickory's DNS over TLS): the typed error still
+/// gives the reason code. One config (and verifier) per connection.
+pub fn recording_client_config(
+    ca_file: Option<&str>,
+    insecure: bool,
+) -> Result<(rustls::ClientConfig, Arc<RecordingVerifier>), String> {
+    let verifier = Arc::new(RecordingVerifier::for_trust(ca_file, insecure)?);
+    let config = config_with_verifier(
+        Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>,
+        rustls::DEFAULT_VERSIONS,
+    )?;
+    Ok((config, verifier))
+}
+
+/// A client config that verifies through `verifier` (which decides trust itself).
+pub fn config_with_verifier(
+    verifier: Arc<dyn ServerCertVerifier>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<rustls::ClientConfig, String> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// The web PKI verifier over the system roots plus `ca_file`; `None` when there is no trusted
+/// root at all.
+fn webpki_verifier(ca_file: Option<&str>) -> Result<Option<Arc<dyn ServerCertVerifier>>, String> {
+    let roots = root_store(ca_file)?;
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    let v =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+    Ok(Some(v))
+}
+
+/// Delegates to a verifier (none: no trusted roots at all, so every certificate has an unknown
+/// issuer) and keeps the error it returned.
+#[derive(Debug)]
+pub struct RecordingVerifier {
+    inner: Option<Arc<dyn ServerCertVerifier>>,
+    error: std::sync::Mutex<Option<rustls::Error>>,
+}
+
+impl RecordingVerifier {
+    /// Record the verdicts of `inner` (`None`: no trusted roots, every issuer is unknown).
+    pub fn new(inner: Option<Arc<dyn ServerCertVerifier>>) -> Self {
+        RecordingVerifier {
+            inner,
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The verifier for the given trust settings: any certificate under `insecure`, else the
+    /// web PKI over the system roots plus `ca_file`.
+    pub fn for_trust(ca_file: Option<&str>, insecure: bool) -> Result<Self, String> {
+        let inner: Option<Arc<dyn ServerCertVerifier>> = if insecure {
+            Some(Arc::new(AcceptAnyCert))
+        } else {
+            webpki_verifier(ca_file)?
+        };
+        Ok(RecordingVerifier::new(inner))
+    }
+
+    /// The certificate error of the last verification, if it failed.
+    pub fn error(&self) -> Option<rustls::Error> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = match &self.inner {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        if let Err(e) = &verdict
+            && let Ok(mut slot) = self.error.lock()
+        {
+            *slot = Some(e.clone());
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        AcceptAnyCert.supported_verify_schemes()
+    }
+}
+
+/// Accepts any certificate but still checks handshake signatures (`insecure: true`).
+#[derive(Debug)]
+pub struct AcceptAnyCert;
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The reason code for a rustls error.
+pub fn reason_for(err: &rustls::Error) -> Reason {
+    match err {
+        rustls::Error::InvalidCertificate(ce) => match ce {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Reason::TlsExpired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Reason::TlsNotYetValid
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Reason::TlsNameMismatch
+            }
+            CertificateError::UnknownIssuer => Reason::TlsUntrusted,
+            _ => Reason::TlsInvalid,
+        },
+        _ => Reason::TlsHandshake,
+    }
+}
+
+/// The rustls error inside an I/O error from a TLS handshake (tokio-rustls wraps it).
+pub fn rustls_error_of(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+}
+
+/// The reason code of a failed handshake: the rustls error's, else `tls.handshake`.
+pub fn handshake_reason(e: &std::io::Error) -> Reason {
+    rustls_error_of(e).map_or(Reason::TlsHandshake, reason_for)
+}
+
+/// The notBefore a rustls "not valid yet" error carries (the certificate itself is not
+/// available when verification refused it).
+pub fn not_before_of(err: &rustls::Error) -> Option<time::OffsetDateTime> {
+    match err {
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        }) => {
+            let secs = i64::try_from(not_before.as_secs()).ok()?;
+            time::OffsetDateTime::from_unix_timestamp(secs).ok()
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,305 @@
+//! The wire side of `http_checks`: one reqwest client per trust setting, the request with its
+//! redirects followed hop by hop, and transport errors mapped to reason codes.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, redirect};
+
+use super::spec::{ClientKey, HttpSpec};
+use crate::checks::common::{self, short_message};
+use crate::checks::{CheckDef, CheckSpec};
+use crate::model::{Outcome, Reason};
+
+/// One reqwest client per distinct TLS/redirect setting, built once per run.
+pub struct Clients {
+    by_key: HashMap<ClientKey, reqwest::Client>,
+}
+
+impl Clients {
+    /// The client prepared for `key`.
+    pub(super) fn get(&self, key: &ClientKey) -> Option<&reqwest::Client> {
+        self.by_key.get(key)
+    }
+
+    /// Build the clients the checks need.
+    pub fn build(checks: &[CheckDef]) -> Result<Self, String> {
+        let mut by_key = HashMap::new();
+        for c in checks {
+            let CheckSpec::Http(spec) = &c.spec else {
+                continue;
+            };
+            if by_key.contains_key(&spec.client) {
+                continue;
+            }
+            by_key.insert(spec.client.clone(), build_client(&spec.client)?);
+        }
+        Ok(Clients { by_key })
+    }
+}
+
+fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
+    let mut tls = common::tls::client_config(
+        key.ca_file.as_deref(),
+        key.insecure,
+        rustls::DEFAULT_VERSIONS,
+    )?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .tls_info(true)
+        // `send` follows redirects itself; no `Referer` ever tells the next server where the
+        // check came from.
+        .redirect(redirect::Policy::none())
+        .referer(false)
+        .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
+/// Whether two URLs share an origin (scheme, host and port).
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Send the request and follow redirects (301, 302, 303, 307, 308) up to `max_redirects`.
+/// A hop to another origin drops every configured header (they hold API keys and tokens meant
+/// for the configured server), unless `forward_headers_on_redirect` is set; once dropped they
+/// are not sent again, even if a later hop comes back. 303, and 301/302 after a POST, continue
+/// as a GET without a body, as browsers do.
+pub(super) async fn send(
+    client: &reqwest::Client,
+    spec: &HttpSpec,
+) -> Result<reqwest::Response, Outcome> {
+    use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+    // The first request is built straight from the spec; the copies a redirect changes are
+    // made only when one is followed.
+    let mut url = std::borrow::Cow::Borrowed(&spec.url);
+    let mut method = spec.method.clone();
+    let mut body = spec.body.as_deref();
+    let mut headers = std::borrow::Cow::Borrowed(&spec.headers);
+    let mut hops = 0usize;
+    loop {
+        let mut req = client.request(method.clone(), url.as_ref().clone());
+        if !headers.is_empty() {
+            req = req.headers(headers.as_ref().clone());
+        }
+        if let Some(b) = body {
+            req = req.body(b.to_owned());
+        }
+        let resp = req.send().await.map_err(|e| request_error(&e))?;
+        let Some(max) = spec.max_redirects else {
+            return Ok(resp);
+        };
+        let status = resp.status().as_u16();
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(resp);
+        }
+        // No usable `Location`: the redirect itself is the answer the assertions judge.
+        let Some(next) = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| url.join(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+        else {
+            return Ok(resp);
+        };
+        if hops >= max {
+            return Err(Outcome::fail(
+                Reason::HttpRedirect,
+                format!("error following redirect: too many redirects (max_redirects {max})"),
+            ));
+        }
+        hops += 1;
+        let to_get = match status {
+            303 => method != Method::HEAD,
+            301 | 302 => method == Method::POST,
+            _ => false,
+        };
+        if to_get {
+            method = Method::GET;
+            body = None;
+            for h in [CONTENT_TYPE, CONTENT_LENGTH, CONTENT_ENCODING] {
+                headers.to_mut().remove(h);
+            }
+        }
+        if !spec.forward_headers_on_redirect && !same_origin(&url, &next) {
+            headers = std::borrow::Cow::Owned(HeaderMap::new());
+        }
+        url = std::borrow::Cow::Owned(next);
+    }
+}
+
+fn request_error(e: &reqwest::Error) -> Outcome {
+    let (reason, msg) = classify(e);
+    // A certificate refused as not yet valid: its notBefore comes with the rustls error.
+    if let Some(not_before) = rustls_error(e).and_then(common::tls::not_before_of) {
+        let date = common::cert::rfc3339(not_before);
+        return Outcome::fail(
+            Reason::TlsNotYetValid,
+            format!("certificate is not valid before {date}"),
+        )
+        .with_detail(msg)
+        .with_meta("tls_not_before", date);
+    }
+    Outcome::fail(reason, short_message(reason, &msg)).with_detail(msg)
+}
+
+/// The rustls error somewhere in a reqwest error's chain (also inside wrapped I/O errors).
+fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    for _ in 0..16 {
+        let s = source?;
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let mut inner = io.get_ref();
+            for _ in 0..4 {
+                let Some(e) = inner else { break };
+                if let Some(t) = e.downcast_ref::<rustls::Error>() {
+                    return Some(t);
+                }
+                inner = e.downcast_ref::<std::io::Error>().and_then(|i| i.get_ref());
+            }
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// Map a reqwest error to a reason and a one-line message without the URL.
+pub fn classify(e: &reqwest::Error) -> (Reason, String) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut io_kind = None;
+    let mut tls_reason = None;
+    let mut hyper_parse = false;
+    let mut hyper_incomplete = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    let top = e.to_string();
+    let top = match e.url() {
+        Some(u) => top
+            .replace(&format!(" ({u})"), "")
+            .replace(u.as_str(), "<url>"),
+        None => top,
+    };
+    parts.push(top);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+            // io::Error::source() skips the wrapped error itself: look inside (it may be
+            // an io::Error wrapping an io::Error wrapping the rustls error).
+            let mut inner = io.get_ref();
+            for _ in 0..4 {
+                let Some(e) = inner else { break };
+                if let Some(t) = e.downcast_ref::<rustls::Error>() {
+                    tls_reason.get_or_insert(common::tls::reason_for(t));
+                    break;
+                }
+                inner = e.downcast_ref::<std::io::Error>().and_then(|i| i.get_ref());
+            }
+        }
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            tls_reason.get_or_insert(common::tls::reason_for(t));
+        }
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            hyper_parse |= h.is_parse() || h.is_parse_status();
+            hyper_incomplete |= h.is_incomplete_message();
+        }
+        source = s.source();
+    }
+    let joined = parts.join(": ");
+    let lower = joined.to_ascii_lowercase();
+    let reason = if let Some(t) = tls_reason {
+        t
+    } else if e.is_timeout() {
+        Reason::Timeout
+    } else if e.is_redirect() {
+        Reason::HttpRedirect
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        Reason::DnsResolve
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        Reason::ConnectRefused
+    } else if let Some(r) = tls_reason_from_text(&lower) {
+        r
+    } else if hyper_parse {
+        Reason::HttpProtocol
+    } else if matches!(
+        io_kind,
+        Some(
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+        )
+    ) || hyper_incomplete
+    {
+        Reason::ConnectReset
+    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake")
+    {
+        Reason::TlsHandshake
+    } else if e.is_body() || e.is_decode() {
+        Reason::HttpBodyRead
+    } else {
+        Reason::ConnectError
+    };
+    (reason, joined)
+}
+
+/// rustls errors that reach us only as text (wrapped by the connector in a way that hides the
+/// typed error) are still classified by their stable messages.
+fn tls_reason_from_text(lower: &str) -> Option<Reason> {
+    if lower.contains("invalid peer certificate") {
+        Some(if lower.contains("expired") {
+            Reason::TlsExpired
+        } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+            Reason::TlsNotYetValid
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            Reason::TlsNameMismatch
+        } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            Reason::TlsUntrusted
+        } else {
+            Reason::TlsInvalid
+        })
+    } else if lower.contains("tls handshake")
+        || lower.contains("received corrupt message")
+        || lower.contains("received fatal alert")
+        || lower.contains("peer is incompatible")
+        || lower.contains("peer misbehaved")
+    {
+        Some(Reason::TlsHandshake)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("http://a.test/x"),
+            &u("http://a.test:80/y?z")
+        ));
+        assert!(!same_origin(&u("http://a.test/"), &u("https://a.test/")));
+        assert!(!same_origin(&u("http://a.test/"), &u("http://b.test/")));
+        assert!(!same_origin(
+            &u("http://a.test/"),
+            &u("http://a.test:8080/")
+        ));
+    }
+}

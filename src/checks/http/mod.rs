@@ -1,0 +1,15 @@
+//! `http_checks`: one request, then assertions on status, headers, body, JSON and latency.
+//! One shared client (and connection pool) per distinct TLS setting. By job: [`spec`] reads
+//! the keys, [`client`] speaks the wire (clients, redirects, transport errors), [`judge`]
+//! decides from the facts of a response, [`run`] gathers those facts.
+
+pub mod client;
+pub mod judge;
+pub mod run;
+pub mod spec;
+
+pub use client::{Clients, classify};
+pub use judge::{Facts, StatusPattern, judge};
+pub use run::run;
+pub(crate) use spec::read_headers;
+pub use spec::{ClientKey, DEFAULT_MAX_BODY, FIELDS, HttpSpec, JsonAssert, parse, redacted_url};

@@ -1,0 +1,139 @@
+//! One attempt of an `http_checks` entry: send, gather the [`Facts`] of the response, then let
+//! [`judge`] decide.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use reqwest::header::HeaderValue;
+
+use super::client::{classify, send};
+use super::judge::{Facts, judge};
+use super::spec::{HttpSpec, redacted_url};
+use crate::checks::common::cert::{self, CertFacts};
+use crate::checks::common::{capped, millis, short_message};
+use crate::checks::{Phase, RunContext};
+use crate::model::{Outcome, Reason, Status};
+
+/// Characters of the body shown in the metadata of a WARN or FAIL.
+const EXCERPT_CHARS: usize = 300;
+
+type Meta = BTreeMap<String, serde_json::Value>;
+
+/// Run one attempt.
+pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+    let Some(client) = ctx.http.get(&spec.client) else {
+        return Outcome::fail(
+            Reason::Internal,
+            "no HTTP client was prepared for this check",
+        );
+    };
+    let start = Instant::now();
+    phase.set("waiting for the response headers");
+    let resp = match send(client, spec).await {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let status = resp.status();
+    let now = time::OffsetDateTime::now_utc();
+    let mut meta = response_meta(spec, &resp);
+    let cert = resp
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .and_then(cert::cert_facts);
+    if let Some(c) = &cert {
+        cert_meta(c, now, &mut meta);
+    }
+    // Only the asserted headers are looked at after the body is read: no copy of the whole
+    // header map for a check that asserts none.
+    let headers: Vec<Option<HeaderValue>> = spec
+        .response_headers
+        .iter()
+        .map(|(name, _)| resp.headers().get(name).cloned())
+        .collect();
+
+    phase.set("reading the response body");
+    let body = match capped::body(resp, spec.max_body).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&e).with_metadata(meta),
+    };
+    let elapsed = start.elapsed();
+    let truncated = body.truncated();
+    meta.insert("body_bytes".to_owned(), serde_json::json!(body.kept.len()));
+    if truncated {
+        meta.insert("body_truncated".to_owned(), serde_json::json!(true));
+    }
+    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
+    let facts = Facts {
+        status,
+        headers,
+        body: &body.kept,
+        elapsed,
+        cert,
+        now,
+    };
+    let outcome = judge(spec, &facts);
+    if outcome.status != Status::Pass {
+        // Cut by the redactor, after the secrets in the whole body are masked.
+        let text = String::from_utf8_lossy(&body.kept);
+        let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, truncated);
+        meta.insert("body_excerpt".to_owned(), serde_json::json!(excerpt));
+    }
+    outcome.with_metadata(meta)
+}
+
+/// The metadata every response gives: status code, peer address, final URL, `Location`.
+fn response_meta(spec: &HttpSpec, resp: &reqwest::Response) -> Meta {
+    let mut meta = Meta::new();
+    meta.insert(
+        "status_code".to_owned(),
+        serde_json::json!(resp.status().as_u16()),
+    );
+    if let Some(addr) = resp.remote_addr() {
+        meta.insert(
+            "remote_addr".to_owned(),
+            serde_json::json!(addr.to_string()),
+        );
+    }
+    if resp.url() != &spec.url {
+        meta.insert(
+            "final_url".to_owned(),
+            serde_json::json!(redacted_url(resp.url())),
+        );
+    }
+    if let Some(location) = resp.headers().get(reqwest::header::LOCATION) {
+        meta.insert(
+            "location".to_owned(),
+            serde_json::json!(String::from_utf8_lossy(location.as_bytes())),
+        );
+    }
+    meta
+}
+
+/// The server certificate's dates.
+fn cert_meta(c: &CertFacts, now: time::OffsetDateTime, meta: &mut Meta) {
+    meta.insert(
+        "tls_days_left".to_owned(),
+        serde_json::json!(c.days_left(now)),
+    );
+    meta.insert(
+        "tls_not_before".to_owned(),
+        serde_json::json!(cert::rfc3339(c.not_before)),
+    );
+    meta.insert(
+        "tls_not_after".to_owned(),
+        serde_json::json!(cert::rfc3339(c.not_after)),
+    );
+}
+
+/// The outcome of a body that could not be read to its end (or its cap).
+fn body_error(e: &reqwest::Error) -> Outcome {
+    let (reason, msg) = classify(e);
+    let reason = if reason == Reason::ConnectError {
+        Reason::HttpBodyRead
+    } else {
+        reason
+    };
+    Outcome::fail(reason, short_message(reason, &msg))
+        .with_detail(format!("reading body failed: {msg}"))
+}

@@ -1,0 +1,608 @@
+//! The `http_checks` keys: their table ([`FIELDS`]) and the parse into an [`HttpSpec`].
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::judge::StatusPattern;
+use crate::checks::{Thresholds, common};
+use crate::config::DEFAULT_WARN_LATENCY;
+use crate::model::Status;
+use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::{MapReader, Node, Value};
+
+/// Every key the kind accepts besides the common ones: its type and description (the
+/// validator's key list and the config schema are both read from it).
+pub const FIELDS: &[Field] = &[
+    req("url", T::String, "The URL to request (http or https)."),
+    opt(
+        "method",
+        T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+        "HTTP method (default GET).",
+    ),
+    opt("headers", T::StringMap, "Request headers."),
+    opt("body", T::String, "Request body."),
+    opt(
+        "expected_status",
+        T::ScalarList,
+        "Accepted status codes or classes like `2xx` (default 200).",
+    ),
+    opt(
+        "body_contains",
+        T::StringList,
+        "Text(s) the response body must contain.",
+    ),
+    opt(
+        "body_not_contains",
+        T::StringList,
+        "Text(s) the response body must not contain.",
+    ),
+    opt(
+        "body_regex",
+        T::String,
+        "A regex the response body must match.",
+    ),
+    opt(
+        "on_body_mismatch",
+        T::Choice(&["warn", "fail"]),
+        "Status of a body text mismatch (default warn).",
+    ),
+    opt(
+        "json",
+        T::ObjectList(&[
+            req(
+                "path",
+                T::String,
+                "JSON path (`a.b[0].c`) into the response body.",
+            ),
+            opt(
+                "equals",
+                T::Any,
+                "The value expected at the path (omit: the path must exist).",
+            ),
+        ]),
+        "Assertions on the JSON response body.",
+    ),
+    opt(
+        "response_headers",
+        T::StringMap,
+        "Response headers and the values they must have.",
+    ),
+    opt(
+        "follow_redirects",
+        T::Bool,
+        "Follow redirects (default true).",
+    ),
+    opt("max_redirects", T::Integer, "Maximum redirects followed."),
+    opt(
+        "forward_headers_on_redirect",
+        T::Bool,
+        "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
+    ),
+    opt("insecure", T::Bool, "Skip TLS certificate verification."),
+    opt(
+        "ca_file",
+        T::String,
+        "PEM file of a private CA trusted in addition to the system roots.",
+    ),
+    opt(
+        "max_body_bytes",
+        T::Integer,
+        "Cap on the response body read.",
+    ),
+    opt(
+        "warn_days",
+        T::Integer,
+        "WARN when the certificate expires within this many days.",
+    ),
+    opt(
+        "fail_days",
+        T::Integer,
+        "FAIL when the certificate expires within this many days.",
+    ),
+];
+
+/// Default cap on the response body read.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+const DEFAULT_MAX_REDIRECTS: usize = 10;
+
+/// Header names whose values are always treated as secrets.
+const SENSITIVE_HEADER_HINTS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "password",
+    "session",
+    "signature",
+];
+
+/// Read a check's `headers` map (HTTP request headers, gRPC metadata). The value of every
+/// header whose name looks like a credential (`authorization`, `x-api-key`, `cookie`…) becomes
+/// a secret, and so does its part after the first space (the token of `Bearer <token>`); every
+/// value is marked sensitive. Invalid names and values are problems at the map.
+pub(crate) fn read_headers(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some((n, p)) = r.take("headers")
+        && let Some(map) = ctx.string_map(n, &p)
+    {
+        for (name, value, _) in map {
+            let lower = name.to_ascii_lowercase();
+            if SENSITIVE_HEADER_HINTS.iter().any(|h| lower.contains(h)) {
+                ctx.secrets.push(value.clone());
+                if let Some((_, token)) = value.split_once(' ') {
+                    ctx.secrets.push(token.to_owned());
+                }
+            }
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(hn), Ok(mut hv)) => {
+                    hv.set_sensitive(true);
+                    headers.append(hn, hv);
+                }
+                (Err(_), _) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
+                (_, Err(_)) => ctx.problem(
+                    n,
+                    &p,
+                    format!(
+                        "invalid value for header `{name}` (control characters are not allowed)"
+                    ),
+                ),
+            }
+        }
+    }
+    headers
+}
+
+impl StatusPattern {
+    /// `200` or `2xx`; `None` outside 100-599 (classes 1xx-5xx).
+    pub(super) fn parse(s: &str) -> Option<StatusPattern> {
+        let s = s.trim();
+        if let Some(prefix) = s.strip_suffix("xx").or_else(|| s.strip_suffix("XX")) {
+            let c: u16 = prefix.parse().ok()?;
+            return (1..=5).contains(&c).then_some(StatusPattern::Class(c));
+        }
+        let c: u16 = s.parse().ok()?;
+        (100..=599).contains(&c).then_some(StatusPattern::Exact(c))
+    }
+}
+
+/// A JSON assertion: the value at `path` exists, and equals `equals` when given.
+#[derive(Debug, Clone)]
+pub struct JsonAssert {
+    /// As written by the user.
+    pub path: String,
+    /// As a JSON pointer.
+    pub pointer: String,
+    /// Expected value, if any.
+    pub equals: Option<serde_json::Value>,
+}
+
+/// Which client (pool) a check uses. Redirects are followed by [`super::run`] itself, hop by hop, so
+/// the configured headers can be dropped when a redirect leaves the origin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub(super) insecure: bool,
+    pub(super) ca_file: Option<String>,
+}
+
+/// A validated HTTP check.
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    /// The URL requested.
+    pub url: url::Url,
+    /// The method.
+    pub method: Method,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Option<String>,
+    /// Accepted statuses.
+    pub expected_status: Vec<StatusPattern>,
+    /// Texts the body must contain.
+    pub body_contains: Vec<String>,
+    /// Texts the body must not contain.
+    pub body_not_contains: Vec<String>,
+    /// A regex the body must match.
+    pub body_regex: Option<regex::Regex>,
+    /// Status for a body text mismatch (WARN by default, as in the first config format).
+    pub on_body_mismatch: Status,
+    /// JSON assertions.
+    pub json: Vec<JsonAssert>,
+    /// Response headers that must be present and contain the given text.
+    pub response_headers: Vec<(HeaderName, String)>,
+    /// Latency thresholds.
+    pub thresholds: Thresholds,
+    /// The client to use.
+    pub client: ClientKey,
+    /// Redirects followed at most (`None`: redirects are not followed).
+    pub max_redirects: Option<usize>,
+    /// Keep the configured headers when a redirect leaves the origin (scheme, host, port).
+    pub forward_headers_on_redirect: bool,
+    /// Body read cap.
+    pub max_body: usize,
+    /// Certificate days-left thresholds (https only, when set).
+    pub warn_days: Option<i64>,
+    /// Certificate days-left failure threshold.
+    pub fail_days: Option<i64>,
+}
+
+/// Parse the HTTP keys of a check; returns the spec and its printable target.
+pub fn parse(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    thresholds: Thresholds,
+) -> Option<(HttpSpec, String)> {
+    let url = match r.take("url") {
+        Some((n, p)) => parse_url(n, &p, ctx),
+        None => {
+            ctx.problem(r.node, &r.path, "missing required key `url`");
+            None
+        }
+    };
+    let method = match r.take("method") {
+        Some((n, p)) => {
+            let m = ctx.string(n, &p)?.to_ascii_uppercase();
+            match m.as_str() {
+                "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => {
+                    Method::from_bytes(m.as_bytes()).ok()
+                }
+                _ => {
+                    ctx.problem(
+                        n,
+                        &p,
+                        format!("unsupported method `{m}` (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)"),
+                    );
+                    None
+                }
+            }
+        }
+        None => Some(Method::GET),
+    };
+    let headers = read_headers(r, ctx);
+    let body = match r.take("body") {
+        Some((n, p)) => ctx.string(n, &p),
+        None => None,
+    };
+    let expected_status = match r.take("expected_status") {
+        Some((n, p)) => parse_statuses(n, &p, ctx),
+        None => Some(vec![StatusPattern::Exact(200)]),
+    };
+    let body_contains = opt_list(r, ctx, "body_contains");
+    let body_not_contains = opt_list(r, ctx, "body_not_contains");
+    let body_regex = match r.take("body_regex") {
+        Some((n, p)) => {
+            let s = ctx.string(n, &p)?;
+            match regex::Regex::new(&s) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    let text = e.to_string();
+                    let first = text
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    ctx.problem(n, &p, format!("invalid regex: {first}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let on_body_mismatch = match r.take("on_body_mismatch") {
+        Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
+            "warn" => Status::Warn,
+            "fail" => Status::Fail,
+            other => {
+                ctx.problem(n, &p, format!("expected `warn` or `fail`, found `{other}`"));
+                Status::Warn
+            }
+        },
+        None => Status::Warn,
+    };
+    let json = match r.take("json") {
+        Some((n, p)) => parse_json_asserts(n, &p, ctx),
+        None => Vec::new(),
+    };
+    let mut response_headers = Vec::new();
+    if let Some((n, p)) = r.take("response_headers")
+        && let Some(map) = ctx.string_map(n, &p)
+    {
+        for (name, value, _) in map {
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(hn) => response_headers.push((hn, value)),
+                Err(_) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
+            }
+        }
+    }
+    let follow = match r.take("follow_redirects") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
+        None => true,
+    };
+    let max_redirects = match r.take("max_redirects") {
+        Some((n, p)) => ctx
+            .uint(n, &p, 100)
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(DEFAULT_MAX_REDIRECTS),
+        None => DEFAULT_MAX_REDIRECTS,
+    };
+    let forward_headers_on_redirect = match r.take("forward_headers_on_redirect") {
+        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+        None => false,
+    };
+    let insecure = common::trust::insecure(r, ctx);
+    let ca_file = common::trust::ca_file(r, ctx)?;
+    let max_body = match r.take("max_body_bytes") {
+        Some((n, p)) => ctx
+            .uint(n, &p, 1 << 30)
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(DEFAULT_MAX_BODY),
+        None => DEFAULT_MAX_BODY,
+    };
+    let warn_days = days(r, ctx, "warn_days");
+    let fail_days = days(r, ctx, "fail_days");
+    if let (Some(w), Some(f)) = (warn_days, fail_days)
+        && f > w
+    {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`fail_days` must not be greater than `warn_days`",
+        );
+    }
+
+    let url = url?;
+    let target = redacted_url(&url);
+    if let Some(pw) = url.password() {
+        ctx.secrets.push(pw.to_owned());
+        let decoded = urlencoding_decode(pw).unwrap_or_else(|()| pw.to_owned());
+        // The credentials travel as `Authorization: Basic base64(user:password)`; a server
+        // that echoes its request headers must not reveal them in that form either.
+        let user = urlencoding_decode(url.username()).unwrap_or_default();
+        ctx.secrets.push(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{user}:{decoded}"),
+        ));
+        ctx.secrets.push(decoded);
+    }
+    let thresholds = Thresholds {
+        warn_latency: thresholds.warn_latency.or(Some(DEFAULT_WARN_LATENCY)),
+        fail_latency: thresholds.fail_latency,
+    };
+    Some((
+        HttpSpec {
+            url,
+            method: method?,
+            headers,
+            body,
+            expected_status: expected_status?,
+            body_contains,
+            body_not_contains,
+            body_regex,
+            on_body_mismatch,
+            json,
+            response_headers,
+            thresholds,
+            client: ClientKey { insecure, ca_file },
+            max_redirects: follow.then_some(max_redirects),
+            forward_headers_on_redirect,
+            max_body,
+            warn_days,
+            fail_days,
+        },
+        target,
+    ))
+}
+
+fn urlencoding_decode(s: &str) -> Result<String, ()> {
+    let decoded: String = url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .ok_or(())?;
+    Ok(decoded)
+}
+
+fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
+    let (n, p) = r.take(key)?;
+    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
+}
+
+fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> {
+    match r.take(key) {
+        Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+fn parse_url(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<url::Url> {
+    let s = ctx.non_empty(n, p)?;
+    match url::Url::parse(s.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            ctx.problem(
+                n,
+                p,
+                format!(
+                    "unsupported URL scheme `{}` (use http or https)",
+                    u.scheme()
+                ),
+            );
+            None
+        }
+        Ok(_) => {
+            ctx.problem(n, p, "URL has no host");
+            None
+        }
+        Err(e) => {
+            ctx.problem(n, p, format!("invalid URL: {e}"));
+            None
+        }
+    }
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redacted_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
+}
+
+fn parse_statuses(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<Vec<StatusPattern>> {
+    let items: Vec<&Node> = match &n.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![n],
+    };
+    if items.is_empty() {
+        ctx.problem(n, p, "must list at least one status");
+        return None;
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let s = ctx.string(item, p)?;
+        match StatusPattern::parse(&s) {
+            Some(sp) => out.push(sp),
+            None => {
+                ctx.problem(
+                    item,
+                    p,
+                    format!("invalid status `{s}` (a code 100-599 or a class like `2xx`)"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn parse_json_asserts(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Vec<JsonAssert> {
+    let Value::Seq(items) = &n.value else {
+        ctx.problem(n, p, "expected a list of `{path, equals}` assertions");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ip = format!("{p}[{i}]");
+        let Some(mut r) = MapReader::new(item, &ip, ctx.problems) else {
+            continue;
+        };
+        let path = match r.take("path") {
+            Some((pn, pp)) => ctx.non_empty(pn, &pp),
+            None => {
+                ctx.problem(item, &ip, "missing required key `path`");
+                None
+            }
+        };
+        let equals = r
+            .take("equals")
+            .and_then(|(en, ep)| yaml_to_json(en, &ep, ctx));
+        r.finish(&["path", "equals"], ctx.problems);
+        if let Some(path) = path {
+            match to_pointer(&path) {
+                Some(pointer) => out.push(JsonAssert {
+                    path,
+                    pointer,
+                    equals,
+                }),
+                None => ctx.problem(item, &ip, format!("invalid JSON path `{path}`")),
+            }
+        }
+    }
+    out
+}
+
+fn yaml_to_json(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<serde_json::Value> {
+    Some(match &n.value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Float(f) => serde_json::Value::from(*f),
+        Value::Str(_) => serde_json::Value::String(ctx.string(n, p)?),
+        Value::Seq(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|i| yaml_to_json(i, p, ctx))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        Value::Map(entries) => {
+            let mut m = serde_json::Map::new();
+            for (k, v) in entries {
+                m.insert(k.name.clone(), yaml_to_json(v, p, ctx)?);
+            }
+            serde_json::Value::Object(m)
+        }
+    })
+}
+
+/// `/a/0` stays a pointer; `a.b[0].c` or `$.a.b` becomes `/a/b/0/c`.
+pub(super) fn to_pointer(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return Some(path.to_owned());
+    }
+    let path = path
+        .strip_prefix("$.")
+        .or_else(|| path.strip_prefix('$'))
+        .unwrap_or(path);
+    let mut out = String::new();
+    for seg in path.split('.') {
+        if seg.is_empty() {
+            return None;
+        }
+        let (name, mut rest) = match seg.find('[') {
+            Some(i) => seg.split_at(i),
+            None => (seg, ""),
+        };
+        if !name.is_empty() {
+            out.push('/');
+            out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let (idx, tail) = r.split_at(end);
+            idx.parse::<usize>().ok()?;
+            out.push('/');
+            out.push_str(idx);
+            rest = tail.get(1..).unwrap_or("");
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patterns() {
+        assert_eq!(StatusPattern::parse("2xx"), Some(StatusPattern::Class(2)));
+        assert_eq!(StatusPattern::parse("404"), Some(StatusPattern::Exact(404)));
+        assert_eq!(StatusPattern::parse("99"), None);
+        assert_eq!(StatusPattern::parse("6xx"), None);
+    }
+
+    #[test]
+    fn json_paths() {
+        assert_eq!(to_pointer("status").as_deref(), Some("/status"));
+        assert_eq!(to_pointer("$.a.b[0].c").as_deref(), Some("/a/b/0/c"));
+        assert_eq!(to_pointer("items[1][2]").as_deref(), Some("/items/1/2"));
+        assert_eq!(to_pointer("/a/0").as_deref(), Some("/a/0"));
+        assert_eq!(to_pointer("a..b"), None);
+        assert_eq!(to_pointer("a[x]"), None);
+    }
+
+    #[test]
+    fn password_is_masked_in_target() {
+        let u = url::Url::parse("https://user:hunter2@example.com/x").unwrap();
+        assert_eq!(redacted_url(&u), "https://user:***@example.com/x");
+    }
+}
