@@ -1,6 +1,7 @@
 //! Runs a plan: bounded concurrency (globally and per target host), a timeout around every
 //! attempt, retries with exponential backoff, a global stop (deadline or signal) and panic
-//! isolation. Results come back in config order and already redacted.
+//! isolation. Results come back in config order, not yet redacted: the caller redacts the
+//! finished results once, before any report (see [`crate::redact`]).
 //!
 //! Scheduling: one loop owns every slot. A check starts when a global slot is free *and*, when
 //! a per-host limit is set (it is opt-in: none by default), its host (see
@@ -26,8 +27,8 @@ use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
-use crate::redact::Redactor;
-use crate::spec::fields::format_duration;
+use crate::model::format_duration;
+use crate::policy::Policy;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -63,7 +64,6 @@ pub async fn run(
     ctx: Arc<RunContext>,
     concurrency: usize,
     per_host: Option<usize>,
-    redactor: &Redactor,
     stop: impl Future<Output = Interruption>,
     mut on_result: impl FnMut(usize, &CheckResult),
 ) -> Finished {
@@ -109,7 +109,7 @@ pub async fn run(
                 break;
             }
             joined = set.join_next_with_id() => {
-                let (idx, mut result) = match joined {
+                let (idx, result) = match joined {
                     Some(Ok((id, (idx, result)))) => {
                         task_index.remove(&id);
                         (idx, result)
@@ -129,17 +129,15 @@ pub async fn run(
                     None => continue,
                 };
                 in_flight = in_flight.saturating_sub(1);
-                let passed = matches!(result.status, Status::Pass | Status::Warn);
+                let passed = Policy::ran_well(result.status);
                 let blocked = hosts.finished(idx, passed);
-                redactor.redact(&mut result);
                 on_result(idx, &result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
                 }
                 for b in blocked {
                     let Some(check) = checks.get(b.check) else { continue };
-                    let mut skipped = blocked_result(check, &checks, &b);
-                    redactor.redact(&mut skipped);
+                    let skipped = blocked_result(check, &checks, &b);
                     on_result(b.check, &skipped);
                     if let Some(slot) = results.get_mut(b.check) {
                         *slot = Some(skipped);
@@ -171,15 +169,13 @@ pub async fn run(
             };
             let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
             let attempts = u32::from(start.is_some());
-            let mut result = finish(
+            *slot = Some(finish(
                 check,
                 Outcome::fail(reason, message),
                 elapsed,
                 attempts,
                 Vec::new(),
-            );
-            redactor.redact(&mut result);
-            *slot = Some(result);
+            ));
         }
     }
     // One result per check, by position: a slot left empty would be an engine bug, reported
@@ -189,7 +185,7 @@ pub async fn run(
         .zip(checks.iter())
         .map(|(slot, check)| {
             slot.unwrap_or_else(|| {
-                let mut r = finish(
+                finish(
                     check,
                     Outcome::fail(
                         Reason::Internal,
@@ -198,9 +194,7 @@ pub async fn run(
                     Duration::ZERO,
                     0,
                     Vec::new(),
-                );
-                redactor.redact(&mut r);
-                r
+                )
             })
         })
         .collect();
@@ -650,7 +644,6 @@ mod tests {
             ctx,
             4,
             Some(4),
-            &Redactor::default(),
             std::future::pending(),
             |_, _| {},
         )

@@ -17,6 +17,7 @@ pub mod history;
 pub mod init;
 pub mod merge;
 pub mod model;
+pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod shard;

@@ -162,7 +162,7 @@ fn ordered(summary: &Summary) -> Vec<&CheckResult> {
 /// Render the document.
 pub fn render(summary: &Summary, commit: Option<&str>) -> String {
     let c = summary.counts();
-    let verdict = summary.verdict();
+    let verdict = super::verdict(summary);
     let verdict_text = match verdict {
         "passed" => "PASSED",
         "warned" => "PASSED with warnings",
@@ -239,11 +239,11 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
         fact(
             &mut s,
             "Since baseline",
-            &esc(&crate::baseline::counts_line(b)),
+            &esc(&crate::model::baseline_line(b)),
         );
     }
     if let Some(g) = &summary.gate {
-        fact(&mut s, "Deploy gate", &esc(&crate::gate::summary_line(g)));
+        fact(&mut s, "Deploy gate", &esc(&crate::model::gate_line(g)));
     }
     s.push_str("</dl>\n");
     if let Some(h) = &summary.history {
@@ -378,16 +378,16 @@ fn details(s: &mut String, r: &CheckResult) {
         );
     }
     if let Some(c) = &r.baseline {
-        let note = crate::baseline::result_note(c, r.duration);
+        let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
             item(s, "since baseline", &esc(&note));
         }
     }
     if let Some(g) = &r.gate {
-        item(s, "deploy gate", &esc(&crate::gate::result_note(g)));
+        item(s, "deploy gate", &esc(&crate::model::gate_note(g)));
     }
     if let Some(h) = &r.history {
-        item(s, "history", &esc(&crate::history::trend_line(h)));
+        item(s, "history", &esc(&crate::model::trend_line(h)));
     }
     for (k, v) in &r.metadata {
         if k == "body_excerpt" {
@@ -593,15 +593,15 @@ fn sparkline_svg(s: &mut String, h: &crate::model::CheckHistory) {
         .get(
             h.latencies_ms
                 .len()
-                .saturating_sub(crate::history::SPARK_MAX)..,
+                .saturating_sub(crate::model::SPARK_MAX)..,
         )
         .unwrap_or_default();
     let statuses = h
         .statuses
-        .get(h.statuses.len().saturating_sub(crate::history::SPARK_MAX)..)
+        .get(h.statuses.len().saturating_sub(crate::model::SPARK_MAX)..)
         .unwrap_or_default();
     let (w, ht) = (120u64, 24u64);
-    let label = crate::history::trend_line(h);
+    let label = crate::model::trend_line(h);
     svg_open(s, w, ht, &format!("Latency trend: {label}"));
     let _ = write!(s, "<title>{}</title>", esc(&label));
     let max = values.iter().copied().max().unwrap_or(1).max(1);

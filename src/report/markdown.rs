@@ -148,7 +148,7 @@ fn row(r: &CheckResult) -> String {
         let _ = write!(message, " — {} attempts", r.attempts);
     }
     if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
-        let _ = write!(message, " — {}", md(&crate::gate::result_note(g)));
+        let _ = write!(message, " — {}", md(&crate::model::gate_note(g)));
     }
     format!(
         "| {} {} | {} | {} | {} | {} |\n",
@@ -194,13 +194,13 @@ fn details(r: &CheckResult) -> String {
         if r.attempts == 1 { "" } else { "s" }
     );
     if let Some(c) = &r.baseline {
-        let note = crate::baseline::result_note(c, r.duration);
+        let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
             let _ = writeln!(s, "- **since baseline:** {}", md(&note));
         }
     }
     if let Some(g) = &r.gate {
-        let _ = writeln!(s, "- **deploy gate:** {}", md(&crate::gate::result_note(g)));
+        let _ = writeln!(s, "- **deploy gate:** {}", md(&crate::model::gate_note(g)));
     }
     for a in &r.failed_attempts {
         let _ = writeln!(
@@ -251,10 +251,10 @@ fn status_cell(status: Option<Status>) -> String {
 /// The section the document starts with under `--baseline`: what changed since that run.
 fn baseline_section(
     summary: &Summary,
-    b: &crate::baseline::BaselineSummary,
+    b: &crate::model::BaselineSummary,
     budget: usize,
 ) -> String {
-    use crate::baseline::Change;
+    use crate::model::Change;
     // Names and text from the baseline document are untrusted: each is cut short, and each line
     // is added only while the section fits its budget, so the results table always follows.
     let name = |n: &str| md(&truncate_chars(n, NAME_MAX));
@@ -264,7 +264,7 @@ fn baseline_section(
         "Compared with the run of {} ({}): {}.\n",
         md(&truncate_chars(&b.started_at, NAME_MAX)),
         name(&b.path),
-        md(&crate::baseline::counts_line(b))
+        md(&crate::model::baseline_line(b))
     );
     let changed = |want: Change| {
         summary
@@ -295,7 +295,7 @@ fn baseline_section(
                 None => status_cell(c.previous_status),
             };
             let details = if c.change == Change::Unchanged {
-                md(&crate::baseline::result_note(c, r.duration))
+                md(&crate::model::change_note(c, r.duration))
             } else {
                 md(&truncate_chars(&r.message, CELL_MAX))
             };
@@ -333,7 +333,7 @@ fn baseline_section(
         s.push_str(&line);
         s.push_str("\n\n");
     }
-    let mut certs: Vec<(&CheckResult, &crate::baseline::CertCountdown)> = summary
+    let mut certs: Vec<(&CheckResult, &crate::model::CertCountdown)> = summary
         .results
         .iter()
         .filter_map(|r| Some((r, r.baseline.as_ref()?.certificate.as_ref()?)))
@@ -384,7 +384,7 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         name(&h.path),
         h.keep
     );
-    let movers = crate::history::worst_movers(summary, MOVERS_MAX);
+    let movers = crate::model::worst_movers(summary, MOVERS_MAX);
     if movers.is_empty() {
         s.push_str("**Worst movers:** none (no check is slower than its window's p50).\n\n");
     } else {
@@ -403,7 +403,7 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         }
         s.push('\n');
     }
-    let flaky = crate::history::newly_flaky(summary);
+    let flaky = crate::model::newly_flaky(summary);
     if flaky.is_empty() {
         s.push_str("**Newly flaky:** none.\n\n");
     } else {
@@ -437,7 +437,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     let c = summary.counts();
     let budget = limit.saturating_sub(RESERVE);
     let mut s = String::new();
-    let verdict = match summary.verdict() {
+    let verdict = match super::verdict(summary) {
         "passed" => "✅ **PASSED**",
         "warned" => "⚠️ **PASSED with warnings**",
         _ => "❌ **FAILED**",
@@ -461,7 +461,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     if summary.fail_on_warn && c.warn > 0 {
         s.push_str(" (`--fail-on-warn`)");
     }
-    if let Some(known) = summary.known_failures() {
+    if let Some(known) = super::known_failures(summary) {
         let _ = write!(
             s,
             " (`--fail-on new`: {known} known failure{} since the baseline)",
@@ -482,7 +482,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     }
     if let Some(g) = &summary.gate {
         let icon = if g.healthy { "✅" } else { "❌" };
-        let _ = writeln!(s, "{icon} {}\n", md(&crate::gate::summary_line(g)));
+        let _ = writeln!(s, "{icon} {}\n", md(&crate::model::gate_line(g)));
     }
     let rows = ordered(summary);
     let mut omitted_rows = 0usize;
@@ -581,7 +581,8 @@ mod tests {
                 }))
                 .collect(),
         );
-        crate::baseline::apply(&mut s, &b, crate::baseline::Options::default());
+        let policy = crate::policy::Policy::of(&s);
+        crate::baseline::apply(&mut s, &b, crate::baseline::Options::default(), &policy);
         assert_eq!(s.baseline.as_ref().unwrap().removed.len(), 3000);
         for limit in [LIMIT, MIN_LIMIT] {
             let doc = render(&s, limit);

@@ -23,36 +23,25 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use crate::model::{CheckResult, Summary};
+use crate::policy::Policy;
 pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
+pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
 
-/// `##[` can only occur inside JSON strings (every key is infracheck's own): writing it as
-/// `#\u0023[` parses to the same text but cannot be read as a legacy GitHub workflow command if
-/// the document is printed in a CI log.
-pub(crate) fn json_without_legacy_commands(out: Vec<u8>) -> Vec<u8> {
-    if !out.windows(3).any(|w| w == b"##[") {
-        return out;
-    }
-    let mut fixed = Vec::with_capacity(out.len() + 16);
-    let mut rest = out.as_slice();
-    while let Some(i) = rest.windows(3).position(|w| w == b"##[") {
-        let (head, tail) = rest.split_at(i);
-        fixed.extend_from_slice(head);
-        fixed.extend_from_slice(b"#\\u0023");
-        rest = tail.get(2..).unwrap_or_default();
-    }
-    fixed.extend_from_slice(rest);
-    fixed
+/// `passed`, `warned` or `failed`: the run's verdict under the policy the summary records
+/// (reports judge nothing themselves).
+pub(crate) fn verdict(s: &Summary) -> &'static str {
+    Policy::of(s).verdict(s).as_str()
 }
 
-/// Cut `s` to at most `max` characters, marking the cut with `…`.
-pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+/// Whether the run passed, under the policy the summary records.
+pub(crate) fn passed(s: &Summary) -> bool {
+    Policy::of(s).passed(s)
+}
+
+/// Under `--fail-on new`, the failures that did not fail the run (see [`Policy`]).
+pub(crate) fn known_failures(s: &Summary) -> Option<usize> {
+    Policy::of(s).known_failures(s)
 }
 
 /// The HTTP response excerpt a check attached to a failure, if any.
