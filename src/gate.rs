@@ -326,6 +326,14 @@ mod tests {
             gate_line(&s),
             "deploy gate: NOT healthy before the 5m deadline (2 rounds, every 5s)"
         );
+        let accepted = CheckGate {
+            rounds: 1,
+            healthy_round: None,
+            healthy_after: None,
+            healthy_at: None,
+            accepted: true,
+        };
+        assert_eq!(gate_note(&accepted), "failure accepted, not waited for");
         let json = serde_json::to_value(&g).unwrap();
         assert_eq!(json["healthy_after_ms"], 12_340);
         let back: CheckGate = serde_json::from_value(json).unwrap();

@@ -14,10 +14,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
+use crate::model::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
 pub use crate::model::{
     GLYPHS, Mover, SPARK_MAX, newly_flaky, percentile, sparkline, trend_line, worst_movers,
 };
-use crate::model::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
 
 /// Version of the history file's shape; a file with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -373,7 +373,9 @@ mod tests {
                 &result("x", "PASS", "null"),
             ),
         );
-        let err = load(&[a.clone(), other], false, KINDS).unwrap_err().to_string();
+        let err = load(&[a.clone(), other], false, KINDS)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("other.json: environment `stage`"), "{err}");
     }
 

@@ -158,9 +158,8 @@ impl Policy {
             Some(b) => self.breaks(b),
             None => false,
         };
-        let before_bad = before.is_some_and(|b| {
-            self.breaks(b) || matches!(b, Status::Skip | Status::Waived)
-        });
+        let before_bad =
+            before.is_some_and(|b| self.breaks(b) || matches!(b, Status::Skip | Status::Waived));
         match (self.breaks(now), now == Status::Waived) {
             (true, _) if before_breaks => Change::Still,
             (true, _) => Change::New,

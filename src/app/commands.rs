@@ -151,4 +151,3 @@ pub(super) fn list(a: &ListArgs) -> ExitCode {
     }
     ExitCode::Ok
 }
-

@@ -210,7 +210,6 @@ pub(super) fn progress_bar(total: usize, quiet: bool) -> Option<indicatif::Progr
     Some(bar)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,4 +74,3 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
     }
     Ok(redactor)
 }
-

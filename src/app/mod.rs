@@ -117,4 +117,3 @@ pub fn exit_code_for(summary: &Summary, policy: &Policy, report_failed: bool) ->
     }
     ExitCode::Ok
 }
-

@@ -252,4 +252,3 @@ fn report_outputs(
     }
     outputs
 }
-

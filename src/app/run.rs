@@ -80,8 +80,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         }
     };
     let redactor = Redactor::new(&plan.secrets);
-    let (summary, policy) = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref()))
-    {
+    let (summary, policy) = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref())) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -118,7 +117,9 @@ pub(super) fn load_baseline(
         }
         return Ok(Some(Baseline::first_run(path, environment)));
     }
-    match Baseline::load(path, &document_kinds()).and_then(|b| b.check_environment(environment).map(|()| b)) {
+    match Baseline::load(path, &document_kinds())
+        .and_then(|b| b.check_environment(environment).map(|()| b))
+    {
         Ok(b) => Ok(Some(b)),
         Err(e) => {
             eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
@@ -338,4 +339,3 @@ async fn wait_for_signal() -> Interruption {
         Err(_) => std::future::pending().await,
     }
 }
-

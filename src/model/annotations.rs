@@ -1,5 +1,5 @@
 //! What `--baseline`, the deploy gate and `--shard` attach to a run and its results, and the
-//! texts every report shows for them. The judging lives in [`crate::policy`] and the modules
+//! texts every report shows for them. The judging lives in the run's policy and the modules
 //! that compute these values; this is only their data.
 
 use std::time::Duration;
@@ -295,4 +295,3 @@ pub fn cert_note(c: &CertCountdown) -> String {
     }
     s
 }
-

@@ -147,4 +147,3 @@ pub fn newly_flaky(summary: &Summary) -> Vec<&str> {
         .map(|r| r.name.as_str())
         .collect()
 }
-

@@ -12,8 +12,8 @@ mod result;
 mod summary;
 
 pub use annotations::{
-    BaselineSummary, CertCountdown, Change, CheckGate, FailOn, GateSummary, ResultChange,
-    ShardRun, baseline_line, cert_note, change_note, gate_line, gate_note,
+    BaselineSummary, CertCountdown, Change, CheckGate, FailOn, GateSummary, ResultChange, ShardRun,
+    baseline_line, cert_note, change_note, gate_line, gate_note,
 };
 pub use document::{Document, SCHEMA_VERSION, Tool};
 pub use history::{

@@ -251,4 +251,3 @@ mod tests {
         assert_eq!(Reason::from_code("tls.expired"), Some(Reason::TlsExpired));
     }
 }
-

@@ -39,9 +39,15 @@ impl Status {
 
     /// The status of an upper-case label (`PASS`…), as [`Status::as_str`] writes it.
     pub fn from_label(label: &str) -> Option<Status> {
-        [Status::Pass, Status::Warn, Status::Fail, Status::Skip, Status::Waived]
-            .into_iter()
-            .find(|s| s.as_str() == label)
+        [
+            Status::Pass,
+            Status::Warn,
+            Status::Fail,
+            Status::Skip,
+            Status::Waived,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == label)
     }
 
     /// How much a status needs attention, for "worst first" orderings: FAIL, SKIP, WARN,

@@ -102,10 +102,7 @@ fn fails_run_and_verdict() {
 #[test]
 fn fail_on_new_accepts_known_failures_only_with_a_baseline() {
     let mut s = crate::report::fixture::summary();
-    s.results = vec![
-        changed(result("a", Fail), Change::Still),
-        result("b", Pass),
-    ];
+    s.results = vec![changed(result("a", Fail), Change::Still), result("b", Pass)];
     s.fail_on = FailOn::New;
     // No baseline compared: `--fail-on new` changes nothing.
     assert!(!Policy::of(&s).passed(&s));
@@ -149,7 +146,10 @@ fn accepted_by_waivers_and_by_the_baseline() {
     let p = Policy::new(false, FailOn::Any, false).with_waivers(&plan.waivers, day("2026-12-31"));
     assert!(p.accepted(&result("pay-api", Fail)));
     assert!(p.accepted(&result("pay-api", Skip)));
-    assert!(!p.accepted(&result("pay-api", Warn)), "a WARN is never waived");
+    assert!(
+        !p.accepted(&result("pay-api", Warn)),
+        "a WARN is never waived"
+    );
     assert!(!p.accepted(&result("other", Fail)));
     assert!(p.accepted(&result("other", Waived)));
     let expired =
@@ -158,7 +158,9 @@ fn accepted_by_waivers_and_by_the_baseline() {
 
     let b = Baseline::for_tests("t", vec![result("a", Fail), result("w", Warn)]);
     let names = |ns: &[&str]| -> Vec<(String, String)> {
-        ns.iter().map(|n| ((*n).to_owned(), (*n).to_owned())).collect()
+        ns.iter()
+            .map(|n| ((*n).to_owned(), (*n).to_owned()))
+            .collect()
     };
     let known = Policy::new(false, FailOn::New, true).with_baseline(&b, &names(&["a", "w", "n"]));
     assert!(known.accepted(&result("a", Fail)), "STILL failing");
@@ -167,5 +169,8 @@ fn accepted_by_waivers_and_by_the_baseline() {
     let strict = Policy::new(true, FailOn::New, true).with_baseline(&b, &names(&["a", "w"]));
     assert!(strict.accepted(&result("w", Warn)));
     let any = Policy::new(false, FailOn::Any, true).with_baseline(&b, &names(&["a"]));
-    assert!(!any.accepted(&result("a", Fail)), "only under --fail-on new");
+    assert!(
+        !any.accepted(&result("a", Fail)),
+        "only under --fail-on new"
+    );
 }

@@ -49,4 +49,18 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(doc["results"][0]["message"], "x ##[error]y ###[z");
     }
+
+    #[test]
+    fn a_written_document_reads_back() {
+        let s = crate::report::fixture::summary();
+        let bytes = render(&s).unwrap();
+        let kinds: Vec<&'static str> = s.results.iter().map(|r| r.kind).collect();
+        let back = Document::from_json(&bytes, &kinds).unwrap();
+        assert_eq!(back.environment, s.environment);
+        assert_eq!(back.results.len(), s.results.len());
+        assert_eq!(back.results[3].reason, s.results[3].reason);
+        assert_eq!(back.results[0].failed_attempts.len(), 1);
+        let err = Document::from_json(&bytes, &["tcp"]).unwrap_err();
+        assert!(err.contains("unknown kind `"), "{err}");
+    }
 }
