@@ -131,16 +131,13 @@ impl Policy {
     /// run — already WAIVED, a FAIL or SKIP an active waiver will waive, or under
     /// `--fail-on new` a failure the baseline already had (it will be STILL).
     pub fn accepted(&self, r: &CheckResult) -> bool {
-        let waived = match r.status {
-            Status::Waived => true,
-            // Waivers turn FAIL and SKIP into WAIVED, nothing else (a WARN stays a WARN).
-            Status::Fail | Status::Skip => self.today.is_some_and(|today| {
-                self.waivers
-                    .iter()
-                    .any(|w| w.active(today) && w.matches(&r.name))
-            }),
-            Status::Pass | Status::Warn => false,
-        };
+        let waived = r.status == Status::Waived
+            || (crate::waiver::waivable(r.status)
+                && self.today.is_some_and(|today| {
+                    self.waivers
+                        .iter()
+                        .any(|w| w.active(today) && w.matches(&r.name))
+                }));
         waived
             || (self.fail_on_new
                 && self.breaks(r.status)
@@ -174,7 +171,7 @@ impl Policy {
     /// healthy, and no result failing the run.
     pub fn passed(&self, s: &Summary) -> bool {
         s.interrupted.is_none()
-            && !s.gate.as_ref().is_some_and(|g| !g.healthy)
+            && s.gate.as_ref().is_none_or(|g| g.healthy)
             && !s.results.iter().any(|r| self.fails_run(r))
     }
 
