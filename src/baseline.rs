@@ -5,7 +5,7 @@
 //! NEW (failing now, not before — also a failing check the baseline does not have), STILL
 //! (failing in both), RECOVERED (failing before, not now) or unchanged. Failing means the run
 //! does not count the result as passed: FAIL, SKIP and WARN under `--fail-on-warn`; a WAIVED
-//! result is a failure too, but one that does not fail the run (see [`classify`]). A baseline
+//! result is a failure too, but one that does not fail the run (see [`Policy::classify`]). A baseline
 //! result cut short by that run's deadline or a signal counts as absent.
 //!
 //! On top of that, a check that passed in both runs and became slower than `factor` times its
@@ -13,138 +13,21 @@
 //! is a latency regression, and every certificate a check saw gets a countdown: the days left
 //! now and in the baseline, and whether it was renewed in between.
 //!
-//! `--fail-on new` makes only NEW failures fail the run (see
-//! [`Summary::passed`](crate::model::Summary::passed)); the default stays "any FAIL".
+//! `--fail-on new` makes only NEW failures fail the run (see [`Policy`]); the default stays
+//! "any FAIL".
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::merge::{self, MergeError};
-use crate::model::{CheckResult, Status, Summary};
-
-/// Which failures fail the run (`--fail-on`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    /// Any FAIL or SKIP (and WARN under `--fail-on-warn`): the default.
-    #[default]
-    Any,
-    /// Only NEW failures: those that passed in the `--baseline` run (or are not in it).
-    New,
-}
-
-impl FailOn {
-    /// The flag value, `any` or `new`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailOn::Any => "any",
-            FailOn::New => "new",
-        }
-    }
-}
-
-/// How a result changed since the baseline. Serialised as its report label (`NEW`, `STILL`,
-/// `RECOVERED`, `unchanged`), the same word every report shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Change {
-    /// Failing now; passing in the baseline, or not in it.
-    #[serde(rename = "NEW")]
-    New,
-    /// Failing now and in the baseline.
-    #[serde(rename = "STILL")]
-    Still,
-    /// Passing now, failing in the baseline.
-    #[serde(rename = "RECOVERED")]
-    Recovered,
-    /// Passing now and in the baseline (or not in it).
-    #[serde(rename = "unchanged")]
-    Unchanged,
-}
-
-impl Change {
-    /// The label used in the reports: `NEW`, `STILL`, `RECOVERED`, `unchanged`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Change::New => "NEW",
-            Change::Still => "STILL",
-            Change::Recovered => "RECOVERED",
-            Change::Unchanged => "unchanged",
-        }
-    }
-}
-
-/// A certificate's countdown: days left now and in the baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CertCountdown {
-    /// Whole days from this run's start to the certificate's notAfter (negative: expired).
-    pub days_left: i64,
-    /// The certificate's notAfter (RFC 3339).
-    pub not_after: String,
-    /// Days left at the baseline run's start, when the baseline saw a certificate.
-    pub previous_days_left: Option<i64>,
-    /// The baseline's notAfter.
-    pub previous_not_after: Option<String>,
-    /// A later notAfter than in the baseline: the certificate was renewed.
-    pub renewed: bool,
-}
-
-/// The comparison of one result with the baseline (JSON `results[].baseline`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResultChange {
-    /// NEW, STILL, RECOVERED or unchanged.
-    pub change: Change,
-    /// The status in the baseline; `null` when the baseline does not have the check.
-    pub previous_status: Option<Status>,
-    /// The duration in the baseline.
-    #[serde(
-        rename = "previous_duration_ms",
-        serialize_with = "crate::model::opt_ms::serialize"
-    )]
-    pub previous_duration: Option<Duration>,
-    /// Now / before, when both ran (rounded to two decimals).
-    pub latency_ratio: Option<f64>,
-    /// Slower than `factor` × the baseline and by at least the minimum increase.
-    pub latency_regression: bool,
-    /// The certificate countdown, when the check saw a certificate.
-    pub certificate: Option<CertCountdown>,
-}
-
-/// The run-level comparison (JSON `baseline`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BaselineSummary {
-    /// The baseline document's path as given.
-    pub path: String,
-    /// When the baseline run started (RFC 3339).
-    pub started_at: String,
-    /// Failing now, not before.
-    pub new: usize,
-    /// Failing now and before.
-    pub still: usize,
-    /// Passing now, failing before.
-    pub recovered: usize,
-    /// Neither.
-    pub unchanged: usize,
-    /// Checks of this run that the baseline does not have.
-    pub not_in_baseline: usize,
-    /// Checks of the baseline that this run does not have (empty for a `--shard` run, which
-    /// sees only part of the checks).
-    pub removed: Vec<String>,
-    /// Results flagged as latency regressions.
-    pub latency_regressions: usize,
-    /// The `--latency-factor`.
-    pub latency_factor: f64,
-    /// The `--latency-min-increase`.
-    #[serde(
-        rename = "latency_min_increase_ms",
-        serialize_with = "crate::model::ms::serialize"
-    )]
-    pub latency_min_increase: Duration,
-}
+pub use crate::model::{
+    BaselineSummary, CertCountdown, Change, FailOn, ResultChange, cert_note, change_note,
+};
+use crate::model::{CheckResult, Document, Summary};
+use crate::policy::Policy;
 
 /// How latency regressions are judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,8 +65,13 @@ pub struct Baseline {
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     /// Unreadable, not an infracheck JSON document, or from a newer version.
-    #[error("baseline {0}")]
-    Document(#[from] MergeError),
+    #[error("baseline {path}: {message}")]
+    Document {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A document of another environment.
     #[error(
         "baseline {path}: environment `{found}` differs from this run's `{expected}` (a baseline must come from an earlier run of the same environment)"
@@ -201,13 +89,21 @@ pub enum BaselineError {
 impl Baseline {
     /// Read a JSON document written by `run --json` (or `--output json`). The document is
     /// untrusted input: every problem is an error naming the file.
-    pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let doc = merge::read_document(path)?;
+    /// `kinds`: the check kinds its results may name.
+    pub fn load(path: &Path, kinds: &[&'static str]) -> Result<Self, BaselineError> {
+        let shown = path.display().to_string();
+        let error = |message: String| BaselineError::Document {
+            path: shown.clone(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| error(format!("cannot read: {e}")))?;
+        let doc = Document::from_json(&bytes, kinds).map_err(error)?;
+        let started_at = doc.started_at().map_err(error)?;
         Ok(Baseline {
-            path: path.display().to_string(),
-            environment: doc.environment,
-            started_at: doc.started_at,
-            results: doc.results,
+            path: shown.clone(),
+            environment: doc.environment.into_owned(),
+            started_at,
+            results: doc.results.into_owned(),
         })
     }
 
@@ -285,48 +181,6 @@ impl Lookup<'_> {
     pub fn get(&self, name: &str) -> Option<&CheckResult> {
         self.previous.get(name).copied()
     }
-
-    /// Whether `r` is a failure the baseline already had (STILL): under `--fail-on new` it does
-    /// not fail the run, and the deploy gate does not wait for it.
-    pub fn known_failure(&self, r: &CheckResult, fail_on_warn: bool) -> bool {
-        r.status.breaks_run(fail_on_warn)
-            && classify(r.status, self.get(&r.name).map(|b| b.status), fail_on_warn)
-                == Change::Still
-    }
-}
-
-/// How a result changed. A result that fails the run is NEW unless it failed the baseline run
-/// too (a WAIVED baseline result did not: when the waiver expires the failure is NEW, and
-/// `--fail-on new` fails on it; a SKIP did only for a check that is still SKIP). A WAIVED result is STILL after a failure (waived or not) and
-/// NEW after a pass. A passing result RECOVERED from a failure or a waived failure.
-fn classify(now: Status, before: Option<Status>, fail_on_warn: bool) -> Change {
-    // A SKIP in the baseline proved nothing about the check: only a check still blocked now is
-    // STILL; one that runs and fails now is NEW.
-    let before_breaks = match before {
-        Some(Status::Skip) => now == Status::Skip,
-        Some(b) => b.breaks_run(fail_on_warn),
-        None => false,
-    };
-    // For a result that does not fail the run now, anything but a pass before counts.
-    let before_bad = before
-        .is_some_and(|b| b.breaks_run(fail_on_warn) || matches!(b, Status::Skip | Status::Waived));
-    if now.breaks_run(fail_on_warn) {
-        if before_breaks {
-            Change::Still
-        } else {
-            Change::New
-        }
-    } else if now == Status::Waived {
-        if before_bad {
-            Change::Still
-        } else {
-            Change::New
-        }
-    } else if before_bad {
-        Change::Recovered
-    } else {
-        Change::Unchanged
-    }
 }
 
 fn days_between(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
@@ -360,8 +214,7 @@ fn ratio(now: Duration, before: Duration) -> Option<f64> {
 
 /// Compare the results of `summary` with `baseline`: sets every result's `baseline` and the
 /// summary's.
-pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
-    let fail_on_warn = summary.fail_on_warn;
+pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, policy: &Policy) {
     let previous = baseline.lookup(summary.results.iter().map(|r| r.name.as_str()));
     let mut totals = BaselineSummary {
         path: baseline.path.clone(),
@@ -378,10 +231,12 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     };
     for r in &mut summary.results {
         let before = previous.get(&r.name);
-        let change = classify(r.status, before.map(|b| b.status), fail_on_warn);
-        let ran_well = |s: Status| matches!(s, Status::Pass | Status::Warn);
+        let change = policy.classify(r.status, before.map(|b| b.status));
         let comparable = before.filter(|b| {
-            ran_well(r.status) && ran_well(b.status) && r.attempts > 0 && b.attempts > 0
+            Policy::ran_well(r.status)
+                && Policy::ran_well(b.status)
+                && r.attempts > 0
+                && b.attempts > 0
         });
         let latency_ratio = comparable.and_then(|b| ratio(r.duration, b.duration));
         let latency_regression = comparable.is_some_and(|b| {
@@ -422,82 +277,16 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options) {
     summary.baseline = Some(totals);
 }
 
-/// One line for a text or notice: `1 new failure, 2 still failing, 1 recovered, 3 unchanged,
-/// 1 slower`.
-pub fn counts_line(b: &BaselineSummary) -> String {
-    let mut s = format!(
-        "{} new failure{}, {} still failing, {} recovered, {} unchanged",
-        b.new,
-        if b.new == 1 { "" } else { "s" },
-        b.still,
-        b.recovered,
-        b.unchanged
-    );
-    if b.latency_regressions > 0 {
-        s.push_str(&format!(", {} slower", b.latency_regressions));
-    }
-    if !b.removed.is_empty() {
-        s.push_str(&format!(", {} removed", b.removed.len()));
-    }
-    s
-}
-
-/// What a report shows next to a result: `NEW (was PASS)`, `slower 100ms → 900ms (×9)`,
-/// `certificate 12 days left (was 40)`. Empty when nothing is worth saying.
-pub fn result_note(c: &ResultChange, now: Duration) -> String {
-    let mut parts = Vec::new();
-    match c.change {
-        Change::New => parts.push(match c.previous_status {
-            Some(s) => format!("NEW (was {})", s.as_str()),
-            None => "NEW (not in baseline)".to_owned(),
-        }),
-        Change::Still => parts.push(match c.previous_status {
-            Some(s) => format!("STILL failing (was {})", s.as_str()),
-            None => "STILL failing".to_owned(),
-        }),
-        Change::Recovered => parts.push(match c.previous_status {
-            Some(s) => format!("RECOVERED (was {})", s.as_str()),
-            None => "RECOVERED".to_owned(),
-        }),
-        Change::Unchanged => {}
-    }
-    if c.latency_regression
-        && let Some(before) = c.previous_duration
-    {
-        let mut s = format!("slower: {}ms → {}ms", before.as_millis(), now.as_millis());
-        if let Some(r) = c.latency_ratio {
-            s.push_str(&format!(" (×{r})"));
-        }
-        parts.push(s);
-    }
-    if let Some(cert) = &c.certificate {
-        parts.push(cert_note(cert));
-    }
-    parts.join("; ")
-}
-
-/// `certificate: 12 days left (was 40)`, `certificate renewed: 89 days left (was 3)`.
-pub fn cert_note(c: &CertCountdown) -> String {
-    let head = if c.renewed {
-        "certificate renewed"
-    } else {
-        "certificate"
-    };
-    let mut s = if c.days_left < 0 {
-        format!("{head}: expired {} days ago", -c.days_left)
-    } else {
-        format!("{head}: {} days left", c.days_left)
-    };
-    if let Some(p) = c.previous_days_left {
-        s.push_str(&format!(" (was {p})"));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Status;
     use crate::report::fixture;
+
+    fn compare(s: &mut Summary, b: &Baseline) {
+        let policy = Policy::of(s);
+        apply(s, b, Options::default(), &policy);
+    }
 
     fn baseline_of(results: Vec<CheckResult>) -> Baseline {
         Baseline::for_tests("prod", results)
@@ -533,7 +322,7 @@ mod tests {
             with("f", Status::Fail, 10),
             with("gone", Status::Pass, 10),
         ]);
-        apply(&mut s, &b, Options::default());
+        compare(&mut s, &b);
         let changes: Vec<Change> = s
             .results
             .iter()
@@ -552,37 +341,18 @@ mod tests {
     }
 
     #[test]
-    fn waivers_and_cut_short_baselines() {
+    fn cut_short_baselines_count_as_absent() {
         use Status::*;
-        // An expired waiver: WAIVED before, FAIL now is a NEW failure.
-        assert_eq!(classify(Fail, Some(Waived), false), Change::New);
-        assert_eq!(classify(Waived, Some(Fail), false), Change::Still);
-        assert_eq!(classify(Waived, Some(Pass), false), Change::New);
-        assert_eq!(classify(Pass, Some(Waived), false), Change::Recovered);
-        assert_eq!(classify(Warn, Some(Pass), true), Change::New);
-        assert_eq!(classify(Warn, Some(Pass), false), Change::Unchanged);
         // A baseline result cut short by its deadline tells nothing: the failure now is NEW.
         let mut s = fixture::summary();
         s.results = vec![with("a", Fail, 10)];
         let mut cut = with("a", Fail, 10);
         cut.reason = Some(crate::model::Reason::TimeoutDeadline);
         let b = baseline_of(vec![cut]);
-        assert!(!b.lookup(["a"]).known_failure(&with("a", Fail, 1), false));
-        apply(&mut s, &b, Options::default());
+        assert!(b.lookup(["a"]).get("a").is_none());
+        compare(&mut s, &b);
         let c = s.results[0].baseline.as_ref().unwrap();
         assert_eq!((c.change, c.previous_status), (Change::New, None));
-        let b = baseline_of(vec![with("a", Fail, 10), with("b", Warn, 10)]);
-        let l = b.lookup(["a", "b"]);
-        assert!(l.known_failure(&with("a", Fail, 1), false));
-        assert!(
-            !l.known_failure(&with("b", Warn, 1), false),
-            "a WARN is no failure"
-        );
-        assert!(l.known_failure(&with("b", Warn, 1), true));
-        // A SKIP proved nothing: failing now is NEW, still blocked is STILL.
-        assert_eq!(classify(Fail, Some(Skip), false), Change::New);
-        assert_eq!(classify(Skip, Some(Skip), false), Change::Still);
-        assert_eq!(classify(Skip, Some(Fail), false), Change::Still);
     }
 
     #[test]
@@ -603,14 +373,17 @@ mod tests {
             with("y", Fail, 10),
         ];
         s.fail_on = FailOn::New;
-        apply(&mut s, &b, Options::default());
+        compare(&mut s, &b);
         let changes: Vec<Change> = s
             .results
             .iter()
             .map(|r| r.baseline.as_ref().unwrap().change)
             .collect();
         assert_eq!(changes, [Change::New, Change::New, Change::New]);
-        assert!(!s.passed(), "an ambiguous match never hides a failure");
+        assert!(
+            !Policy::of(&s).passed(&s),
+            "an ambiguous match never hides a failure"
+        );
         assert_eq!(
             s.baseline.as_ref().unwrap().removed,
             ["gone"],
@@ -627,16 +400,18 @@ mod tests {
             with("a", Status::Fail, 10),
             with("b", Status::Pass, 10),
         ]);
-        apply(&mut s, &b, Options::default());
-        assert!(s.passed(), "a STILL failure does not fail --fail-on new");
-        assert_eq!(s.verdict(), "warned");
+        compare(&mut s, &b);
+        assert!(
+            Policy::of(&s).passed(&s),
+            "a STILL failure does not fail --fail-on new"
+        );
         s.results[1] = with("b", Status::Fail, 10);
-        apply(&mut s, &b, Options::default());
-        assert!(!s.passed(), "a NEW failure does");
+        compare(&mut s, &b);
+        assert!(!Policy::of(&s).passed(&s), "a NEW failure does");
         s.fail_on = FailOn::Any;
         s.results[1] = with("b", Status::Pass, 10);
-        apply(&mut s, &b, Options::default());
-        assert!(!s.passed(), "the default fails on any FAIL");
+        compare(&mut s, &b);
+        assert!(!Policy::of(&s).passed(&s), "the default fails on any FAIL");
     }
 
     #[test]
@@ -654,7 +429,7 @@ mod tests {
             with("same", Status::Pass, 100),
             with("failing", Status::Pass, 10),
         ]);
-        apply(&mut s, &b, Options::default());
+        compare(&mut s, &b);
         let flags: Vec<bool> = s
             .results
             .iter()
@@ -664,7 +439,7 @@ mod tests {
         let slow = s.results[0].baseline.as_ref().unwrap();
         assert_eq!(slow.latency_ratio, Some(9.0));
         assert_eq!(
-            result_note(slow, s.results[0].duration),
+            change_note(slow, s.results[0].duration),
             "slower: 100ms → 900ms (×9)"
         );
         assert_eq!(s.baseline.as_ref().unwrap().latency_regressions, 1);
@@ -685,7 +460,7 @@ mod tests {
             "not_after".to_owned(),
             serde_json::json!("1970-01-11T00:00:00Z"),
         );
-        apply(&mut s, &baseline_of(vec![before]), Options::default());
+        compare(&mut s, &baseline_of(vec![before]));
         let cert = s.results[0]
             .baseline
             .as_ref()

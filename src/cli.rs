@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::baseline::FailOn;
+use crate::model::FailOn;
 use crate::shard::Shard;
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
@@ -197,8 +197,8 @@ pub struct ReportArgs {
     pub baseline: Option<PathBuf>,
     /// Which failures fail the run: `any` (default) or `new` (only NEW failures since
     /// `--baseline`, which it requires).
-    #[arg(long, value_enum, default_value_t = FailOn::Any, requires_if("new", "baseline"))]
-    pub fail_on: FailOn,
+    #[arg(long, value_enum, default_value_t = FailOnArg::Any, requires_if("new", "baseline"))]
+    pub fail_on: FailOnArg,
     /// With `--baseline`: a check this many times slower than in the baseline is a latency
     /// regression (default 2).
     #[arg(long, value_name = "FACTOR", requires = "baseline", value_parser = parse_factor_arg)]
@@ -298,6 +298,25 @@ pub struct MergeArgs {
     /// Reports and exit-code options.
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// `--fail-on`, mapped onto the model's [`FailOn`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Any FAIL or SKIP (and WARN under `--fail-on-warn`): the default.
+    #[default]
+    Any,
+    /// Only NEW failures: those that passed in the `--baseline` run (or are not in it).
+    New,
+}
+
+impl From<FailOnArg> for FailOn {
+    fn from(a: FailOnArg) -> Self {
+        match a {
+            FailOnArg::Any => FailOn::Any,
+            FailOnArg::New => FailOn::New,
+        }
+    }
 }
 
 fn parse_shard_arg(s: &str) -> Result<Shard, String> {

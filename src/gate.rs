@@ -14,121 +14,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::checks::{CheckDef, RunContext};
 use crate::engine;
-use crate::model::{CheckResult, Interruption, Status};
+pub use crate::model::{CheckGate, GateSummary};
+use crate::model::{CheckResult, Interruption};
+use crate::policy::Policy;
 use crate::redact::Redactor;
-use crate::waiver::Waiver;
-
-/// The gate's record of one check (JSON `results[].gate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckGate {
-    /// Rounds in which the check ran (1: healthy on the first try).
-    pub rounds: u32,
-    /// The round whose result was healthy; `null`: never healthy before the deadline.
-    pub healthy_round: Option<u32>,
-    /// Time from the start of the run until the healthy result came in.
-    #[serde(
-        rename = "healthy_after_ms",
-        with = "crate::model::opt_ms",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub healthy_after: Option<Duration>,
-    /// When the healthy result came in (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthy_at: Option<String>,
-    /// Not healthy, but the gate did not wait for it: a failure an active waiver accepts, or
-    /// (under `--fail-on new`) one the baseline already had.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub accepted: bool,
-}
-
-/// The gate's run-level record (JSON `gate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GateSummary {
-    /// `--interval`: the wait between the end of a round and the next.
-    #[serde(rename = "interval_ms", with = "crate::model::ms")]
-    pub interval: Duration,
-    /// `--deadline`.
-    #[serde(rename = "deadline_ms", with = "crate::model::ms")]
-    pub deadline: Duration,
-    /// Rounds run.
-    pub rounds: u32,
-    /// Every check was healthy before the deadline.
-    pub healthy: bool,
-    /// When the last check turned healthy, from the start of the run (only when `healthy`).
-    #[serde(
-        rename = "healthy_after_ms",
-        with = "crate::model::opt_ms",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub healthy_after: Option<Duration>,
-}
 
 /// `--interval` default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Whether `r` is healthy: it passed, or warned without `--fail-on-warn`.
-pub fn healthy(r: &CheckResult, fail_on_warn: bool) -> bool {
-    match r.status {
-        Status::Pass => true,
-        Status::Warn => !fail_on_warn,
-        Status::Fail | Status::Skip | Status::Waived => false,
-    }
-}
-
-/// Whether an unhealthy `r` is a failure the gate does not wait for: already waived, or one
-/// that an active waiver will accept.
-pub fn waived(r: &CheckResult, waivers: &[Waiver], today: time::Date) -> bool {
-    match r.status {
-        Status::Waived => true,
-        // Waivers turn FAIL and SKIP into WAIVED, nothing else (a WARN stays a WARN).
-        Status::Fail | Status::Skip => waivers
-            .iter()
-            .any(|w| w.active(today) && w.matches(&r.name)),
-        Status::Pass | Status::Warn => false,
-    }
-}
-
-/// `healthy after 12.3s (round 4)` or `not healthy before the deadline (12 rounds)`.
-pub fn result_note(g: &CheckGate) -> String {
-    match (g.healthy_round, g.healthy_after) {
-        (Some(round), Some(after)) => {
-            format!("healthy after {:.1}s (round {round})", after.as_secs_f64())
-        }
-        (Some(round), None) => format!("healthy in round {round}"),
-        (None, _) if g.accepted => "failure accepted, not waited for".to_owned(),
-        _ => format!(
-            "not healthy before the deadline ({} round{})",
-            g.rounds,
-            if g.rounds == 1 { "" } else { "s" }
-        ),
-    }
-}
-
-/// The run-level line: `deploy gate: healthy after 12.3s (4 rounds, every 5s)`.
-pub fn summary_line(g: &GateSummary) -> String {
-    let every = crate::spec::fields::format_duration(g.interval);
-    match (g.healthy, g.healthy_after) {
-        (true, Some(after)) => format!(
-            "deploy gate: healthy after {:.1}s ({} round{}, every {every})",
-            after.as_secs_f64(),
-            g.rounds,
-            if g.rounds == 1 { "" } else { "s" }
-        ),
-        (true, None) => format!("deploy gate: healthy ({} rounds)", g.rounds),
-        (false, _) => format!(
-            "deploy gate: NOT healthy before the {} deadline ({} round{}, every {every})",
-            crate::spec::fields::format_duration(g.deadline),
-            g.rounds,
-            if g.rounds == 1 { "" } else { "s" }
-        ),
-    }
-}
 
 /// What one run of [`run_rounds`] needs: the checks and the engine's settings.
 pub struct Rounds<'a> {
@@ -140,7 +34,7 @@ pub struct Rounds<'a> {
     pub concurrency: usize,
     /// Limit per target host; `None`: no per-host limit.
     pub per_host: Option<usize>,
-    /// Redacts every result.
+    /// Redacts the check names of the gate's waiting lines.
     pub redactor: &'a Redactor,
     /// `--interval` under `--until-healthy`; `None`: a single round (no gate).
     pub interval: Option<Duration>,
@@ -148,15 +42,6 @@ pub struct Rounds<'a> {
     pub deadline: Duration,
     /// When the run started ("healthy after" counts from here).
     pub start: Instant,
-}
-
-/// How the gate judges a result: healthy (stop rerunning, record when), or an accepted failure
-/// (stop rerunning, record `accepted`).
-pub struct Policy<'a> {
-    /// PASS, or WARN without `--fail-on-warn` (see [`healthy`]).
-    pub healthy: &'a dyn Fn(&CheckResult) -> bool,
-    /// Waived, or a known failure under `--fail-on new`.
-    pub accepted: &'a dyn Fn(&CheckResult) -> bool,
 }
 
 /// Progress callbacks of [`run_rounds`] (a progress bar, logs).
@@ -187,7 +72,7 @@ pub struct Outcome {
 /// `interval`, until none is left or `stop` (deadline, signal) resolves.
 pub async fn run_rounds<S>(
     rounds: Rounds<'_>,
-    policy: Policy<'_>,
+    policy: &Policy,
     stop: S,
     progress: &mut dyn Progress,
 ) -> Outcome
@@ -240,7 +125,6 @@ where
             Arc::clone(&rounds.ctx),
             rounds.concurrency,
             rounds.per_host,
-            rounds.redactor,
             stop.clone(),
             |k, r| {
                 progress.result(round, r);
@@ -254,7 +138,7 @@ where
         )
         .await;
         held_back = held_back.or(held);
-        // One result per member, by position (names may be redacted: never match on them).
+        // One result per member, by position.
         for (&i, r) in members.iter().zip(results) {
             let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
                 continue;
@@ -265,9 +149,9 @@ where
                 // of the round before.
                 continue;
             }
-            let healthy = (policy.healthy)(&r);
+            let healthy = policy.healthy(r.status);
             record.rounds = record.rounds.saturating_add(1);
-            record.accepted = !healthy && (policy.accepted)(&r);
+            record.accepted = !healthy && policy.accepted(&r);
             if healthy && !cut_short {
                 record.healthy_round = Some(round);
                 if let Some((after, at)) = arrivals.get(&i) {
@@ -290,7 +174,7 @@ where
             finals
                 .get(i)
                 .and_then(Option::as_ref)
-                .is_none_or(|r| !(policy.healthy)(r) && !(policy.accepted)(r))
+                .is_none_or(|r| !policy.healthy(r.status) && !policy.accepted(r))
         });
         if pending.is_empty() {
             break;
@@ -369,7 +253,7 @@ fn waiting_line(
         } else {
             String::new()
         },
-        crate::spec::fields::format_duration(interval)
+        crate::model::format_duration(interval)
     )
 }
 
@@ -387,7 +271,7 @@ fn with_unpassed_dependencies(
         finals
             .get(j)
             .and_then(Option::as_ref)
-            .is_some_and(|r| matches!(r.status, Status::Pass | Status::Warn))
+            .is_some_and(|r| Policy::ran_well(r.status))
     };
     let mut members: BTreeSet<usize> = pending.iter().copied().collect();
     let mut stack: Vec<usize> = pending.to_vec();
@@ -408,6 +292,7 @@ fn with_unpassed_dependencies(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{gate_line, gate_note};
 
     #[test]
     fn notes() {
@@ -418,7 +303,7 @@ mod tests {
             healthy_at: None,
             accepted: false,
         };
-        assert_eq!(result_note(&g), "healthy after 12.3s (round 4)");
+        assert_eq!(gate_note(&g), "healthy after 12.3s (round 4)");
         let never = CheckGate {
             rounds: 3,
             healthy_round: None,
@@ -427,7 +312,7 @@ mod tests {
             accepted: false,
         };
         assert_eq!(
-            result_note(&never),
+            gate_note(&never),
             "not healthy before the deadline (3 rounds)"
         );
         let s = GateSummary {
@@ -438,26 +323,9 @@ mod tests {
             healthy_after: None,
         };
         assert_eq!(
-            summary_line(&s),
+            gate_line(&s),
             "deploy gate: NOT healthy before the 5m deadline (2 rounds, every 5s)"
         );
-        let json = serde_json::to_value(&g).unwrap();
-        assert_eq!(json["healthy_after_ms"], 12_340);
-        let back: CheckGate = serde_json::from_value(json).unwrap();
-        assert_eq!(back, g);
-    }
-
-    #[test]
-    fn healthy_and_waived() {
-        let mut r = crate::report::fixture::summary().results[0].clone();
-        let today = time::macros::date!(2026 - 12 - 01);
-        r.status = Status::Fail;
-        assert!(!healthy(&r, false) && !waived(&r, &[], today));
-        r.status = Status::Warn;
-        assert!(healthy(&r, false));
-        assert!(!healthy(&r, true));
-        r.status = Status::Waived;
-        assert!(!healthy(&r, false) && waived(&r, &[], today));
         let accepted = CheckGate {
             rounds: 1,
             healthy_round: None,
@@ -465,6 +333,10 @@ mod tests {
             healthy_at: None,
             accepted: true,
         };
-        assert_eq!(result_note(&accepted), "failure accepted, not waited for");
+        assert_eq!(gate_note(&accepted), "failure accepted, not waited for");
+        let json = serde_json::to_value(&g).unwrap();
+        assert_eq!(json["healthy_after_ms"], 12_340);
+        let back: CheckGate = serde_json::from_value(json).unwrap();
+        assert_eq!(back, g);
     }
 }

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
 use crate::model::{CheckHistory, HistorySummary, RunPoint, Status, Summary};
+pub use crate::model::{
+    GLYPHS, Mover, SPARK_MAX, newly_flaky, percentile, sparkline, trend_line, worst_movers,
+};
 
 /// Version of the history file's shape; a file with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,17 +92,6 @@ pub struct RunCheck {
     pub latency_ms: u64,
 }
 
-fn parse_status(s: &str) -> Option<Status> {
-    Some(match s {
-        "PASS" => Status::Pass,
-        "WARN" => Status::Warn,
-        "FAIL" => Status::Fail,
-        "SKIP" => Status::Skip,
-        "WAIVED" => Status::Waived,
-        _ => return None,
-    })
-}
-
 impl History {
     /// An empty history (a first run).
     pub fn empty() -> Self {
@@ -148,11 +140,11 @@ impl History {
             if let Some(c) = run
                 .checks
                 .iter()
-                .find(|c| parse_status(&c.status).is_none())
+                .find(|c| Status::from_label(&c.status).is_none())
             {
                 return Err(invalid(format!(
                     "unknown status `{}`",
-                    crate::report::truncate_chars(&c.status, 40)
+                    crate::text::truncate_chars(&c.status, 40)
                 )));
             }
         }
@@ -163,7 +155,7 @@ impl History {
     pub fn render(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut out = serde_json::to_vec_pretty(self)?;
         out.push(b'\n');
-        Ok(crate::report::json_without_legacy_commands(out))
+        Ok(crate::text::json_without_legacy_commands(out))
     }
 
     /// Add the run of `summary`, keep the last `keep` runs of its environment, and attach the
@@ -183,7 +175,7 @@ impl History {
                     name: r.name.clone(),
                     status: r.status.as_str().to_owned(),
                     reason: r.reason.map(|x| x.code().to_owned()),
-                    latency_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+                    latency_ms: crate::model::millis(r.duration),
                 })
                 .collect(),
         });
@@ -212,7 +204,7 @@ impl History {
             for run in &window {
                 if let Some(c) = run.checks.iter().find(|c| c.name == result.name) {
                     latencies.push(c.latency_ms);
-                    statuses.push(parse_status(&c.status).unwrap_or(Status::Fail));
+                    statuses.push(Status::from_label(&c.status).unwrap_or(Status::Fail));
                 }
             }
             if statuses.is_empty() {
@@ -240,106 +232,6 @@ impl History {
                 .collect(),
         });
     }
-}
-
-/// The nearest-rank percentile `p` (1–100) of `values`; 0 when empty.
-pub fn percentile(values: &[u64], p: usize) -> u64 {
-    if values.is_empty() {
-        return 0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
-
-/// `▁▂▃▅▇`: the latency glyphs of the trend line, lowest to highest.
-pub const GLYPHS: [char; 5] = ['▁', '▂', '▃', '▅', '▇'];
-
-/// Most glyphs in a sparkline (the most recent runs).
-pub const SPARK_MAX: usize = 30;
-
-/// The latencies as glyphs, scaled between the window's minimum and maximum (all `▁` when
-/// they are equal). At most the last [`SPARK_MAX`] values.
-pub fn sparkline(values: &[u64]) -> String {
-    let values = values
-        .get(values.len().saturating_sub(SPARK_MAX)..)
-        .unwrap_or_default();
-    let (Some(min), Some(max)) = (values.iter().min(), values.iter().max()) else {
-        return String::new();
-    };
-    let span = max - min;
-    values
-        .iter()
-        .map(|v| {
-            // All equal (span 0): the lowest glyph.
-            let level = ((v - min) * 4 + span / 2)
-                .checked_div(span)
-                .map_or(0, |l| usize::try_from(l).unwrap_or(4));
-            GLYPHS.get(level.min(4)).copied().unwrap_or('▇')
-        })
-        .collect()
-}
-
-/// `▁▂▇ · p50 120ms · p95 900ms · 2 of last 3 failed`, or `new: no history yet`.
-pub fn trend_line(h: &CheckHistory) -> String {
-    if h.runs <= 1 {
-        return "new: no history yet".to_owned();
-    }
-    format!(
-        "{} · p50 {}ms · p95 {}ms · {} of last {} failed",
-        sparkline(&h.latencies_ms),
-        h.p50_ms,
-        h.p95_ms,
-        h.failures,
-        h.runs
-    )
-}
-
-/// A check whose latency now is above the p50 of its earlier runs in the window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mover<'a> {
-    /// The check.
-    pub name: &'a str,
-    /// Its latency now, ms.
-    pub now_ms: u64,
-    /// The p50 of its earlier runs in the window, ms.
-    pub before_p50_ms: u64,
-}
-
-/// The checks whose latency now rose most above the p50 of their earlier runs in the window,
-/// largest increase first (ties: config order), at most `max`.
-pub fn worst_movers(summary: &Summary, max: usize) -> Vec<Mover<'_>> {
-    let mut movers: Vec<Mover<'_>> = summary
-        .results
-        .iter()
-        .filter_map(|r| {
-            let h = r.history.as_ref()?;
-            let (now, earlier) = h.latencies_ms.split_last()?;
-            if earlier.is_empty() {
-                return None;
-            }
-            let before = percentile(earlier, 50);
-            (*now > before).then_some(Mover {
-                name: &r.name,
-                now_ms: *now,
-                before_p50_ms: before,
-            })
-        })
-        .collect();
-    movers.sort_by_key(|m| std::cmp::Reverse(m.now_ms - m.before_p50_ms));
-    movers.truncate(max);
-    movers
-}
-
-/// Checks that failed at least twice in the window yet pass now, in config order.
-pub fn newly_flaky(summary: &Summary) -> Vec<&str> {
-    summary
-        .results
-        .iter()
-        .filter(|r| r.status == Status::Pass && r.history.as_ref().is_some_and(|h| h.failures >= 2))
-        .map(|r| r.name.as_str())
-        .collect()
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! format a CI system reads.
 //!
 //! The pipeline: [`config`] (YAML → validated [`config::Plan`]) → [`engine`] (bounded
-//! concurrency, timeouts, retries, deadline) → [`checks`] (one module per kind) →
-//! [`redact`] → [`report`] → an [`exit_code::ExitCode`].
+//! concurrency, timeouts, retries, deadline) → [`checks`] (one module per kind) → the
+//! finished results, judged by the run's [`policy`] and redacted once ([`redact`]) →
+//! [`report`] (the model's types, the policy's verdict) → an [`exit_code::ExitCode`].
 
 pub mod app;
 pub mod baseline;
@@ -17,6 +18,7 @@ pub mod history;
 pub mod init;
 pub mod merge;
 pub mod model;
+pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod shard;

@@ -11,13 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::checks::KINDS;
-use crate::model::{CheckResult, FailedAttempt, Interruption, Location, Reason, Status, Summary};
-use crate::report::json::SCHEMA_VERSION;
+use crate::model::{CheckResult, Document, GateSummary, Interruption, ShardRun, Summary};
 
 /// Why the documents cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -42,252 +38,55 @@ fn doc_error(path: &Path, message: impl Into<String>) -> MergeError {
     }
 }
 
-/// Only the version, read first so a newer document is refused as newer, not as malformed.
-#[derive(Deserialize)]
-struct Probe {
-    schema_version: Option<u64>,
-}
-
-/// The parts of the JSON document (`report::json`) that a merge needs. Unknown keys are
-/// ignored: later releases may add fields without changing `schema_version`.
-#[derive(Deserialize)]
-struct RawDocument {
+/// One document, checked and converted.
+struct Part {
+    path: PathBuf,
     environment: String,
     config: String,
-    started_at: String,
-    duration_ms: u64,
-    fail_on_warn: bool,
-    interrupted: Option<String>,
-    #[serde(default)]
-    shard: Option<RawShard>,
-    #[serde(default)]
-    gate: Option<crate::gate::GateSummary>,
-    results: Vec<RawResult>,
-}
-
-#[derive(Deserialize)]
-struct RawShard {
-    index: u32,
-    count: u32,
-    total_checks: usize,
-    positions: Vec<usize>,
-}
-
-#[derive(Deserialize)]
-struct RawResult {
-    name: String,
-    kind: String,
-    target: String,
-    status: String,
-    reason: Option<String>,
-    message: String,
-    #[serde(default)]
-    detail: Option<String>,
-    duration_ms: u64,
-    attempts: u32,
-    flaky: bool,
-    #[serde(default)]
-    failed_attempts: Vec<RawAttempt>,
-    #[serde(default)]
-    metadata: BTreeMap<String, serde_json::Value>,
-    location: RawLocation,
-    #[serde(default)]
-    gate: Option<crate::gate::CheckGate>,
-}
-
-#[derive(Deserialize)]
-struct RawAttempt {
-    reason: String,
-    message: String,
-    duration_ms: u64,
-}
-
-#[derive(Deserialize)]
-struct RawLocation {
-    file: String,
-    line: usize,
-    column: usize,
-}
-
-/// One document, checked and converted.
-pub(crate) struct Document {
-    path: PathBuf,
-    pub(crate) environment: String,
-    config: String,
-    pub(crate) started_at: OffsetDateTime,
+    started_at: OffsetDateTime,
     duration: Duration,
     fail_on_warn: bool,
     interrupted: Option<Interruption>,
-    shard: Option<RawShard>,
-    gate: Option<crate::gate::GateSummary>,
-    pub(crate) results: Vec<CheckResult>,
+    shard: Option<ShardRun>,
+    gate: Option<GateSummary>,
+    results: Vec<CheckResult>,
 }
 
 /// Read and combine `paths` into the summary of one run. `fail_on_warn` (the merge's own
 /// `--fail-on-warn`) adds to the documents' setting: any shard run with it makes WARN fail.
-pub fn load(paths: &[PathBuf], fail_on_warn: bool) -> Result<Summary, MergeError> {
+/// `kinds`: the check kinds a document's results may name.
+pub fn load(
+    paths: &[PathBuf],
+    fail_on_warn: bool,
+    kinds: &[&'static str],
+) -> Result<Summary, MergeError> {
     let docs = paths
         .iter()
-        .map(|p| read_document(p))
+        .map(|p| read_part(p, kinds))
         .collect::<Result<Vec<_>, _>>()?;
     combine(docs, fail_on_warn)
 }
 
-/// Read one JSON document (also the `--baseline`); every problem names the file.
-pub(crate) fn read_document(path: &Path) -> Result<Document, MergeError> {
+/// Read one JSON document; every problem names the file.
+fn read_part(path: &Path, kinds: &[&'static str]) -> Result<Part, MergeError> {
     let bytes = std::fs::read(path).map_err(|e| doc_error(path, format!("cannot read: {e}")))?;
-    let probe: Probe = serde_json::from_slice(&bytes)
-        .map_err(|e| doc_error(path, format!("not a valid JSON document: {e}")))?;
-    let version = probe.schema_version.ok_or_else(|| {
-        doc_error(
-            path,
-            "not an infracheck JSON document (no `schema_version`)",
-        )
-    })?;
-    if version > u64::from(SCHEMA_VERSION) {
-        return Err(doc_error(
-            path,
-            format!(
-                "schema_version {version} is newer than this infracheck reads ({SCHEMA_VERSION}); merge with the infracheck version that wrote it"
-            ),
-        ));
-    }
-    if version == 0 {
-        return Err(doc_error(path, "unsupported schema_version 0"));
-    }
-    let raw: RawDocument = serde_json::from_slice(&bytes)
-        .map_err(|e| doc_error(path, format!("not an infracheck JSON document: {e}")))?;
-    let started_at = OffsetDateTime::parse(&raw.started_at, &Rfc3339).map_err(|e| {
-        doc_error(
-            path,
-            format!("invalid `started_at` `{}`: {e}", raw.started_at),
-        )
-    })?;
-    let interrupted = match raw.interrupted.as_deref() {
-        None => None,
-        Some("deadline") => Some(Interruption::Deadline),
-        Some("sigint") => Some(Interruption::Sigint),
-        Some("sigterm") => Some(Interruption::Sigterm),
-        Some(other) => return Err(doc_error(path, format!("unknown `interrupted` `{other}`"))),
-    };
-    let results = raw
-        .results
-        .into_iter()
-        .map(convert_result)
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(|m| doc_error(path, m))?;
-    if let Some(s) = &raw.shard {
-        if s.count == 0 || s.index == 0 || s.index > s.count {
-            return Err(doc_error(
-                path,
-                format!("invalid shard {}/{}", s.index, s.count),
-            ));
-        }
-        if s.positions.len() != results.len() {
-            return Err(doc_error(
-                path,
-                format!(
-                    "shard {}/{} lists {} positions for {} results",
-                    s.index,
-                    s.count,
-                    s.positions.len(),
-                    results.len()
-                ),
-            ));
-        }
-        if let Some(p) = s.positions.iter().find(|p| **p >= s.total_checks) {
-            return Err(doc_error(
-                path,
-                format!(
-                    "shard position {p} is outside the run's {} checks",
-                    s.total_checks
-                ),
-            ));
-        }
-    }
-    Ok(Document {
+    let doc = Document::from_json(&bytes, kinds).map_err(|m| doc_error(path, m))?;
+    let started_at = doc.started_at().map_err(|m| doc_error(path, m))?;
+    Ok(Part {
         path: path.to_path_buf(),
-        environment: raw.environment,
-        config: raw.config,
+        environment: doc.environment.into_owned(),
+        config: doc.config.into_owned(),
         started_at,
-        duration: Duration::from_millis(raw.duration_ms),
-        fail_on_warn: raw.fail_on_warn,
-        interrupted,
-        shard: raw.shard,
-        gate: raw.gate,
-        results,
+        duration: Duration::from_millis(doc.duration_ms),
+        fail_on_warn: doc.fail_on_warn,
+        interrupted: doc.interrupted,
+        shard: doc.shard.map(std::borrow::Cow::into_owned),
+        gate: doc.gate.map(std::borrow::Cow::into_owned),
+        results: doc.results.into_owned(),
     })
 }
 
-fn convert_result(r: RawResult) -> Result<CheckResult, String> {
-    let kind = KINDS
-        .iter()
-        .map(|(_, k)| *k)
-        .chain([crate::model::WAIVER_KIND])
-        .find(|k| *k == r.kind)
-        .ok_or_else(|| format!("check `{}`: unknown kind `{}`", r.name, r.kind))?;
-    let status = match r.status.as_str() {
-        "PASS" => Status::Pass,
-        "WARN" => Status::Warn,
-        "FAIL" => Status::Fail,
-        "SKIP" => Status::Skip,
-        "WAIVED" => Status::Waived,
-        other => return Err(format!("check `{}`: unknown status `{other}`", r.name)),
-    };
-    let reason = r
-        .reason
-        .as_deref()
-        .map(|c| parse_reason(&r.name, c))
-        .transpose()?;
-    if (status == Status::Pass) != reason.is_none() {
-        return Err(format!(
-            "check `{}`: a {} result {} a `reason`",
-            r.name,
-            status.as_str(),
-            if reason.is_some() { "has" } else { "lacks" }
-        ));
-    }
-    let failed_attempts = r
-        .failed_attempts
-        .into_iter()
-        .map(|a| {
-            Ok(FailedAttempt {
-                reason: parse_reason(&r.name, &a.reason)?,
-                message: a.message,
-                duration: Duration::from_millis(a.duration_ms),
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(CheckResult {
-        name: r.name,
-        kind,
-        target: r.target,
-        status,
-        reason,
-        message: r.message,
-        detail: r.detail,
-        duration: Duration::from_millis(r.duration_ms),
-        attempts: r.attempts,
-        flaky: r.flaky,
-        failed_attempts,
-        metadata: r.metadata,
-        location: Location {
-            file: r.location.file,
-            line: r.location.line,
-            column: r.location.column,
-        },
-        baseline: None,
-        gate: r.gate,
-        history: None,
-        limits: Default::default(),
-    })
-}
-
-fn parse_reason(check: &str, code: &str) -> Result<Reason, String> {
-    Reason::from_code(code).ok_or_else(|| format!("check `{check}`: unknown reason `{code}`"))
-}
-
-fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeError> {
+fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
     let Some(first) = docs.first() else {
         return Err(MergeError::Set("no JSON documents to merge".to_owned()));
     };
@@ -479,12 +278,12 @@ fn combine(docs: Vec<Document>, fail_on_warn: bool) -> Result<Summary, MergeErro
 
 /// The deploy gate of the whole run: healthy only if every shard's gate was; as many rounds
 /// as the longest shard ran.
-fn merged_gate(docs: &[Document]) -> Option<crate::gate::GateSummary> {
+fn merged_gate(docs: &[Part]) -> Option<GateSummary> {
     let first = docs.iter().find_map(|d| d.gate.as_ref())?;
     let healthy = docs
         .iter()
         .all(|d| d.gate.as_ref().is_some_and(|g| g.healthy));
-    Some(crate::gate::GateSummary {
+    Some(GateSummary {
         interval: first.interval,
         deadline: first.deadline,
         rounds: docs
@@ -506,6 +305,8 @@ fn merged_gate(docs: &[Document]) -> Option<crate::gate::GateSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KINDS: &[&str] = &["http", "tcp"];
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -550,16 +351,16 @@ mod tests {
                 ),
             ),
         );
-        let s = load(&[a.clone(), b.clone()], false).unwrap();
+        let s = load(&[a.clone(), b.clone()], false, KINDS).unwrap();
         let names: Vec<&str> = s.results.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["x", "y", "z"]);
-        assert!(!s.passed());
+        assert!(!crate::policy::Policy::of(&s).passed(&s));
 
-        let err = load(std::slice::from_ref(&a), false)
+        let err = load(std::slice::from_ref(&a), false, KINDS)
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing shard 2 of 2"), "{err}");
-        let err = load(&[a.clone(), a.clone()], false)
+        let err = load(&[a.clone(), a.clone()], false, KINDS)
             .unwrap_err()
             .to_string();
         assert!(err.contains("shard 1/2 is also"), "{err}");
@@ -572,7 +373,9 @@ mod tests {
                 &result("x", "PASS", "null"),
             ),
         );
-        let err = load(&[a.clone(), other], false).unwrap_err().to_string();
+        let err = load(&[a.clone(), other], false, KINDS)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("other.json: environment `stage`"), "{err}");
     }
 
@@ -615,7 +418,7 @@ mod tests {
         ];
         for (name, text) in cases {
             let p = write(dir.path(), name, &text);
-            let err = load(&[p], false).unwrap_err().to_string();
+            let err = load(&[p], false, KINDS).unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
             assert!(!err.contains('\n'), "{name}: {err}");
         }

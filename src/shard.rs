@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+pub use crate::model::ShardRun;
 
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -74,20 +74,6 @@ impl FromStr for Shard {
         }
         Ok(Shard { index, count })
     }
-}
-
-/// What a sharded run covered, recorded in the JSON document (`shard`) so `merge` can check
-/// that the documents it combines fit together and put the results back in config order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ShardRun {
-    /// 1-based shard number.
-    pub index: u32,
-    /// How many shards the checks were split into.
-    pub count: u32,
-    /// Checks in the whole environment (every shard).
-    pub total_checks: usize,
-    /// The 0-based config-order position of each result of this shard, in result order.
-    pub positions: Vec<usize>,
 }
 
 /// Keep the checks of `shard` (all of them without one), returning them with what the run

@@ -55,3 +55,32 @@ pub fn neutralise_commands(s: String) -> String {
     }
     out
 }
+
+/// `##[` can only occur inside JSON strings (every key is infracheck's own): writing it as
+/// `#\u0023[` parses to the same text but cannot be read as a legacy GitHub workflow command if
+/// the document is printed in a CI log.
+pub fn json_without_legacy_commands(out: Vec<u8>) -> Vec<u8> {
+    if !out.windows(3).any(|w| w == b"##[") {
+        return out;
+    }
+    let mut fixed = Vec::with_capacity(out.len() + 16);
+    let mut rest = out.as_slice();
+    while let Some(i) = rest.windows(3).position(|w| w == b"##[") {
+        let (head, tail) = rest.split_at(i);
+        fixed.extend_from_slice(head);
+        fixed.extend_from_slice(b"#\\u0023");
+        rest = tail.get(2..).unwrap_or_default();
+    }
+    fixed.extend_from_slice(rest);
+    fixed
+}
+
+/// Cut `s` to at most `max` characters, marking the cut with `…`.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

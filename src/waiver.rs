@@ -54,6 +54,12 @@ impl Waiver {
     }
 }
 
+/// Whether a waiver can accept a result with this status: FAIL and SKIP become WAIVED,
+/// nothing else (a WARN stays a WARN).
+pub fn waivable(status: Status) -> bool {
+    matches!(status, Status::Fail | Status::Skip)
+}
+
 /// Parse `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()
@@ -179,7 +185,7 @@ pub fn apply(
         return;
     }
     for r in results.iter_mut() {
-        if !matches!(r.status, Status::Fail | Status::Skip) {
+        if !waivable(r.status) {
             continue;
         }
         let matching: Vec<&Waiver> = waivers.iter().filter(|w| w.matches(&r.name)).collect();

@@ -87,7 +87,7 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
             Issue {
                 ty: "issue",
                 description: match r.baseline.as_ref().map(|c| c.change) {
-                    Some(crate::baseline::Change::New) => format!(
+                    Some(crate::model::Change::New) => format!(
                         "{} [{}] (new since baseline): {}",
                         r.name,
                         reason.code(),

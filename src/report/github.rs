@@ -58,8 +58,8 @@ fn annotation(cx: &Context<'_>, command: &str, r: &CheckResult) -> String {
     let reason = r.reason.unwrap_or(Reason::Internal);
     let mut title = format!("{} [{}]", r.name, reason.code());
     match r.baseline.as_ref().map(|c| c.change) {
-        Some(crate::baseline::Change::New) => title.push_str(" NEW since baseline"),
-        Some(crate::baseline::Change::Still) => title.push_str(" still failing since baseline"),
+        Some(crate::model::Change::New) => title.push_str(" NEW since baseline"),
+        Some(crate::model::Change::Still) => title.push_str(" still failing since baseline"),
         _ => {}
     }
     let message = format!(
@@ -92,7 +92,7 @@ fn annotations(cx: &Context<'_>) -> String {
         matching.sort_by_key(|r| {
             r.baseline
                 .as_ref()
-                .is_none_or(|c| c.change != crate::baseline::Change::New)
+                .is_none_or(|c| c.change != crate::model::Change::New)
         });
         for r in matching.iter().take(MAX_PER_LEVEL) {
             out.push_str(&annotation(cx, command, r));
@@ -118,17 +118,17 @@ fn annotations(cx: &Context<'_>) -> String {
         c.fail,
         super::text::extra_counts(c),
         c.total,
-        s.verdict()
+        super::verdict(s)
     );
     if let Some(b) = &s.baseline {
         let _ = write!(
             notice,
             " Since baseline: {}.",
-            crate::baseline::counts_line(b)
+            crate::model::baseline_line(b)
         );
     }
     if let Some(g) = &s.gate {
-        let _ = write!(notice, " {}.", crate::gate::summary_line(g));
+        let _ = write!(notice, " {}.", crate::model::gate_line(g));
     }
     let [more_fail, more_warn] = more;
     if more_fail + more_warn > 0 {
@@ -198,7 +198,7 @@ fn outputs(cx: &Context<'_>, token: &mut dyn FnMut() -> String) -> String {
         c.skip,
         c.waived,
         c.total,
-        s.verdict()
+        super::verdict(s)
     );
     if let Some(b) = &s.baseline {
         let _ = write!(

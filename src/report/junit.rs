@@ -98,13 +98,13 @@ fn description(r: &CheckResult) -> String {
 fn extra_notes(r: &CheckResult) -> String {
     let mut s = String::new();
     if let Some(c) = &r.baseline {
-        let note = crate::baseline::result_note(c, r.duration);
+        let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
             let _ = writeln!(s, "since baseline: {note}");
         }
     }
     if let Some(g) = &r.gate {
-        let _ = writeln!(s, "deploy gate: {}", crate::gate::result_note(g));
+        let _ = writeln!(s, "deploy gate: {}", crate::model::gate_note(g));
     }
     s
 }
@@ -181,7 +181,7 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, RenderError> {
     suite.set_time(summary.duration);
     suite.add_property(Property::new("environment", xml(&summary.environment)));
     suite.add_property(Property::new("config", xml(&summary.config_path)));
-    suite.add_property(Property::new("status", summary.verdict()));
+    suite.add_property(Property::new("status", super::verdict(summary)));
     suite.add_property(Property::new("fail_on", summary.fail_on.as_str()));
     if let Some(b) = &summary.baseline {
         suite.add_property(Property::new("baseline", xml(&b.path)));

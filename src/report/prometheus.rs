@@ -235,7 +235,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         out,
         "infracheck_run_success{{environment=\"{env}\"}} {}",
-        u8::from(s.passed())
+        u8::from(super::passed(s))
     );
 
     family(
@@ -262,14 +262,14 @@ pub fn render(s: &Summary) -> String {
 }
 
 /// The change labels, in the order they are written.
-const CHANGES: &[crate::baseline::Change] = &[
-    crate::baseline::Change::New,
-    crate::baseline::Change::Still,
-    crate::baseline::Change::Recovered,
-    crate::baseline::Change::Unchanged,
+const CHANGES: &[crate::model::Change] = &[
+    crate::model::Change::New,
+    crate::model::Change::Still,
+    crate::model::Change::Recovered,
+    crate::model::Change::Unchanged,
 ];
 
-fn change_label(c: crate::baseline::Change) -> String {
+fn change_label(c: crate::model::Change) -> String {
     c.label().to_ascii_lowercase()
 }
 
@@ -327,7 +327,7 @@ fn baseline_families(out: &mut String, s: &Summary) {
 }
 
 /// `--until-healthy`: when each check turned healthy, rounds, and the gate's verdict.
-fn gate_families(out: &mut String, s: &Summary, g: &crate::gate::GateSummary) {
+fn gate_families(out: &mut String, s: &Summary, g: &crate::model::GateSummary) {
     let env = escape_label(&s.environment);
     let healthy: Vec<(&CheckResult, std::time::Duration)> = s
         .results

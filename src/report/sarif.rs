@@ -134,7 +134,7 @@ struct Properties {
     reason: &'static str,
     /// `new`, `still`… (`--baseline`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    change: Option<crate::baseline::Change>,
+    change: Option<crate::model::Change>,
     /// A latency regression since the baseline.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     latency_regression: bool,
@@ -179,7 +179,7 @@ fn rule(reason: Reason) -> Rule {
 /// The SARIF baseline state of a reported (non-passing) result: `new` when the check passed
 /// in the baseline or is not in it, `unchanged` when it had the same status, `updated` when it
 /// was reported with another status (FAIL → WARN…).
-fn baseline_state(now: Status, c: &crate::baseline::ResultChange) -> &'static str {
+fn baseline_state(now: Status, c: &crate::model::ResultChange) -> &'static str {
     match c.previous_status {
         None | Some(Status::Pass | Status::Skip) => "new",
         Some(before) if before == now => "unchanged",

@@ -104,7 +104,7 @@ fn diagnostics(out: &mut String, r: &CheckResult) {
         let _ = writeln!(out, "  attempts: {}", r.attempts);
     }
     if let Some(c) = &r.baseline {
-        let note = crate::baseline::result_note(c, r.duration);
+        let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
             let _ = writeln!(out, "  since_baseline: {}", quoted(&note));
         }
@@ -151,7 +151,7 @@ pub fn render(summary: &Summary) -> String {
         c.fail,
         super::text::extra_counts(c),
         c.total,
-        summary.verdict()
+        super::verdict(summary)
     );
     out
 }

@@ -48,7 +48,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
             "changes since baseline ({}, run of {}): {}",
             one_line(&b.path),
             one_line(&b.started_at),
-            crate::baseline::counts_line(b)
+            crate::model::baseline_line(b)
         )?;
         if !b.removed.is_empty() {
             let shown: Vec<String> = b.removed.iter().take(10).map(|n| one_line(n)).collect();
@@ -103,13 +103,13 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
             }
         }
         if let Some(c) = &r.baseline {
-            let note = crate::baseline::result_note(c, r.duration);
+            let note = crate::model::change_note(c, r.duration);
             if !note.is_empty() {
                 message.push_str(&format!(" — {}", one_line(&note)));
             }
         }
         if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
-            message.push_str(&format!(" — {}", crate::gate::result_note(g)));
+            message.push_str(&format!(" — {}", crate::model::gate_note(g)));
         }
         writeln!(
             out,
@@ -125,14 +125,14 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
                 out,
                 "  {:label_width$}  trend {}",
                 "",
-                crate::history::trend_line(h)
+                crate::model::trend_line(h)
             )?;
         }
     }
     if let Some(g) = &summary.gate {
-        writeln!(out, "{}", crate::gate::summary_line(g))?;
+        writeln!(out, "{}", crate::model::gate_line(g))?;
     }
-    let verdict = match summary.verdict() {
+    let verdict = match super::verdict(summary) {
         "passed" => paint(style, Status::Pass, "PASSED"),
         "warned" => paint(style, Status::Warn, "PASSED with warnings"),
         _ => paint(style, Status::Fail, "FAILED"),
@@ -150,7 +150,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     if summary.fail_on_warn && counts.warn > 0 {
         line.push_str(" (--fail-on-warn)");
     }
-    if let Some(known) = summary.known_failures() {
+    if let Some(known) = super::known_failures(summary) {
         line.push_str(&format!(
             " (--fail-on new: {known} known failure{} since the baseline)",
             if known == 1 { "" } else { "s" }

@@ -1,6 +1,7 @@
 //! Runs a plan: bounded concurrency (globally and per target host), a timeout around every
 //! attempt, retries with exponential backoff, a global stop (deadline or signal) and panic
-//! isolation. Results come back in config order and already redacted.
+//! isolation. Results come back in config order, not yet redacted: the caller redacts the
+//! finished results once, before any report (see [`crate::redact`]).
 //!
 //! Scheduling: one loop owns every slot. A check starts when a global slot is free *and*, when
 //! a per-host limit is set (it is opt-in: none by default), its host (see
@@ -25,9 +26,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
+use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
-use crate::redact::Redactor;
-use crate::spec::fields::format_duration;
+use crate::policy::Policy;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -63,7 +64,6 @@ pub async fn run(
     ctx: Arc<RunContext>,
     concurrency: usize,
     per_host: Option<usize>,
-    redactor: &Redactor,
     stop: impl Future<Output = Interruption>,
     mut on_result: impl FnMut(usize, &CheckResult),
 ) -> Finished {
@@ -109,7 +109,7 @@ pub async fn run(
                 break;
             }
             joined = set.join_next_with_id() => {
-                let (idx, mut result) = match joined {
+                let (idx, result) = match joined {
                     Some(Ok((id, (idx, result)))) => {
                         task_index.remove(&id);
                         (idx, result)
@@ -129,17 +129,15 @@ pub async fn run(
                     None => continue,
                 };
                 in_flight = in_flight.saturating_sub(1);
-                let passed = matches!(result.status, Status::Pass | Status::Warn);
+                let passed = Policy::ran_well(result.status);
                 let blocked = hosts.finished(idx, passed);
-                redactor.redact(&mut result);
                 on_result(idx, &result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
                 }
                 for b in blocked {
                     let Some(check) = checks.get(b.check) else { continue };
-                    let mut skipped = blocked_result(check, &checks, &b);
-                    redactor.redact(&mut skipped);
+                    let skipped = blocked_result(check, &checks, &b);
                     on_result(b.check, &skipped);
                     if let Some(slot) = results.get_mut(b.check) {
                         *slot = Some(skipped);
@@ -171,15 +169,13 @@ pub async fn run(
             };
             let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
             let attempts = u32::from(start.is_some());
-            let mut result = finish(
+            *slot = Some(finish(
                 check,
                 Outcome::fail(reason, message),
                 elapsed,
                 attempts,
                 Vec::new(),
-            );
-            redactor.redact(&mut result);
-            *slot = Some(result);
+            ));
         }
     }
     // One result per check, by position: a slot left empty would be an engine bug, reported
@@ -189,7 +185,7 @@ pub async fn run(
         .zip(checks.iter())
         .map(|(slot, check)| {
             slot.unwrap_or_else(|| {
-                let mut r = finish(
+                finish(
                     check,
                     Outcome::fail(
                         Reason::Internal,
@@ -198,9 +194,7 @@ pub async fn run(
                     Duration::ZERO,
                     0,
                     Vec::new(),
-                );
-                redactor.redact(&mut r);
-                r
+                )
             })
         })
         .collect();
@@ -520,156 +514,4 @@ fn finish(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checks::TEST_PANIC_NAME;
-
-    fn chain() -> Vec<CheckDef> {
-        let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
-        crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
-            .unwrap()
-            .pop()
-            .unwrap()
-            .checks
-    }
-
-    #[test]
-    fn dependents_wait_and_are_released_in_order() {
-        let checks = chain();
-        let mut slots = HostSlots::new(&checks, Some(10));
-        // Only `a` (index 1) may start; `c` is passed over although it comes first.
-        assert_eq!(slots.next_runnable(), Some(1));
-        assert_eq!(slots.next_runnable(), None);
-        assert!(slots.finished(1, true).is_empty());
-        assert_eq!(slots.next_runnable(), Some(2));
-        assert_eq!(slots.next_runnable(), Some(3));
-        assert_eq!(slots.next_runnable(), None);
-        assert!(slots.finished(2, true).is_empty());
-        assert_eq!(slots.next_runnable(), Some(0));
-        assert_eq!(slots.next_runnable(), None);
-    }
-
-    #[test]
-    fn a_failed_dependency_blocks_its_dependents_transitively_once() {
-        let checks = chain();
-        let mut slots = HostSlots::new(&checks, Some(10));
-        assert_eq!(slots.next_runnable(), Some(1));
-        let blocked = slots.finished(1, false);
-        assert_eq!(
-            blocked,
-            [
-                Blocked {
-                    check: 2,
-                    by: 1,
-                    root: 1
-                },
-                Blocked {
-                    check: 3,
-                    by: 1,
-                    root: 1
-                },
-                Blocked {
-                    check: 0,
-                    by: 2,
-                    root: 1
-                },
-            ]
-        );
-        assert_eq!(slots.next_runnable(), None);
-        let skipped = blocked_result(&checks[0], &checks, &blocked[2]);
-        assert_eq!(skipped.status, Status::Skip);
-        assert_eq!(skipped.reason, Some(Reason::Blocked));
-        assert_eq!(skipped.message, "blocked by b (root cause: a)");
-        assert_eq!(skipped.attempts, 0);
-    }
-
-    fn one_host(n: usize) -> Vec<CheckDef> {
-        let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
-        for i in 0..n {
-            yaml.push_str(&format!(
-                "      - {{name: c{i}, host: API.example.com., port: 443}}\n"
-            ));
-        }
-        crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
-            .unwrap()
-            .pop()
-            .unwrap()
-            .checks
-    }
-
-    #[test]
-    fn without_a_per_host_limit_every_check_of_one_host_may_start() {
-        let checks = one_host(30);
-        let mut slots = HostSlots::new(&checks, None);
-        for i in 0..30 {
-            assert_eq!(slots.next_runnable(), Some(i));
-        }
-        assert_eq!(slots.next_runnable(), None);
-        assert_eq!(slots.held_back(), None);
-    }
-
-    #[test]
-    fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
-        let checks = one_host(4);
-        let mut slots = HostSlots::new(&checks, Some(2));
-        assert_eq!(slots.next_runnable(), Some(0));
-        assert_eq!(slots.next_runnable(), Some(1));
-        assert_eq!(slots.held_back(), None, "nothing waited yet");
-        assert_eq!(slots.next_runnable(), None);
-        let held = HeldBack {
-            host: "api.example.com:443".to_owned(),
-            limit: 2,
-        };
-        assert_eq!(slots.held_back(), Some(held.clone()));
-        assert!(slots.finished(0, true).is_empty());
-        assert_eq!(slots.next_runnable(), Some(2));
-        assert_eq!(slots.held_back(), Some(held));
-    }
-
-    #[tokio::test]
-    async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        // Nothing listens on `port` once the listener above is dropped.
-        let yaml = format!(
-            "environments:\n  t:\n    http_checks:\n      - {{name: {TEST_PANIC_NAME}, url: \"http://127.0.0.1:{port}/\"}}\n      - {{name: after, url: \"http://127.0.0.1:{port}/\"}}\n"
-        );
-        let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
-            .unwrap()
-            .pop()
-            .unwrap();
-        let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
-        let Finished {
-            results,
-            interrupted,
-            held_back,
-        } = run(
-            Arc::new(plan.checks),
-            ctx,
-            4,
-            Some(4),
-            &Redactor::default(),
-            std::future::pending(),
-            |_, _| {},
-        )
-        .await;
-        assert!(interrupted.is_none());
-        assert!(
-            held_back.is_none(),
-            "two checks never wait for a limit of 4"
-        );
-        assert_eq!(results.len(), 2);
-        assert_eq!(results[0].name, TEST_PANIC_NAME);
-        assert_eq!(results[0].status, Status::Fail);
-        assert_eq!(results[0].reason, Some(Reason::Internal));
-        assert!(
-            results[0].message.contains("injected test panic"),
-            "{}",
-            results[0].message
-        );
-        assert_eq!(results[1].status, Status::Fail);
-        assert_eq!(results[1].reason, Some(Reason::ConnectRefused));
-    }
-}
+mod tests;

@@ -148,7 +148,7 @@ fn row(r: &CheckResult) -> String {
         let _ = write!(message, " — {} attempts", r.attempts);
     }
     if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
-        let _ = write!(message, " — {}", md(&crate::gate::result_note(g)));
+        let _ = write!(message, " — {}", md(&crate::model::gate_note(g)));
     }
     format!(
         "| {} {} | {} | {} | {} | {} |\n",
@@ -194,13 +194,13 @@ fn details(r: &CheckResult) -> String {
         if r.attempts == 1 { "" } else { "s" }
     );
     if let Some(c) = &r.baseline {
-        let note = crate::baseline::result_note(c, r.duration);
+        let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
             let _ = writeln!(s, "- **since baseline:** {}", md(&note));
         }
     }
     if let Some(g) = &r.gate {
-        let _ = writeln!(s, "- **deploy gate:** {}", md(&crate::gate::result_note(g)));
+        let _ = writeln!(s, "- **deploy gate:** {}", md(&crate::model::gate_note(g)));
     }
     for a in &r.failed_attempts {
         let _ = writeln!(
@@ -249,12 +249,8 @@ fn status_cell(status: Option<Status>) -> String {
 }
 
 /// The section the document starts with under `--baseline`: what changed since that run.
-fn baseline_section(
-    summary: &Summary,
-    b: &crate::baseline::BaselineSummary,
-    budget: usize,
-) -> String {
-    use crate::baseline::Change;
+fn baseline_section(summary: &Summary, b: &crate::model::BaselineSummary, budget: usize) -> String {
+    use crate::model::Change;
     // Names and text from the baseline document are untrusted: each is cut short, and each line
     // is added only while the section fits its budget, so the results table always follows.
     let name = |n: &str| md(&truncate_chars(n, NAME_MAX));
@@ -264,7 +260,7 @@ fn baseline_section(
         "Compared with the run of {} ({}): {}.\n",
         md(&truncate_chars(&b.started_at, NAME_MAX)),
         name(&b.path),
-        md(&crate::baseline::counts_line(b))
+        md(&crate::model::baseline_line(b))
     );
     let changed = |want: Change| {
         summary
@@ -295,7 +291,7 @@ fn baseline_section(
                 None => status_cell(c.previous_status),
             };
             let details = if c.change == Change::Unchanged {
-                md(&crate::baseline::result_note(c, r.duration))
+                md(&crate::model::change_note(c, r.duration))
             } else {
                 md(&truncate_chars(&r.message, CELL_MAX))
             };
@@ -333,7 +329,7 @@ fn baseline_section(
         s.push_str(&line);
         s.push_str("\n\n");
     }
-    let mut certs: Vec<(&CheckResult, &crate::baseline::CertCountdown)> = summary
+    let mut certs: Vec<(&CheckResult, &crate::model::CertCountdown)> = summary
         .results
         .iter()
         .filter_map(|r| Some((r, r.baseline.as_ref()?.certificate.as_ref()?)))
@@ -384,7 +380,7 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         name(&h.path),
         h.keep
     );
-    let movers = crate::history::worst_movers(summary, MOVERS_MAX);
+    let movers = crate::model::worst_movers(summary, MOVERS_MAX);
     if movers.is_empty() {
         s.push_str("**Worst movers:** none (no check is slower than its window's p50).\n\n");
     } else {
@@ -403,7 +399,7 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         }
         s.push('\n');
     }
-    let flaky = crate::history::newly_flaky(summary);
+    let flaky = crate::model::newly_flaky(summary);
     if flaky.is_empty() {
         s.push_str("**Newly flaky:** none.\n\n");
     } else {
@@ -437,7 +433,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     let c = summary.counts();
     let budget = limit.saturating_sub(RESERVE);
     let mut s = String::new();
-    let verdict = match summary.verdict() {
+    let verdict = match super::verdict(summary) {
         "passed" => "✅ **PASSED**",
         "warned" => "⚠️ **PASSED with warnings**",
         _ => "❌ **FAILED**",
@@ -461,7 +457,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     if summary.fail_on_warn && c.warn > 0 {
         s.push_str(" (`--fail-on-warn`)");
     }
-    if let Some(known) = summary.known_failures() {
+    if let Some(known) = super::known_failures(summary) {
         let _ = write!(
             s,
             " (`--fail-on new`: {known} known failure{} since the baseline)",
@@ -482,7 +478,7 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     }
     if let Some(g) = &summary.gate {
         let icon = if g.healthy { "✅" } else { "❌" };
-        let _ = writeln!(s, "{icon} {}\n", md(&crate::gate::summary_line(g)));
+        let _ = writeln!(s, "{icon} {}\n", md(&crate::model::gate_line(g)));
     }
     let rows = ordered(summary);
     let mut omitted_rows = 0usize;
@@ -517,127 +513,4 @@ pub fn render(summary: &Summary, limit: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::fixture;
-
-    #[test]
-    fn snapshot() {
-        insta::assert_snapshot!(render(&fixture::summary(), LIMIT));
-    }
-
-    #[test]
-    fn snapshot_with_history() {
-        let doc = render(&fixture::summary_with_history(), LIMIT);
-        let trends = doc.find("### Trends").unwrap();
-        assert!(trends < doc.find("| Status | Check |").unwrap());
-        assert!(
-            doc.contains("| homepage | 1300ms | 300ms | +1000ms |"),
-            "{doc}"
-        );
-        assert!(
-            doc.contains(
-                "**Newly flaky** (failed at least twice in the window, passing now, 1): homepage"
-            ),
-            "{doc}"
-        );
-        insta::assert_snapshot!(doc);
-    }
-
-    #[test]
-    fn failures_first_and_no_raw_html() {
-        let doc = render(&fixture::summary(), LIMIT);
-        let fail = doc.find("| ❌ FAIL | api-ready").unwrap();
-        let warn = doc.find("| ⚠️ WARN | login").unwrap();
-        let pass = doc.find("| ✅ PASS | homepage").unwrap();
-        assert!(fail < warn && warn < pass, "{doc}");
-        assert!(
-            !doc.contains("<script>") && !doc.contains("<b>&</b>"),
-            "{doc}"
-        );
-        assert!(!doc.contains("##["), "{doc}");
-        // The name with a pipe stays in its cell: every table row has exactly six unescaped `|`.
-        for line in doc.lines().filter(|l| l.starts_with("| ")) {
-            let bars = line.replace("\\|", "").matches('|').count();
-            assert_eq!(bars, 6, "{line}");
-        }
-    }
-
-    #[test]
-    fn a_huge_hostile_baseline_stays_within_the_budget() {
-        let mut s = fixture::summary();
-        let b = crate::baseline::Baseline::for_tests(
-            "prod",
-            (0..3000)
-                .map(|i| {
-                    let mut r = s.results[0].clone();
-                    r.name = format!("{}-{i}", "<b>x</b>|".repeat(500));
-                    r
-                })
-                .chain(s.results.iter().cloned().map(|mut r| {
-                    r.status = crate::model::Status::Pass;
-                    r.reason = None;
-                    r
-                }))
-                .collect(),
-        );
-        crate::baseline::apply(&mut s, &b, crate::baseline::Options::default());
-        assert_eq!(s.baseline.as_ref().unwrap().removed.len(), 3000);
-        for limit in [LIMIT, MIN_LIMIT] {
-            let doc = render(&s, limit);
-            assert!(doc.len() < limit, "{limit}: {}", doc.len());
-            assert!(doc.starts_with("## infracheck · prod\n\n### Changes since baseline\n"));
-            assert!(
-                doc.contains("| Status | Check |"),
-                "the results table follows"
-            );
-            assert!(doc.contains(" more"), "a visible note");
-            assert!(!doc.contains("<b>x</b>"), "escaped");
-        }
-    }
-
-    #[test]
-    fn escapes_markdown_and_html() {
-        let e = md("a|b<i>`x`</i>\n[l](javascript:x) @team *b* &amp;");
-        assert!(!e.contains("<i>") && !e.contains('`') && !e.contains('\n'));
-        assert_eq!(e.matches('<').count(), 1, "only our own <br>: {e}");
-        assert!(e.contains("a\\|b") && e.contains("\\[l\\]") && e.contains("&amp;amp;"));
-        assert_eq!(html("</details><script>"), "&lt;/details&gt;&lt;script&gt;");
-        assert_eq!(
-            html("::add-mask::x ##[a] |"),
-            "&#58;&#58;add-mask&#58;&#58;x &#35;&#35;[a] &#124;"
-        );
-    }
-
-    #[test]
-    fn always_under_the_limit_with_a_visible_note() {
-        let mut s = fixture::summary();
-        let template = s.results[1].clone();
-        s.results = (0..5000)
-            .map(|i| {
-                let mut r = template.clone();
-                r.name = format!("check-{i}");
-                r.message = "x".repeat(2000);
-                r
-            })
-            .collect();
-        let doc = render(&s, LIMIT);
-        assert!(
-            doc.len() < LIMIT && doc.len() < 1024 * 1024,
-            "{}",
-            doc.len()
-        );
-        assert!(doc.contains("Truncated to stay under"), "no note");
-        assert!(doc.contains("| ❌ FAIL | check-0 |"));
-        // Earlier content of the step counts against the limit.
-        assert_eq!(StepSummary::after(400_000).limit, LIMIT - 400_000);
-        assert_eq!(StepSummary::after(u64::MAX).limit, MIN_LIMIT);
-        // A small budget still yields a well-formed document.
-        let small = render(&s, 10_000);
-        assert!(small.len() < 10_000);
-        assert_eq!(
-            small.matches("<details>").count(),
-            small.matches("</details>").count()
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,153 @@
+//! The commands that do not run checks: `validate`, `list`, `init`, `schema`, `completions`
+//! and `man`.
+
+use std::io::Write;
+
+use super::{config_error, eprint_line, process_env};
+use crate::cli::{Cli, ListArgs, ValidateArgs};
+use crate::config;
+use crate::exit_code::ExitCode;
+use crate::redact::Redactor;
+use crate::report;
+use crate::shard;
+
+pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Render into memory: clap_complete panics on a failed write (e.g. a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "infracheck", &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write the completion script: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
+    }
+}
+
+pub(super) fn man_page() -> ExitCode {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    let written = clap_mangen::Man::new(cmd).render(&mut page).and_then(|()| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&page).and_then(|()| out.flush())
+    });
+    match written {
+        Ok(()) => ExitCode::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
+        Err(e) => {
+            eprint_line(&format!("error: cannot write the man page: {e}"));
+            ExitCode::Internal
+        }
+    }
+}
+
+/// `infracheck init`: the starter config and schema, then the CI snippet on stdout.
+pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
+    let schema = match serde_json::to_string_pretty(&config::schema::json_schema()) {
+        Ok(t) => t + "\n",
+        Err(e) => {
+            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    let written = match crate::init::write_starter(&a.config, &schema) {
+        Ok(w) => w,
+        Err(e @ crate::init::InitError::Exists(_)) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::ReportWrite;
+        }
+    };
+    for p in &written {
+        eprint_line(&format!(
+            "wrote {}",
+            report::one_line(&p.display().to_string())
+        ));
+    }
+    let config = report::one_line(&a.config.display().to_string());
+    let text = match a.ci {
+        Some(ci) => format!(
+            "# Save as {} (edit `env`, `config` and OWNER):\n{}",
+            ci.file(),
+            ci.snippet()
+        ),
+        None => format!(
+            "next: edit {config}, then `infracheck validate --config {config}` and `infracheck --env prod --config {config}`;\n\
+             `infracheck init --ci github|gitlab|jenkins` prints a pipeline snippet\n"
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write to stdout: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
+    }
+}
+
+/// `infracheck schema`: the config's JSON Schema on stdout.
+pub(super) fn schema() -> ExitCode {
+    let mut text = match serde_json::to_string_pretty(&config::schema::json_schema()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprint_line(&format!("error: cannot write the schema: {e}"));
+            ExitCode::Internal
+        }
+        _ => ExitCode::Ok,
+    }
+}
+
+pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
+    let path = a.config.display().to_string();
+    match config::load(&path, a.env.as_deref(), &process_env) {
+        Ok(plans) => {
+            let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{path}: OK ({} environment{}, {checks} checks)",
+                plans.len(),
+                if plans.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::Ok
+        }
+        Err(e) => config_error(&e),
+    }
+}
+
+pub(super) fn list(a: &ListArgs) -> ExitCode {
+    let path = a.config.display().to_string();
+    let plans = match config::load(&path, Some(&a.env), &process_env) {
+        Ok(p) => p,
+        Err(e) => return config_error(&e),
+    };
+    let mut out = std::io::stdout().lock();
+    for plan in plans {
+        let redactor = Redactor::new(&plan.secrets);
+        let (checks, _) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+        for c in &checks {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}",
+                report::one_line(&redactor.text(&c.name)),
+                c.kind(),
+                report::one_line(&redactor.text(&c.target))
+            );
+        }
+    }
+    ExitCode::Ok
+}

@@ -1,0 +1,119 @@
+//! The edge of the program: turns CLI options into a run, writes the reports and decides the
+//! exit code. Errors are printed here, once, as one line each.
+//!
+//! By job: [`commands`] (validate, list, init, schema, completions, man page), [`run`] (one
+//! run of an environment), [`merge`] (the merge command), [`live`] (progress on stderr) and
+//! [`outputs`] (comparing, recording and writing the reports of a finished run).
+
+mod commands;
+mod live;
+mod merge;
+mod outputs;
+mod run;
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
+use crate::config::ConfigError;
+use crate::exit_code::ExitCode;
+use crate::model::{Interruption, Summary, WAIVER_KIND};
+use crate::policy::Policy;
+use crate::report;
+
+/// Run the command line and return the exit code.
+pub fn execute(cli: Cli) -> ExitCode {
+    init_tracing(&cli.global);
+    match cli.command {
+        Some(Command::Validate(a)) => commands::validate(&a),
+        Some(Command::List(a)) => commands::list(&a),
+        Some(Command::Run(a)) => run::run(&a, &cli.global),
+        Some(Command::Merge(a)) => merge::merge(&a, &cli.global),
+        Some(Command::Completions { shell }) => commands::completions(shell),
+        Some(Command::Man) => commands::man_page(),
+        Some(Command::Schema) => commands::schema(),
+        Some(Command::Init(a)) => commands::init(&a),
+        None => run::run(&cli.run, &cli.global),
+    }
+}
+
+fn init_tracing(g: &GlobalArgs) {
+    let level = if g.quiet {
+        "error"
+    } else {
+        match g.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("infracheck={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+fn eprint_line(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    for line in e.to_string().lines() {
+        eprint_line(&format!("error: {}", report::one_line(line)));
+    }
+    ExitCode::Usage
+}
+
+/// The check kinds a JSON document (`merge`, `--baseline`) may name: every kind, and the
+/// stale-waiver results.
+fn document_kinds() -> Vec<&'static str> {
+    crate::checks::KINDS
+        .iter()
+        .map(|(_, kind)| *kind)
+        .chain([WAIVER_KIND])
+        .collect()
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+pub(super) fn interruption_code(i: Interruption) -> ExitCode {
+    match i {
+        Interruption::Sigint => ExitCode::Interrupted,
+        Interruption::Sigterm => ExitCode::Terminated,
+        Interruption::Deadline => ExitCode::ChecksFailed,
+    }
+}
+
+/// The exit code from the results alone, plus whether a report could not be written.
+pub fn exit_code_for(summary: &Summary, policy: &Policy, report_failed: bool) -> ExitCode {
+    if let Some(i) = summary.interrupted
+        && i != Interruption::Deadline
+    {
+        return interruption_code(i);
+    }
+    if !policy.passed(summary) {
+        return ExitCode::ChecksFailed;
+    }
+    if report_failed {
+        return ExitCode::ReportWrite;
+    }
+    ExitCode::Ok
+}

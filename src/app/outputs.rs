@@ -1,0 +1,254 @@
+//! The end of a run (shared by `run` and `merge`): redact the results once, compare them with
+//! the baseline, record the history, write every report and decide the exit code.
+
+use std::path::PathBuf;
+
+use super::{eprint_line, exit_code_for, process_env, use_color};
+use crate::baseline::{self, Baseline};
+use crate::cli::{GlobalArgs, OutputFormat, ReportArgs};
+use crate::exit_code::ExitCode;
+use crate::history::History;
+use crate::model::Summary;
+use crate::policy::Policy;
+use crate::redact::Redactor;
+use crate::report::{self, Output, RepoPaths, text};
+
+/// What a finished run is judged and written with, besides its summary.
+pub(super) struct Inputs<'a> {
+    /// The `--baseline` document.
+    pub(super) baseline: Option<&'a Baseline>,
+    /// The `--history` file, read before the run.
+    pub(super) history: Option<History>,
+    /// The run's secrets.
+    pub(super) redactor: &'a Redactor,
+    /// The run's policy.
+    pub(super) policy: &'a Policy,
+}
+
+/// A report file must not land on a file something else owns: two report options naming one
+/// file would overwrite each other, and a report over the config, the `--baseline` or GitHub's
+/// `$GITHUB_OUTPUT` / `$GITHUB_STEP_SUMMARY` would destroy an input. Refused before anything
+/// runs, naming both uses. (`--baseline` may name the `--json` file: it is read before the run
+/// and the new document replaces it afterwards, which rolls the baseline forward.)
+pub(super) fn distinct_report_paths(
+    a: &ReportArgs,
+    config: Option<&std::path::Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let github = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (github_output, step_summary) = (github("GITHUB_OUTPUT"), github("GITHUB_STEP_SUMMARY"));
+    let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+    for (what, path) in [
+        ("the config file", config),
+        ("--baseline", a.baseline.as_deref()),
+        ("--history", a.history.as_deref()),
+        ("$GITHUB_OUTPUT", github_output.as_deref()),
+        ("$GITHUB_STEP_SUMMARY", step_summary.as_deref()),
+    ] {
+        if let Some(path) = path {
+            inputs.push((what, report::resolve(&cwd, path)));
+        }
+    }
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, path) in [
+        ("--json", &a.json),
+        ("--junit", &a.junit),
+        ("--sarif", &a.sarif),
+        ("--markdown", &a.markdown),
+        ("--codequality", &a.codequality),
+        ("--prometheus", &a.prometheus),
+        ("--html", &a.html),
+        ("--tap", &a.tap),
+    ] {
+        // `-` is stdout, which several reports may share.
+        let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        let key = report::resolve(&cwd, path);
+        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+            return Err(format!(
+                "{other} and {flag} both write {}: give each report its own file",
+                path.display()
+            ));
+        }
+        if let Some((what, _)) = inputs
+            .iter()
+            .filter(|(what, _)| !(flag == "--json" && *what == "--baseline"))
+            .find(|(_, k)| *k == key)
+        {
+            return Err(format!(
+                "{flag} and {what} both name {}: the report would replace it; give the report its own file",
+                path.display()
+            ));
+        }
+        seen.push((flag, key));
+    }
+    Ok(())
+}
+
+/// Compare with the baseline, write the reports and decide the exit code (shared by `run` and
+/// `merge`).
+pub(super) fn finish(
+    mut summary: Summary,
+    a: &ReportArgs,
+    g: &GlobalArgs,
+    inputs: Inputs<'_>,
+) -> ExitCode {
+    let Inputs {
+        baseline,
+        history,
+        redactor,
+        policy,
+    } = inputs;
+    summary.fail_on = a.fail_on.into();
+    // The one redaction of the results (deferred cuts carried out after it), before they are
+    // compared, recorded or reported: the baseline and history files hold names as reported.
+    for r in &mut summary.results {
+        redactor.redact(r);
+    }
+    if let Some(b) = baseline {
+        let defaults = baseline::Options::default();
+        let options = baseline::Options {
+            latency_factor: a.latency_factor.unwrap_or(defaults.latency_factor),
+            latency_min_increase: a
+                .latency_min_increase
+                .unwrap_or(defaults.latency_min_increase),
+        };
+        baseline::apply(&mut summary, b, options, policy);
+        // Text from the baseline document is redacted with this run's secrets too: a value
+        // may have become secret since that run.
+        if let Some(totals) = &mut summary.baseline {
+            for name in &mut totals.removed {
+                *name = redactor.text(name);
+            }
+            totals.path = redactor.text(&totals.path);
+        }
+    }
+    let history = history.and_then(|mut h| {
+        let path = a.history.as_ref()?;
+        let keep = a
+            .history_keep
+            .and_then(|k| usize::try_from(k).ok())
+            .unwrap_or(crate::history::DEFAULT_KEEP);
+        h.record(
+            &mut summary,
+            &redactor.text(&path.display().to_string()),
+            keep,
+        );
+        Some((path, h))
+    });
+    let summary = &summary;
+    let outputs = report_outputs(a, use_color(g.color), &process_env);
+    let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
+    let failures = {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        report::emit(summary, &paths, &outputs, &mut out, &mut err)
+    };
+    for f in &failures {
+        eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
+    }
+    // The history is written after the reports, through the same atomic writer.
+    let mut history_failed = false;
+    if let Some((path, h)) = history {
+        let written = h
+            .render()
+            .map_err(|e| format!("cannot serialise the history: {e}"))
+            .and_then(|bytes| {
+                report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))
+            });
+        if let Err(msg) = written {
+            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            history_failed = true;
+        }
+    }
+    exit_code_for(summary, policy, !failures.is_empty() || history_failed)
+}
+
+/// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.
+pub(super) fn github_mode(a: &ReportArgs, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    if a.github {
+        true
+    } else if a.no_github {
+        false
+    } else {
+        env("GITHUB_ACTIONS").as_deref() == Some("true")
+    }
+}
+
+/// Every output the options ask for, in the order they are written: the stdout report, the
+/// report files, then (GitHub mode) the step summary, the annotations on stderr (so a JSON
+/// document on stdout stays parseable) and `$GITHUB_OUTPUT`, which names the files written.
+fn report_outputs(
+    a: &ReportArgs,
+    color: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Output> {
+    use report::{
+        Destination, codequality, github, html, json, junit, markdown, prometheus, sarif, tap,
+    };
+    let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
+        OutputFormat::Text => Output::new(
+            text::Text {
+                style: text::Style { color },
+            },
+            Destination::Stdout,
+        ),
+        OutputFormat::Json => Output::new(json::Json, Destination::Stdout),
+    }];
+    let file = |name: &'static str, path: &PathBuf| Destination::File {
+        name,
+        path: path.clone(),
+    };
+    if let Some(p) = &a.json {
+        outputs.push(Output::new(json::Json, file("json", p)));
+    }
+    if let Some(p) = &a.junit {
+        outputs.push(Output::new(junit::Junit, file("junit", p)));
+    }
+    if let Some(p) = &a.sarif {
+        outputs.push(Output::new(sarif::Sarif, file("sarif", p)));
+    }
+    if let Some(p) = &a.markdown {
+        outputs.push(Output::new(markdown::Markdown, file("markdown", p)));
+    }
+    if let Some(p) = &a.codequality {
+        outputs.push(Output::new(
+            codequality::CodeQuality,
+            file("codequality", p),
+        ));
+    }
+    if let Some(p) = &a.prometheus {
+        outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
+    }
+    if let Some(p) = &a.html {
+        // The commit of the config, when the CI says which one it checked out.
+        let commit = ["GITHUB_SHA", "CI_COMMIT_SHA"]
+            .iter()
+            .find_map(|v| env(v).filter(|s| !s.trim().is_empty()));
+        outputs.push(Output::new(html::Html { commit }, file("html", p)));
+    }
+    if let Some(p) = &a.tap {
+        outputs.push(Output::new(tap::Tap, file("tap", p)));
+    }
+    if github_mode(a, env) {
+        let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        match path_var("GITHUB_STEP_SUMMARY") {
+            Some(p) => {
+                let existing = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                outputs.push(Output::new(
+                    markdown::StepSummary::after(existing),
+                    Destination::Append(p),
+                ));
+            }
+            None => tracing::info!("GITHUB_STEP_SUMMARY is not set: no step summary"),
+        }
+        outputs.push(Output::new(github::Annotations, Destination::Stderr));
+        match path_var("GITHUB_OUTPUT") {
+            Some(p) => outputs.push(Output::new(github::Outputs, Destination::Append(p))),
+            None => tracing::info!("GITHUB_OUTPUT is not set: no step outputs"),
+        }
+    }
+    outputs
+}

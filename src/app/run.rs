@@ -1,0 +1,341 @@
+//! `infracheck run`: load the plan, refuse bad inputs before any check runs, run the checks
+//! (in rounds under the deploy gate) with live progress, then hand the finished run to
+//! [`super::outputs::finish`].
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
+use super::outputs::{Inputs, distinct_report_paths, finish, github_mode};
+use super::{config_error, document_kinds, eprint_line, interruption_code, process_env};
+use crate::baseline::Baseline;
+use crate::checks::RunContext;
+use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
+use crate::config::{self, Plan};
+use crate::exit_code::ExitCode;
+use crate::gate;
+use crate::history::History;
+use crate::model::{FailOn, Interruption, Summary};
+use crate::policy::Policy;
+use crate::redact::Redactor;
+use crate::report;
+use crate::shard;
+
+pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
+    let Some(env) = a.env.as_deref() else {
+        eprint_line("error: --env is required (the environment to check)");
+        return ExitCode::Usage;
+    };
+    if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env) {
+        eprint_line(&format!("error: {}", report::one_line(&msg)));
+        return ExitCode::Usage;
+    }
+    let path = a.config.display().to_string();
+    let plan = match config::load(&path, Some(env), &process_env) {
+        Ok(mut plans) => match plans.pop() {
+            Some(p) => p,
+            None => {
+                eprint_line(&format!(
+                    "error: {path}: {}",
+                    report::one_line(&config::no_checks(env))
+                ));
+                return ExitCode::Usage;
+            }
+        },
+        Err(e) => return config_error(&e),
+    };
+    if !g.quiet {
+        for name in &plan.short_secrets {
+            eprint_line(&format!(
+                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
+                report::one_line(name),
+                crate::redact::MIN_SECRET_CHARS
+            ));
+        }
+    }
+    if a.shard.is_some() && a.report.history.is_some() {
+        eprint_line(
+            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
+        );
+        return ExitCode::Usage;
+    }
+    // A bad baseline or history file is refused before any check runs.
+    let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let history = match load_history(&a.report, g.quiet) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    let redactor = Redactor::new(&plan.secrets);
+    let (summary, policy) = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref())) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Do not wait for checks that were abandoned at the deadline or on a signal.
+    runtime.shutdown_background();
+    let inputs = Inputs {
+        baseline: baseline.as_ref(),
+        history,
+        redactor: &redactor,
+        policy: &policy,
+    };
+    finish(summary, &a.report, g, inputs)
+}
+
+/// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
+/// A path where nothing exists yet is a first run (the first job of a cache-restore pattern):
+/// an empty baseline, so every failure counts as NEW, and a notice saying so.
+pub(super) fn load_baseline(
+    a: &ReportArgs,
+    environment: &str,
+    quiet: bool,
+) -> Result<Option<Baseline>, ExitCode> {
+    let Some(path) = &a.baseline else {
+        return Ok(None);
+    };
+    if let Err(e) = std::fs::symlink_metadata(path)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        if !quiet {
+            eprint_line(&format!(
+                "notice: baseline {} does not exist yet: a first run, every failure counts as new",
+                report::one_line(&path.display().to_string())
+            ));
+        }
+        return Ok(Some(Baseline::first_run(path, environment)));
+    }
+    match Baseline::load(path, &document_kinds())
+        .and_then(|b| b.check_environment(environment).map(|()| b))
+    {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            Err(ExitCode::Usage)
+        }
+    }
+}
+
+/// The `--history` file (exit 2 when unusable). A path where nothing exists yet is a first
+/// run: an empty history, created after the run.
+pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History>, ExitCode> {
+    let Some(path) = &a.history else {
+        return Ok(None);
+    };
+    match History::load(path) {
+        Ok(Some(h)) => Ok(Some(h)),
+        Ok(None) => {
+            if !quiet {
+                eprint_line(&format!(
+                    "notice: history {} does not exist yet: a first run, it is created after the run",
+                    report::one_line(&path.display().to_string())
+                ));
+            }
+            Ok(Some(History::empty()))
+        }
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            Err(ExitCode::Usage)
+        }
+    }
+}
+
+/// Run the plan's checks (in rounds under the deploy gate) into the summary of the run, with
+/// the run's policy.
+async fn run_plan(
+    plan: Plan,
+    a: &RunArgs,
+    quiet: bool,
+    baseline: Option<&Baseline>,
+) -> Result<(Summary, Policy), ExitCode> {
+    let concurrency = a
+        .concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .unwrap_or(plan.concurrency);
+    let per_host = a
+        .per_host_concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .or(plan.per_host_concurrency);
+    let today = match crate::waiver::today(&process_env) {
+        Ok(d) => d,
+        Err(e) => {
+            eprint_line(&format!("error: {e}"));
+            return Err(ExitCode::Usage);
+        }
+    };
+    let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
+    let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+    if let Some(s) = &shard
+        && checks.is_empty()
+        && !quiet
+    {
+        // Fine for one shard (the others hold the checks); `merge` refuses a run of nothing.
+        eprint_line(&format!(
+            "notice: shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
+            s.index,
+            s.count,
+            report::one_line(&plan.environment),
+            s.total_checks
+        ));
+    }
+    let ctx = match RunContext::new(&checks) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprint_line(&format!("error: {e}"));
+            return Err(ExitCode::Internal);
+        }
+    };
+    let redactor = Redactor::new(&plan.secrets);
+    let total = checks.len();
+    tracing::info!(
+        environment = %plan.environment,
+        checks = total,
+        concurrency,
+        per_host,
+        shard = a.shard.map(|s| s.to_string()),
+        "starting run"
+    );
+    let progress = progress_bar(total, quiet);
+    let started_at = time::OffsetDateTime::now_utc();
+    let start = Instant::now();
+    let deadline = a.deadline;
+    let stop = async move {
+        let deadline_fut = async {
+            match deadline {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = deadline_fut => Interruption::Deadline,
+            why = wait_for_signal() => {
+                // A second signal exits at once (CI's "cancel" escalation).
+                tokio::spawn(async move {
+                    let again = wait_for_signal().await;
+                    eprint_line("infracheck: second signal, exiting immediately");
+                    std::process::exit(i32::from(interruption_code(again) as u8));
+                });
+                why
+            }
+        }
+    };
+    // One stop for the whole run, however many rounds the deploy gate runs.
+    let stop = futures::FutureExt::shared(Box::pin(stop));
+    // The run's one policy: the gate does not wait for a failure a waiver accepts or (under
+    // `--fail-on new`) one the baseline already had; the exit code and reports judge by it.
+    let fail_on = FailOn::from(a.report.fail_on);
+    let mut policy = Policy::new(a.report.fail_on_warn, fail_on, baseline.is_some())
+        .with_waivers(&plan.waivers, today);
+    if let Some(b) = baseline {
+        let names: Vec<(String, String)> = checks
+            .iter()
+            .map(|c| (c.name.clone(), redactor.text(&c.name)))
+            .collect();
+        policy = policy.with_baseline(b, &names);
+    }
+    // Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
+    // long run is never silent; in GitHub mode inside a collapsed group.
+    let live = (progress.is_none() && !quiet && !std::io::stderr().is_terminal()).then(|| {
+        // `INFRACHECK_HEARTBEAT_MS` shortens the heartbeat for tests (as INFRACHECK_TODAY
+        // fixes the date).
+        let every = process_env("INFRACHECK_HEARTBEAT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
+        Live::start(total, github_mode(&a.report, &process_env), every)
+    });
+    let mut shown = Shown {
+        bar: progress.as_ref(),
+        live: live.as_ref(),
+        quiet,
+        redactor: &redactor,
+    };
+    let outcome = gate::run_rounds(
+        gate::Rounds {
+            checks: Arc::new(checks),
+            ctx,
+            concurrency,
+            per_host,
+            redactor: &redactor,
+            interval: a
+                .until_healthy
+                .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
+            deadline: a.deadline.unwrap_or_default(),
+            start,
+        },
+        &policy,
+        stop,
+        &mut shown,
+    )
+    .await;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    if let Some(l) = live {
+        l.finish();
+    }
+    if let Some(held) = &outcome.held_back
+        && !quiet
+    {
+        // Once per run, on stderr (never in a report): the per-host limit, not `concurrency`,
+        // set the pace, and the user chose that limit.
+        eprint_line(&format!(
+            "notice: per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
+            held.limit,
+            report::one_line(&redactor.text(&held.host)),
+        ));
+    }
+    let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
+    let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
+    // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
+    crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
+    let summary = Summary {
+        environment: plan.environment,
+        config_path: a.config.display().to_string(),
+        started_at,
+        duration: start.elapsed(),
+        results,
+        fail_on_warn: a.report.fail_on_warn,
+        interrupted,
+        shard,
+        fail_on,
+        baseline: None,
+        gate,
+        history: None,
+    };
+    Ok((summary, policy))
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Interruption {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => Interruption::Sigterm,
+            _ = int.recv() => Interruption::Sigint,
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Interruption {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => Interruption::Sigint,
+        Err(_) => std::future::pending().await,
+    }
+}

@@ -1,0 +1,150 @@
+use super::*;
+use crate::checks::TEST_PANIC_NAME;
+
+fn chain() -> Vec<CheckDef> {
+    let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
+    crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+        .unwrap()
+        .pop()
+        .unwrap()
+        .checks
+}
+
+#[test]
+fn dependents_wait_and_are_released_in_order() {
+    let checks = chain();
+    let mut slots = HostSlots::new(&checks, Some(10));
+    // Only `a` (index 1) may start; `c` is passed over although it comes first.
+    assert_eq!(slots.next_runnable(), Some(1));
+    assert_eq!(slots.next_runnable(), None);
+    assert!(slots.finished(1, true).is_empty());
+    assert_eq!(slots.next_runnable(), Some(2));
+    assert_eq!(slots.next_runnable(), Some(3));
+    assert_eq!(slots.next_runnable(), None);
+    assert!(slots.finished(2, true).is_empty());
+    assert_eq!(slots.next_runnable(), Some(0));
+    assert_eq!(slots.next_runnable(), None);
+}
+
+#[test]
+fn a_failed_dependency_blocks_its_dependents_transitively_once() {
+    let checks = chain();
+    let mut slots = HostSlots::new(&checks, Some(10));
+    assert_eq!(slots.next_runnable(), Some(1));
+    let blocked = slots.finished(1, false);
+    assert_eq!(
+        blocked,
+        [
+            Blocked {
+                check: 2,
+                by: 1,
+                root: 1
+            },
+            Blocked {
+                check: 3,
+                by: 1,
+                root: 1
+            },
+            Blocked {
+                check: 0,
+                by: 2,
+                root: 1
+            },
+        ]
+    );
+    assert_eq!(slots.next_runnable(), None);
+    let skipped = blocked_result(&checks[0], &checks, &blocked[2]);
+    assert_eq!(skipped.status, Status::Skip);
+    assert_eq!(skipped.reason, Some(Reason::Blocked));
+    assert_eq!(skipped.message, "blocked by b (root cause: a)");
+    assert_eq!(skipped.attempts, 0);
+}
+
+fn one_host(n: usize) -> Vec<CheckDef> {
+    let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "      - {{name: c{i}, host: API.example.com., port: 443}}\n"
+        ));
+    }
+    crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
+        .unwrap()
+        .pop()
+        .unwrap()
+        .checks
+}
+
+#[test]
+fn without_a_per_host_limit_every_check_of_one_host_may_start() {
+    let checks = one_host(30);
+    let mut slots = HostSlots::new(&checks, None);
+    for i in 0..30 {
+        assert_eq!(slots.next_runnable(), Some(i));
+    }
+    assert_eq!(slots.next_runnable(), None);
+    assert_eq!(slots.held_back(), None);
+}
+
+#[test]
+fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
+    let checks = one_host(4);
+    let mut slots = HostSlots::new(&checks, Some(2));
+    assert_eq!(slots.next_runnable(), Some(0));
+    assert_eq!(slots.next_runnable(), Some(1));
+    assert_eq!(slots.held_back(), None, "nothing waited yet");
+    assert_eq!(slots.next_runnable(), None);
+    let held = HeldBack {
+        host: "api.example.com:443".to_owned(),
+        limit: 2,
+    };
+    assert_eq!(slots.held_back(), Some(held.clone()));
+    assert!(slots.finished(0, true).is_empty());
+    assert_eq!(slots.next_runnable(), Some(2));
+    assert_eq!(slots.held_back(), Some(held));
+}
+
+#[tokio::test]
+async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    // Nothing listens on `port` once the listener above is dropped.
+    let yaml = format!(
+        "environments:\n  t:\n    http_checks:\n      - {{name: {TEST_PANIC_NAME}, url: \"http://127.0.0.1:{port}/\"}}\n      - {{name: after, url: \"http://127.0.0.1:{port}/\"}}\n"
+    );
+    let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
+    let Finished {
+        results,
+        interrupted,
+        held_back,
+    } = run(
+        Arc::new(plan.checks),
+        ctx,
+        4,
+        Some(4),
+        std::future::pending(),
+        |_, _| {},
+    )
+    .await;
+    assert!(interrupted.is_none());
+    assert!(
+        held_back.is_none(),
+        "two checks never wait for a limit of 4"
+    );
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].name, TEST_PANIC_NAME);
+    assert_eq!(results[0].status, Status::Fail);
+    assert_eq!(results[0].reason, Some(Reason::Internal));
+    assert!(
+        results[0].message.contains("injected test panic"),
+        "{}",
+        results[0].message
+    );
+    assert_eq!(results[1].status, Status::Fail);
+    assert_eq!(results[1].reason, Some(Reason::ConnectRefused));
+}

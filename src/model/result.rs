@@ -1,0 +1,263 @@
+//! What one check produced: [`Status`], [`Outcome`] (one attempt), [`CheckResult`] (what every
+//! reporter reads) and where the check is defined.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{CheckGate, CheckHistory, Reason, ResultChange};
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Everything the check asserts held.
+    Pass,
+    /// The check ran and something is worth a look (slow, certificate expiring, body text missing).
+    Warn,
+    /// The check failed, or could not run at all.
+    Fail,
+    /// The check was not run because a check it depends on (`depends_on`) did not pass.
+    /// Never counts as passed.
+    Skip,
+    /// The check failed, but an unexpired waiver (`waivers:`) accepts the failure for now.
+    Waived,
+}
+
+impl Status {
+    /// The upper-case label used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+            Status::Waived => "WAIVED",
+        }
+    }
+
+    /// The status of an upper-case label (`PASS`…), as [`Status::as_str`] writes it.
+    pub fn from_label(label: &str) -> Option<Status> {
+        [
+            Status::Pass,
+            Status::Warn,
+            Status::Fail,
+            Status::Skip,
+            Status::Waived,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == label)
+    }
+
+    /// How much a status needs attention, for "worst first" orderings: FAIL, SKIP, WARN,
+    /// WAIVED, PASS.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Fail => 4,
+            Status::Skip => 3,
+            Status::Warn => 2,
+            Status::Waived => 1,
+            Status::Pass => 0,
+        }
+    }
+}
+
+/// The `kind` of the synthetic result that reports a stale waiver (`waiver:<pattern>`).
+pub const WAIVER_KIND: &str = "waiver";
+
+/// A check kind's name (`http`, `tcp`, …). Spelt as an alias so that reading a result back
+/// does not borrow from the document (serde borrows a field written `&str`).
+pub type Kind = &'static str;
+
+/// Where a check is defined in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Location {
+    /// The config file path as given on the command line.
+    pub file: String,
+    /// 1-based line of the check's first key.
+    pub line: usize,
+    /// 1-based column of the check's first key.
+    pub column: usize,
+}
+
+/// What one attempt of a check found, before the engine adds timing and identity.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The verdict.
+    pub status: Status,
+    /// Why, when not PASS.
+    pub reason: Option<Reason>,
+    /// One human line.
+    pub message: String,
+    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`.
+    pub detail: Option<String>,
+    /// Facts the check observed (status code, address, certificate expiry…).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+impl Outcome {
+    /// A passing outcome.
+    pub fn pass(message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Pass,
+            reason: None,
+            message: message.into(),
+            detail: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A warning with its reason.
+    pub fn warn(reason: Reason, message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Warn,
+            reason: Some(reason),
+            message: message.into(),
+            detail: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A failure with its reason.
+    pub fn fail(reason: Reason, message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Fail,
+            reason: Some(reason),
+            message: message.into(),
+            detail: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Keep the full error chain behind the short message (JSON `detail`, `-v` logs).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        if detail != self.message {
+            self.detail = Some(detail);
+        }
+        self
+    }
+
+    /// Add one metadata entry.
+    pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Merge metadata gathered before the verdict was known.
+    pub fn with_metadata(mut self, metadata: BTreeMap<String, serde_json::Value>) -> Self {
+        for (k, v) in metadata {
+            self.metadata.entry(k).or_insert(v);
+        }
+        self
+    }
+}
+
+/// One failed attempt that was retried (JUnit flaky runs / reruns).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// Why the attempt failed.
+    pub reason: Reason,
+    /// Its message.
+    pub message: String,
+    /// How long it took.
+    #[serde(rename = "duration_ms", with = "super::ms")]
+    pub duration: Duration,
+}
+
+/// The result of one check, as every reporter sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's unique name within its environment.
+    pub name: String,
+    /// The check kind (`http`, `tcp`, …). Read back only as one of the kinds the reader was
+    /// given (see [`Document::from_json`](super::Document::from_json)).
+    #[serde(deserialize_with = "super::document::known_kind")]
+    pub kind: Kind,
+    /// What the check targets (URL with password removed, `host:port`, …).
+    pub target: String,
+    /// The verdict.
+    pub status: Status,
+    /// Why, when not PASS.
+    pub reason: Option<Reason>,
+    /// One line for a human.
+    pub message: String,
+    /// The full error chain behind a short `message` (JSON `detail`; absent when the message
+    /// says it all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Wall time of all attempts, including retry delays.
+    #[serde(rename = "duration_ms", with = "super::ms")]
+    pub duration: Duration,
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// Passed only after a failed attempt.
+    pub flaky: bool,
+    /// Earlier attempts that failed before the final one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<FailedAttempt>,
+    /// Facts the check observed.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Where the check is defined.
+    pub location: Location,
+    /// What changed since the `--baseline` run, when one was given (not read back: a
+    /// comparison belongs to the run that made it).
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub baseline: Option<ResultChange>,
+    /// The deploy gate's record of the check (`--until-healthy`), when on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<CheckGate>,
+    /// The check's record over the `--history` window, when one was given (not read back).
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub history: Option<CheckHistory>,
+    /// The thresholds the check judged against (for the HTML report's pictures; not in the
+    /// JSON document, so a merged run has none).
+    #[serde(skip)]
+    pub limits: Limits,
+}
+
+/// The latency and certificate thresholds of a check, where its kind has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Slower than this is WARN.
+    pub warn_latency: Option<Duration>,
+    /// Slower than this is FAIL.
+    pub fail_latency: Option<Duration>,
+    /// A certificate with fewer days left is WARN.
+    pub warn_days: Option<i64>,
+    /// A certificate with fewer days left is FAIL.
+    pub fail_days: Option<i64>,
+}
+
+impl CheckResult {
+    /// The result of a check that the run's deadline or a signal cut short: it says nothing
+    /// about the check's health.
+    pub fn cut_short(&self) -> bool {
+        matches!(
+            self.reason,
+            Some(Reason::TimeoutDeadline | Reason::Cancelled)
+        )
+    }
+
+    /// The leaf certificate's notAfter, when the check saw a certificate (`not_after` of tls
+    /// checks, `tls_not_after` of https checks).
+    pub fn certificate_not_after(&self) -> Option<time::OffsetDateTime> {
+        self.timestamp_meta(&["not_after", "tls_not_after"])
+    }
+
+    /// The leaf certificate's notBefore, when the check saw a certificate (`not_before` of tls
+    /// checks, `tls_not_before` of https checks).
+    pub fn certificate_not_before(&self) -> Option<time::OffsetDateTime> {
+        self.timestamp_meta(&["not_before", "tls_not_before"])
+    }
+
+    /// The first of `keys` whose metadata value is an RFC 3339 timestamp.
+    fn timestamp_meta(&self, keys: &[&str]) -> Option<time::OffsetDateTime> {
+        keys.iter().find_map(|k| {
+            let s = self.metadata.get(*k)?.as_str()?;
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        })
+    }
+}
