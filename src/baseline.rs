@@ -23,6 +23,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::model::Rule;
 pub use crate::model::{
     BaselineSummary, CertCountdown, Change, FailOn, ResultChange, cert_note, change_note,
 };
@@ -233,10 +234,7 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, polic
         let before = previous.get(&r.name);
         let change = policy.classify(r.status, before.map(|b| b.status));
         let comparable = before.filter(|b| {
-            Policy::ran_well(r.status)
-                && Policy::ran_well(b.status)
-                && r.attempts > 0
-                && b.attempts > 0
+            Rule::ran_well(r.status) && Rule::ran_well(b.status) && r.attempts > 0 && b.attempts > 0
         });
         let latency_ratio = comparable.and_then(|b| ratio(r.duration, b.duration));
         let latency_regression = comparable.is_some_and(|b| {

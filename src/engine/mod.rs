@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
+use crate::model::Rule;
 use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
-use crate::policy::Policy;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -129,7 +129,7 @@ pub async fn run(
                     None => continue,
                 };
                 in_flight = in_flight.saturating_sub(1);
-                let passed = Policy::ran_well(result.status);
+                let passed = Rule::ran_well(result.status);
                 let blocked = hosts.finished(idx, passed);
                 on_result(idx, &result);
                 if let Some(slot) = results.get_mut(idx) {

@@ -9,6 +9,7 @@ mod document;
 mod history;
 mod reason;
 mod result;
+mod rule;
 mod summary;
 
 pub use annotations::{
@@ -24,6 +25,7 @@ pub use reason::{Reason, ReasonClass};
 pub use result::{
     CheckResult, FailedAttempt, Kind, Limits, Location, Outcome, Status, WAIVER_KIND,
 };
+pub use rule::{Rule, Verdict};
 pub use summary::{Counts, Interruption, Summary};
 
 /// A duration as whole milliseconds (saturating), as every report writes it.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Interruption, ResultChange};
+use crate::model::{Interruption, ResultChange, Rule};
 use Status::*;
 
 const ALL: [Status; 5] = [Pass, Warn, Fail, Skip, Waived];
@@ -42,7 +42,7 @@ fn truth_table_of_breaks_healthy_and_ran_well() {
         assert_eq!(strict.breaks(s), breaks_strict, "{s:?}");
         assert_eq!(lax.healthy(s), healthy, "{s:?}");
         assert_eq!(strict.healthy(s), healthy_strict, "{s:?}");
-        assert_eq!(Policy::ran_well(s), matches!(s, Pass | Warn), "{s:?}");
+        assert_eq!(Rule::ran_well(s), matches!(s, Pass | Warn), "{s:?}");
     }
 }
 

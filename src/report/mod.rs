@@ -22,8 +22,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+use crate::model::Rule;
 use crate::model::{CheckResult, Summary};
-use crate::policy::Policy;
 pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
 pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
@@ -31,17 +31,17 @@ pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
 /// `passed`, `warned` or `failed`: the run's verdict under the policy the summary records
 /// (reports judge nothing themselves).
 pub(crate) fn verdict(s: &Summary) -> &'static str {
-    Policy::of(s).verdict(s).as_str()
+    Rule::of(s).verdict(s).as_str()
 }
 
 /// Whether the run passed, under the policy the summary records.
 pub(crate) fn passed(s: &Summary) -> bool {
-    Policy::of(s).passed(s)
+    Rule::of(s).passed(s)
 }
 
-/// Under `--fail-on new`, the failures that did not fail the run (see [`Policy`]).
+/// Under `--fail-on new`, the failures that did not fail the run (see [`Rule`]).
 pub(crate) fn known_failures(s: &Summary) -> Option<usize> {
-    Policy::of(s).known_failures(s)
+    Rule::of(s).known_failures(s)
 }
 
 /// The HTTP response excerpt a check attached to a failure, if any.
