@@ -3,8 +3,8 @@
 //!
 //! The config is read by a strict hand-written walker, not by serde types, so the schema is
 //! built from the same tables the validator uses: the top-level, `defaults` and common check
-//! keys of [`super`], [`KINDS`](crate::checks::KINDS) and each kind's `FIELDS` table, which
-//! sits beside its `KEYS` and is tested to cover exactly those keys. A key the validator
+//! keys of [`super`] and the kind registry ([`REGISTRY`]) with each kind's `FIELDS` table, the
+//! one declaration of its keys (tested against what its parser reads). A key the validator
 //! rejects is rejected here too (`additionalProperties: false`).
 //!
 //! Values are interpolated (`${VAR}`) before they are checked, so wherever the validator takes
@@ -14,33 +14,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::checks::KINDS;
+use crate::checks::{KINDS, REGISTRY};
 
 pub use crate::spec::field::{Field, FieldType, opt, req};
-
-/// The fields of a kind (`http`, `tcp`…): the same kinds as [`CheckSpec::known_keys`].
-pub fn kind_fields(kind: &str) -> &'static [Field] {
-    use crate::checks;
-    match kind {
-        "http" => checks::http::FIELDS,
-        "command" => checks::command::FIELDS,
-        "redis" => checks::redis::FIELDS,
-        #[cfg(feature = "postgres")]
-        "postgres" => checks::postgres::FIELDS,
-        #[cfg(feature = "mysql")]
-        "mysql" => checks::mysql::FIELDS,
-        #[cfg(feature = "kubernetes")]
-        "kubernetes" => checks::kubernetes::FIELDS,
-        #[cfg(feature = "aws")]
-        "aws" => checks::aws::FIELDS,
-        #[cfg(feature = "grpc")]
-        "grpc" => checks::grpc::FIELDS,
-        "tcp" => checks::tcp::FIELDS,
-        "tls" => checks::tls::FIELDS,
-        "dns" => checks::dns::FIELDS,
-        _ => &[],
-    }
-}
 
 fn type_schema(ty: FieldType) -> Value {
     let interpolated = json!({"type": "string"});
@@ -147,6 +123,9 @@ const COMMON_FIELDS: &[Field] = &[
         "Names of checks that must pass first; otherwise this check is SKIP (blocked).",
     ),
 ];
+
+/// The common keys a kind takes only when its registry line says `latency: true`.
+const LATENCY_KEYS: &[&str] = &["warn_latency", "fail_latency"];
 
 /// `environments` on a check of the shared top-level `checks:` block.
 const ENVIRONMENTS_FILTER: Field = opt(
@@ -309,10 +288,13 @@ fn check_lists(shared: bool) -> Vec<(&'static str, Value)> {
 /// The JSON Schema of the config file.
 pub fn json_schema() -> Value {
     let mut definitions = Map::new();
-    for (_, kind) in KINDS {
+    for entry in REGISTRY {
+        let kind = entry.kind;
+        // A kind without latency thresholds rejects their keys (see `config/checks.rs`).
         let fields: Vec<Field> = COMMON_FIELDS
             .iter()
-            .chain(kind_fields(kind))
+            .filter(|f| entry.latency || !LATENCY_KEYS.contains(&f.key))
+            .chain(entry.fields)
             .copied()
             .collect();
         definitions.insert(check_def(kind, false), object(&fields, &[]));
@@ -375,20 +357,13 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_table_covers_exactly_its_keys() {
-        for (_, kind) in KINDS {
-            let fields = kind_fields(kind);
-            assert_eq!(
-                keys(fields),
-                set(CheckSpec::known_keys(kind)),
-                "FIELDS of `{kind}`"
+    fn every_kind_key_has_a_description() {
+        for entry in REGISTRY {
+            let kind = entry.kind;
+            assert!(
+                entry.fields.iter().all(|f| !f.description.is_empty()),
+                "{kind}"
             );
-            assert_eq!(
-                fields.len(),
-                keys(fields).len(),
-                "duplicate key in `{kind}`"
-            );
-            assert!(fields.iter().all(|f| !f.description.is_empty()), "{kind}");
         }
     }
 
@@ -396,22 +371,26 @@ mod tests {
     fn shared_tables_match_the_validator() {
         let mut common = keys(COMMON_FIELDS);
         common.insert(ENVIRONMENTS_FILTER.key);
-        assert_eq!(common, set(super::super::COMMON_CHECK_KEYS));
-        assert_eq!(keys(DEFAULT_FIELDS), set(super::super::DEFAULT_KEYS));
+        assert_eq!(common, set(super::super::checks::COMMON_CHECK_KEYS));
+        assert_eq!(
+            keys(DEFAULT_FIELDS),
+            set(super::super::defaults::DEFAULT_KEYS)
+        );
         assert_eq!(keys(WAIVER_FIELDS), set(crate::waiver::KEYS));
         let mut top = keys(TOP_FIELDS);
         top.extend(["checks", "environments"]);
         assert_eq!(top, set(super::super::TOP_KEYS));
         assert_eq!(
             keys(ENVIRONMENT_FIELDS),
-            set(super::super::ENVIRONMENT_KEYS)
+            set(super::super::environment::ENVIRONMENT_KEYS)
         );
     }
 
     #[test]
     fn every_kind_and_key_appears_in_the_schema() {
         let s = json_schema();
-        for (list, kind) in KINDS {
+        for entry in REGISTRY {
+            let (list, kind) = (&entry.list_key, entry.kind);
             let env_list = &s["definitions"]["environment"]["properties"][*list];
             assert!(env_list.is_object(), "{list}");
             assert!(
@@ -422,14 +401,13 @@ mod tests {
                 let def = &s["definitions"][check_def(kind, shared)];
                 assert_eq!(def["additionalProperties"], false);
                 let props = def["properties"].as_object().map(|m| m.len()).unwrap_or(0);
-                for key in CheckSpec::known_keys(kind)
-                    .iter()
-                    .chain(super::super::COMMON_CHECK_KEYS)
-                {
-                    let present = def["properties"].get(*key).is_some();
+                let common = super::super::checks::COMMON_CHECK_KEYS.iter().copied();
+                for key in CheckSpec::known_keys(kind).chain(common) {
+                    let present = def["properties"].get(key).is_some();
+                    let latency = entry.latency || !LATENCY_KEYS.contains(&key);
                     assert_eq!(
                         present,
-                        shared || *key != "environments",
+                        (shared || key != "environments") && latency,
                         "`{key}` in {kind} (shared: {shared})"
                     );
                 }
