@@ -6,22 +6,11 @@ use std::time::Duration;
 
 use super::DEFAULT_TIMEOUT;
 use super::defaults::{Defaults, positive_duration};
+use super::keys;
 use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds, kind_entry};
 use crate::model::Location;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node, Value};
-
-/// The keys every check takes besides its kind's.
-pub(super) const COMMON_CHECK_KEYS: &[&str] = &[
-    "name",
-    "timeout",
-    "retries",
-    "retry_delay",
-    "warn_latency",
-    "fail_latency",
-    "environments",
-    "depends_on",
-];
 
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
@@ -174,7 +163,7 @@ fn read_check(
         });
     }
     let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
-    let mut known: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
+    let mut known = keys::common_check_keys();
     known.extend(CheckSpec::known_keys(kind));
     r.finish(&known, ctx.problems);
     let (spec, target) = spec?;
@@ -313,7 +302,7 @@ mod tests {
             ..Defaults::default()
         };
         let t = read_thresholds(&mut r, &mut ctx, defaults, ("k", latency), (&root, "c"));
-        r.finish(COMMON_CHECK_KEYS, &mut problems);
+        r.finish(&keys::common_check_keys(), &mut problems);
         let list = problems
             .list
             .iter()

@@ -3,19 +3,9 @@
 
 use std::time::Duration;
 
+use super::keys;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node};
-
-/// The keys of `defaults:`.
-pub(super) const DEFAULT_KEYS: &[&str] = &[
-    "timeout",
-    "retries",
-    "retry_delay",
-    "warn_latency",
-    "fail_latency",
-    "concurrency",
-    "per_host_concurrency",
-];
 
 /// Defaults that apply to checks, layered top-level → environment → check.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,7 +61,7 @@ pub(super) fn read_defaults(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Defau
     if let Some((n, p)) = r.take("per_host_concurrency") {
         d.per_host_concurrency = positive(ctx, n, &p);
     }
-    r.finish(DEFAULT_KEYS, ctx.problems);
+    r.finish(&keys::names(keys::DEFAULT_FIELDS), ctx.problems);
     d
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::checks::read_kind_lists;
 use super::defaults::{positive, read_defaults};
 use super::dependencies::{check_dependencies, check_unique_names};
+use super::keys;
 use super::secrets::short_secret_names;
 use super::{DEFAULT_CONCURRENCY, Plan, TopLevel, no_checks};
 use crate::checks::KINDS;
@@ -14,15 +15,6 @@ use crate::spec::error::Problem;
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::Interpolator;
 use crate::spec::yaml::{Key, MapReader, Node, Problems};
-
-/// The keys of an environment besides its `<kind>_checks` lists.
-pub(super) const ENVIRONMENT_KEYS: &[&str] = &[
-    "vars",
-    "defaults",
-    "concurrency",
-    "max_workers",
-    "per_host_concurrency",
-];
 
 /// Read the environment `key` (its mapping `node` at `path`); `env_names` are every
 /// environment's names, for the `environments:` filter of the shared checks. `None` when the
@@ -111,7 +103,8 @@ pub(super) fn read(
         &mut checks,
         &mut headers,
     );
-    let known: Vec<&str> = ENVIRONMENT_KEYS.iter().copied().chain(list_keys).collect();
+    let mut known = keys::names(keys::ENVIRONMENT_FIELDS);
+    known.extend(list_keys);
     reader.finish(&known, ctx.problems);
 
     // A run of nothing would pass: an environment without checks is a mistake (a typo in a

@@ -21,6 +21,7 @@ mod checks;
 mod defaults;
 mod dependencies;
 mod environment;
+mod keys;
 pub mod schema;
 mod secrets;
 
@@ -42,18 +43,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONCURRENCY: usize = 50;
 /// Default HTTP latency warning threshold (the first config format's default).
 pub const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
-
-const TOP_KEYS: &[&str] = &[
-    "max_workers",
-    "concurrency",
-    "per_host_concurrency",
-    "defaults",
-    "secrets",
-    "vars",
-    "checks",
-    "environments",
-    "waivers",
-];
 
 /// The checks of one environment, defaults applied, ready to run.
 #[derive(Debug, Clone)]
@@ -240,7 +229,9 @@ fn build<'a>(
     }
     let shared = top.take("checks");
     let envs = top.take("environments");
-    top.finish(TOP_KEYS, problems);
+    let mut known = keys::names(keys::TOP_FIELDS);
+    known.extend(keys::TOP_CHECK_KEYS);
+    top.finish(&known, problems);
 
     let Some((envs_node, envs_path)) = envs else {
         problems.at(

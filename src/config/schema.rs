@@ -18,6 +18,10 @@ use crate::checks::{KINDS, REGISTRY};
 
 pub use crate::spec::field::{Field, FieldType, opt, req};
 
+use super::keys::{
+    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, TOP_FIELDS,
+};
+
 fn type_schema(ty: FieldType) -> Value {
     let interpolated = json!({"type": "string"});
     match ty {
@@ -84,182 +88,6 @@ fn object(fields: &[Field], extra: &[(&str, Value)]) -> Value {
     m.insert("additionalProperties".to_owned(), json!(false));
     Value::Object(m)
 }
-
-/// The keys every check takes, whatever its kind (without `environments`).
-const COMMON_FIELDS: &[Field] = &[
-    req(
-        "name",
-        FieldType::String,
-        "Unique name of the check within its environment.",
-    ),
-    opt(
-        "timeout",
-        FieldType::Duration,
-        "Timeout of one attempt, covering the whole check (default 10s).",
-    ),
-    opt(
-        "retries",
-        FieldType::Integer,
-        "Extra attempts after a FAIL (0-100, default 0).",
-    ),
-    opt(
-        "retry_delay",
-        FieldType::Duration,
-        "Delay before the first retry; doubles on each further retry (default 1s).",
-    ),
-    opt(
-        "warn_latency",
-        FieldType::Duration,
-        "Slower than this is WARN.",
-    ),
-    opt(
-        "fail_latency",
-        FieldType::Duration,
-        "Slower than this is FAIL.",
-    ),
-    opt(
-        "depends_on",
-        FieldType::StringList,
-        "Names of checks that must pass first; otherwise this check is SKIP (blocked).",
-    ),
-];
-
-/// The common keys a kind takes only when its registry line says `latency: true`.
-const LATENCY_KEYS: &[&str] = &["warn_latency", "fail_latency"];
-
-/// `environments` on a check of the shared top-level `checks:` block.
-const ENVIRONMENTS_FILTER: Field = opt(
-    "environments",
-    FieldType::StringList,
-    "Only in the top-level `checks:` block: the environments this check runs in (default: all).",
-);
-
-/// The keys of `defaults:` (top level or per environment).
-pub(crate) const DEFAULT_FIELDS: &[Field] = &[
-    opt(
-        "timeout",
-        FieldType::Duration,
-        "Default timeout of one attempt.",
-    ),
-    opt(
-        "retries",
-        FieldType::Integer,
-        "Default extra attempts after a FAIL.",
-    ),
-    opt(
-        "retry_delay",
-        FieldType::Duration,
-        "Default delay before the first retry.",
-    ),
-    opt(
-        "warn_latency",
-        FieldType::Duration,
-        "Default WARN latency threshold.",
-    ),
-    opt(
-        "fail_latency",
-        FieldType::Duration,
-        "Default FAIL latency threshold.",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight (default 50).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host (default: no limit).",
-    ),
-];
-
-/// Keys of an environment other than the check lists.
-const ENVIRONMENT_FIELDS: &[Field] = &[
-    opt(
-        "vars",
-        FieldType::StringMap,
-        "Variables for `${name}` in this environment (override the top-level ones).",
-    ),
-    opt(
-        "defaults",
-        FieldType::Object(DEFAULT_FIELDS),
-        "Defaults for this environment's checks.",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight.",
-    ),
-    opt(
-        "max_workers",
-        FieldType::Integer,
-        "Maximum checks in flight (same as `concurrency`).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host.",
-    ),
-];
-
-/// Top-level keys other than `checks` and `environments`.
-const TOP_FIELDS: &[Field] = &[
-    opt(
-        "max_workers",
-        FieldType::Integer,
-        "Maximum checks in flight (or `concurrency`, not both).",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight (or `max_workers`, not both).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host.",
-    ),
-    opt(
-        "defaults",
-        FieldType::Object(DEFAULT_FIELDS),
-        "Defaults for every check, overridden per environment and per check.",
-    ),
-    opt(
-        "secrets",
-        FieldType::StringList,
-        "Environment variables whose values are never printed.",
-    ),
-    opt(
-        "vars",
-        FieldType::StringMap,
-        "Variables for `${name}` in every environment.",
-    ),
-    opt(
-        "waivers",
-        FieldType::ObjectList(WAIVER_FIELDS),
-        "Expiring exceptions: a matching FAIL is WAIVED until `expires`.",
-    ),
-];
-
-/// The keys of one entry of `waivers:`.
-const WAIVER_FIELDS: &[Field] = &[
-    req(
-        "check",
-        FieldType::String,
-        "Check name or glob (`payments-*`).",
-    ),
-    req(
-        "reason",
-        FieldType::String,
-        "Why the failure is accepted (ticket, incident).",
-    ),
-    opt("owner", FieldType::String, "Who owns the exception."),
-    req(
-        "expires",
-        FieldType::String,
-        "Last day the waiver applies (YYYY-MM-DD); after it the check fails again.",
-    ),
-];
 
 fn check_def(kind: &str, shared: bool) -> String {
     if shared {
@@ -347,14 +175,7 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckSpec;
-
-    fn keys(fields: &[Field]) -> BTreeSet<&'static str> {
-        fields.iter().map(|f| f.key).collect()
-    }
-
-    fn set(keys: &[&'static str]) -> BTreeSet<&'static str> {
-        keys.iter().copied().collect()
-    }
+    use crate::config::keys::WAIVER_FIELDS;
 
     #[test]
     fn every_kind_key_has_a_description() {
@@ -368,22 +189,9 @@ mod tests {
     }
 
     #[test]
-    fn shared_tables_match_the_validator() {
-        let mut common = keys(COMMON_FIELDS);
-        common.insert(ENVIRONMENTS_FILTER.key);
-        assert_eq!(common, set(super::super::checks::COMMON_CHECK_KEYS));
-        assert_eq!(
-            keys(DEFAULT_FIELDS),
-            set(super::super::defaults::DEFAULT_KEYS)
-        );
-        assert_eq!(keys(WAIVER_FIELDS), set(crate::waiver::KEYS));
-        let mut top = keys(TOP_FIELDS);
-        top.extend(["checks", "environments"]);
-        assert_eq!(top, set(super::super::TOP_KEYS));
-        assert_eq!(
-            keys(ENVIRONMENT_FIELDS),
-            set(super::super::environment::ENVIRONMENT_KEYS)
-        );
+    fn waiver_table_matches_the_validator() {
+        let keys: BTreeSet<&str> = WAIVER_FIELDS.iter().map(|f| f.key).collect();
+        assert_eq!(keys, crate::waiver::KEYS.iter().copied().collect());
     }
 
     #[test]
@@ -401,7 +209,7 @@ mod tests {
                 let def = &s["definitions"][check_def(kind, shared)];
                 assert_eq!(def["additionalProperties"], false);
                 let props = def["properties"].as_object().map(|m| m.len()).unwrap_or(0);
-                let common = super::super::checks::COMMON_CHECK_KEYS.iter().copied();
+                let common = super::super::keys::common_check_keys();
                 for key in CheckSpec::known_keys(kind).chain(common) {
                     let present = def["properties"].get(key).is_some();
                     let latency = entry.latency || !LATENCY_KEYS.contains(&key);
