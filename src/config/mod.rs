@@ -17,10 +17,10 @@
 //!     http_checks: [...]
 //! ```
 //!
-//! By job: this file reads the top level; [`environment`] one environment into a [`Plan`];
-//! [`checks`] the `<kind>_checks` lists through the kind registry; [`defaults`] the layered
-//! defaults; [`dependencies`] the rules across checks; [`secrets`] what is never echoed;
-//! [`keys`] declares every key outside the kinds once, for the readers and [`schema`].
+//! By job: this file reads the top level; `environment` one environment into a [`Plan`];
+//! `checks` the `<kind>_checks` lists through the kind registry; `defaults` the layered
+//! defaults; `dependencies` the rules across checks; `secrets` what is never echoed;
+//! `keys` declares every key outside the kinds once, for the readers and [`schema`].
 
 mod checks;
 mod defaults;
