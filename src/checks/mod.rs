@@ -1,6 +1,9 @@
-//! Check kinds. Each kind lives in one file with its spec (parsed from YAML), its `target`
-//! description and its `run`; this module holds the [`CheckSpec`] enum and the one
-//! exhaustive dispatch. Adding a kind = one file, one variant, one arm in each match.
+//! Check kinds. Each kind lives in its own module with its spec (parsed from YAML), its key
+//! table (`FIELDS`, the one declaration of its keys), its `target` description and its `run`.
+//! This module holds the one kind registry, the `kinds!` list below: the [`CheckSpec`] enum,
+//! [`KINDS`], [`REGISTRY`] and every per-kind dispatch (kind name, parse, run, host key, limits,
+//! known keys) are derived from it. Adding a kind = one module, one registry line (plus a
+//! feature line if optional) and its [`Kind`] impl in `registry.rs`.
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -17,6 +20,8 @@ pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod redis;
+#[macro_use]
+mod registry;
 pub mod tcp;
 pub mod tls;
 pub mod tls_util;
@@ -24,9 +29,52 @@ pub mod util;
 
 use std::time::Duration;
 
+pub use registry::{Kind, KindEntry};
+
 use crate::model::{Location, Outcome};
+use crate::spec::field::Field;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+
+kinds! {
+    /// An HTTP(S) request.
+    Http(http::HttpSpec) "http" "http_checks" latency: true;
+    /// A program run with arguments.
+    Command(command::CommandSpec) "command" "command_checks" latency: true;
+    /// A Redis PING with role and key assertions.
+    Redis(redis::RedisSpec) "redis" "redis_checks" latency: true;
+    /// A PostgreSQL connection and query.
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PostgresSpec) "postgres" "postgres_checks" latency: true;
+    /// A MySQL/MariaDB connection and query.
+    #[cfg(feature = "mysql")]
+    Mysql(mysql::MysqlSpec) "mysql" "mysql_checks" latency: true;
+    /// Kubernetes workload, pod or node readiness.
+    #[cfg(feature = "kubernetes")]
+    Kubernetes(kubernetes::KubernetesSpec) "kubernetes" "kubernetes_checks" latency: true;
+    /// An AWS API call: STS identity, S3 bucket, EC2 instances.
+    #[cfg(feature = "aws")]
+    Aws(aws::AwsSpec) "aws" "aws_checks" latency: true;
+    /// A gRPC health check (`grpc.health.v1.Health/Check`).
+    #[cfg(feature = "grpc")]
+    Grpc(grpc::GrpcSpec) "grpc" "grpc_checks" latency: true;
+    /// A TCP connection, optionally with a banner exchange.
+    Tcp(tcp::TcpSpec) "tcp" "tcp_checks" latency: true;
+    /// A TLS handshake and certificate inspection.
+    Tls(tls::TlsSpec) "tls" "tls_checks" latency: true;
+    /// A DNS query against one or more resolvers.
+    Dns(dns::DnsSpec) "dns" "dns_checks" latency: true;
+}
+
+/// The registry line of a kind (`http`, `tcp`…), if this build has it.
+pub fn kind_entry(kind: &str) -> Option<&'static KindEntry> {
+    REGISTRY.iter().find(|e| e.kind == kind)
+}
+
+/// The key table of a kind; empty for a kind this build does not know.
+pub fn kind_fields(kind: &str) -> &'static [Field] {
+    kind_entry(kind).map_or(&[], |e| e.fields)
+}
 
 /// A check as the engine runs it: identity, shared options and the kind's spec.
 #[derive(Debug, Clone)]
@@ -73,45 +121,16 @@ impl CheckDef {
 
     /// The limits the check judges against, for the pictures of the HTML report.
     pub fn limits(&self) -> crate::model::Limits {
-        let latency = |t: &Thresholds| (t.warn_latency, t.fail_latency);
-        let (warn_latency, fail_latency) = match &self.spec {
-            CheckSpec::Http(s) => latency(&s.thresholds),
-            CheckSpec::Command(s) => latency(&s.thresholds),
-            CheckSpec::Redis(s) => latency(&s.thresholds),
-            #[cfg(feature = "postgres")]
-            CheckSpec::Postgres(s) => latency(&s.db.thresholds),
-            #[cfg(feature = "mysql")]
-            CheckSpec::Mysql(s) => latency(&s.db.thresholds),
-            #[cfg(feature = "kubernetes")]
-            CheckSpec::Kubernetes(s) => latency(&s.thresholds),
-            #[cfg(feature = "aws")]
-            CheckSpec::Aws(_) => (None, None),
-            CheckSpec::Tcp(s) => latency(&s.thresholds),
-            CheckSpec::Tls(s) => latency(&s.thresholds),
-            CheckSpec::Dns(s) => latency(&s.thresholds),
-            #[cfg(feature = "grpc")]
-            CheckSpec::Grpc(s) => latency(&s.thresholds),
-        };
-        let (warn_days, fail_days) = match &self.spec {
-            CheckSpec::Http(s) => (s.warn_days, s.fail_days),
-            CheckSpec::Tls(s) => (Some(s.warn_days), Some(s.fail_days)),
-            _ => (None, None),
-        };
+        let kind = self.spec.as_kind();
+        let thresholds = kind.thresholds();
+        let (warn_days, fail_days) = kind.days();
         crate::model::Limits {
-            warn_latency,
-            fail_latency,
+            warn_latency: thresholds.and_then(|t| t.warn_latency),
+            fail_latency: thresholds.and_then(|t| t.fail_latency),
             warn_days,
             fail_days,
         }
     }
-}
-
-/// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and
-/// `api.example.com` share one limit.
-fn host_key(host: &str, port: u16) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    tcp::host_port(host, port)
 }
 
 /// Options shared by every kind, after defaults are applied.
@@ -123,185 +142,20 @@ pub struct Thresholds {
     pub fail_latency: Option<Duration>,
 }
 
-/// The kind-specific part of a check.
-#[derive(Debug, Clone)]
-pub enum CheckSpec {
-    /// An HTTP(S) request.
-    Http(Box<http::HttpSpec>),
-    /// A program run with arguments.
-    Command(Box<command::CommandSpec>),
-    /// A Redis PING with role and key assertions.
-    Redis(Box<redis::RedisSpec>),
-    /// A PostgreSQL connection and query.
-    #[cfg(feature = "postgres")]
-    Postgres(Box<postgres::PostgresSpec>),
-    /// A MySQL/MariaDB connection and query.
-    #[cfg(feature = "mysql")]
-    Mysql(Box<mysql::MysqlSpec>),
-    /// Kubernetes workload, pod or node readiness.
-    #[cfg(feature = "kubernetes")]
-    Kubernetes(Box<kubernetes::KubernetesSpec>),
-    /// An AWS API call: STS identity, S3 bucket, EC2 instances.
-    #[cfg(feature = "aws")]
-    Aws(Box<aws::AwsSpec>),
-    /// A gRPC health check (`grpc.health.v1.Health/Check`).
-    #[cfg(feature = "grpc")]
-    Grpc(Box<grpc::GrpcSpec>),
-    /// A TCP connection, optionally with a banner exchange.
-    Tcp(Box<tcp::TcpSpec>),
-    /// A TLS handshake and certificate inspection.
-    Tls(Box<tls::TlsSpec>),
-    /// A DNS query against one or more resolvers.
-    Dns(Box<dns::DnsSpec>),
-}
-
-/// A kind's YAML list key (`http_checks`) and its kind name (`http`).
-pub const KINDS: &[(&str, &str)] = &[
-    ("http_checks", "http"),
-    ("command_checks", "command"),
-    ("redis_checks", "redis"),
-    #[cfg(feature = "postgres")]
-    ("postgres_checks", "postgres"),
-    #[cfg(feature = "mysql")]
-    ("mysql_checks", "mysql"),
-    #[cfg(feature = "kubernetes")]
-    ("kubernetes_checks", "kubernetes"),
-    #[cfg(feature = "aws")]
-    ("aws_checks", "aws"),
-    #[cfg(feature = "grpc")]
-    ("grpc_checks", "grpc"),
-    ("tcp_checks", "tcp"),
-    ("tls_checks", "tls"),
-    ("dns_checks", "dns"),
-];
-
 impl CheckSpec {
-    /// The kind name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CheckSpec::Http(_) => "http",
-            CheckSpec::Command(_) => "command",
-            CheckSpec::Redis(_) => "redis",
-            #[cfg(feature = "postgres")]
-            CheckSpec::Postgres(_) => "postgres",
-            #[cfg(feature = "mysql")]
-            CheckSpec::Mysql(_) => "mysql",
-            #[cfg(feature = "kubernetes")]
-            CheckSpec::Kubernetes(_) => "kubernetes",
-            #[cfg(feature = "aws")]
-            CheckSpec::Aws(_) => "aws",
-            #[cfg(feature = "grpc")]
-            CheckSpec::Grpc(_) => "grpc",
-            CheckSpec::Tcp(_) => "tcp",
-            CheckSpec::Tls(_) => "tls",
-            CheckSpec::Dns(_) => "dns",
-        }
-    }
-
     /// The `host:port` the check connects to, shared by every check that targets it: the key of
     /// the per-host concurrency limit. `None` for kinds that are not host-limited: `command`
     /// (runs locally), `kubernetes` and `aws` (API clients with their own rate handling), and
     /// `dns` with several or the system's resolvers (one small query per resolver); a `dns`
     /// check with one resolver is limited on that resolver.
     pub fn host_key(&self) -> Option<String> {
-        match self {
-            CheckSpec::Http(s) => {
-                let host = s.url.host_str()?;
-                Some(host_key(host, s.url.port_or_known_default()?))
-            }
-            CheckSpec::Tcp(s) => Some(host_key(&s.host, s.port)),
-            CheckSpec::Tls(s) => Some(host_key(&s.host, s.port)),
-            CheckSpec::Redis(s) => Some(host_key(&s.host, s.port)),
-            #[cfg(feature = "grpc")]
-            CheckSpec::Grpc(s) => Some(host_key(&s.host, s.port)),
-            #[cfg(feature = "postgres")]
-            CheckSpec::Postgres(s) => Some(host_key(
-                s.db.url.host_str()?,
-                s.db.url.port().unwrap_or(5432),
-            )),
-            #[cfg(feature = "mysql")]
-            CheckSpec::Mysql(s) => Some(host_key(
-                s.db.url.host_str()?,
-                s.db.url.port().unwrap_or(3306),
-            )),
-            CheckSpec::Dns(s) => match s.resolvers.as_slice() {
-                [one] => Some(one.to_string()),
-                _ => None,
-            },
-            CheckSpec::Command(_) => None,
-            #[cfg(feature = "kubernetes")]
-            CheckSpec::Kubernetes(_) => None,
-            #[cfg(feature = "aws")]
-            CheckSpec::Aws(_) => None,
-        }
+        self.as_kind().host_key()
     }
 
-    /// Parse the kind-specific keys of one check; the reader's remaining keys are unknown.
-    pub fn parse(
-        kind: &str,
-        reader: &mut MapReader<'_>,
-        ctx: &mut Ctx<'_>,
-        thresholds: Thresholds,
-    ) -> Option<(CheckSpec, String)> {
-        match kind {
-            "http" => {
-                http::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Http(Box::new(s)), t))
-            }
-            "tcp" => {
-                tcp::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Tcp(Box::new(s)), t))
-            }
-            "tls" => {
-                tls::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Tls(Box::new(s)), t))
-            }
-            "dns" => {
-                dns::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Dns(Box::new(s)), t))
-            }
-            "command" => command::parse(reader, ctx, thresholds)
-                .map(|(s, t)| (CheckSpec::Command(Box::new(s)), t)),
-            "redis" => redis::parse(reader, ctx, thresholds)
-                .map(|(s, t)| (CheckSpec::Redis(Box::new(s)), t)),
-            #[cfg(feature = "postgres")]
-            "postgres" => postgres::parse(reader, ctx, thresholds)
-                .map(|(s, t)| (CheckSpec::Postgres(Box::new(s)), t)),
-            #[cfg(feature = "mysql")]
-            "mysql" => mysql::parse(reader, ctx, thresholds)
-                .map(|(s, t)| (CheckSpec::Mysql(Box::new(s)), t)),
-            #[cfg(feature = "kubernetes")]
-            "kubernetes" => kubernetes::parse(reader, ctx, thresholds)
-                .map(|(s, t)| (CheckSpec::Kubernetes(Box::new(s)), t)),
-            #[cfg(feature = "aws")]
-            "aws" => {
-                aws::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Aws(Box::new(s)), t))
-            }
-            #[cfg(feature = "grpc")]
-            "grpc" => {
-                grpc::parse(reader, ctx, thresholds).map(|(s, t)| (CheckSpec::Grpc(Box::new(s)), t))
-            }
-            _ => None,
-        }
-    }
-
-    /// The keys each kind accepts (for typo suggestions).
-    pub fn known_keys(kind: &str) -> &'static [&'static str] {
-        match kind {
-            "http" => common::field_keys!(http::FIELDS),
-            "command" => common::field_keys!(command::FIELDS),
-            "redis" => common::field_keys!(redis::FIELDS),
-            #[cfg(feature = "postgres")]
-            "postgres" => common::field_keys!(postgres::FIELDS),
-            #[cfg(feature = "mysql")]
-            "mysql" => common::field_keys!(mysql::FIELDS),
-            #[cfg(feature = "kubernetes")]
-            "kubernetes" => common::field_keys!(kubernetes::FIELDS),
-            #[cfg(feature = "aws")]
-            "aws" => aws::KEYS,
-            #[cfg(feature = "grpc")]
-            "grpc" => common::field_keys!(grpc::FIELDS),
-            "tcp" => common::field_keys!(tcp::FIELDS),
-            "tls" => common::field_keys!(tls::FIELDS),
-            "dns" => dns::KEYS,
-            _ => &[],
-        }
+    /// The keys a kind accepts besides the common ones, read from its `FIELDS` (for the
+    /// unknown-key check and its typo suggestions).
+    pub fn known_keys(kind: &str) -> impl Iterator<Item = &'static str> {
+        kind_fields(kind).iter().map(|f| f.key)
     }
 }
 
@@ -345,27 +199,7 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     if check.name == TEST_PANIC_NAME {
         panic!("injected test panic");
     }
-    // The future of this `match` is as large as its largest arm (the SDK clients' futures run
-    // to kilobytes), and every in-flight check holds one, moved on each spawn. Each kind's
-    // future is boxed, so a check holds only its own kind's state.
-    match &check.spec {
-        CheckSpec::Http(spec) => Box::pin(http::run(spec, ctx, phase)).await,
-        CheckSpec::Command(spec) => Box::pin(command::run(spec, phase)).await,
-        CheckSpec::Redis(spec) => Box::pin(redis::run(spec, phase)).await,
-        #[cfg(feature = "postgres")]
-        CheckSpec::Postgres(spec) => Box::pin(postgres::run(spec, phase)).await,
-        #[cfg(feature = "mysql")]
-        CheckSpec::Mysql(spec) => Box::pin(mysql::run(spec, phase)).await,
-        #[cfg(feature = "kubernetes")]
-        CheckSpec::Kubernetes(spec) => Box::pin(kubernetes::run(spec, &ctx.kube, phase)).await,
-        #[cfg(feature = "aws")]
-        CheckSpec::Aws(spec) => Box::pin(aws::run(spec, &ctx.aws, phase)).await,
-        #[cfg(feature = "grpc")]
-        CheckSpec::Grpc(spec) => Box::pin(grpc::run(spec, phase)).await,
-        CheckSpec::Tcp(spec) => Box::pin(tcp::run(spec, check.timeout, phase)).await,
-        CheckSpec::Tls(spec) => Box::pin(tls::run(spec, phase)).await,
-        CheckSpec::Dns(spec) => Box::pin(dns::run(spec, ctx, check.timeout, phase)).await,
-    }
+    check.spec.run_kind(check, ctx, phase).await
 }
 
 /// What a running check is doing, so a timeout can say where it stopped.

@@ -3,8 +3,8 @@
 //!
 //! The config is read by a strict hand-written walker, not by serde types, so the schema is
 //! built from the same tables the validator uses: the top-level, `defaults` and common check
-//! keys of [`super`], [`KINDS`](crate::checks::KINDS) and each kind's `FIELDS` table, which
-//! sits beside its `KEYS` and is tested to cover exactly those keys. A key the validator
+//! keys of [`super`] and the kind registry ([`REGISTRY`]) with each kind's `FIELDS` table, the
+//! one declaration of its keys (tested against what its parser reads). A key the validator
 //! rejects is rejected here too (`additionalProperties: false`).
 //!
 //! Values are interpolated (`${VAR}`) before they are checked, so wherever the validator takes
@@ -14,33 +14,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::checks::KINDS;
+use crate::checks::{KINDS, REGISTRY};
 
 pub use crate::spec::field::{Field, FieldType, opt, req};
 
-/// The fields of a kind (`http`, `tcp`…): the same kinds as [`CheckSpec::known_keys`].
-pub fn kind_fields(kind: &str) -> &'static [Field] {
-    use crate::checks;
-    match kind {
-        "http" => checks::http::FIELDS,
-        "command" => checks::command::FIELDS,
-        "redis" => checks::redis::FIELDS,
-        #[cfg(feature = "postgres")]
-        "postgres" => checks::postgres::FIELDS,
-        #[cfg(feature = "mysql")]
-        "mysql" => checks::mysql::FIELDS,
-        #[cfg(feature = "kubernetes")]
-        "kubernetes" => checks::kubernetes::FIELDS,
-        #[cfg(feature = "aws")]
-        "aws" => checks::aws::FIELDS,
-        #[cfg(feature = "grpc")]
-        "grpc" => checks::grpc::FIELDS,
-        "tcp" => checks::tcp::FIELDS,
-        "tls" => checks::tls::FIELDS,
-        "dns" => checks::dns::FIELDS,
-        _ => &[],
-    }
-}
+use super::keys::{
+    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, TOP_FIELDS,
+};
 
 fn type_schema(ty: FieldType) -> Value {
     let interpolated = json!({"type": "string"});
@@ -109,179 +89,6 @@ fn object(fields: &[Field], extra: &[(&str, Value)]) -> Value {
     Value::Object(m)
 }
 
-/// The keys every check takes, whatever its kind (without `environments`).
-const COMMON_FIELDS: &[Field] = &[
-    req(
-        "name",
-        FieldType::String,
-        "Unique name of the check within its environment.",
-    ),
-    opt(
-        "timeout",
-        FieldType::Duration,
-        "Timeout of one attempt, covering the whole check (default 10s).",
-    ),
-    opt(
-        "retries",
-        FieldType::Integer,
-        "Extra attempts after a FAIL (0-100, default 0).",
-    ),
-    opt(
-        "retry_delay",
-        FieldType::Duration,
-        "Delay before the first retry; doubles on each further retry (default 1s).",
-    ),
-    opt(
-        "warn_latency",
-        FieldType::Duration,
-        "Slower than this is WARN.",
-    ),
-    opt(
-        "fail_latency",
-        FieldType::Duration,
-        "Slower than this is FAIL.",
-    ),
-    opt(
-        "depends_on",
-        FieldType::StringList,
-        "Names of checks that must pass first; otherwise this check is SKIP (blocked).",
-    ),
-];
-
-/// `environments` on a check of the shared top-level `checks:` block.
-const ENVIRONMENTS_FILTER: Field = opt(
-    "environments",
-    FieldType::StringList,
-    "Only in the top-level `checks:` block: the environments this check runs in (default: all).",
-);
-
-/// The keys of `defaults:` (top level or per environment).
-pub(crate) const DEFAULT_FIELDS: &[Field] = &[
-    opt(
-        "timeout",
-        FieldType::Duration,
-        "Default timeout of one attempt.",
-    ),
-    opt(
-        "retries",
-        FieldType::Integer,
-        "Default extra attempts after a FAIL.",
-    ),
-    opt(
-        "retry_delay",
-        FieldType::Duration,
-        "Default delay before the first retry.",
-    ),
-    opt(
-        "warn_latency",
-        FieldType::Duration,
-        "Default WARN latency threshold.",
-    ),
-    opt(
-        "fail_latency",
-        FieldType::Duration,
-        "Default FAIL latency threshold.",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight (default 50).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host (default: no limit).",
-    ),
-];
-
-/// Keys of an environment other than the check lists.
-const ENVIRONMENT_FIELDS: &[Field] = &[
-    opt(
-        "vars",
-        FieldType::StringMap,
-        "Variables for `${name}` in this environment (override the top-level ones).",
-    ),
-    opt(
-        "defaults",
-        FieldType::Object(DEFAULT_FIELDS),
-        "Defaults for this environment's checks.",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight.",
-    ),
-    opt(
-        "max_workers",
-        FieldType::Integer,
-        "Maximum checks in flight (same as `concurrency`).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host.",
-    ),
-];
-
-/// Top-level keys other than `checks` and `environments`.
-const TOP_FIELDS: &[Field] = &[
-    opt(
-        "max_workers",
-        FieldType::Integer,
-        "Maximum checks in flight (or `concurrency`, not both).",
-    ),
-    opt(
-        "concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight (or `max_workers`, not both).",
-    ),
-    opt(
-        "per_host_concurrency",
-        FieldType::Integer,
-        "Maximum checks in flight against one host.",
-    ),
-    opt(
-        "defaults",
-        FieldType::Object(DEFAULT_FIELDS),
-        "Defaults for every check, overridden per environment and per check.",
-    ),
-    opt(
-        "secrets",
-        FieldType::StringList,
-        "Environment variables whose values are never printed.",
-    ),
-    opt(
-        "vars",
-        FieldType::StringMap,
-        "Variables for `${name}` in every environment.",
-    ),
-    opt(
-        "waivers",
-        FieldType::ObjectList(WAIVER_FIELDS),
-        "Expiring exceptions: a matching FAIL is WAIVED until `expires`.",
-    ),
-];
-
-/// The keys of one entry of `waivers:`.
-const WAIVER_FIELDS: &[Field] = &[
-    req(
-        "check",
-        FieldType::String,
-        "Check name or glob (`payments-*`).",
-    ),
-    req(
-        "reason",
-        FieldType::String,
-        "Why the failure is accepted (ticket, incident).",
-    ),
-    opt("owner", FieldType::String, "Who owns the exception."),
-    req(
-        "expires",
-        FieldType::String,
-        "Last day the waiver applies (YYYY-MM-DD); after it the check fails again.",
-    ),
-];
-
 fn check_def(kind: &str, shared: bool) -> String {
     if shared {
         format!("{kind}_check_shared")
@@ -309,10 +116,13 @@ fn check_lists(shared: bool) -> Vec<(&'static str, Value)> {
 /// The JSON Schema of the config file.
 pub fn json_schema() -> Value {
     let mut definitions = Map::new();
-    for (_, kind) in KINDS {
+    for entry in REGISTRY {
+        let kind = entry.kind;
+        // A kind without latency thresholds rejects their keys (see `config/checks.rs`).
         let fields: Vec<Field> = COMMON_FIELDS
             .iter()
-            .chain(kind_fields(kind))
+            .filter(|f| entry.latency || !LATENCY_KEYS.contains(&f.key))
+            .chain(entry.fields)
             .copied()
             .collect();
         definitions.insert(check_def(kind, false), object(&fields, &[]));
@@ -365,53 +175,30 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckSpec;
-
-    fn keys(fields: &[Field]) -> BTreeSet<&'static str> {
-        fields.iter().map(|f| f.key).collect()
-    }
-
-    fn set(keys: &[&'static str]) -> BTreeSet<&'static str> {
-        keys.iter().copied().collect()
-    }
+    use crate::config::keys::WAIVER_FIELDS;
 
     #[test]
-    fn every_kind_table_covers_exactly_its_keys() {
-        for (_, kind) in KINDS {
-            let fields = kind_fields(kind);
-            assert_eq!(
-                keys(fields),
-                set(CheckSpec::known_keys(kind)),
-                "FIELDS of `{kind}`"
+    fn every_kind_key_has_a_description() {
+        for entry in REGISTRY {
+            let kind = entry.kind;
+            assert!(
+                entry.fields.iter().all(|f| !f.description.is_empty()),
+                "{kind}"
             );
-            assert_eq!(
-                fields.len(),
-                keys(fields).len(),
-                "duplicate key in `{kind}`"
-            );
-            assert!(fields.iter().all(|f| !f.description.is_empty()), "{kind}");
         }
     }
 
     #[test]
-    fn shared_tables_match_the_validator() {
-        let mut common = keys(COMMON_FIELDS);
-        common.insert(ENVIRONMENTS_FILTER.key);
-        assert_eq!(common, set(super::super::COMMON_CHECK_KEYS));
-        assert_eq!(keys(DEFAULT_FIELDS), set(super::super::DEFAULT_KEYS));
-        assert_eq!(keys(WAIVER_FIELDS), set(crate::waiver::KEYS));
-        let mut top = keys(TOP_FIELDS);
-        top.extend(["checks", "environments"]);
-        assert_eq!(top, set(super::super::TOP_KEYS));
-        assert_eq!(
-            keys(ENVIRONMENT_FIELDS),
-            set(super::super::ENVIRONMENT_KEYS)
-        );
+    fn waiver_table_matches_the_validator() {
+        let keys: BTreeSet<&str> = WAIVER_FIELDS.iter().map(|f| f.key).collect();
+        assert_eq!(keys, crate::waiver::KEYS.iter().copied().collect());
     }
 
     #[test]
     fn every_kind_and_key_appears_in_the_schema() {
         let s = json_schema();
-        for (list, kind) in KINDS {
+        for entry in REGISTRY {
+            let (list, kind) = (&entry.list_key, entry.kind);
             let env_list = &s["definitions"]["environment"]["properties"][*list];
             assert!(env_list.is_object(), "{list}");
             assert!(
@@ -422,14 +209,13 @@ mod tests {
                 let def = &s["definitions"][check_def(kind, shared)];
                 assert_eq!(def["additionalProperties"], false);
                 let props = def["properties"].as_object().map(|m| m.len()).unwrap_or(0);
-                for key in CheckSpec::known_keys(kind)
-                    .iter()
-                    .chain(super::super::COMMON_CHECK_KEYS)
-                {
-                    let present = def["properties"].get(*key).is_some();
+                let common = super::super::keys::common_check_keys();
+                for key in CheckSpec::known_keys(kind).chain(common) {
+                    let present = def["properties"].get(key).is_some();
+                    let latency = entry.latency || !LATENCY_KEYS.contains(&key);
                     assert_eq!(
                         present,
-                        shared || *key != "environments",
+                        (shared || key != "environments") && latency,
                         "`{key}` in {kind} (shared: {shared})"
                     );
                 }

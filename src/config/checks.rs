@@ -1,0 +1,342 @@
+//! The checks of one mapping: every `<kind>_checks` list, each check's common keys (`name`,
+//! `timeout`, retries, latency thresholds, `depends_on`, the `environments` filter) and its
+//! kind's own keys, read through the kind registry.
+
+use std::time::Duration;
+
+use super::DEFAULT_TIMEOUT;
+use super::defaults::{Defaults, positive_duration};
+use super::keys;
+use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds, kind_entry};
+use crate::model::Location;
+use crate::spec::fields::Ctx;
+use crate::spec::yaml::{MapReader, Node, Value};
+
+/// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
+/// block: (current environment, all environment names) for the `environments:` filter.
+pub(super) fn read_kind_lists(
+    file: &str,
+    reader: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+    out: &mut Vec<CheckDef>,
+    headers: &mut Vec<CheckHeader>,
+) {
+    let (first, first_header) = (out.len(), headers.len());
+    read_kind_lists_in_key_order(file, reader, ctx, defaults, shared, out, headers);
+    // Config file order, not kind order: the lists of a mapping may come in any order and a
+    // reader expects the report to follow the file (a stable sort keeps ties as read).
+    if let Some(mine) = out.get_mut(first..) {
+        mine.sort_by_key(|c| (c.location.line, c.location.column));
+    }
+    if let Some(mine) = headers.get_mut(first_header..) {
+        mine.sort_by_key(|c| (c.location.line, c.location.column));
+    }
+}
+
+fn read_kind_lists_in_key_order(
+    file: &str,
+    reader: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+    out: &mut Vec<CheckDef>,
+    headers: &mut Vec<CheckHeader>,
+) {
+    for (list_key, kind) in KINDS {
+        let Some((list_node, list_path)) = reader.take(list_key) else {
+            continue;
+        };
+        let items = match &list_node.value {
+            Value::Seq(items) => items,
+            Value::Null => continue,
+            other => {
+                ctx.problem(
+                    list_node,
+                    &list_path,
+                    format!("expected a list of checks, found {}", other.type_name()),
+                );
+                continue;
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{list_path}[{i}]");
+            if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared, headers)
+            {
+                out.push(check);
+            }
+        }
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one reader step: the check's node, where it sits, and the run's context"
+)]
+fn read_check(
+    file: &str,
+    kind: &str,
+    node: &Node,
+    path: &str,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    shared: Option<(&str, &[&str])>,
+    headers: &mut Vec<CheckHeader>,
+) -> Option<CheckDef> {
+    let mut r = MapReader::new(node, path, ctx.problems)?;
+    let (line, column) = match &node.value {
+        Value::Map(entries) => entries
+            .first()
+            .map_or((node.line, node.column), |(k, _)| (k.line, k.column)),
+        _ => (node.line, node.column),
+    };
+
+    // The `environments:` filter of a shared check decides whether it belongs here at all.
+    if let Some((n, p)) = r.take("environments") {
+        match shared {
+            Some((current, all)) => {
+                let list = ctx.string_list(n, &p)?;
+                for e in &list {
+                    if !all.contains(&e.as_str()) {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!("unknown environment `{e}` (known: {})", all.join(", ")),
+                        );
+                    }
+                }
+                if !list.iter().any(|e| e == current) {
+                    return None;
+                }
+            }
+            None => ctx.problem(
+                n,
+                &p,
+                "`environments` is only allowed on checks in the top-level `checks:` block",
+            ),
+        }
+    }
+
+    let name = match r.take("name") {
+        Some((n, p)) => ctx.non_empty(n, &p),
+        None => {
+            ctx.problem(node, path, "missing required key `name`");
+            None
+        }
+    };
+    let mut timeout = defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if let Some((n, p)) = r.take("timeout")
+        && let Some(d) = positive_duration(ctx, n, &p)
+    {
+        timeout = d;
+    }
+    let mut retries = defaults.retries.unwrap_or(0);
+    if let Some((n, p)) = r.take("retries")
+        && let Some(v) = ctx.uint(n, &p, 100).and_then(|v| u32::try_from(v).ok())
+    {
+        retries = v;
+    }
+    let mut retry_delay = defaults.retry_delay.unwrap_or(Duration::from_secs(1));
+    if let Some((n, p)) = r.take("retry_delay")
+        && let Some(d) = ctx.duration(n, &p)
+    {
+        retry_delay = d;
+    }
+    let latency = kind_entry(kind).is_some_and(|e| e.latency);
+    let thresholds = read_thresholds(&mut r, ctx, defaults, (kind, latency), (node, path));
+
+    let mut depends_on = Vec::new();
+    if let Some((n, p)) = r.take("depends_on") {
+        depends_on = read_depends_on(file, n, &p, ctx);
+    }
+
+    if let Some(name) = &name {
+        headers.push(CheckHeader {
+            name: name.clone(),
+            location: Location {
+                file: file.to_owned(),
+                line,
+                column,
+            },
+            depends_on: depends_on.clone(),
+        });
+    }
+    let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
+    let mut known = keys::common_check_keys();
+    known.extend(CheckSpec::known_keys(kind));
+    r.finish(&known, ctx.problems);
+    let (spec, target) = spec?;
+    Some(CheckDef {
+        name: name?,
+        target,
+        timeout,
+        retries,
+        retry_delay,
+        location: Location {
+            file: file.to_owned(),
+            line,
+            column,
+        },
+        depends_on,
+        spec,
+    })
+}
+
+/// A check's latency thresholds: its own `warn_latency` / `fail_latency` over the defaults'.
+/// A kind whose registry line takes no latency (`latency: false`) rejects both keys, each at
+/// its position, and ignores the defaults' thresholds.
+fn read_thresholds(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    (kind, latency): (&str, bool),
+    (node, path): (&Node, &str),
+) -> Thresholds {
+    let mut thresholds = Thresholds {
+        warn_latency: defaults.warn_latency.filter(|_| latency),
+        fail_latency: defaults.fail_latency.filter(|_| latency),
+    };
+    for (key, slot) in [
+        ("warn_latency", &mut thresholds.warn_latency),
+        ("fail_latency", &mut thresholds.fail_latency),
+    ] {
+        let Some((n, p)) = r.take(key) else {
+            continue;
+        };
+        if latency {
+            *slot = ctx.duration(n, &p);
+        } else {
+            ctx.problem(n, &p, format!("`{key}` is not supported for {kind} checks"));
+        }
+    }
+    if let (Some(w), Some(f)) = (thresholds.warn_latency, thresholds.fail_latency)
+        && w > f
+    {
+        ctx.problem(
+            node,
+            path,
+            "`warn_latency` must not be greater than `fail_latency`",
+        );
+    }
+    thresholds
+}
+
+/// `depends_on: [names]` (a single name is accepted too), each entry with its position.
+fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
+    let items: Vec<(&Node, String)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item, format!("{path}[{i}]")))
+            .collect(),
+        Value::Map(_) | Value::Null => {
+            ctx.problem(
+                node,
+                path,
+                format!(
+                    "expected a list of check names, found {}",
+                    node.value.type_name()
+                ),
+            );
+            return Vec::new();
+        }
+        _ => vec![(node, path.to_owned())],
+    };
+    items
+        .into_iter()
+        .filter_map(|(item, item_path)| {
+            let name = ctx.non_empty(item, &item_path)?;
+            Some(Dependency {
+                name,
+                location: Location {
+                    file: file.to_owned(),
+                    line: item.line,
+                    column: item.column,
+                },
+                path: item_path,
+            })
+        })
+        .collect()
+}
+
+/// What the cross-check rules (unique names, `depends_on`) need of a check. Gathered for every
+/// check that has a name, also when the rest of it is invalid, so one `validate` reports every
+/// problem at once.
+#[derive(Debug, Clone)]
+pub(super) struct CheckHeader {
+    pub(super) name: String,
+    pub(super) location: Location,
+    pub(super) depends_on: Vec<Dependency>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::spec::interpolate::Interpolator;
+    use crate::spec::yaml::{self, Problems};
+
+    /// The thresholds read from `text` for a kind that takes latency or not, and the problems.
+    fn thresholds(text: &str, latency: bool) -> (Thresholds, Vec<String>) {
+        let root = yaml::parse("c.yaml", text).unwrap();
+        let mut problems = Problems::default();
+        let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
+        let interp = Interpolator {
+            env: &|_| None,
+            vars: &vars,
+            declared_secrets: &[],
+            used: &used,
+        };
+        let mut secrets = Vec::new();
+        let mut r = MapReader::new(&root, "c", &mut problems).unwrap();
+        let mut ctx = Ctx {
+            problems: &mut problems,
+            interp: &interp,
+            secrets: &mut secrets,
+        };
+        let defaults = Defaults {
+            warn_latency: Some(Duration::from_secs(1)),
+            ..Defaults::default()
+        };
+        let t = read_thresholds(&mut r, &mut ctx, defaults, ("k", latency), (&root, "c"));
+        r.finish(&keys::common_check_keys(), &mut problems);
+        let list = problems
+            .list
+            .iter()
+            .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+            .collect();
+        (t, list)
+    }
+
+    #[test]
+    fn a_kind_with_latency_reads_its_thresholds_over_the_defaults() {
+        let (t, problems) = thresholds("fail_latency: 3s\n", true);
+        assert_eq!(t.warn_latency, Some(Duration::from_secs(1)));
+        assert_eq!(t.fail_latency, Some(Duration::from_secs(3)));
+        assert!(problems.is_empty(), "{problems:?}");
+        let (_, problems) = thresholds("warn_latency: 5s\nfail_latency: 3s\n", true);
+        assert_eq!(
+            problems,
+            ["1:1: `warn_latency` must not be greater than `fail_latency`"]
+        );
+    }
+
+    #[test]
+    fn a_kind_without_latency_rejects_the_keys_and_ignores_the_defaults() {
+        let (t, problems) = thresholds("warn_latency: 1s\nfail_latency: 2s\n", false);
+        assert_eq!((t.warn_latency, t.fail_latency), (None, None));
+        assert_eq!(
+            problems,
+            [
+                "1:15: `warn_latency` is not supported for k checks",
+                "2:15: `fail_latency` is not supported for k checks"
+            ]
+        );
+        let (t, problems) = thresholds("{}", false);
+        assert_eq!((t.warn_latency, t.fail_latency), (None, None));
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}

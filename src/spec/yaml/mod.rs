@@ -1,0 +1,115 @@
+//! A YAML tree that remembers where every node came from, and a strict reader over mappings
+//! that reports unknown keys, wrong types and bad values with their location instead of
+//! stopping at the first one: [`load`] builds the tree within bounds ([`bounds`]), [`merge`]
+//! resolves `<<` merge keys, [`reader`] reads mappings key by key.
+
+mod bounds;
+mod load;
+mod merge;
+mod reader;
+
+pub use load::{EXPANSION_FACTOR, MAX_DEPTH, MIN_EXPANSION, parse};
+pub use merge::apply_merge_keys;
+pub use reader::MapReader;
+pub(crate) use reader::closest;
+
+use super::error::Problem;
+
+/// A YAML value with its position.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The value.
+    pub value: Value,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// The shapes a YAML value can take.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// `null` or `~` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping with string keys, in file order.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key and its position.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The key text.
+    pub name: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Value {
+    /// A short noun for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Join a key onto a dotted path.
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Collects problems while the configuration is validated.
+#[derive(Debug, Default)]
+pub struct Problems {
+    /// Everything found so far.
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    /// Record a problem at a node.
+    pub fn at(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.list.push(Problem {
+            line: node.line,
+            column: node.column,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Record a problem at a key.
+    pub fn at_key(&mut self, key: &Key, path: &str, message: impl Into<String>) {
+        self.list.push(Problem {
+            line: key.line,
+            column: key.column,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Whether `name` is an extension key (`x-common:`), ignored wherever keys are checked.
+pub fn is_extension_key(name: &str) -> bool {
+    name.starts_with("x-")
+}
