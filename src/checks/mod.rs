@@ -298,7 +298,11 @@ impl CheckSpec {
             "grpc" => grpc::KEYS,
             "tcp" => tcp::KEYS,
             "tls" => tls::KEYS,
-            "dns" => dns::KEYS,
+            "dns" => {
+                static DNS: std::sync::LazyLock<Vec<&str>> =
+                    std::sync::LazyLock::new(|| dns::FIELDS.iter().map(|f| f.key).collect());
+                &DNS
+            }
             _ => &[],
         }
     }
