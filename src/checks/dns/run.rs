@@ -1,0 +1,66 @@
+//! One attempt of a DNS check: pick the resolvers, send the query to all of them at once,
+//! collect what each did and hand the facts to [`super::judge`].
+
+use std::time::Duration;
+
+use super::client::{Trust, ask, build_query};
+use super::judge::judge;
+use super::resolver::Resolver;
+use super::spec::DnsSpec;
+use crate::checks::common;
+use crate::checks::{Phase, RunContext};
+use crate::model::{Outcome, Reason};
+
+/// Run one attempt.
+pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Phase) -> Outcome {
+    let resolvers: Vec<Resolver> = if spec.resolvers.is_empty() {
+        match ctx.dns_system.get() {
+            Ok(r) => r.into_iter().map(Resolver::Plain).collect(),
+            Err(e) => return Outcome::fail(Reason::DnsResolve, e),
+        }
+    } else {
+        spec.resolvers.clone()
+    };
+    // The trust settings are checked once, before any query (each encrypted resolver then
+    // gets its own config, whose verifier reports that connection's certificate problem).
+    if resolvers.iter().any(Resolver::encrypted)
+        && let Err(e) = common::tls::recording_client_config(spec.ca_file.as_deref(), spec.insecure)
+    {
+        return Outcome::fail(Reason::TlsInvalid, e);
+    }
+    let trust = Trust {
+        ca_file: spec.ca_file.as_deref(),
+        insecure: spec.insecure,
+    };
+    let budget = budget(timeout);
+    let query = match build_query(spec) {
+        Ok(q) => q,
+        Err(e) => return Outcome::fail(Reason::Internal, e),
+    };
+    phase.set("waiting for the DNS resolvers");
+    let facts = futures::future::join_all(
+        resolvers
+            .iter()
+            .map(|r| ask(r, &query, spec.query_type, trust, budget)),
+    )
+    .await;
+    judge(spec, &resolvers, &facts)
+}
+
+/// Give up on silent resolvers a little before the engine's timeout, so the answers of the
+/// others are still compared and the silent ones are named.
+fn budget(timeout: Duration) -> Duration {
+    timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_leaves_room_before_the_timeout() {
+        assert_eq!(budget(Duration::from_secs(2)), Duration::from_millis(1800));
+        assert_eq!(budget(Duration::from_secs(10)), Duration::from_millis(9500));
+        assert_eq!(budget(Duration::ZERO), Duration::ZERO);
+    }
+}
