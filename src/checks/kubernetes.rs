@@ -445,7 +445,7 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
     let outcome = match judged {
         Ok(o) => add_problem(
             o,
-            latency_problem(elapsed, spec.thresholds, Reason::HttpLatency),
+            latency_problem(elapsed, spec.thresholds, Reason::K8sLatency),
         ),
         Err(o) => o,
     };

@@ -174,6 +174,8 @@ reasons! {
         "Fewer replicas/pods/nodes are ready or available than required (`min_ready`, or all desired).";
     K8sRestarts => "k8s.restarts", Failure, "Pods restarted more often than allowed",
         "A selected pod's container restart count is over `max_restarts` (WARN).";
+    K8sLatency => "k8s.latency", Failure, "The Kubernetes API answered slowly",
+        "The API call(s) of the check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     AwsCredentials => "aws.credentials", Error, "No usable AWS credentials",
         "The credential chain (environment, profile, SSO, web identity, container, IMDS) found no credentials, or AWS rejected them as invalid or expired; also used when no region is set. The message says what to set.";
     AwsAccessDenied => "aws.access_denied", Failure, "AWS denied the request",

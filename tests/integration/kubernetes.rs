@@ -181,12 +181,12 @@ fn latency_thresholds_judge_the_api_call() {
         &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
     );
     assert_eq!(run.code, 1, "{}", run.raw);
-    let r = run.expect("slow", "WARN", Some("http.latency"));
+    let r = run.expect("slow", "WARN", Some("k8s.latency"));
     let message = r["message"].as_str().unwrap();
     assert!(message.contains("> warn_latency 0ms"), "{r}");
     assert_eq!(r["metadata"]["available"], 3);
     assert!(r["metadata"]["latency_ms"].is_u64(), "{r}");
-    let r = run.expect("too-slow", "FAIL", Some("http.latency"));
+    let r = run.expect("too-slow", "FAIL", Some("k8s.latency"));
     assert!(
         r["message"]
             .as_str()
