@@ -84,7 +84,7 @@ impl CheckDef {
             #[cfg(feature = "kubernetes")]
             CheckSpec::Kubernetes(_) => (None, None),
             #[cfg(feature = "aws")]
-            CheckSpec::Aws(_) => (None, None),
+            CheckSpec::Aws(s) => latency(&s.thresholds),
             CheckSpec::Tcp(s) => latency(&s.thresholds),
             CheckSpec::Tls(s) => latency(&s.thresholds),
             CheckSpec::Dns(s) => latency(&s.thresholds),
@@ -293,7 +293,10 @@ impl CheckSpec {
             #[cfg(feature = "kubernetes")]
             "kubernetes" => kubernetes::KEYS,
             #[cfg(feature = "aws")]
-            "aws" => aws::KEYS,
+            "aws" => {
+                static AWS_KEYS: std::sync::OnceLock<Vec<&str>> = std::sync::OnceLock::new();
+                AWS_KEYS.get_or_init(|| aws::FIELDS.iter().map(|f| f.key).collect())
+            }
             #[cfg(feature = "grpc")]
             "grpc" => grpc::KEYS,
             "tcp" => tcp::KEYS,
