@@ -8,10 +8,10 @@
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
 //! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
 //!
-//! One file per job: [`spec`] reads the config keys, [`clients`] loads and caches the SDK
-//! configuration and credentials, [`query`] signs and sends Query API calls, [`xml`] reads their
-//! answers, [`errors`] turns AWS errors into outcomes, [`judge`] turns observed facts into a
-//! verdict (pure) and [`run`] gathers the facts of each target.
+//! One file per job: `spec` reads the config keys, `clients` loads and caches the SDK
+//! configuration and credentials, `query` signs and sends Query API calls, `xml` reads their
+//! answers, `errors` turns AWS errors into outcomes, `judge` turns observed facts into a verdict
+//! (pure) and `run` gathers the facts of each target.
 
 mod clients;
 mod errors;
