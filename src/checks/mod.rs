@@ -24,8 +24,6 @@ pub mod redis;
 mod registry;
 pub mod tcp;
 pub mod tls;
-pub mod tls_util;
-pub mod util;
 
 use std::time::Duration;
 

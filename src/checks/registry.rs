@@ -280,7 +280,7 @@ impl Kind for super::aws::AwsSpec {
         None
     }
     fn thresholds(&self) -> Option<&Thresholds> {
-        None
+        Some(&self.thresholds)
     }
     fn run<'a>(
         &'a self,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::common::{short_message, soft_deadline};
+use super::common::{latency_verdict, millis, short_message, soft_deadline};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason};
 use crate::spec::fields::{Ctx, format_duration};
@@ -280,9 +280,6 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
     };
     latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what).with_metadata(meta)
 }
-
-/// The latency judge and milliseconds, under the path the DNS kind still uses.
-pub use super::common::{latency_verdict, millis};
 
 #[derive(Debug)]
 enum ReadEnd {

@@ -188,6 +188,8 @@ reasons! {
         "An error other than credentials, access or not-found (throttling, a bucket in another region, an unreadable answer).";
     AwsUnreachable => "aws.unreachable", Error, "The AWS endpoint could not be reached",
         "Connecting to the AWS (or `endpoint_url`) endpoint failed or timed out inside the SDK.";
+    AwsLatency => "aws.latency", Failure, "The AWS API answered slowly",
+        "The API call(s) of the check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     Blocked => "blocked", Error, "The check was not run because a check it depends on did not pass",
         "A check named in `depends_on` (directly or through another dependency) failed or was itself blocked, so this check was skipped (SKIP). Fix the blocking check named in the message.";
     WaiverStale => "waiver.stale", Failure, "A waiver matches no check",

@@ -305,3 +305,62 @@ fn another_api_error_is_aws_api() {
     );
     assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
 }
+
+#[test]
+fn latency_thresholds_judge_the_api_calls() {
+    // `0ms` is crossed by any call, so the verdicts below do not depend on the machine's speed.
+    let moto = Moto::start();
+    moto.create_bucket("infracheck-artifacts");
+    moto.run_instances("web", 1);
+    let url = moto.url();
+    let ws = Workspace::new();
+    let run = run_json_aws(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    aws_checks:
+      - {{name: identity, sts_identity: {{}}, endpoint_url: "{url}", warn_latency: 0ms}}
+      - {{name: fleet, ec2_instances: {{tag: {{Name: web}}}}, endpoint_url: "{url}", warn_latency: 0ms}}
+      - {{name: artifacts, s3_bucket: infracheck-artifacts, endpoint_url: "{url}", fail_latency: 0ms}}
+      - {{name: wrong-account, sts_identity: {{account: "999999999999"}}, endpoint_url: "{url}", warn_latency: 0ms}}
+"#
+        ),
+        &fake_env(SENTINEL),
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    for name in ["identity", "fleet"] {
+        let r = run.expect(name, "WARN", Some("aws.latency"));
+        let msg = r["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("slow: ") && msg.ends_with(" ms > warn_latency 0ms"),
+            "{msg}"
+        );
+        // The facts of the answer are kept.
+        assert!(r["metadata"]["latency_ms"].is_u64(), "{r}");
+        assert_eq!(r["metadata"]["region"], "eu-west-1", "{r}");
+    }
+    assert_eq!(
+        run.expect("fleet", "WARN", Some("aws.latency"))["metadata"]["running"],
+        1
+    );
+    let r = run.expect("artifacts", "FAIL", Some("aws.latency"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("> fail_latency 0ms"),
+        "{r}"
+    );
+    assert_eq!(r["metadata"]["bucket"], "infracheck-artifacts");
+    // A failed expectation outranks a slow answer.
+    let r = run.expect("wrong-account", "FAIL", Some("aws.expect"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected 999999999999"),
+        "{r}"
+    );
+    assert!(!run.raw.contains(SENTINEL), "{}", run.raw);
+}

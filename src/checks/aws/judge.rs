@@ -1,0 +1,572 @@
+//! The verdicts of the AWS checks: facts the API calls observed in (caller identity, bucket
+//! answer, instance states, DB instance fields, target health), an [`Outcome`] out. Pure: no
+//! I/O, no clock; unit-tested without any endpoint.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::errors::{service_message, service_reason};
+use crate::checks::Thresholds;
+use crate::checks::common::{escape, latency_problem, verdict};
+use crate::model::{Outcome, Reason, Status};
+
+/// How many instance ids or targets a message or metadata lists.
+const MAX_NAMES: usize = 10;
+
+/// RDS statuses in which the instance still serves (maintenance in progress): WARN.
+const RDS_SERVING: &[&str] = &[
+    "backing-up",
+    "modifying",
+    "maintenance",
+    "upgrading",
+    "storage-optimization",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "renaming",
+    "resetting-master-credentials",
+];
+
+/// What `sts:GetCallerIdentity` answered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    /// The account id of the credentials.
+    pub account: String,
+    /// The caller ARN (user, role or assumed-role session).
+    pub arn: String,
+    /// The unique id of the caller, when given.
+    pub user_id: Option<String>,
+}
+
+/// What `s3:HeadBucket` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BucketAnswer {
+    /// A success: the bucket exists and may be read.
+    Found {
+        /// The bucket's region, when the answer named it.
+        region: Option<String>,
+    },
+    /// An error status (HEAD answers carry no body: the status is the whole story).
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// `x-amz-bucket-region`, when present.
+        region: Option<String>,
+        /// The error code the SDK read, if any.
+        code: Option<String>,
+        /// The error message the SDK read, if any.
+        message: Option<String>,
+    },
+}
+
+/// One instance of a `DescribeInstances` answer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Instance {
+    /// The instance id.
+    pub id: String,
+    /// Its state name (`running`, `stopped`, …).
+    pub state: String,
+}
+
+/// One registered target and its health.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct TargetHealth {
+    /// The target id (instance id, IP address or Lambda ARN).
+    pub id: String,
+    /// Its port, when given.
+    pub port: String,
+    /// Its health state (`healthy`, `unhealthy`, `unused`, …).
+    pub state: String,
+    /// The reason code of a state other than `healthy`, when given.
+    pub reason: String,
+}
+
+/// The caller identity against the expected `account` and `arn_contains`.
+pub(crate) fn sts_verdict(
+    id: &Identity,
+    account: Option<&str>,
+    arn_contains: Option<&str>,
+) -> Outcome {
+    let mut meta = BTreeMap::new();
+    meta.insert("account".to_owned(), serde_json::json!(id.account));
+    meta.insert("arn".to_owned(), serde_json::json!(id.arn));
+    if let Some(u) = &id.user_id {
+        meta.insert("user_id".to_owned(), serde_json::json!(u));
+    }
+    let shown_arn = escape(&id.arn, 200);
+    let outcome = if let Some(want) = account
+        && want != id.account
+    {
+        Outcome::fail(
+            Reason::AwsExpect,
+            format!(
+                "credentials belong to account {}, expected {want} ({shown_arn})",
+                escape(&id.account, 20)
+            ),
+        )
+    } else if let Some(part) = arn_contains
+        && !id.arn.contains(part)
+    {
+        Outcome::fail(
+            Reason::AwsExpect,
+            format!("caller ARN {shown_arn} does not contain `{part}`"),
+        )
+    } else {
+        Outcome::pass(format!(
+            "credentials valid: {shown_arn} (account {})",
+            escape(&id.account, 20)
+        ))
+    };
+    outcome.with_metadata(meta)
+}
+
+/// The `s3:HeadBucket` answer for `bucket`.
+pub(crate) fn bucket_verdict(bucket: &str, answer: &BucketAnswer) -> Outcome {
+    let (status, region, code, message) = match answer {
+        BucketAnswer::Found { region } => {
+            let o = Outcome::pass(format!("bucket {bucket} exists and is reachable"))
+                .with_meta("bucket", bucket);
+            return match region {
+                Some(r) => o.with_meta("bucket_region", r.as_str()),
+                None => o,
+            };
+        }
+        BucketAnswer::Refused {
+            status,
+            region,
+            code,
+            message,
+        } => (*status, region, code.as_deref(), message.as_deref()),
+    };
+    let (reason, text) = match status {
+        404 => (Reason::AwsNotFound, "bucket does not exist".to_owned()),
+        403 => (
+            Reason::AwsAccessDenied,
+            "access denied (the bucket exists but these credentials may not read it)".to_owned(),
+        ),
+        301 => (
+            Reason::AwsApi,
+            format!(
+                "the bucket is in another region ({}); set `region`",
+                region.as_deref().unwrap_or("unknown")
+            ),
+        ),
+        400 => (
+            Reason::AwsApi,
+            "bad request (expired or malformed credentials, or a region mismatch; set `region`)"
+                .to_owned(),
+        ),
+        _ => (
+            service_reason(code, status),
+            service_message("error", code, message, status),
+        ),
+    };
+    let o = Outcome::fail(
+        reason,
+        format!("s3:HeadBucket {bucket}: {text} (HTTP {status})"),
+    )
+    .with_meta("bucket", bucket)
+    .with_meta("http_status", status);
+    match region {
+        Some(r) => o.with_meta("bucket_region", r.as_str()),
+        None => o,
+    }
+}
+
+/// The instances `DescribeInstances` found: every listed id exists and at least `min_running`
+/// are running.
+pub(crate) fn ec2_verdict(
+    instances: &[Instance],
+    instance_ids: &[String],
+    min_running: u64,
+) -> Outcome {
+    let mut states: BTreeMap<String, u64> = BTreeMap::new();
+    let mut not_running: Vec<String> = Vec::new();
+    for i in instances {
+        *states.entry(i.state.clone()).or_insert(0) += 1;
+        if i.state != "running" {
+            not_running.push(format!("{} ({})", escape(&i.id, 40), escape(&i.state, 30)));
+        }
+    }
+    let total = u64::try_from(instances.len()).unwrap_or(u64::MAX);
+    let running = states.get("running").copied().unwrap_or(0);
+    let missing: Vec<&str> = instance_ids
+        .iter()
+        .filter(|id| !instances.iter().any(|i| &&i.id == id))
+        .take(MAX_NAMES)
+        .map(String::as_str)
+        .collect();
+    let mut meta = BTreeMap::new();
+    meta.insert("instances".to_owned(), serde_json::json!(total));
+    meta.insert("running".to_owned(), serde_json::json!(running));
+    meta.insert("states".to_owned(), serde_json::json!(states));
+    meta.insert("min_running".to_owned(), serde_json::json!(min_running));
+    let listed: Vec<&str> = not_running
+        .iter()
+        .take(MAX_NAMES)
+        .map(String::as_str)
+        .collect();
+    if !listed.is_empty() {
+        meta.insert("not_running".to_owned(), serde_json::json!(listed));
+    }
+    let counts = states
+        .iter()
+        .map(|(s, n)| format!("{n} {}", escape(s, 30)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let summary = if total == 0 {
+        "no matching instances".to_owned()
+    } else {
+        format!("{running}/{total} instances running ({counts})")
+    };
+    let outcome = if !missing.is_empty() {
+        Outcome::fail(
+            Reason::AwsNotFound,
+            format!("instances not found: {}; {summary}", missing.join(", ")),
+        )
+    } else if running < min_running {
+        let mut m = format!("{summary}; min_running {min_running}");
+        if !listed.is_empty() {
+            m.push_str(&format!("; not running: {}", listed.join(", ")));
+        }
+        Outcome::fail(Reason::AwsExpect, m)
+    } else {
+        Outcome::pass(summary)
+    };
+    outcome.with_metadata(meta)
+}
+
+/// The fields of DB instance `id` (`None`: no such instance): `available` passes, a status in
+/// which it still serves warns, any other fails.
+pub(crate) fn rds_verdict(id: &str, db: Option<&BTreeMap<String, String>>) -> Outcome {
+    let Some(db) = db else {
+        return Outcome::fail(
+            Reason::AwsNotFound,
+            format!("rds:DescribeDBInstances {id}: no such DB instance"),
+        );
+    };
+    let status = db
+        .get("DBInstanceStatus")
+        .map(String::as_str)
+        .unwrap_or("unknown");
+    let mut meta = BTreeMap::new();
+    for (leaf, key) in [
+        ("DBInstanceStatus", "db_status"),
+        ("Engine", "engine"),
+        ("EngineVersion", "engine_version"),
+        ("DBInstanceClass", "instance_class"),
+        ("MultiAZ", "multi_az"),
+        ("AvailabilityZone", "availability_zone"),
+    ] {
+        if let Some(v) = db.get(leaf) {
+            meta.insert(key.to_owned(), serde_json::json!(escape(v, 100)));
+        }
+    }
+    let shown = escape(status, 60);
+    let engine = db
+        .get("Engine")
+        .map(|e| format!(" ({})", escape(e, 40)))
+        .unwrap_or_default();
+    let outcome = if status == "available" {
+        Outcome::pass(format!("DB instance {id}{engine} is available"))
+    } else if RDS_SERVING.contains(&status) {
+        Outcome::warn(
+            Reason::AwsExpect,
+            format!("DB instance {id}{engine} is `{shown}` (serving, maintenance in progress)"),
+        )
+    } else {
+        Outcome::fail(
+            Reason::AwsExpect,
+            format!("DB instance {id}{engine} is `{shown}`, not available"),
+        )
+    };
+    outcome.with_metadata(meta)
+}
+
+/// `id:port (state: reason)` of a target that is not healthy.
+fn target_line(t: &TargetHealth) -> String {
+    let mut line = escape(&t.id, 80);
+    if !t.port.is_empty() {
+        line.push(':');
+        line.push_str(&escape(&t.port, 6));
+    }
+    line.push_str(&format!(" ({}", escape(&t.state, 30)));
+    if !t.reason.is_empty() {
+        line.push_str(&format!(": {}", escape(&t.reason, 60)));
+    }
+    line.push(')');
+    line
+}
+
+/// The registered targets of a group: at least `min_healthy` (default: all, at least one)
+/// must be healthy.
+pub(crate) fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>) -> Outcome {
+    let mut states: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unhealthy: Vec<String> = Vec::new();
+    for t in targets {
+        *states.entry(t.state.clone()).or_insert(0) += 1;
+        if t.state != "healthy" {
+            unhealthy.push(target_line(t));
+        }
+    }
+    let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+    let healthy = states.get("healthy").copied().unwrap_or(0);
+    let need = min_healthy.unwrap_or(total).max(1);
+    let listed: Vec<&str> = unhealthy
+        .iter()
+        .take(MAX_NAMES)
+        .map(String::as_str)
+        .collect();
+    let mut meta = BTreeMap::new();
+    meta.insert("targets".to_owned(), serde_json::json!(total));
+    meta.insert("healthy".to_owned(), serde_json::json!(healthy));
+    meta.insert("states".to_owned(), serde_json::json!(states));
+    if !listed.is_empty() {
+        meta.insert("unhealthy".to_owned(), serde_json::json!(listed));
+    }
+    let summary = format!("{healthy}/{total} targets healthy");
+    let outcome = if total == 0 {
+        Outcome::fail(
+            Reason::AwsExpect,
+            "no targets registered in the target group",
+        )
+    } else if healthy < need {
+        let mut m = summary;
+        if let Some(min) = min_healthy {
+            m.push_str(&format!(" (min_healthy {min})"));
+        }
+        if !listed.is_empty() {
+            m.push_str(&format!("; not healthy: {}", listed.join(", ")));
+        }
+        Outcome::fail(Reason::AwsExpect, m)
+    } else {
+        Outcome::pass(summary)
+    };
+    outcome.with_metadata(meta)
+}
+
+/// An answered check's outcome with the latency verdict of its API calls folded in: slower than
+/// `fail_latency` / `warn_latency` adds `aws.latency`; the worse status wins and equal ones
+/// join their messages, the expectation first (the same fold as the other kinds).
+pub(crate) fn with_latency(outcome: Outcome, elapsed: Duration, thresholds: Thresholds) -> Outcome {
+    let Some(slow) = latency_problem(elapsed, thresholds, Reason::AwsLatency) else {
+        return outcome;
+    };
+    let Outcome {
+        status,
+        reason,
+        message,
+        detail,
+        metadata,
+    } = outcome;
+    let mut problems = Vec::new();
+    if status != Status::Pass {
+        problems.push((status, reason.unwrap_or(Reason::AwsExpect), message.clone()));
+    }
+    problems.push(slow);
+    let mut judged = verdict(problems, message).with_metadata(metadata);
+    judged.detail = detail;
+    judged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text as a report shows it: the deferred cuts carried out.
+    fn shown(v: impl std::fmt::Display) -> String {
+        let text = v.to_string();
+        crate::redact::Redactor::default().text(text.trim_matches('"'))
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            account: "123456789012".into(),
+            arn: "arn:aws:sts::123456789012:assumed-role/ci-reader/infracheck".into(),
+            user_id: Some("AROA:infracheck".into()),
+        }
+    }
+
+    #[test]
+    fn sts_verdicts() {
+        let id = identity();
+        let o = sts_verdict(&id, Some("123456789012"), Some("ci-reader"));
+        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        assert_eq!(o.metadata["user_id"], "AROA:infracheck");
+        let o = sts_verdict(&id, Some("999999999999"), None);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert!(
+            shown(&o.message).contains("account 123456789012, expected 999999999999"),
+            "{}",
+            o.message
+        );
+        let o = sts_verdict(&id, None, Some("user/admin"));
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert!(
+            shown(&o.message).contains("does not contain `user/admin`"),
+            "{}",
+            o.message
+        );
+    }
+
+    #[test]
+    fn bucket_verdicts() {
+        let found = BucketAnswer::Found {
+            region: Some("eu-west-1".into()),
+        };
+        let o = bucket_verdict("b-1", &found);
+        assert_eq!(o.status, Status::Pass);
+        assert_eq!(o.metadata["bucket_region"], "eu-west-1");
+        let refused = |status: u16| BucketAnswer::Refused {
+            status,
+            region: Some("us-east-2".into()),
+            code: None,
+            message: None,
+        };
+        let o = bucket_verdict("b-1", &refused(404));
+        assert_eq!(o.reason, Some(Reason::AwsNotFound));
+        assert_eq!(
+            o.message,
+            "s3:HeadBucket b-1: bucket does not exist (HTTP 404)"
+        );
+        assert_eq!(o.metadata["http_status"], 404);
+        assert_eq!(
+            bucket_verdict("b-1", &refused(403)).reason,
+            Some(Reason::AwsAccessDenied)
+        );
+        let o = bucket_verdict("b-1", &refused(301));
+        assert_eq!(o.reason, Some(Reason::AwsApi));
+        assert!(
+            o.message.contains("another region (us-east-2)"),
+            "{}",
+            o.message
+        );
+        assert_eq!(
+            bucket_verdict("b-1", &refused(500)).reason,
+            Some(Reason::AwsApi)
+        );
+    }
+
+    #[test]
+    fn rds_verdicts() {
+        let db = |status: &str| {
+            BTreeMap::from([
+                ("DBInstanceStatus".to_owned(), status.to_owned()),
+                ("Engine".to_owned(), "postgres".to_owned()),
+            ])
+        };
+        let o = rds_verdict("orders", Some(&db("available")));
+        assert_eq!(o.status, Status::Pass);
+        assert_eq!(
+            shown(&o.message),
+            "DB instance orders (postgres) is available"
+        );
+        let o = rds_verdict("orders", Some(&db("backing-up")));
+        assert_eq!(o.status, Status::Warn);
+        let o = rds_verdict("orders", Some(&db("stopped")));
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(shown(&o.metadata["engine"]), "postgres");
+        let o = rds_verdict("nope", None);
+        assert_eq!(o.reason, Some(Reason::AwsNotFound));
+        assert_eq!(
+            o.message,
+            "rds:DescribeDBInstances nope: no such DB instance"
+        );
+    }
+
+    #[test]
+    fn target_verdicts() {
+        let t = |id: &str, state: &str, reason: &str| TargetHealth {
+            id: id.into(),
+            port: "80".into(),
+            state: state.into(),
+            reason: reason.into(),
+        };
+        let list = [
+            t("i-1", "healthy", ""),
+            t("i-2", "unhealthy", "Target.Timeout"),
+        ];
+        let o = target_verdict(&list, None);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert!(
+            shown(&o.message).contains("i-2:80 (unhealthy: Target.Timeout)"),
+            "{}",
+            o.message
+        );
+        assert_eq!(target_verdict(&list, Some(1)).status, Status::Pass);
+        assert_eq!(target_verdict(&[], Some(0)).reason, Some(Reason::AwsExpect));
+    }
+
+    #[test]
+    fn ec2_verdicts() {
+        let inst = |id: &str, st: &str| Instance {
+            id: id.into(),
+            state: st.into(),
+        };
+        let list = vec![
+            inst("i-1", "running"),
+            inst("i-2", "running"),
+            inst("i-3", "stopped"),
+        ];
+        let o = ec2_verdict(&list, &[], 2);
+        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        assert_eq!(
+            o.metadata["states"],
+            serde_json::json!({"running": 2, "stopped": 1})
+        );
+        let o = ec2_verdict(&list, &[], 3);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert!(
+            shown(&o.message).contains("not running: i-3 (stopped)"),
+            "{}",
+            o.message
+        );
+        let o = ec2_verdict(&list, &["i-9".into()], 1);
+        assert_eq!(o.reason, Some(Reason::AwsNotFound));
+        let o = ec2_verdict(&[], &[], 1);
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+    }
+
+    #[test]
+    fn latency_folds_into_the_verdict() {
+        let ms = Duration::from_millis;
+        let limits = |warn: u64, fail: u64| Thresholds {
+            warn_latency: Some(ms(warn)),
+            fail_latency: Some(ms(fail)),
+        };
+        let pass = || Outcome::pass("ok").with_meta("region", "eu-west-1");
+        // Under both thresholds: unchanged.
+        let o = with_latency(pass(), ms(5), limits(10, 20));
+        assert_eq!((o.status, o.message.as_str()), (Status::Pass, "ok"));
+        // Over warn_latency: WARN with the latency reason, metadata kept.
+        let o = with_latency(pass(), ms(15), limits(10, 20));
+        assert_eq!(o.status, Status::Warn);
+        assert_eq!(o.reason, Some(Reason::AwsLatency));
+        assert_eq!(o.message, "slow: 15 ms > warn_latency 10ms");
+        assert_eq!(o.metadata["region"], "eu-west-1");
+        // Over fail_latency: FAIL.
+        let o = with_latency(pass(), ms(25), limits(10, 20));
+        assert_eq!(
+            (o.status, o.reason),
+            (Status::Fail, Some(Reason::AwsLatency))
+        );
+        // A failed expectation stays first; a WARN for latency does not hide it.
+        let failed = || Outcome::fail(Reason::AwsExpect, "1/2 targets healthy");
+        let o = with_latency(failed(), ms(15), limits(10, 20));
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert_eq!(o.message, "1/2 targets healthy");
+        let o = with_latency(failed(), ms(25), limits(10, 20));
+        assert_eq!(o.reason, Some(Reason::AwsExpect));
+        assert_eq!(
+            o.message,
+            "1/2 targets healthy; slow: 25 ms > fail_latency 20ms"
+        );
+        // No thresholds: never judged.
+        let none = Thresholds {
+            warn_latency: None,
+            fail_latency: None,
+        };
+        assert_eq!(with_latency(pass(), ms(60_000), none).status, Status::Pass);
+    }
+}
