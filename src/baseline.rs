@@ -5,7 +5,7 @@
 //! NEW (failing now, not before — also a failing check the baseline does not have), STILL
 //! (failing in both), RECOVERED (failing before, not now) or unchanged. Failing means the run
 //! does not count the result as passed: FAIL, SKIP and WARN under `--fail-on-warn`; a WAIVED
-//! result is a failure too, but one that does not fail the run (see [`Policy::classify`]). A baseline
+//! result is a failure too, but one that does not fail the run (see [`Rule::classify`]). A baseline
 //! result cut short by that run's deadline or a signal counts as absent.
 //!
 //! On top of that, a check that passed in both runs and became slower than `factor` times its
@@ -13,7 +13,7 @@
 //! is a latency regression, and every certificate a check saw gets a countdown: the days left
 //! now and in the baseline, and whether it was renewed in between.
 //!
-//! `--fail-on new` makes only NEW failures fail the run (see [`Policy`]); the default stays
+//! `--fail-on new` makes only NEW failures fail the run (see [`Rule`] and `crate::policy`); the default stays
 //! "any FAIL".
 
 use std::collections::{HashMap, HashSet};
@@ -28,7 +28,6 @@ pub use crate::model::{
     BaselineSummary, CertCountdown, Change, FailOn, ResultChange, cert_note, change_note,
 };
 use crate::model::{CheckResult, Document, Summary};
-use crate::policy::Policy;
 
 /// How latency regressions are judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -215,7 +214,7 @@ fn ratio(now: Duration, before: Duration) -> Option<f64> {
 
 /// Compare the results of `summary` with `baseline`: sets every result's `baseline` and the
 /// summary's.
-pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, policy: &Policy) {
+pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule: &Rule) {
     let previous = baseline.lookup(summary.results.iter().map(|r| r.name.as_str()));
     let mut totals = BaselineSummary {
         path: baseline.path.clone(),
@@ -232,7 +231,7 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, polic
     };
     for r in &mut summary.results {
         let before = previous.get(&r.name);
-        let change = policy.classify(r.status, before.map(|b| b.status));
+        let change = rule.classify(r.status, before.map(|b| b.status));
         let comparable = before.filter(|b| {
             Rule::ran_well(r.status) && Rule::ran_well(b.status) && r.attempts > 0 && b.attempts > 0
         });
@@ -282,8 +281,8 @@ mod tests {
     use crate::report::fixture;
 
     fn compare(s: &mut Summary, b: &Baseline) {
-        let policy = Policy::of(s);
-        apply(s, b, Options::default(), &policy);
+        let rule = Rule::of(s);
+        apply(s, b, Options::default(), &rule);
     }
 
     fn baseline_of(results: Vec<CheckResult>) -> Baseline {
@@ -379,7 +378,7 @@ mod tests {
             .collect();
         assert_eq!(changes, [Change::New, Change::New, Change::New]);
         assert!(
-            !Policy::of(&s).passed(&s),
+            !Rule::of(&s).passed(&s),
             "an ambiguous match never hides a failure"
         );
         assert_eq!(
@@ -400,16 +399,16 @@ mod tests {
         ]);
         compare(&mut s, &b);
         assert!(
-            Policy::of(&s).passed(&s),
+            Rule::of(&s).passed(&s),
             "a STILL failure does not fail --fail-on new"
         );
         s.results[1] = with("b", Status::Fail, 10);
         compare(&mut s, &b);
-        assert!(!Policy::of(&s).passed(&s), "a NEW failure does");
+        assert!(!Rule::of(&s).passed(&s), "a NEW failure does");
         s.fail_on = FailOn::Any;
         s.results[1] = with("b", Status::Pass, 10);
         compare(&mut s, &b);
-        assert!(!Policy::of(&s).passed(&s), "the default fails on any FAIL");
+        assert!(!Rule::of(&s).passed(&s), "the default fails on any FAIL");
     }
 
     #[test]

@@ -46,8 +46,6 @@ use crate::waiver::Waiver;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default concurrency when the config sets none.
 pub const DEFAULT_CONCURRENCY: usize = 50;
-/// Default HTTP latency warning threshold (the first config format's default).
-pub const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
 
 /// The checks of one environment, defaults applied, ready to run.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@
 
 mod clients;
 mod errors;
+mod facts;
 mod judge;
 mod query;
 mod run;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use quick_xml::events::Event;
 
-use super::judge::{Instance, TargetHealth};
+use super::facts::{Instance, TargetHealth};
 
 /// One `DescribeInstances` page.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
 use hickory_resolver::proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::judge::{Answer, QueryError};
+use super::facts::{Answer, QueryError};
 use super::records::render;
 use super::resolver::Resolver;
 use super::spec::DnsSpec;

@@ -3,10 +3,10 @@
 //! message naming each disagreeing resolver, out. No I/O: [`super::run`] gathers the facts.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use hickory_resolver::proto::op::ResponseCode;
 
+use super::facts::{Fact, QueryError, Verdict};
 use super::metadata::metadata;
 use super::records::display_name;
 use super::resolver::Resolver;
@@ -14,44 +14,6 @@ use super::spec::{DnsSpec, MatchMode, rcode_name};
 use crate::checks::common;
 use crate::model::{Outcome, Reason};
 use crate::spec::fields::format_duration;
-
-/// What one resolver returned.
-#[derive(Debug)]
-pub(super) struct Answer {
-    /// The response code.
-    pub rcode: ResponseCode,
-    /// The answer records of the queried type, in their canonical text.
-    pub values: BTreeSet<String>,
-    /// The TTL of each of those records.
-    pub ttls: Vec<u32>,
-    /// `udp`, `tcp`, `tls` or `https`.
-    pub transport: &'static str,
-    /// From the first packet sent to the answer.
-    pub latency: Duration,
-}
-
-/// Why a resolver gave no answer.
-#[derive(Debug)]
-pub(super) enum QueryError {
-    /// No answer within the budget.
-    Timeout(Duration),
-    /// The socket failed (refused, unreachable…).
-    Io(std::io::Error),
-    /// The answer was not a DNS message.
-    Malformed(String),
-    /// The TLS handshake with an encrypted resolver failed (certificate or protocol).
-    Tls(Reason, String),
-    /// The host of a DoH resolver could not be resolved.
-    Resolve(String),
-    /// Any other failure of an encrypted transport.
-    Transport(String),
-}
-
-/// What one resolver did: its answer or why there was none.
-pub(super) type Fact = Result<Answer, QueryError>;
-
-/// A resolver's verdict: `Ok` when its answer satisfies the check.
-pub(super) type Verdict = Result<(), (Reason, String)>;
 
 /// The check's outcome, with its metadata, from what each of `resolvers` did (`facts`, in
 /// the same order).
@@ -302,6 +264,9 @@ pub(super) fn list(values: &BTreeSet<String>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::super::facts::Answer;
     use super::*;
     use crate::checks::Thresholds;
     use crate::model::Status;

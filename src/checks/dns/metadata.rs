@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::judge::{Answer, Fact, QueryError, Verdict};
+use super::facts::{Answer, Fact, QueryError, Verdict};
 use super::records::display_name;
 use super::resolver::Resolver;
 use super::spec::{DnsSpec, rcode_name};

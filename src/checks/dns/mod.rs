@@ -13,6 +13,7 @@
 //! (gathers the facts and calls the judge).
 
 mod client;
+mod facts;
 mod judge;
 mod metadata;
 mod records;

@@ -8,37 +8,11 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
 
 use super::spec::HttpSpec;
+#[cfg(test)]
+use super::status::StatusPattern;
 use crate::checks::common::cert::{CertFacts, rfc3339};
 use crate::checks::common::{Problem, days_problem, latency_problem, verdict};
 use crate::model::{Outcome, Reason, Status};
-
-/// One accepted status: an exact code or a class (`2xx`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusPattern {
-    /// Exactly this code.
-    Exact(u16),
-    /// Any code of this hundred (2 for `2xx`).
-    Class(u16),
-}
-
-impl std::fmt::Display for StatusPattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StatusPattern::Exact(c) => write!(f, "{c}"),
-            StatusPattern::Class(c) => write!(f, "{c}xx"),
-        }
-    }
-}
-
-impl StatusPattern {
-    /// Whether `code` is this code or in this class.
-    pub fn matches(self, code: u16) -> bool {
-        match self {
-            StatusPattern::Exact(c) => c == code,
-            StatusPattern::Class(c) => code / 100 == c,
-        }
-    }
-}
 
 /// What one response showed: everything the verdict needs, nothing of the wire.
 #[derive(Debug)]

@@ -7,9 +7,11 @@ pub mod client;
 pub mod judge;
 pub mod run;
 pub mod spec;
+pub mod status;
 
 pub use client::{Clients, classify};
-pub use judge::{Facts, StatusPattern, judge};
+pub use judge::{Facts, judge};
 pub use run::run;
 pub(crate) use spec::read_headers;
 pub use spec::{ClientKey, DEFAULT_MAX_BODY, FIELDS, HttpSpec, JsonAssert, parse, redacted_url};
+pub use status::StatusPattern;

@@ -1,15 +1,19 @@
 //! The `http_checks` keys: their table ([`FIELDS`]) and the parse into an [`HttpSpec`].
 
+use std::time::Duration;
+
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::judge::StatusPattern;
+use super::status::StatusPattern;
 use crate::checks::{Thresholds, common};
-use crate::config::DEFAULT_WARN_LATENCY;
 use crate::model::Status;
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node, Value};
+
+/// The HTTP kind's default `warn_latency` (the first config format's default).
+const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -156,19 +160,6 @@ pub(crate) fn read_headers(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> HeaderMa
         }
     }
     headers
-}
-
-impl StatusPattern {
-    /// `200` or `2xx`; `None` outside 100-599 (classes 1xx-5xx).
-    pub(super) fn parse(s: &str) -> Option<StatusPattern> {
-        let s = s.trim();
-        if let Some(prefix) = s.strip_suffix("xx").or_else(|| s.strip_suffix("XX")) {
-            let c: u16 = prefix.parse().ok()?;
-            return (1..=5).contains(&c).then_some(StatusPattern::Class(c));
-        }
-        let c: u16 = s.parse().ok()?;
-        (100..=599).contains(&c).then_some(StatusPattern::Exact(c))
-    }
 }
 
 /// A JSON assertion: the value at `path` exists, and equals `equals` when given.
