@@ -217,3 +217,11 @@ impl Phase {
         self.0.lock().map(|g| *g).unwrap_or("")
     }
 }
+
+/// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and
+/// `api.example.com` share one limit.
+pub(crate) fn host_key(host: &str, port: u16) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    tcp::host_port(host, port)
+}

@@ -178,3 +178,24 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
     };
     verdict(problems, ok).with_metadata(meta)
 }
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for MysqlSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(
+            self.db.url.host_str()?,
+            self.db.url.port().unwrap_or(3306),
+        ))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.db.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, phase)
+    }
+}

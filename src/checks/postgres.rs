@@ -193,3 +193,24 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for PostgresSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(
+            self.db.url.host_str()?,
+            self.db.url.port().unwrap_or(5432),
+        ))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.db.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, phase)
+    }
+}

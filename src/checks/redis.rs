@@ -513,6 +513,24 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
     verdict(problems, format!("PONG in {} ms", elapsed.as_millis())).with_metadata(meta)
 }
 
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for RedisSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(&self.host, self.port))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, phase)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

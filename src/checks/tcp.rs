@@ -363,6 +363,24 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for TcpSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(&self.host, self.port))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        check: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, check.timeout, phase)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -548,3 +548,24 @@ fn handshake_failure(
     };
     Outcome::fail(reason, message)
 }
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for TlsSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(&self.host, self.port))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn days(&self) -> (Option<i64>, Option<i64>) {
+        (Some(self.warn_days), Some(self.fail_days))
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, phase)
+    }
+}

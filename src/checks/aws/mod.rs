@@ -83,3 +83,22 @@ pub struct ClientKey {
     /// Role assumed with the chain's credentials.
     pub role_arn: Option<String>,
 }
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for AwsSpec {
+    /// An API client with its own rate handling: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        ctx: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        self::run(self, &ctx.aws, phase)
+    }
+}

@@ -532,66 +532,24 @@ fn last_line(bytes: &[u8]) -> Option<String> {
         .map(|l| escape(l.trim(), 200))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> CommandSpec {
-        CommandSpec {
-            argv: vec!["true".into()],
-            expect_exit: vec![0],
-            stdout_contains: vec!["ready".into()],
-            stdout_not_contains: vec!["panic".into()],
-            stdout_regex: None,
-            stderr_contains: Vec::new(),
-            stderr_regex: None,
-            env: Vec::new(),
-            cwd: None,
-            max_output: DEFAULT_MAX_OUTPUT,
-            thresholds: Thresholds {
-                warn_latency: None,
-                fail_latency: Some(Duration::from_secs(1)),
-            },
-        }
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for CommandSpec {
+    /// Runs locally: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
     }
-
-    fn ran<'a>(code: Option<i32>, stdout: &'a [u8], stderr: &'a [u8], ms: u64) -> Ran<'a> {
-        Ran {
-            code,
-            signal: code.is_none().then_some(9),
-            stdout,
-            stderr,
-            elapsed: Duration::from_millis(ms),
-        }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
     }
-
-    #[test]
-    fn exit_output_and_latency_are_judged() {
-        let s = spec();
-        let o = judge(&s, &ran(Some(0), b"ready\n", b"", 5));
-        assert_eq!(
-            (o.status, o.message.as_str()),
-            (Status::Pass, "exit code 0 in 5 ms")
-        );
-        let o = judge(&s, &ran(Some(2), b"ready", b"boom\nlast words\n", 5));
-        assert_eq!(o.reason, Some(Reason::CommandExit));
-        let shown = crate::redact::Redactor::default().text(&o.message);
-        assert_eq!(shown, "exit code 2, expected 0 (last output: last words)");
-        let o = judge(&s, &ran(None, b"ready", b"", 5));
-        assert_eq!(o.message, "killed by signal 9, expected exit code 0");
-        let o = judge(&s, &ran(Some(0), b"panic", b"", 5));
-        assert_eq!(o.reason, Some(Reason::CommandOutput));
-        let o = judge(&s, &ran(Some(0), b"ready", b"", 1_500));
-        assert_eq!(
-            (o.status, o.reason),
-            (Status::Fail, Some(Reason::CommandLatency))
-        );
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("--strict"), "--strict");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        self::run(self, phase)
     }
 }
+
+#[cfg(test)]
+mod tests;

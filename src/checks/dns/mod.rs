@@ -24,3 +24,26 @@ pub mod spec;
 pub use resolver::{DEFAULT_PORT, DEFAULT_TLS_PORT, Resolver, SystemResolvers};
 pub use run::run;
 pub use spec::{DnsSpec, FIELDS, MatchMode, QUERY_TYPES, parse, rcode_name};
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for DnsSpec {
+    /// Limited on its one resolver; several (or the system's) resolvers get one small query
+    /// each and are not host-limited.
+    fn host_key(&self) -> Option<String> {
+        match self.resolvers.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        check: &'a crate::checks::CheckDef,
+        ctx: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        self::run(self, ctx, check.timeout, phase)
+    }
+}

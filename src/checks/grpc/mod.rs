@@ -444,6 +444,24 @@ fn transport_failure(
     )
 }
 
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for GrpcSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(&self.host, self.port))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        _: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        self::run(self, phase)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,3 +15,27 @@ pub use run::run;
 pub(crate) use spec::read_headers;
 pub use spec::{ClientKey, DEFAULT_MAX_BODY, FIELDS, HttpSpec, JsonAssert, parse, redacted_url};
 pub use status::StatusPattern;
+
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for HttpSpec {
+    fn host_key(&self) -> Option<String> {
+        Some(crate::checks::host_key(
+            self.url.host_str()?,
+            self.url.port_or_known_default()?,
+        ))
+    }
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
+    }
+    fn days(&self) -> (Option<i64>, Option<i64>) {
+        (self.warn_days, self.fail_days)
+    }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        ctx: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        self::run(self, ctx, phase)
+    }
+}

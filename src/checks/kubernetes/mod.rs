@@ -10,11 +10,14 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 
-use super::common::{Problem, add_problem, escape, latency_problem, millis, verdict};
+mod judge;
+
+use super::common::{add_problem, escape, latency_problem, millis};
 use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+use judge::{count, nodes, pods, workload};
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -311,39 +314,6 @@ fn api_error(e: &kube::Error, what: &str) -> Outcome {
     }
 }
 
-fn count(v: Option<i32>) -> u64 {
-    v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
-}
-
-/// A workload's readiness: `available` must reach `min_ready`, or `desired` without it.
-fn workload(
-    kind: &str,
-    name: &str,
-    desired: u64,
-    ready: u64,
-    available: u64,
-    min_ready: Option<u64>,
-) -> Outcome {
-    let need = min_ready.unwrap_or(desired);
-    let mut meta = BTreeMap::new();
-    meta.insert("desired".to_owned(), serde_json::json!(desired));
-    meta.insert("ready".to_owned(), serde_json::json!(ready));
-    meta.insert("available".to_owned(), serde_json::json!(available));
-    let summary = format!("{kind} {name}: {available}/{desired} available, {ready} ready");
-    let outcome = if available >= need {
-        Outcome::pass(summary)
-    } else if min_ready.is_some() {
-        Outcome::fail(Reason::K8sNotReady, format!("{summary} (min_ready {need})"))
-    } else {
-        Outcome::fail(Reason::K8sNotReady, summary)
-    };
-    outcome.with_metadata(meta)
-}
-
-fn condition_true(conditions: Option<&Vec<k8s_openapi::api::core::v1::PodCondition>>) -> bool {
-    conditions.is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 /// Run one attempt.
 pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Outcome {
     let start = std::time::Instant::now();
@@ -454,140 +424,21 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
         .with_meta("latency_ms", millis(elapsed))
 }
 
-fn pods(
-    items: &[Pod],
-    selector: &str,
-    ns: &str,
-    min_ready: Option<u64>,
-    max_restarts: Option<u64>,
-) -> Outcome {
-    let mut ready = 0u64;
-    let mut not_ready: Vec<String> = Vec::new();
-    let mut worst_restarts = 0u64;
-    let mut restarting: Vec<String> = Vec::new();
-    for p in items {
-        let name = p.metadata.name.clone().unwrap_or_default();
-        let status = p.status.as_ref();
-        if condition_true(status.and_then(|s| s.conditions.as_ref())) {
-            ready += 1;
-        } else {
-            let phase = status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Unknown".to_owned());
-            not_ready.push(format!("{} ({})", escape(&name, 100), escape(&phase, 30)));
-        }
-        let restarts: u64 = status
-            .and_then(|s| s.container_statuses.as_ref())
-            .map(|cs| cs.iter().map(|c| count(Some(c.restart_count))).sum())
-            .unwrap_or(0);
-        worst_restarts = worst_restarts.max(restarts);
-        if let Some(limit) = max_restarts
-            && restarts > limit
-        {
-            restarting.push(format!("{} ({restarts})", escape(&name, 100)));
-        }
+/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
+impl crate::checks::Kind for KubernetesSpec {
+    /// An API client with its own rate handling: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
     }
-    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
-    let mut meta = BTreeMap::new();
-    meta.insert("pods".to_owned(), serde_json::json!(total));
-    meta.insert("ready_pods".to_owned(), serde_json::json!(ready));
-    meta.insert(
-        "max_restarts_seen".to_owned(),
-        serde_json::json!(worst_restarts),
-    );
-    if !not_ready.is_empty() {
-        meta.insert(
-            "not_ready".to_owned(),
-            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
-        );
+    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
+        Some(&self.thresholds)
     }
-    let mut problems: Vec<Problem> = Vec::new();
-    if total == 0 {
-        problems.push((
-            Status::Fail,
-            Reason::K8sNotReady,
-            format!("no pods match `{}` in {ns}", escape(selector, 200)),
-        ));
-    } else {
-        let need = min_ready.unwrap_or(total);
-        if ready < need {
-            let names: Vec<&String> = not_ready.iter().take(MAX_NAMES).collect();
-            let list = names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let req = match min_ready {
-                Some(m) => format!(" (min_ready {m})"),
-                None => String::new(),
-            };
-            problems.push((
-                Status::Fail,
-                Reason::K8sNotReady,
-                format!("{ready}/{total} pods ready{req}; not ready: {list}"),
-            ));
-        }
+    fn run<'a>(
+        &'a self,
+        _: &'a crate::checks::CheckDef,
+        ctx: &'a crate::checks::RunContext,
+        phase: &'a crate::checks::Phase,
+    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+        run(self, &ctx.kube, phase)
     }
-    if let Some(limit) = max_restarts
-        && !restarting.is_empty()
-    {
-        let list: Vec<&str> = restarting
-            .iter()
-            .take(MAX_NAMES)
-            .map(String::as_str)
-            .collect();
-        problems.push((
-            Status::Warn,
-            Reason::K8sRestarts,
-            format!("restarts over max_restarts {limit}: {}", list.join(", ")),
-        ));
-    }
-    verdict(problems, format!("{ready}/{total} pods ready")).with_metadata(meta)
-}
-
-fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
-    let mut ready = 0u64;
-    let mut not_ready = Vec::new();
-    for n in items {
-        let ok = n
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if ok {
-            ready += 1;
-        } else {
-            not_ready.push(escape(&n.metadata.name.clone().unwrap_or_default(), 100));
-        }
-    }
-    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
-    let mut meta = BTreeMap::new();
-    meta.insert("nodes".to_owned(), serde_json::json!(total));
-    meta.insert("ready_nodes".to_owned(), serde_json::json!(ready));
-    if !not_ready.is_empty() {
-        meta.insert(
-            "not_ready".to_owned(),
-            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
-        );
-    }
-    let need = min_ready.unwrap_or(total).max(1);
-    let summary = format!("{ready}/{total} nodes ready");
-    let outcome = if ready >= need {
-        Outcome::pass(summary)
-    } else {
-        let names: Vec<&str> = not_ready
-            .iter()
-            .take(MAX_NAMES)
-            .map(String::as_str)
-            .collect();
-        let mut m = summary;
-        if let Some(min) = min_ready {
-            m.push_str(&format!(" (min_ready {min})"));
-        }
-        if !names.is_empty() {
-            m.push_str(&format!("; not ready: {}", names.join(", ")));
-        }
-        Outcome::fail(Reason::K8sNotReady, m)
-    };
-    outcome.with_metadata(meta)
 }
