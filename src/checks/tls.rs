@@ -4,12 +4,10 @@
 
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::io::AsyncWriteExt;
 
 use super::common::cert::{CertFacts, cert_facts, rfc3339};
@@ -216,77 +214,15 @@ fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
     ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
-/// Records the presented chain, then verifies through [`common::tls::RecordingVerifier`] (which
-/// keeps the verdict), so the facts of a rejected certificate can still be reported.
-#[derive(Debug)]
-struct CapturingVerifier {
-    verdict: common::tls::RecordingVerifier,
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-}
-
-impl CapturingVerifier {
-    fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.chain.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    fn error(&self) -> Option<rustls::Error> {
-        self.verdict.error()
-    }
-}
-
-impl ServerCertVerifier for CapturingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut c) = self.chain.lock() {
-            *c = std::iter::once(end_entity)
-                .chain(intermediates)
-                .map(|d| d.clone().into_owned())
-                .collect();
-        }
-        self.verdict
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verdict.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verdict.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.verdict.supported_verify_schemes()
-    }
-}
-
 /// Run one attempt.
 pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     let start = Instant::now();
-    let verdict = match common::tls::RecordingVerifier::for_trust(spec.ca_file.as_deref(), false) {
-        Ok(v) => v,
+    // The verifier keeps the presented chain and its verdict, so the facts of a rejected
+    // certificate can still be reported.
+    let verifier = match common::tls::RecordingVerifier::for_trust(spec.ca_file.as_deref(), false) {
+        Ok(v) => Arc::new(v.keeping_chain()),
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
-    let verifier = Arc::new(CapturingVerifier {
-        verdict,
-        chain: Mutex::new(Vec::new()),
-    });
     let config = match common::tls::config_with_verifier(verifier.clone(), rustls::ALL_VERSIONS) {
         Ok(c) => c,
         Err(e) => return Outcome::fail(Reason::Internal, e),

@@ -115,11 +115,12 @@ fn webpki_verifier(ca_file: Option<&str>) -> Result<Option<Arc<dyn ServerCertVer
 }
 
 /// Delegates to a verifier (none: no trusted roots at all, so every certificate has an unknown
-/// issuer) and keeps the error it returned.
+/// issuer) and keeps the error it returned and, when asked, the chain the server presented.
 #[derive(Debug)]
 pub struct RecordingVerifier {
     inner: Option<Arc<dyn ServerCertVerifier>>,
     error: std::sync::Mutex<Option<rustls::Error>>,
+    chain: Option<std::sync::Mutex<Vec<CertificateDer<'static>>>>,
 }
 
 impl RecordingVerifier {
@@ -128,7 +129,22 @@ impl RecordingVerifier {
         RecordingVerifier {
             inner,
             error: std::sync::Mutex::new(None),
+            chain: None,
         }
+    }
+
+    /// Also keep the certificate chain the server presents (end entity first).
+    pub fn keeping_chain(mut self) -> Self {
+        self.chain = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The chain of the last verification, when kept ([`RecordingVerifier::keeping_chain`]).
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.chain
+            .as_ref()
+            .and_then(|c| c.lock().ok().map(|c| c.clone()))
+            .unwrap_or_default()
     }
 
     /// The verifier for the given trust settings: any certificate under `insecure`, else the
@@ -157,6 +173,12 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(Ok(mut kept)) = self.chain.as_ref().map(|c| c.lock()) {
+            *kept = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|d| d.clone().into_owned())
+                .collect();
+        }
         let verdict = match &self.inner {
             Some(v) => {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
