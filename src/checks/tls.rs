@@ -136,18 +136,7 @@ pub fn parse(
 ) -> Option<(TlsSpec, String)> {
     let host = tcp::host(r, ctx);
     let port = tcp::port(r, ctx, Some(DEFAULT_PORT));
-    let server_name = match r.take("server_name") {
-        Some((n, p)) => {
-            let s = ctx.non_empty(n, &p)?.trim().to_owned();
-            if ServerName::try_from(s.clone()).is_err() {
-                ctx.problem(n, &p, format!("invalid server name `{s}`"));
-                None
-            } else {
-                Some(s)
-            }
-        }
-        None => None,
-    };
+    let server_name = common::trust::server_name(r, ctx)?;
     let warn_days = days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
     let fail_days = days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
     if fail_days > warn_days {
@@ -176,20 +165,7 @@ pub fn parse(
         None => None,
     };
     let (host, port) = (host?, port?);
-    let server_name = match server_name {
-        Some(s) => s,
-        None => {
-            if ServerName::try_from(host.clone()).is_err() {
-                ctx.problem(
-                    r.node,
-                    &r.path,
-                    format!("host `{host}` is not a valid TLS server name; set `server_name`"),
-                );
-                return None;
-            }
-            host.clone()
-        }
-    };
+    let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
     let mut target = tcp::host_port(&host, port);
     if server_name != host {
         target.push_str(&format!(" (server_name {server_name})"));

@@ -18,9 +18,7 @@ impl Reporter for CodeQuality {
     }
 
     fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError> {
-        let mut out = serde_json::to_vec_pretty(&issues(cx))?;
-        out.push(b'\n');
-        Ok(super::json_without_legacy_commands(out))
+        Ok(super::pretty_json(&issues(cx))?)
     }
 }
 

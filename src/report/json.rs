@@ -8,9 +8,7 @@ pub use crate::model::SCHEMA_VERSION;
 /// Render the JSON document (pretty-printed, trailing newline).
 pub fn render(summary: &Summary) -> Result<Vec<u8>, serde_json::Error> {
     let doc = Document::of(summary, super::verdict(summary));
-    let mut out = serde_json::to_vec_pretty(&doc)?;
-    out.push(b'\n');
-    Ok(super::json_without_legacy_commands(out))
+    super::pretty_json(&doc)
 }
 
 /// The JSON document as a [`Reporter`](super::Reporter).

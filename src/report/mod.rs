@@ -28,6 +28,14 @@ pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
 pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
 
+/// A JSON report's bytes: pretty-printed, with a trailing newline, and no `##[` a CI log could
+/// read as a legacy workflow command (see [`json_without_legacy_commands`]).
+pub(crate) fn pretty_json(value: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec_pretty(value)?;
+    out.push(b'\n');
+    Ok(json_without_legacy_commands(out))
+}
+
 /// `passed`, `warned` or `failed`: the run's verdict under the policy the summary records
 /// (reports judge nothing themselves).
 pub(crate) fn verdict(s: &Summary) -> &'static str {

@@ -25,9 +25,7 @@ impl Reporter for Sarif {
     }
 
     fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError> {
-        let mut out = serde_json::to_vec_pretty(&log(cx))?;
-        out.push(b'\n');
-        Ok(super::json_without_legacy_commands(out))
+        Ok(super::pretty_json(&log(cx))?)
     }
 }
 

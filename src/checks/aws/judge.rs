@@ -8,8 +8,10 @@ use std::time::Duration;
 use super::errors::{service_message, service_reason};
 pub(crate) use super::facts::{BucketAnswer, Identity, Instance, TargetHealth};
 use crate::checks::Thresholds;
-use crate::checks::common::{escape, latency_problem, verdict};
-use crate::model::{Outcome, Reason, Status};
+use crate::checks::common::{add_problem, escape, latency_problem};
+#[cfg(test)]
+use crate::model::Status;
+use crate::model::{Outcome, Reason};
 
 /// How many instance ids or targets a message or metadata lists.
 const MAX_NAMES: usize = 10;
@@ -296,24 +298,10 @@ pub(crate) fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>)
 /// `fail_latency` / `warn_latency` adds `aws.latency`; the worse status wins and equal ones
 /// join their messages, the expectation first (the same fold as the other kinds).
 pub(crate) fn with_latency(outcome: Outcome, elapsed: Duration, thresholds: Thresholds) -> Outcome {
-    let Some(slow) = latency_problem(elapsed, thresholds, Reason::AwsLatency) else {
-        return outcome;
-    };
-    let Outcome {
-        status,
-        reason,
-        message,
-        detail,
-        metadata,
-    } = outcome;
-    let mut problems = Vec::new();
-    if status != Status::Pass {
-        problems.push((status, reason.unwrap_or(Reason::AwsExpect), message.clone()));
-    }
-    problems.push(slow);
-    let mut judged = verdict(problems, message).with_metadata(metadata);
-    judged.detail = detail;
-    judged
+    add_problem(
+        outcome,
+        latency_problem(elapsed, thresholds, Reason::AwsLatency),
+    )
 }
 
 #[cfg(test)]

@@ -127,9 +127,9 @@ pub fn parse(
     };
     let stdout_contains = opt_list(r, ctx, "stdout_contains");
     let stdout_not_contains = opt_list(r, ctx, "stdout_not_contains");
-    let stdout_regex = opt_regex(r, ctx, "stdout_regex");
+    let stdout_regex = crate::checks::common::trust::regex(r, ctx, "stdout_regex").flatten();
     let stderr_contains = opt_list(r, ctx, "stderr_contains");
-    let stderr_regex = opt_regex(r, ctx, "stderr_regex");
+    let stderr_regex = crate::checks::common::trust::regex(r, ctx, "stderr_regex").flatten();
     let mut env = Vec::new();
     if let Some((n, p)) = r.take("env")
         && let Some(map) = ctx.string_map(n, &p)
@@ -254,26 +254,6 @@ fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> 
     match r.take(key) {
         Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
         None => Vec::new(),
-    }
-}
-
-fn opt_regex(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<regex::Regex> {
-    let (n, p) = r.take(key)?;
-    let s = ctx.string(n, &p)?;
-    match regex::Regex::new(&s) {
-        Ok(re) => Some(re),
-        Err(e) => {
-            let text = e.to_string();
-            let last = text
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
-                .trim_start_matches("error: ")
-                .to_owned();
-            ctx.problem(n, &p, format!("invalid regex: {last}"));
-            None
-        }
     }
 }
 

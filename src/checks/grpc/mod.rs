@@ -129,18 +129,7 @@ pub fn parse(
         Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
         None => false,
     };
-    let server_name = match r.take("server_name") {
-        Some((n, p)) => {
-            let s = ctx.non_empty(n, &p)?.trim().to_owned();
-            if ServerName::try_from(s.clone()).is_err() {
-                ctx.problem(n, &p, format!("invalid server name `{s}`"));
-                None
-            } else {
-                Some(s)
-            }
-        }
-        None => None,
-    };
+    let server_name = common::trust::server_name(r, ctx)?;
     let ca_file = common::trust::ca_file(r, ctx)?;
     let insecure = common::trust::insecure(r, ctx);
     let headers = super::http::read_headers(r, ctx);
@@ -182,20 +171,7 @@ pub fn parse(
     }
     let (host, port) = target?;
     let tls = if tls {
-        let server_name = match server_name {
-            Some(s) => s,
-            None => {
-                if ServerName::try_from(host.clone()).is_err() {
-                    ctx.problem(
-                        r.node,
-                        &r.path,
-                        format!("host `{host}` is not a valid TLS server name; set `server_name`"),
-                    );
-                    return None;
-                }
-                host.clone()
-            }
-        };
+        let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
         Some(GrpcTls {
             server_name,
             ca_file,

@@ -265,27 +265,7 @@ pub fn parse(
     };
     let body_contains = opt_list(r, ctx, "body_contains");
     let body_not_contains = opt_list(r, ctx, "body_not_contains");
-    let body_regex = match r.take("body_regex") {
-        Some((n, p)) => {
-            let s = ctx.string(n, &p)?;
-            match regex::Regex::new(&s) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    let text = e.to_string();
-                    let first = text
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim()
-                        .trim_start_matches("error: ")
-                        .to_owned();
-                    ctx.problem(n, &p, format!("invalid regex: {first}"));
-                    None
-                }
-            }
-        }
-        None => None,
-    };
+    let body_regex = common::trust::regex(r, ctx, "body_regex")?;
     let on_body_mismatch = match r.take("on_body_mismatch") {
         Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
             "warn" => Status::Warn,
