@@ -10,7 +10,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
 use super::errors::chain;
-use crate::checks::common::escape;
+use crate::checks::common::{capped, escape};
 use crate::model::{Outcome, Reason};
 
 /// Largest Query API response read (bytes); a bigger one is an `aws.api` failure, not an
@@ -169,28 +169,18 @@ pub(crate) async fn post(
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-/// The body of `resp`, at most [`MAX_BODY`] bytes.
-async fn read_capped(mut resp: reqwest::Response, what: &str) -> Result<Vec<u8>, Outcome> {
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                if bytes.len().saturating_add(chunk.len()) > MAX_BODY {
-                    return Err(Outcome::fail(
-                        Reason::AwsApi,
-                        format!("{what}: response larger than {MAX_BODY} bytes"),
-                    ));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(bytes),
-            Err(e) => {
-                return Err(Outcome::fail(
-                    Reason::AwsUnreachable,
-                    format!("{what}: reading the response failed: {}", chain(&e)),
-                ));
-            }
-        }
+/// The body of `resp`, at most [`MAX_BODY`] bytes (read through the shared capped reader).
+async fn read_capped(resp: reqwest::Response, what: &str) -> Result<Vec<u8>, Outcome> {
+    match capped::body(resp, MAX_BODY).await {
+        Ok(body) if body.truncated() => Err(Outcome::fail(
+            Reason::AwsApi,
+            format!("{what}: response larger than {MAX_BODY} bytes"),
+        )),
+        Ok(body) => Ok(body.kept),
+        Err(e) => Err(Outcome::fail(
+            Reason::AwsUnreachable,
+            format!("{what}: reading the response failed: {}", chain(&e)),
+        )),
     }
 }
 

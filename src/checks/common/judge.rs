@@ -106,10 +106,8 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
     folded.with_metadata(metadata)
 }
 
-/// Milliseconds as a JSON-friendly integer.
-pub fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+/// Milliseconds as a JSON-friendly integer (the model's one definition).
+pub use crate::model::millis;
 
 /// The part of a check's `timeout` a read may wait before giving up by itself: a tenth less
 /// (at most 500 ms less), so a partial answer is reported with what arrived rather than as a
