@@ -1,4 +1,4 @@
-//! Every exit code infracheck uses, in one place (documented in the README).
+//! Every exit code infracheck uses, in one place (documented in the README's usage section).
 
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The JSON document (`--output json`, `--json PATH`): one type, written by the JSON
 //! reporter and read back by `merge` and `--baseline`. Field
-//! names are a stable contract, documented in the README; bump [`SCHEMA_VERSION`] on any
+//! names are a stable contract, documented in `docs/json.md`; bump [`SCHEMA_VERSION`] on any
 //! incompatible change.
 //!
 //! A document read back is untrusted input: every problem is an error message (never a

@@ -25,7 +25,7 @@ macro_rules! reasons {
                 match self { $( Reason::$variant => ReasonClass::$class, )* }
             }
 
-            /// One line describing the problem, for SARIF rules and the README.
+            /// One line describing the problem, for SARIF rules and `docs/results.md`.
             pub fn short_description(self) -> &'static str {
                 match self { $( Reason::$variant => $short, )* }
             }

@@ -6,7 +6,7 @@
 //! `endpoint_url`, `role_arn`) and shared by the run, so `validate` never touches AWS. STS and
 //! S3 use the SDK crates; EC2, RDS and ELBv2 are signed Query API calls through reqwest,
 //! `aws-sigv4` and `quick-xml` because `aws-sdk-ec2` alone costs minutes of compile time
-//! (README, design notes). No credentials is a FAIL (`aws.credentials`), never a PASS.
+//! (`docs/design.md`). No credentials is a FAIL (`aws.credentials`), never a PASS.
 //!
 //! One file per job: `spec` reads the config keys, `clients` loads and caches the SDK
 //! configuration and credentials, `query` signs and sends Query API calls, `xml` reads their
