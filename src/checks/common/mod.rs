@@ -36,11 +36,13 @@ pub const fn keys_of<const N: usize>(fields: &[crate::spec::field::Field]) -> [&
 }
 
 /// The keys of a `FIELDS` table as a `&'static [&'static str]`, computed at compile time: a
-/// key is declared once, in its table.
+/// key is declared once, in its table. (Used by the kubernetes kind's nested tables.)
+#[cfg(feature = "kubernetes")]
 macro_rules! field_keys {
     ($fields:expr) => {{
         const KEYS: [&str; $fields.len()] = $crate::checks::common::keys_of($fields);
         &KEYS
     }};
 }
+#[cfg(feature = "kubernetes")]
 pub(crate) use field_keys;

@@ -12,6 +12,7 @@ pub mod status;
 pub use client::{Clients, classify};
 pub use judge::{Facts, judge};
 pub use run::run;
+#[cfg(feature = "grpc")]
 pub(crate) use spec::read_headers;
 pub use spec::{ClientKey, DEFAULT_MAX_BODY, FIELDS, HttpSpec, JsonAssert, parse, redacted_url};
 pub use status::StatusPattern;
