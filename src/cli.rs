@@ -9,12 +9,7 @@ use crate::model::FailOn;
 use crate::shard::Shard;
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("INFRACHECK_COMMIT"),
-    ")"
-);
+pub use crate::model::VERSION;
 
 /// Audit the health of an environment from one YAML file.
 #[derive(Debug, Parser)]

@@ -28,6 +28,14 @@ pub use result::{
 pub use rule::{Rule, Verdict};
 pub use summary::{Counts, Interruption, Summary};
 
+/// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("INFRACHECK_COMMIT"),
+    ")"
+);
+
 /// A duration as whole milliseconds (saturating), as every report writes it.
 pub fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

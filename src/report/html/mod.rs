@@ -220,7 +220,7 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()),
     );
-    fact(&mut s, "Version", &esc(crate::cli::VERSION));
+    fact(&mut s, "Version", &esc(crate::model::VERSION));
     fact(&mut s, "Config", &esc(&summary.config_path));
     if let Some(commit) = commit {
         fact(&mut s, "Commit", &esc(&truncate_chars(commit, 80)));
