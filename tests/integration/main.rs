@@ -45,6 +45,7 @@ mod http_faults;
 mod http_nginx;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
+mod layering;
 mod metrics;
 #[cfg(feature = "mysql")]
 mod mysql;
