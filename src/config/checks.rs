@@ -2,6 +2,7 @@
 //! `timeout`, retries, latency thresholds, `depends_on`, the `environments` filter) and its
 //! kind's own keys, read through the kind registry.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::DEFAULT_TIMEOUT;
@@ -15,7 +16,7 @@ use crate::spec::yaml::{MapReader, Node, Value};
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
 pub(super) fn read_kind_lists(
-    file: &str,
+    file: &Arc<str>,
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -36,7 +37,7 @@ pub(super) fn read_kind_lists(
 }
 
 fn read_kind_lists_in_key_order(
-    file: &str,
+    file: &Arc<str>,
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -75,7 +76,7 @@ fn read_kind_lists_in_key_order(
     reason = "one reader step: the check's node, where it sits, and the run's context"
 )]
 fn read_check(
-    file: &str,
+    file: &Arc<str>,
     kind: &str,
     node: &Node,
     path: &str,
@@ -155,7 +156,7 @@ fn read_check(
         headers.push(CheckHeader {
             name: name.clone(),
             location: Location {
-                file: file.to_owned(),
+                file: Arc::clone(file),
                 line,
                 column,
             },
@@ -174,7 +175,7 @@ fn read_check(
         retries,
         retry_delay,
         location: Location {
-            file: file.to_owned(),
+            file: Arc::clone(file),
             line,
             column,
         },
@@ -223,7 +224,7 @@ fn read_thresholds(
 }
 
 /// `depends_on: [names]` (a single name is accepted too), each entry with its position.
-fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
+fn read_depends_on(file: &Arc<str>, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
     let items: Vec<(&Node, String)> = match &node.value {
         Value::Seq(items) => items
             .iter()
@@ -250,7 +251,7 @@ fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Ve
             Some(Dependency {
                 name,
                 location: Location {
-                    file: file.to_owned(),
+                    file: Arc::clone(file),
                     line: item.line,
                     column: item.column,
                 },

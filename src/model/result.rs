@@ -2,6 +2,7 @@
 //! reporter reads) and where the check is defined.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -73,8 +74,10 @@ pub type Kind = &'static str;
 /// Where a check is defined in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Location {
-    /// The config file path as given on the command line.
-    pub file: String,
+    /// The config file path as given on the command line, shared by every check of the file
+    /// (one allocation per file, not one per check and copy).
+    #[serde(with = "shared_str")]
+    pub file: Arc<str>,
     /// 1-based line of the check's first key.
     pub line: usize,
     /// 1-based column of the check's first key.
@@ -203,15 +206,16 @@ pub struct CheckResult {
     /// Where the check is defined.
     pub location: Location,
     /// What changed since the `--baseline` run, when one was given (not read back: a
-    /// comparison belongs to the run that made it).
+    /// comparison belongs to the run that made it). This and the two records below are boxed:
+    /// most results have none, and a retained result should not pay for them inline.
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
-    pub baseline: Option<ResultChange>,
+    pub baseline: Option<Box<ResultChange>>,
     /// The deploy gate's record of the check (`--until-healthy`), when on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<CheckGate>,
+    pub gate: Option<Box<CheckGate>>,
     /// The check's record over the `--history` window, when one was given (not read back).
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
-    pub history: Option<CheckHistory>,
+    pub history: Option<Box<CheckHistory>>,
     /// The thresholds the check judged against (for the HTML report's pictures; not in the
     /// JSON document, so a merged run has none).
     #[serde(skip)]
@@ -259,5 +263,20 @@ impl CheckResult {
             let s = self.metadata.get(*k)?.as_str()?;
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         })
+    }
+}
+
+/// Serde for a shared string: written as a plain string, read back into one allocation.
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(d).map(Arc::from)
     }
 }

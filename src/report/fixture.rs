@@ -35,7 +35,7 @@ fn result(
         failed_attempts: Vec::new(),
         metadata: BTreeMap::new(),
         location: Location {
-            file: "infracheck.yaml".to_owned(),
+            file: "infracheck.yaml".into(),
             line,
             column: 9,
         },
