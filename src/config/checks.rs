@@ -164,9 +164,14 @@ fn read_check(
         });
     }
     let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
-    let mut known = keys::common_check_keys();
-    known.extend(CheckSpec::known_keys(kind));
-    r.finish(&known, ctx.problems);
+    r.finish_with(
+        || {
+            let mut known = keys::common_check_keys();
+            known.extend(CheckSpec::known_keys(kind));
+            known
+        },
+        ctx.problems,
+    );
     let (spec, target) = spec?;
     Some(CheckDef {
         name: name?,
