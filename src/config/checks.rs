@@ -28,10 +28,16 @@ pub(super) fn read_kind_lists(
     read_kind_lists_in_key_order(file, reader, ctx, defaults, shared, out, headers);
     // Config file order, not kind order: the lists of a mapping may come in any order and a
     // reader expects the report to follow the file (a stable sort keeps ties as read).
-    if let Some(mine) = out.get_mut(first..) {
+    // Usually they already are (one list per mapping): then no sort, and no scratch buffer
+    // as large as the list.
+    if let Some(mine) = out.get_mut(first..)
+        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+    {
         mine.sort_by_key(|c| (c.location.line, c.location.column));
     }
-    if let Some(mine) = headers.get_mut(first_header..) {
+    if let Some(mine) = headers.get_mut(first_header..)
+        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+    {
         mine.sort_by_key(|c| (c.location.line, c.location.column));
     }
 }
@@ -61,6 +67,9 @@ fn read_kind_lists_in_key_order(
                 continue;
             }
         };
+        // One exact allocation per list, not a doubling growth that leaves up to half unused.
+        out.reserve_exact(items.len());
+        headers.reserve_exact(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("{list_path}[{i}]");
             if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared, headers)
