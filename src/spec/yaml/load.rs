@@ -219,7 +219,14 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                     Some(Scalar::Boolean(b)) => Value::Bool(b),
                     Some(Scalar::Integer(i)) => Value::Int(i),
                     Some(Scalar::FloatingPoint(f)) => Value::Float(f.into_inner()),
-                    Some(Scalar::String(s)) => Value::Str(s.into_owned()),
+                    Some(Scalar::String(s)) => {
+                        // The scanner grows its strings as it reads; the tree keeps the text
+                        // at its length (keys move out of their node, so this is their one
+                        // allocation).
+                        let mut s = s.into_owned();
+                        s.shrink_to_fit();
+                        Value::Str(s)
+                    }
                     None => {
                         self.problem(line, column, "invalid value for its YAML tag");
                         Value::Null
