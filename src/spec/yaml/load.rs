@@ -480,7 +480,11 @@ mod tests {
             duplicates(&large),
             [
                 format!("{}:1: duplicate key `a` (first at line {first})", first + 1),
-                format!("{}:1: duplicate key `a` (first at line {})", first + 2, first + 1)
+                format!(
+                    "{}:1: duplicate key `a` (first at line {})",
+                    first + 2,
+                    first + 1
+                )
             ]
         );
     }
