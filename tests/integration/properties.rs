@@ -275,7 +275,7 @@ mod reports {
                 message,
                 duration: Duration::from_millis(3),
             }],
-            metadata,
+            metadata: metadata.into(),
             location: Location {
                 file: "infracheck.yaml".into(),
                 line: i + 1,
