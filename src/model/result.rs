@@ -260,7 +260,7 @@ impl CheckResult {
     /// The first of `keys` whose metadata value is an RFC 3339 timestamp.
     fn timestamp_meta(&self, keys: &[&str]) -> Option<time::OffsetDateTime> {
         keys.iter().find_map(|k| {
-            let s = self.metadata.get(*k)?.as_str()?;
+            let s = self.metadata.get(k)?.as_str()?;
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         })
     }
