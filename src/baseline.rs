@@ -252,14 +252,14 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule:
         if latency_regression {
             totals.latency_regressions += 1;
         }
-        r.baseline = Some(ResultChange {
+        r.baseline = Some(Box::new(ResultChange {
             change,
             previous_status: before.map(|b| b.status),
             previous_duration: before.map(|b| b.duration),
             latency_ratio,
             latency_regression,
             certificate: countdown(r, summary.started_at, before, baseline.started_at),
-        });
+        }));
     }
     if summary.shard.is_none() {
         let current: HashSet<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();

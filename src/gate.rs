@@ -86,7 +86,8 @@ where
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-    let mut finals: Vec<Option<CheckResult>> = vec![None; all.len()];
+    // Filled from the first round's results in place (no second full-length array).
+    let mut finals: Vec<Option<CheckResult>> = Vec::new();
     let mut records: Vec<CheckGate> = vec![
         CheckGate {
             rounds: 0,
@@ -139,20 +140,11 @@ where
         )
         .await;
         held_back = held_back.or(held);
-        // One result per member, by position.
-        for (&i, r) in members.iter().zip(results) {
-            let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
-                continue;
-            };
+        let record_round = |record: &mut CheckGate, r: &CheckResult, i: usize| {
             let cut_short = why.is_some() && r.cut_short();
-            if round > 1 && cut_short && slot.is_some() {
-                // A rerun cut short by the deadline proves nothing new: keep the real failure
-                // of the round before.
-                continue;
-            }
             let healthy = policy.healthy(r.status);
             record.rounds = record.rounds.saturating_add(1);
-            record.accepted = !healthy && policy.accepted(&r);
+            record.accepted = !healthy && policy.accepted(r);
             if healthy && !cut_short {
                 record.healthy_round = Some(round);
                 if let Some((after, at)) = arrivals.get(&i) {
@@ -162,7 +154,31 @@ where
                         .ok();
                 }
             }
-            *slot = Some(r);
+        };
+        if round == 1 && results.len() == all.len() {
+            // The first round runs every check in config order: its results become the
+            // gate's array in place, so only one full-length array of results is ever alive.
+            finals = results.into_iter().map(Some).collect();
+            for (i, (r, record)) in finals.iter().zip(records.iter_mut()).enumerate() {
+                if let Some(r) = r {
+                    record_round(record, r, i);
+                }
+            }
+        } else {
+            finals.resize_with(all.len(), || None);
+            // One result per member, by position.
+            for (&i, r) in members.iter().zip(results) {
+                let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
+                    continue;
+                };
+                if round > 1 && why.is_some() && r.cut_short() && slot.is_some() {
+                    // A rerun cut short by the deadline proves nothing new: keep the real
+                    // failure of the round before.
+                    continue;
+                }
+                record_round(record, &r, i);
+                *slot = Some(r);
+            }
         }
         if why.is_some() {
             interrupted = why;
@@ -216,7 +232,7 @@ where
         .filter_map(|(r, g)| {
             let mut r = r?;
             if gate.is_some() {
-                r.gate = Some(g);
+                r.gate = Some(Box::new(g));
             }
             Some(r)
         })

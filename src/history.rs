@@ -210,14 +210,14 @@ impl History {
             if statuses.is_empty() {
                 continue;
             }
-            result.history = Some(CheckHistory {
+            result.history = Some(Box::new(CheckHistory {
                 runs: statuses.len(),
                 failures: statuses.iter().filter(|s| **s == Status::Fail).count(),
                 p50_ms: percentile(&latencies, 50),
                 p95_ms: percentile(&latencies, 95),
                 latencies_ms: latencies,
                 statuses,
-            });
+            }));
         }
         summary.history = Some(HistorySummary {
             path: path.to_owned(),

@@ -144,7 +144,7 @@ fn read_one(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Wa
         owner,
         expires: expires?,
         location: Location {
-            file: file.to_owned(),
+            file: file.into(),
             line,
             column,
         },

@@ -2,6 +2,7 @@
 //! `timeout`, retries, latency thresholds, `depends_on`, the `environments` filter) and its
 //! kind's own keys, read through the kind registry.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::DEFAULT_TIMEOUT;
@@ -15,7 +16,7 @@ use crate::spec::yaml::{MapReader, Node, Value};
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
 pub(super) fn read_kind_lists(
-    file: &str,
+    file: &Arc<str>,
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -27,16 +28,22 @@ pub(super) fn read_kind_lists(
     read_kind_lists_in_key_order(file, reader, ctx, defaults, shared, out, headers);
     // Config file order, not kind order: the lists of a mapping may come in any order and a
     // reader expects the report to follow the file (a stable sort keeps ties as read).
-    if let Some(mine) = out.get_mut(first..) {
+    // Usually they already are (one list per mapping): then no sort, and no scratch buffer
+    // as large as the list.
+    if let Some(mine) = out.get_mut(first..)
+        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+    {
         mine.sort_by_key(|c| (c.location.line, c.location.column));
     }
-    if let Some(mine) = headers.get_mut(first_header..) {
+    if let Some(mine) = headers.get_mut(first_header..)
+        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+    {
         mine.sort_by_key(|c| (c.location.line, c.location.column));
     }
 }
 
 fn read_kind_lists_in_key_order(
-    file: &str,
+    file: &Arc<str>,
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -60,6 +67,9 @@ fn read_kind_lists_in_key_order(
                 continue;
             }
         };
+        // One exact allocation per list, not a doubling growth that leaves up to half unused.
+        out.reserve_exact(items.len());
+        headers.reserve_exact(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("{list_path}[{i}]");
             if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared, headers)
@@ -75,7 +85,7 @@ fn read_kind_lists_in_key_order(
     reason = "one reader step: the check's node, where it sits, and the run's context"
 )]
 fn read_check(
-    file: &str,
+    file: &Arc<str>,
     kind: &str,
     node: &Node,
     path: &str,
@@ -155,7 +165,7 @@ fn read_check(
         headers.push(CheckHeader {
             name: name.clone(),
             location: Location {
-                file: file.to_owned(),
+                file: Arc::clone(file),
                 line,
                 column,
             },
@@ -163,9 +173,14 @@ fn read_check(
         });
     }
     let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
-    let mut known = keys::common_check_keys();
-    known.extend(CheckSpec::known_keys(kind));
-    r.finish(&known, ctx.problems);
+    r.finish_with(
+        || {
+            let mut known = keys::common_check_keys();
+            known.extend(CheckSpec::known_keys(kind));
+            known
+        },
+        ctx.problems,
+    );
     let (spec, target) = spec?;
     Some(CheckDef {
         name: name?,
@@ -174,7 +189,7 @@ fn read_check(
         retries,
         retry_delay,
         location: Location {
-            file: file.to_owned(),
+            file: Arc::clone(file),
             line,
             column,
         },
@@ -223,7 +238,7 @@ fn read_thresholds(
 }
 
 /// `depends_on: [names]` (a single name is accepted too), each entry with its position.
-fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
+fn read_depends_on(file: &Arc<str>, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
     let items: Vec<(&Node, String)> = match &node.value {
         Value::Seq(items) => items
             .iter()
@@ -250,7 +265,7 @@ fn read_depends_on(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Ve
             Some(Dependency {
                 name,
                 location: Location {
-                    file: file.to_owned(),
+                    file: Arc::clone(file),
                     line: item.line,
                     column: item.column,
                 },

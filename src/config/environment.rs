@@ -83,7 +83,7 @@ pub(super) fn read(
         && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
     {
         read_kind_lists(
-            top.file,
+            &top.located,
             &mut shared_reader,
             &mut ctx,
             defaults,
@@ -95,7 +95,7 @@ pub(super) fn read(
         shared_reader.finish(&known, ctx.problems);
     }
     read_kind_lists(
-        top.file,
+        &top.located,
         &mut reader,
         &mut ctx,
         defaults,

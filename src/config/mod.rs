@@ -32,6 +32,7 @@ mod secrets;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use self::defaults::{Defaults, positive, read_defaults};
@@ -117,7 +118,8 @@ pub fn load_str(
 
 /// What the top level of the file gives every environment.
 struct TopLevel<'a> {
-    file: &'a str,
+    /// The config file path, shared by the location of every check.
+    located: Arc<str>,
     env: &'a dyn Fn(&str) -> Option<String>,
     used: &'a RefCell<Vec<EnvUse>>,
     /// The names listed under `secrets:`.
@@ -264,7 +266,7 @@ fn build<'a>(
     }
     let env_names: Vec<&str> = env_entries.iter().map(|(k, _)| k.name.as_str()).collect();
     let top = TopLevel {
-        file,
+        located: Arc::from(file),
         env,
         used,
         declared_secrets,

@@ -504,7 +504,7 @@ fn finish(
         attempts,
         flaky: outcome.status != Status::Fail && !failed_attempts.is_empty(),
         failed_attempts,
-        metadata: outcome.metadata,
+        metadata: outcome.metadata.into(),
         location: check.location.clone(),
         baseline: None,
         gate: None,

@@ -23,7 +23,7 @@ pub use history::{
 };
 pub use reason::{Reason, ReasonClass};
 pub use result::{
-    CheckResult, FailedAttempt, Kind, Limits, Location, Outcome, Status, WAIVER_KIND,
+    CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Outcome, Status, WAIVER_KIND,
 };
 pub use rule::{Rule, Verdict};
 pub use summary::{Counts, Interruption, Summary};

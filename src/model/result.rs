@@ -2,6 +2,7 @@
 //! reporter reads) and where the check is defined.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -73,8 +74,10 @@ pub type Kind = &'static str;
 /// Where a check is defined in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Location {
-    /// The config file path as given on the command line.
-    pub file: String,
+    /// The config file path as given on the command line, shared by every check of the file
+    /// (one allocation per file, not one per check and copy).
+    #[serde(with = "shared_str")]
+    pub file: Arc<str>,
     /// 1-based line of the check's first key.
     pub line: usize,
     /// 1-based column of the check's first key.
@@ -199,19 +202,20 @@ pub struct CheckResult {
     pub failed_attempts: Vec<FailedAttempt>,
     /// Facts the check observed.
     #[serde(default)]
-    pub metadata: BTreeMap<String, serde_json::Value>,
+    pub metadata: Metadata,
     /// Where the check is defined.
     pub location: Location,
     /// What changed since the `--baseline` run, when one was given (not read back: a
-    /// comparison belongs to the run that made it).
+    /// comparison belongs to the run that made it). This and the two records below are boxed:
+    /// most results have none, and a retained result should not pay for them inline.
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
-    pub baseline: Option<ResultChange>,
+    pub baseline: Option<Box<ResultChange>>,
     /// The deploy gate's record of the check (`--until-healthy`), when on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<CheckGate>,
+    pub gate: Option<Box<CheckGate>>,
     /// The check's record over the `--history` window, when one was given (not read back).
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
-    pub history: Option<CheckHistory>,
+    pub history: Option<Box<CheckHistory>>,
     /// The thresholds the check judged against (for the HTML report's pictures; not in the
     /// JSON document, so a merged run has none).
     #[serde(skip)]
@@ -256,8 +260,150 @@ impl CheckResult {
     /// The first of `keys` whose metadata value is an RFC 3339 timestamp.
     fn timestamp_meta(&self, keys: &[&str]) -> Option<time::OffsetDateTime> {
         keys.iter().find_map(|k| {
-            let s = self.metadata.get(*k)?.as_str()?;
+            let s = self.metadata.get(k)?.as_str()?;
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         })
+    }
+}
+
+/// Serde for a shared string: written as a plain string, read back into one allocation.
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(d).map(Arc::from)
+    }
+}
+
+/// The facts a finished check keeps (a result's `metadata`): key/value pairs sorted by key,
+/// held in one exact-size allocation. A check gathers them in a `BTreeMap` ([`Outcome`]); a
+/// retained result should not pay for a B-tree node of eleven slots for its three or four
+/// facts. Reads, iterates and serialises like that map (a JSON object, keys in order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata(Vec<(String, serde_json::Value)>);
+
+impl Metadata {
+    /// No facts.
+    pub fn new() -> Self {
+        Metadata(Vec::new())
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        let i = self.position(key).ok()?;
+        self.0.get(i).map(|(_, v)| v)
+    }
+
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Set `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: String, value: serde_json::Value) -> Option<serde_json::Value> {
+        match self.position(&key) {
+            Ok(i) => self.0.get_mut(i).map(|(_, v)| std::mem::replace(v, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Remove every fact.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// How many facts there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The facts in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The values in key order, for editing in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut serde_json::Value> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+}
+
+impl From<BTreeMap<String, serde_json::Value>> for Metadata {
+    /// Already in key order; one allocation of exactly the map's length.
+    fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
+        Metadata(map.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Metadata {
+    type Item = (&'a String, &'a serde_json::Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, serde_json::Value)>,
+        fn(&'a (String, serde_json::Value)) -> (&'a String, &'a serde_json::Value),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, serde_json::Value>::deserialize(d).map(Metadata::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_reads_and_writes_like_the_map_it_replaces() {
+        let mut map = BTreeMap::new();
+        map.insert("status_code".to_owned(), serde_json::json!(200));
+        map.insert("body_bytes".to_owned(), serde_json::json!(2));
+        let mut m = Metadata::from(map.clone());
+        assert_eq!(m.insert("latency_ms".to_owned(), 5.into()), None);
+        map.insert("latency_ms".to_owned(), 5.into());
+        assert_eq!(
+            m.insert("status_code".to_owned(), 503.into()),
+            Some(200.into())
+        );
+        map.insert("status_code".to_owned(), 503.into());
+        assert_eq!(m.get("status_code"), Some(&serde_json::json!(503)));
+        assert!(m.contains_key("body_bytes") && !m.contains_key("nope"));
+        assert_eq!(m.len(), 3);
+        // Same keys in the same order, the same JSON, and read back to the same.
+        let keys: Vec<&String> = m.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, map.keys().collect::<Vec<_>>());
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, serde_json::to_string(&map).unwrap());
+        assert_eq!(serde_json::from_str::<Metadata>(&json).unwrap(), m);
+        m.clear();
+        assert!(m.is_empty());
     }
 }

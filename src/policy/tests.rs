@@ -12,14 +12,14 @@ fn result(name: &str, status: Status) -> CheckResult {
 }
 
 fn changed(mut r: CheckResult, change: Change) -> CheckResult {
-    r.baseline = Some(ResultChange {
+    r.baseline = Some(Box::new(ResultChange {
         change,
         previous_status: None,
         previous_duration: None,
         latency_ratio: None,
         latency_regression: false,
         certificate: None,
-    });
+    }));
     r
 }
 

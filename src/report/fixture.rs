@@ -2,7 +2,6 @@
 //! failure classes, a rerun, a flaky pass, a body excerpt and text that needs escaping.
 //! Durations and the timestamp are fixed so snapshots are stable.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
@@ -33,9 +32,9 @@ fn result(
         attempts: 1,
         flaky: false,
         failed_attempts: Vec::new(),
-        metadata: BTreeMap::new(),
+        metadata: Default::default(),
         location: Location {
-            file: "infracheck.yaml".to_owned(),
+            file: "infracheck.yaml".into(),
             line,
             column: 9,
         },

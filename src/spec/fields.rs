@@ -25,11 +25,22 @@ impl Ctx<'_> {
 
     /// Like [`Ctx::string`], also returning the process-environment values substituted into it.
     pub fn string_tracked(&mut self, node: &Node, path: &str) -> Option<(String, Vec<String>)> {
-        let raw = match &node.value {
-            Value::Str(s) => s.clone(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Bool(b) => b.to_string(),
+        // A string is interpolated from where it is (the interpolator makes the one copy).
+        let text;
+        let raw: &str = match &node.value {
+            Value::Str(s) => s,
+            Value::Int(i) => {
+                text = i.to_string();
+                &text
+            }
+            Value::Float(f) => {
+                text = f.to_string();
+                &text
+            }
+            Value::Bool(b) => {
+                text = b.to_string();
+                &text
+            }
             other => {
                 self.problems.at(
                     node,
@@ -39,7 +50,7 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        match self.interp.apply(&raw) {
+        match self.interp.apply(raw) {
             Ok(done) => {
                 self.secrets.extend(done.secrets);
                 Some((done.text, done.env_values))

@@ -275,9 +275,9 @@ mod reports {
                 message,
                 duration: Duration::from_millis(3),
             }],
-            metadata,
+            metadata: metadata.into(),
             location: Location {
-                file: "infracheck.yaml".to_owned(),
+                file: "infracheck.yaml".into(),
                 line: i + 1,
                 column: 1,
             },
@@ -418,7 +418,7 @@ mod reports {
                     let mut r = result(i, format!("{name}-{i}"), message, excerpt.clone(), status);
                     if gated {
                         // Baseline and gate fields hold text from an earlier document: hostile too.
-                        r.baseline = Some(ResultChange {
+                        r.baseline = Some(Box::new(ResultChange {
                             change: [Change::New, Change::Still, Change::Recovered, Change::Unchanged][i % 4],
                             previous_status: Some(Status::Pass),
                             previous_duration: Some(Duration::from_millis(1)),
@@ -431,14 +431,14 @@ mod reports {
                                 previous_not_after: Some(excerpt),
                                 renewed: false,
                             }),
-                        });
-                        r.gate = Some(CheckGate {
+                        }));
+                        r.gate = Some(Box::new(CheckGate {
                             rounds: 3,
                             healthy_round: Some(2),
                             healthy_after: Some(Duration::from_millis(1500)),
                             healthy_at: None,
                             accepted: false,
-                        });
+                        }));
                     }
                     r
                 })

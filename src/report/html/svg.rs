@@ -106,7 +106,7 @@ pub(super) fn latency_chart(s: &mut String, summary: &Summary) {
 pub(super) fn days_left(r: &CheckResult) -> Option<i64> {
     ["days_left", "tls_days_left"]
         .iter()
-        .find_map(|k| r.metadata.get(*k)?.as_i64())
+        .find_map(|k| r.metadata.get(k)?.as_i64())
 }
 
 /// Every certificate's days left on one timeline, with the warn and fail lines.

@@ -86,6 +86,9 @@ pub(super) fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
     }
 }
 
+/// Mappings up to this many keys are checked for duplicates pairwise, larger ones by hashing.
+const SMALL_MAP: usize = 16;
+
 enum Frame {
     Seq {
         start: (usize, usize),
@@ -153,19 +156,17 @@ impl Builder {
                 // The value of a key that was rejected: drop it.
                 Some(None) => {}
                 None => {
-                    let name = match &node.value {
-                        Value::Str(s) => Some(s.clone()),
+                    let (line, column) = (node.line, node.column);
+                    // The key's text is moved out of its node, not copied.
+                    let name = match node.value {
+                        Value::Str(s) => Some(s),
                         Value::Int(i) => Some(i.to_string()),
                         Value::Bool(b) => Some(b.to_string()),
                         _ => None,
                     };
-                    *key = Some(name.map(|name| Key {
-                        name,
-                        line: node.line,
-                        column: node.column,
-                    }));
+                    *key = Some(name.map(|name| Key { name, line, column }));
                     if key.as_ref().is_some_and(Option::is_none) {
-                        bad_key = Some((node.line, node.column));
+                        bad_key = Some((line, column));
                     }
                 }
             },
@@ -176,12 +177,24 @@ impl Builder {
     }
 
     fn check_duplicates(&mut self, entries: &[(Key, Node)]) {
-        let mut seen: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::with_capacity(entries.len());
+        // Each repeated key names the line of the key's previous occurrence.
         let mut dups = Vec::new();
-        for (k, _) in entries {
-            if let Some(first) = seen.insert(k.name.as_str(), k.line) {
-                dups.push((k.line, k.column, k.name.clone(), first));
+        if entries.len() <= SMALL_MAP {
+            // A check's mapping has a handful of keys: comparing them pairwise costs less than
+            // a hash map per mapping.
+            for (j, (k, _)) in entries.iter().enumerate() {
+                let earlier = entries.get(..j).unwrap_or_default();
+                if let Some((prev, _)) = earlier.iter().rev().find(|(p, _)| p.name == k.name) {
+                    dups.push((k.line, k.column, k.name.clone(), prev.line));
+                }
+            }
+        } else {
+            let mut seen: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::with_capacity(entries.len());
+            for (k, _) in entries {
+                if let Some(first) = seen.insert(k.name.as_str(), k.line) {
+                    dups.push((k.line, k.column, k.name.clone(), first));
+                }
             }
         }
         for (line, column, name, first) in dups {
@@ -206,7 +219,14 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                     Some(Scalar::Boolean(b)) => Value::Bool(b),
                     Some(Scalar::Integer(i)) => Value::Int(i),
                     Some(Scalar::FloatingPoint(f)) => Value::Float(f.into_inner()),
-                    Some(Scalar::String(s)) => Value::Str(s.into_owned()),
+                    Some(Scalar::String(s)) => {
+                        // The scanner grows its strings as it reads; the tree keeps the text
+                        // at its length (keys move out of their node, so this is their one
+                        // allocation).
+                        let mut s = s.into_owned();
+                        s.shrink_to_fit();
+                        Value::Str(s)
+                    }
                     None => {
                         self.problem(line, column, "invalid value for its YAML tag");
                         Value::Null
@@ -428,5 +448,44 @@ mod tests {
     fn syntax_error_has_location() {
         let err = parse("t.yaml", "a: [1, 2\n").unwrap_err();
         assert!(err.to_string().starts_with("t.yaml:"), "{err}");
+    }
+
+    /// The duplicate-key problems of a document, as `line:column: message`.
+    fn duplicates(text: &str) -> Vec<String> {
+        match parse("t.yaml", text) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid { problems, .. }) => problems
+                .iter()
+                .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_names_its_previous_occurrence_in_small_and_large_maps() {
+        let small = "a: 1\nb: 2\na: 3\na: 4\n";
+        assert_eq!(
+            duplicates(small),
+            [
+                "3:1: duplicate key `a` (first at line 1)",
+                "4:1: duplicate key `a` (first at line 3)"
+            ]
+        );
+        // Past the pairwise limit the hashed path gives the same problems.
+        let mut large: String = (0..SMALL_MAP + 4).map(|i| format!("k{i}: 1\n")).collect();
+        large.push_str("a: 1\na: 2\na: 3\n");
+        let first = SMALL_MAP + 5;
+        assert_eq!(
+            duplicates(&large),
+            [
+                format!("{}:1: duplicate key `a` (first at line {first})", first + 1),
+                format!(
+                    "{}:1: duplicate key `a` (first at line {})",
+                    first + 2,
+                    first + 1
+                )
+            ]
+        );
     }
 }

@@ -74,10 +74,14 @@ impl Value {
 /// Join a key onto a dotted path.
 pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+        return key.to_owned();
     }
+    // One exact allocation, without the formatting machinery: this runs for every key read.
+    let mut joined = String::with_capacity(path.len() + 1 + key.len());
+    joined.push_str(path);
+    joined.push('.');
+    joined.push_str(key);
+    joined
 }
 
 /// Collects problems while the configuration is validated.

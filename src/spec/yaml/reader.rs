@@ -82,10 +82,21 @@ impl<'a> MapReader<'a> {
     /// starting with `x-` are extension keys (Compose's convention for holding anchors) and
     /// are ignored.
     pub fn finish(self, known: &[&str], problems: &mut Problems) {
+        self.finish_with(|| known.to_vec(), problems);
+    }
+
+    /// [`MapReader::finish`] with the known keys listed only when a key is left over: a
+    /// mapping read in full (the usual case) costs no list.
+    pub fn finish_with<'k>(self, known: impl FnOnce() -> Vec<&'k str>, problems: &mut Problems) {
+        let mut known = Some(known);
+        let mut list: Vec<&str> = Vec::new();
         for ((k, _), taken) in self.entries.iter().zip(self.taken) {
             if !taken && !is_extension_key(&k.name) {
+                if let Some(f) = known.take() {
+                    list = f();
+                }
                 let mut message = format!("unknown key `{}`", k.name);
-                if let Some(best) = closest(&k.name, known) {
+                if let Some(best) = closest(&k.name, &list) {
                     message.push_str(&format!(" (did you mean `{best}`?)"));
                 }
                 problems.at_key(k, &join(&self.path, &k.name), message);
