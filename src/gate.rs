@@ -27,8 +27,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What one run of [`run_rounds`] needs: the checks and the engine's settings.
 pub struct Rounds<'a> {
-    /// Every check of the run, in config order.
-    pub checks: Arc<Vec<CheckDef>>,
+    /// Every check of the run, in config order. Under a single round they are handed to the
+    /// engine, which frees each as it finishes; under the gate they are kept for the reruns.
+    pub checks: Vec<Arc<CheckDef>>,
     /// Shared clients.
     pub ctx: Arc<RunContext>,
     /// Global limit of checks in flight.
@@ -80,12 +81,8 @@ pub async fn run_rounds<S>(
 where
     S: Future<Output = Interruption> + Clone,
 {
-    let all = rounds.checks;
-    let index: HashMap<&str, usize> = all
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
+    let mut all = rounds.checks;
+    let n = all.len();
     // Filled from the first round's results in place (no second full-length array).
     let mut finals: Vec<Option<CheckResult>> = Vec::new();
     let mut records: Vec<CheckGate> = vec![
@@ -96,24 +93,28 @@ where
             healthy_at: None,
             accepted: false,
         };
-        all.len()
+        n
     ];
-    let mut pending: Vec<usize> = (0..all.len()).collect();
+    let mut pending: Vec<usize> = (0..n).collect();
     let mut round = 0u32;
     let mut interrupted = None;
     let mut held_back = None;
     loop {
         round = round.saturating_add(1);
         // Positions in `all` of the checks this round runs, in config order.
-        let (members, subset): (Vec<usize>, Arc<Vec<CheckDef>>) = if round == 1 {
-            (pending.clone(), Arc::clone(&all))
-        } else {
-            let members = with_unpassed_dependencies(&pending, &all, &index, &finals);
+        let (members, subset): (Vec<usize>, Vec<Arc<CheckDef>>) = if round > 1 {
+            let members = with_unpassed_dependencies(&pending, &all, &finals);
             let subset = members
                 .iter()
                 .filter_map(|&i| all.get(i).cloned())
                 .collect();
-            (members, Arc::new(subset))
+            (members, subset)
+        } else if rounds.interval.is_some() {
+            (pending.clone(), all.clone())
+        } else {
+            // A single round: the engine holds the only copy and frees each check's
+            // definition as its result comes in.
+            (pending.clone(), std::mem::take(&mut all))
         };
         progress.round(subset.len());
         // When each result came in (by position in `all`), for "healthy after".
@@ -155,7 +156,7 @@ where
                 }
             }
         };
-        if round == 1 && results.len() == all.len() {
+        if round == 1 && results.len() == n {
             // The first round runs every check in config order: its results become the
             // gate's array in place, so only one full-length array of results is ever alive.
             finals = results.into_iter().map(Some).collect();
@@ -165,7 +166,7 @@ where
                 }
             }
         } else {
-            finals.resize_with(all.len(), || None);
+            finals.resize_with(n, || None);
             // One result per member, by position.
             for (&i, r) in members.iter().zip(results) {
                 let (Some(slot), Some(record)) = (finals.get_mut(i), records.get_mut(i)) else {
@@ -249,7 +250,7 @@ where
 fn waiting_line(
     round: u32,
     pending: &[usize],
-    all: &[CheckDef],
+    all: &[Arc<CheckDef>],
     redactor: &Redactor,
     interval: Duration,
 ) -> String {
@@ -280,10 +281,14 @@ fn waiting_line(
 /// order.
 fn with_unpassed_dependencies(
     pending: &[usize],
-    all: &[CheckDef],
-    index: &HashMap<&str, usize>,
+    all: &[Arc<CheckDef>],
     finals: &[Option<CheckResult>],
 ) -> Vec<usize> {
+    let index: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
     let passed = |j: usize| {
         finals
             .get(j)

@@ -264,7 +264,7 @@ async fn run_plan(
     };
     let outcome = gate::run_rounds(
         gate::Rounds {
-            checks: Arc::new(checks),
+            checks: checks.into_iter().map(Arc::new).collect(),
             ctx,
             concurrency,
             per_host,

@@ -54,13 +54,15 @@ pub struct Finished {
 }
 
 /// Run every check of `checks` with at most `concurrency` in flight, and, when `per_host` is
-/// set, at most that many in flight against any one host. `stop` resolves when the run must end
+/// set, at most that many in flight against any one host. The engine lets go of each check's
+/// definition once its result is in: a definition nobody else holds is freed then, so a long
+/// run keeps only the results of the checks that finished (see BENCHMARKS.md). `stop` resolves when the run must end
 /// early (deadline or signal); unfinished checks then FAIL with `timeout.deadline` or
 /// `cancelled`. `on_result` sees each result as it completes, with the check's index in `checks`
 /// (for progress display and the deploy gate's timing). The results come back one per check, in
 /// the order of `checks`.
 pub async fn run(
-    checks: Arc<Vec<CheckDef>>,
+    checks: Vec<Arc<CheckDef>>,
     ctx: Arc<RunContext>,
     concurrency: usize,
     per_host: Option<usize>,
@@ -70,6 +72,9 @@ pub async fn run(
     let n = checks.len();
     let concurrency = concurrency.max(1);
     let mut hosts = HostSlots::new(&checks, per_host);
+    // Each definition until its check has a result (then `None`: freed unless the caller
+    // keeps it for a later round).
+    let mut checks: Vec<Option<Arc<CheckDef>>> = checks.into_iter().map(Some).collect();
     let mut in_flight = 0usize;
     let mut set: JoinSet<(usize, CheckResult)> = JoinSet::new();
     let mut task_index = HashMap::new();
@@ -88,11 +93,11 @@ pub async fn run(
             if let Some(s) = started.get_mut(idx) {
                 *s = Some(Instant::now());
             }
-            let checks = Arc::clone(&checks);
+            let check = checks.get(idx).cloned().flatten();
             let ctx = Arc::clone(&ctx);
             let handle = set.spawn(async move {
-                let result = match checks.get(idx) {
-                    Some(check) => run_with_retries(check, &ctx).await,
+                let result = match check {
+                    Some(check) => run_with_retries(&check, &ctx).await,
                     None => unreachable_result(),
                 };
                 (idx, result)
@@ -116,7 +121,7 @@ pub async fn run(
                     }
                     Some(Err(err)) => {
                         let Some(idx) = task_index.remove(&err.id()) else { continue };
-                        let Some(check) = checks.get(idx) else { continue };
+                        let Some(Some(check)) = checks.get(idx) else { continue };
                         let why = if err.is_panic() {
                             panic_text(err.into_panic())
                         } else {
@@ -135,12 +140,18 @@ pub async fn run(
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
                 }
+                if let Some(def) = checks.get_mut(idx) {
+                    *def = None;
+                }
                 for b in blocked {
-                    let Some(check) = checks.get(b.check) else { continue };
-                    let skipped = blocked_result(check, &checks, &b);
+                    let Some(Some(check)) = checks.get(b.check) else { continue };
+                    let skipped = blocked_result(check, &results, &b);
                     on_result(b.check, &skipped);
                     if let Some(slot) = results.get_mut(b.check) {
                         *slot = Some(skipped);
+                    }
+                    if let Some(def) = checks.get_mut(b.check) {
+                        *def = None;
                     }
                 }
             }
@@ -158,7 +169,7 @@ pub async fn run(
             if slot.is_some() {
                 continue;
             }
-            let Some(check) = checks.get(idx) else {
+            let Some(Some(check)) = checks.get(idx) else {
                 continue;
             };
             let start = started.get(idx).copied().flatten();
@@ -179,14 +190,18 @@ pub async fn run(
         }
     }
     // One result per check, by position: a slot left empty would be an engine bug, reported
-    // as a FAIL rather than dropped (a missing result must never look like a green run).
+    // as a FAIL rather than dropped (a missing result must never look like a green run). An
+    // empty slot's definition is still held (it is let go only with a result).
     let results = results
         .into_iter()
-        .zip(checks.iter())
+        .zip(checks)
         .map(|(slot, check)| {
             slot.unwrap_or_else(|| {
+                let Some(check) = check else {
+                    return unreachable_result();
+                };
                 finish(
-                    check,
+                    &check,
                     Outcome::fail(
                         Reason::Internal,
                         "internal error: the check produced no result",
@@ -216,8 +231,15 @@ struct Blocked {
     root: usize,
 }
 
-fn blocked_result(check: &CheckDef, checks: &[CheckDef], b: &Blocked) -> CheckResult {
-    let name = |i: usize| checks.get(i).map_or("?", |c| c.name.as_str());
+/// The SKIP result of `check`, blocked as `b` says; the names of the checks that did not pass
+/// come from their results (their definitions may be gone).
+fn blocked_result(check: &CheckDef, results: &[Option<CheckResult>], b: &Blocked) -> CheckResult {
+    let name = |i: usize| {
+        results
+            .get(i)
+            .and_then(Option::as_ref)
+            .map_or("?", |r| r.name.as_str())
+    };
     let message = if b.by == b.root {
         format!("blocked by {}", name(b.by))
     } else {
@@ -268,7 +290,7 @@ struct HostSlots {
 
 impl HostSlots {
     /// Slots for `checks`; `per_host` `None` means no per-host limit.
-    fn new(checks: &[CheckDef], per_host: Option<usize>) -> Self {
+    fn new(checks: &[Arc<CheckDef>], per_host: Option<usize>) -> Self {
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut host_names = Vec::new();
         let host_of = checks

@@ -1,13 +1,16 @@
 use super::*;
 use crate::checks::TEST_PANIC_NAME;
 
-fn chain() -> Vec<CheckDef> {
+fn chain() -> Vec<Arc<CheckDef>> {
     let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
     crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
         .unwrap()
         .pop()
         .unwrap()
         .checks
+        .into_iter()
+        .map(Arc::new)
+        .collect()
 }
 
 #[test]
@@ -53,14 +56,25 @@ fn a_failed_dependency_blocks_its_dependents_transitively_once() {
         ]
     );
     assert_eq!(slots.next_runnable(), None);
-    let skipped = blocked_result(&checks[0], &checks, &blocked[2]);
+    // The names come from the results that are in (the definitions may be gone by then).
+    let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    results[1] = Some(finish(
+        &checks[1],
+        Outcome::fail(Reason::ConnectRefused, "refused"),
+        Duration::ZERO,
+        1,
+        Vec::new(),
+    ));
+    results[2] = Some(blocked_result(&checks[2], &results, &blocked[0]));
+    assert_eq!(results[2].as_ref().unwrap().message, "blocked by a");
+    let skipped = blocked_result(&checks[0], &results, &blocked[2]);
     assert_eq!(skipped.status, Status::Skip);
     assert_eq!(skipped.reason, Some(Reason::Blocked));
     assert_eq!(skipped.message, "blocked by b (root cause: a)");
     assert_eq!(skipped.attempts, 0);
 }
 
-fn one_host(n: usize) -> Vec<CheckDef> {
+fn one_host(n: usize) -> Vec<Arc<CheckDef>> {
     let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
     for i in 0..n {
         yaml.push_str(&format!(
@@ -72,6 +86,9 @@ fn one_host(n: usize) -> Vec<CheckDef> {
         .pop()
         .unwrap()
         .checks
+        .into_iter()
+        .map(Arc::new)
+        .collect()
 }
 
 #[test]
@@ -123,7 +140,7 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
         interrupted,
         held_back,
     } = run(
-        Arc::new(plan.checks),
+        plan.checks.into_iter().map(Arc::new).collect(),
         ctx,
         4,
         Some(4),
@@ -147,4 +164,36 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
     );
     assert_eq!(results[1].status, Status::Fail);
     assert_eq!(results[1].reason, Some(Reason::ConnectRefused));
+}
+
+#[tokio::test]
+async fn a_definition_is_freed_once_its_result_is_in() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    // Nothing listens on `port` once the listener above is dropped: each check fails at once.
+    let yaml = format!(
+        "environments:\n  t:\n    tcp_checks:\n      - {{name: a, host: 127.0.0.1, port: {port}}}\n      - {{name: b, host: 127.0.0.1, port: {port}}}\n      - {{name: c, host: 127.0.0.1, port: {port}}}\n"
+    );
+    let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
+    let checks: Vec<Arc<CheckDef>> = plan.checks.into_iter().map(Arc::new).collect();
+    let weak: Vec<std::sync::Weak<CheckDef>> = checks.iter().map(Arc::downgrade).collect();
+    let mut alive_at_last = Vec::new();
+    let Finished { results, .. } = run(checks, ctx, 1, None, std::future::pending(), |k, _| {
+        if k == 2 {
+            alive_at_last = weak.iter().map(|w| w.upgrade().is_some()).collect();
+        }
+    })
+    .await;
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].name, "a");
+    // One at a time: when the last result comes in, the first two definitions are gone and
+    // only the last one's is still held.
+    assert_eq!(alive_at_last, [false, false, true]);
+    assert!(weak.iter().all(|w| w.upgrade().is_none()));
 }
