@@ -57,9 +57,13 @@ fn init_tracing(g: &GlobalArgs) {
         .try_init();
 }
 
+/// One line on stderr in one `write` (stderr is unbuffered: `writeln!` would write the text
+/// and the newline separately, and a live run prints a line per finished check).
 fn eprint_line(msg: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let mut line = String::with_capacity(msg.len() + 1);
+    line.push_str(msg);
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn process_env(name: &str) -> Option<String> {
