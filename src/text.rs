@@ -60,16 +60,21 @@ pub fn neutralise_commands(s: String) -> String {
 /// `#\u0023[` parses to the same text but cannot be read as a legacy GitHub workflow command if
 /// the document is printed in a CI log.
 pub fn json_without_legacy_commands(out: Vec<u8>) -> Vec<u8> {
-    if !out.windows(3).any(|w| w == b"##[") {
+    let finder = memchr::memmem::Finder::new(b"##[");
+    let Some(mut at) = finder.find(&out) else {
         return out;
-    }
+    };
     let mut fixed = Vec::with_capacity(out.len() + 16);
     let mut rest = out.as_slice();
-    while let Some(i) = rest.windows(3).position(|w| w == b"##[") {
-        let (head, tail) = rest.split_at(i);
+    loop {
+        let (head, tail) = rest.split_at(at);
         fixed.extend_from_slice(head);
         fixed.extend_from_slice(b"#\\u0023");
         rest = tail.get(2..).unwrap_or_default();
+        match finder.find(rest) {
+            Some(i) => at = i,
+            None => break,
+        }
     }
     fixed.extend_from_slice(rest);
     fixed
@@ -83,4 +88,30 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_commands_in_json_are_escaped_at_every_place() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"{}", b"{}"),
+            (b"\"##[error]x\"", b"\"#\\u0023[error]x\""),
+            (b"\"###[\"", b"\"##\\u0023[\""),
+            (b"\"##[##[\"", b"\"#\\u0023[#\\u0023[\""),
+            (b"\"a ##[b\" ##[", b"\"a #\\u0023[b\" #\\u0023["),
+            (b"\"# #[ #\"", b"\"# #[ #\""),
+        ];
+        for (input, want) in cases {
+            let got = json_without_legacy_commands(input.to_vec());
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(input));
+            assert!(!got.windows(3).any(|w| w == b"##["));
+        }
+        // Every escape parses back to the same text.
+        let doc = json_without_legacy_commands(br#"{"m":"x ##[error]y ###[z"}"#.to_vec());
+        let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        assert_eq!(v["m"], "x ##[error]y ###[z");
+    }
 }
