@@ -56,11 +56,11 @@ pub struct Finished {
 /// Run every check of `checks` with at most `concurrency` in flight, and, when `per_host` is
 /// set, at most that many in flight against any one host. The engine lets go of each check's
 /// definition once its result is in: a definition nobody else holds is freed then, so a long
-/// run keeps only the results of the checks that finished (see BENCHMARKS.md). `stop` resolves when the run must end
-/// early (deadline or signal); unfinished checks then FAIL with `timeout.deadline` or
-/// `cancelled`. `on_result` sees each result as it completes, with the check's index in `checks`
-/// (for progress display and the deploy gate's timing). The results come back one per check, in
-/// the order of `checks`.
+/// run keeps only the results of the checks that finished (see BENCHMARKS.md). `stop`
+/// resolves when the run must end early (deadline or signal); unfinished checks then FAIL with
+/// `timeout.deadline` or `cancelled`. `on_result` sees each result as it completes, with the
+/// check's index in `checks` (for progress display and the deploy gate's timing). The results
+/// come back one per check, in the order of `checks`.
 pub async fn run(
     checks: Vec<Arc<CheckDef>>,
     ctx: Arc<RunContext>,
