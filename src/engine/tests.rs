@@ -1,16 +1,32 @@
 use super::*;
 use crate::checks::TEST_PANIC_NAME;
 
-fn chain() -> Vec<Arc<CheckDef>> {
-    let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
+/// The checks of environment `t` of `yaml`.
+fn plan_checks(yaml: &str) -> Vec<CheckDef> {
     crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
         .unwrap()
         .pop()
         .unwrap()
         .checks
-        .into_iter()
-        .map(Arc::new)
-        .collect()
+}
+
+/// Each check shared, as the engine takes them.
+fn shared(checks: Vec<CheckDef>) -> Vec<Arc<CheckDef>> {
+    checks.into_iter().map(Arc::new).collect()
+}
+
+/// A loopback port nothing listens on once the listener bound to find it is dropped: a check
+/// against it fails at once with `connect.refused`.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn chain() -> Vec<Arc<CheckDef>> {
+    let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: c, host: 127.0.0.1, port: 1, depends_on: b}\n      - {name: a, host: 127.0.0.1, port: 2}\n      - {name: b, host: 127.0.0.1, port: 3, depends_on: [a]}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: [a]}\n";
+    shared(plan_checks(yaml))
 }
 
 #[test]
@@ -81,14 +97,7 @@ fn one_host(n: usize) -> Vec<Arc<CheckDef>> {
             "      - {{name: c{i}, host: API.example.com., port: 443}}\n"
         ));
     }
-    crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
-        .unwrap()
-        .pop()
-        .unwrap()
-        .checks
-        .into_iter()
-        .map(Arc::new)
-        .collect()
+    shared(plan_checks(&yaml))
 }
 
 #[test]
@@ -122,32 +131,18 @@ fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
 
 #[tokio::test]
 async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    // Nothing listens on `port` once the listener above is dropped.
+    let port = closed_port();
     let yaml = format!(
         "environments:\n  t:\n    http_checks:\n      - {{name: {TEST_PANIC_NAME}, url: \"http://127.0.0.1:{port}/\"}}\n      - {{name: after, url: \"http://127.0.0.1:{port}/\"}}\n"
     );
-    let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
-        .unwrap()
-        .pop()
-        .unwrap();
-    let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
+    let defs = plan_checks(&yaml);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let checks = shared(defs);
     let Finished {
         results,
         interrupted,
         held_back,
-    } = run(
-        plan.checks.into_iter().map(Arc::new).collect(),
-        ctx,
-        4,
-        Some(4),
-        std::future::pending(),
-        |_, _| {},
-    )
-    .await;
+    } = run(checks, ctx, 4, Some(4), std::future::pending(), |_, _| {}).await;
     assert!(interrupted.is_none());
     assert!(
         held_back.is_none(),
@@ -168,20 +163,13 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
 
 #[tokio::test]
 async fn a_definition_is_freed_once_its_result_is_in() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    // Nothing listens on `port` once the listener above is dropped: each check fails at once.
+    let port = closed_port();
     let yaml = format!(
         "environments:\n  t:\n    tcp_checks:\n      - {{name: a, host: 127.0.0.1, port: {port}}}\n      - {{name: b, host: 127.0.0.1, port: {port}}}\n      - {{name: c, host: 127.0.0.1, port: {port}}}\n"
     );
-    let plan = crate::config::load_str("t.yaml", &yaml, Some("t"), &|_| None)
-        .unwrap()
-        .pop()
-        .unwrap();
-    let ctx = Arc::new(RunContext::new(&plan.checks).unwrap());
-    let checks: Vec<Arc<CheckDef>> = plan.checks.into_iter().map(Arc::new).collect();
+    let defs = plan_checks(&yaml);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let checks = shared(defs);
     let weak: Vec<std::sync::Weak<CheckDef>> = checks.iter().map(Arc::downgrade).collect();
     let mut alive_at_last = Vec::new();
     let Finished { results, .. } = run(checks, ctx, 1, None, std::future::pending(), |k, _| {
