@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::bin;
 use crate::support::ci::{read, root, run_cmd, text};
 use crate::support::file_server::FileServer;
 use crate::support::release::{FakeRelease, Job, TARGETS, fake_binary, install, run_script};
+use crate::support::{bin, sanitised_command};
 
 #[test]
 fn shellcheck_accepts_the_action_and_release_scripts() {
@@ -282,11 +282,9 @@ fn the_action_installs_and_runs_the_real_binary_end_to_end() {
     .unwrap();
     // run.sh with the installed binary, as the action's run step calls it, plus `inputs`.
     let run_action = |inputs: &[(&str, &str)]| {
-        let mut cmd = Command::new("bash");
+        let mut cmd = sanitised_command("bash");
         cmd.arg(rel.action().join("scripts/action/run.sh"))
             .current_dir(job.dir.path())
-            .env_remove("GITHUB_ACTIONS")
-            .env("NO_COLOR", "1")
             .env("INFRACHECK_BIN", &installed)
             .env("INPUT_ENV", "ci")
             .env("INPUT_CONFIG", "infracheck.yaml")

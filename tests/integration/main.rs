@@ -57,6 +57,7 @@ mod redis;
 mod reports;
 mod scale;
 mod schema;
+mod suite;
 mod tap;
 mod tcp;
 mod tls;

@@ -4,10 +4,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 
-use crate::support::{Workspace, bin};
+use crate::support::{Workspace, infracheck_command};
 
 /// Three checks: `up` passes at once, `bad` fails at once, `slow` waits until the test lets
 /// its server answer. Returns the config and the trigger that releases `slow`.
@@ -57,17 +57,8 @@ fn run_until(
     ready: impl Fn(&str) -> bool,
     release: mpsc::Sender<()>,
 ) -> (i32, String, Vec<String>) {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(ws.path())
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = infracheck_command(ws.path());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in envs {
         cmd.env(k, v);
     }

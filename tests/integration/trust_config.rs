@@ -2,9 +2,10 @@
 //! second YAML document, alias bombs and deep nesting are all refused with exit 2 and a
 //! position, never a crash.
 
-use std::process::{Command, Output};
+use std::ffi::OsStr;
+use std::process::Output;
 
-use crate::support::{Workspace, bin, code, json, stderr};
+use crate::support::{Workspace, code, infracheck_command_via, json, stderr};
 
 /// A check that really runs and passes.
 const PASSING: &str = "    command_checks:\n      - {name: ok, command: [\"true\"]}\n";
@@ -163,15 +164,11 @@ fn merge_of_documents_without_checks_exits_2() {
 
 /// `infracheck validate -c file` with its address space capped at about 400 MB.
 fn validate_limited(ws: &Workspace, file: &str) -> Output {
-    let out = Command::new("sh")
-        .current_dir(ws.path())
-        .args([
-            "-c",
-            "ulimit -v 400000 && exec \"$0\" validate -c \"$1\"",
-            bin(),
-            file,
-        ])
-        .env("NO_COLOR", "1")
+    let script = "ulimit -v 400000 && exec \"$0\" validate -c \"$1\"";
+    // `sh -c SCRIPT BIN FILE`: the script runs infracheck as `$0` with the file as `$1`.
+    let sh: [&OsStr; 3] = ["sh".as_ref(), "-c".as_ref(), script.as_ref()];
+    let out = infracheck_command_via(ws.path(), &sh)
+        .arg(file)
         .output()
         .expect("run sh");
     assert!(

@@ -36,24 +36,73 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_infracheck")
 }
 
-/// The private `HOME` of every infracheck run: an empty directory under cargo's per-target
-/// scratch space, so no user config (`~/.kube`, `~/.aws`, …) of the machine is ever read.
-fn private_home() -> PathBuf {
-    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("infracheck-test-home");
-    std::fs::create_dir_all(&home)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
-    home
+/// The private `HOME` of every command the tests start: an empty directory of this test
+/// process alone (`infracheck-test-home-<pid>` under cargo's per-target scratch space), so no
+/// user config (`~/.kube`, `~/.aws`, …) of the machine is ever read and nothing one test run
+/// leaves in its `HOME` is seen by the next run or by a run going on beside it. Created empty
+/// once per process; the directories of test processes that are gone are removed then.
+pub fn private_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_homes_of_ended_processes(scratch);
+        let home = scratch.join(format!("{HOME_PREFIX}{}", std::process::id()));
+        // A directory of an earlier process with the same id: start empty all the same.
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
+        home
+    })
 }
 
-/// The variables an infracheck run inherits from the test process: nothing else. CI markers
-/// (`CI`, `GITHUB_*`, `GITLAB_*`, `CI_*`, `RUNNER_*`, `ACTIONS_*`), cluster and cloud
+const HOME_PREFIX: &str = "infracheck-test-home-";
+
+/// Remove the private `HOME`s in `scratch` whose test process has ended.
+pub fn remove_homes_of_ended_processes(scratch: &Path) {
+    // Without a /proc to tell live processes from ended ones, leave them all.
+    let Ok(entries) = std::fs::read_dir(scratch).and_then(|e| {
+        std::fs::metadata("/proc/self")?;
+        Ok(e)
+    }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(HOME_PREFIX));
+        if let Some(pid) = pid.filter(|p| p.parse::<u32>().is_ok())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The variables a command the tests start inherits from the test process: nothing else. CI
+/// markers (`CI`, `GITHUB_*`, `GITLAB_*`, `CI_*`, `RUNNER_*`, `ACTIONS_*`), cluster and cloud
 /// credentials (`KUBERNETES_*`, `KUBECONFIG`, `AWS_*`), `RUST_LOG` and colour settings of the
 /// machine running the tests must not change what a test sees.
 const INHERITED: &[&str] = &["PATH", "TMPDIR"];
 
-/// The ONE builder of every infracheck `Command` in the tests: the environment is cleared
-/// (keeping only [`INHERITED`]), `HOME` is a private empty directory, colour is off and the
-/// EC2 metadata service is never asked. Tests add what they need with `.env(..)`.
+/// The suite's sanitised environment for any program a test starts (infracheck, a script of
+/// the action, a shell wrapping either): the environment is cleared (keeping only
+/// [`INHERITED`]), `HOME` is [`private_home`], colour is off and the EC2 metadata service is
+/// never asked. Tests add what they need with `.env(..)`.
+pub fn sanitised_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear();
+    for name in INHERITED {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.env("HOME", private_home())
+        .env("NO_COLOR", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// The ONE builder of every infracheck `Command` in the tests: [`sanitised_command`] for the
+/// binary, run in `dir`.
 pub fn infracheck_command(dir: &Path) -> Command {
     infracheck_command_via(dir, &[])
 }
@@ -64,21 +113,13 @@ pub fn infracheck_command(dir: &Path) -> Command {
 pub fn infracheck_command_via(dir: &Path, wrapper: &[&std::ffi::OsStr]) -> Command {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
-            let mut c = Command::new(program);
+            let mut c = sanitised_command(program);
             c.args(args).arg(bin());
             c
         }
-        None => Command::new(bin()),
+        None => sanitised_command(bin()),
     };
-    cmd.current_dir(dir).env_clear();
-    for name in INHERITED {
-        if let Some(v) = std::env::var_os(name) {
-            cmd.env(name, v);
-        }
-    }
-    cmd.env("HOME", private_home())
-        .env("NO_COLOR", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.current_dir(dir);
     cmd
 }
 

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use super::ci::{root, run_cmd, text};
 use super::file_server::FileServer;
+use super::sanitised_command;
 
 /// (RUNNER_OS, RUNNER_ARCH, release target) for every platform the action supports.
 pub const TARGETS: [(&str, &str, &str); 5] = [
@@ -44,7 +45,7 @@ impl FakeRelease {
         let mut sums = String::new();
         for &target in targets {
             let out = run_cmd(
-                Command::new("bash")
+                sanitised_command("bash")
                     .arg(root().join("scripts/action/package.sh"))
                     .args([version, target])
                     .arg(binary)
@@ -130,10 +131,8 @@ pub fn install(
     arch: &str,
     extra: &[(&str, &str)],
 ) -> Output {
-    let mut cmd = Command::new("bash");
+    let mut cmd = sanitised_command("bash");
     cmd.arg(rel.action().join("scripts/action/install.sh"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", job.dir.path())
         .env("RUNNER_OS", os)
         .env("RUNNER_ARCH", arch)
@@ -196,7 +195,7 @@ pub fn github_layout(rel: &FakeRelease, root: &Path) -> FileServer {
 }
 
 pub fn run_script(job: &Job, fake: &Path, args_file: &Path, envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new("bash");
+    let mut cmd = sanitised_command("bash");
     cmd.arg(root().join("scripts/action/run.sh"))
         .current_dir(job.dir.path())
         .env("INFRACHECK_BIN", fake)
