@@ -15,13 +15,22 @@ fn shared(checks: Vec<CheckDef>) -> Vec<Arc<CheckDef>> {
     checks.into_iter().map(Arc::new).collect()
 }
 
-/// A loopback port nothing listens on once the listener bound to find it is dropped: a check
-/// against it fails at once with `connect.refused`.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
+/// A loopback port that refuses connections for as long as this value lives: a TCP socket
+/// bound to it but not listening, so no parallel test can take the port meanwhile (a dropped
+/// listener would release it). A check against it fails at once with `connect.refused`. The
+/// integration suite's `support::closed_port` is the same helper.
+struct ClosedPort {
+    port: u16,
+    _sock: socket2::Socket,
+}
+
+fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    sock.bind(&any.into()).unwrap();
+    let port = sock.local_addr().unwrap().as_socket().unwrap().port();
+    ClosedPort { port, _sock: sock }
 }
 
 fn chain() -> Vec<Arc<CheckDef>> {
@@ -131,7 +140,8 @@ fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
 
 #[tokio::test]
 async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     let yaml = format!(
         "environments:\n  t:\n    http_checks:\n      - {{name: {TEST_PANIC_NAME}, url: \"http://127.0.0.1:{port}/\"}}\n      - {{name: after, url: \"http://127.0.0.1:{port}/\"}}\n"
     );
@@ -163,7 +173,8 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
 
 #[tokio::test]
 async fn a_definition_is_freed_once_its_result_is_in() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     let yaml = format!(
         "environments:\n  t:\n    tcp_checks:\n      - {{name: a, host: 127.0.0.1, port: {port}}}\n      - {{name: b, host: 127.0.0.1, port: {port}}}\n      - {{name: c, host: 127.0.0.1, port: {port}}}\n"
     );

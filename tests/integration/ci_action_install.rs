@@ -2,11 +2,9 @@
 //! a fake release served on loopback: the right asset, checksums verified against the committed
 //! ones, a verified copy reused, clear errors, release tags, `latest` and `base-url`.
 
-use std::net::TcpListener;
-use std::process::Command;
-
 use crate::support::ci::{read, run_cmd, text};
 use crate::support::release::{FakeRelease, Job, TARGETS, fake_binary, github_layout, install};
+use crate::support::{closed_port, sanitised_command};
 
 #[test]
 fn install_picks_the_right_asset_for_every_runner_platform() {
@@ -226,15 +224,12 @@ fn install_downloads_from_the_action_repository_over_https_only() {
     // variable so nothing leaves the machine, and the error names the URL.
     let bins = tempfile::tempdir().unwrap();
     let rel = FakeRelease::new("9.8.7", &fake_binary(bins.path(), "9.8.7"));
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let proxy = format!("http://127.0.0.1:{port}");
+    // Held (bound, not listening) until the test ends: no parallel test can take the port.
+    let closed = closed_port();
+    let proxy = format!("http://{}", closed.addr());
     let job = Job::new();
-    let mut cmd = Command::new("bash");
+    let mut cmd = sanitised_command("bash");
     cmd.arg(rel.action().join("scripts/action/install.sh"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", job.dir.path())
         .env("RUNNER_OS", "Linux")
         .env("RUNNER_ARCH", "X64")

@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 use crate::support::dns_server::Dnsmasq;
 use crate::support::tls_server::{Pki, Signer};
 use crate::support::unbound::Unbound;
-use crate::support::{Workspace, code, free_port, stderr, stdout};
+use crate::support::{Workspace, closed_port, code, stderr, stdout};
 
 /// unbound answering `www.dns.test A 192.0.2.10` with a certificate for `dns.test`,
 /// `localhost` and 127.0.0.1 from the test CA.
@@ -121,9 +121,10 @@ fn resolver_certificates_are_verified_and_failures_name_the_transport() {
     let ca = pki.ca_file();
     let wrong = format!("tls://127.0.0.1:{}#wrong.test", ub.tls_port);
     let doh = format!("https://127.0.0.1:{}/dns-query", ub.https_port);
-    let closed = free_port();
-    let dead_dot = format!("tls://127.0.0.1:{closed}#dns.test");
-    let dead_doh = format!("https://127.0.0.1:{closed}/dns-query");
+    // Held (bound, not listening) until the test ends: no parallel test can take the port.
+    let closed = closed_port();
+    let dead_dot = format!("tls://{}#dns.test", closed.addr());
+    let dead_doh = format!("https://{}/dns-query", closed.addr());
     let ws = Workspace::new();
     let config = format!(
         r#"environments:

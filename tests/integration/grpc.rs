@@ -9,7 +9,7 @@ use crate::support::faults::{Fault, FaultServer};
 use crate::support::grpc_server::{HealthServer, Mode, Options};
 use crate::support::platform::{run_json, validate};
 use crate::support::tls_server::{Pki, Signer};
-use crate::support::{Workspace, code, free_port, stdout};
+use crate::support::{Workspace, closed_port, code, stdout};
 
 #[test]
 fn serving_statuses_unimplemented_refused_and_timeout() {
@@ -26,7 +26,8 @@ fn serving_statuses_unimplemented_refused_and_timeout() {
     );
     let bare = HealthServer::start(Mode::NoHealth, &[], &Options::default());
     let hang = HealthServer::start(Mode::Hang, &["=SERVING"], &Options::default());
-    let dead = free_port();
+    // Held (bound, not listening) until the test ends: no parallel test can take the port.
+    let dead = closed_port();
     let ws = Workspace::new();
     let run = run_json(
         &ws,
@@ -44,13 +45,14 @@ fn serving_statuses_unimplemented_refused_and_timeout() {
       - {{name: ok-but-expected-down, target: "{t}", service: svc-ok, expected: not_serving}}
       - {{name: gone-expected, target: "{t}", service: no-such-service, expected: SERVICE_UNKNOWN}}
       - {{name: no-health, target: "{b}"}}
-      - {{name: refused, target: "127.0.0.1:{dead}"}}
+      - {{name: refused, target: "{d}"}}
       - {{name: hangs, target: "{h}", timeout: 1s}}
       - {{name: slow-threshold, target: "{t}", warn_latency: 0ms}}
 "#,
             t = srv.target(),
             b = bare.target(),
             h = hang.target(),
+            d = dead.addr(),
         ),
         &[],
     );
