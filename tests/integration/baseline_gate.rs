@@ -601,7 +601,7 @@ fn deploy_gate_fails_when_the_deadline_passes_and_keeps_the_real_failure() {
             "t",
             "--until-healthy",
             "--deadline",
-            "1s",
+            crate::support::GATE_DEADLINE,
             "--interval",
             "100ms",
             "--json",
@@ -612,7 +612,10 @@ fn deploy_gate_fails_when_the_deadline_passes_and_keeps_the_real_failure() {
     let text = stdout(&out);
     assert_eq!(code(&out), 1, "{text}{}", stderr(&out));
     assert!(
-        text.contains("deploy gate: NOT healthy before the 1s deadline"),
+        text.contains(&format!(
+            "deploy gate: NOT healthy before the {} deadline",
+            crate::support::GATE_DEADLINE
+        )),
         "{text}"
     );
     assert!(text.contains("(deadline reached)"), "{text}");
@@ -700,7 +703,7 @@ fn merge_carries_the_gate_and_compares_with_a_baseline() {
                 &shard,
                 "--until-healthy",
                 "--deadline",
-                "500ms",
+                crate::support::GATE_DEADLINE,
                 "--interval",
                 "100ms",
                 "--json",
@@ -762,7 +765,7 @@ environments:
             "t",
             "--until-healthy",
             "--deadline",
-            "1s",
+            crate::support::GATE_DEADLINE,
             "--interval",
             "100ms",
             "--json",
@@ -842,7 +845,7 @@ fn a_check_whose_name_holds_a_secret_is_still_reported_and_gated() {
             args.extend([
                 "--until-healthy",
                 "--deadline",
-                "500ms",
+                crate::support::GATE_DEADLINE,
                 "--interval",
                 "100ms",
             ]);

@@ -195,6 +195,18 @@ pub fn result<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no result `{name}` in {doc}"))
 }
 
+/// How far past its own `timeout` a check may finish in a timing assertion. Generous on
+/// purpose: a loaded CI machine can delay a timer or a process start by seconds. Still short
+/// enough that a check with a 2 s `timeout` that ignored it (and fell back to the 10 s
+/// [`infracheck::config::DEFAULT_TIMEOUT`]) or hung fails the bound.
+pub const TIMEOUT_SLACK_MS: u64 = 5000;
+
+/// The `--deadline` of a deploy-gate test whose gate never turns healthy, so the run lasts
+/// exactly this long. Generous on purpose: the tests assert what the first round found (a
+/// check healthy in round 1, the real failure of the other), and a loaded CI machine can take
+/// well over a second to spawn and finish that round; a shorter deadline would cut it.
+pub const GATE_DEADLINE: &str = "3s";
+
 /// A temp dir holding a config file.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
