@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Workspace, code, json, read, stderr, stdout};
+use crate::support::{Workspace, code, json, read, require_root, stderr, stdout};
 
 /// A config whose one check really runs (it creates `ran`) and passes.
 fn passing(ws: &Workspace) {
@@ -15,11 +15,6 @@ fn passing(ws: &Workspace) {
         "infracheck.yaml",
         "environments:\n  t:\n    command_checks:\n      - {name: ok, command: [\"touch\", \"ran\"]}\n",
     );
-}
-
-fn is_root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("run id -u");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
 #[test]
@@ -94,10 +89,7 @@ fn a_report_into_a_fifo_is_written_in_place() {
 
 #[test]
 fn a_symlink_to_dev_stdout_stays_a_symlink_and_the_report_goes_to_stdout_as_root() {
-    if !is_root() {
-        eprintln!("not root: skipped (device case)");
-        return;
-    }
+    require_root("only root could replace the device file, the case guarded here");
     let ws = Workspace::new();
     passing(&ws);
     let link = ws.path().join("r.json");
@@ -119,10 +111,7 @@ fn a_symlink_to_dev_stdout_stays_a_symlink_and_the_report_goes_to_stdout_as_root
 
 #[test]
 fn dev_full_is_a_write_error_exit_3_and_stays_a_device_as_root() {
-    if !is_root() {
-        eprintln!("not root: skipped (device case)");
-        return;
-    }
+    require_root("only root could replace the device file, the case guarded here");
     let ws = Workspace::new();
     passing(&ws);
     let out = ws.run(

@@ -162,6 +162,18 @@ pub fn run_offline(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// Fail the test unless it runs as root. The suite runs as root in CI (the database servers
+/// and `unshare -n` need it), so a root-only case must fail loudly where root is missing: one
+/// that printed "skipped" and passed would prove nothing. `what` names what needs root.
+pub fn require_root(what: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    assert!(
+        root,
+        "this test needs root ({what}): run the suite as root, as CI does"
+    );
+}
+
 /// stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
