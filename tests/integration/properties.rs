@@ -200,6 +200,8 @@ mod reports {
     use infracheck::model::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
     use infracheck::report::{self, Context, RepoPaths, Reporter};
 
+    use crate::support::forged::forged_line;
+
     /// Hostile fragments mixed with arbitrary text.
     fn hostile() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
@@ -225,6 +227,18 @@ mod reports {
             "<!--",
             "\\",
             "\t",
+            // Control characters a writer might strip after its `::` guard ran.
+            "\u{1b}[1G::add-mask::forged",
+            "\n\u{1b}[1G::add-mask::forged",
+            "\n\u{0}::error::forged",
+            "\n\u{8}::warning::forged",
+            "\r\u{7}::add-mask::forged",
+            "\n\u{1b}]0;title\u{7}::error::forged",
+            "\n\u{1b}[2K\u{1b}[1G::notice::forged",
+            "\n\u{9b}1G::add-mask::forged",
+            "#\u{0}#[error]forged",
+            "#\u{7}#[warning]forged",
+            "#\u{1b}#[error]forged",
         ]);
         prop::collection::vec(
             prop_oneof![
@@ -482,6 +496,13 @@ mod reports {
             for (name, reporter) in reporters() {
                 let bytes = reporter.render(&cx).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
                 let text = String::from_utf8_lossy(&bytes);
+                // Every format a CI step may print to its log: no line a runner would take for
+                // a workflow command, even behind control characters (annotations are
+                // commands by design and are checked below).
+                if matches!(name, "json" | "sarif" | "codequality" | "junit" | "prometheus" | "text" | "tap") {
+                    let forged = forged_line(&text);
+                    prop_assert!(forged.is_none(), "{}: forged line {:?}", name, forged);
+                }
                 match name {
                     "json" | "sarif" | "codequality" => {
                         prop_assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok(), "{name}: invalid JSON");

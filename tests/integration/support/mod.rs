@@ -9,6 +9,7 @@ pub mod ci;
 pub mod dns_server;
 pub mod faults;
 pub mod file_server;
+pub mod forged;
 #[cfg(feature = "grpc")]
 pub mod grpc_server;
 #[cfg(feature = "kubernetes")]
