@@ -2,78 +2,9 @@
 //! that parses, markdown without raw HTML, and annotations that cannot forge a command.
 #![no_main]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+#[path = "../harness.rs"]
+mod harness;
 
-use infracheck::report::{self, Context, RepoPaths, Reporter};
-use infracheck::model::{CheckResult, Location, Reason, Status, Summary};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let mut parts = text.split('\u{1f}');
-    let mut next = || parts.next().unwrap_or("").to_owned();
-    let env = next();
-    let mut results = Vec::new();
-    for (i, status) in [Status::Fail, Status::Warn, Status::Pass].into_iter().enumerate() {
-        let mut metadata = BTreeMap::new();
-        metadata.insert("body_excerpt".to_owned(), serde_json::Value::String(next()));
-        results.push(CheckResult {
-            name: format!("{}-{i}", next()),
-            kind: "http",
-            target: next(),
-            status,
-            reason: (status != Status::Pass).then_some(Reason::HttpStatus),
-            message: next(),
-            detail: Some(next()),
-            duration: Duration::from_millis(5),
-            attempts: 1,
-            flaky: false,
-            failed_attempts: Vec::new(),
-            metadata: metadata.into(),
-            location: Location { file: "infracheck.yaml".into(), line: i + 1, column: 1 },
-            baseline: None,
-            gate: None,
-            history: None,
-            limits: Default::default(),
-        });
-    }
-    let summary = Summary {
-        environment: env,
-        config_path: "infracheck.yaml".to_owned(),
-        started_at: time::OffsetDateTime::UNIX_EPOCH,
-        duration: Duration::from_millis(5),
-        results,
-        fail_on_warn: false,
-        interrupted: None,
-        shard: None,
-        fail_on: Default::default(),
-        baseline: None,
-        gate: None,
-        history: None,
-    };
-    let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
-    let cx = Context { summary: &summary, paths: &paths, written: &[] };
-    for r in [&report::json::Json as &dyn Reporter, &report::sarif::Sarif, &report::codequality::CodeQuality] {
-        let bytes = r.render(&cx).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap();
-    }
-    let xml = report::junit::Junit.render(&cx).unwrap();
-    let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
-    let mut buf = Vec::new();
-    loop {
-        match reader.read_event_into(&mut buf).unwrap() {
-            quick_xml::events::Event::Eof => break,
-            _ => buf.clear(),
-        }
-    }
-    let md = report::markdown::Markdown.render(&cx).unwrap();
-    assert!(!String::from_utf8_lossy(&md).contains("<script"));
-    let ann = report::github::Annotations.render(&cx).unwrap();
-    for line in String::from_utf8_lossy(&ann).split(['\n', '\r']) {
-        let t = line.trim_start();
-        assert!(!t.contains("##["));
-        assert!(t.is_empty() || t.starts_with("::error ") || t.starts_with("::warning ") || t.starts_with("::notice"));
-    }
-});
+fuzz_target!(|data: &[u8]| harness::reports(data));
