@@ -15,8 +15,11 @@ use std::time::Duration;
 use infracheck::model::{CheckResult, Location, Reason, Status, Summary};
 use infracheck::report::{self, Context, RepoPaths, Reporter};
 
+/// A fuzz target's body: panics when its property breaks.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by corpus directory name, for the replay.
-pub const TARGETS: [(&str, fn(&[u8])); 2] = [("config", config), ("reports", reports)];
+pub const TARGETS: [(&str, Target); 2] = [("config", config), ("reports", reports)];
 
 /// Config parsing + validation + interpolation must never panic, whatever the bytes, and every
 /// error line names the file.
