@@ -50,6 +50,16 @@ impl Ctx<'_> {
                 return None;
             }
         };
+        // Checks with `targets:` have theirs replaced before they are read; one left here is
+        // in a place that has no target, and is not sent as written.
+        if raw.contains("{{") && super::template::has_target_ref(raw) {
+            self.problems.at(
+                node,
+                path,
+                "`{{target}}` is replaced only in a check with `targets:`",
+            );
+            return None;
+        }
         match self.interp.apply(raw) {
             Ok(done) => {
                 self.secrets.extend(done.secrets);

@@ -110,13 +110,6 @@ impl Interpolator<'_> {
     /// Substitute every reference in `input`. The error names the first unresolvable reference.
     pub fn apply(&self, input: &str) -> Result<Interpolated, Unresolved> {
         let mut out = Interpolated::default();
-        // Checks with `targets:` have theirs replaced before they are read; one left here is
-        // in a place that has no target.
-        if input.contains("{{") && super::template::has_target_ref(input) {
-            return Err(Unresolved::Invalid(
-                "`{{target}}` is replaced only in a check with `targets:`".to_owned(),
-            ));
-        }
         if !input.contains('$') {
             out.text = input.to_owned();
             return Ok(out);
@@ -263,8 +256,7 @@ mod tests {
             assert!(e.to_string().contains("`NOPE`"), "{e}");
             let e = i.apply("${vars.nope}").unwrap_err().to_string();
             assert!(e.contains("vars.nope"), "{e}");
-            let e = i.apply("https://{{target}}/").unwrap_err().to_string();
-            assert!(e.contains("only in a check with `targets:`"), "{e}");
+
             assert!(i.apply("${HOST").is_err());
         });
     }
