@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DEFAULT_TIMEOUT, file_order, targets};
 use super::defaults::{Defaults, positive_duration};
 use super::keys;
+use super::{DEFAULT_TIMEOUT, file_order, targets};
 use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds, kind_entry};
 use crate::model::Location;
 use crate::spec::fields::Ctx;
@@ -78,7 +78,8 @@ fn read_kind_lists_in_key_order(
             // A check with `targets:` stands for one check per target.
             match targets::expand(item, &path, ctx.problems) {
                 None => {
-                    if let Some(check) = read_check(kind, item, &path, ctx, defaults, shared, headers)
+                    if let Some(check) =
+                        read_check(kind, item, &path, ctx, defaults, shared, headers)
                     {
                         out.push(check);
                     }
@@ -98,10 +99,6 @@ fn read_kind_lists_in_key_order(
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one reader step: the check's node, where it sits, and the run's context"
-)]
 fn read_check(
     kind: &str,
     node: &Node,

@@ -25,6 +25,8 @@ use crate::spec::yaml::{self, Key, Node, Problems, Value};
 pub const MAX_DEPTH: usize = 16;
 /// How many files one config may read in all.
 pub const MAX_FILES: usize = 256;
+/// The largest included file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// How many directory entries one glob may visit.
 pub const MAX_WALK: usize = 20_000;
 /// The key.
@@ -94,7 +96,7 @@ fn expand(
     let Some(at) = entries.iter().position(|(k, _)| k.name == INCLUDE) else {
         return Ok(());
     };
-    let (key, list) = entries.remove(at);
+    let (_, list) = entries.remove(at);
     let patterns: Vec<&Node> = match &list.value {
         Value::Seq(items) => items.iter().collect(),
         Value::Null => Vec::new(),
@@ -117,16 +119,15 @@ fn expand(
             problems.at(pattern, &path, "must not be empty");
             continue;
         }
-        for found in matches(&pattern.file, written, pattern, &path, problems) {
+        for found in named_files(&pattern.file, written, pattern, &path, problems) {
             include_one(node, &found, (pattern, &path), depth, files, problems)?;
         }
     }
-    drop(key);
     Ok(())
 }
 
 /// The files an `include` entry names: the one file, or a glob's matches in name order.
-fn matches(
+fn named_files(
     from: &Source,
     written: &str,
     at: &Node,
@@ -238,7 +239,7 @@ fn include_one(
         );
         return Ok(());
     }
-    let text = match std::fs::read_to_string(name) {
+    let text = match read_regular(name) {
         Ok(t) => t,
         Err(e) => {
             problems.at(at, path, format!("cannot read included file {name}: {e}"));
@@ -328,12 +329,34 @@ fn merge(into: &mut Node, from: Node, path: &str, problems: &mut Problems) {
     }
 }
 
+/// The text of a regular file of at most [`MAX_FILE_BYTES`]: a device, a FIFO or a huge
+/// file named by an include is refused rather than read forever.
+fn read_regular(name: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(name).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+    }
+    Ok(text)
+}
+
 /// Whether two values of one key cannot be merged (not both lists, not both mappings, neither
 /// null).
 fn conflicts(a: &Node, b: &Node) -> bool {
     !matches!(
         (&a.value, &b.value),
-        (Value::Null, _) | (_, Value::Null) | (Value::Seq(_), Value::Seq(_)) | (Value::Map(_), Value::Map(_))
+        (Value::Null, _)
+            | (_, Value::Null)
+            | (Value::Seq(_), Value::Seq(_))
+            | (Value::Map(_), Value::Map(_))
     )
 }
 

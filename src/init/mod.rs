@@ -126,7 +126,11 @@ mod tests {
                 || line.starts_with("      # - name: api {{target}}")
                 || (in_targets && line.starts_with("      #   "));
             in_targets = uncomment && line.starts_with("      #");
-            text.push_str(&if uncomment { line.replacen("# ", "", 1) } else { line.to_owned() });
+            text.push_str(&if uncomment {
+                line.replacen("# ", "", 1)
+            } else {
+                line.to_owned()
+            });
             text.push('\n');
         }
         assert!(text.contains("\ninclude: [teams/*.yaml]\n"), "{text}");

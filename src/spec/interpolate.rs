@@ -122,9 +122,9 @@ impl Interpolator<'_> {
                 out.text.push_str("${");
                 rest = tail;
             } else if let Some(tail) = after.strip_prefix("${") {
-                let end = tail
-                    .find('}')
-                    .ok_or_else(|| Unresolved::Invalid(format!("unterminated `${{` in `{input}`")))?;
+                let end = tail.find('}').ok_or_else(|| {
+                    Unresolved::Invalid(format!("unterminated `${{` in `{input}`"))
+                })?;
                 let (expr, tail) = tail.split_at(end);
                 rest = tail.get(1..).unwrap_or("");
                 self.resolve(expr, &mut out)?;

@@ -62,7 +62,10 @@ mod tests {
         assert_eq!(s.resolve("../ca.pem"), "ops/staging/../ca.pem");
         assert_eq!(s.resolve("/etc/ca.pem"), "/etc/ca.pem");
         // A config in the working directory: paths stay as written.
-        assert_eq!(Source::new("infracheck.yaml").resolve("srv/ca.pem"), "srv/ca.pem");
+        assert_eq!(
+            Source::new("infracheck.yaml").resolve("srv/ca.pem"),
+            "srv/ca.pem"
+        );
         assert_eq!(Source::new("/abs/c.yaml").resolve("."), "/abs/.");
     }
 }

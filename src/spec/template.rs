@@ -24,7 +24,10 @@ pub fn target_refs(text: &str) -> Vec<TargetRef<'_>> {
             break;
         };
         let end = inner_start + close + 2;
-        let inner = text.get(inner_start..inner_start + close).unwrap_or("").trim();
+        let inner = text
+            .get(inner_start..inner_start + close)
+            .unwrap_or("")
+            .trim();
         let key = match inner.strip_prefix("target") {
             Some("") => Some(None),
             Some(rest) => rest

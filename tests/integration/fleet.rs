@@ -48,7 +48,11 @@ fn include_merges_environments_checks_defaults_and_waivers() {
     );
     let v = ws.run(&["validate"], &[]);
     assert_eq!(code(&v), 0, "{}", stderr(&v));
-    assert!(stdout(&v).contains("2 environments, 6 checks"), "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("2 environments, 6 checks"),
+        "{}",
+        stdout(&v)
+    );
     // Shared checks first, then the environment's own: the main config's, then the included
     // file's.
     assert_eq!(
@@ -60,14 +64,22 @@ fn include_merges_environments_checks_defaults_and_waivers() {
         ["shared", "payments-staging"]
     );
     let out = ws.run(&["--env", "prod", "--json", "r.json"], &[]);
-    assert_eq!(code(&out), 0, "the waiver from the included file applies: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "the waiver from the included file applies: {}",
+        stderr(&out)
+    );
     let doc = json(&ws.path().join("r.json"));
     assert_eq!(result(&doc, "payments-down")["status"], "WAIVED");
     assert_eq!(result(&doc, "payments-up")["status"], "PASS");
     // Each check is located in the file that defines it.
     let up = result(&doc, "payments-up");
     assert_eq!(up["location"]["file"], "teams/payments.yaml", "{up}");
-    assert_eq!(result(&doc, "root-check")["location"]["file"], "infracheck.yaml");
+    assert_eq!(
+        result(&doc, "root-check")["location"]["file"],
+        "infracheck.yaml"
+    );
 }
 
 #[test]
@@ -77,7 +89,11 @@ fn include_glob_reads_every_match_in_name_order_relative_to_the_including_file()
         "ops/infracheck.yaml",
         "include: [\"teams/*.yaml\"]\nenvironments:\n  prod:\n    command_checks:\n      - {name: main, command: [\"true\"]}\n",
     );
-    for (file, name) in [("b.yaml", "from-b"), ("a.yaml", "from-a"), ("deeper/c.yaml", "from-c")] {
+    for (file, name) in [
+        ("b.yaml", "from-b"),
+        ("a.yaml", "from-a"),
+        ("deeper/c.yaml", "from-c"),
+    ] {
         ws.write(
             &format!("ops/teams/{file}"),
             &format!(
@@ -148,6 +164,40 @@ fn a_missing_included_file_is_exit_2_at_its_entry() {
         );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn includes_are_bounded_in_depth_and_read_only_regular_files() {
+    let ws = Workspace::new();
+    ws.write(
+        "infracheck.yaml",
+        "include: [f1.yaml]\nenvironments:\n  prod:\n    command_checks:\n      - {name: main, command: [\"true\"]}\n",
+    );
+    // f1 -> f2 -> … -> f17: the 17th level is one too deep.
+    for i in 1..=17 {
+        ws.write(
+            &format!("f{i}.yaml"),
+            &format!("include: [f{}.yaml]\n", i + 1),
+        );
+    }
+    ws.write("f18.yaml", "vars: {a: b}\n");
+    let out = ws.run(&["validate"], &[]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out),
+        "error: f16.yaml:1:11: include[0]: includes nest deeper than 16 files\n"
+    );
+    // A device is not read (it would never end).
+    ws.write(
+        "infracheck.yaml",
+        "include: [/dev/zero]\nenvironments:\n  prod:\n    command_checks:\n      - {name: main, command: [\"true\"]}\n",
+    );
+    let out = ws.run(&["validate"], &[]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out),
+        "error: infracheck.yaml:1:11: include[0]: cannot read included file /dev/zero: not a regular file\n"
+    );
 }
 
 #[test]
@@ -261,7 +311,10 @@ fn targets_expand_strings_and_maps_and_run_against_nginx() {
         assert_eq!(r["location"]["file"], "infracheck.yaml", "{r}");
     }
     assert_eq!(result(&doc, "path web")["location"]["line"], 4);
-    assert_eq!(result(&doc, "status [path=gone, code=404]")["location"]["line"], 8);
+    assert_eq!(
+        result(&doc, "status [path=gone, code=404]")["location"]["line"],
+        8
+    );
 }
 
 #[test]
@@ -329,7 +382,14 @@ fn relative_paths_are_read_from_the_configs_directory_whatever_the_working_direc
     );
     // From the parent of ops/: the CA and the working directory are found beside the config.
     let out = ws.run(
-        &["-c", "ops/staging/infracheck.yaml", "--env", "staging", "--json", "r.json"],
+        &[
+            "-c",
+            "ops/staging/infracheck.yaml",
+            "--env",
+            "staging",
+            "--json",
+            "r.json",
+        ],
         &[],
     );
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
@@ -365,7 +425,11 @@ fn validate_without_secrets_notes_unset_variables_and_exits_0() {
         "note: infracheck.yaml:1:14: vars.auth: environment variable `PROD_TOKEN` is not set: validated without this value (`run` needs it, or a default: `${PROD_TOKEN:-default}`)\n\
          note: infracheck.yaml:9:14: environments.prod.http_checks[1].url: environment variable `DB_PORT` is not set: validated without this value (`run` needs it, or a default: `${DB_PORT:-default}`)\n"
     );
-    assert!(stdout(&out).contains("OK (1 environment"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("OK (1 environment"),
+        "{}",
+        stdout(&out)
+    );
     // Every other problem stays an error, also with unset variables around.
     ws.write(
         "bad.yaml",
@@ -373,16 +437,35 @@ fn validate_without_secrets_notes_unset_variables_and_exits_0() {
     );
     let out = ws.run(&["validate", "-c", "bad.yaml"], &[]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("error: bad.yaml:4:55: environments.prod.http_checks[0].timeout: invalid duration"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: bad.yaml:4:55: environments.prod.http_checks[0].timeout: invalid duration"
+        ),
+        "{}",
+        stderr(&out)
+    );
     // --require-env and a run refuse, naming the variable.
     let out = ws.run(&["validate", "--require-env"], &[]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("error: infracheck.yaml:1:14: vars.auth: environment variable `PROD_TOKEN` is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: infracheck.yaml:1:14: vars.auth: environment variable `PROD_TOKEN` is not set"
+        ),
+        "{}",
+        stderr(&out)
+    );
     let out = ws.run(&["--env", "prod"], &[]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("`PROD_TOKEN` is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`PROD_TOKEN` is not set"),
+        "{}",
+        stderr(&out)
+    );
     // With the secrets set, nothing to note.
-    let out = ws.run(&["validate"], &[("PROD_TOKEN", "s3cr3t-value"), ("DB_PORT", "5432")]);
+    let out = ws.run(
+        &["validate"],
+        &[("PROD_TOKEN", "s3cr3t-value"), ("DB_PORT", "5432")],
+    );
     assert_eq!(code(&out), 0);
     assert_eq!(stderr(&out), "");
 }
