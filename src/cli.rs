@@ -253,6 +253,10 @@ pub struct ValidateArgs {
     /// Validate only this environment.
     #[arg(short, long)]
     pub env: Option<String>,
+    /// Refuse an unset `${VAR}` without a default, as a run does (default: a note on stderr,
+    /// so a config can be validated without the secrets of the job that runs it).
+    #[arg(long)]
+    pub require_env: bool,
 }
 
 /// `list` options.

@@ -81,7 +81,7 @@ pub fn today(env: &dyn Fn(&str) -> Option<String>) -> Result<Date, String> {
 }
 
 /// Read the top-level `waivers:` list; every problem is recorded with its location.
-pub(crate) fn read(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Waiver> {
+pub(crate) fn read(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Waiver> {
     let items = match &node.value {
         Value::Seq(items) => items,
         Value::Null => return Vec::new(),
@@ -97,14 +97,14 @@ pub(crate) fn read(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Ve
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
-        if let Some(w) = read_one(file, item, &item_path, ctx) {
+        if let Some(w) = read_one(item, &item_path, ctx) {
             out.push(w);
         }
     }
     out
 }
 
-fn read_one(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Waiver> {
+fn read_one(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Waiver> {
     let mut r = MapReader::new(node, path, ctx.problems)?;
     let (line, column) = match &node.value {
         Value::Map(entries) => entries
@@ -144,7 +144,8 @@ fn read_one(file: &str, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Wa
         owner,
         expires: expires?,
         location: Location {
-            file: file.into(),
+            // The file the waiver is written in (an included one, or the main config).
+            file: std::sync::Arc::clone(node.file.name()),
             line,
             column,
         },

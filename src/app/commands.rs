@@ -113,13 +113,33 @@ pub(super) fn schema() -> ExitCode {
 
 pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     let path = a.config.display().to_string();
-    match config::load(&path, a.env.as_deref(), &process_env) {
-        Ok(plans) => {
+    let loaded = if a.require_env {
+        config::load(&path, a.env.as_deref(), &process_env).map(|plans| config::Linted {
+            plans,
+            notes: Vec::new(),
+        })
+    } else {
+        config::lint(&path, a.env.as_deref(), &process_env)
+    };
+    match loaded {
+        Ok(config::Linted { plans, notes }) => {
+            for n in &notes {
+                eprint_line(&format!(
+                    "note: {}:{}",
+                    report::one_line(n.file.name()),
+                    report::one_line(&n.to_string())
+                ));
+            }
             let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
+            let unknown = match notes.len() {
+                0 => String::new(),
+                1 => ", 1 value left unknown".to_owned(),
+                n => format!(", {n} values left unknown"),
+            };
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "{path}: OK ({} environment{}, {checks} checks)",
+                "{path}: OK ({} environment{}, {checks} checks{unknown})",
                 plans.len(),
                 if plans.len() == 1 { "" } else { "s" }
             );

@@ -162,6 +162,7 @@ mod tests {
             value,
             line: 1,
             column: 1,
+            file: crate::spec::source::Source::new("t.yaml"),
         }
     }
 
@@ -174,6 +175,7 @@ mod tests {
                         name: k.to_owned(),
                         line: 1,
                         column: 1,
+                        file: crate::spec::source::Source::new("t.yaml"),
                     };
                     (key, node(v))
                 })
@@ -189,7 +191,7 @@ mod tests {
             FieldType::Integer => Value::Int(1),
             FieldType::Bool | FieldType::FlagOrObject(_) => Value::Bool(true),
             FieldType::Duration => s("1s"),
-            FieldType::StringList => Value::Seq(vec![node(s("x"))]),
+            FieldType::StringList | FieldType::TargetList => Value::Seq(vec![node(s("x"))]),
             FieldType::ScalarList => Value::Seq(vec![node(Value::Int(200))]),
             FieldType::StringMap => map(vec![("k", s("v"))]),
             FieldType::Choice(words) => s(words.get(choice).or(words.first()).unwrap_or(&"x")),
@@ -214,6 +216,7 @@ mod tests {
             env: &|_| None,
             vars: &vars,
             declared_secrets: &[],
+            pending: &[],
             used: &used,
         };
         let mut secrets = Vec::new();

@@ -5,18 +5,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::DEFAULT_TIMEOUT;
 use super::defaults::{Defaults, positive_duration};
 use super::keys;
+use super::{DEFAULT_TIMEOUT, file_order, targets};
 use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds, kind_entry};
 use crate::model::Location;
 use crate::spec::fields::Ctx;
+use crate::spec::source::Source;
 use crate::spec::yaml::{MapReader, Node, Value};
 
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
 pub(super) fn read_kind_lists(
-    file: &Arc<str>,
+    files: &[Source],
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -25,25 +26,27 @@ pub(super) fn read_kind_lists(
     headers: &mut Vec<CheckHeader>,
 ) {
     let (first, first_header) = (out.len(), headers.len());
-    read_kind_lists_in_key_order(file, reader, ctx, defaults, shared, out, headers);
+    read_kind_lists_in_key_order(reader, ctx, defaults, shared, out, headers);
     // Config file order, not kind order: the lists of a mapping may come in any order and a
     // reader expects the report to follow the file (a stable sort keeps ties as read).
     // Usually they already are (one list per mapping): then no sort, and no scratch buffer
     // as large as the list.
+    // Across included files: the main config's checks first, then each file's in the order
+    // the files were read.
+    let order = |l: &Location| (file_order(files, &l.file), l.line, l.column);
     if let Some(mine) = out.get_mut(first..)
-        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+        && !mine.is_sorted_by_key(|c| order(&c.location))
     {
-        mine.sort_by_key(|c| (c.location.line, c.location.column));
+        mine.sort_by_key(|c| order(&c.location));
     }
     if let Some(mine) = headers.get_mut(first_header..)
-        && !mine.is_sorted_by_key(|c| (c.location.line, c.location.column))
+        && !mine.is_sorted_by_key(|c| order(&c.location))
     {
-        mine.sort_by_key(|c| (c.location.line, c.location.column));
+        mine.sort_by_key(|c| order(&c.location));
     }
 }
 
 fn read_kind_lists_in_key_order(
-    file: &Arc<str>,
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
@@ -72,20 +75,31 @@ fn read_kind_lists_in_key_order(
         headers.reserve_exact(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("{list_path}[{i}]");
-            if let Some(check) = read_check(file, kind, item, &path, ctx, defaults, shared, headers)
-            {
-                out.push(check);
+            // A check with `targets:` stands for one check per target.
+            match targets::expand(item, &path, ctx.problems) {
+                None => {
+                    if let Some(check) =
+                        read_check(kind, item, &path, ctx, defaults, shared, headers)
+                    {
+                        out.push(check);
+                    }
+                }
+                Some(copies) => {
+                    out.reserve(copies.len());
+                    for copy in &copies {
+                        if let Some(check) =
+                            read_check(kind, copy, &path, ctx, defaults, shared, headers)
+                        {
+                            out.push(check);
+                        }
+                    }
+                }
             }
         }
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one reader step: the check's node, where it sits, and the run's context"
-)]
 fn read_check(
-    file: &Arc<str>,
     kind: &str,
     node: &Node,
     path: &str,
@@ -158,9 +172,11 @@ fn read_check(
 
     let mut depends_on = Vec::new();
     if let Some((n, p)) = r.take("depends_on") {
-        depends_on = read_depends_on(file, n, &p, ctx);
+        depends_on = read_depends_on(n, &p, ctx);
     }
 
+    // The file the check is written in (an included one, or the main config).
+    let file = node.file.name();
     if let Some(name) = &name {
         headers.push(CheckHeader {
             name: name.clone(),
@@ -238,7 +254,7 @@ fn read_thresholds(
 }
 
 /// `depends_on: [names]` (a single name is accepted too), each entry with its position.
-fn read_depends_on(file: &Arc<str>, node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
+fn read_depends_on(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
     let items: Vec<(&Node, String)> = match &node.value {
         Value::Seq(items) => items
             .iter()
@@ -265,7 +281,7 @@ fn read_depends_on(file: &Arc<str>, node: &Node, path: &str, ctx: &mut Ctx<'_>) 
             Some(Dependency {
                 name,
                 location: Location {
-                    file: Arc::clone(file),
+                    file: Arc::clone(item.file.name()),
                     line: item.line,
                     column: item.column,
                 },
@@ -303,6 +319,7 @@ mod tests {
             env: &|_| None,
             vars: &vars,
             declared_secrets: &[],
+            pending: &[],
             used: &used,
         };
         let mut secrets = Vec::new();

@@ -2,11 +2,13 @@
 //! that name a check of the environment without forming a cycle.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::checks::CheckHeader;
 use crate::checks::Dependency;
 use crate::model::Location;
 use crate::spec::error::Problem;
+use crate::spec::source::Source;
 use crate::spec::yaml::{self, Problems};
 
 /// Every `depends_on` entry names a check of the same environment, and the dependencies form
@@ -18,6 +20,7 @@ pub(super) fn check_dependencies(checks: &[CheckHeader], problems: &mut Problems
     }
     let problem = |problems: &mut Problems, d: &Dependency, message: String| {
         problems.list.push(Problem {
+            file: Source::from(Arc::clone(&d.location.file)),
             line: d.location.line,
             column: d.location.column,
             path: d.path.clone(),
@@ -114,13 +117,20 @@ pub(super) fn check_unique_names(checks: &[CheckHeader], problems: &mut Problems
     let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
     for c in checks {
         if let Some(prev) = first.get(c.name.as_str()) {
+            // Both places are named: the file too when the first is in another one.
+            let first_at = if prev.file == c.location.file {
+                format!("line {}", prev.line)
+            } else {
+                format!("{}:{}:{}", prev.file, prev.line, prev.column)
+            };
             problems.list.push(Problem {
+                file: Source::from(Arc::clone(&c.location.file)),
                 line: c.location.line,
                 column: c.location.column,
                 path: String::new(),
                 message: format!(
-                    "duplicate check name `{}` (first defined at line {})",
-                    c.name, prev.line
+                    "duplicate check name `{}` (first defined at {first_at})",
+                    c.name
                 ),
             });
         } else {

@@ -30,12 +30,14 @@ pub(super) fn read(
     let mut reader = MapReader::new(node, path, problems)?;
     let mut env_secrets = top.secrets.clone();
     let mut vars = top.vars.clone();
+    let mut pending = top.pending.clone();
     if let Some((node, path)) = reader.take("vars") {
         let no_vars = BTreeMap::new();
         let base_interp = Interpolator {
             env: top.env,
             vars: &no_vars,
             declared_secrets: &top.declared_secrets,
+            pending: &[],
             used: top.used,
         };
         fields::read_vars(
@@ -44,13 +46,14 @@ pub(super) fn read(
             &base_interp,
             problems,
             &mut env_secrets,
-            &mut vars,
+            (&mut vars, &mut pending),
         );
     }
     let interp = Interpolator {
         env: top.env,
         vars: &vars,
         declared_secrets: &top.declared_secrets,
+        pending: &pending,
         used: top.used,
     };
     let mut ctx = Ctx {
@@ -75,7 +78,7 @@ pub(super) fn read(
         defaults.per_host_concurrency = Some(n);
     }
 
-    let problems_before = ctx.problems.list.len();
+    let problems_before = ctx.problems.count();
     let mut checks = Vec::new();
     let mut headers = Vec::new();
     let list_keys = KINDS.iter().map(|(k, _)| *k);
@@ -83,7 +86,7 @@ pub(super) fn read(
         && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
     {
         read_kind_lists(
-            &top.located,
+            top.files,
             &mut shared_reader,
             &mut ctx,
             defaults,
@@ -95,7 +98,7 @@ pub(super) fn read(
         shared_reader.finish(&known, ctx.problems);
     }
     read_kind_lists(
-        &top.located,
+        top.files,
         &mut reader,
         &mut ctx,
         defaults,
@@ -109,8 +112,9 @@ pub(super) fn read(
 
     // A run of nothing would pass: an environment without checks is a mistake (a typo in a
     // list key is reported above, so this is said only when nothing else was wrong).
-    if checks.is_empty() && ctx.problems.list.len() == problems_before {
+    if checks.is_empty() && ctx.problems.count() == problems_before {
         ctx.problems.list.push(Problem {
+            file: key.file.clone(),
             line: key.line,
             column: key.column,
             path: String::new(),

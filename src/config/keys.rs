@@ -58,6 +58,11 @@ pub(super) const COMMON_FIELDS: &[Field] = &[
         FieldType::StringList,
         "Names of checks that must pass first; otherwise this check is SKIP (blocked).",
     ),
+    opt(
+        "targets",
+        FieldType::TargetList,
+        "Run this check once per target: strings (`{{target}}`) or mappings (`{{target.KEY}}`), replaced in every string value; a name without a reference gets ` [TARGET]` appended.",
+    ),
 ];
 
 /// The common keys a kind takes only when its registry line says `latency: true`.
@@ -140,6 +145,11 @@ pub(super) const ENVIRONMENT_FIELDS: &[Field] = &[
 
 /// Top-level keys other than `checks` and `environments`.
 pub(super) const TOP_FIELDS: &[Field] = &[
+    opt(
+        "include",
+        FieldType::StringList,
+        "Files or globs merged into this config, relative to this file's directory.",
+    ),
     opt(
         "max_workers",
         FieldType::Integer,

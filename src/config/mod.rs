@@ -26,9 +26,11 @@ mod checks;
 mod defaults;
 mod dependencies;
 mod environment;
+mod include;
 mod keys;
 pub mod schema;
 mod secrets;
+mod targets;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -40,7 +42,8 @@ use crate::checks::CheckDef;
 pub use crate::spec::error::{ConfigError, Problem};
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::{EnvUse, Interpolator};
-use crate::spec::yaml::{self, MapReader, Node, Problems};
+use crate::spec::source::Source;
+use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
 use crate::waiver::Waiver;
 
 /// Default per-check timeout.
@@ -69,18 +72,43 @@ pub struct Plan {
     pub waivers: Vec<Waiver>,
 }
 
+/// A config read by [`lint`]: the plans of the checks that could be read in full, and the
+/// notes about what could not be checked (unset variables), each with its position.
+#[derive(Debug)]
+pub struct Linted {
+    /// The plans (checks missing an unset value are left out).
+    pub plans: Vec<Plan>,
+    /// One note per value left unknown, in file order.
+    pub notes: Vec<Problem>,
+}
+
 /// Read and validate a config file. With `only_env`, only that environment is validated and
-/// returned; otherwise every environment is.
+/// returned; otherwise every environment is. An unset `${VAR}` without a default is an error.
 pub fn load(
     path: &str,
     only_env: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Plan>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read(path)?;
+    load_str(path, &text, only_env, env)
+}
+
+/// [`load`] for linting: an unset `${VAR}` without a default is a note, not an error, so a
+/// config can be validated without the secrets of the job that runs it.
+pub fn lint(
+    path: &str,
+    only_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Linted, ConfigError> {
+    let text = read(path)?;
+    load_text(path, &text, only_env, env, UnsetEnv::Note)
+}
+
+fn read(path: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    load_str(path, &text, only_env, env)
+    })
 }
 
 /// [`load`] from text already in memory; `file` is used in messages and locations.
@@ -90,15 +118,39 @@ pub fn load_str(
     only_env: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Plan>, ConfigError> {
+    load_text(file, text, only_env, env, UnsetEnv::Problem).map(|l| l.plans)
+}
+
+fn load_text(
+    file: &str,
+    text: &str,
+    only_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    unset_env: UnsetEnv,
+) -> Result<Linted, ConfigError> {
     let mut root = yaml::parse(file, text)?;
-    let mut problems = Problems::default();
+    let mut problems = Problems {
+        unset_env,
+        ..Problems::default()
+    };
     yaml::apply_merge_keys(&mut root, "", &mut problems);
+    let before = problems.list.len();
+    let (root, files) = include::resolve(file, root, &mut problems)?;
     let used = RefCell::new(Vec::new());
-    let plans = build(file, &root, only_env, env, &mut problems, &used)?;
-    if problems.list.is_empty() {
-        return Ok(plans);
-    }
+    // Checks read from a tree whose includes failed would only add confusing problems.
+    let plans = if problems.list.len() == before {
+        build(file, &root, &files, only_env, env, &mut problems, &used)?
+    } else {
+        Vec::new()
+    };
     let used = used.into_inner();
+    if problems.list.is_empty() {
+        let mut notes = problems.notes;
+        let mut seen = HashSet::new();
+        notes.retain(|p| seen.insert((p.file.clone(), p.line, p.column, p.message.clone())));
+        notes.sort_by_key(|p| (file_order(&files, p.file.name()), p.line, p.column));
+        return Ok(Linted { plans, notes });
+    }
     let mut seen = HashSet::new();
     let mut list: Vec<Problem> = problems
         .list
@@ -107,19 +159,28 @@ pub fn load_str(
             p.message = secrets::hide_env_values(&p.message, &used);
             p
         })
-        .filter(|p| seen.insert((p.line, p.column, p.message.clone())))
+        .filter(|p| seen.insert((p.file.clone(), p.line, p.column, p.message.clone())))
         .collect();
-    list.sort_by_key(|p| (p.line, p.column));
+    list.sort_by_key(|p| (file_order(&files, p.file.name()), p.line, p.column));
     Err(ConfigError::Invalid {
         file: file.to_owned(),
         problems: list,
     })
 }
 
+/// The place of `file` among the files read (the main config first, then each include in
+/// the order read): the config order across files.
+fn file_order(files: &[Source], file: &Arc<str>) -> usize {
+    files
+        .iter()
+        .position(|s| Arc::ptr_eq(s.name(), file) || **s.name() == **file)
+        .unwrap_or(usize::MAX)
+}
+
 /// What the top level of the file gives every environment.
 struct TopLevel<'a> {
-    /// The config file path, shared by the location of every check.
-    located: Arc<str>,
+    /// The files read, in config order (the main config first).
+    files: &'a [Source],
     env: &'a dyn Fn(&str) -> Option<String>,
     used: &'a RefCell<Vec<EnvUse>>,
     /// The names listed under `secrets:`.
@@ -127,6 +188,8 @@ struct TopLevel<'a> {
     /// Secret values found so far.
     secrets: Vec<String>,
     vars: BTreeMap<String, String>,
+    /// Top-level vars whose value uses an unset variable (validate's notes).
+    pending: Vec<String>,
     defaults: Defaults,
     waivers: Vec<Waiver>,
     /// The shared `checks:` block.
@@ -136,6 +199,7 @@ struct TopLevel<'a> {
 fn build<'a>(
     file: &'a str,
     root: &'a Node,
+    files: &'a [Source],
     only_env: Option<&str>,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: &mut Problems,
@@ -152,6 +216,7 @@ fn build<'a>(
             env: &|_| None,
             vars: &no_vars,
             declared_secrets: &[],
+            pending: &[],
             used,
         };
         let mut ctx = Ctx {
@@ -167,6 +232,7 @@ fn build<'a>(
         env,
         vars: &no_vars,
         declared_secrets: &declared_secrets,
+        pending: &[],
         used,
     };
     let mut ctx = Ctx {
@@ -218,6 +284,7 @@ fn build<'a>(
         top_defaults = top_defaults.overlay(d);
     }
     let mut top_vars = BTreeMap::new();
+    let mut pending = Vec::new();
     if let Some((node, path)) = top.take("vars") {
         fields::read_vars(
             node,
@@ -225,12 +292,12 @@ fn build<'a>(
             &base_interp,
             ctx.problems,
             ctx.secrets,
-            &mut top_vars,
+            (&mut top_vars, &mut pending),
         );
     }
     let mut waivers = Vec::new();
     if let Some((node, path)) = top.take("waivers") {
-        waivers = crate::waiver::read(file, node, &path, &mut ctx);
+        waivers = crate::waiver::read(node, &path, &mut ctx);
     }
     let shared = top.take("checks");
     let envs = top.take("environments");
@@ -266,12 +333,13 @@ fn build<'a>(
     }
     let env_names: Vec<&str> = env_entries.iter().map(|(k, _)| k.name.as_str()).collect();
     let top = TopLevel {
-        located: Arc::from(file),
+        files,
         env,
         used,
         declared_secrets,
         secrets,
         vars: top_vars,
+        pending,
         defaults: top_defaults,
         waivers,
         shared,

@@ -53,6 +53,18 @@ fn type_schema(ty: FieldType) -> Value {
             object(fields, &[])
         ]}),
         FieldType::ObjectList(fields) => json!({"type": "array", "items": object(fields, &[])}),
+        FieldType::TargetList => json!({
+            "type": "array",
+            "minItems": 1,
+            "items": {"anyOf": [
+                {"type": ["string", "number", "boolean"]},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": ["string", "number", "boolean"]}
+                }
+            ]}
+        }),
         FieldType::Any => json!({}),
     }
 }

@@ -109,6 +109,46 @@ mod tests {
         assert!(STARTER.starts_with("# yaml-language-server: $schema=./infracheck.schema.json\n"));
     }
 
+    /// The commented `include:` and `targets:` examples, uncommented, are valid too.
+    #[test]
+    fn the_commented_include_and_targets_examples_are_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("teams")).unwrap();
+        std::fs::write(
+            dir.path().join("teams/web.yaml"),
+            "environments:\n  prod:\n    tcp_checks:\n      - {name: web, host: web.example.com, port: 443}\n",
+        )
+        .unwrap();
+        let mut text = String::new();
+        let mut in_targets = false;
+        for line in STARTER.lines() {
+            let uncomment = line == "# include: [teams/*.yaml]"
+                || line.starts_with("      # - name: api {{target}}")
+                || (in_targets && line.starts_with("      #   "));
+            in_targets = uncomment && line.starts_with("      #");
+            text.push_str(&if uncomment {
+                line.replacen("# ", "", 1)
+            } else {
+                line.to_owned()
+            });
+            text.push('\n');
+        }
+        assert!(text.contains("\ninclude: [teams/*.yaml]\n"), "{text}");
+        let config = dir.path().join("infracheck.yaml");
+        let plans = crate::config::load_str(&config.display().to_string(), &text, None, &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = plans[0].checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "homepage",
+                "api eu.api.example.com",
+                "api us.api.example.com",
+                "web"
+            ]
+        );
+    }
+
     #[test]
     fn never_overwrites() {
         let dir = tempfile::tempdir().unwrap();

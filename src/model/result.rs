@@ -74,8 +74,9 @@ pub type Kind = &'static str;
 /// Where a check is defined in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Location {
-    /// The config file path as given on the command line, shared by every check of the file
-    /// (one allocation per file, not one per check and copy).
+    /// The config file that defines the check: the main config as given on the command line,
+    /// or an included file (its path joined onto the including file's directory); shared by
+    /// every check of the file (one allocation per file, not one per check and copy).
     #[serde(with = "shared_str")]
     pub file: Arc<str>,
     /// 1-based line of the check's first key.

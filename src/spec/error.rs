@@ -2,9 +2,13 @@
 
 use std::fmt;
 
+use super::source::Source;
+
 /// One problem in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The file the problem is in (an included file, or the main config).
+    pub file: Source,
     /// 1-based line.
     pub line: usize,
     /// 1-based column.
@@ -40,9 +44,9 @@ pub enum ConfigError {
         message: String,
     },
     /// One or more validation problems; all are listed.
-    #[error("{}", render_problems(file, problems))]
+    #[error("{}", render_problems(problems))]
     Invalid {
-        /// The path as given.
+        /// The main config's path as given (each problem names its own file).
         file: String,
         /// Every problem, in file order.
         problems: Vec<Problem>,
@@ -59,13 +63,13 @@ pub enum ConfigError {
     },
 }
 
-fn render_problems(file: &str, problems: &[Problem]) -> String {
+fn render_problems(problems: &[Problem]) -> String {
     let mut out = String::new();
     for (i, p) in problems.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("{}:{p}", crate::text::one_line(file)));
+        out.push_str(&format!("{}:{p}", crate::text::one_line(p.file.name())));
     }
     out
 }

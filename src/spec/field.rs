@@ -29,6 +29,8 @@ pub enum FieldType {
     TextOrObject(&'static [Field]),
     /// A list of mappings with exactly these keys.
     ObjectList(&'static [Field]),
+    /// A list of targets: strings, or mappings of names to text (`targets:` on a check).
+    TargetList,
     /// Any YAML value.
     Any,
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::interpolate::Interpolator;
-use super::yaml::{MapReader, Node, Problems, Value};
+use super::interpolate::{Interpolator, Unresolved};
+use super::yaml::{MapReader, Node, Problems, UnsetEnv, Value};
 
 /// Everything a check parser needs: the problem list, the interpolator and the secrets found.
 pub struct Ctx<'a> {
@@ -50,13 +50,35 @@ impl Ctx<'_> {
                 return None;
             }
         };
+        // Checks with `targets:` have theirs replaced before they are read; one left here is
+        // in a place that has no target, and is not sent as written.
+        if raw.contains("{{") && super::template::has_target_ref(raw) {
+            self.problems.at(
+                node,
+                path,
+                "`{{target}}` is replaced only in a check with `targets:`",
+            );
+            return None;
+        }
         match self.interp.apply(raw) {
             Ok(done) => {
                 self.secrets.extend(done.secrets);
                 Some((done.text, done.env_values))
             }
+            Err(Unresolved::Unset { name }) if self.problems.unset_env == UnsetEnv::Note => {
+                self.problems.note(
+                    node,
+                    path,
+                    format!(
+                        "environment variable `{name}` is not set: validated without this value (`run` needs it, or a default: `${{{name}:-default}}`)"
+                    ),
+                );
+                None
+            }
+            // Noted where the var is defined.
+            Err(Unresolved::Pending) => None,
             Err(e) => {
-                self.problems.at(node, path, e);
+                self.problems.at(node, path, e.to_string());
                 None
             }
         }
@@ -70,6 +92,17 @@ impl Ctx<'_> {
             return None;
         }
         Some(s)
+    }
+
+    /// A path to a file or directory (`ca_file`, a command's `cwd`, …): a non-empty string,
+    /// resolved against the directory of the file that names it ([`Source::resolve`]), so a
+    /// config reads the same files whatever the working directory. Every key naming a path
+    /// reads it through here.
+    ///
+    /// [`Source::resolve`]: super::source::Source::resolve
+    pub fn config_path(&mut self, node: &Node, path: &str) -> Option<String> {
+        let written = self.non_empty(node, path)?;
+        Some(node.file.resolve(&written))
     }
 
     /// An unsigned integer (a YAML integer or an interpolated string of digits).
@@ -308,14 +341,15 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// A `BTreeMap` of the environment's vars, read from a `vars:` mapping.
+/// A `BTreeMap` of the environment's vars, read from a `vars:` mapping. A var whose value
+/// uses an unset variable (noted, under [`UnsetEnv::Note`]) is added to `pending`.
 pub fn read_vars(
     node: &Node,
     path: &str,
     interp: &Interpolator<'_>,
     problems: &mut Problems,
     secrets: &mut Vec<String>,
-    into: &mut BTreeMap<String, String>,
+    (into, pending): (&mut BTreeMap<String, String>, &mut Vec<String>),
 ) {
     let Some(mut reader) = MapReader::new(node, path, problems) else {
         return;
@@ -327,8 +361,13 @@ pub fn read_vars(
             interp,
             secrets,
         };
-        if let Some(s) = ctx.string(v, &p) {
-            into.insert(k.name.clone(), s);
+        let notes = ctx.problems.notes.len();
+        match ctx.string(v, &p) {
+            Some(s) => {
+                into.insert(k.name.clone(), s);
+            }
+            None if ctx.problems.notes.len() > notes => pending.push(k.name.clone()),
+            None => {}
         }
     }
 }

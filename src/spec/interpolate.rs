@@ -12,10 +12,42 @@ pub struct Interpolator<'a> {
     pub vars: &'a BTreeMap<String, String>,
     /// Variable names declared secret in the config's `secrets:` list.
     pub declared_secrets: &'a [String],
+    /// Names of `vars` whose value is unknown (it uses an unset environment variable, noted
+    /// where the var is defined): a reference to one is [`Unresolved::Pending`].
+    pub pending: &'a [String],
     /// Every process environment variable substituted so far (shared by the interpolators of
     /// one load): config errors show `${NAME}` instead of its value, and a short secret is
     /// named in a warning.
     pub used: &'a RefCell<Vec<EnvUse>>,
+}
+
+/// Why a string could not be interpolated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// `${NAME}` without a default and `NAME` is not set: only this value is unknown, the rest
+    /// of the config can still be checked (`validate` notes it; `run` refuses).
+    Unset {
+        /// The variable's name.
+        name: String,
+    },
+    /// `${vars.NAME}` whose value could not be known because it uses an unset variable (already
+    /// noted where the var is defined).
+    Pending,
+    /// Anything else: a problem in the text itself.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::Unset { name } => write!(
+                f,
+                "environment variable `{name}` is not set and has no default (use `${{{name}:-default}}`)"
+            ),
+            Unresolved::Pending => f.write_str("the value uses an unset environment variable"),
+            Unresolved::Invalid(message) => f.write_str(message),
+        }
+    }
 }
 
 /// One process environment variable substituted into the config.
@@ -76,7 +108,7 @@ pub fn looks_secret(name: &str) -> bool {
 
 impl Interpolator<'_> {
     /// Substitute every reference in `input`. The error names the first unresolvable reference.
-    pub fn apply(&self, input: &str) -> Result<Interpolated, String> {
+    pub fn apply(&self, input: &str) -> Result<Interpolated, Unresolved> {
         let mut out = Interpolated::default();
         if !input.contains('$') {
             out.text = input.to_owned();
@@ -90,9 +122,9 @@ impl Interpolator<'_> {
                 out.text.push_str("${");
                 rest = tail;
             } else if let Some(tail) = after.strip_prefix("${") {
-                let end = tail
-                    .find('}')
-                    .ok_or_else(|| format!("unterminated `${{` in `{input}`"))?;
+                let end = tail.find('}').ok_or_else(|| {
+                    Unresolved::Invalid(format!("unterminated `${{` in `{input}`"))
+                })?;
                 let (expr, tail) = tail.split_at(end);
                 rest = tail.get(1..).unwrap_or("");
                 self.resolve(expr, &mut out)?;
@@ -105,29 +137,36 @@ impl Interpolator<'_> {
         Ok(out)
     }
 
-    fn resolve(&self, expr: &str, out: &mut Interpolated) -> Result<(), String> {
+    fn resolve(&self, expr: &str, out: &mut Interpolated) -> Result<(), Unresolved> {
         let (name, default) = match expr.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (expr, None),
         };
         if name.is_empty() {
-            return Err("empty variable reference `${}`".to_owned());
+            return Err(Unresolved::Invalid(
+                "empty variable reference `${}`".to_owned(),
+            ));
         }
         if let Some(var) = name.strip_prefix("vars.") {
             let value = match (self.vars.get(var), default) {
                 (Some(v), _) => v.clone(),
                 (None, Some(d)) => d.to_owned(),
+                (None, None) if self.pending.iter().any(|p| p == var) => {
+                    return Err(Unresolved::Pending);
+                }
                 (None, None) => {
-                    return Err(format!(
+                    return Err(Unresolved::Invalid(format!(
                         "`${{vars.{var}}}` is not defined in this environment's `vars`"
-                    ));
+                    )));
                 }
             };
             out.text.push_str(&value);
             return Ok(());
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("invalid variable name `{name}`"));
+            return Err(Unresolved::Invalid(format!(
+                "invalid variable name `{name}`"
+            )));
         }
         match ((self.env)(name), default) {
             (Some(v), _) => {
@@ -147,9 +186,9 @@ impl Interpolator<'_> {
             }
             (None, Some(d)) => out.text.push_str(d),
             (None, None) => {
-                return Err(format!(
-                    "environment variable `{name}` is not set and has no default (use `${{{name}:-default}}`)"
-                ));
+                return Err(Unresolved::Unset {
+                    name: name.to_owned(),
+                });
             }
         }
         Ok(())
@@ -174,6 +213,7 @@ mod tests {
             env: &env,
             vars: &vars,
             declared_secrets: &declared,
+            pending: &[],
             used: &used,
         };
         f(&i);
@@ -207,9 +247,16 @@ mod tests {
     fn errors_name_the_variable() {
         with(|i| {
             let e = i.apply("${NOPE}").unwrap_err();
-            assert!(e.contains("`NOPE`"), "{e}");
-            let e = i.apply("${vars.nope}").unwrap_err();
+            assert_eq!(
+                e,
+                Unresolved::Unset {
+                    name: "NOPE".to_owned()
+                }
+            );
+            assert!(e.to_string().contains("`NOPE`"), "{e}");
+            let e = i.apply("${vars.nope}").unwrap_err().to_string();
             assert!(e.contains("vars.nope"), "{e}");
+
             assert!(i.apply("${HOST").is_err());
         });
     }

@@ -7,4 +7,6 @@ pub mod error;
 pub mod field;
 pub mod fields;
 pub mod interpolate;
+pub mod source;
+pub mod template;
 pub mod yaml;

@@ -1,5 +1,7 @@
 //! The invalid-config corpus: every file in tests/fixtures/invalid/*.yaml has a sibling
-//! `.expected` holding the exact stderr; each exits 2.
+//! `.expected` holding the exact stderr; each exits 2. They run with `--require-env`, so an
+//! unset variable is an error like the rest (without it `validate` notes it and goes on:
+//! tests/integration/fleet.rs).
 
 use crate::support::{code, run_in, stderr};
 
@@ -26,7 +28,7 @@ fn invalid_config_corpus() {
             .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));
         let out = run_in(
             &dir,
-            &["validate", "--config", &name],
+            &["validate", "--require-env", "--config", &name],
             &[("INFRACHECK_TEST_SET", "value")],
         );
         if code(&out) != 2 {

@@ -36,6 +36,7 @@ mod dns;
 mod docs_links;
 mod documented;
 mod encrypted_dns;
+mod fleet;
 mod fuzz_corpus;
 #[cfg(feature = "grpc")]
 mod grpc;

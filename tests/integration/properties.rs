@@ -152,7 +152,7 @@ proptest! {
     fn escaped_text_interpolates_back_to_itself(s in "([$\\{\\}:\\-]|\\PC){0,60}") {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), "v".to_owned())]);
         let used = std::cell::RefCell::new(Vec::new());
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], pending: &[], used: &used };
         let escaped = s.replace("${", "$${");
         let done = i.apply(&escaped);
         prop_assert!(done.is_ok(), "{:?} -> {:?}", escaped, done);
@@ -170,7 +170,7 @@ proptest! {
     ) {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), value.clone())]);
         let used = std::cell::RefCell::new(Vec::new());
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], pending: &[], used: &used };
         let done = i.apply(&format!("{before}${{vars.h}}{after}"));
         prop_assert!(done.is_ok(), "{:?}", done);
         prop_assert_eq!(done.unwrap_or_default().text, format!("{before}{value}{after}"));
@@ -180,7 +180,7 @@ proptest! {
     fn interpolation_never_panics(s in "[$\\{\\}:\\-a-zA-Z_.]{0,60}") {
         let vars = std::collections::BTreeMap::from([("h".to_owned(), "v".to_owned())]);
         let used = std::cell::RefCell::new(Vec::new());
-        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], used: &used };
+        let i = Interpolator { env: &env, vars: &vars, declared_secrets: &[], pending: &[], used: &used };
         if let Ok(done) = i.apply(&s) {
             // Without any `$`, interpolation is the identity.
             if !s.contains('$') {

@@ -53,7 +53,11 @@ pub const FIELDS: &[Field] = &[
         T::StringMap,
         "Environment variables for the program.",
     ),
-    opt("cwd", T::String, "Working directory."),
+    opt(
+        "cwd",
+        T::String,
+        "Working directory, relative to the config file's directory (default: infracheck's own).",
+    ),
     opt("max_output_bytes", T::Integer, "Cap on the output read."),
 ];
 
@@ -147,7 +151,7 @@ pub fn parse(
         }
     }
     let cwd = match r.take("cwd") {
-        Some((n, p)) => ctx.non_empty(n, &p),
+        Some((n, p)) => ctx.config_path(n, &p),
         None => None,
     };
     let max_output = match r.take("max_output_bytes") {

@@ -14,7 +14,8 @@ pub fn insecure(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> bool {
     }
 }
 
-/// Read `ca_file`: a PEM file that must hold at least one certificate (a problem otherwise).
+/// Read `ca_file`: a PEM file that must hold at least one certificate (a problem otherwise),
+/// relative to the directory of the config file that names it.
 /// `None` when the value is not a non-empty string: the caller stops parsing the check, as
 /// every kind always has (outer `None`: the value could not be read; inner: the key is
 /// absent).
@@ -22,7 +23,7 @@ pub fn ca_file(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<Option<String
     let Some((n, p)) = r.take("ca_file") else {
         return Some(None);
     };
-    let path = ctx.non_empty(n, &p)?;
+    let path = ctx.config_path(n, &p)?;
     if let Err(e) = super::tls::read_pem_certs(&path) {
         ctx.problem(n, &p, e);
     }

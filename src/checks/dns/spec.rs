@@ -346,7 +346,7 @@ fn read_trust(
 ) -> Option<(Option<String>, bool)> {
     let ca_file = match r.take("ca_file") {
         Some((n, p)) => {
-            let path = ctx.non_empty(n, &p)?;
+            let path = ctx.config_path(n, &p)?;
             if !encrypted {
                 ctx.problem(
                     n,

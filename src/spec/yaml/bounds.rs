@@ -10,6 +10,7 @@ fn refuse(file: &str, span: saphyr_parser::Span, message: String) -> ConfigError
     ConfigError::Invalid {
         file: file.to_owned(),
         problems: vec![Problem {
+            file: crate::spec::source::Source::new(file),
             line: span.start.line(),
             column: span.start.col() + 1,
             path: String::new(),

@@ -6,6 +6,7 @@ use saphyr::Scalar;
 use super::bounds::{Meter, measure};
 use super::{Key, Node, Value};
 use crate::spec::error::{ConfigError, Problem};
+use crate::spec::source::Source;
 
 /// Deepest nesting of sequences and mappings a config may have (block and flow style alike,
 /// aliases included). Real configs stay below 10; the limit keeps every walk over the tree
@@ -36,7 +37,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
     // (a second document, nesting too deep, an alias over that budget) it stops and the two
     // passes below decide, with the exact problem and position.
     let mut meter = Meter::default();
-    let mut builder = Builder::default();
+    let mut builder = Builder::new(Source::new(file));
     let mut fits = true;
     for event in saphyr_parser::Parser::new_from_str(text) {
         let (ev, span) = event.map_err(|e| syntax(file, &e))?;
@@ -56,7 +57,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
         // Again, now that the budget is known, to find the alias that crosses it.
         measure(file, text, Some(budget))?;
     }
-    let mut builder = Builder::default();
+    let mut builder = Builder::new(Source::new(file));
     for event in saphyr_parser::Parser::new_from_str(text) {
         let (ev, span) = event.map_err(|e| syntax(file, &e))?;
         saphyr_parser::SpannedEventReceiver::on_event(&mut builder, ev, span);
@@ -70,6 +71,7 @@ pub(super) fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
         return ConfigError::Invalid {
             file: file.to_owned(),
             problems: vec![Problem {
+                file: Source::new(file),
                 line: e.marker().line(),
                 column: e.marker().col() + 1,
                 path: String::new(),
@@ -104,8 +106,9 @@ enum Frame {
 }
 
 /// Builds [`Node`]s from parser events.
-#[derive(Default)]
 struct Builder {
+    /// The file every node is read from.
+    source: Source,
     stack: Vec<Frame>,
     anchors: std::collections::HashMap<usize, Node>,
     root: Option<Node>,
@@ -113,12 +116,23 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(source: Source) -> Self {
+        Builder {
+            source,
+            stack: Vec::new(),
+            anchors: std::collections::HashMap::new(),
+            root: None,
+            problems: Vec::new(),
+        }
+    }
+
     /// The tree (an empty file is an empty mapping), or every problem found while building.
     fn finish(self, file: &str) -> Result<Node, ConfigError> {
         let root = self.root.unwrap_or(Node {
             value: Value::Map(Vec::new()),
             line: 1,
             column: 1,
+            file: self.source,
         });
         if self.problems.is_empty() {
             Ok(root)
@@ -132,6 +146,7 @@ impl Builder {
 
     fn problem(&mut self, line: usize, column: usize, message: impl Into<String>) {
         self.problems.push(Problem {
+            file: self.source.clone(),
             line,
             column,
             path: String::new(),
@@ -164,7 +179,13 @@ impl Builder {
                         Value::Bool(b) => Some(b.to_string()),
                         _ => None,
                     };
-                    *key = Some(name.map(|name| Key { name, line, column }));
+                    let file = node.file;
+                    *key = Some(name.map(|name| Key {
+                        name,
+                        line,
+                        column,
+                        file,
+                    }));
                     if key.as_ref().is_some_and(Option::is_none) {
                         bad_key = Some((line, column));
                     }
@@ -237,6 +258,7 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                         value,
                         line,
                         column,
+                        file: self.source.clone(),
                     },
                     anchor,
                 );
@@ -264,6 +286,7 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                             value: Value::Seq(items),
                             line: start.0,
                             column: start.1,
+                            file: self.source.clone(),
                         },
                         anchor,
                     );
@@ -283,6 +306,7 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                             value: Value::Map(entries),
                             line: start.0,
                             column: start.1,
+                            file: self.source.clone(),
                         },
                         anchor,
                     );
@@ -297,6 +321,7 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                             value: Value::Null,
                             line,
                             column,
+                            file: self.source.clone(),
                         },
                         0,
                     );

@@ -14,6 +14,7 @@ pub use reader::MapReader;
 pub(crate) use reader::closest;
 
 use super::error::Problem;
+use super::source::Source;
 
 /// A YAML value with its position.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Node {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
+    /// The file it was read from.
+    pub file: Source,
 }
 
 /// The shapes a YAML value can take.
@@ -54,6 +57,8 @@ pub struct Key {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
+    /// The file it was read from.
+    pub file: Source,
 }
 
 impl Value {
@@ -84,17 +89,34 @@ pub fn join(path: &str, key: &str) -> String {
     joined
 }
 
+/// What an unset `${VAR}` without a default is while a config is read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum UnsetEnv {
+    /// A problem, like any other (`run`, `list`, `validate --require-env`).
+    #[default]
+    Problem,
+    /// A note: the value is left unknown and the rest is still checked (`validate`, so a
+    /// pull request can be linted without the deploy job's secrets).
+    Note,
+}
+
 /// Collects problems while the configuration is validated.
 #[derive(Debug, Default)]
 pub struct Problems {
     /// Everything found so far.
     pub list: Vec<Problem>,
+    /// Notes: what could not be checked but is no error (unset variables under
+    /// [`UnsetEnv::Note`]).
+    pub notes: Vec<Problem>,
+    /// What an unset variable is.
+    pub unset_env: UnsetEnv,
 }
 
 impl Problems {
     /// Record a problem at a node.
     pub fn at(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.list.push(Problem {
+            file: node.file.clone(),
             line: node.line,
             column: node.column,
             path: path.to_owned(),
@@ -102,9 +124,26 @@ impl Problems {
         });
     }
 
+    /// Record a note at a node.
+    pub fn note(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.notes.push(Problem {
+            file: node.file.clone(),
+            line: node.line,
+            column: node.column,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// How many problems and notes were recorded: unchanged means a read found nothing to say.
+    pub fn count(&self) -> usize {
+        self.list.len() + self.notes.len()
+    }
+
     /// Record a problem at a key.
     pub fn at_key(&mut self, key: &Key, path: &str, message: impl Into<String>) {
         self.list.push(Problem {
+            file: key.file.clone(),
             line: key.line,
             column: key.column,
             path: path.to_owned(),
