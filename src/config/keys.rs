@@ -58,6 +58,11 @@ pub(super) const COMMON_FIELDS: &[Field] = &[
         FieldType::StringList,
         "Names of checks that must pass first; otherwise this check is SKIP (blocked).",
     ),
+    opt(
+        "tags",
+        FieldType::Tags,
+        "Labels for selecting checks (`--tags`, `--exclude-tags`); no spaces or commas.",
+    ),
 ];
 
 /// The common keys a kind takes only when its registry line says `latency: true`.
