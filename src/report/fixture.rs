@@ -78,6 +78,7 @@ pub(crate) fn summary() -> Summary {
         12,
     );
     api.attempts = 2;
+    api.tags = vec!["api".to_owned(), "smoke".to_owned()];
     api.failed_attempts = vec![FailedAttempt {
         reason: Reason::HttpStatus,
         message: "expected status 200, got 502".to_owned(),

@@ -198,13 +198,14 @@ fn recap(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result<()>
             continue;
         }
         writeln!(out, "\n{title} ({}):", rows.len())?;
-        for r in rows {
+        let names: Vec<String> = rows.iter().map(|r| one_line(&r.name)).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(40);
+        for (r, name) in rows.iter().zip(&names) {
             let reason = r.reason.map(|c| format!(" [{c}]")).unwrap_or_default();
             writeln!(
                 out,
-                "  {}  {}  {}:{}{reason}  {}",
+                "  {}  {name:<width$}  {}:{}{reason}  {}",
                 paint(style, r.status, r.status.as_str()),
-                one_line(&r.name),
                 one_line(&r.location.file),
                 r.location.line,
                 one_line(&r.message),

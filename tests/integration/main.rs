@@ -57,6 +57,8 @@ mod redis;
 mod reports;
 mod scale;
 mod schema;
+mod select;
+mod stdout_reports;
 mod tap;
 mod tcp;
 mod tls;
