@@ -273,3 +273,31 @@ fn selection_comes_before_sharding_and_merge_judges_the_same_selection() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn tags_built_from_a_secret_are_masked_in_list_and_every_result() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "secrets: [TIER_TOKEN]\nenvironments:\n  t:\n    command_checks:\n      - {name: a, command: [\"true\"], tags: [\"tier-${TIER_TOKEN}\"]}\n      - {name: b, command: [\"true\"], tags: [plain], depends_on: a}\n",
+    );
+    let secret = "S3NT1NEL-tag-value";
+    let env = [("TIER_TOKEN", secret)];
+    let out = ws.run(&["list", "-c", "c.yaml", "--env", "t"], &env);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("a\tcommand\ttrue\ttier-***\n"), "{}", stdout(&out));
+    let out = ws.run(
+        &["run", "-c", "c.yaml", "--env", "t", "--tags", "plain", "--json", "r.json"],
+        &env,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc = std::fs::read_to_string(ws.path().join("r.json")).unwrap();
+    assert!(!doc.contains(secret) && !stdout(&out).contains(secret) && !stderr(&out).contains(secret));
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["results"][0]["tags"], serde_json::json!(["tier-***"]));
+    // Nothing matched: the tags in use are listed, masked.
+    let out = ws.run(&["run", "-c", "c.yaml", "--env", "t", "--tags", "x"], &env);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("tags in use: plain, tier-***)"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(secret));
+}
