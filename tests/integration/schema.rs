@@ -127,7 +127,7 @@ environments:
         (
             "tag.yaml",
             "environments:\n  prod:\n    tcp_checks:\n      - {name: a, host: h, port: 1, tags: [ok, \"two words\"]}\n",
-            "tcp_checks/0/tags: 'ok', 'two words'",
+            "tcp_checks/0/tags: ['ok', 'two words']",
         ),
         (
             "bool.yaml",
