@@ -261,7 +261,9 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule:
             certificate: countdown(r, summary.started_at, before, baseline.started_at),
         }));
     }
-    if summary.shard.is_none() {
+    // A shard or a selection covers part of the environment: a check it did not run may
+    // still be in the config, so only a whole run says what was removed.
+    if summary.shard.is_none() && summary.selection.is_none() {
         let current: HashSet<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
         let mut listed: HashSet<&str> = HashSet::new();
         totals.removed = baseline
@@ -335,6 +337,22 @@ mod tests {
             s.results[4].baseline.as_ref().unwrap().previous_status,
             None
         );
+    }
+
+    #[test]
+    fn a_selected_run_lists_no_removed_checks() {
+        let mut s = fixture::summary();
+        s.results = vec![with("a", Status::Pass, 10)];
+        s.selection = Some(crate::model::SelectionRun {
+            only: vec!["a".to_owned()],
+            total_checks: 2,
+            selected: 1,
+            ..Default::default()
+        });
+        // `b` was not selected, not removed from the config.
+        let b = baseline_of(vec![with("a", Status::Pass, 10), with("b", Status::Pass, 10)]);
+        compare(&mut s, &b);
+        assert!(s.baseline.as_ref().unwrap().removed.is_empty());
     }
 
     #[test]

@@ -133,13 +133,28 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Format of the report on stdout.
+/// Format of the report on stdout: every report format. Any other than `text` makes stdout
+/// hold that one document and nothing else (live lines and notices stay on stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Human-readable lines.
     Text,
     /// The JSON document.
     Json,
+    /// JUnit XML.
+    Junit,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// The markdown report.
+    Markdown,
+    /// The self-contained HTML report.
+    Html,
+    /// TAP version 14.
+    Tap,
+    /// Prometheus text exposition format.
+    Prometheus,
+    /// GitLab Code Quality.
+    Codequality,
 }
 
 /// `run` options.
@@ -171,16 +186,45 @@ pub struct RunArgs {
     /// Run only shard K of N (e.g. `2/4`): a stable subset chosen by a hash of the check name.
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<Shard>,
+    /// Which checks to run.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Reports and exit-code options.
     #[command(flatten)]
     pub report: ReportArgs,
 }
 
+/// Which checks of the environment to run (`run`, `list`); checks a selected one depends on
+/// (`depends_on`) run too. Applied before `--shard`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only the checks with any of these tags (comma-separated; repeatable).
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Leave out the checks with any of these tags (comma-separated; repeatable).
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub exclude_tags: Vec<String>,
+    /// Only the checks whose name matches this glob (`api-*`; repeatable: any of them).
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// Leave out the checks whose name matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub skip: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The checked selection; `None` when no option is given.
+    pub fn selection(&self) -> Result<Option<crate::select::Selection>, crate::select::SelectError> {
+        crate::select::Selection::new(&self.tags, &self.exclude_tags, &self.only, &self.skip)
+    }
+}
+
 /// The reports to write and how WARN counts, shared by `run` and `merge`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReportArgs {
-    /// Report format on stdout.
-    #[arg(long, value_enum)]
+    /// Report format on stdout (default text). Any other format makes stdout that one
+    /// document alone: `--output junit > junit.xml`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
     /// Treat WARN as failure for the exit code.
     #[arg(long)]
@@ -271,6 +315,9 @@ pub struct ListArgs {
     /// List only the checks of shard K of N (e.g. `2/4`), as `run --shard` would run them.
     #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
     pub shard: Option<Shard>,
+    /// List only the checks a run with these options would run.
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 /// `init` options.

@@ -21,6 +21,7 @@ pub mod model;
 pub mod policy;
 pub mod redact;
 pub mod report;
+pub mod select;
 pub mod shard;
 pub mod spec;
 pub mod text;

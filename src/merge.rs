@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::model::{CheckResult, Document, GateSummary, Interruption, ShardRun, Summary};
+use crate::model::{
+    CheckResult, Document, GateSummary, Interruption, SelectionRun, ShardRun, Summary,
+};
 
 /// Why the documents cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,7 @@ struct Part {
     fail_on_warn: bool,
     interrupted: Option<Interruption>,
     shard: Option<ShardRun>,
+    selection: Option<SelectionRun>,
     gate: Option<GateSummary>,
     results: Vec<CheckResult>,
 }
@@ -81,6 +84,7 @@ fn read_part(path: &Path, kinds: &[&'static str]) -> Result<Part, MergeError> {
         fail_on_warn: doc.fail_on_warn,
         interrupted: doc.interrupted,
         shard: doc.shard.map(std::borrow::Cow::into_owned),
+        selection: doc.selection.map(std::borrow::Cow::into_owned),
         gate: doc.gate.map(std::borrow::Cow::into_owned),
         results: doc.results.into_owned(),
     })
@@ -217,6 +221,7 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
         ));
     }
     let gate = merged_gate(&docs);
+    let selection = same_selection(&docs)?;
 
     // Back into config order, refusing a check that two shards ran.
     let mut owner: HashMap<String, PathBuf> = HashMap::new();
@@ -269,11 +274,36 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
         fail_on_warn,
         interrupted,
         shard: None,
+        selection,
         fail_on: Default::default(),
         baseline: None,
         gate,
         history: None,
     })
+}
+
+/// The selection every document ran (`--tags`, `--only`…): the shards of one run must all have
+/// run the same one, or the merged reports would judge a mix of subsets as one run.
+fn same_selection(docs: &[Part]) -> Result<Option<SelectionRun>, MergeError> {
+    let Some(first) = docs.first() else {
+        return Ok(None);
+    };
+    let describe = |s: &Option<SelectionRun>| {
+        s.as_ref()
+            .map_or_else(|| "every check".to_owned(), |s| format!("selection {}", s.options()))
+    };
+    if let Some(d) = docs.iter().find(|d| d.selection != first.selection) {
+        return Err(doc_error(
+            &d.path,
+            format!(
+                "ran {} but {} ran {}: every shard of a run must select the same checks",
+                describe(&d.selection),
+                first.path.display(),
+                describe(&first.selection)
+            ),
+        ));
+    }
+    Ok(first.selection.clone())
 }
 
 /// The deploy gate of the whole run: healthy only if every shard's gate was; as many rounds

@@ -290,6 +290,9 @@ impl Redactor {
             self.field(d);
         }
         self.field(&mut r.target);
+        for t in r.tags.iter_mut().chain(&mut r.pulled_in_by) {
+            self.field(t);
+        }
         for a in &mut r.failed_attempts {
             self.field(&mut a.message);
         }

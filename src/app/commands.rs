@@ -149,25 +149,51 @@ pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     }
 }
 
+/// `list`: one line per check a run with the same options would run: name, kind, target and
+/// tags (comma-separated, `-` for none), tab-separated; a check only a selected one's
+/// `depends_on` brings in has a fifth column, `pulled in by NAME[, NAME…]`.
 pub(super) fn list(a: &ListArgs) -> ExitCode {
+    let selection = match a.select.selection() {
+        Ok(s) => s,
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::Usage;
+        }
+    };
     let path = a.config.display().to_string();
     let plans = match config::load(&path, Some(&a.env), &process_env) {
         Ok(p) => p,
         Err(e) => return config_error(&e),
     };
-    let mut out = std::io::stdout().lock();
-    for plan in plans {
+    let mut text = String::new();
+    for mut plan in plans {
         let redactor = Redactor::new(&plan.secrets);
+        let selected = match super::run::select(&mut plan, selection.as_ref()) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
         let (checks, _) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+        let shown = |s: &str| report::one_line(&redactor.text(s));
         for c in &checks {
-            let _ = writeln!(
-                out,
-                "{}\t{}\t{}",
-                report::one_line(&redactor.text(&c.name)),
+            let tags = if c.tags.is_empty() {
+                "-".to_owned()
+            } else {
+                shown(&c.tags.join(","))
+            };
+            text.push_str(&format!(
+                "{}\t{}\t{}\t{tags}",
+                shown(&c.name),
                 c.kind(),
-                report::one_line(&redactor.text(&c.target))
-            );
+                shown(&c.target)
+            ));
+            let by = selected.as_ref().map_or(&[][..], |s| s.pulled_in_by(&c.name));
+            if !by.is_empty() {
+                text.push_str(&format!("\tpulled in by {}", shown(&by.join(", "))));
+            }
+            text.push('\n');
         }
     }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     ExitCode::Ok
 }

@@ -1,7 +1,7 @@
 //! `infracheck merge`: the reports and exit code of one run, from the JSON documents of its
 //! shards.
 
-use super::outputs::{Inputs, distinct_report_paths, finish};
+use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
 use super::run::{load_baseline, load_history};
 use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::cli::{GlobalArgs, MergeArgs};
@@ -14,7 +14,9 @@ use crate::report;
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
-    if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env) {
+    if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env)
+        .and_then(|()| one_report_on_stdout(&a.report))
+    {
         eprint_line(&format!("error: {}", report::one_line(&msg)));
         return ExitCode::Usage;
     }

@@ -177,6 +177,88 @@ pub(super) fn github_mode(a: &ReportArgs, env: &dyn Fn(&str) -> Option<String>) 
     }
 }
 
+/// The report files the options ask for, in the order they are written: `--json`, `--junit`,
+/// `--sarif`, `--markdown`, `--codequality`, `--prometheus`, `--html`, `--tap`.
+fn report_files(a: &ReportArgs) -> impl Iterator<Item = (OutputFormat, &PathBuf)> {
+    [
+        (OutputFormat::Json, &a.json),
+        (OutputFormat::Junit, &a.junit),
+        (OutputFormat::Sarif, &a.sarif),
+        (OutputFormat::Markdown, &a.markdown),
+        (OutputFormat::Codequality, &a.codequality),
+        (OutputFormat::Prometheus, &a.prometheus),
+        (OutputFormat::Html, &a.html),
+        (OutputFormat::Tap, &a.tap),
+    ]
+    .into_iter()
+    .filter_map(|(format, path)| Some((format, path.as_ref()?)))
+}
+
+/// The format's output name: its `--output` value, its `--<format> PATH` flag and its
+/// `report_<name>` GitHub output.
+fn format_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Text => "text",
+        OutputFormat::Json => "json",
+        OutputFormat::Junit => "junit",
+        OutputFormat::Sarif => "sarif",
+        OutputFormat::Markdown => "markdown",
+        OutputFormat::Html => "html",
+        OutputFormat::Tap => "tap",
+        OutputFormat::Prometheus => "prometheus",
+        OutputFormat::Codequality => "codequality",
+    }
+}
+
+/// The one reporter of each format, wherever it is written (`--output FORMAT` or a file).
+fn reporter(
+    format: OutputFormat,
+    color: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Box<dyn report::Reporter> {
+    use report::{codequality, html, json, junit, markdown, prometheus, sarif, tap};
+    match format {
+        OutputFormat::Text => Box::new(text::Text {
+            style: text::Style { color },
+        }),
+        OutputFormat::Json => Box::new(json::Json),
+        OutputFormat::Junit => Box::new(junit::Junit),
+        OutputFormat::Sarif => Box::new(sarif::Sarif),
+        OutputFormat::Markdown => Box::new(markdown::Markdown),
+        OutputFormat::Html => {
+            // The commit of the config, when the CI says which one it checked out.
+            let commit = ["GITHUB_SHA", "CI_COMMIT_SHA"]
+                .iter()
+                .find_map(|v| env(v).filter(|s| !s.trim().is_empty()));
+            Box::new(html::Html { commit })
+        }
+        OutputFormat::Tap => Box::new(tap::Tap),
+        OutputFormat::Prometheus => Box::new(prometheus::Prometheus),
+        OutputFormat::Codequality => Box::new(codequality::CodeQuality),
+    }
+}
+
+/// Two reports aimed at stdout would be one unreadable stream: `--output FORMAT` (given on the
+/// command line) and a `--<format> -`, or two `--<format> -`. Refused before anything runs.
+pub(super) fn one_report_on_stdout(a: &ReportArgs) -> Result<(), String> {
+    let mut on_stdout: Vec<String> = a
+        .output
+        .map(|f| format!("--output {}", format_name(f)))
+        .into_iter()
+        .collect();
+    on_stdout.extend(
+        report_files(a)
+            .filter(|(_, p)| p.as_os_str() == "-")
+            .map(|(f, _)| format!("--{} -", format_name(f))),
+    );
+    match on_stdout.as_slice() {
+        [first, second, ..] => Err(format!(
+            "{first} and {second} both write to stdout: give one of them a file"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Every output the options ask for, in the order they are written: the stdout report, the
 /// report files, then (GitHub mode) the step summary, the annotations on stderr (so a JSON
 /// document on stdout stays parseable) and `$GITHUB_OUTPUT`, which names the files written.
@@ -185,52 +267,20 @@ fn report_outputs(
     color: bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Output> {
-    use report::{
-        Destination, codequality, github, html, json, junit, markdown, prometheus, sarif, tap,
-    };
-    let mut outputs = vec![match a.output.unwrap_or(OutputFormat::Text) {
-        OutputFormat::Text => Output::new(
-            text::Text {
-                style: text::Style { color },
-            },
-            Destination::Stdout,
-        ),
-        OutputFormat::Json => Output::new(json::Json, Destination::Stdout),
+    use report::{Destination, github, markdown};
+    let stdout = a.output.unwrap_or(OutputFormat::Text);
+    let mut outputs = vec![Output {
+        reporter: reporter(stdout, color, env),
+        destination: Destination::Stdout,
     }];
-    let file = |name: &'static str, path: &PathBuf| Destination::File {
-        name,
-        path: path.clone(),
-    };
-    if let Some(p) = &a.json {
-        outputs.push(Output::new(json::Json, file("json", p)));
-    }
-    if let Some(p) = &a.junit {
-        outputs.push(Output::new(junit::Junit, file("junit", p)));
-    }
-    if let Some(p) = &a.sarif {
-        outputs.push(Output::new(sarif::Sarif, file("sarif", p)));
-    }
-    if let Some(p) = &a.markdown {
-        outputs.push(Output::new(markdown::Markdown, file("markdown", p)));
-    }
-    if let Some(p) = &a.codequality {
-        outputs.push(Output::new(
-            codequality::CodeQuality,
-            file("codequality", p),
-        ));
-    }
-    if let Some(p) = &a.prometheus {
-        outputs.push(Output::new(prometheus::Prometheus, file("prometheus", p)));
-    }
-    if let Some(p) = &a.html {
-        // The commit of the config, when the CI says which one it checked out.
-        let commit = ["GITHUB_SHA", "CI_COMMIT_SHA"]
-            .iter()
-            .find_map(|v| env(v).filter(|s| !s.trim().is_empty()));
-        outputs.push(Output::new(html::Html { commit }, file("html", p)));
-    }
-    if let Some(p) = &a.tap {
-        outputs.push(Output::new(tap::Tap, file("tap", p)));
+    for (format, path) in report_files(a) {
+        outputs.push(Output {
+            reporter: reporter(format, color, env),
+            destination: Destination::File {
+                name: format_name(format),
+                path: path.clone(),
+            },
+        });
     }
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
-use super::outputs::{Inputs, distinct_report_paths, finish, github_mode};
+use super::outputs::{Inputs, distinct_report_paths, finish, github_mode, one_report_on_stdout};
 use super::{config_error, document_kinds, eprint_line, interruption_code, process_env};
 use crate::baseline::Baseline;
 use crate::checks::RunContext;
@@ -20,6 +20,7 @@ use crate::model::{FailOn, Interruption, Summary};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::report;
+use crate::select::{Selected, Selection};
 use crate::shard;
 
 pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
@@ -27,10 +28,19 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         eprint_line("error: --env is required (the environment to check)");
         return ExitCode::Usage;
     };
-    if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env) {
+    if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env)
+        .and_then(|()| one_report_on_stdout(&a.report))
+    {
         eprint_line(&format!("error: {}", report::one_line(&msg)));
         return ExitCode::Usage;
     }
+    let selection = match a.select.selection() {
+        Ok(s) => s,
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            return ExitCode::Usage;
+        }
+    };
     let path = a.config.display().to_string();
     let plan = match config::load(&path, Some(env), &process_env) {
         Ok(mut plans) => match plans.pop() {
@@ -80,7 +90,12 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         }
     };
     let redactor = Redactor::new(&plan.secrets);
-    let (summary, policy) = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref())) {
+    let (summary, policy) = match runtime.block_on(run_plan(
+        plan,
+        a,
+        (selection.as_ref(), g.quiet),
+        baseline.as_ref(),
+    )) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -155,9 +170,9 @@ pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History
 /// Run the plan's checks (in rounds under the deploy gate) into the summary of the run, with
 /// the run's policy.
 async fn run_plan(
-    plan: Plan,
+    mut plan: Plan,
     a: &RunArgs,
-    quiet: bool,
+    (selection, quiet): (Option<&Selection>, bool),
     baseline: Option<&Baseline>,
 ) -> Result<(Summary, Policy), ExitCode> {
     let concurrency = a
@@ -176,6 +191,8 @@ async fn run_plan(
         }
     };
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
+    // Select first, then shard: `--shard` splits the selected checks.
+    let selected = select(&mut plan, selection)?;
     let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
     if let Some(s) = &shard
         && checks.is_empty()
@@ -301,6 +318,9 @@ async fn run_plan(
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
     crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
+    if let Some(s) = &selected {
+        s.annotate(&mut results);
+    }
     let summary = Summary {
         environment: plan.environment,
         config_path: a.config.display().to_string(),
@@ -310,12 +330,37 @@ async fn run_plan(
         fail_on_warn: a.report.fail_on_warn,
         interrupted,
         shard,
+        selection: selected.map(|s| s.run),
         fail_on,
         baseline: None,
         gate,
         history: None,
     };
     Ok((summary, policy))
+}
+
+/// Keep the plan's checks the selection picks (and their dependencies); a selection that
+/// picks none is a usage error (exit 2), never an empty green run.
+pub(super) fn select(plan: &mut Plan, selection: Option<&Selection>) -> Result<Option<Selected>, ExitCode> {
+    let Some(selection) = selection else {
+        return Ok(None);
+    };
+    let checks = std::mem::take(&mut plan.checks);
+    match selection.apply(checks, &plan.environment) {
+        Ok(mut s) => {
+            plan.checks = std::mem::take(&mut s.checks);
+            Ok(Some(s))
+        }
+        Err(e) => {
+            // Tags are config text: masked like every other output.
+            let redactor = Redactor::new(&plan.secrets);
+            eprint_line(&format!(
+                "error: {}",
+                report::one_line(&redactor.text(&e.to_string()))
+            ));
+            Err(ExitCode::Usage)
+        }
+    }
 }
 
 #[cfg(unix)]

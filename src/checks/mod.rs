@@ -91,6 +91,8 @@ pub struct CheckDef {
     pub location: Location,
     /// Checks that must finish with PASS or WARN before this one runs (`depends_on`).
     pub depends_on: Vec<Dependency>,
+    /// Labels for selecting checks (`tags`, `--tags`), in file order without repeats.
+    pub tags: Vec<String>,
     /// The kind-specific part.
     pub spec: CheckSpec,
 }

@@ -174,6 +174,10 @@ fn read_check(
     if let Some((n, p)) = r.take("depends_on") {
         depends_on = read_depends_on(n, &p, ctx);
     }
+    let tags = r
+        .take("tags")
+        .map(|(n, p)| read_tags(n, &p, ctx))
+        .unwrap_or_default();
 
     // The file the check is written in (an included one, or the main config).
     let file = node.file.name();
@@ -210,6 +214,7 @@ fn read_check(
             column,
         },
         depends_on,
+        tags,
         spec,
     })
 }
@@ -289,6 +294,43 @@ fn read_depends_on(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency
             })
         })
         .collect()
+}
+
+/// `tags: [names]` (a single tag is accepted too): each a word without whitespace or commas
+/// (`--tags a,b` splits on commas), each problem at its entry; a repeated tag is kept once.
+fn read_tags(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<String> {
+    let items: Vec<(&Node, String)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item, format!("{path}[{i}]")))
+            .collect(),
+        Value::Map(_) | Value::Null => {
+            ctx.problem(
+                node,
+                path,
+                format!("expected a list of tags, found {}", node.value.type_name()),
+            );
+            return Vec::new();
+        }
+        _ => vec![(node, path.to_owned())],
+    };
+    let mut tags: Vec<String> = Vec::with_capacity(items.len());
+    for (item, item_path) in items {
+        let Some(tag) = ctx.non_empty(item, &item_path) else {
+            continue;
+        };
+        if tag.contains(|c: char| c == ',' || c.is_whitespace()) {
+            ctx.problem(
+                item,
+                &item_path,
+                "a tag must not contain a space or a comma (`--tags a,b` splits on commas)",
+            );
+        } else if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
 }
 
 /// What the cross-check rules (unique names, `depends_on`) need of a check. Gathered for every

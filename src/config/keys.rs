@@ -63,6 +63,11 @@ pub(super) const COMMON_FIELDS: &[Field] = &[
         FieldType::TargetList,
         "Run this check once per target: strings (`{{target}}`) or mappings (`{{target.KEY}}`), replaced in every string value; a name without a reference gets ` [TARGET]` appended.",
     ),
+    opt(
+        "tags",
+        FieldType::Tags,
+        "Labels for selecting checks (`--tags`, `--exclude-tags`); no spaces or commas.",
+    ),
 ];
 
 /// The common keys a kind takes only when its registry line says `latency: true`.

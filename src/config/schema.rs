@@ -22,6 +22,9 @@ use super::keys::{
     COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, TOP_FIELDS,
 };
 
+/// A tag: no whitespace, no comma (the validator's rule, see `config/checks.rs`).
+const TAG_PATTERN: &str = r"^[^\s,]+$";
+
 fn type_schema(ty: FieldType) -> Value {
     let interpolated = json!({"type": "string"});
     match ty {
@@ -33,6 +36,10 @@ fn type_schema(ty: FieldType) -> Value {
             {"type": ["string", "number", "boolean"]},
             {"type": "array", "items": {"type": ["string", "number", "boolean"]}}
         ]}),
+        FieldType::Tags => {
+            let tag = json!({"type": "string", "pattern": TAG_PATTERN});
+            json!({"anyOf": [tag, {"type": "array", "items": tag}]})
+        }
         FieldType::ScalarList => json!({"anyOf": [
             {"type": ["string", "integer"]},
             {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}

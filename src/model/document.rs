@@ -13,8 +13,8 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BaselineSummary, CheckResult, Counts, FailOn, GateSummary, Interruption, ShardRun, Status,
-    Summary,
+    BaselineSummary, CheckResult, Counts, FailOn, GateSummary, Interruption, SelectionRun,
+    ShardRun, Status, Summary,
 };
 
 /// Version of the JSON document's shape.
@@ -57,6 +57,9 @@ pub struct Document<'a> {
     /// The shard the run covered (`--shard K/N`).
     #[serde(default)]
     pub shard: Option<Cow<'a, ShardRun>>,
+    /// The selection the run covered (`--tags`, `--only`…); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Cow<'a, SelectionRun>>,
     /// Which failures failed the run.
     #[serde(skip_deserializing)]
     pub fail_on: FailOn,
@@ -113,6 +116,7 @@ impl<'a> Document<'a> {
             fail_on_warn: summary.fail_on_warn,
             interrupted: summary.interrupted,
             shard: summary.shard.as_ref().map(Cow::Borrowed),
+            selection: summary.selection.as_ref().map(Cow::Borrowed),
             fail_on: summary.fail_on,
             baseline: summary.baseline.as_ref(),
             gate: summary.gate.as_ref().map(Cow::Borrowed),

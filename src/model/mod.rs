@@ -10,6 +10,7 @@ mod history;
 mod reason;
 mod result;
 mod rule;
+mod selection;
 mod summary;
 
 pub use annotations::{
@@ -26,6 +27,7 @@ pub use result::{
     CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Outcome, Status, WAIVER_KIND,
 };
 pub use rule::{Rule, Verdict};
+pub use selection::{SelectionRun, selection_line};
 pub use summary::{Counts, Interruption, Summary};
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.

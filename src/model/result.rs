@@ -206,6 +206,13 @@ pub struct CheckResult {
     pub metadata: Metadata,
     /// Where the check is defined.
     pub location: Location,
+    /// The check's `tags`, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// When a selection (`--tags`, `--only`…) left the check out but a selected check depends
+    /// on it: the checks of the run whose `depends_on` names it, in config order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled_in_by: Vec<String>,
     /// What changed since the `--baseline` run, when one was given (not read back: a
     /// comparison belongs to the run that made it). This and the two records below are boxed:
     /// most results have none, and a retained result should not pay for them inline.

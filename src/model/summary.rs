@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BaselineSummary, CheckResult, FailOn, GateSummary, HistorySummary, ShardRun, Status};
+use super::{
+    BaselineSummary, CheckResult, FailOn, GateSummary, HistorySummary, SelectionRun, ShardRun,
+    Status,
+};
 
 /// Counts of a run, by status.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -54,6 +57,8 @@ pub struct Summary {
     pub interrupted: Option<Interruption>,
     /// Set when the run covered one shard of the checks (`--shard K/N`).
     pub shard: Option<ShardRun>,
+    /// Set when the run covered only the checks a selection picked (`--tags`, `--only`…).
+    pub selection: Option<SelectionRun>,
     /// Which failures fail the run (`--fail-on`).
     pub fail_on: FailOn,
     /// The comparison with `--baseline`, when given.

@@ -38,6 +38,8 @@ fn result(
             line,
             column: 9,
         },
+        tags: Vec::new(),
+        pulled_in_by: Vec::new(),
         baseline: None,
         gate: None,
         history: None,
@@ -76,6 +78,7 @@ pub(crate) fn summary() -> Summary {
         12,
     );
     api.attempts = 2;
+    api.tags = vec!["api".to_owned(), "smoke".to_owned()];
     api.failed_attempts = vec![FailedAttempt {
         reason: Reason::HttpStatus,
         message: "expected status 200, got 502".to_owned(),
@@ -164,6 +167,7 @@ pub(crate) fn summary() -> Summary {
         fail_on_warn: false,
         interrupted: None,
         shard: None,
+        selection: None,
         fail_on: Default::default(),
         baseline: None,
         gate: None,

@@ -1,9 +1,11 @@
-//! The human report on stdout: one line per check, FAIL and WARN standing out, a summary line.
+//! The human report on stdout: one line per check, FAIL and WARN standing out, then a recap of
+//! the failures and warnings (as `cargo test` ends with its failures, so the last lines of a
+//! CI log say what broke) and the summary line.
 
 use std::io::{self, Write};
 
 use super::one_line;
-use crate::model::{Status, Summary};
+use crate::model::{CheckResult, Status, Summary};
 
 /// Whether to use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,9 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         one_line(&summary.environment),
         plural(counts.total, "check", "checks")
     )?;
+    if let Some(s) = &summary.selection {
+        writeln!(out, "{}", one_line(&crate::model::selection_line(s)))?;
+    }
     if let Some(b) = &summary.baseline {
         writeln!(
             out,
@@ -111,6 +116,12 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         if let Some(g) = r.gate.as_ref().filter(|g| g.healthy_round != Some(1)) {
             message.push_str(&format!(" — {}", crate::model::gate_note(g)));
         }
+        if !r.pulled_in_by.is_empty() {
+            message.push_str(&format!(
+                " — pulled in by {} (depends_on)",
+                one_line(&r.pulled_in_by.join(", "))
+            ));
+        }
         writeln!(
             out,
             "  {label}  {:<name_width$}  {:<kind_width$}  {:>ms_width$}  {}",
@@ -132,6 +143,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     if let Some(g) = &summary.gate {
         writeln!(out, "{}", crate::model::gate_line(g))?;
     }
+    recap(summary, style, out)?;
     let verdict = match super::verdict(summary) {
         "passed" => paint(style, Status::Pass, "PASSED"),
         "warned" => paint(style, Status::Warn, "PASSED with warnings"),
@@ -164,6 +176,46 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         });
     }
     writeln!(out, "{line}")
+}
+
+/// After the table, the checks that need attention again, worst first: `failures (N):` (FAIL
+/// and SKIP, which fail a run) then `warnings (N):`, one line each with the reason, where the
+/// check is defined and its message. Nothing when every check passed (or was waived).
+fn recap(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let failures: Vec<&CheckResult> = summary
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Skip))
+        .collect();
+    let warnings: Vec<&CheckResult> = summary
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Warn)
+        .collect();
+    let any = !failures.is_empty() || !warnings.is_empty();
+    for (title, rows) in [("failures", failures), ("warnings", warnings)] {
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{title} ({}):", rows.len())?;
+        let names: Vec<String> = rows.iter().map(|r| one_line(&r.name)).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(40);
+        for (r, name) in rows.iter().zip(&names) {
+            let reason = r.reason.map(|c| format!(" [{c}]")).unwrap_or_default();
+            writeln!(
+                out,
+                "  {}  {name:<width$}  {}:{}{reason}  {}",
+                paint(style, r.status, r.status.as_str()),
+                one_line(&r.location.file),
+                r.location.line,
+                one_line(&r.message),
+            )?;
+        }
+    }
+    if any {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// `1 check`, `2 checks`.

@@ -15,6 +15,9 @@ pub enum FieldType {
     Duration,
     /// A string, or a list of strings.
     StringList,
+    /// A tag, or a list of tags: words without whitespace or commas (`--tags a,b` splits on
+    /// commas).
+    Tags,
     /// A scalar (status or exit code, `2xx`), or a list of them.
     ScalarList,
     /// A mapping of names to text.

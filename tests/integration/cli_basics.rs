@@ -181,11 +181,11 @@ environments:
     assert_eq!(code(&out), 0);
     assert_eq!(
         stdout(&out),
-        "shared\thttp\thttps://api.staging.example.com/health\n\
-         login\thttp\thttps://user:***@api.staging.example.com/login\n"
+        "shared\thttp\thttps://api.staging.example.com/health\t-\n\
+         login\thttp\thttps://user:***@api.staging.example.com/login\t-\n"
     );
     let out = ws.run(&["list", "--env", "prod"], &[]);
-    assert!(stdout(&out).contains("prod-only\thttp\thttps://api.example.com/x"));
+    assert!(stdout(&out).contains("prod-only\thttp\thttps://api.example.com/x\t-\n"));
     let out = ws.run(&["validate", "--env", "qa"], &[]);
     assert_eq!(code(&out), 2);
     assert!(

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("baseline.rs", &["model", "text"]),
     ("merge.rs", &["model", "config", "text"]),
     ("shard.rs", &["model", "config", "checks", "text"]),
+    ("select.rs", &["model", "checks", "text"]),
     ("history.rs", &["model", "text"]),
     (
         "gate.rs",

@@ -59,6 +59,8 @@ mod redis;
 mod reports;
 mod scale;
 mod schema;
+mod select;
+mod stdout_reports;
 mod suite;
 mod tap;
 mod tcp;

@@ -81,7 +81,8 @@ environments:
   prod:
     vars: {host: db.test}
     tcp_checks:
-      - {name: db, host: "${vars.host}", port: 5432, timeout: 2.5}
+      - {name: db, host: "${vars.host}", port: 5432, timeout: 2.5, tags: [db, "${TIER}"]}
+      - {name: db2, host: "${vars.host}", port: 5432, tags: db}
     tls_checks:
       - {name: cert, host: example.test, warn_days: "${WARN_DAYS}", min_version: "1.2"}
 "#,
@@ -121,6 +122,12 @@ environments:
             "missing-name.yaml",
             "environments:\n  prod:\n    tcp_checks:\n      - {host: h, port: 1}\n",
             "'name' is a required property",
+        ),
+        // A tag is a word: `--tags a,b` splits on commas.
+        (
+            "tag.yaml",
+            "environments:\n  prod:\n    tcp_checks:\n      - {name: a, host: h, port: 1, tags: [ok, \"two words\"]}\n",
+            "tcp_checks/0/tags: ['ok', 'two words']",
         ),
         (
             "bool.yaml",

@@ -99,7 +99,7 @@ fn perl_parse(file: &Path) -> Parsed {
 }
 
 /// tap.py (with PyYAML for the diagnostics blocks): `[ok, skip, todo, yaml]` per test point.
-fn tappy_parse(file: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn tappy_parse(file: &Path) -> Vec<serde_json::Value> {
     let script = r#"
 import json, sys
 from tap.parser import Parser
