@@ -143,6 +143,20 @@ fn include_cycle_is_exit_2_naming_both_places() {
         stderr(&out),
         "error: b.yaml:1:11: include[0]: include cycle: `infracheck.yaml` is read already (it is the main config)\n"
     );
+    // Not a cycle, but one file reached twice (its checks would be defined twice).
+    ws.write("a.yaml", "include: [common.yaml]\n");
+    ws.write("b.yaml", "include: [common.yaml]\n");
+    ws.write("common.yaml", "vars: {a: b}\n");
+    ws.write(
+        "infracheck.yaml",
+        "include: [a.yaml, b.yaml]\nenvironments:\n  prod:\n    command_checks:\n      - {name: main, command: [\"true\"]}\n",
+    );
+    let out = ws.run(&["validate"], &[]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out),
+        "error: b.yaml:1:11: include[0]: included twice: `common.yaml` is read already (already included at a.yaml:1:11)\n"
+    );
 }
 
 #[test]
