@@ -9,7 +9,7 @@
 //! Selection comes before sharding (`--shard K/N` splits the selected checks), and the run's
 //! JSON document records it so that `merge` judges the same selection every shard ran.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use globset::{Glob, GlobMatcher};
 
@@ -106,9 +106,12 @@ impl Selection {
     /// error when it picks none.
     pub fn apply(&self, checks: Vec<CheckDef>, environment: &str) -> Result<Selected, SelectError> {
         let total_checks = checks.len();
-        let picked: Vec<bool> = checks.iter().map(|c| self.picks(&c.name, &c.tags)).collect();
-        let selected = picked.iter().filter(|p| **p).count();
-        if selected == 0 {
+        let picked: HashSet<&str> = checks
+            .iter()
+            .filter(|c| self.picks(&c.name, &c.tags))
+            .map(|c| c.name.as_str())
+            .collect();
+        if picked.is_empty() {
             return Err(SelectError::NothingMatched {
                 environment: environment.to_owned(),
                 options: self.run(0, 0, 0).options(),
@@ -116,32 +119,32 @@ impl Selection {
                 known: known_tags(&checks),
             });
         }
-        let index: HashMap<&str, usize> = checks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_str(), i))
-            .collect();
-        // Every check a picked one depends on, transitively.
+        let by_name: HashMap<&str, &CheckDef> =
+            checks.iter().map(|c| (c.name.as_str(), c)).collect();
+        // Every check a picked one depends on, transitively (names are unique: validated).
         let mut keep = picked.clone();
-        let mut stack: Vec<usize> = (0..checks.len()).filter(|i| picked[*i]).collect();
-        while let Some(i) = stack.pop() {
-            for d in &checks[i].depends_on {
-                if let Some(&j) = index.get(d.name.as_str())
-                    && !keep[j]
+        let mut stack: Vec<&CheckDef> = checks
+            .iter()
+            .filter(|c| picked.contains(c.name.as_str()))
+            .collect();
+        while let Some(c) = stack.pop() {
+            for d in &c.depends_on {
+                if let Some(dep) = by_name.get(d.name.as_str())
+                    && keep.insert(dep.name.as_str())
                 {
-                    keep[j] = true;
-                    stack.push(j);
+                    stack.push(dep);
                 }
             }
         }
         let mut pulled_in_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (i, c) in checks.iter().enumerate().filter(|(i, _)| keep[*i]) {
+        for c in checks.iter().filter(|c| keep.contains(c.name.as_str())) {
             let mut named = BTreeSet::new();
             for d in &c.depends_on {
-                if let Some(&j) = index.get(d.name.as_str())
-                    && !picked[j]
-                    && j != i
-                    && named.insert(j)
+                let dep = d.name.as_str();
+                if by_name.contains_key(dep)
+                    && !picked.contains(dep)
+                    && dep != c.name
+                    && named.insert(dep)
                 {
                     pulled_in_by
                         .entry(d.name.clone())
@@ -150,11 +153,14 @@ impl Selection {
                 }
             }
         }
-        let pulled_in = keep.iter().filter(|k| **k).count() - selected;
-        let run = self.run(total_checks, selected, pulled_in);
+        let run = self.run(total_checks, picked.len(), keep.len() - picked.len());
+        let flags: Vec<bool> = checks
+            .iter()
+            .map(|c| keep.contains(c.name.as_str()))
+            .collect();
         let checks = checks
             .into_iter()
-            .zip(keep)
+            .zip(flags)
             .filter_map(|(c, k)| k.then_some(c))
             .collect();
         Ok(Selected {

@@ -186,7 +186,9 @@ pub(super) fn list(a: &ListArgs) -> ExitCode {
                 c.kind(),
                 shown(&c.target)
             ));
-            let by = selected.as_ref().map_or(&[][..], |s| s.pulled_in_by(&c.name));
+            let by = selected
+                .as_ref()
+                .map_or(&[][..], |s| s.pulled_in_by(&c.name));
             if !by.is_empty() {
                 text.push_str(&format!("\tpulled in by {}", shown(&by.join(", "))));
             }
