@@ -47,6 +47,7 @@ mod http_nginx;
 mod kubernetes;
 mod layering;
 mod metrics;
+mod phases;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
