@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 pub use registry::{Kind, KindEntry};
 
 use crate::model::{Location, Outcome, PhaseName, Phases};
-pub use common::judge::{PhaseLimit, PhaseLimits, phase_problems};
 use crate::spec::field::Field;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+pub use common::judge::{PhaseLimit, PhaseLimits, phase_problems};
 
 kinds! {
     /// An HTTP(S) request.

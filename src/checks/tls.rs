@@ -18,7 +18,11 @@ use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
 /// The phases the kind times: the lookup (not for an IP literal), the TCP connection and the TLS handshake.
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Dns, crate::model::PhaseName::Connect, crate::model::PhaseName::Handshake];
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Dns,
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Handshake,
+];
 
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::TlsLatency;

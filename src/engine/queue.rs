@@ -39,4 +39,3 @@ impl Queue {
         (self.round > round).then(|| now.saturating_duration_since(since))
     }
 }
-

@@ -203,7 +203,8 @@ pub fn format_ms(d: Duration) -> String {
 }
 
 /// A result's total time, written twice: `duration_ms` (whole milliseconds, as always) and
-/// `duration_us` (the precise figure). Read back from `duration_us` where a document has it.
+/// `duration_us` (the precise figure). Read back from `duration_us` where a document has it
+/// and it agrees with `duration_ms`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Elapsed(pub Duration);
 
@@ -226,9 +227,11 @@ impl<'de> Deserialize<'de> for Elapsed {
             duration_us: Option<u64>,
         }
         let raw = Raw::deserialize(d)?;
+        // `duration_us` refines `duration_ms` only where the two agree: a document whose
+        // `duration_ms` was edited (a baseline made by hand) is read as edited.
         Ok(Elapsed(match raw.duration_us {
-            Some(us) => Duration::from_micros(us),
-            None => Duration::from_millis(raw.duration_ms),
+            Some(us) if us / 1000 == raw.duration_ms => Duration::from_micros(us),
+            _ => Duration::from_millis(raw.duration_ms),
         }))
     }
 }
@@ -312,5 +315,8 @@ mod tests {
         assert_eq!(serde_json::from_str::<Elapsed>(&json).unwrap(), e);
         let old: Elapsed = serde_json::from_str(r#"{"duration_ms":7}"#).unwrap();
         assert_eq!(old.0, Duration::from_millis(7));
+        let edited: Elapsed =
+            serde_json::from_str(r#"{"duration_ms":60000,"duration_us":1412}"#).unwrap();
+        assert_eq!(edited.0, Duration::from_secs(60));
     }
 }

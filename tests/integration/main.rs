@@ -47,9 +47,9 @@ mod http_nginx;
 mod kubernetes;
 mod layering;
 mod metrics;
-mod phases;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod phases;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod progress;

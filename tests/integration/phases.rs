@@ -4,13 +4,13 @@
 //! precise total (`duration_us`); a phase threshold gives the kind's latency reason and names the
 //! phase; `queued_ms` appears when a per-host cap holds a check back.
 
+use crate::support::Workspace;
 use crate::support::dns_server::Dnsmasq;
 use crate::support::nginx::Nginx;
 use crate::support::platform::{Run, run_json};
 use crate::support::redis::Redis;
 use crate::support::tcp_server::{Mode, TcpServer};
 use crate::support::tls_server::{Pki, TlsServer};
-use crate::support::Workspace;
 
 /// The phase names of the result `name`, in order, after checking each is a non-negative
 /// number and that together they fit in the result's `duration_us`.
@@ -53,7 +53,12 @@ fn http_tcp_tls_dns_redis_and_command_report_their_phases() {
     let redis = Redis::start(&["--requirepass", "phase-pw-0001"]);
     let plain = Redis::start(&[]);
     let ws = Workspace::new();
-    let http_port = nginx.base().rsplit(':').next().unwrap_or_default().to_owned();
+    let http_port = nginx
+        .base()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let run = run_json(
         &ws,
         &format!(
@@ -101,10 +106,7 @@ fn http_tcp_tls_dns_redis_and_command_report_their_phases() {
     assert_eq!(phases(&run, "tcp-banner"), ["dns", "connect", "banner"]);
     assert_eq!(phases(&run, "tls"), ["connect", "handshake"]);
     assert_eq!(phases(&run, "dns"), ["query"]);
-    assert_eq!(
-        phases(&run, "redis-auth"),
-        ["connect", "auth", "query"]
-    );
+    assert_eq!(phases(&run, "redis-auth"), ["connect", "auth", "query"]);
     assert_eq!(phases(&run, "redis"), ["connect", "query"]);
     assert_eq!(phases(&run, "command"), ["run"]);
     // No queue without a limit to wait for.
@@ -275,5 +277,39 @@ environments:
         .unwrap_or_else(|| panic!("no queued_ms: {}", run.raw));
     // It waited at least as long as the first check took (the cap held it until then).
     let first_ms = run.get("first")["duration_us"].as_f64().unwrap_or(0.0) / 1000.0;
-    assert!(queued >= first_ms, "queued {queued} ms < first {first_ms} ms");
+    assert!(
+        queued >= first_ms,
+        "queued {queued} ms < first {first_ms} ms"
+    );
+}
+
+/// `-v` logs each check's phases (and its wait, when it had one).
+#[test]
+fn verbose_logs_the_phases() {
+    let server = TcpServer::start(Mode::Banner("220 ready\r\n"));
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    tcp_checks:\n      - {{name: smtp, host: 127.0.0.1, port: {}, expect: \"220\"}}\n",
+            server.addr.port()
+        ),
+    );
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "-v"], &[]);
+    assert_eq!(
+        crate::support::code(&out),
+        0,
+        "{}",
+        crate::support::stderr(&out)
+    );
+    let err = crate::support::stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("timings"))
+        .unwrap_or_else(|| panic!("no timings line: {err}"));
+    assert!(line.contains("smtp"), "{line}");
+    assert!(
+        line.contains("phases=connect ") && line.contains(" · banner "),
+        "{line}"
+    );
 }

@@ -29,7 +29,10 @@ use crate::spec::yaml::MapReader;
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
 
 /// The phases the kind times: the connection (lookup, TCP and TLS) and the health call over HTTP/2.
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Connect, crate::model::PhaseName::Rpc];
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Rpc,
+];
 
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::GrpcLatency;

@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue};
-use rustls::client::Tls13ClientSessionValue;
 use rustls::NamedGroup;
+use rustls::client::Tls13ClientSessionValue;
+use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue};
 use rustls::pki_types::ServerName;
 
 use crate::checks::Phase;
@@ -76,7 +76,12 @@ pub(super) async fn timed_send(
     let sent = Instant::now();
     let result = MARKS.scope(Arc::clone(&marks), request.send()).await;
     let head = Instant::now();
-    record(&marks.get(), sent, result.as_ref().ok().map(|_| head), phase);
+    record(
+        &marks.get(),
+        sent,
+        result.as_ref().ok().map(|_| head),
+        phase,
+    );
     result
 }
 
@@ -219,11 +224,18 @@ impl ClientSessionStore for TlsStartMark {
         self.0.remove_tls12_session(server_name);
     }
 
-    fn insert_tls13_ticket(&self, server_name: ServerName<'static>, value: Tls13ClientSessionValue) {
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
         self.0.insert_tls13_ticket(server_name, value);
     }
 
-    fn take_tls13_ticket(&self, server_name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
         tls_started();
         self.0.take_tls13_ticket(server_name)
     }
@@ -274,6 +286,9 @@ mod tests {
         };
         record(&i, t, None, &phase);
         let p = phase.take_times();
-        assert_eq!(p.iter().map(|(n, _)| n).collect::<Vec<_>>(), [PhaseName::Dns]);
+        assert_eq!(
+            p.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            [PhaseName::Dns]
+        );
     }
 }
