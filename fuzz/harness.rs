@@ -57,6 +57,8 @@ pub fn reports(data: &[u8]) {
             message: next(),
             detail: Some(next()),
             duration: Duration::from_millis(5),
+            queued: None,
+            phases: Default::default(),
             attempts: 1,
             flaky: false,
             failed_attempts: Vec::new(),

@@ -176,6 +176,16 @@ impl gate::Progress for Shown<'_> {
             let detail = report::one_line(&self.redactor.text(detail));
             tracing::info!(check = %name, detail = %detail, "error chain");
         }
+        if !r.phases.is_empty() || r.queued.is_some() {
+            // Where the time went (`-v`): `dns 0.1 ms · connect 0.2 ms · ttfb 3 ms`.
+            let mut line = r.phases.line();
+            if let Some(q) = r.queued {
+                let sep = if line.is_empty() { "" } else { " · " };
+                line.push_str(&format!("{sep}queued {}", crate::model::format_ms(q)));
+            }
+            let total = crate::model::format_ms(r.duration);
+            tracing::info!(check = %name, total = %total, phases = %line, "timings");
+        }
     }
 
     fn waiting(&mut self, line: &str) {

@@ -25,14 +25,15 @@ mod registry;
 pub mod tcp;
 pub mod tls;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use registry::{Kind, KindEntry};
 
-use crate::model::{Location, Outcome};
+use crate::model::{Location, Outcome, PhaseName, Phases};
 use crate::spec::field::Field;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+pub use common::judge::{PhaseLimit, PhaseLimits, phase_problems};
 
 kinds! {
     /// An HTTP(S) request.
@@ -93,6 +94,8 @@ pub struct CheckDef {
     pub depends_on: Vec<Dependency>,
     /// Labels for selecting checks (`tags`, `--tags`), in file order without repeats.
     pub tags: Vec<String>,
+    /// Thresholds per timed phase (`phases:`), each a phase of the check's kind.
+    pub phase_limits: PhaseLimits,
     /// The kind-specific part.
     pub spec: CheckSpec,
 }
@@ -199,24 +202,67 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     if check.name == TEST_PANIC_NAME {
         panic!("injected test panic");
     }
-    check.spec.run_kind(check, ctx, phase).await
+    let outcome = check.spec.run_kind(check, ctx, phase).await;
+    with_phases(check, outcome, phase)
 }
 
-/// What a running check is doing, so a timeout can say where it stopped.
+/// Move the phases `phase` recorded into `outcome`, keeping only those of the check's kind,
+/// and judge them against the check's `phases:` thresholds ([`phase_problems`]).
+pub fn with_phases(check: &CheckDef, mut outcome: Outcome, phase: &Phase) -> Outcome {
+    let Some(entry) = kind_entry(check.kind()) else {
+        return outcome;
+    };
+    let mut times = phase.take_times();
+    times.retain(|p| entry.phases.contains(&p));
+    outcome.phases = times;
+    let problems = phase_problems(&outcome.phases, &check.phase_limits, entry.latency_reason);
+    problems
+        .into_iter()
+        .fold(outcome, |o, p| common::add_problem(o, Some(p)))
+}
+
+/// What a running check is doing, so a timeout can say where it stopped, and how long each
+/// of its timed phases took (the result's `phases`). One per attempt; a kind records each
+/// phase as it ends, so a timed-out attempt still reports the phases it finished.
 #[derive(Debug, Default)]
-pub struct Phase(std::sync::Mutex<&'static str>);
+pub struct Phase {
+    doing: std::sync::Mutex<&'static str>,
+    times: std::sync::Mutex<Phases>,
+}
 
 impl Phase {
     /// Record the current phase.
     pub fn set(&self, p: &'static str) {
-        if let Ok(mut g) = self.0.lock() {
+        if let Ok(mut g) = self.doing.lock() {
             *g = p;
         }
     }
 
     /// The last recorded phase.
     pub fn get(&self) -> &'static str {
-        self.0.lock().map(|g| *g).unwrap_or("")
+        self.doing.lock().map(|g| *g).unwrap_or("")
+    }
+
+    /// Record that `name` took `d` (added to an earlier span of the same phase).
+    pub fn record(&self, name: PhaseName, d: Duration) {
+        if let Ok(mut g) = self.times.lock() {
+            g.add(name, d);
+        }
+    }
+
+    /// Record `name` as the span from `since` to now, and return now (the next span's start).
+    pub fn lap(&self, name: PhaseName, since: Instant) -> Instant {
+        let now = Instant::now();
+        self.record(name, now.saturating_duration_since(since));
+        now
+    }
+
+    /// The phases recorded so far, leaving none.
+    pub fn take_times(&self) -> Phases {
+        self.times
+            .lock()
+            .map(|mut g| std::mem::take(&mut *g))
+            .unwrap_or_default()
     }
 }
 

@@ -14,6 +14,12 @@ use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
+/// The phases the kind times (shared by the database kinds).
+pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES;
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] =
@@ -136,7 +142,8 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
         Ok(c) => c,
         Err(e) => return classify(&e, "connect"),
     };
-    let connect_time = start.elapsed();
+    let connected = phase.lap(crate::model::PhaseName::Connect, start);
+    let connect_time = connected.saturating_duration_since(start);
     let mut meta = std::collections::BTreeMap::new();
     meta.insert(
         "connect_ms".to_owned(),
@@ -166,6 +173,7 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
         db_result_meta(&rows, &mut meta);
         db_expectations(db, &rows, &mut problems);
     }
+    phase.lap(crate::model::PhaseName::Query, connected);
     let elapsed = start.elapsed();
     let _ = conn.disconnect().await;
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));

@@ -16,6 +16,12 @@ use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
+/// The phases the kind times (shared by the database kinds).
+pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES;
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = common::db::db_fields!(
@@ -147,7 +153,8 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
     let conn_task = tokio::spawn(connection);
     // Dropping the client closes the connection; the task then ends by itself.
     let _abort = AbortOnDrop(conn_task);
-    let connect_time = start.elapsed();
+    let connected = phase.lap(crate::model::PhaseName::Connect, start);
+    let connect_time = connected.saturating_duration_since(start);
 
     let mut meta = std::collections::BTreeMap::new();
     meta.insert(
@@ -173,6 +180,7 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
         db_result_meta(&rows, &mut meta);
         db_expectations(db, &rows, &mut problems);
     }
+    phase.lap(crate::model::PhaseName::Query, connected);
     let elapsed = start.elapsed();
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, db.thresholds, Reason::DbLatency) {

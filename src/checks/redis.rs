@@ -15,9 +15,20 @@ use super::common::{
     secret_url, verdict,
 };
 use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+
+/// The phases the kind times: the connection (lookup and TCP), TLS when on, `AUTH` when a password is set, and the commands.
+pub const PHASES: &[PhaseName] = &[
+    PhaseName::Connect,
+    PhaseName::Tls,
+    PhaseName::Auth,
+    PhaseName::Query,
+];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::RedisLatency;
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -310,6 +321,7 @@ fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
 
 async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
     phase.set("connecting");
+    let t0 = Instant::now();
     let tcp = tokio::net::TcpStream::connect((spec.host.as_str(), spec.port))
         .await
         .map_err(|e| {
@@ -322,6 +334,7 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
                 format!("cannot connect to {}:{}: {what}", spec.host, spec.port),
             )
         })?;
+    phase.lap(PhaseName::Connect, t0);
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Stream> = if spec.tls {
         phase.set("TLS handshake");
@@ -338,10 +351,12 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
             )
         })?;
         let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let shaking = Instant::now();
         let tls = connector.connect(name, tcp).await.map_err(|e| {
             let reason = common::tls::handshake_reason(&e);
             Outcome::fail(reason, format!("TLS handshake failed: {e}"))
         })?;
+        phase.lap(PhaseName::Tls, shaking);
         Box::new(tls)
     } else {
         Box::new(tcp)
@@ -382,6 +397,7 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
     };
     if let Some(pw) = &spec.password {
         phase.set("authenticating");
+        let t = Instant::now();
         let reply = match &spec.username {
             Some(u) => conn.command(&[b"AUTH", u.as_bytes(), pw.as_bytes()]).await,
             None => conn.command(&[b"AUTH", pw.as_bytes()]).await,
@@ -391,7 +407,9 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
             Ok(_) => {}
             Err(e) => return io_fail(&e, "AUTH failed"),
         }
+        phase.lap(PhaseName::Auth, t);
     }
+    let queried = Instant::now();
     if let Some(db) = spec.db {
         phase.set("selecting the database");
         match conn.command(&[b"SELECT", db.to_string().as_bytes()]).await {
@@ -504,6 +522,7 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
             Err(e) => return io_fail(&e, "EXISTS failed"),
         }
     }
+    phase.lap(PhaseName::Query, queried);
     let elapsed = start.elapsed();
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {

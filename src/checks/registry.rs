@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use super::{CheckDef, Phase, RunContext, Thresholds};
-use crate::model::Outcome;
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::spec::field::Field;
 
 /// One line of the kind registry.
@@ -24,6 +24,10 @@ pub struct KindEntry {
     /// Whether checks of the kind take `warn_latency` / `fail_latency`; a kind without them
     /// rejects both keys and ignores the latency `defaults`.
     pub latency: bool,
+    /// The phases the kind times, in the order they happen (the only names `phases:` takes).
+    pub phases: &'static [PhaseName],
+    /// The reason of a slow check or phase (`http.latency`…).
+    pub latency_reason: Reason,
 }
 
 /// What the engine and the reports ask of a kind's spec, answered by each spec type.
@@ -52,7 +56,7 @@ pub trait Kind {
 
 /// Derive everything kind-shaped from the registry lines in [`super`]: each line is
 /// `Variant(module::SpecType) "kind" "list_key" latency: bool;`, optionally behind a
-/// `#[cfg(feature = "…")]`. The module must expose `FIELDS` and
+/// `#[cfg(feature = "…")]`. The module must expose `FIELDS`, `PHASES`, `LATENCY_REASON` and
 /// `parse(reader, ctx, thresholds) -> Option<(SpecType, String)>`, and `SpecType` must
 /// implement [`Kind`].
 macro_rules! kinds {
@@ -80,6 +84,8 @@ macro_rules! kinds {
                     list_key: $list,
                     fields: $module::FIELDS,
                     latency: $latency,
+                    phases: $module::PHASES,
+                    latency_reason: $module::LATENCY_REASON,
                 },
             )*
         ];

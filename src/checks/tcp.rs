@@ -10,9 +10,16 @@ use tokio::net::TcpStream;
 
 use super::common::{latency_verdict, millis, short_message, soft_deadline};
 use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::spec::fields::{Ctx, format_duration};
 use crate::spec::yaml::MapReader;
+
+/// The phases a tcp check times: the lookup (not for an IP literal), the connection, and
+/// the `send`/`expect` exchange when there is one.
+pub const PHASES: &[PhaseName] = &[PhaseName::Dns, PhaseName::Connect, PhaseName::Banner];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: Reason = Reason::TcpLatency;
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -155,6 +162,7 @@ pub async fn connect(
     phase: &Phase,
 ) -> Result<(TcpStream, SocketAddr), Outcome> {
     phase.set("resolving the host");
+    let t0 = Instant::now();
     let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
         Ok(a) => a.collect(),
         Err(e) => {
@@ -170,11 +178,18 @@ pub async fn connect(
             format!("`{host}` resolved to no address"),
         ));
     }
+    // An IP literal is parsed, not looked up: no `dns` phase.
+    let t1 = if host.parse::<std::net::IpAddr>().is_ok() {
+        t0
+    } else {
+        phase.lap(PhaseName::Dns, t0)
+    };
     phase.set("connecting");
     let mut last: Option<(SocketAddr, std::io::Error)> = None;
     for addr in &addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
+                phase.lap(PhaseName::Connect, t1);
                 let _ = s.set_nodelay(true);
                 return Ok((s, *addr));
             }
@@ -200,7 +215,8 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
         Ok(s) => s,
         Err(o) => return o,
     };
-    let connect_ms = millis(start.elapsed());
+    let connected = Instant::now();
+    let connect_ms = millis(connected.saturating_duration_since(start));
     let mut meta = std::collections::BTreeMap::new();
     meta.insert(
         "remote_addr".to_owned(),
@@ -227,6 +243,7 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
             start + budget,
         )
         .await;
+        phase.lap(PhaseName::Banner, connected);
         let text = String::from_utf8_lossy(&read.bytes);
         let read_cap = matches!(read.end, ReadEnd::Cap);
         // Cut by the redactor, after the secrets in the whole text read are masked.
@@ -269,6 +286,10 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
             )
             .with_metadata(meta);
         }
+    }
+    if spec.send.is_some() && spec.expect.is_none() {
+        // A `send` without `expect` is the whole exchange.
+        phase.lap(PhaseName::Banner, connected);
     }
     let elapsed = start.elapsed();
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));

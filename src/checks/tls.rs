@@ -13,9 +13,19 @@ use tokio::io::AsyncWriteExt;
 use super::common::cert::{CertFacts, cert_facts, rfc3339};
 use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
 use super::{Phase, Thresholds, tcp};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
+
+/// The phases the kind times: the lookup (not for an IP literal), the TCP connection and the TLS handshake.
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Dns,
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Handshake,
+];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::TlsLatency;
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -225,7 +235,9 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     );
     phase.set("TLS handshake");
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let shaking = Instant::now();
     let result = connector.connect(name, stream).await;
+    phase.lap(PhaseName::Handshake, shaking);
     let elapsed = start.elapsed();
     let now = time::OffsetDateTime::now_utc();
     let chain: Vec<CertFacts> = verifier

@@ -8,8 +8,11 @@ use std::time::Duration;
 use super::defaults::{Defaults, positive_duration};
 use super::keys;
 use super::{DEFAULT_TIMEOUT, file_order, targets};
-use crate::checks::{CheckDef, CheckSpec, Dependency, KINDS, Thresholds, kind_entry};
-use crate::model::Location;
+use crate::checks::{
+    CheckDef, CheckSpec, Dependency, KINDS, KindEntry, PhaseLimit, PhaseLimits, Thresholds,
+    kind_entry,
+};
+use crate::model::{Location, PhaseName};
 use crate::spec::fields::Ctx;
 use crate::spec::source::Source;
 use crate::spec::yaml::{MapReader, Node, Value};
@@ -169,6 +172,10 @@ fn read_check(
     }
     let latency = kind_entry(kind).is_some_and(|e| e.latency);
     let thresholds = read_thresholds(&mut r, ctx, defaults, (kind, latency), (node, path));
+    let phase_limits = match r.take(keys::PHASES_KEY) {
+        Some((n, p)) => read_phase_limits(n, &p, ctx, kind_entry(kind)),
+        None => PhaseLimits::new(),
+    };
 
     let mut depends_on = Vec::new();
     if let Some((n, p)) = r.take("depends_on") {
@@ -215,8 +222,84 @@ fn read_check(
         },
         depends_on,
         tags,
+        phase_limits,
         spec,
     })
+}
+
+/// `phases: {ttfb: {warn: 300ms}, connect: {fail: 1s}}`: each name one of the kind's phases
+/// (an unknown one is a problem at its key, listing the kind's phases), each value a mapping
+/// of `warn` and/or `fail` durations.
+fn read_phase_limits(
+    node: &Node,
+    path: &str,
+    ctx: &mut Ctx<'_>,
+    entry: Option<&KindEntry>,
+) -> PhaseLimits {
+    let Some(entry) = entry else {
+        return PhaseLimits::new();
+    };
+    if !entry.latency {
+        ctx.problem(
+            node,
+            path,
+            format!("`phases` is not supported for {} checks", entry.kind),
+        );
+        return PhaseLimits::new();
+    }
+    let Value::Map(items) = &node.value else {
+        ctx.problem(
+            node,
+            path,
+            format!(
+                "expected a mapping of phase names to `{{warn, fail}}`, found {}",
+                node.value.type_name()
+            ),
+        );
+        return PhaseLimits::new();
+    };
+    let mut limits = PhaseLimits::new();
+    for (key, value) in items {
+        let item_path = crate::spec::yaml::join(path, &key.name);
+        let Some(name) = PhaseName::from_name(&key.name).filter(|p| entry.phases.contains(p))
+        else {
+            let names: Vec<&str> = entry.phases.iter().map(|p| p.as_str()).collect();
+            ctx.problems.at_key(
+                key,
+                &item_path,
+                format!(
+                    "unknown phase `{}` for {} checks (phases: {})",
+                    key.name,
+                    entry.kind,
+                    names.join(", ")
+                ),
+            );
+            continue;
+        };
+        if let Some(limit) = read_phase_limit(value, &item_path, ctx) {
+            limits.push((name, limit));
+        }
+    }
+    limits
+}
+
+/// One phase's `{warn: DURATION, fail: DURATION}`.
+fn read_phase_limit(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<PhaseLimit> {
+    let mut r = MapReader::new(node, path, ctx.problems)?;
+    let mut limit = PhaseLimit::default();
+    if let Some((n, p)) = r.take("warn") {
+        limit.warn = ctx.duration(n, &p);
+    }
+    if let Some((n, p)) = r.take("fail") {
+        limit.fail = ctx.duration(n, &p);
+    }
+    r.finish(&keys::names(keys::PHASE_LIMIT_FIELDS), ctx.problems);
+    if let (Some(w), Some(f)) = (limit.warn, limit.fail)
+        && w > f
+    {
+        ctx.problem(node, path, "`warn` must not be greater than `fail`");
+    }
+    Some(limit)
 }
 
 /// A check's latency thresholds: its own `warn_latency` / `fail_latency` over the defaults'.

@@ -14,6 +14,7 @@ pub(super) fn names(fields: &[Field]) -> Vec<&'static str> {
 /// accepted in the shared `checks:` block, where it is read first).
 pub(super) fn common_check_keys() -> Vec<&'static str> {
     let mut keys = names(COMMON_FIELDS);
+    keys.push(PHASES_KEY);
     keys.push(ENVIRONMENTS_FILTER.key);
     keys
 }
@@ -71,7 +72,26 @@ pub(super) const COMMON_FIELDS: &[Field] = &[
 ];
 
 /// The common keys a kind takes only when its registry line says `latency: true`.
-pub(super) const LATENCY_KEYS: &[&str] = &["warn_latency", "fail_latency"];
+pub(super) const LATENCY_KEYS: &[&str] = &["warn_latency", "fail_latency", PHASES_KEY];
+
+/// `phases:` on a check: `warn`/`fail` thresholds per timed phase. Its names are the kind's
+/// phases (the registry's `phases`), so the schema builds it per kind rather than from a
+/// [`Field`] (see [`super::schema`]).
+pub(super) const PHASES_KEY: &str = "phases";
+
+/// The keys of one phase's thresholds under `phases:`.
+pub(super) const PHASE_LIMIT_FIELDS: &[Field] = &[
+    opt(
+        "warn",
+        FieldType::Duration,
+        "The phase taking longer than this is WARN.",
+    ),
+    opt(
+        "fail",
+        FieldType::Duration,
+        "The phase taking longer than this is FAIL.",
+    ),
+];
 
 /// `environments` on a check of the shared top-level `checks:` block.
 pub(super) const ENVIRONMENTS_FILTER: Field = opt(

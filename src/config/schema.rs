@@ -19,8 +19,10 @@ use crate::checks::{KINDS, REGISTRY};
 pub use crate::spec::field::{Field, FieldType, opt, req};
 
 use super::keys::{
-    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, TOP_FIELDS,
+    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, PHASE_LIMIT_FIELDS,
+    PHASES_KEY, TOP_FIELDS,
 };
+use crate::checks::KindEntry;
 
 /// A tag: no whitespace, no comma (the validator's rule, see `config/checks.rs`).
 const TAG_PATTERN: &str = r"^[^\s,]+$";
@@ -132,6 +134,23 @@ fn check_lists(shared: bool) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
+/// `phases:` of a kind: a closed mapping of the kind's phase names, each `{warn, fail}`.
+fn phases_schema(entry: &KindEntry) -> Value {
+    let mut props = Map::new();
+    for p in entry.phases {
+        props.insert(p.as_str().to_owned(), object(PHASE_LIMIT_FIELDS, &[]));
+    }
+    json!({
+        "description": format!(
+            "Thresholds per timed phase (`warn`/`fail` durations) of a {} check.",
+            entry.kind
+        ),
+        "type": "object",
+        "properties": props,
+        "additionalProperties": false
+    })
+}
+
 /// The JSON Schema of the config file.
 pub fn json_schema() -> Value {
     let mut definitions = Map::new();
@@ -144,10 +163,15 @@ pub fn json_schema() -> Value {
             .chain(entry.fields)
             .copied()
             .collect();
-        definitions.insert(check_def(kind, false), object(&fields, &[]));
+        let phases: Vec<(&str, Value)> = if entry.latency {
+            vec![(PHASES_KEY, phases_schema(entry))]
+        } else {
+            Vec::new()
+        };
+        definitions.insert(check_def(kind, false), object(&fields, &phases));
         let mut shared = fields;
         shared.push(ENVIRONMENTS_FILTER);
-        definitions.insert(check_def(kind, true), object(&shared, &[]));
+        definitions.insert(check_def(kind, true), object(&shared, &phases));
     }
     let environment = object(ENVIRONMENT_FIELDS, &check_lists(false));
     definitions.insert("environment".to_owned(), environment);
@@ -247,5 +271,21 @@ mod tests {
         }
         assert_eq!(s["additionalProperties"], false);
         assert_eq!(s["required"], json!(["environments"]));
+    }
+
+    #[test]
+    fn phases_take_exactly_the_kinds_phase_names() {
+        let s = json_schema();
+        for entry in REGISTRY {
+            let phases = &s["definitions"][check_def(entry.kind, false)]["properties"]["phases"];
+            assert_eq!(phases["additionalProperties"], false, "{}", entry.kind);
+            let names: Vec<&String> = phases["properties"]
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            let want: Vec<&str> = entry.phases.iter().map(|p| p.as_str()).collect();
+            assert_eq!(names, want, "{}", entry.kind);
+            assert!(phases["properties"][want[0]]["properties"]["warn"].is_object());
+        }
     }
 }

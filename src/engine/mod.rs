@@ -29,6 +29,7 @@ use crate::checks::{self, CheckDef, Phase, RunContext};
 use crate::model::Rule;
 use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
+use queue::Queue;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -81,25 +82,30 @@ pub async fn run(
     let mut started: Vec<Option<Instant>> = vec![None; n];
     let mut results: Vec<Option<CheckResult>> = vec![None; n];
     let mut interrupted = None;
+    let mut queue = Queue::new(n);
     tokio::pin!(stop);
 
     loop {
+        queue.next_round();
         // Start everything that may start now.
         while in_flight < concurrency {
             let Some(idx) = hosts.next_runnable() else {
                 break;
             };
             in_flight += 1;
+            let now = Instant::now();
             if let Some(s) = started.get_mut(idx) {
-                *s = Some(Instant::now());
+                *s = Some(now);
             }
+            let queued = queue.waited(idx, now);
             let check = checks.get(idx).cloned().flatten();
             let ctx = Arc::clone(&ctx);
             let handle = set.spawn(async move {
-                let result = match check {
+                let mut result = match check {
                     Some(check) => run_with_retries(&check, &ctx).await,
                     None => unreachable_result(),
                 };
+                result.queued = queued;
                 (idx, result)
             });
             task_index.insert(handle.id(), idx);
@@ -136,6 +142,11 @@ pub async fn run(
                 in_flight = in_flight.saturating_sub(1);
                 let passed = Rule::ran_well(result.status);
                 let blocked = hosts.finished(idx, passed);
+                for &d in hosts.dependents_of(idx) {
+                    if hosts.waiting_on(d) == 0 {
+                        queue.eligible(d);
+                    }
+                }
                 on_result(idx, &result);
                 if let Some(slot) = results.get_mut(idx) {
                     *slot = Some(result);
@@ -251,6 +262,7 @@ fn blocked_result(check: &CheckDef, results: &[Option<CheckResult>], b: &Blocked
         message,
         detail: None,
         metadata: Default::default(),
+        phases: Default::default(),
     }
     .with_meta("blocked_by", name(b.by))
     .with_meta("root_cause", name(b.root));
@@ -383,6 +395,16 @@ impl HostSlots {
         }
     }
 
+    /// The checks that depend on `idx`.
+    fn dependents_of(&self, idx: usize) -> &[usize] {
+        self.dependents.get(idx).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many of `idx`'s dependencies have not finished yet.
+    fn waiting_on(&self, idx: usize) -> usize {
+        self.waiting_on.get(idx).copied().unwrap_or(0)
+    }
+
     /// The first host whose limit held a check back while a global slot was free.
     fn held_back(&self) -> Option<HeldBack> {
         let h = self.first_held?;
@@ -445,6 +467,8 @@ fn unreachable_result() -> CheckResult {
         message: "internal error: check index out of range".to_owned(),
         detail: None,
         duration: Duration::ZERO,
+        queued: None,
+        phases: Default::default(),
         attempts: 0,
         flaky: false,
         failed_attempts: Vec::new(),
@@ -487,7 +511,8 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
                     if !during.is_empty() {
                         message.push_str(&format!(" {during}"));
                     }
-                    Outcome::fail(Reason::Timeout, message)
+                    // The phases it finished are still reported.
+                    checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase)
                 }
             };
         if outcome.status != Status::Fail || attempt >= total {
@@ -525,6 +550,8 @@ fn finish(
         message: outcome.message,
         detail: outcome.detail,
         duration,
+        queued: None,
+        phases: outcome.phases,
         attempts,
         flaky: outcome.status != Status::Fail && !failed_attempts.is_empty(),
         failed_attempts,
@@ -539,5 +566,6 @@ fn finish(
     }
 }
 
+mod queue;
 #[cfg(test)]
 mod tests;

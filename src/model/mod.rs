@@ -7,6 +7,7 @@
 mod annotations;
 mod document;
 mod history;
+mod phases;
 mod reason;
 mod result;
 mod rule;
@@ -22,6 +23,7 @@ pub use history::{
     CheckHistory, GLYPHS, HistorySummary, Mover, RunPoint, SPARK_MAX, newly_flaky, percentile,
     sparkline, trend_line, worst_movers,
 };
+pub use phases::{Elapsed, PhaseName, Phases, format_ms, from_precise_ms, precise_ms};
 pub use reason::{Reason, ReasonClass};
 pub use result::{
     CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Outcome, Status, WAIVER_KIND,
@@ -54,6 +56,8 @@ pub fn format_duration(d: std::time::Duration) -> String {
         format!("{ms}ms")
     }
 }
+
+pub(crate) use phases::{elapsed, opt_precise_ms};
 
 /// Durations as whole milliseconds in JSON (`#[serde(with = "crate::model::ms")]`).
 pub(crate) mod ms {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckGate, CheckHistory, Reason, ResultChange};
+use super::{CheckGate, CheckHistory, Phases, Reason, ResultChange};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,6 +98,9 @@ pub struct Outcome {
     pub detail: Option<String>,
     /// Facts the check observed (status code, address, certificate expiry…).
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Where the attempt's time went (`dns`, `connect`, …); filled in from what the check
+    /// recorded once it returns (see `checks::run`).
+    pub phases: Phases,
 }
 
 impl Outcome {
@@ -109,6 +112,7 @@ impl Outcome {
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
+            phases: Phases::new(),
         }
     }
 
@@ -120,6 +124,7 @@ impl Outcome {
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
+            phases: Phases::new(),
         }
     }
 
@@ -131,6 +136,7 @@ impl Outcome {
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
+            phases: Phases::new(),
         }
     }
 
@@ -191,9 +197,24 @@ pub struct CheckResult {
     /// says it all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Wall time of all attempts, including retry delays.
-    #[serde(rename = "duration_ms", with = "super::ms")]
+    /// Wall time of all attempts, including retry delays: `duration_ms` (whole milliseconds)
+    /// and `duration_us` (the precise figure). Flattened: one value written as two keys (a
+    /// result is not a config type; nothing reads its keys for errors).
+    #[serde(flatten, with = "super::elapsed")]
     pub duration: Duration,
+    /// How long the check waited for a free slot (`concurrency`) or its host's
+    /// (`per_host_concurrency`) before it started; never inside `duration`. Absent when it
+    /// started at once.
+    #[serde(
+        rename = "queued_ms",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::opt_precise_ms"
+    )]
+    pub queued: Option<Duration>,
+    /// Where the final attempt's time went, phase by phase (`{}` when the kind timed none).
+    #[serde(default)]
+    pub phases: Phases,
     /// Attempts made (1 without retries).
     pub attempts: u32,
     /// Passed only after a failed attempt.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::model::{CheckResult, FailedAttempt, Location, Reason, Status, Summary};
+use crate::model::{CheckResult, FailedAttempt, Location, PhaseName, Reason, Status, Summary};
 
 #[expect(
     clippy::too_many_arguments,
@@ -29,6 +29,8 @@ fn result(
         message: message.to_owned(),
         detail: None,
         duration: Duration::from_millis(ms),
+        queued: None,
+        phases: Default::default(),
         attempts: 1,
         flaky: false,
         failed_attempts: Vec::new(),
@@ -91,7 +93,7 @@ pub(crate) fn summary() -> Summary {
         serde_json::json!("maintenance <b>&</b> | `tick`\n##[error]forged"),
     );
 
-    let db = result(
+    let mut db = result(
         "db-port",
         "tcp",
         "db.internal:5432",
@@ -102,7 +104,11 @@ pub(crate) fn summary() -> Summary {
         18,
     );
 
-    let login = result(
+    // A loopback refusal: under a millisecond, its lookup timed.
+    db.duration = Duration::from_micros(700);
+    db.phases.add(PhaseName::Dns, Duration::from_micros(412));
+
+    let mut login = result(
         "login",
         "http",
         "https://example.com/login",
@@ -112,6 +118,18 @@ pub(crate) fn summary() -> Summary {
         80,
         22,
     );
+
+    // A new https connection, after waiting for a slot.
+    for (p, us) in [
+        (PhaseName::Dns, 52),
+        (PhaseName::Connect, 118),
+        (PhaseName::Tls, 2_500),
+        (PhaseName::Ttfb, 70_000),
+        (PhaseName::Transfer, 400),
+    ] {
+        login.phases.add(p, Duration::from_micros(us));
+    }
+    login.queued = Some(Duration::from_micros(3_250));
 
     let search = result(
         "search | v2",

@@ -9,6 +9,9 @@
 //!   check ended with, 0 for the others (one-hot, so `== 1` selects a status and
 //!   `sum by (status)` counts);
 //! - `infracheck_check_duration_seconds`, `infracheck_check_attempts`;
+//! - `infracheck_check_phase_seconds{phase="dns|connect|tls|ttfb|…"}`: each phase the check
+//!   timed (blackbox_exporter's `probe_http_duration_seconds{phase=…}`), absent phases have
+//!   no sample;
 //! - `infracheck_check_certificate_expiry_timestamp_seconds`: the leaf certificate's notAfter
 //!   as a Unix time, for `tls` checks and `https` checks that reached a certificate;
 //! - `infracheck_certificate_not_before_timestamp_seconds`: its notBefore, for the same checks
@@ -149,6 +152,25 @@ pub fn render(s: &Summary) -> String {
             check_labels(&s.environment, r),
             seconds(r.duration)
         );
+    }
+
+    if s.results.iter().any(|r| !r.phases.is_empty()) {
+        family(
+            &mut out,
+            "infracheck_check_phase_seconds",
+            "Time of one phase of the check's final attempt (dns, connect, tls, ttfb…); a phase that did not happen has no sample.",
+        );
+        for r in &s.results {
+            let labels = check_labels(&s.environment, r);
+            for (p, d) in r.phases.iter() {
+                let _ = writeln!(
+                    out,
+                    "infracheck_check_phase_seconds{{{labels},phase=\"{}\"}} {}",
+                    p.as_str(),
+                    seconds(d)
+                );
+            }
+        }
     }
 
     family(

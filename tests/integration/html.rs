@@ -247,11 +247,12 @@ fn the_report_is_strict_html5_with_well_formed_svg() {
         svgs += 1;
         rest = &rest[end..];
     }
-    // The latency bars; no certificate timeline here (no TLS check).
-    assert_eq!(svgs, 1);
+    // The latency bars and the phase bars; no certificate timeline here (no TLS check).
+    assert_eq!(svgs, 2);
     assert!(
         html.contains("aria-label=\"Latency of each check against its warn and fail thresholds\"")
     );
+    assert!(html.contains("aria-label=\"Phases of each check\""));
     // Warn ticks for the five http checks (a default warn_latency), one fail tick (slow's 5 s).
     let ticks = |colour: &str| {
         html.matches(&format!("stroke=\"{colour}\" stroke-width=\"2\"/>"))

@@ -51,6 +51,7 @@ mod layering;
 mod metrics;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod phases;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod progress;

@@ -165,6 +165,37 @@ fn metrics_parse_with_escaping_and_certificate_expiry() {
         )
         .is_some()
     );
+    // Phases: the https check's new connection (no lookup: an IP literal), the tls check's
+    // handshake, the refused tcp check's nothing but a connect attempt; each within the check.
+    let phase = |check: &str, p: &str| {
+        value(
+            &samples,
+            "infracheck_check_phase_seconds",
+            &[("environment", "t"), ("check", check), ("phase", p)],
+        )
+    };
+    for p in ["connect", "tls", "ttfb", "transfer"] {
+        let v = phase("site", p).unwrap_or_else(|| panic!("site {p}: {samples:?}"));
+        assert!(v >= 0.0, "{p} {v}");
+    }
+    assert_eq!(phase("site", "dns"), None, "an IP literal is not looked up");
+    assert!(phase("cert", "handshake").is_some(), "{samples:?}");
+    assert_eq!(phase(ODD, "banner"), None);
+    for check in ["site", "cert"] {
+        let total = value(
+            &samples,
+            "infracheck_check_duration_seconds",
+            &[("check", check)],
+        )
+        .expect("duration");
+        let sum: f64 = samples
+            .iter()
+            .filter(|(n, l, _)| n == "infracheck_check_phase_seconds" && l["check"] == check)
+            .map(|(_, _, v)| v)
+            .sum();
+        // Microsecond rounding of each figure is the only slack.
+        assert!(sum <= total + 1e-5, "{check}: {sum} > {total}");
+    }
     // Written atomically: no temp file left beside it.
     let leftovers: Vec<_> = std::fs::read_dir(ws.path())
         .expect("read dir")
@@ -183,6 +214,15 @@ fn metrics_parse_with_escaping_and_certificate_expiry() {
         &[("check", ODD), ("status", "fail")],
     );
     assert_eq!(m_status, Some(1.0), "{merged:?}");
+    assert_eq!(
+        value(
+            &merged,
+            "infracheck_check_phase_seconds",
+            &[("check", "cert"), ("phase", "handshake")]
+        ),
+        phase("cert", "handshake"),
+        "the phases read back from the JSON document"
+    );
     assert_eq!(
         value(
             &merged,

@@ -282,6 +282,8 @@ mod reports {
             message: message.clone(),
             detail: None,
             duration: Duration::from_millis(12),
+            queued: None,
+            phases: Default::default(),
             attempts: 2,
             flaky: status == Status::Pass,
             failed_attempts: vec![FailedAttempt {

@@ -76,8 +76,14 @@ fn normalise(text: &str) -> String {
         ),
         (r#"(time|timestamp)="[^"]*""#, "$1=\"[t]\""),
         (r#""(startTimeUtc|endTimeUtc)": ?"[^"]*""#, "\"$1\": [d]"),
-        // `duration_ms`, `latency_ms`, `connect_ms`… in JSON, properties and markdown.
-        (r#"(\w+_ms)("?:\s*"?|\W{1,3})\d+"#, "$1$2[d]"),
+        // The phases and the wait for a slot are timings too, and which of them happen
+        // depends on the run (a pooled connection has no `connect`; a shard queues less).
+        (r#"(?s)"phases": \{[^}]*\}"#, "\"phases\": [p]"),
+        (r#"(?m)^\s*"queued_ms": [\d.]+,\n"#, ""),
+        (r"(?m)^- \*\*(phases|queued):\*\* .*\n", ""),
+        // `duration_ms`, `duration_us`, `latency_ms`, `connect_ms`… in JSON, properties and
+        // markdown.
+        (r#"(\w+_(?:ms|us))("?:\s*"?|\W{1,3})\d+"#, "$1$2[d]"),
         (r"\d+(\.\d+)?\s?(ms|s|µs)\b", "[dur]"),
     ];
     let mut out = text.to_owned();

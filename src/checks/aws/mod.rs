@@ -26,6 +26,12 @@ pub use clients::Clients;
 pub use run::run;
 pub use spec::{FIELDS, parse};
 
+/// The phases the kind times: the API request(s).
+pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Request];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::AwsLatency;
+
 use super::Thresholds;
 
 /// What an AWS check looks at.

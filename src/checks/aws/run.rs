@@ -65,6 +65,7 @@ pub async fn run(spec: &AwsSpec, clients: &Clients, phase: &Phase) -> Outcome {
         (_, None) => Err(Outcome::fail(Reason::Internal, "no HTTP client")),
     };
     let elapsed = start.elapsed();
+    phase.record(crate::model::PhaseName::Request, elapsed);
     let outcome = match answer {
         Ok(judged) => judge::with_latency(judged, elapsed, spec.thresholds),
         Err(failed) => failed,

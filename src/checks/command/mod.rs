@@ -17,6 +17,12 @@ use crate::redact::cut_later;
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::{MapReader, Node, Value};
 
+/// The phases the kind times: the program's run, from spawn to exit.
+pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Run];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::CommandLatency;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -338,6 +344,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
             }
         };
         let elapsed = start.elapsed();
+        phase.record(crate::model::PhaseName::Run, elapsed);
         if !read_all {
             // The program has exited but its pipes are still open: the rest of its output is
             // read now, unless something it left running holds them open.

@@ -8,6 +8,17 @@ use crate::checks::Thresholds;
 use crate::model::{Reason, Status};
 use crate::spec::fields::Ctx;
 
+/// The phases a database check may time (`phases:` takes these names). The drivers connect,
+/// negotiate TLS and log in as one call, so today a database check records that call as
+/// `connect` and the version read plus the `query` as `query`; `tls` and `auth` are the
+/// names for the split once a driver exposes it.
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Tls,
+    crate::model::PhaseName::Auth,
+    crate::model::PhaseName::Query,
+];
+
 /// How a database check uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::checks::Thresholds;
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, PhaseName, Phases, Reason, Status, format_ms};
 use crate::spec::fields::format_duration;
 
 /// One thing a check found wrong: its status (WARN or FAIL), reason code and message.
@@ -37,6 +37,43 @@ pub fn latency_problem(
         ));
     }
     None
+}
+
+/// The `warn` / `fail` thresholds of one phase (`phases: {ttfb: {warn: 300ms}}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseLimit {
+    /// Slower than this is WARN.
+    pub warn: Option<Duration>,
+    /// Slower than this is FAIL.
+    pub fail: Option<Duration>,
+}
+
+/// A check's thresholds per phase, in the order they are written.
+pub type PhaseLimits = Vec<(PhaseName, PhaseLimit)>;
+
+/// The phase verdicts: for each phase with a threshold that the check timed, FAIL over its
+/// `fail`, else WARN over its `warn`, with the kind's latency `reason` and a message naming
+/// the phase (`ttfb 412 ms > warn 300 ms`). A phase that did not happen is not judged.
+pub fn phase_problems(phases: &Phases, limits: &PhaseLimits, reason: Reason) -> Vec<Problem> {
+    limits
+        .iter()
+        .filter_map(|(name, limit)| {
+            let took = phases.get(*name)?;
+            let over = |l: Option<Duration>| l.filter(|l| took > *l);
+            let (status, word, l) = match (over(limit.fail), over(limit.warn)) {
+                (Some(f), _) => (Status::Fail, "fail", f),
+                (None, Some(w)) => (Status::Warn, "warn", w),
+                (None, None) => return None,
+            };
+            let message = format!(
+                "{} {} > {word} {}",
+                name.as_str(),
+                format_ms(took),
+                format_ms(l)
+            );
+            Some((status, reason, message))
+        })
+        .collect()
 }
 
 /// PASS with `{pass_message} in {ms} ms`, or WARN/FAIL with `reason` when `elapsed` crosses a
@@ -95,6 +132,7 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
         message,
         detail,
         metadata,
+        phases,
     } = outcome;
     let mut problems = Vec::new();
     if status != Status::Pass {
@@ -103,6 +141,7 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
     problems.push(extra);
     let mut folded = verdict(problems, message);
     folded.detail = detail;
+    folded.phases = phases;
     folded.with_metadata(metadata)
 }
 
@@ -178,6 +217,75 @@ mod tests {
             latency_problem(ms(1), zero, Reason::HttpLatency).map(|p| p.0),
             Some(Status::Warn)
         );
+    }
+
+    #[test]
+    fn each_phase_threshold_gives_its_status_reason_and_message() {
+        let ms = Duration::from_millis;
+        let mut phases = Phases::new();
+        phases.add(PhaseName::Connect, ms(3));
+        phases.add(PhaseName::Ttfb, Duration::from_micros(412_300));
+        let limits = vec![
+            (
+                PhaseName::Ttfb,
+                PhaseLimit {
+                    warn: Some(ms(300)),
+                    fail: None,
+                },
+            ),
+            (
+                PhaseName::Connect,
+                PhaseLimit {
+                    warn: None,
+                    fail: Some(ms(1)),
+                },
+            ),
+            // Not timed (no TLS): not judged.
+            (
+                PhaseName::Tls,
+                PhaseLimit {
+                    warn: Some(Duration::ZERO),
+                    fail: Some(Duration::ZERO),
+                },
+            ),
+        ];
+        let problems = phase_problems(&phases, &limits, Reason::HttpLatency);
+        assert_eq!(
+            problems,
+            vec![
+                (
+                    Status::Warn,
+                    Reason::HttpLatency,
+                    "ttfb 412 ms > warn 300 ms".to_owned()
+                ),
+                (
+                    Status::Fail,
+                    Reason::HttpLatency,
+                    "connect 3 ms > fail 1 ms".to_owned()
+                ),
+            ]
+        );
+        // Under both, or exactly at one: no problem.
+        let at = vec![(
+            PhaseName::Connect,
+            PhaseLimit {
+                warn: Some(ms(3)),
+                fail: Some(ms(5)),
+            },
+        )];
+        assert!(phase_problems(&phases, &at, Reason::TcpLatency).is_empty());
+        // Sub-millisecond figures keep their decimals.
+        let mut quick = Phases::new();
+        quick.add(PhaseName::Dns, Duration::from_micros(420));
+        let tight = vec![(
+            PhaseName::Dns,
+            PhaseLimit {
+                warn: Some(Duration::from_micros(100)),
+                fail: None,
+            },
+        )];
+        let p = phase_problems(&quick, &tight, Reason::TcpLatency);
+        assert_eq!(p[0].2, "dns 0.4 ms > warn 0.1 ms");
     }
 
     #[test]

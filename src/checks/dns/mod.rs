@@ -25,6 +25,12 @@ pub use resolver::{DEFAULT_PORT, DEFAULT_TLS_PORT, Resolver, SystemResolvers};
 pub use run::run;
 pub use spec::{DnsSpec, FIELDS, MatchMode, QUERY_TYPES, parse, rcode_name};
 
+/// The phases the kind times: the queries (the slowest resolver's).
+pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Query];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DnsLatency;
+
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).
 impl crate::checks::Kind for DnsSpec {
     /// Limited on its one resolver; several (or the system's) resolvers get one small query

@@ -38,12 +38,14 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
     phase.set("waiting for the DNS resolvers");
+    let asked = std::time::Instant::now();
     let facts = futures::future::join_all(
         resolvers
             .iter()
             .map(|r| ask(r, &query, spec.query_type, trust, budget)),
     )
     .await;
+    phase.lap(crate::model::PhaseName::Query, asked);
     judge(spec, &resolvers, &facts)
 }
 

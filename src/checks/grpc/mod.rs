@@ -20,13 +20,22 @@ use judge::{Observed, judge};
 
 use super::common::{self, escape};
 use super::{Phase, Thresholds, tcp};
-use crate::model::{Outcome, Reason};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
 /// The serving statuses `expected` accepts.
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
+
+/// The phases the kind times: the connection (lookup, TCP and TLS) and the health call over HTTP/2.
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Rpc,
+];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::GrpcLatency;
 
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
@@ -263,10 +272,15 @@ pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
         },
         None => Box::new(tcp_stream),
     };
+    // gRPC's `connect` is the lookup, the TCP connection and TLS as one span: the spans the
+    // shared connect helper recorded give way to it.
+    let _ = phase.take_times();
+    let connected = phase.lap(PhaseName::Connect, start);
     let observed = match call(spec, stream, phase).await {
         Ok(o) => o,
         Err(o) => return o.with_metadata(meta),
     };
+    phase.lap(PhaseName::Rpc, connected);
     let elapsed = start.elapsed();
     judge(spec, &observed, elapsed).with_metadata(meta)
 }

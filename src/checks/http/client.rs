@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, redirect};
 
+use super::phases::{ConnectTiming, TimedResolver, TlsStartMark, timed_send};
 use super::spec::{ClientKey, HttpSpec};
 use crate::checks::common::{self, short_message};
-use crate::checks::{CheckDef, CheckSpec};
+use crate::checks::{CheckDef, CheckSpec, Phase};
 use crate::model::{Outcome, Reason};
 
 /// One reqwest client per distinct TLS/redirect setting, built once per run.
@@ -47,7 +49,11 @@ fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
         rustls::DEFAULT_VERSIONS,
     )?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The three hooks that time a new connection's phases (see `phases.rs`).
+    tls.resumption = rustls::client::Resumption::store(Arc::new(TlsStartMark::new()));
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(TimedResolver))
+        .connector_layer(ConnectTiming)
         .use_preconfigured_tls(tls)
         .tls_info(true)
         // `send` follows redirects itself; no `Referer` ever tells the next server where the
@@ -78,10 +84,11 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// A hop to another origin drops every configured header (they hold API keys and tokens meant
 /// for the configured server), unless `forward_headers_on_redirect` is set; once dropped they
 /// are not sent again, even if a later hop comes back. 303, and 301/302 after a POST, continue
-/// as a GET without a body, as browsers do.
+/// as a GET without a body, as browsers do. Each hop's phases add up in `phase`.
 pub(super) async fn send(
     client: &reqwest::Client,
     spec: &HttpSpec,
+    phase: &Phase,
 ) -> Result<reqwest::Response, Outcome> {
     use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
     // The first request is built straight from the spec; the copies a redirect changes are
@@ -99,7 +106,9 @@ pub(super) async fn send(
         if let Some(b) = body {
             req = req.body(b.to_owned());
         }
-        let resp = req.send().await.map_err(|e| request_error(&e))?;
+        let resp = timed_send(req, phase)
+            .await
+            .map_err(|e| request_error(&e))?;
         let Some(max) = spec.max_redirects else {
             return Ok(resp);
         };

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod judge;
+mod phases;
 pub mod run;
 pub mod spec;
 pub mod status;
@@ -15,6 +16,18 @@ pub use run::run;
 #[cfg(feature = "grpc")]
 pub(crate) use spec::read_headers;
 pub use spec::{ClientKey, DEFAULT_MAX_BODY, FIELDS, HttpSpec, JsonAssert, parse, redacted_url};
+
+/// The phases the kind times: the lookup, connection and TLS handshake of a new connection (absent on a pooled one), the wait for the response head and the body.
+pub const PHASES: &[crate::model::PhaseName] = &[
+    crate::model::PhaseName::Dns,
+    crate::model::PhaseName::Connect,
+    crate::model::PhaseName::Tls,
+    crate::model::PhaseName::Ttfb,
+    crate::model::PhaseName::Transfer,
+];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::HttpLatency;
 pub use status::StatusPattern;
 
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).

@@ -12,7 +12,7 @@ use super::spec::{HttpSpec, redacted_url};
 use crate::checks::common::cert::{self, CertFacts};
 use crate::checks::common::{capped, millis, short_message};
 use crate::checks::{Phase, RunContext};
-use crate::model::{Outcome, Reason, Status};
+use crate::model::{Outcome, PhaseName, Reason, Status};
 
 /// Characters of the body shown in the metadata of a WARN or FAIL.
 const EXCERPT_CHARS: usize = 300;
@@ -29,7 +29,7 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     };
     let start = Instant::now();
     phase.set("waiting for the response headers");
-    let resp = match send(client, spec).await {
+    let resp = match send(client, spec, phase).await {
         Ok(r) => r,
         Err(outcome) => return outcome,
     };
@@ -53,10 +53,12 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         .collect();
 
     phase.set("reading the response body");
+    let reading = Instant::now();
     let body = match capped::body(resp, spec.max_body).await {
         Ok(b) => b,
         Err(e) => return body_error(&e).with_metadata(meta),
     };
+    phase.lap(PhaseName::Transfer, reading);
     let elapsed = start.elapsed();
     let truncated = body.truncated();
     meta.insert("body_bytes".to_owned(), serde_json::json!(body.kept.len()));

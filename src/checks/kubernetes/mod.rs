@@ -19,6 +19,12 @@ use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 use judge::{count, nodes, pods, workload};
 
+/// The phases the kind times: the API request(s).
+pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Request];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::K8sLatency;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -327,6 +333,7 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_owned());
     phase.set("waiting for the Kubernetes API");
+    let asked = std::time::Instant::now();
     // `Err`: the API call itself failed; its outcome is final. `Ok`: the readiness verdict,
     // then judged for latency too.
     let judged: Result<Outcome, Outcome> = match &spec.target {
@@ -411,6 +418,7 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
             }
         }
     };
+    phase.lap(crate::model::PhaseName::Request, asked);
     let elapsed = start.elapsed();
     let outcome = match judged {
         Ok(o) => add_problem(

@@ -250,6 +250,7 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
     s.push_str("</header>\n<main>\n");
     table(&mut s, summary);
     svg::latency_chart(&mut s, summary);
+    phases::phase_chart(&mut s, summary);
     svg::certificate_timeline(&mut s, summary);
     s.push_str("</main>\n");
     let _ = writeln!(s, "<script>{SCRIPT}</script>\n</body>\n</html>");
@@ -300,13 +301,13 @@ fn table(s: &mut String, summary: &Summary) {
         );
         let _ = write!(
             s,
-            "<tr class=\"row\"><td><span class=\"badge b-{}\">{}</span></td><th scope=\"row\">{}</th><td>{}</td><td class=\"opt\">{}</td><td class=\"num\">{} ms</td>",
+            "<tr class=\"row\"><td><span class=\"badge b-{}\">{}</span></td><th scope=\"row\">{}</th><td>{}</td><td class=\"opt\">{}</td><td class=\"num\">{}</td>",
             class(r.status),
             r.status.as_str(),
             esc(&r.name),
             esc(r.kind),
             esc(&truncate_chars(&r.target, 300)),
-            crate::model::millis(r.duration)
+            crate::model::format_ms(r.duration)
         );
         if trends {
             s.push_str("<td class=\"opt\">");
@@ -375,6 +376,12 @@ fn details(s: &mut String, r: &CheckResult) {
             ),
         );
     }
+    if !r.phases.is_empty() {
+        item(s, "phases", &esc(&r.phases.line()));
+    }
+    if let Some(q) = r.queued {
+        item(s, "queued", &esc(&crate::model::format_ms(q)));
+    }
     if let Some(c) = &r.baseline {
         let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
@@ -414,5 +421,6 @@ fn details(s: &mut String, r: &CheckResult) {
     }
 }
 
+mod phases;
 #[cfg(test)]
 mod tests;

@@ -52,11 +52,13 @@ pub(super) fn latency_chart(s: &mut String, summary: &Summary) {
     for (i, r) in shown.iter().enumerate() {
         let y = u64::try_from(i).unwrap_or(0) * row_h + 5;
         let d = ms(r.duration);
+        // `0.4 ms` under a millisecond, not `0 ms`.
+        let shown_ms = crate::model::format_ms(r.duration);
         let _ = write!(
             s,
-            "<g><title>{}: {} ms{}{}</title><text x=\"0\" y=\"{}\">{}</text><rect x=\"{label_w}\" y=\"{}\" width=\"{}\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{} ms</text>",
+            "<g><title>{}: {}{}{}</title><text x=\"0\" y=\"{}\">{}</text><rect x=\"{label_w}\" y=\"{}\" width=\"{}\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             esc(&truncate_chars(&r.name, 200)),
-            d,
+            shown_ms,
             r.limits
                 .warn_latency
                 .map(|w| format!(", warn {} ms", ms(w)))
@@ -72,7 +74,7 @@ pub(super) fn latency_chart(s: &mut String, summary: &Summary) {
             colour(r.status),
             x(d) + 4,
             y + 12,
-            d
+            shown_ms
         );
         for (limit, c) in [
             (r.limits.warn_latency, "#8a5300"),

@@ -126,7 +126,11 @@ fn icon(status: Status) -> &'static str {
     }
 }
 
+/// `1.30s`, or `0.4 ms` under a millisecond (a loopback check does not read `0.00s`).
 fn seconds(d: std::time::Duration) -> String {
+    if !d.is_zero() && d < std::time::Duration::from_millis(1) {
+        return crate::model::format_ms(d);
+    }
     format!("{:.2}s", d.as_secs_f64())
 }
 
@@ -193,6 +197,12 @@ fn details(r: &CheckResult) -> String {
         r.attempts,
         if r.attempts == 1 { "" } else { "s" }
     );
+    if !r.phases.is_empty() {
+        let _ = writeln!(s, "- **phases:** {}", md(&r.phases.line()));
+    }
+    if let Some(q) = r.queued {
+        let _ = writeln!(s, "- **queued:** {}", crate::model::format_ms(q));
+    }
     if let Some(c) = &r.baseline {
         let note = crate::model::change_note(c, r.duration);
         if !note.is_empty() {
