@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{config_error, eprint_line, process_env};
+use super::{config_error, eprint_line};
 use crate::cli::{Cli, ListArgs, ValidateArgs};
 use crate::config;
 use crate::exit_code::ExitCode;
@@ -113,7 +113,7 @@ pub(super) fn schema() -> ExitCode {
 
 pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     let path = a.config.display().to_string();
-    match config::load(&path, a.env.as_deref(), &process_env) {
+    match config::load(&path, a.env.as_deref(), &config::ProcessEnvironment) {
         Ok(plans) => {
             let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
             let mut out = std::io::stdout().lock();
@@ -131,7 +131,7 @@ pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
 
 pub(super) fn list(a: &ListArgs) -> ExitCode {
     let path = a.config.display().to_string();
-    let plans = match config::load(&path, Some(&a.env), &process_env) {
+    let plans = match config::load(&path, Some(&a.env), &config::ProcessEnvironment) {
         Ok(p) => p,
         Err(e) => return config_error(&e),
     };

@@ -38,6 +38,7 @@ use std::time::Duration;
 use self::defaults::{Defaults, positive, read_defaults};
 use crate::checks::CheckDef;
 pub use crate::spec::error::{ConfigError, Problem};
+pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::{EnvUse, Interpolator};
 use crate::spec::yaml::{self, MapReader, Node, Problems};
@@ -74,7 +75,7 @@ pub struct Plan {
 pub fn load(
     path: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -88,7 +89,7 @@ pub fn load_str(
     file: &str,
     text: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
     let mut root = yaml::parse(file, text)?;
     let mut problems = Problems::default();
@@ -120,7 +121,7 @@ pub fn load_str(
 struct TopLevel<'a> {
     /// The config file path, shared by the location of every check.
     located: Arc<str>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a dyn Environment,
     used: &'a RefCell<Vec<EnvUse>>,
     /// The names listed under `secrets:`.
     declared_secrets: Vec<String>,
@@ -137,7 +138,7 @@ fn build<'a>(
     file: &'a str,
     root: &'a Node,
     only_env: Option<&str>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a dyn Environment,
     problems: &mut Problems,
     used: &'a RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
@@ -149,7 +150,7 @@ fn build<'a>(
     let mut declared_secrets: Vec<String> = Vec::new();
     if let Some((node, path)) = top.take("secrets") {
         let plain = Interpolator {
-            env: &|_| None,
+            env: &|_: &str| None::<String>,
             vars: &no_vars,
             declared_secrets: &[],
             used,
@@ -306,7 +307,7 @@ mod tests {
             "t.yaml",
             "\"a\\r\\n::error::x\": 1\nenvironments: {p: {command_checks: [{name: x, command: [\"true\"]}]}}\n",
             None,
-            &|_| None,
+            &|_: &str| None::<String>,
         )
         .unwrap_err()
         .to_string();

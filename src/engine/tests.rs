@@ -3,7 +3,7 @@ use crate::checks::TEST_PANIC_NAME;
 
 /// The checks of environment `t` of `yaml`.
 fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
         .unwrap()
         .pop()
         .unwrap()

@@ -29,6 +29,7 @@ mod cli_basics;
 mod cli_options;
 mod command;
 mod concurrency;
+mod config_env;
 mod config_errors;
 mod config_merge;
 mod deps_waivers;
