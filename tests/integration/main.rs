@@ -47,6 +47,7 @@ mod http_nginx;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod layering;
+mod merge_plan;
 mod metrics;
 #[cfg(feature = "mysql")]
 mod mysql;
