@@ -130,7 +130,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
     if let Some(g) = &summary.gate {
-        writeln!(out, "{}", crate::model::gate_line(g))?;
+        writeln!(out, "{}", crate::model::gate_line(g, summary.interrupted))?;
     }
     let verdict = match super::verdict(summary) {
         "passed" => paint(style, Status::Pass, "PASSED"),

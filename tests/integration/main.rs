@@ -57,6 +57,7 @@ mod progress;
 mod properties;
 mod redis;
 mod reports;
+mod run_reports;
 mod scale;
 mod schema;
 mod tap;
