@@ -55,6 +55,7 @@ mod mysql;
 mod postgres;
 mod progress;
 mod properties;
+mod redirects;
 mod redis;
 mod reports;
 mod run_reports;
