@@ -57,6 +57,7 @@ mod progress;
 mod properties;
 mod redirects;
 mod redis;
+mod report_paths;
 mod reports;
 mod run_reports;
 mod scale;
