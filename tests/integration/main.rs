@@ -28,6 +28,7 @@ mod ci_workflows;
 mod cli_basics;
 mod cli_options;
 mod command;
+mod command_process;
 mod concurrency;
 mod config_env;
 mod config_errors;
