@@ -56,6 +56,7 @@ mod mysql;
 mod postgres;
 mod progress;
 mod properties;
+mod real_reasons;
 mod redirects;
 mod redis;
 mod report_paths;
