@@ -57,6 +57,7 @@ mod postgres;
 mod progress;
 mod properties;
 mod real_reasons;
+mod redaction_outputs;
 mod redirects;
 mod redis;
 mod report_paths;
