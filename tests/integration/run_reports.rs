@@ -31,8 +31,10 @@ fn an_interrupted_deploy_gate_says_interrupted_not_deadline() {
         assert!(out.contains(&line), "{name}: {out}");
         assert!(!out.contains("NOT healthy before"), "{name}: {out}");
         for f in ["r.md", "r.html"] {
-            // Markdown escapes punctuation (`gate\:`).
-            let text = read(&ws.path().join(f)).replace('\\', "");
+            // Markdown escapes punctuation (`gate\:`), HTML the colon (`gate&#58;`).
+            let text = read(&ws.path().join(f))
+                .replace('\\', "")
+                .replace("&#58;", ":");
             assert!(text.contains(&line), "{name} {f}: {text}");
             assert!(!text.contains("NOT healthy before"), "{name} {f}: {text}");
         }
