@@ -333,10 +333,7 @@ mod tests {
             healthy_at: None,
             accepted: false,
         };
-        assert_eq!(
-            gate_note(&never),
-            "not healthy in 3 rounds"
-        );
+        assert_eq!(gate_note(&never), "not healthy in 3 rounds");
         let s = GateSummary {
             interval: Duration::from_secs(5),
             deadline: Duration::from_secs(300),

@@ -313,7 +313,11 @@ mod tests {
         assert_eq!(h.ignored, 1);
         let names: Vec<&str> = h.runs[0].checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["b"]);
-        assert!(!String::from_utf8(h.render().unwrap()).unwrap().contains("ignored"));
+        assert!(
+            !String::from_utf8(h.render().unwrap())
+                .unwrap()
+                .contains("ignored")
+        );
     }
 
     #[test]

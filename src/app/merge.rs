@@ -56,7 +56,11 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
         return Ok(Redactor::default());
     };
     let path = config.display().to_string();
-    let plan = match config::load(&path, Some(&summary.environment), &config::ProcessEnvironment) {
+    let plan = match config::load(
+        &path,
+        Some(&summary.environment),
+        &config::ProcessEnvironment,
+    ) {
         Ok(mut plans) => plans.pop(),
         Err(e) => return Err(config_error(&e)),
     };
@@ -70,10 +74,7 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
     let names: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
     let redactor = Redactor::new(&plan.secrets);
     if let Err(msg) = same_checks(&names, summary, &redactor) {
-        eprint_line(&format!(
-            "error: {path}: {}",
-            report::one_line(&msg)
-        ));
+        eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
         return Err(ExitCode::Usage);
     }
     for r in crate::waiver::stale(&plan.waivers, &names) {

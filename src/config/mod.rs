@@ -38,9 +38,9 @@ use std::time::Duration;
 use self::defaults::{Defaults, positive, read_defaults};
 use crate::checks::CheckDef;
 pub use crate::spec::error::{ConfigError, Problem};
-pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::{EnvUse, Interpolator};
+pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
 use crate::spec::yaml::{self, MapReader, Node, Problems};
 use crate::waiver::Waiver;
 

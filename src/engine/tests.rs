@@ -194,8 +194,15 @@ fn retry_delay_doubles_and_is_capped_at_a_minute() {
     assert_eq!(retry_delay(s(20), 1), s(20));
     assert_eq!(retry_delay(s(20), 2), s(40));
     assert_eq!(retry_delay(s(20), 3), s(60));
-    assert_eq!(retry_delay(s(90), 1), s(60), "a retry_delay above the cap is capped too");
-    assert_eq!(retry_delay(Duration::from_millis(250), 3), Duration::from_secs(1));
+    assert_eq!(
+        retry_delay(s(90), 1),
+        s(60),
+        "a retry_delay above the cap is capped too"
+    );
+    assert_eq!(
+        retry_delay(Duration::from_millis(250), 3),
+        Duration::from_secs(1)
+    );
     // No overflow however many attempts.
     assert_eq!(retry_delay(s(1), u32::MAX), s(60));
     assert_eq!(retry_delay(Duration::MAX, 5), s(60));

@@ -269,7 +269,10 @@ mod tests {
         };
         for input in ["${RAW}", "${RAW:-fallback}"] {
             let e = i.apply(input).unwrap_err();
-            assert_eq!(e, "environment variable `RAW` is not valid UTF-8", "{input}");
+            assert_eq!(
+                e, "environment variable `RAW` is not valid UTF-8",
+                "{input}"
+            );
         }
         assert!(i.apply("${OTHER}").unwrap_err().contains("is not set"));
     }

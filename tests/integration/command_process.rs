@@ -56,7 +56,16 @@ fn the_deadline_kills_the_command_process_group() {
     let pidfile = ws.path().join("grandchild.pid");
     ws.write("c.yaml", &config(&pidfile));
     let out = ws.run(
-        &["-c", "c.yaml", "--env", "t", "--deadline", "1s", "--json", "r.json"],
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--deadline",
+            "1s",
+            "--json",
+            "r.json",
+        ],
         &[],
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -89,8 +98,12 @@ fn sigint_and_sigterm_kill_the_command_process_group() {
         std::mem::forget(guard);
         assert_eq!(status.code(), Some(exit), "{signal}");
         let doc = json(&ws.path().join("r.json"));
-        assert_eq!(result(&doc, "hangs")["reason"], "cancelled", "{signal}: {doc}");
-        assert_gone(&pid, &signal.to_string());
+        assert_eq!(
+            result(&doc, "hangs")["reason"],
+            "cancelled",
+            "{signal}: {doc}"
+        );
+        assert_gone(&pid, signal.as_ref());
     }
 }
 

@@ -12,10 +12,16 @@ fn a_variable_that_is_not_utf8_is_named_at_its_line() {
         "c.yaml",
         "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: \"${RAW_HOST}\", port: 1}\n      - {name: b, host: \"${RAW_HOST:-localhost}\", port: 1}\n",
     );
-    for sub in [&["validate", "-c", "c.yaml"][..], &["run", "-c", "c.yaml", "--env", "t"]] {
+    for sub in [
+        &["validate", "-c", "c.yaml"][..],
+        &["run", "-c", "c.yaml", "--env", "t"],
+    ] {
         let out = infracheck_command(ws.path())
             .args(sub)
-            .env("RAW_HOST", std::ffi::OsStr::from_bytes(b"db\xff\xfe.internal"))
+            .env(
+                "RAW_HOST",
+                std::ffi::OsStr::from_bytes(b"db\xff\xfe.internal"),
+            )
             .output()
             .unwrap();
         let err = stderr(&out);

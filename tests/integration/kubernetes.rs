@@ -408,12 +408,32 @@ fn an_api_error_echoing_the_bearer_token_is_masked_everywhere() {
     );
     let out = ws.run(
         &[
-            "-vvv", "-c", "c.yaml", "--env", "t", "--json", "r.json", "--junit", "r.xml", "--html",
-            "r.html", "--tap", "r.tap", "--sarif", "r.sarif", "--markdown", "r.md",
+            "-vvv",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--html",
+            "r.html",
+            "--tap",
+            "r.tap",
+            "--sarif",
+            "r.sarif",
+            "--markdown",
+            "r.md",
         ],
         &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
     );
-    assert_eq!(crate::support::code(&out), 1, "{}", crate::support::stderr(&out));
+    assert_eq!(
+        crate::support::code(&out),
+        1,
+        "{}",
+        crate::support::stderr(&out)
+    );
     let doc = crate::support::json(&ws.path().join("r.json"));
     let api_result = crate::support::result(&doc, "api");
     assert_eq!(api_result["reason"], "k8s.forbidden", "{api_result}");

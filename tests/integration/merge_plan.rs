@@ -13,7 +13,10 @@ fn forge_without(ws: &Workspace, file: &str, name: &str, all: &[&str]) {
     let index = results.iter().position(|r| r["name"] == name).unwrap();
     let removed = doc["shard"]["positions"][index].as_u64().unwrap();
     doc["results"].as_array_mut().unwrap().remove(index);
-    doc["shard"]["positions"].as_array_mut().unwrap().remove(index);
+    doc["shard"]["positions"]
+        .as_array_mut()
+        .unwrap()
+        .remove(index);
     std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
     for f in all {
         let p = ws.path().join(f);
@@ -39,7 +42,10 @@ fn a_shard_document_leaving_out_a_configured_check_is_refused() {
     );
     for k in ["1/2", "2/2"] {
         let file = format!("s{}.json", &k[..1]);
-        let out = ws.run(&["-c", "c.yaml", "--env", "t", "--shard", k, "--json", &file], &[]);
+        let out = ws.run(
+            &["-c", "c.yaml", "--env", "t", "--shard", k, "--json", &file],
+            &[],
+        );
         assert!([0, 1].contains(&code(&out)), "{}", stderr(&out));
     }
     // Take the failing check out of whichever shard ran it.

@@ -30,7 +30,8 @@ fn client_only_leaf(
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
     let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "client only");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "client only");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     leaf.not_before = now - Duration::days(1);
     leaf.not_after = now + Duration::days(90);
@@ -82,7 +83,10 @@ fn tls_invalid_and_tls_latency_from_openssl_s_server() {
         "{r}"
     );
     let r = run.expect("slow", "FAIL", Some("tls.latency"));
-    assert!(r["message"].as_str().unwrap().contains("fail_latency 0ms"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("fail_latency 0ms"),
+        "{r}"
+    );
     // The certificate was judged too: the latency is the only problem.
     assert!(r["metadata"]["days_left"].as_i64().unwrap() >= 89, "{r}");
 }
@@ -111,10 +115,16 @@ fn redis_latency_and_tcp_latency_from_real_servers() {
     );
     assert_eq!(run.code, 1, "{}", run.raw);
     let r = run.expect("redis-slow", "WARN", Some("redis.latency"));
-    assert!(r["message"].as_str().unwrap().contains("warn_latency 0ms"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("warn_latency 0ms"),
+        "{r}"
+    );
     run.expect("redis-fine", "PASS", None);
     let r = run.expect("tcp-slow", "FAIL", Some("tcp.latency"));
-    assert!(r["message"].as_str().unwrap().contains("fail_latency 0ms"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("fail_latency 0ms"),
+        "{r}"
+    );
     run.expect("tcp-fine", "PASS", None);
 }
 
@@ -165,7 +175,10 @@ fn a_tcp_check_tries_every_address_of_its_host_in_turn() {
     );
     // (listening, refusing) addresses, and the port they share.
     let mut cases = Vec::new();
-    for (up, down) in [([127, 0, 0, 1], [127, 0, 0, 2]), ([127, 0, 0, 2], [127, 0, 0, 1])] {
+    for (up, down) in [
+        ([127, 0, 0, 1], [127, 0, 0, 2]),
+        ([127, 0, 0, 2], [127, 0, 0, 1]),
+    ] {
         let found = (0..20).find_map(|_| {
             let l = TcpListener::bind(std::net::SocketAddr::from((up, 0))).ok()?;
             let port = l.local_addr().ok()?.port();

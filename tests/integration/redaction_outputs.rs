@@ -51,7 +51,10 @@ fn a_secret_echoed_by_nginx_is_masked_in_html_tap_and_stderr_at_vvv() {
     for (what, text) in [("stdout/stderr", &streams), ("reports", &reports)] {
         assert!(!text.contains(secret), "{what}: {text}");
         // Also in another letter case, as some encoders print it.
-        assert!(!text.to_lowercase().contains(&secret.to_lowercase()), "{what}");
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "{what}"
+        );
     }
     // The echo reached the HTML and TAP reports, masked: nothing passes vacuously.
     for f in ["r.html", "r.tap"] {
@@ -59,7 +62,10 @@ fn a_secret_echoed_by_nginx_is_masked_in_html_tap_and_stderr_at_vvv() {
         assert!(text.contains("denied for ***"), "{f}: {text}");
     }
     // `-vvv` did log (tracing at trace level goes to stderr).
-    assert!(streams.contains("TRACE") || streams.contains("DEBUG"), "{streams}");
+    assert!(
+        streams.contains("TRACE") || streams.contains("DEBUG"),
+        "{streams}"
+    );
 }
 
 /// The backticked UPPER_CASE names of docs/secrets.md's "Well-known credentials" bullet.
@@ -86,7 +92,10 @@ fn the_ten_well_known_credentials_are_the_documented_ones_and_masked_everywhere(
         .map(|s| (*s).to_owned())
         .collect();
     let documented = documented_well_known();
-    assert_eq!(code_list, documented, "docs/secrets.md and the code disagree");
+    assert_eq!(
+        code_list, documented,
+        "docs/secrets.md and the code disagree"
+    );
     assert_eq!(code_list.len(), 10, "{code_list:?}");
 
     // Each variable set to its own sentinel; a command prints them all, the config names none.

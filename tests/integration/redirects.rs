@@ -219,7 +219,8 @@ fn see_other_and_moved_after_a_post_continue_as_a_get_without_a_body() {
     let run = run_json(&ws, &config, &[]);
     assert_eq!(run.code, 0, "{}", run.raw);
     let seen = s.seen();
-    let at = |path: &str| -> Vec<Seen> { seen.iter().filter(|r| r.path == path).cloned().collect() };
+    let at =
+        |path: &str| -> Vec<Seen> { seen.iter().filter(|r| r.path == path).cloned().collect() };
     for code in ["303", "301", "302"] {
         let targets = at(&format!("/target/{code}"));
         assert!(!targets.is_empty(), "{code}: {seen:?}");

@@ -74,7 +74,12 @@ fn a_dangling_symlink_is_followed_and_its_target_created() {
     std::os::unix::fs::symlink("artifacts/r.tap", &link).unwrap();
     let out = ws.run(&["-c", "c.yaml", "--env", "t", "--tap", "r.tap"], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let text = read(&ws.path().join("artifacts/r.tap"));
     assert!(text.starts_with("TAP version 14"), "{text}");
 

@@ -49,8 +49,21 @@ fn run_gate_signalled(ws: &Workspace, signal: nix::sys::signal::Signal) -> (i32,
     use std::io::{BufRead, BufReader, Read};
     let mut child = crate::support::infracheck_command(ws.path())
         .args([
-            "-c", "c.yaml", "--env", "t", "--until-healthy", "--deadline", "1h", "--interval",
-            "50ms", "--json", "r.json", "--markdown", "r.md", "--html", "r.html",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--until-healthy",
+            "--deadline",
+            "1h",
+            "--interval",
+            "50ms",
+            "--json",
+            "r.json",
+            "--markdown",
+            "r.md",
+            "--html",
+            "r.html",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -179,7 +192,16 @@ fn an_absurd_history_latency_is_dropped_with_a_warning() {
         &format!(r#"{{"schema_version":1,"runs":[{}]}}"#, runs.join(",")),
     );
     let out = ws.run(
-        &["-c", "c.yaml", "--env", "t", "--history", "h.json", "--json", "r.json"],
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--history",
+            "h.json",
+            "--json",
+            "r.json",
+        ],
         &[],
     );
     let err = stderr(&out);

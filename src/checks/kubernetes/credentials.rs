@@ -90,7 +90,11 @@ mod tests {
         let list = list.to_str().unwrap().to_owned();
         let env = move |k: &str| (k == "KUBECONFIG").then(|| list.clone());
         let found = secrets(&env);
-        for want in ["inline-token-0041", "file-token-0042", "basic-password-0043"] {
+        for want in [
+            "inline-token-0041",
+            "file-token-0042",
+            "basic-password-0043",
+        ] {
             assert!(found.iter().any(|s| s == want), "{want}: {found:?}");
         }
         assert!(!found.iter().any(|s| s == "admin"), "{found:?}");
