@@ -333,10 +333,7 @@ mod tests {
             healthy_at: None,
             accepted: false,
         };
-        assert_eq!(
-            gate_note(&never),
-            "not healthy before the deadline (3 rounds)"
-        );
+        assert_eq!(gate_note(&never), "not healthy in 3 rounds");
         let s = GateSummary {
             interval: Duration::from_secs(5),
             deadline: Duration::from_secs(300),
@@ -344,9 +341,15 @@ mod tests {
             healthy: false,
             healthy_after: None,
         };
+        for deadline in [None, Some(Interruption::Deadline)] {
+            assert_eq!(
+                gate_line(&s, deadline),
+                "deploy gate: NOT healthy before the 5m deadline (2 rounds, every 5s)"
+            );
+        }
         assert_eq!(
-            gate_line(&s),
-            "deploy gate: NOT healthy before the 5m deadline (2 rounds, every 5s)"
+            gate_line(&s, Some(Interruption::Sigterm)),
+            "deploy gate: interrupted by SIGTERM before every check was healthy (2 rounds, every 5s)"
         );
         let accepted = CheckGate {
             rounds: 1,

@@ -23,6 +23,10 @@ pub use crate::model::{
 pub const SCHEMA_VERSION: u32 = 1;
 /// Runs kept per environment unless `--history-keep` says otherwise.
 pub const DEFAULT_KEEP: usize = 30;
+/// The longest latency a history record may hold, ms: 10^12 ms (about 31 years) is more than
+/// any check can take (a duration in the config is below 10^9 s). A record above it is not
+/// something infracheck wrote; one such value would flatten every trend (`▁▁▁▁▇`).
+pub const MAX_LATENCY_MS: u64 = 1_000_000_000_000;
 
 /// Why a history file cannot be used (exit 2 before any check runs).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,10 @@ pub struct History {
     pub schema_version: u32,
     /// Runs of every environment, oldest first.
     pub runs: Vec<Run>,
+    /// Check records dropped when the file was read: their latency was above
+    /// [`MAX_LATENCY_MS`] (the run warns; the file is written back without them).
+    #[serde(skip)]
+    pub ignored: usize,
 }
 
 /// One recorded run.
@@ -98,6 +106,7 @@ impl History {
         History {
             schema_version: SCHEMA_VERSION,
             runs: Vec::new(),
+            ignored: 0,
         }
     }
 
@@ -135,7 +144,13 @@ impl History {
                 found: version,
             });
         }
-        let history: History = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        let mut history: History =
+            serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        for run in &mut history.runs {
+            let before = run.checks.len();
+            run.checks.retain(|c| c.latency_ms <= MAX_LATENCY_MS);
+            history.ignored += before - run.checks.len();
+        }
         for run in &history.runs {
             if let Some(c) = run
                 .checks
@@ -286,6 +301,23 @@ mod tests {
         assert_eq!(h.runs[0].environment, "stage");
         let back = History::parse("h.json", &h.render().unwrap()).unwrap();
         assert_eq!(back, h);
+    }
+
+    #[test]
+    fn absurd_latencies_are_dropped_and_counted() {
+        let text = format!(
+            r#"{{"schema_version":1,"runs":[{{"started_at":"x","environment":"p","checks":[{{"name":"a","status":"PASS","reason":null,"latency_ms":{}}},{{"name":"b","status":"PASS","reason":null,"latency_ms":120}}]}}]}}"#,
+            u64::MAX
+        );
+        let h = History::parse("h.json", text.as_bytes()).unwrap();
+        assert_eq!(h.ignored, 1);
+        let names: Vec<&str> = h.runs[0].checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert!(
+            !String::from_utf8(h.render().unwrap())
+                .unwrap()
+                .contains("ignored")
+        );
     }
 
     #[test]

@@ -258,7 +258,7 @@ mod tests {
     use super::*;
 
     fn plan(yaml: &str) -> crate::config::Plan {
-        crate::config::load_str("w.yaml", yaml, Some("t"), &|_| None)
+        crate::config::load_str("w.yaml", yaml, Some("t"), &|_: &str| None::<String>)
             .unwrap()
             .pop()
             .unwrap()
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn bad_waivers_are_config_errors() {
         let yaml = "waivers:\n  - {check: \"a[\", reason: x, expires: 2026-13-01}\n  - {check: b}\nenvironments:\n  t:\n    http_checks: []\n";
-        let err = crate::config::load_str("w.yaml", yaml, Some("t"), &|_| None)
+        let err = crate::config::load_str("w.yaml", yaml, Some("t"), &|_: &str| None::<String>)
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid check name pattern"), "{err}");

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{config_error, eprint_line, process_env};
+use super::{config_error, eprint_line};
 use crate::cli::{Cli, ListArgs, ValidateArgs};
 use crate::config;
 use crate::exit_code::ExitCode;
@@ -114,12 +114,12 @@ pub(super) fn schema() -> ExitCode {
 pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     let path = a.config.display().to_string();
     let loaded = if a.require_env {
-        config::load(&path, a.env.as_deref(), &process_env).map(|plans| config::Linted {
+        config::load(&path, a.env.as_deref(), &config::ProcessEnvironment).map(|plans| config::Linted {
             plans,
             notes: Vec::new(),
         })
     } else {
-        config::lint(&path, a.env.as_deref(), &process_env)
+        config::lint(&path, a.env.as_deref(), &config::ProcessEnvironment)
     };
     match loaded {
         Ok(config::Linted { plans, notes }) => {
@@ -161,7 +161,7 @@ pub(super) fn list(a: &ListArgs) -> ExitCode {
         }
     };
     let path = a.config.display().to_string();
-    let plans = match config::load(&path, Some(&a.env), &process_env) {
+    let plans = match config::load(&path, Some(&a.env), &config::ProcessEnvironment) {
         Ok(p) => p,
         Err(e) => return config_error(&e),
     };

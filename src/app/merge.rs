@@ -1,13 +1,15 @@
 //! `infracheck merge`: the reports and exit code of one run, from the JSON documents of its
 //! shards.
 
+use std::collections::BTreeSet;
+
 use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
 use super::run::{load_baseline, load_history};
 use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
 use crate::exit_code::ExitCode;
-use crate::model::{FailOn, Summary};
+use crate::model::{FailOn, Summary, WAIVER_KIND};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::report;
@@ -46,15 +48,21 @@ pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
     }
 }
 
-/// `merge --config`: the waivers of the config that match no check of the merged environment,
-/// as the WARN results a whole run would have reported (each shard alone cannot tell). Returns
-/// the redactor of the config's secrets (none without `--config`).
+/// `merge --config`: the documents must hold exactly the checks the config plans for the
+/// environment (edited documents that leave a check out would otherwise pass); then the
+/// waivers of the config that match no check of the merged environment, as the WARN results a
+/// whole run would have reported (each shard alone cannot tell). Returns the redactor of the
+/// config's secrets (none without `--config`).
 fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitCode> {
     let Some(config) = &a.config else {
         return Ok(Redactor::default());
     };
     let path = config.display().to_string();
-    let plan = match config::load(&path, Some(&summary.environment), &process_env) {
+    let plan = match config::load(
+        &path,
+        Some(&summary.environment),
+        &config::ProcessEnvironment,
+    ) {
         Ok(mut plans) => plans.pop(),
         Err(e) => return Err(config_error(&e)),
     };
@@ -67,6 +75,10 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
     };
     let names: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
     let redactor = Redactor::new(&plan.secrets);
+    if let Err(msg) = same_checks(&names, summary, &redactor) {
+        eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
+        return Err(ExitCode::Usage);
+    }
     for r in crate::waiver::stale(&plan.waivers, &names) {
         // A whole-run document already reports its stale waivers, redacted.
         let shown = redactor.text(&r.name);
@@ -75,4 +87,50 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
         }
     }
     Ok(redactor)
+}
+
+/// Whether the merged results are the planned checks `names`, each once (compared as the
+/// documents show them: redacted). A whole-run document's stale-waiver results are not checks.
+fn same_checks(names: &[&str], summary: &Summary, redactor: &Redactor) -> Result<(), String> {
+    let planned: BTreeSet<String> = names.iter().map(|n| redactor.text(n)).collect();
+    let merged: BTreeSet<&str> = summary
+        .results
+        .iter()
+        .filter(|r| r.kind != WAIVER_KIND)
+        .map(|r| r.name.as_str())
+        .collect();
+    let quote = |list: Vec<&str>| {
+        let shown: Vec<String> = list.iter().take(5).map(|n| format!("`{n}`")).collect();
+        let more = list.len().saturating_sub(5);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    let missing: Vec<&str> = planned
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !merged.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "environment {} plans {} that no document holds (a shard left out, or documents of another config?)",
+            summary.environment,
+            quote(missing)
+        ));
+    }
+    let unknown: Vec<&str> = merged
+        .iter()
+        .copied()
+        .filter(|n| !planned.contains(*n))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "the documents hold {} that environment {} does not plan (documents of another config?)",
+            quote(unknown),
+            summary.environment
+        ));
+    }
+    Ok(())
 }

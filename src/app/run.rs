@@ -42,7 +42,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         }
     };
     let path = a.config.display().to_string();
-    let plan = match config::load(&path, Some(env), &process_env) {
+    let plan = match config::load(&path, Some(env), &config::ProcessEnvironment) {
         Ok(mut plans) => match plans.pop() {
             Some(p) => p,
             None => {
@@ -150,7 +150,18 @@ pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History
         return Ok(None);
     };
     match History::load(path) {
-        Ok(Some(h)) => Ok(Some(h)),
+        Ok(Some(h)) => {
+            if h.ignored > 0 && !quiet {
+                eprint_line(&format!(
+                    "warning: history {}: ignored {} check record{} with a latency above {} ms (not written by infracheck); it is written back without them",
+                    report::one_line(&path.display().to_string()),
+                    h.ignored,
+                    if h.ignored == 1 { "" } else { "s" },
+                    crate::history::MAX_LATENCY_MS
+                ));
+            }
+            Ok(Some(h))
+        }
         Ok(None) => {
             if !quiet {
                 eprint_line(&format!(

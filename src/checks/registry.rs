@@ -219,7 +219,7 @@ mod tests {
         let mut problems = Problems::default();
         let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
         let interp = Interpolator {
-            env: &|_| None,
+            env: &|_: &str| None::<String>,
             vars: &vars,
             declared_secrets: &[],
             pending: &[],

@@ -43,6 +43,7 @@ pub use crate::spec::error::{ConfigError, Problem};
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::{EnvUse, Interpolator};
 use crate::spec::source::Source;
+pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
 use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
 use crate::waiver::Waiver;
 
@@ -87,7 +88,7 @@ pub struct Linted {
 pub fn load(
     path: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
     let text = read(path)?;
     load_str(path, &text, only_env, env)
@@ -98,7 +99,7 @@ pub fn load(
 pub fn lint(
     path: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
 ) -> Result<Linted, ConfigError> {
     let text = read(path)?;
     load_text(path, &text, only_env, env, UnsetEnv::Note)
@@ -116,7 +117,7 @@ pub fn load_str(
     file: &str,
     text: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
     load_text(file, text, only_env, env, UnsetEnv::Problem).map(|l| l.plans)
 }
@@ -125,7 +126,7 @@ fn load_text(
     file: &str,
     text: &str,
     only_env: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Environment,
     unset_env: UnsetEnv,
 ) -> Result<Linted, ConfigError> {
     let mut root = yaml::parse(file, text)?;
@@ -179,9 +180,9 @@ fn file_order(files: &[Source], file: &Arc<str>) -> usize {
 
 /// What the top level of the file gives every environment.
 struct TopLevel<'a> {
-    /// The files read, in config order (the main config first).
-    files: &'a [Source],
-    env: &'a dyn Fn(&str) -> Option<String>,
+use crate::spec::source::Source;
+pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
+use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
     used: &'a RefCell<Vec<EnvUse>>,
     /// The names listed under `secrets:`.
     declared_secrets: Vec<String>,
@@ -201,7 +202,7 @@ fn build<'a>(
     root: &'a Node,
     files: &'a [Source],
     only_env: Option<&str>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a dyn Environment,
     problems: &mut Problems,
     used: &'a RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
@@ -213,7 +214,7 @@ fn build<'a>(
     let mut declared_secrets: Vec<String> = Vec::new();
     if let Some((node, path)) = top.take("secrets") {
         let plain = Interpolator {
-            env: &|_| None,
+            env: &|_: &str| None::<String>,
             vars: &no_vars,
             declared_secrets: &[],
             pending: &[],
@@ -374,7 +375,7 @@ mod tests {
             "t.yaml",
             "\"a\\r\\n::error::x\": 1\nenvironments: {p: {command_checks: [{name: x, command: [\"true\"]}]}}\n",
             None,
-            &|_| None,
+            &|_: &str| None::<String>,
         )
         .unwrap_err()
         .to_string();

@@ -4,17 +4,14 @@
 
 use std::cell::RefCell;
 
-use crate::spec::interpolate::{self, EnvUse};
+use crate::spec::interpolate::{self, EnvUse, Environment};
 
 /// The values of the well-known credentials set in the environment, recorded as used secrets:
 /// they are secrets whether the config uses them or not.
-pub(super) fn well_known(
-    env: &dyn Fn(&str) -> Option<String>,
-    used: &RefCell<Vec<EnvUse>>,
-) -> Vec<String> {
+pub(super) fn well_known(env: &dyn Environment, used: &RefCell<Vec<EnvUse>>) -> Vec<String> {
     let mut secrets = Vec::new();
     for name in interpolate::WELL_KNOWN_SECRETS {
-        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+        if let Some(value) = env.var(name).filter(|v| !v.is_empty()) {
             secrets.push(value.clone());
             used.borrow_mut().push(EnvUse {
                 name: (*name).to_owned(),

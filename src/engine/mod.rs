@@ -523,15 +523,18 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
             message: outcome.message,
             duration: t0.elapsed(),
         });
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        let delay = check
-            .retry_delay
-            .checked_mul(factor)
-            .unwrap_or(MAX_RETRY_DELAY)
-            .min(MAX_RETRY_DELAY);
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(retry_delay(check.retry_delay, attempt)).await;
         attempt += 1;
     }
+}
+
+/// The wait after failed attempt `attempt` (1-based): `retry_delay`, doubled after each further
+/// failure, never more than [`MAX_RETRY_DELAY`].
+fn retry_delay(base: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    base.checked_mul(factor)
+        .unwrap_or(MAX_RETRY_DELAY)
+        .min(MAX_RETRY_DELAY)
 }
 
 fn finish(

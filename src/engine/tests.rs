@@ -3,7 +3,7 @@ use crate::checks::TEST_PANIC_NAME;
 
 /// The checks of environment `t` of `yaml`.
 fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
         .unwrap()
         .pop()
         .unwrap()
@@ -195,4 +195,27 @@ async fn a_definition_is_freed_once_its_result_is_in() {
     // only the last one's is still held.
     assert_eq!(alive_at_last, [false, false, true]);
     assert!(weak.iter().all(|w| w.upgrade().is_none()));
+}
+
+#[test]
+fn retry_delay_doubles_and_is_capped_at_a_minute() {
+    let s = Duration::from_secs;
+    let waits: Vec<Duration> = (1..=8).map(|a| retry_delay(s(1), a)).collect();
+    assert_eq!(waits, [s(1), s(2), s(4), s(8), s(16), s(32), s(60), s(60)]);
+    assert_eq!(retry_delay(s(20), 1), s(20));
+    assert_eq!(retry_delay(s(20), 2), s(40));
+    assert_eq!(retry_delay(s(20), 3), s(60));
+    assert_eq!(
+        retry_delay(s(90), 1),
+        s(60),
+        "a retry_delay above the cap is capped too"
+    );
+    assert_eq!(
+        retry_delay(Duration::from_millis(250), 3),
+        Duration::from_secs(1)
+    );
+    // No overflow however many attempts.
+    assert_eq!(retry_delay(s(1), u32::MAX), s(60));
+    assert_eq!(retry_delay(Duration::MAX, 5), s(60));
+    assert_eq!(retry_delay(Duration::ZERO, 5), Duration::ZERO);
 }

@@ -104,7 +104,8 @@ mod tests {
 
     #[test]
     fn the_starter_is_a_valid_config() {
-        let plan = crate::config::load_str("infracheck.yaml", STARTER, None, &|_| None);
+        let plan =
+            crate::config::load_str("infracheck.yaml", STARTER, None, &|_: &str| None::<String>);
         assert!(plan.is_ok(), "{:?}", plan.err().map(|e| e.to_string()));
         assert!(STARTER.starts_with("# yaml-language-server: $schema=./infracheck.schema.json\n"));
     }

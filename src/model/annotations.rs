@@ -188,7 +188,7 @@ pub struct ShardRun {
     pub positions: Vec<usize>,
 }
 
-/// `healthy after 12.3s (round 4)` or `not healthy before the deadline (12 rounds)`.
+/// `healthy after 12.3s (round 4)` or `not healthy in 12 rounds`.
 pub fn gate_note(g: &CheckGate) -> String {
     match (g.healthy_round, g.healthy_after) {
         (Some(round), Some(after)) => {
@@ -196,26 +196,38 @@ pub fn gate_note(g: &CheckGate) -> String {
         }
         (Some(round), None) => format!("healthy in round {round}"),
         (None, _) if g.accepted => "failure accepted, not waited for".to_owned(),
+        // Whether the deadline or a signal ended the gate is the run's to say (`gate_line`).
         _ => format!(
-            "not healthy before the deadline ({} round{})",
+            "not healthy in {} round{}",
             g.rounds,
             if g.rounds == 1 { "" } else { "s" }
         ),
     }
 }
 
-/// The run-level line: `deploy gate: healthy after 12.3s (4 rounds, every 5s)`.
-pub fn gate_line(g: &GateSummary) -> String {
+/// The run-level line: `deploy gate: healthy after 12.3s (4 rounds, every 5s)`. `interrupted`
+/// is the run's: a gate a signal ended says so, not that its deadline passed.
+pub fn gate_line(g: &GateSummary, interrupted: Option<super::Interruption>) -> String {
     let every = super::format_duration(g.interval);
-    match (g.healthy, g.healthy_after) {
-        (true, Some(after)) => format!(
+    let signal = match interrupted {
+        Some(super::Interruption::Sigint) => Some("SIGINT"),
+        Some(super::Interruption::Sigterm) => Some("SIGTERM"),
+        Some(super::Interruption::Deadline) | None => None,
+    };
+    match (g.healthy, g.healthy_after, signal) {
+        (true, Some(after), _) => format!(
             "deploy gate: healthy after {:.1}s ({} round{}, every {every})",
             after.as_secs_f64(),
             g.rounds,
             if g.rounds == 1 { "" } else { "s" }
         ),
-        (true, None) => format!("deploy gate: healthy ({} rounds)", g.rounds),
-        (false, _) => format!(
+        (true, None, _) => format!("deploy gate: healthy ({} rounds)", g.rounds),
+        (false, _, Some(signal)) => format!(
+            "deploy gate: interrupted by {signal} before every check was healthy ({} round{}, every {every})",
+            g.rounds,
+            if g.rounds == 1 { "" } else { "s" }
+        ),
+        (false, _, None) => format!(
             "deploy gate: NOT healthy before the {} deadline ({} round{}, every {every})",
             super::format_duration(g.deadline),
             g.rounds,

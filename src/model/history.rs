@@ -74,12 +74,13 @@ pub fn sparkline(values: &[u64]) -> String {
     let (Some(min), Some(max)) = (values.iter().min(), values.iter().max()) else {
         return String::new();
     };
-    let span = max - min;
+    // In u128: `(v - min) * 4` of a huge latency must not overflow.
+    let (min, span) = (u128::from(*min), u128::from(max - min));
     values
         .iter()
         .map(|v| {
             // All equal (span 0): the lowest glyph.
-            let level = ((v - min) * 4 + span / 2)
+            let level = ((u128::from(*v) - min) * 4 + span / 2)
                 .checked_div(span)
                 .map_or(0, |l| usize::try_from(l).unwrap_or(4));
             GLYPHS.get(level.min(4)).copied().unwrap_or('▇')

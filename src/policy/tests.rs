@@ -137,7 +137,7 @@ fn accepted_by_waivers_and_by_the_baseline() {
         "w.yaml",
         "waivers:\n  - {check: \"pay-*\", reason: outage, expires: 2026-12-31}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n",
         Some("t"),
-        &|_| None,
+        &|_: &str| None::<String>,
     )
     .unwrap()
     .pop()

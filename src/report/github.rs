@@ -128,7 +128,7 @@ fn annotations(cx: &Context<'_>) -> String {
         );
     }
     if let Some(g) = &s.gate {
-        let _ = write!(notice, " {}.", crate::model::gate_line(g));
+        let _ = write!(notice, " {}.", crate::model::gate_line(g, s.interrupted));
     }
     let [more_fail, more_warn] = more;
     if more_fail + more_warn > 0 {

@@ -141,7 +141,7 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
     if let Some(g) = &summary.gate {
-        writeln!(out, "{}", crate::model::gate_line(g))?;
+        writeln!(out, "{}", crate::model::gate_line(g, summary.interrupted))?;
     }
     recap(summary, style, out)?;
     let verdict = match super::verdict(summary) {

@@ -4,10 +4,41 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+/// The process environment as the config reads it. Any `Fn(&str) -> Option<String>` is one
+/// (a variable is either set to text or not set); the process's own environment also tells a
+/// variable that is set but holds bytes that are not UTF-8, so that it is not called "not set".
+pub trait Environment {
+    /// The variable's value, if it is set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Whether the variable is set to a value that is not valid UTF-8.
+    fn not_unicode(&self, _name: &str) -> bool {
+        false
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Environment for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// The environment of this process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn not_unicode(&self, name: &str) -> bool {
+        matches!(std::env::var(name), Err(std::env::VarError::NotUnicode(_)))
+    }
+}
+
 /// Where interpolated values come from, and what was used (so secrets can be redacted).
 pub struct Interpolator<'a> {
     /// Looks a process environment variable up.
-    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub env: &'a dyn Environment,
     /// The environment's `vars`.
     pub vars: &'a BTreeMap<String, String>,
     /// Variable names declared secret in the config's `secrets:` list.
@@ -168,7 +199,11 @@ impl Interpolator<'_> {
                 "invalid variable name `{name}`"
             )));
         }
-        match ((self.env)(name), default) {
+        if self.env.not_unicode(name) {
+            // Set, but not text: neither "not set" nor a silent default.
+            return Err(format!("environment variable `{name}` is not valid UTF-8"));
+        }
+        match (self.env.var(name), default) {
             (Some(v), _) => {
                 let secret = looks_secret(name)
                     || WELL_KNOWN_SECRETS.contains(&name)
@@ -259,6 +294,34 @@ mod tests {
 
             assert!(i.apply("${HOST").is_err());
         });
+    }
+
+    #[test]
+    fn a_variable_that_is_not_text_is_not_called_unset() {
+        struct Bytes;
+        impl Environment for Bytes {
+            fn var(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn not_unicode(&self, name: &str) -> bool {
+                name == "RAW"
+            }
+        }
+        let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
+        let i = Interpolator {
+            env: &Bytes,
+            vars: &vars,
+            declared_secrets: &[],
+            used: &used,
+        };
+        for input in ["${RAW}", "${RAW:-fallback}"] {
+            let e = i.apply(input).unwrap_err();
+            assert_eq!(
+                e, "environment variable `RAW` is not valid UTF-8",
+                "{input}"
+            );
+        }
+        assert!(i.apply("${OTHER}").unwrap_err().contains("is not set"));
     }
 
     #[test]

@@ -379,3 +379,75 @@ fn other_api_errors_and_a_node_selector() {
         "the selector is sent as labelSelector: {seen:?}"
     );
 }
+
+/// An API server (or a proxy in front of it) that echoes the request's `Authorization` header
+/// in its error: the kubeconfig's token is a secret of the run, masked in every format and on
+/// stderr, although the config never names it.
+#[test]
+fn an_api_error_echoing_the_bearer_token_is_masked_everywhere() {
+    let token = "k8s-token-sentinel-0011";
+    let mut r = Routes::new();
+    r.insert(
+        "/apis/apps/v1/namespaces/prod/deployments/api".to_owned(),
+        (
+            401,
+            status(
+                401,
+                "Unauthorized",
+                &format!("token rejected: Authorization: Bearer {token}"),
+            ),
+        ),
+    );
+    let api = KubeApi::start(r);
+    let dead = crate::support::closed_port();
+    let ws = Workspace::new();
+    let kubeconfig = ws.write("kubeconfig", &api.kubeconfig(dead.port));
+    ws.write(
+        "c.yaml",
+        "environments:\n  t:\n    kubernetes_checks:\n      - {name: api, deployment: api, namespace: prod}\n",
+    );
+    let out = ws.run(
+        &[
+            "-vvv",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--json",
+            "r.json",
+            "--junit",
+            "r.xml",
+            "--html",
+            "r.html",
+            "--tap",
+            "r.tap",
+            "--sarif",
+            "r.sarif",
+            "--markdown",
+            "r.md",
+        ],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    assert_eq!(
+        crate::support::code(&out),
+        1,
+        "{}",
+        crate::support::stderr(&out)
+    );
+    let doc = crate::support::json(&ws.path().join("r.json"));
+    let api_result = crate::support::result(&doc, "api");
+    assert_eq!(api_result["reason"], "k8s.forbidden", "{api_result}");
+    let message = api_result["message"].as_str().unwrap();
+    assert!(message.contains("Bearer ***"), "{message}");
+    let mut everything = format!(
+        "{}{}",
+        crate::support::stdout(&out),
+        crate::support::stderr(&out)
+    );
+    for f in ["r.json", "r.xml", "r.html", "r.tap", "r.sarif", "r.md"] {
+        everything.push_str(&crate::support::read(&ws.path().join(f)));
+    }
+    assert!(!everything.contains(token), "{everything}");
+    // The error did reach the reports, masked: the test would pass vacuously otherwise.
+    assert!(everything.contains("token rejected"), "{everything}");
+}

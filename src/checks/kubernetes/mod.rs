@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 
+mod credentials;
 mod judge;
 
 use super::common::{add_problem, escape, latency_problem, millis};
@@ -131,6 +132,8 @@ pub fn parse(
     ctx: &mut Ctx<'_>,
     thresholds: Thresholds,
 ) -> Option<(KubernetesSpec, String)> {
+    // The client's credentials are secrets of every run that has a Kubernetes check.
+    ctx.secrets.extend(credentials::secrets(ctx.interp.env));
     let namespace = match r.take("namespace") {
         Some((n, p)) => ctx.non_empty(n, &p),
         None => None,

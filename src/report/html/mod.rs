@@ -241,7 +241,11 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
         );
     }
     if let Some(g) = &summary.gate {
-        fact(&mut s, "Deploy gate", &esc(&crate::model::gate_line(g)));
+        fact(
+            &mut s,
+            "Deploy gate",
+            &esc(&crate::model::gate_line(g, summary.interrupted)),
+        );
     }
     s.push_str("</dl>\n");
     if let Some(h) = &summary.history {

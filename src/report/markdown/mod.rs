@@ -488,7 +488,11 @@ pub fn render(summary: &Summary, limit: usize) -> String {
     }
     if let Some(g) = &summary.gate {
         let icon = if g.healthy { "✅" } else { "❌" };
-        let _ = writeln!(s, "{icon} {}\n", md(&crate::model::gate_line(g)));
+        let _ = writeln!(
+            s,
+            "{icon} {}\n",
+            md(&crate::model::gate_line(g, summary.interrupted))
+        );
     }
     let rows = ordered(summary);
     let mut omitted_rows = 0usize;
