@@ -180,9 +180,9 @@ fn file_order(files: &[Source], file: &Arc<str>) -> usize {
 
 /// What the top level of the file gives every environment.
 struct TopLevel<'a> {
-use crate::spec::source::Source;
-pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
-use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
+    /// The files read, in config order (the main config first).
+    files: &'a [Source],
+    env: &'a dyn Environment,
     used: &'a RefCell<Vec<EnvUse>>,
     /// The names listed under `secrets:`.
     declared_secrets: Vec<String>,

@@ -2,7 +2,7 @@ use super::*;
 
 /// The checks of environment `t` of `yaml`.
 fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_| None)
+    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
         .unwrap()
         .pop()
         .unwrap()
@@ -128,7 +128,7 @@ fn tags_are_read_in_order_once_and_bad_ones_are_config_errors() {
         "t.yaml",
         "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: h, port: 1, tags: [ok, 'a b', '']}\n      - {name: b, host: h, port: 1, tags: {x: 1}}\n",
         Some("t"),
-        &|_| None,
+        &|_: &str| None::<String>,
     )
     .unwrap_err()
     .to_string();

@@ -201,7 +201,9 @@ impl Interpolator<'_> {
         }
         if self.env.not_unicode(name) {
             // Set, but not text: neither "not set" nor a silent default.
-            return Err(format!("environment variable `{name}` is not valid UTF-8"));
+            return Err(Unresolved::Invalid(format!(
+                "environment variable `{name}` is not valid UTF-8"
+            )));
         }
         match (self.env.var(name), default) {
             (Some(v), _) => {
@@ -312,16 +314,22 @@ mod tests {
             env: &Bytes,
             vars: &vars,
             declared_secrets: &[],
+            pending: &[],
             used: &used,
         };
         for input in ["${RAW}", "${RAW:-fallback}"] {
-            let e = i.apply(input).unwrap_err();
+            let e = i.apply(input).unwrap_err().to_string();
             assert_eq!(
                 e, "environment variable `RAW` is not valid UTF-8",
                 "{input}"
             );
         }
-        assert!(i.apply("${OTHER}").unwrap_err().contains("is not set"));
+        assert!(
+            i.apply("${OTHER}")
+                .unwrap_err()
+                .to_string()
+                .contains("is not set")
+        );
     }
 
     #[test]
