@@ -50,23 +50,21 @@ pub(super) fn distinct_report_paths(
             inputs.push((what, report::resolve(&cwd, path)));
         }
     }
-    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
-    for (flag, path) in [
-        ("--json", &a.json),
-        ("--junit", &a.junit),
-        ("--sarif", &a.sarif),
-        ("--markdown", &a.markdown),
-        ("--codequality", &a.codequality),
-        ("--prometheus", &a.prometheus),
-        ("--html", &a.html),
-        ("--tap", &a.tap),
-    ] {
-        // `-` is stdout, which several reports may share.
-        let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
+    one_report_per_stream(a)?;
+    let mut seen: Vec<(&str, PathBuf, bool)> = Vec::new();
+    for (flag, path) in report_flags(a) {
+        // Two streams are compared by descriptor (`one_report_per_stream`): stdout and stderr
+        // may lead to one terminal or pipe, and each still carries one document. A stream
+        // leading to a file another report replaces is refused below.
+        let is_stream = report::stream::descriptor(path).is_some();
+        if is_stream && path.as_os_str() == "-" {
             continue;
-        };
+        }
         let key = report::resolve(&cwd, path);
-        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+        if let Some((other, ..)) = seen
+            .iter()
+            .find(|(_, k, s)| *k == key && !(is_stream && *s))
+        {
             return Err(format!(
                 "{other} and {flag} both write {}: give each report its own file",
                 path.display()
@@ -82,7 +80,46 @@ pub(super) fn distinct_report_paths(
                 path.display()
             ));
         }
-        seen.push((flag, key));
+        seen.push((flag, key, is_stream));
+    }
+    Ok(())
+}
+
+/// The report file options that are set, with their flags, in the order they are written.
+fn report_flags(a: &ReportArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+    [
+        ("--json", &a.json),
+        ("--junit", &a.junit),
+        ("--sarif", &a.sarif),
+        ("--markdown", &a.markdown),
+        ("--codequality", &a.codequality),
+        ("--prometheus", &a.prometheus),
+        ("--html", &a.html),
+        ("--tap", &a.tap),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+}
+
+/// Two documents on one stream are one unreadable document: at most one report per
+/// descriptor (`-` and `/dev/stdout` are stdout, where `--output json` writes too; the text
+/// report is not a document and shares stdout with one). Refused before anything runs.
+fn one_report_per_stream(a: &ReportArgs) -> Result<(), String> {
+    let mut seen: Vec<(&str, u32)> = Vec::new();
+    if a.output == Some(OutputFormat::Json) {
+        seen.push(("--output json", 1));
+    }
+    for (flag, path) in report_flags(a) {
+        let Some(fd) = report::stream::descriptor(path) else {
+            continue;
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, f)| *f == fd) {
+            return Err(format!(
+                "{other} and {flag} both write to {}: give each report its own file",
+                report::stream::describe(fd)
+            ));
+        }
+        seen.push((flag, fd));
     }
     Ok(())
 }

@@ -63,3 +63,4 @@ mod tls;
 mod trust_config;
 mod trust_files;
 mod trust_secrets;
+mod trust_streams;
