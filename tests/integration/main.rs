@@ -62,5 +62,6 @@ mod tcp;
 mod tls;
 mod trust_config;
 mod trust_files;
+mod trust_limits;
 mod trust_secrets;
 mod trust_streams;
