@@ -62,6 +62,7 @@ mod tcp;
 mod tls;
 mod trust_config;
 mod trust_files;
+mod trust_leaks;
 mod trust_limits;
 mod trust_secrets;
 mod trust_streams;
