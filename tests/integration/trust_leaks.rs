@@ -8,6 +8,7 @@
 use std::ffi::OsStr;
 use std::process::Output;
 
+use crate::support::nginx::Nginx;
 use crate::support::{
     Workspace, infracheck_command_via, json, read, require_bin, result, run_in, stderr, stdout,
 };
@@ -125,4 +126,90 @@ fn a_secret_cut_by_the_capture_limit_leaves_no_prefix_in_the_message() {
             );
         }
     }
+}
+
+/// The control characters (and sequences) that may hide a workflow command from a check done
+/// before they are stripped or interpreted.
+const CONTROL_PREFIXES: &[&[u8]] = &[
+    b"\x1b[1G",
+    b"\x00",
+    b"\x08",
+    b"\x07",
+    b"\x1b]0;title\x07",
+    b"\x1b[2K",
+    b"\x1b[1G\r",
+];
+
+/// A line of `text` that a GitHub runner would read as a workflow command it did not come
+/// from infracheck: `::` at its start (after whitespace), or `##[` anywhere. On stderr,
+/// infracheck's own annotations and log group are allowed.
+fn forged_line<'a>(what: &str, text: &'a str) -> Option<&'a str> {
+    let own = [
+        "::error ",
+        "::warning ",
+        "::notice ",
+        "::group::",
+        "::endgroup::",
+    ];
+    text.split(['\n', '\r']).find(|line| {
+        let t = line.trim_start();
+        let command = t.starts_with("::")
+            && !(what.starts_with("stderr") && own.iter().any(|o| t.starts_with(o)));
+        command || line.contains("##[")
+    })
+}
+
+#[test]
+fn control_characters_cannot_unmask_a_workflow_command_in_any_output() {
+    let mut body = Vec::new();
+    for prefix in CONTROL_PREFIXES {
+        for payload in [
+            &b"::add-mask::forged"[..],
+            b"::error::forged",
+            b"##[error]forged",
+        ] {
+            body.extend_from_slice(prefix);
+            body.extend_from_slice(payload);
+            body.push(b'\n');
+        }
+    }
+    let ws = Workspace::new();
+    std::fs::write(ws.path().join("body.bin"), &body).unwrap();
+    let ng = Nginx::start(&format!(
+        "location = /x {{ alias {}; }}",
+        ws.path().join("body.bin").display()
+    ));
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    http_checks:
+      - {{name: "\e[1G::error::named", url: "{}/x", body_contains: never-there, on_body_mismatch: fail}}
+    command_checks:
+      - {{name: "cmd\b\b\b::add-mask::n", command: [cat, body.bin], expect_exit: 1}}
+      - {{name: err, command: [sh, -c, 'cat body.bin >&2; exit 1']}}
+"#,
+            ng.base()
+        ),
+    );
+    let outputs = every_output(&ws, &[], false);
+    let doc = json(&ws.path().join("r.json"));
+    let excerpt = result(&doc, "\u{1b}[1G::error::named")["metadata"]["body_excerpt"]
+        .as_str()
+        .expect("a body excerpt")
+        .to_owned();
+    assert!(excerpt.contains("::add-mask::forged"), "{excerpt}");
+    for (what, text) in &outputs {
+        if let Some(line) = forged_line(what, text) {
+            panic!("{what}: a workflow command in {line:?}\n{text}");
+        }
+        for c in ['\u{1b}', '\u{0}', '\u{8}', '\u{7}'] {
+            // JSON documents escape them as `\u001b`; no output holds the raw character.
+            assert!(!text.contains(c), "{what}: raw {c:?} in\n{text}");
+        }
+    }
+    // Escaped, not dropped: the JUnit file still shows what the server sent.
+    let xml = read(&ws.path().join("r.xml"));
+    assert!(xml.contains("\\u{1b}[1G:"), "{xml}");
 }
