@@ -213,3 +213,43 @@ fn control_characters_cannot_unmask_a_workflow_command_in_any_output() {
     let xml = read(&ws.path().join("r.xml"));
     assert!(xml.contains("\\u{1b}[1G:"), "{xml}");
 }
+
+/// A variable listed under `secrets:` is masked wherever its value appears, although the
+/// config never references it: printed by a command, sent in a TCP banner by a real server
+/// (redis answers `ECHO` with it).
+#[test]
+fn a_listed_secret_is_masked_wherever_it_appears() {
+    let redis = crate::support::redis::Redis::start(&[]);
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"secrets: [BANNER_PASSWORD]
+environments:
+  t:
+    command_checks:
+      - {{name: printed, command: [sh, -c, 'echo "value: $BANNER_PASSWORD"; exit 1']}}
+    tcp_checks:
+      - {{name: banner, host: 127.0.0.1, port: {}, send: "ECHO Lx9ListedSecret\r\n", expect: never-there}}
+"#,
+            redis.port
+        ),
+    );
+    let outputs = every_output(&ws, &[("BANNER_PASSWORD", "Lx9ListedSecret")], false);
+    let doc = json(&ws.path().join("r.json"));
+    assert_eq!(
+        result(&doc, "printed")["metadata"]["stdout_excerpt"],
+        "value: ***\\n"
+    );
+    let banner = result(&doc, "banner")["metadata"]["banner"]
+        .as_str()
+        .expect("a banner")
+        .to_owned();
+    assert!(banner.contains("***"), "redis answered the ECHO: {banner}");
+    for (what, text) in &outputs {
+        assert!(
+            !text.to_lowercase().contains("lx9listed"),
+            "leaked in {what}:\n{text}"
+        );
+    }
+}
