@@ -6,6 +6,7 @@
 //! masked after a URL parser lower-cased it.
 
 use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Output;
 
 use crate::support::nginx::Nginx;
@@ -252,4 +253,35 @@ environments:
             "leaked in {what}:\n{text}"
         );
     }
+}
+
+/// A secret in a host name: a URL parser prints it lower-cased (`abcdefgh12345.example.com`),
+/// and so may a DNS name or a DNS-over-TLS resolver's `#name`. Masked in any case, in every
+/// output. Offline: nothing is looked up.
+#[test]
+fn a_secret_in_a_host_name_is_masked_after_lower_casing() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        r#"environments:
+  t:
+    http_checks:
+      - {name: web, url: "https://${HOST_TOKEN}.example.com/"}
+    tls_checks:
+      - {name: cert, host: "${HOST_TOKEN}.example.com"}
+    dns_checks:
+      - {name: dns, query_name: "${HOST_TOKEN}.example.test", resolvers: ["127.0.0.1:1"]}
+      - {name: dot, query_name: example.test, resolvers: ["tls://127.0.0.1:1#${HOST_TOKEN}.example.com"]}
+"#,
+    );
+    let outputs = every_output(&ws, &[("HOST_TOKEN", "AbCdEfGh12345")], true);
+    let doc = json(&ws.path().join("r.json"));
+    assert_eq!(result(&doc, "web")["target"], "https://***.example.com/");
+    for (what, text) in &outputs {
+        assert!(
+            !text.to_lowercase().contains("abcdefgh"),
+            "leaked in {what}:\n{text}"
+        );
+    }
+    assert!(Path::new(&ws.path().join("r.html")).exists());
 }
