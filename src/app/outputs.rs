@@ -7,7 +7,7 @@ use super::{eprint_line, exit_code_for, process_env, use_color};
 use crate::baseline::{self, Baseline};
 use crate::cli::{GlobalArgs, OutputFormat, ReportArgs};
 use crate::exit_code::ExitCode;
-use crate::history::History;
+use crate::history::{History, HistoryLock};
 use crate::model::Summary;
 use crate::policy::Policy;
 use crate::redact::Redactor;
@@ -162,19 +162,20 @@ pub(super) fn finish(
             totals.path = redactor.text(&totals.path);
         }
     }
-    let history = history.and_then(|mut h| {
-        let path = a.history.as_ref()?;
+    // The history is recorded and written first, under its lock, and released before any
+    // report is written (a report may block on a pipe; the next run must not wait for it).
+    let mut history_failed = false;
+    if let (Some(path), Some(before)) = (a.history.as_ref(), history) {
         let keep = a
             .history_keep
             .and_then(|k| usize::try_from(k).ok())
             .unwrap_or(crate::history::DEFAULT_KEEP);
-        h.record(
-            &mut summary,
-            &redactor.text(&path.display().to_string()),
-            keep,
-        );
-        Some((path, h))
-    });
+        let shown = redactor.text(&path.display().to_string());
+        if let Err(msg) = record_history(path, before, &mut summary, keep, &shown) {
+            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            history_failed = true;
+        }
+    }
     let summary = &summary;
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
@@ -186,21 +187,40 @@ pub(super) fn finish(
     for f in &failures {
         eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
     }
-    // The history is written after the reports, through the same atomic writer.
-    let mut history_failed = false;
-    if let Some((path, h)) = history {
-        let written = h
-            .render()
-            .map_err(|e| format!("cannot serialise the history: {e}"))
-            .and_then(|bytes| {
-                report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))
-            });
-        if let Err(msg) = written {
-            eprint_line(&format!("error: {}", report::one_line(&msg)));
-            history_failed = true;
-        }
-    }
     exit_code_for(summary, policy, !failures.is_empty() || history_failed)
+}
+
+/// Record this run in the `--history` file and write it, under the file's lock: the file is
+/// read again there, so a run that recorded itself since this one read it keeps its record.
+/// When the lock cannot be had, the reports still get this run's trends (from the file as
+/// read before the run) and the file is left as it is.
+fn record_history(
+    path: &std::path::Path,
+    before: History,
+    summary: &mut Summary,
+    keep: usize,
+    shown: &str,
+) -> Result<(), String> {
+    let lock = HistoryLock::acquire(path);
+    let current = match &lock {
+        Ok(_) => History::load(path).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let (mut history, failed) = match current {
+        Ok(Some(h)) => (h, None),
+        Ok(None) => (before, None),
+        Err(msg) => (before, Some(msg)),
+    };
+    history.record(summary, shown, keep);
+    if let Some(msg) = failed {
+        return Err(msg);
+    }
+    let bytes = history
+        .render()
+        .map_err(|e| format!("cannot serialise the history: {e}"))?;
+    report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))?;
+    drop(lock);
+    Ok(())
 }
 
 /// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.

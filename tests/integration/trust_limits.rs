@@ -3,10 +3,10 @@
 //! and runs sharing one `--history` file never lose a record.
 
 use std::ffi::OsStr;
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Workspace, code, infracheck_command_via, stderr};
+use crate::support::{Workspace, code, infracheck_command, infracheck_command_via, stderr};
 
 /// `infracheck validate -c FILE` with its address space capped at about 400 MB
 /// (`ulimit -v 400000`), in the tests' clean environment.
@@ -70,4 +70,95 @@ fn an_aliased_megabyte_is_refused_at_the_alias_under_a_memory_limit() {
     );
     let out = validate_limited(&ws, "ok.yaml");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// A config whose one check passes.
+fn passing(ws: &Workspace) {
+    ws.write(
+        "infracheck.yaml",
+        "environments:\n  t:\n    command_checks:\n      - {name: ok, command: [\"true\"]}\n",
+    );
+}
+
+/// The runs recorded in a history file.
+fn recorded(ws: &Workspace) -> usize {
+    crate::support::json(&ws.path().join("h.json"))["runs"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn twenty_concurrent_runs_sharing_one_history_file_keep_twenty_records() {
+    let ws = Workspace::new();
+    passing(&ws);
+    let children: Vec<std::process::Child> = (0..20)
+        .map(|_| {
+            infracheck_command(ws.path())
+                .args(["run", "--env", "t", "--history", "h.json"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn infracheck")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for infracheck");
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    assert_eq!(recorded(&ws), 20);
+}
+
+#[test]
+fn a_history_lock_that_cannot_be_had_is_a_one_line_error() {
+    let ws = Workspace::new();
+    passing(&ws);
+    let out = ws.run(&["run", "--env", "t", "--history", "h.json"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(recorded(&ws), 1);
+    // Another run holds the lock (this test, for as long as `held` lives).
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(ws.path().join("h.json.lock"))
+        .expect("the lock file stays beside the history");
+    held.lock().expect("lock");
+    let out = ws.run(
+        &[
+            "run",
+            "--env",
+            "t",
+            "--history",
+            "h.json",
+            "--json",
+            "r.json",
+        ],
+        &[],
+    );
+    drop(held);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        lines,
+        [
+            "error: history h.json: cannot lock h.json.lock: another run held it for 10s (its update did not finish)"
+        ],
+        "{err}"
+    );
+    // The reports are still written; the history is left as it was.
+    assert_eq!(
+        crate::support::json(&ws.path().join("r.json"))["summary"]["pass"],
+        1
+    );
+    assert_eq!(recorded(&ws), 1);
+    // A lock file that cannot be opened is refused the same way, at once.
+    std::fs::remove_file(ws.path().join("h.json.lock")).unwrap();
+    std::fs::create_dir(ws.path().join("h.json.lock")).unwrap();
+    let out = ws.run(&["run", "--env", "t", "--history", "h.json"], &[]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: history h.json: cannot lock h.json.lock: Is a directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(recorded(&ws), 1);
 }
