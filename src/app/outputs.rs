@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{eprint_line, exit_code_for, process_env, use_color};
+use super::signals::Signals;
+use super::{eprint_line, exit_code_for, interruption_code, process_env, use_color};
 use crate::baseline::{self, Baseline};
 use crate::cli::{GlobalArgs, OutputFormat, ReportArgs};
 use crate::exit_code::ExitCode;
@@ -23,6 +24,9 @@ pub(super) struct Inputs<'a> {
     pub(super) redactor: &'a Redactor,
     /// The run's policy.
     pub(super) policy: &'a Policy,
+    /// The run's signal watcher: a signal while the reports are written bounds them in time
+    /// and sets the exit code.
+    pub(super) signals: &'a Signals,
 }
 
 /// A report file must not land on a file something else owns: two report options naming one
@@ -137,7 +141,9 @@ pub(super) fn finish(
         history,
         redactor,
         policy,
+        signals,
     } = inputs;
+    signals.reports_begin();
     summary.fail_on = a.fail_on.into();
     // The one redaction of the results (deferred cuts carried out after it), before they are
     // compared, recorded or reported: the baseline and history files hold names as reported.
@@ -187,7 +193,10 @@ pub(super) fn finish(
     for f in &failures {
         eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
     }
-    exit_code_for(summary, policy, !failures.is_empty() || history_failed)
+    let code = exit_code_for(summary, policy, !failures.is_empty() || history_failed);
+    // A signal, also one while the reports were written (they finished within their grace),
+    // exits 130 / 143.
+    signals.received().map_or(code, interruption_code)
 }
 
 /// Record this run in the `--history` file and write it, under the file's lock: the file is

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{Inputs, distinct_report_paths, finish, github_mode};
-use super::{config_error, document_kinds, eprint_line, interruption_code, process_env};
+use super::signals::Signals;
+use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::baseline::Baseline;
 use crate::checks::RunContext;
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
@@ -80,10 +81,12 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         }
     };
     let redactor = Redactor::new(&plan.secrets);
-    let (summary, policy) = match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref())) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let signals = Signals::start();
+    let (summary, policy) =
+        match runtime.block_on(run_plan(plan, a, g.quiet, baseline.as_ref(), &signals)) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
     let inputs = Inputs {
@@ -91,6 +94,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         history,
         redactor: &redactor,
         policy: &policy,
+        signals: &signals,
     };
     finish(summary, &a.report, g, inputs)
 }
@@ -159,6 +163,7 @@ async fn run_plan(
     a: &RunArgs,
     quiet: bool,
     baseline: Option<&Baseline>,
+    signals: &Signals,
 ) -> Result<(Summary, Policy), ExitCode> {
     let concurrency = a
         .concurrency
@@ -211,6 +216,7 @@ async fn run_plan(
     let started_at = time::OffsetDateTime::now_utc();
     let start = Instant::now();
     let deadline = a.deadline;
+    let signals = signals.clone();
     let stop = async move {
         let deadline_fut = async {
             match deadline {
@@ -220,15 +226,8 @@ async fn run_plan(
         };
         tokio::select! {
             () = deadline_fut => Interruption::Deadline,
-            why = wait_for_signal() => {
-                // A second signal exits at once (CI's "cancel" escalation).
-                tokio::spawn(async move {
-                    let again = wait_for_signal().await;
-                    eprint_line("infracheck: second signal, exiting immediately");
-                    std::process::exit(i32::from(interruption_code(again) as u8));
-                });
-                why
-            }
+            // A second signal exits at once (CI's "cancel" escalation): the watcher does it.
+            why = signals.first() => why,
         }
     };
     // One stop for the whole run, however many rounds the deploy gate runs.
@@ -316,26 +315,4 @@ async fn run_plan(
         history: None,
     };
     Ok((summary, policy))
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> Interruption {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => Interruption::Sigterm,
-            _ = int.recv() => Interruption::Sigint,
-        },
-        _ => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> Interruption {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => Interruption::Sigint,
-        Err(_) => std::future::pending().await,
-    }
 }

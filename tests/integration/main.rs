@@ -65,4 +65,5 @@ mod trust_files;
 mod trust_leaks;
 mod trust_limits;
 mod trust_secrets;
+mod trust_signals;
 mod trust_streams;
