@@ -91,6 +91,10 @@ impl HistoryLock {
             lock: lock.display().to_string(),
             why,
         };
+        // The history file's directory may not exist yet (a first run creates it).
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
