@@ -187,7 +187,9 @@ pub(super) fn finish(
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
     let failures = {
         let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        // Not locked for the whole emit: the signal watcher may have to say something while
+        // a report write blocks.
+        let mut err = std::io::stderr();
         report::emit(summary, &paths, &outputs, &mut out, &mut err)
     };
     for f in &failures {

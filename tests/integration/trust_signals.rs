@@ -64,6 +64,11 @@ fn exit_code(child: &mut Child) -> Option<i32> {
 
 /// A run writing its JSON report to the FIFO `pipe`, which nobody opens yet.
 fn run_into_fifo(ws: &Workspace) -> Child {
+    run_into_fifo_with(ws, Stdio::null())
+}
+
+/// [`run_into_fifo`] with infracheck's stderr going to `stderr`.
+fn run_into_fifo_with(ws: &Workspace, stderr: Stdio) -> Child {
     passing(ws, 1);
     let made = std::process::Command::new("mkfifo")
         .arg(ws.path().join("pipe"))
@@ -73,7 +78,7 @@ fn run_into_fifo(ws: &Workspace) -> Child {
     let mut child = infracheck_command(ws.path())
         .args(["run", "--env", "t", "--json", "pipe"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn infracheck");
     wait_blocked_in(&mut child, &["wait_for_partner"]);
@@ -92,9 +97,27 @@ fn sigterm_while_a_report_waits_for_a_fifo_reader_exits_143() {
 #[test]
 fn a_report_write_that_completes_after_sigint_still_exits_130() {
     let ws = Workspace::new();
-    let mut child = run_into_fifo(&ws);
+    let mut child = run_into_fifo_with(&ws, Stdio::piped());
+    let err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     signal(child.id(), Signal::SIGINT);
-    // The reader arrives: the interrupted write completes, and the run says it was signalled.
+    // Once infracheck says it got the signal (bounded wait), the reader arrives: the
+    // interrupted write completes, and the run says it was signalled.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("signal received") => break,
+            Ok(_) => {}
+            Err(e) => panic!("no word of the signal on stderr: {e}"),
+        }
+    }
     let mut text = String::new();
     std::fs::File::open(ws.path().join("pipe"))
         .and_then(|mut f| f.read_to_string(&mut text))
