@@ -48,6 +48,17 @@ pub enum HistoryError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another run held the lock on the file for longer than [`LOCK_WAIT`], or the lock file
+    /// could not be opened.
+    #[error("history {path}: cannot lock {lock}: {why}")]
+    Lock {
+        /// The path as given.
+        path: String,
+        /// The lock file.
+        lock: String,
+        /// Why.
+        why: String,
+    },
     /// Written by a newer infracheck.
     #[error(
         "history {path}: schema_version {found} is newer than this infracheck reads ({SCHEMA_VERSION}): upgrade infracheck or start a new file"
@@ -58,6 +69,60 @@ pub enum HistoryError {
         /// The file's version.
         found: u64,
     },
+}
+
+/// How long a run waits for another one sharing the history file to finish its update.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An advisory lock (`flock`) on `PATH.lock` beside the history file, held while alive:
+/// runs sharing one `--history` file read, record and write it one at a time, so no run's
+/// record is lost. The lock is on a file of its own because the history file itself is
+/// replaced (renamed over) by each write; the lock file is never removed (removing it would
+/// let two runs lock two different files).
+#[derive(Debug)]
+pub struct HistoryLock {
+    _file: std::fs::File,
+}
+
+impl HistoryLock {
+    /// Take the lock of the history file `path`, waiting at most [`LOCK_WAIT`].
+    pub fn acquire(path: &Path) -> Result<HistoryLock, HistoryError> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = std::path::PathBuf::from(name);
+        let error = |why: String| HistoryError::Lock {
+            path: path.display().to_string(),
+            lock: lock.display().to_string(),
+            why,
+        };
+        // The history file's directory may not exist yet (a first run creates it).
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| error(e.to_string()))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(HistoryLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    // Another run is updating the file (a few milliseconds, usually).
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(error(format!(
+                        "another run held it for {}s (its update did not finish)",
+                        LOCK_WAIT.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(error(e.to_string())),
+            }
+        }
+    }
 }
 
 /// The file: every kept run, oldest first.

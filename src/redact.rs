@@ -4,7 +4,9 @@
 //! A secret is masked in every form it may take in untrusted text: as configured, percent-encoded
 //! (`%20` or `+` for a space, upper- or lower-case hex), JSON-escaped (`\"`, `\\`, `\n`,
 //! `\u00XX`) and Rust/Debug-escaped (`\u{..}`), in any mix. The Basic credentials of a URL are
-//! added as their own secret by the HTTP check.
+//! added as their own secret by the HTTP check. Letter case is ignored: a URL parser
+//! lower-cases a host name (`https://${HOST_TOKEN}.example.com/` is printed
+//! `abcdefgh12345.example.com`), and a secret must not leak through such a normalisation.
 //!
 //! Checks never cut text that may hold a secret: they mark it with [`cut_later`], and the
 //! redactor masks the whole text first and cuts it afterwards, so a secret that straddles the
@@ -99,6 +101,7 @@ fn forms(secret: &str) -> String {
 
 fn build(pattern: &str) -> Option<Regex> {
     RegexBuilder::new(pattern)
+        .case_insensitive(true)
         .size_limit(1 << 26)
         .dfa_size_limit(1 << 24)
         .build()
@@ -172,8 +175,11 @@ impl Redactor {
         }
         let mut out = s.to_owned();
         for secret in &self.literal {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
+            // As given, and in the cases a normalising parser prints it.
+            for form in [secret.clone(), secret.to_lowercase(), secret.to_uppercase()] {
+                if out.contains(form.as_str()) {
+                    out = out.replace(form.as_str(), MASK);
+                }
             }
         }
         out
@@ -382,6 +388,17 @@ mod tests {
         }
         // Text that merely ends like nothing secret is kept.
         assert_eq!(r.text(&cut_later("body xyz", 300, true)), "body xyz");
+    }
+
+    #[test]
+    fn a_secret_is_masked_in_any_letter_case() {
+        let r = Redactor::new(&["AbCdEfGh12345".to_owned()]);
+        assert_eq!(
+            r.text("https://abcdefgh12345.example.com/ and ABCDEFGH12345"),
+            "https://***.example.com/ and ***"
+        );
+        // A cut prefix is masked in any case too.
+        assert_eq!(r.text(&cut_later("host abcdef", 300, true)), "host ***");
     }
 
     #[test]

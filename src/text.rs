@@ -21,6 +21,38 @@ pub fn one_line(s: &str) -> String {
     neutralise_commands(out)
 }
 
+/// Escape untrusted multi-line text: control characters other than those in `keep` (such as
+/// `\n` and `\t`) and the Unicode line separators become visible escapes (`\u{1b}`), *then*
+/// workflow commands are neutralised. In that order: a control character stripped or
+/// interpreted after the neutralising (`\x1b[1G::add-mask::x`, a NUL or a backspace before
+/// `::`) would otherwise leave a line that starts with `::`.
+pub fn escape_controls_then_commands(s: &str, keep: &[char]) -> String {
+    neutralise_commands(visible_controls(s, keep))
+}
+
+/// Control characters other than those in `keep`, and the Unicode line separators, as visible
+/// escapes (`\r`, `\u{1b}`); nothing else changes.
+pub fn visible_controls(s: &str, keep: &[char]) -> String {
+    if !s
+        .chars()
+        .any(|c| (c.is_control() || is_line_break(c)) && !keep.contains(&c))
+    {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if keep.contains(&c) => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_line_break(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Unicode line and paragraph separators: some log viewers break lines on them.
 fn is_line_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
 use super::run::{load_baseline, load_history};
+use super::signals::Signals;
 use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
@@ -29,6 +30,7 @@ pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
             Ok((redactor, baseline, history))
         }) {
             Ok((redactor, baseline, history)) => {
+                let signals = Signals::start();
                 let fail_on = FailOn::from(a.report.fail_on);
                 let policy = Policy::new(summary.fail_on_warn, fail_on, baseline.is_some());
                 let inputs = Inputs {
@@ -36,6 +38,7 @@ pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
                     history,
                     redactor: &redactor,
                     policy: &policy,
+                    signals: &signals,
                 };
                 finish(summary, &a.report, g, inputs)
             }

@@ -10,6 +10,7 @@ mod live;
 mod merge;
 mod outputs;
 mod run;
+mod signals;
 
 use std::io::{IsTerminal, Write};
 

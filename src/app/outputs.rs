@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::{eprint_line, exit_code_for, process_env, use_color};
+use super::signals::Signals;
+use super::{eprint_line, exit_code_for, interruption_code, process_env, use_color};
 use crate::baseline::{self, Baseline};
 use crate::cli::{GlobalArgs, OutputFormat, ReportArgs};
 use crate::exit_code::ExitCode;
-use crate::history::History;
+use crate::history::{History, HistoryLock};
 use crate::model::Summary;
 use crate::policy::Policy;
 use crate::redact::Redactor;
@@ -23,6 +24,9 @@ pub(super) struct Inputs<'a> {
     pub(super) redactor: &'a Redactor,
     /// The run's policy.
     pub(super) policy: &'a Policy,
+    /// The run's signal watcher: a signal while the reports are written bounds them in time
+    /// and sets the exit code.
+    pub(super) signals: &'a Signals,
 }
 
 /// A report file must not land on a file something else owns: two report options naming one
@@ -50,23 +54,21 @@ pub(super) fn distinct_report_paths(
             inputs.push((what, report::resolve(&cwd, path)));
         }
     }
-    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
-    for (flag, path) in [
-        ("--json", &a.json),
-        ("--junit", &a.junit),
-        ("--sarif", &a.sarif),
-        ("--markdown", &a.markdown),
-        ("--codequality", &a.codequality),
-        ("--prometheus", &a.prometheus),
-        ("--html", &a.html),
-        ("--tap", &a.tap),
-    ] {
-        // `-` is stdout, which several reports may share.
-        let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
+    one_report_per_stream(a)?;
+    let mut seen: Vec<(&str, PathBuf, bool)> = Vec::new();
+    for (flag, path) in report_flags(a) {
+        // Two streams are compared by descriptor (`one_report_per_stream`): stdout and stderr
+        // may lead to one terminal or pipe, and each still carries one document. A stream
+        // leading to a file another report replaces is refused below.
+        let is_stream = report::stream::descriptor(path).is_some();
+        if is_stream && path.as_os_str() == "-" {
             continue;
-        };
+        }
         let key = report::resolve(&cwd, path);
-        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+        if let Some((other, ..)) = seen
+            .iter()
+            .find(|(_, k, s)| *k == key && !(is_stream && *s))
+        {
             return Err(format!(
                 "{other} and {flag} both write {}: give each report its own file",
                 path.display()
@@ -82,7 +84,46 @@ pub(super) fn distinct_report_paths(
                 path.display()
             ));
         }
-        seen.push((flag, key));
+        seen.push((flag, key, is_stream));
+    }
+    Ok(())
+}
+
+/// The report file options that are set, with their flags, in the order they are written.
+fn report_flags(a: &ReportArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+    [
+        ("--json", &a.json),
+        ("--junit", &a.junit),
+        ("--sarif", &a.sarif),
+        ("--markdown", &a.markdown),
+        ("--codequality", &a.codequality),
+        ("--prometheus", &a.prometheus),
+        ("--html", &a.html),
+        ("--tap", &a.tap),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+}
+
+/// Two documents on one stream are one unreadable document: at most one report per
+/// descriptor (`-` and `/dev/stdout` are stdout, where `--output json` writes too; the text
+/// report is not a document and shares stdout with one). Refused before anything runs.
+fn one_report_per_stream(a: &ReportArgs) -> Result<(), String> {
+    let mut seen: Vec<(&str, u32)> = Vec::new();
+    if a.output == Some(OutputFormat::Json) {
+        seen.push(("--output json", 1));
+    }
+    for (flag, path) in report_flags(a) {
+        let Some(fd) = report::stream::descriptor(path) else {
+            continue;
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, f)| *f == fd) {
+            return Err(format!(
+                "{other} and {flag} both write to {}: give each report its own file",
+                report::stream::describe(fd)
+            ));
+        }
+        seen.push((flag, fd));
     }
     Ok(())
 }
@@ -100,7 +141,9 @@ pub(super) fn finish(
         history,
         redactor,
         policy,
+        signals,
     } = inputs;
+    signals.reports_begin();
     summary.fail_on = a.fail_on.into();
     // The one redaction of the results (deferred cuts carried out after it), before they are
     // compared, recorded or reported: the baseline and history files hold names as reported.
@@ -125,45 +168,70 @@ pub(super) fn finish(
             totals.path = redactor.text(&totals.path);
         }
     }
-    let history = history.and_then(|mut h| {
-        let path = a.history.as_ref()?;
+    // The history is recorded and written first, under its lock, and released before any
+    // report is written (a report may block on a pipe; the next run must not wait for it).
+    let mut history_failed = false;
+    if let (Some(path), Some(before)) = (a.history.as_ref(), history) {
         let keep = a
             .history_keep
             .and_then(|k| usize::try_from(k).ok())
             .unwrap_or(crate::history::DEFAULT_KEEP);
-        h.record(
-            &mut summary,
-            &redactor.text(&path.display().to_string()),
-            keep,
-        );
-        Some((path, h))
-    });
+        let shown = redactor.text(&path.display().to_string());
+        if let Err(msg) = record_history(path, before, &mut summary, keep, &shown) {
+            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            history_failed = true;
+        }
+    }
     let summary = &summary;
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
     let failures = {
         let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        // Not locked for the whole emit: the signal watcher may have to say something while
+        // a report write blocks.
+        let mut err = std::io::stderr();
         report::emit(summary, &paths, &outputs, &mut out, &mut err)
     };
     for f in &failures {
         eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
     }
-    // The history is written after the reports, through the same atomic writer.
-    let mut history_failed = false;
-    if let Some((path, h)) = history {
-        let written = h
-            .render()
-            .map_err(|e| format!("cannot serialise the history: {e}"))
-            .and_then(|bytes| {
-                report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))
-            });
-        if let Err(msg) = written {
-            eprint_line(&format!("error: {}", report::one_line(&msg)));
-            history_failed = true;
-        }
+    let code = exit_code_for(summary, policy, !failures.is_empty() || history_failed);
+    // A signal, also one while the reports were written (they finished within their grace),
+    // exits 130 / 143.
+    signals.received().map_or(code, interruption_code)
+}
+
+/// Record this run in the `--history` file and write it, under the file's lock: the file is
+/// read again there, so a run that recorded itself since this one read it keeps its record.
+/// When the lock cannot be had, the reports still get this run's trends (from the file as
+/// read before the run) and the file is left as it is.
+fn record_history(
+    path: &std::path::Path,
+    before: History,
+    summary: &mut Summary,
+    keep: usize,
+    shown: &str,
+) -> Result<(), String> {
+    let lock = HistoryLock::acquire(path);
+    let current = match &lock {
+        Ok(_) => History::load(path).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let (mut history, failed) = match current {
+        Ok(Some(h)) => (h, None),
+        Ok(None) => (before, None),
+        Err(msg) => (before, Some(msg)),
+    };
+    history.record(summary, shown, keep);
+    if let Some(msg) = failed {
+        return Err(msg);
     }
-    exit_code_for(summary, policy, !failures.is_empty() || history_failed)
+    let bytes = history
+        .render()
+        .map_err(|e| format!("cannot serialise the history: {e}"))?;
+    report::write_report(path, &bytes).map_err(|e| format!("history file: {e}"))?;
+    drop(lock);
+    Ok(())
 }
 
 /// Whether GitHub Actions mode is on: `--github`/`--no-github`, else `GITHUB_ACTIONS=true`.

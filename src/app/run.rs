@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{Inputs, distinct_report_paths, finish, github_mode, one_report_on_stdout};
-use super::{config_error, document_kinds, eprint_line, interruption_code, process_env};
+use super::signals::Signals;
+use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::baseline::Baseline;
 use crate::checks::RunContext;
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
@@ -90,11 +91,13 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         }
     };
     let redactor = Redactor::new(&plan.secrets);
+    let signals = Signals::start();
     let (summary, policy) = match runtime.block_on(run_plan(
         plan,
         a,
         (selection.as_ref(), g.quiet),
         baseline.as_ref(),
+        &signals,
     )) {
         Ok(s) => s,
         Err(code) => return code,
@@ -106,6 +109,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         history,
         redactor: &redactor,
         policy: &policy,
+        signals: &signals,
     };
     finish(summary, &a.report, g, inputs)
 }
@@ -185,6 +189,7 @@ async fn run_plan(
     a: &RunArgs,
     (selection, quiet): (Option<&Selection>, bool),
     baseline: Option<&Baseline>,
+    signals: &Signals,
 ) -> Result<(Summary, Policy), ExitCode> {
     let concurrency = a
         .concurrency
@@ -239,6 +244,7 @@ async fn run_plan(
     let started_at = time::OffsetDateTime::now_utc();
     let start = Instant::now();
     let deadline = a.deadline;
+    let signals = signals.clone();
     let stop = async move {
         let deadline_fut = async {
             match deadline {
@@ -248,15 +254,8 @@ async fn run_plan(
         };
         tokio::select! {
             () = deadline_fut => Interruption::Deadline,
-            why = wait_for_signal() => {
-                // A second signal exits at once (CI's "cancel" escalation).
-                tokio::spawn(async move {
-                    let again = wait_for_signal().await;
-                    eprint_line("infracheck: second signal, exiting immediately");
-                    std::process::exit(i32::from(interruption_code(again) as u8));
-                });
-                why
-            }
+            // A second signal exits at once (CI's "cancel" escalation): the watcher does it.
+            why = signals.first() => why,
         }
     };
     // One stop for the whole run, however many rounds the deploy gate runs.
@@ -374,27 +373,5 @@ pub(super) fn select(
             ));
             Err(ExitCode::Usage)
         }
-    }
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> Interruption {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => Interruption::Sigterm,
-            _ = int.recv() => Interruption::Sigint,
-        },
-        _ => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> Interruption {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => Interruption::Sigint,
-        Err(_) => std::future::pending().await,
     }
 }

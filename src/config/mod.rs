@@ -228,6 +228,7 @@ fn build<'a>(
         if let Some(list) = ctx.string_list(node, &path) {
             declared_secrets = list;
         }
+        secrets.extend(secrets::declared(&declared_secrets, env, used));
     }
     let base_interp = Interpolator {
         env,

@@ -23,6 +23,28 @@ pub(super) fn well_known(env: &dyn Environment, used: &RefCell<Vec<EnvUse>>) -> 
     secrets
 }
 
+/// The values of the variables listed under `secrets:` that are set in the environment,
+/// recorded as used secrets: a listed variable is masked wherever its value appears (printed
+/// by a command, sent in a banner), whether or not the config references it.
+pub(super) fn declared(
+    names: &[String],
+    env: &dyn Environment,
+    used: &RefCell<Vec<EnvUse>>,
+) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for name in names {
+        if let Some(value) = env.var(name).filter(|v| !v.is_empty()) {
+            secrets.push(value.clone());
+            used.borrow_mut().push(EnvUse {
+                name: name.clone(),
+                value,
+                secret: true,
+            });
+        }
+    }
+    secrets
+}
+
 /// A config problem never echoes a value that came from the process environment: each one
 /// (in any letter case) is shown as the `${NAME}` reference it came from. A value too short to
 /// search for safely is replaced only where it is a whole `quoted` value.
@@ -105,6 +127,19 @@ mod tests {
             ("API_TOKEN", "long-enough", true),
         ]);
         assert_eq!(short_secret_names(&used), vec!["AUTH_RETRIES".to_owned()]);
+    }
+
+    #[test]
+    fn listed_secrets_are_secrets_without_being_used() {
+        let env = |k: &str| (k == "BANNER_PASSWORD").then(|| "listed-value-123".to_owned());
+        let plans = super::super::load_str(
+            "c.yaml",
+            "secrets: [BANNER_PASSWORD, NOT_SET]\nenvironments:\n  t:\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 1}\n",
+            None,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(plans[0].secrets, vec!["listed-value-123".to_owned()]);
     }
 
     #[test]

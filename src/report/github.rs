@@ -13,16 +13,19 @@ use std::hash::{BuildHasher, Hasher};
 
 use super::{Context, RenderError, Reporter, neutralise_commands, truncate_chars};
 use crate::model::{CheckResult, Reason, Status};
+use crate::text::visible_controls;
 
 /// GitHub turns at most 10 errors and 10 warnings per step into annotations.
 pub const MAX_PER_LEVEL: usize = 10;
 /// GitHub cuts annotation messages at 4,096 characters; stay below with room for the target.
 const MESSAGE_MAX: usize = 3500;
 
-/// Escape workflow-command data (the text after `::`).
+/// Escape workflow-command data (the text after `::`): control characters (but line breaks,
+/// which GitHub's `%0A` carries) become visible escapes first.
 pub fn escape_data(s: &str) -> String {
     neutralise_commands(
-        s.replace('%', "%25")
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A"),
     )
@@ -31,7 +34,8 @@ pub fn escape_data(s: &str) -> String {
 /// Escape a workflow-command property value (`file=`, `title=`…).
 pub fn escape_property(s: &str) -> String {
     neutralise_commands(
-        s.replace('%', "%25")
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A")
             .replace(':', "%3A")
@@ -241,6 +245,11 @@ mod tests {
             "evil %250A%3A%3Awarning%3A%3Ax%2C a%3Ab"
         );
         assert!(!escape_data("a ##[error] b").contains("##["));
+        // Control characters are visible, never raw (a terminal would act on them).
+        assert_eq!(
+            escape_data("\u{1b}[1G::add-mask::x\u{0}"),
+            "\\u{1b}[1G::add-mask::x\\u{0}"
+        );
     }
 
     #[test]

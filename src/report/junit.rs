@@ -17,8 +17,9 @@ use quick_junit::{
     XmlString,
 };
 
-use super::{Context, RenderError, Reporter, body_excerpt, neutralise_commands};
+use super::{Context, RenderError, Reporter, body_excerpt};
 use crate::model::{CheckResult, FailedAttempt, Reason, ReasonClass, Status, Summary};
+use crate::text::escape_controls_then_commands;
 
 /// The JUnit reporter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,17 +35,18 @@ impl Reporter for Junit {
     }
 }
 
-/// Text safe for XML 1.0: quick-junit strips ANSI escapes and C0 controls; this also drops the
-/// non-characters U+FFFE/U+FFFF, which are not XML characters either.
-/// Workflow commands (`::` at a line start, `##[`) are neutralised too, in case a CI log prints
-/// the file.
+/// Text safe for XML 1.0 and for a CI log that prints the file: control characters (but line
+/// feeds and tabs) become visible escapes (`\u{1b}`) *before* workflow commands (`::` at a line
+/// start, `##[`) are neutralised — quick-junit would strip an ANSI sequence or a NUL after the
+/// neutralising and leave `::add-mask::` at a line start. The non-characters U+FFFE/U+FFFF,
+/// which are not XML characters either, are dropped.
 fn xml(s: &str) -> XmlString {
     let s = if s.contains(['\u{fffe}', '\u{ffff}']) {
         s.replace(['\u{fffe}', '\u{ffff}'], "")
     } else {
         s.to_owned()
     };
-    XmlString::new(neutralise_commands(s))
+    XmlString::new(escape_controls_then_commands(&s, &['\n', '\t']))
 }
 
 fn timestamp(t: time::OffsetDateTime) -> Option<chrono::DateTime<chrono::FixedOffset>> {
@@ -270,6 +272,35 @@ mod tests {
             r.name = "bad\u{0}\u{1b}[31m\u{fffe}name".to_owned();
         }
         let xml = String::from_utf8(render(&s).unwrap()).unwrap();
-        assert!(xml.contains(r#"name="badname""#), "{xml}");
+        assert!(xml.contains(r#"name="bad\u{0}\u{1b}[31mname""#), "{xml}");
+    }
+
+    #[test]
+    fn a_control_character_cannot_unmask_a_workflow_command() {
+        for prefix in [
+            "\u{1b}[1G",
+            "\u{0}",
+            "\u{8}",
+            "\u{7}",
+            "\u{1b}]0;x\u{7}",
+            "\u{1b}[2K\r",
+        ] {
+            let mut s = fixture::summary();
+            if let Some(r) = s.results.first_mut() {
+                r.message = format!("{prefix}::add-mask::forged\n{prefix}::error::x");
+                r.name = format!("{prefix}::error::n");
+            }
+            let xml = String::from_utf8(render(&s).unwrap()).unwrap();
+            for line in xml.lines() {
+                assert!(!line.trim_start().starts_with("::"), "{prefix:?}: {line:?}");
+            }
+            assert!(
+                xml.contains("\\u{1b}")
+                    || xml.contains("\\u{0}")
+                    || xml.contains("\\u{8}")
+                    || xml.contains("\\u{7}"),
+                "{xml}"
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod junit;
 pub mod markdown;
 pub mod prometheus;
 pub mod sarif;
+pub mod stream;
 pub mod tap;
 pub mod text;
 
@@ -107,13 +108,24 @@ pub enum WriteError {
 ///   planted at a guessable name is never followed;
 /// - a symlink to a regular file: the file it points to is replaced the same way (the link
 ///   stays);
-/// - anything else (a FIFO, a character device such as `/dev/null` or `/dev/full`, a symlink to
-///   one such as `/dev/stdout`): opened and written in place, never replaced.
+/// - one of the process's descriptors (`-`, `/dev/stdout`, `/dev/stderr`, `/proc/self/fd/N`,
+///   or a symlink to one, see [`stream`]): written through that descriptor, whatever it
+///   leads to (a log file opened with `>>` keeps what it holds);
+/// - anything else (a FIFO, a character device such as `/dev/null` or `/dev/full`):
+///   opened and written in place, never replaced.
 pub fn write_report(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let write_error = |source| WriteError::Write {
         path: path.to_path_buf(),
         source,
     };
+    if let Some(fd) = stream::descriptor(path) {
+        let written = match fd {
+            1 => write_stream(&mut std::io::stdout().lock(), bytes),
+            2 => write_stream(&mut std::io::stderr().lock(), bytes),
+            n => stream::write_descriptor(n, bytes),
+        };
+        return written.map_err(write_error);
+    }
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             create_parents(path)?;
@@ -146,6 +158,15 @@ pub fn write_report(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
                     .map_err(write_error)
             }
         },
+    }
+}
+
+/// Write all of `bytes` to a standard stream and flush it; a reader that went away (a closed
+/// pipe) is not an error.
+fn write_stream(w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    match w.write_all(bytes).and_then(|()| w.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
@@ -496,32 +517,33 @@ pub fn emit(
             .render(&cx)
             .map_err(OutputError::from)
             .and_then(|bytes| {
-                let stream = |w: &mut dyn Write, name: &str| match w
-                    .write_all(&bytes)
-                    .and_then(|()| w.flush())
-                {
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                    other => other.map_err(|source| WriteError::Write {
+                let stream = |w: &mut dyn Write, name: &str| {
+                    write_stream(w, &bytes).map_err(|source| WriteError::Write {
                         path: PathBuf::from(name),
                         source,
-                    }),
+                    })
                 };
-                match &output.destination {
-                    Destination::Stdout => stream(stdout, "stdout"),
-                    // `-` as a report path is stdout too.
-                    Destination::File { path, .. } if path.as_os_str() == "-" => {
+                let fd = match &output.destination {
+                    Destination::File { path, .. } => stream::descriptor(path),
+                    _ => None,
+                };
+                match (&output.destination, fd) {
+                    (Destination::Stdout, _) | (Destination::File { .. }, Some(1)) => {
                         stream(stdout, "stdout")
                     }
-                    Destination::Stderr => stream(stderr, "stderr"),
-                    Destination::File { path, .. } => write_report(path, &bytes),
-                    Destination::Append(path) => append(path, &bytes),
+                    (Destination::Stderr, _) | (Destination::File { .. }, Some(2)) => {
+                        stream(stderr, "stderr")
+                    }
+                    (Destination::File { path, .. }, _) => write_report(path, &bytes),
+                    (Destination::Append(path), _) => append(path, &bytes),
                 }
                 .map_err(OutputError::from)
             });
         match result {
             Ok(()) => {
+                // A report on a stream is no file to name in the GitHub outputs.
                 if let Destination::File { name, path } = &output.destination
-                    && path.as_os_str() != "-"
+                    && stream::descriptor(path).is_none()
                 {
                     written.push(Written {
                         name,

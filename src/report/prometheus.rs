@@ -66,8 +66,10 @@ const fn status_index(s: Status) -> usize {
 }
 
 /// A label value escaped as the exposition format requires: backslash, double quote and line
-/// feed become `\\`, `\"` and `\n`.
+/// feed become `\\`, `\"` and `\n`; other control characters are shown as visible escapes
+/// first (`\u{1b}`, read back as that text), so none reaches a CI log that prints the file.
 pub(crate) fn escape_label(s: &str) -> String {
+    let s = crate::text::visible_controls(s, &['\n']);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -76,4 +76,8 @@ mod tcp;
 mod tls;
 mod trust_config;
 mod trust_files;
+mod trust_leaks;
+mod trust_limits;
 mod trust_secrets;
+mod trust_signals;
+mod trust_streams;

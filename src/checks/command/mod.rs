@@ -383,10 +383,15 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         ("stdout_excerpt", &out, out_total),
         ("stderr_excerpt", &err, err_total),
     ] {
-        let text = escape_controls(&String::from_utf8_lossy(bytes));
+        let capped = total > bytes.len();
+        let text = escape_controls(&String::from_utf8_lossy(if capped {
+            whole_chars(bytes)
+        } else {
+            bytes
+        }));
         meta.insert(
             key.to_owned(),
-            serde_json::json!(cut_later(&text, EXCERPT_CHARS, total > bytes.len())),
+            serde_json::json!(cut_later(&text, EXCERPT_CHARS, capped)),
         );
     }
     let code = status.code();
@@ -406,6 +411,8 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         signal,
         stdout: &out,
         stderr: &err,
+        stdout_capped: out_total > out.len(),
+        stderr_capped: err_total > err.len(),
         elapsed,
     };
     judge(spec, &ran).with_metadata(meta)
@@ -422,6 +429,10 @@ struct Ran<'a> {
     stdout: &'a [u8],
     /// The captured stderr (at most the cap).
     stderr: &'a [u8],
+    /// The capture cut stdout short: its end may be the beginning of a secret.
+    stdout_capped: bool,
+    /// The capture cut stderr short.
+    stderr_capped: bool,
     /// From spawning to exit.
     elapsed: Duration,
 }
@@ -441,7 +452,8 @@ fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
         Some(c) if spec.expect_exit.contains(&c) => {}
         Some(c) => {
             let mut m = format!("exit code {c}, expected {want}");
-            let tail = last_line(err).or_else(|| last_line(out));
+            let tail =
+                last_line(err, ran.stderr_capped).or_else(|| last_line(out, ran.stdout_capped));
             if let Some(t) = tail {
                 m.push_str(&format!(" (last output: {t})"));
             }
@@ -514,13 +526,25 @@ fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
     verdict(problems, ok)
 }
 
-/// The last non-empty line of some output, escaped and cut short.
-fn last_line(bytes: &[u8]) -> Option<String> {
+/// The last non-empty line of some output, escaped, to be cut short by the redactor after it
+/// has masked the secrets. `capped`: the capture cut the output short, so the line may end
+/// with the beginning of a secret, which is masked too (and a character the cap split in two
+/// is dropped rather than shown as `\u{fffd}`, which would hide that beginning).
+fn last_line(bytes: &[u8], capped: bool) -> Option<String> {
+    let bytes = if capped { whole_chars(bytes) } else { bytes };
     let text = String::from_utf8_lossy(bytes);
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
-        .map(|l| escape(l.trim(), 200))
+        .map(|l| cut_later(&escape_controls(l.trim()), 200, capped))
+}
+
+/// `bytes` without a UTF-8 sequence the end cuts in two.
+fn whole_chars(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => bytes.get(..e.valid_up_to()).unwrap_or(bytes),
+        _ => bytes,
+    }
 }
 
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).

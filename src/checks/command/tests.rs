@@ -25,6 +25,8 @@ fn ran<'a>(code: Option<i32>, stdout: &'a [u8], stderr: &'a [u8], ms: u64) -> Ra
         signal: code.is_none().then_some(9),
         stdout,
         stderr,
+        stdout_capped: false,
+        stderr_capped: false,
         elapsed: Duration::from_millis(ms),
     }
 }
@@ -57,4 +59,26 @@ fn quoting() {
     assert_eq!(shell_quote("--strict"), "--strict");
     assert_eq!(shell_quote("a b"), "'a b'");
     assert_eq!(shell_quote("it's"), r"'it'\''s'");
+}
+
+#[test]
+fn a_secret_the_capture_cut_leaves_no_prefix_in_the_message() {
+    let secret = "wJalrXUtnFEMI/K7MDENG";
+    let redactor = crate::redact::Redactor::new(&[secret.to_owned()]);
+    let s = CommandSpec {
+        stdout_contains: Vec::new(),
+        ..spec()
+    };
+    for k in 1..secret.len() {
+        let out = format!("log line\nkey={}", &secret[..k]);
+        let mut r = ran(Some(1), b"", out.as_bytes(), 5);
+        r.stderr_capped = true;
+        let shown = redactor.text(&judge(&s, &r).message);
+        assert_eq!(
+            shown, "exit code 1, expected 0 (last output: key=***)",
+            "{k}"
+        );
+    }
+    // A split UTF-8 character at the cap is dropped, and the prefix before it still masked.
+    assert_eq!(whole_chars("ab\u{e9}".as_bytes().get(..3).unwrap()), b"ab");
 }

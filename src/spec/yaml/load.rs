@@ -3,7 +3,7 @@
 
 use saphyr::Scalar;
 
-use super::bounds::{Meter, measure};
+use super::bounds::{Budget, Meter, measure};
 use super::{Key, Node, Value};
 use crate::spec::error::{ConfigError, Problem};
 use crate::spec::source::Source;
@@ -18,6 +18,12 @@ pub const MAX_DEPTH: usize = 256;
 pub const MIN_EXPANSION: usize = 1_000_000;
 /// See [`MIN_EXPANSION`].
 pub const EXPANSION_FACTOR: usize = 100;
+/// Aliases are held to a budget in bytes of scalar text too: the larger of this many bytes
+/// (32 MiB) and [`EXPANSION_BYTES_FACTOR`] times the file's size. Few nodes can hold much
+/// text (one aliased 1 MB string repeated a thousand times would be a gigabyte).
+pub const MIN_EXPANSION_BYTES: usize = 32 * 1024 * 1024;
+/// See [`MIN_EXPANSION_BYTES`].
+pub const EXPANSION_BYTES_FACTOR: usize = 10;
 
 /// Parse a YAML document into a [`Node`] tree. An empty file is an empty mapping.
 ///
@@ -41,7 +47,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
     let mut fits = true;
     for event in saphyr_parser::Parser::new_from_str(text) {
         let (ev, span) = event.map_err(|e| syntax(file, &e))?;
-        let so_far = MIN_EXPANSION.max(meter.measured.own.saturating_mul(EXPANSION_FACTOR));
+        let so_far = Budget::of(meter.measured.own, span.end.index());
         if meter.on_event(file, &ev, span, Some(so_far)).is_err() {
             fits = false;
             break;
@@ -52,8 +58,8 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ConfigError> {
         return builder.finish(file);
     }
     let measured = measure(file, text, None)?;
-    let budget = MIN_EXPANSION.max(measured.own.saturating_mul(EXPANSION_FACTOR));
-    if measured.total > budget {
+    let budget = Budget::of(measured.own, text.len());
+    if measured.total > budget.nodes || measured.bytes > budget.bytes {
         // Again, now that the budget is known, to find the alias that crosses it.
         measure(file, text, Some(budget))?;
     }
@@ -424,6 +430,24 @@ mod tests {
             unreachable!()
         };
         assert!(matches!(&b[1].value, Value::Seq(x) if x.len() == 2));
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_in_bytes() {
+        // One 1 MB string and a thousand aliases to it: few nodes, a gigabyte of text. The
+        // 31st alias (line 33) crosses the 32 MiB floor: the string and 31 copies (the file is
+        // 1 MB: 10 x its size is less).
+        let mut doc = format!("a0: &a0 \"{}\"\nlist:\n", "x".repeat(1 << 20));
+        doc.push_str(&"  - *a0\n".repeat(1_000));
+        let err = parse("t.yaml", &doc).unwrap_err().to_string();
+        assert!(
+            err.starts_with("t.yaml:33:5: aliases expand to more than 33554432 bytes of text"),
+            "{err}"
+        );
+        // Thirty aliases fit.
+        let mut doc = format!("a0: &a0 \"{}\"\nlist:\n", "x".repeat(1 << 20));
+        doc.push_str(&"  - *a0\n".repeat(30));
+        assert!(parse("t.yaml", &doc).is_ok());
     }
 
     #[test]

@@ -8,7 +8,9 @@ mod load;
 mod merge;
 mod reader;
 
-pub use load::{EXPANSION_FACTOR, MAX_DEPTH, MIN_EXPANSION, parse};
+pub use load::{
+    EXPANSION_BYTES_FACTOR, EXPANSION_FACTOR, MAX_DEPTH, MIN_EXPANSION, MIN_EXPANSION_BYTES, parse,
+};
 pub use merge::apply_merge_keys;
 pub use reader::MapReader;
 pub(crate) use reader::closest;
