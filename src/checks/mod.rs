@@ -172,8 +172,11 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// Build the shared state for a plan's checks.
+    /// Build the shared state for a plan's checks, before any check's clock starts: the TLS
+    /// verifiers of every trust setting the checks use (the system trust store is read once),
+    /// the HTTP clients and the system resolvers.
     pub fn new(checks: &[CheckDef]) -> Result<Self, String> {
+        common::tls::prepare(checks.iter().filter_map(|c| c.spec.as_kind().tls_trust()));
         Ok(RunContext {
             http: http::Clients::build(checks)?,
             dns_system: dns::SystemResolvers::load(checks),

@@ -2,8 +2,15 @@
 //! system roots loaded once, `ca_file` loading, the one verifier (web PKI, or the opt-out behind
 //! `insecure: true`, wrapped so its verdict is kept) and mapping of rustls errors to reason
 //! codes.
+//!
+//! Measurement boundary: loading the trust store and building a web PKI verifier (parsing every
+//! root certificate) costs far more than a loopback handshake. [`prepare`] does it once per
+//! distinct `ca_file`, before the run starts and before any check's clock; a check then only
+//! wraps the prepared verifier in a fresh, cheap `ClientConfig` per connection (fresh, so no
+//! check resumes another check's TLS session and every handshake is a full one).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -24,6 +31,48 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
 }
 
+/// The trust settings of a check's TLS connections, as [`prepare`] takes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsTrust<'a> {
+    /// Extra roots (a PEM file) trusted beside the system's.
+    pub ca_file: Option<&'a str>,
+    /// `insecure: true`: any certificate is accepted, nothing to prepare.
+    pub insecure: bool,
+}
+
+/// A prepared web PKI verifier (`None`: no trusted root at all), or why it cannot be built.
+type Prepared = Result<Option<Arc<dyn ServerCertVerifier>>, String>;
+
+/// The web PKI verifiers, one per `ca_file` (`None`: the system roots alone).
+fn prepared() -> &'static Mutex<HashMap<Option<String>, Prepared>> {
+    static PREPARED: OnceLock<Mutex<HashMap<Option<String>, Prepared>>> = OnceLock::new();
+    PREPARED.get_or_init(Mutex::default)
+}
+
+/// Prepare, before the run, everything the TLS connections of `trusts` need: the verifier of
+/// every trust setting (the system roots are loaded with the first) and, on a second thread
+/// meanwhile, the crypto library's random generator, which seeds itself from CPU jitter on
+/// first use (tens of milliseconds of CPU that would otherwise land in the first handshake).
+/// A setting that cannot be prepared (an unreadable `ca_file`) keeps its error, which the
+/// check reports as it always has. Nothing to do when `trusts` is empty; a setting not
+/// prepared here is built on first use (see [`webpki_verifier`]).
+pub fn prepare<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) {
+    let trusts: Vec<TlsTrust<'a>> = trusts.into_iter().collect();
+    if trusts.is_empty() {
+        return;
+    }
+    let provider = provider();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut seed = [0u8; 32];
+            let _ = provider.secure_random.fill(&mut seed);
+        });
+        for t in trusts.iter().filter(|t| !t.insecure) {
+            let _ = webpki_verifier(t.ca_file);
+        }
+    });
+}
+
 /// Read every certificate of a PEM file.
 pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
@@ -36,8 +85,8 @@ pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String
     Ok(certs)
 }
 
-/// A root store: the system roots plus `ca_file`, or only `ca_file` when `only_ca` is set.
-pub fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
+/// A root store: the system roots plus `ca_file`.
+fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     let _ = store.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(path) = ca_file {
@@ -56,20 +105,16 @@ pub fn client_config(
     insecure: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ClientConfig, String> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
-            .with_no_client_auth()
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCert)
     } else {
-        builder
-            .with_root_certificates(root_store(ca_file)?)
-            .with_no_client_auth()
+        match webpki_verifier(ca_file)? {
+            Some(v) => v,
+            // No trusted root at all: every certificate has an unknown issuer.
+            None => Arc::new(RecordingVerifier::new(None)),
+        }
     };
-    Ok(config)
+    config_with_verifier(verifier, versions)
 }
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that
@@ -101,8 +146,18 @@ pub fn config_with_verifier(
 }
 
 /// The web PKI verifier over the system roots plus `ca_file`; `None` when there is no trusted
-/// root at all.
-fn webpki_verifier(ca_file: Option<&str>) -> Result<Option<Arc<dyn ServerCertVerifier>>, String> {
+/// root at all. Prepared once per `ca_file` ([`prepare`]); built here on first use otherwise.
+fn webpki_verifier(ca_file: Option<&str>) -> Prepared {
+    let key = ca_file.map(str::to_owned);
+    // A poisoned lock only means another thread panicked while inserting: the map is intact.
+    let mut map = prepared().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(key)
+        .or_insert_with(|| build_webpki_verifier(ca_file))
+        .clone()
+}
+
+/// Build the web PKI verifier over the system roots plus `ca_file` (see [`webpki_verifier`]).
+fn build_webpki_verifier(ca_file: Option<&str>) -> Prepared {
     let roots = root_store(ca_file)?;
     if roots.is_empty() {
         return Ok(None);

@@ -38,6 +38,15 @@ impl crate::checks::Kind for DnsSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.thresholds)
     }
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        self.resolvers
+            .iter()
+            .any(Resolver::encrypted)
+            .then(|| crate::checks::common::tls::TlsTrust {
+                ca_file: self.ca_file.as_deref(),
+                insecure: self.insecure,
+            })
+    }
     fn run<'a>(
         &'a self,
         check: &'a crate::checks::CheckDef,
