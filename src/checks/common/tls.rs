@@ -3,9 +3,11 @@
 //! `insecure: true`, wrapped so its verdict is kept) and mapping of rustls errors to reason
 //! codes.
 //!
-//! Measurement boundary: loading the trust store and building a web PKI verifier (parsing every
-//! root certificate) costs far more than a loopback handshake. [`prepare`] does it once per
-//! distinct `ca_file`, before the run starts and before any check's clock; a check then only
+//! Measurement boundary: loading the trust store, building a web PKI verifier (parsing every
+//! root certificate) and seeding the crypto library's random generator cost far more than a
+//! loopback handshake. [`prepare`] does it once (once per distinct `ca_file`), on a thread of
+//! its own while the checks that need no TLS already run ([`prepare_in_background`]); a check
+//! that speaks TLS waits for it before its clock starts (`RunContext::ready_for`). It then only
 //! wraps the prepared verifier in a fresh, cheap `ClientConfig` per connection (fresh, so no
 //! check resumes another check's TLS session and every handshake is a full one).
 
@@ -41,15 +43,51 @@ pub struct TlsTrust<'a> {
 }
 
 /// A prepared web PKI verifier (`None`: no trusted root at all), or why it cannot be built.
-type Prepared = Result<Option<Arc<dyn ServerCertVerifier>>, String>;
+type Verifier = Result<Option<Arc<dyn ServerCertVerifier>>, String>;
 
 /// The web PKI verifiers, one per `ca_file` (`None`: the system roots alone).
-fn prepared() -> &'static Mutex<HashMap<Option<String>, Prepared>> {
-    static PREPARED: OnceLock<Mutex<HashMap<Option<String>, Prepared>>> = OnceLock::new();
+fn prepared() -> &'static Mutex<HashMap<Option<String>, Verifier>> {
+    static PREPARED: OnceLock<Mutex<HashMap<Option<String>, Verifier>>> = OnceLock::new();
     PREPARED.get_or_init(Mutex::default)
 }
 
-/// Prepare, before the run, everything the TLS connections of `trusts` need: the verifier of
+/// Whether the preparation started by [`prepare_in_background`] has finished.
+#[derive(Debug, Clone)]
+pub struct Prepared(tokio::sync::watch::Receiver<bool>);
+
+impl Prepared {
+    /// Resolves once the preparation has finished (at once when there was nothing to prepare).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        // An error means the preparing thread ended without saying so (it could not start or
+        // it panicked): whatever it did not prepare is built on first use.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+/// Start [`prepare`] for `trusts` on a thread of its own, so that it delays no check that
+/// needs none of it.
+pub fn prepare_in_background<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) -> Prepared {
+    let owned: std::collections::BTreeSet<(Option<String>, bool)> = trusts
+        .into_iter()
+        .map(|t| (t.ca_file.map(str::to_owned), t.insecure))
+        .collect();
+    let (done, rx) = tokio::sync::watch::channel(owned.is_empty());
+    if !owned.is_empty() {
+        let _ = std::thread::Builder::new()
+            .name("infracheck-tls-prepare".to_owned())
+            .spawn(move || {
+                prepare(owned.iter().map(|(ca_file, insecure)| TlsTrust {
+                    ca_file: ca_file.as_deref(),
+                    insecure: *insecure,
+                }));
+                let _ = done.send(true);
+            });
+    }
+    Prepared(rx)
+}
+
+/// Prepare everything the TLS connections of `trusts` need: the verifier of
 /// every trust setting (the system roots are loaded with the first) and, on a second thread
 /// meanwhile, the crypto library's random generator, which seeds itself from CPU jitter on
 /// first use (tens of milliseconds of CPU that would otherwise land in the first handshake).
@@ -147,7 +185,7 @@ pub fn config_with_verifier(
 
 /// The web PKI verifier over the system roots plus `ca_file`; `None` when there is no trusted
 /// root at all. Prepared once per `ca_file` ([`prepare`]); built here on first use otherwise.
-fn webpki_verifier(ca_file: Option<&str>) -> Prepared {
+fn webpki_verifier(ca_file: Option<&str>) -> Verifier {
     let key = ca_file.map(str::to_owned);
     // A poisoned lock only means another thread panicked while inserting: the map is intact.
     let mut map = prepared().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -157,7 +195,7 @@ fn webpki_verifier(ca_file: Option<&str>) -> Prepared {
 }
 
 /// Build the web PKI verifier over the system roots plus `ca_file` (see [`webpki_verifier`]).
-fn build_webpki_verifier(ca_file: Option<&str>) -> Prepared {
+fn build_webpki_verifier(ca_file: Option<&str>) -> Verifier {
     let roots = root_store(ca_file)?;
     if roots.is_empty() {
         return Ok(None);
