@@ -39,7 +39,16 @@ fn a_tls_check_does_not_slow_the_http_check_beside_it() {
     );
     for threads in ["1", "2"] {
         let out = ws.run(
-            &["-c", "c.yaml", "--env", "t", "--threads", threads, "--json", "r.json"],
+            &[
+                "-c",
+                "c.yaml",
+                "--env",
+                "t",
+                "--threads",
+                threads,
+                "--json",
+                "r.json",
+            ],
             &[],
         );
         assert_eq!(code(&out), 0, "--threads {threads}: {}", stderr(&out));

@@ -188,7 +188,9 @@ pub fn config_with_verifier(
 fn webpki_verifier(ca_file: Option<&str>) -> Verifier {
     let key = ca_file.map(str::to_owned);
     // A poisoned lock only means another thread panicked while inserting: the map is intact.
-    let mut map = prepared().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut map = prepared()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     map.entry(key)
         .or_insert_with(|| build_webpki_verifier(ca_file))
         .clone()
