@@ -206,7 +206,7 @@ impl crate::checks::Kind for PostgresSpec {
         Some(&self.db.thresholds)
     }
     fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        (self.db.tls != TlsMode::Disable).then(|| common::tls::TlsTrust {
+        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
             ca_file: self.db.ca_file.as_deref(),
             insecure: self.db.insecure,
         })

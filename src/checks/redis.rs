@@ -522,7 +522,7 @@ impl crate::checks::Kind for RedisSpec {
         Some(&self.thresholds)
     }
     fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        self.tls.then(|| common::tls::TlsTrust {
+        self.tls.then_some(common::tls::TlsTrust {
             ca_file: self.ca_file.as_deref(),
             insecure: self.insecure,
         })

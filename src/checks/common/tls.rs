@@ -408,3 +408,52 @@ pub fn not_before_of(err: &rustls::Error) -> Option<time::OffsetDateTime> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Wait for the preparation of `ca_file`, bounded so a hang fails instead of blocking.
+    async fn prepared(ca_file: &str) {
+        let ready = prepare_in_background([TlsTrust {
+            ca_file: Some(ca_file),
+            insecure: false,
+        }]);
+        tokio::time::timeout(Duration::from_secs(60), ready.wait())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn nothing_to_prepare_is_ready_at_once() {
+        prepare_in_background([]).wait().await;
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_is_read_once_when_prepared_not_in_each_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.pem");
+        let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
+        std::fs::write(&good, cert.cert.pem()).unwrap();
+        let good = good.to_str().unwrap();
+        prepared(good).await;
+        // Gone after the preparation: a config built now uses what was prepared.
+        std::fs::remove_file(good).unwrap();
+        assert!(client_config(Some(good), false, rustls::DEFAULT_VERSIONS).is_ok());
+        assert!(RecordingVerifier::for_trust(Some(good), false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_that_cannot_be_prepared_keeps_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "no certificate here\n").unwrap();
+        let bad = bad.to_str().unwrap();
+        prepared(bad).await;
+        std::fs::remove_file(bad).unwrap();
+        let err = client_config(Some(bad), false, rustls::DEFAULT_VERSIONS).unwrap_err();
+        assert!(err.contains("contains no PEM certificate"), "{err}");
+    }
+}

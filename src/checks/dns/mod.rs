@@ -39,12 +39,14 @@ impl crate::checks::Kind for DnsSpec {
         Some(&self.thresholds)
     }
     fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
-        self.resolvers.iter().any(Resolver::encrypted).then(|| {
-            crate::checks::common::tls::TlsTrust {
-                ca_file: self.ca_file.as_deref(),
-                insecure: self.insecure,
-            }
-        })
+        let trust = crate::checks::common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        };
+        self.resolvers
+            .iter()
+            .any(Resolver::encrypted)
+            .then_some(trust)
     }
     fn run<'a>(
         &'a self,

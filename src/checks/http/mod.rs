@@ -33,7 +33,7 @@ impl crate::checks::Kind for HttpSpec {
     }
     /// Over https; the check's HTTP client is built before the run in any case.
     fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
-        (self.url.scheme() == "https").then(|| crate::checks::common::tls::TlsTrust {
+        (self.url.scheme() == "https").then_some(crate::checks::common::tls::TlsTrust {
             ca_file: self.client.ca_file.as_deref(),
             insecure: self.client.insecure,
         })
