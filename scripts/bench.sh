@@ -13,6 +13,14 @@
 #   BENCH_CONCURRENCY="100 1000"   concurrencies
 #   BENCH_ENDPOINTS="keepalive no-keepalive delay-100ms"
 #   BENCH_VALIDATE="10000 50000 100000"  sizes for `validate` (empty: skip)
+#
+# Interference: scripts/bench.sh interference   (the "True numbers" table of BENCHMARKS.md)
+#   A victim http check (keep-alive off, loopback nginx) alone and beside (a) 1 tls check to
+#   `openssl s_server`, (b) 20 https checks to a loopback nginx over TLS, (c) 1,000 http checks
+#   at --concurrency 1000, (d) one check of a 1 MB JSON body with `json` assertions; the
+#   victim's own latency (its result in the JSON report) as p50 and p95 over BENCH_RUNS runs
+#   (default 30), for each binary with its default threads and with --threads 1 (when the
+#   binary has the flag). BENCH_BIN / BENCH_BINS as above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -26,10 +34,124 @@ if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteract
 if [ -z "${BENCH_BIN:-}" ] && [ -z "${BENCH_BINS:-}" ]; then cargo build --release --quiet --bin infracheck; fi
 bins="${BENCH_BINS:-infracheck=${BENCH_BIN:-$CARGO_TARGET_DIR/release/infracheck}}"
 work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/nginx.pid" "$work/s_server.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
 
 port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ "${1:-}" = interference ]; then
+  # A private CA and a leaf for 127.0.0.1, trusted through `ca_file`.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=bench CA" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$work/leaf.key" -out "$work/leaf.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$work/ext.cnf"
+  openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+    -days 30 -extfile "$work/ext.cnf" -out "$work/leaf.pem" 2>/dev/null
+  python3 -c 'import json, sys
+items = [{"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], "value": i * 1.5} for i in range(13000)]
+json.dump({"status": "ok", "items": items}, open(sys.argv[1], "w"))' "$work/big.json"
+  plain=$(port_of); tls=$(port_of); sserver=$(port_of)
+  cat > "$work/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+events { worker_connections 16384; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  keepalive_timeout 0;
+  server { listen 127.0.0.1:$plain backlog=4096;
+    location = /fast { return 200 'ok'; }
+    location = /big { default_type application/json; alias $work/big.json; } }
+  server { listen 127.0.0.1:$tls ssl backlog=4096;
+    ssl_certificate $work/leaf.pem; ssl_certificate_key $work/leaf.key;
+    location = /fast { return 200 'ok'; } }
+}
+NGINX
+  nginx -p "$work" -c "$work/nginx.conf"
+  openssl s_server -accept "127.0.0.1:$sserver" -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -www -quiet </dev/null >/dev/null 2>&1 &
+  echo $! > "$work/s_server.pid"
+  for _ in $(seq 1 100); do
+    [ -s "$work/nginx.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$sserver") 2>/dev/null && break
+    sleep 0.05
+  done
+  python3 - "$work" "$bins" "${BENCH_RUNS:-30}" "$plain" "$tls" "$sserver" <<'PY'
+import json, os, statistics, subprocess, sys
+
+work, bins, runs, plain, tls, sserver = sys.argv[1:7]
+bins = [tuple(b.split("=", 1)) for b in bins.split()]
+runs = int(runs)
+ca = os.path.join(work, "ca.pem")
+common = "timeout: 30s, warn_latency: 60s"
+victim = f'      - {{name: victim, url: "http://127.0.0.1:{plain}/fast", {common}}}\n'
+
+def http(name, url, extra=""):
+    return f'      - {{name: {name}, url: "{url}", {common}{extra}}}\n'
+
+cases = [
+    ("alone", "", "", []),
+    ("beside 1 tls check", "",
+     f"    tls_checks:\n      - {{name: t0, host: 127.0.0.1, port: {sserver}, ca_file: {ca}, {common}}}\n", []),
+    ("beside 20 https checks",
+     "".join(http(f"s{i}", f"https://127.0.0.1:{tls}/fast", f", ca_file: {ca}") for i in range(20)), "", []),
+    ("beside 1,000 http checks (--concurrency 1000)",
+     "".join(http(f"h{i}", f"http://127.0.0.1:{plain}/fast") for i in range(1000)), "",
+     ["--concurrency", "1000"]),
+    ("beside a 1 MB JSON body check",
+     http("big", f"http://127.0.0.1:{plain}/big",
+          ', max_body_bytes: 2000000, json: [{path: status, equals: ok}, {path: "items[12999].id", equals: 12999}]'),
+     "", []),
+]
+
+def has_threads(path):
+    return subprocess.run([path, "--threads", "1", "--version"], capture_output=True).returncode == 0
+
+def victim_ms(doc):
+    r = next(r for r in doc["results"] if r["name"] == "victim")
+    # `duration_us` where the binary has it (sub-millisecond), else the whole milliseconds.
+    return r["duration_us"] / 1000 if "duration_us" in r else float(r["duration_ms"])
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
+
+print(f"victim http check latency in ms, {runs} runs per row (p50 / p95; the difference from alone in brackets)")
+print()
+print("| case | binary | threads | p50 ms | p95 ms | p50 - alone | p95 - alone | whole run p50 ms |")
+print("|---|---|---|---:|---:|---:|---:|---:|")
+for label, path in bins:
+    variants = [("default", [])] + ([("1", ["--threads", "1"])] if has_threads(path) else [])
+    for tname, targs in variants:
+        alone = None
+        for case, extra_http, extra_kinds, args in cases:
+            cfg = os.path.join(work, "i.yaml")
+            with open(cfg, "w") as f:
+                f.write("environments:\n  bench:\n    http_checks:\n" + victim + extra_http + extra_kinds)
+            out = os.path.join(work, "i.json")
+            lat, whole = [], []
+            for _ in range(runs):
+                p = subprocess.run([path, *targs, "-q", "-c", cfg, "--env", "bench", "--json", out, *args],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                doc = json.load(open(out))
+                if p.returncode != 0:
+                    bad = [r["name"] for r in doc["results"] if r["status"] not in ("PASS", "WARN")]
+                    sys.exit(f"{case}: exit {p.returncode}, not passing: {bad[:5]}")
+                lat.append(victim_ms(doc))
+                whole.append(doc["duration_ms"])
+            p50, p95 = statistics.median(lat), pct(lat, 95)
+            if alone is None:
+                alone = (p50, p95)
+            print(f"| {case} | {label} | {tname} | {p50:.2f} | {p95:.2f} | {p50 - alone[0]:+.2f} | "
+                  f"{p95 - alone[1]:+.2f} | {statistics.median(whole):.0f} |", flush=True)
+PY
+  exit 0
+fi
+
 ka=$(port_of); noka=$(port_of)
 cat > "$work/nginx.conf" <<NGINX
 load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;

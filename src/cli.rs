@@ -27,10 +27,10 @@ pub struct Cli {
 }
 
 /// Ids of [`GlobalArgs`]: accepted before or after any subcommand.
-const GLOBAL_IDS: [&str; 3] = ["verbose", "quiet", "color"];
+const GLOBAL_IDS: [&str; 4] = ["verbose", "quiet", "color", "threads"];
 
 impl Cli {
-    /// Parse a command line. Global options (`-v`, `-q`, `--color`) may stand before or after
+    /// Parse a command line. Global options (`-v`, `-q`, `--color`, `--threads`) may stand before or after
     /// the subcommand, and so may `--config` for the subcommands that read a config; any other
     /// `run` option before a subcommand is a usage error naming it.
     pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
@@ -73,7 +73,7 @@ impl Cli {
             return Err(cmd.error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!(
-                    "{} must come after `{sub_name}` (only -v, -q, --color and --config may stand before a subcommand)",
+                    "{} must come after `{sub_name}` (only -v, -q, --color, --threads and --config may stand before a subcommand)",
                     misplaced.join(", ")
                 ),
             ));
@@ -120,6 +120,9 @@ pub struct GlobalArgs {
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Threads that drive the checks (default: one per core; 1: a single thread).
+    #[arg(long, value_name = "N", global = true, value_parser = parse_threads_arg)]
+    pub threads: Option<usize>,
 }
 
 /// When to colour output.
@@ -364,6 +367,18 @@ impl From<FailOnArg> for FailOn {
             FailOnArg::Any => FailOn::Any,
             FailOnArg::New => FailOn::New,
         }
+    }
+}
+
+/// The most `--threads` accepted: far above any useful count, low enough to refuse a typo.
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads_arg(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid thread count `{s}` (a whole number from 1 to {MAX_THREADS})"
+        )),
     }
 }
 

@@ -80,10 +80,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         Ok(h) => h,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(g.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprint_line(&format!("error: cannot start the async runtime: {e}"));
@@ -112,6 +109,27 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         signals: &signals,
     };
     finish(summary, &a.report, g, inputs)
+}
+
+/// The runtime that drives the checks: `threads` worker threads (default: one per core), so
+/// that one check's CPU work (a handshake, a large body to judge) never holds up reading
+/// another check's measured response while a core is free. One thread is the current-thread
+/// runtime: everything on the thread that calls `block_on`.
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("infracheck-worker")
+            .enable_all()
+            .build()
+    }
 }
 
 /// The `--baseline` document, checked against the run's environment (exit 2 when unusable).

@@ -174,12 +174,21 @@ pub struct RunContext {
     /// AWS SDK configurations, one per region/profile/endpoint/role, built on first use.
     #[cfg(feature = "aws")]
     pub aws: aws::Clients,
+    /// The TLS preparation (trust store, verifiers, random generator), under way or done.
+    pub tls: common::tls::Prepared,
 }
 
 impl RunContext {
-    /// Build the shared state for a plan's checks.
+    /// Build the shared state for a plan's checks, before any check's clock starts: the HTTP
+    /// clients and the system resolvers here, and on a thread of its own the TLS preparation
+    /// of every trust setting the checks use (the system trust store is read once), which a
+    /// check that speaks TLS awaits before its clock starts ([`RunContext::ready_for`]).
     pub fn new(checks: &[CheckDef]) -> Result<Self, String> {
+        let tls = common::tls::prepare_in_background(
+            checks.iter().filter_map(|c| c.spec.as_kind().tls_trust()),
+        );
         Ok(RunContext {
+            tls,
             http: http::Clients::build(checks)?,
             dns_system: dns::SystemResolvers::load(checks),
             #[cfg(feature = "kubernetes")]
@@ -187,6 +196,16 @@ impl RunContext {
             #[cfg(feature = "aws")]
             aws: aws::Clients::default(),
         })
+    }
+}
+
+impl RunContext {
+    /// Resolves once what `check` needs prepared is ready: at once for a check that speaks no
+    /// TLS. The engine awaits it before the check's clock starts.
+    pub async fn ready_for(&self, check: &CheckDef) {
+        if check.spec.as_kind().tls_trust().is_some() {
+            self.tls.wait().await;
+        }
     }
 }
 

@@ -213,6 +213,12 @@ impl crate::checks::Kind for PostgresSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.db.thresholds)
     }
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
+            ca_file: self.db.ca_file.as_deref(),
+            insecure: self.db.insecure,
+        })
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

@@ -540,6 +540,12 @@ impl crate::checks::Kind for RedisSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.thresholds)
     }
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        self.tls.then_some(common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        })
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use super::common::tls::TlsTrust;
 use super::{CheckDef, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::spec::field::Field;
@@ -41,6 +42,13 @@ pub trait Kind {
     /// Certificate days-left thresholds `(warn, fail)`, if the kind judges certificates.
     fn days(&self) -> (Option<i64>, Option<i64>) {
         (None, None)
+    }
+
+    /// The trust settings of the check's TLS connections, if it may speak TLS: the run
+    /// prepares their verifier once, before any check's clock starts (see
+    /// [`tls::prepare`](super::common::tls::prepare)).
+    fn tls_trust(&self) -> Option<TlsTrust<'_>> {
+        None
     }
 
     /// Run one attempt; `check` carries the shared options some kinds need (`timeout`).

@@ -484,6 +484,12 @@ impl crate::checks::Kind for TlsSpec {
     fn days(&self) -> (Option<i64>, Option<i64>) {
         (Some(self.warn_days), Some(self.fail_days))
     }
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        Some(common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: false,
+        })
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

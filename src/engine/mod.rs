@@ -495,6 +495,8 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Run a check with its timeout and retries.
 pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult {
+    // What infracheck prepares for the check (its TLS trust) is ready before its clock starts.
+    ctx.ready_for(check).await;
     let start = Instant::now();
     let mut failed = Vec::new();
     let total = check.retries.saturating_add(1);

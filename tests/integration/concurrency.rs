@@ -90,10 +90,13 @@ impl PeakServer {
                 c = self.cv.wait_timeout(c, left).unwrap().0;
             }
         }
+        // Out of flight before the answer leaves: once it has, the client may finish the check
+        // and start the next one (at once, on another runtime thread) before this thread would
+        // count down, and the two would be counted in flight together.
+        self.counts.lock().unwrap().now -= 1;
         let _ =
             conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         let _ = conn.flush();
-        self.counts.lock().unwrap().now -= 1;
     }
 
     fn peak(&self) -> usize {

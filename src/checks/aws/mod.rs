@@ -99,6 +99,10 @@ impl crate::checks::Kind for AwsSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.thresholds)
     }
+    /// The Query API client verifies against the system roots.
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        Some(crate::checks::common::tls::TlsTrust::default())
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

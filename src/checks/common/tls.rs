@@ -2,8 +2,17 @@
 //! system roots loaded once, `ca_file` loading, the one verifier (web PKI, or the opt-out behind
 //! `insecure: true`, wrapped so its verdict is kept) and mapping of rustls errors to reason
 //! codes.
+//!
+//! Measurement boundary: loading the trust store, building a web PKI verifier (parsing every
+//! root certificate) and seeding the crypto library's random generator cost far more than a
+//! loopback handshake. [`prepare`] does it once (once per distinct `ca_file`), on a thread of
+//! its own while the checks that need no TLS already run ([`prepare_in_background`]); a check
+//! that speaks TLS waits for it before its clock starts (`RunContext::ready_for`). It then only
+//! wraps the prepared verifier in a fresh, cheap `ClientConfig` per connection (fresh, so no
+//! check resumes another check's TLS session and every handshake is a full one).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -24,6 +33,84 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
 }
 
+/// The trust settings of a check's TLS connections, as [`prepare`] takes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsTrust<'a> {
+    /// Extra roots (a PEM file) trusted beside the system's.
+    pub ca_file: Option<&'a str>,
+    /// `insecure: true`: any certificate is accepted, nothing to prepare.
+    pub insecure: bool,
+}
+
+/// A prepared web PKI verifier (`None`: no trusted root at all), or why it cannot be built.
+type Verifier = Result<Option<Arc<dyn ServerCertVerifier>>, String>;
+
+/// The web PKI verifiers, one per `ca_file` (`None`: the system roots alone).
+fn prepared() -> &'static Mutex<HashMap<Option<String>, Verifier>> {
+    static PREPARED: OnceLock<Mutex<HashMap<Option<String>, Verifier>>> = OnceLock::new();
+    PREPARED.get_or_init(Mutex::default)
+}
+
+/// Whether the preparation started by [`prepare_in_background`] has finished.
+#[derive(Debug, Clone)]
+pub struct Prepared(tokio::sync::watch::Receiver<bool>);
+
+impl Prepared {
+    /// Resolves once the preparation has finished (at once when there was nothing to prepare).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        // An error means the preparing thread ended without saying so (it could not start or
+        // it panicked): whatever it did not prepare is built on first use.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+/// Start [`prepare`] for `trusts` on a thread of its own, so that it delays no check that
+/// needs none of it.
+pub fn prepare_in_background<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) -> Prepared {
+    let owned: std::collections::BTreeSet<(Option<String>, bool)> = trusts
+        .into_iter()
+        .map(|t| (t.ca_file.map(str::to_owned), t.insecure))
+        .collect();
+    let (done, rx) = tokio::sync::watch::channel(owned.is_empty());
+    if !owned.is_empty() {
+        let _ = std::thread::Builder::new()
+            .name("infracheck-tls-prepare".to_owned())
+            .spawn(move || {
+                prepare(owned.iter().map(|(ca_file, insecure)| TlsTrust {
+                    ca_file: ca_file.as_deref(),
+                    insecure: *insecure,
+                }));
+                let _ = done.send(true);
+            });
+    }
+    Prepared(rx)
+}
+
+/// Prepare everything the TLS connections of `trusts` need: the verifier of
+/// every trust setting (the system roots are loaded with the first) and, on a second thread
+/// meanwhile, the crypto library's random generator, which seeds itself from CPU jitter on
+/// first use (tens of milliseconds of CPU that would otherwise land in the first handshake).
+/// A setting that cannot be prepared (an unreadable `ca_file`) keeps its error, which the
+/// check reports as it always has. Nothing to do when `trusts` is empty; a setting not
+/// prepared here is built on first use (see [`webpki_verifier`]).
+pub fn prepare<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) {
+    let trusts: Vec<TlsTrust<'a>> = trusts.into_iter().collect();
+    if trusts.is_empty() {
+        return;
+    }
+    let provider = provider();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut seed = [0u8; 32];
+            let _ = provider.secure_random.fill(&mut seed);
+        });
+        for t in trusts.iter().filter(|t| !t.insecure) {
+            let _ = webpki_verifier(t.ca_file);
+        }
+    });
+}
+
 /// Read every certificate of a PEM file.
 pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
@@ -36,8 +123,8 @@ pub fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String
     Ok(certs)
 }
 
-/// A root store: the system roots plus `ca_file`, or only `ca_file` when `only_ca` is set.
-pub fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
+/// A root store: the system roots plus `ca_file`.
+fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     let _ = store.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(path) = ca_file {
@@ -56,20 +143,16 @@ pub fn client_config(
     insecure: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ClientConfig, String> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
-            .with_no_client_auth()
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCert)
     } else {
-        builder
-            .with_root_certificates(root_store(ca_file)?)
-            .with_no_client_auth()
+        match webpki_verifier(ca_file)? {
+            Some(v) => v,
+            // No trusted root at all: every certificate has an unknown issuer.
+            None => Arc::new(RecordingVerifier::new(None)),
+        }
     };
-    Ok(config)
+    config_with_verifier(verifier, versions)
 }
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that
@@ -101,8 +184,20 @@ pub fn config_with_verifier(
 }
 
 /// The web PKI verifier over the system roots plus `ca_file`; `None` when there is no trusted
-/// root at all.
-fn webpki_verifier(ca_file: Option<&str>) -> Result<Option<Arc<dyn ServerCertVerifier>>, String> {
+/// root at all. Prepared once per `ca_file` ([`prepare`]); built here on first use otherwise.
+fn webpki_verifier(ca_file: Option<&str>) -> Verifier {
+    let key = ca_file.map(str::to_owned);
+    // A poisoned lock only means another thread panicked while inserting: the map is intact.
+    let mut map = prepared()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(key)
+        .or_insert_with(|| build_webpki_verifier(ca_file))
+        .clone()
+}
+
+/// Build the web PKI verifier over the system roots plus `ca_file` (see [`webpki_verifier`]).
+fn build_webpki_verifier(ca_file: Option<&str>) -> Verifier {
     let roots = root_store(ca_file)?;
     if roots.is_empty() {
         return Ok(None);
@@ -311,5 +406,54 @@ pub fn not_before_of(err: &rustls::Error) -> Option<time::OffsetDateTime> {
             time::OffsetDateTime::from_unix_timestamp(secs).ok()
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Wait for the preparation of `ca_file`, bounded so a hang fails instead of blocking.
+    async fn prepared(ca_file: &str) {
+        let ready = prepare_in_background([TlsTrust {
+            ca_file: Some(ca_file),
+            insecure: false,
+        }]);
+        tokio::time::timeout(Duration::from_secs(60), ready.wait())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn nothing_to_prepare_is_ready_at_once() {
+        prepare_in_background([]).wait().await;
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_is_read_once_when_prepared_not_in_each_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.pem");
+        let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
+        std::fs::write(&good, cert.cert.pem()).unwrap();
+        let good = good.to_str().unwrap();
+        prepared(good).await;
+        // Gone after the preparation: a config built now uses what was prepared.
+        std::fs::remove_file(good).unwrap();
+        assert!(client_config(Some(good), false, rustls::DEFAULT_VERSIONS).is_ok());
+        assert!(RecordingVerifier::for_trust(Some(good), false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_that_cannot_be_prepared_keeps_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "no certificate here\n").unwrap();
+        let bad = bad.to_str().unwrap();
+        prepared(bad).await;
+        std::fs::remove_file(bad).unwrap();
+        let err = client_config(Some(bad), false, rustls::DEFAULT_VERSIONS).unwrap_err();
+        assert!(err.contains("contains no PEM certificate"), "{err}");
     }
 }

@@ -44,6 +44,16 @@ impl crate::checks::Kind for DnsSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.thresholds)
     }
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        let trust = crate::checks::common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        };
+        self.resolvers
+            .iter()
+            .any(Resolver::encrypted)
+            .then_some(trust)
+    }
     fn run<'a>(
         &'a self,
         check: &'a crate::checks::CheckDef,

@@ -442,6 +442,12 @@ impl crate::checks::Kind for GrpcSpec {
     fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
         Some(&self.thresholds)
     }
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        self.tls.as_ref().map(|t| common::tls::TlsTrust {
+            ca_file: t.ca_file.as_deref(),
+            insecure: t.insecure,
+        })
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

@@ -44,6 +44,13 @@ impl crate::checks::Kind for HttpSpec {
     fn days(&self) -> (Option<i64>, Option<i64>) {
         (self.warn_days, self.fail_days)
     }
+    /// Over https; the check's HTTP client is built before the run in any case.
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        (self.url.scheme() == "https").then_some(crate::checks::common::tls::TlsTrust {
+            ca_file: self.client.ca_file.as_deref(),
+            insecure: self.client.insecure,
+        })
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,

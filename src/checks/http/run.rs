@@ -17,6 +17,9 @@ use crate::model::{Outcome, PhaseName, Reason, Status};
 /// Characters of the body shown in the metadata of a WARN or FAIL.
 const EXCERPT_CHARS: usize = 300;
 
+/// A body at least this large is judged on a blocking thread (see [`judged`]).
+const OFF_THREAD_BODY: usize = 64 * 1024;
+
 type Meta = BTreeMap<String, serde_json::Value>;
 
 /// Run one attempt.
@@ -66,22 +69,62 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         meta.insert("body_truncated".to_owned(), serde_json::json!(true));
     }
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    let facts = Facts {
+    let gathered = Gathered {
         status,
         headers,
-        body: &body.kept,
+        body: body.kept,
         elapsed,
         cert,
         now,
     };
-    let outcome = judge(spec, &facts);
+    let (outcome, kept) = judged(spec, gathered).await;
     if outcome.status != Status::Pass {
         // Cut by the redactor, after the secrets in the whole body are masked.
-        let text = String::from_utf8_lossy(&body.kept);
+        let text = String::from_utf8_lossy(&kept);
         let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, truncated);
         meta.insert("body_excerpt".to_owned(), serde_json::json!(excerpt));
     }
     outcome.with_metadata(meta)
+}
+
+/// The [`Facts`] of a response, owned, so the verdict can be reached on another thread.
+struct Gathered {
+    status: reqwest::StatusCode,
+    headers: Vec<Option<HeaderValue>>,
+    body: Vec<u8>,
+    elapsed: std::time::Duration,
+    cert: Option<CertFacts>,
+    now: time::OffsetDateTime,
+}
+
+impl Gathered {
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: &self.body,
+            elapsed: self.elapsed,
+            cert: self.cert.clone(),
+            now: self.now,
+        }
+    }
+}
+
+/// The verdict on a response, and its body back. The clock stopped at the last byte; judging
+/// a large body (UTF-8 decoding, JSON parsing, regexes) is CPU work that would otherwise hold
+/// the runtime thread while other checks' responses wait on it (with `--threads 1`, the only
+/// one), so from [`OFF_THREAD_BODY`] on it runs on a blocking thread.
+async fn judged(spec: &HttpSpec, g: Gathered) -> (Outcome, Vec<u8>) {
+    if g.body.len() < OFF_THREAD_BODY {
+        let outcome = judge(spec, &g.facts());
+        return (outcome, g.body);
+    }
+    let spec = spec.clone();
+    let work = tokio::task::spawn_blocking(move || (judge(&spec, &g.facts()), g.body));
+    work.await.unwrap_or_else(|e| {
+        let why = format!("internal error: judging the response failed: {e}");
+        (Outcome::fail(Reason::Internal, why), Vec::new())
+    })
 }
 
 /// The metadata every response gives: status code, peer address, final URL, `Location`.
