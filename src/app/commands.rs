@@ -114,9 +114,11 @@ pub(super) fn schema() -> ExitCode {
 pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     let path = a.config.display().to_string();
     let loaded = if a.require_env {
-        config::load(&path, a.env.as_deref(), &config::ProcessEnvironment).map(|plans| config::Linted {
-            plans,
-            notes: Vec::new(),
+        config::load(&path, a.env.as_deref(), &config::ProcessEnvironment).map(|plans| {
+            config::Linted {
+                plans,
+                notes: Vec::new(),
+            }
         })
     } else {
         config::lint(&path, a.env.as_deref(), &config::ProcessEnvironment)

@@ -42,8 +42,8 @@ use crate::checks::CheckDef;
 pub use crate::spec::error::{ConfigError, Problem};
 use crate::spec::fields::{self, Ctx};
 use crate::spec::interpolate::{EnvUse, Interpolator};
-use crate::spec::source::Source;
 pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
+use crate::spec::source::Source;
 use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
 use crate::waiver::Waiver;
 

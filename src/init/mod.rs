@@ -136,7 +136,10 @@ mod tests {
         }
         assert!(text.contains("\ninclude: [teams/*.yaml]\n"), "{text}");
         let config = dir.path().join("infracheck.yaml");
-        let plans = crate::config::load_str(&config.display().to_string(), &text, None, &|_: &str| None::<String>)
+        let plans =
+            crate::config::load_str(&config.display().to_string(), &text, None, &|_: &str| {
+                None::<String>
+            })
             .unwrap_or_else(|e| panic!("{e}"));
         let names: Vec<&str> = plans[0].checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
