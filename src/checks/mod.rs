@@ -13,6 +13,7 @@ pub mod dns;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod http;
+pub mod icmp;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 #[cfg(feature = "mysql")]
@@ -63,6 +64,8 @@ kinds! {
     Tls(tls::TlsSpec) "tls" "tls_checks" latency: true;
     /// A DNS query against one or more resolvers.
     Dns(dns::DnsSpec) "dns" "dns_checks" latency: true;
+    /// ICMP echo requests (ping): loss and round trip.
+    Icmp(icmp::IcmpSpec) "icmp" "icmp_checks" latency: true;
 }
 
 /// The registry line of a kind (`http`, `tcp`…), if this build has it.

@@ -190,6 +190,14 @@ reasons! {
         "Connecting to the AWS (or `endpoint_url`) endpoint failed or timed out inside the SDK.";
     AwsLatency => "aws.latency", Failure, "The AWS API answered slowly",
         "The API call(s) of the check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    IcmpLoss => "icmp.loss", Failure, "ICMP echo requests went unanswered",
+        "More echo requests than `max_loss` percent (default 0) got no reply before the check's `timeout`.";
+    IcmpLatency => "icmp.latency", Failure, "ICMP echo round trips were slow",
+        "The average round trip of the echo replies was over `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    IcmpUnreachable => "icmp.unreachable", Error, "The host cannot be reached over ICMP",
+        "No echo reply came and the network said why: no route (sending failed) or an ICMP destination-unreachable error.";
+    IcmpPermission => "icmp.permission", Error, "This process may not open an ICMP socket",
+        "Neither an unprivileged ICMP socket (`net.ipv4.ping_group_range` must include the process's group) nor a raw socket (root or CAP_NET_RAW) was allowed, or the platform is not supported.";
     Blocked => "blocked", Error, "The check was not run because a check it depends on did not pass",
         "A check named in `depends_on` (directly or through another dependency) failed or was itself blocked, so this check was skipped (SKIP). Fix the blocking check named in the message.";
     WaiverStale => "waiver.stale", Failure, "A waiver matches no check",
