@@ -47,6 +47,7 @@ mod history;
 mod html;
 mod http_faults;
 mod http_nginx;
+mod icmp;
 mod interference;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;

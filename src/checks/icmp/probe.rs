@@ -147,7 +147,9 @@ mod unix {
                     continue;
                 }
                 let received = self.rtts.iter().flatten().count();
-                if (!sending && received == self.sent_at.len()) || now >= deadline {
+                // The network said the host cannot be reached: waiting longer tells nothing.
+                let done = self.unreachable.is_some() || (!sending && received == self.sent_at.len());
+                if done || now >= deadline {
                     return;
                 }
                 let wake = if sending { next_send.min(deadline) } else { deadline };
