@@ -36,7 +36,10 @@ fn in_netns(ws: &Workspace, setup: &str, runner: &str) -> Output {
 /// Whether the loopback interface has `::1` (some containers run without IPv6).
 fn has_ipv6_loopback() -> bool {
     std::fs::read_to_string("/proc/net/if_inet6")
-        .map(|t| t.lines().any(|l| l.starts_with("00000000000000000000000000000001")))
+        .map(|t| {
+            t.lines()
+                .any(|l| l.starts_with("00000000000000000000000000000001"))
+        })
         .unwrap_or(false)
 }
 
@@ -50,7 +53,10 @@ fn loopback_answers_every_echo_request() {
     if v6 {
         checks.push_str("      - {name: v6, host: \"::1\", ip: v6, count: 4, interval: 20ms}\n");
     }
-    ws.write("c.yaml", &format!("environments:\n  t:\n    icmp_checks:\n{checks}"));
+    ws.write(
+        "c.yaml",
+        &format!("environments:\n  t:\n    icmp_checks:\n{checks}"),
+    );
     let out = ws.run(&["-c", "c.yaml", "--env", "t", "--json", "r.json"], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc = json(&ws.path().join("r.json"));
@@ -88,7 +94,11 @@ fn a_routed_address_nobody_owns_loses_every_request_and_max_loss_tolerates_it() 
          - {name: half-allowed, host: 192.0.2.2, count: 2, interval: 50ms, timeout: 2s, max_loss: 50}\n      \
          - {name: tolerated, host: 192.0.2.2, count: 2, interval: 50ms, timeout: 2s, max_loss: 100}\n",
     );
-    let out = in_netns(&ws, "ip link set lo up\nip route add 192.0.2.0/24 dev lo", "");
+    let out = in_netns(
+        &ws,
+        "ip link set lo up\nip route add 192.0.2.0/24 dev lo",
+        "",
+    );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let doc = json(&ws.path().join("r.json"));
     assert_eq!(result(&doc, "local")["status"], "PASS", "{doc}");
@@ -120,7 +130,10 @@ fn a_namespace_without_routes_is_unreachable_at_once() {
     let r = result(&doc, "down");
     assert_eq!(r["status"], "FAIL", "{r}");
     assert_eq!(r["reason"], "icmp.unreachable", "{r}");
-    assert!(r["message"].as_str().unwrap_or("").contains("127.0.0.1"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap_or("").contains("127.0.0.1"),
+        "{r}"
+    );
     assert_eq!(r["metadata"]["received"], 0, "{r}");
     // A failed send ends the probe instead of waiting for the 20 s timeout; 10 s is a
     // generous bound for a loaded machine.
@@ -138,7 +151,10 @@ fn an_unprivileged_user_gets_icmp_permission_until_ping_group_range_admits_it() 
         "environments:\n  t:\n    icmp_checks:\n      - {name: v4, host: 127.0.0.1, timeout: 5s}\n",
     );
     let setpriv = require_bin("setpriv", &["/usr/bin/setpriv"], "util-linux");
-    let nobody = format!("{} --reuid=65534 --regid=65534 --clear-groups", setpriv.display());
+    let nobody = format!(
+        "{} --reuid=65534 --regid=65534 --clear-groups",
+        setpriv.display()
+    );
     // A new namespace starts with `ping_group_range` = `1 0` (no group) whatever the host has.
     let out = in_netns(&ws, "ip link set lo up", &nobody);
     assert_eq!(code(&out), 1, "{}", stderr(&out));

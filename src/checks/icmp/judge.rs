@@ -148,7 +148,10 @@ mod tests {
     fn every_reply_passes_with_its_round_trips() {
         let o = judge(&spec(0, None, None), &facts(4, &[1, 2, 3, 6], None));
         assert_eq!(o.status, Status::Pass, "{o:?}");
-        assert_eq!(o.message, "4/4 echo replies from 192.0.2.1, average round trip 3 ms");
+        assert_eq!(
+            o.message,
+            "4/4 echo replies from 192.0.2.1, average round trip 3 ms"
+        );
         assert_eq!(o.metadata["sent"], 4);
         assert_eq!(o.metadata["received"], 4);
         assert_eq!(o.metadata["loss_percent"], 0.0);
@@ -173,8 +176,11 @@ mod tests {
         // No reply at all, without an unreachable error: plain loss, no round trips.
         let silent = judge(&spec(50, None, None), &facts(3, &[], None));
         assert_eq!(silent.reason, Some(Reason::IcmpLoss), "{silent:?}");
-        assert!(silent.metadata.get("rtt_avg_ms").is_none());
-        assert_eq!(judge(&spec(100, None, None), &facts(3, &[], None)).status, Status::Pass);
+        assert!(!silent.metadata.contains_key("rtt_avg_ms"));
+        assert_eq!(
+            judge(&spec(100, None, None), &facts(3, &[], None)).status,
+            Status::Pass
+        );
     }
 
     #[test]
@@ -183,7 +189,11 @@ mod tests {
         let warn = judge(&spec(0, Some(30), Some(100)), &slow);
         assert_eq!(warn.status, Status::Warn, "{warn:?}");
         assert_eq!(warn.reason, Some(Reason::IcmpLatency));
-        assert!(warn.message.starts_with("average round trip slow: 40 ms"), "{}", warn.message);
+        assert!(
+            warn.message.starts_with("average round trip slow: 40 ms"),
+            "{}",
+            warn.message
+        );
         let fail = judge(&spec(0, Some(10), Some(39)), &slow);
         assert_eq!(fail.status, Status::Fail);
         assert_eq!(fail.reason, Some(Reason::IcmpLatency));

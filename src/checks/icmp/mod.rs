@@ -18,7 +18,11 @@ use crate::spec::yaml::MapReader;
 /// Every key the kind accepts besides the common ones (`timeout`, `warn_latency`, …).
 pub const FIELDS: &[Field] = &[
     req("host", T::String, "Host name or IP address to ping."),
-    opt("count", T::Integer, "Echo requests sent (1-100, default 3)."),
+    opt(
+        "count",
+        T::Integer,
+        "Echo requests sent (1-100, default 3).",
+    ),
     opt(
         "interval",
         T::Duration,
@@ -180,9 +184,9 @@ async fn resolve(host: &str, family: IpFamily) -> Result<IpAddr, Outcome> {
             ))
         };
     }
-    let addrs = tokio::net::lookup_host((host, 0)).await.map_err(|e| {
-        Outcome::fail(Reason::DnsResolve, format!("cannot resolve `{host}`: {e}"))
-    })?;
+    let addrs = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| Outcome::fail(Reason::DnsResolve, format!("cannot resolve `{host}`: {e}")))?;
     addrs
         .map(|a| a.ip())
         .find(|ip| family.admits(ip))

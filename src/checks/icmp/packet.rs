@@ -172,7 +172,10 @@ mod tests {
         assert_eq!(&p[..2], &[8, 0]);
         assert_eq!(&p[4..8], &[0x12, 0x34, 0, 7]);
         // RFC 1071 §3's example words sum to 0xddf2 → checksum 0x220d.
-        assert_eq!(checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
         assert_eq!(echo_request(true, 1, 2, b"")[0], 128);
     }
 
@@ -183,7 +186,11 @@ mod tests {
         let mut raw = ipv4_header(reply.len());
         raw.extend_from_slice(&reply);
         assert_eq!(read_reply(&raw, V4_RAW, 0x1234, TOKEN), Reply::Echo(5));
-        assert_eq!(read_reply(&raw, V4_RAW, 0x9999, TOKEN), Reply::Other, "another ident");
+        assert_eq!(
+            read_reply(&raw, V4_RAW, 0x9999, TOKEN),
+            Reply::Other,
+            "another ident"
+        );
         assert_eq!(read_reply(&raw, V4_RAW, 0x1234, b"other"), Reply::Other);
         // A ping socket delivers the ICMP message alone, with the ident the kernel chose.
         let dgram = Framing {
@@ -195,7 +202,11 @@ mod tests {
         let mut req = ipv4_header(8);
         req.extend_from_slice(&echo_request(false, 0x1234, 5, TOKEN));
         assert_eq!(read_reply(&req, V4_RAW, 0x1234, TOKEN), Reply::Other);
-        assert_eq!(read_reply(&[0x45, 0], V4_RAW, 1, TOKEN), Reply::Other, "truncated");
+        assert_eq!(
+            read_reply(&[0x45, 0], V4_RAW, 1, TOKEN),
+            Reply::Other,
+            "truncated"
+        );
         assert_eq!(read_reply(&[], V4_RAW, 1, TOKEN), Reply::Other);
     }
 
@@ -208,14 +219,23 @@ mod tests {
         err.extend_from_slice(&quoted);
         let mut raw = ipv4_header(err.len());
         raw.extend_from_slice(&err);
-        assert_eq!(read_reply(&raw, V4_RAW, 0x1234, TOKEN), Reply::Unreachable(2, 1));
+        assert_eq!(
+            read_reply(&raw, V4_RAW, 0x1234, TOKEN),
+            Reply::Unreachable(2, 1)
+        );
         assert_eq!(read_reply(&raw, V4_RAW, 0x4321, TOKEN), Reply::Other);
         // ICMPv6: the quoted packet starts with a 40-byte IPv6 header.
-        let v6 = Framing { v6: true, raw: true };
+        let v6 = Framing {
+            v6: true,
+            raw: true,
+        };
         let mut err6 = vec![1, 3, 0, 0, 0, 0, 0, 0];
         err6.extend_from_slice(&[0u8; 40]);
         err6.extend_from_slice(&echo_request(true, 0x1234, 9, TOKEN));
-        assert_eq!(read_reply(&err6, v6, 0x1234, TOKEN), Reply::Unreachable(9, 3));
+        assert_eq!(
+            read_reply(&err6, v6, 0x1234, TOKEN),
+            Reply::Unreachable(9, 3)
+        );
         assert_eq!(unreachable_text(true, 3), "the host is unreachable");
         let mut reply6 = echo_request(true, 0x1234, 4, TOKEN);
         reply6[0] = 129;

@@ -148,11 +148,16 @@ mod unix {
                 }
                 let received = self.rtts.iter().flatten().count();
                 // The network said the host cannot be reached: waiting longer tells nothing.
-                let done = self.unreachable.is_some() || (!sending && received == self.sent_at.len());
+                let done =
+                    self.unreachable.is_some() || (!sending && received == self.sent_at.len());
                 if done || now >= deadline {
                     return;
                 }
-                let wake = if sending { next_send.min(deadline) } else { deadline };
+                let wake = if sending {
+                    next_send.min(deadline)
+                } else {
+                    deadline
+                };
                 let read = self.socket.recv_from(&mut buf);
                 match tokio::time::timeout_at(wake.into(), read).await {
                     Err(_) => {}
@@ -180,7 +185,9 @@ mod unix {
             match read_reply(datagram, self.framing, self.ident, &self.token) {
                 Reply::Echo(seq) if from.ip() == self.addr => {
                     let i = usize::from(seq);
-                    if let (Some(at), Some(slot @ None)) = (self.sent_at.get(i), self.rtts.get_mut(i)) {
+                    if let (Some(at), Some(slot @ None)) =
+                        (self.sent_at.get(i), self.rtts.get_mut(i))
+                    {
                         *slot = Some(at.elapsed());
                     }
                 }
