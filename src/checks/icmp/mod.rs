@@ -15,6 +15,13 @@ use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
 
+/// The phases an icmp check times: the lookup (not for an IP literal). The round trips are
+/// the check's own measurement, in its metadata.
+pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Dns];
+
+/// The reason of a slow check or phase.
+pub const LATENCY_REASON: Reason = Reason::IcmpLatency;
+
 /// Every key the kind accepts besides the common ones (`timeout`, `warn_latency`, …).
 pub const FIELDS: &[Field] = &[
     req("host", T::String, "Host name or IP address to ping."),
@@ -152,7 +159,7 @@ pub fn parse(
 /// Run one attempt: resolve, probe, judge.
 pub async fn run(spec: &IcmpSpec, timeout: Duration, phase: &super::Phase) -> Outcome {
     phase.set("resolving the host");
-    let addr = match resolve(&spec.host, spec.ip).await {
+    let addr = match resolve(&spec.host, spec.ip, phase).await {
         Ok(a) => a,
         Err(o) => return o,
     };
@@ -173,7 +180,7 @@ pub async fn run(spec: &IcmpSpec, timeout: Duration, phase: &super::Phase) -> Ou
 }
 
 /// The first address of `host` in the wanted family.
-async fn resolve(host: &str, family: IpFamily) -> Result<IpAddr, Outcome> {
+async fn resolve(host: &str, family: IpFamily, phase: &super::Phase) -> Result<IpAddr, Outcome> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return if family.admits(&ip) {
             Ok(ip)
@@ -184,9 +191,11 @@ async fn resolve(host: &str, family: IpFamily) -> Result<IpAddr, Outcome> {
             ))
         };
     }
+    let t0 = std::time::Instant::now();
     let addrs = tokio::net::lookup_host((host, 0))
         .await
         .map_err(|e| Outcome::fail(Reason::DnsResolve, format!("cannot resolve `{host}`: {e}")))?;
+    phase.lap(crate::model::PhaseName::Dns, t0);
     addrs
         .map(|a| a.ip())
         .find(|ip| family.admits(ip))
