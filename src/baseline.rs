@@ -350,7 +350,10 @@ mod tests {
             ..Default::default()
         });
         // `b` was not selected, not removed from the config.
-        let b = baseline_of(vec![with("a", Status::Pass, 10), with("b", Status::Pass, 10)]);
+        let b = baseline_of(vec![
+            with("a", Status::Pass, 10),
+            with("b", Status::Pass, 10),
+        ]);
         compare(&mut s, &b);
         assert!(s.baseline.as_ref().unwrap().removed.is_empty());
     }

@@ -214,7 +214,9 @@ pub struct SelectArgs {
 
 impl SelectArgs {
     /// The checked selection; `None` when no option is given.
-    pub fn selection(&self) -> Result<Option<crate::select::Selection>, crate::select::SelectError> {
+    pub fn selection(
+        &self,
+    ) -> Result<Option<crate::select::Selection>, crate::select::SelectError> {
         crate::select::Selection::new(&self.tags, &self.exclude_tags, &self.only, &self.skip)
     }
 }

@@ -289,8 +289,10 @@ fn same_selection(docs: &[Part]) -> Result<Option<SelectionRun>, MergeError> {
         return Ok(None);
     };
     let describe = |s: &Option<SelectionRun>| {
-        s.as_ref()
-            .map_or_else(|| "every check".to_owned(), |s| format!("selection {}", s.options()))
+        s.as_ref().map_or_else(
+            || "every check".to_owned(),
+            |s| format!("selection {}", s.options()),
+        )
     };
     if let Some(d) = docs.iter().find(|d| d.selection != first.selection) {
         return Err(doc_error(

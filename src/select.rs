@@ -106,7 +106,10 @@ impl Selection {
     /// error when it picks none.
     pub fn apply(&self, checks: Vec<CheckDef>, environment: &str) -> Result<Selected, SelectError> {
         let total_checks = checks.len();
-        let picked: Vec<bool> = checks.iter().map(|c| self.picks(&c.name, &c.tags)).collect();
+        let picked: Vec<bool> = checks
+            .iter()
+            .map(|c| self.picks(&c.name, &c.tags))
+            .collect();
         let selected = picked.iter().filter(|p| **p).count();
         if selected == 0 {
             return Err(SelectError::NothingMatched {

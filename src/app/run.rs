@@ -341,7 +341,10 @@ async fn run_plan(
 
 /// Keep the plan's checks the selection picks (and their dependencies); a selection that
 /// picks none is a usage error (exit 2), never an empty green run.
-pub(super) fn select(plan: &mut Plan, selection: Option<&Selection>) -> Result<Option<Selected>, ExitCode> {
+pub(super) fn select(
+    plan: &mut Plan,
+    selection: Option<&Selection>,
+) -> Result<Option<Selected>, ExitCode> {
     let Some(selection) = selection else {
         return Ok(None);
     };

@@ -191,7 +191,9 @@ mod tests {
             FieldType::Integer => Value::Int(1),
             FieldType::Bool | FieldType::FlagOrObject(_) => Value::Bool(true),
             FieldType::Duration => s("1s"),
-            FieldType::StringList | FieldType::TargetList | FieldType::Tags => Value::Seq(vec![node(s("x"))]),
+            FieldType::StringList | FieldType::TargetList | FieldType::Tags => {
+                Value::Seq(vec![node(s("x"))])
+            }
             FieldType::ScalarList => Value::Seq(vec![node(Value::Int(200))]),
             FieldType::StringMap => map(vec![("k", s("v"))]),
             FieldType::Choice(words) => s(words.get(choice).or(words.first()).unwrap_or(&"x")),

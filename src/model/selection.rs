@@ -60,10 +60,7 @@ pub fn selection_line(s: &SelectionRun) -> String {
         s.total_checks
     );
     if s.pulled_in > 0 {
-        line.push_str(&format!(
-            " ({} more pulled in by depends_on)",
-            s.pulled_in
-        ));
+        line.push_str(&format!(" ({} more pulled in by depends_on)", s.pulled_in));
     }
     line
 }
@@ -93,6 +90,9 @@ mod tests {
             selected: 1,
             ..SelectionRun::default()
         };
-        assert_eq!(selection_line(&plain), "selection --only 'a': 1 of 2 checks");
+        assert_eq!(
+            selection_line(&plain),
+            "selection --only 'a': 1 of 2 checks"
+        );
     }
 }

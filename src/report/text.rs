@@ -199,7 +199,12 @@ fn recap(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result<()>
         }
         writeln!(out, "\n{title} ({}):", rows.len())?;
         let names: Vec<String> = rows.iter().map(|r| one_line(&r.name)).collect();
-        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(40);
+        let width = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(40);
         for (r, name) in rows.iter().zip(&names) {
             let reason = r.reason.map(|c| format!(" [{c}]")).unwrap_or_default();
             writeln!(

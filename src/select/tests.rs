@@ -38,7 +38,10 @@ fn tags_pick_any_of_and_exclude_tags_leave_out() {
     let sel = select(&["web", "db"], &[], &[], &[]);
     // `net` comes in for `db`, in config order.
     assert_eq!(names(&sel), ["net", "db", "web"]);
-    assert_eq!((sel.run.selected, sel.run.pulled_in, sel.run.total_checks), (2, 1, 5));
+    assert_eq!(
+        (sel.run.selected, sel.run.pulled_in, sel.run.total_checks),
+        (2, 1, 5)
+    );
     assert_eq!(sel.pulled_in_by("net"), ["db"]);
     assert!(sel.pulled_in_by("db").is_empty());
 
@@ -56,7 +59,11 @@ fn only_and_skip_match_names_by_glob() {
     // Both sides together: picked by --only, then --skip leaves one out.
     let sel = select(&["infra", "web"], &[], &["*"], &["net"]);
     assert_eq!(names(&sel), ["net", "db", "web"]);
-    assert_eq!(sel.pulled_in_by("net"), ["db"], "a skipped dependency still runs");
+    assert_eq!(
+        sel.pulled_in_by("net"),
+        ["db"],
+        "a skipped dependency still runs"
+    );
 }
 
 #[test]
@@ -93,11 +100,20 @@ fn nothing_matched_is_an_error_listing_the_tags_in_use() {
 
 #[test]
 fn bad_globs_and_tags_are_errors_naming_the_flag() {
-    let err = Selection::new(&[], &[], &s(&["a[b"]), &[]).unwrap_err().to_string();
+    let err = Selection::new(&[], &[], &s(&["a[b"]), &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("invalid --only pattern `a[b`: "), "{err}");
-    let err = Selection::new(&[], &s(&["a b"]), &[], &[]).unwrap_err().to_string();
-    assert!(err.starts_with("invalid --exclude-tags value `a b`"), "{err}");
-    let err = Selection::new(&s(&[""]), &[], &[], &[]).unwrap_err().to_string();
+    let err = Selection::new(&[], &s(&["a b"]), &[], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("invalid --exclude-tags value `a b`"),
+        "{err}"
+    );
+    let err = Selection::new(&s(&[""]), &[], &[], &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("invalid --tags value ``"), "{err}");
 }
 
@@ -117,7 +133,13 @@ fn tags_are_read_in_order_once_and_bad_ones_are_config_errors() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("t.yaml:4:"), "{err}");
-    assert!(err.contains("a tag must not contain a space or a comma"), "{err}");
+    assert!(
+        err.contains("a tag must not contain a space or a comma"),
+        "{err}"
+    );
     assert!(err.contains("must not be empty"), "{err}");
-    assert!(err.contains("expected a list of tags, found a mapping"), "{err}");
+    assert!(
+        err.contains("expected a list of tags, found a mapping"),
+        "{err}"
+    );
 }

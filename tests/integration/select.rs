@@ -42,7 +42,10 @@ fn listed(ws: &Workspace, extra: &[&str]) -> Vec<String> {
 /// Run with `extra` options and a JSON document; (exit code, document, text on stdout).
 fn run(ws: &Workspace, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let out = ws.run(
-        &args(&["run", "-c", "c.yaml", "--env", "t", "--json", "r.json"], extra),
+        &args(
+            &["run", "-c", "c.yaml", "--env", "t", "--json", "r.json"],
+            extra,
+        ),
         &[],
     );
     let doc = json(&ws.path().join("r.json"));
@@ -65,7 +68,10 @@ fn list_prints_tags_and_what_a_selection_would_run() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let (first, rest) = text.split_once('\n').expect("lines");
-    assert!(first.starts_with("net\tcommand\t") && first.ends_with("\tinfra"), "{first}");
+    assert!(
+        first.starts_with("net\tcommand\t") && first.ends_with("\tinfra"),
+        "{first}"
+    );
     assert_eq!(
         rest,
         "db\tcommand\ttrue\tdb,infra\n\
@@ -92,10 +98,7 @@ fn list_prints_tags_and_what_a_selection_would_run() {
 fn tags_exclude_tags_only_and_skip_select_by_tag_and_name_glob() {
     let ws = workspace();
     // Any of the tags (comma-separated and repeated), in config order.
-    assert_eq!(
-        listed(&ws, &["--tags", "web,cache"]),
-        ["web", "cache"]
-    );
+    assert_eq!(listed(&ws, &["--tags", "web,cache"]), ["web", "cache"]);
     assert_eq!(
         listed(&ws, &["--tags", "web", "--tags", "cache"]),
         ["web", "cache"]
@@ -116,7 +119,14 @@ fn tags_exclude_tags_only_and_skip_select_by_tag_and_name_glob() {
     assert_eq!(
         listed(
             &ws,
-            &["--tags", "web,cache,db", "--only", "*e*", "--exclude-tags", "slow"]
+            &[
+                "--tags",
+                "web,cache,db",
+                "--only",
+                "*e*",
+                "--exclude-tags",
+                "slow"
+            ]
         ),
         ["cache"]
     );
@@ -124,9 +134,15 @@ fn tags_exclude_tags_only_and_skip_select_by_tag_and_name_glob() {
     let (status, doc, _) = run(&ws, &["--tags", "slow,cache"]);
     assert_eq!(status, 0, "{doc}");
     assert_eq!(names(&doc), ["web", "cache"]);
-    assert_eq!(doc["results"][0]["tags"], serde_json::json!(["web", "slow"]));
+    assert_eq!(
+        doc["results"][0]["tags"],
+        serde_json::json!(["web", "slow"])
+    );
     assert_eq!(doc["results"][1]["tags"], serde_json::json!(["cache"]));
-    assert_eq!(doc["selection"]["tags"], serde_json::json!(["slow", "cache"]));
+    assert_eq!(
+        doc["selection"]["tags"],
+        serde_json::json!(["slow", "cache"])
+    );
     assert_eq!(doc["selection"]["selected"], 2);
     assert_eq!(doc["selection"]["total_checks"], 6);
     assert_eq!(doc["summary"]["total"], 2);
@@ -135,7 +151,10 @@ fn tags_exclude_tags_only_and_skip_select_by_tag_and_name_glob() {
     assert_eq!(status, 1);
     assert_eq!(names(&doc).len(), 6);
     assert!(doc.get("selection").is_none(), "{doc}");
-    assert_eq!(doc["results"][1]["tags"], serde_json::json!(["db", "infra"]));
+    assert_eq!(
+        doc["results"][1]["tags"],
+        serde_json::json!(["db", "infra"])
+    );
     assert!(doc["results"][4].get("tags").is_none());
 }
 
@@ -150,10 +169,13 @@ fn a_selection_of_nothing_exits_2_with_one_line_and_runs_nothing() {
             vec!["--tags", "web", "--exclude-tags", "slow"],
         ] {
             let out = ws.run(
-                &args(&[sub, "-c", "c.yaml", "--env", "t", "--json", "r.json"], &extra)
-                    .into_iter()
-                    .filter(|a| sub == "run" || (*a != "--json" && *a != "r.json"))
-                    .collect::<Vec<_>>(),
+                &args(
+                    &[sub, "-c", "c.yaml", "--env", "t", "--json", "r.json"],
+                    &extra,
+                )
+                .into_iter()
+                .filter(|a| sub == "run" || (*a != "--json" && *a != "r.json"))
+                .collect::<Vec<_>>(),
                 &[],
             );
             assert_eq!(code(&out), 2, "{sub} {extra:?}: {}", stderr(&out));
@@ -171,10 +193,7 @@ fn a_selection_of_nothing_exits_2_with_one_line_and_runs_nothing() {
             assert!(!ws.path().join("r.json").exists(), "no report of nothing");
         }
     }
-    let out = ws.run(
-        &["run", "-c", "c.yaml", "--env", "t", "--only", "a[b"],
-        &[],
-    );
+    let out = ws.run(&["run", "-c", "c.yaml", "--env", "t", "--only", "a[b"], &[]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).starts_with("error: invalid --only pattern `a[b`: "),
@@ -191,7 +210,10 @@ fn a_selected_checks_dependencies_run_and_the_reports_say_they_were_pulled_in() 
     assert_eq!(status, 1, "{doc}");
     assert_eq!(names(&doc), ["net", "db", "api"]);
     assert_eq!(doc["results"][0]["pulled_in_by"], serde_json::json!(["db"]));
-    assert_eq!(doc["results"][1]["pulled_in_by"], serde_json::json!(["api"]));
+    assert_eq!(
+        doc["results"][1]["pulled_in_by"],
+        serde_json::json!(["api"])
+    );
     assert!(doc["results"][2].get("pulled_in_by").is_none());
     assert_eq!(doc["results"][2]["status"], "SKIP");
     assert_eq!(doc["selection"]["selected"], 1);
@@ -200,7 +222,10 @@ fn a_selected_checks_dependencies_run_and_the_reports_say_they_were_pulled_in() 
         text.contains("selection --only 'api': 1 of 6 checks (2 more pulled in by depends_on)"),
         "{text}"
     );
-    let net = text.lines().find(|l| l.contains("  net ")).expect("net row");
+    let net = text
+        .lines()
+        .find(|l| l.contains("  net "))
+        .expect("net row");
     assert!(net.ends_with("— pulled in by db (depends_on)"), "{net}");
     // A skipped dependency still runs for the check that needs it.
     let (_, doc, _) = run(&ws, &["--tags", "db", "--skip", "net"]);
@@ -223,7 +248,9 @@ fn selection_comes_before_sharding_and_merge_judges_the_same_selection() {
         let file = format!("s{k}.json");
         let out = ws.run(
             &args(
-                &["run", "-c", "c.yaml", "--env", "t", "--shard", &shard, "--json", &file],
+                &[
+                    "run", "-c", "c.yaml", "--env", "t", "--shard", &shard, "--json", &file,
+                ],
                 &select,
             ),
             &[],
@@ -246,8 +273,14 @@ fn selection_comes_before_sharding_and_merge_judges_the_same_selection() {
     let merged = json(&ws.path().join("m.json"));
     assert_eq!(names(&merged), names(&whole));
     assert_eq!(merged["selection"], whole["selection"]);
-    assert_eq!(merged["results"][0]["pulled_in_by"], serde_json::json!(["db"]));
-    assert_eq!(merged["results"][1]["pulled_in_by"], serde_json::json!(["api"]));
+    assert_eq!(
+        merged["results"][0]["pulled_in_by"],
+        serde_json::json!(["db"])
+    );
+    assert_eq!(
+        merged["results"][1]["pulled_in_by"],
+        serde_json::json!(["api"])
+    );
     assert!(
         stdout(&out).contains("selection --exclude-tags infra --skip 'legacy-*': 3 of 6 checks (2 more pulled in by depends_on)"),
         "{}",
@@ -257,13 +290,27 @@ fn selection_comes_before_sharding_and_merge_judges_the_same_selection() {
     // A shard of another selection of as many checks does not merge into this run.
     let out = ws.run(
         &[
-            "run", "-c", "c.yaml", "--env", "t", "--shard", "3/3", "--json", "other.json",
-            "--exclude-tags", "infra", "--skip", "cache",
+            "run",
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--shard",
+            "3/3",
+            "--json",
+            "other.json",
+            "--exclude-tags",
+            "infra",
+            "--skip",
+            "cache",
         ],
         &[],
     );
     assert!([0, 1].contains(&code(&out)), "{}", stderr(&out));
-    let out = ws.run(&["merge", docs[0].as_str(), docs[1].as_str(), "other.json"], &[]);
+    let out = ws.run(
+        &["merge", docs[0].as_str(), docs[1].as_str(), "other.json"],
+        &[],
+    );
     assert_eq!(code(&out), 2, "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
@@ -285,19 +332,31 @@ fn tags_built_from_a_secret_are_masked_in_list_and_every_result() {
     let env = [("TIER_TOKEN", secret)];
     let out = ws.run(&["list", "-c", "c.yaml", "--env", "t"], &env);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("a\tcommand\ttrue\ttier-***\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a\tcommand\ttrue\ttier-***\n"),
+        "{}",
+        stdout(&out)
+    );
     let out = ws.run(
-        &["run", "-c", "c.yaml", "--env", "t", "--tags", "plain", "--json", "r.json"],
+        &[
+            "run", "-c", "c.yaml", "--env", "t", "--tags", "plain", "--json", "r.json",
+        ],
         &env,
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc = std::fs::read_to_string(ws.path().join("r.json")).unwrap();
-    assert!(!doc.contains(secret) && !stdout(&out).contains(secret) && !stderr(&out).contains(secret));
+    assert!(
+        !doc.contains(secret) && !stdout(&out).contains(secret) && !stderr(&out).contains(secret)
+    );
     let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(doc["results"][0]["tags"], serde_json::json!(["tier-***"]));
     // Nothing matched: the tags in use are listed, masked.
     let out = ws.run(&["run", "-c", "c.yaml", "--env", "t", "--tags", "x"], &env);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("tags in use: plain, tier-***)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tags in use: plain, tier-***)"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains(secret));
 }

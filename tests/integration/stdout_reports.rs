@@ -118,9 +118,16 @@ fn every_output_format_on_stdout_is_that_document_alone_on_run_and_merge() {
         );
         assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
         let written = std::fs::read(ws.path().join(&file)).expect("report file");
-        assert_eq!(out.stdout, written, "{format}: stdout is the document alone");
+        assert_eq!(
+            out.stdout, written,
+            "{format}: stdout is the document alone"
+        );
         // Live lines go to stderr.
-        assert!(stderr(&out).contains("broken"), "{format}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("broken"),
+            "{format}: {}",
+            stderr(&out)
+        );
         let piped = ws.write(&format!("stdout.{format}"), &stdout(&out));
         consume(format, &piped);
 
@@ -163,7 +170,10 @@ fn two_reports_aimed_at_stdout_are_refused_before_anything_runs() {
         let out = ws.run(&run, &[]);
         assert_eq!(code(&out), 2, "{args:?}: {}", stdout(&out));
         assert_eq!(stdout(&out), "");
-        assert_eq!(stderr(&out), format!("error: {both}: give one of them a file\n"));
+        assert_eq!(
+            stderr(&out),
+            format!("error: {both}: give one of them a file\n")
+        );
     }
     let out = ws.run(
         &["run", "-c", "c.yaml", "--env", "t", "--json", "r.json"],
@@ -203,10 +213,7 @@ fn the_text_report_ends_with_a_recap_of_failures_and_warnings() {
     );
     assert_eq!(tail[4], "", "{text}");
     assert_eq!(tail[5], "warnings (1):", "{text}");
-    assert!(
-        tail[6].starts_with("  WARN  slow  c.yaml:7 ["),
-        "{text}"
-    );
+    assert!(tail[6].starts_with("  WARN  slow  c.yaml:7 ["), "{text}");
     assert_eq!(tail[7], "", "{text}");
     assert!(
         tail[8].starts_with("1 passed, 1 warned, 1 failed, 1 skipped, 4 total in "),
@@ -225,7 +232,12 @@ fn the_text_report_ends_with_a_recap_of_failures_and_warnings() {
         );
     }
     // A run that passes has no recap.
-    let out = ws.run(&["run", "-c", "c.yaml", "--env", "t", "--tags", "smoke", "--skip", "broken"], &[]);
+    let out = ws.run(
+        &[
+            "run", "-c", "c.yaml", "--env", "t", "--tags", "smoke", "--skip", "broken",
+        ],
+        &[],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!stdout(&out).contains("failures ("), "{}", stdout(&out));
     assert!(!stdout(&out).contains("warnings ("), "{}", stdout(&out));
