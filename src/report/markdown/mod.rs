@@ -8,6 +8,7 @@
 //! are left out with a visible note.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::{Context, RenderError, Reporter, body_excerpt, truncate_chars};
 use crate::model::{CheckResult, Reason, Status, Summary};
@@ -127,7 +128,7 @@ fn icon(status: Status) -> &'static str {
 }
 
 fn seconds(d: std::time::Duration) -> String {
-    format!("{:.2}s", d.as_secs_f64())
+    crate::model::human_duration(d)
 }
 
 /// Failures first, then skipped, warnings, waived and passes; config order within each.
@@ -232,13 +233,9 @@ const CHANGE_ROWS_MAX: usize = 100;
 /// Longest check name (or baseline path) shown in the changes section, in characters.
 const NAME_MAX: usize = 200;
 
-/// `301ms` under ten seconds, `12.34s` above: the changes table compares fast checks too.
+/// `301 ms` or `12.34 s`: the one duration format of every text output.
 fn short(d: std::time::Duration) -> String {
-    if d < std::time::Duration::from_secs(10) {
-        format!("{}ms", d.as_millis())
-    } else {
-        seconds(d)
-    }
+    crate::model::human_duration(d)
 }
 
 fn status_cell(status: Option<Status>) -> String {
@@ -387,11 +384,11 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         s.push_str("**Worst movers** (latency now vs the p50 of its earlier runs):\n\n| Check | Now | p50 before | Increase |\n|---|---|---|---|\n");
         for m in movers {
             let line = format!(
-                "| {} | {}ms | {}ms | +{}ms |\n",
+                "| {} | {} | {} | +{} |\n",
                 name(m.name),
-                m.now_ms,
-                m.before_p50_ms,
-                m.now_ms - m.before_p50_ms
+                short(Duration::from_millis(m.now_ms)),
+                short(Duration::from_millis(m.before_p50_ms)),
+                short(Duration::from_millis(m.now_ms - m.before_p50_ms))
             );
             if s.len() + line.len() <= budget {
                 s.push_str(&line);
