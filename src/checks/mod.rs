@@ -199,8 +199,17 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     if check.name == TEST_PANIC_NAME {
         panic!("injected test panic");
     }
-    check.spec.run_kind(check, ctx, phase).await
+    let outcome = check.spec.run_kind(check, ctx, phase).await;
+    if SHORT_MESSAGE_KINDS.contains(&check.spec.kind()) {
+        common::one_short_line(outcome)
+    } else {
+        outcome
+    }
 }
+
+/// The kinds whose failures carry client-library and SDK error chains: their report message
+/// is one line of at most [`common::MESSAGE_MAX`] characters, the chain in `detail`.
+const SHORT_MESSAGE_KINDS: &[&str] = &["aws", "kubernetes", "postgres", "mysql", "redis"];
 
 /// What a running check is doing, so a timeout can say where it stopped.
 #[derive(Debug, Default)]
