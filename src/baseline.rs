@@ -458,7 +458,7 @@ mod tests {
         assert_eq!(slow.latency_ratio, Some(9.0));
         assert_eq!(
             change_note(slow, s.results[0].duration),
-            "slower: 100ms → 900ms (×9)"
+            "slower: 100 ms → 900 ms (×9)"
         );
         assert_eq!(s.baseline.as_ref().unwrap().latency_regressions, 1);
     }

@@ -85,20 +85,27 @@ impl Policy {
     /// run — already WAIVED, a FAIL or SKIP an active waiver will waive, or under
     /// `--fail-on new` a failure the baseline already had (it will be STILL).
     pub fn accepted(&self, r: &CheckResult) -> bool {
-        let waived = r.status == Status::Waived
-            || (crate::waiver::waivable(r.status)
-                && self.today.is_some_and(|today| {
-                    self.waivers
-                        .iter()
-                        .any(|w| w.active(today) && w.matches(&r.name))
-                }));
-        waived
+        self.status_after_waivers(r) == Status::Waived
             || (self.rule.fail_on_new()
                 && self.rule.breaks(r.status)
                 && self
                     .rule
                     .classify(r.status, self.known.get(&r.name).copied())
                     == Change::Still)
+    }
+}
+
+impl Policy {
+    /// The status the reports will give `r`: WAIVED for a FAIL or SKIP an active waiver will
+    /// waive, otherwise its own. The live line shows this, so it agrees with the report.
+    pub fn status_after_waivers(&self, r: &CheckResult) -> Status {
+        let waived = crate::waiver::waivable(r.status)
+            && self.today.is_some_and(|today| {
+                self.waivers
+                    .iter()
+                    .any(|w| w.active(today) && w.matches(&r.name))
+            });
+        if waived { Status::Waived } else { r.status }
     }
 }
 

@@ -54,6 +54,15 @@ pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
     };
     let written = match crate::init::write_starter(&a.config, &schema) {
         Ok(w) => w,
+        // With `--ci` the snippet is what was asked for: an existing config (an earlier
+        // `init`) is kept, nothing is written, and the snippet is still printed.
+        Err(crate::init::InitError::Exists(path)) if a.ci.is_some() => {
+            eprint_line(&format!(
+                "{} already exists: left unchanged, nothing written",
+                report::one_line(&path)
+            ));
+            Vec::new()
+        }
         Err(e @ crate::init::InitError::Exists(_)) => {
             eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
             return ExitCode::Usage;
@@ -72,7 +81,7 @@ pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
     let config = report::one_line(&a.config.display().to_string());
     let text = match a.ci {
         Some(ci) => format!(
-            "# Save as {} (edit `env`, `config` and OWNER):\n{}",
+            "# Save as {} (replace OWNER with the account that hosts infracheck):\n{}",
             ci.file(),
             ci.snippet()
         ),

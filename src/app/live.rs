@@ -21,6 +21,9 @@ pub(super) struct Shown<'a> {
     /// The display's own redaction of each line: results reach the reports redacted only
     /// once the run is over.
     pub(super) redactor: &'a Redactor,
+    /// The run's policy: a live line shows the status the report will show (WAIVED, not the
+    /// SKIP or FAIL a waiver accepts).
+    pub(super) policy: &'a Policy,
 }
 
 /// How often the live progress prints a heartbeat while checks are in flight.
@@ -79,14 +82,14 @@ impl Live {
         self.counts.failed.store(0, Relaxed);
     }
 
-    fn result(&self, r: &CheckResult, redactor: &Redactor) {
+    fn result(&self, r: &CheckResult, status: crate::model::Status, redactor: &Redactor) {
         use std::sync::atomic::Ordering::Relaxed;
         self.counts.done.fetch_add(1, Relaxed);
         // "failed" counts what fails a run by default (FAIL, SKIP), whatever the flags.
-        if Policy::default().breaks(r.status) {
+        if Policy::default().breaks(status) {
             self.counts.failed.fetch_add(1, Relaxed);
         }
-        eprint_line(&check_line(r, redactor));
+        eprint_line(&check_line(r, status, redactor));
     }
 
     pub(super) fn finish(self) {
@@ -97,13 +100,14 @@ impl Live {
     }
 }
 
-/// `FAIL api-health 2,003 ms connect.refused: connection refused`: one finished check.
-fn check_line(r: &CheckResult, redactor: &Redactor) -> String {
+/// `FAIL api-health 2.00 s connect.refused: connection refused`: one finished check, with the
+/// `status` the report will give it and the report's duration format.
+fn check_line(r: &CheckResult, status: crate::model::Status, redactor: &Redactor) -> String {
     let mut line = format!(
-        "{} {} {} ms",
-        r.status.as_str(),
+        "{} {} {}",
+        status.as_str(),
         report::one_line(&redactor.text(&r.name)),
-        thousands(usize::try_from(r.duration.as_millis()).unwrap_or(usize::MAX))
+        crate::model::human_duration(r.duration)
     );
     if let Some(reason) = r.reason
         && r.status != crate::model::Status::Pass
@@ -164,7 +168,7 @@ impl gate::Progress for Shown<'_> {
             p.set_message(report::one_line(&self.redactor.text(&r.name)));
         }
         if let Some(l) = self.live {
-            l.result(r, self.redactor);
+            l.result(r, self.policy.status_after_waivers(r), self.redactor);
         }
         if !tracing::enabled!(tracing::Level::INFO) {
             return;
@@ -223,6 +227,20 @@ pub(super) fn progress_bar(total: usize, quiet: bool) -> Option<indicatif::Progr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The live line shows the status it is given (the report's, after waivers) and the
+    /// report's duration format.
+    #[test]
+    fn check_line_shows_the_reported_status_and_duration() {
+        let mut r = crate::report::fixture::summary().results[0].clone();
+        r.name = "orders".to_owned();
+        r.status = crate::model::Status::Skip;
+        r.reason = Some(crate::model::Reason::Blocked);
+        r.message = "blocked by db-port".to_owned();
+        r.duration = std::time::Duration::from_millis(2406);
+        let line = check_line(&r, crate::model::Status::Waived, &Redactor::default());
+        assert_eq!(line, "WAIVED orders 2.41 s blocked: blocked by db-port");
+    }
 
     #[test]
     fn thousands_and_heartbeat() {

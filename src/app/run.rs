@@ -306,6 +306,7 @@ async fn run_plan(
         live: live.as_ref(),
         quiet,
         redactor: &redactor,
+        policy: &policy,
     };
     let outcome = gate::run_rounds(
         gate::Rounds {

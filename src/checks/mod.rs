@@ -225,8 +225,17 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
         panic!("injected test panic");
     }
     let outcome = check.spec.run_kind(check, ctx, phase).await;
-    with_phases(check, outcome, phase)
+    let outcome = with_phases(check, outcome, phase);
+    if SHORT_MESSAGE_KINDS.contains(&check.spec.kind()) {
+        common::one_short_line(outcome)
+    } else {
+        outcome
+    }
 }
+
+/// The kinds whose failures carry client-library and SDK error chains: their report message
+/// is one line of at most [`common::MESSAGE_MAX`] characters, the chain in `detail`.
+const SHORT_MESSAGE_KINDS: &[&str] = &["aws", "kubernetes", "postgres", "mysql", "redis"];
 
 /// Move the phases `phase` recorded into `outcome`, keeping only those of the check's kind,
 /// and judge them against the check's `phases:` thresholds ([`phase_problems`]).

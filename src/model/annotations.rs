@@ -278,7 +278,11 @@ pub fn change_note(c: &ResultChange, now: Duration) -> String {
     if c.latency_regression
         && let Some(before) = c.previous_duration
     {
-        let mut s = format!("slower: {}ms → {}ms", before.as_millis(), now.as_millis());
+        let mut s = format!(
+            "slower: {} → {}",
+            super::human_duration(before),
+            super::human_duration(now)
+        );
         if let Some(r) = c.latency_ratio {
             s.push_str(&format!(" (×{r})"));
         }

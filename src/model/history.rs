@@ -88,16 +88,16 @@ pub fn sparkline(values: &[u64]) -> String {
         .collect()
 }
 
-/// `▁▂▇ · p50 120ms · p95 900ms · 2 of last 3 failed`, or `new: no history yet`.
+/// `▁▂▇ · p50 120 ms · p95 1.20 s · 2 of last 3 failed`, or `new: no history yet`.
 pub fn trend_line(h: &CheckHistory) -> String {
     if h.runs <= 1 {
         return "new: no history yet".to_owned();
     }
     format!(
-        "{} · p50 {}ms · p95 {}ms · {} of last {} failed",
+        "{} · p50 {} · p95 {} · {} of last {} failed",
         sparkline(&h.latencies_ms),
-        h.p50_ms,
-        h.p95_ms,
+        super::human_duration(std::time::Duration::from_millis(h.p50_ms)),
+        super::human_duration(std::time::Duration::from_millis(h.p95_ms)),
         h.failures,
         h.runs
     )

@@ -45,6 +45,29 @@ pub fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// `406 ms` under a second, `2.41 s` from one second up: how every text output (the text
+/// report, the live lines, markdown, trends) shows a measured duration.
+pub fn human_duration(d: std::time::Duration) -> String {
+    if d < std::time::Duration::from_secs(1) {
+        // `406 ms`, or `0.4 ms` under a millisecond (a loopback check does not read `0 ms`).
+        phases::format_ms(d)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn human_duration_reads_the_same_everywhere() {
+    use std::time::Duration;
+    assert_eq!(human_duration(Duration::from_millis(0)), "0 ms");
+    assert_eq!(human_duration(Duration::from_millis(406)), "406 ms");
+    assert_eq!(human_duration(Duration::from_millis(999)), "999 ms");
+    assert_eq!(human_duration(Duration::from_millis(1000)), "1.00 s");
+    assert_eq!(human_duration(Duration::from_millis(2406)), "2.41 s");
+    assert_eq!(human_duration(Duration::from_secs(125)), "125.00 s");
+}
+
 /// `5m`, `30s` or `250ms`: a duration as the config and the flags write it.
 pub fn format_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();

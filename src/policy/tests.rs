@@ -132,6 +132,34 @@ fn fail_on_new_accepts_known_failures_only_with_a_baseline() {
 }
 
 #[test]
+fn status_after_waivers_is_what_the_report_will_say() {
+    let plan = crate::config::load_str(
+        "w.yaml",
+        "waivers:\n  - {check: \"pay-*\", reason: outage, expires: 2026-12-31}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n",
+        Some("t"),
+        &|_: &str| None::<String>,
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
+    let day = |s: &str| crate::waiver::parse_date(s).unwrap();
+    let p = Policy::new(false, FailOn::Any, false).with_waivers(&plan.waivers, day("2026-12-31"));
+    assert_eq!(p.status_after_waivers(&result("pay-api", Skip)), Waived);
+    assert_eq!(p.status_after_waivers(&result("pay-api", Fail)), Waived);
+    assert_eq!(p.status_after_waivers(&result("pay-api", Warn)), Warn);
+    assert_eq!(p.status_after_waivers(&result("other", Fail)), Fail);
+    let mut results = vec![result("pay-api", Skip)];
+    crate::waiver::apply(
+        &mut results,
+        &plan.waivers,
+        day("2026-12-31"),
+        &["pay-api"],
+        false,
+    );
+    assert_eq!(results[0].status, Waived, "the report agrees");
+}
+
+#[test]
 fn accepted_by_waivers_and_by_the_baseline() {
     let plan = crate::config::load_str(
         "w.yaml",

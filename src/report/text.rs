@@ -87,10 +87,22 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
     let millis: Vec<String> = summary
         .results
         .iter()
-        .map(|r| format!("{}ms", r.duration.as_millis()))
+        .map(|r| crate::model::human_duration(r.duration))
         .collect();
     let ms_width = millis.iter().map(String::len).max().unwrap_or(0);
-    for (r, ms) in summary.results.iter().zip(&millis) {
+    // With `--history`, the trend is a column of the check's own line.
+    let trends: Vec<String> = summary
+        .results
+        .iter()
+        .map(|r| {
+            r.history
+                .as_deref()
+                .map(crate::model::trend_line)
+                .unwrap_or_default()
+        })
+        .collect();
+    let trend_width = trends.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+    for ((r, ms), trend) in summary.results.iter().zip(&millis).zip(&trends) {
         let label = paint(
             style,
             r.status,
@@ -122,23 +134,20 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
                 one_line(&r.pulled_in_by.join(", "))
             ));
         }
+        // `▁▂▇ · p50 120 ms · p95 900 ms · 2 of last 30 failed`, between duration and message.
+        let trend = if trend_width > 0 {
+            format!("{trend:<trend_width$}  ")
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "  {label}  {:<name_width$}  {:<kind_width$}  {:>ms_width$}  {}",
+            "  {label}  {:<name_width$}  {:<kind_width$}  {:>ms_width$}  {trend}{}",
             one_line(&r.name),
             r.kind,
             ms,
             message,
         )?;
-        if let Some(h) = &r.history {
-            // Under the name: `trend ▁▂▇ · p50 120ms · p95 900ms · 2 of last 30 failed`.
-            writeln!(
-                out,
-                "  {:label_width$}  trend {}",
-                "",
-                crate::model::trend_line(h)
-            )?;
-        }
     }
     if let Some(g) = &summary.gate {
         writeln!(out, "{}", crate::model::gate_line(g, summary.interrupted))?;
@@ -150,13 +159,13 @@ pub fn write(summary: &Summary, style: Style, out: &mut dyn Write) -> io::Result
         _ => paint(style, Status::Fail, "FAILED"),
     };
     let mut line = format!(
-        "{} passed, {} warned, {} failed,{} {} total in {:.2}s: {}",
+        "{} passed, {} warned, {} failed,{} {} total in {}: {}",
         counts.pass,
         counts.warn,
         counts.fail,
         extra_counts(counts),
         counts.total,
-        summary.duration.as_secs_f64(),
+        crate::model::human_duration(summary.duration),
         verdict
     );
     if summary.fail_on_warn && counts.warn > 0 {
@@ -288,12 +297,17 @@ mod tests {
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
+        // The trend is a column of the check's own line, between duration and message.
+        let homepage = text.lines().find(|l| l.contains("homepage")).unwrap();
         assert!(
-            text.contains("trend ▁▁▁▂▂▂▂▂▂▇ · p50 300ms · p95 1300ms · 2 of last 10 failed"),
+            homepage.contains(
+                "1.30 s  ▁▁▁▂▂▂▂▂▂▇ · p50 300 ms · p95 1.30 s · 2 of last 10 failed  200 OK"
+            ),
             "{text}"
         );
-        assert!(text.contains("3 of last 10 failed"), "{text}");
-        assert!(text.contains("trend new: no history yet"), "{text}");
+        let db = text.lines().find(|l| l.contains("db-port")).unwrap();
+        assert!(db.contains("new: no history yet"), "{text}");
+        assert!(!text.contains("trend"), "no second `trend` line: {text}");
         insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
     }
 }

@@ -173,6 +173,8 @@ fn no_credentials_is_never_green() {
         let r = run.expect(name, "FAIL", Some("aws.credentials"));
         let msg = r["message"].as_str().unwrap();
         assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
+        // One short line (docs/results.md); a provider's chain, when there is one, in `detail`.
+        assert!(msg.chars().count() <= 120 && !msg.contains('\n'), "{msg}");
     }
 
     // The default text output and exit code say the same.

@@ -171,7 +171,7 @@ fn baseline_marks_changes_in_every_report_and_fail_on_new_gates_only_new_failure
     assert!(text.contains("— NEW (was PASS)"), "{text}");
     assert!(text.contains("— STILL failing (was FAIL)"), "{text}");
     assert!(text.contains("— RECOVERED (was FAIL)"), "{text}");
-    assert!(text.contains("— slower: 1ms → "), "{text}");
+    assert!(text.contains("— slower: 1 ms → "), "{text}");
     assert!(
         text.contains("certificate: 40 days left (was 40)"),
         "{text}"

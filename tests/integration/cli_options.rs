@@ -79,9 +79,10 @@ fn init_writes_a_starter_that_validates_and_prints_each_ci_snippet() {
     let v = ws.run(&["validate"], &[]);
     assert_eq!(code(&v), 0, "the starter validates: {}", stderr(&v));
 
-    // Never overwritten, whatever is there.
+    // Never overwritten, whatever is there: plain `init` refuses (exit 2); `init --ci` keeps
+    // the file, says so and still prints its snippet (exit 0).
     std::fs::write(ws.path().join("infracheck.yaml"), "mine\n").unwrap();
-    let again = ws.run(&["init", "--ci", "github"], &[]);
+    let again = ws.run(&["init"], &[]);
     assert_eq!(code(&again), 2);
     assert!(
         stderr(&again).contains("infracheck.yaml already exists: not overwriting it"),
@@ -90,6 +91,16 @@ fn init_writes_a_starter_that_validates_and_prints_each_ci_snippet() {
     );
     assert_eq!(read(&ws.path().join("infracheck.yaml")), "mine\n");
     assert!(stdout(&again).is_empty());
+    let with_ci = ws.run(&["init", "--ci", "github"], &[]);
+    assert_eq!(code(&with_ci), 0, "{}", stderr(&with_ci));
+    assert!(
+        stderr(&with_ci)
+            .contains("infracheck.yaml already exists: left unchanged, nothing written"),
+        "{}",
+        stderr(&with_ci)
+    );
+    assert_eq!(read(&ws.path().join("infracheck.yaml")), "mine\n");
+    assert!(stdout(&with_ci).contains("uses: OWNER/infracheck@"));
 
     for (ci, file, needle) in [
         (

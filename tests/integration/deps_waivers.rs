@@ -188,6 +188,17 @@ fn waived_failure_is_visible_and_does_not_fail_the_run() {
         "{text}"
     );
     assert!(text.contains("1 waived,"), "{text}");
+    // The live line (stderr is no terminal here) says what the report says: WAIVED.
+    let err = stderr(&out);
+    let live = err
+        .lines()
+        .find(|l| l.contains(" payments-api "))
+        .unwrap_or_else(|| panic!("a live line for payments-api: {err}"));
+    assert!(live.starts_with("WAIVED payments-api "), "{live}");
+    assert!(
+        live.contains(" ms http.status: ") || live.contains(" s http.status: "),
+        "the report's duration format: {live}"
+    );
 
     let doc = json(&ws.path().join("r.json"));
     assert_eq!(doc["summary"]["waived"], 1, "{doc}");

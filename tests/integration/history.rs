@@ -81,7 +81,7 @@ fn ten_runs_give_counts_percentiles_flaky_checks_and_glyphs() {
                 "{}",
                 stderr(&out)
             );
-            assert!(stdout(&out).contains("trend new: no history yet"));
+            assert!(stdout(&out).contains("  new: no history yet  "));
         }
         last = Some(out);
     }
@@ -106,8 +106,22 @@ fn ten_runs_give_counts_percentiles_flaky_checks_and_glyphs() {
     };
     // Nearest rank of ten: p50 is the 5th latency, a fast run; p95 the 10th, a slow one.
     let (p50, p95) = (sorted[4], sorted[9]);
-    let trend = format!("trend {glyphs} · p50 {p50}ms · p95 {p95}ms · 0 of last 10 failed");
-    assert!(text.contains(&trend), "glyphs of api: {trend} in {text}");
+    // A column of the check's own line (no second `trend` line), in the one duration format.
+    let human = |ms: u64| infracheck::model::human_duration(std::time::Duration::from_millis(ms));
+    let trend = format!(
+        "{glyphs} · p50 {} · p95 {} · 0 of last 10 failed",
+        human(p50),
+        human(p95)
+    );
+    let api_line = text
+        .lines()
+        .find(|l| l.contains(" api "))
+        .unwrap_or_else(|| panic!("a line for api: {text}"));
+    assert!(
+        api_line.contains(&trend),
+        "glyphs of api: {trend} in {text}"
+    );
+    assert!(!text.contains("trend "), "no second line: {text}");
     let glyphs: Vec<char> = glyphs.chars().collect();
     assert!(
         glyphs[..7].contains(&'▁') && glyphs[7..].contains(&'▇'),
@@ -130,7 +144,8 @@ fn ten_runs_give_counts_percentiles_flaky_checks_and_glyphs() {
     assert!(flappy["p95_ms"].as_u64().unwrap() < 1000, "{flappy}");
     // A new check has no history yet: a window of this run alone.
     assert_eq!(result(&doc, "fresh")["history"]["runs"], 1);
-    assert!(text.contains("trend new: no history yet"), "fresh: {text}");
+    let fresh = text.lines().find(|l| l.contains(" fresh ")).unwrap();
+    assert!(fresh.contains("new: no history yet"), "fresh: {text}");
 
     let md = read(&ws.path().join("r.md"));
     let trends = md.find("### Trends").expect("a Trends section");

@@ -24,6 +24,7 @@ mod ci_action_contract;
 mod ci_action_install;
 mod ci_action_scripts;
 mod ci_docs;
+mod ci_first_run;
 mod ci_workflows;
 mod cli_basics;
 mod cli_options;

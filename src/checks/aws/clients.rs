@@ -13,6 +13,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use super::ClientKey;
 use super::errors::chain;
 use crate::checks::Phase;
+use crate::checks::common::short_message;
 use crate::checks::common::tls as common_tls;
 use crate::model::{Outcome, Reason};
 
@@ -159,11 +160,18 @@ fn credentials_error(e: &CredentialsError, assuming_role: bool) -> Outcome {
     if text.contains("dispatch failure: io error") || text.contains("dispatch failure: timeout") {
         return Outcome::fail(
             Reason::AwsUnreachable,
-            format!("{what}: AWS endpoint unreachable ({text})"),
-        );
+            format!(
+                "{what}: AWS endpoint unreachable: {}",
+                short_message(Reason::AwsUnreachable, &text)
+            ),
+        )
+        .with_detail(format!("{what}: AWS endpoint unreachable ({text})"));
     }
+    // The hint first, so the short report line (checks::common::MESSAGE_MAX) keeps it; the
+    // provider's chain is in `detail`.
     Outcome::fail(
         Reason::AwsCredentials,
-        format!("{what} ({text}): {CREDENTIALS_HINT}"),
+        format!("{what}: {CREDENTIALS_HINT}"),
     )
+    .with_detail(format!("{what} ({text}): {CREDENTIALS_HINT}"))
 }

@@ -98,10 +98,18 @@ where
             )
             .with_meta("http_status", status)
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Outcome::fail(
-            Reason::AwsUnreachable,
-            format!("{what}: AWS endpoint unreachable: {}", chain(e)),
-        ),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            // The innermost cause on the report line, the whole chain in `detail`.
+            let text = chain(e);
+            Outcome::fail(
+                Reason::AwsUnreachable,
+                format!(
+                    "{what}: AWS endpoint unreachable: {}",
+                    crate::checks::common::short_message(Reason::AwsUnreachable, &text)
+                ),
+            )
+            .with_detail(format!("{what}: AWS endpoint unreachable: {text}"))
+        }
         SdkError::ConstructionFailure(_) => {
             // Identity resolution fails here when credentials vanish between our check and the
             // call; keep it a credentials problem when the text says so.

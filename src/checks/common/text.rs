@@ -1,7 +1,32 @@
 //! Untrusted text made safe for one report line, and the short messages of transport
 //! failures.
 
-use crate::model::Reason;
+use crate::model::{Outcome, Reason};
+
+/// The longest report message of a kind listed in `checks::SHORT_MESSAGE_KINDS`, in
+/// characters (docs/results.md).
+pub const MESSAGE_MAX: usize = 120;
+
+/// `outcome` with its message on one line of at most [`MESSAGE_MAX`] characters: whitespace
+/// runs (the SDKs' multi-line chains) become one space, and a longer message is cut with `…`
+/// after redaction. The full text is kept in `detail` (JSON, `-v` logs) unless a detail is
+/// already there.
+pub fn one_short_line(mut outcome: Outcome) -> Outcome {
+    let line = outcome
+        .message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line == outcome.message && line.chars().count() <= MESSAGE_MAX {
+        return outcome;
+    }
+    if outcome.detail.is_none() && line.chars().count() > MESSAGE_MAX {
+        outcome.detail = Some(line.clone());
+    }
+    // `…` is the last of the MESSAGE_MAX characters.
+    outcome.message = crate::redact::cut_later(&line, MESSAGE_MAX - 1, false);
+    outcome
+}
 
 /// Text from a server or a child process, made safe for one report line: decoded lossily,
 /// control characters escaped (`\n`, `\u{1b}`), cut to `max_chars` with `…` when longer. The
@@ -65,6 +90,34 @@ pub fn short_message(reason: Reason, chain: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_short_line_keeps_the_chain_in_detail() {
+        let shown = |s: &str| crate::redact::Redactor::default().text(s);
+        let chain = format!(
+            "sts:GetCallerIdentity: dispatch failure:\n  {}",
+            "io error: ".repeat(80)
+        );
+        let o = one_short_line(Outcome::fail(Reason::AwsUnreachable, chain.clone()));
+        let message = shown(&o.message);
+        assert!(message.chars().count() <= MESSAGE_MAX, "{message}");
+        assert!(!message.contains('\n'), "{message}");
+        assert!(
+            message.starts_with("sts:GetCallerIdentity: dispatch failure: io error"),
+            "{message}"
+        );
+        assert!(message.ends_with('…'), "{message}");
+        let detail = o.detail.unwrap();
+        assert!(detail.chars().count() > 700, "the whole chain: {detail}");
+        assert!(!detail.contains('\n'), "{detail}");
+        // A short message is left alone; an existing detail is kept.
+        let short =
+            one_short_line(Outcome::fail(Reason::AwsApi, "s3: NoSuchBucket").with_detail("full"));
+        assert_eq!(
+            (short.message.as_str(), short.detail.as_deref()),
+            ("s3: NoSuchBucket", Some("full"))
+        );
+    }
 
     #[test]
     fn escapes_control_characters_and_caps() {

@@ -8,6 +8,7 @@
 //! are left out with a visible note.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::{Context, RenderError, Reporter, body_excerpt, truncate_chars};
 use crate::model::{CheckResult, Reason, Status, Summary};
@@ -126,12 +127,9 @@ fn icon(status: Status) -> &'static str {
     }
 }
 
-/// `1.30s`, or `0.4 ms` under a millisecond (a loopback check does not read `0.00s`).
+/// `406 ms`, `2.41 s`, or `0.4 ms` under a millisecond.
 fn seconds(d: std::time::Duration) -> String {
-    if !d.is_zero() && d < std::time::Duration::from_millis(1) {
-        return crate::model::format_ms(d);
-    }
-    format!("{:.2}s", d.as_secs_f64())
+    crate::model::human_duration(d)
 }
 
 /// Failures first, then skipped, warnings, waived and passes; config order within each.
@@ -242,13 +240,9 @@ const CHANGE_ROWS_MAX: usize = 100;
 /// Longest check name (or baseline path) shown in the changes section, in characters.
 const NAME_MAX: usize = 200;
 
-/// `301ms` under ten seconds, `12.34s` above: the changes table compares fast checks too.
+/// `301 ms` or `12.34 s`: the one duration format of every text output.
 fn short(d: std::time::Duration) -> String {
-    if d < std::time::Duration::from_secs(10) {
-        format!("{}ms", d.as_millis())
-    } else {
-        seconds(d)
-    }
+    crate::model::human_duration(d)
 }
 
 fn status_cell(status: Option<Status>) -> String {
@@ -397,11 +391,11 @@ fn trends_section(summary: &Summary, h: &crate::model::HistorySummary, budget: u
         s.push_str("**Worst movers** (latency now vs the p50 of its earlier runs):\n\n| Check | Now | p50 before | Increase |\n|---|---|---|---|\n");
         for m in movers {
             let line = format!(
-                "| {} | {}ms | {}ms | +{}ms |\n",
+                "| {} | {} | {} | +{} |\n",
                 name(m.name),
-                m.now_ms,
-                m.before_p50_ms,
-                m.now_ms - m.before_p50_ms
+                short(Duration::from_millis(m.now_ms)),
+                short(Duration::from_millis(m.before_p50_ms)),
+                short(Duration::from_millis(m.now_ms - m.before_p50_ms))
             );
             if s.len() + line.len() <= budget {
                 s.push_str(&line);

@@ -12,7 +12,7 @@ fn snapshot_with_history() {
     let trends = doc.find("### Trends").unwrap();
     assert!(trends < doc.find("| Status | Check |").unwrap());
     assert!(
-        doc.contains("| homepage | 1300ms | 300ms | +1000ms |"),
+        doc.contains("| homepage | 1.30 s | 300 ms | +1.00 s |"),
         "{doc}"
     );
     assert!(
