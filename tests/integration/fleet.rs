@@ -310,7 +310,7 @@ fn targets_expand_strings_and_maps_and_run_against_nginx() {
     );
     let list = ws.run(&["list", "--env", "prod"], &[]);
     assert!(
-        stdout(&list).contains(&format!("path web\thttp\t{base}/web\n")),
+        stdout(&list).contains(&format!("path web\thttp\t{base}/web\t-\n")),
         "{}",
         stdout(&list)
     );
