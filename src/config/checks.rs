@@ -343,26 +343,7 @@ fn read_thresholds(
 
 /// `depends_on: [names]` (a single name is accepted too), each entry with its position.
 fn read_depends_on(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency> {
-    let items: Vec<(&Node, String)> = match &node.value {
-        Value::Seq(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (item, format!("{path}[{i}]")))
-            .collect(),
-        Value::Map(_) | Value::Null => {
-            ctx.problem(
-                node,
-                path,
-                format!(
-                    "expected a list of check names, found {}",
-                    node.value.type_name()
-                ),
-            );
-            return Vec::new();
-        }
-        _ => vec![(node, path.to_owned())],
-    };
-    items
+    list_items(node, path, ctx, "check names")
         .into_iter()
         .filter_map(|(item, item_path)| {
             let name = ctx.non_empty(item, &item_path)?;
@@ -382,22 +363,7 @@ fn read_depends_on(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Dependency
 /// `tags: [names]` (a single tag is accepted too): each a word without whitespace or commas
 /// (`--tags a,b` splits on commas), each problem at its entry; a repeated tag is kept once.
 fn read_tags(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<String> {
-    let items: Vec<(&Node, String)> = match &node.value {
-        Value::Seq(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (item, format!("{path}[{i}]")))
-            .collect(),
-        Value::Map(_) | Value::Null => {
-            ctx.problem(
-                node,
-                path,
-                format!("expected a list of tags, found {}", node.value.type_name()),
-            );
-            return Vec::new();
-        }
-        _ => vec![(node, path.to_owned())],
-    };
+    let items = list_items(node, path, ctx, "tags");
     let mut tags: Vec<String> = Vec::with_capacity(items.len());
     for (item, item_path) in items {
         let Some(tag) = ctx.non_empty(item, &item_path) else {
@@ -424,6 +390,35 @@ pub(super) struct CheckHeader {
     pub(super) name: String,
     pub(super) location: Location,
     pub(super) depends_on: Vec<Dependency>,
+}
+
+/// The entries of a list key that also takes a single scalar, each with its path; a mapping or
+/// null is a problem (`expected a list of WHAT`) and gives no entries.
+fn list_items<'n>(
+    node: &'n Node,
+    path: &str,
+    ctx: &mut Ctx<'_>,
+    what: &str,
+) -> Vec<(&'n Node, String)> {
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item, format!("{path}[{i}]")))
+            .collect(),
+        Value::Map(_) | Value::Null => {
+            ctx.problem(
+                node,
+                path,
+                format!(
+                    "expected a list of {what}, found {}",
+                    node.value.type_name()
+                ),
+            );
+            Vec::new()
+        }
+        _ => vec![(node, path.to_owned())],
+    }
 }
 
 #[cfg(test)]
