@@ -106,6 +106,9 @@ pub enum Command {
     /// Print the JSON Schema of the config file to stdout (for editors):
     /// `infracheck schema > infracheck.schema.json`.
     Schema,
+    /// Post the markdown report of a run on the pull request of a GitHub Actions job, as one
+    /// comment updated on later runs (token: `GITHUB_TOKEN`).
+    Comment(CommentArgs),
 }
 
 /// Options shared by every subcommand.
@@ -291,6 +294,13 @@ pub struct ReportArgs {
     /// Turn GitHub Actions mode off even when `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "github")]
     pub no_github: bool,
+    /// GitHub Actions mode without the step summary: nothing is appended to
+    /// `$GITHUB_STEP_SUMMARY`.
+    #[arg(long)]
+    pub no_step_summary: bool,
+    /// GitHub Actions mode without annotations: no `::error`, `::warning` or `::notice` lines.
+    #[arg(long)]
+    pub no_annotations: bool,
 }
 
 /// `validate` options.
@@ -334,6 +344,19 @@ pub struct InitArgs {
     /// Print the pipeline snippet for this CI.
     #[arg(long, value_enum)]
     pub ci: Option<crate::init::Ci>,
+}
+
+/// `comment` options. The pull request, repository and API come from the job's environment
+/// (`GITHUB_EVENT_PATH`, `GITHUB_REPOSITORY`, `GITHUB_API_URL`), the token from `GITHUB_TOKEN`.
+#[derive(Debug, Args, Clone)]
+pub struct CommentArgs {
+    /// Environment the report is of: its comment carries the hidden marker
+    /// `<!-- infracheck:ENV -->` and is updated, never posted twice.
+    #[arg(short, long)]
+    pub env: String,
+    /// The markdown report to post (written by `run --markdown PATH`).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: PathBuf,
 }
 
 /// `merge` options.

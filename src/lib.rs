@@ -10,6 +10,7 @@ pub mod app;
 pub mod baseline;
 pub mod checks;
 pub mod cli;
+pub mod comment;
 pub mod config;
 pub mod engine;
 pub mod exit_code;

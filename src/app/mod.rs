@@ -6,6 +6,7 @@
 //! [`outputs`] (comparing, recording and writing the reports of a finished run).
 
 mod commands;
+mod comment;
 mod live;
 mod merge;
 mod outputs;
@@ -33,6 +34,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Man) => commands::man_page(),
         Some(Command::Schema) => commands::schema(),
         Some(Command::Init(a)) => commands::init(&a),
+        Some(Command::Comment(a)) => comment::comment(&a),
         None => run::run(&cli.run, &cli.global),
     }
 }

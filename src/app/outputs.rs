@@ -353,6 +353,7 @@ fn report_outputs(
     if github_mode(a, env) {
         let path_var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         match path_var("GITHUB_STEP_SUMMARY") {
+            _ if a.no_step_summary => {}
             Some(p) => {
                 let existing = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
                 outputs.push(Output::new(
@@ -362,7 +363,9 @@ fn report_outputs(
             }
             None => tracing::info!("GITHUB_STEP_SUMMARY is not set: no step summary"),
         }
-        outputs.push(Output::new(github::Annotations, Destination::Stderr));
+        if !a.no_annotations {
+            outputs.push(Output::new(github::Annotations, Destination::Stderr));
+        }
         match path_var("GITHUB_OUTPUT") {
             Some(p) => outputs.push(Output::new(github::Outputs, Destination::Append(p))),
             None => tracing::info!("GITHUB_OUTPUT is not set: no step outputs"),

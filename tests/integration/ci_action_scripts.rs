@@ -166,6 +166,13 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
             "a\nb.json",
             "the baseline path contains a line break",
         ),
+        ("INPUT_FAIL", "maybe", "fail must be true or false"),
+        ("INPUT_SUMMARY", "no", "summary must be true or false"),
+        (
+            "INPUT_ANNOTATIONS",
+            "0",
+            "annotations must be true or false",
+        ),
     ] {
         let mut envs = vec![("INPUT_ENV", "prod")];
         envs.retain(|(ek, _)| *ek != k);
@@ -176,6 +183,82 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
             String::from_utf8_lossy(&out.stdout).contains(msg),
             "{}",
             text(&out)
+        );
+    }
+}
+
+#[test]
+fn run_script_passes_selection_summary_and_annotation_inputs_and_reports_the_exit_code() {
+    let bins = tempfile::tempdir().unwrap();
+    let fake = fake_binary(bins.path(), "9.8.7");
+    let args_file = bins.path().join("args");
+    let job = Job::new();
+    let out = run_script(
+        &job,
+        &fake,
+        &args_file,
+        &[
+            ("INPUT_ENV", "prod"),
+            ("INPUT_SUMMARY", "false"),
+            ("INPUT_ANNOTATIONS", "FALSE"),
+            ("INPUT_TAGS", "db,cache"),
+            ("INPUT_ONLY", " api-* \r\n\n{web,edge}-1\n"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        [
+            "run",
+            "--env",
+            "prod",
+            "--config",
+            "infracheck.yaml",
+            "--github",
+            "--no-step-summary",
+            "--no-annotations",
+            "--tags",
+            "db,cache",
+            "--only",
+            "api-*",
+            "--only",
+            "{web,edge}-1",
+        ]
+    );
+    assert_eq!(job.output("exit_code").as_deref(), Some("0"));
+
+    // `fail: false` turns 1 (checks failed) into a green step; the output keeps the 1.
+    for (fail, code, step) in [
+        ("true", "1", 1),
+        ("", "1", 1),
+        ("false", "1", 0),
+        ("false", "2", 2),
+        ("false", "3", 3),
+        ("False", "0", 0),
+    ] {
+        let job = Job::new();
+        let out = run_script(
+            &job,
+            &fake,
+            &args_file,
+            &[
+                ("INPUT_ENV", "prod"),
+                ("INPUT_FAIL", fail),
+                ("FAKE_EXIT", code),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(step),
+            "fail={fail} exit={code}: {}",
+            text(&out)
+        );
+        assert_eq!(job.output("exit_code").as_deref(), Some(code), "{fail}");
+        let args = std::fs::read_to_string(&args_file).unwrap();
+        assert!(
+            !args.contains("--no-step-summary") && !args.contains("--no-annotations"),
+            "summary and annotations are on by default: {args}"
         );
     }
 }
@@ -360,4 +443,126 @@ fn the_action_installs_and_runs_the_real_binary_end_to_end() {
     }
     let summary = std::fs::read_to_string(job.dir.path().join("summary")).unwrap();
     assert!(summary.contains("### Changes since baseline"), "{summary}");
+}
+
+/// The action's inputs that shape a run, with the real binary (the installation is the test
+/// above's): `fail: false`, `summary`, `annotations`, the default HTML report, `tags` and
+/// `only`, and the `exit_code` output.
+#[test]
+fn the_action_inputs_shape_a_real_run() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("health.json"), "{\"status\":\"ok\"}").unwrap();
+    std::fs::write(site.path().join("index.html"), "fixture site").unwrap();
+    let server = FileServer::start(site.path());
+    let a = crate::support::ci::parse_yaml(&read("action.yml"), "action.yml");
+    let html_default = crate::support::ci::get(
+        crate::support::ci::req(
+            crate::support::ci::req(&a, "inputs", "action"),
+            "html",
+            "inputs",
+        ),
+        "default",
+    )
+    .and_then(|d| d.as_str())
+    .unwrap()
+    .to_owned();
+    assert!(!html_default.is_empty(), "the HTML report is on by default");
+
+    let run_action = |env: &str, inputs: &[(&str, &str)]| {
+        let job = Job::new();
+        std::fs::write(
+            job.dir.path().join("infracheck.yaml"),
+            read("tests/fixtures/action/infracheck.yaml")
+                .replace("127.0.0.1:8765", &format!("127.0.0.1:{}", server.port)),
+        )
+        .unwrap();
+        let summary = job.dir.path().join("summary");
+        std::fs::write(&summary, "").unwrap();
+        let mut cmd = sanitised_command("bash");
+        cmd.arg(root().join("scripts/action/run.sh"))
+            .current_dir(job.dir.path())
+            .env("INFRACHECK_BIN", bin())
+            .env("INPUT_ENV", env)
+            .env("INPUT_HTML", &html_default)
+            .env("GITHUB_STEP_SUMMARY", &summary);
+        for (k, v) in inputs {
+            cmd.env(k, v);
+        }
+        job.env(&mut cmd);
+        let out = run_cmd(&mut cmd, "run.sh");
+        let summary = std::fs::read_to_string(&summary).unwrap();
+        (job, out, summary)
+    };
+
+    // A failing check with `fail: false`: reported, annotated, the step green.
+    let (job, out, summary) = run_action("broken", &[("INPUT_FAIL", "false")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(job.output("exit_code").as_deref(), Some("1"));
+    assert_eq!(job.output("status").as_deref(), Some("failed"));
+    assert_eq!(job.output("failed").as_deref(), Some("1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("::error file=infracheck.yaml,line="),
+        "{}",
+        text(&out)
+    );
+    assert!(summary.contains("missing-page"), "{summary}");
+    assert_eq!(
+        job.output("report_html").as_deref(),
+        Some(html_default.as_str())
+    );
+    let html = std::fs::read_to_string(job.dir.path().join(&html_default)).unwrap();
+    assert!(html.contains("missing-page"));
+
+    // The same with the defaults: the step fails with infracheck's 1.
+    let (job, out, _) = run_action("broken", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(job.output("exit_code").as_deref(), Some("1"));
+
+    // No summary and no annotations: the step summary stays empty, stderr has no workflow
+    // commands; the outputs and reports are still there.
+    let (job, out, summary) = run_action(
+        "ci",
+        &[("INPUT_SUMMARY", "false"), ("INPUT_ANNOTATIONS", "false")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary, "", "summary: false");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for command in ["::error", "::warning", "::notice"] {
+        assert!(!stderr.contains(command), "annotations: false\n{stderr}");
+    }
+    assert_eq!(job.output("status").as_deref(), Some("warned"));
+    assert_eq!(job.output("exit_code").as_deref(), Some("0"));
+    assert!(job.dir.path().join(&html_default).is_file());
+    // With the defaults both are there.
+    let (_, out, summary) = run_action("ci", &[]);
+    assert!(summary.contains("health-mentions-cache"), "{summary}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("::warning file=infracheck.yaml"));
+
+    // `tags` and `only` select the checks.
+    let (job, out, _) = run_action("ci", &[("INPUT_TAGS", "health")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        job.output("total").as_deref(),
+        Some("2"),
+        "{}",
+        job.output_file()
+    );
+    let (job, out, _) = run_action("ci", &[("INPUT_ONLY", "home*\nhealth")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        job.output("total").as_deref(),
+        Some("2"),
+        "{}",
+        job.output_file()
+    );
+    assert_eq!(job.output("warned").as_deref(), Some("0"));
+    let (job, out, _) = run_action("ci", &[("INPUT_ONLY", "nothing-*")]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a selection of nothing: {}",
+        text(&out)
+    );
+    assert_eq!(job.output("exit_code").as_deref(), Some("2"));
 }

@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("policy.rs", &["model", "baseline", "waiver", "text"]),
     ("policy/", &["model", "baseline", "waiver", "text"]),
     ("report/", &["model", "text"]),
+    ("comment.rs", &["checks", "text"]),
 ];
 
 fn src() -> PathBuf {

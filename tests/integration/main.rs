@@ -60,6 +60,7 @@ mod mysql;
 mod phases;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod pr_comment;
 mod progress;
 mod properties;
 mod real_reasons;

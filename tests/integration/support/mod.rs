@@ -10,6 +10,7 @@ pub mod dns_server;
 pub mod faults;
 pub mod file_server;
 pub mod forged;
+pub mod github_api;
 #[cfg(feature = "grpc")]
 pub mod grpc_server;
 #[cfg(feature = "kubernetes")]
