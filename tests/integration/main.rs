@@ -37,6 +37,7 @@ mod config_merge;
 mod deps_waivers;
 mod dns;
 mod docs_links;
+mod docs_match_binary;
 mod documented;
 mod encrypted_dns;
 mod fleet;
