@@ -187,6 +187,82 @@ fn run_script_turns_inputs_into_one_github_mode_invocation() {
     }
 }
 
+/// With `comment: true` the token reaches `infracheck comment` as `GITHUB_TOKEN` and never the
+/// run (whose config reads the environment) nor any command line; the comment posts the
+/// markdown report the run wrote.
+#[test]
+fn run_script_gives_the_token_to_the_comment_alone() {
+    let bins = tempfile::tempdir().unwrap();
+    let fake = bins.path().join("fake-infracheck");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         printf '%s\\n' \"$@\" >>\"$FAKE_ARGS\"\n\
+         env >\"$FAKE_ARGS.$1.env\"\n\
+         if [ \"$1\" = run ]; then\n\
+           while [ $# -gt 0 ]; do [ \"$1\" = --markdown ] && printf '## report\\n' >\"$2\"; shift; done\n\
+           printf 'status=passed\\n' >>\"$GITHUB_OUTPUT\"\n\
+         fi\n",
+    )
+    .unwrap();
+    crate::support::release::make_executable(&fake);
+    let args_file = bins.path().join("args");
+    let job = Job::new();
+    let token = "ghs_actionTokenSentinel42";
+    let out = run_script(
+        &job,
+        &fake,
+        &args_file,
+        &[
+            ("INPUT_ENV", "prod"),
+            ("INPUT_COMMENT", "true"),
+            ("INPUT_GITHUB_TOKEN", token),
+            ("INPUT_MARKDOWN", ""),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(token), "{}", text(&out));
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(!args.contains(token), "{args}");
+    let comment_args: Vec<&str> = args.lines().skip_while(|l| *l != "comment").collect();
+    assert_eq!(
+        comment_args[..4],
+        ["comment", "--env", "prod", "--markdown"],
+        "{args}"
+    );
+    let md = comment_args[4];
+    assert!(
+        Path::new(md).starts_with(job.temp()),
+        "without a markdown input the report goes to RUNNER_TEMP: {md}"
+    );
+    let env_of =
+        |cmd: &str| std::fs::read_to_string(format!("{}.{cmd}.env", args_file.display())).unwrap();
+    assert!(
+        !env_of("run").contains(token),
+        "the run never sees the token"
+    );
+    assert!(
+        env_of("comment")
+            .lines()
+            .any(|l| l == format!("GITHUB_TOKEN={token}")),
+        "{}",
+        env_of("comment")
+    );
+    assert!(!env_of("comment").contains("INPUT_GITHUB_TOKEN"));
+
+    // No token: a usage error before anything runs.
+    let out = run_script(
+        &job,
+        &fake,
+        &args_file,
+        &[("INPUT_ENV", "prod"), ("INPUT_COMMENT", "true")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("comment: true needs the github-token input")
+    );
+}
+
 #[test]
 fn run_script_passes_selection_summary_and_annotation_inputs_and_reports_the_exit_code() {
     let bins = tempfile::tempdir().unwrap();
