@@ -336,7 +336,8 @@ pub async fn post(target: &Target, marker: &str, body: &str) -> Result<Posted, C
             break;
         }
         let Some(next) = next else { break };
-        page = match Url::parse(&next) {
+        // Absolute as GitHub sends it; a relative reference is resolved against the page.
+        page = match page.join(&next) {
             Ok(u) if same_origin(&u, &target.api) => u,
             _ => {
                 return Err(CommentError::ForeignLink {

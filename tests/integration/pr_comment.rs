@@ -178,6 +178,27 @@ fn the_marker_is_found_on_a_later_page_of_comments() {
         "the Link header's next page, and no further"
     );
     assert!(!api.requests().iter().any(|r| r.method == "POST"));
+
+    // A next page on another host is refused: the token goes to the API alone.
+    api.state.lock().unwrap().foreign_links = true;
+    api.state
+        .lock()
+        .unwrap()
+        .comments
+        .retain(|(id, _)| *id != ours);
+    let before = api.requests().len();
+    let out = pr.comment(&api, "prod", "summary.md");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the next page of comments is not on"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        api.requests().len(),
+        before + 1,
+        "one page read, nothing posted"
+    );
 }
 
 #[test]

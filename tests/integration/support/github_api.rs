@@ -36,6 +36,8 @@ pub struct State {
     pub forbid_writes: bool,
     /// Every request answers this status (an outage).
     pub fail_with: Option<u16>,
+    /// The `Link` header points at another host (where the token must not go).
+    pub foreign_links: bool,
     pub requests: Vec<Request>,
     next_id: u64,
 }
@@ -214,9 +216,14 @@ fn answer(
                 .take(per_page)
                 .map(|(id, b)| comment(*id, b))
                 .collect();
+            let host = if s.foreign_links {
+                "127.0.0.2".to_owned()
+            } else {
+                format!("127.0.0.1:{port}")
+            };
             let url = |p: usize| {
                 format!(
-                    "<http://127.0.0.1:{port}{list}?per_page={}&page={p}>",
+                    "<http://{host}{list}?per_page={}&page={p}>",
                     param("per_page").unwrap_or(30)
                 )
             };
