@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
-use super::run::{load_baseline, load_history};
+use super::run::{load_baseline, load_history, select};
 use super::signals::Signals;
 use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::cli::{GlobalArgs, MergeArgs};
@@ -14,6 +14,7 @@ use crate::model::{FailOn, Summary, WAIVER_KIND};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::report;
+use crate::select::Selection;
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
@@ -69,16 +70,31 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
         Ok(mut plans) => plans.pop(),
         Err(e) => return Err(config_error(&e)),
     };
-    let Some(plan) = plan else {
+    let Some(mut plan) = plan else {
         eprint_line(&format!(
             "error: {path}: {}",
             report::one_line(&config::no_checks(&summary.environment))
         ));
         return Err(ExitCode::Usage);
     };
-    let names: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+    let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     let redactor = Redactor::new(&plan.secrets);
-    if let Err(msg) = same_checks(&names, summary, &redactor) {
+    // The shards ran a selection (`--tags`, `--only`…): they hold the checks it picks (and
+    // pulled in), not the whole environment; stale waivers still look at every check.
+    if let Some(run) = &summary.selection {
+        let selection = Selection::new(&run.tags, &run.exclude_tags, &run.only, &run.skip)
+            .map_err(|e| {
+                eprint_line(&format!(
+                    "error: {}",
+                    report::one_line(&redactor.text(&e.to_string()))
+                ));
+                ExitCode::Usage
+            })?;
+        select(&mut plan, selection.as_ref())?;
+    }
+    let selected: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+    if let Err(msg) = same_checks(&selected, summary, &redactor) {
         eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
         return Err(ExitCode::Usage);
     }
