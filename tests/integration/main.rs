@@ -25,6 +25,7 @@ mod ci_action_install;
 mod ci_action_scripts;
 mod ci_docs;
 mod ci_first_run;
+mod ci_versions;
 mod ci_workflows;
 mod cli_basics;
 mod cli_options;
