@@ -35,6 +35,7 @@ mod concurrency;
 mod config_env;
 mod config_errors;
 mod config_merge;
+mod container;
 mod deps_waivers;
 mod dns;
 mod docs_links;
