@@ -137,6 +137,8 @@ fn every_documented_version_agrees_with_the_binary() {
         ("pinned release", "docs/ci/gitlab-ci.yml"),
         ("pinned release", "docs/ci/Jenkinsfile"),
         ("--version example", "README.md"),
+        ("container image tag", "README.md"),
+        ("container image tag", "docs/container.md"),
     ] {
         assert!(
             seen.get(what).is_some_and(|f| f.iter().any(|f| f == file)),

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::ci::{root, run_cmd, text};
+use crate::support::ci::{fenced_blocks, get, parse_yaml, read, req, root, run_cmd, str_of, text};
 use crate::support::nginx::Nginx;
 use crate::support::{closed_port, require_bin, require_root, sanitised_command};
 
@@ -188,4 +188,66 @@ fn the_image_builds_offline_and_runs_infracheck_against_a_loopback_server() {
     // Bad input is the binary's exit 2, through the entrypoint.
     let out = run_image(&podman, work.path(), &["--env", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+/// The Kubernetes CronJob of docs/container.md runs the image as its non-root user with the
+/// config from a ConfigMap, and fails the Job on a failed check (no retries).
+#[test]
+fn the_documented_cronjob_runs_the_image_as_its_user() {
+    let blocks = fenced_blocks(
+        &read("docs/container.md"),
+        Some("Kubernetes CronJob"),
+        "yaml",
+    );
+    assert_eq!(blocks.len(), 1, "one CronJob in docs/container.md");
+    let cron = parse_yaml(&blocks[0], "docs/container.md CronJob");
+    assert_eq!(str_of(req(&cron, "kind", "CronJob"), "kind"), "CronJob");
+    let job = req(
+        req(req(&cron, "spec", "CronJob"), "jobTemplate", "spec"),
+        "spec",
+        "jobTemplate",
+    );
+    assert_eq!(
+        get(job, "backoffLimit").and_then(|b| b.as_integer()),
+        Some(0)
+    );
+    let pod = req(req(job, "template", "job"), "spec", "template");
+    assert_eq!(
+        str_of(req(pod, "restartPolicy", "pod"), "restartPolicy"),
+        "Never"
+    );
+    let sc = req(pod, "securityContext", "pod");
+    assert_eq!(
+        get(sc, "runAsUser").and_then(|u| u.as_integer()),
+        Some(65532)
+    );
+    assert_eq!(
+        get(sc, "runAsNonRoot").and_then(|u| u.as_bool()),
+        Some(true)
+    );
+    let container = &req(pod, "containers", "pod").as_sequence().unwrap()[0];
+    let image = str_of(req(container, "image", "container"), "image");
+    assert!(image.starts_with("ghcr.io/OWNER/infracheck:"), "{image}");
+    let args: Vec<&str> = req(container, "args", "container")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(&args[..2], ["--env", "prod"]);
+    let config = args
+        .iter()
+        .position(|a| *a == "--config")
+        .map(|i| args[i + 1]);
+    let mount = str_of(
+        req(
+            &req(container, "volumeMounts", "container")
+                .as_sequence()
+                .unwrap()[0],
+            "mountPath",
+            "mount",
+        ),
+        "mountPath",
+    );
+    assert_eq!(config, Some(format!("{mount}/infracheck.yaml").as_str()));
 }
