@@ -40,6 +40,12 @@ APT_PACKAGES+=(chromium)
 # (util-linux) and `ip` (iproute2) bring up its loopback (tests/integration/dns.rs).
 APT_PACKAGES+=(util-linux iproute2)
 PIP_PACKAGES+=(html5lib websocket-client)
+# The container image (Dockerfile, scripts/container.sh) is built and run with Debian's podman
+# (tests/integration/container.rs), through runc: crun refuses a host with hybrid cgroups.
+# The image holds the static musl binary (musl-tools: the C parts of aws-lc-sys) and the
+# machine's CA bundle (ca-certificates).
+APT_PACKAGES+=(podman runc musl-tools ca-certificates)
+MUSL_TARGET=x86_64-unknown-linux-musl
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -72,6 +78,11 @@ cargo clippy --locked --target "$WINDOWS_TARGET" --all-targets -- -D warnings
 cargo check --locked --no-default-features --all-targets
 cargo fetch --locked --manifest-path fuzz/Cargo.toml
 cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+# The static binary the container test puts in the image: a debug build without debug info
+# (a fraction of the build time and size of a release build; the image's contents, not its
+# speed, are under test).
+rustup target list --installed | grep -qx "$MUSL_TARGET" || rustup target add "$MUSL_TARGET"
+CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_DEV_STRIP=true cargo build --locked --target "$MUSL_TARGET"
 
 # The servers the tests start. Every process the suite starts carries this marker in its
 # environment (the test binary's environment is inherited by the servers it spawns), so a

@@ -7,7 +7,11 @@
 # Environment (the action passes its inputs through `env:`, never `${{ }}` in `run:`):
 #   INFRACHECK_VERSION      release to install: `1.2.3` or `v1.2.3`; `latest` = the newest
 #                           published release; empty = the release this action ref declares
-#                           (the ref's own version when it is a release tag, else checksums/LATEST)
+#                           (the ref's own version when it is a release tag, else checksums/LATEST);
+#                           `source` = build infracheck from this action's own checkout with
+#                           cargo (a branch, a fork or an unreleased commit), reusing a copy
+#                           built from the same sources (restored by actions/cache, see
+#                           action.yml and `--source-key` below)
 #   INFRACHECK_ACTION_REF   the ref the action was used at (`github.action_ref`): when it is an
 #                           exact release tag (`v1.2.3`), only that release is installed
 #   INFRACHECK_REPOSITORY   owner/repo whose releases to download (default: this action's repo)
@@ -20,6 +24,11 @@
 #   RUNNER_OS, RUNNER_ARCH, RUNNER_TEMP, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_ACTION_PATH
 # Outputs: version, target, path (native path of the binary), bin (the same for bash),
 #   cache-hit (true when an installed copy was reused).
+#
+# `install.sh --source-key` only writes the cache entry of `version: source` to GITHUB_OUTPUT:
+#   dir (what to cache: the cargo target dir and the built binary), key (runner OS and arch,
+#   Cargo.lock's and the sources' SHA-256) and restore-key (the same without the sources' hash:
+#   a new commit with the same Cargo.lock restores the built dependencies).
 set -euo pipefail
 
 die() {
@@ -105,6 +114,97 @@ if [ -z "$server" ]; then
 fi
 server="${server%/}"
 
+# --- version: source --------------------------------------------------------------------
+# Everything the build reads: the manifest, the lock file, the build script, the sources and
+# docs/ (src/init embeds the CI snippets of docs/ci/).
+source_hash() {
+  local list f roots=()
+  for f in Cargo.toml Cargo.lock build.rs src docs; do
+    if [ -e "$action_path/$f" ]; then roots+=("$f"); fi
+  done
+  list="$(mktemp)"
+  (
+    cd "$action_path"
+    find "${roots[@]}" -type f | LC_ALL=C sort | while IFS= read -r f; do
+      printf '%s  %s\n' "$(sha256_of "$f")" "$f"
+    done
+  ) >"$list"
+  sha256_of "$list"
+  rm -f "$list"
+}
+
+source_dir() {
+  printf '%s/infracheck-source' "$(to_unix "$RUNNER_TEMP")"
+}
+
+need_source_checkout() {
+  if [ ! -f "$action_path/Cargo.toml" ] || [ ! -f "$action_path/Cargo.lock" ]; then
+    die "version: source needs the action's own checkout with Cargo.toml and Cargo.lock; $action_path has none"
+  fi
+}
+
+if [ "${1:-}" = --source-key ]; then
+  need_source_checkout
+  lock_hash="$(sha256_of "$action_path/Cargo.lock")"
+  prefix="infracheck-source-${RUNNER_OS}-${RUNNER_ARCH}-${lock_hash}-"
+  {
+    printf 'dir=%s\n' "$(to_native "$(source_dir)")"
+    printf 'key=%s%s\n' "$prefix" "$(source_hash)"
+    printf 'restore-key=%s\n' "$prefix"
+  } >>"$GITHUB_OUTPUT"
+  exit 0
+fi
+
+# Builds infracheck from the action's checkout (or reuses the copy built from the same sources)
+# and installs it like a release.
+install_from_source() {
+  local dir hash bin_dir exe bin marker cache_hit manifest_version built version_line
+  need_source_checkout
+  dir="$(source_dir)"
+  hash="$(source_hash)"
+  exe=infracheck
+  case "$RUNNER_OS" in Windows) exe=infracheck.exe ;; esac
+  bin_dir="$dir/bin"
+  bin="$bin_dir/$exe"
+  marker="$bin_dir/.infracheck-source-sha256"
+  manifest_version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$action_path/Cargo.toml" | head -n1)"
+  cache_hit=false
+  if [ -x "$bin" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$hash" ]; then
+    cache_hit=true
+    echo "infracheck built from these sources (sha256 $hash) is in $bin_dir; reusing it"
+  else
+    if ! command -v cargo >/dev/null 2>&1; then
+      die "version: source builds infracheck with cargo, which is not on PATH: install a Rust toolchain in an earlier step, or use a released tag"
+    fi
+    echo "building infracheck $manifest_version from $action_path (cargo build --release --locked)"
+    if ! cargo build --release --locked --manifest-path "$(to_native "$action_path/Cargo.toml")" \
+      --target-dir "$(to_native "$dir/target")"; then
+      die "cargo build --release --locked of $action_path failed (see the log above)"
+    fi
+    built="$dir/target/release/$exe"
+    if [ ! -f "$built" ]; then
+      die "cargo build succeeded but left no $built"
+    fi
+    mkdir -p "$bin_dir"
+    cp "$built" "$bin.tmp"
+    chmod +x "$bin.tmp"
+    mv -f "$bin.tmp" "$bin"
+    printf '%s' "$hash" >"$marker"
+  fi
+  if ! version_line="$("$bin" --version 2>&1)"; then
+    die "infracheck built from source does not run: $version_line"
+  fi
+  echo "$version_line (built from source)"
+  printf '%s\n' "$(to_native "$bin_dir")" >>"$GITHUB_PATH"
+  {
+    printf 'version=%s\n' "$manifest_version"
+    printf 'target=source\n'
+    printf 'path=%s\n' "$(to_native "$bin")"
+    printf 'bin=%s\n' "$bin"
+    printf 'cache-hit=%s\n' "$cache_hit"
+  } >>"$GITHUB_OUTPUT"
+}
+
 # --- version ---------------------------------------------------------------------------
 semver='^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'
 # The release an exact release-tag ref (`v1.2.3`) declares; empty for a branch, `v1` or a SHA.
@@ -113,12 +213,21 @@ ref="${INFRACHECK_ACTION_REF:-}"
 if [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
   pinned="${ref#v}"
 fi
+# The major tag of this checkout's own version (`v0` while infracheck is 0.x), for messages.
+major=""
+if [ -f "$action_path/Cargo.toml" ]; then
+  major="$(sed -n 's/^version = "\([0-9][0-9]*\)\..*"$/\1/p' "$action_path/Cargo.toml" | head -n1)"
+fi
 latest_committed=""
 if [ -f "$checksums_dir/LATEST" ]; then
   latest_committed="$(tr -d ' \r\n' <"$checksums_dir/LATEST")"
 fi
 
 version="${INFRACHECK_VERSION:-}"
+if [ "$version" = source ]; then
+  install_from_source
+  exit 0
+fi
 version="${version#v}"
 from_release_sums=false
 if [ "$version" = latest ]; then
@@ -142,7 +251,7 @@ elif [ -z "$version" ]; then
   elif [ -n "$latest_committed" ]; then
     version="$latest_committed"
   else
-    die "this action ref has no release yet (no checksums/LATEST): set the \`version\` input to a release listed in checksums/, or \`latest\`"
+    die "this action ref${ref:+ ($ref)} has no release (no checksums/LATEST): use a released tag${major:+ such as @v$major}, or set \`version: source\` to build infracheck from this ref"
   fi
 fi
 if ! [[ "$version" =~ $semver ]]; then

@@ -1,9 +1,15 @@
 //! The action's install script (`scripts/action/install.sh`) on every runner platform, against
 //! a fake release served on loopback: the right asset, checksums verified against the committed
-//! ones, a verified copy reused, clear errors, release tags, `latest` and `base-url`.
+//! ones, a verified copy reused, clear errors, release tags, `latest` and `base-url`; and
+//! `version: source`, built by a stand-in cargo that records its arguments.
+
+use std::path::Path;
+use std::process::Output;
 
 use crate::support::ci::{read, run_cmd, text};
-use crate::support::release::{FakeRelease, Job, TARGETS, fake_binary, github_layout, install};
+use crate::support::release::{
+    FakeRelease, Job, TARGETS, fake_binary, github_layout, install, make_executable,
+};
 use crate::support::{closed_port, sanitised_command};
 
 #[test]
@@ -164,7 +170,7 @@ fn install_explains_what_it_cannot_do() {
             "Linux",
             "X64",
             vec![("INFRACHECK_VERSION", "")],
-            "this action ref has no release yet",
+            "this action ref has no release (no checksums/LATEST): use a released tag, or set `version: source`",
         ),
         (
             "Linux",
@@ -418,4 +424,236 @@ fn install_resolves_latest_and_downloads_from_base_url() {
         "{}",
         text(&out)
     );
+}
+
+/// The action's checkout as `version: source` sees it: a manifest, a lock file and sources.
+fn source_checkout(rel: &FakeRelease, version: &str) {
+    let action = rel.action();
+    std::fs::write(
+        action.join("Cargo.toml"),
+        format!("[package]\nname = \"infracheck\"\nversion = \"{version}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(action.join("Cargo.lock"), "# the lock file\nversion = 4\n").unwrap();
+    std::fs::create_dir_all(action.join("src")).unwrap();
+    std::fs::write(action.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::create_dir_all(action.join("docs/ci")).unwrap();
+    std::fs::write(action.join("docs/ci/gitlab-ci.yml"), "stages: [verify]\n").unwrap();
+}
+
+/// A stand-in `cargo` in `dir`: appends its arguments (one invocation per line) to
+/// `$FAKE_CARGO_LOG` and "builds" by copying `$FAKE_BUILT` to `<--target-dir>/release/`;
+/// `FAKE_CARGO_EXIT` makes it fail instead.
+fn fake_cargo(dir: &Path) {
+    let p = dir.join("cargo");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >>\"$FAKE_CARGO_LOG\"\n\
+         if [ -n \"${FAKE_CARGO_EXIT:-}\" ]; then echo 'error: could not compile' >&2; exit \"$FAKE_CARGO_EXIT\"; fi\n\
+         target_dir=\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --target-dir ]; then target_dir=$2; shift; fi\n  shift\ndone\n\
+         mkdir -p \"$target_dir/release\" && cp \"$FAKE_BUILT\" \"$target_dir/release/infracheck\"\n",
+    )
+    .unwrap();
+    make_executable(&p);
+}
+
+/// install.sh with `version: source` (or `--source-key` when `args` says so), the fake cargo
+/// first on PATH unless `with_cargo` is false.
+fn install_source(
+    rel: &FakeRelease,
+    job: &Job,
+    tools: &Path,
+    args: &[&str],
+    with_cargo: bool,
+    extra: &[(&str, &str)],
+) -> Output {
+    let mut cmd = sanitised_command("bash");
+    cmd.arg(rel.action().join("scripts/action/install.sh"))
+        .args(args)
+        .env("HOME", job.dir.path())
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("GITHUB_ACTION_PATH", rel.action())
+        .env("INFRACHECK_VERSION", "source")
+        .env("INFRACHECK_ACTION_REF", "my-branch")
+        .env("FAKE_CARGO_LOG", tools.join("cargo.log"))
+        .env("FAKE_BUILT", tools.join("fake-infracheck"));
+    // Only the system's tools: no real cargo.
+    let path = if with_cargo {
+        format!("{}:/usr/bin:/bin", tools.display())
+    } else {
+        "/usr/bin:/bin".to_owned()
+    };
+    cmd.env("PATH", path);
+    job.env(&mut cmd);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    run_cmd(&mut cmd, "install.sh")
+}
+
+fn cargo_calls(tools: &Path) -> Vec<String> {
+    std::fs::read_to_string(tools.join("cargo.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn install_builds_from_the_action_checkout_with_version_source() {
+    let tools = tempfile::tempdir().unwrap();
+    fake_binary(tools.path(), "9.9.0");
+    fake_cargo(tools.path());
+    let rel = FakeRelease::new("9.8.7", &tools.path().join("fake-infracheck"));
+    source_checkout(&rel, "9.9.0");
+    let job = Job::new();
+    let dir = job.temp().join("infracheck-source");
+
+    // The cache entry the action restores and saves: keyed on the runner, Cargo.lock and the
+    // sources; the restore key drops the sources so a new commit reuses built dependencies.
+    let out = install_source(&rel, &job, tools.path(), &["--source-key"], true, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(job.output("dir").as_deref(), Some(dir.to_str().unwrap()));
+    let key = job.output("key").unwrap();
+    let restore = job.output("restore-key").unwrap();
+    let lock_sha = {
+        use sha2::Digest;
+        let lock = std::fs::read(rel.action().join("Cargo.lock")).unwrap();
+        format!("{:x}", sha2::Sha256::digest(lock))
+    };
+    assert_eq!(restore, format!("infracheck-source-Linux-X64-{lock_sha}-"));
+    let source_sha = key.strip_prefix(&restore).unwrap();
+    assert!(
+        source_sha.len() == 64 && source_sha.chars().all(|c| c.is_ascii_hexdigit()),
+        "{key}"
+    );
+    assert!(
+        cargo_calls(tools.path()).is_empty(),
+        "the key builds nothing"
+    );
+
+    // The build: cargo on the action's own checkout, locked, into the cached directory.
+    let out = install_source(&rel, &job, tools.path(), &[], true, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        cargo_calls(tools.path()),
+        vec![format!(
+            "build --release --locked --manifest-path {} --target-dir {}",
+            rel.action().join("Cargo.toml").display(),
+            dir.join("target").display()
+        )]
+    );
+    let bin = dir.join("bin/infracheck");
+    assert!(bin.is_file());
+    assert_eq!(job.output("version").as_deref(), Some("9.9.0"));
+    assert_eq!(job.output("cache-hit").as_deref(), Some("false"));
+    assert_eq!(job.output("path").as_deref(), Some(bin.to_str().unwrap()));
+    assert_eq!(job.output("bin").as_deref(), Some(bin.to_str().unwrap()));
+    assert_eq!(job.path_file(), format!("{}\n", dir.join("bin").display()));
+    assert!(
+        text(&out).contains("infracheck 9.9.0 (built from source)"),
+        "{}",
+        text(&out)
+    );
+    assert!(rel.server.requests().is_empty(), "no release is downloaded");
+
+    // The same sources again (the directory as actions/cache restores it): no build.
+    let out = install_source(&rel, &job, tools.path(), &[], true, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(cargo_calls(tools.path()).len(), 1, "{}", text(&out));
+    assert_eq!(job.output("cache-hit").as_deref(), Some("true"));
+
+    // A changed source file: a new key, and a build.
+    std::fs::write(rel.action().join("src/main.rs"), "fn main() { }\n").unwrap();
+    let out = install_source(&rel, &job, tools.path(), &["--source-key"], true, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let new_key = job.output("key").unwrap();
+    assert!(new_key.starts_with(&restore) && new_key != key, "{new_key}");
+    let out = install_source(&rel, &job, tools.path(), &[], true, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(cargo_calls(tools.path()).len(), 2);
+    assert_eq!(job.output("cache-hit").as_deref(), Some("false"));
+}
+
+#[test]
+fn install_from_source_fails_in_one_line_without_cargo_or_a_build() {
+    let tools = tempfile::tempdir().unwrap();
+    fake_binary(tools.path(), "9.9.0");
+    fake_cargo(tools.path());
+    let rel = FakeRelease::new("9.8.7", &tools.path().join("fake-infracheck"));
+    source_checkout(&rel, "9.9.0");
+    let one_error = |out: &Output, expected: &str| {
+        assert!(!out.status.success(), "{}", text(out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let errors: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("::error"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", text(out));
+        assert!(
+            errors[0].contains(expected),
+            "expected `{expected}`:\n{}",
+            text(out)
+        );
+    };
+    let job = Job::new();
+    let out = install_source(&rel, &job, tools.path(), &[], false, &[]);
+    one_error(
+        &out,
+        "version: source builds infracheck with cargo, which is not on PATH",
+    );
+    assert_eq!(job.path_file(), "");
+
+    let job = Job::new();
+    let out = install_source(
+        &rel,
+        &job,
+        tools.path(),
+        &[],
+        true,
+        &[("FAKE_CARGO_EXIT", "101")],
+    );
+    one_error(&out, "cargo build --release --locked of");
+    assert_eq!(job.path_file(), "");
+    assert_eq!(job.output_file(), "");
+
+    // A checkout without Cargo.lock cannot be built reproducibly.
+    std::fs::remove_file(rel.action().join("Cargo.lock")).unwrap();
+    let job = Job::new();
+    let out = install_source(&rel, &job, tools.path(), &["--source-key"], true, &[]);
+    one_error(&out, "version: source needs the action's own checkout");
+}
+
+#[test]
+fn install_at_a_ref_without_a_release_names_both_ways_out_in_one_line() {
+    let tools = tempfile::tempdir().unwrap();
+    let rel = FakeRelease::new("9.8.7", &fake_binary(tools.path(), "9.8.7"));
+    source_checkout(&rel, "3.4.5");
+    // No checksums/LATEST: a branch of a repository that never released.
+    let job = Job::new();
+    let out = install(
+        &rel,
+        &job,
+        "Linux",
+        "X64",
+        &[
+            ("INFRACHECK_VERSION", ""),
+            ("INFRACHECK_ACTION_REF", "my-branch"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let message = "this action ref (my-branch) has no release (no checksums/LATEST): use a \
+                   released tag such as @v3, or set `version: source` to build infracheck from \
+                   this ref";
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("::error title=infracheck install::{message}\n")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("infracheck install: {message}\n")
+    );
+    assert_eq!(job.path_file(), "");
+    assert!(rel.server.requests().is_empty());
 }

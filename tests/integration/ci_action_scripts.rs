@@ -25,6 +25,7 @@ fn shellcheck_accepts_the_action_and_release_scripts() {
             "scripts/action/run.sh",
             "scripts/action/package.sh",
             "scripts/release/checksums.sh",
+            "scripts/container.sh",
         ]),
         "shellcheck",
     );

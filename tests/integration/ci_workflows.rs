@@ -89,8 +89,12 @@ fn workflows_pin_actions_to_commit_shas_and_read_only_permissions() {
                 for (k, v) in p.as_mapping().unwrap() {
                     let (k, v) = (k.as_str().unwrap(), v.as_str().unwrap_or(""));
                     if v == "write" {
+                        // The release commits and tags (contents) and pushes the image
+                        // (packages); nothing else writes.
                         assert!(
-                            name == "release.yml" && job_name == "publish" && k == "contents",
+                            name == "release.yml"
+                                && ((job_name == "publish" && k == "contents")
+                                    || (job_name == "image" && k == "packages")),
                             "{name}: job {job_name} must not have {k}: write"
                         );
                     }
@@ -233,6 +237,42 @@ fn release_builds_every_target_and_moves_the_major_tag() {
             "release.yml should contain `{needle}` after the steps before it"
         );
         at = found.unwrap_or(at);
+    }
+}
+
+/// The release pushes the container image built from the released musl binaries, for both
+/// Linux platforms, with the release's tags, after the release is published.
+#[test]
+fn release_pushes_the_container_image_for_both_linux_platforms() {
+    let wf = parse_yaml(&read(".github/workflows/release.yml"), "release.yml");
+    let job = req(req(&wf, "jobs", "release"), "image", "jobs");
+    assert_eq!(str_of(req(job, "needs", "image"), "needs"), "publish");
+    let steps = req(job, "steps", "image").as_sequence().unwrap();
+    let push = steps
+        .iter()
+        .find(|s| {
+            get(s, "uses")
+                .and_then(|u| u.as_str())
+                .is_some_and(|u| u.starts_with("docker/build-push-action@"))
+        })
+        .expect("the image job builds with docker/build-push-action");
+    let with = req(push, "with", "build-push-action");
+    assert_eq!(
+        str_of(req(with, "platforms", "with"), "platforms"),
+        "linux/amd64,linux/arm64"
+    );
+    assert_eq!(get(with, "push").and_then(|p| p.as_bool()), Some(true));
+    assert_eq!(str_of(req(with, "context", "with"), "context"), "image");
+    let text = read(".github/workflows/release.yml");
+    for needle in [
+        "bash scripts/container.sh --context image",
+        "linux/amd64=dist/infracheck-$TAG-x86_64-unknown-linux-musl/infracheck",
+        "linux/arm64=dist/infracheck-$TAG-aarch64-unknown-linux-musl/infracheck",
+        "image=\"ghcr.io/${GITHUB_REPOSITORY,,}\"",
+        "registry: ghcr.io",
+        "packages: write",
+    ] {
+        assert!(text.contains(needle), "release.yml lacks `{needle}`");
     }
 }
 
