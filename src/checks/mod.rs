@@ -219,7 +219,8 @@ impl RunContext {
     /// connect is not held back by the preparation and its clock does not carry it. Returns
     /// when the wait ended (the handshake's start).
     pub async fn tls_ready(&self, phase: &Phase) -> Instant {
-        phase.outside_clock(self.tls.wait()).await
+        phase.outside_clock(self.tls.wait()).await;
+        Instant::now()
     }
 }
 
@@ -313,20 +314,19 @@ impl Phase {
         now
     }
 
-    /// Await `wait`, a wait for something infracheck prepares, outside the check's clock.
-    /// Returns when it ended: the start of the check's next span.
-    pub async fn outside_clock(&self, wait: impl std::future::Future<Output = ()>) -> Instant {
+    /// Await `wait`, a wait for something infracheck prepares (the TLS trust, a kind's API
+    /// client), outside the check's clock, and return its output.
+    pub async fn outside_clock<T>(&self, wait: impl std::future::Future<Output = T>) -> T {
         let since = Instant::now();
         if let Ok(mut g) = self.outside.lock() {
             g.since = Some(since);
         }
-        wait.await;
-        let now = Instant::now();
+        let out = wait.await;
         if let Ok(mut g) = self.outside.lock() {
             g.since = None;
-            g.total = g.total.saturating_add(now.saturating_duration_since(since));
+            g.total = g.total.saturating_add(since.elapsed());
         }
-        now
+        out
     }
 
     /// The time spent outside the check's clock so far (a wait under way counts up to now).
