@@ -14,6 +14,12 @@
 #   BENCH_ENDPOINTS="keepalive no-keepalive delay-100ms"
 #   BENCH_VALIDATE="10000 50000 100000"  sizes for `validate` (empty: skip)
 #
+# Scale: scripts/bench.sh scale   (N = 10,000 on the 100 ms endpoint at 100 and 1,000 in
+#   flight, nothing else). Every matrix row also has the wrk floor: the time wrk (keep-alive,
+#   the same number of connections, BENCH_WRK_SECONDS=3 s) needs for N requests to the same
+#   endpoint at its measured rate. Hurl rows come from BENCH_HURL, else from a `hurl` on the
+#   PATH; without either the script says so and leaves them out. wrk is installed if missing.
+#
 # Interference: scripts/bench.sh interference   (the "True numbers" table of BENCHMARKS.md)
 #   A victim http check (keep-alive off, loopback nginx) alone and beside (a) 1 tls check to
 #   `openssl s_server`, (b) 20 https checks to a loopback nginx over TLS, (c) 1,000 http checks
@@ -24,9 +30,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+if [ "${1:-}" = scale ]; then
+  shift
+  export BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-100 1000}" BENCH_ENDPOINTS="${BENCH_ENDPOINTS:-delay-100ms}"
+  export BENCH_VALIDATE="${BENCH_VALIDATE-}"
+  [ $# -gt 0 ] || set -- 10000
+fi
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 50000)
+if [ -z "${BENCH_HURL:-}" ] && command -v hurl >/dev/null; then BENCH_HURL=$(command -v hurl); fi
+if [ -z "${BENCH_HURL:-}" ] && [ "${1:-}" != interference ]; then
+  echo "note: Hurl not found (set BENCH_HURL or put hurl on the PATH; 8.0.1: cargo install hurl --version 8.0.1 --locked): no Hurl rows" >&2
+fi
 
-for p in nginx libnginx-mod-http-echo time; do
+for p in nginx libnginx-mod-http-echo time wrk; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="${missing:-} $p"
 done
 if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
@@ -239,12 +255,30 @@ def fails(label):
     except Exception:
         return "?"
 
-print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | CPU ms/check | peak RSS MB | nginx CPU s |")
-print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+wrk_rates = {}
+
+def wrk_rate(c, url):
+    # Requests per second wrk sustains with c keep-alive connections (2 threads): the floor.
+    key = (c, url)
+    if key not in wrk_rates:
+        secs = os.environ.get("BENCH_WRK_SECONDS", "3")
+        out = subprocess.run(["wrk", "-t2", f"-c{c}", f"-d{secs}s", "--timeout", "10s", url],
+                             capture_output=True, text=True).stdout
+        rate = None
+        for line in out.splitlines():
+            if line.startswith("Requests/sec:"):
+                rate = float(line.split()[1])
+        wrk_rates[key] = rate
+    return wrk_rates[key]
+
+print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | wrk floor s | wall/floor | CPU ms/check | peak RSS MB | nginx CPU s |")
+print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in sizes:
     for c in concs:
         for ep in endpoints:
             url, delay = urls[ep]
+            rate = wrk_rate(c, url)
+            floor = n / rate if rate else None
             cfg = os.path.join(work, "b.yaml")
             gen(n, url, cfg)
             runs = [(label, [path, "-c", cfg, "--env", "bench", "--concurrency", str(c),
@@ -270,8 +304,10 @@ for n in sizes:
                 rss = statistics.median(x[2] for x in s)
                 ng = statistics.median(x[3] for x in s)
                 ratio = f"{wall / bound:.3f}" if bound else "-"
+                fl = f"{floor:.2f}" if floor else "-"
+                fratio = f"{wall / floor:.3f}" if floor else "-"
                 print(f"| {n} | {c} | {ep}{notes[label]} | {label} | {wall:.2f} | {bound:.1f} | {ratio} | "
-                      f"{cpu * 1000 / n:.4f} | {rss:.1f} | {ng:.2f} |", flush=True)
+                      f"{fl} | {fratio} | {cpu * 1000 / n:.4f} | {rss:.1f} | {ng:.2f} |", flush=True)
 
 if vsizes:
     print()

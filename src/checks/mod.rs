@@ -203,12 +203,24 @@ impl RunContext {
 }
 
 impl RunContext {
-    /// Resolves once what `check` needs prepared is ready: at once for a check that speaks no
-    /// TLS. The engine awaits it before the check's clock starts.
+    /// Resolves once what `check` needs prepared before it starts is ready: at once for a
+    /// check that speaks no TLS, or that waits for the preparation itself between its connect
+    /// and its handshake ([`Kind::tls_after_connect`]). The engine awaits it before the check's
+    /// clock starts.
     pub async fn ready_for(&self, check: &CheckDef) {
-        if check.spec.as_kind().tls_trust().is_some() {
+        let kind = check.spec.as_kind();
+        if kind.tls_trust().is_some() && !kind.tls_after_connect() {
             self.tls.wait().await;
         }
+    }
+
+    /// Wait for the TLS preparation outside the check's clock ([`Phase::outside_clock`]): a
+    /// kind that connects first calls it between its connect and its handshake, so its
+    /// connect is not held back by the preparation and its clock does not carry it. Returns
+    /// when the wait ended (the handshake's start).
+    pub async fn tls_ready(&self, phase: &Phase) -> Instant {
+        phase.outside_clock(self.tls.wait()).await;
+        Instant::now()
     }
 }
 
@@ -255,10 +267,24 @@ pub fn with_phases(check: &CheckDef, mut outcome: Outcome, phase: &Phase) -> Out
 /// What a running check is doing, so a timeout can say where it stopped, and how long each
 /// of its timed phases took (the result's `phases`). One per attempt; a kind records each
 /// phase as it ends, so a timed-out attempt still reports the phases it finished.
+///
+/// It also keeps the time the attempt spent waiting for what infracheck prepares for it (the
+/// TLS trust, [`RunContext::tls_ready`]): that wait is outside the check's clock, so the engine
+/// takes it off the attempt's duration and adds it to its timeout, and a kind takes it off the
+/// latency it judges ([`Phase::clocked`]).
 #[derive(Debug, Default)]
 pub struct Phase {
     doing: std::sync::Mutex<&'static str>,
     times: std::sync::Mutex<Phases>,
+    outside: std::sync::Mutex<OutsideClock>,
+}
+
+/// The waits of an attempt that are outside its clock: their total, and the start of the one
+/// under way.
+#[derive(Debug, Default, Clone, Copy)]
+struct OutsideClock {
+    total: Duration,
+    since: Option<Instant>,
 }
 
 impl Phase {
@@ -286,6 +312,34 @@ impl Phase {
         let now = Instant::now();
         self.record(name, now.saturating_duration_since(since));
         now
+    }
+
+    /// Await `wait`, a wait for something infracheck prepares (the TLS trust, a kind's API
+    /// client), outside the check's clock, and return its output.
+    pub async fn outside_clock<T>(&self, wait: impl std::future::Future<Output = T>) -> T {
+        let since = Instant::now();
+        if let Ok(mut g) = self.outside.lock() {
+            g.since = Some(since);
+        }
+        let out = wait.await;
+        if let Ok(mut g) = self.outside.lock() {
+            g.since = None;
+            g.total = g.total.saturating_add(since.elapsed());
+        }
+        out
+    }
+
+    /// The time spent outside the check's clock so far (a wait under way counts up to now).
+    pub fn outside(&self) -> Duration {
+        let g = self.outside.lock().map(|g| *g).unwrap_or_default();
+        let ongoing = g.since.map_or(Duration::ZERO, |s| s.elapsed());
+        g.total.saturating_add(ongoing)
+    }
+
+    /// The check's own time since `start` (taken at the start of the attempt): the time
+    /// elapsed less the waits outside its clock.
+    pub fn clocked(&self, start: Instant) -> Duration {
+        start.elapsed().saturating_sub(self.outside())
     }
 
     /// The phases recorded so far, leaving none.

@@ -11,7 +11,7 @@ use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
 use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
 use super::common::{self, Problem, escape, latency_problem, millis, verdict};
-use super::{Phase, Thresholds};
+use super::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, Reason};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
@@ -116,8 +116,63 @@ fn cells(row: &SimpleQueryRow) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Run one attempt.
-pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
+/// The TCP host and port of the connection URL; `None` for a Unix socket (the driver then
+/// connects by itself, as one `connect` span).
+fn tcp_target(config: &tokio_postgres::Config) -> Option<(String, u16)> {
+    let host = match config.get_hosts().first()? {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(_) => return None,
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    Some((host, port))
+}
+
+/// The TLS connector of the driver, timing its handshake: the `tls` span runs from `from`
+/// (the TCP connection ready, or the end of the wait for the TLS preparation) to the end of
+/// the handshake, which also becomes the start of `auth`.
+struct TimedTls<'a, T> {
+    inner: T,
+    from: Instant,
+    phase: &'a Phase,
+    done: &'a std::sync::Mutex<Option<Instant>>,
+}
+
+impl<'a, S, T> tokio_postgres::tls::TlsConnect<S> for TimedTls<'a, T>
+where
+    T: tokio_postgres::tls::TlsConnect<S>,
+    T::Future: Send + 'a,
+{
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<T::Stream, T::Error>> + Send + 'a>,
+    >;
+
+    fn connect(self, stream: S) -> Self::Future {
+        let TimedTls {
+            inner,
+            from,
+            phase,
+            done,
+        } = self;
+        let shaking = inner.connect(stream);
+        Box::pin(async move {
+            let out = shaking.await;
+            let end = phase.lap(crate::model::PhaseName::Tls, from);
+            if let Ok(mut d) = done.lock() {
+                *d = Some(end);
+            }
+            out
+        })
+    }
+}
+
+/// Run one attempt: the lookup and TCP connection (`connect`), then, unless `tls:
+/// disable`, a wait for the TLS preparation outside the check's clock
+/// ([`RunContext::tls_ready`]) and the TLS negotiation (`tls`, when the server accepts it),
+/// the login (`auth`), and the version read plus the `query` (`query`).
+pub async fn run(spec: &PostgresSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     let db = &spec.db;
     let mut config: tokio_postgres::Config = match db.url.as_str().parse() {
         Ok(c) => c,
@@ -136,25 +191,102 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
     if config.get_application_name().is_none() {
         config.application_name("infracheck");
     }
-    let tls = match common::tls::client_config(
-        db.ca_file.as_deref(),
-        db.insecure,
-        rustls::DEFAULT_VERSIONS,
-    ) {
-        Ok(c) => tokio_postgres_rustls::MakeRustlsConnect::new(c),
-        Err(e) => return Outcome::fail(Reason::DbConnect, e),
-    };
     let start = Instant::now();
-    phase.set("connecting");
-    let (client, connection) = match config.connect(tls).await {
-        Ok(c) => c,
-        Err(e) => return classify(&e, "connect"),
+    let Some((host, port)) = tcp_target(&config) else {
+        // A Unix socket: the driver connects, and TLS does not apply.
+        phase.set("connecting");
+        let (client, connection) = match config.connect(tokio_postgres::NoTls).await {
+            Ok(c) => c,
+            Err(e) => return classify(&e, "connect"),
+        };
+        let _abort = AbortOnDrop(tokio::spawn(connection));
+        let connected = phase.lap(crate::model::PhaseName::Connect, start);
+        return query(db, &client, phase, start, connected).await;
     };
-    let conn_task = tokio::spawn(connection);
+    let (stream, _) = match super::tcp::connect(&host, port, phase).await {
+        Ok(s) => s,
+        Err(o) => {
+            return Outcome {
+                reason: Some(Reason::DbConnect),
+                ..o
+            };
+        }
+    };
+    // A database check has no `dns` phase: its `connect` is the lookup and the TCP connection.
+    let looked_up_and_connected = phase.take_times().sum();
+    phase.record(crate::model::PhaseName::Connect, looked_up_and_connected);
+    phase.set("logging in");
+    let login = if db.tls == TlsMode::Disable {
+        let from = Instant::now();
+        login(&config, stream, tokio_postgres::NoTls, phase, from).await
+    } else {
+        let from = ctx.tls_ready(phase).await;
+        let config_tls = match common::tls::client_config(
+            db.ca_file.as_deref(),
+            db.insecure,
+            rustls::DEFAULT_VERSIONS,
+        ) {
+            Ok(c) => c,
+            Err(e) => return Outcome::fail(Reason::DbConnect, e),
+        };
+        let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(config_tls);
+        // Never fails (an invalid name fails the handshake, as a `connect` error).
+        let Ok(tls) =
+            tokio_postgres::tls::MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(
+                &mut make, &host,
+            );
+        login(&config, stream, tls, phase, from).await
+    };
+    let (client, _abort, connected) = match login {
+        Ok(l) => l,
+        Err(o) => return o,
+    };
+    query(db, &client, phase, start, connected).await
+}
+
+/// Log in over the connected `stream` (TLS first when the mode asks for it and the server
+/// accepts it): `tls` and `auth` from `from` (the connection ready for it); returns the client,
+/// the guard of the connection task, and when the login ended.
+async fn login<T>(
+    config: &tokio_postgres::Config,
+    stream: tokio::net::TcpStream,
+    tls: T,
+    phase: &Phase,
+    from: Instant,
+) -> Result<(tokio_postgres::Client, AbortOnDrop, Instant), Outcome>
+where
+    T: tokio_postgres::tls::TlsConnect<tokio::net::TcpStream> + Send,
+    T::Future: Send,
+    T::Stream: Send + 'static,
+{
+    let tls_done = std::sync::Mutex::new(None);
+    let timed = TimedTls {
+        inner: tls,
+        from,
+        phase,
+        done: &tls_done,
+    };
+    let (client, connection) = config
+        .connect_raw(stream, timed)
+        .await
+        .map_err(|e| classify(&e, "connect"))?;
+    let auth_from = tls_done.lock().ok().and_then(|d| *d).unwrap_or(from);
+    let connected = phase.lap(crate::model::PhaseName::Auth, auth_from);
     // Dropping the client closes the connection; the task then ends by itself.
-    let _abort = AbortOnDrop(conn_task);
-    let connected = phase.lap(crate::model::PhaseName::Connect, start);
-    let connect_time = connected.saturating_duration_since(start);
+    let abort = AbortOnDrop(tokio::spawn(connection));
+    Ok((client, abort, connected))
+}
+
+/// After the login: read the server version, run the `query` and judge (`start`: the
+/// attempt's start; `connected`: the login's end).
+async fn query(
+    db: &DbCommon,
+    client: &tokio_postgres::Client,
+    phase: &Phase,
+    start: Instant,
+    connected: Instant,
+) -> Outcome {
+    let connect_time = phase.clocked(start).saturating_sub(connected.elapsed());
 
     let mut meta = std::collections::BTreeMap::new();
     meta.insert(
@@ -181,7 +313,7 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
         db_expectations(db, &rows, &mut problems);
     }
     phase.lap(crate::model::PhaseName::Query, connected);
-    let elapsed = start.elapsed();
+    let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, db.thresholds, Reason::DbLatency) {
         problems.push(p);
@@ -219,12 +351,15 @@ impl crate::checks::Kind for PostgresSpec {
             insecure: self.db.insecure,
         })
     }
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
+        ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, phase)
+        run(self, ctx, phase)
     }
 }

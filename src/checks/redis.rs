@@ -14,7 +14,7 @@ use super::common::{
     self, Problem, escape, excerpt, latency_problem, millis, percent_decode, printable_url,
     secret_url, verdict,
 };
-use super::{Phase, Thresholds};
+use super::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
@@ -319,7 +319,9 @@ fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
     })
 }
 
-async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
+/// Connect, and for `tls: true` wait for the TLS preparation outside the check's clock
+/// ([`RunContext::tls_ready`]) and handshake.
+async fn connect(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Result<Conn, Outcome> {
     phase.set("connecting");
     let t0 = Instant::now();
     let tcp = tokio::net::TcpStream::connect((spec.host.as_str(), spec.port))
@@ -337,6 +339,7 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
     phase.lap(PhaseName::Connect, t0);
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Stream> = if spec.tls {
+        let shaking = ctx.tls_ready(phase).await;
         phase.set("TLS handshake");
         let config = common::tls::client_config(
             spec.ca_file.as_deref(),
@@ -351,7 +354,6 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
             )
         })?;
         let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-        let shaking = Instant::now();
         let tls = connector.connect(name, tcp).await.map_err(|e| {
             let reason = common::tls::handshake_reason(&e);
             Outcome::fail(reason, format!("TLS handshake failed: {e}"))
@@ -389,9 +391,9 @@ fn reply_error(msg: &str, during: &str) -> Outcome {
 }
 
 /// Run one attempt.
-pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
+pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     let start = Instant::now();
-    let mut conn = match connect(spec, phase).await {
+    let mut conn = match connect(spec, ctx, phase).await {
         Ok(c) => c,
         Err(o) => return o,
     };
@@ -523,7 +525,7 @@ pub async fn run(spec: &RedisSpec, phase: &Phase) -> Outcome {
         }
     }
     phase.lap(PhaseName::Query, queried);
-    let elapsed = start.elapsed();
+    let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {
         problems.push(p);
@@ -546,13 +548,16 @@ impl crate::checks::Kind for RedisSpec {
             insecure: self.insecure,
         })
     }
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
+        ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, phase)
+        run(self, ctx, phase)
     }
 }
 

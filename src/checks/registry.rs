@@ -51,6 +51,13 @@ pub trait Kind {
         None
     }
 
+    /// Whether the check connects before the TLS preparation is done and waits for it between
+    /// its connect and its handshake, outside its clock ([`RunContext::tls_ready`]); otherwise
+    /// the engine waits for it before the check starts.
+    fn tls_after_connect(&self) -> bool {
+        false
+    }
+
     /// Run one attempt; `check` carries the shared options some kinds need (`timeout`).
     fn run<'a>(
         &'a self,

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::common::cert::{CertFacts, cert_facts, rfc3339};
 use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
-use super::{Phase, Thresholds, tcp};
+use super::{Phase, RunContext, Thresholds, tcp};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
@@ -200,9 +200,22 @@ fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
     ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
-/// Run one attempt.
-pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
+/// Run one attempt: connect at once, then wait for the TLS preparation (the trust store and
+/// the random generator, [`RunContext::tls_ready`]) outside the check's clock, then handshake.
+/// The check's latency is its lookup, connect and handshake.
+pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     let start = Instant::now();
+    let Ok(name) = ServerName::try_from(spec.server_name.clone()) else {
+        return Outcome::fail(
+            Reason::Internal,
+            format!("invalid server name `{}`", spec.server_name),
+        );
+    };
+    let (stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
+        Ok(s) => s,
+        Err(o) => return o.with_meta("server_name", spec.server_name.clone()),
+    };
+    let shaking = ctx.tls_ready(phase).await;
     // The verifier keeps the presented chain and its verdict, so the facts of a rejected
     // certificate can still be reported.
     let verifier = match common::tls::RecordingVerifier::for_trust(spec.ca_file.as_deref(), false) {
@@ -212,17 +225,6 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     let config = match common::tls::config_with_verifier(verifier.clone(), rustls::ALL_VERSIONS) {
         Ok(c) => c,
         Err(e) => return Outcome::fail(Reason::Internal, e),
-    };
-    let Ok(name) = ServerName::try_from(spec.server_name.clone()) else {
-        return Outcome::fail(
-            Reason::Internal,
-            format!("invalid server name `{}`", spec.server_name),
-        );
-    };
-
-    let (stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
-        Ok(s) => s,
-        Err(o) => return o.with_meta("server_name", spec.server_name.clone()),
     };
     let mut meta = BTreeMap::new();
     meta.insert(
@@ -235,10 +237,9 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     );
     phase.set("TLS handshake");
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let shaking = Instant::now();
     let result = connector.connect(name, stream).await;
     phase.lap(PhaseName::Handshake, shaking);
-    let elapsed = start.elapsed();
+    let elapsed = phase.clocked(start);
     let now = time::OffsetDateTime::now_utc();
     let chain: Vec<CertFacts> = verifier
         .chain()
@@ -490,12 +491,15 @@ impl crate::checks::Kind for TlsSpec {
             insecure: false,
         })
     }
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
+        ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, phase)
+        run(self, ctx, phase)
     }
 }

@@ -31,6 +31,13 @@ use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
 use queue::Queue;
 
+/// How many checks the engine starts before it lets the runtime poll what is under way.
+/// Starting a check costs CPU on an I/O thread (building its request, its connect); starting
+/// a thousand at once would make a check whose response is already in wait for all of them
+/// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
+/// numbers"). In batches, a response waits for at most one batch of starts.
+const START_BATCH: usize = 32;
+
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
@@ -87,11 +94,16 @@ pub async fn run(
 
     loop {
         queue.next_round();
-        // Start everything that may start now.
+        // Start what may start now, at most `START_BATCH` at a time (see its doc).
+        let mut batch = 0usize;
         while in_flight < concurrency {
+            if batch == START_BATCH {
+                break;
+            }
             let Some(idx) = hosts.next_runnable() else {
                 break;
             };
+            batch += 1;
             in_flight += 1;
             let now = Instant::now();
             if let Some(s) = started.get_mut(idx) {
@@ -112,6 +124,16 @@ pub async fn run(
         }
         if set.is_empty() {
             break;
+        }
+        if batch == START_BATCH && in_flight < concurrency {
+            // More may start: let the checks just started, and the responses that came in
+            // meanwhile, be polled first, then start the next batch.
+            tokio::task::yield_now().await;
+            if let Some(why) = futures::FutureExt::now_or_never(&mut stop) {
+                interrupted = Some(why);
+                break;
+            }
+            continue;
         }
         tokio::select! {
             biased;
@@ -493,40 +515,78 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Run a check with its timeout and retries.
+/// Run a check with its timeout and retries. The time an attempt waits for what infracheck
+/// prepares for it ([`Phase::outside_clock`]) is not the check's: it is taken off the
+/// durations and added to the attempt's timeout.
 pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult {
-    // What infracheck prepares for the check (its TLS trust) is ready before its clock starts.
+    // What infracheck prepares for the check (its TLS trust) is ready before its clock starts,
+    // unless the check waits for it itself between its connect and its handshake.
     ctx.ready_for(check).await;
     let start = Instant::now();
+    let mut outside = Duration::ZERO;
     let mut failed = Vec::new();
     let total = check.retries.saturating_add(1);
     let mut attempt = 1u32;
     loop {
         let phase = Phase::default();
         let t0 = Instant::now();
-        let outcome =
-            match tokio::time::timeout(check.timeout, checks::run(check, ctx, &phase)).await {
-                Ok(o) => o,
-                Err(_) => {
-                    let during = phase.get();
-                    let mut message = format!("timed out after {}", format_duration(check.timeout));
-                    if !during.is_empty() {
-                        message.push_str(&format!(" {during}"));
-                    }
-                    // The phases it finished are still reported.
-                    checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase)
+        let outcome = match within(check.timeout, &phase, checks::run(check, ctx, &phase)).await {
+            Some(o) => o,
+            None => {
+                let during = phase.get();
+                let mut message = format!("timed out after {}", format_duration(check.timeout));
+                if !during.is_empty() {
+                    message.push_str(&format!(" {during}"));
                 }
-            };
+                // The phases it finished are still reported.
+                checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase)
+            }
+        };
+        let waited = phase.outside();
+        outside = outside.saturating_add(waited);
         if outcome.status != Status::Fail || attempt >= total {
-            return finish(check, outcome, start.elapsed(), attempt, failed);
+            let duration = start.elapsed().saturating_sub(outside);
+            return finish(check, outcome, duration, attempt, failed);
         }
         failed.push(FailedAttempt {
             reason: outcome.reason.unwrap_or(Reason::Internal),
             message: outcome.message,
-            duration: t0.elapsed(),
+            duration: t0.elapsed().saturating_sub(waited),
         });
         tokio::time::sleep(retry_delay(check.retry_delay, attempt)).await;
         attempt += 1;
+    }
+}
+
+/// The longest wait outside a check's clock that its timeout makes room for: the preparation
+/// reads the trust store and seeds a random generator once, far quicker than this; a wait
+/// longer than this counts against the check's timeout again.
+const MAX_OUTSIDE_WAIT: Duration = Duration::from_secs(60);
+
+/// Run `attempt` for at most `limit` of its own time: `None` when that ran out. The time it
+/// waits outside its clock (see [`Phase::outside`], at most [`MAX_OUTSIDE_WAIT`]) extends the
+/// limit.
+async fn within<T>(limit: Duration, phase: &Phase, attempt: impl Future<Output = T>) -> Option<T> {
+    let start = tokio::time::Instant::now();
+    let sleep = tokio::time::sleep(limit);
+    tokio::pin!(attempt, sleep);
+    // Bounded: each turn either ends or moves the deadline by the time waited outside the
+    // clock, which stops growing at `MAX_OUTSIDE_WAIT`; a re-armed timer is at least a
+    // millisecond away.
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut attempt => return Some(out),
+            () = &mut sleep => {
+                let extra = phase.outside().min(MAX_OUTSIDE_WAIT);
+                let deadline = start + limit + extra;
+                let now = tokio::time::Instant::now();
+                if extra.is_zero() || now >= deadline {
+                    return None;
+                }
+                sleep.as_mut().reset(deadline.max(now + Duration::from_millis(1)));
+            }
+        }
     }
 }
 

@@ -219,3 +219,74 @@ fn retry_delay_doubles_and_is_capped_at_a_minute() {
     assert_eq!(retry_delay(Duration::MAX, 5), s(60));
     assert_eq!(retry_delay(Duration::ZERO, 5), Duration::ZERO);
 }
+
+/// The start-up boundary: a TLS check connects while the TLS preparation is still under way,
+/// waits for it between its connect and its handshake, and that wait is in neither its
+/// duration nor its phases (the wait is held for a second; a failed loopback handshake takes
+/// far less: a generous bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_check_connects_before_the_preparation_and_its_wait_is_off_its_clock() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let yaml = format!(
+        "environments:\n  t:\n    tls_checks:\n      - {{name: t, host: 127.0.0.1, port: {port}, server_name: app.test, timeout: 30s}}\n"
+    );
+    let defs = plan_checks(&yaml);
+    let mut ctx = RunContext::new(&defs).unwrap();
+    let (held, release) = crate::checks::common::tls::Prepared::held();
+    ctx.tls = held;
+    let ctx = Arc::new(ctx);
+    let check = Arc::new(defs.into_iter().next().unwrap());
+    let task = tokio::spawn(async move { run_with_retries(&check, &ctx).await });
+    // The check connects although the preparation is not done.
+    let (sock, _) = tokio::time::timeout(Duration::from_secs(30), listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let held_for = Duration::from_secs(1);
+    tokio::time::sleep(held_for).await;
+    // No TLS server: the handshake that follows the preparation fails at once.
+    drop(sock);
+    release.send(true).unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, Status::Fail, "{}", r.message);
+    assert_eq!(r.attempts, 1);
+    let names: Vec<_> = r.phases.iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        names,
+        [
+            crate::model::PhaseName::Connect,
+            crate::model::PhaseName::Handshake
+        ]
+    );
+    assert!(
+        r.phases.sum() <= r.duration,
+        "{:?} > {:?}",
+        r.phases,
+        r.duration
+    );
+    assert!(
+        r.duration < held_for,
+        "the wait for the preparation is inside the check's clock: {:?}",
+        r.duration
+    );
+}
+
+/// A wait outside the clock makes room in the attempt's timeout; other waits do not.
+#[tokio::test]
+async fn a_wait_outside_the_clock_extends_the_timeout() {
+    let limit = Duration::from_millis(100);
+    let wait = || tokio::time::sleep(Duration::from_millis(500));
+    let phase = Phase::default();
+    let outside = within(limit, &phase, async {
+        phase.outside_clock(wait()).await;
+    })
+    .await;
+    assert!(outside.is_some(), "a wait outside the clock timed out");
+    assert!(phase.outside() >= Duration::from_millis(500));
+    let phase = Phase::default();
+    assert!(within(limit, &phase, wait()).await.is_none());
+}

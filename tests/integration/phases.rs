@@ -113,10 +113,31 @@ fn http_tcp_tls_dns_redis_and_command_report_their_phases() {
     assert!(run.results.iter().all(|r| r.get("queued_ms").is_none()));
 }
 
-#[cfg(feature = "postgres")]
+/// PostgreSQL: the TCP connection, the TLS negotiation (only when it happens), the login and
+/// the query, each its own span.
+#[cfg(all(feature = "postgres", unix))]
 #[test]
-fn postgres_reports_connect_and_query() {
-    let pg = crate::support::postgres::Postgres::start("phase-pg-0002", "");
+fn postgres_reports_connect_tls_auth_and_query() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf_days("pg", 90);
+    // PostgreSQL reads its key as the `postgres` user and refuses one others may read.
+    let (uid, gid) = crate::support::postgres::user_ids("postgres");
+    for f in [&cert, &key] {
+        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(pki.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let pg = crate::support::postgres::Postgres::start_with(
+        "phase-pg-0002",
+        "",
+        &[
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+        ],
+    );
     let ws = Workspace::new();
     let run = run_json(
         &ws,
@@ -125,13 +146,19 @@ fn postgres_reports_connect_and_query() {
   t:
     postgres_checks:
       - {{name: pg, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select 1", tls: disable}}
+      - {{name: pg-name, url: "postgres://app:${{PGPASSWORD}}@localhost:{p}/app", tls: disable}}
+      - {{name: pg-tls, url: "postgres://app:${{PGPASSWORD}}@127.0.0.1:{p}/app", query: "select 1", tls: require, ca_file: "{ca}"}}
 "#,
-            p = pg.port
+            p = pg.port,
+            ca = pki.ca_file().display(),
         ),
         &[("PGPASSWORD", "phase-pg-0002")],
     );
     assert_eq!(run.code, 0, "{}", run.raw);
-    assert_eq!(phases(&run, "pg"), ["connect", "query"]);
+    assert_eq!(phases(&run, "pg"), ["connect", "auth", "query"]);
+    // The lookup is part of `connect` (a database check has no `dns` phase).
+    assert_eq!(phases(&run, "pg-name"), ["connect", "auth", "query"]);
+    assert_eq!(phases(&run, "pg-tls"), ["connect", "tls", "auth", "query"]);
 }
 
 #[cfg(feature = "mysql")]

@@ -155,6 +155,18 @@ fn rediss_against_a_tls_redis_server() {
     let r = run.expect("verified", "PASS", None);
     assert_eq!(r["metadata"]["role"], "master", "{r}");
     assert!(r["metadata"]["server_version"].is_string(), "{r}");
+    // Its phases: the TLS handshake is its own span (the wait for the TLS preparation before
+    // it is in none), and together they fit in the check's time.
+    let phases = r["phases"].as_object().expect("phases");
+    let names: Vec<&str> = phases.keys().map(String::as_str).collect();
+    assert_eq!(names, ["connect", "tls", "query"], "{r}");
+    let sum_us: f64 = phases.values().filter_map(|v| v.as_f64()).sum::<f64>() * 1000.0;
+    // Each phase is written to the microsecond: allow one microsecond of rounding per phase.
+    let slack = phases.len() as f64;
+    assert!(
+        sum_us.round() <= r["duration_us"].as_f64().unwrap_or(0.0) + slack,
+        "{r}"
+    );
     run.expect("insecure", "PASS", None);
     run.expect("untrusted", "FAIL", Some("tls.untrusted"));
     let r = run.get("plain-to-tls");

@@ -8,10 +8,12 @@ use crate::checks::Thresholds;
 use crate::model::{Reason, Status};
 use crate::spec::fields::Ctx;
 
-/// The phases a database check may time (`phases:` takes these names). The drivers connect,
-/// negotiate TLS and log in as one call, so today a database check records that call as
-/// `connect` and the version read plus the `query` as `query`; `tls` and `auth` are the
-/// names for the split once a driver exposes it.
+/// The phases a database check may time (`phases:` takes these names). PostgreSQL records
+/// each: `connect` (the lookup and the TCP connection, made by infracheck), `tls` (the SSL
+/// negotiation and handshake, when it happens), `auth` (the login) and `query` (the version
+/// read plus the `query`). The MySQL driver connects, negotiates TLS and logs in as one call
+/// that takes no stream of ours, so a MySQL check records that call as `connect` and has no
+/// `tls` or `auth`.
 pub const PHASES: &[crate::model::PhaseName] = &[
     crate::model::PhaseName::Connect,
     crate::model::PhaseName::Tls,

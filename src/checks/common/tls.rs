@@ -65,6 +65,15 @@ impl Prepared {
     }
 }
 
+#[cfg(test)]
+impl Prepared {
+    /// A preparation that is done when the test sends `true` on the returned sender.
+    pub(crate) fn held() -> (Prepared, tokio::sync::watch::Sender<bool>) {
+        let (done, rx) = tokio::sync::watch::channel(false);
+        (Prepared(rx), done)
+    }
+}
+
 /// Start [`prepare`] for `trusts` on a thread of its own, so that it delays no check that
 /// needs none of it.
 pub fn prepare_in_background<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) -> Prepared {

@@ -19,7 +19,7 @@ mod judge;
 use judge::{Observed, judge};
 
 use super::common::{self, escape};
-use super::{Phase, Thresholds, tcp};
+use super::{Phase, RunContext, Thresholds, tcp};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::spec::field::{Field, FieldType as T, opt, req};
 use crate::spec::fields::Ctx;
@@ -249,7 +249,7 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 /// Run one attempt.
-pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
+pub async fn run(spec: &GrpcSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     let start = Instant::now();
     let mut meta = BTreeMap::new();
     let (tcp_stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
@@ -266,7 +266,7 @@ pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
         serde_json::json!(addr.to_string()),
     );
     let stream: Box<dyn Stream> = match &spec.tls {
-        Some(tls) => match handshake(tls, tcp_stream, phase).await {
+        Some(tls) => match handshake(tls, tcp_stream, ctx, phase).await {
             Ok(s) => s,
             Err(o) => return o.with_metadata(meta),
         },
@@ -274,23 +274,29 @@ pub async fn run(spec: &GrpcSpec, phase: &Phase) -> Outcome {
     };
     // gRPC's `connect` is the lookup, the TCP connection and TLS as one span: the spans the
     // shared connect helper recorded give way to it.
+    // The wait for the TLS preparation is outside the check's clock and so outside `connect`.
     let _ = phase.take_times();
-    let connected = phase.lap(PhaseName::Connect, start);
+    phase.record(PhaseName::Connect, phase.clocked(start));
+    let connected = Instant::now();
     let observed = match call(spec, stream, phase).await {
         Ok(o) => o,
         Err(o) => return o.with_metadata(meta),
     };
     phase.lap(PhaseName::Rpc, connected);
-    let elapsed = start.elapsed();
+    let elapsed = phase.clocked(start);
     judge(spec, &observed, elapsed).with_metadata(meta)
 }
 
-/// TLS over the connected stream, offering ALPN `h2`; failures get the `tls.*` reasons.
+/// TLS over the connected stream, offering ALPN `h2`, once the TLS preparation is done (a
+/// wait outside the check's clock, [`RunContext::tls_ready`]); failures get the `tls.*`
+/// reasons.
 async fn handshake(
     tls: &GrpcTls,
     tcp_stream: tokio::net::TcpStream,
+    ctx: &RunContext,
     phase: &Phase,
 ) -> Result<Box<dyn Stream>, Outcome> {
+    ctx.tls_ready(phase).await;
     phase.set("TLS handshake");
     let mut config = common::tls::client_config(
         tls.ca_file.as_deref(),
@@ -448,13 +454,16 @@ impl crate::checks::Kind for GrpcSpec {
             insecure: t.insecure,
         })
     }
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
     fn run<'a>(
         &'a self,
         _: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
+        ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, phase)
+        self::run(self, ctx, phase)
     }
 }
 
