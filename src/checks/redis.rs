@@ -342,6 +342,7 @@ async fn connect(spec: &RedisSpec, phase: &Phase) -> Result<Conn, Outcome> {
             spec.ca_file.as_deref(),
             spec.insecure,
             rustls::DEFAULT_VERSIONS,
+            None,
         )
         .map_err(|e| Outcome::fail(Reason::RedisConnect, e))?;
         let name = rustls::pki_types::ServerName::try_from(spec.host.clone()).map_err(|e| {

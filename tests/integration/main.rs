@@ -55,6 +55,7 @@ mod kubernetes;
 mod layering;
 mod merge_plan;
 mod metrics;
+mod mtls;
 #[cfg(feature = "mysql")]
 mod mysql;
 mod phases;

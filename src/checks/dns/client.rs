@@ -124,8 +124,9 @@ async fn ask_encrypted(
     trust: Trust<'_>,
     budget: Duration,
 ) -> Result<(Message, &'static str), QueryError> {
-    let (config, verifier) = common::tls::recording_client_config(trust.ca_file, trust.insecure)
-        .map_err(QueryError::Transport)?;
+    let (config, verifier) =
+        common::tls::recording_client_config(trust.ca_file, trust.insecure, None)
+            .map_err(QueryError::Transport)?;
     let work = encrypted_exchange(resolver, query, Arc::new(config), budget);
     match tokio::time::timeout(budget, work).await {
         Ok(Err(QueryError::Timeout(_))) | Err(_) => Err(QueryError::Timeout(budget)),

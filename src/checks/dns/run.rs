@@ -24,7 +24,8 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     // The trust settings are checked once, before any query (each encrypted resolver then
     // gets its own config, whose verifier reports that connection's certificate problem).
     if resolvers.iter().any(Resolver::encrypted)
-        && let Err(e) = common::tls::recording_client_config(spec.ca_file.as_deref(), spec.insecure)
+        && let Err(e) =
+            common::tls::recording_client_config(spec.ca_file.as_deref(), spec.insecure, None)
     {
         return Outcome::fail(Reason::TlsInvalid, e);
     }

@@ -296,6 +296,7 @@ async fn handshake(
         tls.ca_file.as_deref(),
         tls.insecure,
         rustls::DEFAULT_VERSIONS,
+        None,
     )
     .map_err(|e| Outcome::fail(Reason::Internal, e))?;
     config.alpn_protocols = vec![b"h2".to_vec()];

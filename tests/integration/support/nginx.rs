@@ -18,6 +18,16 @@ impl Nginx {
 
     /// Start nginx with `locations` (the inside of a `server {}` block, after `listen`).
     pub fn start(locations: &str) -> Nginx {
+        Nginx::start_listening("", locations)
+    }
+
+    /// [`Nginx::start`] serving HTTPS: `server` holds the `ssl_*` directives and locations.
+    pub fn start_tls(server: &str) -> Nginx {
+        Nginx::start_listening(" ssl", server)
+    }
+
+    /// `listen 127.0.0.1:PORT{listen_opts};` then `locations`.
+    fn start_listening(listen_opts: &str, locations: &str) -> Nginx {
         let nginx = require_bin("nginx", &["/usr/sbin/nginx"], "nginx");
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
@@ -48,7 +58,7 @@ http {{
     scgi_temp_path {d}/scgi;
     default_type text/plain;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_opts};
         {locations}
     }}
 }}
