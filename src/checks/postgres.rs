@@ -140,7 +140,7 @@ pub async fn run(spec: &PostgresSpec, phase: &Phase) -> Outcome {
         db.ca_file.as_deref(),
         db.insecure,
         rustls::DEFAULT_VERSIONS,
-        None,
+        db.client.as_ref(),
     ) {
         Ok(c) => tokio_postgres_rustls::MakeRustlsConnect::new(c),
         Err(e) => return Outcome::fail(Reason::DbConnect, e),
