@@ -259,3 +259,46 @@ fn a_bad_pair_is_a_config_error_at_its_line_that_never_shows_the_key() {
         assert!(err.contains(&format!("client_key ops/{name}")), "{err}");
     }
 }
+
+#[test]
+fn the_key_files_content_is_masked_wherever_it_appears() {
+    let pki = Pki::new();
+    let ws = Workspace::new();
+    client_files(&pki, &ws);
+    let closed = crate::support::closed_port();
+    // A command that prints the key file: its output reaches the report, the key does not.
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    tls_checks:
+      - {{name: api, host: 127.0.0.1, port: {port}, client_cert: client.pem, client_key: client.key}}
+    command_checks:
+      - {{name: leak, command: "cat client.key; cat client.key >&2; exit 1", shell: true, cwd: .}}
+"#,
+            port = closed.port
+        ),
+    );
+    let key = std::fs::read_to_string(ws.path().join("ops/client.key")).unwrap();
+    let lines: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!lines.is_empty());
+    for args in [
+        &["-c", "ops/c.yaml", "--env", "t", "--output", "json"][..],
+        &["-c", "ops/c.yaml", "--env", "t"][..],
+    ] {
+        let out = ws.run(args, &[]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        // The JSON results carry the output excerpts: masked there.
+        if args.contains(&"json") {
+            assert!(all.contains("***"), "the output was masked: {all}");
+        }
+        for line in &lines {
+            assert!(
+                !all.contains(line),
+                "{args:?} leaked a line of the key: {all}"
+            );
+        }
+    }
+}

@@ -613,6 +613,43 @@ mod tests {
             .unwrap();
     }
 
+    /// A self-signed certificate and its key, written as `NAME.pem` / `NAME.key` in `dir`.
+    fn pair(dir: &std::path::Path, name: &str) -> (String, String, String) {
+        let c = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, c.cert.pem()).unwrap();
+        std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
+        let s = |p: std::path::PathBuf| p.to_str().unwrap().to_owned();
+        (s(cert), s(key), c.signing_key.serialize_pem())
+    }
+
+    #[test]
+    fn a_client_identity_is_matched_and_its_key_kept_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, pem) = pair(dir.path(), "a");
+        let (_, other_key, _) = pair(dir.path(), "b");
+        let mut secrets = Vec::new();
+        let id = ClientIdentity::load(&cert, &key, &mut secrets).unwrap();
+        let body = pem.lines().nth(1).unwrap();
+        assert!(secrets.iter().any(|s| s == body), "{secrets:?}");
+        assert!(secrets.iter().any(|s| s == pem.trim()));
+        let debug = format!("{id:?}");
+        assert!(!debug.contains(body) && debug.contains("a.key"), "{debug}");
+        let err = ClientIdentity::load(&cert, &other_key, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, IdentityError::Key(m) if m.contains("does not match")),
+            "{err:?}"
+        );
+        // A certificate where the key belongs is reported at the key, without its content.
+        let err = ClientIdentity::load(&cert, &cert, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, IdentityError::Key(m) if m.contains("holds no PEM private key")),
+            "{err:?}"
+        );
+        assert!(client_config(None, false, rustls::DEFAULT_VERSIONS, Some(&id)).is_ok());
+    }
+
     #[tokio::test]
     async fn nothing_to_prepare_is_ready_at_once() {
         prepare_in_background([]).wait().await;
