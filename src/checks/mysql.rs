@@ -134,6 +134,13 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
         if let Some(ca) = &db.ca_file {
             ssl = ssl.with_root_certs(vec![std::path::PathBuf::from(ca).into()]);
         }
+        // The driver parses PEM itself: it gets the bytes read (and matched) with the config.
+        if let Some(id) = &db.client {
+            ssl = ssl.with_client_identity(Some(mysql_async::ClientIdentity::new(
+                id.cert_pem().to_vec().into(),
+                id.key_pem().to_vec().into(),
+            )));
+        }
         builder = builder.ssl_opts(ssl);
     }
     let start = Instant::now();

@@ -225,6 +225,7 @@ pub async fn run(spec: &PostgresSpec, ctx: &RunContext, phase: &Phase) -> Outcom
             db.ca_file.as_deref(),
             db.insecure,
             rustls::DEFAULT_VERSIONS,
+            db.client.as_ref(),
         ) {
             Ok(c) => c,
             Err(e) => return Outcome::fail(Reason::DbConnect, e),

@@ -46,6 +46,8 @@ pub const FIELDS: &[Field] = &[
         T::String,
         "PEM file of a private CA trusted in addition to the system roots.",
     ),
+    common::trust::CLIENT_CERT_FIELD,
+    common::trust::CLIENT_KEY_FIELD,
 ];
 
 const MAX_BULK: usize = 1024 * 1024;
@@ -94,6 +96,8 @@ pub struct RedisSpec {
     pub insecure: bool,
     /// Extra CA file.
     pub ca_file: Option<String>,
+    /// The client certificate presented when the server asks for one (`rediss://`).
+    pub client: Option<common::tls::ClientIdentity>,
     /// Latency thresholds.
     pub thresholds: Thresholds,
 }
@@ -152,7 +156,15 @@ pub fn parse(
     };
     let insecure = common::trust::insecure(r, ctx);
     let ca_file = common::trust::ca_file(r, ctx)?;
+    let client = common::trust::client_identity(r, ctx);
     let (url, target, db) = url?;
+    if client.is_some() && url.scheme() != "rediss" {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`client_cert` and `client_key` apply only to a `rediss://` URL",
+        );
+    }
     let username = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
     let password = url.password().map(percent_decode);
     Some((
@@ -172,6 +184,7 @@ pub fn parse(
             keys_exist,
             insecure,
             ca_file,
+            client,
             thresholds,
         },
         if target.is_empty() {
@@ -345,6 +358,7 @@ async fn connect(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Result<Co
             spec.ca_file.as_deref(),
             spec.insecure,
             rustls::DEFAULT_VERSIONS,
+            spec.client.as_ref(),
         )
         .map_err(|e| Outcome::fail(Reason::RedisConnect, e))?;
         let name = rustls::pki_types::ServerName::try_from(spec.host.clone()).map_err(|e| {

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::common::cert::{CertFacts, cert_facts, rfc3339};
 use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
@@ -52,6 +55,8 @@ pub const FIELDS: &[Field] = &[
         T::String,
         "PEM file of a private CA trusted in addition to the system roots.",
     ),
+    common::trust::CLIENT_CERT_FIELD,
+    common::trust::CLIENT_KEY_FIELD,
     opt(
         "min_version",
         T::Choice(&["1.0", "1.1", "1.2", "1.3"]),
@@ -132,6 +137,8 @@ pub struct TlsSpec {
     pub fail_days: i64,
     /// A private CA trusted in addition to the system roots.
     pub ca_file: Option<String>,
+    /// The client certificate presented when the server asks for one.
+    pub client: Option<common::tls::ClientIdentity>,
     /// The lowest acceptable negotiated version.
     pub min_version: Option<TlsVersion>,
     /// Latency thresholds (connect plus handshake).
@@ -157,6 +164,7 @@ pub fn parse(
         );
     }
     let ca_file = common::trust::ca_file(r, ctx)?;
+    let client = common::trust::client_identity(r, ctx);
     let min_version = match r.take("min_version") {
         Some((n, p)) => {
             let s = ctx.string(n, &p)?;
@@ -188,6 +196,7 @@ pub fn parse(
             warn_days,
             fail_days,
             ca_file,
+            client,
             min_version,
             thresholds,
         },
@@ -222,10 +231,19 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         Ok(v) => Arc::new(v.keeping_chain()),
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
-    let config = match common::tls::config_with_verifier(verifier.clone(), rustls::ALL_VERSIONS) {
+    let mut config = match common::tls::config_with_verifier(
+        verifier.clone(),
+        rustls::ALL_VERSIONS,
+        spec.client.as_ref(),
+    ) {
         Ok(c) => c,
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
+    let asked = Arc::new(AskedForCert {
+        inner: Arc::clone(&config.client_auth_cert_resolver),
+        asked: AtomicBool::new(false),
+    });
+    config.client_auth_cert_resolver = Arc::clone(&asked) as Arc<dyn ResolvesClientCert>;
     let mut meta = BTreeMap::new();
     meta.insert(
         "remote_addr".to_owned(),
@@ -237,7 +255,17 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     );
     phase.set("TLS handshake");
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let result = connector.connect(name, stream).await;
+    let mut result = connector.connect(name, stream).await;
+    // In TLS 1.3 the client's handshake ends before the server has judged its certificate: a
+    // server that asked for one gives its verdict after (an alert, or nothing). The check
+    // closes its side and reads that verdict as part of the handshake.
+    let asked_for_cert = asked.asked.load(Ordering::Relaxed);
+    if asked_for_cert && let Ok(tls) = &mut result {
+        let tls13 = tls.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+        if tls13 && let Err(e) = server_verdict(tls).await {
+            result = Err(e);
+        }
+    }
     phase.lap(PhaseName::Handshake, shaking);
     let elapsed = phase.clocked(start);
     let now = time::OffsetDateTime::now_utc();
@@ -254,6 +282,12 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             let err = verifier
                 .error()
                 .or_else(|| common::tls::rustls_error_of(&e).cloned());
+            if asked_for_cert
+                && let Some(rustls::Error::AlertReceived(alert)) = &err
+                && is_client_cert_alert(*alert)
+            {
+                return client_cert_refused(spec, *alert).with_metadata(meta);
+            }
             return handshake_failure(spec, err.as_ref(), &e, &chain, now).with_metadata(meta);
         }
     };
@@ -275,6 +309,78 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     let _ = tls.shutdown().await;
 
     judge(spec, version, &chain, elapsed, now).with_metadata(meta)
+}
+
+/// Asks the wrapped resolver for the client certificate and keeps whether the server asked for
+/// one (a TLS CertificateRequest).
+#[derive(Debug)]
+struct AskedForCert {
+    inner: Arc<dyn ResolvesClientCert>,
+    asked: AtomicBool,
+}
+
+impl ResolvesClientCert for AskedForCert {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        self.inner.resolve(root_hint_subjects, sigschemes)
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
+}
+
+/// After a TLS 1.3 handshake in which the server asked for a client certificate: close the
+/// check's side (close_notify) and read until the server closes, sends data or refuses the
+/// certificate with an alert (the error returned). Bounded: the first read that returns
+/// anything ends it, and the check's timeout bounds the wait.
+async fn server_verdict(
+    tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> Result<(), std::io::Error> {
+    // A server that already refused may have closed: the alert is still there to read.
+    let _ = tls.shutdown().await;
+    let mut buf = [0u8; 512];
+    match tls.read(&mut buf).await {
+        Err(e) if common::tls::rustls_error_of(&e).is_some() => Err(e),
+        // Data, a close or a connection error without an alert: no refusal was heard.
+        _ => Ok(()),
+    }
+}
+
+/// Alerts a server sends about the client's certificate (RFC 8446 section 6.2).
+fn is_client_cert_alert(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        alert,
+        A::CertificateRequired
+            | A::HandshakeFailure
+            | A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+    )
+}
+
+/// The outcome of a handshake the server ended with an alert after asking for a client
+/// certificate: the certificate was missing or refused.
+fn client_cert_refused(spec: &TlsSpec, alert: rustls::AlertDescription) -> Outcome {
+    let message = match &spec.client {
+        None => format!(
+            "the server requires a client certificate and none is configured (`client_cert`, `client_key`): alert {alert:?}"
+        ),
+        Some(id) => format!(
+            "the server refused the client certificate {}: alert {alert:?}",
+            id.cert_file()
+        ),
+    };
+    Outcome::fail(Reason::TlsHandshake, message)
 }
 
 /// The verdict on a completed handshake: the negotiated `version` against `min_version`, the

@@ -195,3 +195,55 @@ fn resolver_certificates_are_verified_and_failures_name_the_transport() {
         "{r}"
     );
 }
+
+#[test]
+fn dot_and_doh_resolvers_present_a_client_certificate() {
+    let pki = Pki::new();
+    let ub = unbound(&pki);
+    let ws = Workspace::new();
+    let (cert, key) = crate::mtls::client_files(&pki, &ws);
+    let ca = pki.ca_file();
+    let require = format!(
+        "ssl_certificate {cert};\n        ssl_certificate_key {key};\n        ssl_client_certificate {ca};\n        ssl_verify_client on;",
+        cert = cert.display(),
+        key = key.display(),
+        ca = ca.display(),
+    );
+    // DNS over TLS: nginx requires the certificate and passes the stream to unbound's TCP port.
+    let dot_front = crate::support::nginx::Nginx::start_stream_tls(&format!(
+        "{require}\n        proxy_pass {};",
+        ub.plain
+    ));
+    // DNS over HTTPS: nginx requires the certificate and passes HTTP/2 on to unbound's DoH.
+    let doh_front = crate::support::nginx::Nginx::start_tls_h2(&format!(
+        "{require}\n        location /dns-query {{ grpc_pass grpcs://127.0.0.1:{}; }}",
+        ub.https_port
+    ));
+    let dot = format!("tls://127.0.0.1:{}#app.test", dot_front.port);
+    let doh = format!("https://127.0.0.1:{}/dns-query", doh_front.port);
+    let ca = ca.display();
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    dns_checks:
+      - {{name: dot-none, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{dot}"], ca_file: "{ca}"}}
+      - {{name: dot-cert, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{dot}"], ca_file: "{ca}", client_cert: client.pem, client_key: client.key}}
+      - {{name: dot-stranger, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{dot}"], ca_file: "{ca}", client_cert: stranger.pem, client_key: stranger.key}}
+      - {{name: doh-none, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{doh}"], ca_file: "{ca}"}}
+      - {{name: doh-cert, query_name: www.dns.test, expected: [192.0.2.10], resolvers: ["{doh}"], ca_file: "{ca}", client_cert: client.pem, client_key: client.key}}
+"#
+        ),
+    );
+    let (rc, rs) = crate::mtls::run_ops(&ws);
+    assert_eq!(rc, 1, "{rs:?}");
+    for name in ["dot-cert", "doh-cert"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "PASS", "{name}: {message}");
+    }
+    for name in ["dot-none", "dot-stranger", "doh-none"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "FAIL", "{name}: {message}");
+    }
+}

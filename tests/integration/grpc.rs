@@ -158,6 +158,7 @@ fn tls_trust_names_and_insecure() {
         &Options {
             tls: Some((&cert, &key)),
             require: None,
+            client_ca: None,
         },
     );
     let ca = pki.ca_file();
@@ -193,6 +194,45 @@ fn tls_trust_names_and_insecure() {
 }
 
 #[test]
+fn a_client_certificate_is_presented_to_a_server_that_requires_one() {
+    let pki = Pki::new();
+    let ws = Workspace::new();
+    let (cert, key) = crate::mtls::client_files(&pki, &ws);
+    let ca = pki.ca_file();
+    let srv = HealthServer::start(
+        Mode::Health,
+        &["=SERVING"],
+        &Options {
+            tls: Some((&cert, &key)),
+            require: None,
+            client_ca: Some(&ca),
+        },
+    );
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    grpc_checks:
+      - {{name: none, target: "{t}", tls: true, ca_file: "{ca}"}}
+      - {{name: cert, target: "{t}", tls: true, ca_file: "{ca}", client_cert: client.pem, client_key: client.key}}
+      - {{name: stranger, target: "{t}", tls: true, ca_file: "{ca}", client_cert: stranger.pem, client_key: stranger.key}}
+"#,
+            t = srv.target(),
+            ca = ca.display(),
+        ),
+    );
+    let (code, rs) = crate::mtls::run_ops(&ws);
+    assert_eq!(code, 1, "{rs:?}");
+    let (status, _, message) = crate::mtls::verdict(&rs, "cert");
+    assert_eq!(status, "PASS", "{message}");
+    for name in ["none", "stranger"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "FAIL", "{name}: {message}");
+    }
+}
+
+#[test]
 fn metadata_reaches_the_server_and_secrets_stay_out_of_reports() {
     let good = "grpc-sentinel-token-0007";
     let wrong = "wrong-grpc-sentinel-0008";
@@ -202,6 +242,7 @@ fn metadata_reaches_the_server_and_secrets_stay_out_of_reports() {
         &Options {
             tls: None,
             require: Some(&format!("authorization=Bearer {good}")),
+            client_ca: None,
         },
     );
     let ws = Workspace::new();

@@ -58,6 +58,7 @@ mod kubernetes;
 mod layering;
 mod merge_plan;
 mod metrics;
+mod mtls;
 #[cfg(feature = "mysql")]
 mod mysql;
 mod phases;

@@ -106,3 +106,58 @@ fn tls_require_succeeds_against_a_server_with_a_certificate() {
     run.expect("untrusted", "FAIL", Some("db.connect"));
     assert!(!run.raw.contains(PW), "{}", run.raw);
 }
+
+#[test]
+fn a_client_certificate_is_presented_to_a_user_that_requires_x509() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = crate::support::tls_server::Pki::new();
+    let ws = Workspace::new();
+    let (cert, key) = crate::mtls::client_files(&pki, &ws);
+    let ca = pki.ca_file();
+    let (uid, gid) = crate::support::postgres::user_ids("mysql");
+    for f in [&cert, &key, &ca] {
+        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(pki.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let db = MariaDb::start_with(
+        PW,
+        "",
+        &[
+            format!("--ssl-cert={}", cert.display()),
+            format!("--ssl-key={}", key.display()),
+            format!("--ssl-ca={}", ca.display()),
+        ],
+    );
+    db.sql("ALTER USER 'app'@'%' REQUIRE X509; FLUSH PRIVILEGES;");
+    let url = format!("mysql://app:${{MYSQL_PWD}}@127.0.0.1:{}/app", db.port);
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    mysql_checks:
+      - {{name: none, url: "{url}", tls: require, ca_file: "{ca}"}}
+      - {{name: cert, url: "{url}", tls: require, ca_file: "{ca}", client_cert: client.pem, client_key: client.key, query: "select 1", expect_value: "1"}}
+      - {{name: stranger, url: "{url}", tls: require, ca_file: "{ca}", client_cert: stranger.pem, client_key: stranger.key}}
+"#,
+            ca = ca.display()
+        ),
+    );
+    let out = ws.run(
+        &["-c", "ops/c.yaml", "--env", "t", "--output", "json"],
+        &[("MYSQL_PWD", PW)],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&crate::support::stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::support::stderr(&out)));
+    let rs = doc["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(crate::support::code(&out), 1, "{rs:?}");
+    let (status, _, message) = crate::mtls::verdict(&rs, "cert");
+    assert_eq!(status, "PASS", "{message}");
+    for name in ["none", "stranger"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "FAIL", "{name}: {message}");
+    }
+    assert!(!crate::support::stdout(&out).contains(PW));
+}

@@ -152,3 +152,68 @@ fn tls_require_succeeds_against_a_server_with_a_certificate() {
     run.expect("untrusted", "FAIL", Some("db.connect"));
     assert!(!run.raw.contains(PW), "{}", run.raw);
 }
+
+#[test]
+fn a_client_certificate_is_presented_to_a_server_with_clientcert_verify_ca() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = crate::support::tls_server::Pki::new();
+    let ws = Workspace::new();
+    let (cert, key) = crate::mtls::client_files(&pki, &ws);
+    let ca = pki.ca_file();
+    // The superuser sets the server up with a password alone; `app` must also show a
+    // certificate from the private CA (`clientcert=verify-ca`).
+    let hba = pki.dir.path().join("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "hostssl all postgres 127.0.0.1/32 scram-sha-256\n\
+         hostssl all app 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n",
+    )
+    .expect("write pg_hba.conf");
+    let (uid, gid) = crate::support::postgres::user_ids("postgres");
+    for f in [&cert, &key, &ca, &hba] {
+        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(pki.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let pg = Postgres::start_with(
+        PW,
+        "",
+        &[
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+            format!("ssl_ca_file={}", ca.display()),
+            format!("hba_file={}", hba.display()),
+        ],
+    );
+    let url = format!("postgres://app:${{PGPASSWORD}}@127.0.0.1:{}/app", pg.port);
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    postgres_checks:
+      - {{name: none, url: "{url}", tls: require, ca_file: "{ca}"}}
+      - {{name: cert, url: "{url}", tls: require, ca_file: "{ca}", client_cert: client.pem, client_key: client.key, query: "select (client_dn <> '')::text from pg_stat_ssl where pid = pg_backend_pid()", expect_value: "true"}}
+      - {{name: stranger, url: "{url}", tls: require, ca_file: "{ca}", client_cert: stranger.pem, client_key: stranger.key}}
+"#,
+            ca = ca.display()
+        ),
+    );
+    let out = ws.run(
+        &["-c", "ops/c.yaml", "--env", "t", "--output", "json"],
+        &[("PGPASSWORD", PW)],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&crate::support::stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::support::stderr(&out)));
+    let rs = doc["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(crate::support::code(&out), 1, "{rs:?}");
+    let (status, _, message) = crate::mtls::verdict(&rs, "cert");
+    assert_eq!(status, "PASS", "{message}");
+    for name in ["none", "stranger"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "FAIL", "{name}: {message}");
+    }
+    assert!(!crate::support::stdout(&out).contains(PW));
+}

@@ -114,27 +114,8 @@ fn rediss_against_a_tls_redis_server() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf_days("redis", 90);
     let ca = pki.ca_file();
-    let bin =
-        crate::support::require_bin("redis-server", &["/usr/bin/redis-server"], "redis-server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (port, _guard) = crate::support::spawn_listening("redis-server (TLS)", |port| {
-        let mut cmd = std::process::Command::new(&bin);
-        cmd.args(["--port", "0", "--tls-port", &port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .arg("--tls-cert-file")
-            .arg(&cert)
-            .arg("--tls-key-file")
-            .arg(&key)
-            .arg("--tls-ca-cert-file")
-            .arg(&ca)
-            .args(["--tls-auth-clients", "no"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit());
-        cmd
-    });
+    let server = Redis::start_tls(&cert, &key, &ca, false);
+    let port = server.port;
     let ws = Workspace::new();
     let run = run_json(
         &ws,
@@ -173,5 +154,49 @@ fn rediss_against_a_tls_redis_server() {
     assert_eq!(
         r["status"], "FAIL",
         "a plaintext client gets no answer: {r}"
+    );
+}
+
+#[test]
+fn rediss_presents_a_client_certificate_when_tls_auth_clients_is_on() {
+    use crate::support::tls_server::Pki;
+    let pki = Pki::new();
+    let ws = Workspace::new();
+    let (cert, key) = crate::mtls::client_files(&pki, &ws);
+    let ca = pki.ca_file();
+    let server = Redis::start_tls(&cert, &key, &ca, true);
+    ws.write(
+        "ops/c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    redis_checks:
+      - {{name: none, url: "rediss://127.0.0.1:{port}", ca_file: "{ca}"}}
+      - {{name: cert, url: "rediss://127.0.0.1:{port}", ca_file: "{ca}", client_cert: client.pem, client_key: client.key, role: master}}
+      - {{name: stranger, url: "rediss://127.0.0.1:{port}", ca_file: "{ca}", client_cert: stranger.pem, client_key: stranger.key}}
+"#,
+            port = server.port,
+            ca = ca.display()
+        ),
+    );
+    let (code, rs) = crate::mtls::run_ops(&ws);
+    assert_eq!(code, 1, "{rs:?}");
+    let (status, _, message) = crate::mtls::verdict(&rs, "cert");
+    assert_eq!(status, "PASS", "{message}");
+    for name in ["none", "stranger"] {
+        let (status, _, message) = crate::mtls::verdict(&rs, name);
+        assert_eq!(status, "FAIL", "{name}: {message}");
+    }
+    // On a plain `redis://` URL the keys are a config error.
+    ws.write(
+        "ops/c.yaml",
+        "environments:\n  t:\n    redis_checks:\n      - {name: plain, url: \"redis://127.0.0.1:1\", client_cert: client.pem, client_key: client.key}\n",
+    );
+    let out = ws.run(&["validate", "-c", "ops/c.yaml"], &[]);
+    assert_eq!(crate::support::code(&out), 2);
+    assert!(
+        crate::support::stderr(&out).contains("apply only to a `rediss://` URL"),
+        "{}",
+        crate::support::stderr(&out)
     );
 }

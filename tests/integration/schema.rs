@@ -85,6 +85,7 @@ environments:
       - {name: db2, host: "${vars.host}", port: 5432, tags: db}
     tls_checks:
       - {name: cert, host: example.test, warn_days: "${WARN_DAYS}", min_version: "1.2"}
+      - {name: mtls, host: example.test, client_cert: pki/ci.pem, client_key: pki/ci.key}
 "#,
     );
     let (ok, text) = validate(&schema, &[&good]);

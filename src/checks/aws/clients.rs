@@ -69,7 +69,7 @@ impl Clients {
     pub(crate) async fn http(&self) -> Result<reqwest::Client, Outcome> {
         self.http
             .get_or_try_init(|| async {
-                let tls = common_tls::client_config(None, false, rustls::DEFAULT_VERSIONS)
+                let tls = common_tls::client_config(None, false, rustls::DEFAULT_VERSIONS, None)
                     .map_err(|e| Outcome::fail(Reason::Internal, e))?;
                 reqwest::Client::builder()
                     .use_preconfigured_tls(tls)

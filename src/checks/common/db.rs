@@ -68,6 +68,8 @@ macro_rules! db_fields {
                 $crate::spec::field::FieldType::String,
                 "PEM file of a private CA trusted in addition to the system roots.",
             ),
+            $crate::checks::common::trust::CLIENT_CERT_FIELD,
+            $crate::checks::common::trust::CLIENT_KEY_FIELD,
         ]
     };
 }
@@ -91,6 +93,8 @@ pub struct DbCommon {
     pub insecure: bool,
     /// Extra CA file.
     pub ca_file: Option<String>,
+    /// The client certificate presented when the server asks for one.
+    pub client: Option<super::tls::ClientIdentity>,
     /// Latency thresholds (connect + query).
     pub thresholds: Thresholds,
 }
@@ -154,6 +158,14 @@ pub fn parse_db(
     };
     let insecure = super::trust::insecure(r, ctx);
     let ca_file = super::trust::ca_file(r, ctx)?;
+    let client = super::trust::client_identity(r, ctx);
+    if client.is_some() && tls == TlsMode::Disable {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`client_cert` and `client_key` need TLS: set `tls: require`",
+        );
+    }
     let (url, target) = url?;
     Some((
         DbCommon {
@@ -164,6 +176,7 @@ pub fn parse_db(
             tls,
             insecure,
             ca_file,
+            client,
             thresholds,
         },
         target,

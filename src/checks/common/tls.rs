@@ -1,6 +1,7 @@
 //! rustls plumbing shared by every kind that speaks TLS: one crypto provider (aws-lc-rs), the
 //! system roots loaded once, `ca_file` loading, the one verifier (web PKI, or the opt-out behind
-//! `insecure: true`, wrapped so its verdict is kept) and mapping of rustls errors to reason
+//! `insecure: true`, wrapped so its verdict is kept), the client certificate
+//! (`client_cert`/`client_key`, [`ClientIdentity`]) and mapping of rustls errors to reason
 //! codes.
 //!
 //! Measurement boundary: loading the trust store, building a web PKI verifier (parsing every
@@ -9,14 +10,19 @@
 //! its own while the checks that need no TLS already run ([`prepare_in_background`]); a check
 //! that speaks TLS waits for it before its clock starts (`RunContext::ready_for`). It then only
 //! wraps the prepared verifier in a fresh, cheap `ClientConfig` per connection (fresh, so no
-//! check resumes another check's TLS session and every handshake is a full one).
+//! check resumes another check's TLS session and every handshake is a full one). A client
+//! certificate and its key are read, parsed and matched when the config is read
+//! ([`ClientIdentity::load`]), before any check runs; a connection only shares the loaded key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{
+    CertificateError, DigitallySignedStruct, InconsistentKeys, RootCertStore, SignatureScheme,
+};
 
 use crate::model::Reason;
 
@@ -147,10 +153,12 @@ fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
 }
 
 /// A client config for the given trust settings. `versions` limits the protocol versions.
+/// `client`: the certificate presented when the server asks for one.
 pub fn client_config(
     ca_file: Option<&str>,
     insecure: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
+    client: Option<&ClientIdentity>,
 ) -> Result<rustls::ClientConfig, String> {
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(AcceptAnyCert)
@@ -161,7 +169,7 @@ pub fn client_config(
             None => Arc::new(RecordingVerifier::new(None)),
         }
     };
-    config_with_verifier(verifier, versions)
+    config_with_verifier(verifier, versions, client)
 }
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that
@@ -170,26 +178,205 @@ pub fn client_config(
 pub fn recording_client_config(
     ca_file: Option<&str>,
     insecure: bool,
+    client: Option<&ClientIdentity>,
 ) -> Result<(rustls::ClientConfig, Arc<RecordingVerifier>), String> {
     let verifier = Arc::new(RecordingVerifier::for_trust(ca_file, insecure)?);
     let config = config_with_verifier(
         Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>,
         rustls::DEFAULT_VERSIONS,
+        client,
     )?;
     Ok((config, verifier))
 }
 
-/// A client config that verifies through `verifier` (which decides trust itself).
+/// A client config that verifies through `verifier` (which decides trust itself) and presents
+/// `client` when the server asks for a certificate (none: the handshake goes on without one,
+/// and a server that requires one refuses it).
 pub fn config_with_verifier(
     verifier: Arc<dyn ServerCertVerifier>,
     versions: &[&'static rustls::SupportedProtocolVersion],
+    client: Option<&ClientIdentity>,
 ) -> Result<rustls::ClientConfig, String> {
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| format!("TLS setup failed: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(verifier);
+    Ok(match client {
+        Some(id) => builder
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(Arc::clone(&id.certified)))),
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// The largest `client_cert` or `client_key` file read (a chain or a key is a few KiB).
+const MAX_IDENTITY_FILE: u64 = 1 << 20;
+
+/// At most this many lines of a key file become secrets to mask (a PEM key has a few dozen).
+const MAX_SECRET_LINES: usize = 256;
+
+/// A client certificate chain and its private key (`client_cert`/`client_key`), read, parsed
+/// and matched once when the config is read. Its `Debug` names the files only: the key is a
+/// secret.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    cert_file: Arc<str>,
+    key_file: Arc<str>,
+    certified: Arc<CertifiedKey>,
+    /// The files' bytes, for drivers that read PEM themselves (mysql).
+    cert_pem: Arc<[u8]>,
+    key_pem: Arc<[u8]>,
+}
+
+/// Why a client certificate cannot be used, attributed to the key whose file is at fault. The
+/// message is one line naming the file and never quotes the key file's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// `client_cert` cannot be read or holds no usable certificate.
+    #[error("{0}")]
+    Cert(String),
+    /// `client_key` cannot be read, holds no usable key, or does not match the certificate.
+    #[error("{0}")]
+    Key(String),
+}
+
+impl ClientIdentity {
+    /// Read `cert_file` (a PEM chain, end entity first) and `key_file` (a PEM private key:
+    /// PKCS#8, PKCS#1 or SEC1) and check that the key belongs to the certificate. Every line
+    /// of the key file is added to `secrets` (masked in every output), readable key or not.
+    pub fn load(
+        cert_file: &str,
+        key_file: &str,
+        secrets: &mut Vec<String>,
+    ) -> Result<Self, IdentityError> {
+        let key_pem = read_small(key_file, "client_key").map_err(IdentityError::Key)?;
+        add_key_secrets(&key_pem, secrets);
+        let cert_pem = read_small(cert_file, "client_cert").map_err(IdentityError::Cert)?;
+        let chain: Result<Vec<_>, _> = rustls_pemfile::certs(&mut cert_pem.as_slice()).collect();
+        let chain = chain.map_err(|e| {
+            IdentityError::Cert(format!("client_cert {cert_file} is not valid PEM: {e}"))
+        })?;
+        if chain.is_empty() {
+            return Err(IdentityError::Cert(format!(
+                "client_cert {cert_file} contains no PEM certificate"
+            )));
+        }
+        // The parsers' own errors are not quoted: they may carry bytes of the key.
+        let no_key =
+            || IdentityError::Key(format!("client_key {key_file} holds no PEM private key"));
+        let key = match rustls_pemfile::private_key(&mut key_pem.as_slice()) {
+            Ok(Some(k)) => k,
+            Ok(None) | Err(_) => return Err(no_key()),
+        };
+        let signing = provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(|_| {
+                IdentityError::Key(format!(
+                    "client_key {key_file} holds a private key that cannot be used (unsupported type or malformed)"
+                ))
+            })?;
+        let certified = CertifiedKey::new(chain, signing);
+        match certified.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
+            Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
+                return Err(IdentityError::Key(format!(
+                    "client_key {key_file} does not match the certificate in client_cert {cert_file}"
+                )));
+            }
+            Err(e) => {
+                return Err(IdentityError::Cert(format!(
+                    "client_cert {cert_file} holds an unusable certificate: {e}"
+                )));
+            }
+        }
+        Ok(ClientIdentity {
+            cert_file: Arc::from(cert_file),
+            key_file: Arc::from(key_file),
+            certified: Arc::new(certified),
+            cert_pem: Arc::from(cert_pem),
+            key_pem: Arc::from(key_pem),
+        })
+    }
+
+    /// The certificate file, as resolved.
+    pub fn cert_file(&self) -> &str {
+        &self.cert_file
+    }
+
+    /// The key file, as resolved.
+    pub fn key_file(&self) -> &str {
+        &self.key_file
+    }
+
+    /// The certificate file's bytes (PEM), for drivers that parse it themselves.
+    pub fn cert_pem(&self) -> &Arc<[u8]> {
+        &self.cert_pem
+    }
+
+    /// The key file's bytes (PEM; a secret), for drivers that parse it themselves.
+    pub fn key_pem(&self) -> &Arc<[u8]> {
+        &self.key_pem
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two identities are the same when they name the same files (they were read once each).
+impl PartialEq for ClientIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.cert_file == other.cert_file && self.key_file == other.key_file
+    }
+}
+
+impl Eq for ClientIdentity {}
+
+impl std::hash::Hash for ClientIdentity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.cert_file.hash(state);
+        self.key_file.hash(state);
+    }
+}
+
+/// Read a small file named by `key` (a one-line error naming it otherwise).
+fn read_small(path: &str, key: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {key} {path}: {e}"))?;
+    let mut data = Vec::new();
+    file.take(MAX_IDENTITY_FILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read {key} {path}: {e}"))?;
+    if u64::try_from(data.len()).unwrap_or(u64::MAX) > MAX_IDENTITY_FILE {
+        return Err(format!(
+            "{key} {path} is larger than {} KiB",
+            MAX_IDENTITY_FILE / 1024
+        ));
+    }
+    Ok(data)
+}
+
+/// The key file's content as secrets: the whole text and each line of it (PEM armour lines
+/// aside), so neither the file nor any part of it can reach an output.
+fn add_key_secrets(data: &[u8], secrets: &mut Vec<String>) {
+    let text = String::from_utf8_lossy(data);
+    let whole = text.trim();
+    if whole.len() >= crate::redact::MIN_SECRET_CHARS {
+        secrets.push(whole.to_owned());
+    }
+    secrets.extend(
+        text.lines()
+            .map(str::trim)
+            .filter(|l| l.len() >= crate::redact::MIN_SECRET_CHARS && !l.starts_with("-----"))
+            .take(MAX_SECRET_LINES)
+            .map(str::to_owned),
+    );
 }
 
 /// The web PKI verifier over the system roots plus `ca_file`; `None` when there is no trusted
@@ -435,6 +622,43 @@ mod tests {
             .unwrap();
     }
 
+    /// A self-signed certificate and its key, written as `NAME.pem` / `NAME.key` in `dir`.
+    fn pair(dir: &std::path::Path, name: &str) -> (String, String, String) {
+        let c = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, c.cert.pem()).unwrap();
+        std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
+        let s = |p: std::path::PathBuf| p.to_str().unwrap().to_owned();
+        (s(cert), s(key), c.signing_key.serialize_pem())
+    }
+
+    #[test]
+    fn a_client_identity_is_matched_and_its_key_kept_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, pem) = pair(dir.path(), "a");
+        let (_, other_key, _) = pair(dir.path(), "b");
+        let mut secrets = Vec::new();
+        let id = ClientIdentity::load(&cert, &key, &mut secrets).unwrap();
+        let body = pem.lines().nth(1).unwrap();
+        assert!(secrets.iter().any(|s| s == body), "{secrets:?}");
+        assert!(secrets.iter().any(|s| s == pem.trim()));
+        let debug = format!("{id:?}");
+        assert!(!debug.contains(body) && debug.contains("a.key"), "{debug}");
+        let err = ClientIdentity::load(&cert, &other_key, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, IdentityError::Key(m) if m.contains("does not match")),
+            "{err:?}"
+        );
+        // A certificate where the key belongs is reported at the key, without its content.
+        let err = ClientIdentity::load(&cert, &cert, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, IdentityError::Key(m) if m.contains("holds no PEM private key")),
+            "{err:?}"
+        );
+        assert!(client_config(None, false, rustls::DEFAULT_VERSIONS, Some(&id)).is_ok());
+    }
+
     #[tokio::test]
     async fn nothing_to_prepare_is_ready_at_once() {
         prepare_in_background([]).wait().await;
@@ -450,7 +674,7 @@ mod tests {
         prepared(good).await;
         // Gone after the preparation: a config built now uses what was prepared.
         std::fs::remove_file(good).unwrap();
-        assert!(client_config(Some(good), false, rustls::DEFAULT_VERSIONS).is_ok());
+        assert!(client_config(Some(good), false, rustls::DEFAULT_VERSIONS, None).is_ok());
         assert!(RecordingVerifier::for_trust(Some(good), false).is_ok());
     }
 
@@ -462,7 +686,7 @@ mod tests {
         let bad = bad.to_str().unwrap();
         prepared(bad).await;
         std::fs::remove_file(bad).unwrap();
-        let err = client_config(Some(bad), false, rustls::DEFAULT_VERSIONS).unwrap_err();
+        let err = client_config(Some(bad), false, rustls::DEFAULT_VERSIONS, None).unwrap_err();
         assert!(err.contains("contains no PEM certificate"), "{err}");
     }
 }

@@ -1,7 +1,11 @@
-//! Keys several kinds read the same way: `insecure`, `ca_file` and `server_name` for every
-//! TLS-speaking kind, and regular expressions (`body_regex`, `stdout_regex`, …).
+//! Keys several kinds read the same way: `insecure`, `ca_file`, `client_cert`/`client_key`
+//! and `server_name` for every TLS-speaking kind, and regular expressions (`body_regex`,
+//! `stdout_regex`, …).
 
 use rustls::pki_types::ServerName;
+
+use super::tls::{ClientIdentity, IdentityError};
+use crate::spec::field::{Field, FieldType, opt};
 
 use crate::spec::fields::Ctx;
 use crate::spec::yaml::MapReader;
@@ -28,6 +32,66 @@ pub fn ca_file(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<Option<String
         ctx.problem(n, &p, e);
     }
     Some(Some(path))
+}
+
+/// The schema fields of `client_cert` and `client_key`, declared once for every kind that
+/// takes them.
+pub const CLIENT_CERT_FIELD: Field = opt(
+    "client_cert",
+    FieldType::String,
+    "PEM file of the client certificate (chain) presented when the server asks for one (mTLS); needs `client_key`.",
+);
+/// See [`CLIENT_CERT_FIELD`].
+pub const CLIENT_KEY_FIELD: Field = opt(
+    "client_key",
+    FieldType::String,
+    "PEM file of the private key of `client_cert` (its content is a secret).",
+);
+
+/// Read `client_cert` and `client_key`: both or neither (a problem at the one given alone).
+/// Paths are relative to the directory of the config file that names them. The pair is read,
+/// parsed and matched here, once, before any check runs: an unreadable or invalid file, or a
+/// key that does not belong to the certificate, is a problem at the key naming the file at
+/// fault (a mismatch at `client_key`). The key file's content is added to the secrets.
+/// `None`: absent, or a problem was reported.
+pub fn client_identity(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<ClientIdentity> {
+    let cert = r.take("client_cert");
+    let key = r.take("client_key");
+    match (cert, key) {
+        (None, None) => None,
+        (Some((n, p)), None) => {
+            ctx.problem(
+                n,
+                &p,
+                "`client_cert` needs `client_key` (the certificate's private key)",
+            );
+            None
+        }
+        (None, Some((n, p))) => {
+            ctx.problem(
+                n,
+                &p,
+                "`client_key` needs `client_cert` (the certificate it belongs to)",
+            );
+            None
+        }
+        (Some((cn, cp)), Some((kn, kp))) => {
+            let cert_file = ctx.config_path(cn, &cp);
+            let key_file = ctx.config_path(kn, &kp);
+            let (cert_file, key_file) = (cert_file?, key_file?);
+            match ClientIdentity::load(&cert_file, &key_file, ctx.secrets) {
+                Ok(id) => Some(id),
+                Err(IdentityError::Cert(m)) => {
+                    ctx.problem(cn, &cp, m);
+                    None
+                }
+                Err(IdentityError::Key(m)) => {
+                    ctx.problem(kn, &kp, m);
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// The TLS server name of a check: `server_name` when given, else `host`, which must then be a

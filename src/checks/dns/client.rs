@@ -67,6 +67,8 @@ pub(super) struct Trust<'a> {
     pub ca_file: Option<&'a str>,
     /// Skip certificate verification.
     pub insecure: bool,
+    /// The client certificate presented when a resolver asks for one.
+    pub client: Option<&'a common::tls::ClientIdentity>,
 }
 
 /// Ask one resolver within `budget`. Plain: UDP with retransmits, then TCP if the answer is
@@ -124,8 +126,9 @@ async fn ask_encrypted(
     trust: Trust<'_>,
     budget: Duration,
 ) -> Result<(Message, &'static str), QueryError> {
-    let (config, verifier) = common::tls::recording_client_config(trust.ca_file, trust.insecure)
-        .map_err(QueryError::Transport)?;
+    let (config, verifier) =
+        common::tls::recording_client_config(trust.ca_file, trust.insecure, trust.client)
+            .map_err(QueryError::Transport)?;
     let work = encrypted_exchange(resolver, query, Arc::new(config), budget);
     match tokio::time::timeout(budget, work).await {
         Ok(Err(QueryError::Timeout(_))) | Err(_) => Err(QueryError::Timeout(budget)),

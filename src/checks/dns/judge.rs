@@ -290,6 +290,7 @@ mod tests {
             },
             ca_file: None,
             insecure: false,
+            client: None,
         }
     }
 

@@ -24,13 +24,18 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     // The trust settings are checked once, before any query (each encrypted resolver then
     // gets its own config, whose verifier reports that connection's certificate problem).
     if resolvers.iter().any(Resolver::encrypted)
-        && let Err(e) = common::tls::recording_client_config(spec.ca_file.as_deref(), spec.insecure)
+        && let Err(e) = common::tls::recording_client_config(
+            spec.ca_file.as_deref(),
+            spec.insecure,
+            spec.client.as_ref(),
+        )
     {
         return Outcome::fail(Reason::TlsInvalid, e);
     }
     let trust = Trust {
         ca_file: spec.ca_file.as_deref(),
         insecure: spec.insecure,
+        client: spec.client.as_ref(),
     };
     let budget = budget(timeout);
     let query = match build_query(spec) {

@@ -73,6 +73,8 @@ pub const FIELDS: &[Field] = &[
         T::Bool,
         "Skip certificate verification of `tls://` and `https://` resolvers.",
     ),
+    common::trust::CLIENT_CERT_FIELD,
+    common::trust::CLIENT_KEY_FIELD,
 ];
 
 /// The record types a check may query.
@@ -131,6 +133,8 @@ pub struct DnsSpec {
     pub ca_file: Option<String>,
     /// Skip certificate verification of the encrypted resolvers.
     pub insecure: bool,
+    /// The client certificate presented to encrypted resolvers that ask for one.
+    pub client: Option<common::tls::ClientIdentity>,
 }
 
 /// The upper-case mnemonic of a response code.
@@ -170,7 +174,16 @@ pub fn parse(
         Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
         None => true,
     };
-    let (ca_file, insecure) = read_trust(r, ctx, resolvers.iter().any(Resolver::encrypted))?;
+    let encrypted = resolvers.iter().any(Resolver::encrypted);
+    let (ca_file, insecure) = read_trust(r, ctx, encrypted)?;
+    let client = common::trust::client_identity(r, ctx);
+    if client.is_some() && !encrypted {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`client_cert` and `client_key` apply to `tls://` and `https://` resolvers only, and none is listed",
+        );
+    }
 
     let query_type = query_type?;
     let expected = match expected_raw {
@@ -195,6 +208,7 @@ pub fn parse(
             thresholds,
             ca_file,
             insecure,
+            client,
         },
         target,
     ))

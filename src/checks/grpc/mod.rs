@@ -61,6 +61,8 @@ pub const FIELDS: &[Field] = &[
         T::String,
         "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
     ),
+    common::trust::CLIENT_CERT_FIELD,
+    common::trust::CLIENT_KEY_FIELD,
     opt(
         "insecure",
         T::Bool,
@@ -87,6 +89,8 @@ pub struct GrpcTls {
     pub ca_file: Option<String>,
     /// Skip certificate verification.
     pub insecure: bool,
+    /// The client certificate presented when the server asks for one.
+    pub client: Option<common::tls::ClientIdentity>,
 }
 
 /// A validated gRPC check.
@@ -141,6 +145,7 @@ pub fn parse(
     let server_name = common::trust::server_name(r, ctx)?;
     let ca_file = common::trust::ca_file(r, ctx)?;
     let insecure = common::trust::insecure(r, ctx);
+    let client = common::trust::client_identity(r, ctx);
     let headers = super::http::read_headers(r, ctx);
     for name in headers.keys() {
         if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
@@ -178,6 +183,13 @@ pub fn parse(
             "`server_name`, `ca_file` and `insecure` apply only with `tls: true`",
         );
     }
+    if !tls && client.is_some() {
+        ctx.problem(
+            r.node,
+            &r.path,
+            "`client_cert` and `client_key` apply only with `tls: true`",
+        );
+    }
     let (host, port) = target?;
     let tls = if tls {
         let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
@@ -185,6 +197,7 @@ pub fn parse(
             server_name,
             ca_file,
             insecure,
+            client,
         })
     } else {
         None
@@ -302,6 +315,7 @@ async fn handshake(
         tls.ca_file.as_deref(),
         tls.insecure,
         rustls::DEFAULT_VERSIONS,
+        tls.client.as_ref(),
     )
     .map_err(|e| Outcome::fail(Reason::Internal, e))?;
     config.alpn_protocols = vec![b"h2".to_vec()];

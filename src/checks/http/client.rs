@@ -47,6 +47,7 @@ fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
         key.ca_file.as_deref(),
         key.insecure,
         rustls::DEFAULT_VERSIONS,
+        key.client.as_ref(),
     )?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // The three hooks that time a new connection's phases (see `phases.rs`).

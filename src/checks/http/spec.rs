@@ -89,6 +89,8 @@ pub const FIELDS: &[Field] = &[
         T::String,
         "PEM file of a private CA trusted in addition to the system roots.",
     ),
+    common::trust::CLIENT_CERT_FIELD,
+    common::trust::CLIENT_KEY_FIELD,
     opt(
         "max_body_bytes",
         T::Integer,
@@ -179,6 +181,8 @@ pub struct JsonAssert {
 pub struct ClientKey {
     pub(super) insecure: bool,
     pub(super) ca_file: Option<String>,
+    /// The client certificate presented when a server asks for one.
+    pub(super) client: Option<common::tls::ClientIdentity>,
 }
 
 /// A validated HTTP check.
@@ -309,6 +313,7 @@ pub fn parse(
     };
     let insecure = common::trust::insecure(r, ctx);
     let ca_file = common::trust::ca_file(r, ctx)?;
+    let client_identity = common::trust::client_identity(r, ctx);
     let max_body = match r.take("max_body_bytes") {
         Some((n, p)) => ctx
             .uint(n, &p, 1 << 30)
@@ -360,7 +365,11 @@ pub fn parse(
             json,
             response_headers,
             thresholds,
-            client: ClientKey { insecure, ca_file },
+            client: ClientKey {
+                insecure,
+                ca_file,
+                client: client_identity,
+            },
             max_redirects: follow.then_some(max_redirects),
             forward_headers_on_redirect,
             max_body,

@@ -48,6 +48,8 @@ pub enum Mode {
 pub struct Options<'a> {
     /// Certificate and key PEM files: serve TLS.
     pub tls: Option<(&'a Path, &'a Path)>,
+    /// With `tls`: require a client certificate issued by this CA (PEM).
+    pub client_ca: Option<&'a Path>,
     /// `key=value` metadata every `Check` must carry (else UNAUTHENTICATED, echoing the value).
     pub require: Option<&'a str>,
 }
@@ -71,6 +73,9 @@ impl HealthServer {
         });
         if let Some((cert, key)) = opts.tls {
             cmd.arg("--tls").arg(cert).arg(key);
+        }
+        if let Some(ca) = opts.client_ca {
+            cmd.arg("--client-ca").arg(ca);
         }
         if let Some(r) = opts.require {
             cmd.arg("--require").arg(r);
