@@ -10,6 +10,7 @@ mod live;
 mod merge;
 mod outputs;
 mod run;
+mod serve;
 mod signals;
 
 use std::io::{IsTerminal, Write};
@@ -33,6 +34,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Man) => commands::man_page(),
         Some(Command::Schema) => commands::schema(),
         Some(Command::Init(a)) => commands::init(&a),
+        Some(Command::Serve(a)) => serve::serve(&a, &cli.global),
         None => run::run(&cli.run, &cli.global),
     }
 }
