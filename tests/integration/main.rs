@@ -72,6 +72,7 @@ mod run_reports;
 mod scale;
 mod schema;
 mod select;
+mod serve;
 mod stdout_reports;
 mod suite;
 mod tap;
