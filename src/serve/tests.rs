@@ -234,3 +234,66 @@ fn alerts_fire_after_n_resend_and_recover() {
     assert_eq!(t.observe(Pass, s(90), &cfg), None);
     assert_eq!(t.observe(Fail, s(100), &cfg), None);
 }
+
+#[test]
+fn interval_and_alerts_are_read_strictly() {
+    let load = |yaml: &str| {
+        crate::config::load_str("t.yaml", yaml, None, &|v: &str| {
+            (v == "HOOK").then(|| "hook-header-value-123".to_owned())
+        })
+    };
+    let plan = load(
+        "defaults: {interval: 5m}\nalerts:\n  after: 3\n  resend_every: 1h\n  webhooks:\n    - {url: 'https://h.example/x', format: slack, headers: {X-T: '${HOOK}'}}\nenvironments:\n  p:\n    defaults: {interval: 2m}\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 9}\n      - {name: b, host: 127.0.0.1, port: 9, interval: 10s}\n",
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
+    assert_eq!(plan.checks[0].interval, Duration::from_secs(120));
+    assert_eq!(plan.checks[1].interval, Duration::from_secs(10));
+    let alerts = plan.alerts.unwrap();
+    assert_eq!(alerts.after, 3);
+    assert_eq!(alerts.resend_every, Some(Duration::from_secs(3600)));
+    assert_eq!(
+        alerts.webhooks[0].format,
+        crate::config::WebhookFormat::Slack
+    );
+    // Header values and the URL are secrets.
+    assert!(plan.secrets.iter().any(|s| s == "hook-header-value-123"));
+    assert!(plan.secrets.iter().any(|s| s == "https://h.example/x"));
+    let plain =
+        load("environments:\n  p:\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 9}\n")
+            .unwrap();
+    assert_eq!(plain[0].checks[0].interval, Duration::from_secs(60));
+    assert!(plain[0].alerts.is_none());
+    for (yaml, want) in [
+        ("interval: 50ms", "must be at least 100ms"),
+        ("interval: soon", "duration"),
+        ("intervall: 1s", "intervall"),
+    ] {
+        let err = load(&format!(
+            "environments:\n  p:\n    tcp_checks:\n      - {{name: a, host: 127.0.0.1, port: 9, {yaml}}}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(want), "{yaml}: {err}");
+        assert!(err.starts_with("t.yaml:4:"), "{err}");
+    }
+    for (alerts, want) in [
+        ("{after: 0, webhooks: [{url: 'http://x'}]}", "at least 1"),
+        ("{webhooks: []}", "at least one webhook"),
+        ("{webhooks: [{url: 'ftp://x'}]}", "http:// or https://"),
+        (
+            "{webhooks: [{url: 'http://x', format: xml}]}",
+            "`json` or `slack`",
+        ),
+        ("{webhooks: [{url: 'http://x', retries: 3}]}", "retries"),
+        ("{after: 2}", "missing required key `webhooks`"),
+    ] {
+        let err = load(&format!(
+            "alerts: {alerts}\nenvironments:\n  p:\n    tcp_checks:\n      - {{name: a, host: 127.0.0.1, port: 9}}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(want), "{alerts}: {err}");
+    }
+}

@@ -34,6 +34,7 @@ mod concurrency;
 mod config_env;
 mod config_errors;
 mod config_merge;
+mod deploy_kubernetes;
 mod deps_waivers;
 mod dns;
 mod docs_links;
