@@ -43,6 +43,12 @@ fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(err).lines().map_while(Result::ok) {
+            // Kept first, so the line is in `stderr` once the address is known.
+            {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
             if let Some(addr) = line
                 .split_once("listening on http://")
                 .or_else(|| line.split_once("listening on https://"))
@@ -52,9 +58,6 @@ fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
             {
                 let _ = tx.send(addr);
             }
-            let mut s = sink.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
         }
     });
     let addr = rx
@@ -534,4 +537,54 @@ fn alerts_on_a_flip_after_n_resend_and_recovery() {
     assert_eq!(recovered["status"], "PASS");
     assert_eq!(recovered["previous_status"], "FAIL");
     assert!(!s.stderr.lock().unwrap().contains(hook_token));
+}
+
+#[test]
+fn tls_serves_the_endpoints_over_https() {
+    let pki = crate::support::tls_server::Pki::new();
+    let (cert, key) = pki.leaf_days("serve", 30);
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "environments:\n  p:\n    command_checks:\n      - {name: a, command: ['true']}\n",
+    );
+    let s = start(
+        ws.path(),
+        &[
+            "--env",
+            "p",
+            "--config",
+            "c.yaml",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(s.stderr.lock().unwrap().contains("listening on https://"));
+    // infracheck's own HTTP check, trusting the private CA, reads the endpoints over TLS.
+    ws.write(
+        "probe.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: healthz, url: \"https://127.0.0.1:{0}/healthz\", ca_file: \"{1}\", body_contains: ok}}\n      - {{name: metrics, url: \"https://127.0.0.1:{0}/metrics\", ca_file: \"{1}\", body_contains: infracheck_build_info, retries: 20, retry_delay: 100ms}}\n",
+            s.addr.port(),
+            pki.ca_file().display()
+        ),
+    );
+    let out = ws.run(&["--env", "t", "--config", "probe.yaml"], &[]);
+    assert_eq!(
+        crate::support::code(&out),
+        0,
+        "{}{}",
+        crate::support::stdout(&out),
+        crate::support::stderr(&out)
+    );
+    // Plain HTTP on the TLS port gets no answer.
+    let mut plain = TcpStream::connect(s.addr).unwrap();
+    plain.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = plain.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
 }
