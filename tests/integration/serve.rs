@@ -588,3 +588,80 @@ fn tls_serves_the_endpoints_over_https() {
     let _ = plain.read_to_end(&mut got);
     assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
 }
+
+/// The status page in headless Chromium, its scripts given 12 s of virtual time: the DOM then
+/// and Chromium's log.
+fn chromium_dom(url: &str) -> (String, String) {
+    let chromium = crate::support::require_bin(
+        "chromium",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        "chromium",
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=12000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "chromium failed: {log}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), log)
+}
+
+#[test]
+fn the_status_page_runs_its_refresh_in_chromium_under_its_policy() {
+    let nginx = Nginx::start("location = /ok { return 200 'fine'; }");
+    let closed = closed_port();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "defaults: {{interval: 1s}}\nenvironments:\n  p:\n    http_checks:\n      - {{name: web, url: \"{}/ok\"}}\n    tcp_checks:\n      - {{name: \"<b id=injected>down</b>\", host: 127.0.0.1, port: {}}}\n",
+            nginx.base(),
+            closed.port
+        ),
+    );
+    let s = start(ws.path(), &["--env", "p", "--config", "c.yaml"], &[]);
+    until("ready", || (get(s.addr, "/readyz").0 == 200).then_some(()));
+    let (dom, log) = chromium_dom(&format!("http://{}/", s.addr));
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                || l.contains("Uncaught")
+                || l.contains("Content Security Policy")
+                || l.contains("ERR_")
+        })
+        .collect();
+    assert!(errors.is_empty(), "console: {log}");
+    // The report's script ran, and the live one fetched the results and updated the page.
+    assert!(dom.contains("class=\" js\""), "script did not run");
+    assert_eq!(dom.matches("<tr class=\"row\">").count(), 2);
+    assert!(
+        !dom.contains("when the page loaded"),
+        "the refresh did not run"
+    );
+    // Failures first; the hostile name is text.
+    let down = dom
+        .find("&lt;b id=injected&gt;down&lt;/b&gt;")
+        .expect("down row");
+    let web = dom.find("<th scope=\"row\">web</th>").expect("web row");
+    assert!(down < web);
+    assert!(!dom.contains("id=\"injected\""));
+}
