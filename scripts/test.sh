@@ -26,6 +26,9 @@ PIP_PACKAGES+=(prometheus_client)
 PIP_PACKAGES+=('tap.py[yaml]')
 # PyYAML reads the shipped configs for the JSON Schema test (tests/integration/schema.rs).
 PIP_PACKAGES+=(pyyaml)
+# kubernetes-validate checks deploy/kubernetes/ against the Kubernetes OpenAPI schemas,
+# offline (tests/integration/deploy_kubernetes.rs).
+PIP_PACKAGES+=(kubernetes-validate)
 # The AWS checks are tested against the moto emulator on loopback (boto3 comes with it).
 PIP_PACKAGES+=('moto[server]')
 # The gRPC checks are tested against gRPC's reference Python server and its health service

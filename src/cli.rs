@@ -65,6 +65,7 @@ impl Cli {
                 ("config", Command::List(a)) if !own => a.config.clone_from(&cli.run.config),
                 ("config", Command::Run(a)) if !own => a.config.clone_from(&cli.run.config),
                 ("config", Command::Init(a)) if !own => a.config.clone_from(&cli.run.config),
+                ("config", Command::Serve(a)) if !own => a.config.clone_from(&cli.run.config),
                 ("config", Command::Merge(a)) if !own => a.config = Some(cli.run.config.clone()),
                 _ => misplaced.push(format!("--{}", id.replace('_', "-"))),
             }
@@ -103,6 +104,9 @@ pub enum Command {
     Man,
     /// Write a starter config (and its JSON Schema) and print the pipeline snippet for a CI.
     Init(InitArgs),
+    /// Run the checks of one environment on their `interval`, serving /metrics, the results
+    /// and a live status page (see docs/serve.md).
+    Serve(ServeArgs),
     /// Print the JSON Schema of the config file to stdout (for editors):
     /// `infracheck schema > infracheck.schema.json`.
     Schema,
@@ -301,6 +305,42 @@ pub struct ReportArgs {
     /// GitHub Actions mode without annotations: no `::error`, `::warning` or `::notice` lines.
     #[arg(long)]
     pub no_annotations: bool,
+}
+
+/// `serve` options.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Environment to watch.
+    #[arg(short, long)]
+    pub env: String,
+    /// Config file (re-read on SIGHUP and `POST /-/reload`).
+    #[arg(short, long, default_value = "infracheck.yaml")]
+    pub config: PathBuf,
+    /// Address to serve on (port 0: any free port; the bound address is printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9469")]
+    pub listen: std::net::SocketAddr,
+    /// Results kept per check, in memory (default 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub history_keep: Option<u32>,
+    /// On SIGTERM or SIGINT: how long the checks in flight may still take before exiting.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_any_duration_arg)]
+    pub shutdown_timeout: std::time::Duration,
+    /// Environment variable holding a token every endpoint but /healthz requires (`Authorization:
+    /// Bearer TOKEN`, or Basic auth with the token as password).
+    #[arg(long, value_name = "VAR")]
+    pub auth_token_env: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The status page's public URL, linked from alerts.
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Watch only shard K of N (e.g. `2/4`), as `run --shard` splits the checks.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard_arg)]
+    pub shard: Option<Shard>,
 }
 
 /// `validate` options.

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod select;
+pub mod serve;
 pub mod shard;
 pub mod spec;
 pub mod text;

@@ -11,6 +11,7 @@ mod live;
 mod merge;
 mod outputs;
 mod run;
+mod serve;
 mod signals;
 
 use std::io::{IsTerminal, Write};
@@ -35,6 +36,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Some(Command::Schema) => commands::schema(),
         Some(Command::Init(a)) => commands::init(&a),
         Some(Command::Comment(a)) => comment::comment(&a),
+        Some(Command::Serve(a)) => serve::serve(&a, &cli.global),
         None => run::run(&cli.run, &cli.global),
     }
 }

@@ -115,7 +115,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
 /// that one check's CPU work (a handshake, a large body to judge) never holds up reading
 /// another check's measured response while a core is free. One thread is the current-thread
 /// runtime: everything on the thread that calls `block_on`.
-fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });

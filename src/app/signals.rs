@@ -55,8 +55,13 @@ impl Signals {
     /// Resolves at the first signal (at once when one was already received).
     pub(super) async fn first(&self) -> Interruption {
         let mut rx = self.first.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(v) => v.unwrap_or(Interruption::Sigterm),
+        // The guard is dropped before any further await (the future stays `Send`).
+        let got = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|v| v.unwrap_or(Interruption::Sigterm));
+        match got {
+            Ok(v) => v,
             Err(_) => std::future::pending().await,
         }
     }

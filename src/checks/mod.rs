@@ -78,6 +78,11 @@ pub fn kind_fields(kind: &str) -> &'static [Field] {
     kind_entry(kind).map_or(&[], |e| e.fields)
 }
 
+/// How often `serve` runs a check whose config sets no `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest `interval` accepted.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
 /// A check as the engine runs it: identity, shared options and the kind's spec.
 #[derive(Debug, Clone)]
 pub struct CheckDef {
@@ -91,6 +96,8 @@ pub struct CheckDef {
     pub retries: u32,
     /// Delay before the first retry; doubles on each further retry.
     pub retry_delay: Duration,
+    /// How often `serve` runs the check (`interval`).
+    pub interval: Duration,
     /// Where the check is defined.
     pub location: Location,
     /// Checks that must finish with PASS or WARN before this one runs (`depends_on`).

@@ -170,6 +170,12 @@ fn read_check(
     {
         retry_delay = d;
     }
+    let mut interval = defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL);
+    if let Some((n, p)) = r.take("interval")
+        && let Some(d) = super::defaults::interval(ctx, n, &p)
+    {
+        interval = d;
+    }
     let latency = kind_entry(kind).is_some_and(|e| e.latency);
     let thresholds = read_thresholds(&mut r, ctx, defaults, (kind, latency), (node, path));
     let phase_limits = match r.take(keys::PHASES_KEY) {
@@ -215,6 +221,7 @@ fn read_check(
         timeout,
         retries,
         retry_delay,
+        interval,
         location: Location {
             file: Arc::clone(file),
             line,

@@ -17,6 +17,7 @@ pub(super) struct Defaults {
     pub(super) fail_latency: Option<Duration>,
     pub(super) concurrency: Option<usize>,
     pub(super) per_host_concurrency: Option<usize>,
+    pub(super) interval: Option<Duration>,
 }
 
 impl Defaults {
@@ -30,6 +31,7 @@ impl Defaults {
             fail_latency: top.fail_latency.or(self.fail_latency),
             concurrency: top.concurrency.or(self.concurrency),
             per_host_concurrency: top.per_host_concurrency.or(self.per_host_concurrency),
+            interval: top.interval.or(self.interval),
         }
     }
 }
@@ -61,6 +63,9 @@ pub(super) fn read_defaults(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Defau
     if let Some((n, p)) = r.take("per_host_concurrency") {
         d.per_host_concurrency = positive(ctx, n, &p);
     }
+    if let Some((n, p)) = r.take("interval") {
+        d.interval = interval(ctx, n, &p);
+    }
     r.finish(&keys::names(keys::DEFAULT_FIELDS), ctx.problems);
     d
 }
@@ -80,6 +85,16 @@ pub(super) fn positive_duration(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> O
     let d = ctx.duration(node, path)?;
     if d.is_zero() {
         ctx.problem(node, path, "must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+/// A check's `interval` under `serve`: at least [`MIN_INTERVAL`](crate::checks::MIN_INTERVAL).
+pub(super) fn interval(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<Duration> {
+    let d = ctx.duration(node, path)?;
+    if d < crate::checks::MIN_INTERVAL {
+        ctx.problem(node, path, "must be at least 100ms");
         return None;
     }
     Some(d)

@@ -134,5 +134,6 @@ pub(super) fn read(
         secrets: env_secrets,
         short_secrets: short_secret_names(&top.used.borrow()),
         waivers: top.waivers.clone(),
+        alerts: top.alerts.clone(),
     })
 }

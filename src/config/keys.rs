@@ -69,6 +69,11 @@ pub(super) const COMMON_FIELDS: &[Field] = &[
         FieldType::Tags,
         "Labels for selecting checks (`--tags`, `--exclude-tags`); no spaces or commas.",
     ),
+    opt(
+        "interval",
+        FieldType::Duration,
+        "Under `infracheck serve`: how often the check runs (default 60s, at least 100ms); `run` ignores it.",
+    ),
 ];
 
 /// The common keys a kind takes only when its registry line says `latency: true`.
@@ -126,6 +131,11 @@ pub(super) const DEFAULT_FIELDS: &[Field] = &[
         "fail_latency",
         FieldType::Duration,
         "Default FAIL latency threshold.",
+    ),
+    opt(
+        "interval",
+        FieldType::Duration,
+        "Default interval of a check under `infracheck serve` (60s when unset).",
     ),
     opt(
         "concurrency",
@@ -209,6 +219,49 @@ pub(super) const TOP_FIELDS: &[Field] = &[
         "waivers",
         FieldType::ObjectList(WAIVER_FIELDS),
         "Expiring exceptions: a matching FAIL is WAIVED until `expires`.",
+    ),
+    opt(
+        "alerts",
+        FieldType::Object(ALERT_FIELDS),
+        "Under `infracheck serve`: webhooks told when a check starts failing, keeps failing and recovers.",
+    ),
+];
+
+/// The keys of `alerts:`.
+pub(super) const ALERT_FIELDS: &[Field] = &[
+    req(
+        "webhooks",
+        FieldType::ObjectList(WEBHOOK_FIELDS),
+        "Where alerts are POSTed.",
+    ),
+    opt(
+        "after",
+        FieldType::Integer,
+        "Consecutive failures before a check alerts (1-1000, default 1).",
+    ),
+    opt(
+        "resend_every",
+        FieldType::Duration,
+        "While a check keeps failing, alert again this often (default: once).",
+    ),
+];
+
+/// The keys of one entry of `alerts.webhooks`.
+pub(super) const WEBHOOK_FIELDS: &[Field] = &[
+    req(
+        "url",
+        FieldType::String,
+        "The http(s) URL the alert is POSTed to (a secret: never printed).",
+    ),
+    opt(
+        "format",
+        FieldType::Choice(&["json", "slack"]),
+        "`json` (default): the alert document; `slack`: a `{\"text\": …}` message.",
+    ),
+    opt(
+        "headers",
+        FieldType::StringMap,
+        "Request headers (secrets: their values are never printed).",
     ),
 ];
 

@@ -22,6 +22,7 @@
 //! defaults; `dependencies` the rules across checks; `secrets` what is never echoed;
 //! `keys` declares every key outside the kinds once, for the readers and [`schema`].
 
+mod alerts;
 mod checks;
 mod defaults;
 mod dependencies;
@@ -37,6 +38,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use self::alerts::{Alerts, Webhook, WebhookFormat};
 use self::defaults::{Defaults, positive, read_defaults};
 use crate::checks::CheckDef;
 pub use crate::spec::error::{ConfigError, Problem};
@@ -71,6 +73,8 @@ pub struct Plan {
     pub short_secrets: Vec<String>,
     /// The top-level `waivers:`, in config order.
     pub waivers: Vec<Waiver>,
+    /// The top-level `alerts:` (read by `serve`).
+    pub alerts: Option<Alerts>,
 }
 
 /// A config read by [`lint`]: the plans of the checks that could be read in full, and the
@@ -193,6 +197,7 @@ struct TopLevel<'a> {
     pending: Vec<String>,
     defaults: Defaults,
     waivers: Vec<Waiver>,
+    alerts: Option<Alerts>,
     /// The shared `checks:` block.
     shared: Option<(&'a Node, String)>,
 }
@@ -301,6 +306,10 @@ fn build<'a>(
     if let Some((node, path)) = top.take("waivers") {
         waivers = crate::waiver::read(node, &path, &mut ctx);
     }
+    let mut alerts = None;
+    if let Some((node, path)) = top.take("alerts") {
+        alerts = alerts::read(node, &path, &mut ctx);
+    }
     let shared = top.take("checks");
     let envs = top.take("environments");
     let mut known = keys::names(keys::TOP_FIELDS);
@@ -344,6 +353,7 @@ fn build<'a>(
         pending,
         defaults: top_defaults,
         waivers,
+        alerts,
         shared,
     };
     let mut plans = Vec::new();

@@ -130,6 +130,58 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// The live status page of `infracheck serve`: the report, plus a script that fetches
+/// `api/v1/results` every few seconds and updates each row in place (status, duration,
+/// reason, message); a check it has no row for reloads the page. The policy allows that one
+/// more inline script and requests to the page's own origin, nothing else.
+pub fn live_page(summary: &Summary) -> String {
+    render_with(summary, None, true)
+}
+
+/// The policy of [`live_page`].
+pub fn live_content_security_policy() -> String {
+    format!(
+        "default-src 'none'; style-src {}; script-src {} {}; img-src data:; connect-src 'self'",
+        csp_hash(STYLE),
+        csp_hash(SCRIPT),
+        csp_hash(LIVE_SCRIPT)
+    )
+}
+
+const LIVE_SCRIPT: &str = r#"
+(function(){
+"use strict";
+function rows(){
+var m={};var gs=document.querySelectorAll("tbody.check");
+for(var i=0;i<gs.length;i++){var th=gs[i].querySelector("tr.row>th");if(th){m[th.textContent]=gs[i];}}
+return m;
+}
+function ms(v){return v<1000?v+" ms":(v/1000).toFixed(2)+" s";}
+function update(doc){
+var m=rows();var rs=doc.results||[];
+for(var i=0;i<rs.length;i++){
+var r=rs[i];var g=m[r.name];
+if(!g){location.reload();return;}
+var st=String(r.status);
+g.setAttribute("data-status",st);
+var b=g.querySelector(".badge");
+if(b){b.className="badge b-"+st.toLowerCase();b.textContent=st;}
+var tds=g.querySelectorAll("tr.row>td");
+var n=g.querySelector("tr.row>td.num");
+if(n){n.textContent=ms(r.duration_ms);}
+if(tds.length>=2){tds[tds.length-2].textContent=r.reason||"";tds[tds.length-1].textContent=r.message||"";}
+}
+var u=document.getElementById("updated");
+if(u){u.textContent=new Date().toISOString();}
+}
+function tick(){
+fetch("api/v1/results",{credentials:"same-origin",cache:"no-store"}).then(function(x){return x.ok?x.json():null;}).then(function(d){if(d){update(d);}}).catch(function(){});
+}
+setInterval(tick,5000);
+tick();
+})();
+"#;
+
 fn class(status: Status) -> &'static str {
     match status {
         Status::Pass => "pass",
@@ -159,6 +211,10 @@ fn ordered(summary: &Summary) -> Vec<&CheckResult> {
 
 /// Render the document.
 pub fn render(summary: &Summary, commit: Option<&str>) -> String {
+    render_with(summary, commit, false)
+}
+
+fn render_with(summary: &Summary, commit: Option<&str>, live: bool) -> String {
     let c = summary.counts();
     let verdict = super::verdict(summary);
     let verdict_text = match verdict {
@@ -172,7 +228,11 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
     let _ = writeln!(
         s,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
-        content_security_policy()
+        if live {
+            live_content_security_policy()
+        } else {
+            content_security_policy()
+        }
     );
     let _ = writeln!(
         s,
@@ -221,6 +281,13 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
             .unwrap_or_default()),
     );
     fact(&mut s, "Version", &esc(crate::model::VERSION));
+    if live {
+        fact(
+            &mut s,
+            "Updated",
+            "<span id=\"updated\" aria-live=\"polite\">when the page loaded</span>",
+        );
+    }
     fact(&mut s, "Config", &esc(&summary.config_path));
     if let Some(commit) = commit {
         fact(&mut s, "Commit", &esc(&truncate_chars(commit, 80)));
@@ -257,7 +324,11 @@ pub fn render(summary: &Summary, commit: Option<&str>) -> String {
     phases::phase_chart(&mut s, summary);
     svg::certificate_timeline(&mut s, summary);
     s.push_str("</main>\n");
-    let _ = writeln!(s, "<script>{SCRIPT}</script>\n</body>\n</html>");
+    let _ = writeln!(s, "<script>{SCRIPT}</script>");
+    if live {
+        let _ = writeln!(s, "<script>{LIVE_SCRIPT}</script>");
+    }
+    s.push_str("</body>\n</html>\n");
     s
 }
 

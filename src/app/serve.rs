@@ -1,0 +1,150 @@
+//! `infracheck serve`: the edge of [`crate::serve`]. Loads the config (refused as `run`
+//! refuses it: exit 2), reads the token and the TLS files, prints the bound address on stderr
+//! (`infracheck: listening on http://ADDR`, one line a script can read), and runs until
+//! SIGTERM or SIGINT (the watcher of [`super::signals`]; a second signal exits at once). A
+//! stop lets the checks in flight finish for up to `--shutdown-timeout`, then exits 0.
+
+use std::sync::Arc;
+
+use super::signals::Signals;
+use super::{config_error, eprint_line};
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::config::{self, Plan};
+use crate::exit_code::ExitCode;
+use crate::redact::Redactor;
+use crate::report;
+use crate::serve::{self, Options, Shared, state::State};
+use crate::shard;
+
+pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
+    let path = a.config.display().to_string();
+    let plan = match load(&path, &a.env, a.shard) {
+        Ok(p) => p,
+        Err(Loaded::Config(e)) => return config_error(&e),
+        Err(Loaded::Other(msg)) => {
+            eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
+            return ExitCode::Usage;
+        }
+    };
+    let token = match &a.auth_token_env {
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v),
+            _ => {
+                eprint_line(&format!(
+                    "error: --auth-token-env {}: the variable is not set or empty",
+                    report::one_line(var)
+                ));
+                return ExitCode::Usage;
+            }
+        },
+        None => None,
+    };
+    let mut secrets = plan.secrets.clone();
+    secrets.extend(token.clone());
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => {
+            match serve::http::tls_acceptor(&c.display().to_string(), &k.display().to_string()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprint_line(&format!("error: {}", report::one_line(&e)));
+                    return ExitCode::Usage;
+                }
+            }
+        }
+        _ => None,
+    };
+    if !g.quiet {
+        for name in &plan.short_secrets {
+            eprint_line(&format!(
+                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
+                report::one_line(name),
+                crate::redact::MIN_SECRET_CHARS
+            ));
+        }
+    }
+    let runtime = match super::run::runtime(g.threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::Internal;
+        }
+    };
+    let keep = a
+        .history_keep
+        .map_or(serve::state::DEFAULT_KEEP, |k| k as usize);
+    let state = State::new(&plan.environment, &path, &plan.checks, keep);
+    let (env, shard_arg, token_secret) = (a.env.clone(), a.shard, token.clone());
+    let reload_path = path.clone();
+    let loader: serve::Loader = Box::new(move || {
+        load(&reload_path, &env, shard_arg)
+            .map(|mut p| {
+                p.secrets.extend(token_secret.clone());
+                p
+            })
+            .map_err(|e| match e {
+                Loaded::Config(e) => e
+                    .to_string()
+                    .lines()
+                    .map(report::one_line)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Loaded::Other(m) => m,
+            })
+    });
+    let shared = Arc::new(Shared::new(state, Redactor::new(&secrets), token, loader));
+    let mut plan = plan;
+    plan.secrets = secrets;
+    let opts = Options {
+        listen: a.listen,
+        tls: tls.clone(),
+        keep,
+        shutdown_timeout: a.shutdown_timeout,
+        external_url: a.external_url.clone(),
+    };
+    let signals = Signals::start();
+    let stop = async move {
+        let why = signals.first().await;
+        tracing::info!(?why, "stopping: the checks in flight may finish");
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (environment, total) = (plan.environment.clone(), plan.checks.len());
+    let quiet = g.quiet;
+    let shown = Redactor::new(&plan.secrets).text(&environment);
+    let outcome = runtime.block_on(serve::serve(plan, shared, opts, stop, move |addr| {
+        // Printed even under --quiet: a script reads the bound port from it.
+        let _ = quiet;
+        eprint_line(&format!(
+            "infracheck: listening on {scheme}://{addr} (environment {}, {total} checks)",
+            report::one_line(&shown)
+        ));
+    }));
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::Ok,
+        Err(e) => {
+            eprint_line(&format!("error: {}", report::one_line(&e)));
+            ExitCode::Usage
+        }
+    }
+}
+
+enum Loaded {
+    Config(config::ConfigError),
+    Other(String),
+}
+
+/// The environment's plan (its shard under `--shard`).
+fn load(path: &str, env: &str, shard_arg: Option<shard::Shard>) -> Result<Plan, Loaded> {
+    let mut plans =
+        config::load(path, Some(env), &config::ProcessEnvironment).map_err(Loaded::Config)?;
+    let mut plan = plans
+        .pop()
+        .ok_or_else(|| Loaded::Other(config::no_checks(env)))?;
+    let (checks, _) = shard::select(
+        std::mem::take(&mut plan.checks),
+        |c| c.name.as_str(),
+        shard_arg,
+    );
+    plan.checks = checks;
+    Ok(plan)
+}
