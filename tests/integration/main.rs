@@ -62,6 +62,7 @@ mod phases;
 mod postgres;
 mod progress;
 mod properties;
+mod proxy;
 mod real_reasons;
 mod redaction_outputs;
 mod redirects;

@@ -143,6 +143,16 @@ pub fn client_config(
     insecure: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ClientConfig, String> {
+    client_config_wrapped(ca_file, insecure, versions, |v| v)
+}
+
+/// [`client_config`] with its verifier wrapped by `wrap` (which delegates the decisions).
+pub fn client_config_wrapped(
+    ca_file: Option<&str>,
+    insecure: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, String> {
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(AcceptAnyCert)
     } else {
@@ -152,7 +162,7 @@ pub fn client_config(
             None => Arc::new(RecordingVerifier::new(None)),
         }
     };
-    config_with_verifier(verifier, versions)
+    config_with_verifier(wrap(verifier), versions)
 }
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that

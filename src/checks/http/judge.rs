@@ -233,6 +233,7 @@ mod tests {
             client: ClientKey {
                 insecure: false,
                 ca_file: None,
+                proxy: crate::checks::http::proxy::ProxyChoice::Direct,
             },
             max_redirects: Some(10),
             forward_headers_on_redirect: false,

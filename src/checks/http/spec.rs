@@ -90,6 +90,11 @@ pub const FIELDS: &[Field] = &[
         "PEM file of a private CA trusted in addition to the system roots.",
     ),
     opt(
+        "proxy",
+        T::String,
+        "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
+    ),
+    opt(
         "max_body_bytes",
         T::Integer,
         "Cap on the response body read.",
@@ -179,6 +184,7 @@ pub struct JsonAssert {
 pub struct ClientKey {
     pub(super) insecure: bool,
     pub(super) ca_file: Option<String>,
+    pub(super) proxy: super::proxy::ProxyChoice,
 }
 
 /// A validated HTTP check.
@@ -309,6 +315,7 @@ pub fn parse(
     };
     let insecure = common::trust::insecure(r, ctx);
     let ca_file = common::trust::ca_file(r, ctx)?;
+    let proxy = super::proxy::read(r, ctx);
     let max_body = match r.take("max_body_bytes") {
         Some((n, p)) => ctx
             .uint(n, &p, 1 << 30)
@@ -360,7 +367,11 @@ pub fn parse(
             json,
             response_headers,
             thresholds,
-            client: ClientKey { insecure, ca_file },
+            client: ClientKey {
+                insecure,
+                ca_file,
+                proxy,
+            },
             max_redirects: follow.then_some(max_redirects),
             forward_headers_on_redirect,
             max_body,
