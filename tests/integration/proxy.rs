@@ -469,3 +469,34 @@ fn phases_through_a_proxy_time_the_connection_to_it_and_the_tunnelled_handshake(
     plain.sort();
     assert_eq!(plain, ["connect", "transfer", "ttfb"], "{streams}");
 }
+
+#[test]
+fn an_https_proxy_is_reached_over_tls_verified_with_the_check_s_ca_file() {
+    let s = Servers::start();
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf_days("proxy", 30);
+    let proxy = ProxyServer::start(Mode::TlsForward(cert, key));
+    let ws = Workspace::new();
+    let checks = format!(
+        "      - {{name: trusted, url: \"{h}\", proxy: \"{p}\", ca_file: \"{ca}\"}}\n      - {{name: untrusted, url: \"{h}\", proxy: \"{p}\"}}\n",
+        h = s.http(),
+        p = proxy.url("https"),
+        ca = pki.ca_file().display(),
+    );
+    let (c, doc, streams) = run(&ws, &checks, &[]);
+    assert_eq!(c, 1, "{streams}");
+    assert_eq!(status(&doc, "trusted"), "PASS", "{streams}");
+    assert_eq!(
+        proxy.seen(),
+        [format!("GET http://{}/health HTTP/1.1", s.http_authority())]
+    );
+    assert_eq!(reason(&doc, "untrusted"), "http.proxy", "{streams}");
+    assert_eq!(
+        message(&doc, "untrusted"),
+        format!(
+            "proxy {}: TLS handshake failed: certificate not trusted",
+            proxy.url("https")
+        ),
+        "{streams}"
+    );
+}

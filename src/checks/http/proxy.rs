@@ -385,8 +385,12 @@ impl Route {
                 "CONNECT tunnel failed: {}",
                 crate::checks::common::short_message(Reason::ConnectError, chain)
             )
-        } else if reason.code().starts_with("tls.") && !self.tls_to_proxy(proxy, &lower) {
-            // The server's certificate, checked through the tunnel.
+        } else if reason.code().starts_with("tls.")
+            && !(proxy.0.scheme() == "https" && url.scheme() == "http")
+        {
+            // The server's certificate, checked through the tunnel (through an `https://`
+            // proxy to an `https://` server it may be either's: the reason says which check
+            // failed, the detail has the chain).
             return None;
         } else if lower.contains("socks error") || lower.contains("error connecting to socks") {
             format!(
@@ -399,12 +403,6 @@ impl Route {
             crate::checks::common::short_message(reason, chain)
         };
         Some(self.fail(proxy, &what).with_detail(chain.to_owned()))
-    }
-
-    /// Whether a TLS failure is the proxy's own (an `https://` proxy whose tunnel never
-    /// opened): the tunnel error text is absent and the proxy speaks TLS.
-    fn tls_to_proxy(&self, proxy: &ProxyUrl, lower: &str) -> bool {
-        proxy.0.scheme() == "https" && !lower.contains("tunnel")
     }
 }
 

@@ -19,6 +19,9 @@ pub enum Mode {
     HttpDenyConnect,
     /// SOCKS5; `Some((user, password))` requires username/password authentication.
     Socks5(Option<(String, String)>),
+    /// An `https://` proxy: TLS with this certificate and key (PEM files), then forwarding
+    /// only (no `CONNECT`).
+    TlsForward(std::path::PathBuf, std::path::PathBuf),
 }
 
 /// A running proxy on 127.0.0.1; stops accepting when dropped.
@@ -83,7 +86,50 @@ fn serve(stream: TcpStream, mode: &Mode, seen: &Mutex<Vec<String>>) -> std::io::
         Mode::Http(creds) => serve_http(stream, creds.as_ref(), false, seen),
         Mode::HttpDenyConnect => serve_http(stream, None, true, seen),
         Mode::Socks5(creds) => serve_socks(stream, creds.as_ref(), seen),
+        Mode::TlsForward(cert, key) => {
+            let conn = rustls::ServerConnection::new(tls_config(cert, key))
+                .map_err(std::io::Error::other)?;
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let (request_line, headers) = read_head(&mut BufReader::new(&mut tls))?;
+            seen.lock().unwrap().push(request_line.clone());
+            forward(&mut tls, &request_line, &headers)?;
+            tls.conn.send_close_notify();
+            tls.flush()
+        }
     }
+}
+
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    let certs = rustls_pemfile::certs(&mut BufReader::new(std::fs::File::open(cert).unwrap()))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut BufReader::new(std::fs::File::open(key).unwrap()))
+        .unwrap()
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
+}
+
+/// The request line and header lines of a request.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<(String, Vec<String>)> {
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
+    for _ in 0..100 {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+        headers.push(h);
+    }
+    Ok((request_line.trim_end().to_owned(), headers))
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -97,18 +143,7 @@ fn serve_http(
     deny_connect: bool,
     seen: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut headers = Vec::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
-            break;
-        }
-        headers.push(h);
-    }
-    let request_line = request_line.trim_end().to_owned();
+    let (request_line, headers) = read_head(&mut BufReader::new(stream.try_clone()?))?;
     let mut parts = request_line.split(' ');
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let auth = headers
@@ -154,8 +189,16 @@ fn serve_http(
         stream.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?;
         return pipe(stream, upstream);
     }
-    // Forward: `GET http://host:port/path` becomes `GET /path` to host:port, one request per
-    // connection.
+    forward(&mut stream, &request_line, &headers)?;
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok(())
+}
+
+/// Forward: `GET http://host:port/path` becomes `GET /path` to host:port, one request per
+/// connection; the answer is copied back to `client`.
+fn forward(client: &mut impl Write, request_line: &str, headers: &[String]) -> std::io::Result<()> {
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let rest = target.strip_prefix("http://").unwrap_or(target);
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -168,7 +211,7 @@ fn serve_http(
     };
     let mut upstream = TcpStream::connect(&authority)?;
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
-    for h in &headers {
+    for h in headers {
         let name = h.split(':').next().unwrap_or("").to_ascii_lowercase();
         if !matches!(
             name.as_str(),
@@ -179,11 +222,8 @@ fn serve_http(
     }
     head.push_str("Connection: close\r\n\r\n");
     upstream.write_all(head.as_bytes())?;
-    let mut answer = upstream;
-    let mut client = stream;
-    std::io::copy(&mut answer, &mut client)?;
-    let _ = client.shutdown(Shutdown::Both);
-    Ok(())
+    std::io::copy(&mut upstream, client)?;
+    client.flush()
 }
 
 fn serve_socks(
