@@ -202,11 +202,14 @@ pub fn json_schema() -> Value {
         m.insert(
             "description".to_owned(),
             json!(format!(
-                "infracheck {} configuration: checks per environment.",
+                "infracheck {} configuration: checks per environment. The main config needs `environments` (in it or in a file it includes); a file named by `include` may hold any of the top-level keys alone (`checks`, `defaults`, `environments`, `vars`, `waivers`…).",
                 env!("CARGO_PKG_VERSION")
             )),
         );
-        m.insert("required".to_owned(), json!(["environments"]));
+        // One schema serves the main config and the files it includes, which cannot be told
+        // apart from their content: `environments` is not required here (the validator
+        // requires it of the merged config), every key and value stays as strict.
+        m.insert("minProperties".to_owned(), json!(1));
         m.insert("definitions".to_owned(), Value::Object(definitions));
     }
     root
@@ -270,7 +273,11 @@ mod tests {
             );
         }
         assert_eq!(s["additionalProperties"], false);
-        assert_eq!(s["required"], json!(["environments"]));
+        assert!(
+            s.get("required").is_none(),
+            "an included file needs no `environments`"
+        );
+        assert_eq!(s["minProperties"], 1);
     }
 
     #[test]

@@ -60,6 +60,8 @@ reasons! {
         "The response took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     HttpRedirect => "http.redirect", Failure, "HTTP redirects exceeded the limit",
         "The endpoint redirected more often than `max_redirects` allows, or in a loop.";
+    HttpProxy => "http.proxy", Error, "The HTTP proxy refused or failed",
+        "The proxy the check goes through (`proxy:` or the proxy environment variables) refused the connection, asked for credentials (407), refused the CONNECT tunnel or failed its SOCKS handshake.";
     HttpProtocol => "http.protocol", Error, "The peer did not speak valid HTTP",
         "The connection was made but the peer's answer was not a valid HTTP response.";
     HttpBodyRead => "http.body_read", Error, "Reading the HTTP response body failed",

@@ -68,6 +68,7 @@ mod postgres;
 mod pr_comment;
 mod progress;
 mod properties;
+mod proxy;
 mod real_reasons;
 mod redaction_outputs;
 mod redirects;

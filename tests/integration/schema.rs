@@ -86,6 +86,9 @@ environments:
     tls_checks:
       - {name: cert, host: example.test, warn_days: "${WARN_DAYS}", min_version: "1.2"}
       - {name: mtls, host: example.test, client_cert: pki/ci.pem, client_key: pki/ci.key}
+    http_checks:
+      - {name: via, url: "https://example.test/", proxy: "socks5h://u:${PROXY_PW}@proxy.test"}
+      - {name: direct, url: "https://example.test/", proxy: none}
 "#,
     );
     let (ok, text) = validate(&schema, &[&good]);
@@ -145,4 +148,77 @@ environments:
         let out = ws.run(&["validate", "-c", file], &[]);
         assert_eq!(code(&out), 2, "{file}: {}", stdout(&out));
     }
+}
+
+#[test]
+fn an_included_file_validates_against_the_schema_with_its_keys_as_strict() {
+    let ws = Workspace::new();
+    let schema = write_schema(&ws);
+    // The main config only includes; one file has only shared checks and defaults, another
+    // only an environment.
+    let main = ws.write(
+        "infracheck.yaml",
+        "include: [team/*.yaml]
+",
+    );
+    let shared = ws.write(
+        "team/shared.yaml",
+        "defaults: {timeout: 5s}
+checks:
+  tcp_checks:
+    - {name: db, host: db.test, port: 5432}
+",
+    );
+    let envs = ws.write(
+        "team/envs.yaml",
+        "environments:
+  prod: {}
+",
+    );
+    let (ok, text) = validate(&schema, &[&main, &shared, &envs]);
+    assert!(ok, "{text}");
+    // The validator agrees: the merged config is valid.
+    let out = ws.run(&["validate", "-c", "infracheck.yaml"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // An included file is held to the same keys and values as the main one.
+    let cases = [
+        (
+            "team/typo.yaml",
+            "checks:
+  tcp_checks:
+    - {name: a, host: h, port: 1, timout: 1s}
+",
+            "timout",
+        ),
+        (
+            "team/top.yaml",
+            "default: {timeout: 5s}
+",
+            "default",
+        ),
+        (
+            "team/value.yaml",
+            "defaults: {retries: [1]}
+",
+            "retries",
+        ),
+        (
+            "team/empty.yaml",
+            "{}
+",
+            "{}",
+        ),
+    ];
+    for (file, yaml, needle) in cases {
+        let path = ws.write(file, yaml);
+        let (ok, text) = validate(&schema, &[&path]);
+        assert!(!ok, "{file} should not validate");
+        assert!(text.contains(needle), "{file}: {text}");
+        std::fs::remove_file(&path).unwrap();
+    }
+    // A main config missing `environments` altogether is still refused by the validator.
+    ws.write("lone.yaml", "checks:\n  tcp_checks: []\n");
+    let out = ws.run(&["validate", "-c", "lone.yaml"], &[]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
 }

@@ -160,6 +160,17 @@ pub fn client_config(
     versions: &[&'static rustls::SupportedProtocolVersion],
     client: Option<&ClientIdentity>,
 ) -> Result<rustls::ClientConfig, String> {
+    client_config_wrapped(ca_file, insecure, versions, client, |v| v)
+}
+
+/// [`client_config`] with its verifier wrapped by `wrap` (which delegates the decisions).
+pub fn client_config_wrapped(
+    ca_file: Option<&str>,
+    insecure: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    client: Option<&ClientIdentity>,
+    wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, String> {
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(AcceptAnyCert)
     } else {
@@ -169,7 +180,7 @@ pub fn client_config(
             None => Arc::new(RecordingVerifier::new(None)),
         }
     };
-    config_with_verifier(verifier, versions, client)
+    config_with_verifier(wrap(verifier), versions, client)
 }
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that

@@ -10,20 +10,22 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, redirect};
 
 use super::phases::{ConnectTiming, TimedResolver, TlsStartMark, timed_send};
+use super::proxy::Route;
 use super::spec::{ClientKey, HttpSpec};
 use crate::checks::common::{self, short_message};
 use crate::checks::{CheckDef, CheckSpec, Phase};
 use crate::model::{Outcome, Reason};
 
-/// One reqwest client per distinct TLS/redirect setting, built once per run.
+/// One reqwest client per distinct TLS/proxy setting, built once per run, with the route
+/// (proxy choice) it follows.
 pub struct Clients {
-    by_key: HashMap<ClientKey, reqwest::Client>,
+    by_key: HashMap<ClientKey, (reqwest::Client, Arc<Route>)>,
 }
 
 impl Clients {
-    /// The client prepared for `key`.
-    pub(super) fn get(&self, key: &ClientKey) -> Option<&reqwest::Client> {
-        self.by_key.get(key)
+    /// The client prepared for `key`, and its route.
+    pub(super) fn get(&self, key: &ClientKey) -> Option<(&reqwest::Client, &Route)> {
+        self.by_key.get(key).map(|(c, r)| (c, r.as_ref()))
     }
 
     /// Build the clients the checks need.
@@ -42,17 +44,34 @@ impl Clients {
     }
 }
 
-fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
-    let mut tls = common::tls::client_config(
-        key.ca_file.as_deref(),
-        key.insecure,
-        rustls::DEFAULT_VERSIONS,
-        key.client.as_ref(),
-    )?;
+fn build_client(key: &ClientKey) -> Result<(reqwest::Client, Arc<Route>), String> {
+    let route = Arc::new(Route::new(&key.proxy));
+    let mut tls = if route.is_direct() {
+        common::tls::client_config(
+            key.ca_file.as_deref(),
+            key.insecure,
+            rustls::DEFAULT_VERSIONS,
+            key.client.as_ref(),
+        )?
+    } else {
+        // Through a tunnel, the server's certificate is kept by the verifier.
+        common::tls::client_config_wrapped(
+            key.ca_file.as_deref(),
+            key.insecure,
+            rustls::DEFAULT_VERSIONS,
+            key.client.as_ref(),
+            |v| route.recording(v),
+        )?
+    };
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // The three hooks that time a new connection's phases (see `phases.rs`).
     tls.resumption = rustls::client::Resumption::store(Arc::new(TlsStartMark::new()));
-    reqwest::Client::builder()
+    // Never reqwest's own reading of the environment: the route decides (see `proxy.rs`).
+    let builder = match route.reqwest_proxy() {
+        Some(p) => reqwest::Client::builder().no_proxy().proxy(p),
+        None => reqwest::Client::builder().no_proxy(),
+    };
+    let client = builder
         .dns_resolver(Arc::new(TimedResolver))
         .connector_layer(ConnectTiming)
         .use_preconfigured_tls(tls)
@@ -71,7 +90,8 @@ fn build_client(key: &ClientKey) -> Result<reqwest::Client, String> {
         .tcp_keepalive_interval(None)
         .tcp_keepalive_retries(None)
         .build()
-        .map_err(|e| format!("cannot build HTTP client: {e}"))
+        .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+    Ok((client, route))
 }
 
 /// Whether two URLs share an origin (scheme, host and port).
@@ -87,7 +107,7 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// are not sent again, even if a later hop comes back. 303, and 301/302 after a POST, continue
 /// as a GET without a body, as browsers do. Each hop's phases add up in `phase`.
 pub(super) async fn send(
-    client: &reqwest::Client,
+    (client, route): (&reqwest::Client, &Route),
     spec: &HttpSpec,
     phase: &Phase,
 ) -> Result<reqwest::Response, Outcome> {
@@ -109,11 +129,14 @@ pub(super) async fn send(
         }
         let resp = timed_send(req, phase)
             .await
-            .map_err(|e| request_error(&e))?;
+            .map_err(|e| request_error(&e, route, &url))?;
+        let status = resp.status().as_u16();
+        if let Some(refused) = route.refused_response(&url, status) {
+            return Err(refused);
+        }
         let Some(max) = spec.max_redirects else {
             return Ok(resp);
         };
-        let status = resp.status().as_u16();
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok(resp);
         }
@@ -153,8 +176,11 @@ pub(super) async fn send(
     }
 }
 
-fn request_error(e: &reqwest::Error) -> Outcome {
+fn request_error(e: &reqwest::Error, route: &Route, url: &url::Url) -> Outcome {
     let (reason, msg) = classify(e);
+    if let Some(proxy) = route.failed(url, e, reason, &msg) {
+        return proxy;
+    }
     // A certificate refused as not yet valid: its notBefore comes with the rustls error.
     if let Some(not_before) = rustls_error(e).and_then(common::tls::not_before_of) {
         let date = common::cert::rfc3339(not_before);

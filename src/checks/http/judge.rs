@@ -234,6 +234,7 @@ mod tests {
                 insecure: false,
                 ca_file: None,
                 client: None,
+                proxy: crate::checks::http::proxy::ProxyChoice::Direct,
             },
             max_redirects: Some(10),
             forward_headers_on_redirect: false,

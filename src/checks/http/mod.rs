@@ -6,6 +6,7 @@
 pub mod client;
 pub mod judge;
 mod phases;
+pub mod proxy;
 pub mod run;
 pub mod spec;
 pub mod status;

@@ -24,7 +24,7 @@ type Meta = BTreeMap<String, serde_json::Value>;
 
 /// Run one attempt.
 pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
-    let Some(client) = ctx.http.get(&spec.client) else {
+    let Some((client, route)) = ctx.http.get(&spec.client) else {
         return Outcome::fail(
             Reason::Internal,
             "no HTTP client was prepared for this check",
@@ -32,18 +32,22 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     };
     let start = Instant::now();
     phase.set("waiting for the response headers");
-    let resp = match send(client, spec, phase).await {
+    let resp = match send((client, route), spec, phase).await {
         Ok(r) => r,
         Err(outcome) => return outcome,
     };
     let status = resp.status();
     let now = time::OffsetDateTime::now_utc();
     let mut meta = response_meta(spec, &resp);
+    if let Some(proxy) = route.proxy_for(resp.url()) {
+        meta.insert("proxy".to_owned(), serde_json::json!(proxy.name()));
+    }
     let cert = resp
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
-        .and_then(|i| i.peer_certificate())
-        .and_then(cert::cert_facts);
+        .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec))
+        .or_else(|| route.peer_cert(resp.url()))
+        .and_then(|der| cert::cert_facts(&der));
     if let Some(c) = &cert {
         cert_meta(c, now, &mut meta);
     }

@@ -92,6 +92,11 @@ pub const FIELDS: &[Field] = &[
     common::trust::CLIENT_CERT_FIELD,
     common::trust::CLIENT_KEY_FIELD,
     opt(
+        "proxy",
+        T::String,
+        "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
+    ),
+    opt(
         "max_body_bytes",
         T::Integer,
         "Cap on the response body read.",
@@ -183,6 +188,7 @@ pub struct ClientKey {
     pub(super) ca_file: Option<String>,
     /// The client certificate presented when a server asks for one.
     pub(super) client: Option<common::tls::ClientIdentity>,
+    pub(super) proxy: super::proxy::ProxyChoice,
 }
 
 /// A validated HTTP check.
@@ -314,6 +320,7 @@ pub fn parse(
     let insecure = common::trust::insecure(r, ctx);
     let ca_file = common::trust::ca_file(r, ctx)?;
     let client_identity = common::trust::client_identity(r, ctx);
+    let proxy = super::proxy::read(r, ctx);
     let max_body = match r.take("max_body_bytes") {
         Some((n, p)) => ctx
             .uint(n, &p, 1 << 30)
@@ -369,6 +376,7 @@ pub fn parse(
                 insecure,
                 ca_file,
                 client: client_identity,
+                proxy,
             },
             max_redirects: follow.then_some(max_redirects),
             forward_headers_on_redirect,

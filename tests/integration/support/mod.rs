@@ -21,6 +21,7 @@ pub mod moto;
 pub mod nginx;
 pub mod platform;
 pub mod postgres;
+pub mod proxy_server;
 pub mod redis;
 pub mod release;
 pub mod tcp_server;
