@@ -27,6 +27,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::TlsLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["cert.days_left", "cert.issuer", "cert.subject", "cert.sans"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::TlsExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -246,6 +253,11 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
         .filter_map(|d| cert_facts(d))
         .collect();
     cert_meta(&chain, now, &mut meta);
+    let mut facts = crate::model::Facts::new();
+    if let Some(leaf) = chain.first() {
+        common::cert::cert_values(leaf, now, &mut facts);
+        facts.duration("latency", elapsed);
+    }
 
     let mut tls = match result {
         Ok(s) => s,
@@ -253,7 +265,9 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
             let err = verifier
                 .error()
                 .or_else(|| common::tls::rustls_error_of(&e).cloned());
-            return handshake_failure(spec, err.as_ref(), &e, &chain, now).with_metadata(meta);
+            return handshake_failure(spec, err.as_ref(), &e, &chain, now)
+                .with_metadata(meta)
+                .with_facts(facts);
         }
     };
     let (_, conn) = tls.get_ref();
@@ -273,7 +287,9 @@ pub async fn run(spec: &TlsSpec, phase: &Phase) -> Outcome {
     );
     let _ = tls.shutdown().await;
 
-    judge(spec, version, &chain, elapsed, now).with_metadata(meta)
+    judge(spec, version, &chain, elapsed, now)
+        .with_metadata(meta)
+        .with_facts(facts)
 }
 
 /// The verdict on a completed handshake: the negotiated `version` against `min_version`, the
