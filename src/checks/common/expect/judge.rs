@@ -216,12 +216,17 @@ fn is_version_text(v: &Value) -> bool {
     matches!(v, Value::String(s) if version(s).is_some_and(|p| p.len() > 2))
 }
 
-/// The numeric parts of a version (`7.2.4` → [7, 2, 4]); a suffix after `-` or `+` is ignored.
+/// The numeric parts of the version a text starts with (`7.2.4` → [7, 2, 4]; `15.4 (Debian
+/// 15.4-1)` → [15, 4]; `10.11.6-MariaDB` → [10, 11, 6]): digits and dots, then the end or a
+/// suffix after a space, `-`, `+`, `_`, `~` or `(`.
 fn version(s: &str) -> Option<Vec<u64>> {
     let s = s.trim();
     let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
-    let core = s.split(['-', '+']).next()?;
-    if core.is_empty() {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (core, rest) = s.split_at(end);
+    if core.is_empty() || !(rest.is_empty() || rest.starts_with([' ', '-', '+', '_', '~', '('])) {
         return None;
     }
     core.split('.').map(|p| p.parse::<u64>().ok()).collect()

@@ -206,3 +206,20 @@ fn the_schema_pattern_takes_the_grammars_shapes() {
         assert!(!re.is_match(bad), "{bad}");
     }
 }
+
+#[test]
+fn versions_are_read_from_the_start_of_a_text() {
+    let mut f = Facts::new();
+    f.value("body", "15.18 (Debian 15.18-0+deb12u1)");
+    f.value("status", "10.11.6-MariaDB-0+deb12u1");
+    let holds = |text: &str| {
+        let c = parse(text, Severity::Fail, &HTTP).unwrap();
+        judge(&[c], &f, Reason::HttpExpect).0[0].ok
+    };
+    assert!(holds("body >= 9.6"));
+    assert!(holds("body > 15.4"));
+    assert!(!holds("body >= 16"));
+    assert!(holds("status >= 10.5"));
+    assert!(holds("status < 10.11.7"));
+    assert!(!holds("status > 11"));
+}
