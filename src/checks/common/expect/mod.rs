@@ -362,7 +362,8 @@ fn parse_expected(op: Op, rest: &str) -> Result<Expected, String> {
                 .build()
                 .map_err(|e| {
                     let first = e.to_string();
-                    let line = first.lines().last().unwrap_or("").trim().to_owned();
+                    let line = first.lines().last().unwrap_or("").trim();
+                    let line = line.strip_prefix("error: ").unwrap_or(line).to_owned();
                     format!("invalid regex `{pattern}`: {line}")
                 })?;
             Ok(Expected::Regex(re))
