@@ -70,6 +70,7 @@ pub fn reports(data: &[u8]) {
             },
             tags: Vec::new(),
             pulled_in_by: Vec::new(),
+            conditions: Vec::new(),
             baseline: None,
             gate: None,
             history: None,

@@ -305,6 +305,10 @@ impl Redactor {
         for v in r.metadata.values_mut() {
             self.value(v);
         }
+        for c in &mut r.conditions {
+            self.field(&mut c.assert);
+            self.value(&mut c.actual);
+        }
     }
 }
 
@@ -418,5 +422,21 @@ mod tests {
     fn no_secrets_still_cuts() {
         let r = Redactor::default();
         assert_eq!(r.text(&cut_later("abcdef", 3, false)), "abc…");
+    }
+
+    #[test]
+    fn conditions_are_redacted_and_their_cuts_carried_out() {
+        let r = redactor();
+        let mut result = crate::report::fixture::summary().results.remove(0);
+        let long = format!("{SECRET} {}", "x".repeat(300));
+        result.conditions = vec![crate::model::ConditionResult {
+            assert: format!("body contains {SECRET}"),
+            ok: false,
+            actual: serde_json::json!(cut_later(&long, 20, false)),
+        }];
+        r.redact(&mut result);
+        let c = &result.conditions[0];
+        assert_eq!(c.assert, "body contains ***");
+        assert_eq!(c.actual, serde_json::json!("*** xxxxxxxxxxxxxxxx…"));
     }
 }

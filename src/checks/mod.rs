@@ -106,6 +106,8 @@ pub struct CheckDef {
     pub tags: Vec<String>,
     /// Thresholds per timed phase (`phases:`), each a phase of the check's kind.
     pub phase_limits: PhaseLimits,
+    /// Conditions on the values the check observes (`expect:`), compiled.
+    pub expect: Vec<common::expect::Condition>,
     /// The kind-specific part.
     pub spec: CheckSpec,
 }
@@ -243,8 +245,11 @@ pub async fn run(check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
     if check.name == TEST_PANIC_NAME {
         panic!("injected test panic");
     }
+    let started = Instant::now();
     let outcome = check.spec.run_kind(check, ctx, phase).await;
+    let elapsed = started.elapsed();
     let outcome = with_phases(check, outcome, phase);
+    let outcome = with_conditions(check, outcome, Some(elapsed));
     if SHORT_MESSAGE_KINDS.contains(&check.spec.kind()) {
         common::one_short_line(outcome)
     } else {
@@ -266,6 +271,53 @@ pub fn with_phases(check: &CheckDef, mut outcome: Outcome, phase: &Phase) -> Out
     times.retain(|p| entry.phases.contains(&p));
     outcome.phases = times;
     let problems = phase_problems(&outcome.phases, &check.phase_limits, entry.latency_reason);
+    problems
+        .into_iter()
+        .fold(outcome, |o, p| common::add_problem(o, Some(p)))
+}
+
+/// Judge the check's `expect:` conditions against the facts its attempt observed (plus
+/// `latency`, when the kind did not set its own, and `latency.<phase>` from its phases), each
+/// failed one a problem with the kind's `expect` reason. An attempt that observed nothing
+/// and could not run (it could not connect, it timed out) has failed already: its conditions
+/// are listed as not held, with no value and no further problem.
+pub fn with_conditions(
+    check: &CheckDef,
+    mut outcome: Outcome,
+    elapsed: Option<Duration>,
+) -> Outcome {
+    let mut facts = outcome.take_facts();
+    let Some(entry) = kind_entry(check.kind()).filter(|_| !check.expect.is_empty()) else {
+        outcome.observed = None;
+        return outcome;
+    };
+    let could_not_run = outcome
+        .reason
+        .is_some_and(|r| r.class() == crate::model::ReasonClass::Error);
+    if facts.is_empty() && (could_not_run || elapsed.is_none()) {
+        outcome.set_conditions(
+            check
+                .expect
+                .iter()
+                .map(|c| crate::model::ConditionResult {
+                    assert: c.assert.clone(),
+                    ok: false,
+                    actual: serde_json::Value::Null,
+                })
+                .collect(),
+        );
+        return outcome;
+    }
+    if let Some(elapsed) = elapsed
+        && !facts.has("latency")
+    {
+        facts.duration("latency", elapsed);
+    }
+    for (name, took) in outcome.phases.iter() {
+        facts.duration(format!("latency.{}", name.as_str()), took);
+    }
+    let (results, problems) = common::expect::judge(&check.expect, &facts, entry.expect_reason);
+    outcome.set_conditions(results);
     problems
         .into_iter()
         .fold(outcome, |o, p| common::add_problem(o, Some(p)))

@@ -20,6 +20,13 @@ pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["db.value", "db.rows"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::DbExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] =
@@ -164,6 +171,7 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
         );
     }
     let mut problems: Vec<Problem> = Vec::new();
+    let mut facts = crate::model::Facts::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
         let rows: Vec<mysql_async::Row> = match conn.query(q.as_str()).await {
@@ -179,6 +187,7 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
             .collect();
         db_result_meta(&rows, &mut meta);
         db_expectations(db, &rows, &mut problems);
+        super::common::db::db_facts(&rows, &mut facts);
     }
     phase.lap(crate::model::PhaseName::Query, connected);
     let elapsed = start.elapsed();
@@ -191,7 +200,8 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
         Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
         None => format!("connected in {} ms", elapsed.as_millis()),
     };
-    verdict(problems, ok).with_metadata(meta)
+    facts.duration("latency", elapsed);
+    verdict(problems, ok).with_metadata(meta).with_facts(facts)
 }
 
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).

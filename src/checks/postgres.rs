@@ -22,6 +22,13 @@ pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["db.value", "db.rows"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::DbExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = common::db::db_fields!(
@@ -304,6 +311,7 @@ async fn query(
         );
     }
     let mut problems: Vec<Problem> = Vec::new();
+    let mut facts = crate::model::Facts::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
         let rows = match client.simple_query(q).await {
@@ -312,6 +320,7 @@ async fn query(
         };
         db_result_meta(&rows, &mut meta);
         db_expectations(db, &rows, &mut problems);
+        super::common::db::db_facts(&rows, &mut facts);
     }
     phase.lap(crate::model::PhaseName::Query, connected);
     let elapsed = phase.clocked(start);
@@ -323,7 +332,8 @@ async fn query(
         Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
         None => format!("connected in {} ms", elapsed.as_millis()),
     };
-    verdict(problems, ok).with_metadata(meta)
+    facts.duration("latency", elapsed);
+    verdict(problems, ok).with_metadata(meta).with_facts(facts)
 }
 
 /// Ends the connection task when the check ends, however it ends.

@@ -30,6 +30,13 @@ pub const PHASES: &[PhaseName] = &[
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::RedisLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["redis.info.<field>"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::RedisExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -404,8 +411,9 @@ fn reply_error(msg: &str, during: &str) -> Outcome {
     Outcome::fail(reason, format!("{during}: {}", escape(msg, 300)))
 }
 
-/// Run one attempt.
-pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+/// Run one attempt. `conditions`: the check has `expect:` conditions, so every field of the
+/// default `INFO` sections is kept as a fact `redis.info.<field>`.
+pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase, conditions: bool) -> Outcome {
     let start = Instant::now();
     let mut conn = match connect(spec, ctx, phase).await {
         Ok(c) => c,
@@ -448,9 +456,14 @@ pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     }
 
     let mut meta = std::collections::BTreeMap::new();
+    let mut facts = crate::model::Facts::new();
     phase.set("reading INFO server");
-    if let Ok(Reply::Bulk(Some(info))) = conn.command(&[b"INFO", b"server"]).await {
+    let section: &[u8] = if conditions { b"default" } else { b"server" };
+    if let Ok(Reply::Bulk(Some(info))) = conn.command(&[b"INFO", section]).await {
         let text = String::from_utf8_lossy(&info);
+        if conditions {
+            info_facts(&text, &mut facts);
+        }
         if let Some(v) = text.lines().find_map(|l| l.strip_prefix("redis_version:")) {
             meta.insert(
                 "server_version".to_owned(),
@@ -545,7 +558,34 @@ pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         problems.push(p);
     }
     let _ = conn.command(&[b"QUIT"]).await;
-    verdict(problems, format!("PONG in {} ms", elapsed.as_millis())).with_metadata(meta)
+    facts.duration("latency", elapsed);
+    verdict(problems, format!("PONG in {} ms", elapsed.as_millis()))
+        .with_metadata(meta)
+        .with_facts(facts)
+}
+
+/// Each `field:value` line of an INFO reply as the fact `redis.info.<field>`: a number when
+/// the value is one (a `*_version` field stays text, compared as a version).
+fn info_facts(text: &str, facts: &mut crate::model::Facts) {
+    for line in text.lines() {
+        let Some((field, value)) = line.split_once(':') else {
+            continue;
+        };
+        if field.starts_with('#') || field.is_empty() {
+            continue;
+        }
+        let value = value.trim();
+        let name = format!("redis.info.{field}");
+        match value.parse::<f64>() {
+            Ok(n) if n.is_finite() && !field.ends_with("_version") => {
+                let number = value
+                    .parse::<i64>()
+                    .map_or_else(|_| serde_json::json!(n), |i| serde_json::json!(i));
+                facts.value(name, number);
+            }
+            _ => facts.value(name, value.to_owned()),
+        }
+    }
 }
 
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).
@@ -567,11 +607,11 @@ impl crate::checks::Kind for RedisSpec {
     }
     fn run<'a>(
         &'a self,
-        _: &'a crate::checks::CheckDef,
+        check: &'a crate::checks::CheckDef,
         ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, ctx, phase)
+        run(self, ctx, phase, !check.expect.is_empty())
     }
 }
 

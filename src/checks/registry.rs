@@ -29,6 +29,22 @@ pub struct KindEntry {
     pub phases: &'static [PhaseName],
     /// The reason of a slow check or phase (`http.latency`…).
     pub latency_reason: Reason,
+    /// The values its checks observe for `expect:` conditions, besides `latency` and
+    /// `latency.<phase>` (`status`, `header.<name>`…).
+    pub values: &'static [&'static str],
+    /// The reason of a failed `expect:` condition (`http.expect`…).
+    pub expect_reason: Reason,
+}
+
+impl KindEntry {
+    /// The values the kind's conditions may name, for the condition parser.
+    pub fn expect_values(&self) -> super::common::expect::KindValues<'static> {
+        super::common::expect::KindValues {
+            kind: self.kind,
+            values: self.values,
+            phases: self.phases,
+        }
+    }
 }
 
 /// What the engine and the reports ask of a kind's spec, answered by each spec type.
@@ -71,7 +87,7 @@ pub trait Kind {
 
 /// Derive everything kind-shaped from the registry lines in [`super`]: each line is
 /// `Variant(module::SpecType) "kind" "list_key" latency: bool;`, optionally behind a
-/// `#[cfg(feature = "…")]`. The module must expose `FIELDS`, `PHASES`, `LATENCY_REASON` and
+/// `#[cfg(feature = "…")]`. The module must expose `FIELDS`, `PHASES`, `LATENCY_REASON`, `VALUES`, `EXPECT_REASON` and
 /// `parse(reader, ctx, thresholds) -> Option<(SpecType, String)>`, and `SpecType` must
 /// implement [`Kind`].
 macro_rules! kinds {
@@ -101,6 +117,8 @@ macro_rules! kinds {
                     latency: $latency,
                     phases: $module::PHASES,
                     latency_reason: $module::LATENCY_REASON,
+                    values: $module::VALUES,
+                    expect_reason: $module::EXPECT_REASON,
                 },
             )*
         ];

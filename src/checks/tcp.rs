@@ -21,6 +21,13 @@ pub const PHASES: &[PhaseName] = &[PhaseName::Dns, PhaseName::Connect, PhaseName
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: Reason = Reason::TcpLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["banner"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::TcpExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -68,6 +75,8 @@ pub fn parse(
     let port = port(r, ctx, None);
     let send = r.take("send").and_then(|(n, p)| ctx.string(n, &p));
     let expect = match r.take("expect") {
+        // A list is the check's `expect:` conditions, read with the common keys.
+        Some((n, _)) if matches!(n.value, crate::spec::yaml::Value::Seq(_)) => None,
         Some((n, p)) => Some(ctx.non_empty(n, &p)?),
         None => None,
     };
@@ -208,8 +217,9 @@ pub async fn connect(
         .with_meta("remote_addr", addr.to_string()))
 }
 
-/// Run one attempt.
-pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
+/// Run one attempt. `read_banner`: a condition names the `banner`, so what the peer sends is
+/// read (until it closes, goes silent or the cap) even without `expect`.
+pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase, read_banner: bool) -> Outcome {
     let start = Instant::now();
     let (mut stream, addr) = match connect(&spec.host, spec.port, phase).await {
         Ok(s) => s,
@@ -231,14 +241,15 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
                 .with_metadata(meta);
         }
     }
-    if let Some(expect) = &spec.expect {
+    let mut facts = crate::model::Facts::new();
+    if spec.expect.is_some() || read_banner {
         phase.set("waiting for the expected banner");
         // Stop reading a little before the engine's timeout so a partial, wrong banner is
         // reported as `tcp.expect` with what arrived rather than as a bare timeout.
         let budget = soft_deadline(timeout);
         let read = read_until(
             &mut stream,
-            expect.as_bytes(),
+            spec.expect.as_deref().map(str::as_bytes),
             spec.max_bytes,
             start + budget,
         )
@@ -250,7 +261,10 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
         let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, read_cap);
         meta.insert("bytes_read".to_owned(), serde_json::json!(read.bytes.len()));
         meta.insert("banner".to_owned(), serde_json::json!(excerpt));
-        if !read.found {
+        facts.value("banner", text.clone().into_owned());
+        if let Some(expect) = &spec.expect
+            && !read.found
+        {
             let how = match read.end {
                 ReadEnd::Eof => "the peer closed the connection".to_owned(),
                 ReadEnd::Cap => format!("read the {}-byte limit", spec.max_bytes),
@@ -265,7 +279,8 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
                             format_duration(budget)
                         ),
                     )
-                    .with_metadata(meta);
+                    .with_metadata(meta)
+                    .with_facts(facts);
                 }
                 ReadEnd::Deadline => "the timeout neared".to_owned(),
                 ReadEnd::Error(e) => format!("reading failed ({e})"),
@@ -284,10 +299,11 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
                 Reason::TcpExpect,
                 format!("expected `{expect}`, got {got} ({how})"),
             )
-            .with_metadata(meta);
+            .with_metadata(meta)
+            .with_facts(facts);
         }
     }
-    if spec.send.is_some() && spec.expect.is_none() {
+    if spec.send.is_some() && spec.expect.is_none() && !read_banner {
         // A `send` without `expect` is the whole exchange.
         phase.lap(PhaseName::Banner, connected);
     }
@@ -299,7 +315,10 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase) -> Outcome {
     } else {
         format!("connected to {addr}")
     };
-    latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what).with_metadata(meta)
+    facts.duration("latency", elapsed);
+    latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what)
+        .with_metadata(meta)
+        .with_facts(facts)
 }
 
 #[derive(Debug)]
@@ -318,11 +337,20 @@ struct Read {
     end: ReadEnd,
 }
 
-async fn read_until(stream: &mut TcpStream, want: &[u8], cap: usize, deadline: Instant) -> Read {
+/// Read until `want` arrives (never, when `None`: then until the peer closes, goes silent
+/// after sending, the cap or the deadline).
+async fn read_until(
+    stream: &mut TcpStream,
+    want: Option<&[u8]>,
+    cap: usize,
+    deadline: Instant,
+) -> Read {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if contains(&bytes, want) {
+        if let Some(want) = want
+            && contains(&bytes, want)
+        {
             return Read {
                 bytes,
                 found: true,
@@ -331,7 +359,7 @@ async fn read_until(stream: &mut TcpStream, want: &[u8], cap: usize, deadline: I
         }
         if bytes.len() >= cap {
             bytes.truncate(cap);
-            let found = contains(&bytes, want);
+            let found = want.is_some_and(|w| contains(&bytes, w));
             return Read {
                 bytes,
                 found,
@@ -398,7 +426,8 @@ impl crate::checks::Kind for TcpSpec {
         _: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, check.timeout, phase)
+        let banner = check.expect.iter().any(|c| c.value.fact == "banner");
+        run(self, check.timeout, phase, banner)
     }
 }
 

@@ -30,6 +30,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::TlsLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["cert.days_left", "cert.issuer", "cert.subject", "cert.sans"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::TlsExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -275,6 +282,11 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         .filter_map(|d| cert_facts(d))
         .collect();
     cert_meta(&chain, now, &mut meta);
+    let mut facts = crate::model::Facts::new();
+    if let Some(leaf) = chain.first() {
+        common::cert::cert_values(leaf, now, &mut facts);
+        facts.duration("latency", elapsed);
+    }
 
     let mut tls = match result {
         Ok(s) => s,
@@ -286,9 +298,13 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
                 && let Some(rustls::Error::AlertReceived(alert)) = &err
                 && is_client_cert_alert(*alert)
             {
-                return client_cert_refused(spec, *alert).with_metadata(meta);
+                return client_cert_refused(spec, *alert)
+                    .with_metadata(meta)
+                    .with_facts(facts);
             }
-            return handshake_failure(spec, err.as_ref(), &e, &chain, now).with_metadata(meta);
+            return handshake_failure(spec, err.as_ref(), &e, &chain, now)
+                .with_metadata(meta)
+                .with_facts(facts);
         }
     };
     let (_, conn) = tls.get_ref();
@@ -308,7 +324,9 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     );
     let _ = tls.shutdown().await;
 
-    judge(spec, version, &chain, elapsed, now).with_metadata(meta)
+    judge(spec, version, &chain, elapsed, now)
+        .with_metadata(meta)
+        .with_facts(facts)
 }
 
 /// Asks the wrapped resolver for the client certificate and keeps whether the server asked for

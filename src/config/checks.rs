@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::defaults::{Defaults, positive_duration};
 use super::keys;
 use super::{DEFAULT_TIMEOUT, file_order, targets};
+use crate::checks::common::expect::{self, Condition, Severity};
 use crate::checks::{
     CheckDef, CheckSpec, Dependency, KINDS, KindEntry, PhaseLimit, PhaseLimits, Thresholds,
     kind_entry,
@@ -191,6 +192,14 @@ fn read_check(
         .take("tags")
         .map(|(n, p)| read_tags(n, &p, ctx))
         .unwrap_or_default();
+    // A tcp check's `expect` written as one text is its banner key, read by the kind.
+    let banner = kind == "tcp"
+        && r.peek(keys::EXPECT_KEY)
+            .is_some_and(|n| !matches!(n.value, Value::Seq(_)));
+    let expect = match r.take(keys::EXPECT_KEY).filter(|_| !banner) {
+        Some((n, p)) => read_expect(n, &p, ctx, kind_entry(kind)),
+        None => Vec::new(),
+    };
 
     // The file the check is written in (an included one, or the main config).
     let file = node.file.name();
@@ -230,8 +239,81 @@ fn read_check(
         depends_on,
         tags,
         phase_limits,
+        expect,
         spec,
     })
+}
+
+/// `expect: [conditions]`: each a string `VALUE OP EXPECTED` or a mapping `{assert, severity}`,
+/// parsed and compiled now (regexes, JSONPaths) against the values the kind observes; a bad
+/// one is a problem at its entry.
+fn read_expect(
+    node: &Node,
+    path: &str,
+    ctx: &mut Ctx<'_>,
+    entry: Option<&KindEntry>,
+) -> Vec<Condition> {
+    let Some(entry) = entry else {
+        return Vec::new();
+    };
+    let values = entry.expect_values();
+    let Value::Seq(items) = &node.value else {
+        ctx.problem(
+            node,
+            path,
+            format!(
+                "expected a list of conditions (`VALUE OP EXPECTED`, or `{{assert, severity}}`), found {}",
+                node.value.type_name()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let (text_node, text_path, severity) = match &item.value {
+            Value::Map(_) => {
+                let Some(mut r) = MapReader::new(item, &item_path, ctx.problems) else {
+                    continue;
+                };
+                let severity = match r.take("severity") {
+                    Some((n, p)) => match ctx.string(n, &p).map(|s| s.to_ascii_lowercase()) {
+                        Some(s) if s == "fail" => Some(Severity::Fail),
+                        Some(s) if s == "warn" => Some(Severity::Warn),
+                        Some(other) => {
+                            ctx.problem(
+                                n,
+                                &p,
+                                format!("expected `fail` or `warn`, found `{other}`"),
+                            );
+                            None
+                        }
+                        None => None,
+                    },
+                    None => Some(Severity::Fail),
+                };
+                let assert = r.take("assert");
+                r.finish(&keys::names(keys::EXPECT_ITEM_FIELDS), ctx.problems);
+                let Some((n, p)) = assert else {
+                    ctx.problem(item, &item_path, "missing required key `assert`");
+                    continue;
+                };
+                let Some(severity) = severity else {
+                    continue;
+                };
+                (n, p, severity)
+            }
+            _ => (item, item_path, Severity::Fail),
+        };
+        let Some(text) = ctx.string(text_node, &text_path) else {
+            continue;
+        };
+        match expect::parse(&text, severity, &values) {
+            Ok(c) => out.push(c),
+            Err(e) => ctx.problem(text_node, &text_path, e),
+        }
+    }
+    out
 }
 
 /// `phases: {ttfb: {warn: 300ms}, connect: {fail: 1s}}`: each name one of the kind's phases

@@ -15,6 +15,7 @@ pub(super) fn names(fields: &[Field]) -> Vec<&'static str> {
 pub(super) fn common_check_keys() -> Vec<&'static str> {
     let mut keys = names(COMMON_FIELDS);
     keys.push(PHASES_KEY);
+    keys.push(EXPECT_KEY);
     keys.push(ENVIRONMENTS_FILTER.key);
     keys
 }
@@ -83,6 +84,26 @@ pub(super) const LATENCY_KEYS: &[&str] = &["warn_latency", "fail_latency", PHASE
 /// phases (the registry's `phases`), so the schema builds it per kind rather than from a
 /// [`Field`] (see [`super::schema`]).
 pub(super) const PHASES_KEY: &str = "phases";
+
+/// `expect:` on a check: conditions on the values it observed (`status == 200`). Its values
+/// are the kind's (the registry's `values`), so the schema builds it per kind rather than
+/// from a [`Field`] (see [`super::schema`]). A `tcp` check's `expect` written as one text is
+/// the kind's own banner key.
+pub(super) const EXPECT_KEY: &str = "expect";
+
+/// The keys of one condition written as a mapping under `expect:`.
+pub(super) const EXPECT_ITEM_FIELDS: &[Field] = &[
+    req(
+        "assert",
+        FieldType::String,
+        "The condition: `VALUE OP EXPECTED` (`status == 200`, `body.$.status == \"UP\"`).",
+    ),
+    opt(
+        "severity",
+        FieldType::Choice(&["fail", "warn"]),
+        "What a failed condition makes of the check: `fail` (default) or `warn`.",
+    ),
+];
 
 /// The keys of one phase's thresholds under `phases:`.
 pub(super) const PHASE_LIMIT_FIELDS: &[Field] = &[

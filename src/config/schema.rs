@@ -19,8 +19,8 @@ use crate::checks::{KINDS, REGISTRY};
 pub use crate::spec::field::{Field, FieldType, opt, req};
 
 use super::keys::{
-    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, LATENCY_KEYS, PHASE_LIMIT_FIELDS,
-    PHASES_KEY, TOP_FIELDS,
+    COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, EXPECT_ITEM_FIELDS, EXPECT_KEY,
+    LATENCY_KEYS, PHASE_LIMIT_FIELDS, PHASES_KEY, TOP_FIELDS,
 };
 use crate::checks::KindEntry;
 
@@ -151,6 +151,44 @@ fn phases_schema(entry: &KindEntry) -> Value {
     })
 }
 
+/// `expect:` of a kind: a list of conditions on the values the kind observes, each a string
+/// (its shape checked by a pattern naming the kind's values) or `{assert, severity}`. A tcp
+/// check's `expect` may also be one text, its banner key.
+fn expect_schema(entry: &KindEntry) -> Value {
+    let pattern = crate::checks::common::expect::schema_pattern(&entry.expect_values());
+    let condition = json!({"type": "string", "pattern": pattern});
+    let mut item = object(EXPECT_ITEM_FIELDS, &[]);
+    if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut)
+        && let Some(assert) = props.get_mut("assert").and_then(Value::as_object_mut)
+    {
+        assert.insert("type".to_owned(), json!("string"));
+        assert.insert("pattern".to_owned(), json!(pattern));
+    }
+    let list = json!({
+        "type": "array",
+        "items": {"anyOf": [condition, item]}
+    });
+    let description = format!(
+        "Conditions on what a {} check observed, each `VALUE OP EXPECTED` or `{{assert, severity}}`; values: {}.",
+        entry.kind,
+        entry.expect_values().families().join(", ")
+    );
+    let own = entry.fields.iter().find(|f| f.key == EXPECT_KEY);
+    match own {
+        Some(f) => json!({
+            "description": format!("{} Or one text: {}", description, f.description),
+            "anyOf": [{"type": ["string", "number"]}, list]
+        }),
+        None => {
+            let mut list = list;
+            if let Value::Object(m) = &mut list {
+                m.insert("description".to_owned(), json!(description));
+            }
+            list
+        }
+    }
+}
+
 /// The JSON Schema of the config file.
 pub fn json_schema() -> Value {
     let mut definitions = Map::new();
@@ -160,14 +198,15 @@ pub fn json_schema() -> Value {
         let fields: Vec<Field> = COMMON_FIELDS
             .iter()
             .filter(|f| entry.latency || !LATENCY_KEYS.contains(&f.key))
-            .chain(entry.fields)
+            .chain(entry.fields.iter().filter(|f| f.key != EXPECT_KEY))
             .copied()
             .collect();
-        let phases: Vec<(&str, Value)> = if entry.latency {
+        let mut phases: Vec<(&str, Value)> = if entry.latency {
             vec![(PHASES_KEY, phases_schema(entry))]
         } else {
             Vec::new()
         };
+        phases.push((EXPECT_KEY, expect_schema(entry)));
         definitions.insert(check_def(kind, false), object(&fields, &phases));
         let mut shared = fields;
         shared.push(ENVIRONMENTS_FILTER);

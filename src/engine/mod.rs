@@ -285,6 +285,7 @@ fn blocked_result(check: &CheckDef, results: &[Option<CheckResult>], b: &Blocked
         detail: None,
         metadata: Default::default(),
         phases: Default::default(),
+        observed: None,
     }
     .with_meta("blocked_by", name(b.by))
     .with_meta("root_cause", name(b.root));
@@ -498,6 +499,7 @@ fn unreachable_result() -> CheckResult {
         location: Default::default(),
         tags: Vec::new(),
         pulled_in_by: Vec::new(),
+        conditions: Vec::new(),
         baseline: None,
         gate: None,
         history: None,
@@ -539,7 +541,9 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
                     message.push_str(&format!(" {during}"));
                 }
                 // The phases it finished are still reported.
-                checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase)
+                let outcome =
+                    checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase);
+                checks::with_conditions(check, outcome, None)
             }
         };
         let waited = phase.outside();
@@ -624,6 +628,7 @@ fn finish(
         location: check.location.clone(),
         tags: check.tags.clone(),
         pulled_in_by: Vec::new(),
+        conditions: outcome.observed.map(|o| o.conditions).unwrap_or_default(),
         baseline: None,
         gate: None,
         history: None,

@@ -6,6 +6,7 @@
 
 mod annotations;
 mod document;
+mod facts;
 mod history;
 mod phases;
 mod reason;
@@ -19,6 +20,7 @@ pub use annotations::{
     baseline_line, cert_note, change_note, gate_line, gate_note,
 };
 pub use document::{Document, SCHEMA_VERSION, Tool};
+pub use facts::{ConditionResult, Fact, Facts};
 pub use history::{
     CheckHistory, GLYPHS, HistorySummary, Mover, RunPoint, SPARK_MAX, newly_flaky, percentile,
     sparkline, trend_line, worst_movers,
@@ -26,7 +28,8 @@ pub use history::{
 pub use phases::{Elapsed, PhaseName, Phases, format_ms, from_precise_ms, precise_ms};
 pub use reason::{Reason, ReasonClass};
 pub use result::{
-    CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Outcome, Status, WAIVER_KIND,
+    CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Observations, Outcome, Status,
+    WAIVER_KIND,
 };
 pub use rule::{Rule, Verdict};
 pub use selection::{SelectionRun, selection_line};

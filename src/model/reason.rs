@@ -58,6 +58,8 @@ reasons! {
         "A `response_headers` assertion did not hold: the header is missing or its value differs.";
     HttpLatency => "http.latency", Failure, "HTTP endpoint answered slowly",
         "The response took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    HttpExpect => "http.expect", Failure, "A condition on the HTTP response did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     HttpRedirect => "http.redirect", Failure, "HTTP redirects exceeded the limit",
         "The endpoint redirected more often than `max_redirects` allows, or in a loop.";
     HttpProxy => "http.proxy", Error, "The HTTP proxy refused or failed",
@@ -101,7 +103,7 @@ reasons! {
     TcpRefused => "tcp.refused", Error, "TCP connection refused",
         "Nothing listens on the target port, or a firewall rejected the connection.";
     TcpExpect => "tcp.expect", Failure, "The TCP banner did not match",
-        "The bytes read from the connection did not contain `expect`.";
+        "The bytes read from the connection did not contain `expect`, or a condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN).";
     DnsMismatch => "dns.mismatch", Failure, "DNS answer differs from the expected records",
         "The resolver's answer does not match `expected` (exact set, or `match: contains`).";
     DnsRcode => "dns.rcode", Failure, "DNS response code differs from the expected one",
@@ -118,8 +120,12 @@ reasons! {
         "Connecting (plus `send`/`expect`) took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     TlsLatency => "tls.latency", Failure, "TLS connection and handshake were slow",
         "Connecting and the TLS handshake took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    TlsExpect => "tls.expect", Failure, "A condition on the TLS certificate did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     DnsLatency => "dns.latency", Failure, "DNS resolver answered slowly",
         "The slowest resolver took longer than `warn_latency` (WARN) or `fail_latency` (FAIL) to answer.";
+    DnsExpect => "dns.expect", Failure, "A condition on the DNS answer did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     CommandSpawn => "command.spawn", Error, "The command could not be started",
         "The program was not found, is not executable, or `cwd` does not exist.";
     CommandExit => "command.exit", Failure, "The command exited with an unexpected code",
@@ -128,6 +134,8 @@ reasons! {
         "stdout or stderr did not contain `stdout_contains`/`stderr_contains`, contained `stdout_not_contains`, or did not match `stdout_regex`/`stderr_regex`.";
     CommandLatency => "command.latency", Failure, "The command ran slowly",
         "The command took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    CommandExpect => "command.expect", Failure, "A condition on the command's output did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     DbConnect => "db.connect", Error, "The database server could not be reached",
         "The TCP connection or the TLS negotiation with the database server failed (refused, unreachable, TLS required or refused).";
     DbAuth => "db.auth", Failure, "The database rejected the credentials",
@@ -135,7 +143,7 @@ reasons! {
     DbQuery => "db.query", Failure, "The database query failed",
         "The server returned an error for `query` (syntax, missing table, permission).";
     DbExpect => "db.expect", Failure, "The query result did not meet the expectation",
-        "The number of rows differs from `expect_rows`, or the first column of the first row differs from `expect_value`.";
+        "The number of rows differs from `expect_rows`, the first column of the first row differs from `expect_value`, or a condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN).";
     DbLatency => "db.latency", Failure, "The database answered slowly",
         "Connecting and running the query took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
     RedisConnect => "redis.connect", Error, "The Redis server could not be reached",
@@ -150,6 +158,8 @@ reasons! {
         "A key listed in `keys_exist` is missing from the selected database.";
     RedisLatency => "redis.latency", Failure, "Redis answered slowly",
         "The check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    RedisExpect => "redis.expect", Failure, "A condition on the Redis server did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     GrpcNotServing => "grpc.not_serving", Failure, "The gRPC service is not serving",
         "`grpc.health.v1.Health/Check` answered NOT_SERVING for the checked `service` (the whole server when `service` is empty).";
     GrpcUnknownService => "grpc.unknown_service", Failure, "The gRPC server does not know the service",
@@ -164,6 +174,8 @@ reasons! {
         "`Health/Check` answered a gRPC status other than OK, NOT_FOUND and UNIMPLEMENTED (UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE…); the message names it.";
     GrpcLatency => "grpc.latency", Failure, "The gRPC health check answered slowly",
         "Connecting and the health call took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    GrpcExpect => "grpc.expect", Failure, "A condition on the gRPC health answer did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     K8sUnreachable => "k8s.unreachable", Error, "The Kubernetes API server could not be reached",
         "The API server did not answer (connection refused, DNS, TLS), or no kubeconfig / in-cluster configuration was found.";
     K8sForbidden => "k8s.forbidden", Failure, "The Kubernetes API denied the request",
@@ -178,6 +190,8 @@ reasons! {
         "A selected pod's container restart count is over `max_restarts` (WARN).";
     K8sLatency => "k8s.latency", Failure, "The Kubernetes API answered slowly",
         "The API call(s) of the check took longer than `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    K8sExpect => "k8s.expect", Failure, "A condition on the Kubernetes objects did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     AwsCredentials => "aws.credentials", Error, "No usable AWS credentials",
         "The credential chain (environment, profile, SSO, web identity, container, IMDS) found no credentials, or AWS rejected them as invalid or expired; also used when no region is set. The message says what to set.";
     AwsAccessDenied => "aws.access_denied", Failure, "AWS denied the request",
@@ -185,7 +199,7 @@ reasons! {
     AwsNotFound => "aws.not_found", Failure, "The AWS resource does not exist",
         "The S3 bucket or an EC2 instance id was not found (NoSuchBucket, HTTP 404, InvalidInstanceID.NotFound).";
     AwsExpect => "aws.expect", Failure, "The AWS resource did not meet the expectation",
-        "The caller account differs from `account`, the ARN lacks `arn_contains`, or fewer EC2 instances run than `min_running`.";
+        "The caller account differs from `account`, the ARN lacks `arn_contains`, or fewer EC2 instances run than `min_running`; or a condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN).";
     AwsApi => "aws.api", Error, "The AWS API returned an unexpected error",
         "An error other than credentials, access or not-found (throttling, a bucket in another region, an unreadable answer).";
     AwsUnreachable => "aws.unreachable", Error, "The AWS endpoint could not be reached",
@@ -196,6 +210,8 @@ reasons! {
         "More echo requests than `max_loss` percent (default 0) got no reply before the check's `timeout`.";
     IcmpLatency => "icmp.latency", Failure, "ICMP echo round trips were slow",
         "The average round trip of the echo replies was over `warn_latency` (WARN) or `fail_latency` (FAIL).";
+    IcmpExpect => "icmp.expect", Failure, "A condition on the echo replies did not hold",
+        "A condition of the check's `expect:` list did not hold (a `severity: warn` one is WARN); the message names the condition and the value seen.";
     IcmpUnreachable => "icmp.unreachable", Error, "The host cannot be reached over ICMP",
         "No echo reply came and the network said why: no route (sending failed) or an ICMP destination-unreachable error.";
     IcmpPermission => "icmp.permission", Error, "This process may not open an ICMP socket",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckGate, CheckHistory, Phases, Reason, ResultChange};
+use super::{CheckGate, CheckHistory, ConditionResult, Facts, Phases, Reason, ResultChange};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,6 +101,18 @@ pub struct Outcome {
     /// Where the attempt's time went (`dns`, `connect`, …); filled in from what the check
     /// recorded once it returns (see `checks::run`).
     pub phases: Phases,
+    /// The values the attempt observed, for the check's `expect:` conditions, and how they
+    /// went (boxed: most outcomes have none, and an outcome travels in `Result`s).
+    pub observed: Option<Box<Observations>>,
+}
+
+/// What an attempt observed for its check's `expect:` conditions, and how they went.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    /// The values observed (empty when the attempt observed nothing).
+    pub facts: Facts,
+    /// How each of the check's conditions went (filled in by `checks::run`).
+    pub conditions: Vec<ConditionResult>,
 }
 
 impl Outcome {
@@ -113,6 +125,7 @@ impl Outcome {
             detail: None,
             metadata: BTreeMap::new(),
             phases: Phases::new(),
+            observed: None,
         }
     }
 
@@ -125,6 +138,7 @@ impl Outcome {
             detail: None,
             metadata: BTreeMap::new(),
             phases: Phases::new(),
+            observed: None,
         }
     }
 
@@ -137,6 +151,7 @@ impl Outcome {
             detail: None,
             metadata: BTreeMap::new(),
             phases: Phases::new(),
+            observed: None,
         }
     }
 
@@ -153,6 +168,25 @@ impl Outcome {
     pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.metadata.insert(key.to_owned(), value.into());
         self
+    }
+
+    /// Keep the values the attempt observed, for the check's conditions.
+    pub fn with_facts(mut self, facts: Facts) -> Self {
+        self.observed.get_or_insert_default().facts = facts;
+        self
+    }
+
+    /// Take the observed values, leaving none.
+    pub fn take_facts(&mut self) -> Facts {
+        self.observed
+            .as_mut()
+            .map(|o| std::mem::take(&mut o.facts))
+            .unwrap_or_default()
+    }
+
+    /// Record how the check's conditions went.
+    pub fn set_conditions(&mut self, conditions: Vec<ConditionResult>) {
+        self.observed.get_or_insert_default().conditions = conditions;
     }
 
     /// Merge metadata gathered before the verdict was known.
@@ -225,6 +259,10 @@ pub struct CheckResult {
     /// Facts the check observed.
     #[serde(default)]
     pub metadata: Metadata,
+    /// How each condition of the check's `expect:` list went, in the order written (absent
+    /// when the check has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionResult>,
     /// Where the check is defined.
     pub location: Location,
     /// The check's `tags`, in file order.

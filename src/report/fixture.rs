@@ -42,6 +42,7 @@ fn result(
         },
         tags: Vec::new(),
         pulled_in_by: Vec::new(),
+        conditions: Vec::new(),
         baseline: None,
         gate: None,
         history: None,

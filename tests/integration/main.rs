@@ -32,6 +32,7 @@ mod cli_options;
 mod command;
 mod command_process;
 mod concurrency;
+mod conditions;
 mod config_env;
 mod config_errors;
 mod config_merge;

@@ -299,6 +299,7 @@ mod reports {
             },
             tags: Vec::new(),
             pulled_in_by: Vec::new(),
+            conditions: Vec::new(),
             baseline: None,
             gate: None,
             history: None,

@@ -386,6 +386,13 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
         url: "{url}"
         expected_status: 500
         body_contains: "never"
+      - name: "condition on the hostile body"
+        url: "{url}"
+        headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}
+        expected_status: 500
+        expect:
+          - body == "x"
+          - header.x-evil == "x"
 "#
         ),
     );
@@ -426,13 +433,13 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
         assert_eq!(code(&out), 1, "stdout:\n{so}\nstderr:\n{se}");
         assert_no_forged_commands(&so, "stdout");
         assert_no_forged_commands(&se, "stderr");
-        // Three failures and the notice: nothing else was turned into a command (besides the
+        // Four failures and the notice: nothing else was turned into a command (besides the
         // live-progress group around the per-check lines).
         let commands = se
             .lines()
             .filter(|l| l.starts_with("::") && !l.starts_with("::group::") && *l != "::endgroup::")
             .count();
-        assert_eq!(commands, 4, "{se}");
+        assert_eq!(commands, 5, "{se}");
         assert!(
             se.contains("title=evil %250A%3A%3Awarning%3A%3Ax%2C a%3Ab [http.status]::"),
             "{se}"
@@ -444,6 +451,18 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
                 .as_str()
                 .unwrap();
             assert!(excerpt.contains("##[error]legacy"), "{excerpt}");
+            // A failed condition's value seen, as data: the payloads intact, the secret masked.
+            let cond = &doc["results"][3];
+            assert_eq!(cond["reason"], "http.expect", "{cond}");
+            let actual = cond["conditions"][0]["actual"].as_str().unwrap();
+            assert!(actual.contains("::add-mask::x"), "{actual}");
+            assert!(!actual.contains(secret), "{actual}");
+            assert!(
+                cond["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("body == \"x\", was \"")
+            );
         }
         for (name, text) in [("stdout", &so), ("stderr", &se)] {
             assert!(!text.contains(secret), "secret in {name}");
@@ -455,7 +474,7 @@ fn hostile_server_text_cannot_forge_commands_or_break_formats() {
     validate::sarif(&ws.path().join("r.sarif"));
     validate::codequality(&ws.path().join("cq.json"));
     let json: serde_json::Value = serde_json::from_str(&read(&ws.path().join("r.json"))).unwrap();
-    assert_eq!(json["summary"]["fail"], 2, "{json}");
+    assert_eq!(json["summary"]["fail"], 3, "{json}");
     assert_eq!(json["summary"]["warn"], 1, "{json}");
     let xml = read(&ws.path().join("junit.xml"));
     assert!(

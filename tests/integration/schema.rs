@@ -84,11 +84,23 @@ environments:
       - {name: db, host: "${vars.host}", port: 5432, timeout: 2.5, tags: [db, "${TIER}"]}
       - {name: db2, host: "${vars.host}", port: 5432, tags: db}
     tls_checks:
-      - {name: cert, host: example.test, warn_days: "${WARN_DAYS}", min_version: "1.2"}
+      - {name: cert, host: example.test, warn_days: "${WARN_DAYS}", min_version: "1.2", expect: [cert.days_left > 14]}
       - {name: mtls, host: example.test, client_cert: pki/ci.pem, client_key: pki/ci.key}
     http_checks:
       - {name: via, url: "https://example.test/", proxy: "socks5h://u:${PROXY_PW}@proxy.test"}
       - {name: direct, url: "https://example.test/", proxy: none}
+      - name: conditions
+        url: "https://example.test/"
+        expect:
+          - status in [200, 204]
+          - header.Content-Type contains json
+          - body.$.items[?@.ok == true] exists
+          - len(body.$.items) > 0
+          - {assert: latency.ttfb < 300ms, severity: warn}
+    redis_checks:
+      - {name: r, url: "redis://r", expect: ["redis.info.redis_version >= 6.0"]}
+    command_checks:
+      - {name: c, command: [true], expect: ["stdout.$.a == 1", exit_code == 0]}
 "#,
     );
     let (ok, text) = validate(&schema, &[&good]);
@@ -132,6 +144,17 @@ environments:
             "tag.yaml",
             "environments:\n  prod:\n    tcp_checks:\n      - {name: a, host: h, port: 1, tags: [ok, \"two words\"]}\n",
             "tcp_checks/0/tags: ['ok', 'two words']",
+        ),
+        // A condition on a value the kind does not observe, and one without an operator.
+        (
+            "condition-value.yaml",
+            "environments:\n  prod:\n    redis_checks:\n      - {name: a, url: \"redis://r\", expect: [\"stdout == 1\"]}\n",
+            "redis_checks/0/expect/0",
+        ),
+        (
+            "condition-shape.yaml",
+            "environments:\n  prod:\n    http_checks:\n      - {name: a, url: \"https://x.test/\", expect: [\"status==200\"]}\n",
+            "http_checks/0/expect/0",
         ),
         (
             "bool.yaml",

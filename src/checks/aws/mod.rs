@@ -32,6 +32,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Reques
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::AwsLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &[];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::AwsExpect;
+
 use super::Thresholds;
 
 /// What an AWS check looks at.

@@ -23,6 +23,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Run];
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::CommandLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["stdout", "stdout.<JSONPath>", "stderr", "exit_code"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::CommandExpect;
+
 /// Every key the kind accepts besides the common ones: its type and description (the
 /// validator's key list and the config schema are both read from it).
 pub const FIELDS: &[Field] = &[
@@ -280,8 +287,9 @@ fn shell_quote(s: &str) -> String {
 
 mod tree;
 
-/// Run one attempt.
-pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
+/// Run one attempt. `conditions`: the check has `expect:` conditions, so its output and exit
+/// code are kept as its facts.
+pub async fn run(spec: &CommandSpec, phase: &Phase, conditions: bool) -> Outcome {
     let Some((program, args)) = spec.argv.split_first() else {
         return Outcome::fail(Reason::Internal, "empty command");
     };
@@ -406,6 +414,15 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         meta.insert("signal".to_owned(), serde_json::json!(s));
     }
 
+    let mut facts = crate::model::Facts::new();
+    if conditions {
+        facts.value("stdout", String::from_utf8_lossy(&out).into_owned());
+        facts.value("stderr", String::from_utf8_lossy(&err).into_owned());
+        if let Some(c) = code {
+            facts.value("exit_code", c);
+        }
+        facts.duration("latency", elapsed);
+    }
     let ran = Ran {
         code,
         signal,
@@ -415,7 +432,7 @@ pub async fn run(spec: &CommandSpec, phase: &Phase) -> Outcome {
         stderr_capped: err_total > err.len(),
         elapsed,
     };
-    judge(spec, &ran).with_metadata(meta)
+    judge(spec, &ran).with_metadata(meta).with_facts(facts)
 }
 
 /// What one run of the program showed.
@@ -558,11 +575,11 @@ impl crate::checks::Kind for CommandSpec {
     }
     fn run<'a>(
         &'a self,
-        _: &'a crate::checks::CheckDef,
+        check: &'a crate::checks::CheckDef,
         _: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, phase)
+        self::run(self, phase, !check.expect.is_empty())
     }
 }
 

@@ -61,6 +61,15 @@ pub fn cert_facts(der: &[u8]) -> Option<CertFacts> {
     })
 }
 
+/// The certificate values of `expect:` conditions: `cert.days_left`, `cert.issuer`,
+/// `cert.subject`, `cert.sans`.
+pub fn cert_values(c: &CertFacts, now: time::OffsetDateTime, facts: &mut crate::model::Facts) {
+    facts.value("cert.days_left", c.days_left(now));
+    facts.value("cert.issuer", c.issuer.clone());
+    facts.value("cert.subject", c.subject.clone());
+    facts.value("cert.sans", c.sans.clone());
+}
+
 /// RFC 3339 text for a timestamp (empty if it cannot be formatted).
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)

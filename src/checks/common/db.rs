@@ -239,3 +239,13 @@ pub fn db_result_meta(
         );
     }
 }
+
+/// The values of `expect:` conditions from a query result: `db.rows`, the row count, and
+/// `db.value`, the first column of the first row as text (`null` for SQL NULL; absent when
+/// there is no row).
+pub fn db_facts(rows: &[Vec<Option<String>>], facts: &mut crate::model::Facts) {
+    facts.value("db.rows", rows.len());
+    if let Some(v) = rows.first().and_then(|r| r.first()) {
+        facts.value("db.value", v.clone());
+    }
+}

@@ -133,6 +133,7 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
         detail,
         metadata,
         phases,
+        observed,
     } = outcome;
     let mut problems = Vec::new();
     if status != Status::Pass {
@@ -142,6 +143,7 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
     let mut folded = verdict(problems, message);
     folded.detail = detail;
     folded.phases = phases;
+    folded.observed = observed;
     folded.with_metadata(metadata)
 }
 

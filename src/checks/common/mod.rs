@@ -7,6 +7,7 @@
 pub mod capped;
 pub mod cert;
 pub mod db;
+pub mod expect;
 pub mod judge;
 pub mod text;
 pub mod tls;

@@ -31,6 +31,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Query]
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DnsLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &["dns.answers", "dns.ttl"];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::DnsExpect;
+
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).
 impl crate::checks::Kind for DnsSpec {
     /// Limited on its one resolver; several (or the system's) resolvers get one small query

@@ -51,7 +51,32 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     )
     .await;
     phase.lap(crate::model::PhaseName::Query, asked);
-    judge(spec, &resolvers, &facts)
+    judge(spec, &resolvers, &facts).with_facts(observed(&facts))
+}
+
+/// The values of `expect:` conditions: `dns.answers`, the records every resolver that
+/// answered returned (sorted, each once); `dns.ttl`, their lowest TTL; `latency`, the slowest
+/// answer. Nothing when no resolver answered.
+fn observed(facts: &[super::facts::Fact]) -> crate::model::Facts {
+    let mut out = crate::model::Facts::new();
+    let answers: Vec<&super::facts::Answer> =
+        facts.iter().filter_map(|f| f.as_ref().ok()).collect();
+    if answers.is_empty() {
+        return out;
+    }
+    let values: std::collections::BTreeSet<&String> =
+        answers.iter().flat_map(|a| a.values.iter()).collect();
+    out.value(
+        "dns.answers",
+        values.into_iter().cloned().collect::<Vec<String>>(),
+    );
+    if let Some(ttl) = answers.iter().flat_map(|a| a.ttls.iter()).min() {
+        out.value("dns.ttl", *ttl);
+    }
+    if let Some(slowest) = answers.iter().map(|a| a.latency).max() {
+        out.duration("latency", slowest);
+    }
+    out
 }
 
 /// Give up on silent resolvers a little before the engine's timeout, so the answers of the

@@ -69,6 +69,14 @@ pub(super) fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> 
         meta.insert("grpc_code".to_owned(), serde_json::json!(code_name(*code)));
     }
     let mut problems: Vec<Problem> = Vec::new();
+    // `grpc.status` of `expect:` conditions: the serving status, or the gRPC error code.
+    let mut facts = crate::model::Facts::new();
+    facts.duration("latency", elapsed);
+    match (status, observed) {
+        (Some(v), _) => facts.value("grpc.status", status_name(v)),
+        (None, Observed::Error(code, _)) => facts.value("grpc.status", code_name(*code)),
+        (None, Observed::Serving(_)) => {}
+    }
     match (status, observed) {
         (Some(v), _) => {
             let name = status_name(v);
@@ -121,7 +129,7 @@ pub(super) fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> 
     } else {
         format!("{what} is {want}, as expected ({} ms)", elapsed.as_millis())
     };
-    verdict(problems, ok).with_metadata(meta)
+    verdict(problems, ok).with_metadata(meta).with_facts(facts)
 }
 
 /// `: <message>` for a server's status message (untrusted: escaped and cut), or nothing.

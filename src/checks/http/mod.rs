@@ -29,6 +29,22 @@ pub const PHASES: &[crate::model::PhaseName] = &[
 
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::HttpLatency;
+
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &[
+    "status",
+    "header.<name>",
+    "body",
+    "body.<JSONPath>",
+    "cert.days_left",
+    "cert.issuer",
+    "cert.subject",
+    "cert.sans",
+];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::HttpExpect;
 pub use status::StatusPattern;
 
 /// This kind's answers to the registry's questions (`src/checks/registry.rs`).
@@ -54,10 +70,10 @@ impl crate::checks::Kind for HttpSpec {
     }
     fn run<'a>(
         &'a self,
-        _: &'a crate::checks::CheckDef,
+        check: &'a crate::checks::CheckDef,
         ctx: &'a crate::checks::RunContext,
         phase: &'a crate::checks::Phase,
     ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, ctx, phase)
+        self::run(self, ctx, phase, !check.expect.is_empty())
     }
 }

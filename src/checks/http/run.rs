@@ -12,7 +12,7 @@ use super::spec::{HttpSpec, redacted_url};
 use crate::checks::common::cert::{self, CertFacts};
 use crate::checks::common::{capped, millis, short_message};
 use crate::checks::{Phase, RunContext};
-use crate::model::{Outcome, PhaseName, Reason, Status};
+use crate::model::{Facts as Observed, Outcome, PhaseName, Reason, Status};
 
 /// Characters of the body shown in the metadata of a WARN or FAIL.
 const EXCERPT_CHARS: usize = 300;
@@ -22,8 +22,9 @@ const OFF_THREAD_BODY: usize = 64 * 1024;
 
 type Meta = BTreeMap<String, serde_json::Value>;
 
-/// Run one attempt.
-pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+/// Run one attempt. `conditions`: the check has `expect:` conditions, so the response's
+/// headers and body are kept as its facts.
+pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase, conditions: bool) -> Outcome {
     let Some((client, route)) = ctx.http.get(&spec.client) else {
         return Outcome::fail(
             Reason::Internal,
@@ -50,6 +51,14 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         .and_then(|der| cert::cert_facts(&der));
     if let Some(c) = &cert {
         cert_meta(c, now, &mut meta);
+    }
+    let mut facts = Observed::new();
+    if conditions {
+        facts.value("status", status.as_u16());
+        header_facts(resp.headers(), &mut facts);
+        if let Some(c) = &cert {
+            cert::cert_values(c, now, &mut facts);
+        }
     }
     // Only the asserted headers are looked at after the body is read: no copy of the whole
     // header map for a check that asserts none.
@@ -82,13 +91,30 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
         now,
     };
     let (outcome, kept) = judged(spec, gathered).await;
+    if conditions {
+        facts.duration("latency", elapsed);
+        facts.value("body", String::from_utf8_lossy(&kept).into_owned());
+    }
     if outcome.status != Status::Pass {
         // Cut by the redactor, after the secrets in the whole body are masked.
         let text = String::from_utf8_lossy(&kept);
         let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, truncated);
         meta.insert("body_excerpt".to_owned(), serde_json::json!(excerpt));
     }
-    outcome.with_metadata(meta)
+    outcome.with_metadata(meta).with_facts(facts)
+}
+
+/// Every response header as a fact `header.<name>` (lower case); the values of a repeated
+/// header joined with `, ` (RFC 9110, section 5.3).
+fn header_facts(headers: &reqwest::header::HeaderMap, facts: &mut Observed) {
+    for name in headers.keys() {
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        facts.value(format!("header.{}", name.as_str()), values.join(", "));
+    }
 }
 
 /// The [`Facts`] of a response, owned, so the verdict can be reached on another thread.

@@ -22,6 +22,13 @@ pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Dns];
 /// The reason of a slow check or phase.
 pub const LATENCY_REASON: Reason = Reason::IcmpLatency;
 
+/// The values its checks observe for `expect:` conditions, besides `latency` and
+/// `latency.<phase>` (see `checks/common/expect`).
+pub const VALUES: &[&str] = &[];
+
+/// The reason of a failed `expect:` condition.
+pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::IcmpExpect;
+
 /// Every key the kind accepts besides the common ones (`timeout`, `warn_latency`, …).
 pub const FIELDS: &[Field] = &[
     req("host", T::String, "Host name or IP address to ping."),

@@ -36,7 +36,9 @@ pub(super) fn workload(
     } else {
         Outcome::fail(Reason::K8sNotReady, summary)
     };
-    outcome.with_metadata(meta)
+    let mut facts = crate::model::Facts::new();
+    facts.value("k8s.ready", ready);
+    outcome.with_metadata(meta).with_facts(facts)
 }
 
 fn condition_true(conditions: Option<&Vec<k8s_openapi::api::core::v1::PodCondition>>) -> bool {
@@ -131,7 +133,13 @@ pub(super) fn pods(
             format!("restarts over max_restarts {limit}: {}", list.join(", ")),
         ));
     }
-    verdict(problems, format!("{ready}/{total} pods ready")).with_metadata(meta)
+    // `k8s.ready` and `k8s.restarts` (the most restarts of one pod) of `expect:` conditions.
+    let mut facts = crate::model::Facts::new();
+    facts.value("k8s.ready", ready);
+    facts.value("k8s.restarts", worst_restarts);
+    verdict(problems, format!("{ready}/{total} pods ready"))
+        .with_metadata(meta)
+        .with_facts(facts)
 }
 
 pub(super) fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
@@ -178,7 +186,9 @@ pub(super) fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
         }
         Outcome::fail(Reason::K8sNotReady, m)
     };
-    outcome.with_metadata(meta)
+    let mut facts = crate::model::Facts::new();
+    facts.value("k8s.ready", ready);
+    outcome.with_metadata(meta).with_facts(facts)
 }
 
 #[cfg(test)]

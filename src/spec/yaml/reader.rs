@@ -58,6 +58,12 @@ impl<'a> MapReader<'a> {
         None
     }
 
+    /// The value of `key`, without taking it.
+    pub fn peek(&self, key: &str) -> Option<&'a Node> {
+        let entries = self.entries;
+        entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+    }
+
     /// Whether the mapping has `key` (without taking it).
     pub fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k.name == key)
