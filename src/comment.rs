@@ -384,7 +384,8 @@ fn same_origin(u: &Url, api: &Url) -> bool {
 }
 
 fn client() -> Result<reqwest::Client, String> {
-    let tls = crate::checks::common::tls::client_config(None, false, rustls::DEFAULT_VERSIONS, None)?;
+    let tls =
+        crate::checks::common::tls::client_config(None, false, rustls::DEFAULT_VERSIONS, None)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())
