@@ -11,6 +11,7 @@
 //! hybrid cgroup v1/v2 host), cgroupfs, a file event log, and `nofile`/`nproc` limits below
 //! the ones the test process holds (the default raises them, which needs CAP_SYS_RESOURCE).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -259,7 +260,6 @@ fn gitlab_job_runs_in_the_image(podman: &Podman) {
         starter.replace(example, &format!("url: {}/", nginx.base())),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
 
     let project = "/builds/group/project";
