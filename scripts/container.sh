@@ -4,7 +4,9 @@
 #   scripts/container.sh [BINARY]
 #       builds `infracheck:local` for this machine's platform from BINARY, a static Linux
 #       infracheck; without BINARY it builds one first
-#       (`cargo build --release --locked --target <arch>-unknown-linux-musl`).
+#       (`cargo build --release --locked --target <arch>-unknown-linux-musl`). The image's
+#       shell is a static busybox: first built into `localhost/infracheck-busybox` (the
+#       Dockerfile's BUSYBOX_IMAGE) from BUSYBOX, offline.
 #   scripts/container.sh --context DIR PLATFORM=BINARY...
 #       only writes a build context to DIR (what the Dockerfile copies), e.g.
 #       `--context ctx linux/amd64=x86/infracheck linux/arm64=arm/infracheck`: the release
@@ -13,7 +15,10 @@
 # Environment: CONTAINER_ENGINE (podman or docker; default: podman when installed, else
 # docker), INFRACHECK_IMAGE (default infracheck:local), CA_BUNDLE (the CA certificates to put
 # in the image; default /etc/ssl/certs/ca-certificates.crt, from Debian's and Ubuntu's
-# ca-certificates), CARGO_TARGET_DIR.
+# ca-certificates), BUSYBOX (a static busybox for this platform; default /bin/busybox, from
+# Debian's and Ubuntu's busybox-static), BUSYBOX_IMAGE (an image with a static /bin/busybox to
+# use instead, e.g. docker.io/library/busybox:1.37.0-musl; then BUSYBOX is not read),
+# CARGO_TARGET_DIR.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -88,10 +93,29 @@ version="$(printf '%s' "$version_line" | awk '{ print $2 }')"
 
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
-write_context "$context" "$platform=$bin"
+
+busybox_image="${BUSYBOX_IMAGE:-}"
+if [ -z "$busybox_image" ]; then
+  busybox="${BUSYBOX:-/bin/busybox}"
+  [ -f "$busybox" ] || die "no busybox at $busybox: install busybox-static, or set BUSYBOX or BUSYBOX_IMAGE"
+  # The image has no C library: a dynamically linked busybox (Debian's `busybox`) cannot run.
+  if ldd "$busybox" >/dev/null 2>&1; then
+    die "$busybox is dynamically linked: install busybox-static, or set BUSYBOX or BUSYBOX_IMAGE"
+  fi
+  mkdir -p "$context/busybox"
+  cp "$busybox" "$context/busybox/busybox"
+  chmod 0755 "$context/busybox/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\n' >"$context/busybox/Dockerfile"
+  busybox_image=localhost/infracheck-busybox
+  "$engine" build --platform "$platform" --file "$context/busybox/Dockerfile" \
+    --tag "$busybox_image" "$context/busybox"
+fi
+
+write_context "$context/image" "$platform=$bin"
 image="${INFRACHECK_IMAGE:-infracheck:local}"
-"$engine" build --platform "$platform" --file "$context/Dockerfile" --tag "$image" \
+"$engine" build --platform "$platform" --file "$context/image/Dockerfile" --tag "$image" \
+  --build-arg "BUSYBOX_IMAGE=$busybox_image" \
   --label "org.opencontainers.image.title=infracheck" \
   --label "org.opencontainers.image.version=$version" \
-  "$context"
+  "$context/image"
 echo "built $image ($version_line, $platform) with $engine"

@@ -49,8 +49,8 @@ PIP_PACKAGES+=(html5lib websocket-client)
 # The container image (Dockerfile, scripts/container.sh) is built and run with Debian's podman
 # (tests/integration/container.rs), through runc: crun refuses a host with hybrid cgroups.
 # The image holds the static musl binary (musl-tools: the C parts of aws-lc-sys) and the
-# machine's CA bundle (ca-certificates).
-APT_PACKAGES+=(podman runc musl-tools ca-certificates)
+# machine's CA bundle (ca-certificates), and busybox-static is its shell.
+APT_PACKAGES+=(podman runc musl-tools ca-certificates busybox-static)
 MUSL_TARGET=x86_64-unknown-linux-musl
 
 need_apt=()

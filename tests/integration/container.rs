@@ -1,19 +1,26 @@
 //! The container image: `scripts/container.sh` builds the Dockerfile with Debian's podman,
 //! offline (`FROM scratch`, nothing pulled), from the static musl binary, and the image runs
 //! infracheck as a non-root user against a real nginx on loopback (`--network host`): the exit
-//! code and the JSON report are the binary's own.
+//! code and the JSON report are the binary's own. The image is a GitLab job image too: its
+//! busybox shell runs the `script:` of the GitLab snippet's `.infracheck-image` job, as GitLab's
+//! Docker executor would (the entrypoint turned off, the job's variables set, the checkout
+//! mounted writable).
 //!
 //! podman keeps its images in a private store of the test (vfs, under a temporary directory),
 //! configured through `CONTAINERS_STORAGE_CONF` and `CONTAINERS_CONF`: runc (crun refuses a
 //! hybrid cgroup v1/v2 host), cgroupfs, a file event log, and `nofile`/`nproc` limits below
 //! the ones the test process holds (the default raises them, which needs CAP_SYS_RESOURCE).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::support::ci::{fenced_blocks, get, parse_yaml, read, req, root, run_cmd, str_of, text};
 use crate::support::nginx::Nginx;
-use crate::support::{closed_port, require_bin, require_root, sanitised_command};
+use crate::support::{
+    Workspace, closed_port, code, json, read as read_file, require_bin, require_root, result,
+    sanitised_command, stderr,
+};
 
 const IMAGE: &str = "infracheck:local";
 
@@ -188,6 +195,120 @@ fn the_image_builds_offline_and_runs_infracheck_against_a_loopback_server() {
     // Bad input is the binary's exit 2, through the entrypoint.
     let out = run_image(&podman, work.path(), &["--env", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // The default entrypoint is still infracheck, and the shell runs as the same user.
+    let out = run_image(&podman, work.path(), &["--version"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("infracheck "),
+        "{}",
+        text(&out)
+    );
+    let out = podman.run(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/sh",
+        IMAGE,
+        "-c",
+        "id -u; id -g; command -v infracheck",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "65532\n65532\n/usr/local/bin/infracheck\n"
+    );
+
+    gitlab_job_runs_in_the_image(&podman);
+}
+
+/// The GitLab snippet's `.infracheck-image` job, run the way GitLab's Docker executor runs it:
+/// its `script:` lines by the image's `sh` (entrypoint `[""]`), with the job's variables and
+/// GitLab's own set, in the checkout (writable by any user, as the runner's `umask 0000` makes
+/// it) holding the starter config, whose check points at a loopback nginx.
+fn gitlab_job_runs_in_the_image(podman: &Podman) {
+    let ws = Workspace::new();
+    let init = ws.run(&["init", "--ci", "gitlab"], &[]);
+    assert_eq!(code(&init), 0, "{}", stderr(&init));
+    let snippet = String::from_utf8_lossy(&init.stdout).into_owned();
+    let doc = parse_yaml(&snippet, "the gitlab snippet");
+    let job = req(&doc, ".infracheck-image", "gitlab snippet");
+    let image = req(job, "image", "the .infracheck-image job");
+    let name = str_of(req(image, "name", "image"), "image name");
+    assert!(name.starts_with("ghcr.io/OWNER/infracheck:"), "{name}");
+    let entrypoint: Vec<&str> = req(image, "entrypoint", "image")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| str_of(e, "entrypoint"))
+        .collect();
+    assert_eq!(entrypoint, [""], "the entrypoint is turned off");
+    let script: Vec<&str> = req(job, "script", "the .infracheck-image job")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|l| str_of(l, "a script line"))
+        .collect();
+
+    let nginx = Nginx::start("location = / { return 200 'welcome'; }");
+    let config = ws.path().join("infracheck.yaml");
+    let starter = read_file(&config);
+    let example = "url: https://www.${vars.domain}/";
+    assert!(starter.contains(example), "{starter}");
+    std::fs::write(
+        &config,
+        starter.replace(example, &format!("url: {}/", nginx.base())),
+    )
+    .unwrap();
+    std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let project = "/builds/group/project";
+    let mount = format!("{}:{project}", ws.path().display());
+    let mut args: Vec<String> = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-v",
+        &mount,
+        "-w",
+        project,
+        "--entrypoint",
+        "/bin/sh",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let mut vars = vec![
+        ("CI".to_owned(), "true".to_owned()),
+        ("GITLAB_CI".to_owned(), "true".to_owned()),
+        ("CI_PROJECT_DIR".to_owned(), project.to_owned()),
+        ("CI_JOB_NAME".to_owned(), "infracheck".to_owned()),
+    ];
+    for (k, v) in req(job, "variables", "the .infracheck-image job")
+        .as_mapping()
+        .unwrap()
+    {
+        vars.push((
+            str_of(k, "a variable").to_owned(),
+            str_of(v, "a variable's value").to_owned(),
+        ));
+    }
+    for (k, v) in vars {
+        args.extend(["-e".to_owned(), format!("{k}={v}")]);
+    }
+    args.extend([IMAGE.to_owned(), "-euc".to_owned(), script.join("\n")]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = podman.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let report = json(&ws.path().join("reports/infracheck.json"));
+    assert_eq!(report["status"], "passed", "{report}");
+    assert_eq!(result(&report, "homepage")["status"], "PASS", "{report}");
+    let junit = read_file(&ws.path().join("reports/junit.xml"));
+    assert!(junit.contains("homepage"), "{junit}");
+    let cq = json(&ws.path().join("reports/codequality.json"));
+    assert!(cq.is_array(), "{cq}");
 }
 
 /// The Kubernetes CronJob of docs/container.md runs the image as its non-root user with the
