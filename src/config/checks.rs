@@ -172,7 +172,10 @@ fn read_check(
         retry_delay = d;
     }
     let mut interval = defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL);
-    if let Some((n, p)) = r.take("interval")
+    // An icmp check's `interval` is the spacing of its echo requests, read by the kind; under
+    // `serve` it runs on the interval of `defaults:`.
+    if kind != "icmp"
+        && let Some((n, p)) = r.take("interval")
         && let Some(d) = super::defaults::interval(ctx, n, &p)
     {
         interval = d;
