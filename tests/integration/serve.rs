@@ -679,7 +679,7 @@ import websocket
 
 chromium, profile, url, flag = sys.argv[1:5]
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 90
 
 def left():
     return max(0.1, deadline - time.monotonic())
@@ -786,7 +786,7 @@ fn the_status_page_updates_a_row_in_place_after_a_check_flips() {
     let profile = tempfile::tempdir().unwrap();
     let origin = format!("http://{}/", s.addr);
     let out = std::process::Command::new("timeout")
-        .arg("120")
+        .arg("150")
         .arg("python3")
         .arg("-c")
         .arg(DEVTOOLS)
