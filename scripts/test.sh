@@ -40,7 +40,8 @@ APT_PACKAGES+=(shellcheck)
 APT_PACKAGES+=(gcc-mingw-w64-x86-64)
 WINDOWS_TARGET=x86_64-pc-windows-gnu
 # Headless Chromium loads the --html report (scripts run, filters clicked, no network) and
-# html5lib parses it strictly (tests/integration/html.rs, tests/fixtures/html/).
+# html5lib parses it strictly (tests/integration/html.rs, tests/fixtures/html/); websocket-client
+# drives it over the DevTools protocol to watch `serve`'s page update (tests/integration/serve.rs).
 APT_PACKAGES+=(chromium)
 # Hermetic name lookups run infracheck in its own network (and mount) namespace: `unshare`
 # (util-linux) and `ip` (iproute2) bring up its loopback (tests/integration/dns.rs).

@@ -1,7 +1,8 @@
 //! `infracheck serve` against real servers on loopback (nginx, Redis, a closed port, command
 //! checks gated by files the test creates): readiness before and after the first cycle,
 //! `/metrics` parsed by `prometheus_client`, `/api/v1/results` read back by `merge`, the
-//! status page, reload (valid, invalid, SIGHUP), the token, SIGTERM with a check in flight, and
+//! status page (in Chromium: policy, rows, and a row following a flipped check in the open
+//! page), reload (valid, invalid, SIGHUP), the token, SIGTERM with a check in flight, and
 //! webhook alerts received by a loopback receiver. Every wait is a bounded poll of an
 //! endpoint or of the process; the port is the one `serve` prints (`--listen 127.0.0.1:0`).
 
@@ -664,4 +665,173 @@ fn the_status_page_runs_its_refresh_in_chromium_under_its_policy() {
     let web = dom.find("<th scope=\"row\">web</th>").expect("web row");
     assert!(down < web);
     assert!(!dom.contains("id=\"injected\""));
+}
+
+/// Drives one headless Chromium over the DevTools protocol (websocket-client): opens the
+/// page, reads the `flag` row (`data-status|badge|marker`), marks the document, then flips the
+/// check by creating the file and removing it again, polling the same document's row after each
+/// flip (bounded by count and by a deadline). Prints what it saw: every request the page sent
+/// (Network domain), console calls, exceptions, log entries (CSP violations land there), failed
+/// loads and main-frame navigations.
+const DEVTOOLS: &str = r#"
+import json, os, signal, subprocess, sys, time, urllib.request
+import websocket
+
+chromium, profile, url, flag = sys.argv[1:5]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+deadline = time.monotonic() + 90
+
+def left():
+    return max(0.1, deadline - time.monotonic())
+
+proc = subprocess.Popen(
+    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+     "--remote-debugging-port=0", "--user-data-dir=" + profile, "about:blank"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+out = {"requests": [], "console": [], "exceptions": [], "log": [], "failed": [], "navigations": 0}
+try:
+    port_file = os.path.join(profile, "DevToolsActivePort")
+    while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
+        assert time.monotonic() < deadline, "Chromium wrote no DevToolsActivePort"
+        time.sleep(0.05)
+    port = open(port_file).read().split()[0]
+    page = None
+    while page is None:
+        assert time.monotonic() < deadline, "Chromium listed no page"
+        with urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port, timeout=left()) as r:
+            page = next((t for t in json.load(r) if t.get("type") == "page"), None)
+        if page is None:
+            time.sleep(0.05)
+    ws = websocket.create_connection(
+        page["webSocketDebuggerUrl"], timeout=left(), suppress_origin=True)
+    ids = iter(range(1, 1 << 30))
+
+    def note(ev):
+        m, p = ev.get("method"), ev.get("params", {})
+        if m == "Network.requestWillBeSent":
+            out["requests"].append(p["request"]["url"])
+        elif m == "Network.loadingFailed":
+            out["failed"].append(p.get("errorText"))
+        elif m == "Runtime.consoleAPICalled":
+            out["console"].append([p.get("type"), [a.get("value") for a in p.get("args", [])]])
+        elif m == "Runtime.exceptionThrown":
+            out["exceptions"].append(p["exceptionDetails"].get("text"))
+        elif m == "Log.entryAdded":
+            out["log"].append([p["entry"].get("level"), p["entry"].get("text")])
+        elif m == "Page.frameNavigated" and "parentId" not in p["frame"]:
+            out["navigations"] += 1
+
+    def call(method, **params):
+        i = next(ids)
+        ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        while True:
+            ws.settimeout(left())
+            msg = json.loads(ws.recv())
+            if msg.get("id") == i:
+                assert "error" not in msg, msg
+                return msg.get("result", {})
+            note(msg)
+
+    def value(expression):
+        return call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    ROW = """(function(){var gs=document.querySelectorAll("tbody.check");
+for(var i=0;i<gs.length;i++){var th=gs[i].querySelector("tr.row>th");
+if(th&&th.textContent==="flag"){return gs[i].getAttribute("data-status")+"|"+
+gs[i].querySelector(".badge").textContent+"|"+(window.flipMarker===1);}}
+return "";})()"""
+
+    def until(want):
+        got = ""
+        for _ in range(600):
+            got = value(ROW) or ""
+            if got.startswith(want + "|" + want + "|") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return got
+
+    for domain in ["Network", "Runtime", "Log", "Page"]:
+        call(domain + ".enable")
+    call("Page.navigate", url=url)
+    out["before"] = until("PASS")
+    out["rows"] = value('document.querySelectorAll("tbody.check>tr.row").length')
+    value("window.flipMarker=1")
+    open(flag, "w").close()
+    out["after"] = until("FAIL")
+    os.remove(flag)
+    out["back"] = until("PASS")
+    out["updated"] = value('document.getElementById("updated").textContent')
+    ws.close()
+finally:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_status_page_updates_a_row_in_place_after_a_check_flips() {
+    let chromium = crate::support::require_bin(
+        "chromium",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        "chromium",
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "defaults: {interval: 200ms}\nenvironments:\n  p:\n    command_checks:\n      - {name: flag, command: [sh, -c, 'test ! -e broken']}\n      - {name: steady, command: ['true']}\n",
+    );
+    let s = start(ws.path(), &["--env", "p", "--config", "c.yaml"], &[]);
+    until("ready", || (get(s.addr, "/readyz").0 == 200).then_some(()));
+    let profile = tempfile::tempdir().unwrap();
+    let origin = format!("http://{}/", s.addr);
+    let out = std::process::Command::new("timeout")
+        .arg("150")
+        .arg("python3")
+        .arg("-c")
+        .arg(DEVTOOLS)
+        .arg(&chromium)
+        .arg(profile.path())
+        .arg(&origin)
+        .arg(ws.path().join("broken"))
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "the DevTools driver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the driver's JSON");
+    // The row as served, then the same document's row after each flip: the marker set on the
+    // document survives, and the page navigated once (no reload).
+    assert_eq!(seen["before"], "PASS|PASS|false", "{seen}");
+    assert_eq!(seen["rows"], 2, "{seen}");
+    assert_eq!(seen["after"], "FAIL|FAIL|true", "{seen}");
+    assert_eq!(seen["back"], "PASS|PASS|true", "{seen}");
+    assert_eq!(seen["navigations"], 1, "{seen}");
+    assert_ne!(seen["updated"], "when the page loaded", "{seen}");
+    // Requests: the page, then its refreshes, all to the serve origin.
+    let requests: Vec<&str> = seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(requests.first(), Some(&origin.as_str()), "{seen}");
+    assert!(
+        requests.iter().all(|r| r.starts_with(&origin)),
+        "a request off the serve origin: {seen}"
+    );
+    assert!(
+        requests
+            .iter()
+            .filter(|r| **r == format!("{origin}api/v1/results"))
+            .count()
+            >= 2,
+        "{seen}"
+    );
+    // Nothing failed, nothing logged: no console call, exception, CSP violation or failed load.
+    for key in ["console", "exceptions", "log", "failed"] {
+        assert_eq!(seen[key], serde_json::json!([]), "{key}: {seen}");
+    }
 }
