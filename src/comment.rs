@@ -384,15 +384,7 @@ fn same_origin(u: &Url, api: &Url) -> bool {
 }
 
 fn client() -> Result<reqwest::Client, String> {
-    let tls =
-        crate::checks::common::tls::client_config(None, false, rustls::DEFAULT_VERSIONS, None)?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    crate::checks::common::tls::own_http_client(REQUEST_TIMEOUT, "HTTP client")
 }
 
 /// Send one request with the API's headers and the token; a status other than 2xx is an error

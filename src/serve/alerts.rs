@@ -219,15 +219,7 @@ impl Sender {
 }
 
 fn client() -> Result<reqwest::Client, String> {
-    let tls =
-        crate::checks::common::tls::client_config(None, false, rustls::DEFAULT_VERSIONS, None)?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
-        .timeout(POST_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot build the alert client: {e}"))
+    crate::checks::common::tls::own_http_client(POST_TIMEOUT, "alert client")
 }
 
 /// POST `body` to `hook`, retrying a failure (an error or a status other than 2xx) with

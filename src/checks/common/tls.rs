@@ -152,6 +152,23 @@ fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
+/// The HTTP client of infracheck's own calls (the pull-request comment, `serve`'s webhooks):
+/// system roots, no redirects, infracheck's user agent, `timeout` per request; `what` names it
+/// in the error.
+pub fn own_http_client(
+    timeout: std::time::Duration,
+    what: &str,
+) -> Result<reqwest::Client, String> {
+    let tls = client_config(None, false, rustls::DEFAULT_VERSIONS, None)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot build the {what}: {e}"))
+}
+
 /// A client config for the given trust settings. `versions` limits the protocol versions.
 /// `client`: the certificate presented when the server asks for one.
 pub fn client_config(
