@@ -109,21 +109,28 @@ fn report_flags(a: &ReportArgs) -> impl Iterator<Item = (&'static str, &PathBuf)
 /// descriptor (`-` and `/dev/stdout` are stdout, where `--output json` writes too; the text
 /// report is not a document and shares stdout with one). Refused before anything runs.
 fn one_report_per_stream(a: &ReportArgs) -> Result<(), String> {
-    let mut seen: Vec<(&str, u32)> = Vec::new();
-    if a.output == Some(OutputFormat::Json) {
-        seen.push(("--output json", 1));
+    // A document on stdout (`--output FORMAT` other than text) is all stdout holds; the text
+    // report may share it with a document appended after it (`--json /dev/stdout >> log`).
+    let mut seen: Vec<(String, u32)> = Vec::new();
+    if let Some(f) = a.output.filter(|f| *f != OutputFormat::Text) {
+        seen.push((format!("--output {}", format_name(f)), 1));
     }
     for (flag, path) in report_flags(a) {
         let Some(fd) = report::stream::descriptor(path) else {
             continue;
         };
+        // `-` beside `--output FORMAT` (but json, refused here): refused by
+        // `one_report_on_stdout`, in its words.
+        if a.output.is_some_and(|f| f != OutputFormat::Json) && path.as_os_str() == "-" {
+            continue;
+        }
         if let Some((other, _)) = seen.iter().find(|(_, f)| *f == fd) {
             return Err(format!(
                 "{other} and {flag} both write to {}: give each report its own file",
                 report::stream::describe(fd)
             ));
         }
-        seen.push((flag, fd));
+        seen.push((flag.to_owned(), fd));
     }
     Ok(())
 }

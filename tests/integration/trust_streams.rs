@@ -136,6 +136,10 @@ fn two_reports_on_one_stream_are_refused_with_exit_2() {
             "--json and --junit both write to stdout",
         ),
         (
+            &["--output", "junit", "--sarif", "/dev/stdout"],
+            "--output junit and --sarif both write to stdout",
+        ),
+        (
             &["--sarif", "/dev/stderr", "--html", "/proc/self/fd/2"],
             "--sarif and --html both write to stderr",
         ),
