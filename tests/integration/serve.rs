@@ -1,6 +1,6 @@
 //! `infracheck serve` against real servers on loopback (nginx, Redis, a closed port, command
 //! checks gated by files the test creates): readiness before and after the first cycle,
-//! `/metrics` parsed by `prometheus_client`, `/api/v1/results` read back by `merge`, the
+//! `/metrics` parsed by `prometheus_client` and linted by `promtool check metrics`, `/api/v1/results` read back by `merge`, the
 //! status page (in Chromium: policy, rows, and a row following a flipped check in the open
 //! page), reload (valid, invalid, SIGHUP), the token, SIGTERM with a check in flight, and
 //! webhook alerts received by a loopback receiver. Every wait is a bounded poll of an
@@ -165,6 +165,7 @@ fn metrics(addr: SocketAddr) -> (Vec<(String, serde_json::Value, f64)>, serde_js
         "prometheus_client could not parse /metrics:\n{}\n{body}",
         String::from_utf8_lossy(&out.stderr)
     );
+    crate::metrics::promtool_accepts(&body);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let samples = serde_json::from_value(doc["samples"].clone()).unwrap();
     (samples, doc["types"].clone())
