@@ -172,9 +172,9 @@ fn read_check(
         retry_delay = d;
     }
     let mut interval = defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL);
-    // An icmp check's `interval` is the spacing of its echo requests, read by the kind; under
-    // `serve` it runs on the interval of `defaults:`.
-    if kind != "icmp"
+    // A kind with a key `interval` of its own (icmp: the spacing of its echo requests) reads
+    // it itself; under `serve` such a check runs on the interval of `defaults:`.
+    if !CheckSpec::known_keys(kind).any(|k| k == "interval")
         && let Some((n, p)) = r.take("interval")
         && let Some(d) = super::defaults::interval(ctx, n, &p)
     {
