@@ -472,12 +472,12 @@ fn parse_factor_arg(s: &str) -> Result<f64, String> {
 }
 
 fn parse_any_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    crate::spec::fields::parse_duration(s)
+    crate::reader::ctx::parse_duration(s)
         .ok_or_else(|| format!("invalid duration `{s}` (use e.g. `100ms`, `1s`, or seconds)"))
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    match crate::spec::fields::parse_duration(s) {
+    match crate::reader::ctx::parse_duration(s) {
         Some(d) if !d.is_zero() => Ok(d),
         _ => Err(format!(
             "invalid duration `{s}` (use e.g. `90s`, `5m`, `1h`, or seconds)"

@@ -11,8 +11,8 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::model::{CheckResult, Location, Reason, Status, WAIVER_KIND};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node, Value};
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::{MapReader, Node, Value};
 
 /// The environment variable that overrides today's date (`YYYY-MM-DD`), for tests.
 pub const TODAY_VAR: &str = "INFRACHECK_TODAY";

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 pub use registry::{Kind, KindEntry};
 
 use crate::model::{Location, Outcome, PhaseName, Phases};
-use crate::spec::field::Field;
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::key_table::Field;
+use crate::reader::yaml::MapReader;
 pub use common::judge::{PhaseLimit, PhaseLimits, phase_problems};
 
 kinds! {

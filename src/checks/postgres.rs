@@ -2,7 +2,7 @@
 //! read the server version, run the optional `query` with the simple-query protocol (every
 //! value arrives as text) and compare it with `expect_rows` / `expect_value`.
 
-use crate::spec::field::Field;
+use crate::reader::key_table::Field;
 use std::time::Instant;
 
 use tokio_postgres::config::SslMode;
@@ -13,8 +13,8 @@ use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, pars
 use super::common::{self, Problem, escape, latency_problem, millis, verdict};
 use super::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, Reason};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::MapReader;
 
 /// The phases the kind times (shared by the database kinds).
 pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES;

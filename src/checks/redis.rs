@@ -3,7 +3,7 @@
 //! tokio-rustls for TLS): five commands do not justify a driver's compile cost, and every
 //! reply is bounded so a hostile server cannot make the check allocate without limit.
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::time::Instant;
 
 use tokio::io::{
@@ -16,8 +16,8 @@ use super::common::{
 };
 use super::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason, Status};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::MapReader;
 
 /// The phases the kind times: the connection (lookup and TCP), TLS when on, `AUTH` when a password is set, and the commands.
 pub const PHASES: &[PhaseName] = &[

@@ -11,7 +11,7 @@ use std::future::Future;
 use super::common::tls::TlsTrust;
 use super::{CheckDef, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
-use crate::spec::field::Field;
+use crate::reader::key_table::Field;
 
 /// One line of the kind registry.
 #[derive(Debug, Clone, Copy)]
@@ -191,17 +191,17 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::super::{CheckSpec, REGISTRY, Thresholds};
-    use crate::spec::field::{Field, FieldType};
-    use crate::spec::fields::Ctx;
-    use crate::spec::interpolate::Interpolator;
-    use crate::spec::yaml::{Key, MapReader, Node, Problems, Value};
+    use crate::reader::ctx::Ctx;
+    use crate::reader::interpolate::Interpolator;
+    use crate::reader::key_table::{Field, FieldType};
+    use crate::reader::yaml::{Key, MapReader, Node, Problems, Value};
 
     fn node(value: Value) -> Node {
         Node {
             value,
             line: 1,
             column: 1,
-            file: crate::spec::source::Source::new("t.yaml"),
+            file: crate::reader::source::Source::new("t.yaml"),
         }
     }
 
@@ -214,7 +214,7 @@ mod tests {
                         name: k.to_owned(),
                         line: 1,
                         column: 1,
-                        file: crate::spec::source::Source::new("t.yaml"),
+                        file: crate::reader::source::Source::new("t.yaml"),
                     };
                     (key, node(v))
                 })

@@ -1,7 +1,7 @@
 //! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
 //! Also the connect helper the TLS check shares (resolution and refusal map to the same codes).
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 use super::common::{latency_verdict, millis, short_message, soft_deadline};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
-use crate::spec::fields::{Ctx, format_duration};
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::{Ctx, format_duration};
+use crate::reader::yaml::MapReader;
 
 /// The phases a tcp check times: the lookup (not for an IP literal), the connection, and
 /// the `send`/`expect` exchange when there is one.
@@ -76,7 +76,7 @@ pub fn parse(
     let send = r.take("send").and_then(|(n, p)| ctx.string(n, &p));
     let expect = match r.take("expect") {
         // A list is the check's `expect:` conditions, read with the common keys.
-        Some((n, _)) if matches!(n.value, crate::spec::yaml::Value::Seq(_)) => None,
+        Some((n, _)) if matches!(n.value, crate::reader::yaml::Value::Seq(_)) => None,
         Some((n, p)) => Some(ctx.non_empty(n, &p)?),
         None => None,
     };

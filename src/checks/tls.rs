@@ -2,7 +2,7 @@
 //! the name, then report the certificate facts — also when verification failed, so an expired
 //! certificate's dates still reach the report.
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +17,8 @@ use super::common::cert::{CertFacts, cert_facts, rfc3339};
 use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
 use super::{Phase, RunContext, Thresholds, tcp};
 use crate::model::{Outcome, PhaseName, Reason, Status};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::MapReader;
 
 /// The phases the kind times: the lookup (not for an IP literal), the TCP connection and the TLS handshake.
 pub const PHASES: &[crate::model::PhaseName] = &[

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::keys;
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node, Value};
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::{MapReader, Node, Value};
 
 /// The `alerts:` block.
 #[derive(Debug, Clone, PartialEq, Eq)]

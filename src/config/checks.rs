@@ -14,9 +14,9 @@ use crate::checks::{
     kind_entry,
 };
 use crate::model::{Location, PhaseName};
-use crate::spec::fields::Ctx;
-use crate::spec::source::Source;
-use crate::spec::yaml::{MapReader, Node, Value};
+use crate::reader::ctx::Ctx;
+use crate::reader::source::Source;
+use crate::reader::yaml::{MapReader, Node, Value};
 
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
@@ -352,7 +352,7 @@ fn read_phase_limits(
     };
     let mut limits = PhaseLimits::new();
     for (key, value) in items {
-        let item_path = crate::spec::yaml::join(path, &key.name);
+        let item_path = crate::reader::yaml::join(path, &key.name);
         let Some(name) = PhaseName::from_name(&key.name).filter(|p| entry.phases.contains(p))
         else {
             let names: Vec<&str> = entry.phases.iter().map(|p| p.as_str()).collect();
@@ -519,8 +519,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::spec::interpolate::Interpolator;
-    use crate::spec::yaml::{self, Problems};
+    use crate::reader::interpolate::Interpolator;
+    use crate::reader::yaml::{self, Problems};
 
     /// The thresholds read from `text` for a kind that takes latency or not, and the problems.
     fn thresholds(text: &str, latency: bool) -> (Thresholds, Vec<String>) {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::keys;
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node};
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::{MapReader, Node};
 
 /// Defaults that apply to checks, layered top-level → environment → check.
 #[derive(Debug, Clone, Copy, Default)]

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use super::checks::CheckHeader;
 use crate::checks::Dependency;
 use crate::model::Location;
-use crate::spec::error::Problem;
-use crate::spec::source::Source;
-use crate::spec::yaml::{self, Problems};
+use crate::reader::error::Problem;
+use crate::reader::source::Source;
+use crate::reader::yaml::{self, Problems};
 
 /// Every `depends_on` entry names a check of the same environment, and the dependencies form
 /// no cycle (a check depending on itself included).

@@ -11,10 +11,10 @@ use super::keys;
 use super::secrets::short_secret_names;
 use super::{DEFAULT_CONCURRENCY, Plan, TopLevel, no_checks};
 use crate::checks::KINDS;
-use crate::spec::error::Problem;
-use crate::spec::fields::{self, Ctx};
-use crate::spec::interpolate::Interpolator;
-use crate::spec::yaml::{Key, MapReader, Node, Problems};
+use crate::reader::ctx::{self, Ctx};
+use crate::reader::error::Problem;
+use crate::reader::interpolate::Interpolator;
+use crate::reader::yaml::{Key, MapReader, Node, Problems};
 
 /// Read the environment `key` (its mapping `node` at `path`); `env_names` are every
 /// environment's names, for the `environments:` filter of the shared checks. `None` when the
@@ -40,7 +40,7 @@ pub(super) fn read(
             pending: &[],
             used: top.used,
         };
-        fields::read_vars(
+        ctx::read_vars(
             node,
             &path,
             &base_interp,

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 
 use globset::GlobBuilder;
 
-use crate::spec::error::{ConfigError, Problem};
-use crate::spec::source::Source;
-use crate::spec::yaml::{self, Key, Node, Problems, Value};
+use crate::reader::error::{ConfigError, Problem};
+use crate::reader::source::Source;
+use crate::reader::yaml::{self, Key, Node, Problems, Value};
 
 /// How deep includes may nest (the main config is level 0).
 pub const MAX_DEPTH: usize = 16;

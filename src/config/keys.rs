@@ -3,9 +3,9 @@
 //! ([`super::schema`]) both come from these tables. A kind's own keys are its `FIELDS`, in the
 //! kind registry ([`crate::checks::REGISTRY`]).
 
-use crate::spec::field::{Field, FieldType, opt, req};
+use crate::reader::key_table::{Field, FieldType, opt, req};
 
-/// The names of `fields`, for [`MapReader::finish`](crate::spec::yaml::MapReader::finish).
+/// The names of `fields`, for [`MapReader::finish`](crate::reader::yaml::MapReader::finish).
 pub(super) fn names(fields: &[Field]) -> Vec<&'static str> {
     fields.iter().map(|f| f.key).collect()
 }

@@ -41,12 +41,12 @@ use std::time::Duration;
 pub use self::alerts::{Alerts, Webhook, WebhookFormat};
 use self::defaults::{Defaults, positive, read_defaults};
 use crate::checks::CheckDef;
-pub use crate::spec::error::{ConfigError, Problem};
-use crate::spec::fields::{self, Ctx};
-use crate::spec::interpolate::{EnvUse, Interpolator};
-pub use crate::spec::interpolate::{Environment, ProcessEnvironment};
-use crate::spec::source::Source;
-use crate::spec::yaml::{self, MapReader, Node, Problems, UnsetEnv};
+use crate::reader::ctx::{self, Ctx};
+pub use crate::reader::error::{ConfigError, Problem};
+use crate::reader::interpolate::{EnvUse, Interpolator};
+pub use crate::reader::interpolate::{Environment, ProcessEnvironment};
+use crate::reader::source::Source;
+use crate::reader::yaml::{self, MapReader, Node, Problems, UnsetEnv};
 use crate::waiver::Waiver;
 
 /// Default per-check timeout.
@@ -293,7 +293,7 @@ fn build<'a>(
     let mut top_vars = BTreeMap::new();
     let mut pending = Vec::new();
     if let Some((node, path)) = top.take("vars") {
-        fields::read_vars(
+        ctx::read_vars(
             node,
             &path,
             &base_interp,

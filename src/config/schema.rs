@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::checks::{KINDS, REGISTRY};
 
-pub use crate::spec::field::{Field, FieldType, opt, req};
+pub use crate::reader::key_table::{Field, FieldType, opt, req};
 
 use super::keys::{
     COMMON_FIELDS, ENVIRONMENT_FIELDS, ENVIRONMENTS_FILTER, EXPECT_ITEM_FIELDS, EXPECT_KEY,

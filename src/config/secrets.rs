@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use crate::spec::interpolate::{self, EnvUse, Environment};
+use crate::reader::interpolate::{self, EnvUse, Environment};
 
 /// The values of the well-known credentials set in the environment, recorded as used secrets:
 /// they are secrets whether the config uses them or not.

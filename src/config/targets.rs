@@ -4,8 +4,8 @@
 //! without a reference gets ` [TARGET]` appended. The copies keep the template's positions, so
 //! a problem in an expanded value points at the template's line.
 
-use crate::spec::template::{has_target_ref, target_refs};
-use crate::spec::yaml::{self, Node, Problems, Value};
+use crate::reader::template::{has_target_ref, target_refs};
+use crate::reader::yaml::{self, Node, Problems, Value};
 
 /// The key.
 pub(super) const TARGETS: &str = "targets";

@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("text.rs", &[]),
     ("model/", &["text"]),
-    ("spec/", &["text"]),
+    ("reader/", &["text"]),
     ("redact.rs", &["model", "text"]),
-    ("checks/", &["model", "spec", "redact", "text"]),
+    ("checks/", &["model", "reader", "redact", "text"]),
     (
         "config/",
-        &["checks", "model", "spec", "redact", "text", "waiver"],
+        &["checks", "model", "reader", "redact", "text", "waiver"],
     ),
-    ("waiver.rs", &["model", "spec", "config", "text"]),
+    ("waiver.rs", &["model", "reader", "config", "text"]),
     (
         "engine/",
         &["checks", "config", "model", "redact", "text", "policy"],
@@ -153,8 +153,8 @@ fn every_module_imports_only_the_layers_below_it() {
 #[test]
 fn the_import_reader_sees_grouped_and_plain_paths() {
     let found = named_modules(
-        "use crate::model::{A, B};\nuse crate::{spec, text::one_line};\nlet x = crate::checks::run();",
+        "use crate::model::{A, B};\nuse crate::{reader, text::one_line};\nlet x = crate::checks::run();",
     );
     let found: Vec<&str> = found.iter().map(String::as_str).collect();
-    assert_eq!(found, ["checks", "model", "spec", "text"]);
+    assert_eq!(found, ["checks", "model", "reader", "text"]);
 }

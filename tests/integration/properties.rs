@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use infracheck::config;
-use infracheck::spec::interpolate::Interpolator;
+use infracheck::reader::interpolate::Interpolator;
 
 const KEYS: &[&str] = &[
     "max_workers",

@@ -87,7 +87,7 @@ fn documented_well_known() -> BTreeSet<String> {
 
 #[test]
 fn the_ten_well_known_credentials_are_the_documented_ones_and_masked_everywhere() {
-    let code_list: BTreeSet<String> = infracheck::spec::interpolate::WELL_KNOWN_SECRETS
+    let code_list: BTreeSet<String> = infracheck::reader::interpolate::WELL_KNOWN_SECRETS
         .iter()
         .map(|s| (*s).to_owned())
         .collect();

@@ -2,13 +2,13 @@
 //! Schema and the typo suggestions are derived) and the parser that turns a check's mapping into
 //! an [`AwsSpec`] and its printable target, reporting every problem with its position.
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 
 use super::{AwsSpec, ClientKey, Target};
 use crate::checks::Thresholds;
 use crate::checks::common::{percent_decode, printable_url};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node, Value};
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::{MapReader, Node, Value};
 
 /// Every key an AWS check accepts besides the common ones: its type and description (the config
 /// schema, the key list and the typo suggestions).

@@ -6,16 +6,16 @@
 //! which is killed; on Windows it is assigned to a Job Object that kills its whole tree when
 //! closed. Captured output is capped and escaped.
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::time::{Duration, Instant};
 
 use super::common::capped::{self, Capped};
 use super::common::{Problem, escape, escape_controls, latency_problem, millis, verdict};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason, Status};
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::{MapReader, Node, Value};
 use crate::redact::cut_later;
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node, Value};
 
 /// The phases the kind times: the program's run, from spawn to exit.
 pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Run];

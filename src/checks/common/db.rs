@@ -6,7 +6,7 @@ use super::text::escape;
 use super::url::secret_url;
 use crate::checks::Thresholds;
 use crate::model::{Reason, Status};
-use crate::spec::fields::Ctx;
+use crate::reader::ctx::Ctx;
 
 /// The phases a database check may time (`phases:` takes these names). PostgreSQL records
 /// each: `connect` (the lookup and the TCP connection, made by infracheck), `tls` (the SSL
@@ -37,35 +37,39 @@ pub enum TlsMode {
 macro_rules! db_fields {
     ($tls:expr, $url:expr) => {
         &[
-            $crate::spec::field::req("url", $crate::spec::field::FieldType::String, $url),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::req(
+                "url",
+                $crate::reader::key_table::FieldType::String,
+                $url,
+            ),
+            $crate::reader::key_table::opt(
                 "query",
-                $crate::spec::field::FieldType::String,
+                $crate::reader::key_table::FieldType::String,
                 "A query to run (default: none, connect only).",
             ),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::opt(
                 "expect_rows",
-                $crate::spec::field::FieldType::Integer,
+                $crate::reader::key_table::FieldType::Integer,
                 "Number of rows the query must return.",
             ),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::opt(
                 "expect_value",
-                $crate::spec::field::FieldType::String,
+                $crate::reader::key_table::FieldType::String,
                 "Value the first column of the first row must have.",
             ),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::opt(
                 "tls",
-                $crate::spec::field::FieldType::Choice($tls),
+                $crate::reader::key_table::FieldType::Choice($tls),
                 "TLS mode.",
             ),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::opt(
                 "insecure",
-                $crate::spec::field::FieldType::Bool,
+                $crate::reader::key_table::FieldType::Bool,
                 "Skip TLS certificate verification.",
             ),
-            $crate::spec::field::opt(
+            $crate::reader::key_table::opt(
                 "ca_file",
-                $crate::spec::field::FieldType::String,
+                $crate::reader::key_table::FieldType::String,
                 "PEM file of a private CA trusted in addition to the system roots.",
             ),
             $crate::checks::common::trust::CLIENT_CERT_FIELD,
@@ -102,7 +106,7 @@ pub struct DbCommon {
 /// Parse the shared database keys; `tls_modes` lists the accepted `tls` values, the first is
 /// the default.
 pub fn parse_db(
-    r: &mut crate::spec::yaml::MapReader<'_>,
+    r: &mut crate::reader::yaml::MapReader<'_>,
     ctx: &mut Ctx<'_>,
     thresholds: Thresholds,
     schemes: &[&str],

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::checks::Thresholds;
 use crate::model::{Outcome, PhaseName, Phases, Reason, Status, format_ms};
-use crate::spec::fields::format_duration;
+use crate::reader::ctx::format_duration;
 
 /// One thing a check found wrong: its status (WARN or FAIL), reason code and message.
 pub type Problem = (Status, Reason, String);

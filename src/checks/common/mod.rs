@@ -26,7 +26,9 @@ pub use url::{percent_decode, printable_url, secret_url};
     clippy::indexing_slicing,
     reason = "both indexes are bounded by the loop condition; `get` is not const"
 )]
-pub const fn keys_of<const N: usize>(fields: &[crate::spec::field::Field]) -> [&'static str; N] {
+pub const fn keys_of<const N: usize>(
+    fields: &[crate::reader::key_table::Field],
+) -> [&'static str; N] {
     let mut keys = [""; N];
     let mut i = 0;
     while i < N && i < fields.len() {

@@ -5,10 +5,10 @@
 use rustls::pki_types::ServerName;
 
 use super::tls::{ClientIdentity, IdentityError};
-use crate::spec::field::{Field, FieldType, opt};
+use crate::reader::key_table::{Field, FieldType, opt};
 
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::MapReader;
 
 /// Read `insecure` (default `false`).
 pub fn insecure(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> bool {

@@ -1,13 +1,13 @@
 //! Connection URLs that carry passwords (databases, Redis): parsed with the password pushed to
 //! the secrets first, printed without it.
 
-use crate::spec::fields::Ctx;
+use crate::reader::ctx::Ctx;
 
 /// Parse a connection URL with one of `schemes`, push its password (raw and percent-decoded)
 /// to the secrets and return it with its printable, password-free form.
 pub fn secret_url(
     ctx: &mut Ctx<'_>,
-    node: &crate::spec::yaml::Node,
+    node: &crate::reader::yaml::Node,
     path: &str,
     schemes: &[&str],
 ) -> Option<(url::Url, String)> {

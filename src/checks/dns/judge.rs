@@ -13,7 +13,7 @@ use super::resolver::Resolver;
 use super::spec::{DnsSpec, MatchMode, rcode_name};
 use crate::checks::common;
 use crate::model::{Outcome, Reason};
-use crate::spec::fields::format_duration;
+use crate::reader::ctx::format_duration;
 
 /// The check's outcome, with its metadata, from what each of `resolvers` did (`facts`, in
 /// the same order).

@@ -11,9 +11,9 @@ use super::records::{display_name, normalize_expected};
 use super::resolver::{Resolver, parse_resolver};
 use crate::checks::Thresholds;
 use crate::checks::common;
-use crate::spec::field::{Field, FieldType as T, opt, req};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node};
+use crate::reader::ctx::Ctx;
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::yaml::{MapReader, Node};
 
 /// Type and description of every key a DNS check accepts besides the common ones (the config
 /// schema and the known-key list).

@@ -21,9 +21,9 @@ use judge::{Observed, judge};
 use super::common::{self, escape};
 use super::{Phase, RunContext, Thresholds, tcp};
 use crate::model::{Outcome, PhaseName, Reason};
-use crate::spec::field::{Field, FieldType as T, opt, req};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::yaml::MapReader;
 
 /// The serving statuses `expected` accepts.
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];

@@ -21,9 +21,9 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::model::{Outcome, Reason};
-use crate::spec::fields::Ctx;
-use crate::spec::interpolate::Environment;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::interpolate::Environment;
+use crate::reader::yaml::MapReader;
 
 /// The proxy schemes accepted.
 const SCHEMES: &[&str] = &["http", "https", "socks5", "socks5h"];

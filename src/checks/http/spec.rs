@@ -8,9 +8,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::status::StatusPattern;
 use crate::checks::{Thresholds, common};
 use crate::model::Status;
-use crate::spec::field::{Field, FieldType as T, opt, req};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::{MapReader, Node, Value};
+use crate::reader::ctx::Ctx;
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::yaml::{MapReader, Node, Value};
 
 /// The HTTP kind's default `warn_latency` (the first config format's default).
 const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::Thresholds;
 use crate::model::{Outcome, Reason};
-use crate::spec::field::{Field, FieldType as T, opt, req};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::yaml::MapReader;
 
 /// The phases an icmp check times: the lookup (not for an IP literal). The round trips are
 /// the check's own measurement, in its metadata.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use crate::spec::interpolate::Environment;
+use crate::reader::interpolate::Environment;
 
 /// Where a pod's service-account token is mounted (the in-cluster configuration).
 const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";

@@ -3,7 +3,7 @@
 //! client. Configuration comes from `$KUBECONFIG`, `~/.kube/config` or the in-cluster service
 //! account; one client per `context` is built on first use and shared by the run.
 
-use crate::spec::field::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -16,8 +16,8 @@ mod judge;
 use super::common::{add_problem, escape, latency_problem, millis};
 use super::{Phase, Thresholds};
 use crate::model::{Outcome, Reason};
-use crate::spec::fields::Ctx;
-use crate::spec::yaml::MapReader;
+use crate::reader::ctx::Ctx;
+use crate::reader::yaml::MapReader;
 use judge::{count, nodes, pods, workload};
 
 /// The phases the kind times: the API request(s).

@@ -21,7 +21,7 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 
 use crate::model::PhaseName;
-use crate::spec::fields::parse_duration;
+use crate::reader::ctx::parse_duration;
 
 /// The value families every kind observes: its total time and, per phase it times,
 /// `latency.<phase>`.
@@ -184,7 +184,7 @@ impl KindValues<'_> {
     fn unknown(&self, written: &str) -> String {
         let names = self.names();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let hint = crate::spec::yaml::closest(written, &refs)
+        let hint = crate::reader::yaml::closest(written, &refs)
             .map(|best| format!(" (did you mean `{best}`?)"))
             .unwrap_or_default();
         format!(
@@ -267,7 +267,7 @@ fn parse_value(text: &str, kind: &KindValues<'_>) -> Result<ValueRef, String> {
         let name = inner.trim_start_matches("latency.");
         if !PhaseName::from_name(name).is_some_and(|p| kind.phases.contains(&p)) {
             let phases: Vec<&str> = kind.phases.iter().map(|p| p.as_str()).collect();
-            let hint = crate::spec::yaml::closest(name, &phases)
+            let hint = crate::reader::yaml::closest(name, &phases)
                 .map(|best| format!(" (did you mean `latency.{best}`?)"))
                 .unwrap_or_default();
             return Err(format!(

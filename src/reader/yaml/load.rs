@@ -5,8 +5,8 @@ use saphyr::Scalar;
 
 use super::bounds::{Budget, Meter, measure};
 use super::{Key, Node, Value};
-use crate::spec::error::{ConfigError, Problem};
-use crate::spec::source::Source;
+use crate::reader::error::{ConfigError, Problem};
+use crate::reader::source::Source;
 
 /// Deepest nesting of sequences and mappings a config may have (block and flow style alike,
 /// aliases included). Real configs stay below 10; the limit keeps every walk over the tree

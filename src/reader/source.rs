@@ -29,7 +29,7 @@ impl Source {
     /// kept, relative ones are joined onto [`Source::dir`]. For a config in the working
     /// directory the path is unchanged. Every key that names a file or a directory (`include`,
     /// `ca_file`, a command's `cwd`, …) goes through here, through
-    /// [`Ctx::config_path`](super::fields::Ctx::config_path).
+    /// [`Ctx::config_path`](super::ctx::Ctx::config_path).
     pub fn resolve(&self, written: &str) -> String {
         let p = Path::new(written);
         if p.is_absolute() || self.dir().as_os_str().is_empty() {

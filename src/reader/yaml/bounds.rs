@@ -6,14 +6,14 @@
 use super::load::{
     EXPANSION_BYTES_FACTOR, EXPANSION_FACTOR, MAX_DEPTH, MIN_EXPANSION, MIN_EXPANSION_BYTES, syntax,
 };
-use crate::spec::error::{ConfigError, Problem};
+use crate::reader::error::{ConfigError, Problem};
 
 /// One problem at a position, as a config error.
 fn refuse(file: &str, span: saphyr_parser::Span, message: String) -> ConfigError {
     ConfigError::Invalid {
         file: file.to_owned(),
         problems: vec![Problem {
-            file: crate::spec::source::Source::new(file),
+            file: crate::reader::source::Source::new(file),
             line: span.start.line(),
             column: span.start.col() + 1,
             path: String::new(),
