@@ -91,7 +91,11 @@ pub fn reports(data: &[u8]) {
         baseline: None,
         gate: None,
         history: None,
+        judgement: infracheck::model::Judgement::UNJUDGED,
     };
+    let mut summary = summary;
+    summary.judgement =
+        infracheck::policy::Policy::new(false, Default::default(), false).judge(&summary);
     let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
     let cx = Context {
         summary: &summary,

@@ -5,7 +5,8 @@
 //! NEW (failing now, not before — also a failing check the baseline does not have), STILL
 //! (failing in both), RECOVERED (failing before, not now) or unchanged. Failing means the run
 //! does not count the result as passed: FAIL, SKIP and WARN under `--fail-on-warn`; a WAIVED
-//! result is a failure too, but one that does not fail the run (see [`Rule::classify`]). A baseline
+//! result is a failure too, but one that does not fail the run (the run's policy classifies:
+//! `crate::policy::Policy::classify`). A baseline
 //! result cut short by that run's deadline or a signal counts as absent.
 //!
 //! On top of that, a check that passed in both runs and became slower than `factor` times its
@@ -13,8 +14,12 @@
 //! is a latency regression, and every certificate a check saw gets a countdown: the days left
 //! now and in the baseline, and whether it was renewed in between.
 //!
-//! `--fail-on new` makes only NEW failures fail the run (see [`Rule`] and `crate::policy`); the default stays
+//! `--fail-on new` makes only NEW failures fail the run (see `crate::policy`); the default stays
 //! "any FAIL".
+//!
+//! The comparison runs on the results before they are redacted: a baseline document holds the
+//! names as that run reported them, so each check is looked up by its name as reported
+//! (`shown`, [`Baseline::matches`]), and the results are redacted afterwards.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,11 +28,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::model::Rule;
 pub use crate::model::{
     BaselineSummary, CertCountdown, Change, FailOn, ResultChange, cert_note, change_note,
 };
-use crate::model::{CheckResult, Document, Summary};
+use crate::model::{CheckResult, Document, Status, Summary};
 
 /// How latency regressions are judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,6 +138,23 @@ impl Baseline {
         Lookup { previous }
     }
 
+    /// The baseline result each of this run's checks `names` is compared with (in the order
+    /// of `names`), looked up by the name as reported, `shown(name)` (see [`Baseline::lookup`]):
+    /// the one keying of the comparison and of the deploy gate's known failures, before the
+    /// results are redacted.
+    pub fn matches(
+        &self,
+        names: &[&str],
+        shown: &dyn Fn(&str) -> String,
+    ) -> Vec<Option<&CheckResult>> {
+        let shown: Vec<String> = names.iter().map(|n| shown(n)).collect();
+        let lookup = self.lookup(shown.iter().map(String::as_str));
+        shown
+            .iter()
+            .map(|n| lookup.previous.get(n.as_str()).copied())
+            .collect()
+    }
+
     /// The baseline of a first run: `path` does not exist yet, so nothing is known and every
     /// failure is NEW.
     pub fn first_run(path: &Path, environment: &str) -> Self {
@@ -213,9 +234,18 @@ fn ratio(now: Duration, before: Duration) -> Option<f64> {
 }
 
 /// Compare the results of `summary` with `baseline`: sets every result's `baseline` and the
-/// summary's.
-pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule: &Rule) {
-    let previous = baseline.lookup(summary.results.iter().map(|r| r.name.as_str()));
+/// summary's. `classify`: the run policy's classification of a status after the baseline's;
+/// `shown`: a name as reported (redacted), as the baseline document holds names. What this
+/// copies from the document (`path`, `removed`) is redacted with the results afterwards.
+pub fn apply(
+    summary: &mut Summary,
+    baseline: &Baseline,
+    options: Options,
+    classify: &dyn Fn(Status, Option<Status>) -> Change,
+    shown: &dyn Fn(&str) -> String,
+) {
+    let names: Vec<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
+    let previous = baseline.matches(&names, shown);
     let mut totals = BaselineSummary {
         path: baseline.path.clone(),
         started_at: baseline.started_at.format(&Rfc3339).unwrap_or_default(),
@@ -229,11 +259,11 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule:
         latency_factor: options.latency_factor,
         latency_min_increase: options.latency_min_increase,
     };
-    for r in &mut summary.results {
-        let before = previous.get(&r.name);
-        let change = rule.classify(r.status, before.map(|b| b.status));
+    let started_at = summary.started_at;
+    for (r, before) in summary.results.iter_mut().zip(previous) {
+        let change = classify(r.status, before.map(|b| b.status));
         let comparable = before.filter(|b| {
-            Rule::ran_well(r.status) && Rule::ran_well(b.status) && r.attempts > 0 && b.attempts > 0
+            r.status.ran_well() && b.status.ran_well() && r.attempts > 0 && b.attempts > 0
         });
         let latency_ratio = comparable.and_then(|b| ratio(r.duration, b.duration));
         let latency_regression = comparable.is_some_and(|b| {
@@ -258,18 +288,18 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule:
             previous_duration: before.map(|b| b.duration),
             latency_ratio,
             latency_regression,
-            certificate: countdown(r, summary.started_at, before, baseline.started_at),
+            certificate: countdown(r, started_at, before, baseline.started_at),
         }));
     }
     // A shard or a selection covers part of the environment: a check it did not run may
     // still be in the config, so only a whole run says what was removed.
     if summary.shard.is_none() && summary.selection.is_none() {
-        let current: HashSet<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
+        let current: HashSet<String> = summary.results.iter().map(|r| shown(&r.name)).collect();
         let mut listed: HashSet<&str> = HashSet::new();
         totals.removed = baseline
             .results
             .iter()
-            .filter(|b| !current.contains(b.name.as_str()) && listed.insert(b.name.as_str()))
+            .filter(|b| !current.contains(&b.name) && listed.insert(b.name.as_str()))
             .map(|b| b.name.clone())
             .collect();
     }
@@ -279,12 +309,21 @@ pub fn apply(summary: &mut Summary, baseline: &Baseline, options: Options, rule:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Status;
     use crate::report::fixture;
 
+    fn policy(s: &Summary) -> crate::policy::Policy {
+        crate::policy::Policy::new(s.fail_on_warn, s.fail_on, true)
+    }
+
     fn compare(s: &mut Summary, b: &Baseline) {
-        let rule = Rule::of(s);
-        apply(s, b, Options::default(), &rule);
+        let policy = policy(s);
+        apply(
+            s,
+            b,
+            Options::default(),
+            &|now, before| policy.classify(now, before),
+            &str::to_owned,
+        );
     }
 
     fn baseline_of(results: Vec<CheckResult>) -> Baseline {
@@ -399,7 +438,7 @@ mod tests {
             .collect();
         assert_eq!(changes, [Change::New, Change::New, Change::New]);
         assert!(
-            !Rule::of(&s).passed(&s),
+            !policy(&s).judge(&s).passed(),
             "an ambiguous match never hides a failure"
         );
         assert_eq!(
@@ -420,16 +459,19 @@ mod tests {
         ]);
         compare(&mut s, &b);
         assert!(
-            Rule::of(&s).passed(&s),
+            policy(&s).judge(&s).passed(),
             "a STILL failure does not fail --fail-on new"
         );
         s.results[1] = with("b", Status::Fail, 10);
         compare(&mut s, &b);
-        assert!(!Rule::of(&s).passed(&s), "a NEW failure does");
+        assert!(!policy(&s).judge(&s).passed(), "a NEW failure does");
         s.fail_on = FailOn::Any;
         s.results[1] = with("b", Status::Pass, 10);
         compare(&mut s, &b);
-        assert!(!Rule::of(&s).passed(&s), "the default fails on any FAIL");
+        assert!(
+            !policy(&s).judge(&s).passed(),
+            "the default fails on any FAIL"
+        );
     }
 
     #[test]

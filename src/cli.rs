@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::model::FailOn;
+use crate::report::formats::{FORMATS, Format, file_formats};
 use crate::shard::Shard;
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
@@ -143,28 +145,78 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Format of the report on stdout: every report format. Any other than `text` makes stdout
-/// hold that one document and nothing else (live lines and notices stay on stderr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Human-readable lines.
-    Text,
-    /// The JSON document.
-    Json,
-    /// JUnit XML.
-    Junit,
-    /// SARIF 2.1.0.
-    Sarif,
-    /// The markdown report.
-    Markdown,
-    /// The self-contained HTML report.
-    Html,
-    /// TAP version 14.
-    Tap,
-    /// Prometheus text exposition format.
-    Prometheus,
-    /// GitLab Code Quality.
-    Codequality,
+/// `--output FORMAT`: every report format of the table ([`FORMATS`]). Any other than `text`
+/// makes stdout hold that one document and nothing else (live lines and notices stay on
+/// stderr).
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &FORMATS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name).help(self.about))
+    }
+}
+
+/// The report files asked for (`--json PATH`, `--junit PATH`…), in the order they are
+/// written: one flag per file format of the table ([`FORMATS`]).
+#[derive(Debug, Clone, Default)]
+pub struct ReportFiles(Vec<(Format, PathBuf)>);
+
+impl ReportFiles {
+    /// The files asked for, each with its format, in the order they are written.
+    pub fn iter(&self) -> impl Iterator<Item = (Format, &PathBuf)> {
+        self.0.iter().map(|(f, p)| (*f, p))
+    }
+
+    /// The file asked for in `format`, if any.
+    pub fn get(&self, format: Format) -> Option<&PathBuf> {
+        self.0.iter().find(|(f, _)| *f == format).map(|(_, p)| p)
+    }
+
+    /// Ask for `format` in `path` (replacing an earlier path of that format).
+    pub fn set(&mut self, format: Format, path: PathBuf) {
+        self.0.retain(|(f, _)| *f != format);
+        self.0.push((format, path));
+        let order = |f: &Format| file_formats().position(|x| x == *f);
+        self.0.sort_by_key(|(f, _)| order(f));
+    }
+}
+
+impl FromArgMatches for ReportFiles {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut files = ReportFiles::default();
+        files.update_from_arg_matches(m)?;
+        Ok(files)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        for format in file_formats() {
+            if let Some(path) = m.get_one::<PathBuf>(format.name) {
+                self.set(format, path.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for ReportFiles {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        file_formats().fold(cmd, |cmd, format| {
+            cmd.arg(
+                clap::Arg::new(format.name)
+                    .long(format.name)
+                    .value_name("PATH")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .action(clap::ArgAction::Set)
+                    .help(format.file_help),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        ReportFiles::augment_args(cmd)
+    }
 }
 
 /// `run` options.
@@ -237,7 +289,7 @@ pub struct ReportArgs {
     /// Report format on stdout (default text). Any other format makes stdout that one
     /// document alone: `--output junit > junit.xml`.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub output: Option<OutputFormat>,
+    pub output: Option<Format>,
     /// Treat WARN as failure for the exit code.
     #[arg(long)]
     pub fail_on_warn: bool,
@@ -257,29 +309,9 @@ pub struct ReportArgs {
     /// With `--baseline`: …and slower by at least this much (default 100ms).
     #[arg(long, value_name = "DURATION", requires = "baseline", value_parser = parse_any_duration_arg)]
     pub latency_min_increase: Option<std::time::Duration>,
-    /// Write the JSON document to this file.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Write a JUnit XML report to this file.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Write a SARIF 2.1.0 report (GitHub code scanning) to this file.
-    #[arg(long, value_name = "PATH")]
-    pub sarif: Option<PathBuf>,
-    /// Write the markdown step-summary report to this file.
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
-    /// Write a GitLab Code Quality report to this file.
-    #[arg(long, value_name = "PATH")]
-    pub codequality: Option<PathBuf>,
-    /// Write Prometheus metrics (text exposition format, for node exporter's textfile
-    /// collector) to this file.
-    #[arg(long, value_name = "PATH")]
-    pub prometheus: Option<PathBuf>,
-    /// Write a self-contained HTML report (no external resources; opens from disk) to this
-    /// file.
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
+    /// The report files (`--json PATH`…).
+    #[command(flatten)]
+    pub files: ReportFiles,
     /// Keep a rolling history of the last runs in this JSON file (read before the run, written
     /// after it; created when missing): trends in the text, markdown, HTML and JSON reports.
     #[arg(long, value_name = "PATH")]
@@ -287,10 +319,6 @@ pub struct ReportArgs {
     /// With `--history`: how many runs of the environment to keep (default 30).
     #[arg(long, value_name = "N", requires = "history", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub history_keep: Option<u32>,
-    /// Write a TAP version 14 report (Test Anything Protocol, for `prove` and TAP consumers)
-    /// to this file.
-    #[arg(long, value_name = "PATH")]
-    pub tap: Option<PathBuf>,
     /// GitHub Actions mode (step summary, annotations, outputs); default: on when
     /// `GITHUB_ACTIONS=true`.
     #[arg(long, overrides_with = "no_github")]

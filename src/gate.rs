@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use crate::checks::{CheckDef, RunContext};
 use crate::engine;
-use crate::model::Rule;
 pub use crate::model::{CheckGate, GateSummary};
 use crate::model::{CheckResult, Interruption};
 use crate::policy::Policy;
@@ -293,7 +292,7 @@ fn with_unpassed_dependencies(
         finals
             .get(j)
             .and_then(Option::as_ref)
-            .is_some_and(|r| Rule::ran_well(r.status))
+            .is_some_and(|r| r.status.ran_well())
     };
     let mut members: BTreeSet<usize> = pending.iter().copied().collect();
     let mut stack: Vec<usize> = pending.to_vec();

@@ -279,6 +279,7 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
         baseline: None,
         gate,
         history: None,
+        judgement: crate::model::Judgement::UNJUDGED,
     })
 }
 
@@ -386,7 +387,11 @@ mod tests {
         let s = load(&[a.clone(), b.clone()], false, KINDS).unwrap();
         let names: Vec<&str> = s.results.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["x", "y", "z"]);
-        assert!(!crate::policy::Policy::of(&s).passed(&s));
+        assert!(
+            !crate::policy::Policy::new(s.fail_on_warn, s.fail_on, false)
+                .judge(&s)
+                .passed()
+        );
 
         let err = load(std::slice::from_ref(&a), false, KINDS)
             .unwrap_err()

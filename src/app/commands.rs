@@ -179,7 +179,7 @@ pub(super) fn list(a: &ListArgs) -> ExitCode {
     let mut text = String::new();
     for mut plan in plans {
         let redactor = Redactor::new(&plan.secrets);
-        let selected = match super::run::select(&mut plan, selection.as_ref()) {
+        let selected = match super::run::select(&mut plan, selection.as_ref(), &redactor) {
             Ok(s) => s,
             Err(code) => return code,
         };

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
-use super::run::{load_baseline, load_history, select};
+use super::run::{load_baseline, load_history, refuse_report_clashes, select};
 use super::signals::Signals;
-use super::{config_error, document_kinds, eprint_line, process_env};
+use super::stages::{Inputs, Results, finish};
+use super::{config_error, document_kinds, eprint_line};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
 use crate::exit_code::ExitCode;
-use crate::model::{FailOn, Summary, WAIVER_KIND};
+use crate::model::{Summary, WAIVER_KIND};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::report;
@@ -18,36 +18,42 @@ use crate::select::Selection;
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
 pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
-    if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env)
-        .and_then(|()| one_report_on_stdout(&a.report))
-    {
-        eprint_line(&format!("error: {}", report::one_line(&msg)));
-        return ExitCode::Usage;
-    }
+    merge_steps(a, g).unwrap_or_else(|code| code)
+}
+
+/// The steps of a merge, in order; the first that fails stops it with its exit code.
+fn merge_steps(a: &MergeArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
+    refuse_report_clashes(&a.report, a.config.as_deref())?;
+    let mut summary = load_documents(a)?;
+    // The run's one redactor: the config's secrets (none without `--config`).
+    let redactor = stale_waivers(a, &mut summary)?;
+    let baseline = load_baseline(&a.report, &summary.environment, g.quiet)?;
+    let history = load_history(&a.report, g.quiet)?;
+    let signals = Signals::start();
+    // The merged run's policy: its `--fail-on-warn` (or any document's, see
+    // `crate::merge::load`) and `--fail-on`, as the summary records them.
+    let policy = Policy::new(summary.fail_on_warn, summary.fail_on, baseline.is_some());
+    let inputs = Inputs {
+        baseline: baseline.as_ref(),
+        history,
+        redactor: &redactor,
+        policy: &policy,
+        signals: &signals,
+    };
+    Ok(finish(Results(summary), &a.report, g, inputs))
+}
+
+/// The documents merged into the summary of one run, recording this command's `--fail-on`
+/// (the documents' own is not carried over; `--fail-on-warn` is merged by `crate::merge`).
+fn load_documents(a: &MergeArgs) -> Result<Summary, ExitCode> {
     match crate::merge::load(&a.documents, a.report.fail_on_warn, &document_kinds()) {
-        Ok(mut summary) => match stale_waivers(a, &mut summary).and_then(|redactor| {
-            let baseline = load_baseline(&a.report, &summary.environment, g.quiet)?;
-            let history = load_history(&a.report, g.quiet)?;
-            Ok((redactor, baseline, history))
-        }) {
-            Ok((redactor, baseline, history)) => {
-                let signals = Signals::start();
-                let fail_on = FailOn::from(a.report.fail_on);
-                let policy = Policy::new(summary.fail_on_warn, fail_on, baseline.is_some());
-                let inputs = Inputs {
-                    baseline: baseline.as_ref(),
-                    history,
-                    redactor: &redactor,
-                    policy: &policy,
-                    signals: &signals,
-                };
-                finish(summary, &a.report, g, inputs)
-            }
-            Err(code) => code,
-        },
+        Ok(summary) => Ok(Summary {
+            fail_on: a.report.fail_on.into(),
+            ..summary
+        }),
         Err(e) => {
             eprint_line(&format!("error: {}", report::one_line(&format!("{e:#}"))));
-            ExitCode::Usage
+            Err(ExitCode::Usage)
         }
     }
 }
@@ -91,7 +97,7 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
                 ));
                 ExitCode::Usage
             })?;
-        select(&mut plan, selection.as_ref())?;
+        select(&mut plan, selection.as_ref(), &redactor)?;
     }
     let selected: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
     if let Err(msg) = same_checks(&selected, summary, &redactor) {

@@ -2,8 +2,9 @@
 //! exit code. Errors are printed here, once, as one line each.
 //!
 //! By job: [`commands`] (validate, list, init, schema, completions, man page), [`run`] (one
-//! run of an environment), [`merge`] (the merge command), [`live`] (progress on stderr) and
-//! [`outputs`] (comparing, recording and writing the reports of a finished run).
+//! run of an environment), [`merge`] (the merge command), [`live`] (progress on stderr),
+//! [`stages`] (a finished run judged, redacted, recorded and written, in typed stages) and
+//! [`outputs`] (where the reports go, from the table of formats).
 
 mod commands;
 mod comment;
@@ -13,6 +14,7 @@ mod outputs;
 mod run;
 mod serve;
 mod signals;
+mod stages;
 
 use std::io::{IsTerminal, Write};
 
@@ -20,7 +22,6 @@ use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::config::ConfigError;
 use crate::exit_code::ExitCode;
 use crate::model::{Interruption, Summary, WAIVER_KIND};
-use crate::policy::Policy;
 use crate::report;
 
 /// Run the command line and return the exit code.
@@ -111,14 +112,18 @@ pub(super) fn interruption_code(i: Interruption) -> ExitCode {
     }
 }
 
-/// The exit code from the results alone, plus whether a report could not be written.
-pub fn exit_code_for(summary: &Summary, policy: &Policy, report_failed: bool) -> ExitCode {
-    if let Some(i) = summary.interrupted
+/// The run's exit code, decided in this one place from the stored verdict of its judged
+/// summary: a signal (also one received while the reports were written, which finished within
+/// their grace) exits 130 / 143; a run that did not pass exits 1; a report or history file
+/// that could not be written exits 3.
+pub fn exit_code(summary: &Summary, signal: Option<Interruption>, report_failed: bool) -> ExitCode {
+    let interrupted = signal.or(summary.interrupted);
+    if let Some(i) = interrupted
         && i != Interruption::Deadline
     {
         return interruption_code(i);
     }
-    if !policy.passed(summary) {
+    if !summary.judgement.passed() {
         return ExitCode::ChecksFailed;
     }
     if report_failed {
@@ -126,3 +131,6 @@ pub fn exit_code_for(summary: &Summary, policy: &Policy, report_failed: bool) ->
     }
     ExitCode::Ok
 }
+
+#[cfg(test)]
+mod tests;

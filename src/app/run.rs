@@ -1,106 +1,66 @@
 //! `infracheck run`: load the plan, refuse bad inputs before any check runs, run the checks
 //! (in rounds under the deploy gate) with live progress, then hand the finished run to
-//! [`super::outputs::finish`].
+//! [`super::stages::finish`]. Each step is a named function; a step that stops the run
+//! returns its exit code as the error, and [`run`] returns the one code of the run.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
-use super::outputs::{Inputs, distinct_report_paths, finish, github_mode, one_report_on_stdout};
+use super::outputs::{check_report_paths, github_mode};
 use super::signals::Signals;
+use super::stages::{Inputs, Results, finish};
 use super::{config_error, document_kinds, eprint_line, process_env};
 use crate::baseline::Baseline;
-use crate::checks::RunContext;
+use crate::checks::{CheckDef, RunContext};
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
 use crate::config::{self, Plan};
 use crate::exit_code::ExitCode;
 use crate::gate;
 use crate::history::History;
-use crate::model::{FailOn, Interruption, Summary};
+use crate::model::{Interruption, ShardRun, Summary};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::report;
 use crate::select::{Selected, Selection};
 use crate::shard;
 
+/// `run`: the exit code of one run of an environment (or of the usage error that stopped it).
 pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
-    let Some(env) = a.env.as_deref() else {
-        eprint_line("error: --env is required (the environment to check)");
-        return ExitCode::Usage;
-    };
-    if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env)
-        .and_then(|()| one_report_on_stdout(&a.report))
-    {
-        eprint_line(&format!("error: {}", report::one_line(&msg)));
-        return ExitCode::Usage;
-    }
-    let selection = match a.select.selection() {
-        Ok(s) => s,
-        Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
-            return ExitCode::Usage;
-        }
-    };
-    let path = a.config.display().to_string();
-    let plan = match config::load(&path, Some(env), &config::ProcessEnvironment) {
-        Ok(mut plans) => match plans.pop() {
-            Some(p) => p,
-            None => {
-                eprint_line(&format!(
-                    "error: {path}: {}",
-                    report::one_line(&config::no_checks(env))
-                ));
-                return ExitCode::Usage;
-            }
-        },
-        Err(e) => return config_error(&e),
-    };
-    if !g.quiet {
-        for name in &plan.short_secrets {
-            eprint_line(&format!(
-                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
-                report::one_line(name),
-                crate::redact::MIN_SECRET_CHARS
-            ));
-        }
-    }
-    if a.shard.is_some() && a.report.history.is_some() {
-        eprint_line(
-            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
-        );
-        return ExitCode::Usage;
-    }
+    run_steps(a, g).unwrap_or_else(|code| code)
+}
+
+/// The steps of a run, in order; the first that fails stops it with its exit code.
+fn run_steps(a: &RunArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
+    let env = required_env(a)?;
+    refuse_report_clashes(&a.report, Some(a.config.as_path()))?;
+    let selection = a.select.selection().map_err(|e| usage(&e.to_string()))?;
+    let plan = load_plan(a, env)?;
+    warn_short_secrets(&plan, g.quiet);
+    refuse_history_with_shard(a)?;
     // A bad baseline or history file is refused before any check runs.
-    let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let history = match load_history(&a.report, g.quiet) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let runtime = match runtime(g.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprint_line(&format!("error: cannot start the async runtime: {e}"));
-            return ExitCode::Internal;
-        }
-    };
+    let baseline = load_baseline(&a.report, &plan.environment, g.quiet)?;
+    let history = load_history(&a.report, g.quiet)?;
+    let runtime = runtime(g.threads).map_err(|e| {
+        eprint_line(&format!("error: cannot start the async runtime: {e}"));
+        ExitCode::Internal
+    })?;
+    // The run's one redactor: the live lines, the gate's lines, the baseline lookup and the
+    // results all mask with it.
     let redactor = Redactor::new(&plan.secrets);
     let signals = Signals::start();
-    let (summary, policy) = match runtime.block_on(run_plan(
-        plan,
-        a,
-        (selection.as_ref(), g.quiet),
-        baseline.as_ref(),
-        &signals,
-    )) {
-        Ok(s) => s,
-        Err(code) => return code,
+    let steps = RunInputs {
+        selection: selection.as_ref(),
+        quiet: g.quiet,
+        baseline: baseline.as_ref(),
+        signals: &signals,
+        redactor: &redactor,
     };
+    let finished = runtime.block_on(run_plan(plan, a, steps));
     // Do not wait for checks that were abandoned at the deadline or on a signal.
     runtime.shutdown_background();
+    let (results, policy) = finished?;
     let inputs = Inputs {
         baseline: baseline.as_ref(),
         history,
@@ -108,7 +68,68 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         policy: &policy,
         signals: &signals,
     };
-    finish(summary, &a.report, g, inputs)
+    Ok(finish(results, &a.report, g, inputs))
+}
+
+/// A usage error: one line on stderr, exit 2.
+fn usage(msg: &str) -> ExitCode {
+    eprint_line(&format!("error: {}", report::one_line(msg)));
+    ExitCode::Usage
+}
+
+/// `--env`, which `run` requires.
+fn required_env(a: &RunArgs) -> Result<&str, ExitCode> {
+    a.env
+        .as_deref()
+        .ok_or_else(|| usage("--env is required (the environment to check)"))
+}
+
+/// Refuse reports that would share a file or a stream, or replace an input (exit 2).
+pub(super) fn refuse_report_clashes(
+    a: &ReportArgs,
+    config: Option<&std::path::Path>,
+) -> Result<(), ExitCode> {
+    check_report_paths(a, config, &process_env).map_err(|msg| usage(&msg))
+}
+
+/// The plan of environment `env`; a config without checks for it is a usage error.
+fn load_plan(a: &RunArgs, env: &str) -> Result<Plan, ExitCode> {
+    let path = a.config.display().to_string();
+    match config::load(&path, Some(env), &config::ProcessEnvironment) {
+        Ok(mut plans) => plans.pop().ok_or_else(|| {
+            eprint_line(&format!(
+                "error: {path}: {}",
+                report::one_line(&config::no_checks(env))
+            ));
+            ExitCode::Usage
+        }),
+        Err(e) => Err(config_error(&e)),
+    }
+}
+
+/// A secret too short to mask is said once, on stderr (unless `--quiet`).
+fn warn_short_secrets(plan: &Plan, quiet: bool) {
+    if quiet {
+        return;
+    }
+    for name in &plan.short_secrets {
+        eprint_line(&format!(
+            "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
+            report::one_line(name),
+            crate::redact::MIN_SECRET_CHARS
+        ));
+    }
+}
+
+/// `--history` records a whole run: a shard sees only part of it (exit 2).
+fn refuse_history_with_shard(a: &RunArgs) -> Result<(), ExitCode> {
+    if a.shard.is_some() && a.report.history.is_some() {
+        eprint_line(
+            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
+        );
+        return Err(ExitCode::Usage);
+    }
+    Ok(())
 }
 
 /// The runtime that drives the checks: `threads` worker threads (default: one per core), so
@@ -200,34 +221,67 @@ pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History
     }
 }
 
-/// Run the plan's checks (in rounds under the deploy gate) into the summary of the run, with
-/// the run's policy.
+/// What [`run_plan`] needs besides the plan and the options.
+struct RunInputs<'a> {
+    selection: Option<&'a Selection>,
+    quiet: bool,
+    baseline: Option<&'a Baseline>,
+    signals: &'a Signals,
+    redactor: &'a Redactor,
+}
+
+/// Run the plan's checks (in rounds under the deploy gate) into the finished results of the
+/// run, with the run's policy.
 async fn run_plan(
     mut plan: Plan,
     a: &RunArgs,
-    (selection, quiet): (Option<&Selection>, bool),
-    baseline: Option<&Baseline>,
-    signals: &Signals,
-) -> Result<(Summary, Policy), ExitCode> {
-    let concurrency = a
-        .concurrency
-        .and_then(|c| usize::try_from(c).ok())
-        .unwrap_or(plan.concurrency);
-    let per_host = a
-        .per_host_concurrency
-        .and_then(|c| usize::try_from(c).ok())
-        .or(plan.per_host_concurrency);
-    let today = match crate::waiver::today(&process_env) {
-        Ok(d) => d,
-        Err(e) => {
-            eprint_line(&format!("error: {e}"));
-            return Err(ExitCode::Usage);
-        }
-    };
+    cx: RunInputs<'_>,
+) -> Result<(Results, Policy), ExitCode> {
+    let today = crate::waiver::today(&process_env).map_err(|e| {
+        eprint_line(&format!("error: {e}"));
+        ExitCode::Usage
+    })?;
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     // Select first, then shard: `--shard` splits the selected checks.
-    let selected = select(&mut plan, selection)?;
-    let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+    let selected = select(&mut plan, cx.selection, cx.redactor)?;
+    let (checks, shard) = shard_checks(&mut plan, a, cx.quiet);
+    let policy = policy(a, &plan, today, cx.baseline, &checks, cx.redactor);
+    let started_at = time::OffsetDateTime::now_utc();
+    let start = Instant::now();
+    let outcome = run_checks(&plan, checks, a, &cx, &policy, start).await?;
+    let mut results = outcome.results;
+    let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
+    // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
+    crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
+    if let Some(s) = &selected {
+        s.annotate(&mut results);
+    }
+    let summary = Summary {
+        environment: plan.environment,
+        config_path: a.config.display().to_string(),
+        started_at,
+        duration: start.elapsed(),
+        results,
+        fail_on_warn: policy.fail_on_warn(),
+        interrupted: outcome.interrupted,
+        shard,
+        selection: selected.map(|s| s.run),
+        fail_on: policy.fail_on(),
+        baseline: None,
+        gate: outcome.gate,
+        history: None,
+        judgement: crate::model::Judgement::UNJUDGED,
+    };
+    Ok((Results(summary), policy))
+}
+
+/// This run's shard of the plan's checks (`--shard K/N`), or all of them.
+fn shard_checks(plan: &mut Plan, a: &RunArgs, quiet: bool) -> (Vec<CheckDef>, Option<ShardRun>) {
+    let (checks, shard) = shard::select(
+        std::mem::take(&mut plan.checks),
+        |c| c.name.as_str(),
+        a.shard,
+    );
     if let Some(s) = &shard
         && checks.is_empty()
         && !quiet
@@ -241,14 +295,63 @@ async fn run_plan(
             s.total_checks
         ));
     }
-    let ctx = match RunContext::new(&checks) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprint_line(&format!("error: {e}"));
-            return Err(ExitCode::Internal);
+    (checks, shard)
+}
+
+/// The run's one policy: the gate does not wait for a failure a waiver accepts or (under
+/// `--fail-on new`) one the baseline already had; the same policy judges the finished run.
+fn policy(
+    a: &RunArgs,
+    plan: &Plan,
+    today: time::Date,
+    baseline: Option<&Baseline>,
+    checks: &[CheckDef],
+    redactor: &Redactor,
+) -> Policy {
+    let policy = Policy::new(
+        a.report.fail_on_warn,
+        a.report.fail_on.into(),
+        baseline.is_some(),
+    )
+    .with_waivers(&plan.waivers, today);
+    match baseline {
+        Some(b) => {
+            let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+            policy.with_baseline(b, &names, &|n| redactor.text(n))
         }
-    };
-    let redactor = Redactor::new(&plan.secrets);
+        None => policy,
+    }
+}
+
+/// The run's settings for the engine: `--concurrency` and `--per-host-concurrency`, else the
+/// config's.
+fn limits(a: &RunArgs, plan: &Plan) -> (usize, Option<usize>) {
+    let concurrency = a
+        .concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .unwrap_or(plan.concurrency);
+    let per_host = a
+        .per_host_concurrency
+        .and_then(|c| usize::try_from(c).ok())
+        .or(plan.per_host_concurrency);
+    (concurrency, per_host)
+}
+
+/// Run `checks` in rounds (one without the deploy gate) with live progress, until done, the
+/// deadline or a signal.
+async fn run_checks(
+    plan: &Plan,
+    checks: Vec<CheckDef>,
+    a: &RunArgs,
+    cx: &RunInputs<'_>,
+    policy: &Policy,
+    start: Instant,
+) -> Result<gate::Outcome, ExitCode> {
+    let ctx = RunContext::new(&checks).map(Arc::new).map_err(|e| {
+        eprint_line(&format!("error: {e}"));
+        ExitCode::Internal
+    })?;
+    let (concurrency, per_host) = limits(a, plan);
     let total = checks.len();
     tracing::info!(
         environment = %plan.environment,
@@ -258,11 +361,60 @@ async fn run_plan(
         shard = a.shard.map(|s| s.to_string()),
         "starting run"
     );
-    let progress = progress_bar(total, quiet);
-    let started_at = time::OffsetDateTime::now_utc();
-    let start = Instant::now();
-    let deadline = a.deadline;
-    let signals = signals.clone();
+    let progress = progress_bar(total, cx.quiet);
+    let live = live_lines(total, progress.is_none(), cx.quiet, &a.report);
+    let mut shown = Shown {
+        bar: progress.as_ref(),
+        live: live.as_ref(),
+        quiet: cx.quiet,
+        redactor: cx.redactor,
+        policy,
+    };
+    let rounds = gate::Rounds {
+        checks: checks.into_iter().map(Arc::new).collect(),
+        ctx,
+        concurrency,
+        per_host,
+        redactor: cx.redactor,
+        interval: a
+            .until_healthy
+            .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
+        deadline: a.deadline.unwrap_or_default(),
+        start,
+    };
+    let stop = stop(a.deadline, cx.signals.clone());
+    let outcome = gate::run_rounds(rounds, policy, stop, &mut shown).await;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    if let Some(l) = live {
+        l.finish();
+    }
+    held_back_notice(&outcome, cx.quiet, cx.redactor);
+    Ok(outcome)
+}
+
+/// Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
+/// long run is never silent; in GitHub mode inside a collapsed group.
+fn live_lines(total: usize, no_bar: bool, quiet: bool, a: &ReportArgs) -> Option<Live> {
+    (no_bar && !quiet && !std::io::stderr().is_terminal()).then(|| {
+        // `INFRACHECK_HEARTBEAT_MS` shortens the heartbeat for tests (as INFRACHECK_TODAY
+        // fixes the date).
+        let every = process_env("INFRACHECK_HEARTBEAT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
+        Live::start(total, github_mode(a, &process_env), every)
+    })
+}
+
+/// What ends the run early: `--deadline` or the first signal. One stop for the whole run,
+/// however many rounds the deploy gate runs (a second signal exits at once: the watcher does
+/// it).
+fn stop(
+    deadline: Option<std::time::Duration>,
+    signals: Signals,
+) -> futures::future::Shared<std::pin::Pin<Box<dyn Future<Output = Interruption> + Send>>> {
     let stop = async move {
         let deadline_fut = async {
             match deadline {
@@ -272,107 +424,33 @@ async fn run_plan(
         };
         tokio::select! {
             () = deadline_fut => Interruption::Deadline,
-            // A second signal exits at once (CI's "cancel" escalation): the watcher does it.
             why = signals.first() => why,
         }
     };
-    // One stop for the whole run, however many rounds the deploy gate runs.
-    let stop = futures::FutureExt::shared(Box::pin(stop));
-    // The run's one policy: the gate does not wait for a failure a waiver accepts or (under
-    // `--fail-on new`) one the baseline already had; the exit code and reports judge by it.
-    let fail_on = FailOn::from(a.report.fail_on);
-    let mut policy = Policy::new(a.report.fail_on_warn, fail_on, baseline.is_some())
-        .with_waivers(&plan.waivers, today);
-    if let Some(b) = baseline {
-        let names: Vec<(String, String)> = checks
-            .iter()
-            .map(|c| (c.name.clone(), redactor.text(&c.name)))
-            .collect();
-        policy = policy.with_baseline(b, &names);
-    }
-    // Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
-    // long run is never silent; in GitHub mode inside a collapsed group.
-    let live = (progress.is_none() && !quiet && !std::io::stderr().is_terminal()).then(|| {
-        // `INFRACHECK_HEARTBEAT_MS` shortens the heartbeat for tests (as INFRACHECK_TODAY
-        // fixes the date).
-        let every = process_env("INFRACHECK_HEARTBEAT_MS")
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
-        Live::start(total, github_mode(&a.report, &process_env), every)
-    });
-    let mut shown = Shown {
-        bar: progress.as_ref(),
-        live: live.as_ref(),
-        quiet,
-        redactor: &redactor,
-        policy: &policy,
-    };
-    let outcome = gate::run_rounds(
-        gate::Rounds {
-            checks: checks.into_iter().map(Arc::new).collect(),
-            ctx,
-            concurrency,
-            per_host,
-            redactor: &redactor,
-            interval: a
-                .until_healthy
-                .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
-            deadline: a.deadline.unwrap_or_default(),
-            start,
-        },
-        &policy,
-        stop,
-        &mut shown,
-    )
-    .await;
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    if let Some(l) = live {
-        l.finish();
-    }
+    futures::FutureExt::shared(Box::pin(stop))
+}
+
+/// Once per run, on stderr (never in a report): the per-host limit, not `concurrency`, set the
+/// pace, and the user chose that limit.
+fn held_back_notice(outcome: &gate::Outcome, quiet: bool, redactor: &Redactor) {
     if let Some(held) = &outcome.held_back
         && !quiet
     {
-        // Once per run, on stderr (never in a report): the per-host limit, not `concurrency`,
-        // set the pace, and the user chose that limit.
         eprint_line(&format!(
             "notice: per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
             held.limit,
             report::one_line(&redactor.text(&held.host)),
         ));
     }
-    let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
-    let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
-    // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
-    crate::waiver::apply(&mut results, &plan.waivers, today, &names, shard.is_none());
-    if let Some(s) = &selected {
-        s.annotate(&mut results);
-    }
-    let summary = Summary {
-        environment: plan.environment,
-        config_path: a.config.display().to_string(),
-        started_at,
-        duration: start.elapsed(),
-        results,
-        fail_on_warn: a.report.fail_on_warn,
-        interrupted,
-        shard,
-        selection: selected.map(|s| s.run),
-        fail_on,
-        baseline: None,
-        gate,
-        history: None,
-    };
-    Ok((summary, policy))
 }
 
 /// Keep the plan's checks the selection picks (and their dependencies); a selection that
-/// picks none is a usage error (exit 2), never an empty green run.
+/// picks none is a usage error (exit 2), never an empty green run. Tags are config text:
+/// the error is masked like every other output.
 pub(super) fn select(
     plan: &mut Plan,
     selection: Option<&Selection>,
+    redactor: &Redactor,
 ) -> Result<Option<Selected>, ExitCode> {
     let Some(selection) = selection else {
         return Ok(None);
@@ -383,14 +461,6 @@ pub(super) fn select(
             plan.checks = std::mem::take(&mut s.checks);
             Ok(Some(s))
         }
-        Err(e) => {
-            // Tags are config text: masked like every other output.
-            let redactor = Redactor::new(&plan.secrets);
-            eprint_line(&format!(
-                "error: {}",
-                report::one_line(&redactor.text(&e.to_string()))
-            ));
-            Err(ExitCode::Usage)
-        }
+        Err(e) => Err(usage(&redactor.text(&e.to_string()))),
     }
 }

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::checks::{self, CheckDef, Phase, RunContext};
-use crate::model::Rule;
 use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
 use queue::Queue;
@@ -162,7 +161,7 @@ pub async fn run(
                     None => continue,
                 };
                 in_flight = in_flight.saturating_sub(1);
-                let passed = Rule::ran_well(result.status);
+                let passed = result.status.ran_well();
                 let blocked = hosts.finished(idx, passed);
                 for &d in hosts.dependents_of(idx) {
                     if hosts.waiting_on(d) == 0 {

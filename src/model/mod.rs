@@ -11,9 +11,9 @@ mod history;
 mod phases;
 mod reason;
 mod result;
-mod rule;
 mod selection;
 mod summary;
+mod verdict;
 
 pub use annotations::{
     BaselineSummary, CertCountdown, Change, CheckGate, FailOn, GateSummary, ResultChange, ShardRun,
@@ -31,9 +31,9 @@ pub use result::{
     CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Observations, Outcome, Status,
     WAIVER_KIND,
 };
-pub use rule::{Rule, Verdict};
 pub use selection::{SelectionRun, selection_line};
 pub use summary::{Counts, Interruption, Summary};
+pub use verdict::{Judgement, Verdict};
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.
 pub const VERSION: &str = concat!(

@@ -27,6 +27,12 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether the check ran and held (PASS or WARN, whatever `--fail-on-warn` says): it
+    /// satisfies a dependency, and its latency can be compared.
+    pub fn ran_well(self) -> bool {
+        matches!(self, Status::Pass | Status::Warn)
+    }
+
     /// The upper-case label used in every report.
     pub fn as_str(self) -> &'static str {
         match self {

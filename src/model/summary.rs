@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BaselineSummary, CheckResult, FailOn, GateSummary, HistorySummary, SelectionRun, ShardRun,
-    Status,
+    BaselineSummary, CheckResult, FailOn, GateSummary, HistorySummary, Judgement, SelectionRun,
+    ShardRun, Status,
 };
 
 /// Counts of a run, by status.
@@ -67,6 +67,9 @@ pub struct Summary {
     pub gate: Option<GateSummary>,
     /// The `--history` window, when given.
     pub history: Option<HistorySummary>,
+    /// The run's verdict, decided once by the run's policy; [`Judgement::UNJUDGED`] (failed)
+    /// until then. Every report and the exit code read it.
+    pub judgement: Judgement,
 }
 
 impl Summary {

@@ -177,7 +177,7 @@ pub(crate) fn summary() -> Summary {
         38,
     );
 
-    Summary {
+    judged(Summary {
         environment: "prod".to_owned(),
         config_path: "infracheck.yaml".to_owned(),
         started_at: time::macros::datetime!(2026-01-01 10:00:00 UTC),
@@ -191,7 +191,16 @@ pub(crate) fn summary() -> Summary {
         baseline: None,
         gate: None,
         history: None,
-    }
+        judgement: crate::model::Judgement::UNJUDGED,
+    })
+}
+
+/// `s` with its verdict decided under the policy it records (`--fail-on-warn`, `--fail-on`,
+/// a compared baseline), as a run stores it: a test that changes results judges again.
+pub(crate) fn judged(mut s: Summary) -> Summary {
+    s.judgement =
+        crate::policy::Policy::new(s.fail_on_warn, s.fail_on, s.baseline.is_some()).judge(&s);
+    s
 }
 
 /// The fixture run recorded after nine earlier runs in a `--history` file: `homepage` grows

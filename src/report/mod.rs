@@ -8,6 +8,7 @@
 //! destination.
 
 pub mod codequality;
+pub mod formats;
 pub mod github;
 pub mod html;
 pub mod json;
@@ -23,7 +24,6 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::model::Rule;
 use crate::model::{CheckResult, Summary};
 pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
@@ -37,20 +37,20 @@ pub(crate) fn pretty_json(value: &impl serde::Serialize) -> Result<Vec<u8>, serd
     Ok(json_without_legacy_commands(out))
 }
 
-/// `passed`, `warned` or `failed`: the run's verdict under the policy the summary records
-/// (reports judge nothing themselves).
+/// `passed`, `warned` or `failed`: the run's stored verdict (reports judge nothing
+/// themselves: the run's policy decided it once, see [`Summary::judgement`]).
 pub(crate) fn verdict(s: &Summary) -> &'static str {
-    Rule::of(s).verdict(s).as_str()
+    s.judgement.verdict.as_str()
 }
 
-/// Whether the run passed, under the policy the summary records.
+/// Whether the run passed, as its stored verdict says.
 pub(crate) fn passed(s: &Summary) -> bool {
-    Rule::of(s).passed(s)
+    s.judgement.passed()
 }
 
-/// Under `--fail-on new`, the failures that did not fail the run (see [`Rule`]).
+/// Under `--fail-on new`, the failures that did not fail the run, as the stored verdict says.
 pub(crate) fn known_failures(s: &Summary) -> Option<usize> {
-    Rule::of(s).known_failures(s)
+    s.judgement.known_failures
 }
 
 /// The HTTP response excerpt a check attached to a failure, if any.

@@ -162,7 +162,7 @@ impl State {
                 Some(r)
             })
             .collect();
-        Summary {
+        let mut summary = Summary {
             environment: self.environment.clone(),
             config_path: self.config_path.clone(),
             started_at: self.started_at,
@@ -185,7 +185,11 @@ impl State {
                 keep: self.keep,
                 runs: Vec::new(),
             }),
-        }
+            judgement: crate::model::Judgement::UNJUDGED,
+        };
+        // Judged as a run without flags would be (the reports read the stored verdict).
+        summary.judgement = crate::policy::Policy::default().judge(&summary);
+        summary
     }
 }
 

@@ -496,7 +496,9 @@ mod reports {
                 baseline,
                 gate,
                 history: None,
+                judgement: infracheck::model::Judgement::UNJUDGED,
             };
+            let summary = judged(summary);
             let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
             let cx = Context { summary: &summary, paths: &paths, written: &[] };
             for (name, reporter) in reporters() {
@@ -585,7 +587,7 @@ mod reports {
             .enumerate()
             .map(|(i, (name, status))| result(i, name.clone(), message(i), message(i), *status))
             .collect();
-        Summary {
+        judged(Summary {
             environment: "prod".to_owned(),
             config_path: "infracheck.yaml".to_owned(),
             started_at: time::OffsetDateTime::UNIX_EPOCH,
@@ -599,7 +601,16 @@ mod reports {
             baseline: None,
             gate: None,
             history: None,
-        }
+            judgement: infracheck::model::Judgement::UNJUDGED,
+        })
+    }
+
+    /// `s` with its verdict decided once, as a run stores it.
+    fn judged(mut s: Summary) -> Summary {
+        s.judgement =
+            infracheck::policy::Policy::new(s.fail_on_warn, s.fail_on, s.baseline.is_some())
+                .judge(&s);
+        s
     }
 
     const STATUSES: [Status; 5] = [

@@ -149,8 +149,10 @@ fn two_reports_aimed_at_stdout_are_refused_before_anything_runs() {
     ws.write("c.yaml", CONFIG);
     for (args, both) in [
         (
+            // A document on stdout and a document on `-`: one stream, two documents, the
+            // same rule for every format (`--output json --json -` below).
             vec!["--output", "junit", "--junit", "-"],
-            "error: --output junit and --junit - both write to stdout: give one of them a file\n",
+            "error: --output junit and --junit both write to stdout: give each report its own file\n",
         ),
         (
             vec!["--output", "text", "--tap", "-"],
