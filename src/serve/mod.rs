@@ -27,6 +27,7 @@ use self::clock::Clock;
 use self::schedule::Schedule;
 use self::state::State;
 use crate::config::Plan;
+use crate::event::Sink;
 use crate::redact::Redactor;
 
 pub use cycle::Live;
@@ -43,6 +44,8 @@ pub struct Shared {
     loader: Loader,
     pending: Mutex<Option<Plan>>,
     wake: tokio::sync::Notify,
+    /// The stderr sink whose redactor follows the running config's (the logs of a reload).
+    log: Option<Sink>,
 }
 
 impl Shared {
@@ -60,7 +63,16 @@ impl Shared {
             loader,
             pending: Mutex::new(None),
             wake: tokio::sync::Notify::new(),
+            log: None,
         }
+    }
+
+    /// Keep `sink`'s redactor the running config's: a reload's new secrets are masked in the
+    /// logs too.
+    #[must_use]
+    pub fn logging_to(mut self, sink: Sink) -> Self {
+        self.log = Some(sink);
+        self
     }
 
     /// The state, locked (briefly: nothing awaits while holding it).
@@ -74,7 +86,11 @@ impl Shared {
     }
 
     fn set_redactor(&self, r: Redactor) {
-        *self.redactor.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(r);
+        let r = Arc::new(r);
+        if let Some(sink) = &self.log {
+            sink.set_redactor(Arc::clone(&r));
+        }
+        *self.redactor.lock().unwrap_or_else(PoisonError::into_inner) = r;
     }
 
     /// Read the config again (SIGHUP, `POST /-/reload`). A valid one is handed to the
