@@ -529,10 +529,7 @@ mod tests {
             w.write_all(format!("{SECRET}\u{1b}[2J detail=a\nb\n").as_bytes())
                 .unwrap();
         }
-        assert_eq!(
-            written(&buf),
-            " INFO check=***\\u{1b}[2J detail=a\\u{a}b\n"
-        );
+        assert_eq!(written(&buf), " INFO check=***\\u{1b}[2J detail=a\\u{a}b\n");
     }
 
     #[test]

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::checks::{CheckDef, RunContext};
 use crate::engine;
+use crate::event::RunEvent;
 use crate::model::Rule;
 pub use crate::model::{CheckGate, GateSummary};
 use crate::model::{CheckResult, Interruption};
 use crate::policy::Policy;
-use crate::event::RunEvent;
 
 /// `--interval` default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

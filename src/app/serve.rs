@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use super::signals::Signals;
 use super::config_error;
+use super::signals::Signals;
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::config::{self, Plan};
 use crate::event::{RunEvent, Sink};

@@ -203,8 +203,8 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
             }
         }
         let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
-        let mut r = CheckResult::deserialize(serde_json::Value::Object(rest))
-            .map_err(de::Error::custom)?;
+        let mut r =
+            CheckResult::deserialize(serde_json::Value::Object(rest)).map_err(de::Error::custom)?;
         r.kind = kind;
         Ok(r)
     }
@@ -335,7 +335,10 @@ mod tests {
         let read: Vec<&str> = back.results.iter().map(|r| r.kind).collect();
         assert_eq!(read, kinds);
         let err = Document::from_json(&bytes, &[]).unwrap_err();
-        assert!(err.contains("unknown kind `") && err.contains("line 1"), "{err}");
+        assert!(
+            err.contains("unknown kind `") && err.contains("line 1"),
+            "{err}"
+        );
         // Nothing is left behind: the first seed still reads it afterwards.
         assert!(Document::from_json(&bytes, &kinds).is_ok());
     }
