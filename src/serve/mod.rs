@@ -1,7 +1,7 @@
 //! `infracheck serve`: runs every check of one environment on its `interval` through the
 //! same engine as `run` ([`crate::engine`]), keeps the latest results in memory and serves
 //! them: `/metrics`, `/api/v1/results`, `/readyz`, `/healthz` and a live status page (see
-//! docs/serve.md).
+//! docs/serve.md). Each check runs on its own schedule, whatever the others are doing.
 //!
 //! By job: [`clock`] (the scheduler's time, injectable), [`schedule`] (when each check runs),
 //! [`state`] (what is remembered, bounded), [`metrics`] (the exposition), [`http`] (the
@@ -79,8 +79,9 @@ impl Shared {
     }
 
     /// Read the config again (SIGHUP, `POST /-/reload`). A valid one is handed to the
-    /// scheduler, which switches to it between two cycles; an invalid one is refused, logged,
-    /// and `infracheck_config_last_reload_successful` turns 0 while the old config keeps running.
+    /// scheduler, which switches to it at once (a run in flight ends as it started; its result
+    /// is kept only if its check is unchanged); an invalid one is refused, logged, and
+    /// `infracheck_config_last_reload_successful` turns 0 while the old config keeps running.
     pub fn reload(&self) -> Result<(), String> {
         match (self.loader)() {
             Ok(plan) => {

@@ -450,3 +450,62 @@ fn interval_and_alerts_are_read_strictly() {
         assert!(err.contains(want), "{alerts}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_dependent_is_judged_on_its_dependencys_latest_result_as_run_judges_it() {
+    let plan = crate::config::load_str(
+        "t.yaml",
+        "environments:\n  p:\n    command_checks:\n      - {name: a, command: ['false']}\n      - {name: b, command: ['true'], depends_on: [a]}\n      - {name: c, command: ['true'], depends_on: [b]}\n",
+        None,
+        &|_: &str| None::<String>,
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
+    // The one-shot run: `a` fails, `b` and `c` are blocked.
+    let checks: Vec<Arc<crate::checks::CheckDef>> =
+        plan.checks.iter().cloned().map(Arc::new).collect();
+    let ctx = Arc::new(crate::checks::RunContext::new(&plan.checks).unwrap());
+    let once = crate::engine::run(checks, ctx, 4, None, futures::future::pending(), |_, _| {})
+        .await
+        .results;
+    assert_eq!(once[0].status, crate::model::Status::Fail);
+    let state = state::State::new("p", "t.yaml", &plan.checks, 10);
+    let loader: Loader = Box::new(|| Err("no reload here".to_owned()));
+    let shared = Arc::new(Shared::new(state, Redactor::new(&[]), None, loader));
+    let opts = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        keep: 10,
+        shutdown_timeout: Duration::from_secs(1),
+        external_url: None,
+    };
+    let stop: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> =
+        Box::pin(futures::future::pending());
+    let clock = clock::TokioClock::start();
+    let mut live = Live::new(plan, Arc::clone(&shared), &opts, stop.shared(), clock).unwrap();
+    // `serve` judges each on the latest result of its dependency: the same verdict.
+    live.record(0, Some(once[0].clone()));
+    let b = live.start(1).await.unwrap();
+    live.record(1, Some(b.clone()));
+    let c = live.start(2).await.unwrap();
+    for (got, want) in [(&b, &once[1]), (&c, &once[2])] {
+        assert_eq!(got.status, crate::model::Status::Skip);
+        assert_eq!(got.reason, Some(crate::model::Reason::Blocked));
+        assert_eq!(got.message, want.message);
+        assert_eq!(got.metadata, want.metadata);
+    }
+    assert_eq!(c.message, "blocked by b (root cause: a)");
+    assert_eq!(
+        shared.state().checks[1].latest.as_ref().unwrap().message,
+        b.message
+    );
+    // Once `a` passes, `b` runs.
+    let mut passed = once[0].clone();
+    passed.status = crate::model::Status::Pass;
+    passed.reason = None;
+    live.record(0, Some(passed));
+    let b = live.start(1).await.unwrap();
+    assert_eq!(b.status, crate::model::Status::Pass, "{}", b.message);
+    assert_eq!(b.attempts, 1);
+}
