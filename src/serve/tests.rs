@@ -509,3 +509,24 @@ async fn a_dependent_is_judged_on_its_dependencys_latest_result_as_run_judges_it
     assert_eq!(b.status, crate::model::Status::Pass, "{}", b.message);
     assert_eq!(b.attempts, 1);
 }
+
+#[test]
+fn a_reload_keeps_a_run_in_flight_with_its_check_and_drops_a_changed_checks_result() {
+    let s = Duration::from_secs;
+    let mut old = Schedule::new(vec![slot("a", 10, &[]), slot("b", 10, &[])], s(0));
+    let ta = old.start(0, s(0));
+    let tb = old.start(1, s(0));
+    // `a` unchanged moves to index 1, `b` changed stays at 0, `c` is new.
+    let slots = vec![slot("b", 10, &[]), slot("a", 10, &[]), slot("c", 10, &[])];
+    let mut new = old.carry_over(slots, &[None, Some(0), None], s(3));
+    // Neither runs twice at once: only `c` is due.
+    assert_eq!(new.due(s(3)), vec![2]);
+    assert!(new.in_flight(0) && new.in_flight(1));
+    // `a`'s result is kept (at its new index), the changed `b`'s dropped; `b` runs at once.
+    assert_eq!(new.ended(ta, s(4)), Some(1));
+    assert_eq!(new.ended(tb, s(5)), None);
+    assert_eq!(new.due(s(5)), vec![0, 2]);
+    assert_eq!(new.next_due(), Some(s(3)));
+    // `a` keeps its schedule: next due an interval (jittered) after its start at 0.
+    assert_eq!(new.due(jittered(s(10), "a", 1)), vec![0, 1, 2]);
+}
