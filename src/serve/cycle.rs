@@ -109,8 +109,10 @@ impl Runner for Live {
                 tokio::time::sleep(grace).await;
                 Interruption::Sigterm
             });
+            let dependencies = self.plan.dependencies.within(batch);
             let finished = crate::engine::run(
                 checks,
+                &dependencies,
                 Arc::clone(&self.ctx),
                 self.plan.concurrency,
                 self.plan.per_host_concurrency,

@@ -29,8 +29,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("history.rs", &["model", "text"]),
     (
         "gate.rs",
+        &["model", "policy", "checks", "config", "redact", "text"],
+    ),
+    (
+        "driver.rs",
         &[
-            "model", "policy", "engine", "checks", "config", "redact", "text",
+            "model", "policy", "engine", "gate", "checks", "config", "redact", "text",
         ],
     ),
     ("policy.rs", &["model", "baseline", "waiver", "text"]),
