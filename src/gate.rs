@@ -164,6 +164,32 @@ mod tests {
     use crate::model::{Interruption, gate_line, gate_note};
 
     #[test]
+    fn a_rerun_takes_along_every_dependency_that_did_not_pass() {
+        let yaml = "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: 127.0.0.1, port: 1}\n      - {name: b, host: 127.0.0.1, port: 2, depends_on: a}\n      - {name: c, host: 127.0.0.1, port: 3, depends_on: b}\n      - {name: d, host: 127.0.0.1, port: 4, depends_on: a}\n";
+        let plan = crate::config::load_str("t.yaml", yaml, None, &|_: &str| None::<String>)
+            .unwrap()
+            .remove(0);
+        let result = |status| {
+            let mut r = crate::report::fixture::summary().results[0].clone();
+            r.status = status;
+            Some(r)
+        };
+        use crate::model::Status::{Fail, Pass, Skip};
+        // `c` is pending; `b` (skipped, blocked by `a`) and `a` (failed) come along.
+        let finals = [result(Fail), result(Skip), result(Skip), result(Pass)];
+        assert_eq!(
+            with_unpassed_dependencies(&[2], &plan.dependencies, &finals),
+            [0, 1, 2]
+        );
+        // A dependency that passed counts as satisfied and stays out.
+        let finals = [result(Pass), result(Fail), result(Skip), result(Pass)];
+        assert_eq!(
+            with_unpassed_dependencies(&[2], &plan.dependencies, &finals),
+            [1, 2]
+        );
+    }
+
+    #[test]
     fn notes() {
         let g = CheckGate {
             rounds: 4,
