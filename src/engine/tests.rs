@@ -2,15 +2,7 @@ use super::running::blocked_result;
 use super::slots::{Blocked, HostSlots};
 use super::*;
 use crate::checks::TEST_PANIC_NAME;
-
-/// The checks of environment `t` of `yaml`.
-fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
-        .unwrap()
-        .pop()
-        .unwrap()
-        .checks
-}
+use crate::testing::plan_checks;
 
 /// The dependency graph of `checks`, as the plan carries it.
 fn graph_of(checks: &[Arc<CheckDef>]) -> Dependencies {
