@@ -466,7 +466,7 @@ async fn a_dependent_is_judged_on_its_dependencys_latest_result_as_run_judges_it
     let checks: Vec<Arc<crate::checks::CheckDef>> =
         plan.checks.iter().cloned().map(Arc::new).collect();
     let ctx = Arc::new(crate::checks::RunContext::new(&plan.checks).unwrap());
-    let once = crate::engine::run(checks, ctx, 4, None, futures::future::pending(), |_, _| {})
+    let once = crate::engine::run(checks, &plan.dependencies, ctx, 4, None, futures::future::pending(), |_, _| {})
         .await
         .results;
     assert_eq!(once[0].status, crate::model::Status::Fail);

@@ -30,8 +30,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("history.rs", &["model", "text"]),
     (
         "gate.rs",
+        &["model", "policy", "checks", "config", "text"],
+    ),
+    (
+        "driver.rs",
         &[
-            "model", "policy", "engine", "checks", "config", "event", "text",
+            "model", "policy", "engine", "gate", "checks", "config", "event", "text",
         ],
     ),
     ("policy.rs", &["model", "baseline", "waiver", "text"]),
