@@ -6,30 +6,30 @@ use std::collections::BTreeSet;
 use super::run::{load_baseline, load_history, refuse_report_clashes, select};
 use super::signals::Signals;
 use super::stages::{Inputs, Results, finish};
-use super::{config_error, document_kinds, eprint_line};
+use super::{config_error, document_kinds};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::model::{Summary, WAIVER_KIND};
 use crate::policy::Policy;
 use crate::redact::Redactor;
-use crate::report;
 use crate::select::Selection;
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
-pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
-    merge_steps(a, g).unwrap_or_else(|code| code)
+pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
+    merge_steps(a, g, sink).unwrap_or_else(|code| code)
 }
 
 /// The steps of a merge, in order; the first that fails stops it with its exit code.
-fn merge_steps(a: &MergeArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
-    refuse_report_clashes(&a.report, a.config.as_deref())?;
-    let mut summary = load_documents(a)?;
+fn merge_steps(a: &MergeArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitCode> {
+    refuse_report_clashes(&a.report, a.config.as_deref(), sink)?;
+    let mut summary = load_documents(a, sink)?;
     // The run's one redactor: the config's secrets (none without `--config`).
-    let redactor = stale_waivers(a, &mut summary)?;
-    let baseline = load_baseline(&a.report, &summary.environment, g.quiet)?;
-    let history = load_history(&a.report, g.quiet)?;
-    let signals = Signals::start();
+    let redactor = stale_waivers(a, &mut summary, sink)?;
+    let baseline = load_baseline(&a.report, &summary.environment, g.quiet, sink)?;
+    let history = load_history(&a.report, g.quiet, sink)?;
+    let signals = Signals::start(sink);
     // The merged run's policy: its `--fail-on-warn` (or any document's, see
     // `crate::merge::load`) and `--fail-on`, as the summary records them.
     let policy = Policy::new(summary.fail_on_warn, summary.fail_on, baseline.is_some());
@@ -39,20 +39,21 @@ fn merge_steps(a: &MergeArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
         redactor: &redactor,
         policy: &policy,
         signals: &signals,
+        sink,
     };
     Ok(finish(Results(summary), &a.report, g, inputs))
 }
 
 /// The documents merged into the summary of one run, recording this command's `--fail-on`
 /// (the documents' own is not carried over; `--fail-on-warn` is merged by `crate::merge`).
-fn load_documents(a: &MergeArgs) -> Result<Summary, ExitCode> {
+fn load_documents(a: &MergeArgs, sink: &Sink) -> Result<Summary, ExitCode> {
     match crate::merge::load(&a.documents, a.report.fail_on_warn, &document_kinds()) {
         Ok(summary) => Ok(Summary {
             fail_on: a.report.fail_on.into(),
             ..summary
         }),
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&format!("{e:#}"))));
+            sink.error(&format!("{e:#}"));
             Err(ExitCode::Usage)
         }
     }
@@ -63,7 +64,7 @@ fn load_documents(a: &MergeArgs) -> Result<Summary, ExitCode> {
 /// waivers of the config that match no check of the merged environment, as the WARN results a
 /// whole run would have reported (each shard alone cannot tell). Returns the redactor of the
 /// config's secrets (none without `--config`).
-fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitCode> {
+fn stale_waivers(a: &MergeArgs, summary: &mut Summary, sink: &Sink) -> Result<Redactor, ExitCode> {
     let Some(config) = &a.config else {
         return Ok(Redactor::default());
     };
@@ -74,34 +75,32 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
         &config::ProcessEnvironment,
     ) {
         Ok(mut plans) => plans.pop(),
-        Err(e) => return Err(config_error(&e)),
+        Err(e) => return Err(config_error(&e, sink)),
     };
     let Some(mut plan) = plan else {
-        eprint_line(&format!(
-            "error: {path}: {}",
-            report::one_line(&config::no_checks(&summary.environment))
+        sink.error(&format!(
+            "{path}: {}",
+            config::no_checks(&summary.environment)
         ));
         return Err(ExitCode::Usage);
     };
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     let redactor = Redactor::new(&plan.secrets);
+    sink.set_redactor(std::sync::Arc::new(redactor.clone()));
     // The shards ran a selection (`--tags`, `--only`…): they hold the checks it picks (and
     // pulled in), not the whole environment; stale waivers still look at every check.
     if let Some(run) = &summary.selection {
         let selection = Selection::new(&run.tags, &run.exclude_tags, &run.only, &run.skip)
             .map_err(|e| {
-                eprint_line(&format!(
-                    "error: {}",
-                    report::one_line(&redactor.text(&e.to_string()))
-                ));
+                sink.error(&e.to_string());
                 ExitCode::Usage
             })?;
-        select(&mut plan, selection.as_ref(), &redactor)?;
+        select(&mut plan, selection.as_ref(), sink)?;
     }
     let selected: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
     if let Err(msg) = same_checks(&selected, summary, &redactor) {
-        eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
+        sink.error(&format!("{path}: {msg}"));
         return Err(ExitCode::Usage);
     }
     for r in crate::waiver::stale(&plan.waivers, &names) {

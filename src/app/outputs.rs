@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{eprint_line, process_env, use_color};
+use super::{process_env, use_color};
 use crate::cli::{GlobalArgs, ReportArgs};
+use crate::event::Sink;
 use crate::model::Summary;
 use crate::report::formats::{Format, Settings};
 use crate::report::{self, Output, RepoPaths};
@@ -181,7 +182,7 @@ pub(super) fn github_mode(a: &ReportArgs, env: &dyn Fn(&str) -> Option<String>) 
 
 /// Write every report of a finished (judged, redacted) run; each failure is printed as one
 /// line. Returns whether any report could not be written.
-pub(super) fn render(summary: &Summary, a: &ReportArgs, g: &GlobalArgs) -> bool {
+pub(super) fn render(summary: &Summary, a: &ReportArgs, g: &GlobalArgs, sink: &Sink) -> bool {
     let outputs = report_outputs(a, use_color(g.color), &process_env);
     let paths = RepoPaths::from_process(process_env("GITHUB_WORKSPACE").map(PathBuf::from));
     let failures = {
@@ -192,7 +193,7 @@ pub(super) fn render(summary: &Summary, a: &ReportArgs, g: &GlobalArgs) -> bool 
         report::emit(summary, &paths, &outputs, &mut out, &mut err)
     };
     for f in &failures {
-        eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
+        sink.error(&f.to_string());
     }
     !failures.is_empty()
 }

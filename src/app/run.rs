@@ -11,51 +11,57 @@ use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{check_report_paths, github_mode};
 use super::signals::Signals;
 use super::stages::{Inputs, Results, finish};
-use super::{config_error, document_kinds, eprint_line, process_env};
+use super::{config_error, document_kinds, process_env};
 use crate::baseline::Baseline;
 use crate::checks::{CheckDef, RunContext};
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
 use crate::config::{self, Plan};
+use crate::driver;
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::gate;
 use crate::history::History;
 use crate::model::{Interruption, ShardRun, Summary};
 use crate::policy::Policy;
 use crate::redact::Redactor;
-use crate::report;
 use crate::select::{Selected, Selection};
 use crate::shard;
 
 /// `run`: the exit code of one run of an environment (or of the usage error that stopped it).
-pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
-    run_steps(a, g).unwrap_or_else(|code| code)
+pub(super) fn run(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
+    run_steps(a, g, sink).unwrap_or_else(|code| code)
 }
 
 /// The steps of a run, in order; the first that fails stops it with its exit code.
-fn run_steps(a: &RunArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
-    let env = required_env(a)?;
-    refuse_report_clashes(&a.report, Some(a.config.as_path()))?;
-    let selection = a.select.selection().map_err(|e| usage(&e.to_string()))?;
-    let plan = load_plan(a, env)?;
-    warn_short_secrets(&plan, g.quiet);
-    refuse_history_with_shard(a)?;
+fn run_steps(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitCode> {
+    let env = required_env(a, sink)?;
+    refuse_report_clashes(&a.report, Some(a.config.as_path()), sink)?;
+    let selection = a
+        .select
+        .selection()
+        .map_err(|e| usage(&e.to_string(), sink))?;
+    let plan = load_plan(a, env, sink)?;
+    // The run's one redactor: the live lines, the gate's lines, the baseline lookup and the
+    // results all mask with it; the sink masks every stderr line with it from now on.
+    let redactor = Arc::new(Redactor::new(&plan.secrets));
+    sink.set_redactor(Arc::clone(&redactor));
+    warn_short_secrets(&plan, g.quiet, sink);
+    refuse_history_with_shard(a, sink)?;
     // A bad baseline or history file is refused before any check runs.
-    let baseline = load_baseline(&a.report, &plan.environment, g.quiet)?;
-    let history = load_history(&a.report, g.quiet)?;
+    let baseline = load_baseline(&a.report, &plan.environment, g.quiet, sink)?;
+    let history = load_history(&a.report, g.quiet, sink)?;
     let runtime = runtime(g.threads).map_err(|e| {
-        eprint_line(&format!("error: cannot start the async runtime: {e}"));
+        sink.error(&format!("cannot start the async runtime: {e}"));
         ExitCode::Internal
     })?;
-    // The run's one redactor: the live lines, the gate's lines, the baseline lookup and the
-    // results all mask with it.
-    let redactor = Redactor::new(&plan.secrets);
-    let signals = Signals::start();
+    let signals = Signals::start(sink);
     let steps = RunInputs {
         selection: selection.as_ref(),
         quiet: g.quiet,
         baseline: baseline.as_ref(),
         signals: &signals,
         redactor: &redactor,
+        sink,
     };
     let finished = runtime.block_on(run_plan(plan, a, steps));
     // Do not wait for checks that were abandoned at the deadline or on a signal.
@@ -67,65 +73,62 @@ fn run_steps(a: &RunArgs, g: &GlobalArgs) -> Result<ExitCode, ExitCode> {
         redactor: &redactor,
         policy: &policy,
         signals: &signals,
+        sink,
     };
     Ok(finish(results, &a.report, g, inputs))
 }
 
 /// A usage error: one line on stderr, exit 2.
-fn usage(msg: &str) -> ExitCode {
-    eprint_line(&format!("error: {}", report::one_line(msg)));
+fn usage(msg: &str, sink: &Sink) -> ExitCode {
+    sink.error(msg);
     ExitCode::Usage
 }
 
 /// `--env`, which `run` requires.
-fn required_env(a: &RunArgs) -> Result<&str, ExitCode> {
+fn required_env<'a>(a: &'a RunArgs, sink: &Sink) -> Result<&'a str, ExitCode> {
     a.env
         .as_deref()
-        .ok_or_else(|| usage("--env is required (the environment to check)"))
+        .ok_or_else(|| usage("--env is required (the environment to check)", sink))
 }
 
 /// Refuse reports that would share a file or a stream, or replace an input (exit 2).
 pub(super) fn refuse_report_clashes(
     a: &ReportArgs,
     config: Option<&std::path::Path>,
+    sink: &Sink,
 ) -> Result<(), ExitCode> {
-    check_report_paths(a, config, &process_env).map_err(|msg| usage(&msg))
+    check_report_paths(a, config, &process_env).map_err(|msg| usage(&msg, sink))
 }
 
 /// The plan of environment `env`; a config without checks for it is a usage error.
-fn load_plan(a: &RunArgs, env: &str) -> Result<Plan, ExitCode> {
+fn load_plan(a: &RunArgs, env: &str, sink: &Sink) -> Result<Plan, ExitCode> {
     let path = a.config.display().to_string();
     match config::load(&path, Some(env), &config::ProcessEnvironment) {
-        Ok(mut plans) => plans.pop().ok_or_else(|| {
-            eprint_line(&format!(
-                "error: {path}: {}",
-                report::one_line(&config::no_checks(env))
-            ));
-            ExitCode::Usage
-        }),
-        Err(e) => Err(config_error(&e)),
+        Ok(mut plans) => plans
+            .pop()
+            .ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink)),
+        Err(e) => Err(config_error(&e, sink)),
     }
 }
 
 /// A secret too short to mask is said once, on stderr (unless `--quiet`).
-fn warn_short_secrets(plan: &Plan, quiet: bool) {
+fn warn_short_secrets(plan: &Plan, quiet: bool, sink: &Sink) {
     if quiet {
         return;
     }
     for name in &plan.short_secrets {
-        eprint_line(&format!(
-            "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
-            report::one_line(name),
+        sink.warning(&format!(
+            "the secret in `{name}` is shorter than {} characters: it is not masked in the output",
             crate::redact::MIN_SECRET_CHARS
         ));
     }
 }
 
 /// `--history` records a whole run: a shard sees only part of it (exit 2).
-fn refuse_history_with_shard(a: &RunArgs) -> Result<(), ExitCode> {
+fn refuse_history_with_shard(a: &RunArgs, sink: &Sink) -> Result<(), ExitCode> {
     if a.shard.is_some() && a.report.history.is_some() {
-        eprint_line(
-            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
+        sink.error(
+            "--history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
         );
         return Err(ExitCode::Usage);
     }
@@ -160,6 +163,7 @@ pub(super) fn load_baseline(
     a: &ReportArgs,
     environment: &str,
     quiet: bool,
+    sink: &Sink,
 ) -> Result<Option<Baseline>, ExitCode> {
     let Some(path) = &a.baseline else {
         return Ok(None);
@@ -168,9 +172,9 @@ pub(super) fn load_baseline(
         && e.kind() == std::io::ErrorKind::NotFound
     {
         if !quiet {
-            eprint_line(&format!(
-                "notice: baseline {} does not exist yet: a first run, every failure counts as new",
-                report::one_line(&path.display().to_string())
+            sink.notice(&format!(
+                "baseline {} does not exist yet: a first run, every failure counts as new",
+                path.display()
             ));
         }
         return Ok(Some(Baseline::first_run(path, environment)));
@@ -180,7 +184,7 @@ pub(super) fn load_baseline(
     {
         Ok(b) => Ok(Some(b)),
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             Err(ExitCode::Usage)
         }
     }
@@ -188,16 +192,20 @@ pub(super) fn load_baseline(
 
 /// The `--history` file (exit 2 when unusable). A path where nothing exists yet is a first
 /// run: an empty history, created after the run.
-pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History>, ExitCode> {
+pub(super) fn load_history(
+    a: &ReportArgs,
+    quiet: bool,
+    sink: &Sink,
+) -> Result<Option<History>, ExitCode> {
     let Some(path) = &a.history else {
         return Ok(None);
     };
     match History::load(path) {
         Ok(Some(h)) => {
             if h.ignored > 0 && !quiet {
-                eprint_line(&format!(
-                    "warning: history {}: ignored {} check record{} with a latency above {} ms (not written by infracheck); it is written back without them",
-                    report::one_line(&path.display().to_string()),
+                sink.warning(&format!(
+                    "history {}: ignored {} check record{} with a latency above {} ms (not written by infracheck); it is written back without them",
+                    path.display(),
                     h.ignored,
                     if h.ignored == 1 { "" } else { "s" },
                     crate::history::MAX_LATENCY_MS
@@ -207,15 +215,15 @@ pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History
         }
         Ok(None) => {
             if !quiet {
-                eprint_line(&format!(
-                    "notice: history {} does not exist yet: a first run, it is created after the run",
-                    report::one_line(&path.display().to_string())
+                sink.notice(&format!(
+                    "history {} does not exist yet: a first run, it is created after the run",
+                    path.display()
                 ));
             }
             Ok(Some(History::empty()))
         }
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             Err(ExitCode::Usage)
         }
     }
@@ -228,6 +236,7 @@ struct RunInputs<'a> {
     baseline: Option<&'a Baseline>,
     signals: &'a Signals,
     redactor: &'a Redactor,
+    sink: &'a Sink,
 }
 
 /// Run the plan's checks (in rounds under the deploy gate) into the finished results of the
@@ -237,14 +246,11 @@ async fn run_plan(
     a: &RunArgs,
     cx: RunInputs<'_>,
 ) -> Result<(Results, Policy), ExitCode> {
-    let today = crate::waiver::today(&process_env).map_err(|e| {
-        eprint_line(&format!("error: {e}"));
-        ExitCode::Usage
-    })?;
+    let today = crate::waiver::today(&process_env).map_err(|e| usage(&e.to_string(), cx.sink))?;
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     // Select first, then shard: `--shard` splits the selected checks.
-    let selected = select(&mut plan, cx.selection, cx.redactor)?;
-    let (checks, shard) = shard_checks(&mut plan, a, cx.quiet);
+    let selected = select(&mut plan, cx.selection, cx.sink)?;
+    let (checks, shard) = shard_checks(&mut plan, a, cx.quiet, cx.sink);
     let policy = policy(a, &plan, today, cx.baseline, &checks, cx.redactor);
     let started_at = time::OffsetDateTime::now_utc();
     let start = Instant::now();
@@ -276,23 +282,29 @@ async fn run_plan(
 }
 
 /// This run's shard of the plan's checks (`--shard K/N`), or all of them.
-fn shard_checks(plan: &mut Plan, a: &RunArgs, quiet: bool) -> (Vec<CheckDef>, Option<ShardRun>) {
+/// The plan's dependency graph is narrowed to the shard's checks.
+fn shard_checks(
+    plan: &mut Plan,
+    a: &RunArgs,
+    quiet: bool,
+    sink: &Sink,
+) -> (Vec<CheckDef>, Option<ShardRun>) {
     let (checks, shard) = shard::select(
         std::mem::take(&mut plan.checks),
         |c| c.name.as_str(),
         a.shard,
     );
+    if let Some(s) = &shard {
+        plan.dependencies = plan.dependencies.within(&s.positions);
+    }
     if let Some(s) = &shard
         && checks.is_empty()
         && !quiet
     {
         // Fine for one shard (the others hold the checks); `merge` refuses a run of nothing.
-        eprint_line(&format!(
-            "notice: shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
-            s.index,
-            s.count,
-            report::one_line(&plan.environment),
-            s.total_checks
+        sink.notice(&format!(
+            "shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
+            s.index, s.count, plan.environment, s.total_checks
         ));
     }
     (checks, shard)
@@ -346,9 +358,9 @@ async fn run_checks(
     cx: &RunInputs<'_>,
     policy: &Policy,
     start: Instant,
-) -> Result<gate::Outcome, ExitCode> {
+) -> Result<driver::Outcome, ExitCode> {
     let ctx = RunContext::new(&checks).map(Arc::new).map_err(|e| {
-        eprint_line(&format!("error: {e}"));
+        cx.sink.error(&e.to_string());
         ExitCode::Internal
     })?;
     let (concurrency, per_host) = limits(a, plan);
@@ -362,20 +374,20 @@ async fn run_checks(
         "starting run"
     );
     let progress = progress_bar(total, cx.quiet);
-    let live = live_lines(total, progress.is_none(), cx.quiet, &a.report);
+    let live = live_lines(total, progress.is_none(), cx.quiet, &a.report, cx.sink);
     let mut shown = Shown {
         bar: progress.as_ref(),
         live: live.as_ref(),
         quiet: cx.quiet,
-        redactor: cx.redactor,
+        sink: cx.sink,
         policy,
     };
-    let rounds = gate::Rounds {
+    let rounds = driver::Rounds {
         checks: checks.into_iter().map(Arc::new).collect(),
+        dependencies: plan.dependencies.clone(),
         ctx,
         concurrency,
         per_host,
-        redactor: cx.redactor,
         interval: a
             .until_healthy
             .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
@@ -383,20 +395,26 @@ async fn run_checks(
         start,
     };
     let stop = stop(a.deadline, cx.signals.clone());
-    let outcome = gate::run_rounds(rounds, policy, stop, &mut shown).await;
+    let outcome = driver::run_rounds(rounds, policy, stop, &mut shown).await;
     if let Some(p) = progress {
         p.finish_and_clear();
     }
     if let Some(l) = live {
         l.finish();
     }
-    held_back_notice(&outcome, cx.quiet, cx.redactor);
+    held_back_notice(&outcome, cx.quiet, cx.sink);
     Ok(outcome)
 }
 
 /// Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
 /// long run is never silent; in GitHub mode inside a collapsed group.
-fn live_lines(total: usize, no_bar: bool, quiet: bool, a: &ReportArgs) -> Option<Live> {
+fn live_lines(
+    total: usize,
+    no_bar: bool,
+    quiet: bool,
+    a: &ReportArgs,
+    sink: &Sink,
+) -> Option<Live> {
     (no_bar && !quiet && !std::io::stderr().is_terminal()).then(|| {
         // `INFRACHECK_HEARTBEAT_MS` shortens the heartbeat for tests (as INFRACHECK_TODAY
         // fixes the date).
@@ -404,7 +422,7 @@ fn live_lines(total: usize, no_bar: bool, quiet: bool, a: &ReportArgs) -> Option
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
-        Live::start(total, github_mode(a, &process_env), every)
+        Live::start(total, github_mode(a, &process_env), every, sink)
     })
 }
 
@@ -432,14 +450,13 @@ fn stop(
 
 /// Once per run, on stderr (never in a report): the per-host limit, not `concurrency`, set the
 /// pace, and the user chose that limit.
-fn held_back_notice(outcome: &gate::Outcome, quiet: bool, redactor: &Redactor) {
+fn held_back_notice(outcome: &driver::Outcome, quiet: bool, sink: &Sink) {
     if let Some(held) = &outcome.held_back
         && !quiet
     {
-        eprint_line(&format!(
-            "notice: per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
-            held.limit,
-            report::one_line(&redactor.text(&held.host)),
+        sink.notice(&format!(
+            "per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
+            held.limit, held.host,
         ));
     }
 }
@@ -450,7 +467,7 @@ fn held_back_notice(outcome: &gate::Outcome, quiet: bool, redactor: &Redactor) {
 pub(super) fn select(
     plan: &mut Plan,
     selection: Option<&Selection>,
-    redactor: &Redactor,
+    sink: &Sink,
 ) -> Result<Option<Selected>, ExitCode> {
     let Some(selection) = selection else {
         return Ok(None);
@@ -459,8 +476,10 @@ pub(super) fn select(
     match selection.apply(checks, &plan.environment) {
         Ok(mut s) => {
             plan.checks = std::mem::take(&mut s.checks);
+            plan.dependencies = plan.dependencies.within(&s.positions);
             Ok(Some(s))
         }
-        Err(e) => Err(usage(&redactor.text(&e.to_string()))),
+        // Tags are config text: the sink masks them with the plan's secrets.
+        Err(e) => Err(usage(&e.to_string(), sink)),
     }
 }

@@ -12,11 +12,12 @@
 //! so the comparison looks each check up by its name as reported (`crate::baseline::apply`),
 //! and redaction changes no status.
 
+use super::exit_code;
 use super::outputs::render;
 use super::signals::Signals;
-use super::{eprint_line, exit_code};
 use crate::baseline::{self, Baseline};
 use crate::cli::{GlobalArgs, ReportArgs};
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::history::{History, HistoryLock};
 use crate::model::Summary;
@@ -46,6 +47,8 @@ pub(super) struct Inputs<'a> {
     /// The run's signal watcher: a signal while the reports are written bounds them in time
     /// and sets the exit code.
     pub(super) signals: &'a Signals,
+    /// Where the errors go.
+    pub(super) sink: &'a Sink,
 }
 
 /// Judge, redact, record and write a finished run, and decide its exit code.
@@ -61,8 +64,14 @@ pub(super) fn finish(
     let mut redacted = redact(judged, inputs.redactor);
     // The history is recorded and written first, under its lock, and released before any
     // report is written (a report may block on a pipe; the next run must not wait for it).
-    let history_failed = record_history(&mut redacted, a, inputs.history, inputs.redactor);
-    let report_failed = render(&redacted.0, a, g);
+    let history_failed = record_history(
+        &mut redacted,
+        a,
+        inputs.history,
+        inputs.redactor,
+        inputs.sink,
+    );
+    let report_failed = render(&redacted.0, a, g, inputs.sink);
     exit_code(
         &redacted.0,
         inputs.signals.received(),
@@ -122,6 +131,7 @@ fn record_history(
     a: &ReportArgs,
     before: Option<History>,
     redactor: &Redactor,
+    sink: &Sink,
 ) -> bool {
     let (Some(path), Some(before)) = (a.history.as_ref(), before) else {
         return false;
@@ -134,7 +144,7 @@ fn record_history(
     match write_history(path, before, summary, keep, &shown) {
         Ok(()) => false,
         Err(msg) => {
-            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            sink.error(&msg);
             true
         }
     }

@@ -12,6 +12,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model/", &["text"]),
     ("reader/", &["text"]),
     ("redact.rs", &["model", "text"]),
+    ("event.rs", &["model", "redact", "text"]),
     ("checks/", &["model", "reader", "redact", "text"]),
     (
         "config/",
@@ -27,10 +28,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shard.rs", &["model", "config", "checks", "text"]),
     ("select.rs", &["model", "checks", "text"]),
     ("history.rs", &["model", "text"]),
+    ("gate.rs", &["model", "policy", "checks", "config", "text"]),
     (
-        "gate.rs",
+        "driver.rs",
         &[
-            "model", "policy", "engine", "checks", "config", "redact", "text",
+            "model", "policy", "engine", "gate", "checks", "config", "event", "text",
         ],
     ),
     ("policy.rs", &["model", "baseline", "waiver", "text"]),
