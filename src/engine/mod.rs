@@ -35,7 +35,8 @@ use queue::Queue;
 /// Starting a check costs CPU on an I/O thread (building its request, its connect); starting
 /// a thousand at once would make a check whose response is already in wait for all of them
 /// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
-/// numbers"). In batches, a response waits for at most one batch of starts.
+/// numbers"). In batches, each started only once the runtime has polled the one before
+/// ([`pace`]), a response waits for at most one batch of starts.
 const START_BATCH: usize = 32;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
@@ -90,6 +91,7 @@ pub async fn run(
     let mut results: Vec<Option<CheckResult>> = vec![None; n];
     let mut interrupted = None;
     let mut queue = Queue::new(n);
+    let pace = pace::Pace::new();
     tokio::pin!(stop);
 
     loop {
@@ -112,7 +114,10 @@ pub async fn run(
             let queued = queue.waited(idx, now);
             let check = checks.get(idx).cloned().flatten();
             let ctx = Arc::clone(&ctx);
+            let polled = Arc::clone(&pace);
+            pace.start();
             let handle = set.spawn(async move {
+                polled.polled();
                 let mut result = match check {
                     Some(check) => run_with_retries(&check, &ctx).await,
                     None => unreachable_result(),
@@ -127,13 +132,15 @@ pub async fn run(
         }
         if batch == START_BATCH && in_flight < concurrency {
             // More may start: let the checks just started, and the responses that came in
-            // meanwhile, be polled first, then start the next batch.
-            tokio::task::yield_now().await;
-            if let Some(why) = futures::FutureExt::now_or_never(&mut stop) {
-                interrupted = Some(why);
-                break;
+            // meanwhile, be polled first, then start the next batch (see `pace`).
+            tokio::select! {
+                biased;
+                why = &mut stop => {
+                    interrupted = Some(why);
+                    break;
+                }
+                () = pace.caught_up() => continue,
             }
-            continue;
         }
         tokio::select! {
             biased;
@@ -636,6 +643,7 @@ fn finish(
     }
 }
 
+mod pace;
 mod queue;
 #[cfg(test)]
 mod tests;
