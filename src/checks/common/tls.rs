@@ -760,6 +760,37 @@ mod tests {
         assert!(client_config(None, false, rustls::DEFAULT_VERSIONS, Some(&id)).is_ok());
     }
 
+    #[test]
+    fn a_deferred_config_reads_its_ca_file_at_the_first_verification_not_when_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
+        let der = cert.cert.der().clone();
+        let name = ServerName::try_from("a.test").unwrap();
+        let verify = |path: &str| {
+            DeferredVerifier {
+                ca_file: Some(path.to_owned()),
+            }
+            .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
+        };
+        // Built while the file does not exist yet: nothing was read.
+        let later = dir.path().join("later.pem");
+        let later = later.to_str().unwrap();
+        assert!(deferred_client_config(Some(later), false, None, |v| v).is_ok());
+        std::fs::write(later, cert.cert.pem()).unwrap();
+        let read = verify(later);
+        assert!(
+            !matches!(&read, Err(rustls::Error::General(_))),
+            "the file written after the build is read at the verification: {read:?}"
+        );
+        // A file missing at the verification fails that handshake, naming the file.
+        let gone = dir.path().join("gone.pem");
+        let gone = gone.to_str().unwrap();
+        match verify(gone) {
+            Err(rustls::Error::General(m)) => assert!(m.contains("cannot read ca_file"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn nothing_to_prepare_is_ready_at_once() {
         prepare_in_background([]).wait().await;
