@@ -37,7 +37,7 @@ use queue::Queue;
 /// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
 /// numbers"). In batches, each started only once the runtime has polled the one before
 /// ([`pace`]), a response waits for at most one batch of starts.
-const START_BATCH: usize = 32;
+const START_BATCH: usize = 8;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -94,8 +94,13 @@ pub async fn run(
     let pace = pace::Pace::new();
     tokio::pin!(stop);
 
+    // Whether the last turn ended between two batches: the checks of the next batch did not
+    // wait for a slot (no `queued_ms`), only for the pacing of the starts.
+    let mut between_batches = false;
     loop {
-        queue.next_round();
+        if !std::mem::take(&mut between_batches) {
+            queue.next_round();
+        }
         // Start what may start now, at most `START_BATCH` at a time (see its doc).
         let mut batch = 0usize;
         while in_flight < concurrency {
@@ -139,7 +144,10 @@ pub async fn run(
                     interrupted = Some(why);
                     break;
                 }
-                () = pace.caught_up() => continue,
+                () = pace.caught_up() => {
+                    between_batches = true;
+                    continue;
+                }
             }
         }
         tokio::select! {
