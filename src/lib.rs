@@ -13,6 +13,7 @@ pub mod cli;
 pub mod comment;
 pub mod config;
 pub mod engine;
+pub mod event;
 pub mod exit_code;
 pub mod gate;
 pub mod history;
@@ -28,3 +29,6 @@ pub mod serve;
 pub mod shard;
 pub mod text;
 pub mod waiver;
+
+#[cfg(test)]
+mod testing;

@@ -53,6 +53,29 @@ pub fn visible_controls(s: &str, keep: &[char]) -> String {
     out
 }
 
+/// Escape workflow-command data (the text after `::`): control characters (but line breaks,
+/// which GitHub's `%0A` carries) become visible escapes first.
+pub fn escape_data(s: &str) -> String {
+    neutralise_commands(
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A"),
+    )
+}
+
+/// Escape a workflow-command property value (`file=`, `title=`…).
+pub fn escape_property(s: &str) -> String {
+    neutralise_commands(
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+            .replace(':', "%3A")
+            .replace(',', "%2C"),
+    )
+}
+
 /// Unicode line and paragraph separators: some log viewers break lines on them.
 fn is_line_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
@@ -120,6 +143,19 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// `5m`, `30s` or `250ms`: a duration the way the config and the flags write it (whole
+/// minutes, else whole seconds, else milliseconds).
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(60_000) && ms >= 60_000 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 #[cfg(test)]

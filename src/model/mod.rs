@@ -19,7 +19,7 @@ pub use annotations::{
     BaselineSummary, CertCountdown, Change, CheckGate, FailOn, GateSummary, ResultChange, ShardRun,
     baseline_line, cert_note, change_note, gate_line, gate_note,
 };
-pub use document::{Document, SCHEMA_VERSION, Tool};
+pub use document::{Document, DocumentSeed, ResultSeed, SCHEMA_VERSION, Tool};
 pub use facts::{ConditionResult, Fact, Facts};
 pub use history::{
     CheckHistory, GLYPHS, HistorySummary, Mover, RunPoint, SPARK_MAX, newly_flaky, percentile,
@@ -72,16 +72,7 @@ fn human_duration_reads_the_same_everywhere() {
 }
 
 /// `5m`, `30s` or `250ms`: a duration as the config and the flags write it.
-pub fn format_duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
+pub use crate::text::format_duration;
 
 pub(crate) use phases::{elapsed, opt_precise_ms};
 
