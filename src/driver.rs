@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 use crate::checks::{CheckDef, RunContext};
 use crate::config::Dependencies;
 use crate::engine;
+use crate::event::RunEvent;
 use crate::gate;
 use crate::model::{CheckGate, CheckResult, GateSummary, Interruption};
 use crate::policy::Policy;
-use crate::event::RunEvent;
 
 /// What one run of [`run_rounds`] needs: the checks and the engine's settings.
 pub struct Rounds {

@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::event::{RunEvent, Sink};
 use crate::driver;
+use crate::event::{RunEvent, Sink};
 use crate::model::CheckResult;
 use crate::policy::Policy;
 

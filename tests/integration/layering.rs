@@ -28,10 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shard.rs", &["model", "config", "checks", "text"]),
     ("select.rs", &["model", "checks", "text"]),
     ("history.rs", &["model", "text"]),
-    (
-        "gate.rs",
-        &["model", "policy", "checks", "config", "text"],
-    ),
+    ("gate.rs", &["model", "policy", "checks", "config", "text"]),
     (
         "driver.rs",
         &[
