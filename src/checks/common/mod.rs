@@ -1,6 +1,7 @@
 //! Helpers every kind shares, one copy each: the latency and days-left judges and the fold of
 //! problems into a verdict ([`judge`]), untrusted-text escaping and short transport messages
-//! ([`text`]), capped reads ([`capped`]), TLS client configs and the one verifier ([`tls`]),
+//! ([`text`]), capped reads ([`capped`]), the `host`/`port` keys and the TCP connect
+//! ([`net`]), TLS client configs and the one verifier ([`tls`]),
 //! certificate facts ([`cert`]), the `insecure`/`ca_file` readers ([`trust`]), password-bearing
 //! URLs ([`url`]) and the database kinds' shared part ([`db`]).
 
@@ -9,6 +10,7 @@ pub mod cert;
 pub mod db;
 pub mod expect;
 pub mod judge;
+pub mod net;
 pub mod text;
 pub mod tls;
 pub mod trust;
