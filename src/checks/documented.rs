@@ -225,14 +225,7 @@ fn every_kind_s_phases_are_its_row_of_the_phases_table() {
             entry.kind
         );
     }
-    let every_kind = cfg!(all(
-        feature = "aws",
-        feature = "grpc",
-        feature = "kubernetes",
-        feature = "mysql",
-        feature = "postgres"
-    ));
-    if every_kind {
+    if super::registry::EVERY_KIND {
         assert!(
             rows.is_empty(),
             "docs/results.md, Phases: no such kind: {rows:?}"

@@ -99,16 +99,7 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
             ),
         );
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
+    let text = common::error_chain(e);
     let reason = if during == "connect" {
         Reason::DbConnect
     } else {

@@ -81,12 +81,8 @@ impl Kind for RedisSpec {
             "Expected replication role.",
         ),
         opt("keys_exist", T::StringList, "Keys that must exist."),
-        opt("insecure", T::Bool, "Skip TLS certificate verification."),
-        opt(
-            "ca_file",
-            T::String,
-            "PEM file of a private CA trusted in addition to the system roots.",
-        ),
+        common::trust::INSECURE_FIELD,
+        common::trust::CA_FILE_FIELD,
         common::trust::CLIENT_CERT_FIELD,
         common::trust::CLIENT_KEY_FIELD,
     ];

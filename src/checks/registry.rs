@@ -107,6 +107,16 @@ pub const RUN_REASONS: &[Reason] = &[
     Reason::Internal,
 ];
 
+/// Whether this build has every optional kind (the default features).
+#[cfg(test)]
+pub(super) const EVERY_KIND: bool = cfg!(all(
+    feature = "aws",
+    feature = "grpc",
+    feature = "kubernetes",
+    feature = "mysql",
+    feature = "postgres"
+));
+
 /// One line of the kind registry: what the config reader, the schema and the engine ask of
 /// a kind without a check in hand, read from its [`Kind`] implementation.
 #[derive(Debug, Clone, Copy)]
@@ -482,14 +492,7 @@ mod tests {
             }
         }
         // With every optional kind built, each reason has an origin.
-        let every_kind = cfg!(all(
-            feature = "aws",
-            feature = "grpc",
-            feature = "kubernetes",
-            feature = "mysql",
-            feature = "postgres"
-        ));
-        if every_kind {
+        if super::EVERY_KIND {
             for r in Reason::ALL {
                 assert!(
                     RUN_REASONS.contains(r)

@@ -511,11 +511,7 @@ impl Kind for TlsSpec {
             T::Integer,
             "FAIL when the certificate expires within this many days.",
         ),
-        opt(
-            "ca_file",
-            T::String,
-            "PEM file of a private CA trusted in addition to the system roots.",
-        ),
+        common::trust::CA_FILE_FIELD,
         common::trust::CLIENT_CERT_FIELD,
         common::trust::CLIENT_KEY_FIELD,
         opt(

@@ -73,16 +73,8 @@ macro_rules! db_fields {
                 $crate::reader::key_table::FieldType::Choice($tls),
                 "TLS mode.",
             ),
-            $crate::reader::key_table::opt(
-                "insecure",
-                $crate::reader::key_table::FieldType::Bool,
-                "Skip TLS certificate verification.",
-            ),
-            $crate::reader::key_table::opt(
-                "ca_file",
-                $crate::reader::key_table::FieldType::String,
-                "PEM file of a private CA trusted in addition to the system roots.",
-            ),
+            $crate::checks::common::trust::INSECURE_FIELD,
+            $crate::checks::common::trust::CA_FILE_FIELD,
             $crate::checks::common::trust::CLIENT_CERT_FIELD,
             $crate::checks::common::trust::CLIENT_KEY_FIELD,
         ]

@@ -20,7 +20,9 @@ pub use judge::{
     Problem, add_problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline,
     verdict,
 };
-pub use text::{MESSAGE_MAX, escape, escape_controls, excerpt, one_short_line, short_message};
+pub use text::{
+    MESSAGE_MAX, error_chain, escape, escape_controls, excerpt, one_short_line, short_message,
+};
 pub use url::{percent_decode, printable_url, secret_url};
 
 /// The keys of a `FIELDS` table, in order (see [`field_keys!`]).

@@ -34,6 +34,18 @@ pub fn ca_file(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<Option<String
     Some(Some(path))
 }
 
+/// The `ca_file` key of a kind that speaks TLS to one server.
+pub const CA_FILE_FIELD: Field = opt(
+    "ca_file",
+    FieldType::String,
+    "PEM file of a private CA trusted in addition to the system roots.",
+);
+/// The `insecure` key of a kind that speaks TLS to one server.
+pub const INSECURE_FIELD: Field = opt(
+    "insecure",
+    FieldType::Bool,
+    "Skip TLS certificate verification.",
+);
 /// The schema fields of `client_cert` and `client_key`, declared once for every kind that
 /// takes them.
 pub const CLIENT_CERT_FIELD: Field = opt(

@@ -200,12 +200,8 @@ impl Kind for HttpSpec {
             T::Bool,
             "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
         ),
-        opt("insecure", T::Bool, "Skip TLS certificate verification."),
-        opt(
-            "ca_file",
-            T::String,
-            "PEM file of a private CA trusted in addition to the system roots.",
-        ),
+        common::trust::INSECURE_FIELD,
+        common::trust::CA_FILE_FIELD,
         common::trust::CLIENT_CERT_FIELD,
         common::trust::CLIENT_KEY_FIELD,
         opt(

@@ -326,16 +326,7 @@ fn api_error(e: &kube::Error, what: &str) -> Outcome {
             )
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                let t = s.to_string();
-                if !text.contains(&t) {
-                    text.push_str(": ");
-                    text.push_str(&t);
-                }
-                source = s.source();
-            }
+            let text = super::common::error_chain(e);
             Outcome::fail(
                 Reason::K8sUnreachable,
                 format!("{what}: API server unreachable: {}", escape(&text, 300)),
