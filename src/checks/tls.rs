@@ -100,11 +100,6 @@ pub struct TlsSpec {
     pub min_version: Option<TlsVersion>,
 }
 
-fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
-    let (n, p) = r.take(key)?;
-    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
-}
-
 /// Run one attempt: connect at once, then wait for the TLS preparation (the trust store and
 /// the random generator, [`RunContext::tls_ready`]) outside the check's clock, then handshake.
 /// The check's latency is its lookup, connect and handshake.
@@ -501,16 +496,8 @@ impl Kind for TlsSpec {
             T::String,
             "SNI and the name verified against the certificate (default: host).",
         ),
-        opt(
-            "warn_days",
-            T::Integer,
-            "WARN when the certificate expires within this many days.",
-        ),
-        opt(
-            "fail_days",
-            T::Integer,
-            "FAIL when the certificate expires within this many days.",
-        ),
+        common::trust::WARN_DAYS_FIELD,
+        common::trust::FAIL_DAYS_FIELD,
         common::trust::CA_FILE_FIELD,
         common::trust::CLIENT_CERT_FIELD,
         common::trust::CLIENT_KEY_FIELD,
@@ -544,8 +531,8 @@ impl Kind for TlsSpec {
         let host = net::host(r, ctx);
         let port = net::port(r, ctx, Some(DEFAULT_PORT));
         let server_name = common::trust::server_name(r, ctx)?;
-        let warn_days = days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
-        let fail_days = days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
+        let warn_days = common::trust::days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
+        let fail_days = common::trust::days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
         if fail_days > warn_days {
             ctx.problem(
                 r.node,

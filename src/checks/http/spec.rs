@@ -214,16 +214,8 @@ impl Kind for HttpSpec {
             T::Integer,
             "Cap on the response body read.",
         ),
-        opt(
-            "warn_days",
-            T::Integer,
-            "WARN when the certificate expires within this many days.",
-        ),
-        opt(
-            "fail_days",
-            T::Integer,
-            "FAIL when the certificate expires within this many days.",
-        ),
+        common::trust::WARN_DAYS_FIELD,
+        common::trust::FAIL_DAYS_FIELD,
     ];
 
     /// The lookup, connection and TLS handshake of a new connection (absent on a pooled one),
@@ -361,8 +353,8 @@ impl Kind for HttpSpec {
                 .unwrap_or(DEFAULT_MAX_BODY),
             None => DEFAULT_MAX_BODY,
         };
-        let warn_days = days(r, ctx, "warn_days");
-        let fail_days = days(r, ctx, "fail_days");
+        let warn_days = common::trust::days(r, ctx, "warn_days");
+        let fail_days = common::trust::days(r, ctx, "fail_days");
         if let (Some(w), Some(f)) = (warn_days, fail_days)
             && f > w
         {
@@ -447,11 +439,6 @@ fn urlencoding_decode(s: &str) -> Result<String, ()> {
         .map(|(_, v)| v.into_owned())
         .ok_or(())?;
     Ok(decoded)
-}
-
-fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
-    let (n, p) = r.take(key)?;
-    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
 fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> {
