@@ -12,6 +12,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model/", &["text"]),
     ("reader/", &["text"]),
     ("redact.rs", &["model", "text"]),
+    ("event.rs", &["model", "redact", "text"]),
     ("checks/", &["model", "reader", "redact", "text"]),
     (
         "config/",
@@ -30,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "gate.rs",
         &[
-            "model", "policy", "engine", "checks", "config", "redact", "text",
+            "model", "policy", "engine", "checks", "config", "event", "text",
         ],
     ),
     ("policy.rs", &["model", "baseline", "waiver", "text"]),
