@@ -661,6 +661,17 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// The reasons of a failed handshake ([`reason_for`]): the certificate verdicts and
+/// `tls.handshake`.
+pub const HANDSHAKE_REASONS: &[Reason] = &[
+    Reason::TlsHandshake,
+    Reason::TlsExpired,
+    Reason::TlsNotYetValid,
+    Reason::TlsNameMismatch,
+    Reason::TlsUntrusted,
+    Reason::TlsInvalid,
+];
+
 /// The reason code for a rustls error.
 pub fn reason_for(err: &rustls::Error) -> Reason {
     match err {

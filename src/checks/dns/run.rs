@@ -7,11 +7,18 @@ use super::client::{Ready, Trust, ask, build_query};
 use super::judge::judge;
 use super::resolver::Resolver;
 use super::spec::DnsSpec;
-use crate::checks::{Phase, RunContext};
+use crate::checks::common;
+use crate::checks::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, Reason};
 
 /// Run one attempt.
-pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &DnsSpec,
+    timeout: Duration,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+) -> Outcome {
     let resolvers: Vec<Resolver> = if spec.resolvers.is_empty() {
         match ctx.dns_system.get() {
             Ok(r) => r.into_iter().map(Resolver::Plain).collect(),
@@ -25,7 +32,7 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
         insecure: spec.insecure,
         client: spec.client.as_ref(),
     };
-    let budget = budget(timeout);
+    let budget = common::soft_deadline(timeout);
     let query = match build_query(spec) {
         Ok(q) => q,
         Err(e) => return Outcome::fail(Reason::Internal, e),
@@ -49,7 +56,7 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
         crate::model::PhaseName::Query,
         asked.elapsed().saturating_sub(waited),
     );
-    judge(spec, &resolvers, &facts).with_facts(observed(&facts))
+    judge(spec, thresholds, &resolvers, &facts).with_facts(observed(&facts))
 }
 
 /// The values of `expect:` conditions: `dns.answers`, the records every resolver that
@@ -75,22 +82,4 @@ fn observed(facts: &[super::facts::Fact]) -> crate::model::Facts {
         out.duration("latency", slowest);
     }
     out
-}
-
-/// Give up on silent resolvers a little before the engine's timeout, so the answers of the
-/// others are still compared and the silent ones are named.
-fn budget(timeout: Duration) -> Duration {
-    timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_leaves_room_before_the_timeout() {
-        assert_eq!(budget(Duration::from_secs(2)), Duration::from_millis(1800));
-        assert_eq!(budget(Duration::from_secs(10)), Duration::from_millis(9500));
-        assert_eq!(budget(Duration::ZERO), Duration::ZERO);
-    }
 }
