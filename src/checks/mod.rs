@@ -1,9 +1,16 @@
-//! Check kinds. Each kind lives in its own module with its spec (parsed from YAML), its key
-//! table (`FIELDS`, the one declaration of its keys), its `target` description and its `run`.
+//! Check kinds. Each kind lives in its own module (a file, or a folder for a larger one) with
+//! its spec type and the one implementation of [`Kind`] for it: its name, its keys
+//! (`FIELDS`), its parser, its phases, the values its conditions observe, its reason codes and
+//! its `run`. Helpers several kinds share (connect, TLS, certificates, trust keys, judges)
+//! are in [`common`].
+//!
 //! This module holds the one kind registry, the `kinds!` list below: the [`CheckSpec`] enum,
-//! [`KINDS`], [`REGISTRY`] and every per-kind dispatch (kind name, parse, run, host key, limits,
-//! known keys) are derived from it. Adding a kind = one module, one registry line (plus a
-//! feature line if optional) and its [`Kind`] impl in `registry.rs`.
+//! [`KINDS`], [`REGISTRY`] and the dispatch from a check to its kind are derived from it
+//! (`registry.rs`). It also holds what every kind shares at run time: the [`CheckDef`] with
+//! the options read once for every kind, the [`RunContext`], the [`Phase`] recorder, and the
+//! judging of the `phases:` and `expect:` thresholds after a kind's run. Adding a kind = its
+//! module, one registry line (behind a `cfg` if optional) and its docs
+//! (`docs/architecture.md`, "Adding a check kind").
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -23,12 +30,14 @@ pub mod postgres;
 pub mod redis;
 #[macro_use]
 mod registry;
+#[cfg(test)]
+mod documented;
 pub mod tcp;
 pub mod tls;
 
 use std::time::{Duration, Instant};
 
-pub use registry::{Kind, KindEntry};
+pub use registry::{Kind, KindEntry, RUN_REASONS};
 
 use crate::model::{Location, Outcome, PhaseName, Phases};
 use crate::reader::ctx::Ctx;
@@ -38,34 +47,34 @@ pub use common::judge::{PhaseLimit, PhaseLimits, phase_problems};
 
 kinds! {
     /// An HTTP(S) request.
-    Http(http::HttpSpec) "http" "http_checks" latency: true;
+    Http(http::HttpSpec);
     /// A program run with arguments.
-    Command(command::CommandSpec) "command" "command_checks" latency: true;
+    Command(command::CommandSpec);
     /// A Redis PING with role and key assertions.
-    Redis(redis::RedisSpec) "redis" "redis_checks" latency: true;
+    Redis(redis::RedisSpec);
     /// A PostgreSQL connection and query.
     #[cfg(feature = "postgres")]
-    Postgres(postgres::PostgresSpec) "postgres" "postgres_checks" latency: true;
+    Postgres(postgres::PostgresSpec);
     /// A MySQL/MariaDB connection and query.
     #[cfg(feature = "mysql")]
-    Mysql(mysql::MysqlSpec) "mysql" "mysql_checks" latency: true;
+    Mysql(mysql::MysqlSpec);
     /// Kubernetes workload, pod or node readiness.
     #[cfg(feature = "kubernetes")]
-    Kubernetes(kubernetes::KubernetesSpec) "kubernetes" "kubernetes_checks" latency: true;
+    Kubernetes(kubernetes::KubernetesSpec);
     /// An AWS API call: STS identity, S3 bucket, EC2 instances.
     #[cfg(feature = "aws")]
-    Aws(aws::AwsSpec) "aws" "aws_checks" latency: true;
+    Aws(aws::AwsSpec);
     /// A gRPC health check (`grpc.health.v1.Health/Check`).
     #[cfg(feature = "grpc")]
-    Grpc(grpc::GrpcSpec) "grpc" "grpc_checks" latency: true;
+    Grpc(grpc::GrpcSpec);
     /// A TCP connection, optionally with a banner exchange.
-    Tcp(tcp::TcpSpec) "tcp" "tcp_checks" latency: true;
+    Tcp(tcp::TcpSpec);
     /// A TLS handshake and certificate inspection.
-    Tls(tls::TlsSpec) "tls" "tls_checks" latency: true;
+    Tls(tls::TlsSpec);
     /// A DNS query against one or more resolvers.
-    Dns(dns::DnsSpec) "dns" "dns_checks" latency: true;
+    Dns(dns::DnsSpec);
     /// ICMP echo requests (ping): loss and round trip.
-    Icmp(icmp::IcmpSpec) "icmp" "icmp_checks" latency: true;
+    Icmp(icmp::IcmpSpec);
 }
 
 /// The registry line of a kind (`http`, `tcp`…), if this build has it.
@@ -104,6 +113,9 @@ pub struct CheckDef {
     pub depends_on: Vec<Dependency>,
     /// Labels for selecting checks (`tags`, `--tags`), in file order without repeats.
     pub tags: Vec<String>,
+    /// Latency thresholds (`warn_latency`, `fail_latency`), over the `defaults:` and the
+    /// kind's default; none for a kind without latency.
+    pub thresholds: Thresholds,
     /// Thresholds per timed phase (`phases:`), each a phase of the check's kind.
     pub phase_limits: PhaseLimits,
     /// Conditions on the values the check observes (`expect:`), compiled.
@@ -129,27 +141,28 @@ impl CheckDef {
         self.spec.kind()
     }
 
-    /// The host the check connects to, for `per_host_concurrency`; see [`CheckSpec::host_key`].
+    /// The host the check connects to, for `per_host_concurrency`; see [`Kind::host_key`]
+    /// (`None` for `command`, which runs locally, `kubernetes` and `aws`, API clients with
+    /// their own rate handling, and `dns` with several or the system's resolvers, one small
+    /// query each; a `dns` check with one resolver is limited on that resolver).
     pub fn host_key(&self) -> Option<String> {
-        self.spec.host_key()
+        self.spec.as_spec().host_key()
     }
 
     /// The limits the check judges against, for the pictures of the HTML report.
     pub fn limits(&self) -> crate::model::Limits {
-        let kind = self.spec.as_kind();
-        let thresholds = kind.thresholds();
-        let (warn_days, fail_days) = kind.days();
+        let (warn_days, fail_days) = self.spec.as_spec().days();
         crate::model::Limits {
-            warn_latency: thresholds.and_then(|t| t.warn_latency),
-            fail_latency: thresholds.and_then(|t| t.fail_latency),
+            warn_latency: self.thresholds.warn_latency,
+            fail_latency: self.thresholds.fail_latency,
             warn_days,
             fail_days,
         }
     }
 }
 
-/// Options shared by every kind, after defaults are applied.
-#[derive(Debug, Clone, Copy)]
+/// A check's latency thresholds, after the defaults are applied.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Thresholds {
     /// Slower than this is WARN.
     pub warn_latency: Option<Duration>,
@@ -158,13 +171,9 @@ pub struct Thresholds {
 }
 
 impl CheckSpec {
-    /// The `host:port` the check connects to, shared by every check that targets it: the key of
-    /// the per-host concurrency limit. `None` for kinds that are not host-limited: `command`
-    /// (runs locally), `kubernetes` and `aws` (API clients with their own rate handling), and
-    /// `dns` with several or the system's resolvers (one small query per resolver); a `dns`
-    /// check with one resolver is limited on that resolver.
-    pub fn host_key(&self) -> Option<String> {
-        self.as_kind().host_key()
+    /// The kind name.
+    pub fn kind(&self) -> &'static str {
+        self.as_spec().kind()
     }
 
     /// The keys a kind accepts besides the common ones, read from its `FIELDS` (for the
@@ -197,7 +206,7 @@ impl RunContext {
     /// check that speaks TLS awaits before its clock starts ([`RunContext::ready_for`]).
     pub fn new(checks: &[CheckDef]) -> Result<Self, String> {
         let tls = common::tls::prepare_in_background(
-            checks.iter().filter_map(|c| c.spec.as_kind().tls_trust()),
+            checks.iter().filter_map(|c| c.spec.as_spec().tls_trust()),
         );
         Ok(RunContext {
             tls,
@@ -217,7 +226,7 @@ impl RunContext {
     /// and its handshake ([`Kind::tls_after_connect`]). The engine awaits it before the check's
     /// clock starts.
     pub async fn ready_for(&self, check: &CheckDef) {
-        let kind = check.spec.as_kind();
+        let kind = check.spec.as_spec();
         if kind.tls_trust().is_some() && !kind.tls_after_connect() {
             self.tls.wait().await;
         }
@@ -408,12 +417,4 @@ impl Phase {
             .map(|mut g| std::mem::take(&mut *g))
             .unwrap_or_default()
     }
-}
-
-/// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and
-/// `api.example.com` share one limit.
-pub(crate) fn host_key(host: &str, port: u16) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    tcp::host_port(host, port)
 }

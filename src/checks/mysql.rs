@@ -9,28 +9,10 @@ use mysql_async::prelude::Queryable;
 
 use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
 use super::common::{Problem, escape, latency_problem, millis, verdict};
-use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
-
-/// The phases the kind times (shared by the database kinds).
-pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES;
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["db.value", "db.rows"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::DbExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] =
-    super::common::db::db_fields!(&["disable", "require"], "`mysql://` or `mariadb://` URL.");
 
 /// Server error codes that mean "these credentials may not connect".
 const AUTH_CODES: &[u16] = &[
@@ -49,20 +31,48 @@ pub struct MysqlSpec {
     pub db: DbCommon,
 }
 
-/// Parse the MySQL keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(MysqlSpec, String)> {
-    let (db, target) = parse_db(
-        r,
-        ctx,
-        thresholds,
-        &["mysql", "mariadb"],
-        &[("disable", TlsMode::Disable), ("require", TlsMode::Require)],
-    )?;
-    Some((MysqlSpec { db }, target))
+/// The mysql kind (see `src/checks/registry.rs`).
+impl Kind for MysqlSpec {
+    const NAME: &'static str = "mysql";
+
+    const FIELDS: &'static [Field] =
+        super::common::db::db_fields!(&["disable", "require"], "`mysql://` or `mariadb://` URL.");
+
+    /// Shared by the database kinds (`checks/common/db.rs`).
+    const PHASES: &'static [PhaseName] = super::common::db::PHASES;
+    const VALUES: &'static [&'static str] = super::common::db::VALUES;
+    const LATENCY_REASON: Reason = Reason::DbLatency;
+    const EXPECT_REASON: Reason = Reason::DbExpect;
+    const REASONS: &'static [&'static [Reason]] = &[super::common::db::REASONS];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let (db, target) = parse_db(
+            r,
+            ctx,
+            &["mysql", "mariadb"],
+            &[("disable", TlsMode::Disable), ("require", TlsMode::Require)],
+        )?;
+        Some((MysqlSpec { db }, target))
+    }
+
+    fn host_key(&self) -> Option<String> {
+        self.db.host_key(3306)
+    }
+
+    /// The driver builds its own TLS configuration on each connection (its bundled roots plus
+    /// `ca_file`, see `run`): nothing of ours to verify with, but with `tls: require` the
+    /// crypto library's random generator is seeded before the clock starts (the `insecure`
+    /// trust prepares only that).
+    fn tls_trust(&self) -> Option<super::common::tls::TlsTrust<'_>> {
+        (self.db.tls == TlsMode::Require).then_some(super::common::tls::TlsTrust {
+            ca_file: None,
+            insecure: true,
+        })
+    }
+
+    async fn run(&self, check: &CheckDef, _: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, phase).await
+    }
 }
 
 fn classify(e: &mysql_async::Error, during: &str) -> Outcome {
@@ -113,7 +123,7 @@ fn cell(v: &mysql_async::Value) -> Option<String> {
 }
 
 /// Run one attempt.
-pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
+pub async fn run(spec: &MysqlSpec, thresholds: Thresholds, phase: &Phase) -> Outcome {
     let db = &spec.db;
     // mysql_async knows only the `mysql://` scheme.
     let mut url = db.url.clone();
@@ -193,7 +203,7 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
     let elapsed = start.elapsed();
     let _ = conn.disconnect().await;
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    if let Some(p) = latency_problem(elapsed, db.thresholds, Reason::DbLatency) {
+    if let Some(p) = latency_problem(elapsed, thresholds, Reason::DbLatency) {
         problems.push(p);
     }
     let ok = match &db.query {
@@ -202,35 +212,4 @@ pub async fn run(spec: &MysqlSpec, phase: &Phase) -> Outcome {
     };
     facts.duration("latency", elapsed);
     verdict(problems, ok).with_metadata(meta).with_facts(facts)
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for MysqlSpec {
-    fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(
-            self.db.url.host_str()?,
-            self.db.url.port().unwrap_or(3306),
-        ))
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.db.thresholds)
-    }
-    /// The driver builds its own TLS configuration on each connection (its bundled roots plus
-    /// `ca_file`, see `run`): nothing of ours to verify with, but with `tls: require` the
-    /// crypto library's random generator is seeded before the clock starts (the `insecure`
-    /// trust prepares only that).
-    fn tls_trust(&self) -> Option<super::common::tls::TlsTrust<'_>> {
-        (self.db.tls == TlsMode::Require).then_some(super::common::tls::TlsTrust {
-            ca_file: None,
-            insecure: true,
-        })
-    }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, phase)
-    }
 }

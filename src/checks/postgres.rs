@@ -9,32 +9,12 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
-use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
 use super::common::{self, Problem, escape, latency_problem, millis, verdict};
-use super::{Phase, RunContext, Thresholds};
-use crate::model::{Outcome, Reason};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
-
-/// The phases the kind times (shared by the database kinds).
-pub const PHASES: &[crate::model::PhaseName] = crate::checks::common::db::PHASES;
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::DbLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["db.value", "db.rows"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::DbExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = common::db::db_fields!(
-    &["prefer", "disable", "require"],
-    "`postgres://` or `postgresql://` URL."
-);
+use common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
 
 /// A validated PostgreSQL check.
 #[derive(Debug, Clone)]
@@ -43,24 +23,54 @@ pub struct PostgresSpec {
     pub db: DbCommon,
 }
 
-/// Parse the PostgreSQL keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(PostgresSpec, String)> {
-    let (db, target) = parse_db(
-        r,
-        ctx,
-        thresholds,
-        &["postgres", "postgresql"],
-        &[
-            ("prefer", TlsMode::Prefer),
-            ("disable", TlsMode::Disable),
-            ("require", TlsMode::Require),
-        ],
-    )?;
-    Some((PostgresSpec { db }, target))
+/// The postgres kind (see `src/checks/registry.rs`).
+impl Kind for PostgresSpec {
+    const NAME: &'static str = "postgres";
+
+    const FIELDS: &'static [Field] = common::db::db_fields!(
+        &["prefer", "disable", "require"],
+        "`postgres://` or `postgresql://` URL."
+    );
+
+    /// Shared by the database kinds (`checks/common/db.rs`).
+    const PHASES: &'static [PhaseName] = common::db::PHASES;
+    const VALUES: &'static [&'static str] = common::db::VALUES;
+    const LATENCY_REASON: Reason = Reason::DbLatency;
+    const EXPECT_REASON: Reason = Reason::DbExpect;
+    const REASONS: &'static [&'static [Reason]] = &[common::db::REASONS];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let (db, target) = parse_db(
+            r,
+            ctx,
+            &["postgres", "postgresql"],
+            &[
+                ("prefer", TlsMode::Prefer),
+                ("disable", TlsMode::Disable),
+                ("require", TlsMode::Require),
+            ],
+        )?;
+        Some((PostgresSpec { db }, target))
+    }
+
+    fn host_key(&self) -> Option<String> {
+        self.db.host_key(5432)
+    }
+
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
+            ca_file: self.db.ca_file.as_deref(),
+            insecure: self.db.insecure,
+        })
+    }
+
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, ctx, phase).await
+    }
 }
 
 /// Map a driver error to a reason and a message (the driver never prints the password, and
@@ -89,16 +99,7 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
             ),
         );
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
+    let text = common::error_chain(e);
     let reason = if during == "connect" {
         Reason::DbConnect
     } else {
@@ -179,7 +180,12 @@ where
 /// disable`, a wait for the TLS preparation outside the check's clock
 /// ([`RunContext::tls_ready`]) and the TLS negotiation (`tls`, when the server accepts it),
 /// the login (`auth`), and the version read plus the `query` (`query`).
-pub async fn run(spec: &PostgresSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &PostgresSpec,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+) -> Outcome {
     let db = &spec.db;
     let mut config: tokio_postgres::Config = match db.url.as_str().parse() {
         Ok(c) => c,
@@ -208,9 +214,9 @@ pub async fn run(spec: &PostgresSpec, ctx: &RunContext, phase: &Phase) -> Outcom
         };
         let _abort = AbortOnDrop(tokio::spawn(connection));
         let connected = phase.lap(crate::model::PhaseName::Connect, start);
-        return query(db, &client, phase, start, connected).await;
+        return query((db, thresholds), &client, phase, start, connected).await;
     };
-    let (stream, _) = match super::tcp::connect(&host, port, phase).await {
+    let (stream, _) = match common::net::connect(&host, port, phase).await {
         Ok(s) => s,
         Err(o) => {
             return Outcome {
@@ -249,7 +255,7 @@ pub async fn run(spec: &PostgresSpec, ctx: &RunContext, phase: &Phase) -> Outcom
         Ok(l) => l,
         Err(o) => return o,
     };
-    query(db, &client, phase, start, connected).await
+    query((db, thresholds), &client, phase, start, connected).await
 }
 
 /// Log in over the connected `stream` (TLS first when the mode asks for it and the server
@@ -285,10 +291,10 @@ where
     Ok((client, abort, connected))
 }
 
-/// After the login: read the server version, run the `query` and judge (`start`: the
-/// attempt's start; `connected`: the login's end).
+/// After the login: read the server version, run the `query` and judge against the spec and
+/// the latency thresholds (`start`: the attempt's start; `connected`: the login's end).
 async fn query(
-    db: &DbCommon,
+    (db, thresholds): (&DbCommon, Thresholds),
     client: &tokio_postgres::Client,
     phase: &Phase,
     start: Instant,
@@ -320,12 +326,12 @@ async fn query(
         };
         db_result_meta(&rows, &mut meta);
         db_expectations(db, &rows, &mut problems);
-        super::common::db::db_facts(&rows, &mut facts);
+        common::db::db_facts(&rows, &mut facts);
     }
     phase.lap(crate::model::PhaseName::Query, connected);
     let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    if let Some(p) = latency_problem(elapsed, db.thresholds, Reason::DbLatency) {
+    if let Some(p) = latency_problem(elapsed, thresholds, Reason::DbLatency) {
         problems.push(p);
     }
     let ok = match &db.query {
@@ -342,35 +348,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for PostgresSpec {
-    fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(
-            self.db.url.host_str()?,
-            self.db.url.port().unwrap_or(5432),
-        ))
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.db.thresholds)
-    }
-    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
-            ca_file: self.db.ca_file.as_deref(),
-            insecure: self.db.insecure,
-        })
-    }
-    fn tls_after_connect(&self) -> bool {
-        true
-    }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, ctx, phase)
     }
 }

@@ -14,48 +14,10 @@ use super::common::{
     self, Problem, escape, excerpt, latency_problem, millis, percent_decode, printable_url,
     secret_url, verdict,
 };
-use super::{Phase, RunContext, Thresholds};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
-
-/// The phases the kind times: the connection (lookup and TCP), TLS when on, `AUTH` when a password is set, and the commands.
-pub const PHASES: &[PhaseName] = &[
-    PhaseName::Connect,
-    PhaseName::Tls,
-    PhaseName::Auth,
-    PhaseName::Query,
-];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::RedisLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["redis.info.<field>"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::RedisExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req("url", T::String, "`redis://` or `rediss://` URL."),
-    opt(
-        "role",
-        T::Choice(&["master", "primary", "replica", "slave"]),
-        "Expected replication role.",
-    ),
-    opt("keys_exist", T::StringList, "Keys that must exist."),
-    opt("insecure", T::Bool, "Skip TLS certificate verification."),
-    opt(
-        "ca_file",
-        T::String,
-        "PEM file of a private CA trusted in addition to the system roots.",
-    ),
-    common::trust::CLIENT_CERT_FIELD,
-    common::trust::CLIENT_KEY_FIELD,
-];
 
 const MAX_BULK: usize = 1024 * 1024;
 const MAX_ITEMS: usize = 4096;
@@ -105,101 +67,155 @@ pub struct RedisSpec {
     pub ca_file: Option<String>,
     /// The client certificate presented when the server asks for one (`rediss://`).
     pub client: Option<common::tls::ClientIdentity>,
-    /// Latency thresholds.
-    pub thresholds: Thresholds,
 }
 
-/// Parse the Redis keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(RedisSpec, String)> {
-    let url = match r.take("url") {
-        Some((n, p)) => secret_url(ctx, n, &p, &["redis", "rediss"]).and_then(|(u, t)| {
-            if u.host_str().is_none_or(str::is_empty) {
-                ctx.problem(n, &p, "the URL has no host");
-                return None;
-            }
-            let db = match u.path().trim_matches('/') {
-                "" => Some(None),
-                d => match d.parse::<u32>() {
-                    Ok(v) => Some(Some(v)),
-                    Err(_) => {
-                        ctx.problem(
-                            n,
-                            &p,
-                            format!("the URL path must be a database number, found `/{d}`"),
-                        );
-                        None
-                    }
-                },
-            }?;
-            Some((u, t, db))
-        }),
-        None => {
-            ctx.problem(r.node, &r.path, "missing required key `url`");
-            None
-        }
-    };
-    let role = match r.take("role") {
-        Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
-            "master" | "primary" => Some(Role::Master),
-            "replica" | "slave" => Some(Role::Replica),
-            other => {
-                ctx.problem(
-                    n,
-                    &p,
-                    format!("expected `master` or `replica`, found `{other}`"),
-                );
+/// The redis kind (see `src/checks/registry.rs`).
+impl Kind for RedisSpec {
+    const NAME: &'static str = "redis";
+
+    const FIELDS: &'static [Field] = &[
+        req("url", T::String, "`redis://` or `rediss://` URL."),
+        opt(
+            "role",
+            T::Choice(&["master", "primary", "replica", "slave"]),
+            "Expected replication role.",
+        ),
+        opt("keys_exist", T::StringList, "Keys that must exist."),
+        common::trust::INSECURE_FIELD,
+        common::trust::CA_FILE_FIELD,
+        common::trust::CLIENT_CERT_FIELD,
+        common::trust::CLIENT_KEY_FIELD,
+    ];
+
+    /// The connection (lookup and TCP), TLS when on, `AUTH` when a password is set, and the
+    /// commands.
+    const PHASES: &'static [PhaseName] = &[
+        PhaseName::Connect,
+        PhaseName::Tls,
+        PhaseName::Auth,
+        PhaseName::Query,
+    ];
+    const VALUES: &'static [&'static str] = &["redis.info.<field>"];
+    const LATENCY_REASON: Reason = Reason::RedisLatency;
+    const EXPECT_REASON: Reason = Reason::RedisExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        common::tls::HANDSHAKE_REASONS,
+        &[
+            Reason::RedisConnect,
+            Reason::RedisAuth,
+            Reason::RedisError,
+            Reason::RedisRole,
+            Reason::RedisKey,
+            Reason::RedisLatency,
+            Reason::RedisExpect,
+        ],
+    ];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let url = match r.take("url") {
+            Some((n, p)) => secret_url(ctx, n, &p, &["redis", "rediss"]).and_then(|(u, t)| {
+                if u.host_str().is_none_or(str::is_empty) {
+                    ctx.problem(n, &p, "the URL has no host");
+                    return None;
+                }
+                let db = match u.path().trim_matches('/') {
+                    "" => Some(None),
+                    d => match d.parse::<u32>() {
+                        Ok(v) => Some(Some(v)),
+                        Err(_) => {
+                            ctx.problem(
+                                n,
+                                &p,
+                                format!("the URL path must be a database number, found `/{d}`"),
+                            );
+                            None
+                        }
+                    },
+                }?;
+                Some((u, t, db))
+            }),
+            None => {
+                ctx.problem(r.node, &r.path, "missing required key `url`");
                 None
             }
-        },
-        None => None,
-    };
-    let keys_exist = match r.take("keys_exist") {
-        Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let insecure = common::trust::insecure(r, ctx);
-    let ca_file = common::trust::ca_file(r, ctx)?;
-    let client = common::trust::client_identity(r, ctx);
-    let (url, target, db) = url?;
-    if client.is_some() && url.scheme() != "rediss" {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`client_cert` and `client_key` apply only to a `rediss://` URL",
-        );
+        };
+        let role = match r.take("role") {
+            Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
+                "master" | "primary" => Some(Role::Master),
+                "replica" | "slave" => Some(Role::Replica),
+                other => {
+                    ctx.problem(
+                        n,
+                        &p,
+                        format!("expected `master` or `replica`, found `{other}`"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let keys_exist = match r.take("keys_exist") {
+            Some((n, p)) => ctx.string_list(n, &p).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let insecure = common::trust::insecure(r, ctx);
+        let ca_file = common::trust::ca_file(r, ctx)?;
+        let client = common::trust::client_identity(r, ctx);
+        let (url, target, db) = url?;
+        if client.is_some() && url.scheme() != "rediss" {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "`client_cert` and `client_key` apply only to a `rediss://` URL",
+            );
+        }
+        let username = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
+        let password = url.password().map(percent_decode);
+        Some((
+            RedisSpec {
+                host: url
+                    .host_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                port: url.port().unwrap_or(6379),
+                tls: url.scheme() == "rediss",
+                username,
+                password,
+                db,
+                role,
+                keys_exist,
+                insecure,
+                ca_file,
+                client,
+            },
+            if target.is_empty() {
+                printable_url(&url)
+            } else {
+                target
+            },
+        ))
     }
-    let username = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
-    let password = url.password().map(percent_decode);
-    Some((
-        RedisSpec {
-            host: url
-                .host_str()
-                .unwrap_or_default()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port: url.port().unwrap_or(6379),
-            tls: url.scheme() == "rediss",
-            username,
-            password,
-            db,
-            role,
-            keys_exist,
-            insecure,
-            ca_file,
-            client,
-            thresholds,
-        },
-        if target.is_empty() {
-            printable_url(&url)
-        } else {
-            target
-        },
-    ))
+
+    fn host_key(&self) -> Option<String> {
+        Some(super::common::net::host_key(&self.host, self.port))
+    }
+
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        self.tls.then_some(common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        })
+    }
+
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, ctx, phase, !check.expect.is_empty()).await
+    }
 }
 
 /// One RESP2 reply.
@@ -413,7 +429,13 @@ fn reply_error(msg: &str, during: &str) -> Outcome {
 
 /// Run one attempt. `conditions`: the check has `expect:` conditions, so every field of the
 /// default `INFO` sections is kept as a fact `redis.info.<field>`.
-pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase, conditions: bool) -> Outcome {
+pub async fn run(
+    spec: &RedisSpec,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+    conditions: bool,
+) -> Outcome {
     let start = Instant::now();
     let mut conn = match connect(spec, ctx, phase).await {
         Ok(c) => c,
@@ -554,7 +576,7 @@ pub async fn run(spec: &RedisSpec, ctx: &RunContext, phase: &Phase, conditions: 
     phase.lap(PhaseName::Query, queried);
     let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::RedisLatency) {
+    if let Some(p) = latency_problem(elapsed, thresholds, Reason::RedisLatency) {
         problems.push(p);
     }
     let _ = conn.command(&[b"QUIT"]).await;
@@ -585,33 +607,6 @@ fn info_facts(text: &str, facts: &mut crate::model::Facts) {
             }
             _ => facts.value(name, value.to_owned()),
         }
-    }
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for RedisSpec {
-    fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(&self.host, self.port))
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        self.tls.then_some(common::tls::TlsTrust {
-            ca_file: self.ca_file.as_deref(),
-            insecure: self.insecure,
-        })
-    }
-    fn tls_after_connect(&self) -> bool {
-        true
-    }
-    fn run<'a>(
-        &'a self,
-        check: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, ctx, phase, !check.expect.is_empty())
     }
 }
 

@@ -1,59 +1,69 @@
-//! The machinery behind the kind registry in [`super`]: the `kinds!` macro that turns one line
-//! per kind into the [`CheckSpec`](super::CheckSpec) enum, [`KINDS`](super::KINDS),
-//! [`REGISTRY`](super::REGISTRY) and every dispatch, and the [`Kind`] trait through which each
-//! spec type answers the per-kind questions (its host, its limits, how it runs).
+//! The kind contract and the machinery behind the kind registry in [`super`].
 //!
-//! Each kind module implements [`Kind`] for its spec type, beside its `FIELDS`, `parse` and
-//! `run`; adding a kind is that module plus one line of the registry in [`super`].
+//! A kind is one implementation of [`Kind`] for its spec type, in the kind's own module: its
+//! name, its keys (`FIELDS`), its parser, the phases it times, the values its conditions may
+//! name, the reason codes it may emit (rows of the one table in `src/model/reason.rs`), and
+//! how a check of it runs. The `kinds!` macro turns one registry line per kind in [`super`]
+//! into the [`CheckSpec`](super::CheckSpec) enum, [`REGISTRY`](super::REGISTRY),
+//! [`KINDS`](super::KINDS) and the dispatch from a check to its kind.
+//!
+//! The options every kind shares (`timeout`, `warn_latency`/`fail_latency`, `phases`,
+//! `expect`) are read once, into the [`CheckDef`]; a kind reads them there.
 
 use std::future::Future;
+use std::time::Duration;
 
 use super::common::tls::TlsTrust;
-use super::{CheckDef, Phase, RunContext, Thresholds};
+use super::{CheckDef, Phase, RunContext};
 use crate::model::{Outcome, PhaseName, Reason};
+use crate::reader::ctx::Ctx;
 use crate::reader::key_table::Field;
+use crate::reader::yaml::MapReader;
 
-/// One line of the kind registry.
-#[derive(Debug, Clone, Copy)]
-pub struct KindEntry {
-    /// The kind name (`http`).
-    pub kind: &'static str,
-    /// The YAML list key holding checks of the kind (`http_checks`).
-    pub list_key: &'static str,
-    /// The kind's keys: the validator's known keys, the typo suggestions and the JSON Schema.
-    pub fields: &'static [Field],
-    /// Whether checks of the kind take `warn_latency` / `fail_latency`; a kind without them
-    /// rejects both keys and ignores the latency `defaults`.
-    pub latency: bool,
+/// What a check kind is: one implementation per kind, on its spec type (the parsed
+/// kind-specific part of a check), named on one line of the registry in [`super`].
+pub trait Kind: Sized + Send + Sync + 'static {
+    /// The kind name (`http`); its checks are listed under `<NAME>_checks`.
+    const NAME: &'static str;
+
+    /// Every key the kind accepts besides the common ones, with its type and description:
+    /// the validator's known keys, the typo suggestions and the JSON Schema are read from it,
+    /// and a unit test proves [`Kind::parse`] reads exactly these keys.
+    const FIELDS: &'static [Field];
+
     /// The phases the kind times, in the order they happen (the only names `phases:` takes).
-    pub phases: &'static [PhaseName],
-    /// The reason of a slow check or phase (`http.latency`…).
-    pub latency_reason: Reason,
+    const PHASES: &'static [PhaseName];
+
     /// The values its checks observe for `expect:` conditions, besides `latency` and
-    /// `latency.<phase>` (`status`, `header.<name>`…).
-    pub values: &'static [&'static str],
-    /// The reason of a failed `expect:` condition (`http.expect`…).
-    pub expect_reason: Reason,
-}
+    /// `latency.<phase>` (`status`, `header.<name>`…; see `checks/common/expect`).
+    const VALUES: &'static [&'static str];
 
-impl KindEntry {
-    /// The values the kind's conditions may name, for the condition parser.
-    pub fn expect_values(&self) -> super::common::expect::KindValues<'static> {
-        super::common::expect::KindValues {
-            kind: self.kind,
-            values: self.values,
-            phases: self.phases,
-        }
-    }
-}
+    /// The reason of a slow check or phase (`http.latency`).
+    const LATENCY_REASON: Reason;
 
-/// What the engine and the reports ask of a kind's spec, answered by each spec type.
-pub trait Kind {
-    /// The `host:port` the check connects to; see [`CheckSpec::host_key`](super::CheckSpec::host_key).
+    /// The reason of a failed `expect:` condition (`http.expect`).
+    const EXPECT_REASON: Reason;
+
+    /// Every reason code a check of the kind may end with, besides the [`RUN_REASONS`] any
+    /// check may get: groups, so that a family several kinds share (the TLS verdicts, the
+    /// connect failures) is written once.
+    const REASONS: &'static [&'static [Reason]];
+
+    /// Whether checks of the kind take `warn_latency`, `fail_latency` and `phases`; a kind
+    /// without them rejects the keys and ignores the latency `defaults`.
+    const LATENCY: bool = true;
+
+    /// The `warn_latency` of a check that sets none, in the check or in `defaults`.
+    const DEFAULT_WARN_LATENCY: Option<Duration> = None;
+
+    /// Parse the kind's own keys of one check (the common ones are read already, into the
+    /// [`CheckDef`]); returns the spec and its printable target. `None` when a key has a
+    /// problem, reported through `ctx`.
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)>;
+
+    /// The `host:port` the check connects to, shared by every check that targets it: the key
+    /// of the per-host concurrency limit. `None` for a kind that is not host-limited.
     fn host_key(&self) -> Option<String>;
-
-    /// The latency thresholds the check judges against, if the kind judges latency.
-    fn thresholds(&self) -> Option<&Thresholds>;
 
     /// Certificate days-left thresholds `(warn, fail)`, if the kind judges certificates.
     fn days(&self) -> (Option<i64>, Option<i64>) {
@@ -74,27 +84,180 @@ pub trait Kind {
         false
     }
 
-    /// Run one attempt; `check` carries the shared options some kinds need (`timeout`).
-    fn run<'a>(
-        &'a self,
-        check: &'a CheckDef,
-        ctx: &'a RunContext,
-        phase: &'a Phase,
-    ) -> impl Future<Output = Outcome> + Send + 'a
-    where
-        Self: Sized;
+    /// Run one attempt; `check` carries the shared options (`timeout`, the latency
+    /// thresholds, the `expect:` conditions).
+    fn run(
+        &self,
+        check: &CheckDef,
+        ctx: &RunContext,
+        phase: &Phase,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+/// The reasons any check may end with, whatever its kind: given by the engine (`timeout`,
+/// `timeout.deadline`, `cancelled`, `blocked`, `internal`) or by the waivers
+/// (`waiver.stale`). A kind's own `timeout` (a read that gave up just before the engine's)
+/// is this one too.
+pub const RUN_REASONS: &[Reason] = &[
+    Reason::Timeout,
+    Reason::TimeoutDeadline,
+    Reason::Cancelled,
+    Reason::Blocked,
+    Reason::WaiverStale,
+    Reason::Internal,
+];
+
+/// Whether this build has every optional kind (the default features).
+#[cfg(test)]
+pub(super) const EVERY_KIND: bool = cfg!(all(
+    feature = "aws",
+    feature = "grpc",
+    feature = "kubernetes",
+    feature = "mysql",
+    feature = "postgres"
+));
+
+/// One line of the kind registry: what the config reader, the schema and the engine ask of
+/// a kind without a check in hand, read from its [`Kind`] implementation.
+#[derive(Debug, Clone, Copy)]
+pub struct KindEntry {
+    /// The kind name (`http`).
+    pub kind: &'static str,
+    /// The YAML list key holding checks of the kind (`http_checks`).
+    pub list_key: &'static str,
+    /// [`Kind::FIELDS`].
+    pub fields: &'static [Field],
+    /// [`Kind::LATENCY`].
+    pub latency: bool,
+    /// [`Kind::DEFAULT_WARN_LATENCY`].
+    pub default_warn_latency: Option<Duration>,
+    /// [`Kind::PHASES`].
+    pub phases: &'static [PhaseName],
+    /// [`Kind::LATENCY_REASON`].
+    pub latency_reason: Reason,
+    /// [`Kind::VALUES`].
+    pub values: &'static [&'static str],
+    /// [`Kind::EXPECT_REASON`].
+    pub expect_reason: Reason,
+    /// [`Kind::REASONS`].
+    pub reasons: &'static [&'static [Reason]],
+}
+
+impl KindEntry {
+    /// The registry line of kind `K`.
+    pub const fn of<K: Kind>() -> Self {
+        KindEntry {
+            kind: K::NAME,
+            list_key: ListKey::<K>::KEY,
+            fields: K::FIELDS,
+            latency: K::LATENCY,
+            default_warn_latency: K::DEFAULT_WARN_LATENCY,
+            phases: K::PHASES,
+            latency_reason: K::LATENCY_REASON,
+            values: K::VALUES,
+            expect_reason: K::EXPECT_REASON,
+            reasons: K::REASONS,
+        }
+    }
+
+    /// The values the kind's conditions may name, for the condition parser.
+    pub fn expect_values(&self) -> super::common::expect::KindValues<'static> {
+        super::common::expect::KindValues {
+            kind: self.kind,
+            values: self.values,
+            phases: self.phases,
+        }
+    }
+
+    /// Every reason code a check of the kind may end with, besides the [`RUN_REASONS`].
+    pub fn reasons(&self) -> impl Iterator<Item = Reason> + '_ {
+        self.reasons.iter().flat_map(|group| group.iter().copied())
+    }
+}
+
+/// The list key of kind `K`, `<NAME>_checks`, built at compile time so that the name is
+/// written once (a `const` cannot `format!`).
+struct ListKey<K>(std::marker::PhantomData<K>);
+
+/// The longest list key a kind may have.
+const LIST_KEY_MAX: usize = 64;
+
+impl<K: Kind> ListKey<K> {
+    const BYTES: ([u8; LIST_KEY_MAX], usize) = list_key_bytes(K::NAME);
+    const KEY: &'static str = match std::str::from_utf8(Self::BYTES.0.split_at(Self::BYTES.1).0) {
+        Ok(key) => key,
+        // Not reached: a name is UTF-8 and so is the suffix (the registry test reads each key).
+        Err(_) => "",
+    };
+}
+
+/// `name` followed by `_checks`, in a buffer, and its length.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every index is bounded by the assertion and the loop conditions; `get` is not const"
+)]
+const fn list_key_bytes(name: &str) -> ([u8; LIST_KEY_MAX], usize) {
+    const SUFFIX: &[u8] = b"_checks";
+    let name = name.as_bytes();
+    assert!(
+        name.len() + SUFFIX.len() <= LIST_KEY_MAX,
+        "kind name too long"
+    );
+    let mut out = [0u8; LIST_KEY_MAX];
+    let mut i = 0;
+    while i < name.len() {
+        out[i] = name[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < SUFFIX.len() {
+        out[i + j] = SUFFIX[j];
+        j += 1;
+    }
+    (out, name.len() + SUFFIX.len())
+}
+
+/// The questions about one check that the engine and the reports ask of its kind, answered
+/// for every kind by its [`Kind`] implementation (an object-safe view of it).
+pub(super) trait Spec {
+    /// [`Kind::NAME`].
+    fn kind(&self) -> &'static str;
+    /// [`Kind::host_key`].
+    fn host_key(&self) -> Option<String>;
+    /// [`Kind::days`].
+    fn days(&self) -> (Option<i64>, Option<i64>);
+    /// [`Kind::tls_trust`].
+    fn tls_trust(&self) -> Option<TlsTrust<'_>>;
+    /// [`Kind::tls_after_connect`].
+    fn tls_after_connect(&self) -> bool;
+}
+
+impl<K: Kind> Spec for K {
+    fn kind(&self) -> &'static str {
+        K::NAME
+    }
+    fn host_key(&self) -> Option<String> {
+        Kind::host_key(self)
+    }
+    fn days(&self) -> (Option<i64>, Option<i64>) {
+        Kind::days(self)
+    }
+    fn tls_trust(&self) -> Option<TlsTrust<'_>> {
+        Kind::tls_trust(self)
+    }
+    fn tls_after_connect(&self) -> bool {
+        Kind::tls_after_connect(self)
+    }
 }
 
 /// Derive everything kind-shaped from the registry lines in [`super`]: each line is
-/// `Variant(module::SpecType) "kind" "list_key" latency: bool;`, optionally behind a
-/// `#[cfg(feature = "…")]`. The module must expose `FIELDS`, `PHASES`, `LATENCY_REASON`, `VALUES`, `EXPECT_REASON` and
-/// `parse(reader, ctx, thresholds) -> Option<(SpecType, String)>`, and `SpecType` must
-/// implement [`Kind`].
+/// `Variant(module::SpecType);`, optionally behind a `#[cfg(feature = "…")]`, and `SpecType`
+/// implements [`Kind`].
 macro_rules! kinds {
     ($(
         $(#[doc = $doc:literal])*
         $(#[cfg($cfg:meta)])?
-        $variant:ident($module:ident::$spec:ident) $kind:literal $list:literal latency: $latency:literal;
+        $variant:ident($spec:ty);
     )*) => {
         /// The kind-specific part of a check.
         #[derive(Debug, Clone)]
@@ -102,7 +265,7 @@ macro_rules! kinds {
             $(
                 $(#[doc = $doc])*
                 $(#[cfg($cfg)])?
-                $variant(Box<$module::$spec>),
+                $variant(Box<$spec>),
             )*
         }
 
@@ -110,16 +273,7 @@ macro_rules! kinds {
         pub const REGISTRY: &[KindEntry] = &[
             $(
                 $(#[cfg($cfg)])?
-                KindEntry {
-                    kind: $kind,
-                    list_key: $list,
-                    fields: $module::FIELDS,
-                    latency: $latency,
-                    phases: $module::PHASES,
-                    latency_reason: $module::LATENCY_REASON,
-                    values: $module::VALUES,
-                    expect_reason: $module::EXPECT_REASON,
-                },
+                KindEntry::of::<$spec>(),
             )*
         ];
 
@@ -127,23 +281,13 @@ macro_rules! kinds {
         pub const KINDS: &[(&str, &str)] = &[
             $(
                 $(#[cfg($cfg)])?
-                ($list, $kind),
+                (KindEntry::of::<$spec>().list_key, <$spec as Kind>::NAME),
             )*
         ];
 
         impl CheckSpec {
-            /// The kind name.
-            pub fn kind(&self) -> &'static str {
-                match self {
-                    $(
-                        $(#[cfg($cfg)])?
-                        CheckSpec::$variant(_) => $kind,
-                    )*
-                }
-            }
-
-            /// The spec as its [`Kind`].
-            fn as_kind(&self) -> &dyn Kind {
+            /// The spec as the answers of its kind.
+            fn as_spec(&self) -> &dyn registry::Spec {
                 match self {
                     $(
                         $(#[cfg($cfg)])?
@@ -158,16 +302,15 @@ macro_rules! kinds {
                 kind: &str,
                 reader: &mut MapReader<'_>,
                 ctx: &mut Ctx<'_>,
-                thresholds: Thresholds,
             ) -> Option<(CheckSpec, String)> {
-                match kind {
-                    $(
-                        $(#[cfg($cfg)])?
-                        $kind => $module::parse(reader, ctx, thresholds)
-                            .map(|(s, t)| (CheckSpec::$variant(Box::new(s)), t)),
-                    )*
-                    _ => None,
-                }
+                $(
+                    $(#[cfg($cfg)])?
+                    if kind == <$spec as Kind>::NAME {
+                        return <$spec as Kind>::parse(reader, ctx)
+                            .map(|(s, t)| (CheckSpec::$variant(Box::new(s)), t));
+                    }
+                )*
+                None
             }
 
             /// Run one attempt. Each kind's future is boxed: the future of this `match` would
@@ -177,7 +320,7 @@ macro_rules! kinds {
                 match self {
                     $(
                         $(#[cfg($cfg)])?
-                        CheckSpec::$variant(s) => Box::pin(s.run(check, ctx, phase)).await,
+                        CheckSpec::$variant(s) => Box::pin(Kind::run(&**s, check, ctx, phase)).await,
                     )*
                 }
             }
@@ -190,7 +333,9 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::{BTreeMap, BTreeSet};
 
-    use super::super::{CheckSpec, REGISTRY, Thresholds};
+    use super::super::{CheckSpec, REGISTRY};
+    use super::RUN_REASONS;
+    use crate::model::Reason;
     use crate::reader::ctx::Ctx;
     use crate::reader::interpolate::Interpolator;
     use crate::reader::key_table::{Field, FieldType};
@@ -269,11 +414,7 @@ mod tests {
             interp: &interp,
             secrets: &mut secrets,
         };
-        let thresholds = Thresholds {
-            warn_latency: None,
-            fail_latency: None,
-        };
-        let _ = CheckSpec::parse(kind, &mut reader, &mut ctx, thresholds);
+        let _ = CheckSpec::parse(kind, &mut reader, &mut ctx);
         reader.asked.into_iter().collect()
     }
 
@@ -330,6 +471,35 @@ mod tests {
             assert_eq!(e.list_key, format!("{}_checks", e.kind));
             assert!(super::super::KINDS.contains(&(e.list_key, e.kind)));
             assert!(!e.fields.is_empty(), "{}", e.kind);
+        }
+    }
+
+    /// Every reason code of the model is one a kind declares or one any check may get, and a
+    /// kind's latency and condition reasons are among its own.
+    #[test]
+    fn every_reason_belongs_to_a_kind_or_to_every_run() {
+        for entry in REGISTRY {
+            let own: Vec<Reason> = entry.reasons().collect();
+            for r in [entry.latency_reason, entry.expect_reason] {
+                assert!(own.contains(&r), "`{}` does not declare `{r}`", entry.kind);
+            }
+            for r in &own {
+                assert!(
+                    !RUN_REASONS.contains(r),
+                    "`{}` declares `{r}`, which every check may get",
+                    entry.kind
+                );
+            }
+        }
+        // With every optional kind built, each reason has an origin.
+        if super::EVERY_KIND {
+            for r in Reason::ALL {
+                assert!(
+                    RUN_REASONS.contains(r)
+                        || REGISTRY.iter().any(|e| e.reasons().any(|x| x == *r)),
+                    "no kind declares `{r}`"
+                );
+            }
         }
     }
 }

@@ -1,46 +1,17 @@
 //! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
-//! Also the connect helper the TLS check shares (resolution and refusal map to the same codes).
 
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::common::{latency_verdict, millis, short_message, soft_deadline};
-use super::{Phase, Thresholds};
+use super::common::net::{self, CONNECT_REASONS};
+use super::common::{latency_verdict, millis, soft_deadline};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::{Ctx, format_duration};
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use crate::reader::yaml::MapReader;
-
-/// The phases a tcp check times: the lookup (not for an IP literal), the connection, and
-/// the `send`/`expect` exchange when there is one.
-pub const PHASES: &[PhaseName] = &[PhaseName::Dns, PhaseName::Connect, PhaseName::Banner];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: Reason = Reason::TcpLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["banner"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::TcpExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req("host", T::String, "Host name or IP address."),
-    req("port", T::Integer, "TCP port (1-65535)."),
-    opt("send", T::String, "Text sent after connecting."),
-    opt("expect", T::String, "Text the peer's answer must contain."),
-    opt(
-        "max_bytes",
-        T::Integer,
-        "Cap on the bytes read while waiting for `expect`.",
-    ),
-];
 
 /// Default cap on the bytes read while waiting for `expect`.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
@@ -61,167 +32,19 @@ pub struct TcpSpec {
     pub expect: Option<String>,
     /// Cap on the bytes read while waiting for `expect`.
     pub max_bytes: usize,
-    /// Latency thresholds (connect plus banner exchange).
-    pub thresholds: Thresholds,
-}
-
-/// Parse the TCP keys of a check; returns the spec and its `host:port` target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(TcpSpec, String)> {
-    let host = host(r, ctx);
-    let port = port(r, ctx, None);
-    let send = r.take("send").and_then(|(n, p)| ctx.string(n, &p));
-    let expect = match r.take("expect") {
-        // A list is the check's `expect:` conditions, read with the common keys.
-        Some((n, _)) if matches!(n.value, crate::reader::yaml::Value::Seq(_)) => None,
-        Some((n, p)) => Some(ctx.non_empty(n, &p)?),
-        None => None,
-    };
-    let max_bytes = match r.take("max_bytes") {
-        Some((n, p)) => ctx
-            .uint(n, &p, 16 * 1024 * 1024)
-            .and_then(|v| usize::try_from(v).ok())
-            .filter(|v| *v > 0)
-            .unwrap_or(DEFAULT_MAX_BYTES),
-        None => DEFAULT_MAX_BYTES,
-    };
-    let (host, port) = (host?, port?);
-    let target = host_port(&host, port);
-    Some((
-        TcpSpec {
-            host,
-            port,
-            send,
-            expect,
-            max_bytes,
-            thresholds,
-        },
-        target,
-    ))
-}
-
-/// Read the required `host` key (an IPv6 literal may be written with or without brackets).
-pub fn host(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<String> {
-    match r.take("host") {
-        Some((n, p)) => {
-            let h = ctx.non_empty(n, &p)?;
-            let h = h.trim();
-            let h = h
-                .strip_prefix('[')
-                .and_then(|x| x.strip_suffix(']'))
-                .unwrap_or(h);
-            if h.contains(|c: char| c.is_whitespace() || c == '/')
-                || (h.contains(':') && h.parse::<std::net::Ipv6Addr>().is_err())
-            {
-                ctx.problem(
-                    n,
-                    &p,
-                    format!("invalid host `{h}` (a host name or an IP address, without a port)"),
-                );
-                return None;
-            }
-            Some(h.to_owned())
-        }
-        None => {
-            ctx.problem(r.node, &r.path, "missing required key `host`");
-            None
-        }
-    }
-}
-
-/// Read `port` (1-65535); required when `default` is `None`.
-pub fn port(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, default: Option<u16>) -> Option<u16> {
-    match r.take("port") {
-        Some((n, p)) => {
-            let v = ctx.uint(n, &p, 65_535)?;
-            match u16::try_from(v) {
-                Ok(port) if port > 0 => Some(port),
-                _ => {
-                    ctx.problem(n, &p, "port must be between 1 and 65535");
-                    None
-                }
-            }
-        }
-        None => {
-            if default.is_none() {
-                ctx.problem(r.node, &r.path, "missing required key `port`");
-            }
-            default
-        }
-    }
-}
-
-/// `host:port`, with brackets around an IPv6 literal.
-pub fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Resolve `host` and connect to the first address that accepts. A failure is the finished
-/// outcome (`dns.resolve`, `tcp.refused`, `connect.error`).
-pub async fn connect(
-    host: &str,
-    port: u16,
-    phase: &Phase,
-) -> Result<(TcpStream, SocketAddr), Outcome> {
-    phase.set("resolving the host");
-    let t0 = Instant::now();
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(a) => a.collect(),
-        Err(e) => {
-            return Err(Outcome::fail(
-                Reason::DnsResolve,
-                format!("cannot resolve `{host}`: {e}"),
-            ));
-        }
-    };
-    if addrs.is_empty() {
-        return Err(Outcome::fail(
-            Reason::DnsResolve,
-            format!("`{host}` resolved to no address"),
-        ));
-    }
-    // An IP literal is parsed, not looked up: no `dns` phase.
-    let t1 = if host.parse::<std::net::IpAddr>().is_ok() {
-        t0
-    } else {
-        phase.lap(PhaseName::Dns, t0)
-    };
-    phase.set("connecting");
-    let mut last: Option<(SocketAddr, std::io::Error)> = None;
-    for addr in &addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                phase.lap(PhaseName::Connect, t1);
-                let _ = s.set_nodelay(true);
-                return Ok((s, *addr));
-            }
-            Err(e) => last = Some((*addr, e)),
-        }
-    }
-    let Some((addr, e)) = last else {
-        return Err(Outcome::fail(Reason::Internal, "no address was tried"));
-    };
-    let reason = match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => Reason::TcpRefused,
-        _ => Reason::ConnectError,
-    };
-    Err(Outcome::fail(reason, short_message(reason, &e.to_string()))
-        .with_detail(format!("connect to {addr} failed: {e}"))
-        .with_meta("remote_addr", addr.to_string()))
 }
 
 /// Run one attempt. `read_banner`: a condition names the `banner`, so what the peer sends is
 /// read (until it closes, goes silent or the cap) even without `expect`.
-pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase, read_banner: bool) -> Outcome {
+pub async fn run(
+    spec: &TcpSpec,
+    timeout: Duration,
+    thresholds: Thresholds,
+    phase: &Phase,
+    read_banner: bool,
+) -> Outcome {
     let start = Instant::now();
-    let (mut stream, addr) = match connect(&spec.host, spec.port, phase).await {
+    let (mut stream, addr) = match net::connect(&spec.host, spec.port, phase).await {
         Ok(s) => s,
         Err(o) => return o,
     };
@@ -316,7 +139,7 @@ pub async fn run(spec: &TcpSpec, timeout: Duration, phase: &Phase, read_banner: 
         format!("connected to {addr}")
     };
     facts.duration("latency", elapsed);
-    latency_verdict(spec.thresholds, elapsed, Reason::TcpLatency, what)
+    latency_verdict(thresholds, elapsed, Reason::TcpLatency, what)
         .with_metadata(meta)
         .with_facts(facts)
 }
@@ -412,34 +235,76 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for TcpSpec {
+/// The tcp kind (see `src/checks/registry.rs`).
+impl Kind for TcpSpec {
+    const NAME: &'static str = "tcp";
+
+    const FIELDS: &'static [Field] = &[
+        req("host", T::String, "Host name or IP address."),
+        req("port", T::Integer, "TCP port (1-65535)."),
+        opt("send", T::String, "Text sent after connecting."),
+        opt("expect", T::String, "Text the peer's answer must contain."),
+        opt(
+            "max_bytes",
+            T::Integer,
+            "Cap on the bytes read while waiting for `expect`.",
+        ),
+    ];
+
+    /// The lookup (not for an IP literal), the connection, and the `send`/`expect` exchange
+    /// when there is one.
+    const PHASES: &'static [PhaseName] = &[PhaseName::Dns, PhaseName::Connect, PhaseName::Banner];
+    const VALUES: &'static [&'static str] = &["banner"];
+    const LATENCY_REASON: Reason = Reason::TcpLatency;
+    const EXPECT_REASON: Reason = Reason::TcpExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        CONNECT_REASONS,
+        &[Reason::ConnectReset, Reason::TcpExpect, Reason::TcpLatency],
+    ];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let host = net::host(r, ctx);
+        let port = net::port(r, ctx, None);
+        let send = r.take("send").and_then(|(n, p)| ctx.string(n, &p));
+        let expect = match r.take("expect") {
+            // A list is the check's `expect:` conditions, read with the common keys.
+            Some((n, _)) if matches!(n.value, crate::reader::yaml::Value::Seq(_)) => None,
+            Some((n, p)) => Some(ctx.non_empty(n, &p)?),
+            None => None,
+        };
+        let max_bytes = match r.take("max_bytes") {
+            Some((n, p)) => ctx
+                .uint(n, &p, 16 * 1024 * 1024)
+                .and_then(|v| usize::try_from(v).ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(DEFAULT_MAX_BYTES),
+            None => DEFAULT_MAX_BYTES,
+        };
+        let (host, port) = (host?, port?);
+        let target = net::host_port(&host, port);
+        let spec = TcpSpec {
+            host,
+            port,
+            send,
+            expect,
+            max_bytes,
+        };
+        Some((spec, target))
+    }
+
     fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(&self.host, self.port))
+        Some(net::host_key(&self.host, self.port))
     }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    fn run<'a>(
-        &'a self,
-        check: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
+
+    async fn run(&self, check: &CheckDef, _: &RunContext, phase: &Phase) -> Outcome {
         let banner = check.expect.iter().any(|c| c.value.fact == "banner");
-        run(self, check.timeout, phase, banner)
+        run(self, check.timeout, check.thresholds, phase, banner).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_port_brackets_ipv6() {
-        assert_eq!(host_port("::1", 22), "[::1]:22");
-        assert_eq!(host_port("db.internal", 5432), "db.internal:5432");
-    }
 
     #[test]
     fn contains_finds_subslices() {

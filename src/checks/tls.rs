@@ -2,7 +2,6 @@
 //! the name, then report the certificate facts — also when verification failed, so an expired
 //! certificate's dates still reach the report.
 
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,62 +13,13 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::common::cert::{CertFacts, cert_facts, rfc3339};
+use super::common::net::{self, CONNECT_REASONS};
 use super::common::{self, Problem, days_problem, latency_problem, millis, verdict};
-use super::{Phase, RunContext, Thresholds, tcp};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
+use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use crate::reader::yaml::MapReader;
-
-/// The phases the kind times: the lookup (not for an IP literal), the TCP connection and the TLS handshake.
-pub const PHASES: &[crate::model::PhaseName] = &[
-    crate::model::PhaseName::Dns,
-    crate::model::PhaseName::Connect,
-    crate::model::PhaseName::Handshake,
-];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::TlsLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["cert.days_left", "cert.issuer", "cert.subject", "cert.sans"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::TlsExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req("host", T::String, "Host name or IP address."),
-    opt("port", T::Integer, "TCP port (default 443)."),
-    opt(
-        "server_name",
-        T::String,
-        "SNI and the name verified against the certificate (default: host).",
-    ),
-    opt(
-        "warn_days",
-        T::Integer,
-        "WARN when the certificate expires within this many days.",
-    ),
-    opt(
-        "fail_days",
-        T::Integer,
-        "FAIL when the certificate expires within this many days.",
-    ),
-    opt(
-        "ca_file",
-        T::String,
-        "PEM file of a private CA trusted in addition to the system roots.",
-    ),
-    common::trust::CLIENT_CERT_FIELD,
-    common::trust::CLIENT_KEY_FIELD,
-    opt(
-        "min_version",
-        T::Choice(&["1.0", "1.1", "1.2", "1.3"]),
-        "Lowest acceptable negotiated TLS version.",
-    ),
-];
 
 /// Default port.
 pub const DEFAULT_PORT: u16 = 443;
@@ -148,78 +98,17 @@ pub struct TlsSpec {
     pub client: Option<common::tls::ClientIdentity>,
     /// The lowest acceptable negotiated version.
     pub min_version: Option<TlsVersion>,
-    /// Latency thresholds (connect plus handshake).
-    pub thresholds: Thresholds,
-}
-
-/// Parse the TLS keys of a check; returns the spec and its target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(TlsSpec, String)> {
-    let host = tcp::host(r, ctx);
-    let port = tcp::port(r, ctx, Some(DEFAULT_PORT));
-    let server_name = common::trust::server_name(r, ctx)?;
-    let warn_days = days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
-    let fail_days = days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
-    if fail_days > warn_days {
-        ctx.problem(
-            r.node,
-            &r.path,
-            format!("`fail_days` ({fail_days}) must not be greater than `warn_days` ({warn_days})"),
-        );
-    }
-    let ca_file = common::trust::ca_file(r, ctx)?;
-    let client = common::trust::client_identity(r, ctx);
-    let min_version = match r.take("min_version") {
-        Some((n, p)) => {
-            let s = ctx.string(n, &p)?;
-            match TlsVersion::parse(&s) {
-                Some(v) => Some(v),
-                None => {
-                    ctx.problem(
-                        n,
-                        &p,
-                        format!("unsupported min_version `{s}` (use \"1.0\", \"1.1\", \"1.2\" or \"1.3\")"),
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let (host, port) = (host?, port?);
-    let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
-    let mut target = tcp::host_port(&host, port);
-    if server_name != host {
-        target.push_str(&format!(" (server_name {server_name})"));
-    }
-    Some((
-        TlsSpec {
-            host,
-            port,
-            server_name,
-            warn_days,
-            fail_days,
-            ca_file,
-            client,
-            min_version,
-            thresholds,
-        },
-        target,
-    ))
-}
-
-fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
-    let (n, p) = r.take(key)?;
-    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
 /// Run one attempt: connect at once, then wait for the TLS preparation (the trust store and
 /// the random generator, [`RunContext::tls_ready`]) outside the check's clock, then handshake.
 /// The check's latency is its lookup, connect and handshake.
-pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &TlsSpec,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+) -> Outcome {
     let start = Instant::now();
     let Ok(name) = ServerName::try_from(spec.server_name.clone()) else {
         return Outcome::fail(
@@ -227,7 +116,7 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
             format!("invalid server name `{}`", spec.server_name),
         );
     };
-    let (stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
+    let (stream, addr) = match net::connect(&spec.host, spec.port, phase).await {
         Ok(s) => s,
         Err(o) => return o.with_meta("server_name", spec.server_name.clone()),
     };
@@ -324,7 +213,7 @@ pub async fn run(spec: &TlsSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     );
     let _ = tls.shutdown().await;
 
-    judge(spec, version, &chain, elapsed, now)
+    judge(spec, version, &chain, elapsed, thresholds, now)
         .with_metadata(meta)
         .with_facts(facts)
 }
@@ -408,6 +297,7 @@ fn judge(
     version: Option<TlsVersion>,
     chain: &[CertFacts],
     elapsed: Duration,
+    thresholds: Thresholds,
     now: time::OffsetDateTime,
 ) -> Outcome {
     let mut problems: Vec<Problem> = Vec::new();
@@ -445,11 +335,7 @@ fn judge(
             "the server's certificate could not be parsed".to_owned(),
         ));
     }
-    problems.extend(latency_problem(
-        elapsed,
-        spec.thresholds,
-        Reason::TlsLatency,
-    ));
+    problems.extend(latency_problem(elapsed, thresholds, Reason::TlsLatency));
     let days = chain
         .first()
         .map(|c| format!(", {} days left", c.days_left(now)))
@@ -598,32 +484,124 @@ fn handshake_failure(
     Outcome::fail(reason, message)
 }
 
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for TlsSpec {
+/// The tls kind (see `src/checks/registry.rs`).
+impl Kind for TlsSpec {
+    const NAME: &'static str = "tls";
+
+    const FIELDS: &'static [Field] = &[
+        req("host", T::String, "Host name or IP address."),
+        opt("port", T::Integer, "TCP port (default 443)."),
+        opt(
+            "server_name",
+            T::String,
+            "SNI and the name verified against the certificate (default: host).",
+        ),
+        common::trust::WARN_DAYS_FIELD,
+        common::trust::FAIL_DAYS_FIELD,
+        common::trust::CA_FILE_FIELD,
+        common::trust::CLIENT_CERT_FIELD,
+        common::trust::CLIENT_KEY_FIELD,
+        opt(
+            "min_version",
+            T::Choice(&["1.0", "1.1", "1.2", "1.3"]),
+            "Lowest acceptable negotiated TLS version.",
+        ),
+    ];
+
+    /// The lookup (not for an IP literal), the TCP connection and the TLS handshake.
+    const PHASES: &'static [PhaseName] =
+        &[PhaseName::Dns, PhaseName::Connect, PhaseName::Handshake];
+    const VALUES: &'static [&'static str] =
+        &["cert.days_left", "cert.issuer", "cert.subject", "cert.sans"];
+    const LATENCY_REASON: Reason = Reason::TlsLatency;
+    const EXPECT_REASON: Reason = Reason::TlsExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        CONNECT_REASONS,
+        common::tls::HANDSHAKE_REASONS,
+        &[
+            Reason::TlsSelfSigned,
+            Reason::TlsExpiring,
+            Reason::TlsVersion,
+            Reason::TlsLatency,
+            Reason::TlsExpect,
+        ],
+    ];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let host = net::host(r, ctx);
+        let port = net::port(r, ctx, Some(DEFAULT_PORT));
+        let server_name = common::trust::server_name(r, ctx)?;
+        let warn_days = common::trust::days(r, ctx, "warn_days").unwrap_or(DEFAULT_WARN_DAYS);
+        let fail_days = common::trust::days(r, ctx, "fail_days").unwrap_or(DEFAULT_FAIL_DAYS);
+        if fail_days > warn_days {
+            ctx.problem(
+                r.node,
+                &r.path,
+                format!(
+                    "`fail_days` ({fail_days}) must not be greater than `warn_days` ({warn_days})"
+                ),
+            );
+        }
+        let ca_file = common::trust::ca_file(r, ctx)?;
+        let client = common::trust::client_identity(r, ctx);
+        let min_version = match r.take("min_version") {
+            Some((n, p)) => {
+                let s = ctx.string(n, &p)?;
+                match TlsVersion::parse(&s) {
+                    Some(v) => Some(v),
+                    None => {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!("unsupported min_version `{s}` (use \"1.0\", \"1.1\", \"1.2\" or \"1.3\")"),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let (host, port) = (host?, port?);
+        let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
+        let mut target = net::host_port(&host, port);
+        if server_name != host {
+            target.push_str(&format!(" (server_name {server_name})"));
+        }
+        Some((
+            TlsSpec {
+                host,
+                port,
+                server_name,
+                warn_days,
+                fail_days,
+                ca_file,
+                client,
+                min_version,
+            },
+            target,
+        ))
+    }
+
     fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(&self.host, self.port))
+        Some(net::host_key(&self.host, self.port))
     }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
+
     fn days(&self) -> (Option<i64>, Option<i64>) {
         (Some(self.warn_days), Some(self.fail_days))
     }
+
     fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
         Some(common::tls::TlsTrust {
             ca_file: self.ca_file.as_deref(),
             insecure: false,
         })
     }
+
     fn tls_after_connect(&self) -> bool {
         true
     }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, ctx, phase)
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, ctx, phase).await
     }
 }

@@ -10,8 +10,7 @@ use super::keys;
 use super::{DEFAULT_TIMEOUT, file_order, targets};
 use crate::checks::common::expect::{self, Condition, Severity};
 use crate::checks::{
-    CheckDef, CheckSpec, Dependency, KINDS, KindEntry, PhaseLimit, PhaseLimits, Thresholds,
-    kind_entry,
+    CheckDef, CheckSpec, Dependency, KindEntry, PhaseLimit, PhaseLimits, REGISTRY, Thresholds,
 };
 use crate::model::{Location, PhaseName};
 use crate::reader::ctx::Ctx;
@@ -58,8 +57,8 @@ fn read_kind_lists_in_key_order(
     out: &mut Vec<CheckDef>,
     headers: &mut Vec<CheckHeader>,
 ) {
-    for (list_key, kind) in KINDS {
-        let Some((list_node, list_path)) = reader.take(list_key) else {
+    for kind in REGISTRY {
+        let Some((list_node, list_path)) = reader.take(kind.list_key) else {
             continue;
         };
         let items = match &list_node.value {
@@ -104,7 +103,7 @@ fn read_kind_lists_in_key_order(
 }
 
 fn read_check(
-    kind: &str,
+    kind: &KindEntry,
     node: &Node,
     path: &str,
     ctx: &mut Ctx<'_>,
@@ -174,16 +173,15 @@ fn read_check(
     let mut interval = defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL);
     // A kind with a key `interval` of its own (icmp: the spacing of its echo requests) reads
     // it itself; under `serve` such a check runs on the interval of `defaults:`.
-    if !CheckSpec::known_keys(kind).any(|k| k == "interval")
+    if !kind.fields.iter().any(|f| f.key == "interval")
         && let Some((n, p)) = r.take("interval")
         && let Some(d) = super::defaults::interval(ctx, n, &p)
     {
         interval = d;
     }
-    let latency = kind_entry(kind).is_some_and(|e| e.latency);
-    let thresholds = read_thresholds(&mut r, ctx, defaults, (kind, latency), (node, path));
+    let thresholds = read_thresholds(&mut r, ctx, defaults, kind, (node, path));
     let phase_limits = match r.take(keys::PHASES_KEY) {
-        Some((n, p)) => read_phase_limits(n, &p, ctx, kind_entry(kind)),
+        Some((n, p)) => read_phase_limits(n, &p, ctx, kind),
         None => PhaseLimits::new(),
     };
 
@@ -195,12 +193,13 @@ fn read_check(
         .take("tags")
         .map(|(n, p)| read_tags(n, &p, ctx))
         .unwrap_or_default();
-    // A tcp check's `expect` written as one text is its banner key, read by the kind.
-    let banner = kind == "tcp"
+    // A kind with a key `expect` of its own (tcp: its banner) reads it when it is written as
+    // one text; a list is the check's conditions.
+    let banner = kind.fields.iter().any(|f| f.key == keys::EXPECT_KEY)
         && r.peek(keys::EXPECT_KEY)
             .is_some_and(|n| !matches!(n.value, Value::Seq(_)));
     let expect = match r.take(keys::EXPECT_KEY).filter(|_| !banner) {
-        Some((n, p)) => read_expect(n, &p, ctx, kind_entry(kind)),
+        Some((n, p)) => read_expect(n, &p, ctx, kind),
         None => Vec::new(),
     };
 
@@ -217,11 +216,11 @@ fn read_check(
             depends_on: depends_on.clone(),
         });
     }
-    let spec = CheckSpec::parse(kind, &mut r, ctx, thresholds);
+    let spec = CheckSpec::parse(kind.kind, &mut r, ctx);
     r.finish_with(
         || {
             let mut known = keys::common_check_keys();
-            known.extend(CheckSpec::known_keys(kind));
+            known.extend(kind.fields.iter().map(|f| f.key));
             known
         },
         ctx.problems,
@@ -234,6 +233,7 @@ fn read_check(
         retries,
         retry_delay,
         interval,
+        thresholds,
         location: Location {
             file: Arc::clone(file),
             line,
@@ -250,15 +250,7 @@ fn read_check(
 /// `expect: [conditions]`: each a string `VALUE OP EXPECTED` or a mapping `{assert, severity}`,
 /// parsed and compiled now (regexes, JSONPaths) against the values the kind observes; a bad
 /// one is a problem at its entry.
-fn read_expect(
-    node: &Node,
-    path: &str,
-    ctx: &mut Ctx<'_>,
-    entry: Option<&KindEntry>,
-) -> Vec<Condition> {
-    let Some(entry) = entry else {
-        return Vec::new();
-    };
+fn read_expect(node: &Node, path: &str, ctx: &mut Ctx<'_>, entry: &KindEntry) -> Vec<Condition> {
     let values = entry.expect_values();
     let Value::Seq(items) = &node.value else {
         ctx.problem(
@@ -322,15 +314,7 @@ fn read_expect(
 /// `phases: {ttfb: {warn: 300ms}, connect: {fail: 1s}}`: each name one of the kind's phases
 /// (an unknown one is a problem at its key, listing the kind's phases), each value a mapping
 /// of `warn` and/or `fail` durations.
-fn read_phase_limits(
-    node: &Node,
-    path: &str,
-    ctx: &mut Ctx<'_>,
-    entry: Option<&KindEntry>,
-) -> PhaseLimits {
-    let Some(entry) = entry else {
-        return PhaseLimits::new();
-    };
+fn read_phase_limits(node: &Node, path: &str, ctx: &mut Ctx<'_>, entry: &KindEntry) -> PhaseLimits {
     if !entry.latency {
         ctx.problem(
             node,
@@ -394,16 +378,19 @@ fn read_phase_limit(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<PhaseL
     Some(limit)
 }
 
-/// A check's latency thresholds: its own `warn_latency` / `fail_latency` over the defaults'.
-/// A kind whose registry line takes no latency (`latency: false`) rejects both keys, each at
-/// its position, and ignores the defaults' thresholds.
+/// A check's latency thresholds: its own `warn_latency` / `fail_latency` over the defaults',
+/// over the kind's default `warn_latency`. A kind without latency ([`Kind::LATENCY`]) rejects
+/// both keys, each at its position, and ignores the defaults' thresholds.
+///
+/// [`Kind::LATENCY`]: crate::checks::Kind::LATENCY
 fn read_thresholds(
     r: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
-    (kind, latency): (&str, bool),
+    entry: &KindEntry,
     (node, path): (&Node, &str),
 ) -> Thresholds {
+    let (kind, latency) = (entry.kind, entry.latency);
     let mut thresholds = Thresholds {
         warn_latency: defaults.warn_latency.filter(|_| latency),
         fail_latency: defaults.fail_latency.filter(|_| latency),
@@ -429,6 +416,10 @@ fn read_thresholds(
             path,
             "`warn_latency` must not be greater than `fail_latency`",
         );
+    }
+    // The kind's default is no setting of the check's: it is not compared with `fail_latency`.
+    if thresholds.warn_latency.is_none() {
+        thresholds.warn_latency = entry.default_warn_latency;
     }
     thresholds
 }
@@ -545,7 +536,13 @@ mod tests {
             warn_latency: Some(Duration::from_secs(1)),
             ..Defaults::default()
         };
-        let t = read_thresholds(&mut r, &mut ctx, defaults, ("k", latency), (&root, "c"));
+        let entry = KindEntry {
+            kind: "k",
+            latency,
+            default_warn_latency: None,
+            ..REGISTRY[0]
+        };
+        let t = read_thresholds(&mut r, &mut ctx, defaults, &entry, (&root, "c"));
         r.finish(&keys::common_check_keys(), &mut problems);
         let list = problems
             .list

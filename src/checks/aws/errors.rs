@@ -134,16 +134,7 @@ where
 
 /// An error and its sources on one line, without repeating a source already in the text.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
+    let text = crate::checks::common::error_chain(e);
     // The SDK's messages span lines (one per provider tried); a report line must not.
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     escape(&one_line, 600)

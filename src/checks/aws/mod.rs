@@ -24,22 +24,6 @@ mod xml;
 
 pub use clients::Clients;
 pub use run::run;
-pub use spec::{FIELDS, parse};
-
-/// The phases the kind times: the API request(s).
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Request];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::AwsLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &[];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::AwsExpect;
-
-use super::Thresholds;
 
 /// What an AWS check looks at.
 #[derive(Debug, Clone)]
@@ -80,8 +64,6 @@ pub struct AwsSpec {
     pub target: Target,
     /// Client settings (the key of the shared SDK configuration).
     pub client: ClientKey,
-    /// Latency thresholds (the API calls of the check, after the credentials are resolved).
-    pub thresholds: Thresholds,
 }
 
 /// What selects one shared SDK configuration.
@@ -95,27 +77,4 @@ pub struct ClientKey {
     pub endpoint_url: Option<String>,
     /// Role assumed with the chain's credentials.
     pub role_arn: Option<String>,
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for AwsSpec {
-    /// An API client with its own rate handling: not host-limited.
-    fn host_key(&self) -> Option<String> {
-        None
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    /// The Query API client verifies against the system roots.
-    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
-        Some(crate::checks::common::tls::TlsTrust::default())
-    }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, &ctx.aws, phase)
-    }
 }

@@ -14,8 +14,8 @@ use super::errors::{query_error, sdk_error};
 use super::judge::{self, BucketAnswer, Identity};
 use super::query::{self, QueryCall};
 use super::{AwsSpec, Clients, Target, xml};
-use crate::checks::Phase;
 use crate::checks::common::{escape, millis};
+use crate::checks::{Phase, Thresholds};
 use crate::model::{Outcome, Reason};
 
 /// Most `DescribeInstances` pages followed (1000 instances each).
@@ -25,7 +25,12 @@ const MAX_PAGES: usize = 50;
 type Answer = Result<Outcome, Outcome>;
 
 /// Run one attempt.
-pub async fn run(spec: &AwsSpec, clients: &Clients, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &AwsSpec,
+    thresholds: Thresholds,
+    clients: &Clients,
+    phase: &Phase,
+) -> Outcome {
     let Resolved {
         config,
         region,
@@ -67,7 +72,7 @@ pub async fn run(spec: &AwsSpec, clients: &Clients, phase: &Phase) -> Outcome {
     let elapsed = start.elapsed();
     phase.record(crate::model::PhaseName::Request, elapsed);
     let outcome = match answer {
-        Ok(judged) => judge::with_latency(judged, elapsed, spec.thresholds),
+        Ok(judged) => judge::with_latency(judged, elapsed, thresholds),
         Err(failed) => failed,
     };
     outcome

@@ -1,52 +1,17 @@
-//! The config keys of `aws_checks`: their table ([`FIELDS`], from which the key list, the JSON
-//! Schema and the typo suggestions are derived) and the parser that turns a check's mapping into
-//! an [`AwsSpec`] and its printable target, reporting every problem with its position.
+//! The aws kind: its [`Kind`] implementation, with its keys (`FIELDS`, from which the key
+//! list, the JSON Schema and the typo suggestions are derived) and the parser that turns a
+//! check's mapping into an [`AwsSpec`] and its printable target, reporting every problem with
+//! its position.
 
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 
 use super::{AwsSpec, ClientKey, Target};
-use crate::checks::Thresholds;
 use crate::checks::common::{percent_decode, printable_url};
+use crate::checks::{CheckDef, Kind, Phase, RunContext};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::{MapReader, Node, Value};
 
-/// Every key an AWS check accepts besides the common ones: its type and description (the config
-/// schema, the key list and the typo suggestions).
-pub const FIELDS: &[Field] = &[
-    opt(
-        "sts_identity",
-        T::FlagOrObject(STS_FIELDS),
-        "The credentials are valid (`true`, or expectations on the identity).",
-    ),
-    opt(
-        "s3_bucket",
-        T::String,
-        "A bucket that must exist and be reachable.",
-    ),
-    opt(
-        "ec2_instances",
-        T::Object(EC2_FIELDS),
-        "EC2 instances that must be running.",
-    ),
-    opt(
-        "rds_instance",
-        T::String,
-        "A DB instance identifier that must be available.",
-    ),
-    opt(
-        "elb_target_group",
-        T::TextOrObject(ELB_FIELDS),
-        "A target group (ARN, or `{arn, min_healthy}`) whose targets must be healthy.",
-    ),
-    opt("region", T::String, "AWS region."),
-    opt("profile", T::String, "Shared-config profile."),
-    opt(
-        "endpoint_url",
-        T::String,
-        "Custom endpoint URL (e.g. a local emulator).",
-    ),
-    opt("role_arn", T::String, "Role to assume."),
-];
 /// The keys of `sts_identity: {…}`.
 const STS_FIELDS: &[Field] = &[
     opt("account", T::String, "Expected account id."),
@@ -72,43 +37,101 @@ fn keys(fields: &[Field]) -> Vec<&'static str> {
     fields.iter().map(|f| f.key).collect()
 }
 
-/// Parse the AWS keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(AwsSpec, String)> {
-    // The credentials the SDK reads from the environment are secrets for every run
-    // (`config::interpolate::WELL_KNOWN_SECRETS`), whatever prints them.
-    let mut ok = true;
-    let client = ClientKey {
-        region: region(r, ctx, &mut ok),
-        profile: take_non_empty(r, ctx, "profile", &mut ok),
-        endpoint_url: endpoint_url(r, ctx, &mut ok),
-        role_arn: role_arn(r, ctx, &mut ok),
-    };
-    let targets = targets(r, ctx, &mut ok);
-    let target = ctx.exactly_one(
-        r,
-        targets,
-        ok,
-        &[
+/// The aws kind (see `src/checks/registry.rs`).
+impl Kind for AwsSpec {
+    const NAME: &'static str = "aws";
+
+    const FIELDS: &'static [Field] = &[
+        opt(
             "sts_identity",
+            T::FlagOrObject(STS_FIELDS),
+            "The credentials are valid (`true`, or expectations on the identity).",
+        ),
+        opt(
             "s3_bucket",
+            T::String,
+            "A bucket that must exist and be reachable.",
+        ),
+        opt(
             "ec2_instances",
+            T::Object(EC2_FIELDS),
+            "EC2 instances that must be running.",
+        ),
+        opt(
             "rds_instance",
+            T::String,
+            "A DB instance identifier that must be available.",
+        ),
+        opt(
             "elb_target_group",
-        ],
-    )?;
-    let printable = printable(&target, &client);
-    Some((
-        AwsSpec {
-            target,
-            client,
-            thresholds,
-        },
-        printable,
-    ))
+            T::TextOrObject(ELB_FIELDS),
+            "A target group (ARN, or `{arn, min_healthy}`) whose targets must be healthy.",
+        ),
+        opt("region", T::String, "AWS region."),
+        opt("profile", T::String, "Shared-config profile."),
+        opt(
+            "endpoint_url",
+            T::String,
+            "Custom endpoint URL (e.g. a local emulator).",
+        ),
+        opt("role_arn", T::String, "Role to assume."),
+    ];
+
+    /// The API request(s).
+    const PHASES: &'static [PhaseName] = &[PhaseName::Request];
+    const VALUES: &'static [&'static str] = &[];
+    const LATENCY_REASON: Reason = Reason::AwsLatency;
+    const EXPECT_REASON: Reason = Reason::AwsExpect;
+    const REASONS: &'static [&'static [Reason]] = &[&[
+        Reason::AwsCredentials,
+        Reason::AwsAccessDenied,
+        Reason::AwsNotFound,
+        Reason::AwsExpect,
+        Reason::AwsApi,
+        Reason::AwsUnreachable,
+        Reason::AwsLatency,
+    ]];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        // The credentials the SDK reads from the environment are secrets for every run
+        // (`config::interpolate::WELL_KNOWN_SECRETS`), whatever prints them.
+        let mut ok = true;
+        let client = ClientKey {
+            region: region(r, ctx, &mut ok),
+            profile: take_non_empty(r, ctx, "profile", &mut ok),
+            endpoint_url: endpoint_url(r, ctx, &mut ok),
+            role_arn: role_arn(r, ctx, &mut ok),
+        };
+        let targets = targets(r, ctx, &mut ok);
+        let target = ctx.exactly_one(
+            r,
+            targets,
+            ok,
+            &[
+                "sts_identity",
+                "s3_bucket",
+                "ec2_instances",
+                "rds_instance",
+                "elb_target_group",
+            ],
+        )?;
+        let printable = printable(&target, &client);
+        Some((AwsSpec { target, client }, printable))
+    }
+
+    /// An API client with its own rate handling: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+
+    /// The Query API client verifies against the system roots.
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        Some(crate::checks::common::tls::TlsTrust::default())
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        super::run(self, check.thresholds, &ctx.aws, phase).await
+    }
 }
 
 /// The optional `region`, a region code.

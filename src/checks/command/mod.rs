@@ -11,68 +11,11 @@ use std::time::{Duration, Instant};
 
 use super::common::capped::{self, Capped};
 use super::common::{Problem, escape, escape_controls, latency_problem, millis, verdict};
-use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason, Status};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
+use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::{MapReader, Node, Value};
 use crate::redact::cut_later;
-
-/// The phases the kind times: the program's run, from spawn to exit.
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Run];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::CommandLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["stdout", "stdout.<JSONPath>", "stderr", "exit_code"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::CommandExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req(
-        "command",
-        T::StringList,
-        "Program and arguments (a list), or one string split like a shell would; with `shell: true` one string run by `sh -c`.",
-    ),
-    opt("shell", T::Bool, "Run `command` with `sh -c`."),
-    opt(
-        "expect_exit",
-        T::ScalarList,
-        "Accepted exit code(s) (default 0).",
-    ),
-    opt(
-        "stdout_contains",
-        T::StringList,
-        "Text(s) stdout must contain.",
-    ),
-    opt(
-        "stdout_not_contains",
-        T::StringList,
-        "Text(s) stdout must not contain.",
-    ),
-    opt("stdout_regex", T::String, "A regex stdout must match."),
-    opt(
-        "stderr_contains",
-        T::StringList,
-        "Text(s) stderr must contain.",
-    ),
-    opt("stderr_regex", T::String, "A regex stderr must match."),
-    opt(
-        "env",
-        T::StringMap,
-        "Environment variables for the program.",
-    ),
-    opt(
-        "cwd",
-        T::String,
-        "Working directory, relative to the config file's directory (default: infracheck's own).",
-    ),
-    opt("max_output_bytes", T::Integer, "Cap on the output read."),
-];
 
 /// Default cap on each captured stream.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
@@ -117,88 +60,149 @@ pub struct CommandSpec {
     pub cwd: Option<String>,
     /// Cap on each captured stream.
     pub max_output: usize,
-    /// Latency thresholds (only applied when set).
-    pub thresholds: Thresholds,
 }
 
-/// Parse the command keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(CommandSpec, String)> {
-    let shell = match r.take("shell") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
-    let argv = match r.take("command") {
-        Some((n, p)) => parse_command(n, &p, ctx, shell),
-        None => {
-            ctx.problem(r.node, &r.path, "missing required key `command`");
-            None
-        }
-    };
-    let expect_exit = match r.take("expect_exit") {
-        Some((n, p)) => parse_exit_codes(n, &p, ctx),
-        None => Some(vec![0]),
-    };
-    let stdout_contains = opt_list(r, ctx, "stdout_contains");
-    let stdout_not_contains = opt_list(r, ctx, "stdout_not_contains");
-    let stdout_regex = crate::checks::common::trust::regex(r, ctx, "stdout_regex").flatten();
-    let stderr_contains = opt_list(r, ctx, "stderr_contains");
-    let stderr_regex = crate::checks::common::trust::regex(r, ctx, "stderr_regex").flatten();
-    let mut env = Vec::new();
-    if let Some((n, p)) = r.take("env")
-        && let Some(map) = ctx.string_map(n, &p)
-    {
-        for (name, value, _) in map {
-            if name.is_empty() || name.contains('=') || name.contains('\0') {
-                ctx.problem(n, &p, format!("invalid environment variable name `{name}`"));
-                continue;
+/// The command kind (see `src/checks/registry.rs`).
+impl Kind for CommandSpec {
+    const NAME: &'static str = "command";
+
+    const FIELDS: &'static [Field] = &[
+        req(
+            "command",
+            T::StringList,
+            "Program and arguments (a list), or one string split like a shell would; with `shell: true` one string run by `sh -c`.",
+        ),
+        opt("shell", T::Bool, "Run `command` with `sh -c`."),
+        opt(
+            "expect_exit",
+            T::ScalarList,
+            "Accepted exit code(s) (default 0).",
+        ),
+        opt(
+            "stdout_contains",
+            T::StringList,
+            "Text(s) stdout must contain.",
+        ),
+        opt(
+            "stdout_not_contains",
+            T::StringList,
+            "Text(s) stdout must not contain.",
+        ),
+        opt("stdout_regex", T::String, "A regex stdout must match."),
+        opt(
+            "stderr_contains",
+            T::StringList,
+            "Text(s) stderr must contain.",
+        ),
+        opt("stderr_regex", T::String, "A regex stderr must match."),
+        opt(
+            "env",
+            T::StringMap,
+            "Environment variables for the program.",
+        ),
+        opt(
+            "cwd",
+            T::String,
+            "Working directory, relative to the config file's directory (default: infracheck's own).",
+        ),
+        opt("max_output_bytes", T::Integer, "Cap on the output read."),
+    ];
+
+    /// The program's run, from spawn to exit.
+    const PHASES: &'static [PhaseName] = &[PhaseName::Run];
+    const VALUES: &'static [&'static str] = &["stdout", "stdout.<JSONPath>", "stderr", "exit_code"];
+    const LATENCY_REASON: Reason = Reason::CommandLatency;
+    const EXPECT_REASON: Reason = Reason::CommandExpect;
+    const REASONS: &'static [&'static [Reason]] = &[&[
+        Reason::CommandSpawn,
+        Reason::CommandExit,
+        Reason::CommandOutput,
+        Reason::CommandLatency,
+        Reason::CommandExpect,
+    ]];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let shell = match r.take("shell") {
+            Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+            None => false,
+        };
+        let argv = match r.take("command") {
+            Some((n, p)) => parse_command(n, &p, ctx, shell),
+            None => {
+                ctx.problem(r.node, &r.path, "missing required key `command`");
+                None
             }
-            let lower = name.to_ascii_lowercase();
-            if SENSITIVE_ENV_HINTS.iter().any(|h| lower.contains(h)) {
-                ctx.secrets.push(value.clone());
+        };
+        let expect_exit = match r.take("expect_exit") {
+            Some((n, p)) => parse_exit_codes(n, &p, ctx),
+            None => Some(vec![0]),
+        };
+        let stdout_contains = opt_list(r, ctx, "stdout_contains");
+        let stdout_not_contains = opt_list(r, ctx, "stdout_not_contains");
+        let stdout_regex = crate::checks::common::trust::regex(r, ctx, "stdout_regex").flatten();
+        let stderr_contains = opt_list(r, ctx, "stderr_contains");
+        let stderr_regex = crate::checks::common::trust::regex(r, ctx, "stderr_regex").flatten();
+        let mut env = Vec::new();
+        if let Some((n, p)) = r.take("env")
+            && let Some(map) = ctx.string_map(n, &p)
+        {
+            for (name, value, _) in map {
+                if name.is_empty() || name.contains('=') || name.contains('\0') {
+                    ctx.problem(n, &p, format!("invalid environment variable name `{name}`"));
+                    continue;
+                }
+                let lower = name.to_ascii_lowercase();
+                if SENSITIVE_ENV_HINTS.iter().any(|h| lower.contains(h)) {
+                    ctx.secrets.push(value.clone());
+                }
+                env.push((name, value));
             }
-            env.push((name, value));
         }
+        let cwd = match r.take("cwd") {
+            Some((n, p)) => ctx.config_path(n, &p),
+            None => None,
+        };
+        let max_output = match r.take("max_output_bytes") {
+            Some((n, p)) => ctx
+                .uint(n, &p, 64 * 1024 * 1024)
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(DEFAULT_MAX_OUTPUT),
+            None => DEFAULT_MAX_OUTPUT,
+        };
+        let argv = argv?;
+        let target = if shell {
+            argv.last().cloned().unwrap_or_default()
+        } else {
+            argv.iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Some((
+            CommandSpec {
+                argv,
+                expect_exit: expect_exit?,
+                stdout_contains,
+                stdout_not_contains,
+                stdout_regex,
+                stderr_contains,
+                stderr_regex,
+                env,
+                cwd,
+                max_output,
+            },
+            escape(&target, 300),
+        ))
     }
-    let cwd = match r.take("cwd") {
-        Some((n, p)) => ctx.config_path(n, &p),
-        None => None,
-    };
-    let max_output = match r.take("max_output_bytes") {
-        Some((n, p)) => ctx
-            .uint(n, &p, 64 * 1024 * 1024)
-            .and_then(|v| usize::try_from(v).ok())
-            .unwrap_or(DEFAULT_MAX_OUTPUT),
-        None => DEFAULT_MAX_OUTPUT,
-    };
-    let argv = argv?;
-    let target = if shell {
-        argv.last().cloned().unwrap_or_default()
-    } else {
-        argv.iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    Some((
-        CommandSpec {
-            argv,
-            expect_exit: expect_exit?,
-            stdout_contains,
-            stdout_not_contains,
-            stdout_regex,
-            stderr_contains,
-            stderr_regex,
-            env,
-            cwd,
-            max_output,
-            thresholds,
-        },
-        escape(&target, 300),
-    ))
+
+    /// Runs locally: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+
+    async fn run(&self, check: &CheckDef, _: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, phase, !check.expect.is_empty()).await
+    }
 }
 
 fn parse_command(node: &Node, path: &str, ctx: &mut Ctx<'_>, shell: bool) -> Option<Vec<String>> {
@@ -289,7 +293,12 @@ mod tree;
 
 /// Run one attempt. `conditions`: the check has `expect:` conditions, so its output and exit
 /// code are kept as its facts.
-pub async fn run(spec: &CommandSpec, phase: &Phase, conditions: bool) -> Outcome {
+pub async fn run(
+    spec: &CommandSpec,
+    thresholds: Thresholds,
+    phase: &Phase,
+    conditions: bool,
+) -> Outcome {
     let Some((program, args)) = spec.argv.split_first() else {
         return Outcome::fail(Reason::Internal, "empty command");
     };
@@ -432,7 +441,9 @@ pub async fn run(spec: &CommandSpec, phase: &Phase, conditions: bool) -> Outcome
         stderr_capped: err_total > err.len(),
         elapsed,
     };
-    judge(spec, &ran).with_metadata(meta).with_facts(facts)
+    judge(spec, thresholds, &ran)
+        .with_metadata(meta)
+        .with_facts(facts)
 }
 
 /// What one run of the program showed.
@@ -455,7 +466,7 @@ struct Ran<'a> {
 }
 
 /// The verdict: the exit code against `expect_exit`, the output assertions and the latency.
-fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
+fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
     let (code, signal, out, err, elapsed) =
         (ran.code, ran.signal, ran.stdout, ran.stderr, ran.elapsed);
     let mut problems: Vec<Problem> = Vec::new();
@@ -532,7 +543,7 @@ fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
             format!("stderr does not match regex `{}`", escape(re.as_str(), 200)),
         ));
     }
-    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::CommandLatency) {
+    if let Some(p) = latency_problem(elapsed, thresholds, Reason::CommandLatency) {
         problems.push(p);
     }
     let ok = format!(
@@ -561,25 +572,6 @@ fn whole_chars(bytes: &[u8]) -> &[u8] {
     match std::str::from_utf8(bytes) {
         Err(e) if e.error_len().is_none() => bytes.get(..e.valid_up_to()).unwrap_or(bytes),
         _ => bytes,
-    }
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for CommandSpec {
-    /// Runs locally: not host-limited.
-    fn host_key(&self) -> Option<String> {
-        None
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    fn run<'a>(
-        &'a self,
-        check: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, phase, !check.expect.is_empty())
     }
 }
 

@@ -12,11 +12,16 @@ fn spec() -> CommandSpec {
         env: Vec::new(),
         cwd: None,
         max_output: DEFAULT_MAX_OUTPUT,
-        thresholds: Thresholds {
-            warn_latency: None,
-            fail_latency: Some(Duration::from_secs(1)),
-        },
     }
+}
+
+/// The verdict with a `fail_latency` of 1s.
+fn judge(spec: &CommandSpec, ran: &Ran<'_>) -> Outcome {
+    let thresholds = Thresholds {
+        warn_latency: None,
+        fail_latency: Some(Duration::from_secs(1)),
+    };
+    super::judge(spec, thresholds, ran)
 }
 
 fn ran<'a>(code: Option<i32>, stdout: &'a [u8], stderr: &'a [u8], ms: u64) -> Ran<'a> {

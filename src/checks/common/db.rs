@@ -4,7 +4,6 @@
 use super::judge::Problem;
 use super::text::escape;
 use super::url::secret_url;
-use crate::checks::Thresholds;
 use crate::model::{Reason, Status};
 use crate::reader::ctx::Ctx;
 
@@ -19,6 +18,18 @@ pub const PHASES: &[crate::model::PhaseName] = &[
     crate::model::PhaseName::Tls,
     crate::model::PhaseName::Auth,
     crate::model::PhaseName::Query,
+];
+
+/// The values a database check observes for `expect:` conditions.
+pub const VALUES: &[&str] = &["db.value", "db.rows"];
+
+/// The reasons of a database check.
+pub const REASONS: &[crate::model::Reason] = &[
+    crate::model::Reason::DbConnect,
+    crate::model::Reason::DbAuth,
+    crate::model::Reason::DbQuery,
+    crate::model::Reason::DbExpect,
+    crate::model::Reason::DbLatency,
 ];
 
 /// How a database check uses TLS.
@@ -62,16 +73,8 @@ macro_rules! db_fields {
                 $crate::reader::key_table::FieldType::Choice($tls),
                 "TLS mode.",
             ),
-            $crate::reader::key_table::opt(
-                "insecure",
-                $crate::reader::key_table::FieldType::Bool,
-                "Skip TLS certificate verification.",
-            ),
-            $crate::reader::key_table::opt(
-                "ca_file",
-                $crate::reader::key_table::FieldType::String,
-                "PEM file of a private CA trusted in addition to the system roots.",
-            ),
+            $crate::checks::common::trust::INSECURE_FIELD,
+            $crate::checks::common::trust::CA_FILE_FIELD,
             $crate::checks::common::trust::CLIENT_CERT_FIELD,
             $crate::checks::common::trust::CLIENT_KEY_FIELD,
         ]
@@ -99,8 +102,17 @@ pub struct DbCommon {
     pub ca_file: Option<String>,
     /// The client certificate presented when the server asks for one.
     pub client: Option<super::tls::ClientIdentity>,
-    /// Latency thresholds (connect + query).
-    pub thresholds: Thresholds,
+}
+
+impl DbCommon {
+    /// The server's `host:port`, for the per-host limit.
+    pub fn host_key(&self, default_port: u16) -> Option<String> {
+        let host = self.url.host_str()?;
+        Some(super::net::host_key(
+            host,
+            self.url.port().unwrap_or(default_port),
+        ))
+    }
 }
 
 /// Parse the shared database keys; `tls_modes` lists the accepted `tls` values, the first is
@@ -108,7 +120,6 @@ pub struct DbCommon {
 pub fn parse_db(
     r: &mut crate::reader::yaml::MapReader<'_>,
     ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
     schemes: &[&str],
     tls_modes: &[(&str, TlsMode)],
 ) -> Option<(DbCommon, String)> {
@@ -181,7 +192,6 @@ pub fn parse_db(
             insecure,
             ca_file,
             client,
-            thresholds,
         },
         target,
     ))

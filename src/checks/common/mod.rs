@@ -1,6 +1,7 @@
 //! Helpers every kind shares, one copy each: the latency and days-left judges and the fold of
 //! problems into a verdict ([`judge`]), untrusted-text escaping and short transport messages
-//! ([`text`]), capped reads ([`capped`]), TLS client configs and the one verifier ([`tls`]),
+//! ([`text`]), capped reads ([`capped`]), the `host`/`port` keys and the TCP connect
+//! ([`net`]), TLS client configs and the one verifier ([`tls`]),
 //! certificate facts ([`cert`]), the `insecure`/`ca_file` readers ([`trust`]), password-bearing
 //! URLs ([`url`]) and the database kinds' shared part ([`db`]).
 
@@ -9,6 +10,7 @@ pub mod cert;
 pub mod db;
 pub mod expect;
 pub mod judge;
+pub mod net;
 pub mod text;
 pub mod tls;
 pub mod trust;
@@ -18,7 +20,9 @@ pub use judge::{
     Problem, add_problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline,
     verdict,
 };
-pub use text::{MESSAGE_MAX, escape, escape_controls, excerpt, one_short_line, short_message};
+pub use text::{
+    MESSAGE_MAX, error_chain, escape, escape_controls, excerpt, one_short_line, short_message,
+};
 pub use url::{percent_decode, printable_url, secret_url};
 
 /// The keys of a `FIELDS` table, in order (see [`field_keys!`]).

@@ -3,6 +3,22 @@
 
 use crate::model::{Outcome, Reason};
 
+/// An error and its sources on one line, without repeating a source already in the text
+/// (`connection failed: tls: certificate expired`).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// The longest report message of a kind listed in `checks::SHORT_MESSAGE_KINDS`, in
 /// characters (docs/results.md).
 pub const MESSAGE_MAX: usize = 120;

@@ -34,6 +34,37 @@ pub fn ca_file(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<Option<String
     Some(Some(path))
 }
 
+/// The `warn_days` key of a kind that judges the server's certificate.
+pub const WARN_DAYS_FIELD: Field = opt(
+    "warn_days",
+    FieldType::Integer,
+    "WARN when the certificate expires within this many days.",
+);
+/// The `fail_days` key of a kind that judges the server's certificate.
+pub const FAIL_DAYS_FIELD: Field = opt(
+    "fail_days",
+    FieldType::Integer,
+    "FAIL when the certificate expires within this many days.",
+);
+
+/// Read a days-left threshold (`warn_days`, `fail_days`), if set: a whole number of days.
+pub fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
+    let (n, p) = r.take(key)?;
+    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
+}
+
+/// The `ca_file` key of a kind that speaks TLS to one server.
+pub const CA_FILE_FIELD: Field = opt(
+    "ca_file",
+    FieldType::String,
+    "PEM file of a private CA trusted in addition to the system roots.",
+);
+/// The `insecure` key of a kind that speaks TLS to one server.
+pub const INSECURE_FIELD: Field = opt(
+    "insecure",
+    FieldType::Bool,
+    "Skip TLS certificate verification.",
+);
 /// The schema fields of `client_cert` and `client_key`, declared once for every kind that
 /// takes them.
 pub const CLIENT_CERT_FIELD: Field = opt(

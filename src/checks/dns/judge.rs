@@ -11,19 +11,26 @@ use super::metadata::metadata;
 use super::records::display_name;
 use super::resolver::Resolver;
 use super::spec::{DnsSpec, MatchMode, rcode_name};
+use crate::checks::Thresholds;
 use crate::checks::common;
 use crate::model::{Outcome, Reason};
 use crate::reader::ctx::format_duration;
 
 /// The check's outcome, with its metadata, from what each of `resolvers` did (`facts`, in
 /// the same order).
-pub(super) fn judge(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact]) -> Outcome {
+/// The latency `thresholds` judge the slowest answer when every resolver agrees.
+pub(super) fn judge(
+    spec: &DnsSpec,
+    thresholds: Thresholds,
+    resolvers: &[Resolver],
+    facts: &[Fact],
+) -> Outcome {
     let mut verdicts: Vec<Verdict> = facts.iter().map(|f| resolver_verdict(spec, f)).collect();
     if spec.expected.is_none() {
         require_agreement(facts, &mut verdicts);
     }
     let meta = metadata(spec, resolvers, facts, &verdicts);
-    fold(spec, resolvers, facts, verdicts).with_metadata(meta)
+    fold(spec, thresholds, resolvers, facts, verdicts).with_metadata(meta)
 }
 
 /// Whether one resolver's answer satisfies the check on its own (rcode, records, TTLs).
@@ -145,11 +152,17 @@ pub(super) fn require_agreement(facts: &[Fact], verdicts: &mut [Verdict]) {
 /// The check's outcome from the per-resolver verdicts: every resolver passing is PASS (or a
 /// latency WARN/FAIL on the slowest); one resolver is its own verdict; several are WARN when
 /// at least `min_agree` pass, else FAIL.
-fn fold(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact], verdicts: Vec<Verdict>) -> Outcome {
+fn fold(
+    spec: &DnsSpec,
+    thresholds: Thresholds,
+    resolvers: &[Resolver],
+    facts: &[Fact],
+    verdicts: Vec<Verdict>,
+) -> Outcome {
     let total = resolvers.len();
     let agree = verdicts.iter().filter(|v| v.is_ok()).count();
     if agree == total {
-        return all_agree(spec, resolvers, facts);
+        return all_agree(spec, thresholds, resolvers, facts);
     }
     let disagreeing: Vec<String> = resolvers
         .iter()
@@ -212,7 +225,12 @@ fn fold(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact], verdicts: Vec<Ve
 
 /// Every resolver passed: PASS naming the answer, unless the slowest crossed a latency
 /// threshold.
-fn all_agree(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact]) -> Outcome {
+fn all_agree(
+    spec: &DnsSpec,
+    thresholds: Thresholds,
+    resolvers: &[Resolver],
+    facts: &[Fact],
+) -> Outcome {
     let total = resolvers.len();
     let what = match facts.first() {
         Some(Ok(a)) if a.rcode != ResponseCode::NoError => rcode_name(a.rcode),
@@ -238,7 +256,7 @@ fn all_agree(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact]) -> Outcome 
         spec.query_type,
         slowest.as_millis()
     );
-    let problems = common::latency_problem(slowest, spec.thresholds, Reason::DnsLatency);
+    let problems = common::latency_problem(slowest, thresholds, Reason::DnsLatency);
     common::verdict(problems.into_iter().collect(), ok)
 }
 
@@ -268,7 +286,6 @@ mod tests {
 
     use super::super::facts::Answer;
     use super::*;
-    use crate::checks::Thresholds;
     use crate::model::Status;
     use hickory_resolver::proto::rr::{Name, RecordType};
 
@@ -284,14 +301,15 @@ mod tests {
             max_ttl: None,
             min_agree: None,
             recursion_desired: true,
-            thresholds: Thresholds {
-                warn_latency: None,
-                fail_latency: None,
-            },
             ca_file: None,
             insecure: false,
             client: None,
         }
+    }
+
+    /// The verdict without latency thresholds.
+    fn judge(spec: &DnsSpec, resolvers: &[Resolver], facts: &[Fact]) -> Outcome {
+        super::judge(spec, Thresholds::default(), resolvers, facts)
     }
 
     fn resolvers(n: u8) -> Vec<Resolver> {
@@ -453,29 +471,32 @@ mod tests {
 
     #[test]
     fn the_slowest_resolver_is_judged_on_latency() {
-        let mut s = spec(None);
-        s.thresholds.warn_latency = Some(Duration::from_millis(40));
+        let s = spec(None);
+        let mut thresholds = Thresholds {
+            warn_latency: Some(Duration::from_millis(40)),
+            fail_latency: None,
+        };
         let facts = [
             answer(ResponseCode::NoError, &["192.0.2.1"], 300, 10),
             answer(ResponseCode::NoError, &["192.0.2.1"], 300, 50),
         ];
-        let o = judge(&s, &resolvers(2), &facts);
+        let o = super::judge(&s, thresholds, &resolvers(2), &facts);
         assert_eq!(
             (o.status, o.reason),
             (Status::Warn, Some(Reason::DnsLatency))
         );
         assert_eq!(o.message, "slow: 50 ms > warn_latency 40ms");
-        s.thresholds.fail_latency = Some(Duration::from_millis(45));
-        let o = judge(&s, &resolvers(2), &facts);
+        thresholds.fail_latency = Some(Duration::from_millis(45));
+        let o = super::judge(&s, thresholds, &resolvers(2), &facts);
         assert_eq!(
             (o.status, o.reason),
             (Status::Fail, Some(Reason::DnsLatency))
         );
-        s.thresholds = Thresholds {
+        thresholds = Thresholds {
             warn_latency: Some(Duration::from_millis(60)),
             fail_latency: None,
         };
-        let o = judge(&s, &resolvers(2), &facts);
+        let o = super::judge(&s, thresholds, &resolvers(2), &facts);
         assert_eq!(o.status, Status::Pass);
         assert_eq!(
             o.message,

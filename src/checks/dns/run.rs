@@ -3,16 +3,22 @@
 
 use std::time::Duration;
 
-use super::client::{Trust, ask, build_query};
+use super::client::{Ready, Trust, ask, build_query};
 use super::judge::judge;
 use super::resolver::Resolver;
 use super::spec::DnsSpec;
 use crate::checks::common;
-use crate::checks::{Phase, RunContext};
+use crate::checks::{Phase, RunContext, Thresholds};
 use crate::model::{Outcome, Reason};
 
 /// Run one attempt.
-pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &DnsSpec,
+    timeout: Duration,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+) -> Outcome {
     let resolvers: Vec<Resolver> = if spec.resolvers.is_empty() {
         match ctx.dns_system.get() {
             Ok(r) => r.into_iter().map(Resolver::Plain).collect(),
@@ -21,37 +27,36 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     } else {
         spec.resolvers.clone()
     };
-    // The trust settings are checked once, before any query (each encrypted resolver then
-    // gets its own config, whose verifier reports that connection's certificate problem).
-    if resolvers.iter().any(Resolver::encrypted)
-        && let Err(e) = common::tls::recording_client_config(
-            spec.ca_file.as_deref(),
-            spec.insecure,
-            spec.client.as_ref(),
-        )
-    {
-        return Outcome::fail(Reason::TlsInvalid, e);
-    }
     let trust = Trust {
         ca_file: spec.ca_file.as_deref(),
         insecure: spec.insecure,
         client: spec.client.as_ref(),
     };
-    let budget = budget(timeout);
+    let budget = common::soft_deadline(timeout);
     let query = match build_query(spec) {
         Ok(q) => q,
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
+    // Each encrypted resolver connects first, then waits for the TLS preparation (one wait,
+    // shared, outside the clock), then builds its TLS config and handshakes.
+    let ready: Ready<'_> = futures::FutureExt::shared(Box::pin(async {
+        ctx.tls_ready(phase).await;
+    }) as _);
     phase.set("waiting for the DNS resolvers");
+    let outside = phase.outside();
     let asked = std::time::Instant::now();
     let facts = futures::future::join_all(
         resolvers
             .iter()
-            .map(|r| ask(r, &query, spec.query_type, trust, budget)),
+            .map(|r| ask(r, &query, spec.query_type, (trust, &ready), budget)),
     )
     .await;
-    phase.lap(crate::model::PhaseName::Query, asked);
-    judge(spec, &resolvers, &facts).with_facts(observed(&facts))
+    let waited = phase.outside().saturating_sub(outside);
+    phase.record(
+        crate::model::PhaseName::Query,
+        asked.elapsed().saturating_sub(waited),
+    );
+    judge(spec, thresholds, &resolvers, &facts).with_facts(observed(&facts))
 }
 
 /// The values of `expect:` conditions: `dns.answers`, the records every resolver that
@@ -77,22 +82,4 @@ fn observed(facts: &[super::facts::Fact]) -> crate::model::Facts {
         out.duration("latency", slowest);
     }
     out
-}
-
-/// Give up on silent resolvers a little before the engine's timeout, so the answers of the
-/// others are still compared and the silent ones are named.
-fn budget(timeout: Duration) -> Duration {
-    timeout.saturating_sub((timeout / 10).min(Duration::from_millis(500)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_leaves_room_before_the_timeout() {
-        assert_eq!(budget(Duration::from_secs(2)), Duration::from_millis(1800));
-        assert_eq!(budget(Duration::from_secs(10)), Duration::from_millis(9500));
-        assert_eq!(budget(Duration::ZERO), Duration::ZERO);
-    }
 }

@@ -1,6 +1,6 @@
-//! The config of a DNS check: its keys (`FIELDS`, the one declaration the key list, the JSON
-//! Schema and the docs are read from), the validated [`DnsSpec`] and the parser that builds it,
-//! reporting every problem with its position.
+//! The dns kind: its [`Kind`] implementation (its keys, `FIELDS`, the one declaration the key
+//! list, the JSON Schema and the docs are read from, and the parser that builds a validated
+//! [`DnsSpec`], reporting every problem with its position; its phases, values and reasons).
 
 use std::collections::BTreeSet;
 
@@ -9,73 +9,11 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 
 use super::records::{display_name, normalize_expected};
 use super::resolver::{Resolver, parse_resolver};
-use crate::checks::Thresholds;
-use crate::checks::common;
+use crate::checks::{CheckDef, Kind, Phase, RunContext, common};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use crate::reader::yaml::{MapReader, Node};
-
-/// Type and description of every key a DNS check accepts besides the common ones (the config
-/// schema and the known-key list).
-pub const FIELDS: &[Field] = &[
-    req("query_name", T::String, "The name to resolve."),
-    opt(
-        "query_type",
-        T::Choice(QUERY_TYPES),
-        "Record type (default A).",
-    ),
-    opt("expected", T::StringList, "Expected record value(s)."),
-    opt(
-        "match",
-        T::Choice(&["exact", "contains"]),
-        "Whether the answer must equal `expected` or contain it.",
-    ),
-    opt(
-        "resolvers",
-        T::StringList,
-        "Name servers to ask (default: the system's): `IP[:port]` (plain DNS), `tls://IP[:853][#server-name]` (DNS over TLS) or `https://host[:port]/dns-query` (DNS over HTTPS).",
-    ),
-    opt(
-        "expect_rcode",
-        T::Choice(&[
-            "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-            "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
-        ]),
-        "Expected response code (default NOERROR).",
-    ),
-    opt(
-        "min_ttl",
-        T::Integer,
-        "Minimum TTL of the answer, in seconds.",
-    ),
-    opt(
-        "max_ttl",
-        T::Integer,
-        "Maximum TTL of the answer, in seconds.",
-    ),
-    opt(
-        "min_agree",
-        T::Integer,
-        "How many resolvers must give a passing answer.",
-    ),
-    opt(
-        "recursion_desired",
-        T::Bool,
-        "Set the RD flag (default true).",
-    ),
-    opt(
-        "ca_file",
-        T::String,
-        "PEM file of extra CA certificates trusted for `tls://` and `https://` resolvers.",
-    ),
-    opt(
-        "insecure",
-        T::Bool,
-        "Skip certificate verification of `tls://` and `https://` resolvers.",
-    ),
-    common::trust::CLIENT_CERT_FIELD,
-    common::trust::CLIENT_KEY_FIELD,
-];
 
 /// The record types a check may query.
 pub const QUERY_TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "CAA", "SRV"];
@@ -127,8 +65,6 @@ pub struct DnsSpec {
     pub min_agree: Option<usize>,
     /// Set the RD bit (ask the resolver to recurse).
     pub recursion_desired: bool,
-    /// Latency thresholds (on the slowest resolver).
-    pub thresholds: Thresholds,
     /// Extra trusted CAs for the encrypted resolvers.
     pub ca_file: Option<String>,
     /// Skip certificate verification of the encrypted resolvers.
@@ -145,73 +81,183 @@ pub fn rcode_name(rc: ResponseCode) -> String {
     )
 }
 
-/// Parse the DNS keys of a check; returns the spec and its target. A key whose value cannot be
-/// read at all (`None` from one of the readers below) ends the parse, as a missing value does.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(DnsSpec, String)> {
-    let query_name = read_query_name(r, ctx)?;
-    let query_type = read_query_type(r, ctx)?;
-    let expected_raw = r.take("expected");
-    let match_mode = read_match_mode(r, ctx)?;
-    let resolvers = read_resolvers(r, ctx);
-    let expect_rcode = read_expect_rcode(r, ctx)?;
-    let min_ttl = ttl(r, ctx, "min_ttl");
-    let max_ttl = ttl(r, ctx, "max_ttl");
-    if let (Some(lo), Some(hi)) = (min_ttl, max_ttl)
-        && lo > hi
-    {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`min_ttl` must not be greater than `max_ttl`",
-        );
-    }
-    let min_agree = read_min_agree(r, ctx, resolvers.len())?;
-    let recursion_desired = match r.take("recursion_desired") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
-        None => true,
-    };
-    let encrypted = resolvers.iter().any(Resolver::encrypted);
-    let (ca_file, insecure) = read_trust(r, ctx, encrypted)?;
-    let client = common::trust::client_identity(r, ctx);
-    if client.is_some() && !encrypted {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`client_cert` and `client_key` apply to `tls://` and `https://` resolvers only, and none is listed",
-        );
+/// The dns kind (see `src/checks/registry.rs`).
+impl Kind for DnsSpec {
+    const NAME: &'static str = "dns";
+
+    const FIELDS: &'static [Field] = &[
+        req("query_name", T::String, "The name to resolve."),
+        opt(
+            "query_type",
+            T::Choice(QUERY_TYPES),
+            "Record type (default A).",
+        ),
+        opt("expected", T::StringList, "Expected record value(s)."),
+        opt(
+            "match",
+            T::Choice(&["exact", "contains"]),
+            "Whether the answer must equal `expected` or contain it.",
+        ),
+        opt(
+            "resolvers",
+            T::StringList,
+            "Name servers to ask (default: the system's): `IP[:port]` (plain DNS), `tls://IP[:853][#server-name]` (DNS over TLS) or `https://host[:port]/dns-query` (DNS over HTTPS).",
+        ),
+        opt(
+            "expect_rcode",
+            T::Choice(&[
+                "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+                "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+            ]),
+            "Expected response code (default NOERROR).",
+        ),
+        opt(
+            "min_ttl",
+            T::Integer,
+            "Minimum TTL of the answer, in seconds.",
+        ),
+        opt(
+            "max_ttl",
+            T::Integer,
+            "Maximum TTL of the answer, in seconds.",
+        ),
+        opt(
+            "min_agree",
+            T::Integer,
+            "How many resolvers must give a passing answer.",
+        ),
+        opt(
+            "recursion_desired",
+            T::Bool,
+            "Set the RD flag (default true).",
+        ),
+        opt(
+            "ca_file",
+            T::String,
+            "PEM file of extra CA certificates trusted for `tls://` and `https://` resolvers.",
+        ),
+        opt(
+            "insecure",
+            T::Bool,
+            "Skip certificate verification of `tls://` and `https://` resolvers.",
+        ),
+        common::trust::CLIENT_CERT_FIELD,
+        common::trust::CLIENT_KEY_FIELD,
+    ];
+
+    /// The queries (the slowest resolver's).
+    const PHASES: &'static [PhaseName] = &[PhaseName::Query];
+    const VALUES: &'static [&'static str] = &["dns.answers", "dns.ttl"];
+    const LATENCY_REASON: Reason = Reason::DnsLatency;
+    const EXPECT_REASON: Reason = Reason::DnsExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        common::tls::HANDSHAKE_REASONS,
+        &[
+            Reason::DnsResolve,
+            Reason::ConnectRefused,
+            Reason::ConnectError,
+            Reason::DnsMismatch,
+            Reason::DnsRcode,
+            Reason::DnsNxdomain,
+            Reason::DnsTtl,
+            Reason::DnsPropagation,
+            Reason::DnsTimeout,
+            Reason::DnsLatency,
+            Reason::DnsExpect,
+        ],
+    ];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let query_name = read_query_name(r, ctx)?;
+        let query_type = read_query_type(r, ctx)?;
+        let expected_raw = r.take("expected");
+        let match_mode = read_match_mode(r, ctx)?;
+        let resolvers = read_resolvers(r, ctx);
+        let expect_rcode = read_expect_rcode(r, ctx)?;
+        let min_ttl = ttl(r, ctx, "min_ttl");
+        let max_ttl = ttl(r, ctx, "max_ttl");
+        if let (Some(lo), Some(hi)) = (min_ttl, max_ttl)
+            && lo > hi
+        {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "`min_ttl` must not be greater than `max_ttl`",
+            );
+        }
+        let min_agree = read_min_agree(r, ctx, resolvers.len())?;
+        let recursion_desired = match r.take("recursion_desired") {
+            Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
+            None => true,
+        };
+        let encrypted = resolvers.iter().any(Resolver::encrypted);
+        let (ca_file, insecure) = read_trust(r, ctx, encrypted)?;
+        let client = common::trust::client_identity(r, ctx);
+        if client.is_some() && !encrypted {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "`client_cert` and `client_key` apply to `tls://` and `https://` resolvers only, and none is listed",
+            );
+        }
+
+        let query_type = query_type?;
+        let expected = match expected_raw {
+            Some((n, p)) => Some(parse_expected(n, &p, ctx, query_type)?),
+            None => None,
+        };
+        check_expected(r, ctx, match_mode, expect_rcode, expected.as_ref());
+        let query_name = query_name?;
+        let target = target(&query_name, query_type, &resolvers);
+        Some((
+            DnsSpec {
+                query_name,
+                query_type,
+                expected,
+                match_mode,
+                resolvers,
+                expect_rcode,
+                min_ttl,
+                max_ttl,
+                min_agree,
+                recursion_desired,
+                ca_file,
+                insecure,
+                client,
+            },
+            target,
+        ))
     }
 
-    let query_type = query_type?;
-    let expected = match expected_raw {
-        Some((n, p)) => Some(parse_expected(n, &p, ctx, query_type)?),
-        None => None,
-    };
-    check_expected(r, ctx, match_mode, expect_rcode, expected.as_ref());
-    let query_name = query_name?;
-    let target = target(&query_name, query_type, &resolvers);
-    Some((
-        DnsSpec {
-            query_name,
-            query_type,
-            expected,
-            match_mode,
-            resolvers,
-            expect_rcode,
-            min_ttl,
-            max_ttl,
-            min_agree,
-            recursion_desired,
-            thresholds,
-            ca_file,
-            insecure,
-            client,
-        },
-        target,
-    ))
+    /// Limited on its one resolver; several (or the system's) resolvers get one small query
+    /// each and are not host-limited.
+    fn host_key(&self) -> Option<String> {
+        match self.resolvers.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    }
+
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        let trust = common::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        };
+        self.resolvers
+            .iter()
+            .any(Resolver::encrypted)
+            .then_some(trust)
+    }
+
+    /// An encrypted resolver connects first and waits for the TLS preparation between its
+    /// connect and its handshake (see `client::ask`).
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        super::run(self, check.timeout, check.thresholds, ctx, phase).await
+    }
 }
 
 /// `query_name`, made absolute; the outer `None` ends the parse.

@@ -8,6 +8,7 @@ use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::GrpcSpec;
+use crate::checks::Thresholds;
 use crate::checks::common::{Problem, escape, latency_problem, millis, verdict};
 use crate::model::{Outcome, Reason, Status};
 
@@ -50,7 +51,12 @@ fn status_name(value: i32) -> String {
 }
 
 /// The verdict: what was observed against `expected`, plus the latency thresholds.
-pub(super) fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> Outcome {
+pub(super) fn judge(
+    spec: &GrpcSpec,
+    observed: &Observed,
+    elapsed: Duration,
+    thresholds: Thresholds,
+) -> Outcome {
     let what = if spec.service.is_empty() {
         "the server".to_owned()
     } else {
@@ -121,7 +127,7 @@ pub(super) fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> 
         )),
         (None, Observed::Serving(_)) => {}
     }
-    if let Some(p) = latency_problem(elapsed, spec.thresholds, Reason::GrpcLatency) {
+    if let Some(p) = latency_problem(elapsed, thresholds, Reason::GrpcLatency) {
         problems.push(p);
     }
     let ok = if spec.expected == ServingStatus::Serving {
@@ -144,7 +150,6 @@ fn server_message(m: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Thresholds;
     use reqwest::header::HeaderMap;
 
     fn spec(service: &str, expected: ServingStatus) -> GrpcSpec {
@@ -155,11 +160,16 @@ mod tests {
             tls: None,
             headers: HeaderMap::new(),
             expected,
-            thresholds: Thresholds {
-                warn_latency: Some(Duration::from_millis(500)),
-                fail_latency: None,
-            },
         }
+    }
+
+    /// The verdict with a `warn_latency` of 500ms.
+    fn judge(spec: &GrpcSpec, observed: &Observed, elapsed: Duration) -> Outcome {
+        let thresholds = Thresholds {
+            warn_latency: Some(Duration::from_millis(500)),
+            fail_latency: None,
+        };
+        super::judge(spec, observed, elapsed, thresholds)
     }
 
     fn reason(o: &Outcome) -> Option<&'static str> {

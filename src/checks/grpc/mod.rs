@@ -18,8 +18,9 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 mod judge;
 use judge::{Observed, judge};
 
+use super::common::net;
 use super::common::{self, escape};
-use super::{Phase, RunContext, Thresholds, tcp};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
@@ -27,65 +28,6 @@ use crate::reader::yaml::MapReader;
 
 /// The serving statuses `expected` accepts.
 const STATUS_NAMES: &[&str] = &["SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"];
-
-/// The phases the kind times: the connection (lookup, TCP and TLS) and the health call over HTTP/2.
-pub const PHASES: &[crate::model::PhaseName] = &[
-    crate::model::PhaseName::Connect,
-    crate::model::PhaseName::Rpc,
-];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::GrpcLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["grpc.status"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::GrpcExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req(
-        "target",
-        T::String,
-        "`host:port` of the gRPC server (`[::1]:50051` for IPv6).",
-    ),
-    opt(
-        "service",
-        T::String,
-        "Service name asked about (default empty: the whole server's health).",
-    ),
-    opt("tls", T::Bool, "Connect with TLS (default false)."),
-    opt(
-        "server_name",
-        T::String,
-        "With `tls`: SNI and the name verified against the certificate (default: the host).",
-    ),
-    opt(
-        "ca_file",
-        T::String,
-        "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
-    ),
-    common::trust::CLIENT_CERT_FIELD,
-    common::trust::CLIENT_KEY_FIELD,
-    opt(
-        "insecure",
-        T::Bool,
-        "With `tls`: skip certificate verification.",
-    ),
-    opt(
-        "headers",
-        T::StringMap,
-        "gRPC metadata sent with the call; values of auth-like names are secrets.",
-    ),
-    opt(
-        "expected",
-        T::Choice(STATUS_NAMES),
-        "Serving status that passes (default SERVING).",
-    ),
-];
 
 /// The TLS side of a gRPC check.
 #[derive(Debug, Clone)]
@@ -115,116 +57,197 @@ pub struct GrpcSpec {
     pub headers: HeaderMap,
     /// The serving status that passes.
     pub expected: ServingStatus,
-    /// Latency thresholds (connect, handshakes and the call).
-    pub thresholds: Thresholds,
 }
 
-/// Parse the gRPC keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(GrpcSpec, String)> {
-    let target = match r.take("target") {
-        Some((n, p)) => {
-            let s = ctx.non_empty(n, &p)?;
-            match parse_target(&s) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    ctx.problem(n, &p, e);
-                    None
+/// The grpc kind (see `src/checks/registry.rs`).
+impl Kind for GrpcSpec {
+    const NAME: &'static str = "grpc";
+
+    const FIELDS: &'static [Field] = &[
+        req(
+            "target",
+            T::String,
+            "`host:port` of the gRPC server (`[::1]:50051` for IPv6).",
+        ),
+        opt(
+            "service",
+            T::String,
+            "Service name asked about (default empty: the whole server's health).",
+        ),
+        opt("tls", T::Bool, "Connect with TLS (default false)."),
+        opt(
+            "server_name",
+            T::String,
+            "With `tls`: SNI and the name verified against the certificate (default: the host).",
+        ),
+        opt(
+            "ca_file",
+            T::String,
+            "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
+        ),
+        common::trust::CLIENT_CERT_FIELD,
+        common::trust::CLIENT_KEY_FIELD,
+        opt(
+            "insecure",
+            T::Bool,
+            "With `tls`: skip certificate verification.",
+        ),
+        opt(
+            "headers",
+            T::StringMap,
+            "gRPC metadata sent with the call; values of auth-like names are secrets.",
+        ),
+        opt(
+            "expected",
+            T::Choice(STATUS_NAMES),
+            "Serving status that passes (default SERVING).",
+        ),
+    ];
+
+    /// The connection (lookup, TCP and TLS) and the health call over HTTP/2.
+    const PHASES: &'static [PhaseName] = &[PhaseName::Connect, PhaseName::Rpc];
+    const VALUES: &'static [&'static str] = &["grpc.status"];
+    const LATENCY_REASON: Reason = Reason::GrpcLatency;
+    const EXPECT_REASON: Reason = Reason::GrpcExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        common::tls::HANDSHAKE_REASONS,
+        &[
+            Reason::DnsResolve,
+            Reason::ConnectError,
+            Reason::ConnectRefused,
+            Reason::ConnectReset,
+            Reason::GrpcNotServing,
+            Reason::GrpcUnknownService,
+            Reason::GrpcUnknown,
+            Reason::GrpcStatus,
+            Reason::GrpcUnimplemented,
+            Reason::GrpcError,
+            Reason::GrpcLatency,
+            Reason::GrpcExpect,
+        ],
+    ];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let target = match r.take("target") {
+            Some((n, p)) => {
+                let s = ctx.non_empty(n, &p)?;
+                match parse_target(&s) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        ctx.problem(n, &p, e);
+                        None
+                    }
                 }
             }
+            None => {
+                ctx.problem(r.node, &r.path, "missing required key `target`");
+                None
+            }
+        };
+        let service = match r.take("service") {
+            Some((n, p)) => ctx.string(n, &p).unwrap_or_default(),
+            None => String::new(),
+        };
+        let tls = match r.take("tls") {
+            Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+            None => false,
+        };
+        let server_name = common::trust::server_name(r, ctx)?;
+        let ca_file = common::trust::ca_file(r, ctx)?;
+        let insecure = common::trust::insecure(r, ctx);
+        let client = common::trust::client_identity(r, ctx);
+        let headers = super::http::read_headers(r, ctx);
+        for name in headers.keys() {
+            if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te")
+            {
+                ctx.problem(
+                    r.node,
+                    &r.path,
+                    format!("`headers`: `{name}` is reserved by the gRPC protocol"),
+                );
+            }
         }
-        None => {
-            ctx.problem(r.node, &r.path, "missing required key `target`");
-            None
-        }
-    };
-    let service = match r.take("service") {
-        Some((n, p)) => ctx.string(n, &p).unwrap_or_default(),
-        None => String::new(),
-    };
-    let tls = match r.take("tls") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
-    let server_name = common::trust::server_name(r, ctx)?;
-    let ca_file = common::trust::ca_file(r, ctx)?;
-    let insecure = common::trust::insecure(r, ctx);
-    let client = common::trust::client_identity(r, ctx);
-    let headers = super::http::read_headers(r, ctx);
-    for name in headers.keys() {
-        if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
+        let expected = match r.take("expected") {
+            Some((n, p)) => {
+                let s = ctx.string(n, &p)?;
+                match ServingStatus::from_str_name(&s.trim().to_ascii_uppercase()) {
+                    Some(st) => st,
+                    None => {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!(
+                                "unknown serving status `{s}` (expected {})",
+                                STATUS_NAMES.join(", ")
+                            ),
+                        );
+                        ServingStatus::Serving
+                    }
+                }
+            }
+            None => ServingStatus::Serving,
+        };
+        if !tls && (server_name.is_some() || ca_file.is_some() || insecure) {
             ctx.problem(
                 r.node,
                 &r.path,
-                format!("`headers`: `{name}` is reserved by the gRPC protocol"),
+                "`server_name`, `ca_file` and `insecure` apply only with `tls: true`",
             );
         }
-    }
-    let expected = match r.take("expected") {
-        Some((n, p)) => {
-            let s = ctx.string(n, &p)?;
-            match ServingStatus::from_str_name(&s.trim().to_ascii_uppercase()) {
-                Some(st) => st,
-                None => {
-                    ctx.problem(
-                        n,
-                        &p,
-                        format!(
-                            "unknown serving status `{s}` (expected {})",
-                            STATUS_NAMES.join(", ")
-                        ),
-                    );
-                    ServingStatus::Serving
-                }
-            }
+        if !tls && client.is_some() {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "`client_cert` and `client_key` apply only with `tls: true`",
+            );
         }
-        None => ServingStatus::Serving,
-    };
-    if !tls && (server_name.is_some() || ca_file.is_some() || insecure) {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`server_name`, `ca_file` and `insecure` apply only with `tls: true`",
-        );
+        let (host, port) = target?;
+        let tls = if tls {
+            let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
+            Some(GrpcTls {
+                server_name,
+                ca_file,
+                insecure,
+                client,
+            })
+        } else {
+            None
+        };
+        let mut printable = net::host_port(&host, port);
+        if !service.is_empty() {
+            printable.push_str(&format!(" (service {})", escape(&service, 100)));
+        }
+        Some((
+            GrpcSpec {
+                host,
+                port,
+                service,
+                tls,
+                headers,
+                expected,
+            },
+            printable,
+        ))
     }
-    if !tls && client.is_some() {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`client_cert` and `client_key` apply only with `tls: true`",
-        );
+
+    fn host_key(&self) -> Option<String> {
+        Some(net::host_key(&self.host, self.port))
     }
-    let (host, port) = target?;
-    let tls = if tls {
-        let server_name = common::trust::server_name_or_host(r, ctx, server_name, &host)?;
-        Some(GrpcTls {
-            server_name,
-            ca_file,
-            insecure,
-            client,
+
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        self.tls.as_ref().map(|t| common::tls::TlsTrust {
+            ca_file: t.ca_file.as_deref(),
+            insecure: t.insecure,
         })
-    } else {
-        None
-    };
-    let mut printable = tcp::host_port(&host, port);
-    if !service.is_empty() {
-        printable.push_str(&format!(" (service {})", escape(&service, 100)));
     }
-    Some((
-        GrpcSpec {
-            host,
-            port,
-            service,
-            tls,
-            headers,
-            expected,
-            thresholds,
-        },
-        printable,
-    ))
+
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, ctx, phase).await
+    }
 }
 
 /// Split `host:port` (`[v6]:port` for an IPv6 literal).
@@ -269,10 +292,15 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 /// Run one attempt.
-pub async fn run(spec: &GrpcSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &GrpcSpec,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+) -> Outcome {
     let start = Instant::now();
     let mut meta = BTreeMap::new();
-    let (tcp_stream, addr) = match tcp::connect(&spec.host, spec.port, phase).await {
+    let (tcp_stream, addr) = match net::connect(&spec.host, spec.port, phase).await {
         Ok(s) => s,
         Err(mut o) => {
             if o.reason == Some(Reason::TcpRefused) {
@@ -304,7 +332,7 @@ pub async fn run(spec: &GrpcSpec, ctx: &RunContext, phase: &Phase) -> Outcome {
     };
     phase.lap(PhaseName::Rpc, connected);
     let elapsed = phase.clocked(start);
-    judge(spec, &observed, elapsed).with_metadata(meta)
+    judge(spec, &observed, elapsed, thresholds).with_metadata(meta)
 }
 
 /// TLS over the connected stream, offering ALPN `h2`, once the TLS preparation is done (a
@@ -362,8 +390,8 @@ async fn call(
     // `:authority` names the server as TLS does (`server_name`), like gRPC's own clients with
     // a name override; without TLS it is the target.
     let (scheme, authority) = match &spec.tls {
-        Some(tls) => ("https", tcp::host_port(&tls.server_name, spec.port)),
-        None => ("http", tcp::host_port(&spec.host, spec.port)),
+        Some(tls) => ("https", net::host_port(&tls.server_name, spec.port)),
+        None => ("http", net::host_port(&spec.host, spec.port)),
     };
     let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{authority}"))
         .and_then(|e| e.user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION"))))
@@ -459,33 +487,6 @@ fn transport_failure(
         reason,
         format!("{during}: {}", escape(&parts.join(": "), 500)),
     )
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for GrpcSpec {
-    fn host_key(&self) -> Option<String> {
-        Some(crate::checks::host_key(&self.host, self.port))
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        self.tls.as_ref().map(|t| common::tls::TlsTrust {
-            ca_file: t.ca_file.as_deref(),
-            insecure: t.insecure,
-        })
-    }
-    fn tls_after_connect(&self) -> bool {
-        true
-    }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        self::run(self, ctx, phase)
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use reqwest::header::HeaderValue;
 use super::spec::HttpSpec;
 #[cfg(test)]
 use super::status::StatusPattern;
+use crate::checks::Thresholds;
 use crate::checks::common::cert::{CertFacts, rfc3339};
 use crate::checks::common::{Problem, days_problem, latency_problem, verdict};
 use crate::model::{Outcome, Reason, Status};
@@ -32,7 +33,7 @@ pub struct Facts<'a> {
 }
 
 /// The verdict on one response: PASS with `200 OK in 12 ms`, or the worst problems found.
-pub fn judge(spec: &HttpSpec, facts: &Facts<'_>) -> Outcome {
+pub fn judge(spec: &HttpSpec, thresholds: Thresholds, facts: &Facts<'_>) -> Outcome {
     let text = String::from_utf8_lossy(facts.body);
     let mut problems: Vec<Problem> = Vec::new();
     problems.extend(status_problem(spec, facts.status));
@@ -43,7 +44,7 @@ pub fn judge(spec: &HttpSpec, facts: &Facts<'_>) -> Outcome {
     body_problems(spec, &text, &mut problems);
     problems.extend(latency_problem(
         facts.elapsed,
-        spec.thresholds,
+        thresholds,
         Reason::HttpLatency,
     ));
     if let Some(c) = &facts.cert {
@@ -208,7 +209,6 @@ fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Thresholds;
     use crate::checks::http::spec::{ClientKey, JsonAssert};
     use reqwest::Method;
     use reqwest::header::{HeaderMap, HeaderName};
@@ -226,10 +226,6 @@ mod tests {
             on_body_mismatch: Status::Warn,
             json: Vec::new(),
             response_headers: Vec::new(),
-            thresholds: Thresholds {
-                warn_latency: Some(Duration::from_millis(500)),
-                fail_latency: Some(Duration::from_secs(2)),
-            },
             client: ClientKey {
                 insecure: false,
                 ca_file: None,
@@ -242,6 +238,15 @@ mod tests {
             warn_days: None,
             fail_days: None,
         }
+    }
+
+    /// The verdict with a `warn_latency` of 500ms and a `fail_latency` of 2s.
+    fn judge(spec: &HttpSpec, facts: &Facts<'_>) -> Outcome {
+        let thresholds = Thresholds {
+            warn_latency: Some(Duration::from_millis(500)),
+            fail_latency: Some(Duration::from_secs(2)),
+        };
+        super::judge(spec, thresholds, facts)
     }
 
     fn now() -> time::OffsetDateTime {

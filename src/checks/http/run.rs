@@ -11,7 +11,7 @@ use super::judge::{Facts, judge};
 use super::spec::{HttpSpec, redacted_url};
 use crate::checks::common::cert::{self, CertFacts};
 use crate::checks::common::{capped, millis, short_message};
-use crate::checks::{Phase, RunContext};
+use crate::checks::{Phase, RunContext, Thresholds};
 use crate::model::{Facts as Observed, Outcome, PhaseName, Reason, Status};
 
 /// Characters of the body shown in the metadata of a WARN or FAIL.
@@ -24,7 +24,13 @@ type Meta = BTreeMap<String, serde_json::Value>;
 
 /// Run one attempt. `conditions`: the check has `expect:` conditions, so the response's
 /// headers and body are kept as its facts.
-pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase, conditions: bool) -> Outcome {
+pub async fn run(
+    spec: &HttpSpec,
+    thresholds: Thresholds,
+    ctx: &RunContext,
+    phase: &Phase,
+    conditions: bool,
+) -> Outcome {
     let Some((client, route)) = ctx.http.get(&spec.client) else {
         return Outcome::fail(
             Reason::Internal,
@@ -90,7 +96,7 @@ pub async fn run(spec: &HttpSpec, ctx: &RunContext, phase: &Phase, conditions: b
         cert,
         now,
     };
-    let (outcome, kept) = judged(spec, gathered).await;
+    let (outcome, kept) = judged(spec, thresholds, gathered).await;
     if conditions {
         facts.duration("latency", elapsed);
         facts.value("body", String::from_utf8_lossy(&kept).into_owned());
@@ -144,13 +150,13 @@ impl Gathered {
 /// a large body (UTF-8 decoding, JSON parsing, regexes) is CPU work that would otherwise hold
 /// the runtime thread while other checks' responses wait on it (with `--threads 1`, the only
 /// one), so from [`OFF_THREAD_BODY`] on it runs on a blocking thread.
-async fn judged(spec: &HttpSpec, g: Gathered) -> (Outcome, Vec<u8>) {
+async fn judged(spec: &HttpSpec, thresholds: Thresholds, g: Gathered) -> (Outcome, Vec<u8>) {
     if g.body.len() < OFF_THREAD_BODY {
-        let outcome = judge(spec, &g.facts());
+        let outcome = judge(spec, thresholds, &g.facts());
         return (outcome, g.body);
     }
     let spec = spec.clone();
-    let work = tokio::task::spawn_blocking(move || (judge(&spec, &g.facts()), g.body));
+    let work = tokio::task::spawn_blocking(move || (judge(&spec, thresholds, &g.facts()), g.body));
     work.await.unwrap_or_else(|e| {
         let why = format!("internal error: judging the response failed: {e}");
         (Outcome::fail(Reason::Internal, why), Vec::new())

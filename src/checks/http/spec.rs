@@ -1,4 +1,5 @@
-//! The `http_checks` keys: their table ([`FIELDS`]) and the parse into an [`HttpSpec`].
+//! The `http_checks` kind: its [`Kind`] implementation (the keys, their parse into an
+//! [`HttpSpec`], the phases, values and reasons) and the spec.
 
 use std::time::Duration;
 
@@ -6,112 +7,11 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::status::StatusPattern;
-use crate::checks::{Thresholds, common};
-use crate::model::Status;
+use crate::checks::{CheckDef, Kind, Phase, RunContext, common};
+use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use crate::reader::yaml::{MapReader, Node, Value};
-
-/// The HTTP kind's default `warn_latency` (the first config format's default).
-const DEFAULT_WARN_LATENCY: Duration = Duration::from_millis(2000);
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    req("url", T::String, "The URL to request (http or https)."),
-    opt(
-        "method",
-        T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-        "HTTP method (default GET).",
-    ),
-    opt("headers", T::StringMap, "Request headers."),
-    opt("body", T::String, "Request body."),
-    opt(
-        "expected_status",
-        T::ScalarList,
-        "Accepted status codes or classes like `2xx` (default 200).",
-    ),
-    opt(
-        "body_contains",
-        T::StringList,
-        "Text(s) the response body must contain.",
-    ),
-    opt(
-        "body_not_contains",
-        T::StringList,
-        "Text(s) the response body must not contain.",
-    ),
-    opt(
-        "body_regex",
-        T::String,
-        "A regex the response body must match.",
-    ),
-    opt(
-        "on_body_mismatch",
-        T::Choice(&["warn", "fail"]),
-        "Status of a body text mismatch (default warn).",
-    ),
-    opt(
-        "json",
-        T::ObjectList(&[
-            req(
-                "path",
-                T::String,
-                "JSON path (`a.b[0].c`) into the response body.",
-            ),
-            opt(
-                "equals",
-                T::Any,
-                "The value expected at the path (omit: the path must exist).",
-            ),
-        ]),
-        "Assertions on the JSON response body.",
-    ),
-    opt(
-        "response_headers",
-        T::StringMap,
-        "Response headers and the values they must have.",
-    ),
-    opt(
-        "follow_redirects",
-        T::Bool,
-        "Follow redirects (default true).",
-    ),
-    opt("max_redirects", T::Integer, "Maximum redirects followed."),
-    opt(
-        "forward_headers_on_redirect",
-        T::Bool,
-        "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
-    ),
-    opt("insecure", T::Bool, "Skip TLS certificate verification."),
-    opt(
-        "ca_file",
-        T::String,
-        "PEM file of a private CA trusted in addition to the system roots.",
-    ),
-    common::trust::CLIENT_CERT_FIELD,
-    common::trust::CLIENT_KEY_FIELD,
-    opt(
-        "proxy",
-        T::String,
-        "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
-    ),
-    opt(
-        "max_body_bytes",
-        T::Integer,
-        "Cap on the response body read.",
-    ),
-    opt(
-        "warn_days",
-        T::Integer,
-        "WARN when the certificate expires within this many days.",
-    ),
-    opt(
-        "fail_days",
-        T::Integer,
-        "FAIL when the certificate expires within this many days.",
-    ),
-];
 
 /// Default cap on the response body read.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -216,8 +116,6 @@ pub struct HttpSpec {
     pub json: Vec<JsonAssert>,
     /// Response headers that must be present and contain the given text.
     pub response_headers: Vec<(HeaderName, String)>,
-    /// Latency thresholds.
-    pub thresholds: Thresholds,
     /// The client to use.
     pub client: ClientKey,
     /// Redirects followed at most (`None`: redirects are not followed).
@@ -232,160 +130,311 @@ pub struct HttpSpec {
     pub fail_days: Option<i64>,
 }
 
-/// Parse the HTTP keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(HttpSpec, String)> {
-    let url = match r.take("url") {
-        Some((n, p)) => parse_url(n, &p, ctx),
-        None => {
-            ctx.problem(r.node, &r.path, "missing required key `url`");
-            None
-        }
-    };
-    let method = match r.take("method") {
-        Some((n, p)) => {
-            let m = ctx.string(n, &p)?.to_ascii_uppercase();
-            match m.as_str() {
-                "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => {
-                    Method::from_bytes(m.as_bytes()).ok()
+/// The http kind (see `src/checks/registry.rs`).
+impl Kind for HttpSpec {
+    const NAME: &'static str = "http";
+
+    const FIELDS: &'static [Field] = &[
+        req("url", T::String, "The URL to request (http or https)."),
+        opt(
+            "method",
+            T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+            "HTTP method (default GET).",
+        ),
+        opt("headers", T::StringMap, "Request headers."),
+        opt("body", T::String, "Request body."),
+        opt(
+            "expected_status",
+            T::ScalarList,
+            "Accepted status codes or classes like `2xx` (default 200).",
+        ),
+        opt(
+            "body_contains",
+            T::StringList,
+            "Text(s) the response body must contain.",
+        ),
+        opt(
+            "body_not_contains",
+            T::StringList,
+            "Text(s) the response body must not contain.",
+        ),
+        opt(
+            "body_regex",
+            T::String,
+            "A regex the response body must match.",
+        ),
+        opt(
+            "on_body_mismatch",
+            T::Choice(&["warn", "fail"]),
+            "Status of a body text mismatch (default warn).",
+        ),
+        opt(
+            "json",
+            T::ObjectList(&[
+                req(
+                    "path",
+                    T::String,
+                    "JSON path (`a.b[0].c`) into the response body.",
+                ),
+                opt(
+                    "equals",
+                    T::Any,
+                    "The value expected at the path (omit: the path must exist).",
+                ),
+            ]),
+            "Assertions on the JSON response body.",
+        ),
+        opt(
+            "response_headers",
+            T::StringMap,
+            "Response headers and the values they must have.",
+        ),
+        opt(
+            "follow_redirects",
+            T::Bool,
+            "Follow redirects (default true).",
+        ),
+        opt("max_redirects", T::Integer, "Maximum redirects followed."),
+        opt(
+            "forward_headers_on_redirect",
+            T::Bool,
+            "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
+        ),
+        common::trust::INSECURE_FIELD,
+        common::trust::CA_FILE_FIELD,
+        common::trust::CLIENT_CERT_FIELD,
+        common::trust::CLIENT_KEY_FIELD,
+        opt(
+            "proxy",
+            T::String,
+            "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
+        ),
+        opt(
+            "max_body_bytes",
+            T::Integer,
+            "Cap on the response body read.",
+        ),
+        common::trust::WARN_DAYS_FIELD,
+        common::trust::FAIL_DAYS_FIELD,
+    ];
+
+    /// The lookup, connection and TLS handshake of a new connection (absent on a pooled one),
+    /// the wait for the response head and the body.
+    const PHASES: &'static [PhaseName] = &[
+        PhaseName::Dns,
+        PhaseName::Connect,
+        PhaseName::Tls,
+        PhaseName::Ttfb,
+        PhaseName::Transfer,
+    ];
+    const VALUES: &'static [&'static str] = &[
+        "status",
+        "header.<name>",
+        "body",
+        "body.<JSONPath>",
+        "cert.days_left",
+        "cert.issuer",
+        "cert.subject",
+        "cert.sans",
+    ];
+    const LATENCY_REASON: Reason = Reason::HttpLatency;
+    const EXPECT_REASON: Reason = Reason::HttpExpect;
+    const REASONS: &'static [&'static [Reason]] = &[
+        common::tls::HANDSHAKE_REASONS,
+        &[
+            Reason::DnsResolve,
+            Reason::ConnectRefused,
+            Reason::ConnectReset,
+            Reason::ConnectError,
+            Reason::TlsExpiring,
+            Reason::HttpStatus,
+            Reason::HttpBody,
+            Reason::HttpJson,
+            Reason::HttpHeader,
+            Reason::HttpLatency,
+            Reason::HttpExpect,
+            Reason::HttpRedirect,
+            Reason::HttpProxy,
+            Reason::HttpProtocol,
+            Reason::HttpBodyRead,
+        ],
+    ];
+    /// The first config format's default.
+    const DEFAULT_WARN_LATENCY: Option<Duration> = Some(Duration::from_millis(2000));
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let url = match r.take("url") {
+            Some((n, p)) => parse_url(n, &p, ctx),
+            None => {
+                ctx.problem(r.node, &r.path, "missing required key `url`");
+                None
+            }
+        };
+        let method = match r.take("method") {
+            Some((n, p)) => {
+                let m = ctx.string(n, &p)?.to_ascii_uppercase();
+                match m.as_str() {
+                    "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => {
+                        Method::from_bytes(m.as_bytes()).ok()
+                    }
+                    _ => {
+                        ctx.problem(
+                            n,
+                            &p,
+                            format!("unsupported method `{m}` (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)"),
+                        );
+                        None
+                    }
                 }
-                _ => {
-                    ctx.problem(
-                        n,
-                        &p,
-                        format!("unsupported method `{m}` (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)"),
-                    );
-                    None
+            }
+            None => Some(Method::GET),
+        };
+        let headers = read_headers(r, ctx);
+        let body = match r.take("body") {
+            Some((n, p)) => ctx.string(n, &p),
+            None => None,
+        };
+        let expected_status = match r.take("expected_status") {
+            Some((n, p)) => parse_statuses(n, &p, ctx),
+            None => Some(vec![StatusPattern::Exact(200)]),
+        };
+        let body_contains = opt_list(r, ctx, "body_contains");
+        let body_not_contains = opt_list(r, ctx, "body_not_contains");
+        let body_regex = common::trust::regex(r, ctx, "body_regex")?;
+        let on_body_mismatch = match r.take("on_body_mismatch") {
+            Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
+                "warn" => Status::Warn,
+                "fail" => Status::Fail,
+                other => {
+                    ctx.problem(n, &p, format!("expected `warn` or `fail`, found `{other}`"));
+                    Status::Warn
+                }
+            },
+            None => Status::Warn,
+        };
+        let json = match r.take("json") {
+            Some((n, p)) => parse_json_asserts(n, &p, ctx),
+            None => Vec::new(),
+        };
+        let mut response_headers = Vec::new();
+        if let Some((n, p)) = r.take("response_headers")
+            && let Some(map) = ctx.string_map(n, &p)
+        {
+            for (name, value, _) in map {
+                match HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(hn) => response_headers.push((hn, value)),
+                    Err(_) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
                 }
             }
         }
-        None => Some(Method::GET),
-    };
-    let headers = read_headers(r, ctx);
-    let body = match r.take("body") {
-        Some((n, p)) => ctx.string(n, &p),
-        None => None,
-    };
-    let expected_status = match r.take("expected_status") {
-        Some((n, p)) => parse_statuses(n, &p, ctx),
-        None => Some(vec![StatusPattern::Exact(200)]),
-    };
-    let body_contains = opt_list(r, ctx, "body_contains");
-    let body_not_contains = opt_list(r, ctx, "body_not_contains");
-    let body_regex = common::trust::regex(r, ctx, "body_regex")?;
-    let on_body_mismatch = match r.take("on_body_mismatch") {
-        Some((n, p)) => match ctx.string(n, &p)?.to_ascii_lowercase().as_str() {
-            "warn" => Status::Warn,
-            "fail" => Status::Fail,
-            other => {
-                ctx.problem(n, &p, format!("expected `warn` or `fail`, found `{other}`"));
-                Status::Warn
-            }
-        },
-        None => Status::Warn,
-    };
-    let json = match r.take("json") {
-        Some((n, p)) => parse_json_asserts(n, &p, ctx),
-        None => Vec::new(),
-    };
-    let mut response_headers = Vec::new();
-    if let Some((n, p)) = r.take("response_headers")
-        && let Some(map) = ctx.string_map(n, &p)
-    {
-        for (name, value, _) in map {
-            match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(hn) => response_headers.push((hn, value)),
-                Err(_) => ctx.problem(n, &p, format!("invalid header name `{name}`")),
-            }
+        let follow = match r.take("follow_redirects") {
+            Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
+            None => true,
+        };
+        let max_redirects = match r.take("max_redirects") {
+            Some((n, p)) => ctx
+                .uint(n, &p, 100)
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(DEFAULT_MAX_REDIRECTS),
+            None => DEFAULT_MAX_REDIRECTS,
+        };
+        let forward_headers_on_redirect = match r.take("forward_headers_on_redirect") {
+            Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
+            None => false,
+        };
+        let insecure = common::trust::insecure(r, ctx);
+        let ca_file = common::trust::ca_file(r, ctx)?;
+        let client_identity = common::trust::client_identity(r, ctx);
+        let proxy = super::proxy::read(r, ctx);
+        let max_body = match r.take("max_body_bytes") {
+            Some((n, p)) => ctx
+                .uint(n, &p, 1 << 30)
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(DEFAULT_MAX_BODY),
+            None => DEFAULT_MAX_BODY,
+        };
+        let warn_days = common::trust::days(r, ctx, "warn_days");
+        let fail_days = common::trust::days(r, ctx, "fail_days");
+        if let (Some(w), Some(f)) = (warn_days, fail_days)
+            && f > w
+        {
+            ctx.problem(
+                r.node,
+                &r.path,
+                "`fail_days` must not be greater than `warn_days`",
+            );
         }
-    }
-    let follow = match r.take("follow_redirects") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(true),
-        None => true,
-    };
-    let max_redirects = match r.take("max_redirects") {
-        Some((n, p)) => ctx
-            .uint(n, &p, 100)
-            .and_then(|v| usize::try_from(v).ok())
-            .unwrap_or(DEFAULT_MAX_REDIRECTS),
-        None => DEFAULT_MAX_REDIRECTS,
-    };
-    let forward_headers_on_redirect = match r.take("forward_headers_on_redirect") {
-        Some((n, p)) => ctx.boolean(n, &p).unwrap_or(false),
-        None => false,
-    };
-    let insecure = common::trust::insecure(r, ctx);
-    let ca_file = common::trust::ca_file(r, ctx)?;
-    let client_identity = common::trust::client_identity(r, ctx);
-    let proxy = super::proxy::read(r, ctx);
-    let max_body = match r.take("max_body_bytes") {
-        Some((n, p)) => ctx
-            .uint(n, &p, 1 << 30)
-            .and_then(|v| usize::try_from(v).ok())
-            .unwrap_or(DEFAULT_MAX_BODY),
-        None => DEFAULT_MAX_BODY,
-    };
-    let warn_days = days(r, ctx, "warn_days");
-    let fail_days = days(r, ctx, "fail_days");
-    if let (Some(w), Some(f)) = (warn_days, fail_days)
-        && f > w
-    {
-        ctx.problem(
-            r.node,
-            &r.path,
-            "`fail_days` must not be greater than `warn_days`",
-        );
+
+        let url = url?;
+        let target = redacted_url(&url);
+        if let Some(pw) = url.password() {
+            ctx.secrets.push(pw.to_owned());
+            let decoded = urlencoding_decode(pw).unwrap_or_else(|()| pw.to_owned());
+            // The credentials travel as `Authorization: Basic base64(user:password)`; a server
+            // that echoes its request headers must not reveal them in that form either.
+            let user = urlencoding_decode(url.username()).unwrap_or_default();
+            ctx.secrets.push(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}:{decoded}"),
+            ));
+            ctx.secrets.push(decoded);
+        }
+        Some((
+            HttpSpec {
+                url,
+                method: method?,
+                headers,
+                body,
+                expected_status: expected_status?,
+                body_contains,
+                body_not_contains,
+                body_regex,
+                on_body_mismatch,
+                json,
+                response_headers,
+                client: ClientKey {
+                    insecure,
+                    ca_file,
+                    client: client_identity,
+                    proxy,
+                },
+                max_redirects: follow.then_some(max_redirects),
+                forward_headers_on_redirect,
+                max_body,
+                warn_days,
+                fail_days,
+            },
+            target,
+        ))
     }
 
-    let url = url?;
-    let target = redacted_url(&url);
-    if let Some(pw) = url.password() {
-        ctx.secrets.push(pw.to_owned());
-        let decoded = urlencoding_decode(pw).unwrap_or_else(|()| pw.to_owned());
-        // The credentials travel as `Authorization: Basic base64(user:password)`; a server
-        // that echoes its request headers must not reveal them in that form either.
-        let user = urlencoding_decode(url.username()).unwrap_or_default();
-        ctx.secrets.push(base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{user}:{decoded}"),
-        ));
-        ctx.secrets.push(decoded);
+    fn host_key(&self) -> Option<String> {
+        let host = self.url.host_str()?;
+        Some(common::net::host_key(
+            host,
+            self.url.port_or_known_default()?,
+        ))
     }
-    let thresholds = Thresholds {
-        warn_latency: thresholds.warn_latency.or(Some(DEFAULT_WARN_LATENCY)),
-        fail_latency: thresholds.fail_latency,
-    };
-    Some((
-        HttpSpec {
-            url,
-            method: method?,
-            headers,
-            body,
-            expected_status: expected_status?,
-            body_contains,
-            body_not_contains,
-            body_regex,
-            on_body_mismatch,
-            json,
-            response_headers,
-            thresholds,
-            client: ClientKey {
-                insecure,
-                ca_file,
-                client: client_identity,
-                proxy,
-            },
-            max_redirects: follow.then_some(max_redirects),
-            forward_headers_on_redirect,
-            max_body,
-            warn_days,
-            fail_days,
-        },
-        target,
-    ))
+
+    fn days(&self) -> (Option<i64>, Option<i64>) {
+        (self.warn_days, self.fail_days)
+    }
+
+    /// Over https, or through a proxy (which may speak TLS): the check's HTTP client is built
+    /// before the run, its verifier looked up at the first handshake, which the check's wait
+    /// for the preparation (before its clock) precedes.
+    fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
+        let may_tls =
+            self.url.scheme() == "https" || self.client.proxy != super::proxy::ProxyChoice::Direct;
+        may_tls.then_some(common::tls::TlsTrust {
+            ca_file: self.client.ca_file.as_deref(),
+            insecure: self.client.insecure,
+        })
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        super::run(self, check.thresholds, ctx, phase, !check.expect.is_empty()).await
+    }
 }
 
 fn urlencoding_decode(s: &str) -> Result<String, ()> {
@@ -394,11 +443,6 @@ fn urlencoding_decode(s: &str) -> Result<String, ()> {
         .map(|(_, v)| v.into_owned())
         .ok_or(())?;
     Ok(decoded)
-}
-
-fn days(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Option<i64> {
-    let (n, p) = r.take(key)?;
-    ctx.uint(n, &p, 100_000).and_then(|v| i64::try_from(v).ok())
 }
 
 fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> {

@@ -1,10 +1,11 @@
 //! The verdict of an ICMP check: what the probe observed ([`Facts`]) against the spec's
-//! `max_loss` and latency thresholds. Pure, unit-tested without a network.
+//! `max_loss` and the check's latency thresholds. Pure, unit-tested without a network.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::IcmpSpec;
+use crate::checks::Thresholds;
 use crate::checks::common::{latency_problem, verdict};
 use crate::model::{Outcome, Reason, Status};
 
@@ -47,7 +48,7 @@ impl Facts {
 
 /// PASS, WARN or FAIL for the facts: `icmp.unreachable` when no reply came and the network
 /// said why, `icmp.loss` over `max_loss`, `icmp.latency` on the average round trip.
-pub fn judge(spec: &IcmpSpec, facts: &Facts) -> Outcome {
+pub fn judge(spec: &IcmpSpec, thresholds: Thresholds, facts: &Facts) -> Outcome {
     let addr = facts.addr;
     let (sent, received, loss) = (facts.sent, facts.received(), facts.loss_percent());
     let outcome = match (&facts.unreachable, received) {
@@ -66,7 +67,7 @@ pub fn judge(spec: &IcmpSpec, facts: &Facts) -> Outcome {
                 ));
             }
             if let Some(avg) = facts.rtt_avg()
-                && let Some((s, r, m)) = latency_problem(avg, spec.thresholds, Reason::IcmpLatency)
+                && let Some((s, r, m)) = latency_problem(avg, thresholds, Reason::IcmpLatency)
             {
                 problems.push((s, r, format!("average round trip {m}")));
             }
@@ -117,21 +118,26 @@ fn percent(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Thresholds;
     use crate::checks::icmp::IpFamily;
 
-    fn spec(max_loss: u8, warn: Option<u64>, fail: Option<u64>) -> IcmpSpec {
-        IcmpSpec {
+    /// A spec and the check's latency thresholds.
+    fn spec(max_loss: u8, warn: Option<u64>, fail: Option<u64>) -> (IcmpSpec, Thresholds) {
+        let spec = IcmpSpec {
             host: "h".into(),
             count: 4,
             interval: Duration::from_millis(200),
             max_loss,
             ip: IpFamily::Any,
-            thresholds: Thresholds {
-                warn_latency: warn.map(Duration::from_millis),
-                fail_latency: fail.map(Duration::from_millis),
-            },
-        }
+        };
+        let thresholds = Thresholds {
+            warn_latency: warn.map(Duration::from_millis),
+            fail_latency: fail.map(Duration::from_millis),
+        };
+        (spec, thresholds)
+    }
+
+    fn judge((spec, thresholds): &(IcmpSpec, Thresholds), facts: &Facts) -> Outcome {
+        super::judge(spec, *thresholds, facts)
     }
 
     fn facts(sent: u16, rtts_ms: &[u64], unreachable: Option<&str>) -> Facts {

@@ -9,50 +9,11 @@ pub mod probe;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::Thresholds;
-use crate::model::{Outcome, Reason};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use crate::reader::yaml::MapReader;
-
-/// The phases an icmp check times: the lookup (not for an IP literal). The round trips are
-/// the check's own measurement, in its metadata.
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Dns];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: Reason = Reason::IcmpLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &[];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::IcmpExpect;
-
-/// Every key the kind accepts besides the common ones (`timeout`, `warn_latency`, …).
-pub const FIELDS: &[Field] = &[
-    req("host", T::String, "Host name or IP address to ping."),
-    opt(
-        "count",
-        T::Integer,
-        "Echo requests sent (1-100, default 3).",
-    ),
-    opt(
-        "interval",
-        T::Duration,
-        "Time between two echo requests (at least 10ms, default 200ms).",
-    ),
-    opt(
-        "max_loss",
-        T::Integer,
-        "Percentage of requests that may go unanswered (0-100, default 0: any loss fails).",
-    ),
-    opt(
-        "ip",
-        T::Choice(&["any", "v4", "v6"]),
-        "Address family used for the host (default any: the first address).",
-    ),
-];
 
 /// Default number of echo requests.
 pub const DEFAULT_COUNT: u16 = 3;
@@ -97,74 +58,124 @@ pub struct IcmpSpec {
     pub max_loss: u8,
     /// Address family.
     pub ip: IpFamily,
-    /// Latency thresholds on the average round trip.
-    pub thresholds: Thresholds,
 }
 
-/// Parse the ICMP keys of a check; returns the spec and its host as the target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(IcmpSpec, String)> {
-    let host = super::tcp::host(r, ctx);
-    let count = match r.take("count") {
-        Some((n, p)) => match ctx.uint(n, &p, MAX_COUNT)? {
-            0 => {
-                ctx.problem(n, &p, "count must be at least 1");
-                None
-            }
-            c => u16::try_from(c).ok(),
-        },
-        None => Some(DEFAULT_COUNT),
-    };
-    let interval = match r.take("interval") {
-        Some((n, p)) => match ctx.duration(n, &p)? {
-            d if d < MIN_INTERVAL => {
-                ctx.problem(n, &p, "interval must be at least 10ms");
-                None
-            }
-            d => Some(d),
-        },
-        None => Some(DEFAULT_INTERVAL),
-    };
-    let max_loss = match r.take("max_loss") {
-        Some((n, p)) => ctx.uint(n, &p, 100).and_then(|v| u8::try_from(v).ok()),
-        None => Some(0),
-    };
-    let ip = match r.take("ip") {
-        Some((n, p)) => match ctx.string(n, &p)?.trim().to_ascii_lowercase().as_str() {
-            "any" => Some(IpFamily::Any),
-            "v4" => Some(IpFamily::V4),
-            "v6" => Some(IpFamily::V6),
-            other => {
-                ctx.problem(
-                    n,
-                    &p,
-                    format!("expected `v4`, `v6` or `any`, found `{other}`"),
-                );
-                None
-            }
-        },
-        None => Some(IpFamily::Any),
-    };
-    let (host, count, interval, max_loss, ip) = (host?, count?, interval?, max_loss?, ip?);
-    let target = host.clone();
-    Some((
-        IcmpSpec {
-            host,
-            count,
-            interval,
-            max_loss,
-            ip,
-            thresholds,
-        },
-        target,
-    ))
+/// The icmp kind (see `src/checks/registry.rs`).
+impl Kind for IcmpSpec {
+    const NAME: &'static str = "icmp";
+
+    const FIELDS: &'static [Field] = &[
+        req("host", T::String, "Host name or IP address to ping."),
+        opt(
+            "count",
+            T::Integer,
+            "Echo requests sent (1-100, default 3).",
+        ),
+        opt(
+            "interval",
+            T::Duration,
+            "Time between two echo requests (at least 10ms, default 200ms).",
+        ),
+        opt(
+            "max_loss",
+            T::Integer,
+            "Percentage of requests that may go unanswered (0-100, default 0: any loss fails).",
+        ),
+        opt(
+            "ip",
+            T::Choice(&["any", "v4", "v6"]),
+            "Address family used for the host (default any: the first address).",
+        ),
+    ];
+
+    /// The lookup (not for an IP literal). The round trips are the check's own measurement, in
+    /// its metadata.
+    const PHASES: &'static [PhaseName] = &[PhaseName::Dns];
+    const VALUES: &'static [&'static str] = &[];
+    const LATENCY_REASON: Reason = Reason::IcmpLatency;
+    const EXPECT_REASON: Reason = Reason::IcmpExpect;
+    const REASONS: &'static [&'static [Reason]] = &[&[
+        Reason::IcmpLoss,
+        Reason::IcmpLatency,
+        Reason::IcmpExpect,
+        Reason::IcmpUnreachable,
+        Reason::IcmpPermission,
+        Reason::DnsResolve,
+    ]];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        let host = super::common::net::host(r, ctx);
+        let count = match r.take("count") {
+            Some((n, p)) => match ctx.uint(n, &p, MAX_COUNT)? {
+                0 => {
+                    ctx.problem(n, &p, "count must be at least 1");
+                    None
+                }
+                c => u16::try_from(c).ok(),
+            },
+            None => Some(DEFAULT_COUNT),
+        };
+        let interval = match r.take("interval") {
+            Some((n, p)) => match ctx.duration(n, &p)? {
+                d if d < MIN_INTERVAL => {
+                    ctx.problem(n, &p, "interval must be at least 10ms");
+                    None
+                }
+                d => Some(d),
+            },
+            None => Some(DEFAULT_INTERVAL),
+        };
+        let max_loss = match r.take("max_loss") {
+            Some((n, p)) => ctx.uint(n, &p, 100).and_then(|v| u8::try_from(v).ok()),
+            None => Some(0),
+        };
+        let ip = match r.take("ip") {
+            Some((n, p)) => match ctx.string(n, &p)?.trim().to_ascii_lowercase().as_str() {
+                "any" => Some(IpFamily::Any),
+                "v4" => Some(IpFamily::V4),
+                "v6" => Some(IpFamily::V6),
+                other => {
+                    ctx.problem(
+                        n,
+                        &p,
+                        format!("expected `v4`, `v6` or `any`, found `{other}`"),
+                    );
+                    None
+                }
+            },
+            None => Some(IpFamily::Any),
+        };
+        let (host, count, interval, max_loss, ip) = (host?, count?, interval?, max_loss?, ip?);
+        let target = host.clone();
+        Some((
+            IcmpSpec {
+                host,
+                count,
+                interval,
+                max_loss,
+                ip,
+            },
+            target,
+        ))
+    }
+
+    /// Checks of one host share its limit (no port: ICMP has none).
+    fn host_key(&self) -> Option<String> {
+        Some(self.host.trim_end_matches('.').to_ascii_lowercase())
+    }
+
+    async fn run(&self, check: &CheckDef, _: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.timeout, check.thresholds, phase).await
+    }
 }
 
 /// Run one attempt: resolve, probe, judge.
-pub async fn run(spec: &IcmpSpec, timeout: Duration, phase: &super::Phase) -> Outcome {
+pub async fn run(
+    spec: &IcmpSpec,
+    timeout: Duration,
+    thresholds: Thresholds,
+    phase: &super::Phase,
+) -> Outcome {
     phase.set("resolving the host");
     let addr = match resolve(&spec.host, spec.ip, phase).await {
         Ok(a) => a,
@@ -173,7 +184,7 @@ pub async fn run(spec: &IcmpSpec, timeout: Duration, phase: &super::Phase) -> Ou
     phase.set("waiting for echo replies");
     let budget = super::common::soft_deadline(timeout);
     match probe::ping(addr, spec.count, spec.interval, budget).await {
-        Ok(facts) => judge::judge(spec, &facts),
+        Ok(facts) => judge::judge(spec, thresholds, &facts),
         Err(e) => {
             let reason = match e {
                 probe::ProbeError::Setup(_) => Reason::Internal,
@@ -212,22 +223,4 @@ async fn resolve(host: &str, family: IpFamily, phase: &super::Phase) -> Result<I
                 format!("`{host}` resolved to no address of the wanted family"),
             )
         })
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for IcmpSpec {
-    fn host_key(&self) -> Option<String> {
-        Some(self.host.trim_end_matches('.').to_ascii_lowercase())
-    }
-    fn thresholds(&self) -> Option<&Thresholds> {
-        Some(&self.thresholds)
-    }
-    fn run<'a>(
-        &'a self,
-        check: &'a crate::checks::CheckDef,
-        _: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = Outcome> + Send + 'a {
-        run(self, check.timeout, phase)
-    }
 }

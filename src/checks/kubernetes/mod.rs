@@ -14,69 +14,12 @@ mod credentials;
 mod judge;
 
 use super::common::{add_problem, escape, latency_problem, millis};
-use super::{Phase, Thresholds};
-use crate::model::{Outcome, Reason};
+use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
+use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
 use judge::{count, nodes, pods, workload};
 
-/// The phases the kind times: the API request(s).
-pub const PHASES: &[crate::model::PhaseName] = &[crate::model::PhaseName::Request];
-
-/// The reason of a slow check or phase.
-pub const LATENCY_REASON: crate::model::Reason = crate::model::Reason::K8sLatency;
-
-/// The values its checks observe for `expect:` conditions, besides `latency` and
-/// `latency.<phase>` (see `checks/common/expect`).
-pub const VALUES: &[&str] = &["k8s.ready", "k8s.restarts"];
-
-/// The reason of a failed `expect:` condition.
-pub const EXPECT_REASON: crate::model::Reason = crate::model::Reason::K8sExpect;
-
-/// Every key the kind accepts besides the common ones: its type and description (the
-/// validator's key list and the config schema are both read from it).
-pub const FIELDS: &[Field] = &[
-    opt(
-        "deployment",
-        T::String,
-        "Deployment whose replicas must be ready.",
-    ),
-    opt(
-        "statefulset",
-        T::String,
-        "StatefulSet whose replicas must be ready.",
-    ),
-    opt(
-        "daemonset",
-        T::String,
-        "DaemonSet whose pods must be ready.",
-    ),
-    opt(
-        "pods",
-        T::Object(POD_FIELDS),
-        "Pods selected by label that must be ready.",
-    ),
-    opt(
-        "nodes",
-        T::Object(NODE_FIELDS),
-        "Nodes (optionally selected by label) that must be ready.",
-    ),
-    opt(
-        "namespace",
-        T::String,
-        "Namespace (default: the context's).",
-    ),
-    opt(
-        "context",
-        T::String,
-        "kubeconfig context (default: the current one).",
-    ),
-    opt(
-        "min_ready",
-        T::Integer,
-        "Minimum ready replicas, pods or nodes.",
-    ),
-];
 /// The keys of `pods`.
 const POD_FIELDS: &[Field] = &[
     req("selector", T::String, "Label selector."),
@@ -129,117 +72,192 @@ pub struct KubernetesSpec {
     pub context: Option<String>,
     /// Minimum ready replicas/pods/nodes; without it, all desired must be ready.
     pub min_ready: Option<u64>,
-    /// Latency thresholds (the configuration load and the API call).
-    pub thresholds: Thresholds,
 }
 
-/// Parse the Kubernetes keys of a check; returns the spec and its printable target.
-pub fn parse(
-    r: &mut MapReader<'_>,
-    ctx: &mut Ctx<'_>,
-    thresholds: Thresholds,
-) -> Option<(KubernetesSpec, String)> {
-    // The client's credentials are secrets of every run that has a Kubernetes check.
-    ctx.secrets.extend(credentials::secrets(ctx.interp.env));
-    let namespace = match r.take("namespace") {
-        Some((n, p)) => ctx.non_empty(n, &p),
-        None => None,
-    };
-    let context = match r.take("context") {
-        Some((n, p)) => ctx.non_empty(n, &p),
-        None => None,
-    };
-    let mut min_ready = match r.take("min_ready") {
-        Some((n, p)) => ctx.uint(n, &p, 1_000_000),
-        None => None,
-    };
-    let mut targets: Vec<Target> = Vec::new();
-    let mut ok = true;
-    for key in ["deployment", "statefulset", "daemonset"] {
-        if let Some((n, p)) = r.take(key) {
-            match ctx.non_empty(n, &p) {
-                Some(name) => targets.push(match key {
-                    "deployment" => Target::Deployment(name),
-                    "statefulset" => Target::StatefulSet(name),
-                    _ => Target::DaemonSet(name),
-                }),
-                None => ok = false,
-            }
-        }
-    }
-    if let Some((n, p)) = r.take("pods") {
-        match MapReader::new(n, &p, ctx.problems) {
-            Some(mut sub) => {
-                let selector = match sub.take("selector") {
-                    Some((sn, sp)) => ctx.non_empty(sn, &sp),
-                    None => {
-                        ctx.problem(n, &p, "missing required key `selector`");
-                        None
-                    }
-                };
-                if let Some((mn, mp)) = sub.take("min_ready") {
-                    min_ready = ctx.uint(mn, &mp, 1_000_000);
-                }
-                let max_restarts = match sub.take("max_restarts") {
-                    Some((mn, mp)) => ctx.uint(mn, &mp, u64::from(u32::MAX)),
-                    None => None,
-                };
-                sub.finish(super::common::field_keys!(POD_FIELDS), ctx.problems);
-                match selector {
-                    Some(selector) => targets.push(Target::Pods {
-                        selector,
-                        max_restarts,
+/// The kubernetes kind (see `src/checks/registry.rs`).
+impl Kind for KubernetesSpec {
+    const NAME: &'static str = "kubernetes";
+
+    const FIELDS: &'static [Field] = &[
+        opt(
+            "deployment",
+            T::String,
+            "Deployment whose replicas must be ready.",
+        ),
+        opt(
+            "statefulset",
+            T::String,
+            "StatefulSet whose replicas must be ready.",
+        ),
+        opt(
+            "daemonset",
+            T::String,
+            "DaemonSet whose pods must be ready.",
+        ),
+        opt(
+            "pods",
+            T::Object(POD_FIELDS),
+            "Pods selected by label that must be ready.",
+        ),
+        opt(
+            "nodes",
+            T::Object(NODE_FIELDS),
+            "Nodes (optionally selected by label) that must be ready.",
+        ),
+        opt(
+            "namespace",
+            T::String,
+            "Namespace (default: the context's).",
+        ),
+        opt(
+            "context",
+            T::String,
+            "kubeconfig context (default: the current one).",
+        ),
+        opt(
+            "min_ready",
+            T::Integer,
+            "Minimum ready replicas, pods or nodes.",
+        ),
+    ];
+
+    /// The API request(s).
+    const PHASES: &'static [PhaseName] = &[PhaseName::Request];
+    const VALUES: &'static [&'static str] = &["k8s.ready", "k8s.restarts"];
+    const LATENCY_REASON: Reason = Reason::K8sLatency;
+    const EXPECT_REASON: Reason = Reason::K8sExpect;
+    const REASONS: &'static [&'static [Reason]] = &[&[
+        Reason::K8sUnreachable,
+        Reason::K8sForbidden,
+        Reason::K8sNotFound,
+        Reason::K8sApi,
+        Reason::K8sNotReady,
+        Reason::K8sRestarts,
+        Reason::K8sLatency,
+        Reason::K8sExpect,
+    ]];
+
+    fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
+        // The client's credentials are secrets of every run that has a Kubernetes check.
+        ctx.secrets.extend(credentials::secrets(ctx.interp.env));
+        let namespace = match r.take("namespace") {
+            Some((n, p)) => ctx.non_empty(n, &p),
+            None => None,
+        };
+        let context = match r.take("context") {
+            Some((n, p)) => ctx.non_empty(n, &p),
+            None => None,
+        };
+        let mut min_ready = match r.take("min_ready") {
+            Some((n, p)) => ctx.uint(n, &p, 1_000_000),
+            None => None,
+        };
+        let mut targets: Vec<Target> = Vec::new();
+        let mut ok = true;
+        for key in ["deployment", "statefulset", "daemonset"] {
+            if let Some((n, p)) = r.take(key) {
+                match ctx.non_empty(n, &p) {
+                    Some(name) => targets.push(match key {
+                        "deployment" => Target::Deployment(name),
+                        "statefulset" => Target::StatefulSet(name),
+                        _ => Target::DaemonSet(name),
                     }),
                     None => ok = false,
                 }
             }
-            None => ok = false,
         }
-    }
-    if let Some((n, p)) = r.take("nodes") {
-        match MapReader::new(n, &p, ctx.problems) {
-            Some(mut sub) => {
-                let selector = match sub.take("selector") {
-                    Some((sn, sp)) => ctx.non_empty(sn, &sp),
-                    None => None,
-                };
-                if let Some((mn, mp)) = sub.take("min_ready") {
-                    min_ready = ctx.uint(mn, &mp, 1_000_000);
+        if let Some((n, p)) = r.take("pods") {
+            match MapReader::new(n, &p, ctx.problems) {
+                Some(mut sub) => {
+                    let selector = match sub.take("selector") {
+                        Some((sn, sp)) => ctx.non_empty(sn, &sp),
+                        None => {
+                            ctx.problem(n, &p, "missing required key `selector`");
+                            None
+                        }
+                    };
+                    if let Some((mn, mp)) = sub.take("min_ready") {
+                        min_ready = ctx.uint(mn, &mp, 1_000_000);
+                    }
+                    let max_restarts = match sub.take("max_restarts") {
+                        Some((mn, mp)) => ctx.uint(mn, &mp, u64::from(u32::MAX)),
+                        None => None,
+                    };
+                    sub.finish(super::common::field_keys!(POD_FIELDS), ctx.problems);
+                    match selector {
+                        Some(selector) => targets.push(Target::Pods {
+                            selector,
+                            max_restarts,
+                        }),
+                        None => ok = false,
+                    }
                 }
-                sub.finish(super::common::field_keys!(NODE_FIELDS), ctx.problems);
-                targets.push(Target::Nodes { selector });
+                None => ok = false,
             }
-            None => ok = false,
         }
+        if let Some((n, p)) = r.take("nodes") {
+            match MapReader::new(n, &p, ctx.problems) {
+                Some(mut sub) => {
+                    let selector = match sub.take("selector") {
+                        Some((sn, sp)) => ctx.non_empty(sn, &sp),
+                        None => None,
+                    };
+                    if let Some((mn, mp)) = sub.take("min_ready") {
+                        min_ready = ctx.uint(mn, &mp, 1_000_000);
+                    }
+                    sub.finish(super::common::field_keys!(NODE_FIELDS), ctx.problems);
+                    targets.push(Target::Nodes { selector });
+                }
+                None => ok = false,
+            }
+        }
+        let target = ctx.exactly_one(
+            r,
+            targets,
+            ok,
+            &["deployment", "statefulset", "daemonset", "pods", "nodes"],
+        )?;
+        let ns = namespace.as_deref().unwrap_or("<current>");
+        let mut printable = match &target {
+            Target::Deployment(n) => format!("deployment/{n} in {ns}"),
+            Target::StatefulSet(n) => format!("statefulset/{n} in {ns}"),
+            Target::DaemonSet(n) => format!("daemonset/{n} in {ns}"),
+            Target::Pods { selector, .. } => format!("pods {selector} in {ns}"),
+            Target::Nodes { selector: Some(s) } => format!("nodes {s}"),
+            Target::Nodes { selector: None } => "nodes".to_owned(),
+        };
+        if let Some(c) = &context {
+            printable.push_str(&format!(" (context {c})"));
+        }
+        Some((
+            KubernetesSpec {
+                target,
+                namespace,
+                context,
+                min_ready,
+            },
+            printable,
+        ))
     }
-    let target = ctx.exactly_one(
-        r,
-        targets,
-        ok,
-        &["deployment", "statefulset", "daemonset", "pods", "nodes"],
-    )?;
-    let ns = namespace.as_deref().unwrap_or("<current>");
-    let mut printable = match &target {
-        Target::Deployment(n) => format!("deployment/{n} in {ns}"),
-        Target::StatefulSet(n) => format!("statefulset/{n} in {ns}"),
-        Target::DaemonSet(n) => format!("daemonset/{n} in {ns}"),
-        Target::Pods { selector, .. } => format!("pods {selector} in {ns}"),
-        Target::Nodes { selector: Some(s) } => format!("nodes {s}"),
-        Target::Nodes { selector: None } => "nodes".to_owned(),
-    };
-    if let Some(c) = &context {
-        printable.push_str(&format!(" (context {c})"));
+
+    /// An API client with its own rate handling: not host-limited.
+    fn host_key(&self) -> Option<String> {
+        None
     }
-    Some((
-        KubernetesSpec {
-            target,
-            namespace,
-            context,
-            min_ready,
-            thresholds,
-        },
-        printable,
-    ))
+
+    /// The client verifies the API server with the kubeconfig's own CA: nothing of ours to
+    /// verify with, but the crypto library's random generator is seeded before the clock
+    /// starts (the `insecure` trust prepares only that).
+    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
+        Some(crate::checks::common::tls::TlsTrust {
+            ca_file: None,
+            insecure: true,
+        })
+    }
+
+    async fn run(&self, check: &CheckDef, ctx: &RunContext, phase: &Phase) -> Outcome {
+        run(self, check.thresholds, &ctx.kube, phase).await
+    }
 }
 
 /// One client per kubeconfig context, built on first use (reading the kubeconfig does not
@@ -308,16 +326,7 @@ fn api_error(e: &kube::Error, what: &str) -> Outcome {
             )
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                let t = s.to_string();
-                if !text.contains(&t) {
-                    text.push_str(": ");
-                    text.push_str(&t);
-                }
-                source = s.source();
-            }
+            let text = super::common::error_chain(e);
             Outcome::fail(
                 Reason::K8sUnreachable,
                 format!("{what}: API server unreachable: {}", escape(&text, 300)),
@@ -331,7 +340,12 @@ fn api_error(e: &kube::Error, what: &str) -> Outcome {
 }
 
 /// Run one attempt.
-pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Outcome {
+pub async fn run(
+    spec: &KubernetesSpec,
+    thresholds: Thresholds,
+    clients: &Clients,
+    phase: &Phase,
+) -> Outcome {
     let start = std::time::Instant::now();
     phase.set("loading the Kubernetes configuration");
     // Reading the kubeconfig and building the client (its TLS configuration) is preparation,
@@ -436,41 +450,10 @@ pub async fn run(spec: &KubernetesSpec, clients: &Clients, phase: &Phase) -> Out
     phase.lap(crate::model::PhaseName::Request, asked);
     let elapsed = phase.clocked(start);
     let outcome = match judged {
-        Ok(o) => add_problem(
-            o,
-            latency_problem(elapsed, spec.thresholds, Reason::K8sLatency),
-        ),
+        Ok(o) => add_problem(o, latency_problem(elapsed, thresholds, Reason::K8sLatency)),
         Err(o) => o,
     };
     outcome
         .with_meta("namespace", ns)
         .with_meta("latency_ms", millis(elapsed))
-}
-
-/// This kind's answers to the registry's questions (`src/checks/registry.rs`).
-impl crate::checks::Kind for KubernetesSpec {
-    /// An API client with its own rate handling: not host-limited.
-    fn host_key(&self) -> Option<String> {
-        None
-    }
-    fn thresholds(&self) -> Option<&crate::checks::Thresholds> {
-        Some(&self.thresholds)
-    }
-    /// The client verifies the API server with the kubeconfig's own CA: nothing of ours to
-    /// verify with, but the crypto library's random generator is seeded before the clock
-    /// starts (the `insecure` trust prepares only that).
-    fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
-        Some(crate::checks::common::tls::TlsTrust {
-            ca_file: None,
-            insecure: true,
-        })
-    }
-    fn run<'a>(
-        &'a self,
-        _: &'a crate::checks::CheckDef,
-        ctx: &'a crate::checks::RunContext,
-        phase: &'a crate::checks::Phase,
-    ) -> impl std::future::Future<Output = crate::model::Outcome> + Send + 'a {
-        run(self, &ctx.kube, phase)
-    }
 }
