@@ -40,9 +40,15 @@ impl MariaDb {
             .expect("chmod");
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
         let data = dir.path().join("data");
+        // A temp dir of its own: the bootstrap's temporary tables are named from the server id
+        // and process id, and two installs sharing /tmp have removed each other's files.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("mkdir tmp");
+        std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).expect("chown tmp");
         let out = Command::new(&install)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--user=mysql",
                 "--auth-root-authentication-method=normal",
@@ -63,6 +69,7 @@ impl MariaDb {
             cmd.arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
                 .arg(format!("--socket={}", socket.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .arg(format!(
                     "--pid-file={}",
                     dir.path().join("mysqld.pid").display()
