@@ -291,6 +291,22 @@ mod tests {
         Baseline::for_tests("prod", results)
     }
 
+    /// The fixture run with the results `now`, compared with a baseline of `before`.
+    fn compared(now: Vec<CheckResult>, before: Vec<CheckResult>) -> Summary {
+        let mut s = fixture::summary();
+        s.results = now;
+        compare(&mut s, &baseline_of(before));
+        s
+    }
+
+    /// `field` of each result's comparison with the baseline, in result order.
+    fn each<T>(s: &Summary, field: impl Fn(&ResultChange) -> T) -> Vec<T> {
+        s.results
+            .iter()
+            .map(|r| field(r.baseline.as_ref().unwrap()))
+            .collect()
+    }
+
     fn with(name: &str, status: Status, ms: u64) -> CheckResult {
         let mut r = fixture::summary().results[0].clone();
         r.name = name.to_owned();
@@ -304,31 +320,29 @@ mod tests {
 
     #[test]
     fn classifies_new_still_recovered_unchanged() {
-        let mut s = fixture::summary();
-        s.results = vec![
-            with("a", Status::Fail, 10),
-            with("b", Status::Fail, 10),
-            with("c", Status::Pass, 10),
-            with("d", Status::Pass, 10),
-            with("e", Status::Fail, 10),
-            with("f", Status::Waived, 10),
-        ];
-        let b = baseline_of(vec![
-            with("a", Status::Pass, 10),
-            with("b", Status::Fail, 10),
-            with("c", Status::Skip, 10),
-            with("d", Status::Pass, 10),
-            with("f", Status::Fail, 10),
-            with("gone", Status::Pass, 10),
-        ]);
-        compare(&mut s, &b);
-        let changes: Vec<Change> = s
-            .results
-            .iter()
-            .map(|r| r.baseline.as_ref().unwrap().change)
-            .collect();
+        let s = compared(
+            vec![
+                with("a", Status::Fail, 10),
+                with("b", Status::Fail, 10),
+                with("c", Status::Pass, 10),
+                with("d", Status::Pass, 10),
+                with("e", Status::Fail, 10),
+                with("f", Status::Waived, 10),
+            ],
+            vec![
+                with("a", Status::Pass, 10),
+                with("b", Status::Fail, 10),
+                with("c", Status::Skip, 10),
+                with("d", Status::Pass, 10),
+                with("f", Status::Fail, 10),
+                with("gone", Status::Pass, 10),
+            ],
+        );
         use Change::*;
-        assert_eq!(changes, [New, Still, Recovered, Unchanged, New, Still]);
+        assert_eq!(
+            each(&s, |c| c.change),
+            [New, Still, Recovered, Unchanged, New, Still]
+        );
         let t = s.baseline.as_ref().unwrap();
         assert_eq!((t.new, t.still, t.recovered, t.unchanged), (2, 2, 1, 1));
         assert_eq!(t.not_in_baseline, 1);
@@ -392,12 +406,10 @@ mod tests {
         ];
         s.fail_on = FailOn::New;
         compare(&mut s, &b);
-        let changes: Vec<Change> = s
-            .results
-            .iter()
-            .map(|r| r.baseline.as_ref().unwrap().change)
-            .collect();
-        assert_eq!(changes, [Change::New, Change::New, Change::New]);
+        assert_eq!(
+            each(&s, |c| c.change),
+            [Change::New, Change::New, Change::New]
+        );
         assert!(
             !Rule::of(&s).passed(&s),
             "an ambiguous match never hides a failure"
@@ -434,26 +446,24 @@ mod tests {
 
     #[test]
     fn latency_regression_needs_factor_and_minimum_increase() {
-        let mut s = fixture::summary();
-        s.results = vec![
-            with("slow", Status::Pass, 900),
-            with("blip", Status::Pass, 3),
-            with("same", Status::Pass, 150),
-            with("failing", Status::Fail, 5000),
-        ];
-        let b = baseline_of(vec![
-            with("slow", Status::Pass, 100),
-            with("blip", Status::Pass, 1),
-            with("same", Status::Pass, 100),
-            with("failing", Status::Pass, 10),
-        ]);
-        compare(&mut s, &b);
-        let flags: Vec<bool> = s
-            .results
-            .iter()
-            .map(|r| r.baseline.as_ref().unwrap().latency_regression)
-            .collect();
-        assert_eq!(flags, [true, false, false, false]);
+        let s = compared(
+            vec![
+                with("slow", Status::Pass, 900),
+                with("blip", Status::Pass, 3),
+                with("same", Status::Pass, 150),
+                with("failing", Status::Fail, 5000),
+            ],
+            vec![
+                with("slow", Status::Pass, 100),
+                with("blip", Status::Pass, 1),
+                with("same", Status::Pass, 100),
+                with("failing", Status::Pass, 10),
+            ],
+        );
+        assert_eq!(
+            each(&s, |c| c.latency_regression),
+            [true, false, false, false]
+        );
         let slow = s.results[0].baseline.as_ref().unwrap();
         assert_eq!(slow.latency_ratio, Some(9.0));
         assert_eq!(

@@ -28,3 +28,6 @@ pub mod serve;
 pub mod shard;
 pub mod text;
 pub mod waiver;
+
+#[cfg(test)]
+mod testing;

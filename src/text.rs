@@ -122,6 +122,19 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// `5m`, `30s` or `250ms`: a duration the way the config and the flags write it (whole
+/// minutes, else whole seconds, else milliseconds).
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(60_000) && ms >= 60_000 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,34 +222,21 @@ pub fn stale(waivers: &[Waiver], all_names: &[&str]) -> Vec<CheckResult> {
     waivers
         .iter()
         .filter(|w| !all_names.iter().any(|n| w.matches(n)))
-        .map(|w| CheckResult {
-            name: format!("waiver:{}", w.pattern),
-            kind: WAIVER_KIND,
-            target: w.pattern.clone(),
-            status: Status::Warn,
-            reason: Some(Reason::WaiverStale),
-            message: format!(
-                "waiver `{}` matches no check of this environment (expires {}: {}); remove it or fix the pattern",
-                w.pattern,
-                format_date(w.expires),
-                w.describe()
-            ),
-            detail: None,
-            duration: std::time::Duration::ZERO,
-            queued: None,
-            phases: Default::default(),
-            attempts: 0,
-            flaky: false,
-            failed_attempts: Vec::new(),
-            metadata: Default::default(),
-            location: w.location.clone(),
-            tags: Vec::new(),
-            pulled_in_by: Vec::new(),
-            conditions: Vec::new(),
-            baseline: None,
-            gate: None,
-            history: None,
-            limits: Default::default(),
+        .map(|w| {
+            CheckResult::new(
+                format!("waiver:{}", w.pattern),
+                WAIVER_KIND,
+                w.pattern.clone(),
+                w.location.clone(),
+                Status::Warn,
+                Some(Reason::WaiverStale),
+                format!(
+                    "waiver `{}` matches no check of this environment (expires {}: {}); remove it or fix the pattern",
+                    w.pattern,
+                    format_date(w.expires),
+                    w.describe()
+                ),
+            )
         })
         .collect()
 }
@@ -258,55 +245,36 @@ pub fn stale(waivers: &[Waiver], all_names: &[&str]) -> Vec<CheckResult> {
 mod tests {
     use super::*;
 
-    fn plan(yaml: &str) -> crate::config::Plan {
-        crate::config::load_str("w.yaml", yaml, Some("t"), &|_: &str| None::<String>)
-            .unwrap()
-            .pop()
-            .unwrap()
-    }
-
     fn fail(name: &str) -> CheckResult {
         CheckResult {
-            name: name.to_owned(),
-            kind: "http",
-            target: "t".to_owned(),
-            status: Status::Fail,
-            reason: Some(Reason::HttpStatus),
-            message: "expected status 200, got 503".to_owned(),
-            detail: None,
-            duration: std::time::Duration::ZERO,
-            queued: None,
-            phases: Default::default(),
             attempts: 1,
-            flaky: false,
-            failed_attempts: Vec::new(),
-            metadata: Default::default(),
-            location: Location::default(),
-            tags: Vec::new(),
-            pulled_in_by: Vec::new(),
-            conditions: Vec::new(),
-            baseline: None,
-            gate: None,
-            history: None,
-            limits: Default::default(),
+            ..CheckResult::new(
+                name.to_owned(),
+                "http",
+                "t".to_owned(),
+                Location::default(),
+                Status::Fail,
+                Some(Reason::HttpStatus),
+                "expected status 200, got 503".to_owned(),
+            )
         }
     }
 
     const YAML: &str = "waivers:\n  - {check: \"pay-*\", reason: outage, owner: sre, expires: 2026-12-31}\n  - {check: gone, reason: old, expires: 2026-01-01}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n";
 
+    /// `results` after the waivers of [`YAML`] on `day` (`pay-api` is the environment's one
+    /// check).
+    fn waived(mut results: Vec<CheckResult>, day: &str, report_stale: bool) -> Vec<CheckResult> {
+        let p = crate::testing::plan(YAML);
+        assert_eq!(p.waivers.len(), 2);
+        let today = parse_date(day).unwrap();
+        apply(&mut results, &p.waivers, today, &["pay-api"], report_stale);
+        results
+    }
+
     #[test]
     fn active_waiver_waives_and_expired_one_says_so() {
-        let p = plan(YAML);
-        assert_eq!(p.waivers.len(), 2);
-        let day = |s: &str| parse_date(s).unwrap();
-        let mut results = vec![fail("pay-api"), fail("other")];
-        apply(
-            &mut results,
-            &p.waivers,
-            day("2026-12-31"),
-            &["pay-api"],
-            true,
-        );
+        let results = waived(vec![fail("pay-api"), fail("other")], "2026-12-31", true);
         assert_eq!(results[0].status, Status::Waived);
         assert!(
             results[0]
@@ -321,14 +289,7 @@ mod tests {
         assert_eq!(results[2].status, Status::Warn);
         assert_eq!(results[2].location.line, 3);
 
-        let mut results = vec![fail("pay-api")];
-        apply(
-            &mut results,
-            &p.waivers,
-            day("2027-01-01"),
-            &["pay-api"],
-            false,
-        );
+        let results = waived(vec![fail("pay-api")], "2027-01-01", false);
         assert_eq!(results[0].status, Status::Fail);
         assert!(
             results[0]
@@ -343,9 +304,7 @@ mod tests {
     #[test]
     fn bad_waivers_are_config_errors() {
         let yaml = "waivers:\n  - {check: \"a[\", reason: x, expires: 2026-13-01}\n  - {check: b}\nenvironments:\n  t:\n    http_checks: []\n";
-        let err = crate::config::load_str("w.yaml", yaml, Some("t"), &|_: &str| None::<String>)
-            .unwrap_err()
-            .to_string();
+        let err = crate::testing::plan_error(yaml);
         assert!(err.contains("invalid check name pattern"), "{err}");
         assert!(
             err.contains("expected a date YYYY-MM-DD, found `2026-13-01`"),

@@ -1,14 +1,6 @@
 use super::*;
 use crate::checks::TEST_PANIC_NAME;
-
-/// The checks of environment `t` of `yaml`.
-fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
-        .unwrap()
-        .pop()
-        .unwrap()
-        .checks
-}
+use crate::testing::plan_checks;
 
 /// Each check shared, as the engine takes them.
 fn shared(checks: Vec<CheckDef>) -> Vec<Arc<CheckDef>> {

@@ -72,16 +72,7 @@ fn human_duration_reads_the_same_everywhere() {
 }
 
 /// `5m`, `30s` or `250ms`: a duration as the config and the flags write it.
-pub fn format_duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
+pub use crate::text::format_duration;
 
 pub(crate) use phases::{elapsed, opt_precise_ms};
 

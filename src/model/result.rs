@@ -116,43 +116,32 @@ pub struct Observations {
 }
 
 impl Outcome {
-    /// A passing outcome.
-    pub fn pass(message: impl Into<String>) -> Self {
+    /// An outcome with its verdict and message only: no detail, no facts, no phases.
+    pub fn new(status: Status, reason: Option<Reason>, message: impl Into<String>) -> Self {
         Outcome {
-            status: Status::Pass,
-            reason: None,
+            status,
+            reason,
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
             phases: Phases::new(),
             observed: None,
         }
+    }
+
+    /// A passing outcome.
+    pub fn pass(message: impl Into<String>) -> Self {
+        Outcome::new(Status::Pass, None, message)
     }
 
     /// A warning with its reason.
     pub fn warn(reason: Reason, message: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Warn,
-            reason: Some(reason),
-            message: message.into(),
-            detail: None,
-            metadata: BTreeMap::new(),
-            phases: Phases::new(),
-            observed: None,
-        }
+        Outcome::new(Status::Warn, Some(reason), message)
     }
 
     /// A failure with its reason.
     pub fn fail(reason: Reason, message: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Fail,
-            reason: Some(reason),
-            message: message.into(),
-            detail: None,
-            metadata: BTreeMap::new(),
-            phases: Phases::new(),
-            observed: None,
-        }
+        Outcome::new(Status::Fail, Some(reason), message)
     }
 
     /// Keep the full error chain behind the short message (JSON `detail`, `-v` logs).
@@ -303,6 +292,44 @@ pub struct Limits {
 }
 
 impl CheckResult {
+    /// A result with its identity and verdict only: no attempt made (`attempts` 0), no time
+    /// spent, no facts and no records; the caller sets whatever else it knows. For results no
+    /// check attempt produced (a stale waiver, an internal error) and for test rows.
+    pub fn new(
+        name: String,
+        kind: Kind,
+        target: String,
+        location: Location,
+        status: Status,
+        reason: Option<Reason>,
+        message: String,
+    ) -> Self {
+        CheckResult {
+            name,
+            kind,
+            target,
+            status,
+            reason,
+            message,
+            detail: None,
+            duration: Duration::ZERO,
+            queued: None,
+            phases: Default::default(),
+            attempts: 0,
+            flaky: false,
+            failed_attempts: Vec::new(),
+            metadata: Default::default(),
+            location,
+            tags: Vec::new(),
+            pulled_in_by: Vec::new(),
+            conditions: Vec::new(),
+            baseline: None,
+            gate: None,
+            history: None,
+            limits: Default::default(),
+        }
+    }
+
     /// The result of a check that the run's deadline or a signal cut short: it says nothing
     /// about the check's health.
     pub fn cut_short(&self) -> bool {

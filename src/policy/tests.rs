@@ -131,47 +131,38 @@ fn fail_on_new_accepts_known_failures_only_with_a_baseline() {
     assert_eq!(Policy::of(&s).known_failures(&s), None);
 }
 
+/// The waivers of a config that waives `pay-*` (its check `pay-api`) until 2026-12-31.
+fn pay_waivers() -> Vec<crate::waiver::Waiver> {
+    crate::testing::plan(
+        "waivers:\n  - {check: \"pay-*\", reason: outage, expires: 2026-12-31}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n",
+    )
+    .waivers
+}
+
+/// The default policy (any FAIL fails the run) with `waivers`, judged on `day`.
+fn waiving(waivers: &[crate::waiver::Waiver], day: &str) -> Policy {
+    Policy::new(false, FailOn::Any, false)
+        .with_waivers(waivers, crate::waiver::parse_date(day).unwrap())
+}
+
 #[test]
 fn status_after_waivers_is_what_the_report_will_say() {
-    let plan = crate::config::load_str(
-        "w.yaml",
-        "waivers:\n  - {check: \"pay-*\", reason: outage, expires: 2026-12-31}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n",
-        Some("t"),
-        &|_: &str| None::<String>,
-    )
-    .unwrap()
-    .pop()
-    .unwrap();
-    let day = |s: &str| crate::waiver::parse_date(s).unwrap();
-    let p = Policy::new(false, FailOn::Any, false).with_waivers(&plan.waivers, day("2026-12-31"));
+    let waivers = pay_waivers();
+    let p = waiving(&waivers, "2026-12-31");
     assert_eq!(p.status_after_waivers(&result("pay-api", Skip)), Waived);
     assert_eq!(p.status_after_waivers(&result("pay-api", Fail)), Waived);
     assert_eq!(p.status_after_waivers(&result("pay-api", Warn)), Warn);
     assert_eq!(p.status_after_waivers(&result("other", Fail)), Fail);
     let mut results = vec![result("pay-api", Skip)];
-    crate::waiver::apply(
-        &mut results,
-        &plan.waivers,
-        day("2026-12-31"),
-        &["pay-api"],
-        false,
-    );
+    let today = crate::waiver::parse_date("2026-12-31").unwrap();
+    crate::waiver::apply(&mut results, &waivers, today, &["pay-api"], false);
     assert_eq!(results[0].status, Waived, "the report agrees");
 }
 
 #[test]
 fn accepted_by_waivers_and_by_the_baseline() {
-    let plan = crate::config::load_str(
-        "w.yaml",
-        "waivers:\n  - {check: \"pay-*\", reason: outage, expires: 2026-12-31}\nenvironments:\n  t:\n    http_checks:\n      - {name: pay-api, url: \"http://127.0.0.1:1/\"}\n",
-        Some("t"),
-        &|_: &str| None::<String>,
-    )
-    .unwrap()
-    .pop()
-    .unwrap();
-    let day = |s: &str| crate::waiver::parse_date(s).unwrap();
-    let p = Policy::new(false, FailOn::Any, false).with_waivers(&plan.waivers, day("2026-12-31"));
+    let waivers = pay_waivers();
+    let p = waiving(&waivers, "2026-12-31");
     assert!(p.accepted(&result("pay-api", Fail)));
     assert!(p.accepted(&result("pay-api", Skip)));
     assert!(
@@ -180,8 +171,7 @@ fn accepted_by_waivers_and_by_the_baseline() {
     );
     assert!(!p.accepted(&result("other", Fail)));
     assert!(p.accepted(&result("other", Waived)));
-    let expired =
-        Policy::new(false, FailOn::Any, false).with_waivers(&plan.waivers, day("2027-01-01"));
+    let expired = waiving(&waivers, "2027-01-01");
     assert!(!expired.accepted(&result("pay-api", Fail)));
 
     let b = Baseline::for_tests("t", vec![result("a", Fail), result("w", Warn)]);

@@ -329,17 +329,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// Render a duration the way users write it (`500ms`, `10s`, `2m`).
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
+/// Render a duration the way users write it (`500ms`, `10s`, `2m`): the inverse of
+/// [`parse_duration`].
+pub use crate::text::format_duration;
 
 /// A `BTreeMap` of the environment's vars, read from a `vars:` mapping. A var whose value
 /// uses an unset variable (noted, under [`UnsetEnv::Note`]) is added to `pending`.

@@ -113,20 +113,12 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::report::{RepoPaths, fixture};
+    use crate::report::fixture;
 
     fn render_fixture() -> String {
-        let s = fixture::summary();
-        let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
-        let cx = Context {
-            summary: &s,
-            paths: &paths,
-            written: &[],
-        };
-        String::from_utf8(CodeQuality.render(&cx).unwrap()).unwrap()
+        let bytes = fixture::rendered(&CodeQuality, &fixture::summary(), &fixture::repo_root());
+        String::from_utf8(bytes).unwrap()
     }
 
     #[test]

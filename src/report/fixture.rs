@@ -21,32 +21,21 @@ fn result(
     line: usize,
 ) -> CheckResult {
     CheckResult {
-        name: name.to_owned(),
-        kind,
-        target: target.to_owned(),
-        status,
-        reason,
-        message: message.to_owned(),
-        detail: None,
         duration: Duration::from_millis(ms),
-        queued: None,
-        phases: Default::default(),
         attempts: 1,
-        flaky: false,
-        failed_attempts: Vec::new(),
-        metadata: Default::default(),
-        location: Location {
-            file: "infracheck.yaml".into(),
-            line,
-            column: 9,
-        },
-        tags: Vec::new(),
-        pulled_in_by: Vec::new(),
-        conditions: Vec::new(),
-        baseline: None,
-        gate: None,
-        history: None,
-        limits: Default::default(),
+        ..CheckResult::new(
+            name.to_owned(),
+            kind,
+            target.to_owned(),
+            Location {
+                file: "infracheck.yaml".into(),
+                line,
+                column: 9,
+            },
+            status,
+            reason,
+            message.to_owned(),
+        )
     }
 }
 
@@ -226,4 +215,23 @@ pub(crate) fn summary_with_history() -> Summary {
     }
     h.record(&mut s, "infracheck-history.json", 10);
     s
+}
+
+/// What `reporter` renders for `summary` with `paths` (no report written before it).
+pub(crate) fn rendered(
+    reporter: &dyn super::Reporter,
+    summary: &Summary,
+    paths: &super::RepoPaths,
+) -> Vec<u8> {
+    let cx = super::Context {
+        summary,
+        paths,
+        written: &[],
+    };
+    reporter.render(&cx).unwrap()
+}
+
+/// Paths for a config in the repository's root, `/repo`.
+pub(crate) fn repo_root() -> super::RepoPaths {
+    super::RepoPaths::new("/repo".into(), "/repo".into())
 }

@@ -273,27 +273,15 @@ mod tests {
     use crate::report::{RepoPaths, fixture};
 
     fn render_fixture(root: &str) -> serde_json::Value {
-        let s = fixture::summary();
         let paths = RepoPaths::new(PathBuf::from("/repo/ops"), PathBuf::from(root));
-        let cx = Context {
-            summary: &s,
-            paths: &paths,
-            written: &[],
-        };
-        let bytes = Sarif.render(&cx).unwrap();
+        let bytes = fixture::rendered(&Sarif, &fixture::summary(), &paths);
         serde_json::from_slice(&bytes).unwrap()
     }
 
     #[test]
     fn snapshot() {
-        let s = fixture::summary();
-        let paths = RepoPaths::new(PathBuf::from("/repo"), PathBuf::from("/repo"));
-        let cx = Context {
-            summary: &s,
-            paths: &paths,
-            written: &[],
-        };
-        let text = String::from_utf8(Sarif.render(&cx).unwrap()).unwrap();
+        let bytes = fixture::rendered(&Sarif, &fixture::summary(), &fixture::repo_root());
+        let text = String::from_utf8(bytes).unwrap();
         insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
     }
 

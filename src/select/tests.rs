@@ -1,13 +1,5 @@
 use super::*;
-
-/// The checks of environment `t` of `yaml`.
-fn plan_checks(yaml: &str) -> Vec<CheckDef> {
-    crate::config::load_str("t.yaml", yaml, Some("t"), &|_: &str| None::<String>)
-        .unwrap()
-        .pop()
-        .unwrap()
-        .checks
-}
+use crate::testing::plan_checks;
 
 /// `api` depends on `db`, which depends on `net`; `web` and `legacy-x` stand alone.
 const YAML: &str = "environments:\n  t:\n    tcp_checks:\n      - {name: net, host: 127.0.0.1, port: 1, tags: [infra]}\n      - {name: db, host: 127.0.0.1, port: 2, tags: [db, infra], depends_on: net}\n      - {name: api, host: 127.0.0.1, port: 3, tags: [api], depends_on: [db]}\n      - {name: web, host: 127.0.0.1, port: 4, tags: [web, slow]}\n      - {name: legacy-x, host: 127.0.0.1, port: 5}\n";
@@ -124,14 +116,9 @@ fn tags_are_read_in_order_once_and_bad_ones_are_config_errors() {
     );
     assert_eq!(checks[0].tags, ["x", "y"]);
     assert_eq!(checks[1].tags, ["solo"]);
-    let err = crate::config::load_str(
-        "t.yaml",
+    let err = crate::testing::plan_error(
         "environments:\n  t:\n    tcp_checks:\n      - {name: a, host: h, port: 1, tags: [ok, 'a b', '']}\n      - {name: b, host: h, port: 1, tags: {x: 1}}\n",
-        Some("t"),
-        &|_: &str| None::<String>,
-    )
-    .unwrap_err()
-    .to_string();
+    );
     assert!(err.contains("t.yaml:4:"), "{err}");
     assert!(
         err.contains("a tag must not contain a space or a comma"),

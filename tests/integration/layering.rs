@@ -13,8 +13,9 @@
 //! other string literals are not code and are skipped.
 //!
 //! Unit tests are not judged: an item under `#[cfg(test)]` (the `mod tests { … }` block) and a
-//! file declared by `#[cfg(test)] mod name;` (`tests.rs`, `report/fixture.rs`) with its
-//! children. Test code may reach any layer to build its fixtures; it is not part of the build.
+//! file declared by `#[cfg(test)] mod name;` (`tests.rs`, `report/fixture.rs`, `testing.rs`)
+//! with its children. Test code may reach any layer to build its fixtures; it is not part of
+//! the build. A test-only file still belongs to a layer, like every file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ const LAYERS: &[&str] = &[
     "exit_code",
     "cli",
     "app",
+    "testing",
     "lib",
     "main",
 ];

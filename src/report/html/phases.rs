@@ -48,11 +48,11 @@ pub(super) fn phase_chart(s: &mut String, summary: &Summary) {
     let n = u64::try_from(shown.len()).unwrap_or(u64::MAX);
     s.push_str("<section aria-labelledby=\"h-phases\">\n<h2 id=\"h-phases\">Phases</h2>\n");
     s.push_str("<p class=\"note\">Where each check's time went: one segment per timed phase, in the order they happened; grey is the rest of the check's time.</p>\n");
-    let _ = write!(
+    super::svg::svg_open(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Phases of each check\" viewBox=\"0 0 {0} {1}\" width=\"{0}\" height=\"{1}\">",
         label_w + bar_w + 90,
-        n * row_h + legend_h + 10
+        n * row_h + legend_h + 10,
+        "Phases of each check",
     );
     // The legend: one swatch per phase drawn below, then the rest.
     let mut x = 0u64;
@@ -106,13 +106,5 @@ pub(super) fn phase_chart(s: &mut String, summary: &Summary) {
             format_ms(r.duration)
         );
     }
-    s.push_str("</svg>\n");
-    if rows.len() > shown.len() {
-        let _ = writeln!(
-            s,
-            "<p class=\"note\">{} more checks are not drawn; the table has every check.</p>",
-            rows.len() - shown.len()
-        );
-    }
-    s.push_str("</section>\n");
+    super::svg::close_bar_chart(s, shown.len(), rows.len());
 }

@@ -7,12 +7,26 @@ use super::*;
 use crate::model::millis as ms;
 
 /// Open an inline SVG picture with its accessible name.
-fn svg_open(s: &mut String, width: u64, height: u64, label: &str) {
+pub(super) fn svg_open(s: &mut String, width: u64, height: u64, label: &str) {
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">",
         esc(label)
     );
+}
+
+/// Close a chart of one bar per check that drew the first `drawn` of `rows` checks, saying
+/// how many it left out (the table has them all).
+pub(super) fn close_bar_chart(s: &mut String, drawn: usize, rows: usize) {
+    s.push_str("</svg>\n");
+    if rows > drawn {
+        let _ = writeln!(
+            s,
+            "<p class=\"note\">{} more checks are not drawn; the table has every check.</p>",
+            rows - drawn
+        );
+    }
+    s.push_str("</section>\n");
 }
 
 /// Each check's latency as a bar, with its warn and fail thresholds as ticks.
@@ -92,15 +106,7 @@ pub(super) fn latency_chart(s: &mut String, summary: &Summary) {
         }
         s.push_str("</g>");
     }
-    s.push_str("</svg>\n");
-    if rows.len() > shown.len() {
-        let _ = writeln!(
-            s,
-            "<p class=\"note\">{} more checks are not drawn; the table has every check.</p>",
-            rows.len() - shown.len()
-        );
-    }
-    s.push_str("</section>\n");
+    close_bar_chart(s, shown.len(), rows.len());
 }
 
 /// Days left of a certificate the check saw (`days_left` of tls checks, `tls_days_left` of

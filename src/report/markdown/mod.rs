@@ -66,15 +66,27 @@ impl Reporter for StepSummary {
     }
 }
 
+/// The entity for a character that HTML reads as markup (`&`, `<`, `>`, `"`): escaped the same
+/// in HTML and in markdown, where raw HTML is allowed.
+fn markup_entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
 /// Escape text for HTML (element content and quoted attributes).
 pub(crate) fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        if let Some(entity) = markup_entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             // Keeps the legacy `##[` workflow command out of the file.
             '#' => out.push_str("&#35;"),
@@ -96,11 +108,11 @@ pub(crate) fn html(s: &str) -> String {
 pub(crate) fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
+        if let Some(entity) = markup_entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
             '`' => out.push_str("&#96;"),
             '@' => out.push_str("&#64;"),
             '\n' => out.push_str("<br>"),
