@@ -16,17 +16,17 @@ use std::time::{Duration, Instant};
 
 use crate::checks::{CheckDef, RunContext};
 use crate::engine;
+use crate::event::RunEvent;
 use crate::model::Rule;
 pub use crate::model::{CheckGate, GateSummary};
 use crate::model::{CheckResult, Interruption};
 use crate::policy::Policy;
-use crate::redact::Redactor;
 
 /// `--interval` default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What one run of [`run_rounds`] needs: the checks and the engine's settings.
-pub struct Rounds<'a> {
+pub struct Rounds {
     /// Every check of the run, in config order. Under a single round they are handed to the
     /// engine, which frees each as it finishes; under the gate they are kept for the reruns.
     pub checks: Vec<Arc<CheckDef>>,
@@ -36,8 +36,6 @@ pub struct Rounds<'a> {
     pub concurrency: usize,
     /// Limit per target host; `None`: no per-host limit.
     pub per_host: Option<usize>,
-    /// Redacts the check names of the gate's waiting lines.
-    pub redactor: &'a Redactor,
     /// `--interval` under `--until-healthy`; `None`: a single round (no gate).
     pub interval: Option<Duration>,
     /// `--deadline`, recorded in the gate's summary.
@@ -52,8 +50,8 @@ pub trait Progress {
     fn round(&mut self, checks: usize);
     /// A result came in.
     fn result(&mut self, round: u32, r: &CheckResult);
-    /// The gate waits before the next round: one line for stderr.
-    fn waiting(&mut self, line: &str);
+    /// The gate waits before the next round: a [`RunEvent::Waiting`] for stderr.
+    fn waiting(&mut self, event: RunEvent<'_>);
 }
 
 /// What [`run_rounds`] produced.
@@ -73,7 +71,7 @@ pub struct Outcome {
 /// neither healthy nor accepted (with any dependency of theirs that did not pass) every
 /// `interval`, until none is left or `stop` (deadline, signal) resolves.
 pub async fn run_rounds<S>(
-    rounds: Rounds<'_>,
+    rounds: Rounds,
     policy: &Policy,
     stop: S,
     progress: &mut dyn Progress,
@@ -197,13 +195,14 @@ where
         if pending.is_empty() {
             break;
         }
-        progress.waiting(&waiting_line(
+        let names = first_names(&pending, &all);
+        progress.waiting(RunEvent::Waiting {
             round,
-            &pending,
-            &all,
-            rounds.redactor,
+            names: &names,
+            pending: pending.len(),
+            checks: all.len(),
             interval,
-        ));
+        });
         tokio::select! {
             biased;
             why = stop.clone() => {
@@ -246,33 +245,15 @@ where
     }
 }
 
-/// `infracheck: round 3: 2 of 40 checks not healthy yet (api, worker); next round in 5s`.
-fn waiting_line(
-    round: u32,
-    pending: &[usize],
-    all: &[Arc<CheckDef>],
-    redactor: &Redactor,
-    interval: Duration,
-) -> String {
-    let names: Vec<String> = pending
+/// The names of the first pending checks, for the waiting line
+/// (`infracheck: round 3: 2 of 40 checks not healthy yet (api, worker); next round in 5s`).
+fn first_names<'a>(pending: &[usize], all: &'a [Arc<CheckDef>]) -> Vec<&'a str> {
+    pending
         .iter()
         .take(5)
         .filter_map(|&i| all.get(i))
-        .map(|c| crate::text::one_line(&redactor.text(&c.name)))
-        .collect();
-    let more = pending.len().saturating_sub(names.len());
-    format!(
-        "infracheck: round {round}: {} of {} checks not healthy yet ({}{}); next round in {}",
-        pending.len(),
-        all.len(),
-        names.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        },
-        crate::model::format_duration(interval)
-    )
+        .map(|c| c.name.as_str())
+        .collect()
 }
 
 /// The checks a later round runs: the pending ones plus, transitively, each dependency of

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod comment;
 pub mod config;
 pub mod engine;
+pub mod event;
 pub mod exit_code;
 pub mod gate;
 pub mod history;

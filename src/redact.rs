@@ -257,6 +257,12 @@ impl Redactor {
         self.mask(&out)
     }
 
+    /// [`Redactor::text`] made safe for one line of a human output (control characters
+    /// escaped, workflow commands neutralised: [`crate::text::one_line`]).
+    pub fn line(&self, s: &str) -> String {
+        crate::text::one_line(&self.text(s))
+    }
+
     fn value(&self, v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) => self.field(s),

@@ -53,6 +53,29 @@ pub fn visible_controls(s: &str, keep: &[char]) -> String {
     out
 }
 
+/// Escape workflow-command data (the text after `::`): control characters (but line breaks,
+/// which GitHub's `%0A` carries) become visible escapes first.
+pub fn escape_data(s: &str) -> String {
+    neutralise_commands(
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A"),
+    )
+}
+
+/// Escape a workflow-command property value (`file=`, `title=`…).
+pub fn escape_property(s: &str) -> String {
+    neutralise_commands(
+        visible_controls(s, &['\n', '\r', '\t'])
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+            .replace(':', "%3A")
+            .replace(',', "%2C"),
+    )
+}
+
 /// Unicode line and paragraph separators: some log viewers break lines on them.
 fn is_line_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')

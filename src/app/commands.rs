@@ -2,16 +2,18 @@
 //! and `man`.
 
 use std::io::Write;
+use std::sync::Arc;
 
-use super::{config_error, eprint_line};
+use super::config_error;
 use crate::cli::{Cli, ListArgs, ValidateArgs};
 use crate::config;
+use crate::event::{Level, RunEvent, Sink};
 use crate::exit_code::ExitCode;
 use crate::redact::Redactor;
 use crate::report;
 use crate::shard;
 
-pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
+pub(super) fn completions(shell: clap_complete::Shell, sink: &Sink) -> ExitCode {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     // Render into memory: clap_complete panics on a failed write (e.g. a closed pipe).
     let mut script = Vec::new();
@@ -19,14 +21,14 @@ pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(&script).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprint_line(&format!("error: cannot write the completion script: {e}"));
+            sink.error(&format!("cannot write the completion script: {e}"));
             ExitCode::Internal
         }
         _ => ExitCode::Ok,
     }
 }
 
-pub(super) fn man_page() -> ExitCode {
+pub(super) fn man_page(sink: &Sink) -> ExitCode {
     let cmd = <Cli as clap::CommandFactory>::command();
     let mut page = Vec::new();
     let written = clap_mangen::Man::new(cmd).render(&mut page).and_then(|()| {
@@ -37,18 +39,18 @@ pub(super) fn man_page() -> ExitCode {
         Ok(()) => ExitCode::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
         Err(e) => {
-            eprint_line(&format!("error: cannot write the man page: {e}"));
+            sink.error(&format!("cannot write the man page: {e}"));
             ExitCode::Internal
         }
     }
 }
 
 /// `infracheck init`: the starter config and schema, then the CI snippet on stdout.
-pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
+pub(super) fn init(a: &crate::cli::InitArgs, sink: &Sink) -> ExitCode {
     let schema = match serde_json::to_string_pretty(&config::schema::json_schema()) {
         Ok(t) => t + "\n",
         Err(e) => {
-            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            sink.error(&format!("cannot serialise the schema: {e}"));
             return ExitCode::Internal;
         }
     };
@@ -57,26 +59,22 @@ pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
         // With `--ci` the snippet is what was asked for: an existing config (an earlier
         // `init`) is kept, nothing is written, and the snippet is still printed.
         Err(crate::init::InitError::Exists(path)) if a.ci.is_some() => {
-            eprint_line(&format!(
-                "{} already exists: left unchanged, nothing written",
-                report::one_line(&path)
-            ));
+            sink.emit(RunEvent::Line(&format!(
+                "{path} already exists: left unchanged, nothing written"
+            )));
             Vec::new()
         }
         Err(e @ crate::init::InitError::Exists(_)) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             return ExitCode::Usage;
         }
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             return ExitCode::ReportWrite;
         }
     };
     for p in &written {
-        eprint_line(&format!(
-            "wrote {}",
-            report::one_line(&p.display().to_string())
-        ));
+        sink.emit(RunEvent::Line(&format!("wrote {}", p.display())));
     }
     let config = report::one_line(&a.config.display().to_string());
     let text = match a.ci {
@@ -93,7 +91,7 @@ pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprint_line(&format!("error: cannot write to stdout: {e}"));
+            sink.error(&format!("cannot write to stdout: {e}"));
             ExitCode::Internal
         }
         _ => ExitCode::Ok,
@@ -101,11 +99,11 @@ pub(super) fn init(a: &crate::cli::InitArgs) -> ExitCode {
 }
 
 /// `infracheck schema`: the config's JSON Schema on stdout.
-pub(super) fn schema() -> ExitCode {
+pub(super) fn schema(sink: &Sink) -> ExitCode {
     let mut text = match serde_json::to_string_pretty(&config::schema::json_schema()) {
         Ok(t) => t,
         Err(e) => {
-            eprint_line(&format!("error: cannot serialise the schema: {e}"));
+            sink.error(&format!("cannot serialise the schema: {e}"));
             return ExitCode::Internal;
         }
     };
@@ -113,14 +111,14 @@ pub(super) fn schema() -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprint_line(&format!("error: cannot write the schema: {e}"));
+            sink.error(&format!("cannot write the schema: {e}"));
             ExitCode::Internal
         }
         _ => ExitCode::Ok,
     }
 }
 
-pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
+pub(super) fn validate(a: &ValidateArgs, sink: &Sink) -> ExitCode {
     let path = a.config.display().to_string();
     let loaded = if a.require_env {
         config::load(&path, a.env.as_deref(), &config::ProcessEnvironment).map(|plans| {
@@ -135,10 +133,9 @@ pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
     match loaded {
         Ok(config::Linted { plans, notes }) => {
             for n in &notes {
-                eprint_line(&format!(
-                    "note: {}:{}",
-                    report::one_line(n.file.name()),
-                    report::one_line(&n.to_string())
+                sink.emit(RunEvent::Said(
+                    Level::Note,
+                    &format!("{}:{n}", n.file.name()),
                 ));
             }
             let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
@@ -156,35 +153,36 @@ pub(super) fn validate(a: &ValidateArgs) -> ExitCode {
             );
             ExitCode::Ok
         }
-        Err(e) => config_error(&e),
+        Err(e) => config_error(&e, sink),
     }
 }
 
 /// `list`: one line per check a run with the same options would run: name, kind, target and
 /// tags (comma-separated, `-` for none), tab-separated; a check only a selected one's
 /// `depends_on` brings in has a fifth column, `pulled in by NAME[, NAME…]`.
-pub(super) fn list(a: &ListArgs) -> ExitCode {
+pub(super) fn list(a: &ListArgs, sink: &Sink) -> ExitCode {
     let selection = match a.select.selection() {
         Ok(s) => s,
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             return ExitCode::Usage;
         }
     };
     let path = a.config.display().to_string();
     let plans = match config::load(&path, Some(&a.env), &config::ProcessEnvironment) {
         Ok(p) => p,
-        Err(e) => return config_error(&e),
+        Err(e) => return config_error(&e, sink),
     };
     let mut text = String::new();
     for mut plan in plans {
-        let redactor = Redactor::new(&plan.secrets);
-        let selected = match super::run::select(&mut plan, selection.as_ref()) {
+        let redactor = Arc::new(Redactor::new(&plan.secrets));
+        sink.set_redactor(Arc::clone(&redactor));
+        let selected = match super::run::select(&mut plan, selection.as_ref(), sink) {
             Ok(s) => s,
             Err(code) => return code,
         };
         let (checks, _) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
-        let shown = |s: &str| report::one_line(&redactor.text(s));
+        let shown = |s: &str| redactor.line(s);
         for c in &checks {
             let tags = if c.tags.is_empty() {
                 "-".to_owned()

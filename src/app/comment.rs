@@ -3,38 +3,39 @@
 //! and an event that is no pull request are notes, exit 0; bad input exits 2, any other API
 //! failure 3. The token comes from `GITHUB_TOKEN` and is never printed.
 
-use super::{eprint_line, process_env};
+use super::process_env;
 use crate::cli::CommentArgs;
 use crate::comment::{self, CommentError, Posted, Target};
+use crate::event::{Level, RunEvent, Sink};
 use crate::exit_code::ExitCode;
-use crate::report::github::{escape_data, escape_property};
 
 /// GitHub limits a markdown file read for the comment to far less than this.
 const MARKDOWN_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
-pub(super) fn comment(a: &CommentArgs) -> ExitCode {
+pub(super) fn comment(a: &CommentArgs, sink: &Sink) -> ExitCode {
     match prepare(a, &process_env) {
-        Ok(Some((target, body))) => post(&target, &comment::marker(&a.env), &body),
+        Ok(Some((target, body))) => post(&target, &comment::marker(&a.env), &body, sink),
         Ok(None) => {
             workflow_command(
-                "notice",
+                sink,
+                Level::Notice,
                 "this workflow event is not about a pull request: no comment posted",
             );
             ExitCode::Ok
         }
         Err(e) => {
-            eprint_line(&format!("error: {}", crate::report::one_line(&e)));
+            sink.error(&e);
             ExitCode::Usage
         }
     }
 }
 
-fn workflow_command(level: &str, message: &str) {
-    eprint_line(&format!(
-        "::{level} title={}::{}",
-        escape_property("infracheck comment"),
-        escape_data(message)
-    ));
+fn workflow_command(sink: &Sink, level: Level, message: &str) {
+    sink.emit(RunEvent::Annotation {
+        level,
+        title: "infracheck comment",
+        message,
+    });
 }
 
 /// The target and body, `None` when the event is no pull request, or a usage error.
@@ -111,38 +112,41 @@ fn run_url(var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     Some(url.to_string())
 }
 
-fn post(target: &Target, marker: &str, body: &str) -> ExitCode {
+fn post(target: &Target, marker: &str, body: &str, sink: &Sink) -> ExitCode {
+    sink.set_redactor(std::sync::Arc::new(crate::redact::Redactor::new(
+        std::slice::from_ref(&target.token),
+    )));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            sink.error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::Internal;
         }
     };
     match rt.block_on(comment::post(target, marker, body)) {
         Ok(Posted::Created(id)) => {
-            eprint_line(&format!(
-                "infracheck: created comment {id} on pull request #{}",
+            sink.emit(RunEvent::Status(&format!(
+                "created comment {id} on pull request #{}",
                 target.number
-            ));
+            )));
             ExitCode::Ok
         }
         Ok(Posted::Updated(id)) => {
-            eprint_line(&format!(
-                "infracheck: updated comment {id} on pull request #{}",
+            sink.emit(RunEvent::Status(&format!(
+                "updated comment {id} on pull request #{}",
                 target.number
-            ));
+            )));
             ExitCode::Ok
         }
         Err(e @ CommentError::Forbidden { .. }) => {
-            workflow_command("warning", &redacted(&e, &target.token));
+            workflow_command(sink, Level::Warning, &redacted(&e, &target.token));
             ExitCode::Ok
         }
         Err(e) => {
-            workflow_command("error", &redacted(&e, &target.token));
+            workflow_command(sink, Level::Error, &redacted(&e, &target.token));
             ExitCode::ReportWrite
         }
     }

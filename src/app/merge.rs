@@ -6,32 +6,32 @@ use std::collections::BTreeSet;
 use super::outputs::{Inputs, distinct_report_paths, finish, one_report_on_stdout};
 use super::run::{load_baseline, load_history, select};
 use super::signals::Signals;
-use super::{config_error, document_kinds, eprint_line, process_env};
+use super::{config_error, document_kinds, process_env};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::model::{FailOn, Summary, WAIVER_KIND};
 use crate::policy::Policy;
 use crate::redact::Redactor;
-use crate::report;
 use crate::select::Selection;
 
 /// `merge`: the reports and exit code of one run, from the JSON documents of its shards.
-pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
+pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
     if let Err(msg) = distinct_report_paths(&a.report, a.config.as_deref(), &process_env)
         .and_then(|()| one_report_on_stdout(&a.report))
     {
-        eprint_line(&format!("error: {}", report::one_line(&msg)));
+        sink.error(&msg);
         return ExitCode::Usage;
     }
     match crate::merge::load(&a.documents, a.report.fail_on_warn, &document_kinds()) {
-        Ok(mut summary) => match stale_waivers(a, &mut summary).and_then(|redactor| {
-            let baseline = load_baseline(&a.report, &summary.environment, g.quiet)?;
-            let history = load_history(&a.report, g.quiet)?;
+        Ok(mut summary) => match stale_waivers(a, &mut summary, sink).and_then(|redactor| {
+            let baseline = load_baseline(&a.report, &summary.environment, g.quiet, sink)?;
+            let history = load_history(&a.report, g.quiet, sink)?;
             Ok((redactor, baseline, history))
         }) {
             Ok((redactor, baseline, history)) => {
-                let signals = Signals::start();
+                let signals = Signals::start(sink);
                 let fail_on = FailOn::from(a.report.fail_on);
                 let policy = Policy::new(summary.fail_on_warn, fail_on, baseline.is_some());
                 let inputs = Inputs {
@@ -40,13 +40,14 @@ pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
                     redactor: &redactor,
                     policy: &policy,
                     signals: &signals,
+                    sink,
                 };
                 finish(summary, &a.report, g, inputs)
             }
             Err(code) => code,
         },
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&format!("{e:#}"))));
+            sink.error(&format!("{e:#}"));
             ExitCode::Usage
         }
     }
@@ -57,7 +58,7 @@ pub(super) fn merge(a: &MergeArgs, g: &GlobalArgs) -> ExitCode {
 /// waivers of the config that match no check of the merged environment, as the WARN results a
 /// whole run would have reported (each shard alone cannot tell). Returns the redactor of the
 /// config's secrets (none without `--config`).
-fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitCode> {
+fn stale_waivers(a: &MergeArgs, summary: &mut Summary, sink: &Sink) -> Result<Redactor, ExitCode> {
     let Some(config) = &a.config else {
         return Ok(Redactor::default());
     };
@@ -68,34 +69,32 @@ fn stale_waivers(a: &MergeArgs, summary: &mut Summary) -> Result<Redactor, ExitC
         &config::ProcessEnvironment,
     ) {
         Ok(mut plans) => plans.pop(),
-        Err(e) => return Err(config_error(&e)),
+        Err(e) => return Err(config_error(&e, sink)),
     };
     let Some(mut plan) = plan else {
-        eprint_line(&format!(
-            "error: {path}: {}",
-            report::one_line(&config::no_checks(&summary.environment))
+        sink.error(&format!(
+            "{path}: {}",
+            config::no_checks(&summary.environment)
         ));
         return Err(ExitCode::Usage);
     };
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     let redactor = Redactor::new(&plan.secrets);
+    sink.set_redactor(std::sync::Arc::new(redactor.clone()));
     // The shards ran a selection (`--tags`, `--only`…): they hold the checks it picks (and
     // pulled in), not the whole environment; stale waivers still look at every check.
     if let Some(run) = &summary.selection {
         let selection = Selection::new(&run.tags, &run.exclude_tags, &run.only, &run.skip)
             .map_err(|e| {
-                eprint_line(&format!(
-                    "error: {}",
-                    report::one_line(&redactor.text(&e.to_string()))
-                ));
+                sink.error(&e.to_string());
                 ExitCode::Usage
             })?;
-        select(&mut plan, selection.as_ref())?;
+        select(&mut plan, selection.as_ref(), sink)?;
     }
     let selected: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
     if let Err(msg) = same_checks(&selected, summary, &redactor) {
-        eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
+        sink.error(&format!("{path}: {msg}"));
         return Err(ExitCode::Usage);
     }
     for r in crate::waiver::stale(&plan.waivers, &names) {

@@ -14,34 +14,39 @@ mod run;
 mod serve;
 mod signals;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::config::ConfigError;
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::model::{Interruption, Summary, WAIVER_KIND};
 use crate::policy::Policy;
-use crate::report;
 
 /// Run the command line and return the exit code.
 pub fn execute(cli: Cli) -> ExitCode {
-    init_tracing(&cli.global);
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Everything said on stderr, the log included, goes through this one sink.
+    let sink = Sink::stderr(ansi);
+    init_tracing(&cli.global, &sink, ansi);
+    let sink = &sink;
     match cli.command {
-        Some(Command::Validate(a)) => commands::validate(&a),
-        Some(Command::List(a)) => commands::list(&a),
-        Some(Command::Run(a)) => run::run(&a, &cli.global),
-        Some(Command::Merge(a)) => merge::merge(&a, &cli.global),
-        Some(Command::Completions { shell }) => commands::completions(shell),
-        Some(Command::Man) => commands::man_page(),
-        Some(Command::Schema) => commands::schema(),
-        Some(Command::Init(a)) => commands::init(&a),
-        Some(Command::Comment(a)) => comment::comment(&a),
-        Some(Command::Serve(a)) => serve::serve(&a, &cli.global),
-        None => run::run(&cli.run, &cli.global),
+        Some(Command::Validate(a)) => commands::validate(&a, sink),
+        Some(Command::List(a)) => commands::list(&a, sink),
+        Some(Command::Run(a)) => run::run(&a, &cli.global, sink),
+        Some(Command::Merge(a)) => merge::merge(&a, &cli.global, sink),
+        Some(Command::Completions { shell }) => commands::completions(shell, sink),
+        Some(Command::Man) => commands::man_page(sink),
+        Some(Command::Schema) => commands::schema(sink),
+        Some(Command::Init(a)) => commands::init(&a, sink),
+        Some(Command::Comment(a)) => comment::comment(&a, sink),
+        Some(Command::Serve(a)) => serve::serve(&a, &cli.global, sink),
+        None => run::run(&cli.run, &cli.global, sink),
     }
 }
 
-fn init_tracing(g: &GlobalArgs) {
+/// The `-v` log, written through `sink` (redacted and escaped like every other line).
+fn init_tracing(g: &GlobalArgs, sink: &Sink, ansi: bool) {
     let level = if g.quiet {
         "error"
     } else {
@@ -56,28 +61,19 @@ fn init_tracing(g: &GlobalArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("infracheck={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_writer(sink.clone())
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
-}
-
-/// One line on stderr in one `write` (stderr is unbuffered: `writeln!` would write the text
-/// and the newline separately, and a live run prints a line per finished check).
-fn eprint_line(msg: &str) {
-    let mut line = String::with_capacity(msg.len() + 1);
-    line.push_str(msg);
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn config_error(e: &ConfigError) -> ExitCode {
+fn config_error(e: &ConfigError, sink: &Sink) -> ExitCode {
     for line in e.to_string().lines() {
-        eprint_line(&format!("error: {}", report::one_line(line)));
+        sink.error(line);
     }
     ExitCode::Usage
 }

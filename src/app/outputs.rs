@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use super::signals::Signals;
-use super::{eprint_line, exit_code_for, interruption_code, process_env, use_color};
+use super::{exit_code_for, interruption_code, process_env, use_color};
 use crate::baseline::{self, Baseline};
 use crate::cli::{GlobalArgs, OutputFormat, ReportArgs};
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::history::{History, HistoryLock};
 use crate::model::Summary;
@@ -27,6 +28,8 @@ pub(super) struct Inputs<'a> {
     /// The run's signal watcher: a signal while the reports are written bounds them in time
     /// and sets the exit code.
     pub(super) signals: &'a Signals,
+    /// Where the errors go.
+    pub(super) sink: &'a Sink,
 }
 
 /// A report file must not land on a file something else owns: two report options naming one
@@ -149,6 +152,7 @@ pub(super) fn finish(
         redactor,
         policy,
         signals,
+        sink,
     } = inputs;
     signals.reports_begin();
     summary.fail_on = a.fail_on.into();
@@ -185,7 +189,7 @@ pub(super) fn finish(
             .unwrap_or(crate::history::DEFAULT_KEEP);
         let shown = redactor.text(&path.display().to_string());
         if let Err(msg) = record_history(path, before, &mut summary, keep, &shown) {
-            eprint_line(&format!("error: {}", report::one_line(&msg)));
+            sink.error(&msg);
             history_failed = true;
         }
     }
@@ -200,7 +204,7 @@ pub(super) fn finish(
         report::emit(summary, &paths, &outputs, &mut out, &mut err)
     };
     for f in &failures {
-        eprint_line(&format!("error: {}", report::one_line(&f.to_string())));
+        sink.error(&f.to_string());
     }
     let code = exit_code_for(summary, policy, !failures.is_empty() || history_failed);
     // A signal, also one while the reports were written (they finished within their grace),

@@ -9,36 +9,36 @@ use std::time::Instant;
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{Inputs, distinct_report_paths, finish, github_mode, one_report_on_stdout};
 use super::signals::Signals;
-use super::{config_error, document_kinds, eprint_line, process_env};
+use super::{config_error, document_kinds, process_env};
 use crate::baseline::Baseline;
 use crate::checks::RunContext;
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
 use crate::config::{self, Plan};
+use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::gate;
 use crate::history::History;
 use crate::model::{FailOn, Interruption, Summary};
 use crate::policy::Policy;
 use crate::redact::Redactor;
-use crate::report;
 use crate::select::{Selected, Selection};
 use crate::shard;
 
-pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
+pub(super) fn run(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
     let Some(env) = a.env.as_deref() else {
-        eprint_line("error: --env is required (the environment to check)");
+        sink.error("--env is required (the environment to check)");
         return ExitCode::Usage;
     };
     if let Err(msg) = distinct_report_paths(&a.report, Some(a.config.as_path()), &process_env)
         .and_then(|()| one_report_on_stdout(&a.report))
     {
-        eprint_line(&format!("error: {}", report::one_line(&msg)));
+        sink.error(&msg);
         return ExitCode::Usage;
     }
     let selection = match a.select.selection() {
         Ok(s) => s,
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             return ExitCode::Usage;
         }
     };
@@ -47,54 +47,51 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         Ok(mut plans) => match plans.pop() {
             Some(p) => p,
             None => {
-                eprint_line(&format!(
-                    "error: {path}: {}",
-                    report::one_line(&config::no_checks(env))
-                ));
+                sink.error(&format!("{path}: {}", config::no_checks(env)));
                 return ExitCode::Usage;
             }
         },
-        Err(e) => return config_error(&e),
+        Err(e) => return config_error(&e, sink),
     };
+    let redactor = Arc::new(Redactor::new(&plan.secrets));
+    sink.set_redactor(Arc::clone(&redactor));
     if !g.quiet {
         for name in &plan.short_secrets {
-            eprint_line(&format!(
-                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
-                report::one_line(name),
+            sink.warning(&format!(
+                "the secret in `{name}` is shorter than {} characters: it is not masked in the output",
                 crate::redact::MIN_SECRET_CHARS
             ));
         }
     }
     if a.shard.is_some() && a.report.history.is_some() {
-        eprint_line(
-            "error: --history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
+        sink.error(
+            "--history cannot be used with --shard (each shard sees only part of the checks): give it to `infracheck merge --history PATH`, which records the whole run once",
         );
         return ExitCode::Usage;
     }
     // A bad baseline or history file is refused before any check runs.
-    let baseline = match load_baseline(&a.report, &plan.environment, g.quiet) {
+    let baseline = match load_baseline(&a.report, &plan.environment, g.quiet, sink) {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let history = match load_history(&a.report, g.quiet) {
+    let history = match load_history(&a.report, g.quiet, sink) {
         Ok(h) => h,
         Err(code) => return code,
     };
     let runtime = match runtime(g.threads) {
         Ok(rt) => rt,
         Err(e) => {
-            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            sink.error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::Internal;
         }
     };
-    let redactor = Redactor::new(&plan.secrets);
-    let signals = Signals::start();
+    let signals = Signals::start(sink);
     let (summary, policy) = match runtime.block_on(run_plan(
         plan,
         a,
         (selection.as_ref(), g.quiet),
         baseline.as_ref(),
-        &signals,
+        (&signals, sink),
     )) {
         Ok(s) => s,
         Err(code) => return code,
@@ -107,6 +104,7 @@ pub(super) fn run(a: &RunArgs, g: &GlobalArgs) -> ExitCode {
         redactor: &redactor,
         policy: &policy,
         signals: &signals,
+        sink,
     };
     finish(summary, &a.report, g, inputs)
 }
@@ -139,6 +137,7 @@ pub(super) fn load_baseline(
     a: &ReportArgs,
     environment: &str,
     quiet: bool,
+    sink: &Sink,
 ) -> Result<Option<Baseline>, ExitCode> {
     let Some(path) = &a.baseline else {
         return Ok(None);
@@ -147,9 +146,9 @@ pub(super) fn load_baseline(
         && e.kind() == std::io::ErrorKind::NotFound
     {
         if !quiet {
-            eprint_line(&format!(
-                "notice: baseline {} does not exist yet: a first run, every failure counts as new",
-                report::one_line(&path.display().to_string())
+            sink.notice(&format!(
+                "baseline {} does not exist yet: a first run, every failure counts as new",
+                path.display()
             ));
         }
         return Ok(Some(Baseline::first_run(path, environment)));
@@ -159,7 +158,7 @@ pub(super) fn load_baseline(
     {
         Ok(b) => Ok(Some(b)),
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             Err(ExitCode::Usage)
         }
     }
@@ -167,16 +166,20 @@ pub(super) fn load_baseline(
 
 /// The `--history` file (exit 2 when unusable). A path where nothing exists yet is a first
 /// run: an empty history, created after the run.
-pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History>, ExitCode> {
+pub(super) fn load_history(
+    a: &ReportArgs,
+    quiet: bool,
+    sink: &Sink,
+) -> Result<Option<History>, ExitCode> {
     let Some(path) = &a.history else {
         return Ok(None);
     };
     match History::load(path) {
         Ok(Some(h)) => {
             if h.ignored > 0 && !quiet {
-                eprint_line(&format!(
-                    "warning: history {}: ignored {} check record{} with a latency above {} ms (not written by infracheck); it is written back without them",
-                    report::one_line(&path.display().to_string()),
+                sink.warning(&format!(
+                    "history {}: ignored {} check record{} with a latency above {} ms (not written by infracheck); it is written back without them",
+                    path.display(),
                     h.ignored,
                     if h.ignored == 1 { "" } else { "s" },
                     crate::history::MAX_LATENCY_MS
@@ -186,15 +189,15 @@ pub(super) fn load_history(a: &ReportArgs, quiet: bool) -> Result<Option<History
         }
         Ok(None) => {
             if !quiet {
-                eprint_line(&format!(
-                    "notice: history {} does not exist yet: a first run, it is created after the run",
-                    report::one_line(&path.display().to_string())
+                sink.notice(&format!(
+                    "history {} does not exist yet: a first run, it is created after the run",
+                    path.display()
                 ));
             }
             Ok(Some(History::empty()))
         }
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e.to_string())));
+            sink.error(&e.to_string());
             Err(ExitCode::Usage)
         }
     }
@@ -207,7 +210,7 @@ async fn run_plan(
     a: &RunArgs,
     (selection, quiet): (Option<&Selection>, bool),
     baseline: Option<&Baseline>,
-    signals: &Signals,
+    (signals, sink): (&Signals, &Sink),
 ) -> Result<(Summary, Policy), ExitCode> {
     let concurrency = a
         .concurrency
@@ -220,35 +223,32 @@ async fn run_plan(
     let today = match crate::waiver::today(&process_env) {
         Ok(d) => d,
         Err(e) => {
-            eprint_line(&format!("error: {e}"));
+            sink.error(&e.to_string());
             return Err(ExitCode::Usage);
         }
     };
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     // Select first, then shard: `--shard` splits the selected checks.
-    let selected = select(&mut plan, selection)?;
+    let selected = select(&mut plan, selection, sink)?;
     let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
     if let Some(s) = &shard
         && checks.is_empty()
         && !quiet
     {
         // Fine for one shard (the others hold the checks); `merge` refuses a run of nothing.
-        eprint_line(&format!(
-            "notice: shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
-            s.index,
-            s.count,
-            report::one_line(&plan.environment),
-            s.total_checks
+        sink.notice(&format!(
+            "shard {}/{} of environment {} has no checks (the other shards hold all {}); writing its document",
+            s.index, s.count, plan.environment, s.total_checks
         ));
     }
     let ctx = match RunContext::new(&checks) {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            eprint_line(&format!("error: {e}"));
+            sink.error(&e.to_string());
             return Err(ExitCode::Internal);
         }
     };
-    let redactor = Redactor::new(&plan.secrets);
+    let redactor = sink.redactor();
     let total = checks.len();
     tracing::info!(
         environment = %plan.environment,
@@ -299,13 +299,13 @@ async fn run_plan(
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map_or(HEARTBEAT_EVERY, std::time::Duration::from_millis);
-        Live::start(total, github_mode(&a.report, &process_env), every)
+        Live::start(total, github_mode(&a.report, &process_env), every, sink)
     });
     let mut shown = Shown {
         bar: progress.as_ref(),
         live: live.as_ref(),
         quiet,
-        redactor: &redactor,
+        sink,
         policy: &policy,
     };
     let outcome = gate::run_rounds(
@@ -314,7 +314,6 @@ async fn run_plan(
             ctx,
             concurrency,
             per_host,
-            redactor: &redactor,
             interval: a
                 .until_healthy
                 .then(|| a.interval.unwrap_or(gate::DEFAULT_INTERVAL)),
@@ -337,10 +336,9 @@ async fn run_plan(
     {
         // Once per run, on stderr (never in a report): the per-host limit, not `concurrency`,
         // set the pace, and the user chose that limit.
-        eprint_line(&format!(
-            "notice: per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
-            held.limit,
-            report::one_line(&redactor.text(&held.host)),
+        sink.notice(&format!(
+            "per_host_concurrency {} held back checks to {} (set per_host_concurrency to raise it)",
+            held.limit, held.host,
         ));
     }
     let (mut results, interrupted, gate) = (outcome.results, outcome.interrupted, outcome.gate);
@@ -373,6 +371,7 @@ async fn run_plan(
 pub(super) fn select(
     plan: &mut Plan,
     selection: Option<&Selection>,
+    sink: &Sink,
 ) -> Result<Option<Selected>, ExitCode> {
     let Some(selection) = selection else {
         return Ok(None);
@@ -384,12 +383,8 @@ pub(super) fn select(
             Ok(Some(s))
         }
         Err(e) => {
-            // Tags are config text: masked like every other output.
-            let redactor = Redactor::new(&plan.secrets);
-            eprint_line(&format!(
-                "error: {}",
-                report::one_line(&redactor.text(&e.to_string()))
-            ));
+            // Tags are config text: the sink masks them with the plan's secrets.
+            sink.error(&e.to_string());
             Err(ExitCode::Usage)
         }
     }

@@ -6,23 +6,24 @@
 
 use std::sync::Arc;
 
+use super::config_error;
 use super::signals::Signals;
-use super::{config_error, eprint_line};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::config::{self, Plan};
+use crate::event::{RunEvent, Sink};
 use crate::exit_code::ExitCode;
 use crate::redact::Redactor;
 use crate::report;
 use crate::serve::{self, Options, Shared, state::State};
 use crate::shard;
 
-pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
+pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
     let path = a.config.display().to_string();
     let plan = match load(&path, &a.env, a.shard) {
         Ok(p) => p,
-        Err(Loaded::Config(e)) => return config_error(&e),
+        Err(Loaded::Config(e)) => return config_error(&e, sink),
         Err(Loaded::Other(msg)) => {
-            eprint_line(&format!("error: {path}: {}", report::one_line(&msg)));
+            sink.error(&format!("{path}: {msg}"));
             return ExitCode::Usage;
         }
     };
@@ -30,9 +31,8 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
         Some(var) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(v),
             _ => {
-                eprint_line(&format!(
-                    "error: --auth-token-env {}: the variable is not set or empty",
-                    report::one_line(var)
+                sink.error(&format!(
+                    "--auth-token-env {var}: the variable is not set or empty"
                 ));
                 return ExitCode::Usage;
             }
@@ -41,12 +41,13 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
     };
     let mut secrets = plan.secrets.clone();
     secrets.extend(token.clone());
+    sink.set_redactor(Arc::new(Redactor::new(&secrets)));
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => {
             match serve::http::tls_acceptor(&c.display().to_string(), &k.display().to_string()) {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    eprint_line(&format!("error: {}", report::one_line(&e)));
+                    sink.error(&e);
                     return ExitCode::Usage;
                 }
             }
@@ -55,9 +56,8 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
     };
     if !g.quiet {
         for name in &plan.short_secrets {
-            eprint_line(&format!(
-                "warning: the secret in `{}` is shorter than {} characters: it is not masked in the output",
-                report::one_line(name),
+            sink.warning(&format!(
+                "the secret in `{name}` is shorter than {} characters: it is not masked in the output",
                 crate::redact::MIN_SECRET_CHARS
             ));
         }
@@ -65,7 +65,7 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
     let runtime = match super::run::runtime(g.threads) {
         Ok(rt) => rt,
         Err(e) => {
-            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            sink.error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::Internal;
         }
     };
@@ -91,7 +91,9 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
                 Loaded::Other(m) => m,
             })
     });
-    let shared = Arc::new(Shared::new(state, Redactor::new(&secrets), token, loader));
+    let shared = Arc::new(
+        Shared::new(state, Redactor::new(&secrets), token, loader).logging_to(sink.clone()),
+    );
     let mut plan = plan;
     plan.secrets = secrets;
     let opts = Options {
@@ -101,7 +103,7 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
         shutdown_timeout: a.shutdown_timeout,
         external_url: a.external_url.clone(),
     };
-    let signals = Signals::start();
+    let signals = Signals::start(sink);
     let stop = async move {
         let why = signals.first().await;
         tracing::info!(?why, "stopping: the checks in flight may finish");
@@ -109,20 +111,19 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs) -> ExitCode {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (environment, total) = (plan.environment.clone(), plan.checks.len());
     let quiet = g.quiet;
-    let shown = Redactor::new(&plan.secrets).text(&environment);
+    let said = sink.clone();
     let outcome = runtime.block_on(serve::serve(plan, shared, opts, stop, move |addr| {
         // Printed even under --quiet: a script reads the bound port from it.
         let _ = quiet;
-        eprint_line(&format!(
-            "infracheck: listening on {scheme}://{addr} (environment {}, {total} checks)",
-            report::one_line(&shown)
-        ));
+        said.emit(RunEvent::Status(&format!(
+            "listening on {scheme}://{addr} (environment {environment}, {total} checks)"
+        )));
     }));
     runtime.shutdown_background();
     match outcome {
         Ok(()) => ExitCode::Ok,
         Err(e) => {
-            eprint_line(&format!("error: {}", report::one_line(&e)));
+            sink.error(&e);
             ExitCode::Usage
         }
     }

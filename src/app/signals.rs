@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{eprint_line, interruption_code};
+use super::interruption_code;
+use crate::event::{RunEvent, Sink};
 use crate::model::Interruption;
 
 /// How long the reports may still take after a signal (or after the reports begin, when the
@@ -34,13 +35,16 @@ pub(super) struct Signals {
 impl Signals {
     /// Start watching (the handlers are installed when this returns). Without a runtime for
     /// the watcher, signals keep their default action.
-    pub(super) fn start() -> Signals {
+    pub(super) fn start(sink: &Sink) -> Signals {
         let (first_tx, first) = watch::channel(None);
         let (begin_tx, begin_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("signals".to_owned())
-            .spawn(move || watch_signals(first_tx, begin_rx, ready_tx));
+            .spawn({
+                let sink = sink.clone();
+                move || watch_signals(first_tx, begin_rx, ready_tx, &sink)
+            });
         let ready = spawned.is_ok() && ready_rx.recv().unwrap_or(false);
         if !ready {
             tracing::warn!("cannot watch SIGINT and SIGTERM: they keep their default action");
@@ -87,6 +91,7 @@ fn watch_signals(
     first: watch::Sender<Option<Interruption>>,
     mut begin: watch::Receiver<bool>,
     ready: std::sync::mpsc::Sender<bool>,
+    sink: &Sink,
 ) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -109,15 +114,17 @@ fn watch_signals(
             let _ = begin.wait_for(|b| *b).await;
             if *begin.borrow() {
                 say(
+                    sink,
                     format!(
-                        "infracheck: signal received: writing the reports for at most {}s more",
+                        "signal received: writing the reports for at most {}s more",
                         REPORT_GRACE.as_secs()
                     ),
                     Duration::ZERO,
                 );
                 tokio::time::sleep(REPORT_GRACE).await;
                 say(
-                    "infracheck: the reports did not finish in time, exiting".to_owned(),
+                    sink,
+                    "the reports did not finish in time, exiting".to_owned(),
                     SAY_WAIT,
                 );
                 exit_now(why);
@@ -128,7 +135,8 @@ fn watch_signals(
             () = grace => {}
             again = listener.next() => {
                 say(
-                    "infracheck: second signal, exiting immediately".to_owned(),
+                    sink,
+                    "second signal, exiting immediately".to_owned(),
                     SAY_WAIT,
                 );
                 exit_now(again);
@@ -140,15 +148,16 @@ fn watch_signals(
 /// How long a line on stderr may delay an exit.
 const SAY_WAIT: Duration = Duration::from_millis(100);
 
-/// Print `line` on stderr from a thread of its own, waiting at most `wait` for it: the main
+/// Print `line` (`infracheck: …`) on stderr from a thread of its own, waiting at most `wait` for it: the main
 /// thread may hold stderr's lock while it writes a report there, or stderr may be a pipe
 /// nobody reads, and the watcher must never block behind either.
-fn say(line: String, wait: Duration) {
+fn say(sink: &Sink, line: String, wait: Duration) {
     let (done_tx, done) = std::sync::mpsc::channel();
+    let sink = sink.clone();
     let spawned = std::thread::Builder::new()
         .name("signals-say".to_owned())
         .spawn(move || {
-            eprint_line(&line);
+            sink.emit(RunEvent::Status(&line));
             let _ = done_tx.send(());
         });
     if spawned.is_ok() && !wait.is_zero() {

@@ -273,10 +273,18 @@ fn blocked_result(check: &CheckDef, results: &[Option<CheckResult>], b: &Blocked
             .and_then(Option::as_ref)
             .map_or("?", |r| r.name.as_str())
     };
-    let message = if b.by == b.root {
-        format!("blocked by {}", name(b.by))
+    blocked(check, name(b.by), name(b.root))
+}
+
+/// The result of `check` when `by`, a check it depends on, did not pass (see
+/// [`Rule::ran_well`]): SKIP with reason `blocked`. `root` is the check that failed first
+/// along the chain (`by` itself for a direct failure). `serve` judges a dependent on its
+/// dependencies' latest results with it (src/serve/live.rs).
+pub fn blocked(check: &CheckDef, by: &str, root: &str) -> CheckResult {
+    let message = if by == root {
+        format!("blocked by {by}")
     } else {
-        format!("blocked by {} (root cause: {})", name(b.by), name(b.root))
+        format!("blocked by {by} (root cause: {root})")
     };
     let outcome = Outcome {
         status: Status::Skip,
@@ -287,8 +295,8 @@ fn blocked_result(check: &CheckDef, results: &[Option<CheckResult>], b: &Blocked
         phases: Default::default(),
         observed: None,
     }
-    .with_meta("blocked_by", name(b.by))
-    .with_meta("root_cause", name(b.root));
+    .with_meta("blocked_by", by)
+    .with_meta("root_cause", root);
     finish(check, outcome, Duration::ZERO, 0, Vec::new())
 }
 

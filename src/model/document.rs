@@ -5,11 +5,12 @@
 //!
 //! A document read back is untrusted input: every problem is an error message (never a
 //! panic), and unknown keys are ignored, since later releases may add fields without changing
-//! `schema_version`.
+//! `schema_version`. What it may name (its results' `kind`s) is an explicit argument of the
+//! reading: [`DocumentSeed`], a `serde` [`DeserializeSeed`].
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -72,7 +73,9 @@ pub struct Document<'a> {
     /// Counts by status.
     #[serde(skip_deserializing)]
     pub summary: Counts,
-    /// Results in config order.
+    /// Results in config order (read back through [`DocumentSeed`], which knows the kinds they
+    /// may name).
+    #[serde(skip_deserializing)]
     pub results: Cow<'a, [CheckResult]>,
 }
 
@@ -82,17 +85,129 @@ struct Probe {
     schema_version: Option<u64>,
 }
 
-thread_local! {
-    /// The kinds a document being read may name (see [`Document::from_json`]).
-    static KINDS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+/// The context of reading a document back: the check kinds its results may name (every kind
+/// of the registry, and the stale-waiver results). A `serde` seed, so the kinds are an explicit
+/// argument of the deserialisation rather than state beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentSeed<'k> {
+    /// The kinds `results[].kind` may be.
+    pub kinds: &'k [&'static str],
 }
 
-/// `results[].kind`: one of the kinds the reader was given.
-pub(crate) fn known_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    let kind = <String as Deserialize>::deserialize(d)?;
-    KINDS
-        .with(|k| k.borrow().iter().copied().find(|k| *k == kind))
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown kind `{kind}`")))
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
+    type Value = Document<'static>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document<'static>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_> {
+    type Value = Document<'static>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an infracheck JSON document")
+    }
+
+    /// The results through [`ResultSeed`]; every other key as the derived reader reads it.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document<'static>, A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut results: Option<Vec<CheckResult>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "results" {
+                if results.is_some() {
+                    return Err(de::Error::duplicate_field("results"));
+                }
+                results = Some(map.next_value_seed(ResultsSeed { kinds: self.kinds })?);
+            } else {
+                rest.insert(key, map.next_value()?);
+            }
+        }
+        let results = results.ok_or_else(|| de::Error::missing_field("results"))?;
+        let mut doc =
+            Document::deserialize(serde_json::Value::Object(rest)).map_err(de::Error::custom)?;
+        doc.results = Cow::Owned(results);
+        Ok(doc)
+    }
+}
+
+/// `results`: each element through [`ResultSeed`].
+struct ResultsSeed<'k> {
+    kinds: &'k [&'static str],
+}
+
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
+    type Value = Vec<CheckResult>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<CheckResult>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultsSeed<'_> {
+    type Value = Vec<CheckResult>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of results")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<CheckResult>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(r) = seq.next_element_seed(ResultSeed { kinds: self.kinds })? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// One result: its `kind` must be one of `kinds`; the other keys are read by the derived reader.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultSeed<'k> {
+    /// The kinds `kind` may be.
+    pub kinds: &'k [&'static str],
+}
+
+impl<'de> DeserializeSeed<'de> for ResultSeed<'_> {
+    type Value = CheckResult;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<CheckResult, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultSeed<'_> {
+    type Value = CheckResult;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a check result")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckResult, A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut kind: Option<&'static str> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "kind" {
+                if kind.is_some() {
+                    return Err(de::Error::duplicate_field("kind"));
+                }
+                let name: String = map.next_value()?;
+                kind = Some(
+                    self.kinds
+                        .iter()
+                        .copied()
+                        .find(|k| *k == name)
+                        .ok_or_else(|| de::Error::custom(format!("unknown kind `{name}`")))?,
+                );
+            } else {
+                rest.insert(key, map.next_value()?);
+            }
+        }
+        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
+        let mut r =
+            CheckResult::deserialize(serde_json::Value::Object(rest)).map_err(de::Error::custom)?;
+        r.kind = kind;
+        Ok(r)
+    }
 }
 
 impl<'a> Document<'a> {
@@ -143,10 +258,11 @@ impl Document<'static> {
         if version == 0 {
             return Err("unsupported schema_version 0".to_owned());
         }
-        let previous = KINDS.with(|k| k.replace(kinds.to_vec()));
-        let doc = serde_json::from_slice::<Document<'static>>(bytes);
-        KINDS.with(|k| k.replace(previous));
-        let doc = doc.map_err(|e| format!("not an infracheck JSON document: {e}"))?;
+        let mut reader = serde_json::Deserializer::from_slice(bytes);
+        let doc = DocumentSeed { kinds }
+            .deserialize(&mut reader)
+            .and_then(|doc| reader.end().map(|()| doc))
+            .map_err(|e| format!("not an infracheck JSON document: {e}"))?;
         doc.validate()?;
         Ok(doc)
     }
@@ -196,5 +312,73 @@ impl Document<'static> {
             &time::format_description::well_known::Rfc3339,
         )
         .map_err(|e| format!("invalid `started_at` `{}`: {e}", self.started_at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written() -> (Summary, Vec<u8>) {
+        let s = crate::report::fixture::summary();
+        let bytes = serde_json::to_vec(&Document::of(&s, "failed")).unwrap();
+        (s, bytes)
+    }
+
+    /// The kinds are the seed's: the same bytes read with two seeds, one that knows every kind
+    /// and one that does not, give a document and a positioned error.
+    #[test]
+    fn the_seed_decides_which_kinds_a_document_may_name() {
+        let (s, bytes) = written();
+        let kinds: Vec<&'static str> = s.results.iter().map(|r| r.kind).collect();
+        let back = Document::from_json(&bytes, &kinds).unwrap();
+        let read: Vec<&str> = back.results.iter().map(|r| r.kind).collect();
+        assert_eq!(read, kinds);
+        let err = Document::from_json(&bytes, &[]).unwrap_err();
+        assert!(
+            err.contains("unknown kind `") && err.contains("line 1"),
+            "{err}"
+        );
+        // Nothing is left behind: the first seed still reads it afterwards.
+        assert!(Document::from_json(&bytes, &kinds).is_ok());
+    }
+
+    /// Every field a reader uses survives the seeded reading (the results go through the
+    /// derived reader, the kind through the seed).
+    #[test]
+    fn seeded_results_read_back_as_written() {
+        let (mut s, bytes) = written();
+        let kinds: Vec<&'static str> = s.results.iter().map(|r| r.kind).collect();
+        let back = Document::from_json(&bytes, &kinds).unwrap();
+        for r in &mut s.results {
+            // Written, never read back (a comparison belongs to the run that made it).
+            r.baseline = None;
+            r.history = None;
+        }
+        assert_eq!(
+            serde_json::to_value(&back.results[..]).unwrap(),
+            serde_json::to_value(&s.results).unwrap()
+        );
+        assert_eq!(back.environment, s.environment);
+        assert_eq!(back.duration_ms, crate::model::millis(s.duration));
+    }
+
+    #[test]
+    fn a_result_without_a_kind_or_with_two_is_refused() {
+        let (s, bytes) = written();
+        let kinds: Vec<&'static str> = s.results.iter().map(|r| r.kind).collect();
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["results"][0].as_object_mut().unwrap().remove("kind");
+        let err = Document::from_json(&serde_json::to_vec(&doc).unwrap(), &kinds).unwrap_err();
+        assert!(err.contains("missing field `kind`"), "{err}");
+        let text = String::from_utf8(bytes).unwrap().replacen(
+            "\"kind\":",
+            "\"kind\":\"http\",\"kind\":",
+            1,
+        );
+        let err = Document::from_json(text.as_bytes(), &kinds).unwrap_err();
+        assert!(err.contains("duplicate field `kind`"), "{err}");
+        let err = Document::from_json(b"{\"schema_version\":1} x", &kinds).unwrap_err();
+        assert!(err.starts_with("not a valid JSON document"), "{err}");
     }
 }

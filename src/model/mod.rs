@@ -19,7 +19,7 @@ pub use annotations::{
     BaselineSummary, CertCountdown, Change, CheckGate, FailOn, GateSummary, ResultChange, ShardRun,
     baseline_line, cert_note, change_note, gate_line, gate_note,
 };
-pub use document::{Document, SCHEMA_VERSION, Tool};
+pub use document::{Document, DocumentSeed, ResultSeed, SCHEMA_VERSION, Tool};
 pub use facts::{ConditionResult, Fact, Facts};
 pub use history::{
     CheckHistory, GLYPHS, HistorySummary, Mover, RunPoint, SPARK_MAX, newly_flaky, percentile,

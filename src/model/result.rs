@@ -205,8 +205,9 @@ pub struct CheckResult {
     /// The check's unique name within its environment.
     pub name: String,
     /// The check kind (`http`, `tcp`, …). Read back only as one of the kinds the reader was
-    /// given (see [`Document::from_json`](super::Document::from_json)).
-    #[serde(deserialize_with = "super::document::known_kind")]
+    /// given, by [`ResultSeed`](super::document::ResultSeed) (a result read without it has no
+    /// kind).
+    #[serde(skip_deserializing)]
     pub kind: Kind,
     /// What the check targets (URL with password removed, `host:port`, …).
     pub target: String,

@@ -11,37 +11,15 @@
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
-use super::{Context, RenderError, Reporter, neutralise_commands, truncate_chars};
+use super::{Context, RenderError, Reporter, truncate_chars};
 use crate::model::{CheckResult, Reason, Status};
-use crate::text::visible_controls;
 
 /// GitHub turns at most 10 errors and 10 warnings per step into annotations.
 pub const MAX_PER_LEVEL: usize = 10;
 /// GitHub cuts annotation messages at 4,096 characters; stay below with room for the target.
 const MESSAGE_MAX: usize = 3500;
 
-/// Escape workflow-command data (the text after `::`): control characters (but line breaks,
-/// which GitHub's `%0A` carries) become visible escapes first.
-pub fn escape_data(s: &str) -> String {
-    neutralise_commands(
-        visible_controls(s, &['\n', '\r', '\t'])
-            .replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A"),
-    )
-}
-
-/// Escape a workflow-command property value (`file=`, `title=`…).
-pub fn escape_property(s: &str) -> String {
-    neutralise_commands(
-        visible_controls(s, &['\n', '\r', '\t'])
-            .replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-            .replace(':', "%3A")
-            .replace(',', "%2C"),
-    )
-}
+pub use crate::text::{escape_data, escape_property};
 
 /// `::error`/`::warning` annotations for FAILs and WARNs (at most [`MAX_PER_LEVEL`] each, in
 /// config order), then one `::notice` with the counts and how many more the summary holds.

@@ -1,6 +1,6 @@
 //! The scheduler's clock: time as a [`Duration`] since the clock started, and a sleep until a
 //! point of that time. [`TokioClock`] is the real one; a test drives the scheduler with a
-//! simulated clock that jumps, so a day of cycles runs in milliseconds.
+//! simulated clock that jumps, so a day of runs takes milliseconds.
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,17 +1,17 @@
 //! `infracheck serve`: runs every check of one environment on its `interval` through the
 //! same engine as `run` ([`crate::engine`]), keeps the latest results in memory and serves
 //! them: `/metrics`, `/api/v1/results`, `/readyz`, `/healthz` and a live status page (see
-//! docs/serve.md).
+//! docs/serve.md). Each check runs on its own schedule, whatever the others are doing.
 //!
 //! By job: [`clock`] (the scheduler's time, injectable), [`schedule`] (when each check runs),
 //! [`state`] (what is remembered, bounded), [`metrics`] (the exposition), [`http`] (the
-//! endpoints), [`alerts`] (webhooks on change) and [`cycle`] (one cycle: run, judge, redact,
-//! record, alert).
+//! endpoints), [`alerts`] (webhooks on change) and [`live`] (one check's run: its
+//! dependencies, the engine, judge, redact, record, alert).
 
 pub mod alerts;
 pub mod clock;
-mod cycle;
 pub mod http;
+mod live;
 pub mod metrics;
 pub mod schedule;
 pub mod state;
@@ -22,14 +22,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::FutureExt as _;
+use futures::stream::{FuturesUnordered, StreamExt as _};
 
 use self::clock::Clock;
 use self::schedule::Schedule;
 use self::state::State;
 use crate::config::Plan;
+use crate::event::Sink;
 use crate::redact::Redactor;
 
-pub use cycle::Live;
+pub use live::Live;
 
 /// Reads the config again (for a reload): the plan, or the error as one line.
 pub type Loader = Box<dyn Fn() -> Result<Plan, String> + Send + Sync>;
@@ -43,6 +45,8 @@ pub struct Shared {
     loader: Loader,
     pending: Mutex<Option<Plan>>,
     wake: tokio::sync::Notify,
+    /// The stderr sink whose redactor follows the running config's (the logs of a reload).
+    log: Option<Sink>,
 }
 
 impl Shared {
@@ -60,7 +64,16 @@ impl Shared {
             loader,
             pending: Mutex::new(None),
             wake: tokio::sync::Notify::new(),
+            log: None,
         }
+    }
+
+    /// Keep `sink`'s redactor the running config's: a reload's new secrets are masked in the
+    /// logs too.
+    #[must_use]
+    pub fn logging_to(mut self, sink: Sink) -> Self {
+        self.log = Some(sink);
+        self
     }
 
     /// The state, locked (briefly: nothing awaits while holding it).
@@ -74,12 +87,17 @@ impl Shared {
     }
 
     fn set_redactor(&self, r: Redactor) {
-        *self.redactor.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(r);
+        let r = Arc::new(r);
+        if let Some(sink) = &self.log {
+            sink.set_redactor(Arc::clone(&r));
+        }
+        *self.redactor.lock().unwrap_or_else(PoisonError::into_inner) = r;
     }
 
     /// Read the config again (SIGHUP, `POST /-/reload`). A valid one is handed to the
-    /// scheduler, which switches to it between two cycles; an invalid one is refused, logged,
-    /// and `infracheck_config_last_reload_successful` turns 0 while the old config keeps running.
+    /// scheduler, which switches to it at once (a run in flight ends as it started; its result
+    /// is kept only if its check is unchanged); an invalid one is refused, logged, and
+    /// `infracheck_config_last_reload_successful` turns 0 while the old config keeps running.
     pub fn reload(&self) -> Result<(), String> {
         match (self.loader)() {
             Ok(plan) => {
@@ -106,18 +124,33 @@ impl Shared {
     }
 }
 
-/// What runs one cycle's checks; the real one is [`Live`], a test's is instant.
+/// What runs the checks; the real one is [`Live`], a test's follows a simulated clock.
 pub trait Runner {
-    /// Run the checks at `batch` (indices in the running config), record their results.
-    fn run(&mut self, batch: &[usize]) -> impl Future<Output = ()>;
-    /// Resolves when something between cycles wants the scheduler (a reload).
+    /// What one run of a check produces, for [`Runner::record`].
+    type Done: 'static;
+    /// Run check `idx` of the running config, due now (the checks it depends on have
+    /// results). The run owns what it needs: other runs start while it is in flight, and a
+    /// reload may come before it ends.
+    fn start(&mut self, idx: usize) -> impl Future<Output = Self::Done> + 'static;
+    /// A run of check `idx` (an index in the running config) ended: record what it produced.
+    fn record(&mut self, idx: usize, done: Self::Done);
+    /// Resolves when something wants the scheduler (a reload).
     fn wake(&self) -> impl Future<Output = ()>;
-    /// Between cycles: the schedule of a reloaded config, if one is waiting.
+    /// The schedule of a reloaded config, if one is waiting.
     fn reload(&mut self, schedule: &Schedule, now: Duration) -> Option<Schedule>;
 }
 
-/// The scheduler: cycle after cycle until `stop` resolves (or, for a test, until the clock
-/// passes `until`). A cycle started before `stop` finishes (the runner bounds it).
+/// What the scheduler waits for.
+enum Event<D> {
+    Stop,
+    Ended(u64, D),
+    Woken,
+}
+
+/// The scheduler: starts each check when it is due, while others are in flight, until `stop`
+/// resolves (or, for a test, until the clock reaches `until`: the runs in flight then are
+/// dropped). After `stop` it starts nothing more and waits for the runs in flight (the runner
+/// bounds them) and records them. Returns how many runs it started.
 pub async fn drive<C: Clock, R: Runner, S>(
     clock: &C,
     runner: &mut R,
@@ -128,48 +161,66 @@ pub async fn drive<C: Clock, R: Runner, S>(
 where
     S: Future<Output = ()> + Clone + Unpin,
 {
-    let mut cycles = 0u64;
+    let mut flight = FuturesUnordered::new();
+    let mut started = 0u64;
     loop {
         if stop.clone().now_or_never().is_some() {
-            return cycles;
+            break;
         }
         if let Some(s) = runner.reload(&schedule, clock.now()) {
             schedule = s;
         }
-        let next = schedule.next_due();
-        if let (Some(u), Some(n)) = (until, next)
-            && n > u
-        {
-            return cycles;
+        let now = clock.now();
+        if until.is_some_and(|u| now >= u) {
+            return started;
         }
-        let mut stopping = stop.clone();
-        match next {
-            Some(next) => {
-                tokio::select! {
-                    biased;
-                    () = &mut stopping => return cycles,
-                    () = runner.wake() => continue,
-                    () = clock.sleep_until(next) => {}
-                }
-            }
-            None => {
-                if until.is_some() {
-                    return cycles;
-                }
-                tokio::select! {
-                    biased;
-                    () = &mut stopping => return cycles,
-                    () = runner.wake() => continue,
-                }
-            }
+        for idx in schedule.due(now) {
+            let token = schedule.start(idx, now);
+            let run = runner.start(idx);
+            flight.push(async move { (token, run.await) }.boxed_local());
+            started += 1;
         }
-        let batch = schedule.due(clock.now());
-        runner.run(&batch).await;
-        let end = clock.now();
-        for i in batch {
-            schedule.ran(i, end);
+        let wake_at = match (schedule.next_due(), until) {
+            (Some(n), Some(u)) => Some(n.min(u)),
+            (n, u) => n.or(u),
+        };
+        let event = tokio::select! {
+            biased;
+            () = stop.clone() => Event::Stop,
+            Some((token, done)) = flight.next(), if !flight.is_empty() => Event::Ended(token, done),
+            () = runner.wake() => Event::Woken,
+            () = sleep(clock, wake_at) => Event::Woken,
+        };
+        match event {
+            Event::Stop => break,
+            Event::Ended(token, done) => ended(runner, &mut schedule, token, done, clock.now()),
+            Event::Woken => {}
         }
-        cycles += 1;
+    }
+    while let Some((token, done)) = flight.next().await {
+        ended(runner, &mut schedule, token, done, clock.now());
+    }
+    started
+}
+
+/// Run `token` ended at `now`: recorded unless a reload removed or changed its check.
+fn ended<R: Runner>(
+    runner: &mut R,
+    schedule: &mut Schedule,
+    token: u64,
+    done: R::Done,
+    now: Duration,
+) {
+    if let Some(idx) = schedule.ended(token, now) {
+        runner.record(idx, done);
+    }
+}
+
+/// Resolves at `at` on `clock`; never without a time.
+async fn sleep<C: Clock>(clock: &C, at: Option<Duration>) {
+    match at {
+        Some(at) => clock.sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -30,6 +30,7 @@ const LAYERS: &[&str] = &[
     "report",
     "reader",
     "redact",
+    "event",
     "checks",
     "comment",
     "waiver",

@@ -81,6 +81,7 @@ mod scale;
 mod schema;
 mod select;
 mod serve;
+mod stderr_sink;
 mod stdout_reports;
 mod suite;
 mod tap;

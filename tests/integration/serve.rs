@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::faults::{Fault, FaultServer};
 use crate::support::nginx::Nginx;
 use crate::support::redis::Redis;
 use crate::support::{ChildGuard, Workspace, closed_port, infracheck_command, spawn_guarded};
@@ -835,4 +836,59 @@ fn the_status_page_updates_a_row_in_place_after_a_check_flips() {
     for key in ["console", "exceptions", "log", "failed"] {
         assert_eq!(seen[key], serde_json::json!([]), "{key}: {seen}");
     }
+}
+
+/// `infracheck_check_runs_total` of `check`, read from the exposition as text (the whole
+/// exposition is parsed and linted by [`metrics`]).
+fn runs_of(addr: SocketAddr, check: &str) -> Option<u64> {
+    let (code, body) = get(addr, "/metrics");
+    assert_eq!(code, 200, "{body}");
+    let key = format!("infracheck_check_runs_total{{environment=\"p\",check=\"{check}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn a_check_in_flight_holds_back_neither_the_others_nor_runs_twice() {
+    let nginx = Nginx::start("location = /ok { return 200 'fine'; }");
+    // Accepts, reads the request, never answers: `slow` stays in flight until its timeout,
+    // longer than any wait of this test.
+    let hang = FaultServer::start(Fault::Hang);
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "defaults: {{interval: 200ms}}\nenvironments:\n  p:\n    http_checks:\n      - {{name: fast, url: \"{}/ok\"}}\n      - {{name: slow, url: \"{}\", timeout: 120s, retries: 0}}\n",
+            nginx.base(),
+            hang.url("/never")
+        ),
+    );
+    let s = start(ws.path(), &["--env", "p", "--config", "c.yaml"], &[]);
+    // `slow`'s request is in: it is in flight.
+    assert_eq!(hang.wait_for_requests(1), 1);
+    let first = until("a first run of fast", || {
+        runs_of(s.addr, "fast").filter(|n| *n >= 1)
+    });
+    // `fast` keeps running on its own interval (200ms) while `slow` is in flight...
+    until("five more runs of fast", || {
+        runs_of(s.addr, "fast").filter(|n| *n >= first + 5)
+    });
+    let (samples, _) = metrics(s.addr);
+    assert!(value(&samples, "infracheck_check_runs_total", Some("fast")) >= (first + 5) as f64);
+    assert_eq!(
+        value(&samples, "infracheck_check_failures_total", Some("fast")),
+        0.0
+    );
+    // ... and `slow`, due again many times meanwhile, has no result and was not started again.
+    assert_eq!(
+        value(&samples, "infracheck_check_runs_total", Some("slow")),
+        0.0
+    );
+    assert_eq!(hang.wait_for_requests(1), 1, "slow started while in flight");
+    let (code, body) = get(s.addr, "/readyz");
+    assert_eq!(
+        (code, body.as_str()),
+        (503, "not ready: 1 of 2 checks have run\n")
+    );
 }
