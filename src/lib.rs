@@ -1,8 +1,8 @@
 //! infracheck: audit the health of an environment from one YAML file and report in every
 //! format a CI system reads.
 //!
-//! The pipeline: [`config`] (YAML → validated [`config::Plan`]) → [`engine`] (bounded
-//! concurrency, timeouts, retries, deadline) → [`checks`] (one module per kind) → the
+//! The pipeline: [`config`] (YAML → validated [`config::Plan`]) → [`driver`] (one round, or
+//! the deploy gate's rounds) → [`engine`] (bounded concurrency, timeouts, retries, deadline) → [`checks`] (one module per kind) → the
 //! finished results, judged by the run's [`policy`] and redacted once ([`redact`]) →
 //! [`report`] (the model's types, the policy's verdict) → an [`exit_code::ExitCode`].
 
@@ -12,6 +12,7 @@ pub mod checks;
 pub mod cli;
 pub mod comment;
 pub mod config;
+pub mod driver;
 pub mod engine;
 pub mod event;
 pub mod exit_code;

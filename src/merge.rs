@@ -90,36 +90,59 @@ fn read_part(path: &Path, kinds: &[&'static str]) -> Result<Part, MergeError> {
     })
 }
 
+/// One summary of `docs`, refused unless they are the whole of one run: the documents checked
+/// to fit together, then their times, verdict settings, gate and selection merged and their
+/// results put back into config order.
 fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
     let Some(first) = docs.first() else {
         return Err(MergeError::Set("no JSON documents to merge".to_owned()));
     };
-    let first_path = first.path.display().to_string();
     let environment = first.environment.clone();
     let config = first.config.clone();
-    let first_shard = first.shard.as_ref().map(|s| (s.count, s.total_checks));
+    let total_checks = first.shard.as_ref().map(|s| s.total_checks);
+    same_run(&docs)?;
+    // Shards may be empty one by one, but a merged run of nothing would pass.
+    if docs.iter().all(|d| d.results.is_empty()) {
+        return Err(MergeError::Set(format!(
+            "{} (the merged documents hold no results)",
+            crate::config::no_checks(&environment)
+        )));
+    }
+    let (started_at, duration) = time_span(&docs);
+    let interrupted = worst_interruption(&docs);
+    let fail_on_warn = fail_on_warn || docs.iter().any(|d| d.fail_on_warn);
+    same_gate(&docs)?;
+    let gate = merged_gate(&docs);
+    let selection = same_selection(&docs)?;
+    let results = in_config_order(docs, total_checks)?;
+    Ok(Summary {
+        environment,
+        config_path: config,
+        started_at,
+        duration,
+        results,
+        fail_on_warn,
+        interrupted,
+        shard: None,
+        selection,
+        fail_on: Default::default(),
+        baseline: None,
+        gate,
+        history: None,
+    })
+}
 
-    // Every document must be a shard of the same run.
+/// Every document is a shard of the same run: the first one's environment and config, shards
+/// of the same split, each shard once and none missing (or a single whole run).
+fn same_run(docs: &[Part]) -> Result<(), MergeError> {
+    let Some(first) = docs.first() else {
+        return Ok(());
+    };
+    let first_path = first.path.display().to_string();
+    let first_shard = first.shard.as_ref().map(|s| (s.count, s.total_checks));
     let mut seen_shards: BTreeMap<u32, String> = BTreeMap::new();
-    for d in &docs {
-        if d.environment != environment {
-            return Err(doc_error(
-                &d.path,
-                format!(
-                    "environment `{}` differs from `{environment}` in {first_path}",
-                    d.environment
-                ),
-            ));
-        }
-        if d.config != config {
-            return Err(doc_error(
-                &d.path,
-                format!(
-                    "config `{}` differs from `{config}` in {first_path}",
-                    d.config
-                ),
-            ));
-        }
+    for d in docs {
+        same_source(d, first)?;
         match (&d.shard, first_shard) {
             (None, _) if docs.len() > 1 => {
                 return Err(doc_error(
@@ -128,23 +151,7 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
                 ));
             }
             (None, _) => {}
-            (Some(s), Some((count, total))) => {
-                if s.count != count || s.total_checks != total {
-                    return Err(doc_error(
-                        &d.path,
-                        format!(
-                            "shard {}/{} of {} checks does not fit shard count {count} of {total} checks in {first_path} (different configs or --shard counts)",
-                            s.index, s.count, s.total_checks
-                        ),
-                    ));
-                }
-                if let Some(other) = seen_shards.insert(s.index, d.path.display().to_string()) {
-                    return Err(doc_error(
-                        &d.path,
-                        format!("shard {}/{} is also {other}", s.index, s.count),
-                    ));
-                }
-            }
+            (Some(s), Some(split)) => same_split(d, s, split, &first_path, &mut seen_shards)?,
             (Some(_), None) => {
                 return Err(doc_error(
                     &d.path,
@@ -153,28 +160,82 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
             }
         }
     }
-    if let Some((count, _)) = first_shard {
-        let missing: Vec<String> = (1..=count)
-            .filter(|i| !seen_shards.contains_key(i))
-            .map(|i| i.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(MergeError::Set(format!(
-                "missing shard{} {} of {count}: give the JSON document of every shard",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", ")
-            )));
-        }
+    match first_shard {
+        Some((count, _)) => no_shard_missing(count, &seen_shards),
+        None => Ok(()),
     }
+}
 
-    // Shards may be empty one by one, but a merged run of nothing would pass.
-    if docs.iter().all(|d| d.results.is_empty()) {
-        return Err(MergeError::Set(format!(
-            "{} (the merged documents hold no results)",
-            crate::config::no_checks(&environment)
-        )));
+/// `d` ran the environment and config `first` ran.
+fn same_source(d: &Part, first: &Part) -> Result<(), MergeError> {
+    let first_path = first.path.display();
+    if d.environment != first.environment {
+        return Err(doc_error(
+            &d.path,
+            format!(
+                "environment `{}` differs from `{}` in {first_path}",
+                d.environment, first.environment
+            ),
+        ));
     }
+    if d.config != first.config {
+        return Err(doc_error(
+            &d.path,
+            format!(
+                "config `{}` differs from `{}` in {first_path}",
+                d.config, first.config
+            ),
+        ));
+    }
+    Ok(())
+}
 
+/// The shard `s` of document `d` belongs to the split of the first document (`count` shards
+/// of `total` checks) and was not given before (`seen`: shard number → document).
+fn same_split(
+    d: &Part,
+    s: &ShardRun,
+    (count, total): (u32, usize),
+    first_path: &str,
+    seen: &mut BTreeMap<u32, String>,
+) -> Result<(), MergeError> {
+    if s.count != count || s.total_checks != total {
+        return Err(doc_error(
+            &d.path,
+            format!(
+                "shard {}/{} of {} checks does not fit shard count {count} of {total} checks in {first_path} (different configs or --shard counts)",
+                s.index, s.count, s.total_checks
+            ),
+        ));
+    }
+    if let Some(other) = seen.insert(s.index, d.path.display().to_string()) {
+        return Err(doc_error(
+            &d.path,
+            format!("shard {}/{} is also {other}", s.index, s.count),
+        ));
+    }
+    Ok(())
+}
+
+/// Every shard 1..=`count` was given (`seen`).
+fn no_shard_missing(count: u32, seen: &BTreeMap<u32, String>) -> Result<(), MergeError> {
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| !seen.contains_key(i))
+        .map(|i| i.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(MergeError::Set(format!(
+        "missing shard{} {} of {count}: give the JSON document of every shard",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    )))
+}
+
+/// When the whole run started (the earliest shard) and how long it took (to the end of the
+/// last shard).
+fn time_span(docs: &[Part]) -> (OffsetDateTime, Duration) {
     let started_at = docs
         .iter()
         .map(|d| d.started_at)
@@ -190,40 +251,57 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
         .max()
         .unwrap_or(started_at);
     let duration = Duration::try_from(ended_at - started_at).unwrap_or_default();
-    let interrupted = docs
-        .iter()
+    (started_at, duration)
+}
+
+/// The gravest interruption of any shard: SIGTERM over SIGINT over the deadline.
+fn worst_interruption(docs: &[Part]) -> Option<Interruption> {
+    docs.iter()
         .filter_map(|d| d.interrupted)
         .max_by_key(|i| match i {
             Interruption::Deadline => 0,
             Interruption::Sigint => 1,
             Interruption::Sigterm => 2,
-        });
-    let fail_on_warn = fail_on_warn || docs.iter().any(|d| d.fail_on_warn);
-    if let Some(d) = docs
+        })
+}
+
+/// Every shard ran with the deploy gate, or none did.
+fn same_gate(docs: &[Part]) -> Result<(), MergeError> {
+    let Some(first) = docs.first() else {
+        return Ok(());
+    };
+    let Some(d) = docs
         .iter()
         .find(|d| d.gate.is_some() != first.gate.is_some())
-    {
-        return Err(doc_error(
-            &d.path,
-            format!(
-                "{} --until-healthy but {first_path} {}: every shard of a run must use the same deploy gate",
-                if d.gate.is_some() {
-                    "ran with"
-                } else {
-                    "ran without"
-                },
-                if first.gate.is_some() {
-                    "did"
-                } else {
-                    "did not"
-                }
-            ),
-        ));
-    }
-    let gate = merged_gate(&docs);
-    let selection = same_selection(&docs)?;
+    else {
+        return Ok(());
+    };
+    Err(doc_error(
+        &d.path,
+        format!(
+            "{} --until-healthy but {} {}: every shard of a run must use the same deploy gate",
+            if d.gate.is_some() {
+                "ran with"
+            } else {
+                "ran without"
+            },
+            first.path.display(),
+            if first.gate.is_some() {
+                "did"
+            } else {
+                "did not"
+            }
+        ),
+    ))
+}
 
-    // Back into config order, refusing a check that two shards ran.
+/// The results of every document back in config order (by each shard's positions), refusing
+/// a check that two shards ran, a position two documents claim, and, for shards of a run of
+/// `total_checks`, a set that does not hold them all.
+fn in_config_order(
+    docs: Vec<Part>,
+    total_checks: Option<usize>,
+) -> Result<Vec<CheckResult>, MergeError> {
     let mut owner: HashMap<String, PathBuf> = HashMap::new();
     let mut positioned: Vec<(usize, CheckResult)> = Vec::new();
     let mut taken: BTreeSet<usize> = BTreeSet::new();
@@ -256,7 +334,7 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
             positioned.push((pos, r));
         }
     }
-    if let Some((_, total)) = first_shard
+    if let Some(total) = total_checks
         && positioned.len() != total
     {
         return Err(MergeError::Set(format!(
@@ -265,21 +343,7 @@ fn combine(docs: Vec<Part>, fail_on_warn: bool) -> Result<Summary, MergeError> {
         )));
     }
     positioned.sort_by_key(|(pos, _)| *pos);
-    Ok(Summary {
-        environment,
-        config_path: config,
-        started_at,
-        duration,
-        results: positioned.into_iter().map(|(_, r)| r).collect(),
-        fail_on_warn,
-        interrupted,
-        shard: None,
-        selection,
-        fail_on: Default::default(),
-        baseline: None,
-        gate,
-        history: None,
-    })
+    Ok(positioned.into_iter().map(|(_, r)| r).collect())
 }
 
 /// The selection every document ran (`--tags`, `--only`…): the shards of one run must all have

@@ -68,6 +68,9 @@ pub struct Selection {
 pub struct Selected {
     /// The checks to run, in config order.
     pub checks: Vec<CheckDef>,
+    /// Their positions among the checks the selection was applied to (ascending): the plan's
+    /// dependency graph is kept to these.
+    pub positions: Vec<usize>,
     /// What the reports say about the selection.
     pub run: SelectionRun,
     /// For each pulled-in check: the checks of the run whose `depends_on` names it.
@@ -158,6 +161,9 @@ impl Selection {
             .iter()
             .map(|c| keep.contains(c.name.as_str()))
             .collect();
+        let positions = (0..flags.len())
+            .filter(|&i| flags.get(i).copied().unwrap_or(false))
+            .collect();
         let checks = checks
             .into_iter()
             .zip(flags)
@@ -165,6 +171,7 @@ impl Selection {
             .collect();
         Ok(Selected {
             checks,
+            positions,
             run,
             pulled_in_by,
         })

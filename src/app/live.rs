@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::driver;
 use crate::event::{RunEvent, Sink};
-use crate::gate;
 use crate::model::CheckResult;
 use crate::policy::Policy;
 
@@ -104,7 +104,7 @@ impl Live {
     }
 }
 
-impl gate::Progress for Shown<'_> {
+impl driver::Progress for Shown<'_> {
     fn round(&mut self, checks: usize) {
         if let Some(p) = self.bar {
             p.set_length(u64::try_from(checks).unwrap_or(u64::MAX));

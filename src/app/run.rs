@@ -14,6 +14,7 @@ use crate::baseline::Baseline;
 use crate::checks::RunContext;
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
 use crate::config::{self, Plan};
+use crate::driver;
 use crate::event::Sink;
 use crate::exit_code::ExitCode;
 use crate::gate;
@@ -231,6 +232,10 @@ async fn run_plan(
     // Select first, then shard: `--shard` splits the selected checks.
     let selected = select(&mut plan, selection, sink)?;
     let (checks, shard) = shard::select(plan.checks, |c| c.name.as_str(), a.shard);
+    let dependencies = match &shard {
+        Some(s) => plan.dependencies.within(&s.positions),
+        None => plan.dependencies,
+    };
     if let Some(s) = &shard
         && checks.is_empty()
         && !quiet
@@ -308,9 +313,10 @@ async fn run_plan(
         sink,
         policy: &policy,
     };
-    let outcome = gate::run_rounds(
-        gate::Rounds {
+    let outcome = driver::run_rounds(
+        driver::Rounds {
             checks: checks.into_iter().map(Arc::new).collect(),
+            dependencies,
             ctx,
             concurrency,
             per_host,
@@ -380,6 +386,7 @@ pub(super) fn select(
     match selection.apply(checks, &plan.environment) {
         Ok(mut s) => {
             plan.checks = std::mem::take(&mut s.checks);
+            plan.dependencies = plan.dependencies.within(&s.positions);
             Ok(Some(s))
         }
         Err(e) => {

@@ -141,11 +141,14 @@ fn load(path: &str, env: &str, shard_arg: Option<shard::Shard>) -> Result<Plan, 
     let mut plan = plans
         .pop()
         .ok_or_else(|| Loaded::Other(config::no_checks(env)))?;
-    let (checks, _) = shard::select(
+    let (checks, shard) = shard::select(
         std::mem::take(&mut plan.checks),
         |c| c.name.as_str(),
         shard_arg,
     );
+    if let Some(s) = &shard {
+        plan.dependencies = plan.dependencies.within(&s.positions);
+    }
     plan.checks = checks;
     Ok(plan)
 }

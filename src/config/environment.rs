@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::checks::read_kind_lists;
-use super::defaults::{positive, read_defaults};
-use super::dependencies::{check_dependencies, check_unique_names};
+use super::checks::{CheckHeader, read_kind_lists};
+use super::defaults::{Defaults, positive, read_defaults};
+use super::dependencies::{Dependencies, check_dependencies, check_unique_names};
 use super::keys;
 use super::secrets::short_secret_names;
 use super::{DEFAULT_CONCURRENCY, Plan, TopLevel, no_checks};
-use crate::checks::KINDS;
+use crate::checks::{CheckDef, KINDS};
 use crate::reader::ctx::{self, Ctx};
 use crate::reader::error::Problem;
 use crate::reader::interpolate::Interpolator;
@@ -28,6 +28,58 @@ pub(super) fn read(
     problems: &mut Problems,
 ) -> Option<Plan> {
     let mut reader = MapReader::new(node, path, problems)?;
+    let (mut env_secrets, vars, pending) = read_env_vars(top, &mut reader, problems);
+    let interp = Interpolator {
+        env: top.env,
+        vars: &vars,
+        declared_secrets: &top.declared_secrets,
+        pending: &pending,
+        used: top.used,
+    };
+    let mut ctx = Ctx {
+        problems,
+        interp: &interp,
+        secrets: &mut env_secrets,
+    };
+    let defaults = read_env_defaults(&mut reader, &mut ctx, top.defaults);
+    let problems_before = ctx.problems.count();
+    let (checks, headers) = read_env_checks(top, key, env_names, reader, &mut ctx, defaults);
+    // A run of nothing would pass: an environment without checks is a mistake (a typo in a
+    // list key is reported above, so this is said only when nothing else was wrong).
+    if checks.is_empty() && ctx.problems.count() == problems_before {
+        ctx.problems.list.push(Problem {
+            file: key.file.clone(),
+            line: key.line,
+            column: key.column,
+            path: String::new(),
+            message: no_checks(&key.name),
+        });
+    }
+    check_unique_names(&headers, ctx.problems);
+    check_dependencies(&headers, ctx.problems);
+    env_secrets.retain(|s| !s.is_empty());
+    env_secrets.sort();
+    env_secrets.dedup();
+    Some(Plan {
+        environment: key.name.clone(),
+        concurrency: defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        per_host_concurrency: defaults.per_host_concurrency,
+        dependencies: Dependencies::of_checks(&checks),
+        checks,
+        secrets: env_secrets,
+        short_secrets: short_secret_names(&top.used.borrow()),
+        waivers: top.waivers.clone(),
+        alerts: top.alerts.clone(),
+    })
+}
+
+/// The environment's `vars:` over the top-level ones: (secret values, vars, vars whose value
+/// uses an unset variable).
+fn read_env_vars(
+    top: &TopLevel<'_>,
+    reader: &mut MapReader<'_>,
+    problems: &mut Problems,
+) -> (Vec<String>, BTreeMap<String, String>, Vec<String>) {
     let mut env_secrets = top.secrets.clone();
     let mut vars = top.vars.clone();
     let mut pending = top.pending.clone();
@@ -49,36 +101,41 @@ pub(super) fn read(
             (&mut vars, &mut pending),
         );
     }
-    let interp = Interpolator {
-        env: top.env,
-        vars: &vars,
-        declared_secrets: &top.declared_secrets,
-        pending: &pending,
-        used: top.used,
-    };
-    let mut ctx = Ctx {
-        problems,
-        interp: &interp,
-        secrets: &mut env_secrets,
-    };
-    let mut defaults = top.defaults;
+    (env_secrets, vars, pending)
+}
+
+/// The environment's `defaults:` and concurrency keys over the top-level defaults.
+fn read_env_defaults(reader: &mut MapReader<'_>, ctx: &mut Ctx<'_>, top: Defaults) -> Defaults {
+    let mut defaults = top;
     if let Some((node, path)) = reader.take("defaults") {
-        defaults = defaults.overlay(read_defaults(node, &path, &mut ctx));
+        defaults = defaults.overlay(read_defaults(node, &path, ctx));
     }
     for k in ["concurrency", "max_workers"] {
         if let Some((node, path)) = reader.take(k)
-            && let Some(n) = positive(&mut ctx, node, &path)
+            && let Some(n) = positive(ctx, node, &path)
         {
             defaults.concurrency = Some(n);
         }
     }
     if let Some((node, path)) = reader.take("per_host_concurrency")
-        && let Some(n) = positive(&mut ctx, node, &path)
+        && let Some(n) = positive(ctx, node, &path)
     {
         defaults.per_host_concurrency = Some(n);
     }
+    defaults
+}
 
-    let problems_before = ctx.problems.count();
+/// The environment's checks, in config order: the shared `checks:` that apply to it, then its
+/// own `<kind>_checks` lists; with the header of every named check for the cross-check rules.
+/// Every other key of the environment is reported unknown here.
+fn read_env_checks(
+    top: &TopLevel<'_>,
+    key: &Key,
+    env_names: &[&str],
+    mut reader: MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+) -> (Vec<CheckDef>, Vec<CheckHeader>) {
     let mut checks = Vec::new();
     let mut headers = Vec::new();
     let list_keys = KINDS.iter().map(|(k, _)| *k);
@@ -88,7 +145,7 @@ pub(super) fn read(
         read_kind_lists(
             top.files,
             &mut shared_reader,
-            &mut ctx,
+            ctx,
             defaults,
             Some((&key.name, env_names)),
             &mut checks,
@@ -100,7 +157,7 @@ pub(super) fn read(
     read_kind_lists(
         top.files,
         &mut reader,
-        &mut ctx,
+        ctx,
         defaults,
         None,
         &mut checks,
@@ -109,31 +166,5 @@ pub(super) fn read(
     let mut known = keys::names(keys::ENVIRONMENT_FIELDS);
     known.extend(list_keys);
     reader.finish(&known, ctx.problems);
-
-    // A run of nothing would pass: an environment without checks is a mistake (a typo in a
-    // list key is reported above, so this is said only when nothing else was wrong).
-    if checks.is_empty() && ctx.problems.count() == problems_before {
-        ctx.problems.list.push(Problem {
-            file: key.file.clone(),
-            line: key.line,
-            column: key.column,
-            path: String::new(),
-            message: no_checks(&key.name),
-        });
-    }
-    check_unique_names(&headers, ctx.problems);
-    check_dependencies(&headers, ctx.problems);
-    env_secrets.retain(|s| !s.is_empty());
-    env_secrets.sort();
-    env_secrets.dedup();
-    Some(Plan {
-        environment: key.name.clone(),
-        concurrency: defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-        per_host_concurrency: defaults.per_host_concurrency,
-        checks,
-        secrets: env_secrets,
-        short_secrets: short_secret_names(&top.used.borrow()),
-        waivers: top.waivers.clone(),
-        alerts: top.alerts.clone(),
-    })
+    (checks, headers)
 }

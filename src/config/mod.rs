@@ -40,13 +40,14 @@ use std::time::Duration;
 
 pub use self::alerts::{Alerts, Webhook, WebhookFormat};
 use self::defaults::{Defaults, positive, read_defaults};
+pub use self::dependencies::Dependencies;
 use crate::checks::CheckDef;
 use crate::reader::ctx::{self, Ctx};
 pub use crate::reader::error::{ConfigError, Problem};
 use crate::reader::interpolate::{EnvUse, Interpolator};
 pub use crate::reader::interpolate::{Environment, ProcessEnvironment};
 use crate::reader::source::Source;
-use crate::reader::yaml::{self, MapReader, Node, Problems, UnsetEnv};
+use crate::reader::yaml::{self, Key, MapReader, Node, Problems, UnsetEnv};
 use crate::waiver::Waiver;
 
 /// Default per-check timeout.
@@ -66,6 +67,9 @@ pub struct Plan {
     pub per_host_concurrency: Option<usize>,
     /// Checks in config order (shared checks first, then the environment's own).
     pub checks: Vec<CheckDef>,
+    /// The `depends_on` graph of `checks`, by position in `checks`: a step that keeps part of
+    /// the checks (a selection, a shard) keeps the graph among them ([`Dependencies::within`]).
+    pub dependencies: Dependencies,
     /// Secret values to redact from every output.
     pub secrets: Vec<String>,
     /// Variables holding a secret too short to mask ([`crate::redact::MIN_SECRET_CHARS`]):
@@ -202,6 +206,8 @@ struct TopLevel<'a> {
     shared: Option<(&'a Node, String)>,
 }
 
+/// Read the top level of `root` and each environment (only `only_env` when given) into its
+/// plan: the top-level keys first, then the environments with what the top level gives them.
 fn build<'a>(
     file: &'a str,
     root: &'a Node,
@@ -211,13 +217,82 @@ fn build<'a>(
     problems: &mut Problems,
     used: &'a RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
-    let Some(mut top) = MapReader::new(root, "", problems) else {
+    let Some(mut reader) = MapReader::new(root, "", problems) else {
         return Ok(Vec::new());
     };
+    let (declared_secrets, mut secrets) = read_secrets(&mut reader, env, used, problems);
     let no_vars = BTreeMap::new();
+    let base_interp = Interpolator {
+        env,
+        vars: &no_vars,
+        declared_secrets: &declared_secrets,
+        pending: &[],
+        used,
+    };
+    let mut ctx = Ctx {
+        problems,
+        interp: &base_interp,
+        secrets: &mut secrets,
+    };
+    let defaults = read_top_defaults(&mut reader, &mut ctx);
+    let (vars, pending) = read_top_vars(&mut reader, &mut ctx);
+    let waivers = reader
+        .take("waivers")
+        .map(|(node, path)| crate::waiver::read(node, &path, &mut ctx))
+        .unwrap_or_default();
+    let alerts = reader
+        .take("alerts")
+        .and_then(|(node, path)| alerts::read(node, &path, &mut ctx));
+    let shared = reader.take("checks");
+    let envs = reader.take("environments");
+    let mut known = keys::names(keys::TOP_FIELDS);
+    known.extend(keys::TOP_CHECK_KEYS);
+    reader.finish(&known, problems);
+    let Some((entries, envs_path)) = environment_entries(file, root, envs, only_env, problems)?
+    else {
+        return Ok(Vec::new());
+    };
+    let top = TopLevel {
+        files,
+        env,
+        used,
+        declared_secrets,
+        secrets,
+        vars,
+        pending,
+        defaults,
+        waivers,
+        alerts,
+        shared,
+    };
+    let env_names: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+    let mut plans = Vec::new();
+    for (key, env_node) in &entries {
+        if only_env.is_some_and(|w| w != key.name) {
+            continue;
+        }
+        let env_path = yaml::join(&envs_path, &key.name);
+        if let Some(plan) = environment::read(&top, key, env_node, &env_path, &env_names, problems)
+        {
+            plans.push(plan);
+        }
+    }
+    Ok(plans)
+}
+
+/// `secrets:`: (the names it declares, the secret values known so far: the well-known
+/// variables' and the declared ones').
+fn read_secrets(
+    reader: &mut MapReader<'_>,
+    env: &dyn Environment,
+    used: &RefCell<Vec<EnvUse>>,
+    problems: &mut Problems,
+) -> (Vec<String>, Vec<String>) {
     let mut secrets = secrets::well_known(env, used);
     let mut declared_secrets: Vec<String> = Vec::new();
-    if let Some((node, path)) = top.take("secrets") {
+    if let Some((node, path)) = reader.take("secrets") {
+        // The list itself is read without `${…}`: it names variables, it does not use them.
+        let no_vars = BTreeMap::new();
         let plain = Interpolator {
             env: &|_: &str| None::<String>,
             vars: &no_vars,
@@ -235,139 +310,117 @@ fn build<'a>(
         }
         secrets.extend(secrets::declared(&declared_secrets, env, used));
     }
-    let base_interp = Interpolator {
-        env,
-        vars: &no_vars,
-        declared_secrets: &declared_secrets,
-        pending: &[],
-        used,
-    };
-    let mut ctx = Ctx {
-        problems,
-        interp: &base_interp,
-        secrets: &mut secrets,
-    };
+    (declared_secrets, secrets)
+}
 
-    // Concurrency: `max_workers` (the first config format) or `concurrency`, not both.
+/// The top-level concurrency keys and `defaults:`. Concurrency: `max_workers` (the first config
+/// format) or `concurrency`, not both; and a limit set at the top level is not set again in
+/// `defaults`.
+fn read_top_defaults(reader: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Defaults {
     let mut top_defaults = Defaults::default();
     for key in ["max_workers", "concurrency"] {
-        if let Some((node, path)) = top.take(key) {
+        if let Some((node, path)) = reader.take(key) {
             if top_defaults.concurrency.is_some() {
                 ctx.problem(
                     node,
                     &path,
                     "set either `max_workers` or `concurrency`, not both",
                 );
-            } else if let Some(n) = positive(&mut ctx, node, &path) {
+            } else if let Some(n) = positive(ctx, node, &path) {
                 top_defaults.concurrency = Some(n);
             }
         }
     }
-    if let Some((node, path)) = top.take("per_host_concurrency") {
-        top_defaults.per_host_concurrency = positive(&mut ctx, node, &path);
+    if let Some((node, path)) = reader.take("per_host_concurrency") {
+        top_defaults.per_host_concurrency = positive(ctx, node, &path);
     }
-    if let Some((node, path)) = top.take("defaults") {
-        let d = read_defaults(node, &path, &mut ctx);
-        for (what, top_set, defaults_set) in [
-            (
-                "concurrency",
-                top_defaults.concurrency.is_some(),
-                d.concurrency.is_some(),
-            ),
-            (
-                "per_host_concurrency",
-                top_defaults.per_host_concurrency.is_some(),
-                d.per_host_concurrency.is_some(),
-            ),
-        ] {
-            if top_set && defaults_set {
-                ctx.problem(
-                    node,
-                    &path,
-                    format!("{what} is set both at the top level and in `defaults`"),
-                );
-            }
+    let Some((node, path)) = reader.take("defaults") else {
+        return top_defaults;
+    };
+    let d = read_defaults(node, &path, ctx);
+    for (what, top_set, defaults_set) in [
+        (
+            "concurrency",
+            top_defaults.concurrency.is_some(),
+            d.concurrency.is_some(),
+        ),
+        (
+            "per_host_concurrency",
+            top_defaults.per_host_concurrency.is_some(),
+            d.per_host_concurrency.is_some(),
+        ),
+    ] {
+        if top_set && defaults_set {
+            ctx.problem(
+                node,
+                &path,
+                format!("{what} is set both at the top level and in `defaults`"),
+            );
         }
-        top_defaults = top_defaults.overlay(d);
     }
-    let mut top_vars = BTreeMap::new();
+    top_defaults.overlay(d)
+}
+
+/// The top-level `vars:`: (vars, vars whose value uses an unset variable).
+fn read_top_vars(
+    reader: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut vars = BTreeMap::new();
     let mut pending = Vec::new();
-    if let Some((node, path)) = top.take("vars") {
+    if let Some((node, path)) = reader.take("vars") {
         ctx::read_vars(
             node,
             &path,
-            &base_interp,
+            ctx.interp,
             ctx.problems,
             ctx.secrets,
-            (&mut top_vars, &mut pending),
+            (&mut vars, &mut pending),
         );
     }
-    let mut waivers = Vec::new();
-    if let Some((node, path)) = top.take("waivers") {
-        waivers = crate::waiver::read(node, &path, &mut ctx);
-    }
-    let mut alerts = None;
-    if let Some((node, path)) = top.take("alerts") {
-        alerts = alerts::read(node, &path, &mut ctx);
-    }
-    let shared = top.take("checks");
-    let envs = top.take("environments");
-    let mut known = keys::names(keys::TOP_FIELDS);
-    known.extend(keys::TOP_CHECK_KEYS);
-    top.finish(&known, problems);
+    (vars, pending)
+}
 
+/// The entries of `environments:`: each environment's key and mapping.
+type EnvEntries<'a> = Vec<(&'a Key, &'a Node)>;
+
+/// The entries of `environments:` (`envs`, its node and path) without the `x-…` keys that hold
+/// anchors, with its path; `None` when it is missing or not a mapping (a problem is recorded).
+/// Asking for an environment the file does not define is an error of its own.
+fn environment_entries<'a>(
+    file: &str,
+    root: &Node,
+    envs: Option<(&'a Node, String)>,
+    only_env: Option<&str>,
+    problems: &mut Problems,
+) -> Result<Option<(EnvEntries<'a>, String)>, ConfigError> {
     let Some((envs_node, envs_path)) = envs else {
         problems.at(
             root,
             "",
             "missing `environments` (a mapping of environment names to their checks)",
         );
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let Some(mut envs_reader) = MapReader::new(envs_node, &envs_path, problems) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
-    let mut env_entries = envs_reader.take_rest();
+    let mut entries = envs_reader.take_rest();
     // `x-…` under `environments:` holds anchors, not an environment.
-    env_entries.retain(|(k, _)| !yaml::is_extension_key(&k.name));
-    if env_entries.is_empty() {
+    entries.retain(|(k, _)| !yaml::is_extension_key(&k.name));
+    if entries.is_empty() {
         problems.at(envs_node, &envs_path, "no environments defined");
     }
     if let Some(wanted) = only_env
-        && !env_entries.iter().any(|(k, _)| k.name == wanted)
+        && !entries.iter().any(|(k, _)| k.name == wanted)
     {
         return Err(ConfigError::UnknownEnvironment {
             file: file.to_owned(),
             name: wanted.to_owned(),
-            known: env_entries.iter().map(|(k, _)| k.name.clone()).collect(),
+            known: entries.iter().map(|(k, _)| k.name.clone()).collect(),
         });
     }
-    let env_names: Vec<&str> = env_entries.iter().map(|(k, _)| k.name.as_str()).collect();
-    let top = TopLevel {
-        files,
-        env,
-        used,
-        declared_secrets,
-        secrets,
-        vars: top_vars,
-        pending,
-        defaults: top_defaults,
-        waivers,
-        alerts,
-        shared,
-    };
-    let mut plans = Vec::new();
-    for (key, env_node) in &env_entries {
-        if only_env.is_some_and(|w| w != key.name) {
-            continue;
-        }
-        let env_path = yaml::join(&envs_path, &key.name);
-        if let Some(plan) = environment::read(&top, key, env_node, &env_path, &env_names, problems)
-        {
-            plans.push(plan);
-        }
-    }
-    Ok(plans)
+    Ok(Some((entries, envs_path)))
 }
 
 /// The message for an environment that selects no checks (also used by `run` and `merge`).

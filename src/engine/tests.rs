@@ -1,6 +1,14 @@
+use super::running::blocked_result;
+use super::slots::{Blocked, HostSlots};
 use super::*;
 use crate::checks::TEST_PANIC_NAME;
 use crate::testing::plan_checks;
+
+/// The dependency graph of `checks`, as the plan carries it.
+fn graph_of(checks: &[Arc<CheckDef>]) -> Dependencies {
+    let defs: Vec<CheckDef> = checks.iter().map(|c| CheckDef::clone(c)).collect();
+    Dependencies::of_checks(&defs)
+}
 
 /// Each check shared, as the engine takes them.
 fn shared(checks: Vec<CheckDef>) -> Vec<Arc<CheckDef>> {
@@ -33,7 +41,7 @@ fn chain() -> Vec<Arc<CheckDef>> {
 #[test]
 fn dependents_wait_and_are_released_in_order() {
     let checks = chain();
-    let mut slots = HostSlots::new(&checks, Some(10));
+    let mut slots = HostSlots::new(&checks, &graph_of(&checks), Some(10));
     // Only `a` (index 1) may start; `c` is passed over although it comes first.
     assert_eq!(slots.next_runnable(), Some(1));
     assert_eq!(slots.next_runnable(), None);
@@ -49,7 +57,7 @@ fn dependents_wait_and_are_released_in_order() {
 #[test]
 fn a_failed_dependency_blocks_its_dependents_transitively_once() {
     let checks = chain();
-    let mut slots = HostSlots::new(&checks, Some(10));
+    let mut slots = HostSlots::new(&checks, &graph_of(&checks), Some(10));
     assert_eq!(slots.next_runnable(), Some(1));
     let blocked = slots.finished(1, false);
     assert_eq!(
@@ -104,7 +112,7 @@ fn one_host(n: usize) -> Vec<Arc<CheckDef>> {
 #[test]
 fn without_a_per_host_limit_every_check_of_one_host_may_start() {
     let checks = one_host(30);
-    let mut slots = HostSlots::new(&checks, None);
+    let mut slots = HostSlots::new(&checks, &graph_of(&checks), None);
     for i in 0..30 {
         assert_eq!(slots.next_runnable(), Some(i));
     }
@@ -115,7 +123,7 @@ fn without_a_per_host_limit_every_check_of_one_host_may_start() {
 #[test]
 fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
     let checks = one_host(4);
-    let mut slots = HostSlots::new(&checks, Some(2));
+    let mut slots = HostSlots::new(&checks, &graph_of(&checks), Some(2));
     assert_eq!(slots.next_runnable(), Some(0));
     assert_eq!(slots.next_runnable(), Some(1));
     assert_eq!(slots.held_back(), None, "nothing waited yet");
@@ -144,7 +152,16 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
         results,
         interrupted,
         held_back,
-    } = run(checks, ctx, 4, Some(4), std::future::pending(), |_, _| {}).await;
+    } = run(
+        checks,
+        &Dependencies::default(),
+        ctx,
+        4,
+        Some(4),
+        std::future::pending(),
+        |_, _| {},
+    )
+    .await;
     assert!(interrupted.is_none());
     assert!(
         held_back.is_none(),
@@ -175,11 +192,20 @@ async fn a_definition_is_freed_once_its_result_is_in() {
     let checks = shared(defs);
     let weak: Vec<std::sync::Weak<CheckDef>> = checks.iter().map(Arc::downgrade).collect();
     let mut alive_at_last = Vec::new();
-    let Finished { results, .. } = run(checks, ctx, 1, None, std::future::pending(), |k, _| {
-        if k == 2 {
-            alive_at_last = weak.iter().map(|w| w.upgrade().is_some()).collect();
-        }
-    })
+    let graph = graph_of(&checks);
+    let Finished { results, .. } = run(
+        checks,
+        &graph,
+        ctx,
+        1,
+        None,
+        std::future::pending(),
+        |k, _| {
+            if k == 2 {
+                alive_at_last = weak.iter().map(|w| w.upgrade().is_some()).collect();
+            }
+        },
+    )
     .await;
     assert_eq!(results.len(), 3);
     assert_eq!(results[0].name, "a");

@@ -248,7 +248,16 @@ async fn run_one(
         tokio::time::sleep(grace).await;
         Interruption::Sigterm
     });
-    let finished = crate::engine::run(vec![check], ctx, 1, None, engine_stop, |_, _| {}).await;
+    let finished = crate::engine::run(
+        vec![check],
+        &crate::config::Dependencies::default(),
+        ctx,
+        1,
+        None,
+        engine_stop,
+        |_, _| {},
+    )
+    .await;
     drop(held);
     let mut r = finished.results.into_iter().next()?;
     // A check cut off by the shutdown has no result to keep.

@@ -466,9 +466,17 @@ async fn a_dependent_is_judged_on_its_dependencys_latest_result_as_run_judges_it
     let checks: Vec<Arc<crate::checks::CheckDef>> =
         plan.checks.iter().cloned().map(Arc::new).collect();
     let ctx = Arc::new(crate::checks::RunContext::new(&plan.checks).unwrap());
-    let once = crate::engine::run(checks, ctx, 4, None, futures::future::pending(), |_, _| {})
-        .await
-        .results;
+    let once = crate::engine::run(
+        checks,
+        &plan.dependencies,
+        ctx,
+        4,
+        None,
+        futures::future::pending(),
+        |_, _| {},
+    )
+    .await
+    .results;
     assert_eq!(once[0].status, crate::model::Status::Fail);
     let state = state::State::new("p", "t.yaml", &plan.checks, 10);
     let loader: Loader = Box::new(|| Err("no reload here".to_owned()));

@@ -43,6 +43,7 @@ const LAYERS: &[&str] = &[
     "merge",
     "policy",
     "gate",
+    "driver",
     "serve",
     "init",
     "exit_code",
