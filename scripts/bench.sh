@@ -8,7 +8,8 @@
 #   BENCH_BIN=path                 measure an existing binary (skips the build)
 #   BENCH_BINS="before=p1 after=p2" measure several binaries, paired: every measurement is
 #                                  repeated for each binary back to back, in the same session
-#   BENCH_HURL=path/to/hurl        add Hurl rows (same N, concurrency and endpoints)
+#   BENCH_HURL=path/to/hurl        add Hurl rows (same N, concurrency and endpoints); HURL=path
+#                                  too, else a `hurl` on the PATH
 #   BENCH_REPEAT=k                 run each measurement k times, report the median (default 1)
 #   BENCH_CONCURRENCY="100 1000"   concurrencies
 #   BENCH_ENDPOINTS="keepalive no-keepalive delay-100ms"
@@ -37,9 +38,15 @@ if [ "${1:-}" = scale ]; then
   [ $# -gt 0 ] || set -- 10000
 fi
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 50000)
-if [ -z "${BENCH_HURL:-}" ] && command -v hurl >/dev/null; then BENCH_HURL=$(command -v hurl); fi
-if [ -z "${BENCH_HURL:-}" ] && [ "${1:-}" != interference ]; then
-  echo "note: Hurl not found (set BENCH_HURL or put hurl on the PATH; 8.0.1: cargo install hurl --version 8.0.1 --locked): no Hurl rows" >&2
+# Hurl for the side-by-side rows: BENCH_HURL, else HURL, else a `hurl` on the PATH.
+BENCH_HURL="${BENCH_HURL:-${HURL:-}}"
+if [ -z "${BENCH_HURL}" ] && command -v hurl >/dev/null; then BENCH_HURL=$(command -v hurl); fi
+if [ "${1:-}" != interference ]; then
+  if [ -n "${BENCH_HURL}" ]; then
+    echo "note: Hurl rows from $BENCH_HURL ($("$BENCH_HURL" --version 2>/dev/null | head -1))" >&2
+  else
+    echo "note: Hurl not found (set BENCH_HURL or HURL, or put hurl on the PATH; 8.0.1: cargo install hurl --version 8.0.1 --locked): no Hurl rows" >&2
+  fi
 fi
 
 for p in nginx libnginx-mod-http-echo time wrk; do

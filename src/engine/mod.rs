@@ -33,8 +33,9 @@ pub use running::blocked;
 /// Starting a check costs CPU on an I/O thread (building its request, its connect); starting
 /// a thousand at once would make a check whose response is already in wait for all of them
 /// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
-/// numbers"). In batches, a response waits for at most one batch of starts.
-const START_BATCH: usize = 32;
+/// numbers"). In batches, each started only once the runtime has polled the one before
+/// ([`pace`]), a response waits for at most one batch of starts.
+const START_BATCH: usize = 8;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -80,19 +81,25 @@ pub async fn run(
 ) -> Finished {
     let mut running = Running::new(checks, dependencies, ctx, concurrency, per_host);
     tokio::pin!(stop);
+    // Whether the last turn ended between two batches: the checks of the next batch did not
+    // wait for a slot (no `queued_ms`), only for the pacing of the starts.
+    let mut between_batches = false;
     let interrupted = loop {
-        let started = running.start_batch();
+        let started = running.start_batch(std::mem::take(&mut between_batches));
         if running.set.is_empty() {
             break None;
         }
         if started == START_BATCH && running.has_free_slot() {
             // More may start: let the checks just started, and the responses that came in
-            // meanwhile, be polled first, then start the next batch.
-            tokio::task::yield_now().await;
-            if let Some(why) = futures::FutureExt::now_or_never(&mut stop) {
-                break Some(why);
+            // meanwhile, be polled first, then start the next batch (see `pace`).
+            tokio::select! {
+                biased;
+                why = &mut stop => break Some(why),
+                () = running.pace.caught_up() => {
+                    between_batches = true;
+                    continue;
+                }
             }
-            continue;
         }
         tokio::select! {
             biased;
@@ -266,6 +273,7 @@ fn finish(
     }
 }
 
+mod pace;
 mod queue;
 mod running;
 mod slots;

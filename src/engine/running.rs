@@ -25,6 +25,8 @@ pub(super) struct Running {
     in_flight: usize,
     hosts: HostSlots,
     queue: Queue,
+    /// Paces the starts: a batch starts once every check started before has been polled.
+    pub(super) pace: Arc<super::pace::Pace>,
     /// The tasks under way, each giving back its check's index and result.
     pub(super) set: JoinSet<(usize, CheckResult)>,
     /// The check of each task, to name a task that panicked.
@@ -55,6 +57,7 @@ impl Running {
             concurrency: concurrency.max(1),
             in_flight: 0,
             queue: Queue::new(n),
+            pace: super::pace::Pace::new(),
             set: JoinSet::new(),
             task_index: HashMap::new(),
             started: vec![None; n],
@@ -68,8 +71,12 @@ impl Running {
     }
 
     /// Start what may start now, at most [`START_BATCH`] checks; returns how many started.
-    pub(super) fn start_batch(&mut self) -> usize {
-        self.queue.next_round();
+    pub(super) fn start_batch(&mut self, between_batches: bool) -> usize {
+        // A batch started right after the last one (paced, not waiting for a slot) starts no
+        // new round of `queued_ms`.
+        if !between_batches {
+            self.queue.next_round();
+        }
         let mut batch = 0usize;
         while self.has_free_slot() && batch < START_BATCH {
             let Some(idx) = self.hosts.next_runnable() else {
@@ -91,7 +98,10 @@ impl Running {
         let queued = self.queue.waited(idx, now);
         let check = self.checks.get(idx).cloned().flatten();
         let ctx = Arc::clone(&self.ctx);
+        let polled = Arc::clone(&self.pace);
+        self.pace.start();
         let handle = self.set.spawn(async move {
+            polled.polled();
             let mut result = match check {
                 Some(check) => run_with_retries(&check, &ctx).await,
                 None => unreachable_result(),

@@ -308,3 +308,67 @@ async fn a_wait_outside_the_clock_extends_the_timeout() {
     let phase = Phase::default();
     assert!(within(limit, &phase, wait()).await.is_none());
 }
+
+/// Many more checks than one batch, on a multi-threaded runtime (the engine's loop on the
+/// test's own thread, the checks on two workers, as under `block_on`): the paced starts never
+/// stall, every check runs once and has its result, and a stop still ends a run whose
+/// batches are being paced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_batches_start_every_check_on_many_threads() {
+    let closed = closed_port();
+    let port = closed.port;
+    let n = START_BATCH * 5 + 3;
+    let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "      - {{name: c{i}, host: 127.0.0.1, port: {port}}}\n"
+        ));
+    }
+    let defs = plan_checks(&yaml);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let mut seen = vec![0u32; n];
+    let finished = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(
+            shared(defs.clone()),
+            &Dependencies::default(),
+            Arc::clone(&ctx),
+            n,
+            None,
+            std::future::pending(),
+            |k, _| {
+                seen[k] += 1;
+            },
+        ),
+    )
+    .await
+    .expect("the paced run ended");
+    assert!(finished.interrupted.is_none());
+    assert_eq!(finished.results.len(), n);
+    assert!(seen.iter().all(|&s| s == 1), "{seen:?}");
+    // Each ran once, against the closed port; with a slot for every check, none waited for
+    // one (a later batch waits for the pacing of the starts, not for a slot: no `queued_ms`).
+    for r in &finished.results {
+        assert_eq!((r.status, r.attempts), (Status::Fail, 1), "{r:?}");
+        assert_eq!(r.queued, None, "{r:?}");
+        assert!(r.reason.is_some_and(|x| x != Reason::Internal), "{r:?}");
+    }
+    // A stop that is already due ends the run between batches: no check is left without a
+    // result, and none hangs.
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(
+            shared(defs),
+            &Dependencies::default(),
+            ctx,
+            n,
+            None,
+            std::future::ready(Interruption::Sigterm),
+            |_, _| {},
+        ),
+    )
+    .await
+    .expect("the stopped run ended");
+    assert_eq!(stopped.interrupted, Some(Interruption::Sigterm));
+    assert_eq!(stopped.results.len(), n);
+}

@@ -200,6 +200,79 @@ pub fn client_config_wrapped(
     config_with_verifier(wrap(verifier), versions, client)
 }
 
+/// [`client_config_wrapped`] whose web PKI verifier is looked up only when a certificate is
+/// verified ([`DeferredVerifier`]), not now: for clients built before the run (HTTP), so that
+/// building them neither waits for the preparation nor reads the trust store on the thread
+/// that starts the checks. A check through such a client waits for the preparation before
+/// its handshake (`RunContext::ready_for`), so the lookup finds the prepared verifier.
+pub fn deferred_client_config(
+    ca_file: Option<&str>,
+    insecure: bool,
+    client: Option<&ClientIdentity>,
+    wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, String> {
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCert)
+    } else {
+        Arc::new(DeferredVerifier {
+            ca_file: ca_file.map(str::to_owned),
+        })
+    };
+    config_with_verifier(wrap(verifier), rustls::DEFAULT_VERSIONS, client)
+}
+
+/// The web PKI verifier of `ca_file` (over the system roots), looked up when a certificate is
+/// to be verified: the prepared one ([`prepare`]), else built then. Its signature checks are
+/// the provider's, as the web PKI verifier's are.
+#[derive(Debug)]
+pub struct DeferredVerifier {
+    ca_file: Option<String>,
+}
+
+impl ServerCertVerifier for DeferredVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match webpki_verifier(self.ca_file.as_deref()) {
+            Ok(Some(v)) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            // No trusted root at all: every certificate has an unknown issuer.
+            Ok(None) => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+            Err(e) => Err(rustls::Error::General(e)),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnyCert.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        AcceptAnyCert.supported_verify_schemes()
+    }
+}
+
 /// A client config whose verifier keeps the certificate error it reported, for transports that
 /// hand the handshake error back only as text (hickory's DNS over TLS): the typed error still
 /// gives the reason code. One config (and verifier) per connection.
@@ -685,6 +758,37 @@ mod tests {
             "{err:?}"
         );
         assert!(client_config(None, false, rustls::DEFAULT_VERSIONS, Some(&id)).is_ok());
+    }
+
+    #[test]
+    fn a_deferred_config_reads_its_ca_file_at_the_first_verification_not_when_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
+        let der = cert.cert.der().clone();
+        let name = ServerName::try_from("a.test").unwrap();
+        let verify = |path: &str| {
+            DeferredVerifier {
+                ca_file: Some(path.to_owned()),
+            }
+            .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
+        };
+        // Built while the file does not exist yet: nothing was read.
+        let later = dir.path().join("later.pem");
+        let later = later.to_str().unwrap();
+        assert!(deferred_client_config(Some(later), false, None, |v| v).is_ok());
+        std::fs::write(later, cert.cert.pem()).unwrap();
+        let read = verify(later);
+        assert!(
+            !matches!(&read, Err(rustls::Error::General(_))),
+            "the file written after the build is read at the verification: {read:?}"
+        );
+        // A file missing at the verification fails that handshake, naming the file.
+        let gone = dir.path().join("gone.pem");
+        let gone = gone.to_str().unwrap();
+        match verify(gone) {
+            Err(rustls::Error::General(m)) => assert!(m.contains("cannot read ca_file"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -71,29 +71,36 @@ pub(super) struct Trust<'a> {
     pub client: Option<&'a common::tls::ClientIdentity>,
 }
 
+/// The wait for the TLS preparation, shared by the encrypted resolvers of one attempt: each
+/// awaits it between its connect and its handshake, outside the check's clock
+/// ([`RunContext::tls_ready`](crate::checks::RunContext::tls_ready)).
+pub(super) type Ready<'a> = futures::future::Shared<futures::future::BoxFuture<'a, ()>>;
+
 /// Ask one resolver within `budget`. Plain: UDP with retransmits, then TCP if the answer is
 /// truncated. DoT and DoH: one connection, one query, through hickory-proto.
 pub(super) async fn ask(
     resolver: &Resolver,
     query: &BuiltQuery,
     rtype: RecordType,
-    trust: Trust<'_>,
+    (trust, ready): (Trust<'_>, &Ready<'_>),
     budget: Duration,
 ) -> Result<Answer, QueryError> {
     let start = Instant::now();
     let deadline = start + budget;
-    let (msg, transport) = match resolver {
+    let (msg, transport, waited) = match resolver {
         Resolver::Plain(server) => {
             let msg = udp_exchange(*server, query, deadline, budget).await?;
             if msg.truncated() {
-                (tcp_exchange(*server, query, deadline, budget).await?, "tcp")
+                let msg = tcp_exchange(*server, query, deadline, budget).await?;
+                (msg, "tcp", Duration::ZERO)
             } else {
-                (msg, "udp")
+                (msg, "udp", Duration::ZERO)
             }
         }
-        encrypted => ask_encrypted(encrypted, query, trust, budget).await?,
+        encrypted => ask_encrypted(encrypted, query, (trust, ready), budget).await?,
     };
-    Ok(answer_of(&msg, rtype, transport, start))
+    // The wait for the preparation is not the resolver's time.
+    Ok(answer_of(&msg, rtype, transport, start + waited))
 }
 
 /// The records of type `rtype` in `msg`, with the response code and the time since `start`.
@@ -118,91 +125,126 @@ fn answer_of(msg: &Message, rtype: RecordType, transport: &'static str, start: I
     }
 }
 
-/// One query to a DoT or DoH resolver within `budget`, with its own TLS config whose verifier
-/// names the certificate problem.
+/// One query to a DoT or DoH resolver within `budget` of its own time: connect (the lookup of
+/// a DoH host included), wait for the TLS preparation (outside the budget), then a TLS config
+/// of its own whose verifier names the certificate problem, the handshake and the query.
+/// Returns the answer, the transport's name and how long it waited for the preparation.
 async fn ask_encrypted(
     resolver: &Resolver,
     query: &BuiltQuery,
-    trust: Trust<'_>,
+    (trust, ready): (Trust<'_>, &Ready<'_>),
     budget: Duration,
-) -> Result<(Message, &'static str), QueryError> {
+) -> Result<(Message, &'static str, Duration), QueryError> {
+    let start = Instant::now();
+    let stream = match tokio::time::timeout(budget, connect_encrypted(resolver)).await {
+        Ok(s) => s?,
+        Err(_) => return Err(QueryError::Timeout(budget)),
+    };
+    let waiting = Instant::now();
+    ready.clone().await;
+    let waited = waiting.elapsed();
     let (config, verifier) =
         common::tls::recording_client_config(trust.ca_file, trust.insecure, trust.client)
-            .map_err(QueryError::Transport)?;
-    let work = encrypted_exchange(resolver, query, Arc::new(config), budget);
-    match tokio::time::timeout(budget, work).await {
+            .map_err(|e| QueryError::Tls(Reason::TlsInvalid, e))?;
+    let rest = budget.saturating_sub(start.elapsed().saturating_sub(waited));
+    let work = encrypted_exchange(resolver, query, stream, Arc::new(config), rest);
+    match tokio::time::timeout(rest, work).await {
         Ok(Err(QueryError::Timeout(_))) | Err(_) => Err(QueryError::Timeout(budget)),
         // The verifier knows the certificate problem the transport reports as text.
         Ok(Err(e)) => Err(verifier.error().map_or(e, |t| tls_failure(&t))),
-        Ok(Ok(r)) => Ok(r),
+        Ok(Ok((m, transport))) => Ok((m, transport, waited)),
     }
 }
 
-/// One query to a DoT or DoH resolver; returns the answer and the transport's name.
+/// The TCP connection to a DoT or DoH resolver, and the address it reached. A DoH host with
+/// several addresses (`localhost`: ::1 and 127.0.0.1) is tried address by address while
+/// connecting fails.
+async fn connect_encrypted(
+    resolver: &Resolver,
+) -> Result<(tokio::net::TcpStream, SocketAddr), QueryError> {
+    let addrs: Vec<SocketAddr> = match resolver {
+        Resolver::Tls { addr, .. } => vec![*addr],
+        Resolver::Https(url) => {
+            let bare = doh_host(url);
+            let port = url.port_or_known_default().unwrap_or(443);
+            match bare.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, port)],
+                Err(_) => tokio::net::lookup_host((bare, port))
+                    .await
+                    .map_err(|e| QueryError::Resolve(format!("host {bare} did not resolve ({e})")))?
+                    .take(MAX_DOH_ADDRESSES)
+                    .collect(),
+            }
+        }
+        Resolver::Plain(_) => {
+            return Err(QueryError::Transport(
+                "a plain resolver has no encrypted transport".to_owned(),
+            ));
+        }
+    };
+    let mut last = None;
+    for addr in addrs {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok((s, addr));
+            }
+            Err(e) => last = Some(QueryError::Io(e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        let host = match resolver {
+            Resolver::Https(url) => doh_host(url).to_owned(),
+            other => other.to_string(),
+        };
+        QueryError::Resolve(format!("host {host} has no address"))
+    }))
+}
+
+/// A DoH URL's host, an IPv6 literal without its brackets.
+fn doh_host(url: &url::Url) -> &str {
+    let host = url.host_str().unwrap_or_default();
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// One query to a DoT or DoH resolver over the connected `stream`; returns the answer and the
+/// transport's name.
 async fn encrypted_exchange(
     resolver: &Resolver,
     query: &BuiltQuery,
+    (stream, addr): (tokio::net::TcpStream, SocketAddr),
     tls: Arc<rustls::ClientConfig>,
     budget: Duration,
 ) -> Result<(Message, &'static str), QueryError> {
-    use hickory_resolver::proto::runtime::TokioRuntimeProvider;
+    use hickory_resolver::proto::runtime::iocompat::AsyncIoTokioAsStd;
+    let connected = futures::future::ready(Ok(AsyncIoTokioAsStd(stream)));
     match resolver {
-        Resolver::Tls { addr, server_name } => {
+        Resolver::Tls { server_name, .. } => {
             // Without a name the certificate must be valid for the IP address.
             let name = server_name.clone().unwrap_or_else(|| addr.ip().to_string());
-            let (connect, handle) = hickory_resolver::proto::rustls::tls_client_connect(
-                *addr,
-                name,
-                tls,
-                TokioRuntimeProvider::new(),
-            );
+            let (connect, handle) =
+                hickory_resolver::proto::rustls::tls_client_stream::tls_client_connect_with_future(
+                    connected, addr, name, tls,
+                );
             let mux = hickory_resolver::proto::xfer::DnsMultiplexer::with_timeout(
                 connect, handle, budget, None,
             );
             Ok((exchange(mux, &query.message).await?, "tls"))
         }
-        Resolver::Https(url) => Ok((doh_exchange(url, query, &tls).await?, "https")),
+        Resolver::Https(url) => {
+            let connect = hickory_resolver::proto::h2::HttpsClientConnect::new(
+                connected,
+                tls,
+                addr,
+                doh_host(url).to_owned(),
+                url.path().to_owned(),
+            );
+            Ok((exchange(connect, &query.message).await?, "https"))
+        }
         Resolver::Plain(_) => Err(QueryError::Transport(
             "a plain resolver has no encrypted transport".to_owned(),
         )),
     }
-}
-
-/// One query POSTed to a DoH resolver over HTTP/2.
-async fn doh_exchange(
-    url: &url::Url,
-    query: &BuiltQuery,
-    tls: &Arc<rustls::ClientConfig>,
-) -> Result<Message, QueryError> {
-    use hickory_resolver::proto::runtime::TokioRuntimeProvider;
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(443);
-    // An IPv6 literal comes bracketed from the URL.
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| QueryError::Resolve(format!("host {bare} did not resolve ({e})")))?
-            .take(MAX_DOH_ADDRESSES)
-            .collect(),
-    };
-    // A name with several addresses (`localhost`: ::1 and 127.0.0.1) is tried address by
-    // address while connecting fails; any other error is the answer.
-    let mut last = QueryError::Resolve(format!("host {bare} has no address"));
-    for addr in addrs {
-        let connect = hickory_resolver::proto::h2::HttpsClientStreamBuilder::with_client_config(
-            Arc::clone(tls),
-            TokioRuntimeProvider::new(),
-        )
-        .build(addr, bare.to_owned(), url.path().to_owned());
-        match exchange(connect, &query.message).await {
-            Ok(m) => return Ok(m),
-            Err(e @ QueryError::Io(_)) => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
 }
 
 /// Connect with `connect`, send `query` once and return the first response.

@@ -61,6 +61,11 @@ impl crate::checks::Kind for DnsSpec {
             .any(Resolver::encrypted)
             .then_some(trust)
     }
+    /// An encrypted resolver connects first and waits for the TLS preparation between its
+    /// connect and its handshake (see `client::ask`).
+    fn tls_after_connect(&self) -> bool {
+        true
+    }
     fn run<'a>(
         &'a self,
         check: &'a crate::checks::CheckDef,

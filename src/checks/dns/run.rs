@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use super::client::{Trust, ask, build_query};
+use super::client::{Ready, Trust, ask, build_query};
 use super::judge::judge;
 use super::resolver::Resolver;
 use super::spec::DnsSpec;
-use crate::checks::common;
 use crate::checks::{Phase, RunContext};
 use crate::model::{Outcome, Reason};
 
@@ -21,17 +20,6 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
     } else {
         spec.resolvers.clone()
     };
-    // The trust settings are checked once, before any query (each encrypted resolver then
-    // gets its own config, whose verifier reports that connection's certificate problem).
-    if resolvers.iter().any(Resolver::encrypted)
-        && let Err(e) = common::tls::recording_client_config(
-            spec.ca_file.as_deref(),
-            spec.insecure,
-            spec.client.as_ref(),
-        )
-    {
-        return Outcome::fail(Reason::TlsInvalid, e);
-    }
     let trust = Trust {
         ca_file: spec.ca_file.as_deref(),
         insecure: spec.insecure,
@@ -42,15 +30,25 @@ pub async fn run(spec: &DnsSpec, ctx: &RunContext, timeout: Duration, phase: &Ph
         Ok(q) => q,
         Err(e) => return Outcome::fail(Reason::Internal, e),
     };
+    // Each encrypted resolver connects first, then waits for the TLS preparation (one wait,
+    // shared, outside the clock), then builds its TLS config and handshakes.
+    let ready: Ready<'_> = futures::FutureExt::shared(Box::pin(async {
+        ctx.tls_ready(phase).await;
+    }) as _);
     phase.set("waiting for the DNS resolvers");
+    let outside = phase.outside();
     let asked = std::time::Instant::now();
     let facts = futures::future::join_all(
         resolvers
             .iter()
-            .map(|r| ask(r, &query, spec.query_type, trust, budget)),
+            .map(|r| ask(r, &query, spec.query_type, (trust, &ready), budget)),
     )
     .await;
-    phase.lap(crate::model::PhaseName::Query, asked);
+    let waited = phase.outside().saturating_sub(outside);
+    phase.record(
+        crate::model::PhaseName::Query,
+        asked.elapsed().saturating_sub(waited),
+    );
     judge(spec, &resolvers, &facts).with_facts(observed(&facts))
 }
 

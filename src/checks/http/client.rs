@@ -46,23 +46,22 @@ impl Clients {
 
 fn build_client(key: &ClientKey) -> Result<(reqwest::Client, Arc<Route>), String> {
     let route = Arc::new(Route::new(&key.proxy));
-    let mut tls = if route.is_direct() {
-        common::tls::client_config(
-            key.ca_file.as_deref(),
-            key.insecure,
-            rustls::DEFAULT_VERSIONS,
-            key.client.as_ref(),
-        )?
-    } else {
-        // Through a tunnel, the server's certificate is kept by the verifier.
-        common::tls::client_config_wrapped(
-            key.ca_file.as_deref(),
-            key.insecure,
-            rustls::DEFAULT_VERSIONS,
-            key.client.as_ref(),
-            |v| route.recording(v),
-        )?
-    };
+    // Built before the run: the verifier is looked up at the first handshake (by then the
+    // check has waited for the TLS preparation, outside its clock), so building a client
+    // reads no trust store, and a client for plain `http` never does.
+    let mut tls = common::tls::deferred_client_config(
+        key.ca_file.as_deref(),
+        key.insecure,
+        key.client.as_ref(),
+        |v| {
+            if route.is_direct() {
+                v
+            } else {
+                // Through a tunnel, the server's certificate is kept by the verifier.
+                route.recording(v)
+            }
+        },
+    )?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // The three hooks that time a new connection's phases (see `phases.rs`).
     tls.resumption = rustls::client::Resumption::store(Arc::new(TlsStartMark::new()));

@@ -61,9 +61,13 @@ impl crate::checks::Kind for HttpSpec {
     fn days(&self) -> (Option<i64>, Option<i64>) {
         (self.warn_days, self.fail_days)
     }
-    /// Over https; the check's HTTP client is built before the run in any case.
+    /// Over https, or through a proxy (which may speak TLS): the check's HTTP client is built
+    /// before the run, its verifier looked up at the first handshake, which the check's wait
+    /// for the preparation (before its clock) precedes.
     fn tls_trust(&self) -> Option<crate::checks::common::tls::TlsTrust<'_>> {
-        (self.url.scheme() == "https").then_some(crate::checks::common::tls::TlsTrust {
+        let may_tls =
+            self.url.scheme() == "https" || self.client.proxy != proxy::ProxyChoice::Direct;
+        may_tls.then_some(crate::checks::common::tls::TlsTrust {
             ca_file: self.client.ca_file.as_deref(),
             insecure: self.client.insecure,
         })

@@ -1,0 +1,86 @@
+//! Pacing of the starts: the engine starts the next batch of checks only once the runtime has
+//! polled every check it started before.
+//!
+//! Why: the engine's loop runs where the caller awaits it (on a multi-threaded runtime, the
+//! thread of `block_on`, not a worker), so yielding between batches does not give the workers
+//! time to catch up: the loop would hand them a thousand starts at once, and the wake-up of a
+//! check whose response is already in would queue behind all of them, inside its clock
+//! (BENCHMARKS.md, "True numbers III"). Waiting until each started check has had its first poll
+//! (where it builds its request and opens its connection, the CPU a start costs) keeps at most
+//! one batch of starts ahead of the responses, with one thread or many.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+/// Counts the started checks the runtime has polled, and wakes the engine when they all were.
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    /// Checks started so far (written by the engine only).
+    started: AtomicUsize,
+    /// Checks whose task has been polled once.
+    polled: AtomicUsize,
+    notify: Notify,
+}
+
+impl Pace {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Pace::default())
+    }
+
+    /// The engine started one more check.
+    pub(super) fn start(&self) {
+        self.started.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A started check's task runs for the first time: the last one of those started wakes the
+    /// engine.
+    pub(super) fn polled(&self) {
+        let polled = self.polled.fetch_add(1, Ordering::AcqRel) + 1;
+        if polled >= self.started.load(Ordering::Acquire) {
+            // A permit is kept when the engine is not waiting yet: no wake-up is lost.
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves once every check started so far has been polled. A task that never runs (the
+    /// runtime shut down) leaves this pending; the engine always awaits it beside its stop.
+    pub(super) async fn caught_up(&self) {
+        // Each turn either returns or waits for a notification, which comes when the last
+        // started task is polled; a stale permit costs one more turn.
+        loop {
+            let notified = self.notify.notified();
+            if self.polled.load(Ordering::Acquire) >= self.started.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn caught_up_waits_for_the_first_poll_of_every_started_task() {
+        let pace = Pace::new();
+        // Nothing started: caught up at once.
+        pace.caught_up().await;
+        for _ in 0..3 {
+            pace.start();
+        }
+        let p = Arc::clone(&pace);
+        let waiter = tokio::spawn(async move { p.caught_up().await });
+        pace.polled();
+        pace.polled();
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "two of three polled: still waiting");
+        pace.polled();
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
