@@ -214,6 +214,17 @@ pub fn deferred_client_config(
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(AcceptAnyCert)
     } else {
+        // The `ca_file` is read now (a few certificates, no system roots): a file no root
+        // store accepts stops the run before any check starts, as a client that cannot be
+        // built always has (exit 4).
+        if let Some(path) = ca_file {
+            let mut store = RootCertStore::empty();
+            for cert in read_pem_certs(path)? {
+                store
+                    .add(cert)
+                    .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
+            }
+        }
         Arc::new(DeferredVerifier {
             ca_file: ca_file.map(str::to_owned),
         })
@@ -772,7 +783,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deferred_config_reads_its_ca_file_at_the_first_verification_not_when_built() {
+    fn a_deferred_config_checks_its_ca_file_when_built_and_verifies_at_the_handshake() {
         let dir = tempfile::tempdir().unwrap();
         let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
         let der = cert.cert.der().clone();
@@ -783,15 +794,25 @@ mod tests {
             }
             .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
         };
-        // Built while the file does not exist yet: nothing was read.
+        // A file no root store accepts is refused when the config is built (exit 4 upstream).
+        let bogus = dir.path().join("bogus.pem");
+        std::fs::write(
+            &bogus,
+            "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = deferred_client_config(bogus.to_str(), false, None, |v| v).unwrap_err();
+        assert!(err.contains("bogus.pem"), "{err}");
+        // A usable file builds; the verifier (system roots and all) is looked up at the
+        // verification.
         let later = dir.path().join("later.pem");
         let later = later.to_str().unwrap();
-        assert!(deferred_client_config(Some(later), false, None, |v| v).is_ok());
         std::fs::write(later, cert.cert.pem()).unwrap();
+        assert!(deferred_client_config(Some(later), false, None, |v| v).is_ok());
         let read = verify(later);
         assert!(
             !matches!(&read, Err(rustls::Error::General(_))),
-            "the file written after the build is read at the verification: {read:?}"
+            "the file is read at the verification: {read:?}"
         );
         // A file missing at the verification fails that handshake, naming the file.
         let gone = dir.path().join("gone.pem");
