@@ -106,12 +106,7 @@ pub(crate) fn read(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Vec<Waiver> {
 
 fn read_one(node: &Node, path: &str, ctx: &mut Ctx<'_>) -> Option<Waiver> {
     let mut r = MapReader::new(node, path, ctx.problems)?;
-    let (line, column) = match &node.value {
-        Value::Map(entries) => entries
-            .first()
-            .map_or((node.line, node.column), |(k, _)| (k.line, k.column)),
-        _ => (node.line, node.column),
-    };
+    let (line, column) = node.first_key_position();
     let check = required(&mut r, ctx, node, path, "check");
     let reason = required(&mut r, ctx, node, path, "reason");
     let expires = required(&mut r, ctx, node, path, "expires");

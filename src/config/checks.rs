@@ -102,6 +102,14 @@ fn read_kind_lists_in_key_order(
     }
 }
 
+/// The run settings of a check: its `defaults:` overridden by its own keys.
+struct RunSettings {
+    timeout: Duration,
+    retries: u32,
+    retry_delay: Duration,
+    interval: Duration,
+}
+
 fn read_check(
     kind: &KindEntry,
     node: &Node,
@@ -112,39 +120,11 @@ fn read_check(
     headers: &mut Vec<CheckHeader>,
 ) -> Option<CheckDef> {
     let mut r = MapReader::new(node, path, ctx.problems)?;
-    let (line, column) = match &node.value {
-        Value::Map(entries) => entries
-            .first()
-            .map_or((node.line, node.column), |(k, _)| (k.line, k.column)),
-        _ => (node.line, node.column),
-    };
-
+    let (line, column) = node.first_key_position();
     // The `environments:` filter of a shared check decides whether it belongs here at all.
-    if let Some((n, p)) = r.take("environments") {
-        match shared {
-            Some((current, all)) => {
-                let list = ctx.string_list(n, &p)?;
-                for e in &list {
-                    if !all.contains(&e.as_str()) {
-                        ctx.problem(
-                            n,
-                            &p,
-                            format!("unknown environment `{e}` (known: {})", all.join(", ")),
-                        );
-                    }
-                }
-                if !list.iter().any(|e| e == current) {
-                    return None;
-                }
-            }
-            None => ctx.problem(
-                n,
-                &p,
-                "`environments` is only allowed on checks in the top-level `checks:` block",
-            ),
-        }
+    if !belongs_here(&mut r, ctx, shared) {
+        return None;
     }
-
     let name = match r.take("name") {
         Some((n, p)) => ctx.non_empty(n, &p),
         None => {
@@ -152,67 +132,31 @@ fn read_check(
             None
         }
     };
-    let mut timeout = defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    if let Some((n, p)) = r.take("timeout")
-        && let Some(d) = positive_duration(ctx, n, &p)
-    {
-        timeout = d;
-    }
-    let mut retries = defaults.retries.unwrap_or(0);
-    if let Some((n, p)) = r.take("retries")
-        && let Some(v) = ctx.uint(n, &p, 100).and_then(|v| u32::try_from(v).ok())
-    {
-        retries = v;
-    }
-    let mut retry_delay = defaults.retry_delay.unwrap_or(Duration::from_secs(1));
-    if let Some((n, p)) = r.take("retry_delay")
-        && let Some(d) = ctx.duration(n, &p)
-    {
-        retry_delay = d;
-    }
-    let mut interval = defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL);
-    // A kind with a key `interval` of its own (icmp: the spacing of its echo requests) reads
-    // it itself; under `serve` such a check runs on the interval of `defaults:`.
-    if !kind.fields.iter().any(|f| f.key == "interval")
-        && let Some((n, p)) = r.take("interval")
-        && let Some(d) = super::defaults::interval(ctx, n, &p)
-    {
-        interval = d;
-    }
+    let run = read_run_settings(&mut r, ctx, defaults, kind);
     let thresholds = read_thresholds(&mut r, ctx, defaults, kind, (node, path));
     let phase_limits = match r.take(keys::PHASES_KEY) {
         Some((n, p)) => read_phase_limits(n, &p, ctx, kind),
         None => PhaseLimits::new(),
     };
-
-    let mut depends_on = Vec::new();
-    if let Some((n, p)) = r.take("depends_on") {
-        depends_on = read_depends_on(n, &p, ctx);
-    }
+    let depends_on = r
+        .take("depends_on")
+        .map(|(n, p)| read_depends_on(n, &p, ctx))
+        .unwrap_or_default();
     let tags = r
         .take("tags")
         .map(|(n, p)| read_tags(n, &p, ctx))
         .unwrap_or_default();
-    // A kind with a key `expect` of its own (tcp: its banner) reads it when it is written as
-    // one text; a list is the check's conditions.
-    let banner = kind.fields.iter().any(|f| f.key == keys::EXPECT_KEY)
-        && r.peek(keys::EXPECT_KEY)
-            .is_some_and(|n| !matches!(n.value, Value::Seq(_)));
-    let expect = match r.take(keys::EXPECT_KEY).filter(|_| !banner) {
-        Some((n, p)) => read_expect(n, &p, ctx, kind),
-        None => Vec::new(),
-    };
-
+    let expect = read_conditions(&mut r, ctx, kind);
     // The file the check is written in (an included one, or the main config).
-    let file = node.file.name();
+    let location = Location {
+        file: Arc::clone(node.file.name()),
+        line,
+        column,
+    };
     if let Some(name) = &name {
         headers.push(CheckHeader {
             name: name.clone(),
-            location: Location {
-                file: Arc::clone(file),
-                line,
-                column,
-            },
+            location: location.clone(),
             depends_on: depends_on.clone(),
         });
     }
@@ -229,22 +173,99 @@ fn read_check(
     Some(CheckDef {
         name: name?,
         target,
-        timeout,
-        retries,
-        retry_delay,
-        interval,
+        timeout: run.timeout,
+        retries: run.retries,
+        retry_delay: run.retry_delay,
+        interval: run.interval,
         thresholds,
-        location: Location {
-            file: Arc::clone(file),
-            line,
-            column,
-        },
+        location,
         depends_on,
         tags,
         phase_limits,
         expect,
         spec,
     })
+}
+
+/// Whether a check belongs to the environment being read: a shared check (top-level
+/// `checks:`, `shared` = the current and every environment) with an `environments:` filter
+/// that leaves the current one out does not. The filter anywhere else is a problem.
+fn belongs_here(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, shared: Option<(&str, &[&str])>) -> bool {
+    let Some((n, p)) = r.take("environments") else {
+        return true;
+    };
+    let Some((current, all)) = shared else {
+        ctx.problem(
+            n,
+            &p,
+            "`environments` is only allowed on checks in the top-level `checks:` block",
+        );
+        return true;
+    };
+    let Some(list) = ctx.string_list(n, &p) else {
+        return false;
+    };
+    for e in &list {
+        if !all.contains(&e.as_str()) {
+            ctx.problem(
+                n,
+                &p,
+                format!("unknown environment `{e}` (known: {})", all.join(", ")),
+            );
+        }
+    }
+    list.iter().any(|e| e == current)
+}
+
+/// `timeout`, `retries`, `retry_delay` and `interval`, over the `defaults:`.
+fn read_run_settings(
+    r: &mut MapReader<'_>,
+    ctx: &mut Ctx<'_>,
+    defaults: Defaults,
+    kind: &KindEntry,
+) -> RunSettings {
+    let mut run = RunSettings {
+        timeout: defaults.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        retries: defaults.retries.unwrap_or(0),
+        retry_delay: defaults.retry_delay.unwrap_or(Duration::from_secs(1)),
+        interval: defaults.interval.unwrap_or(crate::checks::DEFAULT_INTERVAL),
+    };
+    if let Some((n, p)) = r.take("timeout")
+        && let Some(d) = positive_duration(ctx, n, &p)
+    {
+        run.timeout = d;
+    }
+    if let Some((n, p)) = r.take("retries")
+        && let Some(v) = ctx.uint(n, &p, 100).and_then(|v| u32::try_from(v).ok())
+    {
+        run.retries = v;
+    }
+    if let Some((n, p)) = r.take("retry_delay")
+        && let Some(d) = ctx.duration(n, &p)
+    {
+        run.retry_delay = d;
+    }
+    // A kind with a key `interval` of its own (icmp: the spacing of its echo requests) reads
+    // it itself; under `serve` such a check runs on the interval of `defaults:`.
+    if !kind.fields.iter().any(|f| f.key == "interval")
+        && let Some((n, p)) = r.take("interval")
+        && let Some(d) = super::defaults::interval(ctx, n, &p)
+    {
+        run.interval = d;
+    }
+    run
+}
+
+/// The check's `expect:` conditions. A kind with a key `expect` of its own (tcp: its banner)
+/// reads it when it is written as one text; a list is the check's conditions.
+fn read_conditions(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, kind: &KindEntry) -> Vec<Condition> {
+    let banner = kind.fields.iter().any(|f| f.key == keys::EXPECT_KEY)
+        && r.peek(keys::EXPECT_KEY)
+            .is_some_and(|n| !matches!(n.value, Value::Seq(_)));
+    match r.take(keys::EXPECT_KEY).filter(|_| !banner) {
+        Some((n, p)) => read_expect(n, &p, ctx, kind),
+        None => Vec::new(),
+    }
 }
 
 /// `expect: [conditions]`: each a string `VALUE OP EXPECTED` or a mapping `{assert, severity}`,

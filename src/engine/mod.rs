@@ -118,30 +118,15 @@ pub async fn run(
 }
 
 fn unreachable_result() -> CheckResult {
-    CheckResult {
-        name: String::new(),
-        kind: "internal",
-        target: String::new(),
-        status: Status::Fail,
-        reason: Some(Reason::Internal),
-        message: "internal error: check index out of range".to_owned(),
-        detail: None,
-        duration: Duration::ZERO,
-        queued: None,
-        phases: Default::default(),
-        attempts: 0,
-        flaky: false,
-        failed_attempts: Vec::new(),
-        metadata: Default::default(),
-        location: Default::default(),
-        tags: Vec::new(),
-        pulled_in_by: Vec::new(),
-        conditions: Vec::new(),
-        baseline: None,
-        gate: None,
-        history: None,
-        limits: Default::default(),
-    }
+    CheckResult::new(
+        String::new(),
+        "internal",
+        String::new(),
+        Default::default(),
+        Status::Fail,
+        Some(Reason::Internal),
+        "internal error: check index out of range".to_owned(),
+    )
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {

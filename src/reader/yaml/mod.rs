@@ -31,6 +31,19 @@ pub struct Node {
     pub file: Source,
 }
 
+impl Node {
+    /// Where an entry starts for a reader: the line and column of a mapping's first key (the
+    /// `-` of a list item sits before it), else of the node itself.
+    pub fn first_key_position(&self) -> (usize, usize) {
+        match &self.value {
+            Value::Map(entries) => entries
+                .first()
+                .map_or((self.line, self.column), |(k, _)| (k.line, k.column)),
+            _ => (self.line, self.column),
+        }
+    }
+}
+
 /// The shapes a YAML value can take.
 #[derive(Debug, Clone)]
 pub enum Value {
