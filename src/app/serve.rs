@@ -18,42 +18,26 @@ use crate::serve::{self, Options, Shared, state::State};
 use crate::shard;
 
 pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
+    match serve_steps(a, g, sink) {
+        Ok(()) => ExitCode::Ok,
+        Err(code) => code,
+    }
+}
+
+/// Load, read the token and TLS files, then serve until stopped; every refusal is one line on
+/// stderr and its exit code.
+fn serve_steps(a: &ServeArgs, g: &GlobalArgs, sink: &Sink) -> Result<(), ExitCode> {
     let path = a.config.display().to_string();
-    let plan = match load(&path, &a.env, a.shard) {
+    let mut plan = match load(&path, &a.env, a.shard) {
         Ok(p) => p,
-        Err(Loaded::Config(e)) => return config_error(&e, sink),
-        Err(Loaded::Other(msg)) => {
-            sink.error(&format!("{path}: {msg}"));
-            return ExitCode::Usage;
-        }
+        Err(Loaded::Config(e)) => return Err(config_error(&e, sink)),
+        Err(Loaded::Other(msg)) => return Err(usage(sink, &format!("{path}: {msg}"))),
     };
-    let token = match &a.auth_token_env {
-        Some(var) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Some(v),
-            _ => {
-                sink.error(&format!(
-                    "--auth-token-env {var}: the variable is not set or empty"
-                ));
-                return ExitCode::Usage;
-            }
-        },
-        None => None,
-    };
+    let token = auth_token(a, sink)?;
     let mut secrets = plan.secrets.clone();
     secrets.extend(token.clone());
     sink.set_redactor(Arc::new(Redactor::new(&secrets)));
-    let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => {
-            match serve::http::tls_acceptor(&c.display().to_string(), &k.display().to_string()) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    sink.error(&e);
-                    return ExitCode::Usage;
-                }
-            }
-        }
-        _ => None,
-    };
+    let tls = tls_files(a, sink)?;
     if !g.quiet {
         for name in &plan.short_secrets {
             sink.warning(&format!(
@@ -62,39 +46,18 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
             ));
         }
     }
-    let runtime = match super::run::runtime(g.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            sink.error(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::Internal;
-        }
-    };
+    let runtime = super::run::runtime(g.threads).map_err(|e| {
+        sink.error(&format!("cannot start the async runtime: {e}"));
+        ExitCode::Internal
+    })?;
     let keep = a
         .history_keep
         .map_or(serve::state::DEFAULT_KEEP, |k| k as usize);
     let state = State::new(&plan.environment, &path, &plan.checks, keep);
-    let (env, shard_arg, token_secret) = (a.env.clone(), a.shard, token.clone());
-    let reload_path = path.clone();
-    let loader: serve::Loader = Box::new(move || {
-        load(&reload_path, &env, shard_arg)
-            .map(|mut p| {
-                p.secrets.extend(token_secret.clone());
-                p
-            })
-            .map_err(|e| match e {
-                Loaded::Config(e) => e
-                    .to_string()
-                    .lines()
-                    .map(report::one_line)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                Loaded::Other(m) => m,
-            })
-    });
+    let loader = reloader(path, a, token.clone());
     let shared = Arc::new(
         Shared::new(state, Redactor::new(&secrets), token, loader).logging_to(sink.clone()),
     );
-    let mut plan = plan;
     plan.secrets = secrets;
     let opts = Options {
         listen: a.listen,
@@ -110,23 +73,67 @@ pub(super) fn serve(a: &ServeArgs, g: &GlobalArgs, sink: &Sink) -> ExitCode {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (environment, total) = (plan.environment.clone(), plan.checks.len());
-    let quiet = g.quiet;
     let said = sink.clone();
     let outcome = runtime.block_on(serve::serve(plan, shared, opts, stop, move |addr| {
         // Printed even under --quiet: a script reads the bound port from it.
-        let _ = quiet;
         said.emit(RunEvent::Status(&format!(
             "listening on {scheme}://{addr} (environment {environment}, {total} checks)"
         )));
     }));
     runtime.shutdown_background();
-    match outcome {
-        Ok(()) => ExitCode::Ok,
-        Err(e) => {
-            sink.error(&e);
-            ExitCode::Usage
-        }
+    outcome.map_err(|e| usage(sink, &e))
+}
+
+/// One error line; exit 2.
+fn usage(sink: &Sink, line: &str) -> ExitCode {
+    sink.error(line);
+    ExitCode::Usage
+}
+
+/// The bearer token of `--auth-token-env VAR`: set and not blank, or exit 2.
+fn auth_token(a: &ServeArgs, sink: &Sink) -> Result<Option<String>, ExitCode> {
+    let Some(var) = &a.auth_token_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v)),
+        _ => Err(usage(
+            sink,
+            &format!("--auth-token-env {var}: the variable is not set or empty"),
+        )),
     }
+}
+
+/// The TLS acceptor of `--tls-cert`/`--tls-key`, when both are given; an unusable pair exits 2.
+fn tls_files(a: &ServeArgs, sink: &Sink) -> Result<Option<tokio_rustls::TlsAcceptor>, ExitCode> {
+    let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) else {
+        return Ok(None);
+    };
+    serve::http::tls_acceptor(&c.display().to_string(), &k.display().to_string())
+        .map(Some)
+        .map_err(|e| usage(sink, &e))
+}
+
+/// What SIGHUP and `POST /-/reload` call: the config read again (the token stays a secret); a
+/// refused config is one line per problem, joined.
+fn reloader(path: String, a: &ServeArgs, token: Option<String>) -> serve::Loader {
+    let (env, shard_arg) = (a.env.clone(), a.shard);
+    Box::new(move || {
+        load(&path, &env, shard_arg)
+            .map(|mut p| {
+                p.secrets.extend(token.clone());
+                p
+            })
+            .map_err(|e| match e {
+                Loaded::Config(e) => e
+                    .to_string()
+                    .lines()
+                    .map(report::one_line)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Loaded::Other(m) => m,
+            })
+    })
 }
 
 enum Loaded {
