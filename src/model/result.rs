@@ -193,8 +193,9 @@ impl Outcome {
     }
 }
 
-/// One failed attempt that was retried (JUnit flaky runs / reruns).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One failed attempt that was retried (JUnit flaky runs / reruns). Read back by
+/// [`ResultSeed`](super::document::ResultSeed), which knows the reasons it may name.
+#[derive(Debug, Clone, Serialize)]
 pub struct FailedAttempt {
     /// Why the attempt failed.
     pub reason: Reason,
@@ -219,7 +220,9 @@ pub struct CheckResult {
     pub target: String,
     /// The verdict.
     pub status: Status,
-    /// Why, when not PASS.
+    /// Why, when not PASS. Read back only as one of the reasons the reader was given, by
+    /// [`ResultSeed`](super::document::ResultSeed).
+    #[serde(skip_deserializing)]
     pub reason: Option<Reason>,
     /// One line for a human.
     pub message: String,
@@ -249,8 +252,9 @@ pub struct CheckResult {
     pub attempts: u32,
     /// Passed only after a failed attempt.
     pub flaky: bool,
-    /// Earlier attempts that failed before the final one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Earlier attempts that failed before the final one (read back by
+    /// [`ResultSeed`](super::document::ResultSeed), with their reasons).
+    #[serde(skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<FailedAttempt>,
     /// Facts the check observed.
     #[serde(default)]
