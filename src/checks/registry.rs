@@ -46,8 +46,8 @@ pub trait Kind: Sized + Send + Sync + 'static {
     const EXPECT_REASON: Reason;
 
     /// Every reason code a check of the kind may end with, besides the [`RUN_REASONS`] any
-    /// check may get: groups, so that a family several kinds share (the TLS verdicts, the
-    /// connect failures) is written once.
+    /// check may get: groups, its own rows (the `ROWS` of its `reasons.rs`) and the families
+    /// several kinds share (the TLS verdicts, the connect failures), each written once.
     const REASONS: &'static [&'static [Reason]];
 
     /// Whether checks of the kind take `warn_latency`, `fail_latency` and `phases`; a kind
