@@ -152,17 +152,16 @@ impl Conn {
 
     /// Write one payload (split into packets of less than 16 MiB) and flush.
     pub async fn write(&mut self, payload: &[u8]) -> Result<(), WireError> {
-        let mut chunks = payload.chunks(CHUNK).peekable();
-        // An empty payload is one empty packet; one of exactly 16 MiB ends with one.
-        let last_full = payload.len() % CHUNK == 0;
-        if payload.is_empty() {
-            self.write_packet(&[]).await?;
-        }
-        while let Some(chunk) = chunks.next() {
+        // A payload of exactly 16 MiB (or a multiple) ends with an empty packet; an empty
+        // payload is one empty packet. Each round writes a full chunk or ends.
+        let mut rest = payload;
+        loop {
+            let (chunk, tail) = rest.split_at(rest.len().min(CHUNK));
             self.write_packet(chunk).await?;
-            if chunks.peek().is_none() && last_full {
-                self.write_packet(&[]).await?;
+            if chunk.len() < CHUNK {
+                break;
             }
+            rest = tail;
         }
         self.io.flush().await?;
         Ok(())
@@ -418,6 +417,24 @@ mod tests {
             matches!(&e, Err(WireError::Protocol(m)) if m.contains("out of order")),
             "{e:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_payload_of_16_mib_ends_with_an_empty_packet() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut conn = Conn::new(Box::new(client));
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut server, &mut all).await;
+            all
+        });
+        conn.write(&vec![7u8; CHUNK]).await.unwrap();
+        conn.write(&[]).await.unwrap();
+        drop(conn);
+        let all = reader.await.unwrap();
+        assert_eq!(all.len(), 4 + CHUNK + 4 + 4);
+        assert_eq!(&all[..4], &[0xFF, 0xFF, 0xFF, 0]);
+        assert_eq!(&all[4 + CHUNK..], &[0, 0, 0, 1, 0, 0, 0, 2]);
     }
 
     #[tokio::test]
