@@ -58,10 +58,7 @@ impl Kind for PostgresSpec {
     }
 
     fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
-            ca_file: self.db.ca_file.as_deref(),
-            insecure: self.db.insecure,
-        })
+        self.db.tls_trust()
     }
 
     fn tls_after_connect(&self) -> bool {

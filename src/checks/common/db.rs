@@ -103,6 +103,14 @@ pub struct DbCommon {
 }
 
 impl DbCommon {
+    /// The trust settings of the check's TLS connections, unless `tls: disable`.
+    pub fn tls_trust(&self) -> Option<super::tls::TlsTrust<'_>> {
+        (self.tls != TlsMode::Disable).then_some(super::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        })
+    }
+
     /// The server's `host:port`, for the per-host limit.
     pub fn host_key(&self, default_port: u16) -> Option<String> {
         let host = self.url.host_str()?;

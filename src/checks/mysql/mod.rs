@@ -1,8 +1,8 @@
 //! `mysql_checks` (MySQL and MariaDB): infracheck speaks the client protocol itself, so each
 //! step of the connection is timed apart: the lookup, the TCP connection and the server's
 //! greeting (`connect`), the SSL request and the rustls handshake with the shared verifier
-//! (`tls`, with `tls: require`), the login (`auth`, [`auth`]), then the server version and the
-//! optional `query` with the text protocol (`query`, [`wire`]), compared with `expect_rows` /
+//! (`tls`, with `tls: require`), the login (`auth`, `auth.rs`), then the server version and the
+//! optional `query` with the text protocol (`query`, `wire.rs`), compared with `expect_rows` /
 //! `expect_value`.
 
 mod auth;
@@ -65,10 +65,7 @@ impl Kind for MysqlSpec {
     }
 
     fn tls_trust(&self) -> Option<super::common::tls::TlsTrust<'_>> {
-        (self.db.tls == TlsMode::Require).then_some(super::common::tls::TlsTrust {
-            ca_file: self.db.ca_file.as_deref(),
-            insecure: self.db.insecure,
-        })
+        self.db.tls_trust()
     }
 
     fn tls_after_connect(&self) -> bool {
