@@ -58,7 +58,8 @@ impl Greeting {
         if payload.first() == Some(&0xFF) {
             return Err(parse_err(payload));
         }
-        let hello: HandshakePacket<'_> = ParseBuf(payload)
+        let payload = clamp_scramble_len(payload);
+        let hello: HandshakePacket<'_> = ParseBuf(&payload)
             .parse(())
             .map_err(|e| protocol(format!("invalid server greeting: {e}")))?;
         if hello.protocol_version() != 10 {
@@ -125,6 +126,28 @@ impl Greeting {
         let mut buf = Vec::new();
         SslRequest::new(self.capabilities, max_packet(), self.collation()).serialize(&mut buf);
         buf
+    }
+}
+
+/// The greeting with its scramble length byte cleared when it is 0x80 or more: the packet
+/// parser subtracts 8 from it as a signed byte, which overflows for 0x80..0x87, and a server
+/// sends 21 (a cleared byte reads as the minimum, 13 bytes, as any value up to 21 does).
+fn clamp_scramble_len(payload: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // protocol version, server version and its NUL, then 4 + 8 + 1 + 2 + 1 + 2 + 2 bytes.
+    let at = payload
+        .iter()
+        .skip(1)
+        .position(|b| *b == 0)
+        .map(|nul| 1 + nul + 1 + 20);
+    match at.and_then(|i| payload.get(i).map(|b| (i, *b))) {
+        Some((i, b)) if b >= 0x80 => {
+            let mut fixed = payload.to_vec();
+            if let Some(x) = fixed.get_mut(i) {
+                *x = 0;
+            }
+            std::borrow::Cow::Owned(fixed)
+        }
+        _ => std::borrow::Cow::Borrowed(payload),
     }
 }
 

@@ -328,3 +328,65 @@ fn a_pkcs1_public_key_is_wrapped_into_the_same_spki() {
         Err(WireError::Protocol(_))
     ));
 }
+
+#[test]
+fn the_scramble_length_byte_is_where_the_clamp_looks() {
+    let hello = greeting_bytes(server_caps(), "mysql_native_password");
+    // "8.0.36" and its NUL after the protocol byte: the length byte is at 1 + 7 + 20.
+    assert_eq!(hello[28], 21, "8 + 12 + the NUL");
+    let mut hostile = hello.clone();
+    hostile[28] = 0x80;
+    assert_eq!(clamp_scramble_len(&hostile)[28], 0);
+    assert!(Greeting::parse(&hostile, false, false).is_ok());
+}
+
+proptest::proptest! {
+    /// Whatever a server sends as its greeting, parsing it never panics.
+    #[test]
+    fn any_greeting_parses_or_fails_without_panicking(
+        tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+        len in proptest::prelude::any::<u8>(),
+    ) {
+        let mut hello = greeting_bytes(server_caps(), "caching_sha2_password");
+        hello[28] = len;
+        let cut = tail.len().min(hello.len());
+        let mut mixed = hello[..hello.len() - cut].to_vec();
+        mixed.extend_from_slice(&tail);
+        let _ = Greeting::parse(&mixed, true, true);
+        let _ = Greeting::parse(&tail, false, false);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever a server answers to the handshake response (up to three packets), the login
+    /// ends with a result and never panics, and an error never carries the password.
+    #[test]
+    fn any_login_reply_ends_without_panicking(
+        replies in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 1..4),
+        first in proptest::sample::select(vec![0x00u8, 0x01, 0xFE, 0xFF, 0x42]),
+        plugin in proptest::sample::select(vec!["mysql_native_password", "caching_sha2_password"]),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let out = rt.block_on(exchange(plugin, PW, false, move |mut s| async move {
+            let _ = read_packet(&mut s).await;
+            let mut seq = 2u8;
+            for (i, mut r) in replies.into_iter().enumerate() {
+                if i == 0 {
+                    r.insert(0, first);
+                }
+                write_packet(&mut s, seq, &r).await;
+                seq = seq.wrapping_add(2);
+            }
+            // No more replies: the client reads the end of the stream rather than wait; what
+            // it still writes is drained until it hangs up.
+            let _ = s.shutdown().await;
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest).await;
+        }));
+        if let Err(e) = out.0 {
+            proptest::prop_assert!(!e.to_string().contains(PW));
+        }
+    }
+}
