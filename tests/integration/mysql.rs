@@ -192,3 +192,41 @@ fn a_client_certificate_is_presented_to_a_user_that_requires_x509() {
     }
     assert!(!crate::support::stdout(&out).contains(PW));
 }
+
+#[test]
+fn a_silent_server_times_out_at_the_greeting_and_a_non_mysql_one_is_a_clear_error() {
+    use crate::support::tcp_server::{Mode, TcpServer};
+    let silent = TcpServer::start(Mode::Silent);
+    let smtp = TcpServer::start(Mode::Banner("220 mail.example ESMTP ready\r\n"));
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    mysql_checks:
+      - {{name: silent, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{s}/app", timeout: 1s}}
+      - {{name: smtp, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{m}/app", timeout: 5s}}
+"#,
+            s = silent.addr.port(),
+            m = smtp.addr.port()
+        ),
+        &[("MYSQL_PWD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("silent", "FAIL", Some("timeout"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("reading the server greeting"),
+        "{r}"
+    );
+    // The TCP connection was made; the greeting never came.
+    assert_eq!(crate::phases::phases(&run, "silent"), ["connect"]);
+    let r = run.expect("smtp", "FAIL", Some("db.connect"));
+    let m = r["message"].as_str().unwrap();
+    assert!(m.contains("unexpected reply from the server"), "{r}");
+    assert!(!m.contains('\n'), "{r}");
+    assert!(!run.raw.contains(PW), "{}", run.raw);
+}
