@@ -527,32 +527,12 @@ fn list_items<'n>(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::reader::interpolate::Interpolator;
-    use crate::reader::yaml::{self, Problems};
+    use crate::reader::yaml;
 
     /// The thresholds read from `text` for a kind that takes latency or not, and the problems.
     fn thresholds(text: &str, latency: bool) -> (Thresholds, Vec<String>) {
         let root = yaml::parse("c.yaml", text).unwrap();
-        let mut problems = Problems::default();
-        let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
-        let interp = Interpolator {
-            env: &|_: &str| None::<String>,
-            vars: &vars,
-            declared_secrets: &[],
-            pending: &[],
-            used: &used,
-        };
-        let mut secrets = Vec::new();
-        let mut r = MapReader::new(&root, "c", &mut problems).unwrap();
-        let mut ctx = Ctx {
-            problems: &mut problems,
-            interp: &interp,
-            secrets: &mut secrets,
-        };
         let defaults = Defaults {
             warn_latency: Some(Duration::from_secs(1)),
             ..Defaults::default()
@@ -563,8 +543,11 @@ mod tests {
             default_warn_latency: None,
             ..REGISTRY[0]
         };
-        let t = read_thresholds(&mut r, &mut ctx, defaults, &entry, (&root, "c"));
-        r.finish(&keys::common_check_keys(), &mut problems);
+        let (t, problems) = crate::testing::read_mapping(&root, |mut r, ctx| {
+            let t = read_thresholds(&mut r, ctx, defaults, &entry, (&root, "c"));
+            r.finish(&keys::common_check_keys(), ctx.problems);
+            t
+        });
         let list = problems
             .list
             .iter()
