@@ -114,7 +114,15 @@ impl Running {
                 tokio::select! {
                     biased;
                     why = &mut stop => break Some(why),
-                    () = self.pace.caught_up() => {
+                    () = self.pace.caught_up() => {}
+                }
+                // Then yield: the runtime wakes a yielded task once this thread has run every
+                // task that was ready and polled the I/O driver, so the steps of the checks
+                // under way (a response in, a request to write) come before the next starts.
+                tokio::select! {
+                    biased;
+                    why = &mut stop => break Some(why),
+                    () = tokio::task::yield_now() => {
                         between_batches = true;
                         continue;
                     }
@@ -186,13 +194,17 @@ impl Running {
     }
 
     /// The check and result of a task that ended: a check that panicked is its internal FAIL.
-    /// `None` when there is nothing to record (no task left, or a task the runtime cancelled:
-    /// its check then has no result, which [`Running::ended`] reports).
+    /// `None` when there is nothing to record: no task left, or a task the runtime cancelled
+    /// (only a runtime shutting down does): its slot is free and its check has no result,
+    /// which [`Running::ended`] reports.
     fn joined(
         &mut self,
         joined: Option<Result<TaskOutput, JoinError>>,
     ) -> Option<(usize, CheckResult)> {
-        let (idx, result) = joined?.ok()?;
+        let Ok((idx, result)) = joined? else {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            return None;
+        };
         match result {
             Ok(result) => Some((idx, result)),
             Err(payload) => {
