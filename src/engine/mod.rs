@@ -29,16 +29,18 @@ use crate::checks::{self, CheckDef, Phase, RunContext};
 use crate::config::Dependencies;
 use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
+pub use running::blocked;
 use running::{Done, Ended, Running};
 use tokio::sync::{mpsc, oneshot};
-pub use running::blocked;
 
 /// How many checks the engine starts before it lets the runtime poll what is under way.
 /// Starting a check costs CPU on an I/O thread (building its request, its connect); starting
 /// a thousand at once would make a check whose response is already in wait for all of them
 /// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
 /// numbers"). In batches, each started only once the runtime has polled the one before
-/// ([`pace`]), a response waits for at most one batch of starts.
+/// ([`pace`]) and the engine's thread has then run what was ready and looked for I/O (a
+/// yield), a response waits for at most one batch of starts (BENCHMARKS.md, "True numbers
+/// IV").
 const START_BATCH: usize = 8;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.

@@ -320,7 +320,11 @@ impl Running {
 
 /// The SKIP result of `check`, blocked as `b` says; the names of the checks that did not pass
 /// come from their results (`names`, by position: their definitions may be gone).
-pub(super) fn blocked_result(check: &CheckDef, names: &[Option<String>], b: &Blocked) -> CheckResult {
+pub(super) fn blocked_result(
+    check: &CheckDef,
+    names: &[Option<String>],
+    b: &Blocked,
+) -> CheckResult {
     let name = |i: usize| names.get(i).and_then(Option::as_deref).unwrap_or("?");
     blocked(check, name(b.by), name(b.root))
 }

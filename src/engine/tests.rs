@@ -304,10 +304,10 @@ async fn a_wait_outside_the_clock_extends_the_timeout() {
     assert!(within(limit, &phase, wait()).await.is_none());
 }
 
-/// Many more checks than one batch, on a multi-threaded runtime (the engine's loop on the
-/// test's own thread, the checks on two workers, as under `block_on`): the paced starts never
-/// stall, every check runs once and has its result, and a stop still ends a run whose
-/// batches are being paced.
+/// Many more checks than one batch, on a multi-threaded runtime (the caller on the test's own
+/// thread, the engine's loop and the checks on two workers, as under `block_on`): the paced
+/// starts (each batch after a yield) never stall, every check runs once and has its result,
+/// and a stop still ends a run whose batches are being paced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_batches_start_every_check_on_many_threads() {
     let closed = closed_port();
