@@ -92,11 +92,18 @@ pub async fn run(
     // awaits this function (`block_on`'s). The results come here in batches.
     let (done, mut results_in) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel();
+    let mut stop_tx = Some(stop_tx);
+    tokio::pin!(stop);
+    // A stop already due (a deadline passed, a signal before the run) reaches the engine
+    // before its first batch is started, not after however many checks it finished first.
+    if let Some(why) = futures::FutureExt::now_or_never(stop.as_mut())
+        && let Some(tx) = stop_tx.take()
+    {
+        let _ = tx.send(why);
+    }
     let engine = Engine(tokio::spawn(running.drive(done, stop_rx)));
     let mut results: Vec<Option<CheckResult>> = std::iter::repeat_with(|| None).take(n).collect();
-    let mut stop_tx = Some(stop_tx);
     let mut batch = Vec::with_capacity(RESULTS_AT_ONCE);
-    tokio::pin!(stop);
     // Ends when the engine's task has ended and every result it sent has been taken in: each
     // turn takes at least one result or passes the stop on (once).
     loop {
