@@ -8,7 +8,7 @@ use std::time::Instant;
 use mysql_async::prelude::Queryable;
 
 use super::common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
-use super::common::{Problem, escape, latency_problem, millis, verdict};
+use super::common::{TextProblem, escape, latency_problem, millis, text_problem, verdict};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
@@ -87,11 +87,12 @@ fn classify(e: &mysql_async::Error, during: &str) -> Outcome {
             };
             Outcome::fail(
                 reason,
-                format!(
-                    "{during} failed: {} ({} {})",
+                crate::text!(
+                    "{during} failed: ",
                     escape(&s.message, 300),
-                    s.code,
-                    escape(&s.state, 10)
+                    format!(" ({} ", s.code),
+                    escape(&s.state, 10),
+                    ")"
                 ),
             )
         }
@@ -103,7 +104,7 @@ fn classify(e: &mysql_async::Error, during: &str) -> Outcome {
             };
             Outcome::fail(
                 reason,
-                format!("{during} failed: {}", escape(&other.to_string(), 300)),
+                crate::text!("{during} failed: ", escape(&other.to_string(), 300)),
             )
         }
     }
@@ -139,7 +140,7 @@ pub async fn run(spec: &MysqlSpec, thresholds: Thresholds, phase: &Phase) -> Out
         Err(e) => {
             return Outcome::fail(
                 Reason::DbConnect,
-                format!("invalid connection URL: {}", escape(&e.to_string(), 200)),
+                crate::text!("invalid connection URL: ", escape(&e.to_string(), 200)),
             );
         }
     };
@@ -168,19 +169,16 @@ pub async fn run(spec: &MysqlSpec, thresholds: Thresholds, phase: &Phase) -> Out
     };
     let connected = phase.lap(crate::model::PhaseName::Connect, start);
     let connect_time = connected.saturating_duration_since(start);
-    let mut meta = std::collections::BTreeMap::new();
+    let mut meta = crate::model::Meta::new();
     meta.insert(
         "connect_ms".to_owned(),
         serde_json::json!(millis(connect_time)),
     );
     phase.set("reading the server version");
     if let Ok(Some(v)) = conn.query_first::<String, _>("SELECT VERSION()").await {
-        meta.insert(
-            "server_version".to_owned(),
-            serde_json::json!(escape(&v, 80)),
-        );
+        meta.insert_text("server_version".to_owned(), escape(&v, 80));
     }
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     let mut facts = crate::model::Facts::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
@@ -204,7 +202,7 @@ pub async fn run(spec: &MysqlSpec, thresholds: Thresholds, phase: &Phase) -> Out
     let _ = conn.disconnect().await;
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, thresholds, Reason::DbLatency) {
-        problems.push(p);
+        problems.push(text_problem(p));
     }
     let ok = match &db.query {
         Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),

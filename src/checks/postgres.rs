@@ -9,7 +9,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
-use super::common::{self, Problem, escape, latency_problem, millis, verdict};
+use super::common::{self, TextProblem, escape, latency_problem, millis, text_problem, verdict};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
@@ -91,11 +91,10 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
         };
         return Outcome::fail(
             reason,
-            format!(
-                "{during} failed: {} {} ({})",
-                db.severity(),
+            crate::text!(
+                format!("{during} failed: {} ", db.severity()),
                 escape(db.message(), 300),
-                code.code()
+                format!(" ({})", code.code())
             ),
         );
     }
@@ -105,7 +104,10 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
     } else {
         Reason::DbQuery
     };
-    Outcome::fail(reason, format!("{during} failed: {}", escape(&text, 300)))
+    Outcome::fail(
+        reason,
+        crate::text!("{during} failed: ", escape(&text, 300)),
+    )
 }
 
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Option<String>>> {
@@ -192,7 +194,7 @@ pub async fn run(
         Err(e) => {
             return Outcome::fail(
                 Reason::DbConnect,
-                format!("invalid connection URL: {}", escape(&e.to_string(), 200)),
+                crate::text!("invalid connection URL: ", escape(&e.to_string(), 200)),
             );
         }
     };
@@ -302,7 +304,7 @@ async fn query(
 ) -> Outcome {
     let connect_time = phase.clocked(start).saturating_sub(connected.elapsed());
 
-    let mut meta = std::collections::BTreeMap::new();
+    let mut meta = crate::model::Meta::new();
     meta.insert(
         "connect_ms".to_owned(),
         serde_json::json!(millis(connect_time)),
@@ -311,12 +313,9 @@ async fn query(
     if let Ok(msgs) = client.simple_query("SHOW server_version").await
         && let Some(Some(v)) = rows_of(msgs).first().and_then(|r| r.first())
     {
-        meta.insert(
-            "server_version".to_owned(),
-            serde_json::json!(escape(v, 80)),
-        );
+        meta.insert_text("server_version".to_owned(), escape(v, 80));
     }
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     let mut facts = crate::model::Facts::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
@@ -332,7 +331,7 @@ async fn query(
     let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, thresholds, Reason::DbLatency) {
-        problems.push(p);
+        problems.push(text_problem(p));
     }
     let ok = match &db.query {
         Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),

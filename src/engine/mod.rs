@@ -246,7 +246,7 @@ fn finish(
         attempts,
         flaky: outcome.status != Status::Fail && !failed_attempts.is_empty(),
         failed_attempts,
-        metadata: outcome.metadata.into(),
+        metadata: crate::model::Metadata::from(outcome.metadata).with_texts(outcome.texts),
         location: check.location.clone(),
         tags: check.tags.clone(),
         pulled_in_by: Vec::new(),

@@ -1,11 +1,12 @@
 //! The part of `postgres_checks` and `mysql_checks` they share: the connection URL, the query
 //! and its expectations, the TLS mode and its trust keys.
 
-use super::judge::Problem;
+use super::judge::TextProblem;
 use super::text::escape;
 use super::url::secret_url;
-use crate::model::{Reason, Status};
+use crate::model::{Meta, Reason, Status};
 use crate::reader::ctx::Ctx;
+use crate::text;
 
 /// The phases a database check may time (`phases:` takes these names). PostgreSQL records
 /// each: `connect` (the lookup and the TCP connection, made by infracheck), `tls` (the SSL
@@ -201,7 +202,7 @@ pub fn parse_db(
 pub fn db_expectations(
     common: &DbCommon,
     rows: &[Vec<Option<String>>],
-    problems: &mut Vec<Problem>,
+    problems: &mut Vec<TextProblem>,
 ) {
     if let Some(want) = common.expect_rows
         && u64::try_from(rows.len()).unwrap_or(u64::MAX) != want
@@ -209,7 +210,7 @@ pub fn db_expectations(
         problems.push((
             Status::Fail,
             Reason::DbExpect,
-            format!("query returned {} rows, expected {want}", rows.len()),
+            format!("query returned {} rows, expected {want}", rows.len()).into(),
         ));
     }
     if let Some(want) = &common.expect_value {
@@ -217,7 +218,11 @@ pub fn db_expectations(
             None => problems.push((
                 Status::Fail,
                 Reason::DbExpect,
-                format!("query returned no value, expected `{}`", escape(want, 100)),
+                text!(
+                    "query returned no value, expected `",
+                    escape(want, 100),
+                    "`"
+                ),
             )),
             Some(got) => {
                 let got = got.as_deref().unwrap_or("NULL");
@@ -225,10 +230,12 @@ pub fn db_expectations(
                     problems.push((
                         Status::Fail,
                         Reason::DbExpect,
-                        format!(
-                            "query returned `{}`, expected `{}`",
+                        text!(
+                            "query returned `",
                             escape(got, 100),
-                            escape(want, 100)
+                            "`, expected `",
+                            escape(want, 100),
+                            "`"
                         ),
                     ));
                 }
@@ -238,19 +245,13 @@ pub fn db_expectations(
 }
 
 /// Metadata about a query result: the row count and the first value (escaped, short).
-pub fn db_result_meta(
-    rows: &[Vec<Option<String>>],
-    meta: &mut std::collections::BTreeMap<String, serde_json::Value>,
-) {
+pub fn db_result_meta(rows: &[Vec<Option<String>>], meta: &mut Meta) {
     meta.insert("rows".to_owned(), serde_json::json!(rows.len()));
     if let Some(v) = rows.first().and_then(|r| r.first()) {
-        meta.insert(
-            "first_value".to_owned(),
-            match v {
-                Some(s) => serde_json::json!(escape(s, 200)),
-                None => serde_json::Value::Null,
-            },
-        );
+        match v {
+            Some(s) => meta.insert_text("first_value".to_owned(), escape(s, 200)),
+            None => meta.insert("first_value".to_owned(), serde_json::Value::Null),
+        }
     }
 }
 
