@@ -107,8 +107,8 @@ pub struct Outcome {
     /// Facts the check observed (status code, address, certificate expiry…).
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Facts that are texts to be cut by the redactor (an excerpt of a body or an output),
-    /// by key; a key is in `metadata` or here, not both.
-    pub texts: BTreeMap<String, TextValue>,
+    /// by key; a key is in `metadata` or here, not both (boxed: most outcomes have none).
+    pub texts: Option<Box<BTreeMap<String, TextValue>>>,
     /// Where the attempt's time went (`dns`, `connect`, …); filled in from what the check
     /// recorded once it returns (see `checks::run`).
     pub phases: Phases,
@@ -135,7 +135,7 @@ impl Outcome {
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
-            texts: BTreeMap::new(),
+            texts: None,
             phases: Phases::new(),
             observed: None,
         }
@@ -167,7 +167,9 @@ impl Outcome {
 
     /// Add one metadata entry.
     pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.texts.remove(key);
+        if let Some(texts) = &mut self.texts {
+            texts.remove(key);
+        }
         self.metadata.insert(key.to_owned(), value.into());
         self
     }
@@ -175,7 +177,9 @@ impl Outcome {
     /// Add one metadata entry that is a text (or a list of texts) with deferred cuts.
     pub fn with_meta_text(mut self, key: &str, text: impl Into<TextValue>) -> Self {
         self.metadata.remove(key);
-        self.texts.insert(key.to_owned(), text.into());
+        self.texts
+            .get_or_insert_default()
+            .insert(key.to_owned(), text.into());
         self
     }
 
@@ -203,13 +207,13 @@ impl Outcome {
     pub fn with_metadata(mut self, metadata: impl Into<Meta>) -> Self {
         let Meta { values, texts } = metadata.into();
         for (k, v) in values {
-            if !self.texts.contains_key(&k) {
+            if !self.texts.as_ref().is_some_and(|t| t.contains_key(&k)) {
                 self.metadata.entry(k).or_insert(v);
             }
         }
         for (k, t) in texts {
             if !self.metadata.contains_key(&k) {
-                self.texts.entry(k).or_insert(t);
+                self.texts.get_or_insert_default().entry(k).or_insert(t);
             }
         }
         self
@@ -465,8 +469,8 @@ impl Metadata {
 
     /// These facts, and the facts that are texts with deferred cuts ([`Outcome::texts`]),
     /// which the redactor turns into string facts ([`Metadata::take_texts`]).
-    pub fn with_texts(mut self, texts: BTreeMap<String, TextValue>) -> Self {
-        for (key, text) in texts {
+    pub fn with_texts(mut self, texts: Option<Box<BTreeMap<String, TextValue>>>) -> Self {
+        for (key, text) in texts.map(|t| *t).unwrap_or_default() {
             if text.is_plain() {
                 self.insert(key, text.to_json(&|t| t.as_str().to_owned()));
             } else {

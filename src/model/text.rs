@@ -14,13 +14,31 @@
 /// The marker the text gets when it is cut.
 pub const ELLIPSIS: char = '…';
 
-/// A text, and the spans of it to be cut once its secrets are masked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text {
+/// A text, and the spans of it to be cut once its secrets are masked. As small as a
+/// `String` (a plain text is one; the cuts of the others are boxed with their text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(Repr);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// No cut deferred.
+    Plain(String),
+    /// At least one cut deferred.
+    Cut(Box<WithCuts>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WithCuts {
     /// The characters, with no cut carried out.
     flat: String,
     /// The deferred cuts, by start, an enclosing span before the spans inside it.
     cuts: Vec<Cut>,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text(Repr::Plain(String::new()))
+    }
 }
 
 /// One deferred cut: bytes `start..end` of the text, cut to `max` characters (then `…`).
@@ -39,38 +57,76 @@ impl Text {
         Text::default()
     }
 
+    fn from_parts(flat: String, cuts: Vec<Cut>) -> Text {
+        if cuts.is_empty() {
+            Text(Repr::Plain(flat))
+        } else {
+            Text(Repr::Cut(Box::new(WithCuts { flat, cuts })))
+        }
+    }
+
+    fn into_parts(self) -> (String, Vec<Cut>) {
+        match self.0 {
+            Repr::Plain(flat) => (flat, Vec::new()),
+            Repr::Cut(w) => (w.flat, w.cuts),
+        }
+    }
+
+    fn flat(&self) -> &str {
+        match &self.0 {
+            Repr::Plain(flat) => flat,
+            Repr::Cut(w) => &w.flat,
+        }
+    }
+
+    fn cuts(&self) -> &[Cut] {
+        match &self.0 {
+            Repr::Plain(_) => &[],
+            Repr::Cut(w) => &w.cuts,
+        }
+    }
+
     /// `text` to be cut to `max_chars` characters (then `…`) once its secrets are masked.
     /// `read_cap`: the text is already cut short by a read limit, so its end may hold the
     /// beginning of a secret, which is masked too. Cuts inside `text` are carried out first.
     pub fn cut(text: impl Into<Text>, max_chars: usize, read_cap: bool) -> Text {
-        let mut t = text.into();
-        t.cuts.insert(
+        let (flat, mut cuts) = text.into().into_parts();
+        cuts.insert(
             0,
             Cut {
                 start: 0,
-                end: t.flat.len(),
+                end: flat.len(),
                 max: max_chars,
                 read_cap,
             },
         );
-        t
+        Text::from_parts(flat, cuts)
     }
 
     /// Append a text (plain or with cuts).
     pub fn push(&mut self, other: impl Into<Text>) {
-        let other = other.into();
-        let offset = self.flat.len();
-        self.flat.push_str(&other.flat);
-        self.cuts.extend(other.cuts.into_iter().map(|c| Cut {
+        let (other_flat, other_cuts) = other.into().into_parts();
+        if other_cuts.is_empty() {
+            self.push_str(&other_flat);
+            return;
+        }
+        let (mut flat, mut cuts) = std::mem::take(self).into_parts();
+        let offset = flat.len();
+        flat.push_str(&other_flat);
+        cuts.extend(other_cuts.into_iter().map(|c| Cut {
             start: c.start + offset,
             end: c.end + offset,
             ..c
         }));
+        *self = Text::from_parts(flat, cuts);
     }
 
     /// Append plain text.
     pub fn push_str(&mut self, s: &str) {
-        self.flat.push_str(s);
+        match &mut self.0 {
+            Repr::Plain(flat) => flat.push_str(s),
+            Repr::Cut(w) => w.flat.push_str(s),
+        }
     }
 
     /// The texts one after another, `sep` between them.
@@ -87,20 +143,19 @@ impl Text {
 
     /// Whether no cut is deferred: the text reads as it will be shown (secrets aside).
     pub fn is_plain(&self) -> bool {
-        self.cuts.is_empty()
+        matches!(self.0, Repr::Plain(_))
     }
 
     /// The characters, with no cut carried out.
     pub fn as_str(&self) -> &str {
-        &self.flat
+        self.flat()
     }
 
     /// The plain text, when no cut is deferred.
     pub fn into_plain(self) -> Result<String, Text> {
-        if self.cuts.is_empty() {
-            Ok(self.flat)
-        } else {
-            Err(self)
+        match self.0 {
+            Repr::Plain(flat) => Ok(flat),
+            Repr::Cut(_) => Err(self),
         }
     }
 
@@ -108,16 +163,16 @@ impl Text {
     /// spaces), the cuts kept. A run does not cross the edge of a cut, and whitespace just
     /// inside a cut at either end of the text is kept (as one space).
     pub fn collapse_whitespace(&self) -> Text {
-        let mut bounds: Vec<usize> = self.cuts.iter().flat_map(|c| [c.start, c.end]).collect();
-        bounds.push(self.flat.len());
+        let mut bounds: Vec<usize> = self.cuts().iter().flat_map(|c| [c.start, c.end]).collect();
+        bounds.push(self.flat().len());
         bounds.sort_unstable();
         bounds.dedup();
-        let mut flat = String::with_capacity(self.flat.len());
+        let mut flat = String::with_capacity(self.flat().len());
         // Where each old byte offset went (at every boundary).
         let mut moved = Vec::with_capacity(bounds.len() + 1);
         let mut pos = 0;
         for &b in std::iter::once(&0).chain(&bounds) {
-            let segment = self.flat.get(pos..b).unwrap_or_default();
+            let segment = self.flat().get(pos..b).unwrap_or_default();
             let mut in_run = false;
             for ch in segment.chars() {
                 if ch.is_whitespace() {
@@ -138,7 +193,7 @@ impl Text {
         }
         let at = |old: usize| moved.iter().find(|(o, _)| *o == old).map_or(0, |(_, n)| *n);
         let mut cuts: Vec<Cut> = self
-            .cuts
+            .cuts()
             .iter()
             .map(|c| Cut {
                 start: at(c.start),
@@ -159,7 +214,7 @@ impl Text {
         if last_cut != Some(flat.len()) && flat.ends_with(' ') {
             flat.pop();
         }
-        Text { flat, cuts }
+        Text::from_parts(flat, cuts)
     }
 
     /// The same cuts over a rewritten text (`flat`, the secrets masked): `at` maps each edge
@@ -168,7 +223,7 @@ impl Text {
     pub fn remap(&self, flat: String, at: &dyn Fn(usize) -> usize) -> Text {
         let len = flat.len();
         let mut cuts: Vec<Cut> = self
-            .cuts
+            .cuts()
             .iter()
             .map(|c| Cut {
                 start: at(c.start).min(len),
@@ -186,13 +241,13 @@ impl Text {
                 c.end += 1;
             }
         }
-        Text { flat, cuts }
+        Text::from_parts(flat, cuts)
     }
 
     /// The text with its cuts carried out, innermost first: `each` gets the span's text (its
     /// inner cuts done), its `max` and read-cap flag, and returns what replaces it.
     pub fn fold(&self, each: &mut dyn FnMut(String, usize, bool) -> String) -> String {
-        self.fold_range(0, self.flat.len(), &self.cuts, each)
+        self.fold_range(0, self.flat().len(), self.cuts(), each)
     }
 
     fn fold_range(
@@ -213,7 +268,7 @@ impl Text {
                 .iter()
                 .take_while(|d| d.start < c.end)
                 .count();
-            out.push_str(self.flat.get(pos..c.start).unwrap_or_default());
+            out.push_str(self.flat().get(pos..c.start).unwrap_or_default());
             let body = self.fold_range(
                 c.start,
                 c.end,
@@ -224,7 +279,7 @@ impl Text {
             pos = c.end;
             i += 1 + inner;
         }
-        out.push_str(self.flat.get(pos..end).unwrap_or_default());
+        out.push_str(self.flat().get(pos..end).unwrap_or_default());
         out
     }
 
@@ -291,7 +346,7 @@ impl std::ops::Deref for Text {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.flat
+        self.flat()
     }
 }
 
@@ -300,16 +355,13 @@ impl std::ops::Deref for Text {
 #[cfg(test)]
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.flat)
+        f.write_str(self.flat())
     }
 }
 
 impl From<String> for Text {
     fn from(flat: String) -> Self {
-        Text {
-            flat,
-            cuts: Vec::new(),
-        }
+        Text(Repr::Plain(flat))
     }
 }
 
@@ -340,7 +392,7 @@ impl From<&Text> for Text {
 impl PartialEq<str> for Text {
     /// A plain text equal to `other`.
     fn eq(&self, other: &str) -> bool {
-        self.cuts.is_empty() && self.flat == other
+        matches!(&self.0, Repr::Plain(flat) if flat == other)
     }
 }
 
@@ -366,8 +418,8 @@ pub(crate) mod serde_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(t: &Text, out: S) -> Result<S::Ok, S::Error> {
-        if t.cuts.is_empty() {
-            out.serialize_str(&t.flat)
+        if t.is_plain() {
+            out.serialize_str(t)
         } else {
             out.serialize_str(&t.cut_only())
         }

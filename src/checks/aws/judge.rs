@@ -330,7 +330,7 @@ mod tests {
 
     /// A text fact as a report shows it.
     fn shown_fact(o: &Outcome, key: &str) -> String {
-        match o.texts.get(key) {
+        match o.texts.as_ref().and_then(|t| t.get(key)) {
             Some(crate::model::TextValue::One(t)) => shown(t),
             other => format!("{other:?}"),
         }
