@@ -31,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 pub use crate::model::{
     BaselineSummary, CertCountdown, Change, FailOn, ResultChange, cert_note, change_note,
 };
-use crate::model::{CheckResult, Document, Status, Summary};
+use crate::model::{CheckResult, Document, DocumentSeed, Status, Summary};
 
 /// How latency regressions are judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,15 +93,15 @@ pub enum BaselineError {
 impl Baseline {
     /// Read a JSON document written by `run --json` (or `--output json`). The document is
     /// untrusted input: every problem is an error naming the file.
-    /// `kinds`: the check kinds its results may name.
-    pub fn load(path: &Path, kinds: &[&'static str]) -> Result<Self, BaselineError> {
+    /// `seed`: the check kinds and the reasons its results may name.
+    pub fn load(path: &Path, seed: DocumentSeed<'_>) -> Result<Self, BaselineError> {
         let shown = path.display().to_string();
         let error = |message: String| BaselineError::Document {
             path: shown.clone(),
             message,
         };
         let bytes = std::fs::read(path).map_err(|e| error(format!("cannot read: {e}")))?;
-        let doc = Document::from_json(&bytes, kinds).map_err(error)?;
+        let doc = Document::from_json(&bytes, seed).map_err(error)?;
         let started_at = doc.started_at().map_err(error)?;
         Ok(Baseline {
             path: shown.clone(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::model::{
-    CheckResult, Document, GateSummary, Interruption, SelectionRun, ShardRun, Summary,
+    CheckResult, Document, DocumentSeed, GateSummary, Interruption, SelectionRun, ShardRun, Summary,
 };
 
 /// Why the documents cannot be merged.
@@ -57,23 +57,23 @@ struct Part {
 
 /// Read and combine `paths` into the summary of one run. `fail_on_warn` (the merge's own
 /// `--fail-on-warn`) adds to the documents' setting: any shard run with it makes WARN fail.
-/// `kinds`: the check kinds a document's results may name.
+/// `seed`: the check kinds and the reasons a document's results may name.
 pub fn load(
     paths: &[PathBuf],
     fail_on_warn: bool,
-    kinds: &[&'static str],
+    seed: DocumentSeed<'_>,
 ) -> Result<Summary, MergeError> {
     let docs = paths
         .iter()
-        .map(|p| read_part(p, kinds))
+        .map(|p| read_part(p, seed))
         .collect::<Result<Vec<_>, _>>()?;
     combine(docs, fail_on_warn)
 }
 
 /// Read one JSON document; every problem names the file.
-fn read_part(path: &Path, kinds: &[&'static str]) -> Result<Part, MergeError> {
+fn read_part(path: &Path, seed: DocumentSeed<'_>) -> Result<Part, MergeError> {
     let bytes = std::fs::read(path).map_err(|e| doc_error(path, format!("cannot read: {e}")))?;
-    let doc = Document::from_json(&bytes, kinds).map_err(|m| doc_error(path, m))?;
+    let doc = Document::from_json(&bytes, seed).map_err(|m| doc_error(path, m))?;
     let started_at = doc.started_at().map_err(|m| doc_error(path, m))?;
     Ok(Part {
         path: path.to_path_buf(),
@@ -403,7 +403,14 @@ fn merged_gate(docs: &[Part]) -> Option<GateSummary> {
 mod tests {
     use super::*;
 
-    const KINDS: &[&str] = &["http", "tcp"];
+    /// The kinds and reasons these documents may name.
+    const KINDS: DocumentSeed<'static> = DocumentSeed {
+        kinds: &["http", "tcp"],
+        reasons: &[
+            crate::model::Reason::HttpStatus,
+            crate::model::Reason::HttpLatency,
+        ],
+    };
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);

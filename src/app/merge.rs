@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::run::{load_baseline, load_history, refuse_report_clashes, select};
 use super::signals::Signals;
 use super::stages::{Inputs, Results, finish};
-use super::{config_error, document_kinds};
+use super::{DocumentNames, config_error};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
 use crate::event::Sink;
@@ -47,7 +47,11 @@ fn merge_steps(a: &MergeArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, E
 /// The documents merged into the summary of one run, recording this command's `--fail-on`
 /// (the documents' own is not carried over; `--fail-on-warn` is merged by `crate::merge`).
 fn load_documents(a: &MergeArgs, sink: &Sink) -> Result<Summary, ExitCode> {
-    match crate::merge::load(&a.documents, a.report.fail_on_warn, &document_kinds()) {
+    match crate::merge::load(
+        &a.documents,
+        a.report.fail_on_warn,
+        DocumentNames::new().seed(),
+    ) {
         Ok(summary) => Ok(Summary {
             fail_on: a.report.fail_on.into(),
             ..summary

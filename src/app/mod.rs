@@ -79,14 +79,32 @@ fn config_error(e: &ConfigError, sink: &Sink) -> ExitCode {
     ExitCode::Usage
 }
 
-/// The check kinds a JSON document (`merge`, `--baseline`) may name: every kind, and the
-/// stale-waiver results.
-fn document_kinds() -> Vec<&'static str> {
-    crate::checks::KINDS
-        .iter()
-        .map(|(_, kind)| *kind)
-        .chain([WAIVER_KIND])
-        .collect()
+/// What a JSON document (`merge`, `--baseline`) may name: every kind and the stale-waiver
+/// results, and every reason of the registry. Read through [`DocumentNames::seed`].
+struct DocumentNames {
+    kinds: Vec<&'static str>,
+    reasons: Vec<crate::model::Reason>,
+}
+
+impl DocumentNames {
+    fn new() -> Self {
+        DocumentNames {
+            kinds: crate::checks::KINDS
+                .iter()
+                .map(|(_, kind)| *kind)
+                .chain([WAIVER_KIND])
+                .collect(),
+            reasons: crate::checks::reasons(),
+        }
+    }
+
+    /// The context a document is read in.
+    fn seed(&self) -> crate::model::DocumentSeed<'_> {
+        crate::model::DocumentSeed {
+            kinds: &self.kinds,
+            reasons: &self.reasons,
+        }
+    }
 }
 
 fn use_color(choice: ColorChoice) -> bool {

@@ -11,7 +11,7 @@ use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{check_report_paths, github_mode};
 use super::signals::Signals;
 use super::stages::{Inputs, Results, finish};
-use super::{config_error, document_kinds, process_env};
+use super::{DocumentNames, config_error, process_env};
 use crate::baseline::Baseline;
 use crate::checks::{CheckDef, RunContext};
 use crate::cli::{GlobalArgs, ReportArgs, RunArgs};
@@ -179,7 +179,7 @@ pub(super) fn load_baseline(
         }
         return Ok(Some(Baseline::first_run(path, environment)));
     }
-    match Baseline::load(path, &document_kinds())
+    match Baseline::load(path, DocumentNames::new().seed())
         .and_then(|b| b.check_environment(environment).map(|()| b))
     {
         Ok(b) => Ok(Some(b)),

@@ -37,7 +37,7 @@ pub mod tls;
 
 use std::time::{Duration, Instant};
 
-pub use registry::{Kind, KindEntry, RUN_REASONS};
+pub use registry::{Kind, KindEntry, RUN_REASONS, reasons};
 
 use crate::model::{Location, Outcome, PhaseName, Phases};
 use crate::reader::ctx::Ctx;

@@ -9,12 +9,12 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
-use super::common::{self, TextProblem, escape, latency_problem, millis, text_problem, verdict};
+use super::common::{self, escape};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
-use common::db::{DbCommon, TlsMode, db_expectations, db_result_meta, parse_db};
+use common::db::{DbCommon, DbReport, QueryResult, TlsMode, parse_db};
 
 /// A validated PostgreSQL check.
 #[derive(Debug, Clone)]
@@ -58,10 +58,7 @@ impl Kind for PostgresSpec {
     }
 
     fn tls_trust(&self) -> Option<common::tls::TlsTrust<'_>> {
-        (self.db.tls != TlsMode::Disable).then_some(common::tls::TlsTrust {
-            ca_file: self.db.ca_file.as_deref(),
-            insecure: self.db.insecure,
-        })
+        self.db.tls_trust()
     }
 
     fn tls_after_connect(&self) -> bool {
@@ -218,18 +215,10 @@ pub async fn run(
         let connected = phase.lap(crate::model::PhaseName::Connect, start);
         return query((db, thresholds), &client, phase, start, connected).await;
     };
-    let (stream, _) = match common::net::connect(&host, port, phase).await {
+    let stream = match common::db::connect(&host, port, phase).await {
         Ok(s) => s,
-        Err(o) => {
-            return Outcome {
-                reason: Some(Reason::DbConnect),
-                ..o
-            };
-        }
+        Err(o) => return o,
     };
-    // A database check has no `dns` phase: its `connect` is the lookup and the TCP connection.
-    let looked_up_and_connected = phase.take_times().sum();
-    phase.record(crate::model::PhaseName::Connect, looked_up_and_connected);
     phase.set("logging in");
     let login = if db.tls == TlsMode::Disable {
         let from = Instant::now();
@@ -303,42 +292,23 @@ async fn query(
     connected: Instant,
 ) -> Outcome {
     let connect_time = phase.clocked(start).saturating_sub(connected.elapsed());
-
-    let mut meta = crate::model::Meta::new();
-    meta.insert(
-        "connect_ms".to_owned(),
-        serde_json::json!(millis(connect_time)),
-    );
+    let mut report = DbReport::new(connect_time);
     phase.set("reading the server version");
     if let Ok(msgs) = client.simple_query("SHOW server_version").await
         && let Some(Some(v)) = rows_of(msgs).first().and_then(|r| r.first())
     {
-        meta.insert_text("server_version".to_owned(), escape(v, 80));
+        report.server_version(v);
     }
-    let mut problems: Vec<TextProblem> = Vec::new();
-    let mut facts = crate::model::Facts::new();
     if let Some(q) = &db.query {
         phase.set("running the query");
         let rows = match client.simple_query(q).await {
             Ok(m) => rows_of(m),
-            Err(e) => return classify(&e, "query").with_metadata(meta),
+            Err(e) => return report.fail(classify(&e, "query")),
         };
-        db_result_meta(&rows, &mut meta);
-        db_expectations(db, &rows, &mut problems);
-        common::db::db_facts(&rows, &mut facts);
+        report.query_result(db, &QueryResult::of_rows(&rows));
     }
     phase.lap(crate::model::PhaseName::Query, connected);
-    let elapsed = phase.clocked(start);
-    meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
-    if let Some(p) = latency_problem(elapsed, thresholds, Reason::DbLatency) {
-        problems.push(text_problem(p));
-    }
-    let ok = match &db.query {
-        Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
-        None => format!("connected in {} ms", elapsed.as_millis()),
-    };
-    facts.duration("latency", elapsed);
-    verdict(problems, ok).with_metadata(meta).with_facts(facts)
+    report.finish(db, thresholds, phase.clocked(start))
 }
 
 /// Ends the connection task when the check ends, however it ends.

@@ -3,6 +3,8 @@
 //! tokio-rustls for TLS): five commands do not justify a driver's compile cost, and every
 //! reply is bounded so a hostile server cannot make the check allocate without limit.
 
+mod reasons;
+
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::time::Instant;
 
@@ -99,18 +101,7 @@ impl Kind for RedisSpec {
     const VALUES: &'static [&'static str] = &["redis.info.<field>"];
     const LATENCY_REASON: Reason = Reason::RedisLatency;
     const EXPECT_REASON: Reason = Reason::RedisExpect;
-    const REASONS: &'static [&'static [Reason]] = &[
-        common::tls::HANDSHAKE_REASONS,
-        &[
-            Reason::RedisConnect,
-            Reason::RedisAuth,
-            Reason::RedisError,
-            Reason::RedisRole,
-            Reason::RedisKey,
-            Reason::RedisLatency,
-            Reason::RedisExpect,
-        ],
-    ];
+    const REASONS: &'static [&'static [Reason]] = &[common::tls::HANDSHAKE_REASONS, reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         let url = match r.take("url") {

@@ -2,8 +2,9 @@
 //!
 //! A kind is one implementation of [`Kind`] for its spec type, in the kind's own module: its
 //! name, its keys (`FIELDS`), its parser, the phases it times, the values its conditions may
-//! name, the reason codes it may emit (rows of the one table in `src/model/reason.rs`), and
-//! how a check of it runs. The `kinds!` macro turns one registry line per kind in [`super`]
+//! name, the reason codes it may emit (its own rows, written in its module with
+//! `model::reasons!`, and the shared families of `common/reasons.rs`), and how a check of it
+//! runs. The table of every reason ([`reasons`]) is read from the registry. The `kinds!` macro turns one registry line per kind in [`super`]
 //! into the [`CheckSpec`](super::CheckSpec) enum, [`REGISTRY`](super::REGISTRY),
 //! [`KINDS`](super::KINDS) and the dispatch from a check to its kind.
 //!
@@ -45,8 +46,8 @@ pub trait Kind: Sized + Send + Sync + 'static {
     const EXPECT_REASON: Reason;
 
     /// Every reason code a check of the kind may end with, besides the [`RUN_REASONS`] any
-    /// check may get: groups, so that a family several kinds share (the TLS verdicts, the
-    /// connect failures) is written once.
+    /// check may get: groups, its own rows (the `ROWS` of its `reasons.rs`) and the families
+    /// several kinds share (the TLS verdicts, the connect failures), each written once.
     const REASONS: &'static [&'static [Reason]];
 
     /// Whether checks of the kind take `warn_latency`, `fail_latency` and `phases`; a kind
@@ -101,18 +102,21 @@ pub trait Kind: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Outcome> + Send;
 }
 
-/// The reasons any check may end with, whatever its kind: given by the engine (`timeout`,
-/// `timeout.deadline`, `cancelled`, `blocked`, `internal`) or by the waivers
-/// (`waiver.stale`). A kind's own `timeout` (a read that gave up just before the engine's)
-/// is this one too.
-pub const RUN_REASONS: &[Reason] = &[
-    Reason::Timeout,
-    Reason::TimeoutDeadline,
-    Reason::Cancelled,
-    Reason::Blocked,
-    Reason::WaiverStale,
-    Reason::Internal,
-];
+pub use crate::model::RUN_REASONS;
+
+/// Every reason a result of this build may have: the [`RUN_REASONS`] and every kind's
+/// [`Kind::REASONS`], each once, in [`Reason`] order. The table a document is read back
+/// with (`merge`, `--baseline`) and the one `docs/results.md` documents.
+pub fn reasons() -> Vec<Reason> {
+    let mut all: Vec<Reason> = RUN_REASONS
+        .iter()
+        .copied()
+        .chain(super::REGISTRY.iter().flat_map(KindEntry::reasons))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
 
 /// Whether this build has every optional kind (the default features).
 #[cfg(test)]
@@ -483,8 +487,10 @@ mod tests {
         }
     }
 
-    /// Every reason code of the model is one a kind declares or one any check may get, and a
-    /// kind's latency and condition reasons are among its own.
+    /// A kind's latency and condition reasons are among its own, none of its own is one any
+    /// check may get, and every row of a shared family is some kind's (with every optional
+    /// kind built): a row no kind declares would be missing from the table documents are read
+    /// back with.
     #[test]
     fn every_reason_belongs_to_a_kind_or_to_every_run() {
         for entry in REGISTRY {
@@ -500,15 +506,35 @@ mod tests {
                 );
             }
         }
-        // With every optional kind built, each reason has an origin.
         if super::EVERY_KIND {
-            for r in Reason::ALL {
+            for r in super::super::common::reasons::ROWS {
                 assert!(
-                    RUN_REASONS.contains(r)
-                        || REGISTRY.iter().any(|e| e.reasons().any(|x| x == *r)),
+                    REGISTRY.iter().any(|e| e.reasons().any(|x| x == *r)),
                     "no kind declares `{r}`"
                 );
             }
         }
+    }
+
+    /// The table of every reason has each code once, with a SARIF rule id and an order of its
+    /// own: codes and rule ids are a contract, and the order sorts SARIF rules.
+    #[test]
+    fn every_reason_has_its_own_code_rule_id_and_order() {
+        let all = super::reasons();
+        assert!(all.len() >= RUN_REASONS.len() + REGISTRY.len());
+        let codes: BTreeSet<&str> = all.iter().map(|r| r.code()).collect();
+        let ids: BTreeSet<String> = all.iter().map(|r| r.rule_id()).collect();
+        let orders: BTreeSet<u16> = all.iter().map(|r| r.order()).collect();
+        assert_eq!(codes.len(), all.len(), "a code is written twice");
+        assert_eq!(ids.len(), all.len(), "two codes have one rule id");
+        assert_eq!(
+            orders.len(),
+            all.len(),
+            "two codes have one order; the highest is {:?}",
+            orders.last()
+        );
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Reason::HttpStatus.rule_id(), "http/status");
+        assert_eq!(Reason::find(&all, "tls.expired"), Some(Reason::TlsExpired));
     }
 }

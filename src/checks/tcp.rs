@@ -1,5 +1,7 @@
 //! `tcp_checks`: resolve, connect, optionally `send` bytes and wait for an `expect`ed banner.
 
+mod reasons;
+
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -258,10 +260,8 @@ impl Kind for TcpSpec {
     const VALUES: &'static [&'static str] = &["banner"];
     const LATENCY_REASON: Reason = Reason::TcpLatency;
     const EXPECT_REASON: Reason = Reason::TcpExpect;
-    const REASONS: &'static [&'static [Reason]] = &[
-        CONNECT_REASONS,
-        &[Reason::ConnectReset, Reason::TcpExpect, Reason::TcpLatency],
-    ];
+    const REASONS: &'static [&'static [Reason]] =
+        &[CONNECT_REASONS, &[Reason::ConnectReset], reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         let host = net::host(r, ctx);

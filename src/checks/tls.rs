@@ -2,6 +2,8 @@
 //! the name, then report the certificate facts — also when verification failed, so an expired
 //! certificate's dates still reach the report.
 
+mod reasons;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -518,13 +520,8 @@ impl Kind for TlsSpec {
     const REASONS: &'static [&'static [Reason]] = &[
         CONNECT_REASONS,
         common::tls::HANDSHAKE_REASONS,
-        &[
-            Reason::TlsSelfSigned,
-            Reason::TlsExpiring,
-            Reason::TlsVersion,
-            Reason::TlsLatency,
-            Reason::TlsExpect,
-        ],
+        &[Reason::TlsExpiring],
+        reasons::ROWS,
     ];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {

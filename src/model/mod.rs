@@ -27,7 +27,8 @@ pub use history::{
     sparkline, trend_line, worst_movers,
 };
 pub use phases::{Elapsed, PhaseName, Phases, format_ms, from_precise_ms, precise_ms};
-pub use reason::{Reason, ReasonClass};
+pub(crate) use reason::reasons;
+pub use reason::{RUN_REASONS, Reason, ReasonClass, ReasonDef};
 pub use result::{
     CheckResult, FailedAttempt, Kind, Limits, Location, Meta, Metadata, Observations, Outcome,
     Status, WAIVER_KIND,

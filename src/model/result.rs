@@ -258,8 +258,9 @@ impl From<BTreeMap<String, serde_json::Value>> for Meta {
     }
 }
 
-/// One failed attempt that was retried (JUnit flaky runs / reruns).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One failed attempt that was retried (JUnit flaky runs / reruns). Read back by
+/// [`ResultSeed`](super::document::ResultSeed), which knows the reasons it may name.
+#[derive(Debug, Clone, Serialize)]
 pub struct FailedAttempt {
     /// Why the attempt failed.
     pub reason: Reason,
@@ -286,7 +287,9 @@ pub struct CheckResult {
     pub target: Text,
     /// The verdict.
     pub status: Status,
-    /// Why, when not PASS.
+    /// Why, when not PASS. Read back only as one of the reasons the reader was given, by
+    /// [`ResultSeed`](super::document::ResultSeed).
+    #[serde(skip_deserializing)]
     pub reason: Option<Reason>,
     /// One line for a human (its excerpts cut by the redactor).
     #[serde(with = "super::text::serde_text")]
@@ -321,8 +324,9 @@ pub struct CheckResult {
     pub attempts: u32,
     /// Passed only after a failed attempt.
     pub flaky: bool,
-    /// Earlier attempts that failed before the final one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Earlier attempts that failed before the final one (read back by
+    /// [`ResultSeed`](super::document::ResultSeed), with their reasons).
+    #[serde(skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<FailedAttempt>,
     /// Facts the check observed.
     #[serde(default)]

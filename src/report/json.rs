@@ -53,12 +53,17 @@ mod tests {
         let s = crate::report::fixture::summary();
         let bytes = render(&s).unwrap();
         let kinds: Vec<&'static str> = s.results.iter().map(|r| r.kind).collect();
-        let back = Document::from_json(&bytes, &kinds).unwrap();
+        let reasons = crate::checks::reasons();
+        let seed = |kinds| crate::model::DocumentSeed {
+            kinds,
+            reasons: &reasons,
+        };
+        let back = Document::from_json(&bytes, seed(&kinds)).unwrap();
         assert_eq!(back.environment, s.environment);
         assert_eq!(back.results.len(), s.results.len());
         assert_eq!(back.results[3].reason, s.results[3].reason);
         assert_eq!(back.results[0].failed_attempts.len(), 1);
-        let err = Document::from_json(&bytes, &["tcp"]).unwrap_err();
+        let err = Document::from_json(&bytes, seed(&["tcp"])).unwrap_err();
         assert!(err.contains("unknown kind `"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! `mysql_checks` against a real MariaDB: healthy, wrong password, server down, failing
-//! query, unmet expectations; the password never appears in any output.
+//! query, unmet expectations, TLS, client certificates; the phases of each step of the
+//! connection; the password never appears in any output.
 
 use crate::support::Workspace;
 use crate::support::mariadb::MariaDb;
@@ -49,6 +50,12 @@ fn connect_query_expectations_and_failures() {
     run.expect("connect-only", "PASS", None);
     let r = run.expect("wrong-password", "FAIL", Some("db.auth"));
     assert!(r["message"].as_str().unwrap().contains("1045"), "{r}");
+    // Without TLS there is no `tls` phase; a refused login records no `auth` span.
+    assert_eq!(
+        crate::phases::phases(&run, "connect-only"),
+        ["connect", "auth", "query"]
+    );
+    assert_eq!(crate::phases::phases(&run, "wrong-password"), ["connect"]);
     run.expect("down", "FAIL", Some("db.connect"));
     let r = run.expect("bad-query", "FAIL", Some("db.query"));
     assert!(
@@ -95,6 +102,7 @@ fn tls_require_succeeds_against_a_server_with_a_certificate() {
       - {{name: verified, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require, ca_file: "{ca}", query: "select variable_value <> '' from information_schema.session_status where variable_name = 'Ssl_cipher'", expect_value: "1"}}
       - {{name: insecure, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require, insecure: true}}
       - {{name: untrusted, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{p}/app", tls: require}}
+      - {{name: tls-wrong-password, url: "mysql://app:wrong-sentinel-0011@127.0.0.1:{p}/app", tls: require, ca_file: "{ca}"}}
 "#,
             ca = ca.display()
         ),
@@ -103,8 +111,31 @@ fn tls_require_succeeds_against_a_server_with_a_certificate() {
     assert_eq!(run.code, 1, "{}", run.raw);
     run.expect("verified", "PASS", None);
     run.expect("insecure", "PASS", None);
-    run.expect("untrusted", "FAIL", Some("db.connect"));
+    let r = run.expect("untrusted", "FAIL", Some("db.connect"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("TLS handshake failed"),
+        "{r}"
+    );
+    // Each step of the connection is timed apart, and they fit in the check's total.
+    for name in ["verified", "insecure"] {
+        assert_eq!(
+            crate::phases::phases(&run, name),
+            ["connect", "tls", "auth", "query"],
+            "{name}"
+        );
+    }
+    // A wrong password over TLS: the server's refusal, after the handshake; no login span.
+    let r = run.expect("tls-wrong-password", "FAIL", Some("db.auth"));
+    assert!(r["message"].as_str().unwrap().contains("1045"), "{r}");
+    assert_eq!(
+        crate::phases::phases(&run, "tls-wrong-password"),
+        ["connect", "tls"]
+    );
     assert!(!run.raw.contains(PW), "{}", run.raw);
+    assert!(!run.raw.contains("wrong-sentinel-0011"), "{}", run.raw);
 }
 
 #[test]
@@ -160,4 +191,42 @@ fn a_client_certificate_is_presented_to_a_user_that_requires_x509() {
         assert_eq!(status, "FAIL", "{name}: {message}");
     }
     assert!(!crate::support::stdout(&out).contains(PW));
+}
+
+#[test]
+fn a_silent_server_times_out_at_the_greeting_and_a_non_mysql_one_is_a_clear_error() {
+    use crate::support::tcp_server::{Mode, TcpServer};
+    let silent = TcpServer::start(Mode::Silent);
+    let smtp = TcpServer::start(Mode::Banner("220 mail.example ESMTP ready\r\n"));
+    let ws = Workspace::new();
+    let run = run_json(
+        &ws,
+        &format!(
+            r#"environments:
+  t:
+    mysql_checks:
+      - {{name: silent, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{s}/app", timeout: 1s}}
+      - {{name: smtp, url: "mysql://app:${{MYSQL_PWD}}@127.0.0.1:{m}/app", timeout: 5s}}
+"#,
+            s = silent.addr.port(),
+            m = smtp.addr.port()
+        ),
+        &[("MYSQL_PWD", PW)],
+    );
+    assert_eq!(run.code, 1, "{}", run.raw);
+    let r = run.expect("silent", "FAIL", Some("timeout"));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("reading the server greeting"),
+        "{r}"
+    );
+    // The TCP connection was made; the greeting never came.
+    assert_eq!(crate::phases::phases(&run, "silent"), ["connect"]);
+    let r = run.expect("smtp", "FAIL", Some("db.connect"));
+    let m = r["message"].as_str().unwrap();
+    assert!(m.contains("unexpected reply from the server"), "{r}");
+    assert!(!m.contains('\n'), "{r}");
+    assert!(!run.raw.contains(PW), "{}", run.raw);
 }

@@ -14,7 +14,7 @@ use crate::support::tls_server::{Pki, TlsServer};
 
 /// The phase names of the result `name`, in order, after checking each is a non-negative
 /// number and that together they fit in the result's `duration_us`.
-fn phases(run: &Run, name: &str) -> Vec<String> {
+pub(crate) fn phases(run: &Run, name: &str) -> Vec<String> {
     let r = run.get(name);
     let map = r["phases"]
         .as_object()
@@ -163,7 +163,7 @@ fn postgres_reports_connect_tls_auth_and_query() {
 
 #[cfg(feature = "mysql")]
 #[test]
-fn mysql_reports_connect_and_query() {
+fn mysql_without_tls_reports_connect_auth_and_query() {
     let db = crate::support::mariadb::MariaDb::start("phase-my-0003", "");
     let ws = Workspace::new();
     let run = run_json(
@@ -179,7 +179,8 @@ fn mysql_reports_connect_and_query() {
         &[("MYSQL_PWD", "phase-my-0003")],
     );
     assert_eq!(run.code, 0, "{}", run.raw);
-    assert_eq!(phases(&run, "my"), ["connect", "query"]);
+    // No TLS, no `tls` phase.
+    assert_eq!(phases(&run, "my"), ["connect", "auth", "query"]);
 }
 
 #[cfg(feature = "grpc")]

@@ -18,6 +18,7 @@ mod errors;
 mod facts;
 mod judge;
 mod query;
+mod reasons;
 mod run;
 mod spec;
 mod xml;

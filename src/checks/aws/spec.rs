@@ -82,15 +82,7 @@ impl Kind for AwsSpec {
     const VALUES: &'static [&'static str] = &[];
     const LATENCY_REASON: Reason = Reason::AwsLatency;
     const EXPECT_REASON: Reason = Reason::AwsExpect;
-    const REASONS: &'static [&'static [Reason]] = &[&[
-        Reason::AwsCredentials,
-        Reason::AwsAccessDenied,
-        Reason::AwsNotFound,
-        Reason::AwsExpect,
-        Reason::AwsApi,
-        Reason::AwsUnreachable,
-        Reason::AwsLatency,
-    ]];
+    const REASONS: &'static [&'static [Reason]] = &[super::reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         // The credentials the SDK reads from the environment are secrets for every run

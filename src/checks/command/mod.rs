@@ -6,6 +6,8 @@
 //! which is killed; on Windows it is assigned to a Job Object that kills its whole tree when
 //! closed. Captured output is capped and escaped.
 
+mod reasons;
+
 use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::time::{Duration, Instant};
 
@@ -115,13 +117,7 @@ impl Kind for CommandSpec {
     const VALUES: &'static [&'static str] = &["stdout", "stdout.<JSONPath>", "stderr", "exit_code"];
     const LATENCY_REASON: Reason = Reason::CommandLatency;
     const EXPECT_REASON: Reason = Reason::CommandExpect;
-    const REASONS: &'static [&'static [Reason]] = &[&[
-        Reason::CommandSpawn,
-        Reason::CommandExit,
-        Reason::CommandOutput,
-        Reason::CommandLatency,
-        Reason::CommandExpect,
-    ]];
+    const REASONS: &'static [&'static [Reason]] = &[reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         let shell = match r.take("shell") {

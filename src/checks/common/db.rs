@@ -8,12 +8,10 @@ use crate::model::{Meta, Reason, Status};
 use crate::reader::ctx::Ctx;
 use crate::text;
 
-/// The phases a database check may time (`phases:` takes these names). PostgreSQL records
-/// each: `connect` (the lookup and the TCP connection, made by infracheck), `tls` (the SSL
-/// negotiation and handshake, when it happens), `auth` (the login) and `query` (the version
-/// read plus the `query`). The MySQL driver connects, negotiates TLS and logs in as one call
-/// that takes no stream of ours, so a MySQL check records that call as `connect` and has no
-/// `tls` or `auth`.
+/// The phases a database check times (`phases:` takes these names): `connect` (the lookup and
+/// the TCP connection, made by infracheck with [`connect`]; for MySQL also the server's
+/// greeting), `tls` (the SSL request and the handshake, when TLS is used), `auth` (the login)
+/// and `query` (the version read plus the `query`).
 pub const PHASES: &[crate::model::PhaseName] = &[
     crate::model::PhaseName::Connect,
     crate::model::PhaseName::Tls,
@@ -106,6 +104,14 @@ pub struct DbCommon {
 }
 
 impl DbCommon {
+    /// The trust settings of the check's TLS connections, unless `tls: disable`.
+    pub fn tls_trust(&self) -> Option<super::tls::TlsTrust<'_>> {
+        (self.tls != TlsMode::Disable).then_some(super::tls::TlsTrust {
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure,
+        })
+    }
+
     /// The server's `host:port`, for the per-host limit.
     pub fn host_key(&self, default_port: u16) -> Option<String> {
         let host = self.url.host_str()?;
@@ -198,23 +204,126 @@ pub fn parse_db(
     ))
 }
 
-/// Check a query result (rows of text cells) against `expect_rows` / `expect_value`.
-pub fn db_expectations(
-    common: &DbCommon,
-    rows: &[Vec<Option<String>>],
-    problems: &mut Vec<TextProblem>,
-) {
+/// Resolve `host` and connect over TCP ([`super::net::connect`]): a failure is the finished
+/// outcome with the `db.connect` reason (its message and detail kept). A database check has no
+/// `dns` phase: the lookup and the TCP connection are its `connect`.
+pub async fn connect(
+    host: &str,
+    port: u16,
+    phase: &crate::checks::Phase,
+) -> Result<tokio::net::TcpStream, crate::model::Outcome> {
+    let (stream, _) =
+        super::net::connect(host, port, phase)
+            .await
+            .map_err(|o| crate::model::Outcome {
+                reason: Some(Reason::DbConnect),
+                ..o
+            })?;
+    let looked_up_and_connected = phase.take_times().sum();
+    phase.record(crate::model::PhaseName::Connect, looked_up_and_connected);
+    Ok(stream)
+}
+
+/// What a query returned, as much as a database check judges: the number of rows and the
+/// first column of the first row as text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct QueryResult {
+    /// The number of rows.
+    pub rows: usize,
+    /// The first column of the first row (`Some(None)`: SQL NULL); `None` when there is no
+    /// row.
+    pub first: Option<Option<String>>,
+}
+
+impl QueryResult {
+    /// The count and first value of rows of text cells.
+    pub fn of_rows(rows: &[Vec<Option<String>>]) -> Self {
+        QueryResult {
+            rows: rows.len(),
+            first: rows.first().and_then(|r| r.first()).cloned(),
+        }
+    }
+}
+
+/// What a database check gathers once logged in (metadata, problems, facts), and its verdict.
+pub struct DbReport {
+    meta: Meta,
+    problems: Vec<TextProblem>,
+    facts: crate::model::Facts,
+}
+
+impl DbReport {
+    /// A report whose `connect_ms` is `connect_time` (the connection through the login).
+    pub fn new(connect_time: std::time::Duration) -> Self {
+        let mut meta = Meta::new();
+        meta.insert(
+            "connect_ms".to_owned(),
+            serde_json::json!(super::millis(connect_time)),
+        );
+        DbReport {
+            meta,
+            problems: Vec::new(),
+            facts: crate::model::Facts::new(),
+        }
+    }
+
+    /// Record the server's version (`server_version`, escaped and short).
+    pub fn server_version(&mut self, v: &str) {
+        self.meta
+            .insert_text("server_version".to_owned(), escape(v, 80));
+    }
+
+    /// Record the `query`'s result: its metadata, its expectations, its facts.
+    pub fn query_result(&mut self, common: &DbCommon, result: &QueryResult) {
+        db_result_meta(result, &mut self.meta);
+        db_expectations(common, result, &mut self.problems);
+        db_facts(result, &mut self.facts);
+    }
+
+    /// A failure with the metadata gathered so far.
+    pub fn fail(self, failed: crate::model::Outcome) -> crate::model::Outcome {
+        failed.with_metadata(self.meta)
+    }
+
+    /// The verdict: the expectations, `latency_ms` and the latency thresholds on `elapsed`
+    /// (the check's own time, through the query).
+    pub fn finish(
+        mut self,
+        common: &DbCommon,
+        thresholds: crate::checks::Thresholds,
+        elapsed: std::time::Duration,
+    ) -> crate::model::Outcome {
+        self.meta.insert(
+            "latency_ms".to_owned(),
+            serde_json::json!(super::millis(elapsed)),
+        );
+        if let Some(p) = super::latency_problem(elapsed, thresholds, Reason::DbLatency) {
+            self.problems.push(super::text_problem(p));
+        }
+        let ok = match &common.query {
+            Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
+            None => format!("connected in {} ms", elapsed.as_millis()),
+        };
+        self.facts.duration("latency", elapsed);
+        super::verdict(self.problems, ok)
+            .with_metadata(self.meta)
+            .with_facts(self.facts)
+    }
+}
+
+/// Check a query result against `expect_rows` / `expect_value`.
+pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut Vec<TextProblem>) {
     if let Some(want) = common.expect_rows
-        && u64::try_from(rows.len()).unwrap_or(u64::MAX) != want
+        && u64::try_from(result.rows).unwrap_or(u64::MAX) != want
     {
         problems.push((
             Status::Fail,
             Reason::DbExpect,
-            format!("query returned {} rows, expected {want}", rows.len()).into(),
+            format!("query returned {} rows, expected {want}", result.rows).into(),
         ));
     }
     if let Some(want) = &common.expect_value {
-        match rows.first().and_then(|r| r.first()) {
+        match &result.first {
             None => problems.push((
                 Status::Fail,
                 Reason::DbExpect,
@@ -245,9 +354,9 @@ pub fn db_expectations(
 }
 
 /// Metadata about a query result: the row count and the first value (escaped, short).
-pub fn db_result_meta(rows: &[Vec<Option<String>>], meta: &mut Meta) {
-    meta.insert("rows".to_owned(), serde_json::json!(rows.len()));
-    if let Some(v) = rows.first().and_then(|r| r.first()) {
+pub fn db_result_meta(result: &QueryResult, meta: &mut Meta) {
+    meta.insert("rows".to_owned(), serde_json::json!(result.rows));
+    if let Some(v) = &result.first {
         match v {
             Some(s) => meta.insert_text("first_value".to_owned(), escape(s, 200)),
             None => meta.insert("first_value".to_owned(), serde_json::Value::Null),
@@ -258,9 +367,9 @@ pub fn db_result_meta(rows: &[Vec<Option<String>>], meta: &mut Meta) {
 /// The values of `expect:` conditions from a query result: `db.rows`, the row count, and
 /// `db.value`, the first column of the first row as text (`null` for SQL NULL; absent when
 /// there is no row).
-pub fn db_facts(rows: &[Vec<Option<String>>], facts: &mut crate::model::Facts) {
-    facts.value("db.rows", rows.len());
-    if let Some(v) = rows.first().and_then(|r| r.first()) {
+pub fn db_facts(result: &QueryResult, facts: &mut crate::model::Facts) {
+    facts.value("db.rows", result.rows);
+    if let Some(v) = &result.first {
         facts.value("db.value", v.clone());
     }
 }

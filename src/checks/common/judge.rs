@@ -355,12 +355,12 @@ mod tests {
         );
         assert_eq!(o.message, "slow");
         assert_eq!(o.metadata["n"], 3);
-        let o = add_problem(Outcome::warn(Reason::K8sRestarts, "restarts"), slow());
+        let o = add_problem(Outcome::warn(Reason::RedisRole, "restarts"), slow());
         assert_eq!(
             (o.reason, o.message.as_str()),
-            (Some(Reason::K8sRestarts), "restarts; slow")
+            (Some(Reason::RedisRole), "restarts; slow")
         );
-        let o = add_problem(Outcome::fail(Reason::K8sNotReady, "1/3"), slow());
+        let o = add_problem(Outcome::fail(Reason::RedisKey, "1/3"), slow());
         assert_eq!((o.status, o.message.as_str()), (Status::Fail, "1/3"));
         assert_eq!(
             add_problem(Outcome::pass("ok"), None::<Problem>).message,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod expect;
 pub mod judge;
 pub mod net;
+pub mod reasons;
 pub mod text;
 pub mod tls;
 pub mod trust;

@@ -109,7 +109,7 @@ mod tests {
             "sts:GetCallerIdentity: dispatch failure:\n  {}",
             "io error: ".repeat(80)
         );
-        let o = one_short_line(Outcome::fail(Reason::AwsUnreachable, chain.clone()));
+        let o = one_short_line(Outcome::fail(Reason::RedisConnect, chain.clone()));
         let message = shown(&o.message);
         assert!(message.chars().count() <= MESSAGE_MAX, "{message}");
         assert!(!message.contains('\n'), "{message}");
@@ -122,8 +122,9 @@ mod tests {
         assert!(detail.chars().count() > 700, "the whole chain: {detail}");
         assert!(!detail.contains('\n'), "{detail}");
         // A short message is left alone; an existing detail is kept.
-        let short =
-            one_short_line(Outcome::fail(Reason::AwsApi, "s3: NoSuchBucket").with_detail("full"));
+        let short = one_short_line(
+            Outcome::fail(Reason::RedisError, "s3: NoSuchBucket").with_detail("full"),
+        );
         assert_eq!(
             (short.message.as_str(), short.detail.as_deref()),
             ("s3: NoSuchBucket", Some("full"))

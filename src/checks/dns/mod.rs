@@ -16,6 +16,7 @@ mod client;
 mod facts;
 mod judge;
 mod metadata;
+mod reasons;
 mod records;
 pub mod resolver;
 mod run;

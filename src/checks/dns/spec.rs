@@ -156,15 +156,8 @@ impl Kind for DnsSpec {
             Reason::DnsResolve,
             Reason::ConnectRefused,
             Reason::ConnectError,
-            Reason::DnsMismatch,
-            Reason::DnsRcode,
-            Reason::DnsNxdomain,
-            Reason::DnsTtl,
-            Reason::DnsPropagation,
-            Reason::DnsTimeout,
-            Reason::DnsLatency,
-            Reason::DnsExpect,
         ],
+        super::reasons::ROWS,
     ];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {

@@ -16,6 +16,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 mod judge;
+mod reasons;
 use judge::{Observed, judge};
 
 use super::common::net;
@@ -116,15 +117,8 @@ impl Kind for GrpcSpec {
             Reason::ConnectError,
             Reason::ConnectRefused,
             Reason::ConnectReset,
-            Reason::GrpcNotServing,
-            Reason::GrpcUnknownService,
-            Reason::GrpcUnknown,
-            Reason::GrpcStatus,
-            Reason::GrpcUnimplemented,
-            Reason::GrpcError,
-            Reason::GrpcLatency,
-            Reason::GrpcExpect,
         ],
+        reasons::ROWS,
     ];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {

@@ -7,6 +7,7 @@ pub mod client;
 pub mod judge;
 mod phases;
 pub mod proxy;
+mod reasons;
 pub mod run;
 pub mod spec;
 pub mod status;

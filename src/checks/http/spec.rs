@@ -247,17 +247,8 @@ impl Kind for HttpSpec {
             Reason::ConnectReset,
             Reason::ConnectError,
             Reason::TlsExpiring,
-            Reason::HttpStatus,
-            Reason::HttpBody,
-            Reason::HttpJson,
-            Reason::HttpHeader,
-            Reason::HttpLatency,
-            Reason::HttpExpect,
-            Reason::HttpRedirect,
-            Reason::HttpProxy,
-            Reason::HttpProtocol,
-            Reason::HttpBodyRead,
         ],
+        super::reasons::ROWS,
     ];
     /// The first config format's default.
     const DEFAULT_WARN_LATENCY: Option<Duration> = Some(Duration::from_millis(2000));

@@ -5,6 +5,7 @@
 pub mod judge;
 pub mod packet;
 pub mod probe;
+mod reasons;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -94,14 +95,7 @@ impl Kind for IcmpSpec {
     const VALUES: &'static [&'static str] = &[];
     const LATENCY_REASON: Reason = Reason::IcmpLatency;
     const EXPECT_REASON: Reason = Reason::IcmpExpect;
-    const REASONS: &'static [&'static [Reason]] = &[&[
-        Reason::IcmpLoss,
-        Reason::IcmpLatency,
-        Reason::IcmpExpect,
-        Reason::IcmpUnreachable,
-        Reason::IcmpPermission,
-        Reason::DnsResolve,
-    ]];
+    const REASONS: &'static [&'static [Reason]] = &[&[Reason::DnsResolve], reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         let host = super::common::net::host(r, ctx);

@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams};
 
 mod credentials;
 mod judge;
+mod reasons;
 
 use super::common::{add_problem, escape, latency_problem, millis};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
@@ -126,16 +127,7 @@ impl Kind for KubernetesSpec {
     const VALUES: &'static [&'static str] = &["k8s.ready", "k8s.restarts"];
     const LATENCY_REASON: Reason = Reason::K8sLatency;
     const EXPECT_REASON: Reason = Reason::K8sExpect;
-    const REASONS: &'static [&'static [Reason]] = &[&[
-        Reason::K8sUnreachable,
-        Reason::K8sForbidden,
-        Reason::K8sNotFound,
-        Reason::K8sApi,
-        Reason::K8sNotReady,
-        Reason::K8sRestarts,
-        Reason::K8sLatency,
-        Reason::K8sExpect,
-    ]];
+    const REASONS: &'static [&'static [Reason]] = &[reasons::ROWS];
 
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)> {
         // The client's credentials are secrets of every run that has a Kubernetes check.
