@@ -239,7 +239,7 @@ fn finish(
         status: outcome.status,
         reason: outcome.reason,
         message: outcome.message,
-        detail: outcome.detail,
+        detail: outcome.detail.map(|d| *d),
         duration,
         queued: None,
         phases: outcome.phases,

@@ -102,8 +102,9 @@ pub struct Outcome {
     pub reason: Option<Reason>,
     /// One human line (its excerpts cut by the redactor).
     pub message: Text,
-    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`.
-    pub detail: Option<Text>,
+    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`
+    /// (boxed: most outcomes have none, and an outcome travels in `Result`s).
+    pub detail: Option<Box<Text>>,
     /// Facts the check observed (status code, address, certificate expiry…).
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Facts that are texts to be cut by the redactor (an excerpt of a body or an output),
@@ -160,7 +161,7 @@ impl Outcome {
     pub fn with_detail(mut self, detail: impl Into<Text>) -> Self {
         let detail = detail.into();
         if detail != self.message {
-            self.detail = Some(detail);
+            self.detail = Some(Box::new(detail));
         }
         self
     }
