@@ -18,7 +18,9 @@
 # Scale: scripts/bench.sh scale   (N = 10,000 on the 100 ms endpoint at 100 and 1,000 in
 #   flight, nothing else). Every matrix row also has the wrk floor: the time wrk (keep-alive,
 #   the same number of connections, BENCH_WRK_SECONDS=3 s) needs for N requests to the same
-#   endpoint at its measured rate. Hurl rows come from BENCH_HURL, else from a `hurl` on the
+#   endpoint at its measured rate, and the connections nginx accepted during the run (its
+#   stub_status; a run that reuses its connections opens about as many as it has in flight).
+#   Hurl rows come from BENCH_HURL, else from a `hurl` on the
 #   PATH; without either the script says so and leaves them out. wrk is installed if missing.
 #
 # Interference: scripts/bench.sh interference   (the "True numbers" table of BENCHMARKS.md)
@@ -191,7 +193,8 @@ http {
   keepalive_requests 1000000;
   server { listen 127.0.0.1:$ka backlog=4096;
     location = /fast { return 200 'ok'; }
-    location = /slow { echo_sleep 0.1; echo ok; } }
+    location = /slow { echo_sleep 0.1; echo ok; }
+    location = /status { stub_status; } }
   server { listen 127.0.0.1:$noka backlog=4096; keepalive_timeout 0;
     location = /fast { return 200 'ok'; } }
 }
@@ -205,7 +208,7 @@ worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 python3 - "$work" "$worker" "$ka" "$noka" "$bins" "${BENCH_HURL:-}" "${BENCH_REPEAT:-1}" \
   "${BENCH_CONCURRENCY:-100 1000}" "${BENCH_ENDPOINTS:-keepalive no-keepalive delay-100ms}" \
   "${BENCH_VALIDATE-10000 50000 100000}" "${sizes[@]}" <<'PY'
-import json, math, os, statistics, subprocess, sys, time
+import json, math, os, statistics, subprocess, sys, time, urllib.request
 
 work, worker, ka, noka, bins, hurl, repeat, concs, endpoints, vsizes = sys.argv[1:11]
 sizes = [int(n) for n in sys.argv[11:]]
@@ -225,6 +228,11 @@ def nginx_cpu():
     with open(f"/proc/{worker}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / tick
+
+def accepts():
+    # Connections nginx accepted so far (its stub_status; both servers share the counter).
+    with urllib.request.urlopen(f"http://127.0.0.1:{ka}/status") as r:
+        return int(r.read().decode().splitlines()[2].split()[0])
 
 def gen(n, url, path):
     with open(path, "w") as f:
@@ -246,13 +254,13 @@ def gen_hurl(n, c, url, folder):
 
 def timed(args):
     t = os.path.join(work, "t")
-    before = nginx_cpu()
+    before, conns = nginx_cpu(), accepts()
     with open(os.path.join(work, "out"), "wb") as out, open(os.path.join(work, "err"), "wb") as err:
         code = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", t] + args,
                               stdout=out, stderr=err).returncode
-    after = nginx_cpu()
+    after, conns = nginx_cpu(), accepts() - conns
     wall, user, sys_, rss = open(t).read().split()[-4:]
-    return code, float(wall), float(user) + float(sys_), int(rss) / 1024, after - before
+    return code, float(wall), float(user) + float(sys_), int(rss) / 1024, after - before, conns
 
 def fails(label):
     if label == "hurl":
@@ -278,8 +286,8 @@ def wrk_rate(c, url):
         wrk_rates[key] = rate
     return wrk_rates[key]
 
-print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | wrk floor s | wall/floor | CPU ms/check | peak RSS MB | nginx CPU s |")
-print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | wrk floor s | wall/floor | CPU ms/check | peak RSS MB | nginx CPU s | connections |")
+print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in sizes:
     for c in concs:
         for ep in endpoints:
@@ -298,8 +306,8 @@ for n in sizes:
             notes = {label: "" for label, _ in runs}
             for _ in range(repeat):
                 for label, args in runs:
-                    code, wall, cpu, rss, ng = timed(args)
-                    samples[label].append((wall, cpu, rss, ng))
+                    code, wall, cpu, rss, ng, conns = timed(args)
+                    samples[label].append((wall, cpu, rss, ng, conns))
                     f = fails(label)
                     if (label == "hurl" and code != 0) or (f not in (None, 0)):
                         notes[label] = f" (FAIL: exit {code})" if label == "hurl" else f" ({f} FAIL)"
@@ -310,11 +318,12 @@ for n in sizes:
                 cpu = statistics.median(x[1] for x in s)
                 rss = statistics.median(x[2] for x in s)
                 ng = statistics.median(x[3] for x in s)
+                conns = statistics.median(x[4] for x in s)
                 ratio = f"{wall / bound:.3f}" if bound else "-"
                 fl = f"{floor:.2f}" if floor else "-"
                 fratio = f"{wall / floor:.3f}" if floor else "-"
                 print(f"| {n} | {c} | {ep}{notes[label]} | {label} | {wall:.2f} | {bound:.1f} | {ratio} | "
-                      f"{fl} | {fratio} | {cpu * 1000 / n:.4f} | {rss:.1f} | {ng:.2f} |", flush=True)
+                      f"{fl} | {fratio} | {cpu * 1000 / n:.4f} | {rss:.1f} | {ng:.2f} | {conns:.0f} |", flush=True)
 
 if vsizes:
     print()
@@ -328,7 +337,7 @@ if vsizes:
         for label, path in bins:
             best = None
             for _ in range(5):
-                code, wall, cpu, rss, _ = timed([path, "validate", "-c", cfg])
+                code, wall, cpu, rss, _, _ = timed([path, "validate", "-c", cfg])
                 if best is None or wall < best[0]:
                     best = (wall, cpu, rss)
             print(f"| {n} | {label} | {best[0]:.3f} | {best[1]:.3f} | {best[2]:.1f} |", flush=True)

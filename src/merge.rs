@@ -169,26 +169,20 @@ fn same_run(docs: &[Part]) -> Result<(), MergeError> {
 
 /// `d` ran the environment and config `first` ran.
 fn same_source(d: &Part, first: &Part) -> Result<(), MergeError> {
-    let first_path = first.path.display();
-    if d.environment != first.environment {
-        return Err(doc_error(
+    let fields = [
+        ("environment", &d.environment, &first.environment),
+        ("config", &d.config, &first.config),
+    ];
+    match fields.into_iter().find(|(_, mine, theirs)| mine != theirs) {
+        Some((what, mine, theirs)) => Err(doc_error(
             &d.path,
             format!(
-                "environment `{}` differs from `{}` in {first_path}",
-                d.environment, first.environment
+                "{what} `{mine}` differs from `{theirs}` in {}",
+                first.path.display()
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    if d.config != first.config {
-        return Err(doc_error(
-            &d.path,
-            format!(
-                "config `{}` differs from `{}` in {first_path}",
-                d.config, first.config
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The shard `s` of document `d` belongs to the split of the first document (`count` shards
@@ -424,6 +418,14 @@ mod tests {
         )
     }
 
+    /// [`doc`] of shard `index` of a run split in 2 shards of 3 checks, which ran the checks
+    /// at `positions` (`0,1`).
+    fn split_doc(env: &str, index: u32, positions: &str, results: &str) -> String {
+        let shard =
+            format!(r#"{{"index":{index},"count":2,"total_checks":3,"positions":[{positions}]}}"#);
+        doc(env, &shard, results)
+    }
+
     fn result(name: &str, status: &str, reason: &str) -> String {
         format!(
             r#"{{"name":"{name}","kind":"http","target":"t","status":"{status}","reason":{reason},"message":"m","duration_ms":1,"attempts":1,"flaky":false,"metadata":{{}},"location":{{"file":"c.yaml","line":1,"column":1}}}}"#
@@ -433,27 +435,16 @@ mod tests {
     #[test]
     fn merges_in_config_order_and_refuses_bad_sets() {
         let dir = tempfile::tempdir().unwrap();
-        let a = write(
-            dir.path(),
-            "a.json",
-            &doc(
-                "prod",
-                r#"{"index":1,"count":2,"total_checks":3,"positions":[2]}"#,
-                &result("z", "FAIL", r#""http.status""#),
-            ),
+        let z = result("z", "FAIL", r#""http.status""#);
+        let (x, y) = (
+            result("x", "PASS", "null"),
+            result("y", "WARN", r#""http.latency""#),
         );
+        let a = write(dir.path(), "a.json", &split_doc("prod", 1, "2", &z));
         let b = write(
             dir.path(),
             "b.json",
-            &doc(
-                "prod",
-                r#"{"index":2,"count":2,"total_checks":3,"positions":[0,1]}"#,
-                &format!(
-                    "{},{}",
-                    result("x", "PASS", "null"),
-                    result("y", "WARN", r#""http.latency""#)
-                ),
-            ),
+            &split_doc("prod", 2, "0,1", &format!("{x},{y}")),
         );
         let s = load(&[a.clone(), b.clone()], false, KINDS).unwrap();
         let names: Vec<&str> = s.results.iter().map(|r| r.name.as_str()).collect();
@@ -472,15 +463,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("shard 1/2 is also"), "{err}");
-        let other = write(
-            dir.path(),
-            "other.json",
-            &doc(
-                "stage",
-                r#"{"index":2,"count":2,"total_checks":3,"positions":[0]}"#,
-                &result("x", "PASS", "null"),
-            ),
-        );
+        let other = write(dir.path(), "other.json", &split_doc("stage", 2, "0", &x));
         let err = load(&[a.clone(), other], false, KINDS)
             .unwrap_err()
             .to_string();

@@ -20,3 +20,34 @@ pub(crate) fn plan_error(yaml: &str) -> String {
         .unwrap_err()
         .to_string()
 }
+
+/// `read` applied to the mapping `root` (at path `c`) through a context without process
+/// environment, vars or secrets; what it returns, and the problems reported meanwhile.
+pub(crate) fn read_mapping<T>(
+    root: &crate::reader::yaml::Node,
+    read: impl FnOnce(crate::reader::yaml::MapReader<'_>, &mut crate::reader::ctx::Ctx<'_>) -> T,
+) -> (T, crate::reader::yaml::Problems) {
+    let mut problems = crate::reader::yaml::Problems::default();
+    let (vars, used) = (
+        std::collections::BTreeMap::new(),
+        std::cell::RefCell::new(Vec::new()),
+    );
+    let interp = crate::reader::interpolate::Interpolator {
+        env: &|_: &str| None::<String>,
+        vars: &vars,
+        declared_secrets: &[],
+        pending: &[],
+        used: &used,
+    };
+    let mut secrets = Vec::new();
+    let Some(reader) = crate::reader::yaml::MapReader::new(root, "c", &mut problems) else {
+        panic!("not a mapping: {root:?}")
+    };
+    let mut ctx = crate::reader::ctx::Ctx {
+        problems: &mut problems,
+        interp: &interp,
+        secrets: &mut secrets,
+    };
+    let out = read(reader, &mut ctx);
+    (out, problems)
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::run::{load_baseline, load_history, refuse_report_clashes, select};
 use super::signals::Signals;
-use super::stages::{Inputs, Results, finish};
+use super::stages::{Inputs, Results, Services, finish};
 use super::{DocumentNames, config_error};
 use crate::cli::{GlobalArgs, MergeArgs};
 use crate::config;
@@ -36,10 +36,12 @@ fn merge_steps(a: &MergeArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, E
     let inputs = Inputs {
         baseline: baseline.as_ref(),
         history,
-        redactor: &redactor,
         policy: &policy,
-        signals: &signals,
-        sink,
+        services: Services {
+            redactor: &redactor,
+            signals: &signals,
+            sink,
+        },
     };
     Ok(finish(Results(summary), &a.report, g, inputs))
 }

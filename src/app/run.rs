@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::live::{HEARTBEAT_EVERY, Live, Shown, progress_bar};
 use super::outputs::{check_report_paths, github_mode};
 use super::signals::Signals;
-use super::stages::{Inputs, Results, finish};
+use super::stages::{Inputs, Results, Services, finish};
 use super::{DocumentNames, config_error, process_env};
 use crate::baseline::Baseline;
 use crate::checks::{CheckDef, RunContext};
@@ -55,13 +55,16 @@ fn run_steps(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitC
         ExitCode::Internal
     })?;
     let signals = Signals::start(sink);
+    let services = Services {
+        redactor: &redactor,
+        signals: &signals,
+        sink,
+    };
     let steps = RunInputs {
         selection: selection.as_ref(),
         quiet: g.quiet,
         baseline: baseline.as_ref(),
-        signals: &signals,
-        redactor: &redactor,
-        sink,
+        services,
     };
     let finished = runtime.block_on(run_plan(plan, a, steps));
     // Do not wait for checks that were abandoned at the deadline or on a signal.
@@ -70,10 +73,8 @@ fn run_steps(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitC
     let inputs = Inputs {
         baseline: baseline.as_ref(),
         history,
-        redactor: &redactor,
         policy: &policy,
-        signals: &signals,
-        sink,
+        services,
     };
     Ok(finish(results, &a.report, g, inputs))
 }
@@ -234,9 +235,7 @@ struct RunInputs<'a> {
     selection: Option<&'a Selection>,
     quiet: bool,
     baseline: Option<&'a Baseline>,
-    signals: &'a Signals,
-    redactor: &'a Redactor,
-    sink: &'a Sink,
+    services: Services<'a>,
 }
 
 /// Run the plan's checks (in rounds under the deploy gate) into the finished results of the
@@ -246,12 +245,13 @@ async fn run_plan(
     a: &RunArgs,
     cx: RunInputs<'_>,
 ) -> Result<(Results, Policy), ExitCode> {
-    let today = crate::waiver::today(&process_env).map_err(|e| usage(&e.to_string(), cx.sink))?;
+    let today =
+        crate::waiver::today(&process_env).map_err(|e| usage(&e.to_string(), cx.services.sink))?;
     let all_names: Vec<String> = plan.checks.iter().map(|c| c.name.clone()).collect();
     // Select first, then shard: `--shard` splits the selected checks.
-    let selected = select(&mut plan, cx.selection, cx.sink)?;
-    let (checks, shard) = shard_checks(&mut plan, a, cx.quiet, cx.sink);
-    let policy = policy(a, &plan, today, cx.baseline, &checks, cx.redactor);
+    let selected = select(&mut plan, cx.selection, cx.services.sink)?;
+    let (checks, shard) = shard_checks(&mut plan, a, cx.quiet, cx.services.sink);
+    let policy = policy(a, &plan, today, cx.baseline, &checks, cx.services.redactor);
     let started_at = time::OffsetDateTime::now_utc();
     let start = Instant::now();
     let outcome = run_checks(&plan, checks, a, &cx, &policy, start).await?;
@@ -360,7 +360,7 @@ async fn run_checks(
     start: Instant,
 ) -> Result<driver::Outcome, ExitCode> {
     let ctx = RunContext::new(&checks).map(Arc::new).map_err(|e| {
-        cx.sink.error(&e.to_string());
+        cx.services.sink.error(&e.to_string());
         ExitCode::Internal
     })?;
     let (concurrency, per_host) = limits(a, plan);
@@ -374,12 +374,18 @@ async fn run_checks(
         "starting run"
     );
     let progress = progress_bar(total, cx.quiet);
-    let live = live_lines(total, progress.is_none(), cx.quiet, &a.report, cx.sink);
+    let live = live_lines(
+        total,
+        progress.is_none(),
+        cx.quiet,
+        &a.report,
+        cx.services.sink,
+    );
     let mut shown = Shown {
         bar: progress.as_ref(),
         live: live.as_ref(),
         quiet: cx.quiet,
-        sink: cx.sink,
+        sink: cx.services.sink,
         policy,
     };
     let rounds = driver::Rounds {
@@ -394,7 +400,7 @@ async fn run_checks(
         deadline: a.deadline.unwrap_or_default(),
         start,
     };
-    let stop = stop(a.deadline, cx.signals.clone());
+    let stop = stop(a.deadline, cx.services.signals.clone());
     let outcome = driver::run_rounds(rounds, policy, stop, &mut shown).await;
     if let Some(p) = progress {
         p.finish_and_clear();
@@ -402,7 +408,7 @@ async fn run_checks(
     if let Some(l) = live {
         l.finish();
     }
-    held_back_notice(&outcome, cx.quiet, cx.sink);
+    held_back_notice(&outcome, cx.quiet, cx.services.sink);
     Ok(outcome)
 }
 

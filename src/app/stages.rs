@@ -34,21 +34,28 @@ pub(super) struct Judged(Summary);
 /// Stage 3: judged and redacted: what the history and the reporters receive.
 pub(super) struct Redacted(Summary);
 
+/// What a run uses from its start to its exit code, in `run` and in `merge` alike.
+#[derive(Clone, Copy)]
+pub(super) struct Services<'a> {
+    /// The run's one redactor (its secrets).
+    pub(super) redactor: &'a Redactor,
+    /// The run's signal watcher: a signal while the reports are written bounds them in time
+    /// and sets the exit code.
+    pub(super) signals: &'a Signals,
+    /// Where the errors go.
+    pub(super) sink: &'a Sink,
+}
+
 /// What a finished run is judged and written with, besides its results.
 pub(super) struct Inputs<'a> {
     /// The `--baseline` document.
     pub(super) baseline: Option<&'a Baseline>,
     /// The `--history` file, read before the run.
     pub(super) history: Option<History>,
-    /// The run's one redactor (its secrets).
-    pub(super) redactor: &'a Redactor,
     /// The run's one policy.
     pub(super) policy: &'a Policy,
-    /// The run's signal watcher: a signal while the reports are written bounds them in time
-    /// and sets the exit code.
-    pub(super) signals: &'a Signals,
-    /// Where the errors go.
-    pub(super) sink: &'a Sink,
+    /// The redactor, the signal watcher and the error sink.
+    pub(super) services: Services<'a>,
 }
 
 /// Judge, redact, record and write a finished run, and decide its exit code.
@@ -58,23 +65,22 @@ pub(super) fn finish(
     g: &GlobalArgs,
     inputs: Inputs<'_>,
 ) -> ExitCode {
-    inputs.signals.reports_begin();
+    let Services {
+        redactor,
+        signals,
+        sink,
+    } = inputs.services;
+    signals.reports_begin();
     let compare = inputs.baseline.map(|b| (b, compare_options(a)));
-    let judged = judge(results, inputs.policy, compare, inputs.redactor);
-    let mut redacted = redact(judged, inputs.redactor);
+    let judged = judge(results, inputs.policy, compare, redactor);
+    let mut redacted = redact(judged, redactor);
     // The history is recorded and written first, under its lock, and released before any
     // report is written (a report may block on a pipe; the next run must not wait for it).
-    let history_failed = record_history(
-        &mut redacted,
-        a,
-        inputs.history,
-        inputs.redactor,
-        inputs.sink,
-    );
-    let report_failed = render(&redacted.0, a, g, inputs.sink);
+    let history_failed = record_history(&mut redacted, a, inputs.history, redactor, sink);
+    let report_failed = render(&redacted.0, a, g, sink);
     exit_code(
         &redacted.0,
-        inputs.signals.received(),
+        signals.received(),
         report_failed || history_failed,
     )
 }

@@ -5,7 +5,7 @@
 
 mod reasons;
 
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, field_table, opt, req};
 use std::time::Instant;
 
 use tokio::io::{
@@ -76,18 +76,17 @@ pub struct RedisSpec {
 impl Kind for RedisSpec {
     const NAME: &'static str = "redis";
 
-    const FIELDS: &'static [Field] = &[
-        req("url", T::String, "`redis://` or `rediss://` URL."),
-        opt(
-            "role",
-            T::Choice(&["master", "primary", "replica", "slave"]),
-            "Expected replication role.",
-        ),
-        opt("keys_exist", T::StringList, "Keys that must exist."),
-        common::trust::INSECURE_FIELD,
-        common::trust::CA_FILE_FIELD,
-        common::trust::CLIENT_CERT_FIELD,
-        common::trust::CLIENT_KEY_FIELD,
+    const FIELDS: &'static [Field] = field_table![
+        &[
+            req("url", T::String, "`redis://` or `rediss://` URL."),
+            opt(
+                "role",
+                T::Choice(&["master", "primary", "replica", "slave"]),
+                "Expected replication role.",
+            ),
+            opt("keys_exist", T::StringList, "Keys that must exist."),
+        ],
+        common::trust::TLS_FIELDS,
     ];
 
     /// The connection (lookup and TCP), TLS when on, `AUTH` when a password is set, and the

@@ -343,16 +343,13 @@ macro_rules! kinds {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeSet;
 
     use super::super::{CheckSpec, REGISTRY};
     use super::RUN_REASONS;
     use crate::model::Reason;
-    use crate::reader::ctx::Ctx;
-    use crate::reader::interpolate::Interpolator;
     use crate::reader::key_table::{Field, FieldType};
-    use crate::reader::yaml::{Key, MapReader, Node, Problems, Value};
+    use crate::reader::yaml::{Key, Node, Value};
 
     fn node(value: Value) -> Node {
         Node {
@@ -409,26 +406,11 @@ mod tests {
     /// The keys `parse` asks for when every key of `fields` is set.
     fn asked(kind: &str, fields: &[Field], choice: usize) -> BTreeSet<String> {
         let root = node(object(fields, choice));
-        let mut problems = Problems::default();
-        let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
-        let interp = Interpolator {
-            env: &|_: &str| None::<String>,
-            vars: &vars,
-            declared_secrets: &[],
-            pending: &[],
-            used: &used,
-        };
-        let mut secrets = Vec::new();
-        let Some(mut reader) = MapReader::new(&root, "c", &mut problems) else {
-            unreachable!("a mapping")
-        };
-        let mut ctx = Ctx {
-            problems: &mut problems,
-            interp: &interp,
-            secrets: &mut secrets,
-        };
-        let _ = CheckSpec::parse(kind, &mut reader, &mut ctx);
-        reader.asked.into_iter().collect()
+        let (asked, _) = crate::testing::read_mapping(&root, |mut reader, ctx| {
+            let _ = CheckSpec::parse(kind, &mut reader, ctx);
+            reader.asked
+        });
+        asked.into_iter().collect()
     }
 
     /// A key is declared once, in the kind's `FIELDS`: every key a parser reads is declared

@@ -20,7 +20,7 @@ use super::common::{self, Problem, days_problem, latency_problem, millis, verdic
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, field_table, opt, req};
 use crate::reader::yaml::MapReader;
 
 /// Default port.
@@ -490,24 +490,24 @@ fn handshake_failure(
 impl Kind for TlsSpec {
     const NAME: &'static str = "tls";
 
-    const FIELDS: &'static [Field] = &[
-        req("host", T::String, "Host name or IP address."),
-        opt("port", T::Integer, "TCP port (default 443)."),
-        opt(
-            "server_name",
-            T::String,
-            "SNI and the name verified against the certificate (default: host).",
-        ),
-        common::trust::WARN_DAYS_FIELD,
-        common::trust::FAIL_DAYS_FIELD,
-        common::trust::CA_FILE_FIELD,
-        common::trust::CLIENT_CERT_FIELD,
-        common::trust::CLIENT_KEY_FIELD,
-        opt(
+    const FIELDS: &'static [Field] = field_table![
+        &[
+            req("host", T::String, "Host name or IP address."),
+            opt("port", T::Integer, "TCP port (default 443)."),
+            opt(
+                "server_name",
+                T::String,
+                "SNI and the name verified against the certificate (default: host).",
+            ),
+        ],
+        common::trust::DAYS_FIELDS,
+        &[common::trust::CA_FILE_FIELD],
+        common::trust::CLIENT_FIELDS,
+        &[opt(
             "min_version",
             T::Choice(&["1.0", "1.1", "1.2", "1.3"]),
             "Lowest acceptable negotiated TLS version.",
-        ),
+        ),],
     ];
 
     /// The lookup (not for an IP literal), the TCP connection and the TLS handshake.

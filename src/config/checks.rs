@@ -17,6 +17,14 @@ use crate::reader::ctx::Ctx;
 use crate::reader::source::Source;
 use crate::reader::yaml::{MapReader, Node, Value};
 
+/// The checks read so far, in config order, and the header of every named one (also of a
+/// check that is invalid otherwise).
+#[derive(Debug, Default)]
+pub(super) struct ReadChecks {
+    pub(super) checks: Vec<CheckDef>,
+    pub(super) headers: Vec<CheckHeader>,
+}
+
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
 /// block: (current environment, all environment names) for the `environments:` filter.
 pub(super) fn read_kind_lists(
@@ -25,11 +33,10 @@ pub(super) fn read_kind_lists(
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
-    out: &mut Vec<CheckDef>,
-    headers: &mut Vec<CheckHeader>,
+    read: &mut ReadChecks,
 ) {
-    let (first, first_header) = (out.len(), headers.len());
-    read_kind_lists_in_key_order(reader, ctx, defaults, shared, out, headers);
+    let (first, first_header) = (read.checks.len(), read.headers.len());
+    read_kind_lists_in_key_order(reader, ctx, defaults, shared, read);
     // Config file order, not kind order: the lists of a mapping may come in any order and a
     // reader expects the report to follow the file (a stable sort keeps ties as read).
     // Usually they already are (one list per mapping): then no sort, and no scratch buffer
@@ -37,12 +44,12 @@ pub(super) fn read_kind_lists(
     // Across included files: the main config's checks first, then each file's in the order
     // the files were read.
     let order = |l: &Location| (file_order(files, &l.file), l.line, l.column);
-    if let Some(mine) = out.get_mut(first..)
+    if let Some(mine) = read.checks.get_mut(first..)
         && !mine.is_sorted_by_key(|c| order(&c.location))
     {
         mine.sort_by_key(|c| order(&c.location));
     }
-    if let Some(mine) = headers.get_mut(first_header..)
+    if let Some(mine) = read.headers.get_mut(first_header..)
         && !mine.is_sorted_by_key(|c| order(&c.location))
     {
         mine.sort_by_key(|c| order(&c.location));
@@ -54,9 +61,12 @@ fn read_kind_lists_in_key_order(
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
-    out: &mut Vec<CheckDef>,
-    headers: &mut Vec<CheckHeader>,
+    read: &mut ReadChecks,
 ) {
+    let ReadChecks {
+        checks: out,
+        headers,
+    } = read;
     for kind in REGISTRY {
         let Some((list_node, list_path)) = reader.take(kind.list_key) else {
             continue;
@@ -527,32 +537,12 @@ fn list_items<'n>(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::reader::interpolate::Interpolator;
-    use crate::reader::yaml::{self, Problems};
+    use crate::reader::yaml;
 
     /// The thresholds read from `text` for a kind that takes latency or not, and the problems.
     fn thresholds(text: &str, latency: bool) -> (Thresholds, Vec<String>) {
         let root = yaml::parse("c.yaml", text).unwrap();
-        let mut problems = Problems::default();
-        let (vars, used) = (BTreeMap::new(), RefCell::new(Vec::new()));
-        let interp = Interpolator {
-            env: &|_: &str| None::<String>,
-            vars: &vars,
-            declared_secrets: &[],
-            pending: &[],
-            used: &used,
-        };
-        let mut secrets = Vec::new();
-        let mut r = MapReader::new(&root, "c", &mut problems).unwrap();
-        let mut ctx = Ctx {
-            problems: &mut problems,
-            interp: &interp,
-            secrets: &mut secrets,
-        };
         let defaults = Defaults {
             warn_latency: Some(Duration::from_secs(1)),
             ..Defaults::default()
@@ -563,8 +553,11 @@ mod tests {
             default_warn_latency: None,
             ..REGISTRY[0]
         };
-        let t = read_thresholds(&mut r, &mut ctx, defaults, &entry, (&root, "c"));
-        r.finish(&keys::common_check_keys(), &mut problems);
+        let (t, problems) = crate::testing::read_mapping(&root, |mut r, ctx| {
+            let t = read_thresholds(&mut r, ctx, defaults, &entry, (&root, "c"));
+            r.finish(&keys::common_check_keys(), ctx.problems);
+            t
+        });
         let list = problems
             .list
             .iter()

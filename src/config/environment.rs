@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::checks::{CheckHeader, read_kind_lists};
+use super::checks::{CheckHeader, ReadChecks, read_kind_lists};
 use super::defaults::{Defaults, positive, read_defaults};
 use super::dependencies::{Dependencies, check_dependencies, check_unique_names};
 use super::keys;
@@ -136,8 +136,7 @@ fn read_env_checks(
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
 ) -> (Vec<CheckDef>, Vec<CheckHeader>) {
-    let mut checks = Vec::new();
-    let mut headers = Vec::new();
+    let mut read = ReadChecks::default();
     let list_keys = KINDS.iter().map(|(k, _)| *k);
     if let Some((shared_node, shared_path)) = &top.shared
         && let Some(mut shared_reader) = MapReader::new(shared_node, shared_path, ctx.problems)
@@ -148,23 +147,14 @@ fn read_env_checks(
             ctx,
             defaults,
             Some((&key.name, env_names)),
-            &mut checks,
-            &mut headers,
+            &mut read,
         );
         let known: Vec<&str> = list_keys.clone().collect();
         shared_reader.finish(&known, ctx.problems);
     }
-    read_kind_lists(
-        top.files,
-        &mut reader,
-        ctx,
-        defaults,
-        None,
-        &mut checks,
-        &mut headers,
-    );
+    read_kind_lists(top.files, &mut reader, ctx, defaults, None, &mut read);
     let mut known = keys::names(keys::ENVIRONMENT_FIELDS);
     known.extend(list_keys);
     reader.finish(&known, ctx.problems);
-    (checks, headers)
+    (read.checks, read.headers)
 }

@@ -3,14 +3,17 @@
 //! isolation. Results come back in config order, not yet redacted: the caller redacts the
 //! finished results once, before any report (see [`crate::redact`]).
 //!
-//! Scheduling: one loop owns every slot. A check starts when a global slot is free *and*, when
-//! a per-host limit is set (it is opt-in: none by default), its host (see
-//! [`CheckDef::host_key`]) has a free slot; a check whose host is saturated waits in that
-//! host's queue without holding a global slot, so checks of other hosts keep running. A
-//! finished check hands its host slot to the next queued check of the same host, in config
-//! order. No task ever waits for a slot while holding another, so nothing can deadlock. When a
-//! check has to wait for its host while a global slot is free, the run reports it once
-//! ([`HeldBack`]) so the caller can say that the per-host limit, not `concurrency`, set the pace.
+//! Scheduling: one loop owns every slot. It runs in a task of its own on the runtime (beside
+//! the checks it starts, not on the thread that awaits [`run`]) and hands each result to the
+//! caller as it is recorded; dropping [`run`]'s future aborts it and every check under way. A
+//! check starts when a global slot is free *and*, when a per-host limit is set (it is opt-in:
+//! none by default), its host (see [`CheckDef::host_key`]) has a free slot; a check whose host
+//! is saturated waits in that host's queue without holding a global slot, so checks of other
+//! hosts keep running. A finished check hands its host slot to the next queued check of the
+//! same host, in config order. No task ever waits for a slot while holding another, so nothing
+//! can deadlock. When a check has to wait for its host while a global slot is free, the run
+//! reports it once ([`HeldBack`]) so the caller can say that the per-host limit, not
+//! `concurrency`, set the pace.
 //!
 //! Dependencies (`depends_on`): a check waits, holding no slot, until every check it depends on
 //! has finished. If one of them finished with PASS or WARN it counts as passed; anything else
@@ -26,15 +29,18 @@ use crate::checks::{self, CheckDef, Phase, RunContext};
 use crate::config::Dependencies;
 use crate::model::format_duration;
 use crate::model::{CheckResult, FailedAttempt, Interruption, Outcome, Reason, Status};
-use running::Running;
 pub use running::blocked;
+use running::{Done, Ended, Running};
+use tokio::sync::{mpsc, oneshot};
 
 /// How many checks the engine starts before it lets the runtime poll what is under way.
 /// Starting a check costs CPU on an I/O thread (building its request, its connect); starting
 /// a thousand at once would make a check whose response is already in wait for all of them
 /// before it is polled again, and that wait would land in its clock (BENCHMARKS.md, "True
 /// numbers"). In batches, each started only once the runtime has polled the one before
-/// ([`pace`]), a response waits for at most one batch of starts.
+/// ([`pace`]) and the engine's thread has then run what was ready and looked for I/O (a
+/// yield), a response waits for at most one batch of starts (BENCHMARKS.md, "True numbers
+/// IV").
 const START_BATCH: usize = 8;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
@@ -79,42 +85,87 @@ pub async fn run(
     stop: impl Future<Output = Interruption>,
     mut on_result: impl FnMut(usize, &CheckResult),
 ) -> Finished {
-    let mut running = Running::new(checks, dependencies, ctx, concurrency, per_host);
+    let n = checks.len();
+    let running = Running::new(checks, dependencies, ctx, concurrency, per_host);
+    // The scheduling runs in a task of its own, on the runtime's workers beside the checks it
+    // starts: a finished check wakes it on the thread that ran the check, not the thread that
+    // awaits this function (`block_on`'s). The results come here in batches.
+    let (done, mut results_in) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let engine = Engine(tokio::spawn(running.drive(done, stop_rx)));
+    let mut results: Vec<Option<CheckResult>> = std::iter::repeat_with(|| None).take(n).collect();
+    let mut stop_tx = Some(stop_tx);
+    let mut batch = Vec::with_capacity(RESULTS_AT_ONCE);
     tokio::pin!(stop);
-    // Whether the last turn ended between two batches: the checks of the next batch did not
-    // wait for a slot (no `queued_ms`), only for the pacing of the starts.
-    let mut between_batches = false;
-    let interrupted = loop {
-        let started = running.start_batch(std::mem::take(&mut between_batches));
-        if running.set.is_empty() {
-            break None;
-        }
-        if started == START_BATCH && running.has_free_slot() {
-            // More may start: let the checks just started, and the responses that came in
-            // meanwhile, be polled first, then start the next batch (see `pace`).
-            tokio::select! {
-                biased;
-                why = &mut stop => break Some(why),
-                () = running.pace.caught_up() => {
-                    between_batches = true;
-                    continue;
-                }
-            }
-        }
+    // Ends when the engine's task has ended and every result it sent has been taken in: each
+    // turn takes at least one result or passes the stop on (once).
+    loop {
         tokio::select! {
             biased;
-            why = &mut stop => break Some(why),
-            joined = running.set.join_next_with_id() => {
-                if let Some((idx, result)) = running.joined(joined) {
-                    running.record(idx, result, &mut on_result);
+            why = &mut stop, if stop_tx.is_some() => {
+                if let Some(tx) = stop_tx.take() {
+                    let _ = tx.send(why);
+                }
+            }
+            got = results_in.recv_many(&mut batch, RESULTS_AT_ONCE) => {
+                if got == 0 {
+                    break;
+                }
+                for Done { idx, check, result } in batch.drain(..) {
+                    on_result(idx, &result);
+                    if let Some(slot) = results.get_mut(idx) {
+                        *slot = Some(result);
+                    }
+                    // The definition is let go once its result is in.
+                    drop(check);
                 }
             }
         }
-    };
-    if let Some(why) = interrupted {
-        running.interrupt(why);
     }
-    running.finished(interrupted)
+    let ended = engine.ended().await;
+    for (idx, result) in ended.rest {
+        if let Some(slot @ None) = results.get_mut(idx) {
+            *slot = Some(result);
+        }
+    }
+    Finished {
+        results: results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(unreachable_result))
+            .collect(),
+        interrupted: ended.interrupted,
+        held_back: ended.held_back,
+    }
+}
+
+/// At most this many results are taken in per turn of [`run`]'s loop.
+const RESULTS_AT_ONCE: usize = 256;
+
+/// The engine's task: aborted when [`run`] is dropped before it ends (its checks' tasks go
+/// with it), so a caller that gives up on a run leaves nothing running.
+struct Engine(tokio::task::JoinHandle<Ended>);
+
+impl Engine {
+    /// What the task handed back; a panic of the engine itself is the caller's panic, as if
+    /// the loop ran in the caller.
+    async fn ended(mut self) -> Ended {
+        match (&mut self.0).await {
+            Ok(ended) => ended,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime that shuts down cancels the task: no check has a result then.
+            Err(_) => Ended {
+                rest: Vec::new(),
+                interrupted: None,
+                held_back: None,
+            },
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn unreachable_result() -> CheckResult {

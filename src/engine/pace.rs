@@ -1,13 +1,13 @@
 //! Pacing of the starts: the engine starts the next batch of checks only once the runtime has
 //! polled every check it started before.
 //!
-//! Why: the engine's loop runs where the caller awaits it (on a multi-threaded runtime, the
-//! thread of `block_on`, not a worker), so yielding between batches does not give the workers
-//! time to catch up: the loop would hand them a thousand starts at once, and the wake-up of a
-//! check whose response is already in would queue behind all of them, inside its clock
-//! (BENCHMARKS.md, "True numbers III"). Waiting until each started check has had its first poll
-//! (where it builds its request and opens its connection, the CPU a start costs) keeps at most
-//! one batch of starts ahead of the responses, with one thread or many.
+//! Why: starting a thousand checks at once would hand the runtime a thousand starts (building
+//! a request, opening a connection) in one go, and the wake-up of a check whose response is
+//! already in would queue behind all of them, inside its clock (BENCHMARKS.md, "True numbers
+//! III"). Yielding between batches is not enough when the engine's loop and the checks do not
+//! share a thread's queue; waiting until each started check has had its first poll (where it
+//! builds its request and opens its connection, the CPU a start costs) keeps at most one batch
+//! of starts ahead of the responses, with one thread or many.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,23 +1,46 @@
 //! The state of one engine run and its steps: start what may start, take in a finished task,
-//! record a result (releasing or blocking its dependents), end early, hand back the results.
+//! record a result (releasing or blocking its dependents) and hand it to the caller, end early,
+//! hand back what is left.
 
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::task::{Id, JoinError, JoinSet};
+use futures::FutureExt as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
 
 use super::queue::Queue;
 use super::slots::{Blocked, HostSlots};
-use super::{Finished, START_BATCH, finish, panic_text, run_with_retries, unreachable_result};
+use super::{START_BATCH, finish, panic_text, run_with_retries, unreachable_result};
 use crate::checks::{CheckDef, RunContext};
 use crate::config::Dependencies;
 use crate::model::{CheckResult, Interruption, Outcome, Reason, Status};
 
+/// A result the engine recorded, on its way to the caller with its check's definition (let go
+/// by the caller once the result is shown: a definition lives until its result is in).
+pub(super) struct Done {
+    pub(super) idx: usize,
+    pub(super) check: Option<Arc<CheckDef>>,
+    pub(super) result: CheckResult,
+}
+
+/// What the engine's task hands back when it ends: the results it did not send (the checks a
+/// stop cut off, or, after an engine bug, the checks left without one), why it stopped early,
+/// and whether a per-host limit held a check back.
+pub(super) struct Ended {
+    pub(super) rest: Vec<(usize, CheckResult)>,
+    pub(super) interrupted: Option<Interruption>,
+    pub(super) held_back: Option<super::HeldBack>,
+}
+
+/// What a check's task gives back: its index and its result, or the panic that ended it.
+type TaskOutput = (usize, std::thread::Result<CheckResult>);
+
 /// One run of the engine under way.
 pub(super) struct Running {
-    /// Each definition until its check has a result (then `None`: freed unless the caller
-    /// keeps it for a later round).
+    /// Each definition until its check has a result (then `None`: handed to the caller with
+    /// the result, and freed there unless the caller keeps it for a later round).
     checks: Vec<Option<Arc<CheckDef>>>,
     ctx: Arc<RunContext>,
     /// Global limit of checks in flight (at least 1).
@@ -26,18 +49,15 @@ pub(super) struct Running {
     hosts: HostSlots,
     queue: Queue,
     /// Paces the starts: a batch starts once every check started before has been polled.
-    pub(super) pace: Arc<super::pace::Pace>,
-    /// The tasks under way, each giving back its check's index and result.
-    pub(super) set: JoinSet<(usize, CheckResult)>,
-    /// The check of each task, to name a task that panicked.
-    task_index: HashMap<Id, usize>,
+    pace: Arc<super::pace::Pace>,
+    /// The tasks under way, each giving back its check's index and result. A task never
+    /// panics (its check's panic is caught inside it), so it needs no table from task to check.
+    set: JoinSet<TaskOutput>,
     started: Vec<Option<Instant>>,
-    results: Vec<Option<CheckResult>>,
+    /// The name of each check that has dependents, once it has a result: a blocked dependent's
+    /// message names it (its definition and result are with the caller by then).
+    names: Vec<Option<String>>,
 }
-
-/// What [`JoinSet::join_next_with_id`] gives back: a task's check and result, or why the task
-/// ended without one; `None` when no task was left.
-pub(super) type Joined = Option<Result<(Id, (usize, CheckResult)), JoinError>>;
 
 impl Running {
     /// A run of `checks` (their graph: `dependencies`) with at most `concurrency` in flight, and
@@ -59,19 +79,78 @@ impl Running {
             queue: Queue::new(n),
             pace: super::pace::Pace::new(),
             set: JoinSet::new(),
-            task_index: HashMap::new(),
             started: vec![None; n],
-            results: vec![None; n],
+            names: vec![None; n],
         }
     }
 
+    /// The scheduling loop, in a task of its own (see [`super::run`]): starts checks in paced
+    /// batches as slots free up, sends each result to `done` as it is recorded, and ends when
+    /// every check has a result or `stop` says why the run ends early.
+    pub(super) async fn drive(
+        mut self,
+        done: mpsc::UnboundedSender<Done>,
+        stop: oneshot::Receiver<Interruption>,
+    ) -> Ended {
+        // A caller that is gone never sends a stop: it aborts this task instead.
+        let stop = async move {
+            match stop.await {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stop);
+        // Whether the last turn ended between two batches: the checks of the next batch did
+        // not wait for a slot (no `queued_ms`), only for the pacing of the starts.
+        let mut between_batches = false;
+        let interrupted = loop {
+            let started = self.start_batch(std::mem::take(&mut between_batches));
+            if self.set.is_empty() {
+                break None;
+            }
+            if started == START_BATCH && self.has_free_slot() {
+                // More may start: let the checks just started, and the responses that came in
+                // meanwhile, be polled first, then start the next batch (see `pace`).
+                tokio::select! {
+                    biased;
+                    why = &mut stop => break Some(why),
+                    () = self.pace.caught_up() => {}
+                }
+                // Then yield: the runtime wakes a yielded task once this thread has run every
+                // task that was ready and polled the I/O driver, so the steps of the checks
+                // under way (a response in, a request to write) come before the next starts.
+                tokio::select! {
+                    biased;
+                    why = &mut stop => break Some(why),
+                    () = tokio::task::yield_now() => {
+                        between_batches = true;
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                biased;
+                why = &mut stop => break Some(why),
+                joined = self.set.join_next() => {
+                    if let Some((idx, result)) = self.joined(joined) {
+                        self.record(idx, result, &done);
+                    }
+                }
+            }
+        };
+        if interrupted.is_some() {
+            self.set.abort_all();
+        }
+        self.ended(interrupted)
+    }
+
     /// Whether a global slot is free.
-    pub(super) fn has_free_slot(&self) -> bool {
+    fn has_free_slot(&self) -> bool {
         self.in_flight < self.concurrency
     }
 
     /// Start what may start now, at most [`START_BATCH`] checks; returns how many started.
-    pub(super) fn start_batch(&mut self, between_batches: bool) -> usize {
+    fn start_batch(&mut self, between_batches: bool) -> usize {
         // A batch started right after the last one (paced, not waiting for a slot) starts no
         // new round of `queued_ms`.
         if !between_batches {
@@ -100,36 +179,39 @@ impl Running {
         let ctx = Arc::clone(&self.ctx);
         let polled = Arc::clone(&self.pace);
         self.pace.start();
-        let handle = self.set.spawn(async move {
+        self.set.spawn(async move {
             polled.polled();
-            let mut result = match check {
-                Some(check) => run_with_retries(&check, &ctx).await,
-                None => unreachable_result(),
+            let run = async move {
+                let mut result = match check {
+                    Some(check) => run_with_retries(&check, &ctx).await,
+                    None => unreachable_result(),
+                };
+                result.queued = queued;
+                result
             };
-            result.queued = queued;
-            (idx, result)
+            (idx, AssertUnwindSafe(run).catch_unwind().await)
         });
-        self.task_index.insert(handle.id(), idx);
     }
 
-    /// The check and result of a task that ended: a task that panicked (or was cancelled) is
-    /// its check's internal FAIL. `None` when there is nothing to record.
-    pub(super) fn joined(&mut self, joined: Joined) -> Option<(usize, CheckResult)> {
-        match joined? {
-            Ok((id, (idx, result))) => {
-                self.task_index.remove(&id);
-                Some((idx, result))
-            }
-            Err(err) => {
-                let idx = self.task_index.remove(&err.id())?;
+    /// The check and result of a task that ended: a check that panicked is its internal FAIL.
+    /// `None` when there is nothing to record: no task left, or a task the runtime cancelled
+    /// (only a runtime shutting down does): its slot is free and its check has no result,
+    /// which [`Running::ended`] reports.
+    fn joined(
+        &mut self,
+        joined: Option<Result<TaskOutput, JoinError>>,
+    ) -> Option<(usize, CheckResult)> {
+        let Ok((idx, result)) = joined? else {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            return None;
+        };
+        match result {
+            Ok(result) => Some((idx, result)),
+            Err(payload) => {
                 let Some(Some(check)) = self.checks.get(idx) else {
                     return None;
                 };
-                let why = if err.is_panic() {
-                    panic_text(err.into_panic())
-                } else {
-                    "task was cancelled".to_owned()
-                };
+                let why = panic_text(payload);
                 let outcome = Outcome::fail(
                     Reason::Internal,
                     format!("internal error: check panicked: {why}"),
@@ -148,13 +230,8 @@ impl Running {
 
     /// `idx` finished with `result`: its slot is free, its dependents are released (it
     /// passed) or blocked, each transitively blocked check gets its SKIP, and every result is
-    /// shown to `on_result`.
-    pub(super) fn record(
-        &mut self,
-        idx: usize,
-        result: CheckResult,
-        on_result: &mut impl FnMut(usize, &CheckResult),
-    ) {
+    /// sent to the caller.
+    fn record(&mut self, idx: usize, result: CheckResult, done: &mpsc::UnboundedSender<Done>) {
         self.in_flight = self.in_flight.saturating_sub(1);
         let passed = result.status.ran_well();
         let blocked = self.hosts.finished(idx, passed);
@@ -163,77 +240,64 @@ impl Running {
                 self.queue.eligible(d);
             }
         }
-        on_result(idx, &result);
-        self.keep(idx, result);
+        self.send(idx, result, done);
         for b in blocked {
             let Some(Some(check)) = self.checks.get(b.check) else {
                 continue;
             };
-            let skipped = blocked_result(check, &self.results, &b);
-            on_result(b.check, &skipped);
-            self.keep(b.check, skipped);
+            let skipped = blocked_result(check, &self.names, &b);
+            self.send(b.check, skipped, done);
         }
     }
 
-    /// Store the result of `idx` and let go of its definition.
-    fn keep(&mut self, idx: usize, result: CheckResult) {
-        if let Some(slot) = self.results.get_mut(idx) {
-            *slot = Some(result);
+    /// Hand the result of `idx` to the caller, with its definition. A caller that is gone has
+    /// aborted this task: a failed send changes nothing.
+    fn send(&mut self, idx: usize, result: CheckResult, done: &mpsc::UnboundedSender<Done>) {
+        if !self.hosts.dependents_of(idx).is_empty()
+            && let Some(name) = self.names.get_mut(idx)
+        {
+            *name = Some(result.name.clone());
         }
-        if let Some(def) = self.checks.get_mut(idx) {
-            *def = None;
-        }
+        let check = self.checks.get_mut(idx).and_then(Option::take);
+        let _ = done.send(Done { idx, check, result });
     }
 
-    /// The run ends early (`why`): the tasks under way are aborted and every check without a
-    /// result FAILs with `timeout.deadline` or `cancelled`, saying whether it had started.
-    pub(super) fn interrupt(&mut self, why: Interruption) {
-        self.set.abort_all();
-        let (reason, text) = match why {
+    /// The results not sent: after a stop (`interrupted`), every check without a result FAILs
+    /// with `timeout.deadline` or `cancelled`, saying whether it had started; without one, a
+    /// check left without a result would be an engine bug, reported as a FAIL rather than
+    /// dropped (a missing result must never look like a green run).
+    fn ended(self, interrupted: Option<Interruption>) -> Ended {
+        let cut = interrupted.map(|why| match why {
             Interruption::Deadline => (Reason::TimeoutDeadline, "the run's deadline passed"),
             Interruption::Sigint => (Reason::Cancelled, "the run was interrupted (SIGINT)"),
             Interruption::Sigterm => (Reason::Cancelled, "the run was terminated (SIGTERM)"),
-        };
-        for (idx, slot) in self.results.iter_mut().enumerate() {
-            if slot.is_some() {
-                continue;
-            }
-            let Some(Some(check)) = self.checks.get(idx) else {
-                continue;
-            };
-            let start = self.started.get(idx).copied().flatten();
-            let message = if start.is_some() {
-                format!("{text} before the check finished")
-            } else {
-                format!("{text} before the check started")
-            };
-            let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
-            let attempts = u32::from(start.is_some());
-            *slot = Some(finish(
-                check,
-                Outcome::fail(reason, message),
-                elapsed,
-                attempts,
-                Vec::new(),
-            ));
-        }
-    }
-
-    /// The results, one per check, by position: a slot left empty would be an engine bug,
-    /// reported as a FAIL rather than dropped (a missing result must never look like a green
-    /// run). An empty slot's definition is still held (it is let go only with a result).
-    pub(super) fn finished(self, interrupted: Option<Interruption>) -> Finished {
-        let results = self
-            .results
-            .into_iter()
-            .zip(self.checks)
-            .map(|(slot, check)| {
-                slot.unwrap_or_else(|| {
-                    let Some(check) = check else {
-                        return unreachable_result();
-                    };
-                    finish(
-                        &check,
+        });
+        let rest = self
+            .checks
+            .iter()
+            .zip(&self.started)
+            .enumerate()
+            .filter_map(|(idx, (check, start))| {
+                let check = check.as_ref()?;
+                let result = match cut {
+                    Some((reason, text)) => {
+                        let message = if start.is_some() {
+                            format!("{text} before the check finished")
+                        } else {
+                            format!("{text} before the check started")
+                        };
+                        let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
+                        let attempts = u32::from(start.is_some());
+                        finish(
+                            check,
+                            Outcome::fail(reason, message),
+                            elapsed,
+                            attempts,
+                            Vec::new(),
+                        )
+                    }
+                    None => finish(
+                        check,
                         Outcome::fail(
                             Reason::Internal,
                             "internal error: the check produced no result",
@@ -241,12 +305,13 @@ impl Running {
                         Duration::ZERO,
                         0,
                         Vec::new(),
-                    )
-                })
+                    ),
+                };
+                Some((idx, result))
             })
             .collect();
-        Finished {
-            results,
+        Ended {
+            rest,
             interrupted,
             held_back: self.hosts.held_back(),
         }
@@ -254,18 +319,13 @@ impl Running {
 }
 
 /// The SKIP result of `check`, blocked as `b` says; the names of the checks that did not pass
-/// come from their results (their definitions may be gone).
+/// come from their results (`names`, by position: their definitions may be gone).
 pub(super) fn blocked_result(
     check: &CheckDef,
-    results: &[Option<CheckResult>],
+    names: &[Option<String>],
     b: &Blocked,
 ) -> CheckResult {
-    let name = |i: usize| {
-        results
-            .get(i)
-            .and_then(Option::as_ref)
-            .map_or("?", |r| r.name.as_str())
-    };
+    let name = |i: usize| names.get(i).and_then(Option::as_deref).unwrap_or("?");
     blocked(check, name(b.by), name(b.root))
 }
 

@@ -70,3 +70,43 @@ pub const fn req(key: &'static str, ty: FieldType, description: &'static str) ->
         required: true,
     }
 }
+
+/// How many fields `groups` hold together.
+pub const fn count(groups: &[&[Field]]) -> usize {
+    match groups {
+        [first, rest @ ..] => first.len() + count(rest),
+        [] => 0,
+    }
+}
+
+/// The fields of `groups`, in order, as one table of `N` (their [`count`]).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "`n` stays below `N`, the fields counted; `get_mut` is not const; an index out of bounds is a compile error here"
+)]
+pub const fn concat<const N: usize>(groups: &[&[Field]]) -> [Field; N] {
+    let mut table = [opt("", FieldType::Any, ""); N];
+    let (mut n, mut g) = (0, 0);
+    while g < groups.len() {
+        let group = groups[g];
+        let mut i = 0;
+        while i < group.len() {
+            table[n] = group[i];
+            (n, i) = (n + 1, i + 1);
+        }
+        g += 1;
+    }
+    table
+}
+
+/// A key table made of groups (`&[Field]` each, in order): a kind's own keys and the families
+/// several kinds share (`checks::common::trust::TLS_FIELDS`…), each family written once.
+macro_rules! field_table {
+    ($($group:expr),+ $(,)?) => {{
+        const GROUPS: &[&[$crate::reader::key_table::Field]] = &[$($group),+];
+        const TABLE: [$crate::reader::key_table::Field;
+            $crate::reader::key_table::count(GROUPS)] = $crate::reader::key_table::concat(GROUPS);
+        &TABLE
+    }};
+}
+pub(crate) use field_table;

@@ -158,6 +158,20 @@ pub fn file_formats() -> impl Iterator<Item = Format> {
     FORMATS.iter().copied().filter(|f| f.file_help.is_some())
 }
 
+/// The file formats in their documented order (`docs/cli.md`): the order the tests expect
+/// them written in.
+#[cfg(test)]
+pub(crate) const FILE_FORMAT_ORDER: [&str; 8] = [
+    "json",
+    "junit",
+    "sarif",
+    "markdown",
+    "codequality",
+    "prometheus",
+    "html",
+    "tap",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,19 +195,7 @@ mod tests {
     #[test]
     fn the_file_formats_are_written_in_their_documented_order() {
         let order: Vec<&str> = file_formats().map(|f| f.name).collect();
-        assert_eq!(
-            order,
-            [
-                "json",
-                "junit",
-                "sarif",
-                "markdown",
-                "codequality",
-                "prometheus",
-                "html",
-                "tap"
-            ]
-        );
+        assert_eq!(order, FILE_FORMAT_ORDER);
     }
 
     #[test]

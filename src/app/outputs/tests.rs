@@ -27,19 +27,7 @@ fn every_file_format_of_the_table_has_its_flag_and_is_written_in_order() {
     let given: Vec<&str> = reversed.iter().map(String::as_str).collect();
     let a = report_args(&given);
     let names: Vec<&str> = a.files.iter().map(|(f, _)| f.name).collect();
-    assert_eq!(
-        names,
-        [
-            "json",
-            "junit",
-            "sarif",
-            "markdown",
-            "codequality",
-            "prometheus",
-            "html",
-            "tap"
-        ]
-    );
+    assert_eq!(names, crate::report::formats::FILE_FORMAT_ORDER);
     let outputs = report_outputs(&a, false, &|_| None);
     let destinations: Vec<String> = outputs.iter().map(|o| o.destination.to_string()).collect();
     assert_eq!(destinations[0], "stdout");

@@ -46,36 +46,35 @@ pub enum TlsMode {
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! db_fields {
     ($tls:expr, $url:expr) => {
-        &[
-            $crate::reader::key_table::req(
-                "url",
-                $crate::reader::key_table::FieldType::String,
-                $url,
-            ),
-            $crate::reader::key_table::opt(
-                "query",
-                $crate::reader::key_table::FieldType::String,
-                "A query to run (default: none, connect only).",
-            ),
-            $crate::reader::key_table::opt(
-                "expect_rows",
-                $crate::reader::key_table::FieldType::Integer,
-                "Number of rows the query must return.",
-            ),
-            $crate::reader::key_table::opt(
-                "expect_value",
-                $crate::reader::key_table::FieldType::String,
-                "Value the first column of the first row must have.",
-            ),
-            $crate::reader::key_table::opt(
-                "tls",
-                $crate::reader::key_table::FieldType::Choice($tls),
-                "TLS mode.",
-            ),
-            $crate::checks::common::trust::INSECURE_FIELD,
-            $crate::checks::common::trust::CA_FILE_FIELD,
-            $crate::checks::common::trust::CLIENT_CERT_FIELD,
-            $crate::checks::common::trust::CLIENT_KEY_FIELD,
+        $crate::reader::key_table::field_table![
+            &[
+                $crate::reader::key_table::req(
+                    "url",
+                    $crate::reader::key_table::FieldType::String,
+                    $url,
+                ),
+                $crate::reader::key_table::opt(
+                    "query",
+                    $crate::reader::key_table::FieldType::String,
+                    "A query to run (default: none, connect only).",
+                ),
+                $crate::reader::key_table::opt(
+                    "expect_rows",
+                    $crate::reader::key_table::FieldType::Integer,
+                    "Number of rows the query must return.",
+                ),
+                $crate::reader::key_table::opt(
+                    "expect_value",
+                    $crate::reader::key_table::FieldType::String,
+                    "Value the first column of the first row must have.",
+                ),
+                $crate::reader::key_table::opt(
+                    "tls",
+                    $crate::reader::key_table::FieldType::Choice($tls),
+                    "TLS mode.",
+                ),
+            ],
+            $crate::checks::common::trust::TLS_FIELDS,
         ]
     };
 }

@@ -17,12 +17,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{
-    CertificateError, DigitallySignedStruct, InconsistentKeys, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, InconsistentKeys, RootCertStore};
 
 use crate::model::Reason;
 
@@ -143,13 +141,20 @@ fn root_store(ca_file: Option<&str>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     let _ = store.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(path) = ca_file {
-        for cert in read_pem_certs(path)? {
-            store
-                .add(cert)
-                .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
-        }
+        add_ca_file(&mut store, path)?;
     }
     Ok(store)
+}
+
+/// Add every certificate of the `ca_file` at `path` to `store`: an error when one cannot be
+/// read or is not usable as a root.
+fn add_ca_file(store: &mut RootCertStore, path: &str) -> Result<(), String> {
+    for cert in read_pem_certs(path)? {
+        store
+            .add(cert)
+            .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The HTTP client of infracheck's own calls (the pull-request comment, `serve`'s webhooks):
@@ -188,16 +193,14 @@ pub fn client_config_wrapped(
     client: Option<&ClientIdentity>,
     wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
 ) -> Result<rustls::ClientConfig, String> {
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(AcceptAnyCert)
-    } else {
-        match webpki_verifier(ca_file)? {
+    let web_pki = || -> Result<Arc<dyn ServerCertVerifier>, String> {
+        Ok(match webpki_verifier(ca_file)? {
             Some(v) => v,
             // No trusted root at all: every certificate has an unknown issuer.
             None => Arc::new(RecordingVerifier::new(None)),
-        }
+        })
     };
-    config_with_verifier(wrap(verifier), versions, client)
+    trust_config(insecure, web_pki, wrap, versions, client)
 }
 
 /// [`client_config_wrapped`] whose web PKI verifier is looked up only when a certificate is
@@ -211,26 +214,166 @@ pub fn deferred_client_config(
     client: Option<&ClientIdentity>,
     wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
 ) -> Result<rustls::ClientConfig, String> {
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(AcceptAnyCert)
-    } else {
+    let deferred = || -> Result<Arc<dyn ServerCertVerifier>, String> {
         // The `ca_file` is read now (a few certificates, no system roots): a file no root
         // store accepts stops the run before any check starts, as a client that cannot be
         // built always has (exit 4).
         if let Some(path) = ca_file {
-            let mut store = RootCertStore::empty();
-            for cert in read_pem_certs(path)? {
-                store
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {path}: unusable certificate: {e}"))?;
+            add_ca_file(&mut RootCertStore::empty(), path)?;
+        }
+        Ok(Arc::new(DeferredVerifier {
+            ca_file: ca_file.map(str::to_owned),
+        }))
+    };
+    trust_config(insecure, deferred, wrap, rustls::DEFAULT_VERSIONS, client)
+}
+
+/// A client config that accepts any certificate under `insecure`, else verifies with the web
+/// PKI verifier `web_pki` gives; its verifier wrapped by `wrap`.
+fn trust_config(
+    insecure: bool,
+    web_pki: impl FnOnce() -> Result<Arc<dyn ServerCertVerifier>, String>,
+    wrap: impl FnOnce(Arc<dyn ServerCertVerifier>) -> Arc<dyn ServerCertVerifier>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    client: Option<&ClientIdentity>,
+) -> Result<rustls::ClientConfig, String> {
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCert)
+    } else {
+        web_pki()?
+    };
+    config_with_verifier(wrap(verifier), versions, client)
+}
+
+/// A certificate to verify, as [`ServerCertVerifier::verify_server_cert`] is given it.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The server's certificate.
+    pub end_entity: &'a CertificateDer<'a>,
+    /// The rest of the chain the server sent.
+    pub intermediates: &'a [CertificateDer<'a>],
+    /// The name the certificate must be valid for.
+    pub server_name: &'a ServerName<'a>,
+    /// The stapled OCSP response (empty: none).
+    pub ocsp_response: &'a [u8],
+    /// The time the verification happens at.
+    pub now: UnixTime,
+}
+
+impl Presented<'_> {
+    /// `verifier`'s verdict on this certificate.
+    pub fn verified_by(
+        &self,
+        verifier: &dyn ServerCertVerifier,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        verifier.verify_server_cert(
+            self.end_entity,
+            self.intermediates,
+            self.server_name,
+            self.ocsp_response,
+            self.now,
+        )
+    }
+}
+
+/// `impl ServerCertVerifier for $ty`, for a verifier that decides about the certificate by
+/// its own `fn verify(&self, &Presented<'_>)`; the one place the trait's methods are written.
+/// The rest, the handshake signature checks (TLS 1.2 and 1.3), the schemes they accept, the
+/// raw public key requirement and the root hints, is either
+/// - `server_cert_verifier!(Type)`: the crypto provider's signature checks, no raw public
+///   keys, no root hints (what the web PKI verifier does too), or
+/// - `server_cert_verifier!(Type, |v| expr)`: whatever the verifier `expr` (an expression of
+///   `v`, the verifier) answers.
+macro_rules! server_cert_verifier {
+    ($ty:ty) => {
+        $crate::checks::common::tls::server_cert_verifier!(@impl $ty, provider);
+    };
+    ($ty:ty, |$v:ident| $to:expr) => {
+        $crate::checks::common::tls::server_cert_verifier!(@impl $ty, (|$v| $to));
+    };
+    (@impl $ty:ty, $by:tt) => {
+        impl ::rustls::client::danger::ServerCertVerifier for $ty {
+            fn verify_server_cert(
+                &self,
+                end_entity: &::rustls::pki_types::CertificateDer<'_>,
+                intermediates: &[::rustls::pki_types::CertificateDer<'_>],
+                server_name: &::rustls::pki_types::ServerName<'_>,
+                ocsp_response: &[u8],
+                now: ::rustls::pki_types::UnixTime,
+            ) -> Result<::rustls::client::danger::ServerCertVerified, ::rustls::Error> {
+                self.verify(&$crate::checks::common::tls::Presented {
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                })
+            }
+
+            $crate::checks::common::tls::server_cert_verifier!(
+                @signatures $by,
+                verify_tls12_signature,
+                verify_tls13_signature
+            );
+
+            fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
+                $crate::checks::common::tls::server_cert_verifier!(
+                    @by $by, self, supported_verify_schemes()
+                )
+            }
+
+            fn requires_raw_public_keys(&self) -> bool {
+                $crate::checks::common::tls::server_cert_verifier!(
+                    @by $by, self, requires_raw_public_keys()
+                )
+            }
+
+            fn root_hint_subjects(&self) -> Option<&[::rustls::DistinguishedName]> {
+                $crate::checks::common::tls::server_cert_verifier!(
+                    @by $by, self, root_hint_subjects()
+                )
             }
         }
-        Arc::new(DeferredVerifier {
-            ca_file: ca_file.map(str::to_owned),
-        })
     };
-    config_with_verifier(wrap(verifier), rustls::DEFAULT_VERSIONS, client)
+    (@signatures $by:tt, $($method:ident),*) => {
+        $(
+            fn $method(
+                &self,
+                message: &[u8],
+                cert: &::rustls::pki_types::CertificateDer<'_>,
+                dss: &::rustls::DigitallySignedStruct,
+            ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+                $crate::checks::common::tls::server_cert_verifier!(
+                    @by $by, self, $method(message, cert, dss)
+                )
+            }
+        )*
+    };
+    // What `$this` answers to `$method`: ...
+    (@by (|$v:ident| $to:expr), $this:tt, $method:ident($($arg:ident),*)) => {{
+        let $v = $this;
+        $to.$method($($arg),*)
+    }};
+    // ... the provider's signature checks ...
+    (@by provider, $this:tt, supported_verify_schemes()) => {
+        $crate::checks::common::tls::provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    };
+    (@by provider, $this:tt, requires_raw_public_keys()) => {
+        false
+    };
+    (@by provider, $this:tt, root_hint_subjects()) => {
+        None
+    };
+    (@by provider, $this:tt, $method:ident($($arg:ident),*)) => {
+        ::rustls::crypto::$method(
+            $($arg,)*
+            &$crate::checks::common::tls::provider().signature_verification_algorithms,
+        )
+    };
 }
+pub(crate) use server_cert_verifier;
 
 /// The web PKI verifier of `ca_file` (over the system roots), looked up when a certificate is
 /// to be verified: the prepared one ([`prepare`]), else built then. Its signature checks are
@@ -240,19 +383,10 @@ pub struct DeferredVerifier {
     ca_file: Option<String>,
 }
 
-impl ServerCertVerifier for DeferredVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl DeferredVerifier {
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
         match webpki_verifier(self.ca_file.as_deref()) {
-            Ok(Some(v)) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
+            Ok(Some(v)) => cert.verified_by(&*v),
             // No trusted root at all: every certificate has an unknown issuer.
             Ok(None) => Err(rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer,
@@ -260,29 +394,9 @@ impl ServerCertVerifier for DeferredVerifier {
             Err(e) => Err(rustls::Error::General(e)),
         }
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyCert.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyCert.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        AcceptAnyCert.supported_verify_schemes()
-    }
 }
+
+server_cert_verifier!(DeferredVerifier);
 
 /// A client config whose verifier keeps the certificate error it reported, for transports that
 /// hand the handshake error back only as text (hickory's DNS over TLS): the typed error still
@@ -567,25 +681,16 @@ impl RecordingVerifier {
     }
 }
 
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl RecordingVerifier {
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
         if let Some(Ok(mut kept)) = self.chain.as_ref().map(|c| c.lock()) {
-            *kept = std::iter::once(end_entity)
-                .chain(intermediates)
+            *kept = std::iter::once(cert.end_entity)
+                .chain(cert.intermediates)
                 .map(|d| d.clone().into_owned())
                 .collect();
         }
         let verdict = match &self.inner {
-            Some(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
+            Some(v) => cert.verified_by(&**v),
             None => Err(rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer,
             )),
@@ -597,80 +702,21 @@ impl ServerCertVerifier for RecordingVerifier {
         }
         verdict
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyCert.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyCert.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        AcceptAnyCert.supported_verify_schemes()
-    }
 }
+
+server_cert_verifier!(RecordingVerifier);
 
 /// Accepts any certificate but still checks handshake signatures (`insecure: true`).
 #[derive(Debug)]
 pub struct AcceptAnyCert;
 
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl AcceptAnyCert {
+    fn verify(&self, _cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
+
+server_cert_verifier!(AcceptAnyCert);
 
 /// The reasons of a failed handshake ([`reason_for`]): the certificate verdicts and
 /// `tls.handshake`.

@@ -5,7 +5,7 @@
 use rustls::pki_types::ServerName;
 
 use super::tls::{ClientIdentity, IdentityError};
-use crate::reader::key_table::{Field, FieldType, opt};
+use crate::reader::key_table::{Field, FieldType, field_table, opt};
 
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
@@ -78,6 +78,14 @@ pub const CLIENT_KEY_FIELD: Field = opt(
     FieldType::String,
     "PEM file of the private key of `client_cert` (its content is a secret).",
 );
+
+/// `client_cert` and `client_key`, in the key table of every kind that takes them.
+pub const CLIENT_FIELDS: &[Field] = &[CLIENT_CERT_FIELD, CLIENT_KEY_FIELD];
+/// The trust keys of a kind that speaks TLS to one server: `insecure`, `ca_file`,
+/// `client_cert` and `client_key`.
+pub const TLS_FIELDS: &[Field] = field_table![&[INSECURE_FIELD, CA_FILE_FIELD], CLIENT_FIELDS];
+/// `warn_days` and `fail_days`.
+pub const DAYS_FIELDS: &[Field] = &[WARN_DAYS_FIELD, FAIL_DAYS_FIELD];
 
 /// Read `client_cert` and `client_key`: both or neither (a problem at the one given alone).
 /// Paths are relative to the directory of the config file that names them. The pair is read,

@@ -12,7 +12,7 @@ use super::resolver::{Resolver, parse_resolver};
 use crate::checks::{CheckDef, Kind, Phase, RunContext, common};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, field_table, opt, req};
 use crate::reader::yaml::{MapReader, Node};
 
 /// The record types a check may query.
@@ -85,64 +85,65 @@ pub fn rcode_name(rc: ResponseCode) -> String {
 impl Kind for DnsSpec {
     const NAME: &'static str = "dns";
 
-    const FIELDS: &'static [Field] = &[
-        req("query_name", T::String, "The name to resolve."),
-        opt(
-            "query_type",
-            T::Choice(QUERY_TYPES),
-            "Record type (default A).",
-        ),
-        opt("expected", T::StringList, "Expected record value(s)."),
-        opt(
-            "match",
-            T::Choice(&["exact", "contains"]),
-            "Whether the answer must equal `expected` or contain it.",
-        ),
-        opt(
-            "resolvers",
-            T::StringList,
-            "Name servers to ask (default: the system's): `IP[:port]` (plain DNS), `tls://IP[:853][#server-name]` (DNS over TLS) or `https://host[:port]/dns-query` (DNS over HTTPS).",
-        ),
-        opt(
-            "expect_rcode",
-            T::Choice(&[
-                "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-                "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
-            ]),
-            "Expected response code (default NOERROR).",
-        ),
-        opt(
-            "min_ttl",
-            T::Integer,
-            "Minimum TTL of the answer, in seconds.",
-        ),
-        opt(
-            "max_ttl",
-            T::Integer,
-            "Maximum TTL of the answer, in seconds.",
-        ),
-        opt(
-            "min_agree",
-            T::Integer,
-            "How many resolvers must give a passing answer.",
-        ),
-        opt(
-            "recursion_desired",
-            T::Bool,
-            "Set the RD flag (default true).",
-        ),
-        opt(
-            "ca_file",
-            T::String,
-            "PEM file of extra CA certificates trusted for `tls://` and `https://` resolvers.",
-        ),
-        opt(
-            "insecure",
-            T::Bool,
-            "Skip certificate verification of `tls://` and `https://` resolvers.",
-        ),
-        common::trust::CLIENT_CERT_FIELD,
-        common::trust::CLIENT_KEY_FIELD,
+    const FIELDS: &'static [Field] = field_table![
+        &[
+            req("query_name", T::String, "The name to resolve."),
+            opt(
+                "query_type",
+                T::Choice(QUERY_TYPES),
+                "Record type (default A).",
+            ),
+            opt("expected", T::StringList, "Expected record value(s)."),
+            opt(
+                "match",
+                T::Choice(&["exact", "contains"]),
+                "Whether the answer must equal `expected` or contain it.",
+            ),
+            opt(
+                "resolvers",
+                T::StringList,
+                "Name servers to ask (default: the system's): `IP[:port]` (plain DNS), `tls://IP[:853][#server-name]` (DNS over TLS) or `https://host[:port]/dns-query` (DNS over HTTPS).",
+            ),
+            opt(
+                "expect_rcode",
+                T::Choice(&[
+                    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+                    "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+                ]),
+                "Expected response code (default NOERROR).",
+            ),
+            opt(
+                "min_ttl",
+                T::Integer,
+                "Minimum TTL of the answer, in seconds.",
+            ),
+            opt(
+                "max_ttl",
+                T::Integer,
+                "Maximum TTL of the answer, in seconds.",
+            ),
+            opt(
+                "min_agree",
+                T::Integer,
+                "How many resolvers must give a passing answer.",
+            ),
+            opt(
+                "recursion_desired",
+                T::Bool,
+                "Set the RD flag (default true).",
+            ),
+            opt(
+                "ca_file",
+                T::String,
+                "PEM file of extra CA certificates trusted for `tls://` and `https://` resolvers.",
+            ),
+            opt(
+                "insecure",
+                T::Bool,
+                "Skip certificate verification of `tls://` and `https://` resolvers.",
+            ),
+        ],
+        common::trust::CLIENT_FIELDS,
     ];
 
     /// The queries (the slowest resolver's).

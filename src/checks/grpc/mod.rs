@@ -24,7 +24,7 @@ use super::common::{self, escape};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
 use crate::model::{Outcome, PhaseName, Reason};
 use crate::reader::ctx::Ctx;
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, field_table, opt, req};
 use crate::reader::yaml::MapReader;
 
 /// The serving statuses `expected` accepts.
@@ -64,45 +64,48 @@ pub struct GrpcSpec {
 impl Kind for GrpcSpec {
     const NAME: &'static str = "grpc";
 
-    const FIELDS: &'static [Field] = &[
-        req(
-            "target",
-            T::String,
-            "`host:port` of the gRPC server (`[::1]:50051` for IPv6).",
-        ),
-        opt(
-            "service",
-            T::String,
-            "Service name asked about (default empty: the whole server's health).",
-        ),
-        opt("tls", T::Bool, "Connect with TLS (default false)."),
-        opt(
-            "server_name",
-            T::String,
-            "With `tls`: SNI and the name verified against the certificate (default: the host).",
-        ),
-        opt(
-            "ca_file",
-            T::String,
-            "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
-        ),
-        common::trust::CLIENT_CERT_FIELD,
-        common::trust::CLIENT_KEY_FIELD,
-        opt(
-            "insecure",
-            T::Bool,
-            "With `tls`: skip certificate verification.",
-        ),
-        opt(
-            "headers",
-            T::StringMap,
-            "gRPC metadata sent with the call; values of auth-like names are secrets.",
-        ),
-        opt(
-            "expected",
-            T::Choice(STATUS_NAMES),
-            "Serving status that passes (default SERVING).",
-        ),
+    const FIELDS: &'static [Field] = field_table![
+        &[
+            req(
+                "target",
+                T::String,
+                "`host:port` of the gRPC server (`[::1]:50051` for IPv6).",
+            ),
+            opt(
+                "service",
+                T::String,
+                "Service name asked about (default empty: the whole server's health).",
+            ),
+            opt("tls", T::Bool, "Connect with TLS (default false)."),
+            opt(
+                "server_name",
+                T::String,
+                "With `tls`: SNI and the name verified against the certificate (default: the host).",
+            ),
+            opt(
+                "ca_file",
+                T::String,
+                "With `tls`: PEM file of a private CA trusted in addition to the system roots.",
+            ),
+        ],
+        common::trust::CLIENT_FIELDS,
+        &[
+            opt(
+                "insecure",
+                T::Bool,
+                "With `tls`: skip certificate verification.",
+            ),
+            opt(
+                "headers",
+                T::StringMap,
+                "gRPC metadata sent with the call; values of auth-like names are secrets.",
+            ),
+            opt(
+                "expected",
+                T::Choice(STATUS_NAMES),
+                "Serving status that passes (default SERVING).",
+            ),
+        ],
     ];
 
     /// The connection (lookup, TCP and TLS) and the health call over HTTP/2.

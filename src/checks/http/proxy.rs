@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hyper_util::client::proxy::matcher::Matcher;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
+
+use crate::checks::common::tls::{Presented, server_cert_verifier};
 
 use crate::model::{Outcome, Reason};
 use crate::reader::ctx::Ctx;
@@ -425,55 +425,19 @@ struct KeepPeerCert {
     certs: Arc<PeerCerts>,
 }
 
-impl ServerCertVerifier for KeepPeerCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl KeepPeerCert {
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut certs) = self.certs.0.lock() {
             certs.insert(
-                server_name.to_str().to_ascii_lowercase(),
-                end_entity.to_vec(),
+                cert.server_name.to_str().to_ascii_lowercase(),
+                cert.end_entity.to_vec(),
             );
         }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-
-    fn requires_raw_public_keys(&self) -> bool {
-        self.inner.requires_raw_public_keys()
-    }
-
-    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
-        self.inner.root_hint_subjects()
+        cert.verified_by(&*self.inner)
     }
 }
+
+server_cert_verifier!(KeepPeerCert, |v| v.inner);
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use super::status::StatusPattern;
 use crate::checks::{CheckDef, Kind, Phase, RunContext, common};
 use crate::model::{Outcome, PhaseName, Reason, Status};
 use crate::reader::ctx::Ctx;
-use crate::reader::key_table::{Field, FieldType as T, opt, req};
+use crate::reader::key_table::{Field, FieldType as T, field_table, opt, req};
 use crate::reader::yaml::{MapReader, Node, Value};
 
 /// Default cap on the response body read.
@@ -134,88 +134,88 @@ pub struct HttpSpec {
 impl Kind for HttpSpec {
     const NAME: &'static str = "http";
 
-    const FIELDS: &'static [Field] = &[
-        req("url", T::String, "The URL to request (http or https)."),
-        opt(
-            "method",
-            T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-            "HTTP method (default GET).",
-        ),
-        opt("headers", T::StringMap, "Request headers."),
-        opt("body", T::String, "Request body."),
-        opt(
-            "expected_status",
-            T::ScalarList,
-            "Accepted status codes or classes like `2xx` (default 200).",
-        ),
-        opt(
-            "body_contains",
-            T::StringList,
-            "Text(s) the response body must contain.",
-        ),
-        opt(
-            "body_not_contains",
-            T::StringList,
-            "Text(s) the response body must not contain.",
-        ),
-        opt(
-            "body_regex",
-            T::String,
-            "A regex the response body must match.",
-        ),
-        opt(
-            "on_body_mismatch",
-            T::Choice(&["warn", "fail"]),
-            "Status of a body text mismatch (default warn).",
-        ),
-        opt(
-            "json",
-            T::ObjectList(&[
-                req(
-                    "path",
-                    T::String,
-                    "JSON path (`a.b[0].c`) into the response body.",
-                ),
-                opt(
-                    "equals",
-                    T::Any,
-                    "The value expected at the path (omit: the path must exist).",
-                ),
-            ]),
-            "Assertions on the JSON response body.",
-        ),
-        opt(
-            "response_headers",
-            T::StringMap,
-            "Response headers and the values they must have.",
-        ),
-        opt(
-            "follow_redirects",
-            T::Bool,
-            "Follow redirects (default true).",
-        ),
-        opt("max_redirects", T::Integer, "Maximum redirects followed."),
-        opt(
-            "forward_headers_on_redirect",
-            T::Bool,
-            "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
-        ),
-        common::trust::INSECURE_FIELD,
-        common::trust::CA_FILE_FIELD,
-        common::trust::CLIENT_CERT_FIELD,
-        common::trust::CLIENT_KEY_FIELD,
-        opt(
-            "proxy",
-            T::String,
-            "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
-        ),
-        opt(
-            "max_body_bytes",
-            T::Integer,
-            "Cap on the response body read.",
-        ),
-        common::trust::WARN_DAYS_FIELD,
-        common::trust::FAIL_DAYS_FIELD,
+    const FIELDS: &'static [Field] = field_table![
+        &[
+            req("url", T::String, "The URL to request (http or https)."),
+            opt(
+                "method",
+                T::Choice(&["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+                "HTTP method (default GET).",
+            ),
+            opt("headers", T::StringMap, "Request headers."),
+            opt("body", T::String, "Request body."),
+            opt(
+                "expected_status",
+                T::ScalarList,
+                "Accepted status codes or classes like `2xx` (default 200).",
+            ),
+            opt(
+                "body_contains",
+                T::StringList,
+                "Text(s) the response body must contain.",
+            ),
+            opt(
+                "body_not_contains",
+                T::StringList,
+                "Text(s) the response body must not contain.",
+            ),
+            opt(
+                "body_regex",
+                T::String,
+                "A regex the response body must match.",
+            ),
+            opt(
+                "on_body_mismatch",
+                T::Choice(&["warn", "fail"]),
+                "Status of a body text mismatch (default warn).",
+            ),
+            opt(
+                "json",
+                T::ObjectList(&[
+                    req(
+                        "path",
+                        T::String,
+                        "JSON path (`a.b[0].c`) into the response body.",
+                    ),
+                    opt(
+                        "equals",
+                        T::Any,
+                        "The value expected at the path (omit: the path must exist).",
+                    ),
+                ]),
+                "Assertions on the JSON response body.",
+            ),
+            opt(
+                "response_headers",
+                T::StringMap,
+                "Response headers and the values they must have.",
+            ),
+            opt(
+                "follow_redirects",
+                T::Bool,
+                "Follow redirects (default true).",
+            ),
+            opt("max_redirects", T::Integer, "Maximum redirects followed."),
+            opt(
+                "forward_headers_on_redirect",
+                T::Bool,
+                "Keep the configured headers on a redirect to another origin (default false: they are dropped).",
+            ),
+        ],
+        common::trust::TLS_FIELDS,
+        &[
+            opt(
+                "proxy",
+                T::String,
+                "Proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; credentials as `user:password@` are secrets), or `none` to connect directly. Without it: the proxy environment variables, as curl reads them.",
+            ),
+            opt(
+                "max_body_bytes",
+                T::Integer,
+                "Cap on the response body read.",
+            ),
+        ],
+        common::trust::DAYS_FIELDS,
     ];
 
     /// The lookup, connection and TLS handshake of a new connection (absent on a pooled one),
