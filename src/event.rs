@@ -176,8 +176,13 @@ impl Sink {
     /// `text` as it may leave the process on one line: secrets masked, control characters
     /// escaped, workflow commands neutralised. For the few texts that reach stderr through
     /// another writer (the progress bar's message).
-    pub fn shown(&self, text: &str) -> String {
+    pub fn shown<S: AsRef<str> + ?Sized>(&self, text: &S) -> String {
         self.redactor().line(text)
+    }
+
+    /// [`Sink::shown`] for a [`crate::model::Text`]: its deferred cuts carried out.
+    pub fn shown_text(&self, text: &crate::model::Text) -> String {
+        self.redactor().line_of(text)
     }
 
     /// Write one event as one line.
@@ -223,7 +228,7 @@ impl Sink {
 fn render(redactor: &Redactor, event: RunEvent<'_>, ansi: bool) -> String {
     let shown = |s: &str| redactor.line(s);
     match event {
-        RunEvent::Finished { result, status } => check_line(result, status, &shown),
+        RunEvent::Finished { result, status } => check_line(result, status, redactor),
         RunEvent::Heartbeat {
             done,
             total,
@@ -281,11 +286,11 @@ fn render(redactor: &Redactor, event: RunEvent<'_>, ansi: bool) -> String {
 
 /// `FAIL api-health 2.00 s connect.refused: connection refused`: one finished check, with the
 /// `status` the report will give it and the report's duration format.
-fn check_line(r: &CheckResult, status: Status, shown: &dyn Fn(&str) -> String) -> String {
+fn check_line(r: &CheckResult, status: Status, redactor: &Redactor) -> String {
     let mut line = format!(
         "{} {} {}",
         status.as_str(),
-        shown(&r.name),
+        redactor.line(&r.name),
         crate::model::human_duration(r.duration)
     );
     if let Some(reason) = r.reason
@@ -293,7 +298,7 @@ fn check_line(r: &CheckResult, status: Status, shown: &dyn Fn(&str) -> String) -
     {
         line.push(' ');
         line.push_str(reason.code());
-        let message = shown(&r.message);
+        let message = redactor.line_of(&r.message);
         if !message.is_empty() {
             let short: String = message.chars().take(120).collect();
             line.push_str(": ");
@@ -386,7 +391,7 @@ mod tests {
         r.name = name.to_owned();
         r.status = Status::Fail;
         r.reason = Some(crate::model::Reason::Blocked);
-        r.message = message.to_owned();
+        r.message = message.into();
         r.duration = Duration::from_millis(2406);
         r
     }

@@ -8,13 +8,13 @@
 //! lower-cases a host name (`https://${HOST_TOKEN}.example.com/` is printed
 //! `abcdefgh12345.example.com`), and a secret must not leak through such a normalisation.
 //!
-//! Checks never cut text that may hold a secret: they mark it with [`cut_later`], and the
-//! redactor masks the whole text first and cuts it afterwards, so a secret that straddles the
-//! cut cannot leave its prefix behind.
+//! Checks never cut text that may hold a secret: they mark the span in a [`Text`]
+//! ([`Text::cut`]), and the redactor masks the whole span first and cuts it afterwards
+//! ([`Redactor::fold`]), so a secret that straddles the cut cannot leave its prefix behind.
 
 use regex::{Regex, RegexBuilder};
 
-use crate::model::CheckResult;
+use crate::model::{Actual, CheckResult, Text, cut};
 
 /// What replaces a secret in every output.
 pub const MASK: &str = "***";
@@ -23,41 +23,11 @@ pub const MASK: &str = "***";
 /// warns about such variables instead.
 pub const MIN_SECRET_CHARS: usize = 6;
 
-/// Opens a deferred cut: `CUT_OPEN` max [`CUT_READ_CAP`] `CUT_TEXT` text `CUT_CLOSE`.
-const CUT_OPEN: char = '\u{E000}';
-const CUT_TEXT: char = '\u{E001}';
-const CUT_CLOSE: char = '\u{E002}';
-/// In a cut's header: the text itself was cut by a read cap (its end may hold part of a secret).
-const CUT_READ_CAP: char = '+';
 /// Longest secret prefix looked for at the end of a text a read cap cut.
 const MAX_PREFIX_CHARS: usize = 1024;
 
 /// The marker the text gets when it is cut.
-pub const ELLIPSIS: char = '…';
-
-/// Mark `text` to be cut to `max_chars` characters (then `…`) by the redactor, after it has been
-/// redacted. `read_cap`: the text is already cut short by a read limit, so its end may hold
-/// the beginning of a secret, which is masked too.
-pub fn cut_later(text: &str, max_chars: usize, read_cap: bool) -> String {
-    // A cut inside `text` (an excerpt quoted in a longer message) is carried out first. Text
-    // that forges a cut gains nothing: every cut masks before it cuts.
-    let cap = if read_cap {
-        CUT_READ_CAP.to_string()
-    } else {
-        String::new()
-    };
-    format!("{CUT_OPEN}{max_chars}{cap}{CUT_TEXT}{text}{CUT_CLOSE}")
-}
-
-/// Cut `s` to `max` characters, marking the cut with `…`.
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max).collect();
-    out.push(ELLIPSIS);
-    out
-}
+pub use crate::model::ELLIPSIS;
 
 /// A regex fragment matching `c` in any of its encoded forms.
 fn char_forms(c: char) -> String {
@@ -168,7 +138,7 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
-    /// Mask every secret, in every form, in a text without deferred cuts.
+    /// Mask every secret, in every form, in a plain text.
     fn mask(&self, s: &str) -> String {
         if let Some(re) = &self.any {
             return re.replace_all(s, MASK).into_owned();
@@ -213,53 +183,101 @@ impl Redactor {
         s.to_owned()
     }
 
-    /// Replace secrets in a string, then carry out its deferred cuts ([`cut_later`]).
-    pub fn text(&self, s: &str) -> String {
-        if !s.contains([CUT_OPEN, CUT_TEXT, CUT_CLOSE]) {
-            return self.mask(s);
+    /// Replace secrets in a plain string. Generic so that a [`Text`] cannot reach it by
+    /// deref (it would lose its cuts): a text goes through [`Redactor::fold`].
+    pub fn text<S: AsRef<str> + ?Sized>(&self, s: &S) -> String {
+        self.mask(s.as_ref())
+    }
+
+    /// Where every secret, in any form, occurs in `s`: byte ranges in order, not
+    /// overlapping.
+    fn secrets_in(&self, s: &str) -> Vec<(usize, usize)> {
+        if let Some(re) = &self.any {
+            return re.find_iter(s).map(|m| (m.start(), m.end())).collect();
         }
-        let mut out = s.to_owned();
-        // Innermost (last opened) first; each round removes one cut, so this ends.
-        let rounds = out.matches(CUT_OPEN).count();
-        for _ in 0..rounds {
-            let Some(open) = out.rfind(CUT_OPEN) else {
-                break;
-            };
-            let body_start = open + CUT_OPEN.len_utf8();
-            let Some(close) = out.get(body_start..).and_then(|t| t.find(CUT_CLOSE)) else {
-                break;
-            };
-            let close = body_start + close;
-            let inner = out.get(body_start..close).unwrap_or_default();
-            let done = match inner.split_once(CUT_TEXT) {
-                Some((header, text)) => {
-                    let read_cap = header.ends_with(CUT_READ_CAP);
-                    let max = header
-                        .trim_end_matches(CUT_READ_CAP)
-                        .parse::<usize>()
-                        .unwrap_or(0);
-                    let mut masked = self.mask(text);
-                    if read_cap {
-                        masked = self.mask_cut_prefix(&masked);
-                    }
-                    cut(&masked, max)
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for secret in &self.literal {
+            for form in [secret.clone(), secret.to_lowercase(), secret.to_uppercase()] {
+                found.extend(
+                    s.match_indices(form.as_str())
+                        .map(|(i, m)| (i, i + m.len())),
+                );
+            }
+        }
+        found.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
+        for (start, end) in found {
+            match merged.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
+    /// `t` with every secret of its whole text masked, before any cut: a secret that
+    /// straddles the edge of a cut is masked whole. An edge that fell inside a secret moves
+    /// to where its mask begins.
+    fn mask_whole(&self, t: &Text) -> Text {
+        let found = self.secrets_in(t);
+        if found.is_empty() {
+            return t.clone();
+        }
+        let mut flat = String::with_capacity(t.len());
+        // Each secret's range, and where its mask begins in the masked text.
+        let mut moved: Vec<(usize, usize, usize)> = Vec::with_capacity(found.len());
+        let mut pos = 0;
+        for (start, end) in found {
+            flat.push_str(t.get(pos..start).unwrap_or_default());
+            moved.push((start, end, flat.len()));
+            flat.push_str(MASK);
+            pos = end;
+        }
+        flat.push_str(t.get(pos..).unwrap_or_default());
+        let at = |p: usize| {
+            let mut shifted = p;
+            for &(start, end, masked_at) in &moved {
+                if p <= start {
+                    break;
                 }
-                None => self.mask(inner),
-            };
-            out.replace_range(open..close + CUT_CLOSE.len_utf8(), &done);
+                if p < end {
+                    return masked_at;
+                }
+                shifted = masked_at + MASK.len() + (p - end);
+            }
+            shifted
+        };
+        t.remap(flat, &at)
+    }
+
+    /// Fold a [`Text`], the one way a text with deferred cuts becomes output: the secrets of
+    /// the whole text are masked first; then each cut span, innermost first, is cut (a span a
+    /// read cap cut short also loses a secret's beginning at its end); then the whole text is
+    /// masked once more.
+    pub fn fold(&self, t: &Text) -> String {
+        if t.is_plain() {
+            return self.mask(t);
         }
-        // Stray markers (never written by `cut_later` outside a cut) go; then the whole text
-        // is masked once more, for secrets around the cuts.
-        let out: String = out
-            .chars()
-            .filter(|c| !matches!(*c, CUT_OPEN | CUT_TEXT | CUT_CLOSE))
-            .collect();
+        let t = self.mask_whole(t);
+        let out = t.fold(&mut |body, max, read_cap| {
+            let mut masked = self.mask(&body);
+            if read_cap {
+                masked = self.mask_cut_prefix(&masked);
+            }
+            cut(&masked, max)
+        });
         self.mask(&out)
+    }
+
+    /// [`Redactor::fold`] made safe for one line of a human output (control characters
+    /// escaped, workflow commands neutralised: [`crate::text::one_line`]).
+    pub fn line_of(&self, t: &Text) -> String {
+        crate::text::one_line(&self.fold(t))
     }
 
     /// [`Redactor::text`] made safe for one line of a human output (control characters
     /// escaped, workflow commands neutralised: [`crate::text::one_line`]).
-    pub fn line(&self, s: &str) -> String {
+    pub fn line<S: AsRef<str> + ?Sized>(&self, s: &S) -> String {
         crate::text::one_line(&self.text(s))
     }
 
@@ -278,42 +296,60 @@ impl Redactor {
         }
     }
 
-    /// Redact one text field in place. A text with no deferred cut and nothing to mask is left
-    /// as it is: no copy (the common case, run for every field of every result).
+    /// Redact one plain text field in place. A text with nothing to mask is left as it is:
+    /// no copy (the common case, run for every field of every result).
     fn field(&self, s: &mut String) {
-        if !s.contains([CUT_OPEN, CUT_TEXT, CUT_CLOSE]) {
-            if self.is_empty() {
-                return;
-            }
-            if let Some(re) = &self.any
-                && !re.is_match(s)
-            {
-                return;
-            }
+        if self.is_empty() {
+            return;
         }
-        *s = self.text(s);
+        if let Some(re) = &self.any
+            && !re.is_match(s)
+        {
+            return;
+        }
+        *s = self.mask(s);
     }
 
-    /// Redact every text field of a result (and carry out its deferred cuts).
+    /// Fold one text field in place: plain afterwards.
+    fn text_field(&self, t: &mut Text) {
+        match std::mem::take(t).into_plain() {
+            Ok(mut s) => {
+                self.field(&mut s);
+                *t = Text::from(s);
+            }
+            Err(cut) => *t = Text::from(self.fold(&cut)),
+        }
+    }
+
+    /// Redact every text field of a result and carry out its deferred cuts: the one place a
+    /// result's texts are folded.
     pub fn redact(&self, r: &mut CheckResult) {
         self.field(&mut r.name);
-        self.field(&mut r.message);
+        self.text_field(&mut r.message);
         if let Some(d) = &mut r.detail {
-            self.field(d);
+            self.text_field(d);
         }
-        self.field(&mut r.target);
+        self.text_field(&mut r.target);
         for t in r.tags.iter_mut().chain(&mut r.pulled_in_by) {
             self.field(t);
         }
         for a in &mut r.failed_attempts {
-            self.field(&mut a.message);
+            self.text_field(&mut a.message);
         }
         for v in r.metadata.values_mut() {
             self.value(v);
         }
+        for (key, t) in r.metadata.take_texts() {
+            r.metadata.insert(key, t.to_json(&|t| self.fold(t)));
+        }
         for c in &mut r.conditions {
             self.field(&mut c.assert);
-            self.value(&mut c.actual);
+            match &mut c.actual {
+                Actual::Value(v) => self.value(v),
+                Actual::Text(t) => {
+                    c.actual = Actual::Value(serde_json::Value::String(self.fold(t)))
+                }
+            }
         }
     }
 }
@@ -378,7 +414,7 @@ mod tests {
         for max in [1usize, 5, 20, 300] {
             for offset in 0..max + SECRET.len() + 2 {
                 let text = format!("{}{SECRET} tail", "x".repeat(offset));
-                let out = r.text(&cut_later(&text, max, false));
+                let out = r.fold(&Text::cut(text, max, false));
                 for k in 3..=SECRET.len() {
                     let prefix = SECRET.get(..k).unwrap();
                     assert!(!out.contains(prefix), "max {max} offset {offset}: {out}");
@@ -393,11 +429,11 @@ mod tests {
         let r = redactor();
         for k in 1..SECRET.len() {
             let text = format!("body {}", SECRET.get(..k).unwrap());
-            let out = r.text(&cut_later(&text, 300, true));
+            let out = r.fold(&Text::cut(text, 300, true));
             assert_eq!(out, "body ***", "{k}");
         }
         // Text that merely ends like nothing secret is kept.
-        assert_eq!(r.text(&cut_later("body xyz", 300, true)), "body xyz");
+        assert_eq!(r.fold(&Text::cut("body xyz", 300, true)), "body xyz");
     }
 
     #[test]
@@ -408,26 +444,65 @@ mod tests {
             "https://***.example.com/ and ***"
         );
         // A cut prefix is masked in any case too.
-        assert_eq!(r.text(&cut_later("host abcdef", 300, true)), "host ***");
+        assert_eq!(r.fold(&Text::cut("host abcdef", 300, true)), "host ***");
     }
 
     #[test]
-    fn nested_cuts_and_stray_markers() {
+    fn nested_cuts_and_plain_pieces() {
         let r = redactor();
-        let inner = cut_later(&format!("inner {SECRET}"), 8, false);
-        let outer = cut_later(&format!("outer {inner} {SECRET}"), 100, false);
-        assert_eq!(r.text(&outer), "outer inner **… ***");
-        assert_eq!(r.text("a\u{E000}b\u{E002}c"), "abc");
-        // A forged cut masks before it cuts too.
-        let forged = format!("a\u{E000}4\u{E001}{SECRET}\u{E002}");
-        assert_eq!(r.text(&forged), "a***");
-        assert_eq!(r.text("a\u{E000}1\u{E001}bc"), "a1bc");
+        let inner = Text::cut(format!("inner {SECRET}"), 8, false);
+        let outer = Text::cut(crate::text!("outer ", inner, " {SECRET}"), 100, false);
+        assert_eq!(r.fold(&outer), "outer inner **… ***");
+        // Plain pieces around a cut are masked too, and a plain text is only masked.
+        let t = crate::text!(
+            "{SECRET} before ",
+            Text::cut("abcdef", 3, false),
+            " after {SECRET}"
+        );
+        assert_eq!(r.fold(&t), "*** before abc… after ***");
+        assert_eq!(r.fold(&Text::from(format!("a {SECRET}"))), "a ***");
+        // Characters a cut was once spelt with are text like any other.
+        assert_eq!(r.text("a\u{E000}b\u{E002}c"), "a\u{E000}b\u{E002}c");
+    }
+
+    #[test]
+    fn a_secret_straddling_the_edge_of_a_cut_piece_is_never_partly_shown() {
+        let r = redactor();
+        // The secret begins in the plain piece and ends inside the cut span, or the reverse:
+        // the whole text is masked after the cut, and the span is masked before it.
+        let (head, tail) = SECRET.split_at(5);
+        for max in [1usize, 3, 6, 20] {
+            let t = crate::text!("x {head}", Text::cut(format!("{tail} rest"), max, false));
+            let out = r.fold(&t);
+            assert!(!out.contains(head), "max {max}: {out}");
+            let t = crate::text!(Text::cut(format!("rest {head}"), max, false), "{tail} y");
+            let out = r.fold(&t);
+            for k in 3..=SECRET.len() {
+                assert!(!out.contains(SECRET.get(..k).unwrap()), "max {max}: {out}");
+            }
+            assert!(!out.contains(tail), "max {max}: {out}");
+        }
+        // Inside one span, across its cut.
+        let t = Text::cut(format!("ab {SECRET} cd"), 6, false);
+        assert_eq!(r.fold(&t), "ab ***…");
+    }
+
+    #[test]
+    fn a_read_cap_masks_a_secret_beginning_at_the_end_of_its_span_only() {
+        let r = redactor();
+        let begins = SECRET.get(..6).unwrap();
+        let t = crate::text!(Text::cut(format!("got {begins}"), 300, true), " (read cap)");
+        assert_eq!(r.fold(&t), "got *** (read cap)");
+        // Without the flag the same text is kept: it is the whole text read.
+        let t = Text::cut(format!("got {begins}"), 300, false);
+        assert_eq!(r.fold(&t), format!("got {begins}"));
+        assert_eq!(r.line_of(&Text::cut("a\nb", 9, false)), "a\\nb");
     }
 
     #[test]
     fn no_secrets_still_cuts() {
         let r = Redactor::default();
-        assert_eq!(r.text(&cut_later("abcdef", 3, false)), "abc…");
+        assert_eq!(r.fold(&Text::cut("abcdef", 3, false)), "abc…");
     }
 
     #[test]
@@ -438,7 +513,7 @@ mod tests {
         result.conditions = vec![crate::model::ConditionResult {
             assert: format!("body contains {SECRET}"),
             ok: false,
-            actual: serde_json::json!(cut_later(&long, 20, false)),
+            actual: Text::cut(long, 20, false).into(),
         }];
         r.redact(&mut result);
         let c = &result.conditions[0];

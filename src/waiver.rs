@@ -187,21 +187,19 @@ pub fn apply(
         let matching: Vec<&Waiver> = waivers.iter().filter(|w| w.matches(&r.name)).collect();
         if let Some(w) = matching.iter().find(|w| w.active(today)) {
             r.status = Status::Waived;
-            r.message = format!(
-                "{}; waived until {}: {}",
-                r.message,
+            r.message.push_str(&format!(
+                "; waived until {}: {}",
                 format_date(w.expires),
                 w.describe()
-            );
+            ));
             r.metadata
                 .insert("waiver".to_owned(), serde_json::json!(w.pattern));
         } else if let Some(w) = matching.iter().max_by_key(|w| w.expires) {
-            r.message = format!(
-                "{}; the waiver expired on {}: {}",
-                r.message,
+            r.message.push_str(&format!(
+                "; the waiver expired on {}: {}",
                 format_date(w.expires),
                 w.describe()
-            );
+            ));
             r.metadata
                 .insert("waiver_expired".to_owned(), serde_json::json!(w.pattern));
         }

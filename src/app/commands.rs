@@ -193,7 +193,7 @@ pub(super) fn list(a: &ListArgs, sink: &Sink) -> ExitCode {
                 "{}\t{}\t{}\t{tags}",
                 shown(&c.name),
                 c.kind(),
-                shown(&c.target)
+                redactor.line_of(&c.target)
             ));
             let by = selected
                 .as_ref()

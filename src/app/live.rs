@@ -130,7 +130,7 @@ impl driver::Progress for Shown<'_> {
         tracing::debug!(check = %name, status = r.status.as_str(), round, "check finished");
         if let Some(detail) = &r.detail {
             // The full error chain behind the short message (`-v`).
-            let detail = self.sink.shown(detail);
+            let detail = self.sink.shown_text(detail);
             tracing::info!(check = %name, detail = %detail, "error chain");
         }
         if !r.phases.is_empty() || r.queued.is_some() {

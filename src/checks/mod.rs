@@ -98,7 +98,7 @@ pub struct CheckDef {
     /// Unique within the environment.
     pub name: String,
     /// What the check targets, with secrets removed (for `list` and reports).
-    pub target: String,
+    pub target: crate::model::Text,
     /// Timeout of one attempt, covering the whole check.
     pub timeout: Duration,
     /// Extra attempts after a FAIL.
@@ -311,7 +311,7 @@ pub fn with_conditions(
                 .map(|c| crate::model::ConditionResult {
                     assert: c.assert.clone(),
                     ok: false,
-                    actual: serde_json::Value::Null,
+                    actual: serde_json::Value::Null.into(),
                 })
                 .collect(),
         );

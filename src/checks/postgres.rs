@@ -88,11 +88,10 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
         };
         return Outcome::fail(
             reason,
-            format!(
-                "{during} failed: {} {} ({})",
-                db.severity(),
+            crate::text!(
+                format!("{during} failed: {} ", db.severity()),
                 escape(db.message(), 300),
-                code.code()
+                format!(" ({})", code.code())
             ),
         );
     }
@@ -102,7 +101,10 @@ fn classify(e: &tokio_postgres::Error, during: &str) -> Outcome {
     } else {
         Reason::DbQuery
     };
-    Outcome::fail(reason, format!("{during} failed: {}", escape(&text, 300)))
+    Outcome::fail(
+        reason,
+        crate::text!("{during} failed: ", escape(&text, 300)),
+    )
 }
 
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Option<String>>> {
@@ -189,7 +191,7 @@ pub async fn run(
         Err(e) => {
             return Outcome::fail(
                 Reason::DbConnect,
-                format!("invalid connection URL: {}", escape(&e.to_string(), 200)),
+                crate::text!("invalid connection URL: ", escape(&e.to_string(), 200)),
             );
         }
     };

@@ -13,13 +13,14 @@ use tokio::io::{
 };
 
 use super::common::{
-    self, Problem, escape, excerpt, latency_problem, millis, percent_decode, printable_url,
-    secret_url, verdict,
+    self, TextProblem, escape, excerpt, latency_problem, millis, percent_decode, printable_url,
+    secret_url, text_problem, verdict,
 };
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
-use crate::model::{Outcome, PhaseName, Reason, Status};
+use crate::model::{Meta, Outcome, PhaseName, Reason, Status, Text};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
+use crate::text;
 
 const MAX_BULK: usize = 1024 * 1024;
 const MAX_ITEMS: usize = 4096;
@@ -233,17 +234,19 @@ impl Reply {
 #[derive(Debug)]
 enum ConnError {
     Io(std::io::Error),
-    Protocol(String),
+    /// What was wrong, quoting the reply (cut by the redactor).
+    Protocol(Text),
 }
 
-impl std::fmt::Display for ConnError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ConnError {
+    /// The error as a report shows it.
+    fn text(&self) -> Text {
         match self {
             ConnError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                f.write_str("the server closed the connection")
+                "the server closed the connection".into()
             }
-            ConnError::Io(e) => write!(f, "{e}"),
-            ConnError::Protocol(m) => write!(f, "not a Redis server? {m}"),
+            ConnError::Io(e) => e.to_string().into(),
+            ConnError::Protocol(m) => text!("not a Redis server? ", m),
         }
     }
 }
@@ -285,9 +288,10 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<String, ConnErr
         return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
     if !line.ends_with(b"\r\n") {
-        return Err(ConnError::Protocol(format!(
-            "unterminated reply line `{}`",
-            excerpt(&line, 80)
+        return Err(ConnError::Protocol(text!(
+            "unterminated reply line `",
+            excerpt(&line, 80),
+            "`"
         )));
     }
     line.truncate(line.len().saturating_sub(2));
@@ -303,7 +307,7 @@ fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
         let mut chars = line.chars();
         let kind = chars.next();
         let rest = chars.as_str();
-        let bad = |what: &str| ConnError::Protocol(format!("{what} `{}`", escape(&line, 80)));
+        let bad = |what: &str| ConnError::Protocol(text!("{what} `", escape(&line, 80), "`"));
         match kind {
             Some('+') => Ok(Reply::Simple(rest.to_owned())),
             Some('-') => Ok(Reply::Error(rest.to_owned())),
@@ -396,7 +400,7 @@ async fn connect(spec: &RedisSpec, ctx: &RunContext, phase: &Phase) -> Result<Co
 }
 
 fn io_fail(e: &ConnError, during: &str) -> Outcome {
-    Outcome::fail(Reason::RedisConnect, format!("{during}: {e}"))
+    Outcome::fail(Reason::RedisConnect, text!("{during}: ", e.text()))
 }
 
 fn is_auth_error(msg: &str) -> bool {
@@ -414,7 +418,7 @@ fn reply_error(msg: &str, during: &str) -> Outcome {
     } else {
         Reason::RedisError
     };
-    Outcome::fail(reason, format!("{during}: {}", escape(msg, 300)))
+    Outcome::fail(reason, text!("{during}: ", escape(msg, 300)))
 }
 
 /// Run one attempt. `conditions`: the check has `expect:` conditions, so every field of the
@@ -467,7 +471,7 @@ pub async fn run(
         Err(e) => return io_fail(&e, "PING failed"),
     }
 
-    let mut meta = std::collections::BTreeMap::new();
+    let mut meta = Meta::new();
     let mut facts = crate::model::Facts::new();
     phase.set("reading INFO server");
     let section: &[u8] = if conditions { b"default" } else { b"server" };
@@ -477,13 +481,10 @@ pub async fn run(
             info_facts(&text, &mut facts);
         }
         if let Some(v) = text.lines().find_map(|l| l.strip_prefix("redis_version:")) {
-            meta.insert(
-                "server_version".to_owned(),
-                serde_json::json!(escape(v.trim(), 40)),
-            );
+            meta.insert_text("server_version".to_owned(), escape(v.trim(), 40));
         }
     }
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     phase.set("waiting for ROLE");
     match conn.command(&[b"ROLE"]).await {
         Ok(Reply::Array(Some(items))) => {
@@ -493,12 +494,8 @@ pub async fn run(
                 "slave" | "replica" => Some(Role::Replica),
                 _ => None,
             };
-            meta.insert(
-                "role".to_owned(),
-                serde_json::json!(
-                    actual.map_or_else(|| escape(&role, 40), |r| r.as_str().to_owned())
-                ),
-            );
+            let shown_role = actual.map_or_else(|| escape(&role, 40), |r| r.as_str().into());
+            meta.insert_text("role".to_owned(), shown_role.clone());
             match actual {
                 Some(Role::Master) => {
                     if let Some(Reply::Array(Some(replicas))) = items.get(2) {
@@ -510,10 +507,7 @@ pub async fn run(
                 }
                 Some(Role::Replica) => {
                     if let Some(state) = items.get(3).and_then(Reply::text) {
-                        meta.insert(
-                            "master_link_state".to_owned(),
-                            serde_json::json!(escape(&state, 40)),
-                        );
+                        meta.insert_text("master_link_state".to_owned(), escape(&state, 40));
                     }
                 }
                 None => {}
@@ -524,10 +518,10 @@ pub async fn run(
                 problems.push((
                     Status::Fail,
                     Reason::RedisRole,
-                    format!(
-                        "role is {}, expected {}",
-                        actual.map_or_else(|| escape(&role, 40), |r| r.as_str().to_owned()),
-                        want.as_str()
+                    text!(
+                        "role is ",
+                        shown_role,
+                        format!(", expected {}", want.as_str())
                     ),
                 ));
             }
@@ -551,7 +545,7 @@ pub async fn run(
             Ok(Reply::Int(_)) => problems.push((
                 Status::Fail,
                 Reason::RedisKey,
-                format!("key `{}` does not exist", escape(key, 200)),
+                text!("key `", escape(key, 200), "` does not exist"),
             )),
             Ok(Reply::Error(m)) => return reply_error(&m, "EXISTS failed"),
             Ok(other) => {
@@ -567,7 +561,7 @@ pub async fn run(
     let elapsed = phase.clocked(start);
     meta.insert("latency_ms".to_owned(), serde_json::json!(millis(elapsed)));
     if let Some(p) = latency_problem(elapsed, thresholds, Reason::RedisLatency) {
-        problems.push(p);
+        problems.push(text_problem(p));
     }
     let _ = conn.command(&[b"QUIT"]).await;
     facts.duration("latency", elapsed);

@@ -62,6 +62,13 @@ pub trait Kind: Sized + Send + Sync + 'static {
     /// problem, reported through `ctx`.
     fn parse(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> Option<(Self, String)>;
 
+    /// The printable target [`Kind::parse`] returned, as reports show it: a kind that quotes
+    /// text which may hold a secret (a command line) cuts it here, by the redactor, after
+    /// the secrets are masked ([`crate::model::Text::cut`]).
+    fn target(&self, printable: String) -> crate::model::Text {
+        printable.into()
+    }
+
     /// The `host:port` the check connects to, shared by every check that targets it: the key
     /// of the per-host concurrency limit. `None` for a kind that is not host-limited.
     fn host_key(&self) -> Option<String>;
@@ -306,12 +313,14 @@ macro_rules! kinds {
                 kind: &str,
                 reader: &mut MapReader<'_>,
                 ctx: &mut Ctx<'_>,
-            ) -> Option<(CheckSpec, String)> {
+            ) -> Option<(CheckSpec, crate::model::Text)> {
                 $(
                     $(#[cfg($cfg)])?
                     if kind == <$spec as Kind>::NAME {
-                        return <$spec as Kind>::parse(reader, ctx)
-                            .map(|(s, t)| (CheckSpec::$variant(Box::new(s)), t));
+                        return <$spec as Kind>::parse(reader, ctx).map(|(s, t)| {
+                            let target = s.target(t);
+                            (CheckSpec::$variant(Box::new(s)), target)
+                        });
                     }
                 )*
                 None

@@ -52,7 +52,7 @@ pub async fn run(
     };
     let connected = Instant::now();
     let connect_ms = millis(connected.saturating_duration_since(start));
-    let mut meta = std::collections::BTreeMap::new();
+    let mut meta = crate::model::Meta::new();
     meta.insert(
         "remote_addr".to_owned(),
         serde_json::json!(addr.to_string()),
@@ -83,9 +83,9 @@ pub async fn run(
         let text = String::from_utf8_lossy(&read.bytes);
         let read_cap = matches!(read.end, ReadEnd::Cap);
         // Cut by the redactor, after the secrets in the whole text read are masked.
-        let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, read_cap);
+        let excerpt = crate::model::Text::cut(text.as_ref(), EXCERPT_CHARS, read_cap);
         meta.insert("bytes_read".to_owned(), serde_json::json!(read.bytes.len()));
-        meta.insert("banner".to_owned(), serde_json::json!(excerpt));
+        meta.insert_text("banner".to_owned(), excerpt);
         facts.value("banner", text.clone().into_owned());
         if let Some(expect) = &spec.expect
             && !read.found
@@ -112,17 +112,18 @@ pub async fn run(
                 ReadEnd::Found => String::new(),
             };
             let got = if text.is_empty() {
-                "nothing".to_owned()
+                "nothing".into()
             } else {
                 let shown = text.escape_debug().to_string();
-                format!(
-                    "`{}`",
-                    crate::redact::cut_later(&shown, EXCERPT_CHARS, read_cap)
+                crate::text!(
+                    "`",
+                    crate::model::Text::cut(shown, EXCERPT_CHARS, read_cap),
+                    "`"
                 )
             };
             return Outcome::fail(
                 Reason::TcpExpect,
-                format!("expected `{expect}`, got {got} ({how})"),
+                crate::text!("expected `{expect}`, got ", got, " ({how})"),
             )
             .with_metadata(meta)
             .with_facts(facts);

@@ -342,9 +342,10 @@ pub fn blocked(check: &CheckDef, by: &str, root: &str) -> CheckResult {
     let outcome = Outcome {
         status: Status::Skip,
         reason: Some(Reason::Blocked),
-        message,
+        message: message.into(),
         detail: None,
         metadata: Default::default(),
+        texts: Default::default(),
         phases: Default::default(),
         observed: None,
     }

@@ -202,7 +202,7 @@ impl ResultSeed<'_> {
                     .map_err(de::Error::custom)?;
                 Ok(FailedAttempt {
                     reason,
-                    message: rest.message,
+                    message: rest.message.into(),
                     duration: rest.duration,
                 })
             })

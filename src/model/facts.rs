@@ -71,5 +71,37 @@ pub struct ConditionResult {
     pub ok: bool,
     /// The value seen: a number, a text, a list; milliseconds for a latency; `null` when the
     /// check did not observe it.
-    pub actual: serde_json::Value,
+    pub actual: Actual,
+}
+
+/// A condition's value seen: a JSON value, or a long text to be cut once its secrets are
+/// masked (written as a string; read back as a value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Actual {
+    /// The value as seen.
+    Value(serde_json::Value),
+    /// A text with a deferred cut.
+    Text(#[serde(with = "super::text::serde_text")] super::Text),
+}
+
+impl From<serde_json::Value> for Actual {
+    fn from(v: serde_json::Value) -> Self {
+        Actual::Value(v)
+    }
+}
+
+impl From<super::Text> for Actual {
+    fn from(t: super::Text) -> Self {
+        match t.into_plain() {
+            Ok(s) => Actual::Value(serde_json::Value::String(s)),
+            Err(t) => Actual::Text(t),
+        }
+    }
+}
+
+impl PartialEq<serde_json::Value> for Actual {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        matches!(self, Actual::Value(v) if v == other)
+    }
 }

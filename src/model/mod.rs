@@ -13,6 +13,7 @@ mod reason;
 mod result;
 mod selection;
 mod summary;
+pub(crate) mod text;
 mod verdict;
 
 pub use annotations::{
@@ -20,7 +21,7 @@ pub use annotations::{
     baseline_line, cert_note, change_note, gate_line, gate_note,
 };
 pub use document::{Document, DocumentSeed, ResultSeed, SCHEMA_VERSION, Tool};
-pub use facts::{ConditionResult, Fact, Facts};
+pub use facts::{Actual, ConditionResult, Fact, Facts};
 pub use history::{
     CheckHistory, GLYPHS, HistorySummary, Mover, RunPoint, SPARK_MAX, newly_flaky, percentile,
     sparkline, trend_line, worst_movers,
@@ -29,11 +30,12 @@ pub use phases::{Elapsed, PhaseName, Phases, format_ms, from_precise_ms, precise
 pub(crate) use reason::reasons;
 pub use reason::{RUN_REASONS, Reason, ReasonClass, ReasonDef};
 pub use result::{
-    CheckResult, FailedAttempt, Kind, Limits, Location, Metadata, Observations, Outcome, Status,
-    WAIVER_KIND,
+    CheckResult, FailedAttempt, Kind, Limits, Location, Meta, Metadata, Observations, Outcome,
+    Status, WAIVER_KIND,
 };
 pub use selection::{SelectionRun, selection_line};
 pub use summary::{Counts, Interruption, Summary};
+pub use text::{ELLIPSIS, Text, TextValue, cut};
 pub use verdict::{Judgement, Verdict};
 
 /// `0.1.0 (commit abc123def456)`: the version with the commit it was built from.

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckGate, CheckHistory, ConditionResult, Facts, Phases, Reason, ResultChange};
+use super::{
+    CheckGate, CheckHistory, ConditionResult, Facts, Phases, Reason, ResultChange, Text, TextValue,
+};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,12 +100,16 @@ pub struct Outcome {
     pub status: Status,
     /// Why, when not PASS.
     pub reason: Option<Reason>,
-    /// One human line.
-    pub message: String,
-    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`.
-    pub detail: Option<String>,
+    /// One human line (its excerpts cut by the redactor).
+    pub message: Text,
+    /// The full error chain behind a short `message`, for `-v` logs and the JSON `detail`
+    /// (boxed: most outcomes have none, and an outcome travels in `Result`s).
+    pub detail: Option<Box<Text>>,
     /// Facts the check observed (status code, address, certificate expiry…).
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Facts that are texts to be cut by the redactor (an excerpt of a body or an output),
+    /// by key; a key is in `metadata` or here, not both (boxed: most outcomes have none).
+    pub texts: Option<Box<BTreeMap<String, TextValue>>>,
     /// Where the attempt's time went (`dns`, `connect`, …); filled in from what the check
     /// recorded once it returns (see `checks::run`).
     pub phases: Phases,
@@ -123,45 +129,58 @@ pub struct Observations {
 
 impl Outcome {
     /// An outcome with its verdict and message only: no detail, no facts, no phases.
-    pub fn new(status: Status, reason: Option<Reason>, message: impl Into<String>) -> Self {
+    pub fn new(status: Status, reason: Option<Reason>, message: impl Into<Text>) -> Self {
         Outcome {
             status,
             reason,
             message: message.into(),
             detail: None,
             metadata: BTreeMap::new(),
+            texts: None,
             phases: Phases::new(),
             observed: None,
         }
     }
 
     /// A passing outcome.
-    pub fn pass(message: impl Into<String>) -> Self {
+    pub fn pass(message: impl Into<Text>) -> Self {
         Outcome::new(Status::Pass, None, message)
     }
 
     /// A warning with its reason.
-    pub fn warn(reason: Reason, message: impl Into<String>) -> Self {
+    pub fn warn(reason: Reason, message: impl Into<Text>) -> Self {
         Outcome::new(Status::Warn, Some(reason), message)
     }
 
     /// A failure with its reason.
-    pub fn fail(reason: Reason, message: impl Into<String>) -> Self {
+    pub fn fail(reason: Reason, message: impl Into<Text>) -> Self {
         Outcome::new(Status::Fail, Some(reason), message)
     }
 
     /// Keep the full error chain behind the short message (JSON `detail`, `-v` logs).
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+    pub fn with_detail(mut self, detail: impl Into<Text>) -> Self {
         let detail = detail.into();
         if detail != self.message {
-            self.detail = Some(detail);
+            self.detail = Some(Box::new(detail));
         }
         self
     }
 
     /// Add one metadata entry.
     pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let Some(texts) = &mut self.texts {
+            texts.remove(key);
+        }
         self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Add one metadata entry that is a text (or a list of texts) with deferred cuts.
+    pub fn with_meta_text(mut self, key: &str, text: impl Into<TextValue>) -> Self {
+        self.metadata.remove(key);
+        self.texts
+            .get_or_insert_default()
+            .insert(key.to_owned(), text.into());
         self
     }
 
@@ -184,12 +203,59 @@ impl Outcome {
         self.observed.get_or_insert_default().conditions = conditions;
     }
 
-    /// Merge metadata gathered before the verdict was known.
-    pub fn with_metadata(mut self, metadata: BTreeMap<String, serde_json::Value>) -> Self {
-        for (k, v) in metadata {
-            self.metadata.entry(k).or_insert(v);
+    /// Merge metadata gathered before the verdict was known (a map of values, or a [`Meta`]
+    /// with texts too); an entry already set is kept.
+    pub fn with_metadata(mut self, metadata: impl Into<Meta>) -> Self {
+        let Meta { values, texts } = metadata.into();
+        for (k, v) in values {
+            if !self.texts.as_ref().is_some_and(|t| t.contains_key(&k)) {
+                self.metadata.entry(k).or_insert(v);
+            }
+        }
+        for (k, t) in texts {
+            if !self.metadata.contains_key(&k) {
+                self.texts.get_or_insert_default().entry(k).or_insert(t);
+            }
         }
         self
+    }
+}
+
+/// Facts a check gathers before its verdict is known: values, and texts with deferred cuts
+/// (an excerpt of what a server said).
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// The values, by key.
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// The texts, by key (a key is in `values` or here).
+    pub texts: BTreeMap<String, TextValue>,
+}
+
+impl Meta {
+    /// No facts.
+    pub fn new() -> Self {
+        Meta::default()
+    }
+
+    /// Set a value.
+    pub fn insert(&mut self, key: String, value: serde_json::Value) {
+        self.texts.remove(&key);
+        self.values.insert(key, value);
+    }
+
+    /// Set a text (or a list of texts) with deferred cuts.
+    pub fn insert_text(&mut self, key: String, text: impl Into<TextValue>) {
+        self.values.remove(&key);
+        self.texts.insert(key, text.into());
+    }
+}
+
+impl From<BTreeMap<String, serde_json::Value>> for Meta {
+    fn from(values: BTreeMap<String, serde_json::Value>) -> Self {
+        Meta {
+            values,
+            texts: BTreeMap::new(),
+        }
     }
 }
 
@@ -200,7 +266,8 @@ pub struct FailedAttempt {
     /// Why the attempt failed.
     pub reason: Reason,
     /// Its message.
-    pub message: String,
+    #[serde(with = "super::text::serde_text")]
+    pub message: Text,
     /// How long it took.
     #[serde(rename = "duration_ms", with = "super::ms")]
     pub duration: Duration,
@@ -217,19 +284,25 @@ pub struct CheckResult {
     #[serde(skip_deserializing)]
     pub kind: Kind,
     /// What the check targets (URL with password removed, `host:port`, …).
-    pub target: String,
+    #[serde(with = "super::text::serde_text")]
+    pub target: Text,
     /// The verdict.
     pub status: Status,
     /// Why, when not PASS. Read back only as one of the reasons the reader was given, by
     /// [`ResultSeed`](super::document::ResultSeed).
     #[serde(skip_deserializing)]
     pub reason: Option<Reason>,
-    /// One line for a human.
-    pub message: String,
+    /// One line for a human (its excerpts cut by the redactor).
+    #[serde(with = "super::text::serde_text")]
+    pub message: Text,
     /// The full error chain behind a short `message` (JSON `detail`; absent when the message
     /// says it all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::text::serde_opt_text"
+    )]
+    pub detail: Option<Text>,
     /// Wall time of all attempts, including retry delays: `duration_ms` (whole milliseconds)
     /// and `duration_us` (the precise figure). Flattened: one value written as two keys (a
     /// result is not a config type; nothing reads its keys for errors).
@@ -309,19 +382,19 @@ impl CheckResult {
     pub fn new(
         name: String,
         kind: Kind,
-        target: String,
+        target: impl Into<Text>,
         location: Location,
         status: Status,
         reason: Option<Reason>,
-        message: String,
+        message: impl Into<Text>,
     ) -> Self {
         CheckResult {
             name,
             kind,
-            target,
+            target: target.into(),
             status,
             reason,
-            message,
+            message: message.into(),
             detail: None,
             duration: Duration::ZERO,
             queued: None,
@@ -391,12 +464,30 @@ mod shared_str {
 /// retained result should not pay for a B-tree node of eleven slots for its three or four
 /// facts. Reads, iterates and serialises like that map (a JSON object, keys in order).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Vec<(String, serde_json::Value)>);
+pub struct Metadata(Vec<(String, serde_json::Value)>, Vec<(String, TextValue)>);
 
 impl Metadata {
     /// No facts.
     pub fn new() -> Self {
-        Metadata(Vec::new())
+        Metadata(Vec::new(), Vec::new())
+    }
+
+    /// These facts, and the facts that are texts with deferred cuts ([`Outcome::texts`]),
+    /// which the redactor turns into string facts ([`Metadata::take_texts`]).
+    pub fn with_texts(mut self, texts: Option<Box<BTreeMap<String, TextValue>>>) -> Self {
+        for (key, text) in texts.map(|t| *t).unwrap_or_default() {
+            if text.is_plain() {
+                self.insert(key, text.to_json(&|t| t.as_str().to_owned()));
+            } else {
+                self.1.push((key, text));
+            }
+        }
+        self
+    }
+
+    /// Take the facts that are texts with deferred cuts, leaving none.
+    pub fn take_texts(&mut self) -> Vec<(String, TextValue)> {
+        std::mem::take(&mut self.1)
     }
 
     /// The value of `key`.
@@ -424,16 +515,17 @@ impl Metadata {
     /// Remove every fact.
     pub fn clear(&mut self) {
         self.0.clear();
+        self.1.clear();
     }
 
     /// How many facts there are.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() + self.1.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_empty()
     }
 
     /// The facts in key order.
@@ -454,7 +546,7 @@ impl Metadata {
 impl From<BTreeMap<String, serde_json::Value>> for Metadata {
     /// Already in key order; one allocation of exactly the map's length.
     fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
-        Metadata(map.into_iter().collect())
+        Metadata(map.into_iter().collect(), Vec::new())
     }
 }
 
@@ -471,8 +563,18 @@ impl<'a> IntoIterator for &'a Metadata {
 }
 
 impl Serialize for Metadata {
+    /// A JSON object, keys in order; a text fact with its cuts carried out (the redactor has
+    /// made it a string fact before any output: [`Text`]'s serialisation).
     fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
-        out.collect_map(self.iter())
+        if self.1.is_empty() {
+            return out.collect_map(self.iter());
+        }
+        let mut all: BTreeMap<&String, serde_json::Value> =
+            self.iter().map(|(k, v)| (k, v.clone())).collect();
+        for (k, t) in &self.1 {
+            all.insert(k, t.to_json(&Text::cut_only));
+        }
+        out.collect_map(all)
     }
 }
 

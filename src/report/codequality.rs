@@ -89,9 +89,9 @@ fn issues(cx: &Context<'_>) -> Vec<Issue> {
                         "{} [{}] (new since baseline): {}",
                         r.name,
                         reason.code(),
-                        r.message
+                        r.message.as_str()
                     ),
-                    _ => format!("{} [{}]: {}", r.name, reason.code(), r.message),
+                    _ => format!("{} [{}]: {}", r.name, reason.code(), r.message.as_str()),
                 },
                 check_name: reason.code(),
                 fingerprint: fp,

@@ -55,7 +55,7 @@ pub(crate) fn summary() -> Summary {
     flaky.flaky = true;
     flaky.failed_attempts = vec![FailedAttempt {
         reason: Reason::Timeout,
-        message: "timed out after 1s waiting for the response headers".to_owned(),
+        message: "timed out after 1s waiting for the response headers".into(),
         duration: Duration::from_millis(1000),
     }];
 
@@ -73,7 +73,7 @@ pub(crate) fn summary() -> Summary {
     api.tags = vec!["api".to_owned(), "smoke".to_owned()];
     api.failed_attempts = vec![FailedAttempt {
         reason: Reason::HttpStatus,
-        message: "expected status 200, got 502".to_owned(),
+        message: "expected status 200, got 502".into(),
         duration: Duration::from_millis(100),
     }];
     api.metadata

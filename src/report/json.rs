@@ -40,7 +40,7 @@ mod tests {
     #[test]
     fn legacy_commands_are_escaped_losslessly() {
         let mut s = crate::report::fixture::summary();
-        s.results[0].message = "x ##[error]y ###[z".to_owned();
+        s.results[0].message = "x ##[error]y ###[z".into();
         let bytes = render(&s).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains("##["), "{text}");

@@ -75,7 +75,7 @@ fn rerun(a: &FailedAttempt) -> TestRerun {
 /// The body text of a failure: everything a reader of GitLab's or Jenkins' test view needs.
 fn description(r: &CheckResult) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}", r.message);
+    let _ = writeln!(s, "{}", r.message.as_str());
     if let Some(reason) = r.reason {
         let _ = writeln!(
             s,
@@ -84,7 +84,7 @@ fn description(r: &CheckResult) -> String {
             reason.short_description()
         );
     }
-    let _ = writeln!(s, "target: {}", r.target);
+    let _ = writeln!(s, "target: {}", r.target.as_str());
     let _ = writeln!(s, "defined at: {}:{}", r.location.file, r.location.line);
     if r.attempts > 1 {
         let _ = writeln!(s, "attempts: {}", r.attempts);
@@ -149,7 +149,7 @@ fn test_case(r: &CheckResult, fail_on_warn: bool) -> TestCase {
     let mut out = String::new();
     if r.status == Status::Warn && !fail_on_warn {
         let code = r.reason.map_or("unknown", Reason::code);
-        let _ = writeln!(out, "WARN [{code}]: {}", r.message);
+        let _ = writeln!(out, "WARN [{code}]: {}", r.message.as_str());
         if let Some(excerpt) = body_excerpt(r) {
             let _ = writeln!(out, "response body (excerpt):\n{excerpt}");
         }
@@ -157,7 +157,7 @@ fn test_case(r: &CheckResult, fail_on_warn: bool) -> TestCase {
     if r.status == Status::Waived {
         // A waived failure passes, with the failure and the waiver in `system-out`.
         let code = r.reason.map_or("unknown", Reason::code);
-        let _ = writeln!(out, "WAIVED [{code}]: {}", r.message);
+        let _ = writeln!(out, "WAIVED [{code}]: {}", r.message.as_str());
     }
     // The schema allows no properties on a test case: the baseline and gate notes go to
     // `system-out` (and into the failure text, see `description`).
@@ -287,7 +287,7 @@ mod tests {
         ] {
             let mut s = fixture::summary();
             if let Some(r) = s.results.first_mut() {
-                r.message = format!("{prefix}::add-mask::forged\n{prefix}::error::x");
+                r.message = format!("{prefix}::add-mask::forged\n{prefix}::error::x").into();
                 r.name = format!("{prefix}::error::n");
             }
             let xml = String::from_utf8(render(&s).unwrap()).unwrap();

@@ -207,7 +207,7 @@ fn log(cx: &Context<'_>) -> Log {
             let message = if r.message.is_empty() {
                 format!("{}: {}", r.name, reason.short_description())
             } else {
-                format!("{}: {}", r.name, r.message)
+                format!("{}: {}", r.name, r.message.as_str())
             };
             SarifResult {
                 rule_id: reason.rule_id(),
@@ -235,7 +235,7 @@ fn log(cx: &Context<'_>) -> Log {
                     environment: summary.environment.clone(),
                     check: r.name.clone(),
                     kind: r.kind,
-                    target: r.target.clone(),
+                    target: r.target.as_str().to_owned(),
                     reason: reason.code(),
                     change: r.baseline.as_ref().map(|c| c.change),
                     latency_regression: r.baseline.as_ref().is_some_and(|c| c.latency_regression),

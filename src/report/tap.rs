@@ -190,7 +190,7 @@ mod tests {
         let mut s = fixture::summary();
         if let Some(r) = s.results.get_mut(1) {
             r.name = "evil\n::error::x\r\nnot ok 99 - forged # SKIP".to_owned();
-            r.message = "  ...\n::warning::y\n##[error]z".to_owned();
+            r.message = "  ...\n::warning::y\n##[error]z".into();
         }
         let tap = render(&s);
         for line in tap.lines() {

@@ -111,7 +111,7 @@ impl Payload {
             status: r.status.as_str(),
             previous_status: tracker.previous.map(Status::as_str),
             reason: r.reason.map(|x| x.code()),
-            message: r.message.clone(),
+            message: r.message.as_str().to_owned(),
             timestamp: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),

@@ -276,10 +276,10 @@ mod reports {
         CheckResult {
             name,
             kind: "http",
-            target: message.clone(),
+            target: message.clone().into(),
             status,
             reason,
-            message: message.clone(),
+            message: message.clone().into(),
             detail: None,
             duration: Duration::from_millis(12),
             queued: None,
@@ -288,7 +288,7 @@ mod reports {
             flaky: status == Status::Pass,
             failed_attempts: vec![FailedAttempt {
                 reason: Reason::ConnectReset,
-                message,
+                message: message.into(),
                 duration: Duration::from_millis(3),
             }],
             metadata: metadata.into(),
@@ -828,7 +828,7 @@ mod reports {
                 .collect();
             let redactor = infracheck::redact::Redactor::new(&[SECRET.to_owned()]);
             for r in &mut results {
-                r.target = format!("https://u:{SECRET}@example.test/");
+                r.target = format!("https://u:{SECRET}@example.test/").into();
                 redactor.redact(r);
             }
             let mut summary = summary_of(&[], &|_| String::new());

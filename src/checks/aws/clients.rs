@@ -165,7 +165,11 @@ fn credentials_error(e: &CredentialsError, assuming_role: bool) -> Outcome {
                 short_message(Reason::AwsUnreachable, &text)
             ),
         )
-        .with_detail(format!("{what}: AWS endpoint unreachable ({text})"));
+        .with_detail(crate::text!(
+            "{what}: AWS endpoint unreachable (",
+            text,
+            ")"
+        ));
     }
     // The hint first, so the short report line (checks::common::MESSAGE_MAX) keeps it; the
     // provider's chain is in `detail`.
@@ -173,5 +177,5 @@ fn credentials_error(e: &CredentialsError, assuming_role: bool) -> Outcome {
         Reason::AwsCredentials,
         format!("{what}: {CREDENTIALS_HINT}"),
     )
-    .with_detail(format!("{what} ({text}): {CREDENTIALS_HINT}"))
+    .with_detail(crate::text!("{what} (", text, "): {CREDENTIALS_HINT}"))
 }

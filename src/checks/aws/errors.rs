@@ -6,7 +6,8 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 use super::xml::parse_query_error;
 use crate::checks::common::escape;
-use crate::model::{Outcome, Reason};
+use crate::model::{Outcome, Reason, Text};
+use crate::text;
 
 /// Error codes that mean the credentials themselves are wrong (not the permission).
 const CREDENTIAL_CODES: &[&str] = &[
@@ -52,14 +53,14 @@ pub(crate) fn service_message(
     code: Option<&str>,
     message: Option<&str>,
     status: u16,
-) -> String {
-    let mut m = format!("{what}: ");
+) -> Text {
+    let mut m = Text::from(format!("{what}: "));
     match (code, message) {
         (Some(c), Some(msg)) if !msg.is_empty() => {
-            m.push_str(&format!("{} ({})", escape(msg, 300), escape(c, 80)));
+            m.push(text!(escape(msg, 300), " (", escape(c, 80), ")"));
         }
-        (Some(c), _) => m.push_str(&escape(c, 80)),
-        (None, Some(msg)) if !msg.is_empty() => m.push_str(&escape(msg, 300)),
+        (Some(c), _) => m.push(escape(c, 80)),
+        (None, Some(msg)) if !msg.is_empty() => m.push(escape(msg, 300)),
         _ => m.push_str(&format!("HTTP {status}")),
     }
     if code.is_some() || message.is_some_and(|s| !s.is_empty()) {
@@ -108,7 +109,7 @@ where
                     crate::checks::common::short_message(Reason::AwsUnreachable, &text)
                 ),
             )
-            .with_detail(format!("{what}: AWS endpoint unreachable: {text}"))
+            .with_detail(text!("{what}: AWS endpoint unreachable: ", text))
         }
         SdkError::ConstructionFailure(_) => {
             // Identity resolution fails here when credentials vanish between our check and the
@@ -119,11 +120,11 @@ where
             } else {
                 Reason::AwsApi
             };
-            Outcome::fail(reason, format!("{what}: {text}"))
+            Outcome::fail(reason, text!("{what}: ", text))
         }
         other => {
             let status = other.raw_response().map(|r| r.status().as_u16());
-            let mut o = Outcome::fail(Reason::AwsApi, format!("{what}: {}", chain(other)));
+            let mut o = Outcome::fail(Reason::AwsApi, text!("{what}: ", chain(other)));
             if let Some(s) = status {
                 o = o.with_meta("http_status", s);
             }
@@ -133,7 +134,7 @@ where
 }
 
 /// An error and its sources on one line, without repeating a source already in the text.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> Text {
     let text = crate::checks::common::error_chain(e);
     // The SDK's messages span lines (one per provider tried); a report line must not.
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");

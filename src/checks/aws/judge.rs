@@ -11,7 +11,8 @@ use crate::checks::Thresholds;
 use crate::checks::common::{add_problem, escape, latency_problem};
 #[cfg(test)]
 use crate::model::Status;
-use crate::model::{Outcome, Reason};
+use crate::model::{Outcome, Reason, Text};
+use crate::text;
 
 /// How many instance ids or targets a message or metadata lists.
 const MAX_NAMES: usize = 10;
@@ -48,9 +49,12 @@ pub(crate) fn sts_verdict(
     {
         Outcome::fail(
             Reason::AwsExpect,
-            format!(
-                "credentials belong to account {}, expected {want} ({shown_arn})",
-                escape(&id.account, 20)
+            text!(
+                "credentials belong to account ",
+                escape(&id.account, 20),
+                ", expected {want} (",
+                &shown_arn,
+                ")"
             ),
         )
     } else if let Some(part) = arn_contains
@@ -58,12 +62,15 @@ pub(crate) fn sts_verdict(
     {
         Outcome::fail(
             Reason::AwsExpect,
-            format!("caller ARN {shown_arn} does not contain `{part}`"),
+            text!("caller ARN ", &shown_arn, " does not contain `{part}`"),
         )
     } else {
-        Outcome::pass(format!(
-            "credentials valid: {shown_arn} (account {})",
-            escape(&id.account, 20)
+        Outcome::pass(text!(
+            "credentials valid: ",
+            shown_arn,
+            " (account ",
+            escape(&id.account, 20),
+            ")"
         ))
     };
     outcome.with_metadata(meta)
@@ -87,23 +94,24 @@ pub(crate) fn bucket_verdict(bucket: &str, answer: &BucketAnswer) -> Outcome {
             message,
         } => (*status, region, code.as_deref(), message.as_deref()),
     };
-    let (reason, text) = match status {
-        404 => (Reason::AwsNotFound, "bucket does not exist".to_owned()),
+    let (reason, said) = match status {
+        404 => (Reason::AwsNotFound, "bucket does not exist".into()),
         403 => (
             Reason::AwsAccessDenied,
-            "access denied (the bucket exists but these credentials may not read it)".to_owned(),
+            "access denied (the bucket exists but these credentials may not read it)".into(),
         ),
         301 => (
             Reason::AwsApi,
             format!(
                 "the bucket is in another region ({}); set `region`",
                 region.as_deref().unwrap_or("unknown")
-            ),
+            )
+            .into(),
         ),
         400 => (
             Reason::AwsApi,
             "bad request (expired or malformed credentials, or a region mismatch; set `region`)"
-                .to_owned(),
+                .into(),
         ),
         _ => (
             service_reason(code, status),
@@ -112,7 +120,7 @@ pub(crate) fn bucket_verdict(bucket: &str, answer: &BucketAnswer) -> Outcome {
     };
     let o = Outcome::fail(
         reason,
-        format!("s3:HeadBucket {bucket}: {text} (HTTP {status})"),
+        text!("s3:HeadBucket {bucket}: ", said, " (HTTP {status})"),
     )
     .with_meta("bucket", bucket)
     .with_meta("http_status", status);
@@ -130,11 +138,11 @@ pub(crate) fn ec2_verdict(
     min_running: u64,
 ) -> Outcome {
     let mut states: BTreeMap<String, u64> = BTreeMap::new();
-    let mut not_running: Vec<String> = Vec::new();
+    let mut not_running: Vec<Text> = Vec::new();
     for i in instances {
         *states.entry(i.state.clone()).or_insert(0) += 1;
         if i.state != "running" {
-            not_running.push(format!("{} ({})", escape(&i.id, 40), escape(&i.state, 30)));
+            not_running.push(text!(escape(&i.id, 40), " (", escape(&i.state, 30), ")"));
         }
     }
     let total = u64::try_from(instances.len()).unwrap_or(u64::MAX);
@@ -150,39 +158,36 @@ pub(crate) fn ec2_verdict(
     meta.insert("running".to_owned(), serde_json::json!(running));
     meta.insert("states".to_owned(), serde_json::json!(states));
     meta.insert("min_running".to_owned(), serde_json::json!(min_running));
-    let listed: Vec<&str> = not_running
-        .iter()
-        .take(MAX_NAMES)
-        .map(String::as_str)
-        .collect();
-    if !listed.is_empty() {
-        meta.insert("not_running".to_owned(), serde_json::json!(listed));
-    }
-    let counts = states
-        .iter()
-        .map(|(s, n)| format!("{n} {}", escape(s, 30)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let listed: Vec<Text> = not_running.into_iter().take(MAX_NAMES).collect();
+    let counts = Text::join(
+        states.iter().map(|(s, n)| text!("{n} ", escape(s, 30))),
+        ", ",
+    );
     let summary = if total == 0 {
-        "no matching instances".to_owned()
+        "no matching instances".into()
     } else {
-        format!("{running}/{total} instances running ({counts})")
+        text!("{running}/{total} instances running (", counts, ")")
     };
     let outcome = if !missing.is_empty() {
         Outcome::fail(
             Reason::AwsNotFound,
-            format!("instances not found: {}; {summary}", missing.join(", ")),
+            text!("instances not found: ", missing.join(", "), "; ", summary),
         )
     } else if running < min_running {
-        let mut m = format!("{summary}; min_running {min_running}");
+        let mut m = text!(summary, "; min_running {min_running}");
         if !listed.is_empty() {
-            m.push_str(&format!("; not running: {}", listed.join(", ")));
+            m.push(text!("; not running: ", Text::join(listed.clone(), ", ")));
         }
         Outcome::fail(Reason::AwsExpect, m)
     } else {
         Outcome::pass(summary)
     };
-    outcome.with_metadata(meta)
+    let outcome = outcome.with_metadata(meta);
+    if listed.is_empty() {
+        outcome
+    } else {
+        outcome.with_meta_text("not_running", listed)
+    }
 }
 
 /// The fields of DB instance `id` (`None`: no such instance): `available` passes, a status in
@@ -198,7 +203,7 @@ pub(crate) fn rds_verdict(id: &str, db: Option<&BTreeMap<String, String>>) -> Ou
         .get("DBInstanceStatus")
         .map(String::as_str)
         .unwrap_or("unknown");
-    let mut meta = BTreeMap::new();
+    let mut meta: BTreeMap<String, Text> = BTreeMap::new();
     for (leaf, key) in [
         ("DBInstanceStatus", "db_status"),
         ("Engine", "engine"),
@@ -208,42 +213,55 @@ pub(crate) fn rds_verdict(id: &str, db: Option<&BTreeMap<String, String>>) -> Ou
         ("AvailabilityZone", "availability_zone"),
     ] {
         if let Some(v) = db.get(leaf) {
-            meta.insert(key.to_owned(), serde_json::json!(escape(v, 100)));
+            meta.insert(key.to_owned(), escape(v, 100));
         }
     }
     let shown = escape(status, 60);
     let engine = db
         .get("Engine")
-        .map(|e| format!(" ({})", escape(e, 40)))
+        .map(|e| text!(" (", escape(e, 40), ")"))
         .unwrap_or_default();
     let outcome = if status == "available" {
-        Outcome::pass(format!("DB instance {id}{engine} is available"))
+        Outcome::pass(text!("DB instance {id}", engine, " is available"))
     } else if RDS_SERVING.contains(&status) {
         Outcome::warn(
             Reason::AwsExpect,
-            format!("DB instance {id}{engine} is `{shown}` (serving, maintenance in progress)"),
+            text!(
+                "DB instance {id}",
+                engine,
+                " is `",
+                shown,
+                "` (serving, maintenance in progress)"
+            ),
         )
     } else {
         Outcome::fail(
             Reason::AwsExpect,
-            format!("DB instance {id}{engine} is `{shown}`, not available"),
+            text!(
+                "DB instance {id}",
+                engine,
+                " is `",
+                shown,
+                "`, not available"
+            ),
         )
     };
-    outcome.with_metadata(meta)
+    meta.into_iter()
+        .fold(outcome, |o, (key, value)| o.with_meta_text(&key, value))
 }
 
 /// `id:port (state: reason)` of a target that is not healthy.
-fn target_line(t: &TargetHealth) -> String {
+fn target_line(t: &TargetHealth) -> Text {
     let mut line = escape(&t.id, 80);
     if !t.port.is_empty() {
-        line.push(':');
-        line.push_str(&escape(&t.port, 6));
+        line.push_str(":");
+        line.push(escape(&t.port, 6));
     }
-    line.push_str(&format!(" ({}", escape(&t.state, 30)));
+    line.push(text!(" (", escape(&t.state, 30)));
     if !t.reason.is_empty() {
-        line.push_str(&format!(": {}", escape(&t.reason, 60)));
+        line.push(text!(": ", escape(&t.reason, 60)));
     }
-    line.push(')');
+    line.push_str(")");
     line
 }
 
@@ -251,7 +269,7 @@ fn target_line(t: &TargetHealth) -> String {
 /// must be healthy.
 pub(crate) fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>) -> Outcome {
     let mut states: BTreeMap<String, u64> = BTreeMap::new();
-    let mut unhealthy: Vec<String> = Vec::new();
+    let mut unhealthy: Vec<Text> = Vec::new();
     for t in targets {
         *states.entry(t.state.clone()).or_insert(0) += 1;
         if t.state != "healthy" {
@@ -261,37 +279,34 @@ pub(crate) fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>)
     let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
     let healthy = states.get("healthy").copied().unwrap_or(0);
     let need = min_healthy.unwrap_or(total).max(1);
-    let listed: Vec<&str> = unhealthy
-        .iter()
-        .take(MAX_NAMES)
-        .map(String::as_str)
-        .collect();
+    let listed: Vec<Text> = unhealthy.into_iter().take(MAX_NAMES).collect();
     let mut meta = BTreeMap::new();
     meta.insert("targets".to_owned(), serde_json::json!(total));
     meta.insert("healthy".to_owned(), serde_json::json!(healthy));
     meta.insert("states".to_owned(), serde_json::json!(states));
-    if !listed.is_empty() {
-        meta.insert("unhealthy".to_owned(), serde_json::json!(listed));
-    }
-    let summary = format!("{healthy}/{total} targets healthy");
+    let mut summary = Text::from(format!("{healthy}/{total} targets healthy"));
     let outcome = if total == 0 {
         Outcome::fail(
             Reason::AwsExpect,
             "no targets registered in the target group",
         )
     } else if healthy < need {
-        let mut m = summary;
         if let Some(min) = min_healthy {
-            m.push_str(&format!(" (min_healthy {min})"));
+            summary.push_str(&format!(" (min_healthy {min})"));
         }
         if !listed.is_empty() {
-            m.push_str(&format!("; not healthy: {}", listed.join(", ")));
+            summary.push(text!("; not healthy: ", Text::join(listed.clone(), ", ")));
         }
-        Outcome::fail(Reason::AwsExpect, m)
+        Outcome::fail(Reason::AwsExpect, summary)
     } else {
         Outcome::pass(summary)
     };
-    outcome.with_metadata(meta)
+    let outcome = outcome.with_metadata(meta);
+    if listed.is_empty() {
+        outcome
+    } else {
+        outcome.with_meta_text("unhealthy", listed)
+    }
 }
 
 /// An answered check's outcome with the latency verdict of its API calls folded in: slower than
@@ -309,9 +324,16 @@ mod tests {
     use super::*;
 
     /// Text as a report shows it: the deferred cuts carried out.
-    fn shown(v: impl std::fmt::Display) -> String {
-        let text = v.to_string();
-        crate::redact::Redactor::default().text(text.trim_matches('"'))
+    fn shown(t: &Text) -> String {
+        crate::redact::Redactor::default().fold(t)
+    }
+
+    /// A text fact as a report shows it.
+    fn shown_fact(o: &Outcome, key: &str) -> String {
+        match o.texts.as_ref().and_then(|t| t.get(key)) {
+            Some(crate::model::TextValue::One(t)) => shown(t),
+            other => format!("{other:?}"),
+        }
     }
 
     fn identity() -> Identity {
@@ -326,21 +348,21 @@ mod tests {
     fn sts_verdicts() {
         let id = identity();
         let o = sts_verdict(&id, Some("123456789012"), Some("ci-reader"));
-        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        assert_eq!(o.status, Status::Pass, "{}", o.message.as_str());
         assert_eq!(o.metadata["user_id"], "AROA:infracheck");
         let o = sts_verdict(&id, Some("999999999999"), None);
         assert_eq!(o.reason, Some(Reason::AwsExpect));
         assert!(
             shown(&o.message).contains("account 123456789012, expected 999999999999"),
             "{}",
-            o.message
+            o.message.as_str()
         );
         let o = sts_verdict(&id, None, Some("user/admin"));
         assert_eq!(o.reason, Some(Reason::AwsExpect));
         assert!(
             shown(&o.message).contains("does not contain `user/admin`"),
             "{}",
-            o.message
+            o.message.as_str()
         );
     }
 
@@ -374,7 +396,7 @@ mod tests {
         assert!(
             o.message.contains("another region (us-east-2)"),
             "{}",
-            o.message
+            o.message.as_str()
         );
         assert_eq!(
             bucket_verdict("b-1", &refused(500)).reason,
@@ -401,7 +423,7 @@ mod tests {
         let o = rds_verdict("orders", Some(&db("stopped")));
         assert_eq!(o.reason, Some(Reason::AwsExpect));
         assert_eq!(o.status, Status::Fail);
-        assert_eq!(shown(&o.metadata["engine"]), "postgres");
+        assert_eq!(shown_fact(&o, "engine"), "postgres");
         let o = rds_verdict("nope", None);
         assert_eq!(o.reason, Some(Reason::AwsNotFound));
         assert_eq!(
@@ -427,7 +449,7 @@ mod tests {
         assert!(
             shown(&o.message).contains("i-2:80 (unhealthy: Target.Timeout)"),
             "{}",
-            o.message
+            o.message.as_str()
         );
         assert_eq!(target_verdict(&list, Some(1)).status, Status::Pass);
         assert_eq!(target_verdict(&[], Some(0)).reason, Some(Reason::AwsExpect));
@@ -445,7 +467,7 @@ mod tests {
             inst("i-3", "stopped"),
         ];
         let o = ec2_verdict(&list, &[], 2);
-        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        assert_eq!(o.status, Status::Pass, "{}", o.message.as_str());
         assert_eq!(
             o.metadata["states"],
             serde_json::json!({"running": 2, "stopped": 1})
@@ -455,7 +477,7 @@ mod tests {
         assert!(
             shown(&o.message).contains("not running: i-3 (stopped)"),
             "{}",
-            o.message
+            o.message.as_str()
         );
         let o = ec2_verdict(&list, &["i-9".into()], 1);
         assert_eq!(o.reason, Some(Reason::AwsNotFound));

@@ -52,9 +52,10 @@ pub(crate) fn endpoint(
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
         _ => Err(Outcome::fail(
             Reason::AwsApi,
-            format!(
-                "invalid {prefix} endpoint URL `{}` (check AWS_ENDPOINT_URL)",
-                escape(&text, 200)
+            crate::text!(
+                "invalid {prefix} endpoint URL `",
+                escape(&text, 200),
+                "` (check AWS_ENDPOINT_URL)"
             ),
         )),
     }
@@ -161,7 +162,7 @@ pub(crate) async fn post(
     let resp = req.body(body).send().await.map_err(|e| {
         Outcome::fail(
             Reason::AwsUnreachable,
-            format!("{what}: AWS endpoint unreachable: {}", chain(&e)),
+            crate::text!("{what}: AWS endpoint unreachable: ", chain(&e)),
         )
     })?;
     let status = resp.status().as_u16();
@@ -179,7 +180,7 @@ async fn read_capped(resp: reqwest::Response, what: &str) -> Result<Vec<u8>, Out
         Ok(body) => Ok(body.kept),
         Err(e) => Err(Outcome::fail(
             Reason::AwsUnreachable,
-            format!("{what}: reading the response failed: {}", chain(&e)),
+            crate::text!("{what}: reading the response failed: ", chain(&e)),
         )),
     }
 }

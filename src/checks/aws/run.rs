@@ -208,6 +208,6 @@ async fn target_health(call: &QueryCall<'_>, arn: &str, min_healthy: Option<u64>
 fn unreadable(what: &str, e: &str) -> Outcome {
     Outcome::fail(
         Reason::AwsApi,
-        format!("{what}: unreadable response: {}", escape(e, 200)),
+        crate::text!("{what}: unreadable response: ", escape(e, 200)),
     )
 }

@@ -12,12 +12,14 @@ use crate::reader::key_table::{Field, FieldType as T, opt, req};
 use std::time::{Duration, Instant};
 
 use super::common::capped::{self, Capped};
-use super::common::{Problem, escape, escape_controls, latency_problem, millis, verdict};
+use super::common::{
+    TextProblem, escape, escape_controls, latency_problem, millis, text_problem, verdict,
+};
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
-use crate::model::{Outcome, PhaseName, Reason, Status};
+use crate::model::{Outcome, PhaseName, Reason, Status, Text};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::{MapReader, Node, Value};
-use crate::redact::cut_later;
+use crate::text;
 
 /// Default cap on each captured stream.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
@@ -187,8 +189,12 @@ impl Kind for CommandSpec {
                 cwd,
                 max_output,
             },
-            escape(&target, 300),
+            escape_controls(&target),
         ))
+    }
+
+    fn target(&self, printable: String) -> Text {
+        Text::cut(printable, 300, false)
     }
 
     /// Runs locally: not host-limited.
@@ -319,14 +325,14 @@ pub async fn run(
             let what = match e.kind() {
                 std::io::ErrorKind::NotFound => match &spec.cwd {
                     Some(dir) if !std::path::Path::new(dir).is_dir() => {
-                        format!("working directory `{}` does not exist", escape(dir, 200))
+                        text!("working directory `", escape(dir, 200), "` does not exist")
                     }
-                    _ => format!("program `{}` not found", escape(program, 200)),
+                    _ => text!("program `", escape(program, 200), "` not found"),
                 },
                 std::io::ErrorKind::PermissionDenied => {
-                    format!("permission denied running `{}`", escape(program, 200))
+                    text!("permission denied running `", escape(program, 200), "`")
                 }
-                _ => format!("cannot start `{}`: {e}", escape(program, 200)),
+                _ => text!("cannot start `", escape(program, 200), "`: {e}"),
             };
             return Outcome::fail(Reason::CommandSpawn, what);
         }
@@ -392,6 +398,7 @@ pub async fn run(
         meta.insert("output_held_open".to_owned(), serde_json::json!(true));
     }
     // Cut by the redactor, after the secrets in the whole captured output are masked.
+    let mut excerpts = Vec::new();
     for (key, bytes, total) in [
         ("stdout_excerpt", &out, out_total),
         ("stderr_excerpt", &err, err_total),
@@ -402,10 +409,7 @@ pub async fn run(
         } else {
             bytes
         }));
-        meta.insert(
-            key.to_owned(),
-            serde_json::json!(cut_later(&text, EXCERPT_CHARS, capped)),
-        );
+        excerpts.push((key, Text::cut(text, EXCERPT_CHARS, capped)));
     }
     let code = status.code();
     if let Some(c) = code {
@@ -437,7 +441,11 @@ pub async fn run(
         stderr_capped: err_total > err.len(),
         elapsed,
     };
-    judge(spec, thresholds, &ran)
+    excerpts
+        .into_iter()
+        .fold(judge(spec, thresholds, &ran), |o, (key, excerpt)| {
+            o.with_meta_text(key, excerpt)
+        })
         .with_metadata(meta)
         .with_facts(facts)
 }
@@ -465,7 +473,7 @@ struct Ran<'a> {
 fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
     let (code, signal, out, err, elapsed) =
         (ran.code, ran.signal, ran.stdout, ran.stderr, ran.elapsed);
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     let want = spec
         .expect_exit
         .iter()
@@ -475,11 +483,11 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
     match code {
         Some(c) if spec.expect_exit.contains(&c) => {}
         Some(c) => {
-            let mut m = format!("exit code {c}, expected {want}");
+            let mut m = Text::from(format!("exit code {c}, expected {want}"));
             let tail =
                 last_line(err, ran.stderr_capped).or_else(|| last_line(out, ran.stdout_capped));
             if let Some(t) = tail {
-                m.push_str(&format!(" (last output: {t})"));
+                m.push(text!(" (last output: ", t, ")"));
             }
             problems.push((Status::Fail, Reason::CommandExit, m));
         }
@@ -489,7 +497,8 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
             format!(
                 "killed by signal {}, expected exit code {want}",
                 signal.map_or_else(|| "?".to_owned(), |s| s.to_string())
-            ),
+            )
+            .into(),
         )),
     }
     let out_text = String::from_utf8_lossy(out);
@@ -499,7 +508,7 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
             problems.push((
                 Status::Fail,
                 Reason::CommandOutput,
-                format!("stdout does not contain `{}`", escape(want, 200)),
+                text!("stdout does not contain `", escape(want, 200), "`"),
             ));
         }
     }
@@ -508,7 +517,7 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
             problems.push((
                 Status::Fail,
                 Reason::CommandOutput,
-                format!("stdout contains forbidden `{}`", escape(bad, 200)),
+                text!("stdout contains forbidden `", escape(bad, 200), "`"),
             ));
         }
     }
@@ -518,7 +527,11 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
         problems.push((
             Status::Fail,
             Reason::CommandOutput,
-            format!("stdout does not match regex `{}`", escape(re.as_str(), 200)),
+            text!(
+                "stdout does not match regex `",
+                escape(re.as_str(), 200),
+                "`"
+            ),
         ));
     }
     for want in &spec.stderr_contains {
@@ -526,7 +539,7 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
             problems.push((
                 Status::Fail,
                 Reason::CommandOutput,
-                format!("stderr does not contain `{}`", escape(want, 200)),
+                text!("stderr does not contain `", escape(want, 200), "`"),
             ));
         }
     }
@@ -536,11 +549,15 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
         problems.push((
             Status::Fail,
             Reason::CommandOutput,
-            format!("stderr does not match regex `{}`", escape(re.as_str(), 200)),
+            text!(
+                "stderr does not match regex `",
+                escape(re.as_str(), 200),
+                "`"
+            ),
         ));
     }
     if let Some(p) = latency_problem(elapsed, thresholds, Reason::CommandLatency) {
-        problems.push(p);
+        problems.push(text_problem(p));
     }
     let ok = format!(
         "exit code {} in {} ms",
@@ -554,13 +571,13 @@ fn judge(spec: &CommandSpec, thresholds: Thresholds, ran: &Ran<'_>) -> Outcome {
 /// has masked the secrets. `capped`: the capture cut the output short, so the line may end
 /// with the beginning of a secret, which is masked too (and a character the cap split in two
 /// is dropped rather than shown as `\u{fffd}`, which would hide that beginning).
-fn last_line(bytes: &[u8], capped: bool) -> Option<String> {
+fn last_line(bytes: &[u8], capped: bool) -> Option<Text> {
     let bytes = if capped { whole_chars(bytes) } else { bytes };
     let text = String::from_utf8_lossy(bytes);
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
-        .map(|l| cut_later(&escape_controls(l.trim()), 200, capped))
+        .map(|l| Text::cut(escape_controls(l.trim()), 200, capped))
 }
 
 /// `bytes` without a UTF-8 sequence the end cuts in two.

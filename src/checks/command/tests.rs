@@ -46,7 +46,7 @@ fn exit_output_and_latency_are_judged() {
     );
     let o = judge(&s, &ran(Some(2), b"ready", b"boom\nlast words\n", 5));
     assert_eq!(o.reason, Some(Reason::CommandExit));
-    let shown = crate::redact::Redactor::default().text(&o.message);
+    let shown = crate::redact::Redactor::default().fold(&o.message);
     assert_eq!(shown, "exit code 2, expected 0 (last output: last words)");
     let o = judge(&s, &ran(None, b"ready", b"", 5));
     assert_eq!(o.message, "killed by signal 9, expected exit code 0");
@@ -78,7 +78,7 @@ fn a_secret_the_capture_cut_leaves_no_prefix_in_the_message() {
         let out = format!("log line\nkey={}", &secret[..k]);
         let mut r = ran(Some(1), b"", out.as_bytes(), 5);
         r.stderr_capped = true;
-        let shown = redactor.text(&judge(&s, &r).message);
+        let shown = redactor.fold(&judge(&s, &r).message);
         assert_eq!(
             shown, "exit code 1, expected 0 (last output: key=***)",
             "{k}"

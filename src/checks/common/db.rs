@@ -1,11 +1,12 @@
 //! The part of `postgres_checks` and `mysql_checks` they share: the connection URL, the query
 //! and its expectations, the TLS mode and its trust keys.
 
-use super::judge::Problem;
+use super::judge::TextProblem;
 use super::text::escape;
 use super::url::secret_url;
-use crate::model::{Reason, Status};
+use crate::model::{Meta, Reason, Status};
 use crate::reader::ctx::Ctx;
+use crate::text;
 
 /// The phases a database check times (`phases:` takes these names): `connect` (the lookup and
 /// the TCP connection, made by infracheck with [`connect`]; for MySQL also the server's
@@ -245,15 +246,15 @@ impl QueryResult {
 
 /// What a database check gathers once logged in (metadata, problems, facts), and its verdict.
 pub struct DbReport {
-    meta: std::collections::BTreeMap<String, serde_json::Value>,
-    problems: Vec<Problem>,
+    meta: Meta,
+    problems: Vec<TextProblem>,
     facts: crate::model::Facts,
 }
 
 impl DbReport {
     /// A report whose `connect_ms` is `connect_time` (the connection through the login).
     pub fn new(connect_time: std::time::Duration) -> Self {
-        let mut meta = std::collections::BTreeMap::new();
+        let mut meta = Meta::new();
         meta.insert(
             "connect_ms".to_owned(),
             serde_json::json!(super::millis(connect_time)),
@@ -267,10 +268,8 @@ impl DbReport {
 
     /// Record the server's version (`server_version`, escaped and short).
     pub fn server_version(&mut self, v: &str) {
-        self.meta.insert(
-            "server_version".to_owned(),
-            serde_json::json!(escape(v, 80)),
-        );
+        self.meta
+            .insert_text("server_version".to_owned(), escape(v, 80));
     }
 
     /// Record the `query`'s result: its metadata, its expectations, its facts.
@@ -298,7 +297,7 @@ impl DbReport {
             serde_json::json!(super::millis(elapsed)),
         );
         if let Some(p) = super::latency_problem(elapsed, thresholds, Reason::DbLatency) {
-            self.problems.push(p);
+            self.problems.push(super::text_problem(p));
         }
         let ok = match &common.query {
             Some(_) => format!("connected and queried in {} ms", elapsed.as_millis()),
@@ -312,14 +311,14 @@ impl DbReport {
 }
 
 /// Check a query result against `expect_rows` / `expect_value`.
-pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut Vec<Problem>) {
+pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut Vec<TextProblem>) {
     if let Some(want) = common.expect_rows
         && u64::try_from(result.rows).unwrap_or(u64::MAX) != want
     {
         problems.push((
             Status::Fail,
             Reason::DbExpect,
-            format!("query returned {} rows, expected {want}", result.rows),
+            format!("query returned {} rows, expected {want}", result.rows).into(),
         ));
     }
     if let Some(want) = &common.expect_value {
@@ -327,7 +326,11 @@ pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut V
             None => problems.push((
                 Status::Fail,
                 Reason::DbExpect,
-                format!("query returned no value, expected `{}`", escape(want, 100)),
+                text!(
+                    "query returned no value, expected `",
+                    escape(want, 100),
+                    "`"
+                ),
             )),
             Some(got) => {
                 let got = got.as_deref().unwrap_or("NULL");
@@ -335,10 +338,12 @@ pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut V
                     problems.push((
                         Status::Fail,
                         Reason::DbExpect,
-                        format!(
-                            "query returned `{}`, expected `{}`",
+                        text!(
+                            "query returned `",
                             escape(got, 100),
-                            escape(want, 100)
+                            "`, expected `",
+                            escape(want, 100),
+                            "`"
                         ),
                     ));
                 }
@@ -348,19 +353,13 @@ pub fn db_expectations(common: &DbCommon, result: &QueryResult, problems: &mut V
 }
 
 /// Metadata about a query result: the row count and the first value (escaped, short).
-pub fn db_result_meta(
-    result: &QueryResult,
-    meta: &mut std::collections::BTreeMap<String, serde_json::Value>,
-) {
+pub fn db_result_meta(result: &QueryResult, meta: &mut Meta) {
     meta.insert("rows".to_owned(), serde_json::json!(result.rows));
     if let Some(v) = &result.first {
-        meta.insert(
-            "first_value".to_owned(),
-            match v {
-                Some(s) => serde_json::json!(escape(s, 200)),
-                None => serde_json::Value::Null,
-            },
-        );
+        match v {
+            Some(s) => meta.insert_text("first_value".to_owned(), escape(s, 200)),
+            None => meta.insert("first_value".to_owned(), serde_json::Value::Null),
+        }
     }
 }
 

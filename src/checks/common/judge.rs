@@ -5,11 +5,19 @@
 use std::time::Duration;
 
 use crate::checks::Thresholds;
-use crate::model::{Outcome, PhaseName, Phases, Reason, Status, format_ms};
+use crate::model::{Outcome, PhaseName, Phases, Reason, Status, Text, format_ms};
 use crate::reader::ctx::format_duration;
 
 /// One thing a check found wrong: its status (WARN or FAIL), reason code and message.
 pub type Problem = (Status, Reason, String);
+
+/// A [`Problem`] whose message quotes untrusted text with deferred cuts ([`Text`]).
+pub type TextProblem = (Status, Reason, Text);
+
+/// A plain problem as a [`TextProblem`].
+pub fn text_problem((status, reason, message): Problem) -> TextProblem {
+    (status, reason, message.into())
+}
 
 /// The latency verdict: FAIL over `fail_latency`, WARN over `warn_latency`, else `None`.
 pub fn latency_problem(
@@ -95,7 +103,11 @@ pub fn latency_verdict(
 
 /// Fold collected problems into one outcome: the worst status wins, its messages are joined
 /// with `; ` and its first reason is reported. No problems is PASS with `ok_message`.
-pub fn verdict(problems: Vec<Problem>, ok_message: String) -> Outcome {
+/// The messages are plain ([`Problem`]) or quote untrusted text ([`TextProblem`]).
+pub fn verdict<M: Into<Text>>(
+    problems: Vec<(Status, Reason, M)>,
+    ok_message: impl Into<Text>,
+) -> Outcome {
     let Some(worst) = problems
         .iter()
         .map(|(s, _, _)| *s)
@@ -108,22 +120,24 @@ pub fn verdict(problems: Vec<Problem>, ok_message: String) -> Outcome {
     for (s, r, m) in problems {
         if s == worst {
             first.get_or_insert(r);
-            msgs.push(m);
+            msgs.push(m.into());
         }
     }
     let reason = first.unwrap_or(Reason::Internal);
     match worst {
         // Checks produce PASS, WARN and FAIL only; SKIP and WAIVED are decided by the run.
-        Status::Fail | Status::Skip | Status::Waived => Outcome::fail(reason, msgs.join("; ")),
-        Status::Warn => Outcome::warn(reason, msgs.join("; ")),
+        Status::Fail | Status::Skip | Status::Waived => {
+            Outcome::fail(reason, Text::join(msgs, "; "))
+        }
+        Status::Warn => Outcome::warn(reason, Text::join(msgs, "; ")),
         Status::Pass => Outcome::pass(ok_message),
     }
 }
 
 /// Add one more problem (a latency verdict, say) to a finished outcome, folded as
 /// [`verdict`] does: the outcome's own problem comes first; its detail and metadata stay.
-pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
-    let Some(extra) = extra else {
+pub fn add_problem<M: Into<Text>>(outcome: Outcome, extra: Option<(Status, Reason, M)>) -> Outcome {
+    let Some((extra_status, extra_reason, extra_message)) = extra else {
         return outcome;
     };
     let Outcome {
@@ -132,18 +146,20 @@ pub fn add_problem(outcome: Outcome, extra: Option<Problem>) -> Outcome {
         message,
         detail,
         metadata,
+        texts,
         phases,
         observed,
     } = outcome;
-    let mut problems = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     if status != Status::Pass {
         problems.push((status, reason.unwrap_or(Reason::Internal), message.clone()));
     }
-    problems.push(extra);
+    problems.push((extra_status, extra_reason, extra_message.into()));
     let mut folded = verdict(problems, message);
     folded.detail = detail;
     folded.phases = phases;
     folded.observed = observed;
+    folded.texts = texts;
     folded.with_metadata(metadata)
 }
 
@@ -314,15 +330,15 @@ mod tests {
 
     #[test]
     fn the_worst_problems_make_the_outcome() {
-        let o = verdict(Vec::new(), "fine".into());
+        let o = verdict(Vec::<Problem>::new(), "fine");
         assert_eq!((o.status, o.message.as_str()), (Status::Pass, "fine"));
         let o = verdict(
             vec![
-                (Status::Warn, Reason::HttpBody, "w".into()),
-                (Status::Fail, Reason::HttpStatus, "a".into()),
-                (Status::Fail, Reason::HttpHeader, "b".into()),
+                (Status::Warn, Reason::HttpBody, "w"),
+                (Status::Fail, Reason::HttpStatus, "a"),
+                (Status::Fail, Reason::HttpHeader, "b"),
             ],
-            "fine".into(),
+            "fine",
         );
         assert_eq!(o.status, Status::Fail);
         assert_eq!(o.reason, Some(Reason::HttpStatus));
@@ -346,7 +362,10 @@ mod tests {
         );
         let o = add_problem(Outcome::fail(Reason::RedisKey, "1/3"), slow());
         assert_eq!((o.status, o.message.as_str()), (Status::Fail, "1/3"));
-        assert_eq!(add_problem(Outcome::pass("ok"), None).message, "ok");
+        assert_eq!(
+            add_problem(Outcome::pass("ok"), None::<Problem>).message,
+            "ok"
+        );
     }
 
     #[test]

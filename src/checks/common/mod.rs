@@ -18,8 +18,8 @@ pub mod trust;
 pub mod url;
 
 pub use judge::{
-    Problem, add_problem, days_problem, latency_problem, latency_verdict, millis, soft_deadline,
-    verdict,
+    Problem, TextProblem, add_problem, days_problem, latency_problem, latency_verdict, millis,
+    soft_deadline, text_problem, verdict,
 };
 pub use text::{
     MESSAGE_MAX, error_chain, escape, escape_controls, excerpt, one_short_line, short_message,

@@ -1,7 +1,7 @@
 //! Untrusted text made safe for one report line, and the short messages of transport
 //! failures.
 
-use crate::model::{Outcome, Reason};
+use crate::model::{Outcome, Reason, Text};
 
 /// An error and its sources on one line, without repeating a source already in the text
 /// (`connection failed: tls: certificate expired`).
@@ -28,34 +28,29 @@ pub const MESSAGE_MAX: usize = 120;
 /// after redaction. The full text is kept in `detail` (JSON, `-v` logs) unless a detail is
 /// already there.
 pub fn one_short_line(mut outcome: Outcome) -> Outcome {
-    let line = outcome
-        .message
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = outcome.message.collapse_whitespace();
     if line == outcome.message && line.chars().count() <= MESSAGE_MAX {
         return outcome;
     }
     if outcome.detail.is_none() && line.chars().count() > MESSAGE_MAX {
-        outcome.detail = Some(line.clone());
+        outcome.detail = Some(Box::new(line.clone()));
     }
     // `…` is the last of the MESSAGE_MAX characters.
-    outcome.message = crate::redact::cut_later(&line, MESSAGE_MAX - 1, false);
+    outcome.message = Text::cut(line, MESSAGE_MAX - 1, false);
     outcome
 }
 
 /// Text from a server or a child process, made safe for one report line: decoded lossily,
 /// control characters escaped (`\n`, `\u{1b}`), cut to `max_chars` with `…` when longer. The
-/// cut is carried out by the redactor, after it has masked the secrets
-/// ([`crate::redact::cut_later`]).
-pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
+/// cut is carried out by the redactor, after it has masked the secrets ([`Text::cut`]).
+pub fn excerpt(bytes: &[u8], max_chars: usize) -> Text {
     let text = String::from_utf8_lossy(bytes);
     escape(&text, max_chars)
 }
 
 /// [`excerpt`] for text already decoded.
-pub fn escape(text: &str, max_chars: usize) -> String {
-    crate::redact::cut_later(&escape_controls(text), max_chars, false)
+pub fn escape(text: &str, max_chars: usize) -> Text {
+    Text::cut(escape_controls(text), max_chars, false)
 }
 
 /// Control characters as visible escapes (`\n`, `\u{1b}`), nothing cut.
@@ -109,7 +104,7 @@ mod tests {
 
     #[test]
     fn one_short_line_keeps_the_chain_in_detail() {
-        let shown = |s: &str| crate::redact::Redactor::default().text(s);
+        let shown = |t: &Text| crate::redact::Redactor::default().fold(t);
         let chain = format!(
             "sts:GetCallerIdentity: dispatch failure:\n  {}",
             "io error: ".repeat(80)
@@ -131,14 +126,17 @@ mod tests {
             Outcome::fail(Reason::RedisError, "s3: NoSuchBucket").with_detail("full"),
         );
         assert_eq!(
-            (short.message.as_str(), short.detail.as_deref()),
+            (
+                short.message.as_str(),
+                short.detail.as_deref().map(Text::as_str)
+            ),
             ("s3: NoSuchBucket", Some("full"))
         );
     }
 
     #[test]
     fn escapes_control_characters_and_caps() {
-        let done = |s: String| crate::redact::Redactor::default().text(&s);
+        let done = |t: Text| crate::redact::Redactor::default().fold(&t);
         assert_eq!(done(escape("a\nb\u{1b}[31m", 100)), "a\\nb\\u{1b}[31m");
         assert_eq!(done(escape("a\nb", 2)), "a\\…");
         assert_eq!(done(escape("abcdef", 3)), "abc…");

@@ -9,8 +9,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::GrpcSpec;
 use crate::checks::Thresholds;
-use crate::checks::common::{Problem, escape, latency_problem, millis, verdict};
-use crate::model::{Outcome, Reason, Status};
+use crate::checks::common::{TextProblem, escape, latency_problem, millis, text_problem, verdict};
+use crate::model::{Outcome, Reason, Status, Text};
+use crate::text;
 
 /// What the health call answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +59,9 @@ pub(super) fn judge(
     thresholds: Thresholds,
 ) -> Outcome {
     let what = if spec.service.is_empty() {
-        "the server".to_owned()
+        "the server".into()
     } else {
-        format!("service `{}`", escape(&spec.service, 100))
+        text!("service `", escape(&spec.service, 100), "`")
     };
     let want = spec.expected.as_str_name();
     let mut meta = BTreeMap::new();
@@ -74,7 +75,7 @@ pub(super) fn judge(
     if let Observed::Error(code, _) = observed {
         meta.insert("grpc_code".to_owned(), serde_json::json!(code_name(*code)));
     }
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     // `grpc.status` of `expect:` conditions: the serving status, or the gRPC error code.
     let mut facts = crate::model::Facts::new();
     facts.duration("latency", elapsed);
@@ -95,55 +96,54 @@ pub(super) fn judge(
                     Ok(ServingStatus::Unknown) | Err(_) => Reason::GrpcUnknown,
                 };
                 let detail = if matches!(observed, Observed::Error(Code::NotFound, _)) {
-                    format!("{what} is unknown to the health service (NOT_FOUND)")
+                    text!(&what, " is unknown to the health service (NOT_FOUND)")
                 } else {
-                    format!("{what} is {name}")
+                    text!(&what, " is {name}")
                 };
-                problems.push((Status::Fail, reason, format!("{detail}, expected {want}")));
+                problems.push((Status::Fail, reason, text!(detail, ", expected {want}")));
             }
         }
         (None, Observed::Error(Code::Unimplemented, _)) => problems.push((
             Status::Fail,
             Reason::GrpcUnimplemented,
             "the server has no health service: grpc.health.v1.Health/Check answered UNIMPLEMENTED"
-                .to_owned(),
+                .into(),
         )),
         (None, Observed::Error(Code::DeadlineExceeded, m)) => problems.push((
             Status::Fail,
             Reason::Timeout,
-            format!(
-                "Health/Check answered DEADLINE_EXCEEDED{}",
-                server_message(m)
-            ),
+            text!("Health/Check answered DEADLINE_EXCEEDED", server_message(m)),
         )),
         (None, Observed::Error(code, m)) => problems.push((
             Status::Fail,
             Reason::GrpcError,
-            format!(
-                "Health/Check answered {}{}",
-                code_name(*code),
+            text!(
+                format!("Health/Check answered {}", code_name(*code)),
                 server_message(m)
             ),
         )),
         (None, Observed::Serving(_)) => {}
     }
     if let Some(p) = latency_problem(elapsed, thresholds, Reason::GrpcLatency) {
-        problems.push(p);
+        problems.push(text_problem(p));
     }
     let ok = if spec.expected == ServingStatus::Serving {
-        format!("{what} is SERVING ({} ms)", elapsed.as_millis())
+        text!(what, format!(" is SERVING ({} ms)", elapsed.as_millis()))
     } else {
-        format!("{what} is {want}, as expected ({} ms)", elapsed.as_millis())
+        text!(
+            what,
+            format!(" is {want}, as expected ({} ms)", elapsed.as_millis())
+        )
     };
     verdict(problems, ok).with_metadata(meta).with_facts(facts)
 }
 
 /// `: <message>` for a server's status message (untrusted: escaped and cut), or nothing.
-fn server_message(m: &str) -> String {
+fn server_message(m: &str) -> Text {
     if m.trim().is_empty() {
-        String::new()
+        Text::new()
     } else {
-        format!(": {}", escape(m.trim(), 300))
+        text!(": ", escape(m.trim(), 300))
     }
 }
 

@@ -210,10 +210,7 @@ impl Kind for GrpcSpec {
         } else {
             None
         };
-        let mut printable = net::host_port(&host, port);
-        if !service.is_empty() {
-            printable.push_str(&format!(" (service {})", escape(&service, 100)));
-        }
+        let printable = net::host_port(&host, port);
         Some((
             GrpcSpec {
                 host,
@@ -225,6 +222,14 @@ impl Kind for GrpcSpec {
             },
             printable,
         ))
+    }
+
+    fn target(&self, printable: String) -> crate::model::Text {
+        if self.service.is_empty() {
+            printable.into()
+        } else {
+            crate::text!(printable, " (service ", escape(&self.service, 100), ")")
+        }
     }
 
     fn host_key(&self) -> Option<String> {
@@ -482,7 +487,7 @@ fn transport_failure(
     };
     Outcome::fail(
         reason,
-        format!("{during}: {}", escape(&parts.join(": "), 500)),
+        crate::text!("{during}: ", escape(&parts.join(": "), 500)),
     )
 }
 

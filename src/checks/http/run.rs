@@ -101,11 +101,12 @@ pub async fn run(
         facts.duration("latency", elapsed);
         facts.value("body", String::from_utf8_lossy(&kept).into_owned());
     }
+    let mut meta = crate::model::Meta::from(meta);
     if outcome.status != Status::Pass {
         // Cut by the redactor, after the secrets in the whole body are masked.
         let text = String::from_utf8_lossy(&kept);
-        let excerpt = crate::redact::cut_later(&text, EXCERPT_CHARS, truncated);
-        meta.insert("body_excerpt".to_owned(), serde_json::json!(excerpt));
+        let excerpt = crate::model::Text::cut(text, EXCERPT_CHARS, truncated);
+        meta.insert_text("body_excerpt".to_owned(), excerpt);
     }
     outcome.with_metadata(meta).with_facts(facts)
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use super::MAX_NAMES;
-use crate::checks::common::{Problem, escape, verdict};
-use crate::model::{Outcome, Reason, Status};
+use crate::checks::common::{TextProblem, escape, verdict};
+use crate::model::{Meta, Outcome, Reason, Status, Text};
+use crate::text;
 
 pub(super) fn count(v: Option<i32>) -> u64 {
     v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
@@ -53,9 +54,9 @@ pub(super) fn pods(
     max_restarts: Option<u64>,
 ) -> Outcome {
     let mut ready = 0u64;
-    let mut not_ready: Vec<String> = Vec::new();
+    let mut not_ready: Vec<Text> = Vec::new();
     let mut worst_restarts = 0u64;
-    let mut restarting: Vec<String> = Vec::new();
+    let mut restarting: Vec<Text> = Vec::new();
     for p in items {
         let name = p.metadata.name.clone().unwrap_or_default();
         let status = p.status.as_ref();
@@ -65,7 +66,7 @@ pub(super) fn pods(
             let phase = status
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Unknown".to_owned());
-            not_ready.push(format!("{} ({})", escape(&name, 100), escape(&phase, 30)));
+            not_ready.push(text!(escape(&name, 100), " (", escape(&phase, 30), ")"));
         }
         let restarts: u64 = status
             .and_then(|s| s.container_statuses.as_ref())
@@ -75,39 +76,32 @@ pub(super) fn pods(
         if let Some(limit) = max_restarts
             && restarts > limit
         {
-            restarting.push(format!("{} ({restarts})", escape(&name, 100)));
+            restarting.push(text!(escape(&name, 100), " ({restarts})"));
         }
     }
     let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
-    let mut meta = BTreeMap::new();
+    let mut meta = Meta::new();
     meta.insert("pods".to_owned(), serde_json::json!(total));
     meta.insert("ready_pods".to_owned(), serde_json::json!(ready));
     meta.insert(
         "max_restarts_seen".to_owned(),
         serde_json::json!(worst_restarts),
     );
+    let not_ready: Vec<Text> = not_ready.into_iter().take(MAX_NAMES).collect();
     if !not_ready.is_empty() {
-        meta.insert(
-            "not_ready".to_owned(),
-            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
-        );
+        meta.insert_text("not_ready".to_owned(), not_ready.clone());
     }
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<TextProblem> = Vec::new();
     if total == 0 {
         problems.push((
             Status::Fail,
             Reason::K8sNotReady,
-            format!("no pods match `{}` in {ns}", escape(selector, 200)),
+            text!("no pods match `", escape(selector, 200), "` in {ns}"),
         ));
     } else {
         let need = min_ready.unwrap_or(total);
         if ready < need {
-            let names: Vec<&String> = not_ready.iter().take(MAX_NAMES).collect();
-            let list = names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = Text::join(not_ready, ", ");
             let req = match min_ready {
                 Some(m) => format!(" (min_ready {m})"),
                 None => String::new(),
@@ -115,22 +109,18 @@ pub(super) fn pods(
             problems.push((
                 Status::Fail,
                 Reason::K8sNotReady,
-                format!("{ready}/{total} pods ready{req}; not ready: {list}"),
+                text!("{ready}/{total} pods ready{req}; not ready: ", list),
             ));
         }
     }
     if let Some(limit) = max_restarts
         && !restarting.is_empty()
     {
-        let list: Vec<&str> = restarting
-            .iter()
-            .take(MAX_NAMES)
-            .map(String::as_str)
-            .collect();
+        let list = Text::join(restarting.into_iter().take(MAX_NAMES), ", ");
         problems.push((
             Status::Warn,
             Reason::K8sRestarts,
-            format!("restarts over max_restarts {limit}: {}", list.join(", ")),
+            text!("restarts over max_restarts {limit}: ", list),
         ));
     }
     // `k8s.ready` and `k8s.restarts` (the most restarts of one pod) of `expect:` conditions.
@@ -144,7 +134,7 @@ pub(super) fn pods(
 
 pub(super) fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
     let mut ready = 0u64;
-    let mut not_ready = Vec::new();
+    let mut not_ready: Vec<Text> = Vec::new();
     for n in items {
         let ok = n
             .status
@@ -158,31 +148,24 @@ pub(super) fn nodes(items: &[Node], min_ready: Option<u64>) -> Outcome {
         }
     }
     let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
-    let mut meta = BTreeMap::new();
+    let mut meta = Meta::new();
     meta.insert("nodes".to_owned(), serde_json::json!(total));
     meta.insert("ready_nodes".to_owned(), serde_json::json!(ready));
+    let not_ready: Vec<Text> = not_ready.into_iter().take(MAX_NAMES).collect();
     if !not_ready.is_empty() {
-        meta.insert(
-            "not_ready".to_owned(),
-            serde_json::json!(not_ready.iter().take(MAX_NAMES).collect::<Vec<_>>()),
-        );
+        meta.insert_text("not_ready".to_owned(), not_ready.clone());
     }
     let need = min_ready.unwrap_or(total).max(1);
     let summary = format!("{ready}/{total} nodes ready");
     let outcome = if ready >= need {
         Outcome::pass(summary)
     } else {
-        let names: Vec<&str> = not_ready
-            .iter()
-            .take(MAX_NAMES)
-            .map(String::as_str)
-            .collect();
-        let mut m = summary;
+        let mut m = Text::from(summary);
         if let Some(min) = min_ready {
             m.push_str(&format!(" (min_ready {min})"));
         }
-        if !names.is_empty() {
-            m.push_str(&format!("; not ready: {}", names.join(", ")));
+        if !not_ready.is_empty() {
+            m.push(text!("; not ready: ", Text::join(not_ready, ", ")));
         }
         Outcome::fail(Reason::K8sNotReady, m)
     };

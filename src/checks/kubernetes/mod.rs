@@ -314,19 +314,19 @@ fn api_error(e: &kube::Error, what: &str) -> Outcome {
             };
             Outcome::fail(
                 reason,
-                format!("{what}: {} ({})", escape(&msg, 300), status.code),
+                crate::text!("{what}: ", escape(&msg, 300), format!(" ({})", status.code)),
             )
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
             let text = super::common::error_chain(e);
             Outcome::fail(
                 Reason::K8sUnreachable,
-                format!("{what}: API server unreachable: {}", escape(&text, 300)),
+                crate::text!("{what}: API server unreachable: ", escape(&text, 300)),
             )
         }
         other => Outcome::fail(
             Reason::K8sApi,
-            format!("{what}: {}", escape(&other.to_string(), 300)),
+            crate::text!("{what}: ", escape(&other.to_string(), 300)),
         ),
     }
 }

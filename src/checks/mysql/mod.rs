@@ -14,9 +14,10 @@ use std::time::Instant;
 use super::common::db::{DbCommon, DbReport, TlsMode, parse_db};
 use super::common::escape;
 use super::{CheckDef, Kind, Phase, RunContext, Thresholds};
-use crate::model::{Outcome, PhaseName, Reason};
+use crate::model::{Outcome, PhaseName, Reason, Text};
 use crate::reader::ctx::Ctx;
 use crate::reader::yaml::MapReader;
+use crate::text;
 use wire::{Conn, WireError};
 
 /// Server error codes that mean "these credentials may not connect".
@@ -97,17 +98,17 @@ fn classify(e: &WireError, during: &str) -> Outcome {
                 fallback
             };
             let code = match state {
-                Some(s) => format!("{code} {}", escape(s, 10)),
-                None => code.to_string(),
+                Some(s) => text!("{code} ", escape(s, 10)),
+                None => code.to_string().into(),
             };
             Outcome::fail(
                 reason,
-                format!("{during} failed: {} ({code})", escape(message, 300)),
+                text!("{during} failed: ", escape(message, 300), " (", code, ")"),
             )
         }
         other => Outcome::fail(
             fallback,
-            format!("{during} failed: {}", escape(&other.to_string(), 300)),
+            text!("{during} failed: ", escape(&other.to_string(), 300)),
         ),
     }
 }
@@ -148,12 +149,12 @@ impl Target {
     /// Read the URL: host, port (3306), user, password and database percent-decoded, and its
     /// parameters (an unknown one, or one whose job the check's keys do, is an error naming
     /// it; its value is never quoted).
-    fn of(url: &url::Url) -> Result<Target, String> {
+    fn of(url: &url::Url) -> Result<Target, Text> {
         let host = match url.host() {
             Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            _ => return Err("the URL has no host".to_owned()),
+            _ => return Err("the URL has no host".into()),
         };
         let mut clear_without_tls = false;
         for (key, value) in url.query_pairs() {
@@ -161,25 +162,27 @@ impl Target {
             match key {
                 "enable_cleartext_plugin" => {
                     clear_without_tls = value.parse().map_err(|_| {
-                        "URL parameter `enable_cleartext_plugin` must be `true` or `false`"
-                            .to_owned()
+                        Text::from(
+                            "URL parameter `enable_cleartext_plugin` must be `true` or `false`",
+                        )
                     })?;
                 }
                 "require_ssl" | "verify_ca" | "verify_identity" | "built_in_roots" => {
                     return Err(format!(
                         "URL parameter `{key}` is not supported: use the `tls`, `insecure` and \
                          `ca_file` keys"
-                    ));
+                    )
+                    .into());
                 }
                 "socket" => {
                     return Err(
                         "URL parameter `socket` is not supported: the check connects over TCP"
-                            .to_owned(),
+                            .into(),
                     );
                 }
                 k if IGNORED_PARAMS.contains(&k) => {}
                 other => {
-                    return Err(format!("unknown URL parameter `{}`", escape(other, 40)));
+                    return Err(text!("unknown URL parameter `", escape(other, 40), "`"));
                 }
             }
         }
@@ -225,7 +228,7 @@ pub async fn run(
     let target = match Target::of(&db.url) {
         Ok(t) => t,
         Err(e) => {
-            return Outcome::fail(Reason::DbConnect, format!("invalid connection URL: {e}"));
+            return Outcome::fail(Reason::DbConnect, text!("invalid connection URL: ", e));
         }
     };
     let start = Instant::now();
@@ -300,8 +303,8 @@ async fn login(
         let stream = connector.connect(name, stream).await.map_err(|e| {
             Outcome::fail(
                 Reason::DbConnect,
-                format!(
-                    "connect failed: TLS handshake failed: {}",
+                text!(
+                    "connect failed: TLS handshake failed: ",
                     escape(&e.to_string(), 300)
                 ),
             )
@@ -326,8 +329,8 @@ mod tests {
     }
 
     /// A message as reports show it (its deferred cuts carried out).
-    fn shown(s: &str) -> String {
-        crate::redact::Redactor::default().text(s)
+    fn shown(s: &Text) -> String {
+        crate::redact::Redactor::default().fold(s)
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn csp_hashes_match_the_inline_blocks_and_nothing_else_is_inline() {
 fn hostile_text_is_escaped() {
     let mut s = fixture::summary();
     s.results[0].name = "<img src=x onerror=alert(1)>\"'&".to_owned();
-    s.results[0].message = "</pre></details><script>alert(1)</script>".to_owned();
+    s.results[0].message = "</pre></details><script>alert(1)</script>".into();
     s.results[0]
         .metadata
         .insert("header".to_owned(), "<b>x</b>".into());

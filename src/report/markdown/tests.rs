@@ -104,7 +104,7 @@ fn always_under_the_limit_with_a_visible_note() {
         .map(|i| {
             let mut r = template.clone();
             r.name = format!("check-{i}");
-            r.message = "x".repeat(2000);
+            r.message = "x".repeat(2000).into();
             r
         })
         .collect();

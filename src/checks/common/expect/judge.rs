@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::{Condition, Expected, Op, Scalar, Severity, ValueRef};
-use crate::checks::common::Problem;
-use crate::model::{ConditionResult, Fact, Facts, Reason, Status};
+use crate::checks::common::TextProblem;
+use crate::model::{Actual, ConditionResult, Fact, Facts, Reason, Status, Text};
 
 /// Characters of an observed value kept in a message and in the JSON `actual` (cut by the
 /// redactor, after the secrets in the whole value are masked).
@@ -30,7 +30,7 @@ pub fn judge(
     conditions: &[Condition],
     facts: &Facts,
     reason: Reason,
-) -> (Vec<ConditionResult>, Vec<Problem>) {
+) -> (Vec<ConditionResult>, Vec<TextProblem>) {
     let mut results = Vec::with_capacity(conditions.len());
     let mut problems = Vec::new();
     // A JSON text (the body, stdout) is parsed once however many conditions read it.
@@ -40,19 +40,23 @@ pub fn judge(
         let ok = holds(c, &seen);
         let actual = match &seen {
             Seen::Value(v) => shown_value(v),
-            Seen::Missing | Seen::NotJson => Value::Null,
+            Seen::Missing | Seen::NotJson => Actual::Value(Value::Null),
         };
         if !ok {
             let was = match &seen {
-                Seen::Missing => "missing".to_owned(),
-                Seen::NotJson => format!("{} is not JSON", c.value.fact),
+                Seen::Missing => "missing".into(),
+                Seen::NotJson => format!("{} is not JSON", c.value.fact).into(),
                 Seen::Value(v) => render(v),
             };
             let status = match c.severity {
                 Severity::Fail => Status::Fail,
                 Severity::Warn => Status::Warn,
             };
-            problems.push((status, reason, format!("{}, was {was}", c.assert)));
+            problems.push((
+                status,
+                reason,
+                crate::text!(format!("{}, was ", c.assert), was),
+            ));
         }
         results.push(ConditionResult {
             assert: c.assert.clone(),
@@ -64,18 +68,20 @@ pub fn judge(
 }
 
 /// The value as the JSON `actual` holds it: a long text marked to be cut.
-fn shown_value(v: &Value) -> Value {
+fn shown_value(v: &Value) -> Actual {
     match v {
         Value::String(s) if s.chars().count() > ACTUAL_CHARS => {
-            Value::String(crate::redact::cut_later(s, ACTUAL_CHARS, false))
+            Actual::Text(Text::cut(s, ACTUAL_CHARS, false))
         }
-        Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => v.clone(),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => {
+            Actual::Value(v.clone())
+        }
         other => {
             let text = other.to_string();
             if text.chars().count() > ACTUAL_CHARS {
-                Value::String(crate::redact::cut_later(&text, ACTUAL_CHARS, false))
+                Actual::Text(Text::cut(text, ACTUAL_CHARS, false))
             } else {
-                other.clone()
+                Actual::Value(other.clone())
             }
         }
     }
@@ -83,12 +89,12 @@ fn shown_value(v: &Value) -> Value {
 
 /// A value in a message: JSON text (a string quoted, its control characters escaped); a long
 /// one marked to be cut.
-fn render(v: &Value) -> String {
+fn render(v: &Value) -> Text {
     let text = v.to_string();
     if text.chars().count() > ACTUAL_CHARS {
-        crate::redact::cut_later(&text, ACTUAL_CHARS, false)
+        Text::cut(text, ACTUAL_CHARS, false)
     } else {
-        text
+        text.into()
     }
 }
 

@@ -98,7 +98,7 @@ fn a_failed_condition_names_the_value_seen_with_its_severity() {
         vec![(
             Status::Warn,
             Reason::HttpExpect,
-            "body.$.status == \"UP\", was \"DOWN\"".to_owned()
+            "body.$.status == \"UP\", was \"DOWN\"".into()
         )]
     );
     let c = parse("header.x-missing == a", Severity::Fail, &HTTP).unwrap();
