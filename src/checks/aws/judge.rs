@@ -174,19 +174,31 @@ pub(crate) fn ec2_verdict(
             text!("instances not found: ", missing.join(", "), "; ", summary),
         )
     } else if running < min_running {
-        let mut m = text!(summary, "; min_running {min_running}");
-        if !listed.is_empty() {
-            m.push(text!("; not running: ", Text::join(listed.clone(), ", ")));
-        }
-        Outcome::fail(Reason::AwsExpect, m)
+        expect_failed(
+            text!(summary, "; min_running {min_running}"),
+            "not running",
+            &listed,
+        )
     } else {
         Outcome::pass(summary)
     };
-    let outcome = outcome.with_metadata(meta);
+    with_listed(outcome.with_metadata(meta), "not_running", listed)
+}
+
+/// An `aws.expect` failure: `message`, then `; <what>: <names>` when any are listed.
+fn expect_failed(mut message: Text, what: &str, listed: &[Text]) -> Outcome {
+    if !listed.is_empty() {
+        message.push(text!("; {what}: ", Text::join(listed.to_vec(), ", ")));
+    }
+    Outcome::fail(Reason::AwsExpect, message)
+}
+
+/// `outcome` with the names it lists (at most [`MAX_NAMES`]) under `key`, when there are any.
+fn with_listed(outcome: Outcome, key: &str, listed: Vec<Text>) -> Outcome {
     if listed.is_empty() {
         outcome
     } else {
-        outcome.with_meta_text("not_running", listed)
+        outcome.with_meta_text(key, listed)
     }
 }
 
@@ -294,19 +306,11 @@ pub(crate) fn target_verdict(targets: &[TargetHealth], min_healthy: Option<u64>)
         if let Some(min) = min_healthy {
             summary.push_str(&format!(" (min_healthy {min})"));
         }
-        if !listed.is_empty() {
-            summary.push(text!("; not healthy: ", Text::join(listed.clone(), ", ")));
-        }
-        Outcome::fail(Reason::AwsExpect, summary)
+        expect_failed(summary, "not healthy", &listed)
     } else {
         Outcome::pass(summary)
     };
-    let outcome = outcome.with_metadata(meta);
-    if listed.is_empty() {
-        outcome
-    } else {
-        outcome.with_meta_text("unhealthy", listed)
-    }
+    with_listed(outcome.with_metadata(meta), "unhealthy", listed)
 }
 
 /// An answered check's outcome with the latency verdict of its API calls folded in: slower than
