@@ -90,6 +90,7 @@ pub fn prepare_in_background<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>)
         let _ = std::thread::Builder::new()
             .name("infracheck-tls-prepare".to_owned())
             .spawn(move || {
+                idle_priority();
                 prepare(owned.iter().map(|(ca_file, insecure)| TlsTrust {
                     ca_file: ca_file.as_deref(),
                     insecure: *insecure,
@@ -115,6 +116,7 @@ pub fn prepare<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) {
     let provider = provider();
     std::thread::scope(|s| {
         s.spawn(|| {
+            idle_priority();
             let mut seed = [0u8; 32];
             let _ = provider.secure_random.fill(&mut seed);
         });
@@ -122,6 +124,26 @@ pub fn prepare<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>) {
             let _ = webpki_verifier(t.ca_file);
         }
     });
+}
+
+/// Put the calling thread in the scheduler's idle class (Linux `SCHED_IDLE`, see
+/// sched(7)): the preparation then runs on the CPU time the runtime's workers leave, so on a
+/// machine with as many cores as workers it never preempts a worker that must read a measured
+/// response (BENCHMARKS.md, "True numbers V"). The checks that need the preparation wait for it
+/// outside their clocks. Elsewhere, or if refused, the thread keeps its priority.
+fn idle_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let _ = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        );
+    }
 }
 
 /// Read every certificate of a PEM file.
