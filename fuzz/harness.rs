@@ -48,33 +48,20 @@ pub fn reports(data: &[u8]) {
     {
         let mut metadata = BTreeMap::new();
         metadata.insert("body_excerpt".to_owned(), serde_json::Value::String(next()));
+        // The fuzz input is read in the order of the fields: name, target, message, detail.
+        let (name, target, message) = (format!("{}-{i}", next()), next(), next());
+        let location = Location {
+            file: "infracheck.yaml".into(),
+            line: i + 1,
+            column: 1,
+        };
+        let reason = (status != Status::Pass).then_some(Reason::HttpStatus);
         results.push(CheckResult {
-            name: format!("{}-{i}", next()),
-            kind: "http",
-            target: next().into(),
-            status,
-            reason: (status != Status::Pass).then_some(Reason::HttpStatus),
-            message: next().into(),
             detail: Some(next().into()),
             duration: Duration::from_millis(5),
-            queued: None,
-            phases: Default::default(),
             attempts: 1,
-            flaky: false,
-            failed_attempts: Vec::new(),
             metadata: metadata.into(),
-            location: Location {
-                file: "infracheck.yaml".into(),
-                line: i + 1,
-                column: 1,
-            },
-            tags: Vec::new(),
-            pulled_in_by: Vec::new(),
-            conditions: Vec::new(),
-            baseline: None,
-            gate: None,
-            history: None,
-            limits: Default::default(),
+            ..CheckResult::new(name, "http", target, location, status, reason, message)
         });
     }
     let summary = Summary {

@@ -273,17 +273,22 @@ mod reports {
             "body_excerpt".to_owned(),
             serde_json::Value::String(excerpt),
         );
-        CheckResult {
+        let location = Location {
+            file: "infracheck.yaml".into(),
+            line: i + 1,
+            column: 1,
+        };
+        let first = CheckResult::new(
             name,
-            kind: "http",
-            target: message.clone().into(),
+            "http",
+            message.clone(),
+            location,
             status,
             reason,
-            message: message.clone().into(),
-            detail: None,
+            message.clone(),
+        );
+        CheckResult {
             duration: Duration::from_millis(12),
-            queued: None,
-            phases: Default::default(),
             attempts: 2,
             flaky: status == Status::Pass,
             failed_attempts: vec![FailedAttempt {
@@ -292,18 +297,7 @@ mod reports {
                 duration: Duration::from_millis(3),
             }],
             metadata: metadata.into(),
-            location: Location {
-                file: "infracheck.yaml".into(),
-                line: i + 1,
-                column: 1,
-            },
-            tags: Vec::new(),
-            pulled_in_by: Vec::new(),
-            conditions: Vec::new(),
-            baseline: None,
-            gate: None,
-            history: None,
-            limits: Default::default(),
+            ..first
         }
     }
 

@@ -4,7 +4,7 @@
 //! (`--output`, GitHub annotations) are written by the report writer, which escapes them for
 //! their format; the progress bar draws there through its own target.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `(file under src/, what it may name)`: the uses of stderr outside the sink, each for a
 /// reason that is not a line of text.
@@ -22,26 +22,11 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read src")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn only_the_event_sink_writes_lines_to_stderr() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    crate::support::rust_files(&src, &mut files);
     assert!(files.len() > 50, "found the sources: {}", files.len());
     let mut wrong = Vec::new();
     let mut sink_writes = 0;

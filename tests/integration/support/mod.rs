@@ -516,3 +516,19 @@ pub fn run_gate_acting_after_round_one(
     let out = reader.join().expect("stdout reader");
     (status.code().unwrap_or(-1), out, seen)
 }
+
+/// Every `.rs` file below `dir`, in a stable (sorted) order, appended to `out`.
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read src")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
