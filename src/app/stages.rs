@@ -78,11 +78,16 @@ pub(super) fn finish(
     // report is written (a report may block on a pipe; the next run must not wait for it).
     let history_failed = record_history(&mut redacted, a, inputs.history, redactor, sink);
     let report_failed = render(&redacted.0, a, g, sink);
-    exit_code(
+    let code = exit_code(
         &redacted.0,
         signals.received(),
         report_failed || history_failed,
-    )
+    );
+    // The command ends once its reports are written: the results are left to the operating
+    // system, which takes the whole heap back at exit anyway (freeing 10,000 results one by
+    // one took 10-30 ms; BENCHMARKS.md, "True numbers VI").
+    std::mem::forget(redacted);
+    code
 }
 
 /// `--latency-factor` and `--latency-min-increase`, or their defaults.
