@@ -5,8 +5,7 @@
 //!
 //! Scheduling: one loop owns every slot. It runs in a task of its own on the runtime (beside
 //! the checks it starts, not on the thread that awaits [`run`]) and hands each result to the
-//! caller as it is recorded (the caller takes them in turns, at most one every
-//! [`RESULTS_EVERY`] while more are to come); dropping [`run`]'s future aborts it and every check under way. A
+//! caller as it is recorded; dropping [`run`]'s future aborts it and every check under way. A
 //! check starts when a global slot is free *and*, when a per-host limit is set (it is opt-in:
 //! none by default), its host (see [`CheckDef::host_key`]) has a free slot; a check whose host
 //! is saturated waits in that host's queue without holding a global slot, so checks of other
@@ -74,8 +73,8 @@ pub struct Finished {
 /// definition once its result is in: a definition nobody else holds is freed then, so a long
 /// run keeps only the results of the checks that finished (see BENCHMARKS.md). `stop`
 /// resolves when the run must end early (deadline or signal); unfinished checks then FAIL with
-/// `timeout.deadline` or `cancelled`. `on_result` sees each result as it completes (at most
-/// [`RESULTS_EVERY`] later), with the check's index in `checks` (for progress display and the deploy gate's timing). The results
+/// `timeout.deadline` or `cancelled`. `on_result` sees each result as it completes, with the
+/// check's index in `checks` (for progress display and the deploy gate's timing). The results
 /// come back one per check, in the order of `checks`.
 pub async fn run(
     checks: Vec<Arc<CheckDef>>,
@@ -105,8 +104,6 @@ pub async fn run(
     let engine = Engine(tokio::spawn(running.drive(done, stop_rx)));
     let mut results: Vec<Option<CheckResult>> = std::iter::repeat_with(|| None).take(n).collect();
     let mut batch = Vec::with_capacity(RESULTS_AT_ONCE);
-    // Results taken in so far (the checks a stop cut off come back with the engine's end).
-    let mut taken = 0usize;
     // Ends when the engine's task has ended and every result it sent has been taken in: each
     // turn takes at least one result or passes the stop on (once).
     loop {
@@ -129,21 +126,6 @@ pub async fn run(
                     // The definition is let go once its result is in.
                     drop(check);
                 }
-                taken += got;
-                // While more results are to come, let them gather for a moment: a turn per
-                // result woke this thread (and had a worker wake it) up to 10,000 times a
-                // second (see [`RESULTS_EVERY`]).
-                if taken < n {
-                    tokio::select! {
-                        biased;
-                        why = &mut stop, if stop_tx.is_some() => {
-                            if let Some(tx) = stop_tx.take() {
-                                let _ = tx.send(why);
-                            }
-                        }
-                        () = tokio::time::sleep(RESULTS_EVERY) => {}
-                    }
-                }
             }
         }
     }
@@ -165,15 +147,6 @@ pub async fn run(
 
 /// At most this many results are taken in per turn of [`run`]'s loop.
 const RESULTS_AT_ONCE: usize = 256;
-
-/// How long [`run`]'s loop lets results gather after a turn, while more are to come: `on_result`
-/// sees each result at most this much later than the engine recorded it. With 1,000 checks in
-/// flight a turn per result woke the thread that awaits the run about once per result, each
-/// wake a system call on the worker that sent it and a context switch on two busy cores; in
-/// turns of at most one per 2 ms, 10,000 checks at 1,000 in flight took 2,000-7,000 context
-/// switches instead of 16,000-40,000 (BENCHMARKS.md, "True numbers VI"). Not waited after the last result, so a
-/// run's end is not delayed by it, nor a single check's run.
-const RESULTS_EVERY: Duration = Duration::from_millis(2);
 
 /// The engine's task: aborted when [`run`] is dropped before it ends (its checks' tasks go
 /// with it), so a caller that gives up on a run leaves nothing running.
