@@ -120,11 +120,11 @@ pub async fn run(
                 }
                 for Done { idx, check, result } in batch.drain(..) {
                     on_result(idx, &result);
-                    if let Some(slot) = results.get_mut(idx) {
-                        *slot = Some(result);
-                    }
                     // The definition is let go once its result is in.
                     drop(check);
+                    if let Some(slot) = results.get_mut(idx) {
+                        *slot = Some(result.kept());
+                    }
                 }
             }
         }
