@@ -376,13 +376,14 @@ pub struct Limits {
 }
 
 impl CheckResult {
-    /// The result as it is kept until the end of the run: copied by the thread that keeps it,
-    /// the original let go. A check's result is built on the runtime's worker that ran it, and
-    /// each thread allocates from an arena of its own: kept as built, 10,000 results would
-    /// grow the workers' arenas while the memory of the definitions let go as results come in
-    /// (the thread that read the config) stays unused. The copy lands in that memory, the
-    /// worker gets its own back for the next checks, and every text is at its length.
-    pub fn kept(self) -> CheckResult {
+    /// The result as it is kept until the end of the run: a copy made by the thread that keeps
+    /// it. A check's result is built on the runtime's worker that ran it, and each thread
+    /// allocates from an arena of its own: kept as built, 10,000 results would grow the
+    /// workers' arenas while the memory of the definitions let go as results come in (the
+    /// thread that read the config) stays unused. The copy lands in that memory, every text at
+    /// its length; the engine frees the result as built on a worker, whose next checks reuse
+    /// its memory.
+    pub fn kept(&self) -> CheckResult {
         self.clone()
     }
 
