@@ -47,6 +47,13 @@ pub trait Progress {
     fn result(&mut self, round: u32, r: &CheckResult);
     /// The gate waits before the next round: a [`RunEvent::Waiting`] for stderr.
     fn waiting(&mut self, event: RunEvent<'_>);
+    /// The results that came in together have all been shown ([`engine::Deliver::batch_end`]).
+    fn batch_end(&mut self) {}
+    /// How long a result may wait to be shown with the next ones ([`engine::Deliver::coalesce`]);
+    /// `None`: each at once. The gate never lets them wait (it notes when each arrived).
+    fn coalesce(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What [`run_rounds`] produced.
@@ -137,7 +144,13 @@ async fn run_round(
     stop: impl Future<Output = Interruption>,
     progress: &mut dyn Progress,
 ) -> (engine::Finished, Arrivals) {
-    let mut arrivals = Arrivals::new();
+    let mut shown = Shown {
+        rounds,
+        round,
+        members,
+        progress,
+        arrivals: Arrivals::new(),
+    };
     let finished = engine::run(
         subset,
         graph,
@@ -145,17 +158,43 @@ async fn run_round(
         rounds.concurrency,
         rounds.per_host,
         stop,
-        |k, r| {
-            progress.result(round, r);
-            if rounds.interval.is_some()
-                && let Some(&i) = members.get(k)
-            {
-                arrivals.insert(i, (rounds.start.elapsed(), OffsetDateTime::now_utc()));
-            }
-        },
+        &mut shown,
     )
     .await;
-    (finished, arrivals)
+    (finished, shown.arrivals)
+}
+
+/// The results of one round on their way to the progress display and, under the gate, their
+/// arrival noted.
+struct Shown<'a, 'p> {
+    rounds: &'a Rounds,
+    round: u32,
+    members: &'a [usize],
+    progress: &'p mut dyn Progress,
+    arrivals: Arrivals,
+}
+
+impl engine::Deliver for &mut Shown<'_, '_> {
+    fn result(&mut self, k: usize, r: &CheckResult) {
+        self.progress.result(self.round, r);
+        if self.rounds.interval.is_some()
+            && let Some(&i) = self.members.get(k)
+        {
+            self.arrivals
+                .insert(i, (self.rounds.start.elapsed(), OffsetDateTime::now_utc()));
+        }
+    }
+
+    fn batch_end(&mut self) {
+        self.progress.batch_end();
+    }
+
+    fn coalesce(&self) -> Option<Duration> {
+        if self.rounds.interval.is_some() {
+            return None;
+        }
+        self.progress.coalesce()
+    }
 }
 
 /// Wait `interval` before the next round; `Some` when `stop` resolves first.

@@ -114,6 +114,9 @@ enum Out {
 struct Inner {
     redactor: RwLock<Arc<Redactor>>,
     out: Out,
+    /// Lines held back since [`Sink::hold`] by the thread that called it, in order, until
+    /// [`Sink::release`].
+    held: Mutex<Option<(std::thread::ThreadId, Vec<u8>)>>,
     /// The log records keep the formatter's colours (stderr is a terminal).
     ansi: bool,
 }
@@ -148,6 +151,7 @@ impl Sink {
             inner: Arc::new(Inner {
                 redactor: RwLock::new(Arc::new(Redactor::default())),
                 out,
+                held: Mutex::new(None),
                 ansi,
             }),
         }
@@ -206,20 +210,68 @@ impl Sink {
         self.emit(RunEvent::Said(Level::Notice, text));
     }
 
+    /// From now on, keep the lines this thread writes (every event's, in order) until
+    /// [`Sink::release`] writes them in one `write`: the live lines of the results that came
+    /// in together. A line from another thread (a heartbeat, a signal's notice) is written at
+    /// once, after the lines held so far.
+    pub fn hold(&self) {
+        self.inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| (std::thread::current().id(), Vec::new()));
+    }
+
+    /// Write the lines held since [`Sink::hold`], if any, and write each line at once again.
+    pub fn release(&self) {
+        let held = self
+            .inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((_, bytes)) = held.filter(|(_, b)| !b.is_empty()) {
+            self.write_bytes(&bytes);
+        }
+    }
+
     /// One line in one `write` (stderr is unbuffered: `writeln!` would write the text and the
-    /// newline separately, and a live run prints a line per finished check).
+    /// newline separately, and a live run prints a line per finished check), or kept with the
+    /// lines held.
     fn write_line(&self, line: &str) {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
+        let mut held = self
+            .inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut bytes = match held.as_mut() {
+            Some((holder, held)) if *holder == std::thread::current().id() => {
+                held.extend_from_slice(line.as_bytes());
+                held.push(b'\n');
+                return;
+            }
+            // Another thread's line: what is held goes first, under the lock, so the order
+            // stays the order of the events.
+            Some((_, held)) => std::mem::take(held),
+            None => {
+                drop(held);
+                Vec::with_capacity(line.len() + 1)
+            }
+        };
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
+        self.write_bytes(&bytes);
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) {
         match &self.inner.out {
             Out::Stderr => {
-                let _ = std::io::stderr().lock().write_all(&bytes);
+                let _ = std::io::stderr().lock().write_all(bytes);
             }
             Out::Buffer(b) => b
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(&bytes),
+                .extend_from_slice(bytes),
         }
     }
 }
@@ -465,6 +517,33 @@ mod tests {
             written(&buf),
             format!("error: before {SECRET}\nerror: after ***\n")
         );
+    }
+
+    #[test]
+    fn held_lines_come_out_whole_in_order_and_another_threads_line_is_not_held() {
+        let (sink, buf) = sink();
+        sink.emit(RunEvent::Line("before"));
+        sink.hold();
+        sink.emit(RunEvent::Line("one"));
+        sink.emit(RunEvent::Line(SECRET));
+        assert_eq!(written(&buf), "before\n", "held lines wait for the release");
+        // A heartbeat or a signal's notice from another thread goes out at once, after the
+        // lines held before it.
+        let other = sink.clone();
+        std::thread::spawn(move || other.emit(RunEvent::Line("other thread")))
+            .join()
+            .unwrap();
+        assert_eq!(written(&buf), "before\none\n***\nother thread\n");
+        sink.emit(RunEvent::Line("two"));
+        sink.release();
+        sink.emit(RunEvent::Line("after"));
+        assert_eq!(
+            written(&buf),
+            "before\none\n***\nother thread\ntwo\nafter\n"
+        );
+        // Nothing held: a release writes nothing.
+        sink.release();
+        assert!(written(&buf).ends_with("two\nafter\n"));
     }
 
     #[test]

@@ -21,7 +21,13 @@ pub(super) struct Shown<'a> {
     /// The run's policy: a live line shows the status the report will show (WAIVED, not the
     /// SKIP or FAIL a waiver accepts).
     pub(super) policy: &'a Policy,
+    /// stderr is a terminal.
+    pub(super) terminal: bool,
 }
+
+/// How long, at most, a finished check's line waits to be written with the next ones when
+/// stderr is not a terminal (see [`driver::Progress::coalesce`]).
+pub(super) const COALESCE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How often the live progress prints a heartbeat while checks are in flight.
 pub(super) const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -98,6 +104,8 @@ impl Live {
 
     pub(super) fn finish(self) {
         self.heartbeat.abort();
+        // Nothing is held past the run (the engine ends each batch with a release).
+        self.sink.release();
         if self.github {
             self.sink.emit(RunEvent::GroupEnd);
         }
@@ -116,6 +124,10 @@ impl driver::Progress for Shown<'_> {
     }
 
     fn result(&mut self, round: u32, r: &CheckResult) {
+        if self.coalesce().is_some() {
+            // Written together at the end of the batch, in order (see `batch_end`).
+            self.sink.hold();
+        }
         if let Some(p) = self.bar {
             p.inc(1);
             p.set_message(self.sink.shown(&r.name));
@@ -143,6 +155,17 @@ impl driver::Progress for Shown<'_> {
             let total = crate::model::format_ms(r.duration);
             tracing::info!(check = %name, total = %total, phases = %line, "timings");
         }
+    }
+
+    fn batch_end(&mut self) {
+        self.sink.release();
+    }
+
+    /// Without a terminal (a log, a pipe), the lines of the results that came in within
+    /// [`COALESCE`] are written together: one write, and one wake-up of this thread, per
+    /// batch rather than per check. On a terminal each is shown at once.
+    fn coalesce(&self) -> Option<std::time::Duration> {
+        (self.bar.is_none() && !self.terminal).then_some(COALESCE)
     }
 
     fn waiting(&mut self, event: RunEvent<'_>) {

@@ -402,6 +402,7 @@ async fn run_checks(
         quiet: cx.quiet,
         sink: cx.services.sink,
         policy,
+        terminal: std::io::stderr().is_terminal(),
     };
     let rounds = driver::Rounds {
         checks: shared_checks(checks),

@@ -73,9 +73,10 @@ pub struct Finished {
 /// definition once its result is in: a definition nobody else holds is freed then, so a long
 /// run keeps only the results of the checks that finished (see BENCHMARKS.md). `stop`
 /// resolves when the run must end early (deadline or signal); unfinished checks then FAIL with
-/// `timeout.deadline` or `cancelled`. `on_result` sees each result as it completes, with the
-/// check's index in `checks` (for progress display and the deploy gate's timing). The results
-/// come back one per check, in the order of `checks`.
+/// `timeout.deadline` or `cancelled`. `deliver` sees each result as it completes, with the
+/// check's index in `checks` (for progress display and the deploy gate's timing): at once, or,
+/// when it allows it ([`Deliver::coalesce`]), a few at a time. The results come back one per
+/// check, in the order of `checks`.
 pub async fn run(
     checks: Vec<Arc<CheckDef>>,
     dependencies: &Dependencies,
@@ -83,9 +84,10 @@ pub async fn run(
     concurrency: usize,
     per_host: Option<usize>,
     stop: impl Future<Output = Interruption>,
-    mut on_result: impl FnMut(usize, &CheckResult),
+    mut deliver: impl Deliver,
 ) -> Finished {
     let n = checks.len();
+    let coalesce = deliver.coalesce();
     let running = Running::new(checks, dependencies, ctx, concurrency, per_host);
     // The scheduling runs in a task of its own, on the runtime's workers beside the checks it
     // starts: a finished check wakes it on the thread that ran the check, not the thread that
@@ -101,7 +103,7 @@ pub async fn run(
     {
         let _ = tx.send(why);
     }
-    let engine = Engine(tokio::spawn(running.drive(done, stop_rx)));
+    let engine = Engine(tokio::spawn(running.drive(done, stop_rx, coalesce)));
     let mut results: Vec<Option<CheckResult>> = std::iter::repeat_with(|| None).take(n).collect();
     let mut batch = Vec::with_capacity(RESULTS_AT_ONCE);
     // Ends when the engine's task has ended and every result it sent has been taken in: each
@@ -120,7 +122,7 @@ pub async fn run(
                 }
                 let mut built = Vec::with_capacity(got);
                 for Done { idx, check, result } in batch.drain(..) {
-                    on_result(idx, &result);
+                    deliver.result(idx, &result);
                     // The definition is let go once its result is in.
                     drop(check);
                     if let Some(slot) = results.get_mut(idx) {
@@ -128,6 +130,7 @@ pub async fn run(
                     }
                     built.push(result);
                 }
+                deliver.batch_end();
                 // The results as the workers built them are freed on a worker, where their
                 // memory serves the next checks (see `CheckResult::kept`).
                 drop(tokio::spawn(async move { drop(built) }));
@@ -152,6 +155,30 @@ pub async fn run(
 
 /// At most this many results are taken in per turn of [`run`]'s loop.
 const RESULTS_AT_ONCE: usize = 256;
+
+/// Where [`run`] hands each result as it comes in. A closure `FnMut(usize, &CheckResult)` is
+/// one that takes every result at once.
+pub trait Deliver {
+    /// The result of the check at `idx` (its position in the run's checks).
+    fn result(&mut self, idx: usize, r: &CheckResult);
+
+    /// The results handed over together have all been given to [`Deliver::result`].
+    fn batch_end(&mut self) {}
+
+    /// How long a result may wait to be handed over with the next ones; `None`: each at once.
+    /// Waiting, the engine wakes the thread awaiting [`run`] once per batch instead of once
+    /// per result (BENCHMARKS.md, "True numbers VI"); a check's clock and the order of its
+    /// dependents are not affected, only when its result is shown.
+    fn coalesce(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl<F: FnMut(usize, &CheckResult)> Deliver for F {
+    fn result(&mut self, idx: usize, r: &CheckResult) {
+        self(idx, r);
+    }
+}
 
 /// The engine's task: aborted when [`run`] is dropped before it ends (its checks' tasks go
 /// with it), so a caller that gives up on a run leaves nothing running.

@@ -91,7 +91,9 @@ impl Running {
         mut self,
         done: mpsc::UnboundedSender<Done>,
         stop: oneshot::Receiver<Interruption>,
+        coalesce: Option<Duration>,
     ) -> Ended {
+        let mut outbox = Outbox::new(done, coalesce);
         // A caller that is gone never sends a stop: it aborts this task instead.
         let stop = async move {
             match stop.await {
@@ -128,16 +130,19 @@ impl Running {
                     }
                 }
             }
+            let holding = outbox.holding();
             tokio::select! {
                 biased;
                 why = &mut stop => break Some(why),
+                () = outbox.due(), if holding => outbox.flush(),
                 joined = self.set.join_next() => {
                     if let Some((idx, result)) = self.joined(joined) {
-                        self.record(idx, result, &done);
+                        self.record(idx, result, &mut outbox);
                     }
                 }
             }
         };
+        outbox.flush();
         if interrupted.is_some() {
             self.set.abort_all();
         }
@@ -231,7 +236,7 @@ impl Running {
     /// `idx` finished with `result`: its slot is free, its dependents are released (it
     /// passed) or blocked, each transitively blocked check gets its SKIP, and every result is
     /// sent to the caller.
-    fn record(&mut self, idx: usize, result: CheckResult, done: &mpsc::UnboundedSender<Done>) {
+    fn record(&mut self, idx: usize, result: CheckResult, done: &mut Outbox) {
         self.in_flight = self.in_flight.saturating_sub(1);
         let passed = result.status.ran_well();
         let blocked = self.hosts.finished(idx, passed);
@@ -252,14 +257,14 @@ impl Running {
 
     /// Hand the result of `idx` to the caller, with its definition. A caller that is gone has
     /// aborted this task: a failed send changes nothing.
-    fn send(&mut self, idx: usize, result: CheckResult, done: &mpsc::UnboundedSender<Done>) {
+    fn send(&mut self, idx: usize, result: CheckResult, done: &mut Outbox) {
         if !self.hosts.dependents_of(idx).is_empty()
             && let Some(name) = self.names.get_mut(idx)
         {
             *name = Some(result.name.clone());
         }
         let check = self.checks.get_mut(idx).and_then(Option::take);
-        let _ = done.send(Done { idx, check, result });
+        done.push(Done { idx, check, result });
     }
 
     /// The results not sent: after a stop (`interrupted`), every check without a result FAILs
@@ -314,6 +319,66 @@ impl Running {
             rest,
             interrupted,
             held_back: self.hosts.held_back(),
+        }
+    }
+}
+
+/// A batch is sent once it holds this many results, whatever the time.
+const OUTBOX_AT_MOST: usize = 64;
+
+/// The results on their way to the caller. Without coalescing each is sent as it is recorded;
+/// with it, they are held and sent together once [`OUTBOX_AT_MOST`] are held or the first of
+/// them has waited the coalescing time, and when the engine ends. Sent in one burst, a batch
+/// wakes the caller's thread once (the channel wakes a waiting receiver on the first send
+/// only).
+pub(super) struct Outbox {
+    done: mpsc::UnboundedSender<Done>,
+    coalesce: Option<Duration>,
+    held: Vec<Done>,
+    /// When the held batch is due; reset when a batch starts.
+    due: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Outbox {
+    fn new(done: mpsc::UnboundedSender<Done>, coalesce: Option<Duration>) -> Self {
+        Outbox {
+            done,
+            coalesce,
+            held: Vec::new(),
+            due: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// A recorded result. A caller that is gone has aborted the engine's task: a failed send
+    /// changes nothing.
+    fn push(&mut self, d: Done) {
+        let Some(every) = self.coalesce else {
+            let _ = self.done.send(d);
+            return;
+        };
+        if self.held.is_empty() {
+            self.due.as_mut().reset(tokio::time::Instant::now() + every);
+        }
+        self.held.push(d);
+        if self.held.len() >= OUTBOX_AT_MOST {
+            self.flush();
+        }
+    }
+
+    /// Whether results are held (then [`Outbox::due`] says when they must go).
+    fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Resolves when the held batch is due.
+    async fn due(&mut self) {
+        self.due.as_mut().await;
+    }
+
+    /// Send every held result, in the order recorded.
+    fn flush(&mut self) {
+        for d in self.held.drain(..) {
+            let _ = self.done.send(d);
         }
     }
 }

@@ -133,6 +133,64 @@ fn a_per_host_limit_queues_the_rest_and_records_the_host_once() {
     assert_eq!(slots.held_back(), Some(held));
 }
 
+/// Takes every result, coalescing them for a minute (longer than the run): each batch's size.
+#[derive(Default)]
+struct Batches {
+    open: usize,
+    batches: Vec<usize>,
+    seen: Vec<usize>,
+}
+
+impl Deliver for &mut Batches {
+    fn result(&mut self, idx: usize, _: &CheckResult) {
+        self.open += 1;
+        self.seen.push(idx);
+    }
+
+    fn batch_end(&mut self) {
+        self.batches.push(std::mem::take(&mut self.open));
+    }
+
+    fn coalesce(&self) -> Option<Duration> {
+        Some(Duration::from_secs(60))
+    }
+}
+
+#[tokio::test]
+async fn coalesced_results_all_come_once_together_when_the_run_ends() {
+    let closed = closed_port();
+    let port = closed.port;
+    let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
+    for i in 0..5 {
+        yaml.push_str(&format!(
+            "      - {{name: c{i}, host: 127.0.0.1, port: {port}}}\n"
+        ));
+    }
+    let defs = plan_checks(&yaml);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let mut got = Batches::default();
+    let finished = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(
+            shared(defs),
+            &Dependencies::default(),
+            ctx,
+            2,
+            None,
+            std::future::pending(),
+            &mut got,
+        ),
+    )
+    .await
+    .expect("a coalescing run ends when its checks do, not when the batch is due");
+    assert_eq!(finished.results.len(), 5);
+    assert!(finished.results.iter().all(|r| r.status == Status::Fail));
+    got.seen.sort_unstable();
+    assert_eq!(got.seen, [0, 1, 2, 3, 4], "each result once");
+    // Fewer than a full batch, never due: all five go together when the engine ends.
+    assert_eq!(got.batches, [5]);
+}
+
 #[tokio::test]
 async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
     let closed = closed_port();
@@ -154,7 +212,7 @@ async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
         4,
         Some(4),
         std::future::pending(),
-        |_, _| {},
+        |_: usize, _: &CheckResult| {},
     )
     .await;
     assert!(interrupted.is_none());
@@ -195,7 +253,7 @@ async fn a_definition_is_freed_once_its_result_is_in() {
         1,
         None,
         std::future::pending(),
-        |k, _| {
+        |k: usize, _: &CheckResult| {
             if k == 2 {
                 alive_at_last = weak.iter().map(|w| w.upgrade().is_some()).collect();
             }
@@ -331,7 +389,7 @@ async fn paced_batches_start_every_check_on_many_threads() {
             n,
             None,
             std::future::pending(),
-            |k, _| {
+            |k: usize, _: &CheckResult| {
                 seen[k] += 1;
             },
         ),
@@ -359,7 +417,7 @@ async fn paced_batches_start_every_check_on_many_threads() {
             n,
             None,
             std::future::ready(Interruption::Sigterm),
-            |_, _| {},
+            |_: usize, _: &CheckResult| {},
         ),
     )
     .await

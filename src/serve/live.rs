@@ -255,7 +255,7 @@ async fn run_one(
         1,
         None,
         engine_stop,
-        |_, _| {},
+        |_: usize, _: &crate::model::CheckResult| {},
     )
     .await;
     drop(held);

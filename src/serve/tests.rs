@@ -473,7 +473,7 @@ async fn a_dependent_is_judged_on_its_dependencys_latest_result_as_run_judges_it
         4,
         None,
         futures::future::pending(),
-        |_, _| {},
+        |_: usize, _: &crate::model::CheckResult| {},
     )
     .await
     .results;
