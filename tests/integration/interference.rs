@@ -98,3 +98,17 @@ fn threads_sets_the_runtime_and_refuses_zero() {
         assert!(!err.contains("PASS"), "nothing runs: {err}");
     }
 }
+
+/// The crypto library is built to seed its random generator from the operating system, not
+/// from CPU timing jitter (`.cargo/config.toml`): jitter sampling is about 40 ms of CPU at the
+/// start of every run with a TLS check, spent while other checks are measured. A build that
+/// loses the setting links the jitter sampler again, and its symbols show in the binary.
+#[test]
+fn the_binary_links_no_cpu_jitter_sampler() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_infracheck")).expect("read the binary");
+    let needle: &[u8] = b"jent_entropy_collector_alloc";
+    assert!(
+        !binary.windows(needle.len()).any(|w| w == needle),
+        "the binary links the CPU jitter sampler: AWS_LC_SYS_NO_JITTER_ENTROPY was not set"
+    );
+}

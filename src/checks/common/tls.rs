@@ -103,8 +103,10 @@ pub fn prepare_in_background<'a>(trusts: impl IntoIterator<Item = TlsTrust<'a>>)
 
 /// Prepare everything the TLS connections of `trusts` need: the verifier of
 /// every trust setting (the system roots are loaded with the first) and, on a second thread
-/// meanwhile, the crypto library's random generator, which seeds itself from CPU jitter on
-/// first use (tens of milliseconds of CPU that would otherwise land in the first handshake).
+/// meanwhile, the crypto library's random generator, which seeds itself on first use. Built
+/// from this repository it seeds from the operating system (`.cargo/config.toml`); a build
+/// without that setting samples CPU timing jitter instead, about 40 ms of CPU, which would
+/// otherwise land in the first handshake.
 /// A setting that cannot be prepared (an unreadable `ca_file`) keeps its error, which the
 /// check reports as it always has. Nothing to do when `trusts` is empty; a setting not
 /// prepared here is built on first use (see [`webpki_verifier`]).
