@@ -135,6 +135,87 @@ pub fn json_without_legacy_commands(out: Vec<u8>) -> Vec<u8> {
     fixed
 }
 
+/// [`json_without_legacy_commands`] as a writer: the bytes written through it reach `inner`
+/// with every `##[` written as `#\u0023[`, whatever the pieces they come in, so a large JSON
+/// document can be serialised straight to its destination instead of into memory first. A `#`
+/// at the end of a piece is held back until the next byte shows whether it starts such a
+/// sequence; [`LegacyCommandEscaper::finish`] writes it.
+pub struct LegacyCommandEscaper<W: std::io::Write> {
+    inner: W,
+    /// A `#` written to this escaper but not yet to `inner`.
+    held: bool,
+    /// How many `#` end what was written so far (the held one included).
+    run: usize,
+}
+
+impl<W: std::io::Write> LegacyCommandEscaper<W> {
+    /// An escaper writing to `inner`.
+    pub fn new(inner: W) -> Self {
+        LegacyCommandEscaper {
+            inner,
+            held: false,
+            run: 0,
+        }
+    }
+
+    /// Write what is held back and hand back the inner writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.held {
+            self.inner.write_all(b"#")?;
+            self.held = false;
+        }
+        Ok(self.inner)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for LegacyCommandEscaper<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        const ESCAPED: &[u8] = b"\\u0023";
+        let Some(&first) = buf.first() else {
+            return Ok(0);
+        };
+        if self.held {
+            self.held = false;
+            let held = if first == b'[' && self.run >= 2 {
+                ESCAPED
+            } else {
+                b"#"
+            };
+            self.inner.write_all(held)?;
+        }
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            match b {
+                b'#' => self.run += 1,
+                b'[' => {
+                    // The `#` just before this `[` (the held one was handled above).
+                    if self.run >= 2 && i > 0 {
+                        self.inner
+                            .write_all(buf.get(start..i - 1).unwrap_or_default())?;
+                        self.inner.write_all(ESCAPED)?;
+                        start = i;
+                    }
+                    self.run = 0;
+                }
+                _ => self.run = 0,
+            }
+        }
+        let rest = buf.get(start..).unwrap_or_default();
+        match rest.split_last() {
+            Some((b'#', head)) => {
+                self.inner.write_all(head)?;
+                self.held = true;
+            }
+            _ => self.inner.write_all(rest)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Cut `s` to at most `max` characters, marking the cut with `…`.
 pub fn truncate_chars(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -181,5 +262,40 @@ mod tests {
         let doc = json_without_legacy_commands(br#"{"m":"x ##[error]y ###[z"}"#.to_vec());
         let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
         assert_eq!(v["m"], "x ##[error]y ###[z");
+    }
+
+    /// The escaper gives the bytes of the whole-document function, however the input is cut.
+    #[test]
+    fn the_streaming_escaper_matches_the_whole_document_at_every_cut() {
+        use std::io::Write;
+        let inputs: [&[u8]; 8] = [
+            b"{}",
+            b"\"##[error]x\"",
+            b"\"###[\"",
+            b"\"##[##[\"",
+            b"\"a ##[b\" ##[",
+            b"\"# #[ #\"",
+            b"####[[##[#",
+            b"#",
+        ];
+        for input in inputs {
+            let want = json_without_legacy_commands(input.to_vec());
+            // Every split into three pieces, empty pieces included.
+            for a in 0..=input.len() {
+                for b in a..=input.len() {
+                    let mut esc = LegacyCommandEscaper::new(Vec::new());
+                    for piece in [&input[..a], &input[a..b], &input[b..]] {
+                        esc.write_all(piece).unwrap();
+                    }
+                    let got = esc.finish().unwrap();
+                    assert_eq!(
+                        got,
+                        want,
+                        "{} cut at {a}, {b}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+            }
+        }
     }
 }

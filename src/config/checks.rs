@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::defaults::{Defaults, positive_duration};
 use super::keys;
-use super::{DEFAULT_TIMEOUT, file_order, targets};
+use super::lists::ListAt;
+pub(super) use super::lists::OwnLists;
+use super::{DEFAULT_TIMEOUT, file_order};
 use crate::checks::common::expect::{self, Condition, Severity};
 use crate::checks::{
     CheckDef, CheckSpec, Dependency, KindEntry, PhaseLimit, PhaseLimits, REGISTRY, Thresholds,
@@ -26,17 +28,19 @@ pub(super) struct ReadChecks {
 }
 
 /// Read every `<kind>_checks` list of a mapping. `shared` is set for the top-level `checks:`
-/// block: (current environment, all environment names) for the `environments:` filter.
+/// block: (current environment, all environment names) for the `environments:` filter. `own`:
+/// the items of the lists taken out of the mapping, consumed here.
 pub(super) fn read_kind_lists(
     files: &[Source],
     reader: &mut MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
+    own: Option<&mut OwnLists>,
     read: &mut ReadChecks,
 ) {
     let (first, first_header) = (read.checks.len(), read.headers.len());
-    read_kind_lists_in_key_order(reader, ctx, defaults, shared, read);
+    read_kind_lists_in_key_order(reader, ctx, defaults, shared, own, read);
     // Config file order, not kind order: the lists of a mapping may come in any order and a
     // reader expects the report to follow the file (a stable sort keeps ties as read).
     // Usually they already are (one list per mapping): then no sort, and no scratch buffer
@@ -61,12 +65,9 @@ fn read_kind_lists_in_key_order(
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
     shared: Option<(&str, &[&str])>,
+    mut own: Option<&mut OwnLists>,
     read: &mut ReadChecks,
 ) {
-    let ReadChecks {
-        checks: out,
-        headers,
-    } = read;
     for kind in REGISTRY {
         let Some((list_node, list_path)) = reader.take(kind.list_key) else {
             continue;
@@ -83,29 +84,24 @@ fn read_kind_lists_in_key_order(
                 continue;
             }
         };
-        // One exact allocation per list, not a doubling growth that leaves up to half unused.
-        out.reserve_exact(items.len());
-        headers.reserve_exact(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("{list_path}[{i}]");
-            // A check with `targets:` stands for one check per target.
-            match targets::expand(item, &path, ctx.problems) {
-                None => {
-                    if let Some(check) =
-                        read_check(kind, item, &path, ctx, defaults, shared, headers)
-                    {
-                        out.push(check);
-                    }
+        let list = ListAt {
+            kind,
+            path: &list_path,
+            defaults,
+            shared,
+        };
+        match own.as_deref_mut().and_then(|o| o.take(kind.list_key)) {
+            // Taken out of the tree: each item is dropped once read.
+            Some(owned) => {
+                list.reserve(owned.len(), read);
+                for (i, item) in owned.into_iter().enumerate() {
+                    list.read_item(i, &item, ctx, read);
                 }
-                Some(copies) => {
-                    out.reserve(copies.len());
-                    for copy in &copies {
-                        if let Some(check) =
-                            read_check(kind, copy, &path, ctx, defaults, shared, headers)
-                        {
-                            out.push(check);
-                        }
-                    }
+            }
+            None => {
+                list.reserve(items.len(), read);
+                for (i, item) in items.iter().enumerate() {
+                    list.read_item(i, item, ctx, read);
                 }
             }
         }
@@ -120,7 +116,7 @@ struct RunSettings {
     interval: Duration,
 }
 
-fn read_check(
+pub(super) fn read_check(
     kind: &KindEntry,
     node: &Node,
     path: &str,

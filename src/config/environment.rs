@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::checks::{CheckHeader, ReadChecks, read_kind_lists};
+use super::checks::{CheckHeader, OwnLists, ReadChecks, read_kind_lists};
 use super::defaults::{Defaults, positive, read_defaults};
 use super::dependencies::{Dependencies, check_dependencies, check_unique_names};
 use super::keys;
@@ -18,15 +18,19 @@ use crate::reader::yaml::{Key, MapReader, Node, Problems};
 
 /// Read the environment `key` (its mapping `node` at `path`); `env_names` are every
 /// environment's names, for the `environments:` filter of the shared checks. `None` when the
-/// environment is not a mapping (a problem is recorded).
+/// environment is not a mapping (a problem is recorded). Its own check lists are taken out of
+/// `node` and consumed as they are read: each check's node is dropped once its definition is
+/// built, so the tree and the plan are not held in full at the same time.
 pub(super) fn read(
     top: &TopLevel<'_>,
     key: &Key,
-    node: &Node,
+    node: &mut Node,
     path: &str,
     env_names: &[&str],
     problems: &mut Problems,
 ) -> Option<Plan> {
+    let mut own = OwnLists::take_from(node);
+    let node: &Node = node;
     let mut reader = MapReader::new(node, path, problems)?;
     let (mut env_secrets, vars, pending) = read_env_vars(top, &mut reader, problems);
     let interp = Interpolator {
@@ -43,7 +47,8 @@ pub(super) fn read(
     };
     let defaults = read_env_defaults(&mut reader, &mut ctx, top.defaults);
     let problems_before = ctx.problems.count();
-    let (checks, headers) = read_env_checks(top, key, env_names, reader, &mut ctx, defaults);
+    let (checks, headers) =
+        read_env_checks(top, key, env_names, reader, &mut ctx, defaults, &mut own);
     // A run of nothing would pass: an environment without checks is a mistake (a typo in a
     // list key is reported above, so this is said only when nothing else was wrong).
     if checks.is_empty() && ctx.problems.count() == problems_before {
@@ -135,6 +140,7 @@ fn read_env_checks(
     mut reader: MapReader<'_>,
     ctx: &mut Ctx<'_>,
     defaults: Defaults,
+    own: &mut OwnLists,
 ) -> (Vec<CheckDef>, Vec<CheckHeader>) {
     let mut read = ReadChecks::default();
     let list_keys = KINDS.iter().map(|(k, _)| *k);
@@ -147,12 +153,21 @@ fn read_env_checks(
             ctx,
             defaults,
             Some((&key.name, env_names)),
+            None,
             &mut read,
         );
         let known: Vec<&str> = list_keys.clone().collect();
         shared_reader.finish(&known, ctx.problems);
     }
-    read_kind_lists(top.files, &mut reader, ctx, defaults, None, &mut read);
+    read_kind_lists(
+        top.files,
+        &mut reader,
+        ctx,
+        defaults,
+        None,
+        Some(own),
+        &mut read,
+    );
     let mut known = keys::names(keys::ENVIRONMENT_FIELDS);
     known.extend(list_keys);
     reader.finish(&known, ctx.problems);

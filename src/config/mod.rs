@@ -29,6 +29,7 @@ mod dependencies;
 mod environment;
 mod include;
 mod keys;
+mod lists;
 pub mod schema;
 mod secrets;
 mod targets;
@@ -98,8 +99,8 @@ pub fn load(
     only_env: Option<&str>,
     env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
-    let text = read(path)?;
-    load_str(path, &text, only_env, env)
+    let root = parse_file(path)?;
+    load_tree(path, root, only_env, env, UnsetEnv::Problem).map(|l| l.plans)
 }
 
 /// [`load`] for linting: an unset `${VAR}` without a default is a note, not an error, so a
@@ -109,15 +110,17 @@ pub fn lint(
     only_env: Option<&str>,
     env: &dyn Environment,
 ) -> Result<Linted, ConfigError> {
-    let text = read(path)?;
-    load_text(path, &text, only_env, env, UnsetEnv::Note)
+    let root = parse_file(path)?;
+    load_tree(path, root, only_env, env, UnsetEnv::Note)
 }
 
-fn read(path: &str) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+/// The tree of the file at `path`; its text is let go before the plan is built.
+fn parse_file(path: &str) -> Result<Node, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    yaml::parse(path, &text)
 }
 
 /// [`load`] from text already in memory; `file` is used in messages and locations.
@@ -127,28 +130,28 @@ pub fn load_str(
     only_env: Option<&str>,
     env: &dyn Environment,
 ) -> Result<Vec<Plan>, ConfigError> {
-    load_text(file, text, only_env, env, UnsetEnv::Problem).map(|l| l.plans)
+    let root = yaml::parse(file, text)?;
+    load_tree(file, root, only_env, env, UnsetEnv::Problem).map(|l| l.plans)
 }
 
-fn load_text(
+fn load_tree(
     file: &str,
-    text: &str,
+    mut root: Node,
     only_env: Option<&str>,
     env: &dyn Environment,
     unset_env: UnsetEnv,
 ) -> Result<Linted, ConfigError> {
-    let mut root = yaml::parse(file, text)?;
     let mut problems = Problems {
         unset_env,
         ..Problems::default()
     };
     yaml::apply_merge_keys(&mut root, "", &mut problems);
     let before = problems.list.len();
-    let (root, files) = include::resolve(file, root, &mut problems)?;
+    let (mut root, files) = include::resolve(file, root, &mut problems)?;
     let used = RefCell::new(Vec::new());
     // Checks read from a tree whose includes failed would only add confusing problems.
     let plans = if problems.list.len() == before {
-        build(file, &root, &files, only_env, env, &mut problems, &used)?
+        build(file, &mut root, &files, only_env, env, &mut problems, &used)?
     } else {
         Vec::new()
     };
@@ -208,15 +211,19 @@ struct TopLevel<'a> {
 
 /// Read the top level of `root` and each environment (only `only_env` when given) into its
 /// plan: the top-level keys first, then the environments with what the top level gives them.
+/// `environments:` is taken out of the tree first, so that each environment's own check lists
+/// can be consumed as its plan is built ([`environment::read`]).
 fn build<'a>(
     file: &'a str,
-    root: &'a Node,
+    root: &'a mut Node,
     files: &'a [Source],
     only_env: Option<&str>,
     env: &'a dyn Environment,
     problems: &mut Problems,
     used: &'a RefCell<Vec<EnvUse>>,
 ) -> Result<Vec<Plan>, ConfigError> {
+    let envs_node = take_environments(root);
+    let root: &'a Node = root;
     let Some(mut reader) = MapReader::new(root, "", problems) else {
         return Ok(Vec::new());
     };
@@ -244,11 +251,15 @@ fn build<'a>(
         .take("alerts")
         .and_then(|(node, path)| alerts::read(node, &path, &mut ctx));
     let shared = reader.take("checks");
-    let envs = reader.take("environments");
+    // The key is taken from the tree (it is known); its value is the node taken out above.
+    let mut envs = reader
+        .take("environments")
+        .and_then(|(_, path)| envs_node.map(|n| (n, path)));
     let mut known = keys::names(keys::TOP_FIELDS);
     known.extend(keys::TOP_CHECK_KEYS);
     reader.finish(&known, problems);
-    let Some((entries, envs_path)) = environment_entries(file, root, envs, only_env, problems)?
+    let Some((entries, envs_path)) =
+        environment_entries(file, root, envs.as_mut(), only_env, problems)?
     else {
         return Ok(Vec::new());
     };
@@ -265,9 +276,15 @@ fn build<'a>(
         alerts,
         shared,
     };
-    let env_names: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+    let env_names: Vec<&str> = entries
+        .iter()
+        .map(|(k, _)| {
+            let k: &Key = k;
+            k.name.as_str()
+        })
+        .collect();
     let mut plans = Vec::new();
-    for (key, env_node) in &entries {
+    for (key, env_node) in entries {
         if only_env.is_some_and(|w| w != key.name) {
             continue;
         }
@@ -381,8 +398,25 @@ fn read_top_vars(
     (vars, pending)
 }
 
-/// The entries of `environments:`: each environment's key and mapping.
-type EnvEntries<'a> = Vec<(&'a Key, &'a Node)>;
+/// The value of the root's first `environments` key, taken out of the tree (a `null` left in
+/// its place, at its position); `None` when the root is no mapping or has no such key.
+fn take_environments(root: &mut Node) -> Option<Node> {
+    let yaml::Value::Map(entries) = &mut root.value else {
+        return None;
+    };
+    let (_, node) = entries.iter_mut().find(|(k, _)| k.name == "environments")?;
+    let placeholder = Node {
+        value: yaml::Value::Null,
+        line: node.line,
+        column: node.column,
+        file: node.file.clone(),
+    };
+    Some(std::mem::replace(node, placeholder))
+}
+
+/// The entries of `environments:`: each environment's key and mapping (mutable: each
+/// environment's check lists are consumed as they are read).
+type EnvEntries<'a> = Vec<(&'a Key, &'a mut Node)>;
 
 /// The entries of `environments:` (`envs`, its node and path) without the `x-…` keys that hold
 /// anchors, with its path; `None` when it is missing or not a mapping (a problem is recorded).
@@ -390,7 +424,7 @@ type EnvEntries<'a> = Vec<(&'a Key, &'a Node)>;
 fn environment_entries<'a>(
     file: &str,
     root: &Node,
-    envs: Option<(&'a Node, String)>,
+    envs: Option<&'a mut (Node, String)>,
     only_env: Option<&str>,
     problems: &mut Problems,
 ) -> Result<Option<(EnvEntries<'a>, String)>, ConfigError> {
@@ -402,15 +436,30 @@ fn environment_entries<'a>(
         );
         return Ok(None);
     };
-    let Some(mut envs_reader) = MapReader::new(envs_node, &envs_path, problems) else {
+    let envs_path = envs_path.clone();
+    // What the reader of a mapping says of anything else.
+    if MapReader::new(envs_node, &envs_path, problems).is_none() {
         return Ok(None);
-    };
-    let mut entries = envs_reader.take_rest();
+    }
     // `x-…` under `environments:` holds anchors, not an environment.
-    entries.retain(|(k, _)| !yaml::is_extension_key(&k.name));
-    if entries.is_empty() {
+    let count = match &envs_node.value {
+        yaml::Value::Map(map) => map
+            .iter()
+            .filter(|(k, _)| !yaml::is_extension_key(&k.name))
+            .count(),
+        _ => 0,
+    };
+    if count == 0 {
         problems.at(envs_node, &envs_path, "no environments defined");
     }
+    let entries: EnvEntries<'a> = match &mut envs_node.value {
+        yaml::Value::Map(map) => map
+            .iter_mut()
+            .filter(|(k, _)| !yaml::is_extension_key(&k.name))
+            .map(|(k, v)| (&*k, v))
+            .collect(),
+        _ => Vec::new(),
+    };
     if let Some(wanted) = only_env
         && !entries.iter().any(|(k, _)| k.name == wanted)
     {

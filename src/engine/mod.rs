@@ -120,15 +120,20 @@ pub async fn run(
                 if got == 0 {
                     break;
                 }
+                let mut built = Vec::with_capacity(got);
                 for Done { idx, check, result } in batch.drain(..) {
                     deliver.result(idx, &result);
-                    if let Some(slot) = results.get_mut(idx) {
-                        *slot = Some(result);
-                    }
                     // The definition is let go once its result is in.
                     drop(check);
+                    if let Some(slot) = results.get_mut(idx) {
+                        *slot = Some(result.kept());
+                    }
+                    built.push(result);
                 }
                 deliver.batch_end();
+                // The results as the workers built them are freed on a worker, where their
+                // memory serves the next checks (see `CheckResult::kept`).
+                drop(tokio::spawn(async move { drop(built) }));
             }
         }
     }

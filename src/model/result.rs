@@ -376,6 +376,17 @@ pub struct Limits {
 }
 
 impl CheckResult {
+    /// The result as it is kept until the end of the run: a copy made by the thread that keeps
+    /// it. A check's result is built on the runtime's worker that ran it, and each thread
+    /// allocates from an arena of its own: kept as built, 10,000 results would grow the
+    /// workers' arenas while the memory of the definitions let go as results come in (the
+    /// thread that read the config) stays unused. The copy lands in that memory, every text at
+    /// its length; the engine frees the result as built on a worker, whose next checks reuse
+    /// its memory.
+    pub fn kept(&self) -> CheckResult {
+        self.clone()
+    }
+
     /// A result with its identity and verdict only: no attempt made (`attempts` 0), no time
     /// spent, no facts and no records; the caller sets whatever else it knows. For results no
     /// check attempt produced (a stale waiver, an internal error) and for test rows.
@@ -464,7 +475,46 @@ mod shared_str {
 /// retained result should not pay for a B-tree node of eleven slots for its three or four
 /// facts. Reads, iterates and serialises like that map (a JSON object, keys in order).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Vec<(String, serde_json::Value)>, Vec<(String, TextValue)>);
+pub struct Metadata(Vec<(FactName, serde_json::Value)>, Vec<(String, TextValue)>);
+
+/// A fact's name: the names most results carry are kept as static text, not a copy per result
+/// (a run of 10,000 HTTP checks would hold 40,000 copies of four names).
+type FactName = std::borrow::Cow<'static, str>;
+
+/// The fact names kept as static text, sorted.
+const COMMON_FACT_NAMES: &[&str] = &[
+    "answer",
+    "body_bytes",
+    "body_excerpt",
+    "connect_ms",
+    "exit_code",
+    "http_status",
+    "latency_ms",
+    "not_after",
+    "not_before",
+    "protocol",
+    "rcode",
+    "remote_addr",
+    "server_name",
+    "status_code",
+    "stderr_bytes",
+    "stdout_bytes",
+    "tls_days_left",
+    "tls_not_after",
+    "tls_not_before",
+    "transport",
+    "ttl",
+];
+
+/// `name` as a [`FactName`]: a common one as static text (the copy is let go).
+fn fact_name(name: String) -> FactName {
+    match COMMON_FACT_NAMES.binary_search(&name.as_str()) {
+        Ok(i) => COMMON_FACT_NAMES
+            .get(i)
+            .map_or(FactName::Owned(name), |n| FactName::Borrowed(n)),
+        Err(_) => FactName::Owned(name),
+    }
+}
 
 impl Metadata {
     /// No facts.
@@ -506,7 +556,7 @@ impl Metadata {
         match self.position(&key) {
             Ok(i) => self.0.get_mut(i).map(|(_, v)| std::mem::replace(v, value)),
             Err(i) => {
-                self.0.insert(i, (key, value));
+                self.0.insert(i, (fact_name(key), value));
                 None
             }
         }
@@ -529,8 +579,8 @@ impl Metadata {
     }
 
     /// The facts in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
     }
 
     /// The values in key order, for editing in place.
@@ -539,26 +589,29 @@ impl Metadata {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 }
 
 impl From<BTreeMap<String, serde_json::Value>> for Metadata {
     /// Already in key order; one allocation of exactly the map's length.
     fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
-        Metadata(map.into_iter().collect(), Vec::new())
+        Metadata(
+            map.into_iter().map(|(k, v)| (fact_name(k), v)).collect(),
+            Vec::new(),
+        )
     }
 }
 
 impl<'a> IntoIterator for &'a Metadata {
-    type Item = (&'a String, &'a serde_json::Value);
+    type Item = (&'a str, &'a serde_json::Value);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, serde_json::Value)>,
-        fn(&'a (String, serde_json::Value)) -> (&'a String, &'a serde_json::Value),
+        std::slice::Iter<'a, (FactName, serde_json::Value)>,
+        fn(&'a (FactName, serde_json::Value)) -> (&'a str, &'a serde_json::Value),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -569,10 +622,10 @@ impl Serialize for Metadata {
         if self.1.is_empty() {
             return out.collect_map(self.iter());
         }
-        let mut all: BTreeMap<&String, serde_json::Value> =
+        let mut all: BTreeMap<&str, serde_json::Value> =
             self.iter().map(|(k, v)| (k, v.clone())).collect();
         for (k, t) in &self.1 {
-            all.insert(k, t.to_json(&Text::cut_only));
+            all.insert(k.as_str(), t.to_json(&Text::cut_only));
         }
         out.collect_map(all)
     }
@@ -605,12 +658,22 @@ mod tests {
         assert!(m.contains_key("body_bytes") && !m.contains_key("nope"));
         assert_eq!(m.len(), 3);
         // Same keys in the same order, the same JSON, and read back to the same.
-        let keys: Vec<&String> = m.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, map.keys().collect::<Vec<_>>());
+        let keys: Vec<&str> = m.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, map.keys().map(String::as_str).collect::<Vec<_>>());
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, serde_json::to_string(&map).unwrap());
         assert_eq!(serde_json::from_str::<Metadata>(&json).unwrap(), m);
         m.clear();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn the_common_fact_names_are_sorted_and_kept_without_a_copy() {
+        assert!(COMMON_FACT_NAMES.is_sorted());
+        assert!(matches!(
+            fact_name("latency_ms".to_owned()),
+            FactName::Borrowed("latency_ms")
+        ));
+        assert!(matches!(fact_name("custom".to_owned()), FactName::Owned(n) if n == "custom"));
     }
 }

@@ -23,6 +23,33 @@ impl super::Reporter for Json {
     fn render(&self, cx: &super::Context<'_>) -> Result<Vec<u8>, super::RenderError> {
         Ok(render(cx.summary)?)
     }
+
+    /// The same bytes as [`render`], serialised straight to `w` (a run of 10,000 checks is a
+    /// document of several megabytes).
+    fn render_to(
+        &self,
+        cx: &super::Context<'_>,
+        w: &mut dyn std::io::Write,
+    ) -> Result<(), super::Streamed> {
+        write(cx.summary, w)
+    }
+}
+
+/// Write the JSON document of [`render`] to `w` as it is serialised.
+pub fn write(summary: &Summary, w: &mut dyn std::io::Write) -> Result<(), super::Streamed> {
+    use std::io::Write as _;
+    let doc = Document::of(summary, super::verdict(summary));
+    let mut esc = crate::text::LegacyCommandEscaper::new(w);
+    let written = serde_json::to_writer_pretty(&mut esc, &doc)
+        .map_err(|e| {
+            if e.is_io() {
+                super::Streamed::Write(e.into())
+            } else {
+                super::Streamed::Render(e.into())
+            }
+        })
+        .and_then(|()| esc.write_all(b"\n").map_err(super::Streamed::Write));
+    written.and_then(|()| esc.finish().map(drop).map_err(super::Streamed::Write))
 }
 
 #[cfg(test)]
@@ -35,6 +62,15 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         // The version changes with every release: redacted.
         insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
+
+    #[test]
+    fn the_streamed_document_is_the_rendered_one() {
+        let mut s = crate::report::fixture::summary();
+        s.results[0].message = "x ##[error]y ###[z".into();
+        let mut streamed = Vec::new();
+        write(&s, &mut streamed).unwrap();
+        assert_eq!(streamed, render(&s).unwrap());
     }
 
     #[test]

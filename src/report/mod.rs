@@ -2,10 +2,11 @@
 //! [`Summary`](crate::model::Summary) (through a [`Context`]) and nothing else; the exit code
 //! never depends on which formats were chosen.
 //!
-//! The interface is one method, [`Reporter::render`], turning the run into bytes. Where the
-//! bytes go is a [`Destination`] chosen by the caller, and [`emit`] writes every requested
-//! output the same way: one failed write never stops the others, and each failure names its
-//! destination.
+//! The interface is one method, [`Reporter::render`], turning the run into bytes
+//! ([`Reporter::render_to`] writes them as they are rendered: the JSON document of a large run
+//! is never held in memory whole). Where the bytes go is a [`Destination`] chosen by the
+//! caller, and [`emit`] writes every requested output the same way (`write.rs`): one failed
+//! write never stops the others, and each failure names its destination.
 
 pub mod codequality;
 pub mod formats;
@@ -19,6 +20,7 @@ pub mod sarif;
 pub mod stream;
 pub mod tap;
 pub mod text;
+mod write;
 
 use std::fmt;
 use std::io::Write;
@@ -28,6 +30,8 @@ use crate::model::{CheckResult, Summary};
 pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
 pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
+use write::{Body, write_report_with, write_stream_with};
+pub use write::{append, write_report};
 
 /// A JSON report's bytes: pretty-printed, with a trailing newline, and no `##[` a CI log could
 /// read as a legacy workflow command (see [`json_without_legacy_commands`]).
@@ -98,177 +102,6 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Write a report file without ever destroying what is at `path`:
-///
-/// - nothing or a regular file there: missing parent directories are created, then the bytes
-///   go to a temporary file created exclusively under an unpredictable name in the same
-///   directory and renamed over `path`, so a reader never sees half a report and a symlink
-///   planted at a guessable name is never followed;
-/// - a symlink to a regular file: the file it points to is replaced the same way (the link
-///   stays);
-/// - one of the process's descriptors (`-`, `/dev/stdout`, `/dev/stderr`, `/proc/self/fd/N`,
-///   or a symlink to one, see [`stream`]): written through that descriptor, whatever it
-///   leads to (a log file opened with `>>` keeps what it holds);
-/// - anything else (a FIFO, a character device such as `/dev/null` or `/dev/full`):
-///   opened and written in place, never replaced.
-pub fn write_report(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let write_error = |source| WriteError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(fd) = stream::descriptor(path) {
-        let written = match fd {
-            1 => write_stream(&mut std::io::stdout().lock(), bytes),
-            2 => write_stream(&mut std::io::stderr().lock(), bytes),
-            n => stream::write_descriptor(n, bytes),
-        };
-        return written.map_err(write_error);
-    }
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            create_parents(path)?;
-            write_atomic(path, path, bytes)
-        }
-        Err(e) => Err(write_error(e)),
-        Ok(m) if m.is_file() => write_atomic(path, path, bytes),
-        Ok(m) if m.is_dir() => Err(WriteError::Directory {
-            path: path.to_path_buf(),
-        }),
-        Ok(_) => match std::fs::metadata(path) {
-            Ok(target) if target.is_dir() => Err(WriteError::Directory {
-                path: path.to_path_buf(),
-            }),
-            Ok(target) if target.is_file() => {
-                let real = std::fs::canonicalize(path).map_err(write_error)?;
-                write_atomic(path, &real, bytes)
-            }
-            // A device, a FIFO, a socket, or a symlink to one (or a dangling symlink, which
-            // the shell's `>` would follow too).
-            _ => {
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(path)
-                    .map_err(write_error)?;
-                f.write_all(bytes)
-                    .and_then(|()| f.flush())
-                    .map_err(write_error)
-            }
-        },
-    }
-}
-
-/// Write all of `bytes` to a standard stream and flush it; a reader that went away (a closed
-/// pipe) is not an error.
-fn write_stream(w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
-    match w.write_all(bytes).and_then(|()| w.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
-}
-
-/// Create the missing parent directories of `path`, one by one so that an error names the
-/// directory that could not be created.
-fn create_parents(path: &Path) -> Result<(), WriteError> {
-    let mut missing = Vec::new();
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
-            break;
-        }
-        missing.push(d);
-        dir = d.parent();
-    }
-    for d in missing.into_iter().rev() {
-        match std::fs::create_dir(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
-            Err(source) => {
-                return Err(WriteError::CreateDir {
-                    dir: d.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Write `bytes` to a fresh temporary file next to `real` and rename it over `real`; errors
-/// name `shown` (the path as given).
-fn write_atomic(shown: &Path, real: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let write_error = |source| WriteError::Write {
-        path: shown.to_path_buf(),
-        source,
-    };
-    let dir = match real.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = real
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_owned());
-    let prefix = format!(".{file_name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // A replaced report keeps its mode; a new one gets the usual 0666 minus the umask
-        // (a temporary file alone would be 0600).
-        let mode = std::fs::metadata(real)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o666);
-        builder.permissions(std::fs::Permissions::from_mode(mode));
-    }
-    // Exclusive create under a random name: nothing planted in the directory is followed.
-    let mut tmp = builder.tempfile_in(dir).map_err(write_error)?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(write_error)?;
-    // On failure the temporary file is removed when `PersistError` is dropped.
-    tmp.persist(real).map_err(|e| WriteError::Replace {
-        path: shown.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
-/// Append `bytes` to `path` in one write (GitHub's step summary and output files belong to the
-/// whole step: earlier content must survive). What we add starts on a fresh line: when the
-/// earlier content does not end with a newline, one is written first (else our first line
-/// would be glued to the previous step's last one).
-pub fn append(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let write_error = |source| WriteError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(write_error)?;
-    let mut fresh_line = true;
-    if f.metadata().map_err(write_error)?.len() > 0 && f.seek(SeekFrom::End(-1)).is_ok() {
-        let mut last = [0u8; 1];
-        if f.read_exact(&mut last).is_ok() {
-            fresh_line = last[0] == b'\n';
-        }
-    }
-    let mut all = Vec::with_capacity(bytes.len() + 1);
-    if !fresh_line {
-        all.push(b'\n');
-    }
-    all.extend_from_slice(bytes);
-    f.write_all(&all)
-        .and_then(|()| f.flush())
-        .map_err(write_error)
 }
 
 /// Maps the config path of a check to the repository-relative, forward-slash path that SARIF,
@@ -412,6 +245,22 @@ pub trait Reporter {
     fn describe(&self) -> &'static str;
     /// Render the run.
     fn render(&self, cx: &Context<'_>) -> Result<Vec<u8>, RenderError>;
+    /// Render the run to `w`. By default the bytes of [`Reporter::render`]; a reporter whose
+    /// document grows with every check (JSON) writes as it renders, so the whole document
+    /// is never held in memory.
+    fn render_to(&self, cx: &Context<'_>, w: &mut dyn Write) -> Result<(), Streamed> {
+        let bytes = self.render(cx).map_err(Streamed::Render)?;
+        w.write_all(&bytes).map_err(Streamed::Write)
+    }
+}
+
+/// Why rendering a report to a writer stopped: the report, or the writer.
+#[derive(Debug)]
+pub enum Streamed {
+    /// The report could not be rendered.
+    Render(RenderError),
+    /// The writer failed.
+    Write(std::io::Error),
 }
 
 /// Where a rendered report goes.
@@ -512,33 +361,34 @@ pub fn emit(
             paths,
             written: &written,
         };
-        let result = output
-            .reporter
-            .render(&cx)
-            .map_err(OutputError::from)
-            .and_then(|bytes| {
-                let stream = |w: &mut dyn Write, name: &str| {
-                    write_stream(w, &bytes).map_err(|source| WriteError::Write {
-                        path: PathBuf::from(name),
-                        source,
-                    })
-                };
-                let fd = match &output.destination {
-                    Destination::File { path, .. } => stream::descriptor(path),
-                    _ => None,
-                };
-                match (&output.destination, fd) {
-                    (Destination::Stdout, _) | (Destination::File { .. }, Some(1)) => {
-                        stream(stdout, "stdout")
-                    }
-                    (Destination::Stderr, _) | (Destination::File { .. }, Some(2)) => {
-                        stream(stderr, "stderr")
-                    }
-                    (Destination::File { path, .. }, _) => write_report(path, &bytes),
-                    (Destination::Append(path), _) => append(path, &bytes),
-                }
+        let reporter = &*output.reporter;
+        let mut body = |w: &mut dyn Write| reporter.render_to(&cx, w);
+        let stream = |w: &mut dyn Write, name: &str, body: Body<'_>| {
+            write_stream_with(w, body).map_err(|e| match e {
+                Streamed::Render(e) => OutputError::Render(e),
+                Streamed::Write(source) => OutputError::Write(WriteError::Write {
+                    path: PathBuf::from(name),
+                    source,
+                }),
+            })
+        };
+        let fd = match &output.destination {
+            Destination::File { path, .. } => stream::descriptor(path),
+            _ => None,
+        };
+        let result = match (&output.destination, fd) {
+            (Destination::Stdout, _) | (Destination::File { .. }, Some(1)) => {
+                stream(stdout, "stdout", &mut body)
+            }
+            (Destination::Stderr, _) | (Destination::File { .. }, Some(2)) => {
+                stream(stderr, "stderr", &mut body)
+            }
+            (Destination::File { path, .. }, _) => write_report_with(path, &mut body),
+            (Destination::Append(path), _) => reporter
+                .render(&cx)
                 .map_err(OutputError::from)
-            });
+                .and_then(|bytes| append(path, &bytes).map_err(OutputError::from)),
+        };
         match result {
             Ok(()) => {
                 // A report on a stream is no file to name in the GitHub outputs.

@@ -17,8 +17,8 @@ const ALLOWED: &[(&str, &str)] = &[
     // The reports written to stderr (`--output FORMAT` to `/dev/stderr`, annotations).
     ("app/outputs.rs", "let mut err = std::io::stderr();"),
     (
-        "report/mod.rs",
-        "write_stream(&mut std::io::stderr().lock(), bytes)",
+        "report/write.rs",
+        "write_stream_with(&mut std::io::stderr().lock(), body)",
     ),
 ];
 

@@ -52,7 +52,7 @@ fn build_client(key: &ClientKey) -> Result<(reqwest::Client, Arc<Route>), String
     let mut tls = common::tls::deferred_client_config(
         key.ca_file.as_deref(),
         key.insecure,
-        key.client.as_ref(),
+        key.client.as_deref(),
         |v| {
             if route.is_direct() {
                 v

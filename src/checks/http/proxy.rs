@@ -179,10 +179,11 @@ pub enum ProxyChoice {
     /// Directly (`proxy: none`, or no proxy variable set).
     #[default]
     Direct,
-    /// Through `proxy: URL`, whatever the environment says.
-    Fixed(ProxyUrl),
+    /// Through `proxy: URL`, whatever the environment says. Boxed, like `Env`: every HTTP
+    /// check of a plan holds a choice, and most go direct.
+    Fixed(Box<ProxyUrl>),
     /// Through the proxy the environment gives for the URL's scheme and host.
-    Env(EnvProxies),
+    Env(Box<EnvProxies>),
 }
 
 /// Read a check's `proxy` key; without one, the environment's proxies. Their credentials
@@ -199,7 +200,7 @@ pub(super) fn read(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> ProxyChoice {
         return if env.is_empty() {
             ProxyChoice::Direct
         } else {
-            ProxyChoice::Env(env)
+            ProxyChoice::Env(Box::new(env))
         };
     };
     let Some(text) = ctx.non_empty(n, &p) else {
@@ -220,7 +221,7 @@ pub(super) fn read(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> ProxyChoice {
     match ProxyUrl::parse(&text, None) {
         Ok(url) => {
             ctx.secrets.extend(url.secrets());
-            ProxyChoice::Fixed(url)
+            ProxyChoice::Fixed(Box::new(url))
         }
         Err(e) => {
             ctx.problem(n, &p, e);
@@ -301,7 +302,7 @@ impl Route {
     pub(super) fn proxy_for(&self, url: &url::Url) -> Option<&ProxyUrl> {
         match &self.choice {
             ProxyChoice::Direct => None,
-            ProxyChoice::Fixed(p) => Some(p),
+            ProxyChoice::Fixed(p) => Some(&**p),
             ProxyChoice::Env(e) => {
                 if let Some(m) = &self.no_proxy {
                     let host = url.host()?.to_string();
@@ -469,7 +470,7 @@ mod tests {
         ]);
         let (p, problems) = EnvProxies::read(&e);
         assert!(problems.is_empty(), "{problems:?}");
-        let r = Route::new(&ProxyChoice::Env(p));
+        let r = Route::new(&ProxyChoice::Env(Box::new(p)));
         assert_eq!(
             via(&r, "http://a.test/").as_deref(),
             Some("http://upper.test:1")
@@ -481,7 +482,7 @@ mod tests {
             ("REQUEST_METHOD", "GET"),
         ]);
         let (p, _) = EnvProxies::read(&cgi);
-        let in_cgi = Route::new(&ProxyChoice::Env(p));
+        let in_cgi = Route::new(&ProxyChoice::Env(Box::new(p)));
         assert_eq!(
             via(&in_cgi, "http://a.test/").as_deref(),
             Some("socks5://all.test:1080")
@@ -492,7 +493,7 @@ mod tests {
             Some("http://lower-s.test:3")
         );
         let (p, _) = EnvProxies::read(&env(&[("HTTPS_PROXY", "upper-s.test:2")]));
-        let r = Route::new(&ProxyChoice::Env(p));
+        let r = Route::new(&ProxyChoice::Env(Box::new(p)));
         assert_eq!(
             via(&r, "https://a.test/").as_deref(),
             Some("http://upper-s.test:2")
@@ -506,7 +507,7 @@ mod tests {
             ("http_proxy", "http://p.test:3128"),
             ("NO_PROXY", "internal.test, .corp.test,10.0.0.0/8,::1"),
         ]));
-        let r = Route::new(&ProxyChoice::Env(p));
+        let r = Route::new(&ProxyChoice::Env(Box::new(p)));
         for direct in [
             "http://internal.test/",
             "http://api.internal.test/",
@@ -528,7 +529,10 @@ mod tests {
             ("no_proxy", "*"),
         ]));
         assert_eq!(
-            via(&Route::new(&ProxyChoice::Env(p)), "http://a.test/"),
+            via(
+                &Route::new(&ProxyChoice::Env(Box::new(p))),
+                "http://a.test/"
+            ),
             None
         );
     }

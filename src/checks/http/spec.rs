@@ -86,8 +86,9 @@ pub struct JsonAssert {
 pub struct ClientKey {
     pub(super) insecure: bool,
     pub(super) ca_file: Option<String>,
-    /// The client certificate presented when a server asks for one.
-    pub(super) client: Option<common::tls::ClientIdentity>,
+    /// The client certificate presented when a server asks for one (boxed: most checks have
+    /// none, and every check of a plan holds this key).
+    pub(super) client: Option<Box<common::tls::ClientIdentity>>,
     pub(super) proxy: super::proxy::ProxyChoice,
 }
 
@@ -386,7 +387,7 @@ impl Kind for HttpSpec {
                 client: ClientKey {
                     insecure,
                     ca_file,
-                    client: client_identity,
+                    client: client_identity.map(Box::new),
                     proxy,
                 },
                 max_redirects: follow.then_some(max_redirects),
