@@ -85,7 +85,7 @@ pub(super) fn finish(
     );
     // The command ends once its reports are written: the results are left to the operating
     // system, which takes the whole heap back at exit anyway (freeing 10,000 results one by
-    // one took 10-30 ms; BENCHMARKS.md, "True numbers VI").
+    // one took 10-30 ms; BENCHMARKS.md, "True numbers VII").
     std::mem::forget(redacted);
     code
 }
