@@ -233,9 +233,7 @@ impl History {
 
     /// The file's bytes (pretty JSON, trailing newline).
     pub fn render(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let mut out = serde_json::to_vec_pretty(self)?;
-        out.push(b'\n');
-        Ok(crate::text::json_without_legacy_commands(out))
+        crate::text::pretty_json(self)
     }
 
     /// Add the run of `summary`, keep the last `keep` runs of its environment, and attach the

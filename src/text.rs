@@ -111,33 +111,31 @@ pub fn neutralise_commands(s: String) -> String {
     out
 }
 
-/// `##[` can only occur inside JSON strings (every key is infracheck's own): writing it as
-/// `#\u0023[` parses to the same text but cannot be read as a legacy GitHub workflow command if
-/// the document is printed in a CI log.
-pub fn json_without_legacy_commands(out: Vec<u8>) -> Vec<u8> {
-    let finder = memchr::memmem::Finder::new(b"##[");
-    let Some(mut at) = finder.find(&out) else {
-        return out;
-    };
-    let mut fixed = Vec::with_capacity(out.len() + 16);
-    let mut rest = out.as_slice();
-    loop {
-        let (head, tail) = rest.split_at(at);
-        fixed.extend_from_slice(head);
-        fixed.extend_from_slice(b"#\\u0023");
-        rest = tail.get(2..).unwrap_or_default();
-        match finder.find(rest) {
-            Some(i) => at = i,
-            None => break,
-        }
-    }
-    fixed.extend_from_slice(rest);
-    fixed
+/// `value` as pretty JSON with a trailing newline, written to `w` as it is serialised, with no
+/// `##[` a CI log could read as a legacy GitHub workflow command: `##[` can only occur inside
+/// JSON strings (every key is infracheck's own), and written as `#\u0023[` it parses to the
+/// same text ([`LegacyCommandEscaper`]). An error writing to `w` is an I/O `serde_json::Error`.
+pub fn pretty_json_to(
+    value: &impl serde::Serialize,
+    w: impl std::io::Write,
+) -> Result<(), serde_json::Error> {
+    use std::io::Write as _;
+    let mut esc = LegacyCommandEscaper::new(w);
+    serde_json::to_writer_pretty(&mut esc, value)?;
+    esc.write_all(b"\n").map_err(serde_json::Error::io)?;
+    esc.finish().map(drop).map_err(serde_json::Error::io)
 }
 
-/// [`json_without_legacy_commands`] as a writer: the bytes written through it reach `inner`
-/// with every `##[` written as `#\u0023[`, whatever the pieces they come in, so a large JSON
-/// document can be serialised straight to its destination instead of into memory first. A `#`
+/// The bytes of [`pretty_json_to`].
+pub fn pretty_json(value: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    pretty_json_to(value, &mut out)?;
+    Ok(out)
+}
+
+/// A writer that passes the bytes written through it to `inner` with every `##[` written as
+/// `#\u0023[`, whatever the pieces they come in, so a JSON document is escaped as it is
+/// serialised straight to its destination ([`pretty_json_to`]). A `#`
 /// at the end of a piece is held back until the next byte shows whether it starts such a
 /// sequence; [`LegacyCommandEscaper::finish`] writes it.
 pub struct LegacyCommandEscaper<W: std::io::Write> {
@@ -243,6 +241,14 @@ pub fn format_duration(d: std::time::Duration) -> String {
 mod tests {
     use super::*;
 
+    /// Through the escaper in one piece.
+    fn escaped(input: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut esc = LegacyCommandEscaper::new(Vec::new());
+        esc.write_all(input).unwrap();
+        esc.finish().unwrap()
+    }
+
     #[test]
     fn legacy_commands_in_json_are_escaped_at_every_place() {
         let cases: [(&[u8], &[u8]); 6] = [
@@ -254,17 +260,18 @@ mod tests {
             (b"\"# #[ #\"", b"\"# #[ #\""),
         ];
         for (input, want) in cases {
-            let got = json_without_legacy_commands(input.to_vec());
+            let got = escaped(input);
             assert_eq!(got, want, "{}", String::from_utf8_lossy(input));
             assert!(!got.windows(3).any(|w| w == b"##["));
         }
         // Every escape parses back to the same text.
-        let doc = json_without_legacy_commands(br#"{"m":"x ##[error]y ###[z"}"#.to_vec());
+        let doc = pretty_json(&serde_json::json!({"m": "x ##[error]y ###[z"})).unwrap();
+        assert!(doc.ends_with(b"}\n") && !doc.windows(3).any(|w| w == b"##["));
         let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
         assert_eq!(v["m"], "x ##[error]y ###[z");
     }
 
-    /// The escaper gives the bytes of the whole-document function, however the input is cut.
+    /// The escaper gives the same bytes however the input is cut.
     #[test]
     fn the_streaming_escaper_matches_the_whole_document_at_every_cut() {
         use std::io::Write;
@@ -279,7 +286,7 @@ mod tests {
             b"#",
         ];
         for input in inputs {
-            let want = json_without_legacy_commands(input.to_vec());
+            let want = escaped(input);
             // Every split into three pieces, empty pieces included.
             for a in 0..=input.len() {
                 for b in a..=input.len() {

@@ -37,19 +37,14 @@ impl super::Reporter for Json {
 
 /// Write the JSON document of [`render`] to `w` as it is serialised.
 pub fn write(summary: &Summary, w: &mut dyn std::io::Write) -> Result<(), super::Streamed> {
-    use std::io::Write as _;
     let doc = Document::of(summary, super::verdict(summary));
-    let mut esc = crate::text::LegacyCommandEscaper::new(w);
-    let written = serde_json::to_writer_pretty(&mut esc, &doc)
-        .map_err(|e| {
-            if e.is_io() {
-                super::Streamed::Write(e.into())
-            } else {
-                super::Streamed::Render(e.into())
-            }
-        })
-        .and_then(|()| esc.write_all(b"\n").map_err(super::Streamed::Write));
-    written.and_then(|()| esc.finish().map(drop).map_err(super::Streamed::Write))
+    crate::text::pretty_json_to(&doc, w).map_err(|e| {
+        if e.is_io() {
+            super::Streamed::Write(e.into())
+        } else {
+            super::Streamed::Render(e.into())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -29,17 +29,9 @@ use std::path::{Component, Path, PathBuf};
 use crate::model::{CheckResult, Summary};
 pub(crate) use crate::text::neutralise_commands;
 pub use crate::text::one_line;
-pub(crate) use crate::text::{json_without_legacy_commands, truncate_chars};
+pub(crate) use crate::text::{pretty_json, truncate_chars};
 use write::{Body, write_report_with, write_stream_with};
 pub use write::{append, write_report};
-
-/// A JSON report's bytes: pretty-printed, with a trailing newline, and no `##[` a CI log could
-/// read as a legacy workflow command (see [`json_without_legacy_commands`]).
-pub(crate) fn pretty_json(value: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = serde_json::to_vec_pretty(value)?;
-    out.push(b'\n');
-    Ok(json_without_legacy_commands(out))
-}
 
 /// `passed`, `warned` or `failed`: the run's stored verdict (reports judge nothing
 /// themselves: the run's policy decided it once, see [`Summary::judgement`]).
