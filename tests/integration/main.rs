@@ -53,6 +53,7 @@ mod history;
 mod html;
 mod http_faults;
 mod http_nginx;
+mod http_own_path;
 mod icmp;
 mod interference;
 #[cfg(feature = "kubernetes")]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, redirect};
 
-use super::phases::{ConnectTiming, TimedResolver, TlsStartMark, timed_send};
+use super::direct::{self, Direct};
+use super::phases::{ConnectTiming, TimedResolver, TlsStartMark, timed, timed_send};
 use super::proxy::Route;
 use super::spec::{ClientKey, HttpSpec};
 use crate::checks::common::{self, short_message};
@@ -18,14 +19,29 @@ use crate::model::{Outcome, Reason};
 
 /// One reqwest client per distinct TLS/proxy setting, built once per run, with the route
 /// (proxy choice) it follows.
+/// Plain `http://` requests on a direct route share one pool of the own HTTP/1.1 path
+/// ([`direct`]).
 pub struct Clients {
     by_key: HashMap<ClientKey, (reqwest::Client, Arc<Route>)>,
+    direct: Direct,
+}
+
+/// What a check sends through: its reqwest client, its route, the own HTTP/1.1 path.
+#[derive(Clone, Copy)]
+pub(super) struct Via<'a> {
+    pub(super) client: &'a reqwest::Client,
+    pub(super) route: &'a Route,
+    direct: &'a Direct,
 }
 
 impl Clients {
-    /// The client prepared for `key`, and its route.
-    pub(super) fn get(&self, key: &ClientKey) -> Option<(&reqwest::Client, &Route)> {
-        self.by_key.get(key).map(|(c, r)| (c, r.as_ref()))
+    /// The client prepared for `key`, its route, and the own HTTP/1.1 path.
+    pub(super) fn get(&self, key: &ClientKey) -> Option<Via<'_>> {
+        self.by_key.get(key).map(|(c, r)| Via {
+            client: c,
+            route: r.as_ref(),
+            direct: &self.direct,
+        })
     }
 
     /// Build the clients the checks need.
@@ -40,7 +56,10 @@ impl Clients {
             }
             by_key.insert(spec.client.clone(), build_client(&spec.client)?);
         }
-        Ok(Clients { by_key })
+        Ok(Clients {
+            by_key,
+            direct: Direct::new(),
+        })
     }
 }
 
@@ -79,7 +98,7 @@ fn build_client(key: &ClientKey) -> Result<(reqwest::Client, Arc<Route>), String
         // check came from.
         .redirect(redirect::Policy::none())
         .referer(false)
-        .user_agent(concat!("infracheck/", env!("CARGO_PKG_VERSION")))
+        .user_agent(direct::AGENT)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
         // No TCP keep-alive probes: a check's request is bounded by its timeout and an idle
@@ -104,12 +123,15 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// A hop to another origin drops every configured header (they hold API keys and tokens meant
 /// for the configured server), unless `forward_headers_on_redirect` is set; once dropped they
 /// are not sent again, even if a later hop comes back. 303, and 301/302 after a POST, continue
-/// as a GET without a body, as browsers do. Each hop's phases add up in `phase`.
-pub(super) async fn send(
-    (client, route): (&reqwest::Client, &Route),
-    spec: &HttpSpec,
-    phase: &Phase,
-) -> Result<reqwest::Response, Outcome> {
+/// as a GET without a body, as browsers do. Each hop's phases add up in `phase`. A hop to a
+/// plain `http://` URL that no proxy applies to goes through the own HTTP/1.1 path
+/// ([`direct`]), any other through reqwest; a redirect may cross from one to the other.
+pub(super) async fn send(via: Via<'_>, spec: &HttpSpec, phase: &Phase) -> Result<Response, Outcome> {
+    let Via {
+        client,
+        route,
+        direct,
+    } = via;
     use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
     // The first request is built straight from the spec; the copies a redirect changes are
     // made only when one is followed.
@@ -119,16 +141,27 @@ pub(super) async fn send(
     let mut headers = std::borrow::Cow::Borrowed(&spec.headers);
     let mut hops = 0usize;
     loop {
-        let mut req = client.request(method.clone(), url.as_ref().clone());
-        if !headers.is_empty() {
-            req = req.headers(headers.as_ref().clone());
-        }
-        if let Some(b) = body {
-            req = req.body(b.to_owned());
-        }
-        let resp = timed_send(req, phase)
-            .await
-            .map_err(|e| request_error(&e, route, &url))?;
+        let resp = if Direct::takes(&url) && route.proxy_for(&url).is_none() {
+            tracing::debug!(url = %super::redacted_url(&url), "http: own HTTP/1.1 path");
+            let sending = direct.send(&method, &url, &headers, body);
+            let resp = timed(sending, phase)
+                .await
+                .map_err(|e| direct_error(&e))?;
+            Response::Own(resp)
+        } else {
+            tracing::debug!(url = %super::redacted_url(&url), "http: reqwest");
+            let mut req = client.request(method.clone(), url.as_ref().clone());
+            if !headers.is_empty() {
+                req = req.headers(headers.as_ref().clone());
+            }
+            if let Some(b) = body {
+                req = req.body(b.to_owned());
+            }
+            let resp = timed_send(req, phase)
+                .await
+                .map_err(|e| request_error(&e, route, &url))?;
+            Response::Reqwest(resp)
+        };
         let status = resp.status().as_u16();
         if let Some(refused) = route.refused_response(&url, status) {
             return Err(refused);
@@ -175,6 +208,87 @@ pub(super) async fn send(
     }
 }
 
+/// A response of either path, its body not yet read.
+#[derive(Debug)]
+pub(super) enum Response {
+    Reqwest(reqwest::Response),
+    Own(direct::Response),
+}
+
+impl Response {
+    pub(super) fn status(&self) -> reqwest::StatusCode {
+        match self {
+            Response::Reqwest(r) => r.status(),
+            Response::Own(r) => r.status,
+        }
+    }
+
+    pub(super) fn headers(&self) -> &HeaderMap {
+        match self {
+            Response::Reqwest(r) => r.headers(),
+            Response::Own(r) => &r.headers,
+        }
+    }
+
+    /// The URL of the request this response answers (the last hop's).
+    pub(super) fn url(&self) -> &url::Url {
+        match self {
+            Response::Reqwest(r) => r.url(),
+            Response::Own(r) => &r.url,
+        }
+    }
+
+    pub(super) fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Response::Reqwest(r) => r.remote_addr(),
+            Response::Own(r) => r.remote_addr,
+        }
+    }
+
+    /// The certificate the server presented on a direct TLS connection (DER).
+    pub(super) fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self {
+            Response::Reqwest(r) => r
+                .extensions()
+                .get::<reqwest::tls::TlsInfo>()
+                .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec)),
+            Response::Own(_) => None,
+        }
+    }
+
+    /// Read the body up to `cap`; a failure as its reason and message (chain).
+    pub(super) async fn body(
+        self,
+        cap: usize,
+    ) -> Result<crate::checks::common::capped::Capped, (Reason, String)> {
+        match self {
+            Response::Reqwest(r) => crate::checks::common::capped::body(r, cap)
+                .await
+                .map_err(|e| classify(&e)),
+            Response::Own(r) => r.body(cap).await.map_err(|e| classify_direct(&e)),
+        }
+    }
+}
+
+/// The outcome of a request of the own path that failed (no proxy is involved there).
+fn direct_error(e: &direct::Error) -> Outcome {
+    let (reason, msg) = classify_direct(e);
+    Outcome::fail(reason, short_message(reason, &msg)).with_detail(msg)
+}
+
+/// [`classify`] for an error of the own path.
+fn classify_direct(e: &direct::Error) -> (Reason, String) {
+    classify_chain(
+        e.to_string(),
+        e.source(),
+        Flags {
+            timeout: false,
+            redirect: false,
+            body: e.is_body(),
+        },
+    )
+}
+
 fn request_error(e: &reqwest::Error, route: &Route, url: &url::Url) -> Outcome {
     let (reason, msg) = classify(e);
     if let Some(proxy) = route.failed(url, e, reason, &msg) {
@@ -218,12 +332,6 @@ fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
 
 /// Map a reqwest error to a reason and a one-line message without the URL.
 pub fn classify(e: &reqwest::Error) -> (Reason, String) {
-    let mut parts: Vec<String> = Vec::new();
-    let mut io_kind = None;
-    let mut tls_reason = None;
-    let mut hyper_parse = false;
-    let mut hyper_incomplete = false;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
     let top = e.to_string();
     let top = match e.url() {
         Some(u) => top
@@ -231,6 +339,36 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
             .replace(u.as_str(), "<url>"),
         None => top,
     };
+    let flags = Flags {
+        timeout: e.is_timeout(),
+        redirect: e.is_redirect(),
+        body: e.is_body() || e.is_decode(),
+    };
+    classify_chain(top, e.source(), flags)
+}
+
+/// What the error of either path says of itself beyond its chain of causes.
+struct Flags {
+    /// reqwest's `is_timeout` (the own path has no timer of its own: a timed-out OS call
+    /// shows in the chain).
+    timeout: bool,
+    redirect: bool,
+    /// A failure while reading the body.
+    body: bool,
+}
+
+/// The reason and message of an error: its text `top` (no URL) and its chain of causes.
+fn classify_chain(
+    top: String,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+    flags: Flags,
+) -> (Reason, String) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut io_kind = None;
+    let mut tls_reason = None;
+    let mut hyper_parse = false;
+    let mut hyper_incomplete = false;
+    let mut hyper_timeout = false;
     parts.push(top);
     while let Some(s) = source {
         let text = s.to_string();
@@ -257,6 +395,7 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
         if let Some(h) = s.downcast_ref::<hyper::Error>() {
             hyper_parse |= h.is_parse() || h.is_parse_status();
             hyper_incomplete |= h.is_incomplete_message();
+            hyper_timeout |= h.is_timeout();
         }
         source = s.source();
     }
@@ -264,9 +403,9 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
     let lower = joined.to_ascii_lowercase();
     let reason = if let Some(t) = tls_reason {
         t
-    } else if e.is_timeout() {
+    } else if flags.timeout || hyper_timeout || io_kind == Some(std::io::ErrorKind::TimedOut) {
         Reason::Timeout
-    } else if e.is_redirect() {
+    } else if flags.redirect {
         Reason::HttpRedirect
     } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         Reason::DnsResolve
@@ -290,7 +429,7 @@ pub fn classify(e: &reqwest::Error) -> (Reason, String) {
     } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake")
     {
         Reason::TlsHandshake
-    } else if e.is_body() || e.is_decode() {
+    } else if flags.body {
         Reason::HttpBodyRead
     } else {
         Reason::ConnectError

@@ -65,16 +65,25 @@ fn mark(f: impl FnOnce(&mut Instants)) {
     let _ = MARKS.try_with(|m| m.edit(f));
 }
 
-/// Send `request` with its own marks, then record its phases in `phase`: the connection's
-/// spans when this request opened one, and `ttfb` from the request going out (on the new
-/// connection once it is ready, else at once) to the response head.
+/// Send `request` with its own marks, then record its phases in `phase` (see [`timed`]).
 pub(super) async fn timed_send(
     request: reqwest::RequestBuilder,
     phase: &Phase,
 ) -> reqwest::Result<reqwest::Response> {
+    timed(request.send(), phase).await
+}
+
+/// Await `sending` (one request, reqwest's or the own path's in [`super::direct`]) with its own
+/// marks, then record its phases in `phase`: the connection's spans when this request opened
+/// one, and `ttfb` from the request going out (on the new connection once it is ready, else at
+/// once) to the response head.
+pub(super) async fn timed<T, E>(
+    sending: impl Future<Output = Result<T, E>>,
+    phase: &Phase,
+) -> Result<T, E> {
     let marks = Arc::new(Marks::default());
     let sent = Instant::now();
-    let result = MARKS.scope(Arc::clone(&marks), request.send()).await;
+    let result = MARKS.scope(Arc::clone(&marks), sending).await;
     let head = Instant::now();
     record(
         &marks.get(),
@@ -83,6 +92,33 @@ pub(super) async fn timed_send(
         phase,
     );
     result
+}
+
+/// A connector starts a new connection for the request of this task (the marks before it,
+/// of a connection that lost the pool's race, are dropped).
+pub(super) fn connection_started() {
+    let now = Instant::now();
+    mark(|i| {
+        *i = Instants {
+            connection: Some((now, None)),
+            ..Instants::default()
+        };
+    });
+}
+
+/// The name lookup of the connection being opened took `start..end`.
+pub(super) fn looked_up(start: Instant, end: Instant) {
+    mark(|i| i.lookup = Some((start, end)));
+}
+
+/// The connection being opened is ready (TCP and, for `https`, TLS done).
+pub(super) fn connection_ready() {
+    let ready = Instant::now();
+    mark(|i| {
+        if let Some((_, r)) = &mut i.connection {
+            *r = Some(ready);
+        }
+    });
 }
 
 /// Turn the instants of one request into phases; `head` is `None` when no response came.
@@ -120,8 +156,7 @@ impl reqwest::dns::Resolve for TimedResolver {
         Box::pin(async move {
             let start = Instant::now();
             let found = tokio::net::lookup_host((host.as_str(), 0)).await;
-            let end = Instant::now();
-            mark(|i| i.lookup = Some((start, end)));
+            looked_up(start, Instant::now());
             let addrs: Vec<SocketAddr> = found?.collect();
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -162,20 +197,10 @@ where
     fn call(&mut self, request: R) -> Self::Future {
         let connecting = self.0.call(request);
         Box::pin(async move {
-            mark(|i| {
-                *i = Instants {
-                    connection: Some((Instant::now(), None)),
-                    ..Instants::default()
-                };
-            });
+            connection_started();
             let conn = connecting.await;
             if conn.is_ok() {
-                let ready = Instant::now();
-                mark(|i| {
-                    if let Some((_, r)) = &mut i.connection {
-                        *r = Some(ready);
-                    }
-                });
+                connection_ready();
             }
             conn
         })

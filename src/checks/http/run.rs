@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use reqwest::header::HeaderValue;
 
-use super::client::{classify, send};
+use super::client::{Response, send};
 use super::judge::{Facts, judge};
 use super::spec::{HttpSpec, redacted_url};
 use crate::checks::common::cert::{self, CertFacts};
-use crate::checks::common::{capped, millis, short_message};
+use crate::checks::common::{millis, short_message};
 use crate::checks::{Phase, RunContext, Thresholds};
 use crate::model::{Facts as Observed, Outcome, PhaseName, Reason, Status};
 
@@ -31,7 +31,7 @@ pub async fn run(
     phase: &Phase,
     conditions: bool,
 ) -> Outcome {
-    let Some((client, route)) = ctx.http.get(&spec.client) else {
+    let Some(via) = ctx.http.get(&spec.client) else {
         return Outcome::fail(
             Reason::Internal,
             "no HTTP client was prepared for this check",
@@ -39,7 +39,8 @@ pub async fn run(
     };
     let start = Instant::now();
     phase.set("waiting for the response headers");
-    let resp = match send((client, route), spec, phase).await {
+    let route = via.route;
+    let resp = match send(via, spec, phase).await {
         Ok(r) => r,
         Err(outcome) => return outcome,
     };
@@ -50,9 +51,7 @@ pub async fn run(
         meta.insert("proxy".to_owned(), serde_json::json!(proxy.name()));
     }
     let cert = resp
-        .extensions()
-        .get::<reqwest::tls::TlsInfo>()
-        .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec))
+        .peer_certificate()
         .or_else(|| route.peer_cert(resp.url()))
         .and_then(|der| cert::cert_facts(&der));
     if let Some(c) = &cert {
@@ -76,9 +75,9 @@ pub async fn run(
 
     phase.set("reading the response body");
     let reading = Instant::now();
-    let body = match capped::body(resp, spec.max_body).await {
+    let body = match resp.body(spec.max_body).await {
         Ok(b) => b,
-        Err(e) => return body_error(&e).with_metadata(meta),
+        Err(e) => return body_error(e).with_metadata(meta),
     };
     phase.lap(PhaseName::Transfer, reading);
     let elapsed = start.elapsed();
@@ -165,7 +164,7 @@ async fn judged(spec: &HttpSpec, thresholds: Thresholds, g: Gathered) -> (Outcom
 }
 
 /// The metadata every response gives: status code, peer address, final URL, `Location`.
-fn response_meta(spec: &HttpSpec, resp: &reqwest::Response) -> Meta {
+fn response_meta(spec: &HttpSpec, resp: &Response) -> Meta {
     let mut meta = Meta::new();
     meta.insert(
         "status_code".to_owned(),
@@ -208,9 +207,9 @@ fn cert_meta(c: &CertFacts, now: time::OffsetDateTime, meta: &mut Meta) {
     );
 }
 
-/// The outcome of a body that could not be read to its end (or its cap).
-fn body_error(e: &reqwest::Error) -> Outcome {
-    let (reason, msg) = classify(e);
+/// The outcome of a body that could not be read to its end (or its cap), from its reason and
+/// message (`classify`).
+fn body_error((reason, msg): (Reason, String)) -> Outcome {
     let reason = if reason == Reason::ConnectError {
         Reason::HttpBodyRead
     } else {

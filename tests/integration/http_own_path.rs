@@ -1,0 +1,222 @@
+//! The own HTTP/1.1 path of `http_checks` (plain `http://` on a direct route,
+//! `src/checks/http/direct.rs`) against a real nginx: which requests take it (the debug log
+//! names the path of every hop), and that a check through it keeps what reqwest gave: the
+//! request's default and configured headers, phases, metadata, a redirect to `https://`
+//! (served by reqwest), the body cap, reasons, and pooled connections to a keep-alive server.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::support::tls_server::Pki;
+use crate::support::{Workspace, closed_port, code, nginx::Nginx, stderr, stdout};
+
+fn results(out: &std::process::Output) -> Vec<serde_json::Value> {
+    let doc: serde_json::Value = serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(out), stderr(out)));
+    doc["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn by<'a>(rs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    rs.iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no result {name}"))
+}
+
+fn phase_names(r: &serde_json::Value) -> Vec<String> {
+    r["phases"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn plain_http_takes_the_own_path_and_keeps_headers_phases_metadata_and_reasons() {
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf_days("srv", 30);
+    let tls = Nginx::start_tls(&format!(
+        "ssl_certificate {};\n        ssl_certificate_key {};\n        location = /fast {{ return 200 'tls ok'; }}",
+        cert.display(),
+        key.display()
+    ));
+    let big = "x".repeat(5000);
+    let plain = Nginx::start(&format!(
+        r#"
+        location = /echo {{ return 200 "ua=$http_user_agent accept=$http_accept tok=$http_x_token method=$request_method"; }}
+        location = /tohttps {{ return 302 https://127.0.0.1:{tls}/fast; }}
+        location = /big {{ return 200 "{big}"; }}
+        "#,
+        tls = tls.port
+    ));
+    let closed = closed_port();
+    let b = plain.base();
+    let by_name = format!("http://localhost:{}", plain.port);
+    let ca = pki.ca_file();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            r#"environments:
+  t:
+    http_checks:
+      - {{name: plain, url: "{b}/echo", headers: {{X-Token: t1}}, body_contains: ["ua=infracheck/", "accept=*/*", "tok=t1", "method=GET"]}}
+      - {{name: own-agent, url: "{b}/echo", method: POST, body: "x", headers: {{User-Agent: mine, Accept: text/plain}}, body_contains: ["ua=mine", "accept=text/plain", "method=POST"]}}
+      - {{name: by-name, url: "{by_name}/echo", body_contains: "ua=infracheck/"}}
+      - {{name: to-https, url: "{b}/tohttps", ca_file: "{ca}", body_contains: "tls ok"}}
+      - {{name: capped, url: "{b}/big", max_body_bytes: 100}}
+      - {{name: refused, url: "http://127.0.0.1:{port}/"}}
+"#,
+            ca = ca.display(),
+            port = closed.port
+        ),
+    );
+    let out = ws.run(
+        &["-c", "c.yaml", "--env", "t", "--output", "json", "-vv"],
+        &[("RUST_LOG", "infracheck=debug")],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rs = results(&out);
+    let log = stderr(&out);
+
+    // Every plain hop took the own path; the https hop went to reqwest.
+    for url in [
+        format!("{b}/echo"),
+        format!("{by_name}/echo"),
+        format!("{b}/tohttps"),
+        format!("{b}/big"),
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("own HTTP/1.1 path") && l.contains(&url)),
+            "{url} did not take the own path:\n{log}"
+        );
+    }
+    let https = format!("https://127.0.0.1:{}/fast", tls.port);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("http: reqwest") && l.contains(&https)),
+        "{log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("own HTTP/1.1 path") && l.contains("https://")),
+        "{log}"
+    );
+
+    for ok in ["plain", "own-agent", "by-name", "to-https", "capped"] {
+        assert_eq!(by(&rs, ok)["status"], "PASS", "{}", by(&rs, ok));
+    }
+    let plain_r = by(&rs, "plain");
+    let addr = format!("127.0.0.1:{}", plain.port);
+    assert_eq!(plain_r["metadata"]["remote_addr"], addr.as_str());
+    assert_eq!(plain_r["metadata"]["status_code"], 200);
+    assert!(plain_r["metadata"].get("final_url").is_none());
+    // An IP literal is not looked up: no `dns`; a name is.
+    let phases = phase_names(plain_r);
+    assert!(!phases.contains(&"dns".to_owned()), "{plain_r}");
+    assert!(phases.contains(&"ttfb".to_owned()), "{plain_r}");
+    assert!(phases.contains(&"transfer".to_owned()), "{plain_r}");
+    let named = by(&rs, "by-name");
+    if phase_names(named).contains(&"connect".to_owned()) {
+        assert!(phase_names(named).contains(&"dns".to_owned()), "{named}");
+    }
+    for r in &rs {
+        let sum: f64 = r["phases"]
+            .as_object()
+            .map(|p| p.values().filter_map(serde_json::Value::as_f64).sum())
+            .unwrap_or(0.0);
+        let total = r["duration_us"].as_f64().unwrap_or(f64::MAX) / 1000.0;
+        assert!(sum <= total + 0.001, "{r}");
+    }
+    // The redirect to https: served by reqwest, with the certificate's metadata.
+    let hop = by(&rs, "to-https");
+    assert_eq!(hop["metadata"]["final_url"], https.as_str());
+    assert!(hop["metadata"]["tls_days_left"].as_i64().is_some(), "{hop}");
+    assert!(phase_names(hop).contains(&"tls".to_owned()), "{hop}");
+    // The body cap.
+    let capped = by(&rs, "capped");
+    assert_eq!(capped["metadata"]["body_bytes"], 100);
+    assert_eq!(capped["metadata"]["body_truncated"], true);
+    // A refused connection: the reason and message reqwest's errors gave.
+    let refused = by(&rs, "refused");
+    assert_eq!(refused["status"], "FAIL");
+    assert_eq!(refused["reason"], "connect.refused");
+    assert_eq!(refused["message"], "connection refused");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("error sending request for url: client error (Connect): tcp connect error"),
+        "{refused}"
+    );
+}
+
+/// nginx's count of accepted connections (`stub_status`), read with a request of our own.
+fn accepted(port: u16) -> u64 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read status");
+    // "server accepts handled requests\n A H R"
+    let line = text
+        .lines()
+        .skip_while(|l| !l.starts_with("server accepts"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counters in {text}"));
+    line.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("bad counters in {text}"))
+}
+
+#[test]
+fn own_path_pools_connections_to_a_keep_alive_server_and_not_to_one_that_closes() {
+    let locations = "location = /fast { return 200 'ok'; }\n        location = /status { stub_status; }";
+    let keep = Nginx::start(locations);
+    let close = Nginx::start(&format!("keepalive_timeout 0;\n        {locations}"));
+    let n = 30;
+    let mut yaml = String::from("environments:\n  t:\n    http_checks:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "      - {{name: k{i}, url: \"{}/fast\"}}\n      - {{name: c{i}, url: \"{}/fast\"}}\n",
+            keep.base(),
+            close.base()
+        ));
+    }
+    let ws = Workspace::new();
+    ws.write("c.yaml", &yaml);
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--output",
+            "json",
+            "--concurrency",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rs = results(&out);
+    assert_eq!(rs.len(), 2 * n);
+    assert!(rs.iter().all(|r| r["status"] == "PASS"));
+    // One at a time: the keep-alive server's connection is reused (the status request is one
+    // more); the other server closed each one, so every check opened its own.
+    let kept = accepted(keep.port);
+    assert!(kept <= 1 + 5, "{kept} connections for {n} checks in turn");
+    assert_eq!(accepted(close.port), n as u64 + 1);
+    // Only a check that opened a connection has a `connect` phase.
+    let with_connect = |prefix: char| {
+        rs.iter()
+            .filter(|r| r["name"].as_str().unwrap_or("").starts_with(prefix))
+            .filter(|r| phase_names(r).contains(&"connect".to_owned()))
+            .count()
+    };
+    assert_eq!(with_connect('c'), n);
+    assert!(with_connect('k') <= 5, "{}", with_connect('k'));
+}
