@@ -126,7 +126,11 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// as a GET without a body, as browsers do. Each hop's phases add up in `phase`. A hop to a
 /// plain `http://` URL that no proxy applies to goes through the own HTTP/1.1 path
 /// ([`direct`]), any other through reqwest; a redirect may cross from one to the other.
-pub(super) async fn send(via: Via<'_>, spec: &HttpSpec, phase: &Phase) -> Result<Response, Outcome> {
+pub(super) async fn send(
+    via: Via<'_>,
+    spec: &HttpSpec,
+    phase: &Phase,
+) -> Result<Response, Outcome> {
     let Via {
         client,
         route,
@@ -144,9 +148,7 @@ pub(super) async fn send(via: Via<'_>, spec: &HttpSpec, phase: &Phase) -> Result
         let resp = if Direct::takes(&url) && route.proxy_for(&url).is_none() {
             tracing::debug!(url = %super::redacted_url(&url), "http: own HTTP/1.1 path");
             let sending = direct.send(&method, &url, &headers, body);
-            let resp = timed(sending, phase)
-                .await
-                .map_err(|e| direct_error(&e))?;
+            let resp = timed(sending, phase).await.map_err(|e| direct_error(&e))?;
             Response::Own(resp)
         } else {
             tracing::debug!(url = %super::redacted_url(&url), "http: reqwest");

@@ -244,7 +244,9 @@ async fn connect(uri: hyper::Uri) -> Result<Conn, ConnectError> {
         what,
         cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, what),
     };
-    let host = uri.host().ok_or_else(|| invalid("invalid URL, missing host"))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| invalid("invalid URL, missing host"))?;
     let port = uri.port_u16().unwrap_or(80);
     let bare = host
         .strip_prefix('[')
