@@ -149,7 +149,7 @@ pub(super) async fn send(
             tracing::debug!(url = %super::redacted_url(&url), "http: own HTTP/1.1 path");
             let sending = direct.send(&method, &url, &headers, body);
             let resp = timed(sending, phase).await.map_err(|e| direct_error(&e))?;
-            Response::Own(resp)
+            Response::Own(Box::new(resp))
         } else {
             tracing::debug!(url = %super::redacted_url(&url), "http: reqwest");
             let mut req = client.request(method.clone(), url.as_ref().clone());
@@ -214,7 +214,7 @@ pub(super) async fn send(
 #[derive(Debug)]
 pub(super) enum Response {
     Reqwest(reqwest::Response),
-    Own(direct::Response),
+    Own(Box<direct::Response>),
 }
 
 impl Response {

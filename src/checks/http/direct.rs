@@ -1,6 +1,8 @@
 //! The own HTTP/1.1 path of `http_checks`: a plain `http://` request on a direct route (no
-//! proxy, no credentials in the URL) goes through hyper's pooled client with a connector of
-//! this module instead of reqwest's. reqwest stays for `https://`, proxies and HTTP/2.
+//! proxy, no credentials in the URL) goes through hyper's HTTP/1.1 client connection
+//! (`hyper::client::conn::http1`) on a socket of this module, with a small pool of idle
+//! keep-alive connections ([`Pool`]), instead of reqwest. reqwest stays for `https://`,
+//! proxies and HTTP/2.
 //!
 //! Why: on a fresh connection (a server that closes every connection) reqwest's connector
 //! makes 15 syscalls (`O_NONBLOCK` set by `fcntl` after `socket`, `TCP_USER_TIMEOUT`,
@@ -8,8 +10,10 @@
 //! goes through reqwest's URL handling and boxed service stack. This connector makes the
 //! socket non-blocking at `socket`, connects, sets `TCP_NODELAY` and knows the peer address
 //! because it connected to it; closing is one `close` (the FIN goes out then, as it would
-//! after a `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive and
-//! the pool) stays hyper's and hyper-util's, the same code reqwest runs on.
+//! after a `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive) stays
+//! hyper's, the code reqwest runs on; what this module adds is what hyper-util's pooled client
+//! did around it: the `Host` header and the origin-form target, the pool, and one retry on a
+//! fresh connection when a pooled one was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
 //! defaults `accept: */*` and the user agent where the check sets none), the phases (the
@@ -17,19 +21,20 @@
 //! `remote_addr`, the response's URL, and errors whose chain reads as reqwest's (see
 //! [`Error`]), so `classify` gives the same reasons and messages.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use reqwest::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use tokio::net::TcpStream;
 
@@ -42,12 +47,10 @@ pub(super) const AGENT: &str = concat!("infracheck/", env!("CARGO_PKG_VERSION"))
 /// How long an idle pooled connection is kept (as the reqwest clients).
 const POOL_IDLE: Duration = Duration::from_secs(30);
 
-type Pool = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
-
 /// The own client: one pool for every plain `http://` check on a direct route.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(super) struct Direct {
-    client: Pool,
+    pool: Arc<Pool>,
 }
 
 impl fmt::Debug for Direct {
@@ -56,16 +59,92 @@ impl fmt::Debug for Direct {
     }
 }
 
+/// The sending half of one HTTP/1.1 connection (its other half runs in a task of its own).
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+/// An idle keep-alive connection.
+struct Idle {
+    sender: Sender,
+    remote: SocketAddr,
+    since: Instant,
+}
+
+/// Idle keep-alive connections by `host:port` (as the URL writes them), most recent last.
+/// A connection is put back once its response's body was read to the end and the server did
+/// not close it; one idle longer than [`POOL_IDLE`] is dropped when next looked at.
+#[derive(Default)]
+struct Pool(Mutex<HashMap<String, Vec<Idle>>>);
+
+impl Pool {
+    /// The most recently used idle connection to `key` that is still open.
+    fn take(&self, key: &str) -> Option<Idle> {
+        let mut map = self.0.lock().ok()?;
+        let list = map.get_mut(key)?;
+        let mut found = None;
+        while let Some(idle) = list.pop() {
+            if !idle.sender.is_closed() && idle.since.elapsed() < POOL_IDLE {
+                found = Some(idle);
+                break;
+            }
+        }
+        // Connections idle past the limit, or closed by the server, are dropped (closed).
+        list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
+        if list.is_empty() {
+            map.remove(key);
+        }
+        found
+    }
+
+    fn put(&self, key: String, idle: Idle) {
+        if let Ok(mut map) = self.0.lock() {
+            map.entry(key).or_default().push(idle);
+        }
+    }
+}
+
+/// A connection to give back to the pool once its response's body is read.
+struct Lease {
+    pool: Arc<Pool>,
+    key: String,
+    sender: Sender,
+    remote: SocketAddr,
+}
+
+impl Lease {
+    /// Back to the pool when the connection is ready for the next request (at once for a
+    /// connection that waits for nothing; else in a task, after hyper's connection task has
+    /// seen the end of the response).
+    fn give_back(mut self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        if self.sender.is_ready() {
+            let idle = Idle {
+                sender: self.sender,
+                remote: self.remote,
+                since: Instant::now(),
+            };
+            self.pool.put(self.key, idle);
+            return;
+        }
+        tokio::spawn(async move {
+            if self.sender.ready().await.is_ok() {
+                let idle = Idle {
+                    sender: self.sender,
+                    remote: self.remote,
+                    since: Instant::now(),
+                };
+                self.pool.put(self.key, idle);
+            }
+        });
+    }
+}
+
 impl Direct {
     /// The client; no connection is opened before the first request.
     pub(super) fn new() -> Self {
-        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .build(Connector);
-        Direct { client }
+        Direct::default()
     }
-
     /// Whether this path takes a request to `url`: plain `http`, no user or password (reqwest
     /// turns those into an `Authorization` header), a URL hyper accepts as a request target.
     /// The caller has checked that no proxy applies.
@@ -89,47 +168,129 @@ impl Direct {
             .as_str()
             .parse()
             .map_err(|e| Error::request(Box::new(e)))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::request("invalid URL, missing host".into()))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let key = match uri.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
         let mut request = hyper::Request::new(Full::new(match body {
             Some(b) => Bytes::copy_from_slice(b.as_bytes()),
             None => Bytes::new(),
         }));
         *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
+        // The origin form (`/path?query`), as hyper-util's client sends it without a proxy.
+        *request.uri_mut() = match uri.path_and_query() {
+            Some(p) if p.as_str() != "/" => hyper::Uri::from(p.clone()),
+            _ => hyper::Uri::default(),
+        };
         let h = request.headers_mut();
-        h.reserve(headers.len() + 2);
+        h.reserve(headers.len() + 3);
         for (name, value) in headers {
             h.append(name, value.clone());
         }
-        // reqwest's default headers, each only where the check sets none.
+        // reqwest's default headers and hyper-util's `Host` (the port only when not 80), each
+        // only where the check sets none.
         h.entry(ACCEPT)
             .or_insert_with(|| HeaderValue::from_static("*/*"));
         h.entry(USER_AGENT)
             .or_insert_with(|| HeaderValue::from_static(AGENT));
-        let response = self
-            .client
-            .request(request)
+        if let hyper::header::Entry::Vacant(e) = h.entry(HOST) {
+            let value = match uri.port_u16() {
+                Some(p) if p != 80 => HeaderValue::from_str(&format!("{host}:{p}")),
+                _ => HeaderValue::from_str(host),
+            };
+            e.insert(value.map_err(|e| Error::request(Box::new(e)))?);
+        }
+
+        // A pooled connection first; if the server closed it before the request went out,
+        // the request goes once more on a fresh one (as hyper-util's client retries).
+        let mut request = request;
+        if let Some(idle) = self.pool.take(&key) {
+            let Idle {
+                mut sender, remote, ..
+            } = idle;
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    return Ok(self.response(response, url, key, sender, remote));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(back) => request = back,
+                    None => return Err(Error::send(Box::new(e.into_error()))),
+                },
+            }
+        }
+        let (mut sender, remote) = self.open(host, port).await?;
+        let response = sender
+            .send_request(request)
             .await
-            .map_err(|e| Error::request(Box::new(e)))?;
+            .map_err(|e| Error::send(Box::new(e)))?;
+        Ok(self.response(response, url, key, sender, remote))
+    }
+
+    /// A new connection to `host:port`, its hyper half running in a task of its own.
+    async fn open(&self, host: &str, port: u16) -> Result<(Sender, SocketAddr), Error> {
+        let conn = connect(host, port)
+            .await
+            .map_err(|e| Error::connect(Box::new(e)))?;
+        let remote = conn.remote;
+        let (sender, connection) = http1::handshake(conn)
+            .await
+            .map_err(|e| Error::connect(Box::new(e)))?;
+        tokio::spawn(async move {
+            // Its errors reach the request through the sender.
+            let _ = connection.await;
+        });
+        Ok((sender, remote))
+    }
+
+    fn response(
+        &self,
+        response: hyper::Response<Incoming>,
+        url: &url::Url,
+        key: String,
+        sender: Sender,
+        remote: SocketAddr,
+    ) -> Response {
         let (head, body) = response.into_parts();
-        let remote_addr = head.extensions.get::<RemoteAddr>().map(|r| r.0);
-        Ok(Response {
+        let lease = Lease {
+            pool: Arc::clone(&self.pool),
+            key,
+            sender,
+            remote,
+        };
+        Response {
             status: head.status,
             headers: head.headers,
             url: url.clone(),
-            remote_addr,
+            remote_addr: Some(remote),
             body,
-        })
+            lease: Some(lease),
+        }
     }
 }
 
 /// A response of the own path, its body not yet read.
-#[derive(Debug)]
 pub(super) struct Response {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) url: url::Url,
     pub(super) remote_addr: Option<SocketAddr>,
     body: Incoming,
+    /// The connection, given back to the pool when the body was read to its end.
+    lease: Option<Lease>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &self.url.as_str())
+            .field("remote_addr", &self.remote_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {
@@ -141,9 +302,13 @@ impl Response {
             if let Ok(data) = frame.into_data() {
                 kept.push(&data);
                 if kept.truncated() {
-                    break;
+                    // The rest is not read: the connection is closed, not pooled.
+                    return Ok(kept);
                 }
             }
+        }
+        if let Some(lease) = self.lease.take() {
+            lease.give_back();
         }
         Ok(kept)
     }
@@ -159,15 +324,34 @@ pub(super) struct Error {
     source: Box<dyn StdError + Send + Sync>,
 }
 
+type BoxError = Box<dyn StdError + Send + Sync>;
+
 impl Error {
-    fn request(source: Box<dyn StdError + Send + Sync>) -> Self {
+    /// The request could not be built (reqwest refuses the same URL before sending).
+    fn request(source: BoxError) -> Self {
         Error {
             body: false,
             source,
         }
     }
 
-    fn body(source: Box<dyn StdError + Send + Sync>) -> Self {
+    /// No connection (lookup, connect).
+    fn connect(source: BoxError) -> Self {
+        Error::request(Box::new(Stage {
+            stage: "Connect",
+            source,
+        }))
+    }
+
+    /// The request went out on a connection and no response head came back.
+    fn send(source: BoxError) -> Self {
+        Error::request(Box::new(Stage {
+            stage: "SendRequest",
+            source,
+        }))
+    }
+
+    fn body(source: BoxError) -> Self {
         Error { body: true, source }
     }
 
@@ -194,6 +378,25 @@ impl StdError for Error {
     }
 }
 
+/// Where a request failed, worded as hyper-util's client words it (`client error (Connect)`).
+#[derive(Debug)]
+struct Stage {
+    stage: &'static str,
+    source: BoxError,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client error ({})", self.stage)
+    }
+}
+
+impl StdError for Stage {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 /// A connection failure, worded as hyper-util's connector words it.
 #[derive(Debug)]
 pub(super) struct ConnectError {
@@ -213,41 +416,10 @@ impl StdError for ConnectError {
     }
 }
 
-/// The peer a response came from, put in its extensions by the pool.
-#[derive(Debug, Clone, Copy)]
-struct RemoteAddr(SocketAddr);
-
-/// The connector: resolve (timed; an IP literal is not looked up), connect to each address in
-/// turn until one answers, `TCP_NODELAY`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Connector;
-
-type Connecting = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
-
-impl tower_service::Service<hyper::Uri> for Connector {
-    type Response = Conn;
-    type Error = ConnectError;
-    type Future = Connecting;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
-        Box::pin(connect(uri))
-    }
-}
-
-async fn connect(uri: hyper::Uri) -> Result<Conn, ConnectError> {
+/// Open a connection: resolve (timed; an IP literal is not looked up), connect to each
+/// address in turn until one answers, `TCP_NODELAY`. Marks the connection's phases.
+async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
     connection_started();
-    let invalid = |what: &'static str| ConnectError {
-        what,
-        cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, what),
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| invalid("invalid URL, missing host"))?;
-    let port = uri.port_u16().unwrap_or(80);
     let bare = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -299,12 +471,6 @@ async fn connect(uri: hyper::Uri) -> Result<Conn, ConnectError> {
 pub(super) struct Conn {
     io: TokioIo<TcpStream>,
     remote: SocketAddr,
-}
-
-impl Connection for Conn {
-    fn connected(&self) -> Connected {
-        Connected::new().extra(RemoteAddr(self.remote))
-    }
 }
 
 impl hyper::rt::Read for Conn {
