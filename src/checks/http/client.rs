@@ -20,7 +20,7 @@ use crate::model::{Outcome, Reason};
 /// One reqwest client per distinct TLS/proxy setting, built once per run, with the route
 /// (proxy choice) it follows.
 /// Plain `http://` requests on a direct route share one pool of the own HTTP/1.1 path
-/// ([`direct`]).
+/// (`direct.rs`).
 pub struct Clients {
     by_key: HashMap<ClientKey, (reqwest::Client, Arc<Route>)>,
     direct: Direct,

@@ -7,17 +7,17 @@
 //! Why: on a fresh connection (a server that closes every connection) reqwest's connector
 //! makes 15 syscalls (`O_NONBLOCK` set by `fcntl` after `socket`, `TCP_USER_TIMEOUT`,
 //! `SO_ERROR`, the peer and local addresses, `shutdown` before `close`), and the request
-//! goes through reqwest's URL handling and boxed service stack. This connector makes the
-//! socket non-blocking at `socket`, connects, sets `TCP_NODELAY` and knows the peer address
-//! because it connected to it; closing is one `close` (the FIN goes out then, as it would
-//! after a `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive) stays
+//! goes through reqwest's URL handling and boxed service stack. This module makes the socket
+//! non-blocking at `socket`, connects, sets `TCP_NODELAY` and knows the peer address because
+//! it connected to it; closing is one `close` (the FIN goes out then, as it would after a
+//! `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive) stays
 //! hyper's, the code reqwest runs on; what this module adds is what hyper-util's pooled client
 //! did around it: the `Host` header and the origin-form target, the pool, and one retry on a
 //! fresh connection when a pooled one was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
-//! defaults `accept: */*` and the user agent where the check sets none), the phases (the
-//! connector marks them as [`super::phases::ConnectTiming`] and the resolver do for reqwest),
+//! defaults `accept: */*` and the user agent where the check sets none), the phases ([`connect`]
+//! marks them as [`super::phases::ConnectTiming`] and the resolver do for reqwest),
 //! `remote_addr`, the response's URL, and errors whose chain reads as reqwest's (see
 //! [`Error`]), so `classify` gives the same reasons and messages.
 

@@ -1,6 +1,6 @@
 //! `http_checks`: one request, then assertions on status, headers, body, JSON and latency.
 //! One shared client (and connection pool) per distinct TLS setting, and one of the own
-//! HTTP/1.1 path ([`direct`]) for plain `http://` on a direct route. By job: [`spec`] reads
+//! HTTP/1.1 path (`direct.rs`) for plain `http://` on a direct route. By job: [`spec`] reads
 //! the keys, [`client`] speaks the wire (clients, redirects, transport errors), [`judge`]
 //! decides from the facts of a response, [`run`] gathers those facts.
 

@@ -3,13 +3,17 @@
 //!
 //! reqwest opens connections inside its pool, so the spans of a connection are taken by three
 //! hooks on the shared client ([`super::client`]), each writing into the [`Marks`] of the
-//! request being sent (a task-local set by [`timed_send`]):
+//! request being sent (a task-local set by [`timed_send`] / [`timed`]):
 //! - [`TimedResolver`], the client's DNS resolver, marks the lookup (hyper's connector never
 //!   asks it for an IP literal: no `dns` then);
 //! - [`ConnectTiming`], a layer around reqwest's connector, marks when a connection starts and
 //!   when it is ready (TCP and, for `https`, TLS done);
 //! - [`TlsStartMark`], the rustls session store, marks the ClientHello: rustls asks its store
 //!   for a ticket to resume as it builds the first flight, right after TCP connected.
+//!
+//! The own HTTP/1.1 path for plain `http://` ([`super::direct`]) opens its connections itself,
+//! inside [`timed`], and marks the same instants ([`connection_started`], [`looked_up`],
+//! [`connection_ready`]).
 //!
 //! A request served by a pooled connection has no connection spans (they are absent, not 0).
 //! A connection that finishes in the pool's background task after another connection won the
