@@ -24,7 +24,7 @@
 #   PATH; without either the script says so and leaves them out. wrk is installed if missing.
 #
 # Interference: scripts/bench.sh interference   (the "True numbers" table of BENCHMARKS.md)
-#   A victim http check (keep-alive off, loopback nginx) alone and beside (a) 1 tls check to
+#   A victim http check (keep-alive off, its own loopback nginx) alone and beside (a) 1 tls check to
 #   `openssl s_server`, (b) 20 https checks to a loopback nginx over TLS, (c) 1,000 http checks
 #   at --concurrency 1000, (d) one check of a 1 MB JSON body with `json` assertions; the
 #   victim's own latency (its result in the JSON report) as p50 and p95 over BENCH_RUNS runs
@@ -59,7 +59,7 @@ if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteract
 if [ -z "${BENCH_BIN:-}" ] && [ -z "${BENCH_BINS:-}" ]; then cargo build --release --quiet --bin infracheck; fi
 bins="${BENCH_BINS:-infracheck=${BENCH_BIN:-$CARGO_TARGET_DIR/release/infracheck}}"
 work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx.pid" "$work/s_server.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/nginx.pid" "$work/victim.pid" "$work/s_server.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
 
 port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -76,7 +76,7 @@ if [ "${1:-}" = interference ]; then
   python3 -c 'import json, sys
 items = [{"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], "value": i * 1.5} for i in range(13000)]
 json.dump({"status": "ok", "items": items}, open(sys.argv[1], "w"))' "$work/big.json"
-  plain=$(port_of); tls=$(port_of); sserver=$(port_of)
+  plain=$(port_of); tls=$(port_of); sserver=$(port_of); vport=$(port_of)
   cat > "$work/nginx.conf" <<NGINX
 user root;
 worker_processes 1;
@@ -97,23 +97,49 @@ http {
     location = /fast { return 200 'ok'; } }
 }
 NGINX
+  # The victim's own server: a second nginx process, so that a difference from "alone" is the
+  # tool's (or the machine's), not the queue of a server shared with the load (one nginx
+  # worker serving the victim and 20 TLS handshakes or 1,000 other requests delays the
+  # victim's response on the server's side). BENCH_SHARED_SERVER=1: the victim on the load's
+  # server, as this table was measured up to "True numbers X" in BENCHMARKS.md.
+  if [ "${BENCH_SHARED_SERVER:-0}" = 1 ]; then
+    vport=$plain
+  else
+    mkdir -p "$work/v"
+    cat > "$work/victim.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $work/victim.pid;
+error_log $work/victim-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/v/body; proxy_temp_path $work/v/proxy; fastcgi_temp_path $work/v/fcgi;
+  uwsgi_temp_path $work/v/uwsgi; scgi_temp_path $work/v/scgi;
+  keepalive_timeout 0;
+  server { listen 127.0.0.1:$vport backlog=4096; location = /fast { return 200 'ok'; } }
+}
+NGINX
+    nginx -p "$work/v" -c "$work/victim.conf"
+  fi
   nginx -p "$work" -c "$work/nginx.conf"
   openssl s_server -accept "127.0.0.1:$sserver" -cert "$work/leaf.pem" -key "$work/leaf.key" \
     -www -quiet </dev/null >/dev/null 2>&1 &
   echo $! > "$work/s_server.pid"
   for _ in $(seq 1 100); do
-    [ -s "$work/nginx.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$sserver") 2>/dev/null && break
+    [ -s "$work/nginx.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$vport") 2>/dev/null \
+      && (exec 3<>"/dev/tcp/127.0.0.1/$sserver") 2>/dev/null && break
     sleep 0.05
   done
-  python3 - "$work" "$bins" "${BENCH_RUNS:-30}" "$plain" "$tls" "$sserver" <<'PY'
+  python3 - "$work" "$bins" "${BENCH_RUNS:-30}" "$plain" "$tls" "$sserver" "$vport" <<'PY'
 import json, os, statistics, subprocess, sys
 
-work, bins, runs, plain, tls, sserver = sys.argv[1:7]
+work, bins, runs, plain, tls, sserver, vport = sys.argv[1:8]
 bins = [tuple(b.split("=", 1)) for b in bins.split()]
 runs = int(runs)
 ca = os.path.join(work, "ca.pem")
 common = "timeout: 30s, warn_latency: 60s"
-victim = f'      - {{name: victim, url: "http://127.0.0.1:{plain}/fast", {common}}}\n'
+victim = f'      - {{name: victim, url: "http://127.0.0.1:{vport}/fast", {common}}}\n'
 
 def http(name, url, extra=""):
     return f'      - {{name: {name}, url: "{url}", {common}{extra}}}\n'

@@ -40,8 +40,10 @@ use tokio::sync::{mpsc, oneshot};
 /// numbers"). In batches, each started only once the runtime has polled the one before
 /// ([`pace`]) and the engine's thread has then run what was ready and looked for I/O (a
 /// yield), a response waits for at most one batch of starts (BENCHMARKS.md, "True numbers
-/// IV").
-const START_BATCH: usize = 8;
+/// IV"). Two, not eight: with one thread (`--threads 1`) a victim among 1,000 checks read
+/// 1.5 ms above its time alone with batches of 8 and 0.4–0.5 ms with batches of 2
+/// (BENCHMARKS.md, "True numbers XIV").
+const START_BATCH: usize = 2;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
