@@ -312,7 +312,7 @@ def wrk_rate(c, url):
         wrk_rates[key] = rate
     return wrk_rates[key]
 
-print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | wrk floor s | wall/floor | CPU ms/check | peak RSS MB | nginx CPU s | connections |")
+print("| N | concurrency | endpoint | binary | wall s | bound s | wall/bound | wrk floor s | wall/floor | CPU ms/check | peak RSS MiB | nginx CPU s | connections |")
 print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in sizes:
     for c in concs:

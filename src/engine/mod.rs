@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 /// yield), a response waits for at most one batch of starts (BENCHMARKS.md, "True numbers
 /// IV"). Two, not eight: with one thread (`--threads 1`) a victim among 1,000 checks read
 /// 1.5 ms above its time alone with batches of 8 and 0.4–0.5 ms with batches of 2
-/// (BENCHMARKS.md, "True numbers XIV").
+/// (BENCHMARKS.md, "True numbers XIII").
 const START_BATCH: usize = 2;
 
 /// Longest wait between two attempts, whatever `retry_delay` and the backoff say.
