@@ -438,32 +438,76 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
                 .collect()
         }
     };
+    let (stream, addr) = connect_any(addrs).await.map_err(|cause| ConnectError {
+        what: "tcp connect error",
+        cause,
+    })?;
+    stream.set_nodelay(true).map_err(|cause| ConnectError {
+        what: "tcp set_nodelay error",
+        cause,
+    })?;
+    connection_ready();
+    Ok(Conn {
+        io: TokioIo::new(stream),
+        remote: addr,
+    })
+}
+
+/// How long the addresses of the first family are tried alone before those of the other
+/// family are tried beside them (RFC 8305, section 5, recommends 250 ms; hyper-util's
+/// connector, which the reqwest path uses, waits 300 ms).
+const FALLBACK_DELAY: Duration = Duration::from_millis(300);
+
+/// Connect to one of `addrs`, as the reqwest path's connector does ("happy eyeballs", RFC
+/// 8305): the addresses of the first one's family in turn; if that has not connected within
+/// [`FALLBACK_DELAY`] (or failed sooner), the other family's in turn beside it, and the first
+/// connection made wins. A host whose IPv6 address drops packets is thus reached over IPv4
+/// instead of timing out.
+async fn connect_any(addrs: Vec<SocketAddr>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
+    let (preferred, fallback): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == v6);
+    if fallback.is_empty() {
+        return in_turn(&preferred).await;
+    }
+    let first = in_turn(&preferred);
+    tokio::pin!(first);
+    tokio::select! {
+        result = &mut first => return match result {
+            Ok(connected) => Ok(connected),
+            Err(_) => in_turn(&fallback).await,
+        },
+        () = tokio::time::sleep(FALLBACK_DELAY) => {}
+    }
+    let second = in_turn(&fallback);
+    tokio::pin!(second);
+    tokio::select! {
+        result = &mut first => match result {
+            Ok(connected) => Ok(connected),
+            Err(_) => second.await,
+        },
+        result = &mut second => match result {
+            Ok(connected) => Ok(connected),
+            Err(_) => first.await,
+        },
+    }
+}
+
+/// Connect to the first of `addrs` that accepts, one after the other.
+async fn in_turn(addrs: &[SocketAddr]) -> std::io::Result<(TcpStream, SocketAddr)> {
     let mut last = None;
-    for addr in addrs {
+    for &addr in addrs {
         match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                stream.set_nodelay(true).map_err(|cause| ConnectError {
-                    what: "tcp set_nodelay error",
-                    cause,
-                })?;
-                connection_ready();
-                return Ok(Conn {
-                    io: TokioIo::new(stream),
-                    remote: addr,
-                });
-            }
+            Ok(stream) => return Ok((stream, addr)),
             Err(e) => last = Some(e),
         }
     }
-    Err(ConnectError {
-        what: "tcp connect error",
-        cause: last.unwrap_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "dns error: no addresses returned",
-            )
-        }),
-    })
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "dns error: no addresses returned",
+        )
+    }))
 }
 
 /// A connection of the own path.
@@ -512,5 +556,82 @@ impl hyper::rt::Write for Conn {
     /// `shutdown` would (one syscall less per connection).
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Socket, Type};
+
+    /// A listener on `ip` whose accept queue is full, and the sockets that fill it: a further
+    /// connect's SYN is dropped by the kernel, so that connect hangs as it does to a host that
+    /// drops packets.
+    fn full_listener(ip: IpAddr) -> (SocketAddr, Socket, Vec<Socket>) {
+        let domain = if ip.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let listener = Socket::new(domain, Type::STREAM, None).unwrap();
+        listener.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let fill = (0..3)
+            .map(|_| {
+                let s = Socket::new(domain, Type::STREAM, None).unwrap();
+                s.set_nonblocking(true).unwrap();
+                // In progress or done: either way it takes a place in the queue or waits.
+                let _ = s.connect(&addr.into());
+                s
+            })
+            .collect();
+        (addr, listener, fill)
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_address_that_drops_the_connect_falls_back_to_ipv4() {
+        let (silent, _listener, _fill) = full_listener("::1".parse().unwrap());
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v4_addr = v4.local_addr().unwrap();
+        // Bounded: without the fallback this connect would wait for the kernel's SYN retries.
+        let connecting = connect_any(vec![silent, v4_addr]);
+        let (_stream, remote) = tokio::time::timeout(Duration::from_secs(30), connecting)
+            .await
+            .expect("no fallback to IPv4 within 30 s")
+            .unwrap();
+        assert_eq!(remote, v4_addr);
+    }
+
+    #[tokio::test]
+    async fn a_refused_first_family_falls_back_at_once_and_all_refused_is_an_error() {
+        let closed = |ip: &str| {
+            let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+            l.local_addr().unwrap()
+            // dropped here: nothing listens on that port any more
+        };
+        let v6_closed = closed("::1");
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v4_addr = v4.local_addr().unwrap();
+        let (_stream, remote) = connect_any(vec![v6_closed, v4_addr]).await.unwrap();
+        assert_eq!(remote, v4_addr);
+
+        let v4_closed = closed("127.0.0.1");
+        let err = connect_any(vec![v6_closed, v4_closed]).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        let err = connect_any(Vec::new()).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn one_family_is_tried_in_turn() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_addr = open.local_addr().unwrap();
+        let (_stream, remote) = connect_any(vec![closed, open_addr]).await.unwrap();
+        assert_eq!(remote, open_addr);
     }
 }
