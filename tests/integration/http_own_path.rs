@@ -223,3 +223,25 @@ fn own_path_pools_connections_to_a_keep_alive_server_and_not_to_one_that_closes(
     assert_eq!(with_connect('c'), n);
     assert!(with_connect('k') <= 5, "{}", with_connect('k'));
 }
+
+#[test]
+fn a_redirect_hop_hands_its_connection_to_the_next_hop() {
+    // nginx numbers the requests of a connection: the target says on which it was served.
+    let server = Nginx::start(
+        "location = /from { return 302 /to; }\n        location = /to { return 200 'requests=$connection_requests'; }",
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: hop, url: \"{}/from\", body_contains: \"requests=2\"}}\n",
+            server.base()
+        ),
+    );
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--output", "json"], &[]);
+    let rs = results(&out);
+    let hop = by(&rs, "hop");
+    // The redirect's body was read, so its connection served the second request.
+    assert_eq!(hop["status"], "PASS", "{hop}");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

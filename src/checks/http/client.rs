@@ -145,7 +145,7 @@ pub(super) async fn send(
     let mut headers = std::borrow::Cow::Borrowed(&spec.headers);
     let mut hops = 0usize;
     loop {
-        let resp = if Direct::takes(&url) && route.proxy_for(&url).is_none() {
+        let resp = if Direct::takes(&method, &url) && route.proxy_for(&url).is_none() {
             tracing::debug!(url = %super::redacted_url(&url), "http: own HTTP/1.1 path");
             let sending = direct.send(&method, &url, &headers, body);
             let resp = timed(sending, phase).await.map_err(|e| direct_error(&e))?;
@@ -207,8 +207,17 @@ pub(super) async fn send(
             headers = std::borrow::Cow::Owned(HeaderMap::new());
         }
         url = std::borrow::Cow::Owned(next);
+        // The redirect's own small body is read, so that its connection can serve the next
+        // hop (hyper drains it the same way behind the reqwest path); a larger one is left
+        // and its connection closed.
+        if let Response::Own(r) = resp {
+            let _ = r.body(REDIRECT_BODY_DRAINED).await;
+        }
     }
 }
+
+/// The most of a redirect's body read so that its connection is reused for the next hop.
+const REDIRECT_BODY_DRAINED: usize = 64 * 1024;
 
 /// A response of either path, its body not yet read.
 #[derive(Debug)]

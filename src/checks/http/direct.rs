@@ -73,12 +73,17 @@ struct Idle {
 /// A connection is put back once its response's body was read to the end and the server did
 /// not close it; one idle longer than [`POOL_IDLE`] is dropped when next looked at.
 #[derive(Default)]
-struct Pool(Mutex<HashMap<String, Vec<Idle>>>);
+struct Pool {
+    idle: Mutex<HashMap<String, Vec<Idle>>>,
+    /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
+    /// first connection put back, inside the runtime.
+    sweeping: std::sync::OnceLock<()>,
+}
 
 impl Pool {
     /// The most recently used idle connection to `key` that is still open.
     fn take(&self, key: &str) -> Option<Idle> {
-        let mut map = self.0.lock().ok()?;
+        let mut map = self.idle.lock().ok()?;
         let list = map.get_mut(key)?;
         let mut found = None;
         while let Some(idle) = list.pop() {
@@ -95,10 +100,38 @@ impl Pool {
         found
     }
 
-    fn put(&self, key: String, idle: Idle) {
-        if let Ok(mut map) = self.0.lock() {
+    fn put(self: &Arc<Self>, key: String, idle: Idle) {
+        if let Ok(mut map) = self.idle.lock() {
             map.entry(key).or_default().push(idle);
         }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.sweeping.get_or_init(|| {
+                runtime.spawn(sweep_while_alive(Arc::downgrade(self)));
+            });
+        }
+    }
+
+    /// Close every idle connection past [`POOL_IDLE`] or closed by its server.
+    fn sweep(&self) {
+        if let Ok(mut map) = self.idle.lock() {
+            map.retain(|_, list| {
+                list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
+                !list.is_empty()
+            });
+        }
+    }
+}
+
+/// Sweep `pool` every [`POOL_IDLE`] while it exists (in `serve`, a plan's checks may not ask
+/// for a host again for a long time; its idle connections close after [`POOL_IDLE`], as the
+/// reqwest clients' pools close theirs). Ends once the pool is dropped.
+async fn sweep_while_alive(pool: std::sync::Weak<Pool>) {
+    loop {
+        tokio::time::sleep(POOL_IDLE).await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        pool.sweep();
     }
 }
 
@@ -145,11 +178,12 @@ impl Direct {
     pub(super) fn new() -> Self {
         Direct::default()
     }
-    /// Whether this path takes a request to `url`: plain `http`, no user or password (reqwest
-    /// turns those into an `Authorization` header), a URL hyper accepts as a request target.
-    /// The caller has checked that no proxy applies.
-    pub(super) fn takes(url: &url::Url) -> bool {
-        url.scheme() == "http"
+    /// Whether this path takes `method` to `url`: plain `http`, no user or password (reqwest
+    /// turns those into an `Authorization` header), no fragment, not `CONNECT` (whose target
+    /// is `host:port`, not a path). The caller has checked that no proxy applies.
+    pub(super) fn takes(method: &Method, url: &url::Url) -> bool {
+        method != Method::CONNECT
+            && url.scheme() == "http"
             && url.username().is_empty()
             && url.password().is_none()
             && url.fragment().is_none()
@@ -621,6 +655,43 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
         let err = connect_any(Vec::new()).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_closes_connections_idle_past_the_limit_and_keeps_the_others() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let direct = Direct::new();
+        let idle_since = |since: Instant| {
+            let direct = direct.clone();
+            async move {
+                let (sender, remote) = direct.open("127.0.0.1", port).await.unwrap();
+                (sender, remote, since)
+            }
+        };
+        let old = Instant::now().checked_sub(POOL_IDLE + Duration::from_secs(1));
+        let (sender, remote, since) = idle_since(old.unwrap()).await;
+        direct.pool.put(
+            "old".to_owned(),
+            Idle {
+                sender,
+                remote,
+                since,
+            },
+        );
+        let (sender, remote, since) = idle_since(Instant::now()).await;
+        direct.pool.put(
+            "fresh".to_owned(),
+            Idle {
+                sender,
+                remote,
+                since,
+            },
+        );
+        direct.pool.sweep();
+        let map = direct.pool.idle.lock().unwrap();
+        let keys: Vec<&String> = map.keys().collect();
+        assert_eq!(keys, vec!["fresh"]);
     }
 
     #[tokio::test]
