@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export AWS_EC2_METADATA_DISABLED=true
 export CARGO_TERM_COLOR=never
+# A run builds each target once: incremental state would only double the target dir, and
+# line tables (file:line in a backtrace) are all a failing test needs of our own debug info
+# (dependencies carry none, Cargo.toml). A cold run's target dir stays a few GiB this way; it
+# was over 20 GiB with both, more than some CI machines have free.
+export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+mkdir -p "$CARGO_TARGET_DIR"
+echo "disk: $(df -Ph "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 " free at " $6 }') (target dir $CARGO_TARGET_DIR)"
 
 APT_PACKAGES=(nginx libnginx-mod-http-echo dnsmasq-base bind9 libxml2-utils openssl time
   redis-server redis-tools postgresql mariadb-server mariadb-client)
@@ -139,6 +147,7 @@ awk '
   }
   END { print "summary: " out }
 ' "$log"
+echo "disk: target dir $(du -sh "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1), $(df -Ph "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') free"
 
 # The servers are stopped when each test drops them; any left running is a leak.
 leftovers=$(servers_now | ours "$before")
