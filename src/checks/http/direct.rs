@@ -8,12 +8,16 @@
 //! makes 15 syscalls (`O_NONBLOCK` set by `fcntl` after `socket`, `TCP_USER_TIMEOUT`,
 //! `SO_ERROR`, the peer and local addresses, `shutdown` before `close`), and the request
 //! goes through reqwest's URL handling and boxed service stack. This module makes the socket
-//! non-blocking at `socket`, connects, sets `TCP_NODELAY` and knows the peer address because
-//! it connected to it; closing is one `close` (the FIN goes out then, as it would after a
-//! `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive) stays
-//! hyper's, the code reqwest runs on; what this module adds is what hyper-util's pooled client
-//! did around it: the `Host` header and the origin-form target, the pool, and one retry on a
-//! fresh connection when a pooled one was closed before the request went out.
+//! non-blocking at `socket`, connects, reads the connect's outcome from the readiness the
+//! kernel reports (`SO_ERROR` only after a failure, [`connect_one`]), sets `TCP_NODELAY` and
+//! knows the peer address because it connected to it; closing is one `close` (the FIN goes
+//! out then, as it would after a `shutdown`): 8 syscalls per connection. A new connection's
+//! I/O is driven by the task of the check that opened it until its response is read, so a
+//! response wakes one task, not a connection task and then the check's. The HTTP itself
+//! (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest runs on;
+//! what this module adds is what hyper-util's pooled client did around it: the `Host` header
+//! and the origin-form target, the pool, and one retry on a fresh connection when a pooled one
+//! was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
 //! defaults `accept: */*` and the user agent where the check sets none), the phases ([`connect`]
@@ -621,9 +625,7 @@ async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
         Err(e) => return Err(e),
     }
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
-    let ready = stream
-        .ready(Interest::WRITABLE | Interest::ERROR)
-        .await?;
+    let ready = stream.ready(Interest::WRITABLE | Interest::ERROR).await?;
     if (ready.is_error() || ready.is_write_closed())
         && let Some(e) = stream.take_error()?
     {
