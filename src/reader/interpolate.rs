@@ -35,6 +35,41 @@ impl Environment for ProcessEnvironment {
     }
 }
 
+/// An environment read once per variable for the length of one config load: the same few
+/// variables are asked for again for every check (the proxy variables of each HTTP check),
+/// and one lookup in the process environment costs more than the rest of reading the check.
+/// The process environment does not change while a config is read.
+pub(crate) struct Memo<'a> {
+    inner: &'a dyn Environment,
+    seen: RefCell<std::collections::HashMap<String, Option<String>>>,
+}
+
+impl<'a> Memo<'a> {
+    /// `inner`, each variable read from it at most once.
+    pub(crate) fn new(inner: &'a dyn Environment) -> Self {
+        Memo {
+            inner,
+            seen: RefCell::default(),
+        }
+    }
+}
+
+impl Environment for Memo<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.seen.borrow().get(name) {
+            return value.clone();
+        }
+        let value = self.inner.var(name);
+        self.seen
+            .borrow_mut()
+            .insert(name.to_owned(), value.clone());
+        value
+    }
+    fn not_unicode(&self, name: &str) -> bool {
+        self.inner.not_unicode(name)
+    }
+}
+
 /// Where interpolated values come from, and what was used (so secrets can be redacted).
 pub struct Interpolator<'a> {
     /// Looks a process environment variable up.
