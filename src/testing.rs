@@ -47,6 +47,7 @@ pub(crate) fn read_mapping<T>(
         problems: &mut problems,
         interp: &interp,
         secrets: &mut secrets,
+        shared: crate::reader::ctx::Shared::default(),
     };
     let out = read(reader, &mut ctx);
     (out, problems)

@@ -3,7 +3,7 @@
 //! graph, [`Dependencies`]: the names resolved to check positions here, once, for the engine
 //! and the deploy gate.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::checks::CheckHeader;
@@ -115,15 +115,19 @@ struct Resolved<'a> {
 /// The one name → position resolution of `depends_on`: `checks` are (name, entries) in config
 /// order; a repeated name resolves to its first check.
 fn resolve<'a>(checks: &[(&'a str, &'a [Dependency])]) -> Resolved<'a> {
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, (name, _)) in checks.iter().enumerate() {
-        index.entry(name).or_insert(i);
-    }
     let mut resolved = Resolved {
         edges: vec![Vec::new(); checks.len()],
         unknown: Vec::new(),
         itself: Vec::new(),
     };
+    // Most configs have no `depends_on` at all: no index of every name then.
+    if checks.iter().all(|(_, entries)| entries.is_empty()) {
+        return resolved;
+    }
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(checks.len());
+    for (i, (name, _)) in checks.iter().enumerate() {
+        index.entry(name).or_insert(i);
+    }
     for (i, (_, entries)) in checks.iter().enumerate() {
         for d in *entries {
             match index.get(d.name.as_str()) {
@@ -197,11 +201,14 @@ fn report_cycles(edges: &[Vec<(usize, &Dependency)>], names: &[&str], problems: 
     }
     let mut mark = vec![Mark::New; edges.len()];
     let name = |i: usize| names.get(i).copied().unwrap_or("?");
+    // One stack for every search (most checks depend on nothing: no allocation for them).
+    let mut stack: Vec<(usize, usize)> = Vec::new();
     for root in 0..edges.len() {
         if mark.get(root) != Some(&Mark::New) {
             continue;
         }
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        stack.clear();
+        stack.push((root, 0));
         if let Some(m) = mark.get_mut(root) {
             *m = Mark::Open;
         }
@@ -243,7 +250,7 @@ fn report_cycles(edges: &[Vec<(usize, &Dependency)>], names: &[&str], problems: 
 
 /// Every check name is used once; a repeat points at the first definition.
 pub(super) fn check_unique_names(checks: &[CheckHeader], problems: &mut Problems) {
-    let mut first: BTreeMap<&str, &Location> = BTreeMap::new();
+    let mut first: HashMap<&str, &Location> = HashMap::with_capacity(checks.len());
     for c in checks {
         if let Some(prev) = first.get(c.name.as_str()) {
             // Both places are named: the file too when the first is in another one.

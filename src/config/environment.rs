@@ -44,6 +44,7 @@ pub(super) fn read(
         problems,
         interp: &interp,
         secrets: &mut env_secrets,
+        shared: crate::reader::ctx::Shared::default(),
     };
     let defaults = read_env_defaults(&mut reader, &mut ctx, top.defaults);
     let problems_before = ctx.problems.count();

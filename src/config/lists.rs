@@ -68,7 +68,7 @@ impl ListAt<'_> {
             headers,
         } = read;
         let (kind, defaults, shared) = (self.kind, self.defaults, self.shared);
-        let path = format!("{}[{i}]", self.path);
+        let path = item_path(self.path, i);
         // A check with `targets:` stands for one check per target.
         match targets::expand(item, &path, ctx.problems) {
             None => {
@@ -86,6 +86,46 @@ impl ListAt<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `PATH[I]`, in one exact allocation without the formatting machinery (once per check).
+fn item_path(path: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // `n % 10` is below 10: the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default();
+    let mut out = String::with_capacity(path.len() + digits.len() + 2);
+    out.push_str(path);
+    out.push('[');
+    out.push_str(digits);
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn item_paths_are_written_as_format_writes_them() {
+        for (path, i) in [
+            ("a.b", 0),
+            ("x", 7),
+            ("environments.e.http_checks", 9_999),
+            ("", usize::MAX),
+        ] {
+            assert_eq!(super::item_path(path, i), format!("{path}[{i}]"));
         }
     }
 }

@@ -45,7 +45,7 @@ pub use self::dependencies::Dependencies;
 use crate::checks::CheckDef;
 use crate::reader::ctx::{self, Ctx};
 pub use crate::reader::error::{ConfigError, Problem};
-use crate::reader::interpolate::{EnvUse, Interpolator};
+use crate::reader::interpolate::{self, EnvUse, Interpolator};
 pub use crate::reader::interpolate::{Environment, ProcessEnvironment};
 use crate::reader::source::Source;
 use crate::reader::yaml::{self, Key, MapReader, Node, Problems, UnsetEnv};
@@ -149,18 +149,10 @@ fn load_tree(
     let before = problems.list.len();
     let (mut root, files) = include::resolve(file, root, &mut problems)?;
     let used = RefCell::new(Vec::new());
-    let env = crate::reader::interpolate::Memo::new(env);
+    let env = &interpolate::Memo::new(env);
     // Checks read from a tree whose includes failed would only add confusing problems.
     let plans = if problems.list.len() == before {
-        build(
-            file,
-            &mut root,
-            &files,
-            only_env,
-            &env,
-            &mut problems,
-            &used,
-        )?
+        build(file, &mut root, &files, only_env, env, &mut problems, &used)?
     } else {
         Vec::new()
     };
@@ -249,6 +241,7 @@ fn build<'a>(
         problems,
         interp: &base_interp,
         secrets: &mut secrets,
+        shared: crate::reader::ctx::Shared::default(),
     };
     let defaults = read_top_defaults(&mut reader, &mut ctx);
     let (vars, pending) = read_top_vars(&mut reader, &mut ctx);
@@ -330,6 +323,7 @@ fn read_secrets(
             problems,
             interp: &plain,
             secrets: &mut secrets,
+            shared: crate::reader::ctx::Shared::default(),
         };
         if let Some(list) = ctx.string_list(node, &path) {
             declared_secrets = list;

@@ -1,6 +1,8 @@
 //! Typed reads of YAML values with `${…}` interpolation; every bad value becomes a
 //! [`Problem`](super::error::Problem) at its location and the read returns `None`.
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,6 +17,33 @@ pub struct Ctx<'a> {
     pub interp: &'a Interpolator<'a>,
     /// Secret values discovered while reading (redacted from every output).
     pub secrets: &'a mut Vec<String>,
+    /// Values worked out once and shared by every check read with this context.
+    pub shared: Shared,
+}
+
+/// Values a reader works out once for all the checks it reads, instead of once per check
+/// (the proxies the process environment gives, which every HTTP check without `proxy:` falls
+/// back to): one slot per type.
+#[derive(Default)]
+pub struct Shared {
+    slots: RefCell<Vec<Box<dyn Any>>>,
+}
+
+impl Shared {
+    /// The value of type `T` made by the first call; `make` runs only then.
+    pub fn get_or_make<T: Any + Clone>(&self, make: impl FnOnce() -> T) -> T {
+        if let Some(value) = self
+            .slots
+            .borrow()
+            .iter()
+            .find_map(|slot| slot.downcast_ref::<T>())
+        {
+            return value.clone();
+        }
+        let value = make();
+        self.slots.borrow_mut().push(Box::new(value.clone()));
+        value
+    }
 }
 
 impl Ctx<'_> {
@@ -171,6 +200,8 @@ impl Ctx<'_> {
             Value::Float(f) if *f >= 0.0 && f.is_finite() && *f < 1e9 => {
                 Some(Duration::from_secs_f64(*f))
             }
+            // Text without `${…}` or `{{…}}` reads as written: no copy to interpolate.
+            Value::Str(s) if !s.contains('$') && !s.contains("{{") => parse_duration(s),
             Value::Str(_) => {
                 let s = self.string(node, path)?;
                 parse_duration(&s)
@@ -294,7 +325,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     if s.is_empty() {
         return None;
     }
-    if let Ok(secs) = s.parse::<f64>() {
+    // A bare number ends in a digit or a point (the other texts a float parses, `inf` and
+    // `NaN`, are no duration either way): `10s` goes straight to the units.
+    if s.ends_with(|c: char| c.is_ascii_digit() || c == '.')
+        && let Ok(secs) = s.parse::<f64>()
+    {
         return (secs >= 0.0 && secs.is_finite() && secs < 1e9)
             .then(|| Duration::from_secs_f64(secs));
     }
@@ -352,6 +387,7 @@ pub fn read_vars(
             problems,
             interp,
             secrets,
+            shared: Shared::default(),
         };
         let notes = ctx.problems.notes.len();
         match ctx.string(v, &p) {
@@ -380,6 +416,11 @@ mod tests {
         assert_eq!(parse_duration("10x"), None);
         assert_eq!(parse_duration("-1"), None);
         assert_eq!(parse_duration(""), None);
+        for not_finite in ["inf", "-inf", "NaN", "infinity", "1e9", "1e999"] {
+            assert_eq!(parse_duration(not_finite), None, "{not_finite}");
+        }
+        assert_eq!(parse_duration("1e2"), Some(Duration::from_secs(100)));
+        assert_eq!(parse_duration("2."), Some(Duration::from_secs(2)));
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
     }

@@ -35,19 +35,20 @@ impl Environment for ProcessEnvironment {
     }
 }
 
-/// `env` with each variable looked up once. Reading a config asks for the same variables
-/// again and again (the proxy variables for every `http_checks` entry without a `proxy` key:
-/// nine lookups per check); the process environment does not change while a config is read.
-pub struct Memo<'a> {
-    env: &'a dyn Environment,
+/// An environment read once per variable for the length of one config load: the same few
+/// variables are asked for again for every check (the proxy variables of each HTTP check),
+/// and one lookup in the process environment costs more than the rest of reading the check.
+/// The process environment does not change while a config is read.
+pub(crate) struct Memo<'a> {
+    inner: &'a dyn Environment,
     seen: RefCell<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl<'a> Memo<'a> {
-    /// Lookups in `env`, each remembered.
-    pub fn new(env: &'a dyn Environment) -> Self {
+    /// `inner`, each variable read from it at most once.
+    pub(crate) fn new(inner: &'a dyn Environment) -> Self {
         Memo {
-            env,
+            inner,
             seen: RefCell::default(),
         }
     }
@@ -58,14 +59,14 @@ impl Environment for Memo<'_> {
         if let Some(value) = self.seen.borrow().get(name) {
             return value.clone();
         }
-        let value = self.env.var(name);
+        let value = self.inner.var(name);
         self.seen
             .borrow_mut()
             .insert(name.to_owned(), value.clone());
         value
     }
     fn not_unicode(&self, name: &str) -> bool {
-        self.env.not_unicode(name)
+        self.inner.not_unicode(name)
     }
 }
 

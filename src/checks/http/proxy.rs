@@ -190,7 +190,9 @@ pub enum ProxyChoice {
 /// become secrets; a bad URL (or proxy variable) is a problem at the check.
 pub(super) fn read(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>) -> ProxyChoice {
     let Some((n, p)) = r.take("proxy") else {
-        let (env, problems) = EnvProxies::read(ctx.interp.env);
+        // The environment is read once for every check of the load.
+        let env = ctx.interp.env;
+        let (env, problems) = ctx.shared.get_or_make(|| EnvProxies::read(env));
         for problem in problems {
             ctx.problem(r.node, &r.path, problem);
         }

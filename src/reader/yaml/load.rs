@@ -94,6 +94,12 @@ pub(super) fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
     }
 }
 
+/// A scalar's text is given back its unused capacity from this many bytes on. Less is no
+/// memory returned: the allocator keeps a remainder smaller than its smallest block (32 bytes
+/// with glibc's malloc) inside the block, and the call costs as much as the rest of building
+/// the node.
+const SHRINK_SLACK: usize = 32;
+
 /// Mappings up to this many keys are checked for duplicates pairwise, larger ones by hashing.
 const SMALL_MAP: usize = 16;
 
@@ -251,7 +257,9 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                         // at its length (keys move out of their node, so this is their one
                         // allocation).
                         let mut s = s.into_owned();
-                        s.shrink_to_fit();
+                        if s.capacity() - s.len() >= SHRINK_SLACK {
+                            s.shrink_to_fit();
+                        }
                         Value::Str(s)
                     }
                     None => {
