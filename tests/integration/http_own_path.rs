@@ -65,6 +65,7 @@ fn plain_http_takes_the_own_path_and_keeps_headers_phases_metadata_and_reasons()
       - {{name: to-https, url: "{b}/tohttps", ca_file: "{ca}", body_contains: "tls ok"}}
       - {{name: capped, url: "{b}/big", max_body_bytes: 100}}
       - {{name: refused, url: "http://127.0.0.1:{port}/"}}
+      - {{name: refused-by-name, url: "http://localhost:{port}/"}}
 "#,
             ca = ca.display(),
             port = closed.port
@@ -137,17 +138,25 @@ fn plain_http_takes_the_own_path_and_keeps_headers_phases_metadata_and_reasons()
     let capped = by(&rs, "capped");
     assert_eq!(capped["metadata"]["body_bytes"], 100);
     assert_eq!(capped["metadata"]["body_truncated"], true);
-    // A refused connection: the reason and message reqwest's errors gave.
-    let refused = by(&rs, "refused");
-    assert_eq!(refused["status"], "FAIL");
-    assert_eq!(refused["reason"], "connect.refused");
-    assert_eq!(refused["message"], "connection refused");
-    assert!(
-        refused["detail"].as_str().unwrap_or("").starts_with(
-            "error sending request for url: client error (Connect): tcp connect error"
-        ),
-        "{refused}"
-    );
+    // A refused connection (an IP literal, and a name whose every address refuses): the
+    // reason and message reqwest's errors gave, and the detail ending in the operating
+    // system's own words for the refusal, as a connect of the standard library reports them.
+    let os_words = TcpStream::connect(("127.0.0.1", closed.port))
+        .expect_err("nothing listens on the closed port")
+        .to_string();
+    for name in ["refused", "refused-by-name"] {
+        let refused = by(&rs, name);
+        assert_eq!(refused["status"], "FAIL", "{refused}");
+        assert_eq!(refused["reason"], "connect.refused", "{refused}");
+        assert_eq!(refused["message"], "connection refused", "{refused}");
+        assert_eq!(
+            refused["detail"].as_str().unwrap_or(""),
+            format!(
+                "error sending request for url: client error (Connect): tcp connect error: {os_words}"
+            ),
+            "{refused}"
+        );
+    }
 }
 
 /// nginx's count of accepted connections (`stub_status`), read with a request of our own.
@@ -244,4 +253,74 @@ fn a_redirect_hop_hands_its_connection_to_the_next_hop() {
     // The redirect's body was read, so its connection served the second request.
     assert_eq!(hop["status"], "PASS", "{hop}");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn a_head_response_announcing_a_body_is_not_waited_on_and_hands_its_connection_on() {
+    // A HEAD answer carries the length of a body it does not send: the redirect's answer must
+    // be taken as complete at once (no wait for 3,000 bytes that never come), and its connection,
+    // driven by the check's own task, must serve the next hop.
+    let big = "x".repeat(3000);
+    let server = Nginx::start(&format!(
+        "location = /from {{ return 302 /to; }}\n        location = /to {{ add_header X-Requests $connection_requests always; return 200 \"{big}\"; }}"
+    ));
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: head, url: \"{}/from\", method: HEAD, timeout: 20s, response_headers: {{X-Requests: \"2\"}}}}\n",
+            server.base()
+        ),
+    );
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--output", "json"], &[]);
+    let rs = results(&out);
+    let head = by(&rs, "head");
+    assert_eq!(head["status"], "PASS", "{head}");
+    assert_eq!(head["metadata"]["body_bytes"], 0, "{head}");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn a_redirect_left_unread_closes_its_connection_and_is_not_pooled() {
+    // `max_redirects: 0`: the redirect is refused without its body being read. Its connection
+    // (a new one, driven by the check's task) is closed, not pooled: the next check to the
+    // same server, run after it, opens one of its own, so its request is the first there.
+    let server = Nginx::start(
+        "location = /from { return 302 /to; }\n        location = /to { return 200 'requests=$connection_requests'; }",
+    );
+    let ws = Workspace::new();
+    let b = server.base();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: over, url: \"{b}/from\", max_redirects: 0, timeout: 20s}}\n      - {{name: next, url: \"{b}/to\", body_contains: \"requests=1\", on_body_mismatch: fail, timeout: 20s}}\n"
+        ),
+    );
+    let out = ws.run(
+        &[
+            "-c",
+            "c.yaml",
+            "--env",
+            "t",
+            "--output",
+            "json",
+            "--concurrency",
+            "1",
+        ],
+        &[],
+    );
+    let rs = results(&out);
+    let over = by(&rs, "over");
+    assert_eq!(over["status"], "FAIL", "{over}");
+    assert_eq!(over["reason"], "http.redirect", "{over}");
+    assert!(
+        over["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too many redirects (max_redirects 0)"),
+        "{over}"
+    );
+    let next = by(&rs, "next");
+    assert_eq!(next["status"], "PASS", "{next}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
 }

@@ -509,3 +509,40 @@ fn an_https_proxy_is_reached_over_tls_verified_with_the_check_s_ca_file() {
         "{streams}"
     );
 }
+
+#[test]
+fn a_bad_proxy_variable_is_named_at_every_check_of_every_environment_that_would_use_it() {
+    // The variables are read once per environment: the problem is still one per check that
+    // falls back to them (not the one with `proxy: none`), in each environment, in config
+    // order; the password of the one that parses is never printed.
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "environments:\n  a:\n    http_checks:\n      - {name: a1, url: \"http://127.0.0.1:1/\"}\n      - {name: a2, url: \"http://127.0.0.1:1/\", proxy: none}\n      - {name: a3, url: \"http://127.0.0.1:1/\"}\n  b:\n    http_checks:\n      - {name: b1, url: \"http://127.0.0.1:1/\"}\n",
+    );
+    let out = ws.run(
+        &["validate", "-c", "c.yaml"],
+        &[
+            ("HTTPS_PROXY", "gopher://u:Env-Bad-pw2@proxy.test"),
+            ("HTTP_PROXY", "http://u:Env-Good-pw3@proxy.test:3128"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    let problem = "environment variable `HTTPS_PROXY`: unsupported proxy scheme `gopher` (use http://, https://, socks5:// or socks5h://)";
+    let want: String = [
+        "c.yaml:4:9: environments.a.http_checks[0]",
+        "c.yaml:6:9: environments.a.http_checks[2]",
+        "c.yaml:9:9: environments.b.http_checks[0]",
+    ]
+    .iter()
+    .map(|at| format!("error: {at}: {problem}\n"))
+    .collect();
+    assert_eq!(err, want);
+    for secret in ["Env-Bad-pw2", "Env-Good-pw3"] {
+        assert!(
+            !err.contains(secret) && !stdout(&out).contains(secret),
+            "{err}"
+        );
+    }
+}
