@@ -2,7 +2,9 @@
 //! `src/checks/http/direct.rs`) against a real nginx: which requests take it (the debug log
 //! names the path of every hop), and that a check through it keeps what reqwest gave: the
 //! request's default and configured headers, phases, metadata, a redirect to `https://`
-//! (served by reqwest), the body cap, reasons, and pooled connections to a keep-alive server.
+//! (served by reqwest), the body cap, reasons, and pooled connections to a keep-alive server:
+//! handed on after a body read to its end (a HEAD answer's included), closed when a
+//! response is left unread.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
