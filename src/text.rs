@@ -121,10 +121,18 @@ pub fn pretty_json_to(
 ) -> Result<(), serde_json::Error> {
     use std::io::Write as _;
     let mut esc = LegacyCommandEscaper::new(w);
-    serde_json::to_writer_pretty(&mut esc, value)?;
-    esc.write_all(b"\n").map_err(serde_json::Error::io)?;
+    // serde_json writes a document in many small pieces (a quote, a colon, each level of
+    // indentation): they are gathered here before the escaper scans them and hands them on.
+    let mut pieces = std::io::BufWriter::with_capacity(JSON_PIECES, &mut esc);
+    serde_json::to_writer_pretty(&mut pieces, value)?;
+    pieces.write_all(b"\n").map_err(serde_json::Error::io)?;
+    pieces.flush().map_err(serde_json::Error::io)?;
+    drop(pieces);
     esc.finish().map(drop).map_err(serde_json::Error::io)
 }
+
+/// The bytes [`pretty_json_to`] gathers before escaping them.
+const JSON_PIECES: usize = 16 * 1024;
 
 /// The bytes of [`pretty_json_to`].
 pub fn pretty_json(value: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {

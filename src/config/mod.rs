@@ -149,9 +149,18 @@ fn load_tree(
     let before = problems.list.len();
     let (mut root, files) = include::resolve(file, root, &mut problems)?;
     let used = RefCell::new(Vec::new());
+    let env = crate::reader::interpolate::Memo::new(env);
     // Checks read from a tree whose includes failed would only add confusing problems.
     let plans = if problems.list.len() == before {
-        build(file, &mut root, &files, only_env, env, &mut problems, &used)?
+        build(
+            file,
+            &mut root,
+            &files,
+            only_env,
+            &env,
+            &mut problems,
+            &used,
+        )?
     } else {
         Vec::new()
     };

@@ -35,6 +35,40 @@ impl Environment for ProcessEnvironment {
     }
 }
 
+/// `env` with each variable looked up once. Reading a config asks for the same variables
+/// again and again (the proxy variables for every `http_checks` entry without a `proxy` key:
+/// nine lookups per check); the process environment does not change while a config is read.
+pub struct Memo<'a> {
+    env: &'a dyn Environment,
+    seen: RefCell<std::collections::HashMap<String, Option<String>>>,
+}
+
+impl<'a> Memo<'a> {
+    /// Lookups in `env`, each remembered.
+    pub fn new(env: &'a dyn Environment) -> Self {
+        Memo {
+            env,
+            seen: RefCell::default(),
+        }
+    }
+}
+
+impl Environment for Memo<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.seen.borrow().get(name) {
+            return value.clone();
+        }
+        let value = self.env.var(name);
+        self.seen
+            .borrow_mut()
+            .insert(name.to_owned(), value.clone());
+        value
+    }
+    fn not_unicode(&self, name: &str) -> bool {
+        self.env.not_unicode(name)
+    }
+}
+
 /// Where interpolated values come from, and what was used (so secrets can be redacted).
 pub struct Interpolator<'a> {
     /// Looks a process environment variable up.

@@ -135,9 +135,12 @@ pub async fn connect(
 /// `host:port` with the host lower-cased and without a trailing dot, so `API.example.com.` and
 /// `api.example.com` share one per-host limit ([`Kind::host_key`](crate::checks::Kind::host_key)).
 pub fn host_key(host: &str, port: u16) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host_port(host, port)
+    // Lower-cased in place: the brackets and the port have no case.
+    let mut key = host_port(host, port);
+    key.make_ascii_lowercase();
+    key
 }
 
 #[cfg(test)]

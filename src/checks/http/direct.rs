@@ -8,12 +8,16 @@
 //! makes 15 syscalls (`O_NONBLOCK` set by `fcntl` after `socket`, `TCP_USER_TIMEOUT`,
 //! `SO_ERROR`, the peer and local addresses, `shutdown` before `close`), and the request
 //! goes through reqwest's URL handling and boxed service stack. This module makes the socket
-//! non-blocking at `socket`, connects, sets `TCP_NODELAY` and knows the peer address because
-//! it connected to it; closing is one `close` (the FIN goes out then, as it would after a
-//! `shutdown`). The HTTP itself (request encoding, response parsing, keep-alive) stays
-//! hyper's, the code reqwest runs on; what this module adds is what hyper-util's pooled client
-//! did around it: the `Host` header and the origin-form target, the pool, and one retry on a
-//! fresh connection when a pooled one was closed before the request went out.
+//! non-blocking at `socket`, connects, reads the connect's outcome from the readiness the
+//! kernel reports (`SO_ERROR` only after a failure, [`connect_one`]), sets `TCP_NODELAY` and
+//! knows the peer address because it connected to it; closing is one `close` (the FIN goes
+//! out then, as it would after a `shutdown`): 8 syscalls per connection. A new connection's
+//! I/O is driven by the task of the check that opened it until its response is read, so a
+//! response wakes one task, not a connection task and then the check's. The HTTP itself
+//! (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest runs on;
+//! what this module adds is what hyper-util's pooled client did around it: the `Host` header
+//! and the origin-form target, the pool, and one retry on a fresh connection when a pooled one
+//! was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
 //! defaults `accept: */*` and the user agent where the check sets none), the phases ([`connect`]
@@ -24,6 +28,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -59,8 +64,35 @@ impl fmt::Debug for Direct {
     }
 }
 
-/// The sending half of one HTTP/1.1 connection (its other half runs in a task of its own).
+/// The sending half of one HTTP/1.1 connection.
 type Sender = http1::SendRequest<Full<Bytes>>;
+
+/// The other half of one HTTP/1.1 connection: the future that does its I/O. A new connection's
+/// is driven by the task of the check that opened it ([`beside`]) until its response's body is
+/// read; a connection kept for the next request then gets a task of its own.
+type Connection = http1::Connection<Conn, Full<Bytes>>;
+
+/// Await `work` while driving `conn` in the same task, until `conn` ends (it is then dropped:
+/// its errors reach the request through the sender, as they would from a task of its own).
+/// One task per request instead of two: a response wakes the check's task directly, not a
+/// connection task that then wakes it.
+async fn beside<F: Future>(work: F, conn: &mut Option<Connection>) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        drive(conn, cx);
+        work.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Poll `conn` once (if it has not ended), dropping it once it ends.
+fn drive(conn: &mut Option<Connection>, cx: &mut Context<'_>) {
+    if let Some(c) = conn.as_mut()
+        && Pin::new(c).poll(cx).is_ready()
+    {
+        *conn = None;
+    }
+}
 
 /// An idle keep-alive connection.
 struct Idle {
@@ -146,10 +178,17 @@ struct Lease {
 impl Lease {
     /// Back to the pool when the connection is ready for the next request (at once for a
     /// connection that waits for nothing; else in a task, after hyper's connection task has
-    /// seen the end of the response).
-    fn give_back(mut self) {
+    /// seen the end of the response). `conn`: the connection's I/O, when the check's task was
+    /// driving it; it gets a task of its own here.
+    fn give_back(mut self, conn: Option<Connection>) {
         if self.sender.is_closed() {
             return;
+        }
+        if let Some(conn) = conn {
+            tokio::spawn(async move {
+                // Its errors reach the next request through the sender.
+                let _ = conn.await;
+            });
         }
         if self.sender.is_ready() {
             let idle = Idle {
@@ -232,8 +271,9 @@ impl Direct {
         h.entry(USER_AGENT)
             .or_insert_with(|| HeaderValue::from_static(AGENT));
         if let hyper::header::Entry::Vacant(e) = h.entry(HOST) {
+            // `key` is `host:port` exactly when the port is not 80 (the URL leaves 80 out).
             let value = match uri.port_u16() {
-                Some(p) if p != 80 => HeaderValue::from_str(&format!("{host}:{p}")),
+                Some(p) if p != 80 => HeaderValue::from_str(&key),
                 _ => HeaderValue::from_str(host),
             };
             e.insert(value.map_err(|e| Error::request(Box::new(e)))?);
@@ -248,7 +288,7 @@ impl Direct {
             } = idle;
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    return Ok(self.response(response, url, key, sender, remote));
+                    return Ok(self.response(response, url, key, sender, None, remote));
                 }
                 Err(mut e) => match e.take_message() {
                     Some(back) => request = back,
@@ -256,16 +296,16 @@ impl Direct {
                 },
             }
         }
-        let (mut sender, remote) = self.open(host, port).await?;
-        let response = sender
-            .send_request(request)
+        let (mut sender, connection, remote) = self.open(host, port).await?;
+        let mut connection = Some(connection);
+        let response = beside(sender.send_request(request), &mut connection)
             .await
             .map_err(|e| Error::send(Box::new(e)))?;
-        Ok(self.response(response, url, key, sender, remote))
+        Ok(self.response(response, url, key, sender, connection, remote))
     }
 
-    /// A new connection to `host:port`, its hyper half running in a task of its own.
-    async fn open(&self, host: &str, port: u16) -> Result<(Sender, SocketAddr), Error> {
+    /// A new connection to `host:port`; its I/O (the [`Connection`]) is the caller's to drive.
+    async fn open(&self, host: &str, port: u16) -> Result<(Sender, Connection, SocketAddr), Error> {
         let conn = connect(host, port)
             .await
             .map_err(|e| Error::connect(Box::new(e)))?;
@@ -273,11 +313,7 @@ impl Direct {
         let (sender, connection) = http1::handshake(conn)
             .await
             .map_err(|e| Error::connect(Box::new(e)))?;
-        tokio::spawn(async move {
-            // Its errors reach the request through the sender.
-            let _ = connection.await;
-        });
-        Ok((sender, remote))
+        Ok((sender, connection, remote))
     }
 
     fn response(
@@ -286,6 +322,7 @@ impl Direct {
         url: &url::Url,
         key: String,
         sender: Sender,
+        connection: Option<Connection>,
         remote: SocketAddr,
     ) -> Response {
         let (head, body) = response.into_parts();
@@ -301,6 +338,7 @@ impl Direct {
             url: url.clone(),
             remote_addr: Some(remote),
             body,
+            connection,
             lease: Some(lease),
         }
     }
@@ -313,6 +351,9 @@ pub(super) struct Response {
     pub(super) url: url::Url,
     pub(super) remote_addr: Option<SocketAddr>,
     body: Incoming,
+    /// The connection's I/O while this request's task drives it (a new connection; `None`
+    /// for a pooled one, driven by a task of its own, or once it ended).
+    connection: Option<Connection>,
     /// The connection, given back to the pool when the body was read to its end.
     lease: Option<Lease>,
 }
@@ -331,7 +372,7 @@ impl Response {
     /// Read the body, stopping at the first frame past `cap`.
     pub(super) async fn body(mut self, cap: usize) -> Result<Capped, Error> {
         let mut kept = Capped::new(cap);
-        while let Some(frame) = self.body.frame().await {
+        while let Some(frame) = beside(self.body.frame(), &mut self.connection).await {
             let frame = frame.map_err(|e| Error::body(Box::new(e)))?;
             if let Ok(data) = frame.into_data() {
                 kept.push(&data);
@@ -341,8 +382,15 @@ impl Response {
                 }
             }
         }
+        // Once more: the connection sees the end of the response (it ends, or it is ready for
+        // the next request).
+        std::future::poll_fn(|cx| {
+            drive(&mut self.connection, cx);
+            Poll::Ready(())
+        })
+        .await;
         if let Some(lease) = self.lease.take() {
-            lease.give_back();
+            lease.give_back(self.connection.take());
         }
         Ok(kept)
     }
@@ -459,7 +507,15 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        // One address: nothing to order or race.
+        Ok(ip) => {
+            let addr = SocketAddr::new(ip, port);
+            let stream = in_turn(&[addr]).await.map_err(|cause| ConnectError {
+                what: "tcp connect error",
+                cause,
+            })?;
+            return connected(stream);
+        }
         Err(_) => {
             let start = Instant::now();
             let found = tokio::net::lookup_host((bare, port)).await;
@@ -472,10 +528,15 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
                 .collect()
         }
     };
-    let (stream, addr) = connect_any(addrs).await.map_err(|cause| ConnectError {
+    let connected_to = connect_any(addrs).await.map_err(|cause| ConnectError {
         what: "tcp connect error",
         cause,
     })?;
+    connected(connected_to)
+}
+
+/// A connection just made: `TCP_NODELAY`, its phase marked.
+fn connected((stream, addr): (TcpStream, SocketAddr)) -> Result<Conn, ConnectError> {
     stream.set_nodelay(true).map_err(|cause| ConnectError {
         what: "tcp set_nodelay error",
         cause,
@@ -531,7 +592,7 @@ async fn connect_any(addrs: Vec<SocketAddr>) -> std::io::Result<(TcpStream, Sock
 async fn in_turn(addrs: &[SocketAddr]) -> std::io::Result<(TcpStream, SocketAddr)> {
     let mut last = None;
     for &addr in addrs {
-        match TcpStream::connect(addr).await {
+        match connect_one(addr).await {
             Ok(stream) => return Ok((stream, addr)),
             Err(e) => last = Some(e),
         }
@@ -542,6 +603,41 @@ async fn in_turn(addrs: &[SocketAddr]) -> std::io::Result<(TcpStream, SocketAddr
             "dns error: no addresses returned",
         )
     }))
+}
+
+/// Connect to `addr` as tokio's `TcpStream::connect` does (a non-blocking socket made so by
+/// `socket` itself, `connect`, then wait until it is writable), with one syscall less: the
+/// socket's pending error (`SO_ERROR`) is read only when the readiness says the connect
+/// failed (the kernel reports a failed connect as an error or a hang-up beside writable), so
+/// its error is the same as tokio's.
+#[cfg(target_os = "linux")]
+async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    use tokio::io::Interest;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        None,
+    )?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    let ready = stream.ready(Interest::WRITABLE | Interest::ERROR).await?;
+    if (ready.is_error() || ready.is_write_closed())
+        && let Some(e) = stream.take_error()?
+    {
+        return Err(e);
+    }
+    Ok(stream)
+}
+
+/// Elsewhere, tokio's connect.
+#[cfg(not(target_os = "linux"))]
+async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    TcpStream::connect(addr).await
 }
 
 /// A connection of the own path.
@@ -665,7 +761,8 @@ mod tests {
         let idle_since = |since: Instant| {
             let direct = direct.clone();
             async move {
-                let (sender, remote) = direct.open("127.0.0.1", port).await.unwrap();
+                let (sender, connection, remote) = direct.open("127.0.0.1", port).await.unwrap();
+                tokio::spawn(connection);
                 (sender, remote, since)
             }
         };

@@ -50,11 +50,17 @@ pub fn judge(spec: &HttpSpec, thresholds: Thresholds, facts: &Facts<'_>) -> Outc
     if let Some(c) = &facts.cert {
         problems.extend(cert_problems(spec, c, facts.now));
     }
-    let ok = format!(
-        "{} {} in {} ms",
-        facts.status.as_u16(),
-        facts.status.canonical_reason().unwrap_or(""),
-        facts.elapsed.as_millis()
+    let reason = facts.status.canonical_reason().unwrap_or("");
+    // Sized once (`format!` would grow it piece by piece).
+    let mut ok = String::with_capacity(32 + reason.len());
+    let _ = std::fmt::Write::write_fmt(
+        &mut ok,
+        format_args!(
+            "{} {} in {} ms",
+            facts.status.as_u16(),
+            reason,
+            facts.elapsed.as_millis()
+        ),
     );
     verdict(problems, ok)
 }

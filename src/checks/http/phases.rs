@@ -23,7 +23,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -37,7 +37,7 @@ use crate::model::PhaseName;
 
 tokio::task_local! {
     /// The marks of the request being sent in this task.
-    static MARKS: Arc<Marks>;
+    static MARKS: Marks;
 }
 
 /// The instants a request's connection went through; empty for a pooled connection.
@@ -85,10 +85,12 @@ pub(super) async fn timed<T, E>(
     sending: impl Future<Output = Result<T, E>>,
     phase: &Phase,
 ) -> Result<T, E> {
-    let marks = Arc::new(Marks::default());
     let sent = Instant::now();
-    let result = MARKS.scope(Arc::clone(&marks), sending).await;
+    let mut scoped = std::pin::pin!(MARKS.scope(Marks::default(), sending));
+    let result = scoped.as_mut().await;
     let head = Instant::now();
+    // The marks come back out of the finished scope.
+    let marks = scoped.as_mut().take_value().unwrap_or_default();
     record(
         &marks.get(),
         sent,

@@ -171,10 +171,10 @@ fn response_meta(spec: &HttpSpec, resp: &Response) -> Meta {
         serde_json::json!(resp.status().as_u16()),
     );
     if let Some(addr) = resp.remote_addr() {
-        meta.insert(
-            "remote_addr".to_owned(),
-            serde_json::json!(addr.to_string()),
-        );
+        // Sized once: `to_string` grows its buffer piece by piece.
+        let mut text = String::with_capacity(48);
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{addr}"));
+        meta.insert("remote_addr".to_owned(), serde_json::Value::String(text));
     }
     if resp.url() != &spec.url {
         meta.insert(

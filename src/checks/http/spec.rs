@@ -472,6 +472,10 @@ fn parse_url(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<url::Url> {
 
 /// A URL with its password replaced by `***`.
 pub fn redacted_url(url: &url::Url) -> String {
+    if url.password().is_none() {
+        // A URL's text is its serialization: one copy.
+        return url.as_str().to_owned();
+    }
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("***"));
