@@ -57,7 +57,7 @@ pub fn reports(data: &[u8]) {
         };
         let reason = (status != Status::Pass).then_some(Reason::HttpStatus);
         results.push(CheckResult {
-            detail: Some(next().into()),
+            detail: Some(Box::new(next().into())),
             duration: Duration::from_millis(5),
             attempts: 1,
             metadata: metadata.into(),

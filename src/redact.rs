@@ -514,7 +514,8 @@ mod tests {
             assert: format!("body contains {SECRET}"),
             ok: false,
             actual: Text::cut(long, 20, false).into(),
-        }];
+        }]
+        .into();
         r.redact(&mut result);
         let c = &result.conditions[0];
         assert_eq!(c.assert, "body contains ***");

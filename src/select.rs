@@ -202,7 +202,7 @@ impl Selected {
     pub fn annotate(&self, results: &mut [CheckResult]) {
         for r in results {
             if let Some(by) = self.pulled_in_by.get(&r.name) {
-                r.pulled_in_by.clone_from(by);
+                r.pulled_in_by = by.as_slice().into();
             }
         }
     }

@@ -104,13 +104,98 @@ pub(super) fn refuse_report_clashes(
 /// The plan of environment `env`; a config without checks for it is a usage error.
 fn load_plan(a: &RunArgs, env: &str, sink: &Sink) -> Result<Plan, ExitCode> {
     let path = a.config.display().to_string();
-    match config::load(&path, Some(env), &config::ProcessEnvironment) {
-        Ok(mut plans) => plans
-            .pop()
-            .ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink)),
+    match read_apart(|| config::load(&path, Some(env), &config::ProcessEnvironment)) {
+        Ok(mut plans) => {
+            // The run keeps a copy made here; the plan as read is let go where it was read.
+            let plan = plans.pop().map(packed);
+            drop_apart(plans);
+            plan.ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink))
+        }
         Err(e) => Err(config_error(&e, sink)),
     }
 }
+
+/// `read` on a thread of its own, which ends before this returns (on this thread when no
+/// thread can be started); a panic of `read` is this thread's panic.
+///
+/// Why: reading a config of 10,000 checks holds the tree and the plan side by side (15–16 MB
+/// of heap for a plan of 7 MB). The allocator gives each thread an arena of its own and
+/// returns to the system only the free memory at the top of an arena: read on the thread that
+/// keeps the plan, the tree's memory stayed resident for the whole run, in holes between the
+/// plan's blocks that the runtime's workers, each with an arena of its own, cannot use. Read
+/// on a thread of its own and let go on one ([`packed`]), the reader's arena is emptied and
+/// given back, the copy the run keeps is packed in this thread's arena, and the emptied arena
+/// is the one the first runtime worker started afterwards takes (BENCHMARKS.md, "True numbers
+/// XV").
+fn read_apart<T: Send>(read: impl Fn() -> T + Sync) -> T {
+    let apart = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name(CONFIG_THREAD.to_owned())
+            .spawn_scoped(s, &read)
+            .map(std::thread::ScopedJoinHandle::join)
+    });
+    match apart {
+        Ok(Ok(out)) => out,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => read(),
+    }
+}
+
+/// `plan` copied into this thread's memory, every list and text at its length, while a thread
+/// of its own lets the plan as read go (see [`read_apart`]); on this thread when no thread can
+/// be started. The checks are copied in place, a batch at a time, each batch of originals
+/// handed to that thread as soon as it is copied: no second array of 10,000 definitions
+/// (2.8 MB) beside the first.
+fn packed(mut plan: Plan) -> Plan {
+    let mut checks = std::mem::take(&mut plan.checks);
+    let mut copy = plan.clone();
+    let (originals, to_drop) = std::sync::mpsc::channel::<Vec<CheckDef>>();
+    std::thread::scope(|s| {
+        let dropping = std::thread::Builder::new()
+            .name(CONFIG_THREAD.to_owned())
+            .spawn_scoped(s, move || {
+                to_drop.into_iter().for_each(drop);
+                drop(plan);
+            });
+        for batch in checks.chunks_mut(COPY_BATCH) {
+            let batch: Vec<CheckDef> = batch
+                .iter_mut()
+                .map(|c| std::mem::replace(c, c.clone()))
+                .collect();
+            // No thread to take them (none could be started): they go here.
+            if let Err(unsent) = originals.send(batch) {
+                drop(unsent.0);
+            }
+        }
+        drop(originals);
+        if let Ok(thread) = dropping
+            && let Err(panic) = thread.join()
+        {
+            std::panic::resume_unwind(panic);
+        }
+    });
+    copy.checks = checks;
+    copy
+}
+
+/// How many definitions [`packed`] copies before it hands their originals over.
+const COPY_BATCH: usize = 256;
+
+/// Let `value` go on a thread of its own (the arena [`read_apart`]'s thread left is the one it
+/// takes), which ends before this returns; on this thread when no thread can be started.
+fn drop_apart<T: Send + 'static>(value: T) {
+    let dropping = std::thread::Builder::new()
+        .name(CONFIG_THREAD.to_owned())
+        .spawn(move || drop(value));
+    if let Ok(thread) = dropping
+        && let Err(panic) = thread.join()
+    {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The name of the threads that read the config and let it go.
+const CONFIG_THREAD: &str = "infracheck-config";
 
 /// A secret too short to mask is said once, on stderr (unless `--quiet`).
 fn warn_short_secrets(plan: &Plan, quiet: bool, sink: &Sink) {

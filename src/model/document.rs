@@ -271,7 +271,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
             CheckResult::deserialize(serde_json::Value::Object(rest)).map_err(de::Error::custom)?;
         r.kind = kind;
         r.reason = reason.flatten();
-        r.failed_attempts = attempts.unwrap_or_default();
+        r.failed_attempts = attempts.unwrap_or_default().into_boxed_slice();
         Ok(r)
     }
 }

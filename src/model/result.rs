@@ -302,7 +302,7 @@ pub struct CheckResult {
         skip_serializing_if = "Option::is_none",
         with = "super::text::serde_opt_text"
     )]
-    pub detail: Option<Text>,
+    pub detail: Option<Box<Text>>,
     /// Wall time of all attempts, including retry delays: `duration_ms` (whole milliseconds)
     /// and `duration_us` (the precise figure). Flattened: one value written as two keys (a
     /// result is not a config type; nothing reads its keys for errors).
@@ -327,24 +327,24 @@ pub struct CheckResult {
     pub flaky: bool,
     /// Earlier attempts that failed before the final one (read back by
     /// [`ResultSeed`](super::document::ResultSeed), with their reasons).
-    #[serde(skip_deserializing, skip_serializing_if = "Vec::is_empty")]
-    pub failed_attempts: Vec<FailedAttempt>,
+    #[serde(skip_deserializing, skip_serializing_if = "<[_]>::is_empty")]
+    pub failed_attempts: Box<[FailedAttempt]>,
     /// Facts the check observed.
     #[serde(default)]
     pub metadata: Metadata,
     /// How each condition of the check's `expect:` list went, in the order written (absent
     /// when the check has none).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<ConditionResult>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub conditions: Box<[ConditionResult]>,
     /// Where the check is defined.
     pub location: Location,
     /// The check's `tags`, in file order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub tags: Box<[String]>,
     /// When a selection (`--tags`, `--only`…) left the check out but a selected check depends
     /// on it: the checks of the run whose `depends_on` names it, in config order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pulled_in_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub pulled_in_by: Box<[String]>,
     /// What changed since the `--baseline` run, when one was given (not read back: a
     /// comparison belongs to the run that made it). This and the two records below are boxed:
     /// most results have none, and a retained result should not pay for them inline.
@@ -412,12 +412,12 @@ impl CheckResult {
             phases: Default::default(),
             attempts: 0,
             flaky: false,
-            failed_attempts: Vec::new(),
+            failed_attempts: Box::default(),
             metadata: Default::default(),
             location,
-            tags: Vec::new(),
-            pulled_in_by: Vec::new(),
-            conditions: Vec::new(),
+            tags: Box::default(),
+            pulled_in_by: Box::default(),
+            conditions: Box::default(),
             baseline: None,
             gate: None,
             history: None,
@@ -475,7 +475,13 @@ mod shared_str {
 /// retained result should not pay for a B-tree node of eleven slots for its three or four
 /// facts. Reads, iterates and serialises like that map (a JSON object, keys in order).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Vec<(FactName, serde_json::Value)>, Vec<(String, TextValue)>);
+pub struct Metadata(
+    Vec<(FactName, serde_json::Value)>,
+    /// The facts that are texts with deferred cuts, until the redactor folds them. Boxed, the
+    /// list costs a result that has none (every result kept to the end) 8 bytes instead of 24.
+    #[allow(clippy::box_collection)]
+    Option<Box<Vec<(String, TextValue)>>>,
+);
 
 /// A fact's name: the names most results carry are kept as static text, not a copy per result
 /// (a run of 10,000 HTTP checks would hold 40,000 copies of four names).
@@ -519,7 +525,7 @@ fn fact_name(name: String) -> FactName {
 impl Metadata {
     /// No facts.
     pub fn new() -> Self {
-        Metadata(Vec::new(), Vec::new())
+        Metadata(Vec::new(), None)
     }
 
     /// These facts, and the facts that are texts with deferred cuts ([`Outcome::texts`]),
@@ -529,7 +535,7 @@ impl Metadata {
             if text.is_plain() {
                 self.insert(key, text.to_json(&|t| t.as_str().to_owned()));
             } else {
-                self.1.push((key, text));
+                self.1.get_or_insert_default().push((key, text));
             }
         }
         self
@@ -537,7 +543,7 @@ impl Metadata {
 
     /// Take the facts that are texts with deferred cuts, leaving none.
     pub fn take_texts(&mut self) -> Vec<(String, TextValue)> {
-        std::mem::take(&mut self.1)
+        self.1.take().map(|t| *t).unwrap_or_default()
     }
 
     /// The value of `key`.
@@ -565,17 +571,17 @@ impl Metadata {
     /// Remove every fact.
     pub fn clear(&mut self) {
         self.0.clear();
-        self.1.clear();
+        self.1 = None;
     }
 
     /// How many facts there are.
     pub fn len(&self) -> usize {
-        self.0.len() + self.1.len()
+        self.0.len() + self.1.as_ref().map_or(0, |t| t.len())
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty() && self.1.is_empty()
+        self.0.is_empty() && self.1.as_ref().is_none_or(|t| t.is_empty())
     }
 
     /// The facts in key order.
@@ -598,7 +604,7 @@ impl From<BTreeMap<String, serde_json::Value>> for Metadata {
     fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
         Metadata(
             map.into_iter().map(|(k, v)| (fact_name(k), v)).collect(),
-            Vec::new(),
+            None,
         )
     }
 }
@@ -619,12 +625,12 @@ impl Serialize for Metadata {
     /// A JSON object, keys in order; a text fact with its cuts carried out (the redactor has
     /// made it a string fact before any output: [`Text`]'s serialisation).
     fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
-        if self.1.is_empty() {
+        let Some(texts) = self.1.as_deref().filter(|t| !t.is_empty()) else {
             return out.collect_map(self.iter());
-        }
+        };
         let mut all: BTreeMap<&str, serde_json::Value> =
             self.iter().map(|(k, v)| (k, v.clone())).collect();
-        for (k, t) in &self.1 {
+        for (k, t) in texts {
             all.insert(k.as_str(), t.to_json(&Text::cut_only));
         }
         out.collect_map(all)
@@ -665,6 +671,15 @@ mod tests {
         assert_eq!(serde_json::from_str::<Metadata>(&json).unwrap(), m);
         m.clear();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_result_slot_stays_small() {
+        // The engine holds one slot per check for the whole run (BENCHMARKS.md, "True
+        // numbers XV"): what most results lack is boxed, lists are boxed slices.
+        let slot = std::mem::size_of::<Option<CheckResult>>();
+        assert!(slot <= 384, "Option<CheckResult> is {slot} bytes");
     }
 
     #[test]

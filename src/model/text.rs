@@ -435,15 +435,20 @@ pub(crate) mod serde_opt_text {
     use super::Text;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(t: &Option<Text>, out: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<Box<Text>>,
+        out: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => super::serde_text::serialize(t, out),
             None => out.serialize_none(),
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
-        Option::<String>::deserialize(d).map(|s| s.map(Text::from))
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Box<Text>>, D::Error> {
+        Option::<String>::deserialize(d).map(|s| s.map(|s| Box::new(Text::from(s))))
     }
 }
 

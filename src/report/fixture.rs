@@ -57,7 +57,8 @@ pub(crate) fn summary() -> Summary {
         reason: Reason::Timeout,
         message: "timed out after 1s waiting for the response headers".into(),
         duration: Duration::from_millis(1000),
-    }];
+    }]
+    .into();
 
     let mut api = result(
         "api-ready",
@@ -70,12 +71,13 @@ pub(crate) fn summary() -> Summary {
         12,
     );
     api.attempts = 2;
-    api.tags = vec!["api".to_owned(), "smoke".to_owned()];
+    api.tags = ["api".to_owned(), "smoke".to_owned()].into();
     api.failed_attempts = vec![FailedAttempt {
         reason: Reason::HttpStatus,
         message: "expected status 200, got 502".into(),
         duration: Duration::from_millis(100),
-    }];
+    }]
+    .into();
     api.metadata
         .insert("status_code".to_owned(), serde_json::json!(503));
     api.metadata.insert(

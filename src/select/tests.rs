@@ -74,7 +74,7 @@ fn dependencies_are_pulled_in_transitively_and_results_say_by_whom() {
         })
         .collect();
     sel.annotate(&mut results);
-    assert_eq!(results[0].pulled_in_by, ["db"]);
+    assert_eq!(*results[0].pulled_in_by, ["db"]);
     assert!(results[1].pulled_in_by.is_empty());
 }
 

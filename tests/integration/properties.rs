@@ -295,7 +295,8 @@ mod reports {
                 reason: Reason::ConnectReset,
                 message: message.into(),
                 duration: Duration::from_millis(3),
-            }],
+            }]
+            .into(),
             metadata: metadata.into(),
             ..first
         }
