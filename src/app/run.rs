@@ -40,7 +40,7 @@ fn run_steps(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitC
         .select
         .selection()
         .map_err(|e| usage(&e.to_string(), sink))?;
-    let plan = load_plan(a, env, sink)?;
+    let plan = load_plan(a, env, worker_threads(g.threads) > 1, sink)?;
     // The run's one redactor: the live lines, the gate's lines, the baseline lookup and the
     // results all mask with it; the sink masks every stderr line with it from now on.
     let redactor = Arc::new(Redactor::new(&plan.secrets));
@@ -102,9 +102,24 @@ pub(super) fn refuse_report_clashes(
 }
 
 /// The plan of environment `env`; a config without checks for it is a usage error.
-fn load_plan(a: &RunArgs, env: &str, sink: &Sink) -> Result<Plan, ExitCode> {
+/// `apart`: read on a thread of its own ([`read_apart`]), for a runtime with workers of their
+/// own. A current-thread runtime allocates on this thread, which reuses the read's free memory
+/// anyway; read apart, the emptied arena would go to the next thread started, the TLS
+/// preparation at idle priority, and the run would take that thread's arena lock whenever it
+/// let go of what the read left (a victim check beside one tls check read 1.5 ms slower at
+/// p50 with `--threads 1`, BENCHMARKS.md "True numbers XVIII").
+fn load_plan(a: &RunArgs, env: &str, apart: bool, sink: &Sink) -> Result<Plan, ExitCode> {
     let path = a.config.display().to_string();
-    match read_apart(|| config::load(&path, Some(env), &config::ProcessEnvironment)) {
+    let read = || config::load(&path, Some(env), &config::ProcessEnvironment);
+    if !apart {
+        return match read() {
+            Ok(mut plans) => plans
+                .pop()
+                .ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink)),
+            Err(e) => Err(config_error(&e, sink)),
+        };
+    }
+    match read_apart(read) {
         Ok(mut plans) => {
             // The run keeps a copy made here; the plan as read is let go where it was read.
             let plan = plans.pop().map(packed);
@@ -226,9 +241,7 @@ fn refuse_history_with_shard(a: &RunArgs, sink: &Sink) -> Result<(), ExitCode> {
 /// another check's measured response while a core is free. One thread is the current-thread
 /// runtime: everything on the thread that calls `block_on`.
 pub(super) fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = worker_threads(threads);
     if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -240,6 +253,13 @@ pub(super) fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime:
             .enable_all()
             .build()
     }
+}
+
+/// The runtime's worker threads for `--threads` (`None`: one per core).
+fn worker_threads(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    })
 }
 
 /// The `--baseline` document, checked against the run's environment (exit 2 when unusable).
