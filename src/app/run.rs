@@ -111,23 +111,17 @@ pub(super) fn refuse_report_clashes(
 fn load_plan(a: &RunArgs, env: &str, apart: bool, sink: &Sink) -> Result<Plan, ExitCode> {
     let path = a.config.display().to_string();
     let read = || config::load(&path, Some(env), &config::ProcessEnvironment);
-    if !apart {
-        return match read() {
-            Ok(mut plans) => plans
-                .pop()
-                .ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink)),
-            Err(e) => Err(config_error(&e, sink)),
-        };
-    }
-    match read_apart(read) {
-        Ok(mut plans) => {
-            // The run keeps a copy made here; the plan as read is let go where it was read.
-            let plan = plans.pop().map(packed);
-            drop_apart(plans);
-            plan.ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink))
-        }
-        Err(e) => Err(config_error(&e, sink)),
-    }
+    let read = if apart { read_apart(read) } else { read() };
+    let mut plans = read.map_err(|e| config_error(&e, sink))?;
+    let plan = if apart {
+        // The run keeps a copy made here; the plan as read is let go where it was read.
+        let plan = plans.pop().map(packed);
+        drop_apart(plans);
+        plan
+    } else {
+        plans.pop()
+    };
+    plan.ok_or_else(|| usage(&format!("{path}: {}", config::no_checks(env)), sink))
 }
 
 /// `read` on a thread of its own, which ends before this returns (on this thread when no

@@ -90,28 +90,12 @@ impl ListAt<'_> {
     }
 }
 
-/// `PATH[I]`, in one exact allocation without the formatting machinery (once per check).
+/// `PATH[I]`, in one allocation sized up front (once per check).
 fn item_path(path: &str, i: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = i;
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            // `n % 10` is below 10: the cast cannot truncate.
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
-    let digits = std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default();
-    let mut out = String::with_capacity(path.len() + digits.len() + 2);
-    out.push_str(path);
-    out.push('[');
-    out.push_str(digits);
-    out.push(']');
+    use std::fmt::Write as _;
+    // `usize::MAX` has 20 digits; the brackets are 2 more.
+    let mut out = String::with_capacity(path.len() + 22);
+    let _ = write!(out, "{path}[{i}]");
     out
 }
 

@@ -44,3 +44,41 @@ fn invalid_config_corpus() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `run` reads the config on a thread of its own when the runtime has workers and on the
+/// main thread with `--threads 1` (src/app/run.rs `load_plan`): both report a bad config the
+/// same way (one line at file:line:column, exit 2) and both run a good one.
+#[test]
+fn run_reads_the_config_alike_with_and_without_workers() {
+    let ws = crate::support::Workspace::new();
+    ws.write(
+        "bad.yaml",
+        "environments:\n  t:\n    command_checks:\n      - {name: a, command: [\"true\"], timeout: 5 parsecs}\n",
+    );
+    ws.write(
+        "good.yaml",
+        "environments:\n  t:\n    command_checks:\n      - {name: a, command: [\"true\"]}\n      - {name: b, command: [\"true\"]}\n",
+    );
+    let mut errors = Vec::new();
+    for threads in [None, Some("1"), Some("2")] {
+        let with = |config: &str| {
+            let mut args = vec!["run", "-c", config, "--env", "t", "-q"];
+            if let Some(n) = threads {
+                args.extend(["--threads", n]);
+            }
+            ws.run(&args, &[])
+        };
+        let bad = with("bad.yaml");
+        assert_eq!(code(&bad), 2, "threads {threads:?}: {}", stderr(&bad));
+        assert!(
+            stderr(&bad).starts_with("error: bad.yaml:4:47: ") && stderr(&bad).lines().count() == 1,
+            "threads {threads:?}: {}",
+            stderr(&bad)
+        );
+        errors.push(stderr(&bad));
+        let good = with("good.yaml");
+        assert_eq!(code(&good), 0, "threads {threads:?}: {}", stderr(&good));
+    }
+    errors.dedup();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
