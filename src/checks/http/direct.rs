@@ -764,10 +764,22 @@ struct Shared {
 }
 
 impl Shared {
-    /// The error of the connect, when it failed at the request's first write
-    /// ([`Handshake::Unseen`]).
+    /// The error of the connect, when it failed at the request's first write or a read before
+    /// it ([`Handshake::Unseen`]).
     fn failed_connect(&self) -> Option<std::io::Error> {
         self.failed_connect.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// Keep `e` as the connect's error; an error of the same kind for hyper.
+    #[cfg(target_os = "linux")]
+    fn failed(&self, e: std::io::Error) -> std::io::Error {
+        let same = e
+            .raw_os_error()
+            .map_or_else(|| e.kind().into(), std::io::Error::from_raw_os_error);
+        if let Ok(mut kept) = self.failed_connect.lock() {
+            *kept = Some(e);
+        }
+        same
     }
 }
 
@@ -818,13 +830,7 @@ impl Conn {
                 }
                 Err(e) => {
                     self.handshake = Handshake::Seen;
-                    let same = e
-                        .raw_os_error()
-                        .map_or_else(|| e.kind().into(), std::io::Error::from_raw_os_error);
-                    if let Ok(mut kept) = self.shared.failed_connect.lock() {
-                        *kept = Some(e);
-                    }
-                    return Poll::Ready(Err(same));
+                    return Poll::Ready(Err(self.shared.failed(e)));
                 }
             }
         }
@@ -858,6 +864,12 @@ impl hyper::rt::Read for Conn {
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // Before the first write went out, a failure is the connect's (the read may
+                // see a refused connect first; the kernel reports its error once).
+                Err(e) if this.handshake != Handshake::Seen => {
+                    this.handshake = Handshake::Seen;
+                    return Poll::Ready(Err(this.shared.failed(e)));
+                }
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
