@@ -752,6 +752,8 @@ pub(super) struct Conn {
     remote: SocketAddr,
     /// What its I/O tells the request using it (shared with the request).
     shared: Arc<Shared>,
+    /// Read only on Linux (elsewhere every connect is awaited: always [`Handshake::Seen`]).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     handshake: Handshake,
 }
 
