@@ -11,13 +11,16 @@
 //! non-blocking at `socket`, connects, reads the connect's outcome from the readiness the
 //! kernel reports (`SO_ERROR` only after a failure, [`connect_one`]), sets `TCP_NODELAY` and
 //! knows the peer address because it connected to it; closing is one `close` (the FIN goes
-//! out then, as it would after a `shutdown`): 8 syscalls per connection. A new connection's
-//! I/O is driven by the task of the check that opened it until its response is read, so a
-//! response wakes one task, not a connection task and then the check's. The HTTP itself
-//! (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest runs on;
-//! what this module adds is what hyper-util's pooled client did around it: the `Host` header
-//! and the origin-form target, the pool, and one retry on a fresh connection when a pooled one
-//! was closed before the request went out.
+//! out then, as it would after a `shutdown`): 8 syscalls per connection, and one `setsockopt`
+//! for the kernel's receive timestamps that end the check's clock ([`super::stamps`]). With
+//! one address to connect to, the request's first write is tried as soon as `connect`
+//! returns instead of after the runtime reports the socket writable ([`Handshake`]). A new
+//! connection's I/O is driven by the task of the check that opened it until its response is
+//! read, so a response wakes one task, not a connection task and then the check's. The HTTP
+//! itself (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest
+//! runs on; what this module adds is what hyper-util's pooled client did around it: the
+//! `Host` header and the origin-form target, the pool, and one retry on a fresh connection
+//! when a pooled one was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
 //! defaults `accept: */*` and the user agent where the check sets none), the phases ([`connect`]

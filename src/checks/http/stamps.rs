@@ -57,8 +57,10 @@ impl Stamps {
             && let Some(sent) = m.sent
         {
             let at = stamp.map_or(returned, |s| stamped_at(s, sent, returned));
-            m.first.get_or_insert(at);
-            m.last = Some(at);
+            let first = *m.first.get_or_insert(at);
+            // Never before an earlier read (a step of the wall clock between two reads): the
+            // spans from the first byte to the last stay whole.
+            m.last = Some(m.last.unwrap_or(first).max(at));
         }
     }
 
@@ -255,6 +257,10 @@ mod tests {
         let last = s.last().unwrap();
         assert_eq!(s.first(), Some(first));
         assert!(last >= first);
+        // A later read stamped earlier (the wall clock stepped back) does not move the last
+        // byte back.
+        s.read(Some(real - Duration::from_secs(60)));
+        assert_eq!(s.last(), Some(last));
         // The next request starts over.
         s.wrote();
         assert_eq!((s.first(), s.last()), (None, None));
