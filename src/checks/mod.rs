@@ -345,6 +345,9 @@ pub struct Phase {
     doing: std::sync::Mutex<&'static str>,
     times: std::sync::Mutex<Phases>,
     outside: std::sync::Mutex<OutsideClock>,
+    /// Where the attempt's own clock ended, when its kind knows it better than the instant the
+    /// attempt returned (see [`Phase::end_clock`]).
+    ended: std::sync::Mutex<Option<Instant>>,
 }
 
 /// The waits of an attempt that are outside its clock: their total, and the start of the one
@@ -408,6 +411,25 @@ impl Phase {
     /// elapsed less the waits outside its clock.
     pub fn clocked(&self, start: Instant) -> Duration {
         start.elapsed().saturating_sub(self.outside())
+    }
+
+    /// The attempt's own clock ended at `at`, before the attempt returns: the last byte it
+    /// needed reached the socket then (the kernel's receive timestamp, `http/stamps.rs`), and
+    /// what came after (the task woken to read it, judging the response) is not the check's.
+    /// The engine ends the check's duration there.
+    pub fn end_clock(&self, at: Instant) {
+        if let Ok(mut g) = self.ended.lock() {
+            *g = Some(at);
+        }
+    }
+
+    /// Where the attempt's own clock ended ([`Phase::end_clock`]), else now.
+    pub fn clock_end(&self) -> Instant {
+        self.ended
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .unwrap_or_else(Instant::now)
     }
 
     /// The phases recorded so far, leaving none.

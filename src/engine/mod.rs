@@ -263,7 +263,12 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
         let waited = phase.outside();
         outside = outside.saturating_add(waited);
         if outcome.status != Status::Fail || attempt >= total {
-            let duration = start.elapsed().saturating_sub(outside);
+            // To where the attempt's own clock ended (the last byte it needed, where its kind
+            // knows it), else to now.
+            let duration = phase
+                .clock_end()
+                .saturating_duration_since(start)
+                .saturating_sub(outside);
             return finish(check, outcome, duration, attempt, failed);
         }
         failed.push(FailedAttempt {

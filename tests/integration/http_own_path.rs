@@ -326,3 +326,109 @@ fn a_redirect_left_unread_closes_its_connection_and_is_not_pooled() {
     assert_eq!(next["status"], "PASS", "{next}");
     assert_eq!(code(&out), 1, "{}", stderr(&out));
 }
+
+/// The own path's clock ends where the kernel stamped the response's bytes
+/// (`src/checks/http/stamps.rs`): the phases of a new connection are all there, lie in the
+/// check's precise total, and the latency the check judges ends at the same instant as that
+/// total (from a later start: never more). A body of several reads included (transfer from
+/// the first byte to the last one needed), a request with a body, pooled connections, and
+/// with one runtime thread as with the default.
+#[test]
+fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
+    let files = Workspace::new();
+    let body = files.write("big.txt", &"y".repeat(40_000));
+    let nginx = Nginx::start(&format!(
+        r#"
+        location = /ok {{ keepalive_timeout 0; return 200 'fine'; }}
+        location = /big {{ keepalive_timeout 0; default_type text/plain; alias {}; }}
+        location = /kept {{ return 200 'fine'; }}
+        "#,
+        body.display()
+    ));
+    let b = nginx.base();
+    let config = format!(
+        r#"environments:
+  t:
+    http_checks:
+      - {{name: small, url: "{b}/ok", body_contains: fine}}
+      - {{name: big, url: "{b}/big", body_contains: yyyy}}
+      - {{name: post, url: "{b}/ok", method: POST, body: "a body", body_contains: fine}}
+      - {{name: kept-1, url: "{b}/kept", body_contains: fine}}
+      - {{name: kept-2, url: "{b}/kept", body_contains: fine}}
+"#
+    );
+    for threads in [None, Some("1")] {
+        let ws = Workspace::new();
+        ws.write("c.yaml", &config);
+        let mut args = vec!["-c", "c.yaml", "--env", "t", "--output", "json"];
+        if let Some(n) = threads {
+            args.extend(["--threads", n]);
+        }
+        let out = ws.run(&args, &[]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let rs = results(&out);
+        let raw = format!("{rs:#?}");
+        let run = crate::support::platform::Run {
+            code: 0,
+            results: rs.clone(),
+            raw,
+        };
+        for name in ["small", "big", "post"] {
+            assert_eq!(
+                crate::phases::phases(&run, name),
+                ["connect", "ttfb", "transfer"],
+                "{threads:?}"
+            );
+            let r = by(&rs, name);
+            assert_eq!(r["status"], "PASS", "{r}");
+            let latency = r["metadata"]["latency_ms"].as_u64().unwrap_or(u64::MAX);
+            let total = r["duration_ms"].as_u64().unwrap_or(0);
+            assert!(latency <= total, "{threads:?}: {r}");
+        }
+        // A keep-alive server: a check served by a pooled connection has no `connect`.
+        for name in ["kept-1", "kept-2"] {
+            let names = crate::phases::phases(&run, name);
+            assert!(
+                names.ends_with(&["ttfb".to_owned(), "transfer".to_owned()]),
+                "{names:?}"
+            );
+        }
+        assert_eq!(by(&rs, "big")["metadata"]["body_bytes"], 40000);
+    }
+}
+
+/// A connect whose SYN is dropped (the listener's accept queue is full) is waited for as
+/// before: the request's first write, tried at once, finds the handshake under way and waits;
+/// the check times out with the same message and no phase (none ended).
+#[test]
+fn a_connect_left_unanswered_times_out_as_before() {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Fill the accept queue: a further SYN is dropped by the kernel.
+    let _fill: Vec<TcpStream> = (0..2)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+        .collect();
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        &format!(
+            "environments:\n  t:\n    http_checks:\n      - {{name: silent, url: \"http://{addr}/\", timeout: 1s}}\n"
+        ),
+    );
+    let out = ws.run(&["-c", "c.yaml", "--env", "t", "--output", "json"], &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rs = results(&out);
+    let r = by(&rs, "silent");
+    assert_eq!(r["status"], "FAIL", "{r}");
+    assert_eq!(r["reason"], "timeout", "{r}");
+    assert_eq!(
+        r["message"], "timed out after 1s waiting for the response headers",
+        "{r}"
+    );
+    assert!(phase_names(r).is_empty(), "{r}");
+}

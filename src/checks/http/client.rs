@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, redirect};
@@ -47,10 +47,12 @@ impl Clients {
     /// Build the clients the checks need.
     pub fn build(checks: &[CheckDef]) -> Result<Self, String> {
         let mut by_key = HashMap::new();
+        let mut plain = false;
         for c in checks {
             let CheckSpec::Http(spec) = &c.spec else {
                 continue;
             };
+            plain |= spec.url.scheme() == "http";
             if by_key.contains_key(&spec.client) {
                 continue;
             }
@@ -58,7 +60,7 @@ impl Clients {
         }
         Ok(Clients {
             by_key,
-            direct: Direct::new(),
+            direct: Direct::new(plain),
         })
     }
 }
@@ -148,7 +150,9 @@ pub(super) async fn send(
         let resp = if Direct::takes(&method, &url) && route.proxy_for(&url).is_none() {
             tracing::debug!(url = %super::redacted_url(&url), "http: own HTTP/1.1 path");
             let sending = direct.send(&method, &url, &headers, body);
-            let resp = timed(sending, phase).await.map_err(|e| direct_error(&e))?;
+            let resp = timed(sending, phase, |r| r.first_byte)
+                .await
+                .map_err(|e| direct_error(&e))?;
             Response::Own(Box::new(resp))
         } else {
             tracing::debug!(url = %super::redacted_url(&url), "http: reqwest");
@@ -267,14 +271,25 @@ impl Response {
         }
     }
 
-    /// Read the body up to `cap`; a failure as its reason and message (chain).
+    /// When the response's first byte reached the socket, where the path knows it (the own
+    /// path's kernel stamps, `stamps.rs`).
+    pub(super) fn first_byte(&self) -> Option<Instant> {
+        match self {
+            Response::Reqwest(_) => None,
+            Response::Own(r) => r.first_byte,
+        }
+    }
+
+    /// Read the body up to `cap`, with when its last byte reached the socket where the path
+    /// knows it; a failure as its reason and message (chain).
     pub(super) async fn body(
         self,
         cap: usize,
-    ) -> Result<crate::checks::common::capped::Capped, (Reason, String)> {
+    ) -> Result<(crate::checks::common::capped::Capped, Option<Instant>), (Reason, String)> {
         match self {
             Response::Reqwest(r) => crate::checks::common::capped::body(r, cap)
                 .await
+                .map(|b| (b, None))
                 .map_err(|e| classify(&e)),
             Response::Own(r) => r.body(cap).await.map_err(|e| classify_direct(&e)),
         }

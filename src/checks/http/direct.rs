@@ -11,13 +11,16 @@
 //! non-blocking at `socket`, connects, reads the connect's outcome from the readiness the
 //! kernel reports (`SO_ERROR` only after a failure, [`connect_one`]), sets `TCP_NODELAY` and
 //! knows the peer address because it connected to it; closing is one `close` (the FIN goes
-//! out then, as it would after a `shutdown`): 8 syscalls per connection. A new connection's
-//! I/O is driven by the task of the check that opened it until its response is read, so a
-//! response wakes one task, not a connection task and then the check's. The HTTP itself
-//! (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest runs on;
-//! what this module adds is what hyper-util's pooled client did around it: the `Host` header
-//! and the origin-form target, the pool, and one retry on a fresh connection when a pooled one
-//! was closed before the request went out.
+//! out then, as it would after a `shutdown`): 8 syscalls per connection, and one `setsockopt`
+//! for the kernel's receive timestamps that end the check's clock ([`super::stamps`]). With
+//! one address to connect to, the request's first write is tried as soon as `connect`
+//! returns instead of after the runtime reports the socket writable ([`Handshake`]). A new
+//! connection's I/O is driven by the task of the check that opened it until its response is
+//! read, so a response wakes one task, not a connection task and then the check's. The HTTP
+//! itself (request encoding, response parsing, keep-alive) stays hyper's, the code reqwest
+//! runs on; what this module adds is what hyper-util's pooled client did around it: the
+//! `Host` header and the origin-form target, the pool, and one retry on a fresh connection
+//! when a pooled one was closed before the request went out.
 //!
 //! What a check sees is the same as through reqwest: the request's headers (reqwest's
 //! defaults `accept: */*` and the user agent where the check sets none), the phases ([`connect`]
@@ -44,6 +47,7 @@ use reqwest::{Method, StatusCode};
 use tokio::net::TcpStream;
 
 use super::phases::{connection_ready, connection_started, looked_up};
+use super::stamps::Stamps;
 use crate::checks::common::capped::Capped;
 
 /// The user agent of every request (the reqwest clients send the same).
@@ -56,6 +60,9 @@ const POOL_IDLE: Duration = Duration::from_secs(30);
 #[derive(Clone, Default)]
 pub(super) struct Direct {
     pool: Arc<Pool>,
+    /// Holds the kernel's receive timestamping on for as long as the client lives
+    /// ([`super::stamps::Keeper`]).
+    _stamping: Option<Arc<super::stamps::Keeper>>,
 }
 
 impl fmt::Debug for Direct {
@@ -98,6 +105,7 @@ fn drive(conn: &mut Option<Connection>, cx: &mut Context<'_>) {
 struct Idle {
     sender: Sender,
     remote: SocketAddr,
+    shared: Arc<Shared>,
     since: Instant,
 }
 
@@ -173,6 +181,7 @@ struct Lease {
     key: String,
     sender: Sender,
     remote: SocketAddr,
+    shared: Arc<Shared>,
 }
 
 impl Lease {
@@ -194,6 +203,7 @@ impl Lease {
             let idle = Idle {
                 sender: self.sender,
                 remote: self.remote,
+                shared: self.shared,
                 since: Instant::now(),
             };
             self.pool.put(self.key, idle);
@@ -204,6 +214,7 @@ impl Lease {
                 let idle = Idle {
                     sender: self.sender,
                     remote: self.remote,
+                    shared: self.shared,
                     since: Instant::now(),
                 };
                 self.pool.put(self.key, idle);
@@ -213,9 +224,14 @@ impl Lease {
 }
 
 impl Direct {
-    /// The client; no connection is opened before the first request.
-    pub(super) fn new() -> Self {
-        Direct::default()
+    /// The client; no connection is opened before the first request. `stamping`: some check
+    /// may take this path, so the kernel's receive timestamping is switched on now, before
+    /// any check's clock starts ([`super::stamps::Keeper`]).
+    pub(super) fn new(stamping: bool) -> Self {
+        Direct {
+            pool: Arc::default(),
+            _stamping: stamping.then(|| Arc::new(super::stamps::Keeper::new())),
+        }
     }
     /// Whether this path takes `method` to `url`: plain `http`, no user or password (reqwest
     /// turns those into an `Authorization` header), no fragment, not `CONNECT` (whose target
@@ -284,11 +300,19 @@ impl Direct {
         let mut request = request;
         if let Some(idle) = self.pool.take(&key) {
             let Idle {
-                mut sender, remote, ..
+                mut sender,
+                remote,
+                shared,
+                ..
             } = idle;
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    return Ok(self.response(response, url, key, sender, None, remote));
+                    let conn = Opened {
+                        sender,
+                        remote,
+                        shared,
+                    };
+                    return Ok(self.response(response, url, key, conn, None));
                 }
                 Err(mut e) => match e.take_message() {
                     Some(back) => request = back,
@@ -296,24 +320,37 @@ impl Direct {
                 },
             }
         }
-        let (mut sender, connection, remote) = self.open(host, port).await?;
+        let (mut conn, connection) = self.open(host, port).await?;
         let mut connection = Some(connection);
-        let response = beside(sender.send_request(request), &mut connection)
+        let response = beside(conn.sender.send_request(request), &mut connection)
             .await
-            .map_err(|e| Error::send(Box::new(e)))?;
-        Ok(self.response(response, url, key, sender, connection, remote))
+            .map_err(|e| match conn.shared.failed_connect() {
+                // The connect failed at the first write: its error, as if it had been awaited.
+                Some(cause) => Error::connect(Box::new(ConnectError {
+                    what: "tcp connect error",
+                    cause,
+                })),
+                None => Error::send(Box::new(e)),
+            })?;
+        Ok(self.response(response, url, key, conn, connection))
     }
 
     /// A new connection to `host:port`; its I/O (the [`Connection`]) is the caller's to drive.
-    async fn open(&self, host: &str, port: u16) -> Result<(Sender, Connection, SocketAddr), Error> {
+    async fn open(&self, host: &str, port: u16) -> Result<(Opened, Connection), Error> {
         let conn = connect(host, port)
             .await
             .map_err(|e| Error::connect(Box::new(e)))?;
         let remote = conn.remote;
+        let shared = Arc::clone(&conn.shared);
         let (sender, connection) = http1::handshake(conn)
             .await
             .map_err(|e| Error::connect(Box::new(e)))?;
-        Ok((sender, connection, remote))
+        let opened = Opened {
+            sender,
+            remote,
+            shared,
+        };
+        Ok((opened, connection))
     }
 
     fn response(
@@ -321,27 +358,41 @@ impl Direct {
         response: hyper::Response<Incoming>,
         url: &url::Url,
         key: String,
-        sender: Sender,
+        conn: Opened,
         connection: Option<Connection>,
-        remote: SocketAddr,
     ) -> Response {
         let (head, body) = response.into_parts();
+        let Opened {
+            sender,
+            remote,
+            shared,
+        } = conn;
+        let first_byte = shared.stamps.first();
         let lease = Lease {
             pool: Arc::clone(&self.pool),
             key,
             sender,
             remote,
+            shared,
         };
         Response {
             status: head.status,
             headers: head.headers,
             url: url.clone(),
             remote_addr: Some(remote),
+            first_byte,
             body,
             connection,
             lease: Some(lease),
         }
     }
+}
+
+/// The request side of a connection: its sender, its peer, its stamps.
+struct Opened {
+    sender: Sender,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
 }
 
 /// A response of the own path, its body not yet read.
@@ -350,6 +401,9 @@ pub(super) struct Response {
     pub(super) headers: HeaderMap,
     pub(super) url: url::Url,
     pub(super) remote_addr: Option<SocketAddr>,
+    /// When the response's first byte reached the socket (the kernel's stamp where there is
+    /// one, see `stamps.rs`), if it was read on this path's clock.
+    pub(super) first_byte: Option<Instant>,
     body: Incoming,
     /// The connection's I/O while this request's task drives it (a new connection; `None`
     /// for a pooled one, driven by a task of its own, or once it ended).
@@ -369,19 +423,23 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
-    /// Read the body, stopping at the first frame past `cap`.
-    pub(super) async fn body(mut self, cap: usize) -> Result<Capped, Error> {
+    /// Read the body, stopping at the first frame past `cap`; with it, when the last byte
+    /// read for it reached the socket (as [`Response::first_byte`]).
+    pub(super) async fn body(mut self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
         let mut kept = Capped::new(cap);
+        let last = |lease: &Option<Lease>| lease.as_ref().and_then(|l| l.shared.stamps.last());
         while let Some(frame) = beside(self.body.frame(), &mut self.connection).await {
             let frame = frame.map_err(|e| Error::body(Box::new(e)))?;
             if let Ok(data) = frame.into_data() {
                 kept.push(&data);
                 if kept.truncated() {
                     // The rest is not read: the connection is closed, not pooled.
-                    return Ok(kept);
+                    return Ok((kept, last(&self.lease)));
                 }
             }
         }
+        // Before the connection is polled once more (it may read the server's close).
+        let last = last(&self.lease);
         // Once more: the connection sees the end of the response (it ends, or it is ready for
         // the next request).
         std::future::poll_fn(|cx| {
@@ -392,7 +450,7 @@ impl Response {
         if let Some(lease) = self.lease.take() {
             lease.give_back(self.connection.take());
         }
-        Ok(kept)
+        Ok((kept, last))
     }
 }
 
@@ -507,14 +565,17 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        // One address: nothing to order or race.
+        // One address: nothing to order or race, and no other address to try if it fails,
+        // so the connect's outcome is left to the request's first write (see [`Handshake`]).
         Ok(ip) => {
             let addr = SocketAddr::new(ip, port);
-            let stream = in_turn(&[addr]).await.map_err(|cause| ConnectError {
-                what: "tcp connect error",
-                cause,
-            })?;
-            return connected(stream);
+            let opened = connect_one(addr, false)
+                .await
+                .map_err(|cause| ConnectError {
+                    what: "tcp connect error",
+                    cause,
+                })?;
+            return connected(opened, addr);
         }
         Err(_) => {
             let start = Instant::now();
@@ -528,24 +589,62 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
                 .collect()
         }
     };
-    let connected_to = connect_any(addrs).await.map_err(|cause| ConnectError {
+    if let [addr] = addrs.as_slice() {
+        let opened = connect_one(*addr, false)
+            .await
+            .map_err(|cause| ConnectError {
+                what: "tcp connect error",
+                cause,
+            })?;
+        return connected(opened, *addr);
+    }
+    let (stream, addr) = connect_any(addrs).await.map_err(|cause| ConnectError {
         what: "tcp connect error",
         cause,
     })?;
-    connected(connected_to)
+    connected((stream, Handshake::Seen), addr)
 }
 
-/// A connection just made: `TCP_NODELAY`, its phase marked.
-fn connected((stream, addr): (TcpStream, SocketAddr)) -> Result<Conn, ConnectError> {
+/// A connection just made (or under way, [`Handshake`]): `TCP_NODELAY`, its phase marked once
+/// it is known to be made.
+fn connected(
+    (stream, handshake): (TcpStream, Handshake),
+    addr: SocketAddr,
+) -> Result<Conn, ConnectError> {
     stream.set_nodelay(true).map_err(|cause| ConnectError {
         what: "tcp set_nodelay error",
         cause,
     })?;
-    connection_ready();
+    if handshake == Handshake::Seen {
+        connection_ready();
+    }
     Ok(Conn {
         io: TokioIo::new(stream),
         remote: addr,
+        shared: Arc::default(),
+        handshake,
     })
+}
+
+/// Whether a connection's TCP handshake was seen to complete. `connect` on a non-blocking
+/// socket returns before the handshake is over; on loopback it is usually over by then (the
+/// SYN and SYN-ACK are handled on the connecting CPU before the call returns), but the
+/// readiness that says so comes only with the runtime's next turn, a turn that lands inside
+/// the check's clock. Where a connect has one address to try (an IP literal, a name with one
+/// address), the request's first write is tried at once instead ([`Conn::poll_first_write`]):
+/// it succeeds on a connected socket, says "would block" while the handshake is under way
+/// (then the write waits for the socket to be writable, as the connect did), and fails with
+/// the connect's own error (refused, timed out) when it failed; that error is the one a
+/// wait for the connect would have given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+enum Handshake {
+    /// Complete: the connect was awaited.
+    Seen,
+    /// Not yet known: the first write is tried at once.
+    Unseen,
+    /// Under way when the first write was tried: the next waits until writable.
+    Waiting,
 }
 
 /// How long the addresses of the first family are tried alone before those of the other
@@ -592,8 +691,8 @@ async fn connect_any(addrs: Vec<SocketAddr>) -> std::io::Result<(TcpStream, Sock
 async fn in_turn(addrs: &[SocketAddr]) -> std::io::Result<(TcpStream, SocketAddr)> {
     let mut last = None;
     for &addr in addrs {
-        match connect_one(addr).await {
-            Ok(stream) => return Ok((stream, addr)),
+        match connect_one(addr, true).await {
+            Ok((stream, _)) => return Ok((stream, addr)),
             Err(e) => last = Some(e),
         }
     }
@@ -609,9 +708,11 @@ async fn in_turn(addrs: &[SocketAddr]) -> std::io::Result<(TcpStream, SocketAddr
 /// `socket` itself, `connect`, then wait until it is writable), with one syscall less: the
 /// socket's pending error (`SO_ERROR`) is read only when the readiness says the connect
 /// failed (the kernel reports a failed connect as an error or a hang-up beside writable), so
-/// its error is the same as tokio's.
+/// its error is the same as tokio's. The socket asks for the kernel's receive timestamps
+/// (`stamps.rs`). `wait`: await the connect's outcome; else a connect under way is returned
+/// as it is, its outcome left to the first write ([`Handshake::Unseen`]).
 #[cfg(target_os = "linux")]
-async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
+async fn connect_one(addr: SocketAddr, wait: bool) -> std::io::Result<(TcpStream, Handshake)> {
     use socket2::{Domain, Socket, Type};
     use tokio::io::Interest;
     let socket = Socket::new(
@@ -619,25 +720,32 @@ async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
         Type::STREAM.nonblocking().cloexec(),
         None,
     )?;
+    super::stamps::linux::enable(&socket);
     match socket.connect(&addr.into()) {
-        Ok(()) => {}
+        Ok(()) => {
+            let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+            return Ok((stream, Handshake::Seen));
+        }
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
         Err(e) => return Err(e),
     }
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    if !wait {
+        return Ok((stream, Handshake::Unseen));
+    }
     let ready = stream.ready(Interest::WRITABLE | Interest::ERROR).await?;
     if (ready.is_error() || ready.is_write_closed())
         && let Some(e) = stream.take_error()?
     {
         return Err(e);
     }
-    Ok(stream)
+    Ok((stream, Handshake::Seen))
 }
 
-/// Elsewhere, tokio's connect.
+/// Elsewhere, tokio's connect, awaited.
 #[cfg(not(target_os = "linux"))]
-async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    TcpStream::connect(addr).await
+async fn connect_one(addr: SocketAddr, _wait: bool) -> std::io::Result<(TcpStream, Handshake)> {
+    Ok((TcpStream::connect(addr).await?, Handshake::Seen))
 }
 
 /// A connection of the own path.
@@ -645,9 +753,135 @@ async fn connect_one(addr: SocketAddr) -> std::io::Result<TcpStream> {
 pub(super) struct Conn {
     io: TokioIo<TcpStream>,
     remote: SocketAddr,
+    /// What its I/O tells the request using it (shared with the request).
+    shared: Arc<Shared>,
+    /// Read only on Linux (elsewhere every connect is awaited: always [`Handshake::Seen`]).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    handshake: Handshake,
+}
+
+/// What a connection's I/O tells the request using it: when the request went out and the
+/// response came in, and the error of a connect that failed at the first write.
+#[derive(Debug, Default)]
+struct Shared {
+    stamps: Stamps,
+    failed_connect: Mutex<Option<std::io::Error>>,
+}
+
+impl Shared {
+    /// The error of the connect, when it failed at the request's first write or a read before
+    /// it ([`Handshake::Unseen`]).
+    fn failed_connect(&self) -> Option<std::io::Error> {
+        self.failed_connect.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// Keep `e` as the connect's error; an error of the same kind for hyper.
+    #[cfg(target_os = "linux")]
+    fn failed(&self, e: std::io::Error) -> std::io::Error {
+        let same = e
+            .raw_os_error()
+            .map_or_else(|| e.kind().into(), std::io::Error::from_raw_os_error);
+        if let Ok(mut kept) = self.failed_connect.lock() {
+            *kept = Some(e);
+        }
+        same
+    }
+}
+
+impl Conn {
+    /// A write of `n` bytes finished (none: nothing went out).
+    fn wrote(&self, written: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &written
+            && *n > 0
+        {
+            self.shared.stamps.wrote();
+        }
+        written
+    }
+
+    /// The request's first write on a connection whose handshake was not seen to complete
+    /// ([`Handshake`]): at once, without waiting for the runtime to report the socket
+    /// writable; if the handshake is still under way, once it is writable. A failure is the
+    /// connect's: kept for the request ([`Shared::failed_connect`]), and handed to hyper as
+    /// an error of the same kind. Its phase (`connect`) ends when the write starts.
+    #[cfg(target_os = "linux")]
+    fn poll_first_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let stream = self.io.inner();
+        let send = || socket2::SockRef::from(stream).send_vectored(bufs);
+        loop {
+            let at = Instant::now();
+            let sent = if self.handshake == Handshake::Unseen {
+                send()
+            } else {
+                match stream.poll_write_ready(cx) {
+                    Poll::Ready(Ok(())) => stream.try_io(tokio::io::Interest::WRITABLE, send),
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => return Poll::Pending,
+                }
+            };
+            match sent {
+                Ok(n) => {
+                    self.handshake = Handshake::Seen;
+                    super::phases::connection_ready_at(at);
+                    self.shared.stamps.wrote();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.handshake = Handshake::Waiting;
+                }
+                Err(e) => {
+                    self.handshake = Handshake::Seen;
+                    return Poll::Ready(Err(self.shared.failed(e)));
+                }
+            }
+        }
+    }
 }
 
 impl hyper::rt::Read for Conn {
+    /// One `recvmsg` that brings the kernel's receive timestamp along (see `stamps.rs`).
+    #[cfg(target_os = "linux")]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let room = buf.remaining();
+        if room == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let this = self.get_mut();
+        let stream = this.io.inner();
+        loop {
+            std::task::ready!(stream.poll_read_ready(cx))?;
+            let read = stream.try_io(tokio::io::Interest::READABLE, || {
+                super::stamps::linux::recv(stream, room, |data| buf.put_slice(data))
+            });
+            match read {
+                Ok((n, stamp)) => {
+                    if n > 0 {
+                        this.shared.stamps.read(stamp);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // Before the first write went out, a failure is the connect's (the read may
+                // see a refused connect first; the kernel reports its error once).
+                Err(e) if this.handshake != Handshake::Seen => {
+                    this.handshake = Handshake::Seen;
+                    return Poll::Ready(Err(this.shared.failed(e)));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Elsewhere, tokio's read: no stamps, the clocks end when the task reads.
+    #[cfg(not(target_os = "linux"))]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -663,7 +897,12 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        #[cfg(target_os = "linux")]
+        if self.handshake != Handshake::Seen {
+            return self.poll_first_write(cx, &[std::io::IoSlice::new(buf)]);
+        }
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.wrote(written)
     }
 
     fn poll_write_vectored(
@@ -671,7 +910,12 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        #[cfg(target_os = "linux")]
+        if self.handshake != Handshake::Seen {
+            return self.poll_first_write(cx, bufs);
+        }
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.wrote(written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -757,34 +1001,26 @@ mod tests {
     async fn a_sweep_closes_connections_idle_past_the_limit_and_keeps_the_others() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let direct = Direct::new();
+        let direct = Direct::new(false);
         let idle_since = |since: Instant| {
             let direct = direct.clone();
             async move {
-                let (sender, connection, remote) = direct.open("127.0.0.1", port).await.unwrap();
+                let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
                 tokio::spawn(connection);
-                (sender, remote, since)
+                (conn, since)
             }
         };
         let old = Instant::now().checked_sub(POOL_IDLE + Duration::from_secs(1));
-        let (sender, remote, since) = idle_since(old.unwrap()).await;
-        direct.pool.put(
-            "old".to_owned(),
-            Idle {
-                sender,
-                remote,
+        for (key, since) in [("old", old.unwrap()), ("fresh", Instant::now())] {
+            let (conn, since) = idle_since(since).await;
+            let idle = Idle {
+                sender: conn.sender,
+                remote: conn.remote,
+                shared: conn.shared,
                 since,
-            },
-        );
-        let (sender, remote, since) = idle_since(Instant::now()).await;
-        direct.pool.put(
-            "fresh".to_owned(),
-            Idle {
-                sender,
-                remote,
-                since,
-            },
-        );
+            };
+            direct.pool.put(key.to_owned(), idle);
+        }
         direct.pool.sweep();
         let map = direct.pool.idle.lock().unwrap();
         let keys: Vec<&String> = map.keys().collect();

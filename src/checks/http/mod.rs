@@ -12,6 +12,7 @@ pub mod proxy;
 mod reasons;
 pub mod run;
 pub mod spec;
+mod stamps;
 pub mod status;
 
 pub use client::{Clients, classify};

@@ -74,21 +74,27 @@ pub(super) async fn timed_send(
     request: reqwest::RequestBuilder,
     phase: &Phase,
 ) -> reqwest::Result<reqwest::Response> {
-    timed(request.send(), phase).await
+    timed(request.send(), phase, |_| None).await
 }
 
 /// Await `sending` (one request, reqwest's or the own path's in [`super::direct`]) with its own
 /// marks, then record its phases in `phase`: the connection's spans when this request opened
 /// one, and `ttfb` from the request going out (on the new connection once it is ready, else at
-/// once) to the response head.
+/// once) to the response head: to when its first byte reached the socket where `first_byte`
+/// knows it (the own path's kernel stamps, `stamps.rs`), else to when the head was read.
 pub(super) async fn timed<T, E>(
     sending: impl Future<Output = Result<T, E>>,
     phase: &Phase,
+    first_byte: impl FnOnce(&T) -> Option<Instant>,
 ) -> Result<T, E> {
     let sent = Instant::now();
     let mut scoped = std::pin::pin!(MARKS.scope(Marks::default(), sending));
     let result = scoped.as_mut().await;
-    let head = Instant::now();
+    let read = Instant::now();
+    let head = match result.as_ref().ok().and_then(first_byte) {
+        Some(first) => first.min(read),
+        None => read,
+    };
     // The marks come back out of the finished scope.
     let marks = scoped.as_mut().take_value().unwrap_or_default();
     record(
@@ -119,7 +125,11 @@ pub(super) fn looked_up(start: Instant, end: Instant) {
 
 /// The connection being opened is ready (TCP and, for `https`, TLS done).
 pub(super) fn connection_ready() {
-    let ready = Instant::now();
+    connection_ready_at(Instant::now());
+}
+
+/// The connection being opened was ready at `ready` (the own path's first write, `direct.rs`).
+pub(super) fn connection_ready_at(ready: Instant) {
     mark(|i| {
         if let Some((_, r)) = &mut i.connection {
             *r = Some(ready);

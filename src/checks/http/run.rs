@@ -45,6 +45,7 @@ pub async fn run(
         Err(outcome) => return outcome,
     };
     let status = resp.status();
+    let first_byte = resp.first_byte();
     let now = time::OffsetDateTime::now_utc();
     let mut meta = response_meta(spec, &resp);
     if let Some(proxy) = route.proxy_for(resp.url()) {
@@ -75,12 +76,24 @@ pub async fn run(
 
     phase.set("reading the response body");
     let reading = Instant::now();
-    let body = match resp.body(spec.max_body).await {
+    let (body, last_byte) = match resp.body(spec.max_body).await {
         Ok(b) => b,
         Err(e) => return body_error(e).with_metadata(meta),
     };
-    phase.lap(PhaseName::Transfer, reading);
-    let elapsed = start.elapsed();
+    // Where the path knows when the response's bytes reached the socket (the own path's
+    // kernel stamps), `transfer` and the check's clock end at the last byte it needed, not
+    // when this task was woken to read it; `ttfb` ended at the first byte.
+    let elapsed = match (first_byte, last_byte) {
+        (Some(first), Some(last)) => {
+            phase.record(PhaseName::Transfer, last.saturating_duration_since(first));
+            phase.end_clock(last);
+            last.saturating_duration_since(start)
+        }
+        _ => {
+            phase.lap(PhaseName::Transfer, reading);
+            start.elapsed()
+        }
+    };
     let truncated = body.truncated();
     meta.insert("body_bytes".to_owned(), serde_json::json!(body.kept.len()));
     if truncated {
