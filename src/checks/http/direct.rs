@@ -838,9 +838,7 @@ impl Conn {
             }
         }
     }
-}
 
-impl Conn {
     /// The request's first write, or a read before it, failed with `e` (tried at `at`) on a
     /// connection whose handshake was not seen to complete ([`Handshake`]). A reset or a broken
     /// pipe comes only to a connection that was made (a handshake answered with a reset fails
@@ -885,8 +883,9 @@ impl hyper::rt::Read for Conn {
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                // Before the first write went out, a failure is the connect's (the read may
-                // see a refused connect first; the kernel reports its error once).
+                // Before the first write went out, a failure is the connect's, a reset
+                // excepted (the read may see a refused connect first; the kernel reports its
+                // error once).
                 Err(e) if this.handshake != Handshake::Seen => {
                     return Poll::Ready(Err(this.first_io_failed(e, Instant::now())));
                 }
