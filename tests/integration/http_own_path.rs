@@ -331,8 +331,8 @@ fn a_redirect_left_unread_closes_its_connection_and_is_not_pooled() {
 /// (`src/checks/http/stamps.rs`): the phases of a new connection are all there, lie in the
 /// check's precise total, and the latency the check judges ends at the same instant as that
 /// total (from a later start: never more). A body of several reads included (transfer from
-/// the first byte to the last one needed), a request with a body, pooled connections, and
-/// with one runtime thread as with the default.
+/// the first byte to the last one needed), a body cut at the cap, none (HEAD, 204), a request
+/// with a body, pooled connections, and with one runtime thread as with the default.
 #[test]
 fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
     let files = Workspace::new();
@@ -342,6 +342,7 @@ fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
         location = /ok {{ keepalive_timeout 0; return 200 'fine'; }}
         location = /big {{ keepalive_timeout 0; default_type text/plain; alias {}; }}
         location = /kept {{ return 200 'fine'; }}
+        location = /none {{ keepalive_timeout 0; return 204; }}
         "#,
         body.display()
     ));
@@ -355,6 +356,9 @@ fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
       - {{name: post, url: "{b}/ok", method: POST, body: "a body", body_contains: fine}}
       - {{name: kept-1, url: "{b}/kept", body_contains: fine}}
       - {{name: kept-2, url: "{b}/kept", body_contains: fine}}
+      - {{name: capped, url: "{b}/big", max_body_bytes: 1000, body_contains: yyyy}}
+      - {{name: head, url: "{b}/big", method: HEAD}}
+      - {{name: empty, url: "{b}/none", expected_status: 204}}
 "#
     );
     for threads in [None, Some("1")] {
@@ -373,7 +377,8 @@ fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
             results: rs.clone(),
             raw,
         };
-        for name in ["small", "big", "post"] {
+        // A body cut at the cap and none (HEAD, 204): the same.
+        for name in ["small", "big", "post", "capped", "head", "empty"] {
             assert_eq!(
                 crate::phases::phases(&run, name),
                 ["connect", "ttfb", "transfer"],
@@ -394,6 +399,8 @@ fn the_clock_ends_at_the_kernels_stamps_and_the_phases_fit_in_it() {
             );
         }
         assert_eq!(by(&rs, "big")["metadata"]["body_bytes"], 40000);
+        assert_eq!(by(&rs, "capped")["metadata"]["body_truncated"], true);
+        assert_eq!(by(&rs, "head")["metadata"]["body_bytes"], 0);
     }
 }
 

@@ -635,7 +635,8 @@ fn connected(
 /// it succeeds on a connected socket, says "would block" while the handshake is under way
 /// (then the write waits for the socket to be writable, as the connect did), and fails with
 /// the connect's own error (refused, timed out) when it failed; that error is the one a
-/// wait for the connect would have given.
+/// wait for the connect would have given. A connection made and then reset before that write
+/// fails as a made one ([`Conn::first_io_failed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Handshake {
@@ -833,12 +834,25 @@ impl Conn {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     self.handshake = Handshake::Waiting;
                 }
-                Err(e) => {
-                    self.handshake = Handshake::Seen;
-                    return Poll::Ready(Err(self.shared.failed(e)));
-                }
+                Err(e) => return Poll::Ready(Err(self.first_io_failed(e, at))),
             }
         }
+    }
+
+    /// The request's first write, or a read before it, failed with `e` (tried at `at`) on a
+    /// connection whose handshake was not seen to complete ([`Handshake`]). A reset or a broken
+    /// pipe comes only to a connection that was made (a handshake answered with a reset fails
+    /// as refused): the error is the connection's, as after an awaited connect, and its
+    /// `connect` phase ends at `at`. Any other error is the connect's ([`Shared::failed`]).
+    #[cfg(target_os = "linux")]
+    fn first_io_failed(&mut self, e: std::io::Error, at: Instant) -> std::io::Error {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+        self.handshake = Handshake::Seen;
+        if matches!(e.kind(), ConnectionReset | BrokenPipe) {
+            super::phases::connection_ready_at(at);
+            return e;
+        }
+        self.shared.failed(e)
     }
 }
 
@@ -869,11 +883,11 @@ impl hyper::rt::Read for Conn {
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                // Before the first write went out, a failure is the connect's (the read may
-                // see a refused connect first; the kernel reports its error once).
+                // Before the first write went out, a failure is the connect's, a reset
+                // excepted (the read may see a refused connect first; the kernel reports its
+                // error once).
                 Err(e) if this.handshake != Handshake::Seen => {
-                    this.handshake = Handshake::Seen;
-                    return Poll::Ready(Err(this.shared.failed(e)));
+                    return Poll::Ready(Err(this.first_io_failed(e, Instant::now())));
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -1025,6 +1039,46 @@ mod tests {
         let map = direct.pool.idle.lock().unwrap();
         let keys: Vec<&String> = map.keys().collect();
         assert_eq!(keys, vec!["fresh"]);
+    }
+
+    /// A connection made, then reset by the server before the request's first write or a
+    /// read before it (the handshake was not awaited, [`Handshake::Unseen`]): its error is
+    /// the connection's, not that of a connect that failed.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_reset_after_the_handshake_is_not_reported_as_the_connects_error() {
+        use hyper::rt::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        for by_read in [false, true] {
+            let mut conn = connected(connect_one(addr, false).await.unwrap(), addr).unwrap();
+            conn.handshake = Handshake::Unseen;
+            let (server, _) = listener.accept().unwrap();
+            socket2::SockRef::from(&server)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(server);
+            // The reset is there once the socket reports readable (a readiness, not a wait).
+            conn.io.inner().readable().await.unwrap();
+            let failed = if by_read {
+                let mut bytes = [0u8; 16];
+                let mut buf = hyper::rt::ReadBuf::new(&mut bytes);
+                std::future::poll_fn(|cx| Pin::new(&mut conn).poll_read(cx, buf.unfilled()))
+                    .await
+                    .unwrap_err()
+            } else {
+                std::future::poll_fn(|cx| Pin::new(&mut conn).poll_write(cx, b"GET / HTTP/1.1"))
+                    .await
+                    .unwrap_err()
+            };
+            assert_eq!(
+                failed.kind(),
+                std::io::ErrorKind::ConnectionReset,
+                "{by_read}"
+            );
+            assert!(conn.shared.failed_connect().is_none(), "{by_read}");
+            assert_eq!(conn.handshake, Handshake::Seen, "{by_read}");
+        }
     }
 
     #[tokio::test]

@@ -9,7 +9,10 @@
 //! task is woken) and reads with `recvmsg`, so each read that returns data comes with the
 //! instant its last segment arrived. [`Stamps`] keeps, per connection, when the request last
 //! went out and the instants of the first and the last read with data since then: `ttfb` ends
-//! at the first, `transfer` and the check's own clock at the last byte it needed.
+//! at the first, `transfer` and the check's own clock at the last byte it needed. A read's
+//! stamp is that of the last segment it took, so the "first byte" is the first read's: when
+//! the response's first segments were all waiting for a late task, `ttfb` ends at the last of
+//! them (still no later than that read returned, as before).
 //!
 //! The kernel stamps `CLOCK_REALTIME`; the clocks of a check are monotonic ([`Instant`]). A
 //! stamp is converted with a reading of both clocks taken right after the request went out,
@@ -64,7 +67,8 @@ impl Stamps {
         }
     }
 
-    /// The first byte of the response since the request went out, if one came.
+    /// The first read of the response since the request went out (the stamp of the last
+    /// segment it took), if one came.
     pub(super) fn first(&self) -> Option<Instant> {
         self.0.lock().ok().and_then(|m| m.first)
     }
