@@ -246,27 +246,30 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
     loop {
         let phase = Phase::default();
         let t0 = Instant::now();
-        let outcome = match within(check.timeout, &phase, checks::run(check, ctx, &phase)).await {
-            Some(o) => o,
-            None => {
-                let during = phase.get();
-                let mut message = format!("timed out after {}", format_duration(check.timeout));
-                if !during.is_empty() {
-                    message.push_str(&format!(" {during}"));
+        // Where the attempt's own clock ended: the last byte it needed, where its kind knows
+        // it ([`Phase::end_clock`]); a timed-out attempt's runs to the timeout.
+        let (outcome, ended) =
+            match within(check.timeout, &phase, checks::run(check, ctx, &phase)).await {
+                Some(o) => (o, phase.clock_end()),
+                None => {
+                    let during = phase.get();
+                    let mut message = format!("timed out after {}", format_duration(check.timeout));
+                    if !during.is_empty() {
+                        message.push_str(&format!(" {during}"));
+                    }
+                    // The phases it finished are still reported.
+                    let outcome =
+                        checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase);
+                    (
+                        checks::with_conditions(check, outcome, None),
+                        Instant::now(),
+                    )
                 }
-                // The phases it finished are still reported.
-                let outcome =
-                    checks::with_phases(check, Outcome::fail(Reason::Timeout, message), &phase);
-                checks::with_conditions(check, outcome, None)
-            }
-        };
+            };
         let waited = phase.outside();
         outside = outside.saturating_add(waited);
         if outcome.status != Status::Fail || attempt >= total {
-            // To where the attempt's own clock ended (the last byte it needed, where its kind
-            // knows it), else to now.
-            let duration = phase
-                .clock_end()
+            let duration = ended
                 .saturating_duration_since(start)
                 .saturating_sub(outside);
             return finish(check, outcome, duration, attempt, failed);
@@ -274,7 +277,7 @@ pub async fn run_with_retries(check: &CheckDef, ctx: &RunContext) -> CheckResult
         failed.push(FailedAttempt {
             reason: outcome.reason.unwrap_or(Reason::Internal),
             message: outcome.message,
-            duration: t0.elapsed().saturating_sub(waited),
+            duration: ended.saturating_duration_since(t0).saturating_sub(waited),
         });
         tokio::time::sleep(retry_delay(check.retry_delay, attempt)).await;
         attempt += 1;
