@@ -282,6 +282,10 @@ impl Redactor {
     }
 
     fn value(&self, v: &mut serde_json::Value) {
+        // Nothing to mask: every text, keys included, stays as it is (no copy of each key).
+        if self.is_empty() {
+            return;
+        }
         match v {
             serde_json::Value::String(s) => self.field(s),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
@@ -520,5 +524,25 @@ mod tests {
         let c = &result.conditions[0];
         assert_eq!(c.assert, "body contains ***");
         assert_eq!(c.actual, serde_json::json!("*** xxxxxxxxxxxxxxxx…"));
+    }
+
+    #[test]
+    fn without_secrets_values_stay_and_cuts_are_carried_out() {
+        let r = Redactor::default();
+        let mut result = crate::report::fixture::summary().results.remove(0);
+        let value = serde_json::json!({"a b": ["x", {"k": "v"}], "n": 1});
+        result.metadata.insert("v".into(), value.clone());
+        result.conditions = vec![crate::model::ConditionResult {
+            assert: "body contains x".into(),
+            ok: false,
+            actual: Text::cut("x".repeat(30), 5, false).into(),
+        }]
+        .into();
+        let before = result.clone();
+        r.redact(&mut result);
+        assert_eq!(result.metadata.get("v"), Some(&value));
+        assert_eq!(result.conditions[0].actual, serde_json::json!("xxxxx…"));
+        assert_eq!(result.name, before.name);
+        assert_eq!(result.message, before.message);
     }
 }

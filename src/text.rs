@@ -189,6 +189,12 @@ impl<W: std::io::Write> std::io::Write for LegacyCommandEscaper<W> {
             };
             self.inner.write_all(held)?;
         }
+        // Most pieces hold no `#` at all: passed on whole (a word-at-a-time search).
+        if !buf.contains(&b'#') {
+            self.run = 0;
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
         let mut start = 0;
         for (i, &b) in buf.iter().enumerate() {
             match b {

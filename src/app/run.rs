@@ -67,16 +67,37 @@ fn run_steps(a: &RunArgs, g: &GlobalArgs, sink: &Sink) -> Result<ExitCode, ExitC
         services,
     };
     let finished = runtime.block_on(run_plan(plan, a, steps));
-    // Do not wait for checks that were abandoned at the deadline or on a signal.
-    runtime.shutdown_background();
-    let (results, policy) = finished?;
+    let (results, policy, clients) = match finished {
+        Ok(finished) => finished,
+        Err(code) => {
+            runtime.shutdown_background();
+            return Err(code);
+        }
+    };
+    // Checks abandoned at the deadline or on a signal are dropped now, not waited for.
+    // After a run that ended by itself only idle connections are left in the runtime: they
+    // stay open while the report is written (closing 1,000 pooled connections on the workers
+    // took the cores from the report, BENCHMARKS.md "True numbers XX") and are closed by the
+    // operating system at exit.
+    let abandoned = results.0.interrupted.is_some();
+    let runtime = if abandoned {
+        runtime.shutdown_background();
+        None
+    } else {
+        Some(runtime)
+    };
     let inputs = Inputs {
         baseline: baseline.as_ref(),
         history,
         policy: &policy,
         services,
     };
-    Ok(finish(results, &a.report, g, inputs))
+    let code = finish(results, &a.report, g, inputs);
+    // The command ends here: the clients, their pooled connections and the runtime's idle
+    // workers are left to the process's exit.
+    std::mem::forget(clients);
+    std::mem::forget(runtime);
+    Ok(code)
 }
 
 /// A usage error: one line on stderr, exit 2.
@@ -343,7 +364,7 @@ async fn run_plan(
     mut plan: Plan,
     a: &RunArgs,
     cx: RunInputs<'_>,
-) -> Result<(Results, Policy), ExitCode> {
+) -> Result<(Results, Policy, Arc<RunContext>), ExitCode> {
     let today =
         crate::waiver::today(&process_env).map_err(|e| usage(&e.to_string(), cx.services.sink))?;
     // Every check's name, for the waivers' stale-pattern notes only: without waivers, no copy
@@ -359,7 +380,7 @@ async fn run_plan(
     let policy = policy(a, &plan, today, cx.baseline, &checks, cx.services.redactor);
     let started_at = time::OffsetDateTime::now_utc();
     let start = Instant::now();
-    let outcome = run_checks(&plan, checks, a, &cx, &policy, start).await?;
+    let (outcome, clients) = run_checks(&plan, checks, a, &cx, &policy, start).await?;
     let mut results = outcome.results;
     let names: Vec<&str> = all_names.iter().map(String::as_str).collect();
     // A shard sees only part of the checks: stale waivers are reported by unsharded runs only.
@@ -383,7 +404,7 @@ async fn run_plan(
         history: None,
         judgement: crate::model::Judgement::UNJUDGED,
     };
-    Ok((Results(summary), policy))
+    Ok((Results(summary), policy, clients))
 }
 
 /// The checks as the engine holds them, in an array of their own: collected in place, the
@@ -472,7 +493,7 @@ async fn run_checks(
     cx: &RunInputs<'_>,
     policy: &Policy,
     start: Instant,
-) -> Result<driver::Outcome, ExitCode> {
+) -> Result<(driver::Outcome, Arc<RunContext>), ExitCode> {
     let ctx = RunContext::new(&checks).map(Arc::new).map_err(|e| {
         cx.services.sink.error(&e.to_string());
         ExitCode::Internal
@@ -506,7 +527,7 @@ async fn run_checks(
     let rounds = driver::Rounds {
         checks: shared_checks(checks),
         dependencies: plan.dependencies.clone(),
-        ctx,
+        ctx: Arc::clone(&ctx),
         concurrency,
         per_host,
         interval: a
@@ -524,7 +545,8 @@ async fn run_checks(
         l.finish();
     }
     held_back_notice(&outcome, cx.quiet, cx.services.sink);
-    Ok(outcome)
+    // The clients (and the pool of idle connections) outlive the run: see `run_steps`.
+    Ok((outcome, ctx))
 }
 
 /// Where there is no terminal (CI logs), a line per finished check and a heartbeat, so a
