@@ -94,27 +94,11 @@ pub(super) fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
     }
 }
 
-/// A scalar's text is kept at its length from this many bytes of unused capacity on. Less is
-/// no memory returned: the allocator keeps a remainder smaller than its smallest block (32
-/// bytes with glibc's malloc) inside the block.
+/// A scalar's text is given back its unused capacity from this many bytes on. Less is no
+/// memory returned: the allocator keeps a remainder smaller than its smallest block (32 bytes
+/// with glibc's malloc) inside the block, and the call costs as much as the rest of building
+/// the node.
 const SHRINK_SLACK: usize = 32;
-
-/// The scalar's text at its length (keys move out of their node, so this is their one
-/// allocation). The scanner grows each plain scalar's buffer to more than 128 bytes as it
-/// reads. Shrinking that buffer in place (`shrink_to_fit`, a `realloc`) left the rest of it, a
-/// free block of about 112 bytes, between two blocks the tree keeps: one such hole per scalar,
-/// which glibc reuses only for blocks of that size, and the tree of 10,000 checks held 17.6 MB
-/// instead of 11 MB. A copy at its length lets the whole buffer go back, and the scanner's next
-/// buffer reuses it (fewer page faults; more instructions in `malloc`, less CPU time; "True
-/// numbers XXI" in BENCHMARKS.md).
-fn at_length(s: std::borrow::Cow<'_, str>) -> String {
-    match s {
-        std::borrow::Cow::Owned(s) if s.capacity() - s.len() >= SHRINK_SLACK => {
-            String::from(s.as_str())
-        }
-        s => s.into_owned(),
-    }
-}
 
 /// Mappings up to this many keys are checked for duplicates pairwise, larger ones by hashing.
 const SMALL_MAP: usize = 16;
@@ -268,7 +252,16 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
                     Some(Scalar::Boolean(b)) => Value::Bool(b),
                     Some(Scalar::Integer(i)) => Value::Int(i),
                     Some(Scalar::FloatingPoint(f)) => Value::Float(f.into_inner()),
-                    Some(Scalar::String(s)) => Value::Str(at_length(s)),
+                    Some(Scalar::String(s)) => {
+                        // The scanner grows its strings as it reads; the tree keeps the text
+                        // at its length (keys move out of their node, so this is their one
+                        // allocation).
+                        let mut s = s.into_owned();
+                        if s.capacity() - s.len() >= SHRINK_SLACK {
+                            s.shrink_to_fit();
+                        }
+                        Value::Str(s)
+                    }
                     None => {
                         self.problem(line, column, "invalid value for its YAML tag");
                         Value::Null
