@@ -122,8 +122,8 @@ pub async fn run(
                 if got == 0 {
                     break;
                 }
-                let mut built = Vec::with_capacity(got);
-                for Done { idx, check, result } in batch.drain(..) {
+                let mut built = Vec::with_capacity(batch.iter().map(Vec::len).sum());
+                for Done { idx, check, result } in batch.drain(..).flatten() {
                     deliver.result(idx, &result);
                     // The definition is let go once its result is in.
                     drop(check);
@@ -155,7 +155,8 @@ pub async fn run(
     }
 }
 
-/// At most this many results are taken in per turn of [`run`]'s loop.
+/// At most this many batches of results (one result each unless the caller lets them wait,
+/// [`Deliver::coalesce`]) are taken in per turn of [`run`]'s loop.
 const RESULTS_AT_ONCE: usize = 256;
 
 /// Where [`run`] hands each result as it comes in. A closure `FnMut(usize, &CheckResult)` is

@@ -89,7 +89,7 @@ impl Running {
     /// every check has a result or `stop` says why the run ends early.
     pub(super) async fn drive(
         mut self,
-        done: mpsc::UnboundedSender<Done>,
+        done: mpsc::UnboundedSender<Vec<Done>>,
         stop: oneshot::Receiver<Interruption>,
         coalesce: Option<Duration>,
     ) -> Ended {
@@ -328,11 +328,12 @@ const OUTBOX_AT_MOST: usize = 64;
 
 /// The results on their way to the caller. Without coalescing each is sent as it is recorded;
 /// with it, they are held and sent together once [`OUTBOX_AT_MOST`] are held or the first of
-/// them has waited the coalescing time, and when the engine ends. Sent in one burst, a batch
-/// wakes the caller's thread once (the channel wakes a waiting receiver on the first send
-/// only).
+/// them has waited the coalescing time, and when the engine ends. A batch is one message, so
+/// it wakes the caller's thread once: sent result by result, a caller on another thread woke
+/// at the first, took the few sent so far and slept again, about nine times per batch of 64
+/// (BENCHMARKS.md, "True numbers XXIV").
 pub(super) struct Outbox {
-    done: mpsc::UnboundedSender<Done>,
+    done: mpsc::UnboundedSender<Vec<Done>>,
     coalesce: Option<Duration>,
     held: Vec<Done>,
     /// When the held batch is due; reset when a batch starts.
@@ -340,7 +341,7 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
-    fn new(done: mpsc::UnboundedSender<Done>, coalesce: Option<Duration>) -> Self {
+    fn new(done: mpsc::UnboundedSender<Vec<Done>>, coalesce: Option<Duration>) -> Self {
         Outbox {
             done,
             coalesce,
@@ -353,10 +354,11 @@ impl Outbox {
     /// changes nothing.
     fn push(&mut self, d: Done) {
         let Some(every) = self.coalesce else {
-            let _ = self.done.send(d);
+            let _ = self.done.send(vec![d]);
             return;
         };
         if self.held.is_empty() {
+            self.held.reserve(OUTBOX_AT_MOST);
             self.due.as_mut().reset(tokio::time::Instant::now() + every);
         }
         self.held.push(d);
@@ -375,10 +377,10 @@ impl Outbox {
         self.due.as_mut().await;
     }
 
-    /// Send every held result, in the order recorded.
+    /// Send every held result, in the order recorded, as one message.
     fn flush(&mut self) {
-        for d in self.held.drain(..) {
-            let _ = self.done.send(d);
+        if !self.held.is_empty() {
+            let _ = self.done.send(std::mem::take(&mut self.held));
         }
     }
 }

@@ -191,6 +191,68 @@ async fn coalesced_results_all_come_once_together_when_the_run_ends() {
     assert_eq!(got.batches, [5]);
 }
 
+/// Takes every result at once with a coalescing time that never passes: only a full batch of
+/// the engine's (64 results) or the engine's end sends the results it held.
+#[derive(Default)]
+struct FullBatches {
+    open: usize,
+    batches: Vec<usize>,
+}
+
+impl Deliver for &mut FullBatches {
+    fn result(&mut self, _: usize, _: &CheckResult) {
+        self.open += 1;
+    }
+
+    fn batch_end(&mut self) {
+        self.batches.push(std::mem::take(&mut self.open));
+    }
+
+    fn coalesce(&self) -> Option<Duration> {
+        Some(Duration::from_secs(600))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_results_reaches_a_caller_on_another_thread_whole() {
+    // The engine's task runs on a worker, this test's future on the thread that awaits it: a
+    // batch sent result by result was taken in pieces as they came.
+    let closed = closed_port();
+    let port = closed.port;
+    let mut yaml = "environments:\n  t:\n    tcp_checks:\n".to_owned();
+    for i in 0..150 {
+        yaml.push_str(&format!(
+            "      - {{name: c{i}, host: 127.0.0.1, port: {port}}}\n"
+        ));
+    }
+    let defs = plan_checks(&yaml);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let mut got = FullBatches::default();
+    let finished = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(
+            shared(defs),
+            &Dependencies::default(),
+            ctx,
+            20,
+            None,
+            std::future::pending(),
+            &mut got,
+        ),
+    )
+    .await
+    .expect("the run ends");
+    assert_eq!(finished.results.len(), 150);
+    assert_eq!(got.batches.iter().sum::<usize>(), 150, "{:?}", got.batches);
+    // Two full batches and the 22 left at the end, taken in one turn or more, never a part.
+    let (last, full) = got.batches.split_last().unwrap();
+    assert!(
+        full.iter().all(|&n| n > 0 && n % 64 == 0) && (last % 64 == 0 || last % 64 == 22),
+        "batches as taken in: {:?}",
+        got.batches
+    );
+}
+
 #[tokio::test]
 async fn a_panicking_check_is_an_internal_fail_and_the_run_goes_on() {
     let closed = closed_port();
