@@ -497,6 +497,9 @@ struct SeenHosts {
     hits: usize,
     /// Given up (see above).
     off: bool,
+    /// The path read against an earlier URL, after as many spaces as its origin has bytes
+    /// (see [`SeenHosts::parse`]).
+    padded: String,
 }
 
 impl SeenHosts {
@@ -510,7 +513,13 @@ impl SeenHosts {
         };
         if let Some(earlier) = self.urls.get(origin) {
             self.hits += 1;
-            return earlier.join(path);
+            // The parser drops leading spaces, and sizes the URL's text by what it is given:
+            // padded to the whole URL's length, the text is made in one allocation of that
+            // length, as `Url::parse(s)` makes it (the path alone would be grown twice).
+            self.padded.clear();
+            self.padded.extend(std::iter::repeat_n(' ', origin.len()));
+            self.padded.push_str(path);
+            return earlier.join(&self.padded);
         }
         let url = url::Url::parse(s)?;
         if self.urls.len() < URL_HOSTS {
@@ -771,6 +780,11 @@ mod tests {
                             b.fragment()
                         ),
                     );
+                }
+                if let (Ok(a), Ok(b)) = (read, direct) {
+                    // The same text, in a block of the same size.
+                    let (a, b) = (String::from(a), String::from(b));
+                    assert_eq!(a.capacity(), b.capacity(), "{s}");
                 }
             }
         }
