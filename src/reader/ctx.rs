@@ -44,6 +44,23 @@ impl Shared {
         self.slots.borrow_mut().push(Box::new(value.clone()));
         value
     }
+
+    /// `f` over the value of type `T` (made with `T::default()` by the first call), for a
+    /// value the checks add to as they are read (a memo).
+    pub fn with<T: Any + Default, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut slots = self.slots.borrow_mut();
+        let slot = match slots.iter().position(|slot| slot.is::<T>()) {
+            Some(i) => slots.get_mut(i),
+            None => {
+                slots.push(Box::new(T::default()));
+                slots.last_mut()
+            }
+        };
+        match slot.and_then(|slot| slot.downcast_mut::<T>()) {
+            Some(value) => f(value),
+            None => f(&mut T::default()),
+        }
+    }
 }
 
 impl Ctx<'_> {

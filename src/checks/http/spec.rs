@@ -446,7 +446,7 @@ fn opt_list(r: &mut MapReader<'_>, ctx: &mut Ctx<'_>, key: &str) -> Vec<String> 
 
 fn parse_url(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<url::Url> {
     let s = ctx.non_empty(n, p)?;
-    match url::Url::parse(s.trim()) {
+    match parse_url_text(s.trim(), ctx) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
         Ok(u) if !matches!(u.scheme(), "http" | "https") => {
             ctx.problem(
@@ -468,6 +468,97 @@ fn parse_url(n: &Node, p: &str, ctx: &mut Ctx<'_>) -> Option<url::Url> {
             None
         }
     }
+}
+
+/// The URL `s`, exactly as `url::Url::parse` reads it. The host is most of that work (its
+/// IDNA processing and serialisation, an IP literal included), and a fleet's checks name the
+/// same few hosts again and again: a plain `http(s)://host[:port]/path` whose
+/// `scheme://host:port` was read before is read as a path against that earlier URL
+/// (`Url::join`, which copies the scheme, host and port and reads only the path, query and
+/// fragment). A URL with anything else before its path (credentials, percent-encoding,
+/// characters outside a host name or IP literal) or a path that could read differently on its
+/// own (a second slash at its start, a backslash, a control character, a space) is read in
+/// full. The earlier URLs are kept for [`URL_HOSTS`] different hosts at most, for one
+/// environment's checks.
+fn parse_url_text(s: &str, ctx: &Ctx<'_>) -> Result<url::Url, url::ParseError> {
+    ctx.shared.with(|seen: &mut SeenHosts| seen.parse(s))
+}
+
+/// How many different `scheme://host:port` [`parse_url_text`] keeps a URL of.
+const URL_HOSTS: usize = 1024;
+
+/// A URL read by [`parse_url_text`], by its `scheme://host:port` as written.
+/// When as many hosts are kept and fewer URLs than that were read against them (a config
+/// whose checks name a host each), the rest are read in full without looking.
+#[derive(Default)]
+struct SeenHosts {
+    urls: std::collections::HashMap<String, url::Url>,
+    /// URLs read against an earlier one.
+    hits: usize,
+    /// Given up (see above).
+    off: bool,
+    /// The path read against an earlier URL, after as many spaces as its origin has bytes
+    /// (see [`SeenHosts::parse`]).
+    padded: String,
+}
+
+impl SeenHosts {
+    /// [`parse_url_text`] with these earlier URLs.
+    fn parse(&mut self, s: &str) -> Result<url::Url, url::ParseError> {
+        if self.off {
+            return url::Url::parse(s);
+        }
+        let Some((origin, path)) = plain_origin(s) else {
+            return url::Url::parse(s);
+        };
+        if let Some(earlier) = self.urls.get(origin) {
+            self.hits += 1;
+            // The parser drops leading spaces, and sizes the URL's text by what it is given:
+            // padded to the whole URL's length, the text is made in one allocation of that
+            // length, as `Url::parse(s)` makes it (the path alone would be grown twice).
+            self.padded.clear();
+            self.padded.extend(std::iter::repeat_n(' ', origin.len()));
+            self.padded.push_str(path);
+            return earlier.join(&self.padded);
+        }
+        let url = url::Url::parse(s)?;
+        if self.urls.len() < URL_HOSTS {
+            self.urls.insert(origin.to_owned(), url.clone());
+        } else if self.hits < URL_HOSTS {
+            self.off = true;
+            self.urls = std::collections::HashMap::new();
+        }
+        Ok(url)
+    }
+}
+
+/// `s` split into its `http(s)://host[:port]` and its path (with any query and fragment),
+/// when both are plain enough to read the path against an earlier URL of that origin (see
+/// [`parse_url_text`]).
+fn plain_origin(s: &str) -> Option<(&str, &str)> {
+    let scheme = if s.starts_with("http://") {
+        "http://".len()
+    } else if s.starts_with("https://") {
+        "https://".len()
+    } else {
+        return None;
+    };
+    let bytes = s.as_bytes();
+    let mut end = scheme;
+    while let Some(&b) = bytes.get(end) {
+        if b == b'/' {
+            break;
+        }
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')) {
+            return None;
+        }
+        end += 1;
+    }
+    let (origin, path) = s.split_at_checked(end)?;
+    let plain_path = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    (end > scheme && plain_path).then_some((origin, path))
 }
 
 /// A URL with its password replaced by `***`.
@@ -631,5 +722,114 @@ mod tests {
     fn password_is_masked_in_target() {
         let u = url::Url::parse("https://user:hunter2@example.com/x").unwrap();
         assert_eq!(redacted_url(&u), "https://user:***@example.com/x");
+    }
+
+    #[test]
+    fn a_url_read_against_an_earlier_one_of_its_host_is_the_url_read_in_full() {
+        let first = [
+            "http://127.0.0.1:18081/fast",
+            "https://Example.COM/a",
+            "http://example.com:80/x",
+            "https://[::1]:8443/",
+            "http://10.0.0.1/",
+            "http://xn--nxasmq6b.example/",
+            "http://a..b/",
+            "http://0x7f.1/",
+            "https://h/?q",
+            "http://h:bad/x",
+        ];
+        let second = [
+            "/slow",
+            "/",
+            "/a/b/../c/./d",
+            "/%7Euser/%zz?x=%41&y#frag",
+            "/?",
+            "/#",
+            "/a?b?c#d#e",
+            "/p;q=1/~x!$&'()*+,=@:",
+            "/ä",
+            "/a b",
+            "//evil/x",
+            "/a\\b",
+            "/a\tb",
+        ];
+        let mut seen = SeenHosts::default();
+        for origin in first {
+            let origin = origin.get(..origin.rfind('/').unwrap()).unwrap();
+            for path in second {
+                let s = format!("{origin}{path}");
+                let direct = url::Url::parse(&s);
+                let read = seen.parse(&s);
+                assert_eq!(format!("{read:?}"), format!("{direct:?}"), "{s}");
+                if let (Ok(a), Ok(b)) = (&read, &direct) {
+                    assert_eq!(
+                        (
+                            a.as_str(),
+                            a.host(),
+                            a.port(),
+                            a.path(),
+                            a.query(),
+                            a.fragment()
+                        ),
+                        (
+                            b.as_str(),
+                            b.host(),
+                            b.port(),
+                            b.path(),
+                            b.query(),
+                            b.fragment()
+                        ),
+                    );
+                }
+                if let (Ok(a), Ok(b)) = (read, direct) {
+                    // The same text, in a block of the same size.
+                    let (a, b) = (String::from(a), String::from(b));
+                    assert_eq!(a.capacity(), b.capacity(), "{s}");
+                }
+            }
+        }
+        // Every origin that parsed was kept; the rest were read in full each time.
+        assert_eq!(seen.urls.len(), first.len() - 1);
+    }
+
+    #[test]
+    fn a_host_a_url_gives_up_keeping_them() {
+        let mut seen = SeenHosts::default();
+        for i in 0..=URL_HOSTS {
+            let s = format!("http://host-{i}.example/x");
+            assert_eq!(seen.parse(&s), url::Url::parse(&s));
+        }
+        assert!(seen.off && seen.urls.is_empty());
+        let s = "http://host-1.example/y";
+        assert_eq!(seen.parse(s), url::Url::parse(s));
+        // Hosts named again and again keep them.
+        let mut seen = SeenHosts::default();
+        for i in 0..=URL_HOSTS * 2 {
+            let s = format!("http://host-{}.example/{i}", i % 2);
+            assert_eq!(seen.parse(&s), url::Url::parse(&s));
+        }
+        assert!(!seen.off && seen.urls.len() == 2);
+    }
+
+    #[test]
+    fn only_plain_origins_and_paths_are_read_against_an_earlier_url() {
+        assert_eq!(
+            plain_origin("http://127.0.0.1:18081/fast?x#y"),
+            Some(("http://127.0.0.1:18081", "/fast?x#y"))
+        );
+        for s in [
+            "http://user:pw@h/x",
+            "http://h%41/x",
+            "http://h",
+            "http:///x",
+            "ftp://h/x",
+            "HTTP://h/x",
+            "http://h//x",
+            "http://h/a b",
+            "http://h/a\\b",
+            "http://hé/x",
+        ] {
+            assert_eq!(plain_origin(s), None, "{s}");
+        }
     }
 }

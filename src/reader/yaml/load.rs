@@ -100,6 +100,16 @@ pub(super) fn syntax(file: &str, e: &saphyr_parser::ScanError) -> ConfigError {
 /// the node.
 const SHRINK_SLACK: usize = 32;
 
+/// Whether a plain, untagged scalar is text without asking the core schema: it starts with an
+/// ASCII letter that starts none of its other values (`null`, `true`, `false`, and the `inf`,
+/// `infinity` and `nan` a float parse reads; every number starts with a digit, a sign or a
+/// point). Most keys and many values are (`url`, `warn_latency`, a check's name).
+fn surely_text(text: &str) -> bool {
+    text.as_bytes().first().is_some_and(|b| {
+        b.is_ascii_alphabetic() && !matches!(b.to_ascii_lowercase(), b'n' | b't' | b'f' | b'i')
+    })
+}
+
 /// Mappings up to this many keys are checked for duplicates pairwise, larger ones by hashing.
 const SMALL_MAP: usize = 16;
 
@@ -247,7 +257,15 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder {
         let column = span.start.col() + 1;
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = match Scalar::parse_from_cow_and_metadata(text, style, tag.as_ref()) {
+                let scalar = if style == saphyr_parser::ScalarStyle::Plain
+                    && tag.is_none()
+                    && surely_text(&text)
+                {
+                    Some(Scalar::String(text))
+                } else {
+                    Scalar::parse_from_cow_and_metadata(text, style, tag.as_ref())
+                };
+                let value = match scalar {
                     Some(Scalar::Null) => Value::Null,
                     Some(Scalar::Boolean(b)) => Value::Bool(b),
                     Some(Scalar::Integer(i)) => Value::Int(i),
@@ -392,6 +410,44 @@ mod tests {
             .to_string();
         assert!(err.contains("a second YAML document starts here"), "{err}");
         assert!(err.contains(":2:"), "{err}");
+    }
+
+    #[test]
+    fn text_read_without_the_core_schema_is_what_the_schema_reads() {
+        let words = [
+            "url",
+            "warn_latency",
+            "c0",
+            "name",
+            "true",
+            "True",
+            "false",
+            "null",
+            "Null",
+            "inf",
+            "Infinity",
+            "nan",
+            "NaN",
+            "e5",
+            "E5",
+            "x1",
+            "a.5",
+            "y",
+            "no",
+            "off",
+            "ok",
+            "0x1f",
+            "~",
+            "1e3",
+            "abc123",
+        ];
+        for w in words {
+            let schema = Scalar::parse_from_cow(std::borrow::Cow::Borrowed(w));
+            if surely_text(w) {
+                assert!(matches!(schema, Scalar::String(_)), "{w}");
+            }
+        }
+        assert!(surely_text("url") && !surely_text("name") && !surely_text("30s"));
     }
 
     #[test]
