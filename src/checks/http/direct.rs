@@ -115,12 +115,21 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
+    /// Set by [`Direct::close_idle`] (no request will be sent any more): a connection given
+    /// back is closed, not kept. Read and written with `idle` locked.
+    closing: std::sync::atomic::AtomicBool,
     /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
     /// first connection put back, inside the runtime.
     sweeping: std::sync::OnceLock<()>,
 }
 
 impl Pool {
+    /// Whether connections given back are closed ([`Pool::close_idle`]); a racy read that
+    /// only saves the work of keeping one ([`Pool::put`] decides under the lock).
+    fn closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The most recently used idle connection to `key` that is still open.
     fn take(&self, key: &str) -> Option<Idle> {
         let mut map = self.idle.lock().ok()?;
@@ -141,14 +150,35 @@ impl Pool {
     }
 
     fn put(self: &Arc<Self>, key: String, idle: Idle) {
-        if let Ok(mut map) = self.idle.lock() {
-            map.entry(key).or_default().push(idle);
+        let Ok(mut map) = self.idle.lock() else {
+            return;
+        };
+        if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+            // Closed (its socket with the connection's task, which sees its sender gone).
+            drop(map);
+            drop(idle);
+            return;
         }
+        map.entry(key).or_default().push(idle);
+        drop(map);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             self.sweeping.get_or_init(|| {
                 runtime.spawn(sweep_while_alive(Arc::downgrade(self)));
             });
         }
+    }
+
+    /// Close every idle connection, and from now on every connection given back.
+    fn close_idle(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut map) => {
+                self.closing
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                std::mem::take(&mut *map)
+            }
+            Err(_) => return,
+        };
+        drop(idle);
     }
 
     /// Close every idle connection past [`POOL_IDLE`] or closed by its server.
@@ -190,7 +220,8 @@ impl Lease {
     /// seen the end of the response). `conn`: the connection's I/O, when the check's task was
     /// driving it; it gets a task of its own here.
     fn give_back(mut self, conn: Option<Connection>) {
-        if self.sender.is_closed() {
+        if self.sender.is_closed() || self.pool.closing() {
+            // Dropped here: a connection this task drove is closed at once.
             return;
         }
         if let Some(conn) = conn {
@@ -233,6 +264,22 @@ impl Direct {
             _stamping: stamping.then(|| Arc::new(super::stamps::Keeper::new())),
         }
     }
+    /// No request will be sent on this client any more (a run's last check has started and
+    /// taken what it needs from the pool): close the idle connections now, and every one
+    /// given back from now on, instead of keeping them for requests that will not come.
+    pub(super) fn close_idle(&self) {
+        self.pool.close_idle();
+    }
+
+    /// How many idle connections the pool holds.
+    #[cfg(test)]
+    pub(super) fn idle_connections(&self) -> usize {
+        self.pool
+            .idle
+            .lock()
+            .map_or(0, |m| m.values().map(Vec::len).sum())
+    }
+
     /// Whether this path takes `method` to `url`: plain `http`, no user or password (reqwest
     /// turns those into an `Authorization` header), no fragment, not `CONNECT` (whose target
     /// is `host:port`, not a path). The caller has checked that no proxy applies.
@@ -1039,6 +1086,34 @@ mod tests {
         let map = direct.pool.idle.lock().unwrap();
         let keys: Vec<&String> = map.keys().collect();
         assert_eq!(keys, vec!["fresh"]);
+    }
+
+    #[tokio::test]
+    async fn once_closing_the_pool_drops_its_idle_connections_and_every_one_given_back() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let direct = Direct::new(false);
+        let idle = || async {
+            let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
+            tokio::spawn(connection);
+            Idle {
+                sender: conn.sender,
+                remote: conn.remote,
+                shared: conn.shared,
+                since: Instant::now(),
+            }
+        };
+        direct.pool.put("a".to_owned(), idle().await);
+        assert_eq!(direct.idle_connections(), 1);
+        direct.close_idle();
+        assert_eq!(direct.idle_connections(), 0, "the idle one is closed");
+        direct.pool.put("a".to_owned(), idle().await);
+        assert_eq!(
+            direct.idle_connections(),
+            0,
+            "one given back later is closed too"
+        );
+        assert!(direct.pool.take("a").is_none());
     }
 
     /// A connection made, then reset by the server before the request's first write or a
