@@ -231,11 +231,13 @@ impl RunContext {
     }
 
     /// The engine has started every check of its run and each has taken what it needed from
-    /// the pools (its task was polled once). In the last run ([`Self::last_run`]) no request
-    /// will come for a connection given back now: the own HTTP path closes its idle
-    /// connections and each one given back from now on, during the last round, when the run
-    /// waits for its last responses, instead of leaving about one per check in flight to the
-    /// process's exit (BENCHMARKS.md, "True numbers XX" and "XXIII").
+    /// the pools (its task was polled once). In the last run ([`Self::last_run`]) a connection
+    /// given back now serves no other check: the own HTTP path closes its idle connections
+    /// and each one given back from now on (a redirect's connection stays for the check's next
+    /// hop), during the last round, when the run waits for its last responses, instead of
+    /// leaving about one per check in flight to the process's exit (BENCHMARKS.md, "True
+    /// numbers XX" and "XXIII"). A retry, or a hop whose connection was idle at this very
+    /// moment, opens a connection of its own.
     pub fn all_started(&self) {
         if self.last_run.load(std::sync::atomic::Ordering::Relaxed) {
             self.http.close_idle();

@@ -228,7 +228,7 @@ pub(super) async fn send(
         // hop (hyper drains it the same way behind the reqwest path); a larger one is left
         // and its connection closed.
         if let Response::Own(r) = resp {
-            let _ = r.body(REDIRECT_BODY_DRAINED).await;
+            let _ = r.hop_body(REDIRECT_BODY_DRAINED).await;
         }
     }
 }

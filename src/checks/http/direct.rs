@@ -149,11 +149,14 @@ impl Pool {
         found
     }
 
-    fn put(self: &Arc<Self>, key: String, idle: Idle) {
+    /// Keep `idle` for the next request to `key`. Once the pool is closing
+    /// ([`Pool::close_idle`]) it is closed instead, unless `next_hop`: the check that gives it
+    /// back follows a redirect and takes it again for its next request.
+    fn put(self: &Arc<Self>, key: String, idle: Idle, next_hop: bool) {
         let Ok(mut map) = self.idle.lock() else {
             return;
         };
-        if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+        if !next_hop && self.closing.load(std::sync::atomic::Ordering::Relaxed) {
             // Closed (its socket with the connection's task, which sees its sender gone).
             drop(map);
             drop(idle);
@@ -168,7 +171,8 @@ impl Pool {
         }
     }
 
-    /// Close every idle connection, and from now on every connection given back.
+    /// Close every idle connection, and from now on every connection given back that no
+    /// redirect's next hop takes ([`Pool::put`]).
     fn close_idle(&self) {
         let idle = match self.idle.lock() {
             Ok(mut map) => {
@@ -218,9 +222,10 @@ impl Lease {
     /// Back to the pool when the connection is ready for the next request (at once for a
     /// connection that waits for nothing; else in a task, after hyper's connection task has
     /// seen the end of the response). `conn`: the connection's I/O, when the check's task was
-    /// driving it; it gets a task of its own here.
-    fn give_back(mut self, conn: Option<Connection>) {
-        if self.sender.is_closed() || self.pool.closing() {
+    /// driving it; it gets a task of its own here. `next_hop`: the check follows a redirect
+    /// and sends its next request next ([`Pool::put`]).
+    fn give_back(mut self, conn: Option<Connection>, next_hop: bool) {
+        if self.sender.is_closed() || (!next_hop && self.pool.closing()) {
             // Dropped here: a connection this task drove is closed at once.
             return;
         }
@@ -237,7 +242,7 @@ impl Lease {
                 shared: self.shared,
                 since: Instant::now(),
             };
-            self.pool.put(self.key, idle);
+            self.pool.put(self.key, idle, next_hop);
             return;
         }
         tokio::spawn(async move {
@@ -248,7 +253,7 @@ impl Lease {
                     shared: self.shared,
                     since: Instant::now(),
                 };
-                self.pool.put(self.key, idle);
+                self.pool.put(self.key, idle, next_hop);
             }
         });
     }
@@ -472,7 +477,21 @@ impl fmt::Debug for Response {
 impl Response {
     /// Read the body, stopping at the first frame past `cap`; with it, when the last byte
     /// read for it reached the socket (as [`Response::first_byte`]).
-    pub(super) async fn body(mut self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
+    pub(super) async fn body(self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
+        self.read(cap, false).await
+    }
+
+    /// [`Response::body`] of a redirect the check follows: its connection is kept for the
+    /// next hop even once the pool closes what it is given back ([`Pool::put`]).
+    pub(super) async fn hop_body(self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
+        self.read(cap, true).await
+    }
+
+    async fn read(
+        mut self,
+        cap: usize,
+        next_hop: bool,
+    ) -> Result<(Capped, Option<Instant>), Error> {
         let mut kept = Capped::new(cap);
         let last = |lease: &Option<Lease>| lease.as_ref().and_then(|l| l.shared.stamps.last());
         while let Some(frame) = beside(self.body.frame(), &mut self.connection).await {
@@ -495,7 +514,7 @@ impl Response {
         })
         .await;
         if let Some(lease) = self.lease.take() {
-            lease.give_back(self.connection.take());
+            lease.give_back(self.connection.take(), next_hop);
         }
         Ok((kept, last))
     }
@@ -1080,7 +1099,7 @@ mod tests {
                 shared: conn.shared,
                 since,
             };
-            direct.pool.put(key.to_owned(), idle);
+            direct.pool.put(key.to_owned(), idle, false);
         }
         direct.pool.sweep();
         let map = direct.pool.idle.lock().unwrap();
@@ -1103,17 +1122,20 @@ mod tests {
                 since: Instant::now(),
             }
         };
-        direct.pool.put("a".to_owned(), idle().await);
+        direct.pool.put("a".to_owned(), idle().await, false);
         assert_eq!(direct.idle_connections(), 1);
         direct.close_idle();
         assert_eq!(direct.idle_connections(), 0, "the idle one is closed");
-        direct.pool.put("a".to_owned(), idle().await);
+        direct.pool.put("a".to_owned(), idle().await, false);
         assert_eq!(
             direct.idle_connections(),
             0,
             "one given back later is closed too"
         );
         assert!(direct.pool.take("a").is_none());
+        // A redirect's connection is kept for the check's next hop.
+        direct.pool.put("a".to_owned(), idle().await, true);
+        assert!(direct.pool.take("a").is_some());
     }
 
     /// A connection made, then reset by the server before the request's first write or a
