@@ -224,21 +224,23 @@ impl RunContext {
 
     /// The next engine run is the last one that sends anything through this context (a run
     /// of one round; never `serve`, whose checks come back): once it has started its last
-    /// check, idle keep-alive connections are closed rather than kept ([`Self::all_started`]).
+    /// check, idle keep-alive connections are closed rather than kept ([`Self::close_idle`]).
     pub fn last_run(&self) {
         self.last_run
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The engine has started every check of its run and each has taken what it needed from
-    /// the pools (its task was polled once). In the last run ([`Self::last_run`]) a connection
-    /// given back now serves no other check: the own HTTP path closes its idle connections
-    /// and each one given back from now on (a redirect's connection stays for the check's next
-    /// hop), during the last round, when the run waits for its last responses, instead of
-    /// leaving about one per check in flight to the process's exit (BENCHMARKS.md, "True
-    /// numbers XX" and "XXIII"). A retry, or a hop whose connection was idle at this very
-    /// moment, opens a connection of its own.
-    pub fn all_started(&self) {
+    /// Told by the engine once it has started every check of its run and each has taken what
+    /// it needed from the pools (its task was polled once), and again after each result from
+    /// then on. In the last run ([`Self::last_run`]) an idle connection then waits for a
+    /// request no other check will send: the own HTTP path closes its idle connections, each
+    /// soon after the check that gave it back finished, during the last round, while the run
+    /// waits for its last responses, instead of leaving about one per check in flight to the
+    /// process's exit (BENCHMARKS.md, "True numbers XX" and "XXIII"). A check still in flight
+    /// keeps the connection it holds, and a redirect hands its connection to its next hop as
+    /// before; a retry, or a hop whose connection another check's result closed in between,
+    /// opens a connection of its own.
+    pub fn close_idle(&self) {
         if self.last_run.load(std::sync::atomic::Ordering::Relaxed) {
             self.http.close_idle();
         }

@@ -59,7 +59,8 @@ pub(super) struct Running {
     names: Vec<Option<String>>,
     /// Checks neither started nor given a result (blocked): at 0, every check has started.
     unstarted: usize,
-    /// Every check has started; [`RunContext::all_started`] is told once each was polled.
+    /// Every check has started and each was polled: from then on, the context closes its idle
+    /// connections after each result ([`RunContext::close_idle`]).
     all_started: bool,
 }
 
@@ -138,19 +139,23 @@ impl Running {
             }
             let holding = outbox.holding();
             // Every check has started: once each was polled (and took its pooled connection),
-            // the context is told that no request is left to come ([`RunContext::all_started`]).
+            // the context may close its idle connections ([`RunContext::close_idle`]).
             let closing = self.unstarted == 0 && !self.all_started;
             tokio::select! {
                 biased;
                 why = &mut stop => break Some(why),
                 () = self.pace.caught_up(), if closing => {
                     self.all_started = true;
-                    self.ctx.all_started();
+                    self.ctx.close_idle();
                 }
                 () = outbox.due(), if holding => outbox.flush(),
                 joined = self.set.join_next() => {
                     if let Some((idx, result)) = self.joined(joined) {
                         self.record(idx, result, &mut outbox);
+                        if self.all_started {
+                            // Its connection, given back, serves no check left to start.
+                            self.ctx.close_idle();
+                        }
                     }
                 }
             }

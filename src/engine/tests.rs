@@ -487,7 +487,7 @@ async fn run_all(defs: Vec<CheckDef>, ctx: &Arc<RunContext>) -> Finished {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_the_last_run_a_connection_given_back_after_the_last_start_is_closed_not_pooled() {
+async fn in_the_last_run_a_connection_given_back_after_the_last_start_is_closed() {
     let (port, closed) = keep_alive_server();
     let defs = http_checks(port, 3);
     let ctx = Arc::new(RunContext::new(&defs).unwrap());
@@ -517,6 +517,6 @@ async fn a_run_that_is_not_the_last_keeps_its_connection_pooled() {
     assert_eq!(ctx.http.idle_connections(), 1, "kept for the next run");
     // Told that every check started, a context not marked as the last run keeps it too
     // (`serve` and the gate's rounds send again).
-    ctx.all_started();
+    ctx.close_idle();
     assert_eq!(ctx.http.idle_connections(), 1);
 }

@@ -44,9 +44,8 @@ impl Clients {
         })
     }
 
-    /// No request will be sent any more: the own path's idle keep-alive connections are
-    /// closed now and each one given back later is closed, not pooled ([`Direct::close_idle`]).
-    /// The reqwest clients' pools (`https://`, proxies) close theirs when the clients go.
+    /// Close the own path's idle keep-alive connections ([`Direct::close_idle`]). The reqwest
+    /// clients' pools (`https://`, proxies) close theirs when the clients go.
     pub fn close_idle(&self) {
         self.direct.close_idle();
     }
@@ -228,7 +227,7 @@ pub(super) async fn send(
         // hop (hyper drains it the same way behind the reqwest path); a larger one is left
         // and its connection closed.
         if let Response::Own(r) = resp {
-            let _ = r.hop_body(REDIRECT_BODY_DRAINED).await;
+            let _ = r.body(REDIRECT_BODY_DRAINED).await;
         }
     }
 }

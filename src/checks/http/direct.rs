@@ -115,21 +115,12 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
-    /// Set by [`Direct::close_idle`] (no request will be sent any more): a connection given
-    /// back is closed, not kept. Read and written with `idle` locked.
-    closing: std::sync::atomic::AtomicBool,
     /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
     /// first connection put back, inside the runtime.
     sweeping: std::sync::OnceLock<()>,
 }
 
 impl Pool {
-    /// Whether connections given back are closed ([`Pool::close_idle`]); a racy read that
-    /// only saves the work of keeping one ([`Pool::put`] decides under the lock).
-    fn closing(&self) -> bool {
-        self.closing.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// The most recently used idle connection to `key` that is still open.
     fn take(&self, key: &str) -> Option<Idle> {
         let mut map = self.idle.lock().ok()?;
@@ -149,21 +140,10 @@ impl Pool {
         found
     }
 
-    /// Keep `idle` for the next request to `key`. Once the pool is closing
-    /// ([`Pool::close_idle`]) it is closed instead, unless `next_hop`: the check that gives it
-    /// back follows a redirect and takes it again for its next request.
-    fn put(self: &Arc<Self>, key: String, idle: Idle, next_hop: bool) {
-        let Ok(mut map) = self.idle.lock() else {
-            return;
-        };
-        if !next_hop && self.closing.load(std::sync::atomic::Ordering::Relaxed) {
-            // Closed (its socket with the connection's task, which sees its sender gone).
-            drop(map);
-            drop(idle);
-            return;
+    fn put(self: &Arc<Self>, key: String, idle: Idle) {
+        if let Ok(mut map) = self.idle.lock() {
+            map.entry(key).or_default().push(idle);
         }
-        map.entry(key).or_default().push(idle);
-        drop(map);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             self.sweeping.get_or_init(|| {
                 runtime.spawn(sweep_while_alive(Arc::downgrade(self)));
@@ -171,16 +151,11 @@ impl Pool {
         }
     }
 
-    /// Close every idle connection, and from now on every connection given back that no
-    /// redirect's next hop takes ([`Pool::put`]).
+    /// Close every idle connection.
     fn close_idle(&self) {
         let idle = match self.idle.lock() {
-            Ok(mut map) => {
-                self.closing
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                std::mem::take(&mut *map)
-            }
-            Err(_) => return,
+            Ok(mut map) if !map.is_empty() => std::mem::take(&mut *map),
+            _ => return,
         };
         drop(idle);
     }
@@ -222,11 +197,9 @@ impl Lease {
     /// Back to the pool when the connection is ready for the next request (at once for a
     /// connection that waits for nothing; else in a task, after hyper's connection task has
     /// seen the end of the response). `conn`: the connection's I/O, when the check's task was
-    /// driving it; it gets a task of its own here. `next_hop`: the check follows a redirect
-    /// and sends its next request next ([`Pool::put`]).
-    fn give_back(mut self, conn: Option<Connection>, next_hop: bool) {
-        if self.sender.is_closed() || (!next_hop && self.pool.closing()) {
-            // Dropped here: a connection this task drove is closed at once.
+    /// driving it; it gets a task of its own here.
+    fn give_back(mut self, conn: Option<Connection>) {
+        if self.sender.is_closed() {
             return;
         }
         if let Some(conn) = conn {
@@ -242,7 +215,7 @@ impl Lease {
                 shared: self.shared,
                 since: Instant::now(),
             };
-            self.pool.put(self.key, idle, next_hop);
+            self.pool.put(self.key, idle);
             return;
         }
         tokio::spawn(async move {
@@ -253,7 +226,7 @@ impl Lease {
                     shared: self.shared,
                     since: Instant::now(),
                 };
-                self.pool.put(self.key, idle, next_hop);
+                self.pool.put(self.key, idle);
             }
         });
     }
@@ -269,9 +242,8 @@ impl Direct {
             _stamping: stamping.then(|| Arc::new(super::stamps::Keeper::new())),
         }
     }
-    /// No request will be sent on this client any more (a run's last check has started and
-    /// taken what it needs from the pool): close the idle connections now, and every one
-    /// given back from now on, instead of keeping them for requests that will not come.
+    /// Close the idle connections: no other check will send a request through them (see
+    /// [`crate::checks::RunContext::close_idle`]).
     pub(super) fn close_idle(&self) {
         self.pool.close_idle();
     }
@@ -477,21 +449,7 @@ impl fmt::Debug for Response {
 impl Response {
     /// Read the body, stopping at the first frame past `cap`; with it, when the last byte
     /// read for it reached the socket (as [`Response::first_byte`]).
-    pub(super) async fn body(self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
-        self.read(cap, false).await
-    }
-
-    /// [`Response::body`] of a redirect the check follows: its connection is kept for the
-    /// next hop even once the pool closes what it is given back ([`Pool::put`]).
-    pub(super) async fn hop_body(self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
-        self.read(cap, true).await
-    }
-
-    async fn read(
-        mut self,
-        cap: usize,
-        next_hop: bool,
-    ) -> Result<(Capped, Option<Instant>), Error> {
+    pub(super) async fn body(mut self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
         let mut kept = Capped::new(cap);
         let last = |lease: &Option<Lease>| lease.as_ref().and_then(|l| l.shared.stamps.last());
         while let Some(frame) = beside(self.body.frame(), &mut self.connection).await {
@@ -514,7 +472,7 @@ impl Response {
         })
         .await;
         if let Some(lease) = self.lease.take() {
-            lease.give_back(self.connection.take(), next_hop);
+            lease.give_back(self.connection.take());
         }
         Ok((kept, last))
     }
@@ -1099,7 +1057,7 @@ mod tests {
                 shared: conn.shared,
                 since,
             };
-            direct.pool.put(key.to_owned(), idle, false);
+            direct.pool.put(key.to_owned(), idle);
         }
         direct.pool.sweep();
         let map = direct.pool.idle.lock().unwrap();
@@ -1108,34 +1066,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn once_closing_the_pool_drops_its_idle_connections_and_every_one_given_back() {
+    async fn closing_the_idle_connections_empties_the_pool() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let direct = Direct::new(false);
-        let idle = || async {
+        for key in ["a", "a", "b"] {
             let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
             tokio::spawn(connection);
-            Idle {
+            let idle = Idle {
                 sender: conn.sender,
                 remote: conn.remote,
                 shared: conn.shared,
                 since: Instant::now(),
-            }
-        };
-        direct.pool.put("a".to_owned(), idle().await, false);
-        assert_eq!(direct.idle_connections(), 1);
+            };
+            direct.pool.put(key.to_owned(), idle);
+        }
+        assert_eq!(direct.idle_connections(), 3);
         direct.close_idle();
-        assert_eq!(direct.idle_connections(), 0, "the idle one is closed");
-        direct.pool.put("a".to_owned(), idle().await, false);
-        assert_eq!(
-            direct.idle_connections(),
-            0,
-            "one given back later is closed too"
-        );
+        assert_eq!(direct.idle_connections(), 0);
         assert!(direct.pool.take("a").is_none());
-        // A redirect's connection is kept for the check's next hop.
-        direct.pool.put("a".to_owned(), idle().await, true);
-        assert!(direct.pool.take("a").is_some());
     }
 
     /// A connection made, then reset by the server before the request's first write or a
