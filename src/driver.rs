@@ -89,6 +89,11 @@ where
         std::mem::take(&mut rounds.checks),
         std::mem::take(&mut rounds.dependencies),
     );
+    // One round (no gate): nothing is sent through the context after it, so its idle
+    // keep-alive connections are closed during its last round, not at the process's exit.
+    if rounds.interval.is_none() {
+        rounds.ctx.last_run();
+    }
     loop {
         run.round = run.round.saturating_add(1);
         let (members, subset) = run.members(rounds.interval.is_some());

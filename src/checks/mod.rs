@@ -197,6 +197,8 @@ pub struct RunContext {
     pub aws: aws::Clients,
     /// The TLS preparation (trust store, verifiers, random generator), under way or done.
     pub tls: common::tls::Prepared,
+    /// Set by [`RunContext::last_run`]: the next engine run is the last one on this context.
+    last_run: std::sync::atomic::AtomicBool,
 }
 
 impl RunContext {
@@ -216,7 +218,32 @@ impl RunContext {
             kube: kubernetes::Clients::default(),
             #[cfg(feature = "aws")]
             aws: aws::Clients::default(),
+            last_run: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The next engine run is the last one that sends anything through this context (a run
+    /// of one round; never `serve`, whose checks come back): once it has started its last
+    /// check, idle keep-alive connections are closed rather than kept ([`Self::close_idle`]).
+    pub fn last_run(&self) {
+        self.last_run
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Told by the engine once it has started every check of its run and each has taken what
+    /// it needed from the pools (its task was polled once), and again after each result from
+    /// then on. In the last run ([`Self::last_run`]) an idle connection then waits for a
+    /// request no other check will send: the own HTTP path closes its idle connections, each
+    /// soon after the check that gave it back finished, during the last round, while the run
+    /// waits for its last responses, instead of leaving about one per check in flight to the
+    /// process's exit (BENCHMARKS.md, "True numbers XX" and "XXIII"). A check still in flight
+    /// keeps the connection it holds, and a redirect hands its connection to its next hop as
+    /// before; a retry, or a hop whose connection another check's result closed in between,
+    /// opens a connection of its own.
+    pub fn close_idle(&self) {
+        if self.last_run.load(std::sync::atomic::Ordering::Relaxed) {
+            self.http.close_idle();
+        }
     }
 }
 

@@ -57,6 +57,11 @@ pub(super) struct Running {
     /// The name of each check that has dependents, once it has a result: a blocked dependent's
     /// message names it (its definition and result are with the caller by then).
     names: Vec<Option<String>>,
+    /// Checks neither started nor given a result (blocked): at 0, every check has started.
+    unstarted: usize,
+    /// Every check has started and each was polled: from then on, the context closes its idle
+    /// connections after each result ([`RunContext::close_idle`]).
+    all_started: bool,
 }
 
 impl Running {
@@ -81,6 +86,8 @@ impl Running {
             set: JoinSet::new(),
             started: vec![None; n],
             names: vec![None; n],
+            unstarted: n,
+            all_started: false,
         }
     }
 
@@ -131,13 +138,24 @@ impl Running {
                 }
             }
             let holding = outbox.holding();
+            // Every check has started: once each was polled (and took its pooled connection),
+            // the context may close its idle connections ([`RunContext::close_idle`]).
+            let closing = self.unstarted == 0 && !self.all_started;
             tokio::select! {
                 biased;
                 why = &mut stop => break Some(why),
+                () = self.pace.caught_up(), if closing => {
+                    self.all_started = true;
+                    self.ctx.close_idle();
+                }
                 () = outbox.due(), if holding => outbox.flush(),
                 joined = self.set.join_next() => {
                     if let Some((idx, result)) = self.joined(joined) {
                         self.record(idx, result, &mut outbox);
+                        if self.all_started {
+                            // Its connection, given back, serves no check left to start.
+                            self.ctx.close_idle();
+                        }
                     }
                 }
             }
@@ -175,6 +193,7 @@ impl Running {
     /// Start the check at `idx` in a task of its own.
     fn start(&mut self, idx: usize) {
         self.in_flight += 1;
+        self.unstarted = self.unstarted.saturating_sub(1);
         let now = Instant::now();
         if let Some(s) = self.started.get_mut(idx) {
             *s = Some(now);
@@ -258,6 +277,10 @@ impl Running {
     /// Hand the result of `idx` to the caller, with its definition. A caller that is gone has
     /// aborted this task: a failed send changes nothing.
     fn send(&mut self, idx: usize, result: CheckResult, done: &mut Outbox) {
+        if self.started.get(idx).is_some_and(Option::is_none) {
+            // A check given its result without starting (blocked).
+            self.unstarted = self.unstarted.saturating_sub(1);
+        }
         if !self.hosts.dependents_of(idx).is_empty()
             && let Some(name) = self.names.get_mut(idx)
         {

@@ -487,3 +487,98 @@ async fn paced_batches_start_every_check_on_many_threads() {
     assert_eq!(stopped.interrupted, Some(Interruption::Sigterm));
     assert_eq!(stopped.results.len(), n);
 }
+
+/// A keep-alive HTTP/1.1 server on loopback: every request on a connection is answered
+/// `200 ok` on the same connection. For each connection the client closes, the number of
+/// requests it carried is sent on the channel.
+fn keep_alive_server() -> (u16, std::sync::mpsc::Receiver<usize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut served = 0usize;
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        served += 1;
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(ok).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = tx.send(served);
+            });
+        }
+    });
+    (port, rx)
+}
+
+fn http_checks(port: u16, n: usize) -> Vec<CheckDef> {
+    let mut yaml = "environments:\n  t:\n    http_checks:\n".to_owned();
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "      - {{name: c{i}, url: \"http://127.0.0.1:{port}/\"}}\n"
+        ));
+    }
+    plan_checks(&yaml)
+}
+
+async fn run_all(defs: Vec<CheckDef>, ctx: &Arc<RunContext>) -> Finished {
+    run(
+        shared(defs),
+        &Dependencies::default(),
+        Arc::clone(ctx),
+        1,
+        None,
+        std::future::pending(),
+        |_: usize, _: &CheckResult| {},
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_last_run_a_connection_given_back_after_the_last_start_is_closed() {
+    let (port, closed) = keep_alive_server();
+    let defs = http_checks(port, 3);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    ctx.last_run();
+    let finished = run_all(defs, &ctx).await;
+    assert!(finished.results.iter().all(|r| r.status == Status::Pass));
+    assert_eq!(ctx.http.idle_connections(), 0, "nothing kept after the run");
+    // The server sees every connection closed, while the context (and its pool) still lives:
+    // the three requests, one at a time, on connections the client closed.
+    let mut requests = 0;
+    while requests < 3 {
+        requests += closed
+            .recv_timeout(Duration::from_secs(30))
+            .expect("every connection of the last run is closed by the client");
+    }
+    assert_eq!(requests, 3);
+    drop(ctx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_is_not_the_last_keeps_its_connection_pooled() {
+    let (port, _closed) = keep_alive_server();
+    let defs = http_checks(port, 3);
+    let ctx = Arc::new(RunContext::new(&defs).unwrap());
+    let finished = run_all(defs, &ctx).await;
+    assert!(finished.results.iter().all(|r| r.status == Status::Pass));
+    assert_eq!(ctx.http.idle_connections(), 1, "kept for the next run");
+    // Told that every check started, a context not marked as the last run keeps it too
+    // (`serve` and the gate's rounds send again).
+    ctx.close_idle();
+    assert_eq!(ctx.http.idle_connections(), 1);
+}

@@ -44,6 +44,18 @@ impl Clients {
         })
     }
 
+    /// Close the own path's idle keep-alive connections ([`Direct::close_idle`]). The reqwest
+    /// clients' pools (`https://`, proxies) close theirs when the clients go.
+    pub fn close_idle(&self) {
+        self.direct.close_idle();
+    }
+
+    /// How many idle keep-alive connections the own path holds.
+    #[cfg(test)]
+    pub(crate) fn idle_connections(&self) -> usize {
+        self.direct.idle_connections()
+    }
+
     /// Build the clients the checks need.
     pub fn build(checks: &[CheckDef]) -> Result<Self, String> {
         let mut by_key = HashMap::new();

@@ -151,6 +151,15 @@ impl Pool {
         }
     }
 
+    /// Close every idle connection.
+    fn close_idle(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut map) if !map.is_empty() => std::mem::take(&mut *map),
+            _ => return,
+        };
+        drop(idle);
+    }
+
     /// Close every idle connection past [`POOL_IDLE`] or closed by its server.
     fn sweep(&self) {
         if let Ok(mut map) = self.idle.lock() {
@@ -233,6 +242,21 @@ impl Direct {
             _stamping: stamping.then(|| Arc::new(super::stamps::Keeper::new())),
         }
     }
+    /// Close the idle connections: no other check will send a request through them (see
+    /// [`crate::checks::RunContext::close_idle`]).
+    pub(super) fn close_idle(&self) {
+        self.pool.close_idle();
+    }
+
+    /// How many idle connections the pool holds.
+    #[cfg(test)]
+    pub(super) fn idle_connections(&self) -> usize {
+        self.pool
+            .idle
+            .lock()
+            .map_or(0, |m| m.values().map(Vec::len).sum())
+    }
+
     /// Whether this path takes `method` to `url`: plain `http`, no user or password (reqwest
     /// turns those into an `Authorization` header), no fragment, not `CONNECT` (whose target
     /// is `host:port`, not a path). The caller has checked that no proxy applies.
@@ -1039,6 +1063,28 @@ mod tests {
         let map = direct.pool.idle.lock().unwrap();
         let keys: Vec<&String> = map.keys().collect();
         assert_eq!(keys, vec!["fresh"]);
+    }
+
+    #[tokio::test]
+    async fn closing_the_idle_connections_empties_the_pool() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let direct = Direct::new(false);
+        for key in ["a", "a", "b"] {
+            let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
+            tokio::spawn(connection);
+            let idle = Idle {
+                sender: conn.sender,
+                remote: conn.remote,
+                shared: conn.shared,
+                since: Instant::now(),
+            };
+            direct.pool.put(key.to_owned(), idle);
+        }
+        assert_eq!(direct.idle_connections(), 3);
+        direct.close_idle();
+        assert_eq!(direct.idle_connections(), 0);
+        assert!(direct.pool.take("a").is_none());
     }
 
     /// A connection made, then reset by the server before the request's first write or a
