@@ -103,9 +103,7 @@ fn drive(conn: &mut Option<Connection>, cx: &mut Context<'_>) {
 
 /// An idle keep-alive connection.
 struct Idle {
-    sender: Sender,
-    remote: SocketAddr,
-    shared: Arc<Shared>,
+    conn: Opened,
     since: Instant,
 }
 
@@ -127,13 +125,13 @@ impl Pool {
         let list = map.get_mut(key)?;
         let mut found = None;
         while let Some(idle) = list.pop() {
-            if !idle.sender.is_closed() && idle.since.elapsed() < POOL_IDLE {
+            if !idle.conn.sender.is_closed() && idle.since.elapsed() < POOL_IDLE {
                 found = Some(idle);
                 break;
             }
         }
         // Connections idle past the limit, or closed by the server, are dropped (closed).
-        list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
+        list.retain(|i| !i.conn.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
         if list.is_empty() {
             map.remove(key);
         }
@@ -164,7 +162,7 @@ impl Pool {
     fn sweep(&self) {
         if let Ok(mut map) = self.idle.lock() {
             map.retain(|_, list| {
-                list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
+                list.retain(|i| !i.conn.sender.is_closed() && i.since.elapsed() < POOL_IDLE);
                 !list.is_empty()
             });
         }
@@ -188,9 +186,7 @@ async fn sweep_while_alive(pool: std::sync::Weak<Pool>) {
 struct Lease {
     pool: Arc<Pool>,
     key: String,
-    sender: Sender,
-    remote: SocketAddr,
-    shared: Arc<Shared>,
+    conn: Opened,
 }
 
 impl Lease {
@@ -199,7 +195,7 @@ impl Lease {
     /// seen the end of the response). `conn`: the connection's I/O, when the check's task was
     /// driving it; it gets a task of its own here.
     fn give_back(mut self, conn: Option<Connection>) {
-        if self.sender.is_closed() {
+        if self.conn.sender.is_closed() {
             return;
         }
         if let Some(conn) = conn {
@@ -208,22 +204,18 @@ impl Lease {
                 let _ = conn.await;
             });
         }
-        if self.sender.is_ready() {
+        if self.conn.sender.is_ready() {
             let idle = Idle {
-                sender: self.sender,
-                remote: self.remote,
-                shared: self.shared,
+                conn: self.conn,
                 since: Instant::now(),
             };
             self.pool.put(self.key, idle);
             return;
         }
         tokio::spawn(async move {
-            if self.sender.ready().await.is_ok() {
+            if self.conn.sender.ready().await.is_ok() {
                 let idle = Idle {
-                    sender: self.sender,
-                    remote: self.remote,
-                    shared: self.shared,
+                    conn: self.conn,
                     since: Instant::now(),
                 };
                 self.pool.put(self.key, idle);
@@ -322,22 +314,9 @@ impl Direct {
         // A pooled connection first; if the server closed it before the request went out,
         // the request goes once more on a fresh one (as hyper-util's client retries).
         let mut request = request;
-        if let Some(idle) = self.pool.take(&key) {
-            let Idle {
-                mut sender,
-                remote,
-                shared,
-                ..
-            } = idle;
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let conn = Opened {
-                        sender,
-                        remote,
-                        shared,
-                    };
-                    return Ok(self.response(response, url, key, conn, None));
-                }
+        if let Some(Idle { mut conn, .. }) = self.pool.take(&key) {
+            match conn.sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.response(response, url, key, conn, None)),
                 Err(mut e) => match e.take_message() {
                     Some(back) => request = back,
                     None => return Err(Error::send(Box::new(e.into_error()))),
@@ -386,18 +365,12 @@ impl Direct {
         connection: Option<Connection>,
     ) -> Response {
         let (head, body) = response.into_parts();
-        let Opened {
-            sender,
-            remote,
-            shared,
-        } = conn;
-        let first_byte = shared.stamps.first();
+        let first_byte = conn.shared.stamps.first();
+        let remote = conn.remote;
         let lease = Lease {
             pool: Arc::clone(&self.pool),
             key,
-            sender,
-            remote,
-            shared,
+            conn,
         };
         Response {
             status: head.status,
@@ -451,7 +424,7 @@ impl Response {
     /// read for it reached the socket (as [`Response::first_byte`]).
     pub(super) async fn body(mut self, cap: usize) -> Result<(Capped, Option<Instant>), Error> {
         let mut kept = Capped::new(cap);
-        let last = |lease: &Option<Lease>| lease.as_ref().and_then(|l| l.shared.stamps.last());
+        let last = |lease: &Option<Lease>| lease.as_ref().and_then(|l| l.conn.shared.stamps.last());
         while let Some(frame) = beside(self.body.frame(), &mut self.connection).await {
             let frame = frame.map_err(|e| Error::body(Box::new(e)))?;
             if let Ok(data) = frame.into_data() {
@@ -1051,12 +1024,7 @@ mod tests {
         let old = Instant::now().checked_sub(POOL_IDLE + Duration::from_secs(1));
         for (key, since) in [("old", old.unwrap()), ("fresh", Instant::now())] {
             let (conn, since) = idle_since(since).await;
-            let idle = Idle {
-                sender: conn.sender,
-                remote: conn.remote,
-                shared: conn.shared,
-                since,
-            };
+            let idle = Idle { conn, since };
             direct.pool.put(key.to_owned(), idle);
         }
         direct.pool.sweep();
@@ -1074,9 +1042,7 @@ mod tests {
             let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
             tokio::spawn(connection);
             let idle = Idle {
-                sender: conn.sender,
-                remote: conn.remote,
-                shared: conn.shared,
+                conn,
                 since: Instant::now(),
             };
             direct.pool.put(key.to_owned(), idle);
