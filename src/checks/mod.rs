@@ -230,19 +230,30 @@ impl RunContext {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Told by the engine once it has started every check of its run and each has taken what
-    /// it needed from the pools (its task was polled once), and again after each result from
-    /// then on. In the last run ([`Self::last_run`]) an idle connection then waits for a
+    /// Told by the engine once it has started every check of its run and the first poll of each
+    /// has returned (where a check takes its pooled connection, unless it first awaits its TLS
+    /// preparation or a name lookup), and again after each result from then on. In the last run ([`Self::last_run`]) an idle connection then waits for a
     /// request no other check will send: the own HTTP path closes its idle connections, each
     /// soon after the check that gave it back finished, during the last round, while the run
     /// waits for its last responses, instead of leaving about one per check in flight to the
     /// process's exit (BENCHMARKS.md, "True numbers XX" and "XXIII"). A check still in flight
-    /// keeps the connection it holds, and a redirect hands its connection to its next hop as
-    /// before; a retry, or a hop whose connection another check's result closed in between,
-    /// opens a connection of its own.
+    /// keeps the connection it holds, and a redirect usually hands its connection to its next
+    /// hop as before; a retry, a check that took its connection only after an await, or a hop
+    /// whose connection another check's result closed in between, opens a connection of its
+    /// own in the last round.
     pub fn close_idle(&self) {
         if self.last_run.load(std::sync::atomic::Ordering::Relaxed) {
             self.http.close_idle();
+        }
+    }
+
+    /// Told by the engine when its run ends (every check has a result, or the run was cut
+    /// short). In the last run ([`Self::last_run`]) the idle connections are closed, and each
+    /// one given back later, by a check whose connection became ready for the next request
+    /// only after its result.
+    pub fn run_ended(&self) {
+        if self.last_run.load(std::sync::atomic::Ordering::Relaxed) {
+            self.http.close_for_good();
         }
     }
 }

@@ -20,8 +20,41 @@ pub(super) struct Pace {
     /// Checks started so far (written by the engine only).
     started: AtomicUsize,
     /// Checks whose task has been polled once.
-    polled: AtomicUsize,
+    polled: Reached,
+    /// Checks whose task's first poll has returned (it took what it takes from the pools
+    /// without awaiting anything first).
+    returned: Reached,
+}
+
+/// A count of started checks that passed a point, and the engine's wake-up once all did.
+#[derive(Debug, Default)]
+struct Reached {
+    count: AtomicUsize,
     notify: Notify,
+}
+
+impl Reached {
+    /// One more check passed the point: the last one of those started wakes the engine.
+    fn add(&self, started: &AtomicUsize) {
+        let count = self.count.fetch_add(1, Ordering::AcqRel) + 1;
+        if count >= started.load(Ordering::Acquire) {
+            // A permit is kept when the engine is not waiting yet: no wake-up is lost.
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves once every check started so far passed the point.
+    async fn all(&self, started: &AtomicUsize) {
+        // Each turn either returns or waits for a notification, which comes when the last
+        // started check passes; a stale permit costs one more turn.
+        loop {
+            let notified = self.notify.notified();
+            if self.count.load(Ordering::Acquire) >= started.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Pace {
@@ -34,28 +67,26 @@ impl Pace {
         self.started.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A started check's task runs for the first time: the last one of those started wakes the
-    /// engine.
+    /// A started check's task runs for the first time.
     pub(super) fn polled(&self) {
-        let polled = self.polled.fetch_add(1, Ordering::AcqRel) + 1;
-        if polled >= self.started.load(Ordering::Acquire) {
-            // A permit is kept when the engine is not waiting yet: no wake-up is lost.
-            self.notify.notify_one();
-        }
+        self.polled.add(&self.started);
+    }
+
+    /// A started check's task's first poll returned.
+    pub(super) fn returned(&self) {
+        self.returned.add(&self.started);
     }
 
     /// Resolves once every check started so far has been polled. A task that never runs (the
     /// runtime shut down) leaves this pending; the engine always awaits it beside its stop.
     pub(super) async fn caught_up(&self) {
-        // Each turn either returns or waits for a notification, which comes when the last
-        // started task is polled; a stale permit costs one more turn.
-        loop {
-            let notified = self.notify.notified();
-            if self.polled.load(Ordering::Acquire) >= self.started.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
+        self.polled.all(&self.started).await;
+    }
+
+    /// Resolves once the first poll of every check started so far has returned (as
+    /// [`Pace::caught_up`], later).
+    pub(super) async fn settled(&self) {
+        self.returned.all(&self.started).await;
     }
 }
 
@@ -79,6 +110,21 @@ mod tests {
         assert!(!waiter.is_finished(), "two of three polled: still waiting");
         pace.polled();
         tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        // Settled only once the first poll of each returned.
+        let p = Arc::clone(&pace);
+        let settled = tokio::spawn(async move { p.settled().await });
+        pace.returned();
+        pace.returned();
+        tokio::task::yield_now().await;
+        assert!(
+            !settled.is_finished(),
+            "two of three returned: still waiting"
+        );
+        pace.returned();
+        tokio::time::timeout(std::time::Duration::from_secs(30), settled)
             .await
             .unwrap()
             .unwrap();

@@ -59,8 +59,8 @@ pub(super) struct Running {
     names: Vec<Option<String>>,
     /// Checks neither started nor given a result (blocked): at 0, every check has started.
     unstarted: usize,
-    /// Every check has started and each was polled: from then on, the context closes its idle
-    /// connections after each result ([`RunContext::close_idle`]).
+    /// Every check has started and the first poll of each returned: from then on, the context
+    /// closes its idle connections after each result ([`RunContext::close_idle`]).
     all_started: bool,
 }
 
@@ -138,13 +138,14 @@ impl Running {
                 }
             }
             let holding = outbox.holding();
-            // Every check has started: once each was polled (and took its pooled connection),
-            // the context may close its idle connections ([`RunContext::close_idle`]).
+            // Every check has started: once the first poll of each returned (where it took its
+            // pooled connection), the context may close its idle connections
+            // ([`RunContext::close_idle`]).
             let closing = self.unstarted == 0 && !self.all_started;
             tokio::select! {
                 biased;
                 why = &mut stop => break Some(why),
-                () = self.pace.caught_up(), if closing => {
+                () = self.pace.settled(), if closing => {
                     self.all_started = true;
                     self.ctx.close_idle();
                 }
@@ -164,6 +165,7 @@ impl Running {
         if interrupted.is_some() {
             self.set.abort_all();
         }
+        self.ctx.run_ended();
         self.ended(interrupted)
     }
 
@@ -213,7 +215,19 @@ impl Running {
                 result.queued = queued;
                 result
             };
-            (idx, AssertUnwindSafe(run).catch_unwind().await)
+            let mut run = std::pin::pin!(AssertUnwindSafe(run).catch_unwind());
+            // Told once the first poll returned: the check took its pooled connection, if it
+            // did without awaiting anything first (see `RunContext::close_idle`).
+            let mut first = Some(polled);
+            let out = std::future::poll_fn(|cx| {
+                let out = run.as_mut().poll(cx);
+                if let Some(p) = first.take() {
+                    p.returned();
+                }
+                out
+            })
+            .await;
+            (idx, out)
         });
     }
 

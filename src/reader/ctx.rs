@@ -46,7 +46,8 @@ impl Shared {
     }
 
     /// `f` over the value of type `T` (made with `T::default()` by the first call), for a
-    /// value the checks add to as they are read (a memo).
+    /// value the checks add to as they are read (a memo). `f` runs with the slots borrowed:
+    /// it must not call [`Shared::with`] or [`Shared::get_or_make`] itself.
     pub fn with<T: Any + Default, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut slots = self.slots.borrow_mut();
         let slot = match slots.iter().position(|slot| slot.is::<T>()) {

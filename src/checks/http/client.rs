@@ -50,6 +50,12 @@ impl Clients {
         self.direct.close_idle();
     }
 
+    /// No request will be sent any more: the own path's idle connections are closed, and each
+    /// one given back from now on ([`Direct::close_for_good`]).
+    pub fn close_for_good(&self) {
+        self.direct.close_for_good();
+    }
+
     /// How many idle keep-alive connections the own path holds.
     #[cfg(test)]
     pub(crate) fn idle_connections(&self) -> usize {

@@ -113,6 +113,9 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
+    /// Set by [`Pool::close_for_good`] (the last run's checks all have their results): a
+    /// connection given back later is closed, not kept. Read and written with `idle` locked.
+    closed: std::sync::atomic::AtomicBool,
     /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
     /// first connection put back, inside the runtime.
     sweeping: std::sync::OnceLock<()>,
@@ -139,9 +142,17 @@ impl Pool {
     }
 
     fn put(self: &Arc<Self>, key: String, idle: Idle) {
-        if let Ok(mut map) = self.idle.lock() {
-            map.entry(key).or_default().push(idle);
+        let Ok(mut map) = self.idle.lock() else {
+            return;
+        };
+        if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+            // Closed (its socket with the connection's task, which sees its sender gone).
+            drop(map);
+            drop(idle);
+            return;
         }
+        map.entry(key).or_default().push(idle);
+        drop(map);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             self.sweeping.get_or_init(|| {
                 runtime.spawn(sweep_while_alive(Arc::downgrade(self)));
@@ -154,6 +165,21 @@ impl Pool {
         let idle = match self.idle.lock() {
             Ok(mut map) if !map.is_empty() => std::mem::take(&mut *map),
             _ => return,
+        };
+        drop(idle);
+    }
+
+    /// Close every idle connection, and every one given back from now on (a give-back that
+    /// waited in a task of its own for its connection to be ready may come after the last
+    /// result).
+    fn close_for_good(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut map) => {
+                self.closed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                std::mem::take(&mut *map)
+            }
+            Err(_) => return,
         };
         drop(idle);
     }
@@ -238,6 +264,12 @@ impl Direct {
     /// [`crate::checks::RunContext::close_idle`]).
     pub(super) fn close_idle(&self) {
         self.pool.close_idle();
+    }
+
+    /// No request will be sent on this client any more: its idle connections are closed now,
+    /// and each one given back later at once.
+    pub(super) fn close_for_good(&self) {
+        self.pool.close_for_good();
     }
 
     /// How many idle connections the pool holds.
@@ -1051,6 +1083,23 @@ mod tests {
         direct.close_idle();
         assert_eq!(direct.idle_connections(), 0);
         assert!(direct.pool.take("a").is_none());
+        // Closing the idle ones does not close the pool: a connection given back is kept.
+        let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
+        tokio::spawn(connection);
+        let since = Instant::now();
+        direct.pool.put("a".to_owned(), Idle { conn, since });
+        assert_eq!(direct.idle_connections(), 1);
+        // Closed for good: the idle one is closed, and so is one given back afterwards.
+        direct.close_for_good();
+        assert_eq!(direct.idle_connections(), 0);
+        let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
+        tokio::spawn(connection);
+        direct.pool.put("a".to_owned(), Idle { conn, since });
+        assert_eq!(
+            direct.idle_connections(),
+            0,
+            "given back after the end: closed"
+        );
     }
 
     /// A connection made, then reset by the server before the request's first write or a

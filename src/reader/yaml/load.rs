@@ -451,6 +451,37 @@ mod tests {
     }
 
     #[test]
+    fn tagged_and_quoted_scalars_are_read_by_the_schema_not_as_plain_text() {
+        // A tag still decides: `!!bool yes` and `!!int abc` are errors at their line, not text.
+        for (doc, line) in [("a: 1\nb: !!bool yes\n", 2), ("a: !!int abc\n", 1)] {
+            let err = parse("t.yaml", doc).unwrap_err().to_string();
+            assert!(
+                err.contains("invalid value for its YAML tag")
+                    && err.contains(&format!(":{line}:")),
+                "{doc:?}: {err}"
+            );
+        }
+        let root = parse("t.yaml", "a: \"true\"\nb: !!str true\nc: true\nd: yes\n").unwrap();
+        let Value::Map(entries) = &root.value else {
+            panic!("a map");
+        };
+        let values: Vec<&Value> = entries.iter().map(|(_, v)| &v.value).collect();
+        assert!(
+            matches!(values[0], Value::Str(s) if s == "true"),
+            "{values:?}"
+        );
+        assert!(
+            matches!(values[1], Value::Str(s) if s == "true"),
+            "{values:?}"
+        );
+        assert!(matches!(values[2], Value::Bool(true)), "{values:?}");
+        assert!(
+            matches!(values[3], Value::Str(s) if s == "yes"),
+            "{values:?}"
+        );
+    }
+
+    #[test]
     fn positions_are_one_based() {
         let root = parse("t.yaml", "a: 1\nb:\n  c: x\n").unwrap();
         let Value::Map(entries) = &root.value else {
