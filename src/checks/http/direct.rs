@@ -113,7 +113,7 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
-    /// Set by [`Pool::close_for_good`] (the last run's checks all have their results): a
+    /// Set by [`Pool::close_idle`] for good (the last run's checks all have their results): a
     /// connection given back later is closed, not kept. Read and written with `idle` locked.
     closed: std::sync::atomic::AtomicBool,
     /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
@@ -160,23 +160,16 @@ impl Pool {
         }
     }
 
-    /// Close every idle connection.
-    fn close_idle(&self) {
-        let idle = match self.idle.lock() {
-            Ok(mut map) if !map.is_empty() => std::mem::take(&mut *map),
-            _ => return,
-        };
-        drop(idle);
-    }
-
-    /// Close every idle connection, and every one given back from now on (a give-back that
-    /// waited in a task of its own for its connection to be ready may come after the last
-    /// result).
-    fn close_for_good(&self) {
+    /// Close every idle connection; `for_good`: and every one given back from now on (a
+    /// give-back that waited in a task of its own for its connection to be ready may come
+    /// after the last result). Closed once the lock is let go.
+    fn close_idle(&self, for_good: bool) {
         let idle = match self.idle.lock() {
             Ok(mut map) => {
-                self.closed
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                if for_good {
+                    self.closed
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 std::mem::take(&mut *map)
             }
             Err(_) => return,
@@ -263,13 +256,13 @@ impl Direct {
     /// Close the idle connections: no other check will send a request through them (see
     /// [`crate::checks::RunContext::close_idle`]).
     pub(super) fn close_idle(&self) {
-        self.pool.close_idle();
+        self.pool.close_idle(false);
     }
 
     /// No request will be sent on this client any more: its idle connections are closed now,
     /// and each one given back later at once.
     pub(super) fn close_for_good(&self) {
-        self.pool.close_for_good();
+        self.pool.close_idle(true);
     }
 
     /// How many idle connections the pool holds.
@@ -361,10 +354,7 @@ impl Direct {
             .await
             .map_err(|e| match conn.shared.failed_connect() {
                 // The connect failed at the first write: its error, as if it had been awaited.
-                Some(cause) => Error::connect(Box::new(ConnectError {
-                    what: "tcp connect error",
-                    cause,
-                })),
+                Some(cause) => Error::connect(Box::new(tcp_connect_error(cause))),
                 None => Error::send(Box::new(e)),
             })?;
         Ok(self.response(response, url, key, conn, connection))
@@ -594,18 +584,7 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        // One address: nothing to order or race, and no other address to try if it fails,
-        // so the connect's outcome is left to the request's first write (see [`Handshake`]).
-        Ok(ip) => {
-            let addr = SocketAddr::new(ip, port);
-            let opened = connect_one(addr, false)
-                .await
-                .map_err(|cause| ConnectError {
-                    what: "tcp connect error",
-                    cause,
-                })?;
-            return connected(opened, addr);
-        }
+        Ok(ip) => return connect_single(SocketAddr::new(ip, port)).await,
         Err(_) => {
             let start = Instant::now();
             let found = tokio::net::lookup_host((bare, port)).await;
@@ -619,19 +598,26 @@ async fn connect(host: &str, port: u16) -> Result<Conn, ConnectError> {
         }
     };
     if let [addr] = addrs.as_slice() {
-        let opened = connect_one(*addr, false)
-            .await
-            .map_err(|cause| ConnectError {
-                what: "tcp connect error",
-                cause,
-            })?;
-        return connected(opened, *addr);
+        return connect_single(*addr).await;
     }
-    let (stream, addr) = connect_any(addrs).await.map_err(|cause| ConnectError {
+    let (stream, addr) = connect_any(addrs).await.map_err(tcp_connect_error)?;
+    connected((stream, Handshake::Seen), addr)
+}
+
+/// A connect with one address to try (an IP literal, a name with one address): nothing to
+/// order or race and no other address to fall back on, so its outcome is left to the
+/// request's first write (see [`Handshake`]).
+async fn connect_single(addr: SocketAddr) -> Result<Conn, ConnectError> {
+    let opened = connect_one(addr, false).await.map_err(tcp_connect_error)?;
+    connected(opened, addr)
+}
+
+/// A failed TCP connect, as the error reqwest's connector gives.
+fn tcp_connect_error(cause: std::io::Error) -> ConnectError {
+    ConnectError {
         what: "tcp connect error",
         cause,
-    })?;
-    connected((stream, Handshake::Seen), addr)
+    }
 }
 
 /// A connection just made (or under way, [`Handshake`]): `TCP_NODELAY`, its phase marked once
