@@ -234,8 +234,9 @@ impl RunContext {
     /// each has returned (where a check takes its pooled connection, unless it first awaits its
     /// TLS preparation or a name lookup), and again after each result from then on. In the last
     /// run ([`Self::last_run`]) an idle connection then waits for a request no other check
-    /// will send: the own HTTP path closes its idle connections, each
-    /// soon after the check that gave it back finished, during the last round, while the run
+    /// will send: the own HTTP path closes its idle connections, each soon after the check
+    /// that gave it back finished (one given back late, once ready for a next request after
+    /// its check's result, as it comes back), during the last round, while the run
     /// waits for its last responses, instead of leaving about one per check in flight to the
     /// process's exit (BENCHMARKS.md, "True numbers XX" and "XXIII"). A check still in flight
     /// keeps the connection it holds, and a redirect usually hands its connection to its next

@@ -161,8 +161,8 @@ fn plain_http_takes_the_own_path_and_keeps_headers_phases_metadata_and_reasons()
     }
 }
 
-/// nginx's count of accepted connections (`stub_status`), read with a request of our own.
-fn accepted(port: u16) -> u64 {
+/// nginx's `stub_status` page, read with a request of our own (a connection of its own).
+fn status(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -170,6 +170,12 @@ fn accepted(port: u16) -> u64 {
         .expect("write");
     let mut text = String::new();
     s.read_to_string(&mut text).expect("read status");
+    text
+}
+
+/// nginx's count of accepted connections (`stub_status`).
+fn accepted(port: u16) -> u64 {
+    let text = status(port);
     // "server accepts handled requests\n A H R"
     let line = text
         .lines()
@@ -180,6 +186,27 @@ fn accepted(port: u16) -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("bad counters in {text}"))
+}
+
+/// nginx's open client connections and the requests it has read (`stub_status`), the
+/// request reading them and its connection included.
+fn active_and_requests(port: u16) -> (u64, u64) {
+    let text = status(port);
+    let active = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Active connections:"))
+        .and_then(|n| n.trim().parse().ok());
+    // "server accepts handled requests\n A H R"
+    let requests = text
+        .lines()
+        .skip_while(|l| !l.starts_with("server accepts"))
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok());
+    match (active, requests) {
+        (Some(a), Some(r)) => (a, r),
+        _ => panic!("no counters in {text}"),
+    }
 }
 
 #[test]
@@ -441,4 +468,93 @@ fn a_connect_left_unanswered_times_out_as_before() {
         "{r}"
     );
     assert!(phase_names(r).is_empty(), "{r}");
+}
+
+/// In a run of one round, once every check has started, the keep-alive connection its checks
+/// gave back is closed while the run still waits for its last check (a server that answers
+/// only when the test lets it), not left open to the process's exit.
+#[test]
+fn a_one_round_run_closes_its_idle_connection_while_its_last_check_still_waits() {
+    use std::process::Stdio;
+    let keep = Nginx::start(
+        "location = /fast { return 200 'ok'; }\n        location = /status { stub_status; }",
+    );
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let held_port = held.local_addr().expect("addr").port();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = held.accept().expect("accept");
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        // Answered once the test saw what it waits for (or gave up).
+        let _ = released.recv_timeout(Duration::from_secs(60));
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    });
+    let mut yaml = format!(
+        "environments:\n  t:\n    http_checks:\n      - {{name: held, url: \"http://127.0.0.1:{held_port}/\", timeout: 60s}}\n"
+    );
+    for i in 0..3 {
+        yaml.push_str(&format!(
+            "      - {{name: k{i}, url: \"{}/fast\"}}\n",
+            keep.base()
+        ));
+    }
+    let ws = Workspace::new();
+    ws.write("c.yaml", &yaml);
+    let mut cmd = crate::support::infracheck_command(ws.path());
+    cmd.args([
+        "-c",
+        "c.yaml",
+        "--env",
+        "t",
+        "--output",
+        "json",
+        "--concurrency",
+        "2",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let (_, before) = active_and_requests(keep.port);
+    let mut run = crate::support::spawn_guarded(&mut cmd, "infracheck");
+    // The k checks run one after another on one pooled connection beside the held one. Once
+    // nginx has read their three requests (beside one per reading of the counters), the last
+    // has its result soon after, and then only the status request's own connection is open.
+    // Bounded: a connection kept to the exit is still open when the wait ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut polls = 0;
+    let (mut open, mut served) = (u64::MAX, 0);
+    while (served < 3 || open > 1) && std::time::Instant::now() < deadline {
+        let (a, r) = active_and_requests(keep.port);
+        polls += 1;
+        (open, served) = (a, r.saturating_sub(before + polls));
+        if served < 3 || open > 1 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    release.send(()).ok();
+    let mut out = String::new();
+    run.child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read the report");
+    let exit = run.child.wait().expect("wait");
+    server.join().expect("the held server");
+    assert_eq!(served, 3, "the k checks' requests");
+    assert_eq!(
+        open, 1,
+        "the idle keep-alive connection was still open while the run waited for its last check"
+    );
+    assert!(exit.success(), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    let rs = doc["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rs.len(), 4);
+    assert!(rs.iter().all(|r| r["status"] == "PASS"), "{out}");
 }

@@ -113,9 +113,9 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
-    /// Set by [`Pool::close_idle`] for good (the last run's checks all have their results): a
-    /// connection given back later is closed, not kept. Read and written with `idle` locked.
-    closed: std::sync::atomic::AtomicBool,
+    /// What a connection given back meets ([`Pool::close_idle`]). Read and written with
+    /// `idle` locked.
+    state: std::sync::atomic::AtomicU8,
     /// Set once the task that sweeps the pool ([`sweep_while_alive`]) was started: at the
     /// first connection put back, inside the runtime.
     sweeping: std::sync::OnceLock<()>,
@@ -141,11 +141,14 @@ impl Pool {
         found
     }
 
-    fn put(self: &Arc<Self>, key: String, idle: Idle) {
+    /// Keep `idle` for the next request to `key`. `late`: given back from a task of its own,
+    /// after its check's result (see [`Lease::give_back`]); in the last round it is closed.
+    fn put(self: &Arc<Self>, key: String, idle: Idle, late: bool) {
         let Ok(mut map) = self.idle.lock() else {
             return;
         };
-        if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+        let state = self.state.load(std::sync::atomic::Ordering::Relaxed);
+        if state == CLOSED || (late && state == LAST_ROUND) {
             // Closed (its socket with the connection's task, which sees its sender gone).
             drop(map);
             drop(idle);
@@ -160,16 +163,15 @@ impl Pool {
         }
     }
 
-    /// Close every idle connection; `for_good`: and every one given back from now on (a
-    /// give-back that waited in a task of its own for its connection to be ready may come
-    /// after the last result). Closed once the lock is let go.
+    /// Close every idle connection, and from now on each one given back late (from a task
+    /// that waited for it to be ready, after its check's result: no later call would close
+    /// it), or with `for_good` every one given back. Closed once the lock is let go.
     fn close_idle(&self, for_good: bool) {
         let idle = match self.idle.lock() {
             Ok(mut map) => {
-                if for_good {
-                    self.closed
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+                let state = if for_good { CLOSED } else { LAST_ROUND };
+                self.state
+                    .fetch_max(state, std::sync::atomic::Ordering::Relaxed);
                 std::mem::take(&mut *map)
             }
             Err(_) => return,
@@ -201,6 +203,12 @@ async fn sweep_while_alive(pool: std::sync::Weak<Pool>) {
     }
 }
 
+/// A pool's states past the first (0, the default: every connection given back is kept;
+/// [`Pool::close_idle`]): in the last round, those given back late are closed; closed for
+/// good, all are.
+const LAST_ROUND: u8 = 1;
+const CLOSED: u8 = 2;
+
 /// A connection to give back to the pool once its response's body is read.
 struct Lease {
     pool: Arc<Pool>,
@@ -228,7 +236,7 @@ impl Lease {
                 conn: self.conn,
                 since: Instant::now(),
             };
-            self.pool.put(self.key, idle);
+            self.pool.put(self.key, idle, false);
             return;
         }
         tokio::spawn(async move {
@@ -237,7 +245,7 @@ impl Lease {
                     conn: self.conn,
                     since: Instant::now(),
                 };
-                self.pool.put(self.key, idle);
+                self.pool.put(self.key, idle, true);
             }
         });
     }
@@ -1043,7 +1051,7 @@ mod tests {
         for (key, since) in [("old", old.unwrap()), ("fresh", Instant::now())] {
             let (conn, since) = idle_since(since).await;
             let idle = Idle { conn, since };
-            direct.pool.put(key.to_owned(), idle);
+            direct.pool.put(key.to_owned(), idle, false);
         }
         direct.pool.sweep();
         let map = direct.pool.idle.lock().unwrap();
@@ -1063,24 +1071,28 @@ mod tests {
                 conn,
                 since: Instant::now(),
             };
-            direct.pool.put(key.to_owned(), idle);
+            direct.pool.put(key.to_owned(), idle, false);
         }
         assert_eq!(direct.idle_connections(), 3);
         direct.close_idle();
         assert_eq!(direct.idle_connections(), 0);
         assert!(direct.pool.take("a").is_none());
-        // Closing the idle ones does not close the pool: a connection given back is kept.
-        let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
-        tokio::spawn(connection);
+        // Closing the idle ones (the last round) does not close the pool: a connection given
+        // back by its check is kept (a redirect's next hop takes it), one given back late,
+        // after its check's result, is closed.
         let since = Instant::now();
-        direct.pool.put("a".to_owned(), Idle { conn, since });
+        for late in [true, false] {
+            let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
+            tokio::spawn(connection);
+            direct.pool.put("a".to_owned(), Idle { conn, since }, late);
+        }
         assert_eq!(direct.idle_connections(), 1);
         // Closed for good: the idle one is closed, and so is one given back afterwards.
         direct.close_for_good();
         assert_eq!(direct.idle_connections(), 0);
         let (conn, connection) = direct.open("127.0.0.1", port).await.unwrap();
         tokio::spawn(connection);
-        direct.pool.put("a".to_owned(), Idle { conn, since });
+        direct.pool.put("a".to_owned(), Idle { conn, since }, false);
         assert_eq!(
             direct.idle_connections(),
             0,
